@@ -1,0 +1,198 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createHash, randomUUID } from 'node:crypto';
+import { createCapacityGate } from './capacity.js';
+import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
+
+/** Options of the demo origin; defaults model a small application server. */
+export interface OriginOptions {
+  host?: string;
+  port?: number;
+  /** Requests processed at once (the worker pool). */
+  maxInFlight?: number;
+  /** Requests waiting for a worker; beyond it the origin answers 503 at once. */
+  maxQueue?: number;
+  /** Base service time of a tracking lookup, ms; search costs 2x, login 3x, static 0.2x. */
+  serviceMs?: number;
+  /** Seconds after creation at which a payment authorization is approved by the (simulated) app. */
+  approveAfterS?: number;
+}
+
+/** Path groups counted separately in the origin's statistics. */
+export type OriginPathGroup = 'home' | 'track' | 'search' | 'login' | 'account' | 'pay' | 'static' | 'other';
+
+export interface OriginStats {
+  served: Record<OriginPathGroup, number>;
+  rejected: number;
+  inFlight: number;
+  queued: number;
+  maxInFlight: number;
+  maxQueue: number;
+}
+
+export interface Origin {
+  server: Server;
+  url: string;
+  port: number;
+  stats(): OriginStats;
+  close(): Promise<void>;
+}
+
+/** The demo password every simulated customer knows; random credentials fail. */
+export const DEMO_PASSWORD = 'demo-password';
+
+const COST: Record<OriginPathGroup, number> = {
+  home: 1, track: 1, search: 2, login: 3, account: 1, pay: 1, static: 0.2, other: 1,
+};
+
+function groupOf(method: string, path: string): OriginPathGroup {
+  if (path === '/' || path === '/index.html') return 'home';
+  if (path.startsWith('/track')) return 'track';
+  if (path.startsWith('/search')) return 'search';
+  if (path.startsWith('/bank/login')) return 'login';
+  if (path.startsWith('/bank/')) return 'account';
+  if (path.startsWith('/api/pay/')) return 'pay';
+  if (path.startsWith('/static/')) return 'static';
+  return method === 'GET' ? 'other' : 'other';
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
+  res.end(body);
+}
+
+const json = (res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void =>
+  send(res, status, 'application/json', JSON.stringify(value), extra);
+
+async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseForm(body: string, type: string | undefined): Record<string, string> {
+  if (type?.includes('application/json')) {
+    try {
+      const v = JSON.parse(body) as unknown;
+      return typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : {};
+    } catch {
+      return {};
+    }
+  }
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+/** Starts the demo origin: parcel tracking, search, bank login and a payment-authorization stub API. */
+export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
+  const maxInFlight = opts.maxInFlight ?? 64;
+  const maxQueue = opts.maxQueue ?? 256;
+  const serviceMs = opts.serviceMs ?? 10;
+  const approveAfterMs = (opts.approveAfterS ?? 4) * 1000;
+  const gate = createCapacityGate(maxInFlight, maxQueue);
+  const served = Object.fromEntries(Object.keys(COST).map((k) => [k, 0])) as Record<OriginPathGroup, number>;
+  let rejected = 0;
+  const sessions = new Set<string>();
+  const payments = new Map<string, { createdAt: number; amount: string; payee: string }>();
+
+  const stats = (): OriginStats => ({
+    served: { ...served }, rejected, inFlight: gate.inFlight, queued: gate.queued, maxInFlight, maxQueue,
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse, group: OriginPathGroup, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    if (group === 'home') return send(res, 200, 'text/html; charset=utf-8', homePage());
+    if (group === 'static') return send(res, 200, 'text/css', 'body{font-family:sans-serif}', { 'cache-control': 'max-age=3600' });
+    if (group === 'track') {
+      const id = path.startsWith('/track/') ? decodeURIComponent(path.slice('/track/'.length)) : url.searchParams.get('id') ?? '';
+      if (!id) return send(res, 200, 'text/html; charset=utf-8', trackPage());
+      const h = createHash('sha256').update(id).digest();
+      const steps = ['accepted', 'in transit', 'at sorting centre', 'out for delivery', 'delivered'];
+      const n = 1 + ((h[0] ?? 0) % steps.length);
+      return json(res, 200, { id, status: steps[n - 1], events: steps.slice(0, n) }, { 'cache-control': 'max-age=30' });
+    }
+    if (group === 'search') {
+      return send(res, 200, 'text/html; charset=utf-8', searchPage(url.searchParams.get('q') ?? ''));
+    }
+    if (group === 'login') {
+      if (method === 'GET') return send(res, 200, 'text/html; charset=utf-8', bankLoginPage());
+      if (method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, POST' });
+      const form = parseForm(await readBody(req), req.headers['content-type']);
+      if (!form.user || form.password !== DEMO_PASSWORD) return json(res, 401, { error: 'invalid credentials' });
+      const sid = randomUUID();
+      sessions.add(sid);
+      return send(res, 303, 'text/plain', 'see /bank/account\n', {
+        location: '/bank/account', 'set-cookie': `sid=${sid}; Path=/; HttpOnly; SameSite=Lax`,
+      });
+    }
+    if (group === 'account') {
+      const sid = /(?:^|;\s*)sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (!sid || !sessions.has(sid)) return send(res, 302, 'text/plain', 'login first\n', { location: '/bank/login' });
+      return send(res, 200, 'text/html; charset=utf-8', bankAccountPage());
+    }
+    if (group === 'pay') {
+      if (method === 'POST' && path === '/api/pay/authorizations') {
+        const form = parseForm(await readBody(req), req.headers['content-type']);
+        const id = randomUUID();
+        payments.set(id, { createdAt: Date.now(), amount: form.amount ?? '0', payee: form.payee ?? '' });
+        return json(res, 201, { id, status: 'pending' }, { location: `/api/pay/authorizations/${id}` });
+      }
+      const m = /^\/api\/pay\/authorizations\/([0-9a-f-]{36})$/.exec(path);
+      const p = m ? payments.get(m[1] ?? '') : undefined;
+      if (method === 'GET' && p && m) {
+        const status = Date.now() - p.createdAt >= approveAfterMs ? 'approved' : 'pending';
+        return json(res, 200, { id: m[1], status, amount: p.amount, payee: p.payee }, { 'cache-control': 'no-store' });
+      }
+      return json(res, 404, { error: 'unknown authorization' });
+    }
+    if (method === 'POST' && path === '/echo') {
+      // Streams the body through a hash so large uploads never sit in memory.
+      const hash = createHash('sha256');
+      let bytes = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) { bytes += chunk.length; hash.update(chunk); }
+      return json(res, 200, { bytes, sha256: hash.digest('hex') });
+    }
+    return send(res, 404, 'text/plain', 'not found\n');
+  }
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://origin.invalid');
+    if (url.pathname === '/__origin/stats') return json(res, 200, stats());
+    const group = groupOf(req.method ?? 'GET', url.pathname);
+    const release = await gate.acquire();
+    if (!release) {
+      rejected++;
+      req.resume();
+      return send(res, 503, 'text/plain', 'origin overloaded\n', { 'retry-after': '1' });
+    }
+    res.once('close', release);
+    try {
+      await new Promise((r) => setTimeout(r, serviceMs * COST[group]));
+      await handle(req, res, group, url);
+      served[group]++;
+    } catch (err) {
+      if (!res.headersSent) send(res, 400, 'text/plain', `bad request: ${(err as Error).message}\n`);
+      else res.destroy();
+    }
+  });
+  server.keepAliveTimeout = 30_000;
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    stats,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

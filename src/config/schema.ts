@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+/** Route classes, most important first: admission and limits are decided per class. */
+export const ROUTE_CLASSES = ['critical', 'high', 'normal', 'low'] as const;
+export type RouteClass = (typeof ROUTE_CLASSES)[number];
+
+const cidrRe = /^([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?$/;
+
+/** An IPv4/IPv6 address or CIDR block; the prefix must fit the family. */
+export const cidrSchema = z.string().refine((s) => {
+  const m = cidrRe.exec(s.trim());
+  if (!m) return false;
+  const fam = isIP(m[1] ?? '');
+  if (fam === 0) return false;
+  if (m[2] === undefined) return true;
+  const bits = Number(m[2]);
+  return bits >= 0 && bits <= (fam === 4 ? 32 : 128);
+}, { message: 'expected an IPv4/IPv6 address or CIDR such as 10.0.0.0/8 or 2001:db8::/32' });
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().positive();
+
+const rateSchema = z.object({
+  /** Sustained requests per second per client address for this class. */
+  ratePerS: z.number().positive(),
+  /** Requests allowed back-to-back above the sustained rate (GCRA burst tolerance). */
+  burst: z.number().int().min(0),
+}).strict();
+
+const limitsSchema = z.object({
+  /** Largest request head (request line + headers) accepted, bytes; beyond it 431. */
+  maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /** Whole request head must arrive within this time (slowloris), like nginx client_header_timeout. */
+  headersTimeoutMs: positiveMs.default(10_000),
+  /** Longest pause between two reads of a request body, like nginx client_body_timeout. */
+  bodyIdleTimeoutMs: positiveMs.default(15_000),
+  /** Minimum average body rate once bodyGraceMs has passed: cuts slow POST that trickles bytes. */
+  minBodyRateBytesPerS: z.number().int().min(0).default(1024),
+  /** Time allowed before the minimum body rate is enforced. */
+  bodyGraceMs: positiveMs.default(5_000),
+  /** Largest request body forwarded, bytes (0 = unlimited); beyond it 413. */
+  maxBodyBytes: z.number().int().min(0).default(100 * 1024 * 1024),
+  /** Idle keep-alive connections are closed after this time. */
+  keepAliveTimeoutMs: positiveMs.default(5_000),
+  /** A connection is closed after serving this many requests (0 = unlimited). */
+  maxRequestsPerConnection: z.number().int().min(0).default(1000),
+  /** Concurrent connections allowed from one client address (0 = unlimited). */
+  maxConnectionsPerClient: z.number().int().min(0).default(256),
+  /** Total concurrent connections on the listener (0 = unlimited). */
+  maxConnections: z.number().int().min(0).default(20_000),
+}).strict();
+
+const listenSchema = z.object({
+  address: z.string().default('127.0.0.1'),
+  port: port.default(8080),
+  /**
+   * Expect a PROXY protocol v1/v2 header (HAProxy proxy-protocol.txt) on connections from
+   * trustedProxies; never from any other peer.
+   */
+  proxyProtocol: z.boolean().default(false),
+  limits: limitsSchema.default(() => limitsSchema.parse({})),
+}).strict();
+
+const adminSchema = z.object({
+  address: z.string().default('127.0.0.1'),
+  port: port.default(8081),
+  /** Bearer token for /api/*; /metrics and /healthz stay open. */
+  token: z.string().min(16, 'admin token must be at least 16 characters').optional(),
+}).strict();
+
+const upstreamSchema = z.object({
+  url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://'),
+  /** Keep-alive connections in the pool to this upstream. */
+  connections: z.number().int().positive().default(64),
+  /** Whole exchange budget: headers must arrive and the body must keep flowing within it. */
+  timeoutMs: positiveMs.default(10_000),
+  connectTimeoutMs: positiveMs.default(2_000),
+}).strict();
+
+const cacheSchema = z.object({
+  ttlS: z.number().int().positive(),
+  /** Query parameters that are part of the cache key; all others are ignored (cache-busting defence). */
+  query: z.array(z.string()).default([]),
+}).strict();
+
+const routeSchema = z.object({
+  match: z.object({
+    method: z.string().regex(/^[A-Z]+$/, 'method must be an upper-case HTTP method').optional(),
+    /** Path prefix; the longest matching route wins over a shorter one only by listing order. */
+    path: z.string().startsWith('/', 'path must start with /').default('/'),
+    host: z.string().optional(),
+  }).strict(),
+  upstream: z.string(),
+  class: z.enum(ROUTE_CLASSES).default('normal'),
+  cache: cacheSchema.optional(),
+}).strict();
+
+const blockSchema = z.object({
+  cidr: cidrSchema,
+  /** Seconds before the entry expires; absent = permanent. */
+  ttlS: z.number().int().positive().optional(),
+  reason: z.string().default('config'),
+}).strict();
+
+const defaultRates: Record<RouteClass, z.infer<typeof rateSchema>> = {
+  critical: { ratePerS: 20, burst: 40 },
+  high: { ratePerS: 20, burst: 40 },
+  normal: { ratePerS: 50, burst: 100 },
+  low: { ratePerS: 10, burst: 20 },
+};
+
+const rateLimitsSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** GCRA per client address and route class. */
+  perClient: z.object({
+    critical: rateSchema.default(defaultRates.critical),
+    high: rateSchema.default(defaultRates.high),
+    normal: rateSchema.default(defaultRates.normal),
+    low: rateSchema.default(defaultRates.low),
+  }).strict().default(() => ({ ...defaultRates })),
+  /** Upper bound on tracked clients; the idlest are forgotten first. */
+  maxTrackedClients: z.number().int().positive().default(200_000),
+}).strict();
+
+const logSchema = z.object({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** One JSON line per request, written asynchronously off the hot path. */
+  access: z.boolean().default(true),
+}).strict();
+
+/** The whole shield configuration; every default lives here. */
+export const configSchema = z.object({
+  listen: listenSchema.default(() => listenSchema.parse({})),
+  admin: adminSchema.default(() => adminSchema.parse({})),
+  /** Peers whose X-Forwarded-For / Forwarded / PROXY header is believed. */
+  trustedProxies: z.array(cidrSchema).default([]),
+  upstreams: z.record(z.string(), upstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
+  routes: z.array(routeSchema).min(1, 'at least one route is required'),
+  blocklist: z.array(blockSchema).default([]),
+  rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
+  log: logSchema.default(() => logSchema.parse({})),
+}).strict().superRefine((cfg, ctx) => {
+  cfg.routes.forEach((r, i) => {
+    if (!(r.upstream in cfg.upstreams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routes', i, 'upstream'],
+        message: `unknown upstream "${r.upstream}" (defined: ${Object.keys(cfg.upstreams).join(', ')})`,
+      });
+    }
+  });
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RouteConfig = Config['routes'][number];
+export type UpstreamConfig = Config['upstreams'][string];
+export type ListenerLimits = Config['listen']['limits'];
+export type RateParams = z.infer<typeof rateSchema>;
