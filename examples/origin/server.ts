@@ -24,6 +24,11 @@ export type OriginPathGroup = 'home' | 'track' | 'search' | 'login' | 'account' 
 
 export interface OriginStats {
   served: Record<OriginPathGroup, number>;
+  /**
+   * Per client address (last X-Forwarded-For entry, else the peer), only with `?clients=1`: lets a
+   * drill tell how much of each population reached the origin through a proxy.
+   */
+  clients?: Record<string, { served: number; rejected: number }>;
   rejected: number;
   inFlight: number;
   queued: number;
@@ -99,6 +104,17 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   let rejected = 0;
   const sessions = new Set<string>();
   const payments = new Map<string, { createdAt: number; amount: string; payee: string }>();
+  const clients = new Map<string, { served: number; rejected: number }>();
+  const maxClients = 500_000;
+  const clientOf = (req: IncomingMessage): { served: number; rejected: number } => {
+    const xff = req.headers['x-forwarded-for'];
+    const forwarded = (Array.isArray(xff) ? xff.join(',') : xff)?.split(',').pop()?.trim();
+    const addr = (forwarded || req.socket.remoteAddress || 'unknown').replace(/^::ffff:/, '');
+    const key = clients.has(addr) || clients.size < maxClients ? addr : 'other';
+    let c = clients.get(key);
+    if (!c) { c = { served: 0, rejected: 0 }; clients.set(key, c); }
+    return c;
+  };
 
   const stats = (): OriginStats => ({
     served: { ...served }, rejected, inFlight: gate.inFlight, queued: gate.queued, maxInFlight, maxQueue,
@@ -163,11 +179,15 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin.invalid');
-    if (url.pathname === '/__origin/stats') return json(res, 200, stats());
+    if (url.pathname === '/__origin/stats') {
+      return json(res, 200, url.searchParams.get('clients') === '1' ? { ...stats(), clients: Object.fromEntries(clients) } : stats());
+    }
+    const client = clientOf(req);
     const group = groupOf(req.method ?? 'GET', url.pathname);
     const release = await gate.acquire();
     if (!release) {
       rejected++;
+      client.rejected++;
       req.resume();
       return send(res, 503, 'text/plain', 'origin overloaded\n', { 'retry-after': '1' });
     }
@@ -176,6 +196,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       await new Promise((r) => setTimeout(r, serviceMs * COST[group]));
       await handle(req, res, group, url);
       served[group]++;
+      client.served++;
     } catch (err) {
       if (!res.headersSent) send(res, 400, 'text/plain', `bad request: ${(err as Error).message}\n`);
       else res.destroy();

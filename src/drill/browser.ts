@@ -1,0 +1,136 @@
+import { Pool } from 'undici';
+import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
+import { browserHeaders, type BrowserIdentity, type ResourceKind } from './headers.js';
+
+/** Options of one simulated browser. */
+export interface BrowserOptions {
+  /** Target origin, e.g. http://127.0.0.1:8080. */
+  origin: string;
+  /** Source address every socket binds to (several browsers may share one: CGNAT). */
+  localAddress?: string;
+  identity: BrowserIdentity;
+  /** Keep-alive connections to the origin, 6 like browsers per host. */
+  connections?: number;
+  solver?: ChallengeSolver;
+  /** Redirects followed before giving up (browsers allow ~20; 5 is plenty here). */
+  maxRedirects?: number;
+  /** Response bodies larger than this are cut (bounded memory). */
+  maxBodyBytes?: number;
+}
+
+export interface FetchInit {
+  kind?: ResourceKind;
+  body?: string;
+  contentType?: string;
+  referer?: string;
+  signal?: AbortSignal;
+  /** Whole attempt budget including redirects and challenge, ms. */
+  timeoutMs?: number;
+}
+
+export interface BrowserResponse extends ChallengeResponse {
+  redirects: number;
+  challenged: boolean;
+}
+
+/** A cookie-keeping, redirect-following HTTP client bound to one source address. */
+export interface Browser {
+  fetch(method: string, path: string, init?: FetchInit): Promise<BrowserResponse>;
+  readonly cookies: ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+/** Applies Set-Cookie headers to a jar (name=value; Max-Age<=0 or a past Expires deletes). */
+export function applySetCookie(jar: Map<string, string>, header: string | string[] | undefined): void {
+  if (!header) return;
+  for (const line of Array.isArray(header) ? header : [header]) {
+    const [pair = '', ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    const expired = attrs.some((a) => {
+      const [k = '', v = ''] = a.split('=');
+      const key = k.trim().toLowerCase();
+      if (key === 'max-age') return Number(v) <= 0;
+      if (key === 'expires') return Date.parse(v) < Date.now();
+      return false;
+    });
+    if (expired) jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
+const cookieHeader = (jar: Map<string, string>): string | undefined =>
+  jar.size ? [...jar].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+
+/** Creates a browser: one undici Pool (up to 6 keep-alive connections) bound to its address. */
+export function createBrowser(opts: BrowserOptions): Browser {
+  const pool = new Pool(opts.origin, {
+    connections: opts.connections ?? 6,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    // undici takes the source address at the top level (a `connect.localAddress` is overridden).
+    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+  });
+  const jar = new Map<string, string>();
+  const origin = new URL(opts.origin);
+  const maxBody = opts.maxBodyBytes ?? 256 * 1024;
+
+  async function once(method: string, path: string, init: FetchInit, signal: AbortSignal | undefined, timeoutMs: number): Promise<ChallengeResponse> {
+    const headers = browserHeaders(opts.identity, init.kind ?? 'document', init.referer);
+    const cookie = cookieHeader(jar);
+    if (cookie) headers.cookie = cookie;
+    if (init.body !== undefined) headers['content-type'] = init.contentType ?? 'application/x-www-form-urlencoded';
+    if (init.kind === 'form' || init.kind === 'json-post') headers.origin = opts.origin;
+    const res = await pool.request({
+      path, method, headers, body: init.body, signal,
+      headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+    });
+    applySetCookie(jar, res.headers['set-cookie']);
+    let body = '';
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size <= maxBody) body += chunk.toString('utf8');
+    }
+    return { status: res.statusCode, headers: res.headers, body, url: origin.origin + path };
+  }
+
+  async function follow(method: string, path: string, init: FetchInit, signal: AbortSignal | undefined, timeoutMs: number): Promise<BrowserResponse> {
+    let res = await once(method, path, init, signal, timeoutMs);
+    let redirects = 0;
+    let m = method;
+    let p = path;
+    let i = init;
+    // RFC 9110 §15.4: 301/302/303 turn into GET; 307/308 keep method and body.
+    while (res.status >= 300 && res.status < 400 && res.status !== 304 && redirects < (opts.maxRedirects ?? 5)) {
+      const loc = res.headers.location;
+      const next = typeof loc === 'string' ? new URL(loc, res.url) : null;
+      if (!next || next.origin !== origin.origin) break; // never follow off the target
+      if (res.status !== 307 && res.status !== 308) { m = 'GET'; i = { ...i, body: undefined, kind: 'document' }; }
+      p = next.pathname + next.search;
+      res = await once(m, p, { ...i, referer: res.url }, signal, timeoutMs);
+      redirects++;
+    }
+    return { ...res, redirects, challenged: false };
+  }
+
+  return {
+    cookies: jar,
+    async fetch(method, path, init = {}) {
+      const timeoutMs = init.timeoutMs ?? 10_000;
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+      const res = await follow(method, path, init, signal, timeoutMs);
+      if (!opts.solver?.detect(res)) return res;
+      const http = { request: (mm: string, pp: string, ii: { body?: string; contentType?: string } = {}) =>
+        follow(mm, pp, { ...ii, kind: ii.body !== undefined ? 'json-post' : 'json' }, signal, timeoutMs) };
+      const solved = await opts.solver.solve(res, http, signal);
+      if (!solved) return { ...res, challenged: true };
+      const retry = await follow(method, path, init, signal, timeoutMs);
+      return { ...retry, challenged: true };
+    },
+    close: () => pool.destroy(),
+  };
+}

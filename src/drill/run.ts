@@ -1,0 +1,301 @@
+import { setMaxListeners } from 'node:events';
+import { cpus, loadavg } from 'node:os';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createAddressAllocator } from './addresses.js';
+import { createBrowser, type Browser } from './browser.js';
+import { createPowSolver, type ChallengeSolver } from './challenge.js';
+import { startFlood, type RunningFlood } from './flood.js';
+import { pickIdentity } from './headers.js';
+import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, type ClassSummary, type DrillClass, type LegitSample, type SeriesPoint } from './metrics.js';
+import { createOriginSampler, type OriginReport } from './origin-stats.js';
+import { createRng } from './rng.js';
+import { checkTarget } from './safety.js';
+import { getScenario, resolveParams } from './scenarios.js';
+import { startSlow, type RunningSlow } from './slow.js';
+import { DEFAULT_USER_SETTINGS, runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
+
+/** Everything a drill needs; see docs/drill.md for what each knob means. */
+export interface DrillOptions {
+  target: string;
+  scenario: string;
+  durationS: number;
+  /** Think times and polling intervals are divided by this (compressed runs). */
+  timeScale?: number;
+  seed?: number;
+  params?: Record<string, string | number>;
+  allowTargets?: string[];
+  trackingUsers?: number;
+  bankingUsers?: number;
+  /** Legitimate users sharing one address (carrier NAT). */
+  usersPerAddress?: number;
+  userSettings?: Partial<UserSettings>;
+  /** The origin's /__origin/stats URL, to measure origin load and what reached it. */
+  originStats?: string;
+  /** Cap on sockets the drill may open (legitimate and attack together). */
+  maxConnections?: number;
+  /** Seconds of legitimate traffic before the attack starts. */
+  leadS?: number;
+  /** Grace for pending legitimate requests after the end, ms. */
+  graceMs?: number;
+  solver?: ChallengeSolver;
+  signal?: AbortSignal;
+  onProgress?(p: DrillProgress): void;
+}
+
+export interface DrillProgress {
+  elapsedS: number;
+  durationS: number;
+  legitAttempts: number;
+  legitOk: number;
+  /** Attack requests sent during the last full second, and the rate asked for. */
+  attackSentLastS: number;
+  attackRequestedPerS: number;
+  slowHeld: number;
+}
+
+export interface AttackComponentReport {
+  label: string;
+  kind: 'flood' | 'slow';
+  sources: number;
+  requested: number;
+  sent: number;
+  requestedRatePerS: number;
+  achievedRatePerS: number;
+  notSentBusy: number;
+  notSentBehind: number;
+  statuses: Record<string, number>;
+  challengesSolved?: number;
+  peakHeld?: number;
+  longestHeldMs?: number;
+}
+
+/** The drill's result: what legitimate users experienced, what the attack offered, what the origin saw. */
+export interface DrillReport {
+  version: 1;
+  meta: {
+    target: string; scenario: string; params: Record<string, number>; durationS: number; elapsedS: number;
+    timeScale: number; seed: number; startedAt: string; stoppedEarly: boolean;
+    /** Summaries cover legitimate attempts started in this window (the attack window). */
+    window: { fromS: number; toS: number };
+    population: { tracking: number; banking: number; addresses: number; usersPerAddress: number; crowdFactor: number };
+    distinctSources: boolean;
+    machine: { cpus: number; loadavg: number[] };
+  };
+  legit: {
+    classes: Record<DrillClass, ClassSummary>;
+    all: ClassSummary;
+    routes: Record<string, ClassSummary>;
+    goals: Partial<Record<GoalName, { attempts: number; ok: number; successRatio: number | null }>>;
+    series: Record<DrillClass | 'all', SeriesPoint[]>;
+    challenged: number;
+  };
+  attack: {
+    components: AttackComponentReport[];
+    totals: { requested: number; sent: number; requestedRatePerS: number; achievedRatePerS: number; statuses: Record<string, number>; sources: number };
+    series: { sent: number[]; answered: number[]; held: number[] };
+  };
+  origin: OriginReport;
+  generator: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuCoreShare: number; warnings: string[] };
+}
+
+const abortableDelay = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
+  if (signal.aborted) return resolve();
+  const t = setTimeout(resolve, ms);
+  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
+/** Runs one drill: legitimate users and the scenario's attack against the target, for a bounded time. */
+export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
+  const check = checkTarget(opts.target, opts.allowTargets);
+  const origin = check.url.origin;
+  const durationS = opts.durationS;
+  if (!(durationS > 0 && durationS <= 3600)) throw new Error('duration must be in (0, 3600] seconds');
+  const timeScale = opts.timeScale ?? 1;
+  if (!(timeScale >= 1 && timeScale <= 100)) throw new Error('time scale must be in [1, 100]');
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const seconds = Math.ceil(durationS);
+  const rng = createRng(seed);
+  const allocator = createAddressAllocator(rng.fork());
+  const scenario = getScenario(opts.scenario);
+  const params = resolveParams(scenario, opts.params);
+  const leadS = Math.min(opts.leadS ?? 3, durationS * 0.2);
+  const solver = opts.solver ?? createPowSolver();
+  const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver });
+  const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
+  const tracking = opts.trackingUsers ?? 40;
+  const banking = opts.bankingUsers ?? 15;
+  const perAddr = Math.max(1, opts.usersPerAddress ?? 4);
+  const factor = plan.crowd?.factor ?? 1;
+  const totalUsers = Math.round((tracking + banking) * factor);
+
+  const attackConns = plan.floods.reduce((a, f) => a + f.sources * f.connectionsPerSource, 0) + plan.slow.reduce((a, s) => a + s.connections, 0);
+  const maxConnections = opts.maxConnections ?? 8000;
+  if (attackConns + totalUsers * 6 > maxConnections) {
+    throw new Error(`the run could open ${attackConns + totalUsers * 6} sockets, above --max-connections ${maxConnections}`);
+  }
+  const warnings: string[] = [];
+  if (!check.distinctSources) warnings.push(`target ${check.host} is not IPv4 loopback: every simulated client shares this machine's address`);
+
+  const pick = (n: number): (string | undefined)[] => (check.distinctSources ? allocator.take(n) : new Array<undefined>(n).fill(undefined));
+  const legitAddrs = pick(Math.ceil(totalUsers / perAddr));
+  const floodAddrs = plan.floods.map((f) => pick(f.sources));
+  const slowAddrs = plan.slow.map((s) => pick(s.sources));
+  const attackSet = new Set<string>([...floodAddrs.flat(), ...slowAddrs.flat()].filter((a): a is string => !!a));
+  const legitSet = new Set<string>(legitAddrs.filter((a): a is string => !!a));
+
+  const stopNew = new AbortController();
+  const stopRequests = new AbortController();
+  setMaxListeners(0, stopNew.signal);
+  setMaxListeners(0, stopRequests.signal);
+  const onExternal = (): void => { stopNew.abort(); stopRequests.abort(); };
+  opts.signal?.addEventListener('abort', onExternal, { once: true });
+
+  const elDelay = monitorEventLoopDelay({ resolution: 20 });
+  elDelay.enable();
+  const cpu0 = process.cpuUsage();
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+
+  const samples: LegitSample[] = [];
+  const goals: Partial<Record<GoalName, { attempts: number; ok: number }>> = {};
+  let legitOk = 0;
+  const sampler = createOriginSampler(opts.originStats, seconds, now);
+  await sampler.start();
+
+  const browsers: Browser[] = [];
+  const users: Promise<void>[] = [];
+  const userRng = rng.fork();
+  const startUser = (i: number): void => {
+    if (stopNew.signal.aborted) return;
+    const profile = i % (tracking + banking) < tracking ? 'tracking' : 'banking';
+    const browser = createBrowser({ origin, localAddress: legitAddrs[i % legitAddrs.length], identity: pickIdentity(userRng), solver });
+    browsers.push(browser);
+    const ctx: UserContext = {
+      browser, rng: userRng.fork(), origin, timeScale, now, settings, signal: stopNew.signal, requestSignal: stopRequests.signal,
+      record: (s) => { samples.push(s); if (s.outcome === 'ok') legitOk++; },
+      goal: (name, ok) => { const g = (goals[name] ??= { attempts: 0, ok: 0 }); g.attempts++; if (ok) g.ok++; },
+    };
+    users.push(runUser(ctx, profile, `client${100000 + i}`).catch(() => undefined));
+  };
+  const baseUsers = tracking + banking;
+  for (let i = 0; i < baseUsers; i++) startUser(i);
+  const crowdTimer = plan.crowd && setTimeout(() => { for (let i = baseUsers; i < totalUsers; i++) startUser(i); }, plan.crowd.atS * 1000);
+
+  const attackRng = rng.fork();
+  const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
+    origin, addresses: floodAddrs[i]!, identities: floodAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
+  }));
+  const slows: RunningSlow[] = plan.slow.map((s, i) => startSlow(s, {
+    host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
+    identities: slowAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
+  }));
+
+  const progress = opts.onProgress && setInterval(() => {
+    const sec = Math.floor(now() / 1000) - 1;
+    opts.onProgress!({
+      elapsedS: now() / 1000, durationS, legitAttempts: samples.length, legitOk,
+      attackSentLastS: floods.reduce((a, f) => a + (f.counters.sentPerSecond[sec] ?? 0), 0),
+      attackRequestedPerS: plan.floods.reduce((a, f) => a + (now() / 1000 >= f.startS ? f.ratePerS * (f.schedule ? f.schedule(now() / 1000) : 1) : 0), 0),
+      slowHeld: slows.reduce((a, s) => a + s.held, 0),
+    });
+  }, 500);
+
+  await abortableDelay(durationS * 1000, stopNew.signal);
+  const elapsedS = Math.min(now() / 1000, durationS);
+  stopNew.abort();
+  clearTimeout(crowdTimer);
+  // Pending legitimate requests get a grace period, then are cut and recorded as unfinished.
+  const settled = Promise.all(users);
+  await Promise.race([settled, abortableDelay(opts.graceMs ?? 3_000, stopRequests.signal)]);
+  stopRequests.abort();
+  await Promise.race([settled, abortableDelay(2_000, new AbortController().signal)]);
+  await Promise.all([...floods.map((f) => f.done), ...slows.map((s) => s.done)]);
+  clearInterval(progress);
+  const originReport = await sampler.finish(attackSet, legitSet);
+  await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
+  opts.signal?.removeEventListener('abort', onExternal);
+  elDelay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  const wallS = now() / 1000;
+
+  const windowTo = Math.min(durationS, elapsedS) * 1000;
+  const fromMs = leadS * 1000 < windowTo ? leadS * 1000 : 0;
+  const byRoute = new Map<string, LegitSample[]>();
+  for (const s of samples) { const l = byRoute.get(s.route) ?? []; l.push(s); byRoute.set(s.route, l); }
+  const seriesSeconds = Math.max(1, Math.ceil(elapsedS));
+  const series = Object.fromEntries(DRILL_CLASSES.map((c) => [c, perSecond(samples.filter((s) => s.cls === c), seriesSeconds)])) as Record<DrillClass | 'all', SeriesPoint[]>;
+  series.all = perSecond(samples, seriesSeconds);
+
+  const components: AttackComponentReport[] = [
+    ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined })),
+    ...slows.map((s, i) => ({ c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs })),
+  ].map((x) => {
+    const c = x.c;
+    const active = Math.max(c.activeSeconds, 1e-9);
+    const r: AttackComponentReport = {
+      label: c.label, kind: c.kind, sources: x.sources, requested: c.requested, sent: c.sent,
+      requestedRatePerS: c.activeSeconds > 0 ? c.requested / active : 0, achievedRatePerS: c.activeSeconds > 0 ? c.sent / active : 0,
+      notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, statuses: c.statuses,
+    };
+    if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
+    if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
+    if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
+      const why = c.notSentBehind > c.notSentBusy
+        ? 'this machine could not keep up (generator behind schedule)'
+        : 'every connection of the sources was waiting for the target (target back-pressure)';
+      warnings.push(`${c.label}: sent ${r.achievedRatePerS.toFixed(0)} req/s of ${r.requestedRatePerS.toFixed(0)} requested — ${why}`);
+    }
+    if (c.kind === 'slow' && r.peakHeld !== undefined && plan.slow.find((s) => s.label === c.label)!.connections > r.peakHeld * 1.1) {
+      warnings.push(`${c.label}: held at most ${r.peakHeld} connections of ${plan.slow.find((s) => s.label === c.label)!.connections} asked for`);
+    }
+    return r;
+  });
+  const totalStatuses: Record<string, number> = {};
+  for (const c of components) for (const [k, v] of Object.entries(c.statuses)) totalStatuses[k] = (totalStatuses[k] ?? 0) + v;
+  const floodComps = components.filter((c) => c.kind === 'flood');
+  const sumPerSecond = (pick: (f: RunningFlood | RunningSlow) => number[], list: (RunningFlood | RunningSlow)[]): number[] =>
+    Array.from({ length: seriesSeconds }, (_, i) => list.reduce((a, f) => a + (pick(f)[i] ?? 0), 0));
+
+  const elP99 = elDelay.percentile(99) / 1e6;
+  const elMax = elDelay.max / 1e6;
+  const cpuShare = (cpu.user + cpu.system) / 1e6 / Math.max(wallS, 1e-9);
+  if (elP99 > 100) warnings.push(`drill event loop delayed up to ${elP99.toFixed(0)} ms (p99): measured latencies include that much of the drill's own delay`);
+  if (cpuShare > 0.9) warnings.push(`the drill used ${(cpuShare * 100).toFixed(0)}% of a core: this ${cpus().length}-core machine is near the generator's limit`);
+  if (originReport.available && originReport.unattributed && originReport.unattributed > 0) {
+    warnings.push(`${originReport.unattributed} origin requests came from addresses outside the drill's populations (a proxy that does not forward the client address?)`);
+  }
+
+  return {
+    version: 1,
+    meta: {
+      target: origin, scenario: scenario.name, params, durationS, elapsedS, timeScale, seed, startedAt,
+      stoppedEarly: opts.signal?.aborted ?? false, window: { fromS: fromMs / 1000, toS: windowTo / 1000 },
+      population: { tracking, banking, addresses: legitAddrs.length, usersPerAddress: perAddr, crowdFactor: factor },
+      distinctSources: check.distinctSources, machine: { cpus: cpus().length, loadavg: loadavg() },
+    },
+    legit: {
+      classes: summarizeByClass(samples, fromMs, windowTo),
+      all: summarize(samples, fromMs, windowTo),
+      routes: Object.fromEntries([...byRoute].map(([k, v]) => [k, summarize(v, fromMs, windowTo)])),
+      goals: Object.fromEntries(Object.entries(goals).map(([k, g]) => [k, { ...g, successRatio: g.attempts ? g.ok / g.attempts : null }])),
+      series,
+      challenged: samples.filter((s) => s.challenged).length,
+    },
+    attack: {
+      components,
+      totals: {
+        requested: components.reduce((a, c) => a + c.requested, 0), sent: components.reduce((a, c) => a + c.sent, 0),
+        requestedRatePerS: floodComps.reduce((a, c) => a + c.requestedRatePerS, 0), achievedRatePerS: floodComps.reduce((a, c) => a + c.achievedRatePerS, 0),
+        statuses: totalStatuses, sources: attackSet.size,
+      },
+      series: {
+        sent: sumPerSecond((f) => f.counters.sentPerSecond, floods),
+        answered: sumPerSecond((f) => f.counters.answeredPerSecond, floods),
+        held: sumPerSecond((f) => f.counters.heldPerSecond, slows),
+      },
+    },
+    origin: originReport,
+    generator: { eventLoopDelayP99Ms: elP99, eventLoopDelayMaxMs: elMax, cpuCoreShare: cpuShare, warnings },
+  };
+}

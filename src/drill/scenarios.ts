@@ -1,0 +1,215 @@
+import type { ChallengeSolver } from './challenge.js';
+import type { FloodRequest, FloodSource, FloodSpec } from './flood.js';
+import { ALL_IDENTITIES, browserHeaders, pickReferer } from './headers.js';
+import { parcelId, randomToken, type Rng } from './rng.js';
+import type { SlowSpec } from './slow.js';
+
+/** A documented, overridable numeric parameter of a scenario. */
+export interface ParamDef { default: number; doc: string; min?: number; max?: number }
+
+export interface ScenarioContext {
+  origin: string;
+  /** Attack window in run seconds. */
+  startS: number;
+  stopS: number;
+  timeScale: number;
+  rng: Rng;
+  solver: ChallengeSolver;
+}
+
+/** What a scenario asks the engine to run, besides the legitimate users. */
+export interface ScenarioPlan {
+  floods: FloodSpec[];
+  slow: SlowSpec[];
+  /** Flash crowd: legitimate population multiplied by `factor` from `atS` on. */
+  crowd?: { factor: number; atS: number };
+}
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  params: Record<string, ParamDef>;
+  plan(p: Record<string, number>, ctx: ScenarioContext): ScenarioPlan;
+}
+
+const WORDS = ['colis', 'suivi', 'lettre', 'recommande', 'horaires', 'bureau', 'tarifs', 'timbre', 'retour', 'livraison', 'compte', 'carte', 'virement', 'epargne', 'pret', 'assurance'];
+const BUST_KEYS = ['v', '_', 't', 'cb', 'ref', 'utm_source', 'utm_campaign', 'page', 'lang', 'session', 'r', 'nocache'];
+
+/** A GET a DDoSia-style target list would hold, with a random placeholder with probability `bust`. */
+function listGet(rng: Rng, src: FloodSource, origin: string, bust: number): FloodRequest {
+  const roll = rng.next();
+  let path: string;
+  let kind: 'document' | 'json' = 'document';
+  if (roll < 0.4) path = `/search?q=${rng.pick(WORDS)}`;
+  else if (roll < 0.8) { path = `/track/${parcelId(rng)}`; kind = 'json'; }
+  else if (roll < 0.9) path = '/';
+  else path = '/bank/login';
+  if (rng.next() < bust) path += `${path.includes('?') ? '&' : '?'}${rng.next() < 0.5 ? rng.pick(BUST_KEYS) : randomToken(rng, rng.int(3, 8))}=${randomToken(rng, rng.int(4, 12))}`;
+  const referer = rng.next() < 0.6 ? pickReferer(rng, origin) : undefined;
+  return { method: 'GET', path, headers: browserHeaders(src.identity, kind, referer) };
+}
+
+/** A login POST with random credentials, shaped like the real form submission. */
+function loginPost(rng: Rng, src: FloodSource, origin: string): FloodRequest {
+  const user = rng.next() < 0.5 ? `${randomToken(rng, rng.int(5, 10))}@${rng.pick(['gmail.com', 'orange.fr', 'free.fr', 'laposte.net'])}` : String(rng.int(1e9, 9e9));
+  const body = new URLSearchParams({ user, password: randomToken(rng, rng.int(8, 14)) }).toString();
+  const headers = browserHeaders(src.identity, 'form', `${origin}/bank/login`);
+  headers.origin = origin;
+  headers['content-type'] = 'application/x-www-form-urlencoded';
+  return { method: 'POST', path: '/bank/login', headers, body };
+}
+
+/** The mix of a distributed flood: target-list GETs (about 38% with random placeholders) and login POSTs. */
+function ddosiaMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
+  return rng.next() < 0.2 ? loginPost(rng, src, origin) : listGet(rng, src, origin, 0.38);
+}
+
+const num = (d: number, doc: string, min?: number, max?: number): ParamDef => ({ default: d, doc, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+
+function flood(ctx: ScenarioContext, label: string, p: { sources: number; connections: number; rate: number }, request: FloodSpec['request'], extra: Partial<FloodSpec> = {}): FloodSpec {
+  return { label, sources: p.sources, connectionsPerSource: p.connections, ratePerS: p.rate, startS: ctx.startS, stopS: ctx.stopS, request, ...extra };
+}
+
+function slowloris(ctx: ScenarioContext, p: Record<string, number>, label = 'slowloris'): SlowSpec {
+  return { label, kind: 'headers', sources: p.sources ?? 50, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS };
+}
+
+/** Pulses of `pulse` seconds separated by gaps, drawn once per run (time-scaled). */
+function waveSchedule(ctx: ScenarioContext, p: Record<string, number>): (tS: number) => number {
+  const windows: Array<[number, number]> = [];
+  let t = ctx.startS;
+  for (let i = 0; i < 1000 && t < ctx.stopS; i++) {
+    const pulse = ctx.rng.between(p.pulseMinS!, p.pulseMaxS!) / ctx.timeScale;
+    windows.push([t, t + pulse]);
+    t += pulse + ctx.rng.between(p.gapMinS!, p.gapMaxS!) / ctx.timeScale;
+  }
+  return (tS) => (windows.some(([a, b]) => tS >= a && tS < b) ? 1 : 0);
+}
+
+const floodParams = (rate: number, sources: number, connections: number): Record<string, ParamDef> => ({
+  rate: num(rate, 'total requests per second offered', 0.1),
+  sources: num(sources, 'distinct source addresses', 1, 100_000),
+  connections: num(connections, 'keep-alive connections per source (its concurrency)', 1, 256),
+});
+
+/** Every scenario, by name. */
+export const SCENARIOS: Record<string, Scenario> = {
+  none: { name: 'none', summary: 'No attack: the legitimate baseline.', params: {}, plan: () => ({ floods: [], slow: [] }) },
+  'single-flood': {
+    name: 'single-flood', summary: 'One source floods target-list URLs (search, tracking, home, login page) over many connections.',
+    params: floodParams(500, 1, 64),
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'single-flood', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0))], slow: [] }),
+  },
+  'distributed-low-rate': {
+    name: 'distributed-low-rate', summary: 'Thousands of sources, each under 10 req/s (under per-IP limits): search, tracking, login; ~38% cache-busting placeholders.',
+    params: floodParams(1000, 2000, 1),
+    plan: (p, ctx) => {
+      if (p.rate! / p.sources! >= 10) throw new Error(`distributed-low-rate: ${p.rate} req/s over ${p.sources} sources is ${(p.rate! / p.sources!).toFixed(1)} req/s per source; must stay under 10`);
+      return { floods: [flood(ctx, 'distributed-low-rate', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin))], slow: [] };
+    },
+  },
+  'cache-buster': {
+    name: 'cache-buster', summary: 'Search and tracking URLs with random query parameters, so no cache can answer them.',
+    params: floodParams(600, 200, 4),
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'cache-buster', p as never, (rng, s) => {
+        let r = listGet(rng, s, ctx.origin, 1);
+        for (let i = 0; i < 4 && !(r.path.startsWith('/search') || r.path.startsWith('/track')); i++) r = listGet(rng, s, ctx.origin, 1);
+        return r;
+      })], slow: [],
+    }),
+  },
+  'login-flood': {
+    name: 'login-flood', summary: 'POST /bank/login with random credentials from many sources (the most expensive route).',
+    params: floodParams(400, 500, 2),
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'login-flood', p as never, (rng, s) => loginPost(rng, s, ctx.origin))], slow: [] }),
+  },
+  slowloris: {
+    name: 'slowloris', summary: 'Connections that send a request head one header line at a time and never finish it.',
+    params: {
+      connections: num(1000, 'connections held at once', 1, 20_000), sources: num(100, 'source addresses', 1, 10_000),
+      openRate: num(200, 'new connections per second at most', 1), intervalMs: num(5000, 'ms between two header lines (real time, not scaled)', 100),
+    },
+    plan: (p, ctx) => ({ floods: [], slow: [slowloris(ctx, p)] }),
+  },
+  'slow-post': {
+    name: 'slow-post', summary: 'POST /bank/login announcing a large body, then one byte per interval.',
+    params: {
+      connections: num(500, 'connections held at once', 1, 20_000), sources: num(50, 'source addresses', 1, 10_000),
+      openRate: num(100, 'new connections per second at most', 1), intervalMs: num(5000, 'ms between two body bytes (real time)', 100),
+      bodyBytes: num(65536, 'Content-Length announced', 1),
+    },
+    plan: (p, ctx) => ({
+      floods: [],
+      slow: [{ label: 'slow-post', kind: 'body', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/bank/login', bodyBytes: p.bodyBytes!, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
+  'header-randomizer': {
+    name: 'header-randomizer', summary: 'Every request picks a new user agent, accept-language, referer from the same pool real browsers use.',
+    params: floodParams(600, 300, 2),
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'header-randomizer', p as never, (rng, s) => {
+        const r = listGet(rng, { ...s, identity: rng.pick(ALL_IDENTITIES) }, ctx.origin, 0.38);
+        if (rng.next() < 0.5) r.headers['accept-language'] = rng.pick(ALL_IDENTITIES).acceptLanguage;
+        return r;
+      })], slow: [],
+    }),
+  },
+  'challenge-solver': {
+    name: 'challenge-solver', summary: 'Bots solve a challenge once (same protocol and CPU as a browser), then flood with their clearance.',
+    params: floodParams(500, 100, 4),
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver })], slow: [] }),
+  },
+  'flash-crowd': {
+    name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
+    params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },
+    plan: (p, ctx) => ({ floods: [], slow: [], crowd: { factor: p.factor!, atS: ctx.startS } }),
+  },
+  waves: {
+    name: 'waves', summary: 'Distributed flood in pulses of 1-3 minutes with quiet gaps (scaled by --time-scale).',
+    params: {
+      ...floodParams(800, 1000, 1),
+      pulseMinS: num(60, 'shortest pulse, s'), pulseMaxS: num(180, 'longest pulse, s'), gapMinS: num(30, 'shortest gap, s'), gapMaxS: num(90, 'longest gap, s'),
+    },
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'waves', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), { schedule: waveSchedule(ctx, p) })], slow: [] }),
+  },
+  mixed: {
+    name: 'mixed', summary: 'Distributed low-rate (40% of rate), cache-buster (30%), login flood (30%) and slowloris together.',
+    params: { ...floodParams(1000, 1500, 1), slowConnections: num(300, 'slowloris connections', 0, 20_000) },
+    plan: (p, ctx) => {
+      const r = p.rate!;
+      const s = p.sources!;
+      return {
+        floods: [
+          flood(ctx, 'mixed/distributed', { sources: Math.ceil(s * 0.6), connections: 1, rate: r * 0.4 }, (rng, src) => ddosiaMix(rng, src, ctx.origin)),
+          flood(ctx, 'mixed/cache-buster', { sources: Math.ceil(s * 0.2), connections: 2, rate: r * 0.3 }, (rng, src) => listGet(rng, src, ctx.origin, 1)),
+          flood(ctx, 'mixed/login-flood', { sources: Math.ceil(s * 0.2), connections: 2, rate: r * 0.3 }, (rng, src) => loginPost(rng, src, ctx.origin)),
+        ],
+        slow: p.slowConnections! > 0 ? [slowloris(ctx, { sources: 50, connections: p.slowConnections!, openRate: 100, intervalMs: 5000 }, 'mixed/slowloris')] : [],
+      };
+    },
+  },
+};
+
+/** Resolves a scenario's parameters: defaults, then overrides; rejects unknown names and out-of-range values. */
+export function resolveParams(s: Scenario, overrides: Record<string, string | number> = {}): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, d] of Object.entries(s.params)) out[k] = d.default;
+  for (const [k, raw] of Object.entries(overrides)) {
+    const d = s.params[k];
+    if (!d) throw new Error(`scenario ${s.name} has no parameter "${k}" (has: ${Object.keys(s.params).join(', ') || 'none'})`);
+    const v = Number(raw);
+    if (!Number.isFinite(v)) throw new Error(`${s.name}.${k}: expected a number, got "${raw}"`);
+    if (d.min !== undefined && v < d.min) throw new Error(`${s.name}.${k}: ${v} is below the minimum ${d.min}`);
+    if (d.max !== undefined && v > d.max) throw new Error(`${s.name}.${k}: ${v} is above the maximum ${d.max}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Looks a scenario up by name, with the list of names in the error. */
+export function getScenario(name: string): Scenario {
+  const s = SCENARIOS[name];
+  if (!s) throw new Error(`unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+  return s;
+}

@@ -1,0 +1,186 @@
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import type { Browser, BrowserResponse, FetchInit } from './browser.js';
+import type { DrillClass, LegitSample, Outcome } from './metrics.js';
+import { parcelId, randomToken, type Rng } from './rng.js';
+
+/**
+ * Legitimate user profiles: tracking and banking sessions, played by one simulated browser each.
+ * Think times and polling intervals are divided by the time scale; patience and timeouts are not
+ * (a user waits as long in a compressed run as in a real one).
+ */
+export interface UserContext {
+  browser: Browser;
+  rng: Rng;
+  origin: string;
+  timeScale: number;
+  /** Milliseconds since the run started. */
+  now(): number;
+  record(sample: LegitSample): void;
+  goal(name: GoalName, ok: boolean): void;
+  /** Aborts when the run ends: users start nothing new. */
+  signal: AbortSignal;
+  /** Aborts a grace period later: requests still pending are cut and recorded as unfinished. */
+  requestSignal: AbortSignal;
+  /** Per-user settings. */
+  settings: UserSettings;
+}
+
+export type GoalName = 'lookup' | 'login' | 'payment';
+
+export interface UserSettings {
+  /** A request unanswered after this many ms makes a tracking user reload (and counts as abandoned). */
+  patienceMs: number;
+  /** Whole-attempt budget for banking requests (apps time out, users do not reload). */
+  timeoutMs: number;
+  /** Reloads a tracking user tries before giving up, drawn in [min, max]. */
+  reloads: [number, number];
+  /** Think time between pages, seconds (before time scaling). */
+  thinkS: [number, number];
+  /** Lookups per tracking session. */
+  lookups: [number, number];
+  /** Share of banking sessions that create a payment authorization. */
+  paymentShare: number;
+  /** Payment status polling interval, seconds (before time scaling). */
+  pollS: [number, number];
+  /** Longest polling, seconds (before time scaling): the payment page gives up after 5 minutes. */
+  pollMaxS: number;
+  /** Password every simulated customer knows (the demo origin's). */
+  password: string;
+}
+
+export const DEFAULT_USER_SETTINGS: UserSettings = {
+  patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
+  paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password',
+};
+
+/** The route class a request falls in, as the shield's default routes would classify it. */
+export function classOf(method: string, path: string): DrillClass {
+  if (path.startsWith('/api/pay/')) return 'critical';
+  if (path.startsWith('/bank/login') && method === 'POST') return 'critical';
+  if (path.startsWith('/bank/')) return 'high';
+  if (path.startsWith('/track') || path.startsWith('/search')) return 'normal';
+  return 'low';
+}
+
+const isAbort = (err: unknown): boolean => err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+
+function outcomeOf(err: unknown, ctx: UserContext, userAbort: AbortSignal | undefined, elapsed: number, budget: number): Outcome {
+  if (ctx.requestSignal.aborted) return 'unfinished';
+  if (userAbort?.aborted) return 'abandoned';
+  const code = (err as { code?: string } | null)?.code ?? '';
+  if (code.includes('TIMEOUT') || (isAbort(err) && elapsed >= budget - 50)) return 'timeout';
+  return 'error';
+}
+
+/** Makes one attempt and records it; null when no response arrived. */
+export async function attempt(
+  ctx: UserContext, method: string, path: string, route: string, init: FetchInit & { userAbort?: AbortSignal } = {},
+): Promise<BrowserResponse | null> {
+  const cls = classOf(method, path);
+  const startMs = ctx.now();
+  const budget = init.timeoutMs ?? ctx.settings.timeoutMs;
+  const signals = [ctx.requestSignal, ...(init.userAbort ? [init.userAbort] : [])];
+  try {
+    const res = await ctx.browser.fetch(method, path, { ...init, timeoutMs: budget, signal: AbortSignal.any(signals) });
+    const ok = res.status >= 200 && res.status < 400;
+    ctx.record({ startMs, latencyMs: ctx.now() - startMs, cls, route, status: res.status, outcome: ok ? 'ok' : 'http_error', challenged: res.challenged });
+    return res;
+  } catch (err) {
+    const latencyMs = ctx.now() - startMs;
+    ctx.record({ startMs, latencyMs, cls, route, status: 0, outcome: outcomeOf(err, ctx, init.userAbort, latencyMs, budget) });
+    return null;
+  }
+}
+
+/** Sleeps `s` seconds of scenario time (divided by the time scale); false when the run ended. */
+export async function think(ctx: UserContext, range: [number, number]): Promise<boolean> {
+  const ms = (ctx.rng.between(range[0], range[1]) * 1000) / ctx.timeScale;
+  try {
+    await sleepTimer(ms, undefined, { signal: ctx.signal });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const ok = (r: BrowserResponse | null): boolean => r !== null && r.status >= 200 && r.status < 400;
+
+/** A page load a user reloads when it is slow or fails, 2–5 times, then gives up. */
+async function withReloads(ctx: UserContext, method: string, path: string, route: string, init: FetchInit): Promise<boolean> {
+  const reloads = ctx.rng.int(ctx.settings.reloads[0], ctx.settings.reloads[1]);
+  for (let i = 0; i <= reloads && !ctx.signal.aborted; i++) {
+    const user = new AbortController();
+    const timer = setTimeout(() => user.abort(), ctx.settings.patienceMs);
+    const res = await attempt(ctx, method, path, route, { ...init, userAbort: user.signal, timeoutMs: ctx.settings.timeoutMs });
+    clearTimeout(timer);
+    if (ok(res)) return true;
+    // The user notices, then presses reload.
+    if (!(await think(ctx, [0.5, 1.5]))) return false;
+  }
+  return false;
+}
+
+const SEARCH_WORDS = ['colis', 'lettre suivie', 'horaires bureau', 'retour colis', 'tarif', 'recommandé', 'avis de passage', 'procuration'];
+
+/** One tracking session: the tracking page, then 1–4 lookups of distinct parcels with think time. */
+export async function trackingSession(ctx: UserContext, firstVisit: boolean): Promise<void> {
+  if (ctx.rng.next() < 0.2) {
+    const q = encodeURIComponent(ctx.rng.pick(SEARCH_WORDS));
+    await withReloads(ctx, 'GET', `/search?q=${q}`, 'GET /search', { kind: 'document' });
+    if (!(await think(ctx, ctx.settings.thinkS))) return;
+  }
+  const page = await withReloads(ctx, 'GET', '/track', 'GET /track', { kind: 'document' });
+  if (page && firstVisit) await attempt(ctx, 'GET', '/static/site.css', 'GET /static', { kind: 'css', referer: `${ctx.origin}/track` });
+  const n = ctx.rng.int(ctx.settings.lookups[0], ctx.settings.lookups[1]);
+  for (let i = 0; i < n; i++) {
+    if (!(await think(ctx, ctx.settings.thinkS))) return;
+    const id = parcelId(ctx.rng);
+    const done = await withReloads(ctx, 'GET', `/track/${id}`, 'GET /track/:id', { kind: 'json', referer: `${ctx.origin}/track` });
+    if (!ctx.signal.aborted) ctx.goal('lookup', done);
+  }
+}
+
+/** One banking session: login page, login, 1–3 account pages, and for 20–30% a payment polled to approval. */
+export async function bankingSession(ctx: UserContext, userId: string): Promise<void> {
+  const s = ctx.settings;
+  await attempt(ctx, 'GET', '/bank/login', 'GET /bank/login', { kind: 'document' });
+  if (!(await think(ctx, [s.thinkS[0] / 2, s.thinkS[1] / 2]))) return;
+  const body = new URLSearchParams({ user: userId, password: s.password }).toString();
+  const login = await attempt(ctx, 'POST', '/bank/login', 'POST /bank/login', { kind: 'form', body, referer: `${ctx.origin}/bank/login` });
+  const loggedIn = ok(login) && login!.body.length > 0 && !login!.url.endsWith('/bank/login');
+  if (ctx.signal.aborted) return;
+  ctx.goal('login', loggedIn);
+  if (!loggedIn) return;
+  const pages = ctx.rng.int(1, 3);
+  for (let i = 0; i < pages; i++) {
+    if (!(await think(ctx, s.thinkS))) return;
+    await attempt(ctx, 'GET', '/bank/account', 'GET /bank/account', { kind: 'document', referer: `${ctx.origin}/bank/account` });
+  }
+  if (ctx.rng.next() >= s.paymentShare) return;
+  const pay = JSON.stringify({ amount: (ctx.rng.int(500, 50_000) / 100).toFixed(2), payee: `FR76${randomToken(ctx.rng, 10)}` });
+  const created = await attempt(ctx, 'POST', '/api/pay/authorizations', 'POST /api/pay/authorizations',
+    { kind: 'json-post', body: pay, contentType: 'application/json', referer: `${ctx.origin}/bank/account` });
+  if (ctx.signal.aborted) return;
+  let id: string | undefined;
+  try { id = created && created.status === 201 ? (JSON.parse(created.body) as { id?: string }).id : undefined; } catch { id = undefined; }
+  if (!id) { ctx.goal('payment', false); return; }
+  const deadline = ctx.now() + (s.pollMaxS * 1000) / ctx.timeScale;
+  // Bounded: the payment page polls for at most pollMaxS (scaled) and then gives up.
+  while (ctx.now() < deadline) {
+    if (!(await think(ctx, s.pollS))) return;
+    const st = await attempt(ctx, 'GET', `/api/pay/authorizations/${id}`, 'GET /api/pay/authorizations/:id', { kind: 'json', referer: `${ctx.origin}/bank/account` });
+    if (st?.status === 200 && st.body.includes('"approved"')) { ctx.goal('payment', true); return; }
+  }
+  if (!ctx.signal.aborted) ctx.goal('payment', false);
+}
+
+/** Runs a user's sessions back to back with think time between them, until the run ends. */
+export async function runUser(ctx: UserContext, profile: 'tracking' | 'banking', userId: string): Promise<void> {
+  // Arrivals spread over one think time so users do not start in lockstep.
+  if (!(await think(ctx, [0, ctx.settings.thinkS[1]]))) return;
+  for (let session = 0; !ctx.signal.aborted; session++) {
+    if (profile === 'tracking') await trackingSession(ctx, session === 0);
+    else await bankingSession(ctx, userId);
+    if (!(await think(ctx, ctx.settings.thinkS))) return;
+  }
+}
