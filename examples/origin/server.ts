@@ -191,6 +191,9 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       req.resume();
       return send(res, 503, 'text/plain', 'origin overloaded\n', { 'retry-after': '1' });
     }
+    // A client that left while queued already closed `res`: its 'close' will not fire again,
+    // so release the worker now instead of leaking it.
+    if (res.closed || res.destroyed || req.socket.destroyed) { release(); return; }
     res.once('close', release);
     try {
       await new Promise((r) => setTimeout(r, serviceMs * COST[group]));

@@ -1,4 +1,123 @@
-import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { renderHtml } from '../drill/report/html.js';
+import { progressLine, renderText } from '../drill/report/terminal.js';
+import { runDrill, type DrillProgress } from '../drill/run.js';
+import { SCENARIOS } from '../drill/scenarios.js';
+
+const positive = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Ctrl-C aborts the run (the report is still written); a second Ctrl-C exits at once. */
+export function abortOnSigint(): { signal: AbortSignal; dispose(): void } {
+  const ac = new AbortController();
+  let count = 0;
+  const onSig = (): void => {
+    count++;
+    if (count > 1) process.exit(130);
+    process.stderr.write('\nstopping: finishing the report (Ctrl-C again to quit at once)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSig);
+  return { signal: ac.signal, dispose: () => process.off('SIGINT', onSig) };
+}
+
+/** Draws the progress line over itself on a TTY, or prints one line every 5 s otherwise. */
+export function progressPrinter(): { update(p: DrillProgress): void; end(): void } {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return {
+    update(p) {
+      if (tty) process.stderr.write(`\r${progressLine(p)}\x1b[K`);
+      else if (p.elapsedS - last >= 5) { last = p.elapsedS; process.stderr.write(`${progressLine(p)}\n`); }
+    },
+    end() { if (tty) process.stderr.write('\n'); },
+  };
+}
+
+function scenarioHelp(): string {
+  return Object.values(SCENARIOS).map((s) => {
+    const params = Object.entries(s.params).map(([k, d]) => `      ${k}=${d.default}  ${d.doc}`).join('\n');
+    return `  ${s.name}: ${s.summary}${params ? `\n${params}` : ''}`;
+  }).join('\n');
+}
 
 /** Registers `rempart drill` and `rempart bench`. */
-export function registerDrillCommands(_program: Command): void {}
+export function registerDrillCommands(program: Command): void {
+  program.command('drill')
+    .description('Play legitimate users and an attack against a target on loopback; report what the users experienced')
+    .option('--target <url>', 'target base URL (127.0.0.0/8 or ::1 unless --allow-target)')
+    .option('--scenario <name>', 'attack scenario (see --list-scenarios)', 'none')
+    .option('--duration <s>', 'run length in seconds (at most 3600)', positive('duration'), 30)
+    .option('--time-scale <k>', 'divide think times and polling intervals by k (short runs)', positive('time scale'), 1)
+    .option('--param <k=v>', 'scenario parameter override (repeatable)', collect, [] as string[])
+    .option('--users <n>', 'tracking users', positive('users'), 40)
+    .option('--bank-users <n>', 'banking users', positive('bank users'), 15)
+    .option('--users-per-address <n>', 'legitimate users sharing one address (carrier NAT)', positive('users per address'), 4)
+    .option('--origin-stats <url>', 'the origin\'s /__origin/stats URL, to measure origin load and what reached it')
+    .option('--allow-target <host>', 'allow a non-loopback target host (repeatable; your own service only)', collect, [] as string[])
+    .option('--max-connections <n>', 'cap on sockets the drill may open', positive('max connections'), 8000)
+    .option('--seed <n>', 'random seed (same seed, same traffic shape)', positive('seed'))
+    .option('--json <file>', 'write the full report as JSON')
+    .option('--html <file>', 'write a self-contained HTML report with charts')
+    .option('--list-scenarios', 'list scenarios and their parameters, then exit')
+    .action(async (o: {
+      target?: string; scenario: string; duration: number; timeScale: number; param: string[]; users: number; bankUsers: number;
+      usersPerAddress: number; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
+      json?: string; html?: string; listScenarios?: boolean;
+    }) => {
+      if (o.listScenarios) { process.stdout.write(`${scenarioHelp()}\n`); return; }
+      if (!o.target) throw new InvalidArgumentError('--target is required');
+      const params = Object.fromEntries(o.param.map((kv) => {
+        const i = kv.indexOf('=');
+        if (i <= 0) throw new InvalidArgumentError(`--param expects k=v, got "${kv}"`);
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }));
+      const sig = abortOnSigint();
+      const progress = progressPrinter();
+      try {
+        const report = await runDrill({
+          target: o.target, scenario: o.scenario, durationS: o.duration, timeScale: o.timeScale, params,
+          trackingUsers: Math.round(o.users), bankingUsers: Math.round(o.bankUsers), usersPerAddress: Math.round(o.usersPerAddress),
+          originStats: o.originStats, allowTargets: o.allowTarget, maxConnections: o.maxConnections, seed: o.seed,
+          signal: sig.signal, onProgress: progress.update,
+        });
+        progress.end();
+        process.stdout.write(`${renderText(report)}\n`);
+        if (o.json) { writeFileSync(o.json, JSON.stringify(report, null, 2)); process.stderr.write(`JSON report: ${o.json}\n`); }
+        if (o.html) { writeFileSync(o.html, renderHtml(report)); process.stderr.write(`HTML report: ${o.html}\n`); }
+      } finally {
+        sig.dispose();
+      }
+    });
+
+  const bench = program.command('bench').description('Benchmarks that run several targets side by side');
+  bench.command('ddos')
+    .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
+    .option('--targets <list>', 'comma-separated targets', 'direct,rempart,nginx,haproxy')
+    .option('--scenarios <list>', 'comma-separated scenarios', 'none,distributed-low-rate,cache-buster,login-flood,slowloris,flash-crowd')
+    .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
+    .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)
+    .option('--seed <n>', 'random seed', positive('seed'), 1)
+    .option('--json <file>', 'write every cell\'s report as JSON')
+    .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
+    .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
+    .action(async (o: { targets: string; scenarios: string; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string }) => {
+      const { runDdosBench } = await import('../drill/bench/ddos.js');
+      const sig = abortOnSigint();
+      try {
+        await runDdosBench({
+          targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
+          scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean),
+          durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, record: o.record,
+          signal: sig.signal, argv: process.argv.slice(2),
+        });
+      } finally {
+        sig.dispose();
+      }
+    });
+}

@@ -1,0 +1,206 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createInterface } from 'node:readline';
+import { Client } from 'undici';
+import { DRILL_CLASSES } from '../metrics.js';
+import { renderHtml } from '../report/html.js';
+import { ms, pct, int } from '../report/format.js';
+import { runDrill, type DrillReport } from '../run.js';
+import { getScenario } from '../scenarios.js';
+import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+
+/** The bench's origin: a small worker pool, so attacks at a few hundred req/s are >= 10x its capacity. */
+export const BENCH_ORIGIN = { maxInFlight: 2, maxQueue: 64, serviceMs: 40, approveAfterS: 1 } as const;
+/** Origin capacity on its cheapest dynamic route (tracking lookup), requests/s. */
+export const BENCH_CAPACITY = BENCH_ORIGIN.maxInFlight / (BENCH_ORIGIN.serviceMs / 1000);
+
+/** Attack parameters of the bench, per scenario (each at least 10x BENCH_CAPACITY where it is a rate). */
+export const BENCH_PARAMS: Record<string, Record<string, number>> = {
+  'single-flood': { rate: 600 },
+  'distributed-low-rate': { rate: 600, sources: 2000 },
+  'cache-buster': { rate: 600, sources: 200 },
+  'login-flood': { rate: 600, sources: 500 },
+  'header-randomizer': { rate: 600, sources: 300 },
+  'challenge-solver': { rate: 600, sources: 100 },
+  waves: { rate: 600, sources: 1000 },
+  mixed: { rate: 600, sources: 1500 },
+  slowloris: { connections: 1500, sources: 100, openRate: 300 },
+  'slow-post': { connections: 800, sources: 50, openRate: 200 },
+};
+
+/** The legitimate population of every cell. */
+export const BENCH_USERS = { trackingUsers: 20, bankingUsers: 8, usersPerAddress: 4 } as const;
+
+export interface DdosBenchOptions {
+  targets: string[];
+  scenarios: string[];
+  durationS: number;
+  timeScale: number;
+  seed: number;
+  json?: string;
+  htmlDir?: string;
+  record?: string;
+  signal?: AbortSignal;
+  argv?: string[];
+  log?(line: string): void;
+}
+
+export interface BenchCell { target: string; scenario: string; report: DrillReport | null; error?: string }
+
+/** Spawns serve.ts in a child process and waits for the URL it prints. */
+async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'serve.ts'), kind, JSON.stringify(opts)], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${stderr}`)), 30_000);
+    lines.once('line', (l) => { clearTimeout(t); try { resolve((JSON.parse(l) as { url: string }).url); } catch (e) { reject(e as Error); } });
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${kind} exited with ${code}: ${stderr.trim().split('\n').slice(-6).join('\n')}`)); });
+  });
+  return {
+    url, child,
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM'); // our own child, by PID
+      await Promise.race([exited, sleep(5_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+async function originIdle(statsUrl: string, maxMs: number): Promise<void> {
+  const u = new URL(statsUrl);
+  const c = new Client(u.origin);
+  const deadline = Date.now() + maxMs;
+  try {
+    while (Date.now() < deadline) {
+      const r = await c.request({ method: 'GET', path: u.pathname });
+      const s = (await r.body.json()) as { inFlight: number; queued: number };
+      if (s.inFlight === 0 && s.queued === 0) return;
+      await sleep(200);
+    }
+  } finally {
+    await c.close();
+  }
+}
+
+/** Runs the whole matrix and returns its cells; prints progress and the final table. */
+export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  for (const s of o.scenarios) getScenario(s);
+  const t0 = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
+  const needs = o.targets.filter((t) => t === 'nginx' || t === 'haproxy');
+  if (needs.length) {
+    const r = spawnSync('bash', [join(root, 'scripts', 'ensure-system-packages.sh'), ...needs], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
+  }
+  const origin = await spawnServer('origin', BENCH_ORIGIN);
+  const statsUrl = `${origin.url}/__origin/stats`;
+  const originPort = Number(new URL(origin.url).port);
+  const targets: BenchTarget[] = [];
+  const unavailable: Record<string, string> = {};
+  const closers: Array<() => Promise<void>> = [origin.close];
+  for (const name of o.targets) {
+    try {
+      if (name === 'direct') targets.push(directTarget(origin.url));
+      else if (name === 'nginx') targets.push(await startNginx(originPort, dir));
+      else if (name === 'haproxy') targets.push(await startHaproxy(originPort, dir));
+      else if (name === 'rempart') {
+        const s = await spawnServer('rempart', { originUrl: origin.url });
+        targets.push({ name, url: s.url, description: 'Rempart shield, default configuration, demo route classes (own process)', close: s.close });
+      } else throw new Error(`unknown target ${name}`);
+      const t = targets[targets.length - 1];
+      if (t) closers.push(t.close);
+    } catch (err) {
+      unavailable[name] = (err as Error).message.split('\n')[0] ?? 'failed';
+      log(`target ${name} unavailable: ${unavailable[name]}`);
+    }
+  }
+  const cells: BenchCell[] = [];
+  try {
+    const total = o.scenarios.length * targets.length;
+    let n = 0;
+    for (const [si, scenario] of o.scenarios.entries()) {
+      for (const target of targets) {
+        if (o.signal?.aborted) break;
+        n++;
+        await originIdle(statsUrl, 10_000);
+        try {
+          const report = await runDrill({
+            target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale,
+            seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
+            params: BENCH_PARAMS[scenario] ?? {}, ...BENCH_USERS, originStats: statsUrl, signal: o.signal,
+          });
+          cells.push({ target: target.name, scenario, report });
+          log(`[${n}/${total}] ${scenario} × ${target.name}: legit ${pct(report.legit.all.successRatio)}, p99 ${ms(report.legit.all.p99)}, ` +
+            `attack sent ${int(report.attack.totals.achievedRatePerS)}/s, reaching origin ${report.origin.attackReached ?? 'n/a'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+          if (o.htmlDir) { mkdirSync(o.htmlDir, { recursive: true }); writeFileSync(join(o.htmlDir, `${scenario}--${target.name}.html`), renderHtml(report)); }
+        } catch (err) {
+          cells.push({ target: target.name, scenario, report: null, error: (err as Error).message });
+          log(`[${n}/${total}] ${scenario} × ${target.name}: failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  } finally {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const elapsedS = (Date.now() - t0) / 1000;
+  const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
+  process.stdout.write(`${md}\n`);
+  if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, cells }, null, 1));
+  if (o.record) recordSection(o.record, md);
+  return cells;
+}
+
+/** The table: scenario × target → legitimate success, p99 per class, attack offered and reaching the origin. */
+export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], unavailable: Record<string, string>, o: DdosBenchOptions, elapsedS: number): string {
+  const lines: string[] = [];
+  const cmd = `npx tsx src/cli/main.ts ${(o.argv ?? ['bench', 'ddos']).join(' ')}`;
+  lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
+  lines.push(`Origin (examples/origin, own process): ${BENCH_ORIGIN.maxInFlight} workers, queue ${BENCH_ORIGIN.maxQueue}, ${BENCH_ORIGIN.serviceMs} ms per lookup ` +
+    `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
+    `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking, ${BENCH_USERS.usersPerAddress} per address, think times ÷${o.timeScale}; ` +
+    `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');
+  lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
+  const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (params.length) lines.push(`Attack parameters: ${params.join('; ')}.`, '');
+  lines.push('| scenario | target | legit success | p99 critical | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of cells) {
+    const r = c.report;
+    if (!r) { lines.push(`| ${c.scenario} | ${c.target} | failed: ${c.error ?? ''} | | | | | | | |`); continue; }
+    const p99 = DRILL_CLASSES.map((k) => (r.legit.classes[k].attempts ? ms(r.legit.classes[k].p99) : '—'));
+    const a = r.attack.components;
+    const slow = a.find((x) => x.kind === 'slow');
+    const offered = slow ? `${int(slow.peakHeld ?? 0)} conns held` : a.length ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '—';
+    const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
+    lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
+  }
+  const warnings = cells.flatMap((c) => (c.report?.generator.warnings ?? []).map((w) => `- ${c.scenario} × ${c.target}: ${w}`));
+  if (warnings.length) lines.push('', 'Generator and measurement warnings:', ...warnings);
+  return lines.join('\n');
+}
+
+/** Replaces the text between `<!-- bench:ddos -->` and `<!-- /bench:ddos -->` in `file`. */
+export function recordSection(file: string, body: string): void {
+  const text = readFileSync(file, 'utf8');
+  const open = '<!-- bench:ddos -->';
+  const close = '<!-- /bench:ddos -->';
+  const a = text.indexOf(open);
+  const b = text.indexOf(close);
+  if (a < 0 || b < a) throw new Error(`${file} has no ${open} ... ${close} section`);
+  writeFileSync(file, `${text.slice(0, a + open.length)}\n${body}\n${text.slice(b)}`);
+}

@@ -1,0 +1,18 @@
+/**
+ * Child-process entry for the bench: runs the origin or the Rempart shield in its own process (its
+ * own event loop and core, as in production), prints `{"url": ...}` on one line, and runs until
+ * SIGTERM. Usage: node --import tsx serve.ts origin|rempart '<json options>'
+ */
+import { startOrigin } from '../../../examples/origin/server.js';
+import { startRempart } from './targets.js';
+
+const [kind, raw = '{}'] = process.argv.slice(2);
+const opts = JSON.parse(raw) as Record<string, unknown>;
+const server = kind === 'origin'
+  ? await startOrigin(opts)
+  : kind === 'rempart' ? await startRempart(String(opts.originUrl)) : null;
+if (!server) throw new Error(`unknown server kind ${kind}`);
+process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+const stop = async (): Promise<void> => { await server.close(); process.exit(0); };
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());

@@ -1,0 +1,183 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A target under test, in front of the bench's origin. */
+export interface BenchTarget {
+  name: string;
+  url: string;
+  /** What this target is configured to do, printed with the table. */
+  description: string;
+  close(): Promise<void>;
+}
+
+/** The per-address limits the hardened nginx and HAProxy use (an operator's usual values). */
+export const HARDENED = {
+  ratePerS: 10, burst: 20, connectionsPerAddress: 20, headerTimeoutS: 5, bodyTimeoutS: 5, keepAliveS: 15,
+} as const;
+
+/** A free TCP port on 127.0.0.1 (bound then released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function waitListening(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`process exited with ${child.exitCode} before listening`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true)); // in use: the target is listening
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM'); // our own child, by PID
+  await Promise.race([exited, sleep(5_000)]);
+  if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+}
+
+/** The origin itself, no protection. */
+export function directTarget(originUrl: string): BenchTarget {
+  return { name: 'direct', url: originUrl, description: 'the origin itself, no protection', close: async () => undefined };
+}
+
+/** nginx hardened as operators do: limit_req and limit_conn per address, header/body timeouts. */
+export async function startNginx(originPort: number, dir: string): Promise<BenchTarget> {
+  const port = await freePort();
+  const d = join(dir, 'nginx');
+  mkdirSync(d, { recursive: true });
+  const h = HARDENED;
+  const conf = `worker_processes 1;
+worker_rlimit_nofile 20000;
+error_log ${d}/error.log error;
+pid ${d}/nginx.pid;
+events { worker_connections 16000; }
+http {
+  access_log off;
+  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi; uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
+  limit_req_zone $binary_remote_addr zone=perip:10m rate=${h.ratePerS}r/s;
+  limit_conn_zone $binary_remote_addr zone=connperip:10m;
+  limit_req_status 429;
+  limit_conn_status 429;
+  client_header_timeout ${h.headerTimeoutS}s;
+  client_body_timeout ${h.bodyTimeoutS}s;
+  send_timeout 10s;
+  keepalive_timeout ${h.keepAliveS}s;
+  client_max_body_size 64k;
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    limit_conn connperip ${h.connectionsPerAddress};
+    location / {
+      limit_req zone=perip burst=${h.burst} nodelay;
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 10s;
+    }
+  }
+}
+`;
+  const file = join(d, 'nginx.conf');
+  writeFileSync(file, conf);
+  const test = spawnSync('nginx', ['-t', '-q', '-p', d, '-c', file], { encoding: 'utf8' });
+  if (test.status !== 0) throw new Error(`nginx -t failed: ${test.stderr}`);
+  const child = spawn('nginx', ['-p', d, '-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitListening(port, child);
+  return {
+    name: 'nginx', url: `http://127.0.0.1:${port}`,
+    description: `nginx, 1 worker: limit_req ${h.ratePerS} r/s burst ${h.burst} nodelay per address, limit_conn ${h.connectionsPerAddress}, client_header_timeout/client_body_timeout ${h.headerTimeoutS}s`,
+    close: () => stopChild(child),
+  };
+}
+
+/** HAProxy with a stick table on http_req_rate(10s) per source, a per-source connection cap and timeout http-request. */
+export async function startHaproxy(originPort: number, dir: string): Promise<BenchTarget> {
+  const port = await freePort();
+  const d = join(dir, 'haproxy');
+  mkdirSync(d, { recursive: true });
+  const h = HARDENED;
+  // maxconn sizes the FD limit HAProxy asks for (about 2 per connection); stay under a 20000 ulimit.
+  const conf = `global
+  maxconn 9000
+  nbthread 1
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 10s
+  timeout http-request ${h.headerTimeoutS}s
+  timeout http-keep-alive ${h.keepAliveS}s
+  option forwardfor
+frontend fe
+  bind 127.0.0.1:${port}
+  stick-table type ip size 200k expire 30s store http_req_rate(10s),conn_cur
+  tcp-request connection track-sc0 src
+  tcp-request connection reject if { sc0_conn_cur gt ${h.connectionsPerAddress} }
+  http-request deny deny_status 429 if { sc0_http_req_rate gt ${h.ratePerS * 10} }
+  default_backend be
+backend be
+  server origin 127.0.0.1:${originPort} maxconn 64
+`;
+  const file = join(d, 'haproxy.cfg');
+  writeFileSync(file, conf);
+  const test = spawnSync('haproxy', ['-c', '-q', '-f', file], { encoding: 'utf8' });
+  if (test.status !== 0) throw new Error(`haproxy -c failed: ${test.stderr}${test.stdout}`);
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitListening(port, child);
+  return {
+    name: 'haproxy', url: `http://127.0.0.1:${port}`,
+    description: `HAProxy, 1 thread: stick table http_req_rate(10s) > ${h.ratePerS * 10} → 429 per source, conn_cur > ${h.connectionsPerAddress} rejected, timeout http-request ${h.headerTimeoutS}s`,
+    close: () => stopChild(child),
+  };
+}
+
+/** The shield's route table for the demo origin, by class (PRODUCT.md: critical login and payments). */
+export function rempartRoutes(upstream: string): Array<Record<string, unknown>> {
+  return [
+    { match: { path: '/api/pay/' }, upstream, class: 'critical' },
+    { match: { path: '/bank/login', method: 'POST' }, upstream, class: 'critical' },
+    { match: { path: '/bank/' }, upstream, class: 'high' },
+    { match: { path: '/track' }, upstream, class: 'normal' },
+    { match: { path: '/search' }, upstream, class: 'normal' },
+    { match: { path: '/static/' }, upstream, class: 'low' },
+    { match: { path: '/' }, upstream, class: 'low' },
+  ];
+}
+
+interface ShieldModule { startShield(o: { config: unknown }): Promise<{ url: string; port: number; adminUrl: string; close(): Promise<void> }> }
+interface ConfigModule { parseConfig(o: unknown): unknown }
+
+/** Rempart's shield with its defaults, through its programmatic API (loaded lazily: it may not exist yet). */
+export async function startRempart(originUrl: string): Promise<BenchTarget> {
+  const shieldPath = '../../shield/start.js';
+  const configPath = '../../config/load.js';
+  const { startShield } = (await import(shieldPath)) as ShieldModule;
+  const { parseConfig } = (await import(configPath)) as ConfigModule;
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { address: '127.0.0.1', port: 0 },
+    upstreams: { origin: { url: originUrl } },
+    routes: rempartRoutes('origin'),
+    log: { level: 'warn', access: false },
+  });
+  const shield = await startShield({ config });
+  return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration and the demo route classes', close: () => shield.close() };
+}

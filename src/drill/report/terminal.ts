@@ -1,0 +1,58 @@
+import type { DrillProgress, DrillReport } from '../run.js';
+import { DRILL_CLASSES } from '../metrics.js';
+import { int, ms, pct, statusGroups, textTable } from './format.js';
+
+/** One progress line (drawn over itself on a TTY). */
+export function progressLine(p: DrillProgress, width = 24): string {
+  const f = Math.min(1, p.elapsedS / p.durationS);
+  const bar = '#'.repeat(Math.round(f * width)).padEnd(width, '.');
+  const ok = p.legitAttempts ? `${((p.legitOk / p.legitAttempts) * 100).toFixed(1)}% ok of ${p.legitAttempts}` : 'no attempts yet';
+  const attack = p.attackRequestedPerS > 0 ? `  attack ${int(p.attackSentLastS)}/s sent of ${int(p.attackRequestedPerS)}/s` : '';
+  const held = p.slowHeld > 0 ? `  held ${p.slowHeld} conns` : '';
+  return `[${bar}] ${p.elapsedS.toFixed(1).padStart(5)}/${p.durationS} s  legit ${ok}${attack}${held}`;
+}
+
+/** The report as text: legitimate experience per class, goals, attack components, origin, warnings. */
+export function renderText(r: DrillReport): string {
+  const m = r.meta;
+  const out: string[] = [];
+  out.push(`Drill ${m.scenario} against ${m.target}: ${m.elapsedS.toFixed(1)} s of ${m.durationS} s, time scale ${m.timeScale}, seed ${m.seed}${m.stoppedEarly ? ' (stopped early)' : ''}`);
+  out.push(`Legitimate users: ${m.population.tracking} tracking + ${m.population.banking} banking on ${m.population.addresses} addresses` +
+    `${m.population.crowdFactor > 1 ? `, x${m.population.crowdFactor} flash crowd` : ''}; attempts started ${m.window.fromS}-${m.window.toS.toFixed(1)} s`);
+  out.push('');
+  const rows = [['class', 'attempts', 'success', 'p50', 'p95', 'p99', 'failures']];
+  for (const c of [...DRILL_CLASSES, 'all'] as const) {
+    const s = c === 'all' ? r.legit.all : r.legit.classes[c];
+    if (s.attempts === 0 && c !== 'all') continue;
+    const fails = Object.entries(s.statuses).filter(([k]) => !/^[23]\d\d$/.test(k)).map(([k, v]) => `${k}:${v}`).join(' ');
+    rows.push([c, int(s.attempts), pct(s.successRatio), ms(s.p50), ms(s.p95), ms(s.p99), fails || '-']);
+  }
+  out.push(textTable(rows));
+  const goals = Object.entries(r.legit.goals).map(([k, g]) => `${k} ${pct(g.successRatio)} (${g.ok}/${g.attempts})`);
+  if (goals.length) out.push(`Goals: ${goals.join(', ')}`);
+  if (r.attack.components.length) {
+    out.push('');
+    const a = [['attack', 'sources', 'asked/s', 'sent/s', 'sent', '2xx', '3xx', '4xx', '5xx', 'other']];
+    for (const c of r.attack.components) {
+      const g = statusGroups(c.statuses);
+      const other = Object.entries(g).filter(([k]) => !/^\dxx$/.test(k)).map(([k, v]) => `${k}:${v}`).join(' ');
+      const sentCol = c.kind === 'slow' ? `${int(c.sent)} conns (peak held ${c.peakHeld ?? 0})` : int(c.sent);
+      a.push([c.label, int(c.sources), c.kind === 'slow' ? '-' : int(c.requestedRatePerS), c.kind === 'slow' ? '-' : int(c.achievedRatePerS), sentCol,
+        int(g['2xx'] ?? 0), int(g['3xx'] ?? 0), int(g['4xx'] ?? 0), int(g['5xx'] ?? 0), other || '-']);
+    }
+    out.push(textTable(a));
+    const solved = r.attack.components.filter((c) => c.challengesSolved !== undefined).map((c) => `${c.label}: ${c.challengesSolved} challenges solved`);
+    if (solved.length) out.push(solved.join('; '));
+  }
+  out.push('');
+  if (r.origin.available) {
+    const reach = r.origin.attackReached === null ? 'attribution unavailable' :
+      `attack requests reaching it ${int(r.origin.attackReached)}, legitimate ${int(r.origin.legitReached ?? 0)}${r.origin.unattributed ? `, unattributed ${int(r.origin.unattributed)}` : ''}`;
+    out.push(`Origin: served ${int(r.origin.served)}, rejected ${int(r.origin.rejected)} (503 at its queue); ${reach}`);
+  } else {
+    out.push('Origin: not measured (pass --origin-stats URL of the origin\'s /__origin/stats)');
+  }
+  out.push(`Generator: event-loop delay p99 ${r.generator.eventLoopDelayP99Ms.toFixed(0)} ms, ${(r.generator.cpuCoreShare * 100).toFixed(0)}% of a core, ${r.meta.machine.cpus} cores`);
+  for (const w of r.generator.warnings) out.push(`WARNING: ${w}`);
+  return out.join('\n');
+}
