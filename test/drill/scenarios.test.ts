@@ -1,0 +1,218 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runDrill, type DrillOptions } from '../../src/drill/run.js';
+import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { startRecordingServer, type Recorded } from './recording-server.js';
+
+const drill = (url: string, scenario: string, params: Record<string, number>, extra: Partial<DrillOptions> = {}) => runDrill({
+  target: url, scenario, params, durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 42, graceMs: 300, ...extra,
+});
+
+const BROWSER_HEADERS = new Set(['host', 'connection', 'user-agent', 'accept', 'accept-language', 'accept-encoding', 'referer', 'origin', 'cookie',
+  'content-type', 'content-length', 'upgrade-insecure-requests', 'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest']);
+const UAS = new Set(ALL_IDENTITIES.map((i) => i.userAgent));
+
+function assertBrowserLike(reqs: Recorded[]): void {
+  for (const r of reqs) {
+    assert.ok(UAS.has(String(r.headers['user-agent'])), `user agent ${r.headers['user-agent']}`);
+    assert.ok(r.headers.accept && r.headers['accept-language'] && r.headers['accept-encoding'], 'browser accept headers');
+    for (const h of Object.keys(r.headers)) assert.ok(BROWSER_HEADERS.has(h), `unexpected header ${h}`);
+  }
+}
+
+/** Most requests one source sent within any 1-second window. */
+function maxPerSourcePerSecond(reqs: Recorded[]): number {
+  const by = new Map<string, number[]>();
+  for (const r of reqs) by.set(r.addr, [...(by.get(r.addr) ?? []), r.t]);
+  let max = 0;
+  for (const ts of by.values()) {
+    ts.sort((a, b) => a - b);
+    for (let i = 0, j = 0; i < ts.length; i++) { while (ts[i]! - ts[j]! >= 1000) j++; max = Math.max(max, i - j + 1); }
+  }
+  return max;
+}
+
+test('single-flood: one source, the requested rate, browser-like headers, sent = received', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'single-flood', { rate: 200, connections: 8 });
+  const c = r.attack.components[0]!;
+  assert.equal(new Set(srv.requests.map((q) => q.addr)).size, 1);
+  assert.ok(srv.requests[0]!.addr !== '127.0.0.1' && srv.requests[0]!.addr.startsWith('127.'));
+  assert.ok(Math.abs(c.achievedRatePerS - 200) < 30, `achieved ${c.achievedRatePerS}`);
+  assert.ok(Math.abs(c.requestedRatePerS - 200) < 10, `requested ${c.requestedRatePerS}`);
+  assert.equal(srv.requests.length, c.statuses['200'], 'every answered request reached the server');
+  assert.ok(c.sent - srv.requests.length <= 8, 'sent never exceeds what the server saw by more than the in-flight');
+  assertBrowserLike(srv.requests);
+  assert.ok(srv.requests.every((q) => q.method === 'GET'));
+});
+
+test('distributed-low-rate: 2,000 sources each under 10 req/s, target-list paths with ~38% placeholders', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'distributed-low-rate', { rate: 1000, sources: 2000 }, { durationS: 4.5 });
+  const addrs = new Set(srv.requests.map((q) => q.addr));
+  assert.ok(addrs.size >= 2000, `${addrs.size} sources`);
+  assert.equal(r.attack.totals.sources, 2000);
+  assert.ok(maxPerSourcePerSecond(srv.requests) < 10);
+  const gets = srv.requests.filter((q) => q.method === 'GET');
+  const posts = srv.requests.filter((q) => q.method === 'POST');
+  assert.ok(posts.every((q) => q.path === '/bank/login'));
+  assert.ok(posts.length > 0.1 * srv.requests.length && posts.length < 0.3 * srv.requests.length);
+  const busted = gets.filter((q) => !/^\/(search\?q=[a-z]+|track\/[A-Z0-9]{13}|bank\/login)?$/.test(q.path)).length / gets.length;
+  assert.ok(busted > 0.28 && busted < 0.48, `placeholders on ${busted}`);
+  assertBrowserLike(srv.requests);
+  await assert.rejects(drill(srv.url, 'distributed-low-rate', { rate: 1000, sources: 100 }), /under 10/);
+});
+
+test('cache-buster: only search/tracking URLs, each with a random query parameter', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  await drill(srv.url, 'cache-buster', { rate: 300, sources: 50 });
+  assert.ok(srv.requests.length > 400);
+  assert.ok(srv.requests.every((q) => /^\/(search|track\/)/.test(q.path) && q.path.includes('?') && /[?&][a-z0-9_]+=[a-z0-9]{4,}/.test(q.path)));
+  assert.ok(new Set(srv.requests.map((q) => q.path)).size > 0.98 * srv.requests.length, 'no two URLs alike');
+  assert.equal(new Set(srv.requests.map((q) => q.addr)).size, 50);
+});
+
+test('login-flood: form POSTs of random credentials to /bank/login', async (t) => {
+  const srv = await startRecordingServer((_q, res) => { res.statusCode = 401; res.end('{}'); });
+  t.after(srv.close);
+  const r = await drill(srv.url, 'login-flood', { rate: 300, sources: 100 });
+  assert.ok(srv.requests.length > 400);
+  const creds = srv.requests.map((q) => {
+    assert.equal(q.method, 'POST');
+    assert.equal(q.path, '/bank/login');
+    assert.equal(q.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(q.headers.origin, srv.url);
+    const f = new URLSearchParams(q.body);
+    assert.ok(f.get('user') && f.get('password') && f.get('password') !== 'demo-password');
+    return `${f.get('user')}:${f.get('password')}`;
+  });
+  assert.ok(new Set(creds).size > 0.99 * creds.length);
+  assert.equal(r.attack.components[0]!.statuses['401'], srv.requests.length);
+  assertBrowserLike(srv.requests);
+});
+
+test('header-randomizer: a source rotates user agents and languages across requests', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  await drill(srv.url, 'header-randomizer', { rate: 300, sources: 20 });
+  const uaBy = new Map<string, Set<string>>();
+  for (const q of srv.requests) uaBy.set(q.addr, (uaBy.get(q.addr) ?? new Set()).add(String(q.headers['user-agent'])));
+  assert.ok([...uaBy.values()].every((s) => s.size >= 3), 'every source used several user agents');
+  assert.equal(new Set(srv.requests.map((q) => q.headers['user-agent'])).size, UAS.size);
+  assert.ok(new Set(srv.requests.map((q) => q.headers['accept-language'])).size >= 4);
+  assertBrowserLike(srv.requests);
+});
+
+test('slowloris: held connections from several sources that never complete a request', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'slowloris', { connections: 60, sources: 6, openRate: 200, intervalMs: 300 });
+  assert.equal(srv.requests.length, 0, 'no request head ever completed');
+  assert.ok(srv.connections.length >= 60);
+  assert.equal(new Set(srv.connections.map((c) => c.addr)).size, 6);
+  const c = r.attack.components[0]!;
+  assert.equal(c.kind, 'slow');
+  assert.ok((c.peakHeld ?? 0) >= 55, `peak held ${c.peakHeld}`);
+});
+
+test('slow-post: complete heads announcing a body that never finishes arriving', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'slow-post', { connections: 20, sources: 4, openRate: 100, intervalMs: 200, bodyBytes: 100_000 });
+  assert.equal(srv.requests.length, 0);
+  assert.ok(srv.connections.length >= 20);
+  assert.equal(new Set(srv.connections.map((c) => c.addr)).size, 4);
+  assert.ok((r.attack.components[0]!.peakHeld ?? 0) >= 18);
+});
+
+test('challenge-solver: each bot solves the challenge once through the solver, then floods with its clearance', async (t) => {
+  let verified = 0;
+  const srv = await startRecordingServer((req, res, body) => {
+    if (req.url === '/verify') {
+      const { seed, nonce } = JSON.parse(body) as { seed: string; nonce: string };
+      assert.ok(createHash('sha256').update(seed + nonce).digest('hex').startsWith('000'));
+      verified++;
+      res.writeHead(204, { 'set-cookie': 'clr=ok; Path=/' });
+      return void res.end();
+    }
+    if (!/clr=ok/.test(req.headers.cookie ?? '')) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ challenge: { seed: `s${Math.random()}`, difficulty: 3, verify: '/verify' } }));
+    }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await drill(srv.url, 'challenge-solver', { rate: 200, sources: 10 });
+  assert.equal(verified, 10);
+  assert.equal(r.attack.components[0]!.challengesSolved, 10);
+  const flood = srv.requests.filter((q) => q.path !== '/verify' && q.headers.cookie);
+  assert.ok(flood.length > 250, `${flood.length} cleared requests`);
+  assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10);
+});
+
+test('flash-crowd: the legitimate population grows fivefold at the surge, no attack traffic', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'flash-crowd', { factor: 5 }, { durationS: 3, leadS: 1, trackingUsers: 8, bankingUsers: 2, usersPerAddress: 1, timeScale: 20 });
+  // The surge starts with the attack window: 20% of a 3 s run = 0.6 s.
+  const before = new Set(srv.requests.filter((q) => q.t < 550).map((q) => q.addr));
+  const all = new Set(srv.requests.map((q) => q.addr));
+  assert.ok(before.size <= 10, `${before.size} before`);
+  assert.equal(all.size, 50);
+  assert.equal(r.attack.components.length, 0);
+  assert.equal(r.meta.population.crowdFactor, 5);
+  assert.ok(srv.requests.some((q) => q.path === '/bank/login' && q.method === 'POST'));
+});
+
+test('waves: pulses and quiet gaps', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  await drill(srv.url, 'waves', { rate: 200, sources: 50, pulseMinS: 1, pulseMaxS: 1, gapMinS: 1, gapMaxS: 1 }, { durationS: 4, leadS: 0.5 });
+  const count = (a: number, b: number) => srv.requests.filter((q) => q.t >= a && q.t < b).length;
+  assert.ok(count(700, 1400) > 100, 'first pulse');
+  assert.ok(count(1600, 2400) <= 3, 'quiet gap');
+  assert.ok(count(2700, 3400) > 100, 'second pulse');
+});
+
+test('mixed: distributed, cache-buster, login flood and slowloris together; attackers never use legitimate addresses', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'mixed', { rate: 400, sources: 300, slowConnections: 30 }, { trackingUsers: 8, usersPerAddress: 2, timeScale: 20 });
+  assert.deepEqual(r.attack.components.map((c) => c.label), ['mixed/distributed', 'mixed/cache-buster', 'mixed/login-flood', 'mixed/slowloris']);
+  const legit = new Set(srv.requests.filter((q) => q.path === '/track' || q.path.startsWith('/static/')).map((q) => q.addr));
+  assert.equal(legit.size, 4, 'eight users behind four carrier-NAT addresses');
+  const attackers = new Set(srv.requests.filter((q) => q.method === 'POST').map((q) => q.addr));
+  for (const a of legit) assert.ok(!attackers.has(a));
+  assert.ok(srv.connections.length > srv.requests.length * 0 + 30);
+});
+
+test('honest generator: a slow target gets what was actually sent, and the shortfall is explained', async (t) => {
+  const srv = await startRecordingServer(async (_q, res) => { await sleep(800); res.end('slow'); });
+  t.after(srv.close);
+  const r = await drill(srv.url, 'single-flood', { rate: 100, connections: 2 });
+  const c = r.attack.components[0]!;
+  assert.ok(c.requestedRatePerS > 90);
+  assert.ok(c.achievedRatePerS < 5, `achieved ${c.achievedRatePerS}`);
+  assert.ok(c.sent <= 8 && srv.requests.length <= c.sent);
+  assert.ok(c.notSentBusy > 150);
+  assert.equal(c.requested, c.sent + c.notSentBusy + c.notSentBehind);
+  assert.ok(r.generator.warnings.some((w) => /back-pressure/.test(w)));
+});
+
+test('abort (Ctrl-C) stops the run early and still returns a report', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 1000);
+  const t0 = Date.now();
+  const r = await drill(srv.url, 'single-flood', { rate: 100 }, { durationS: 30, signal: ac.signal, trackingUsers: 4, timeScale: 20 });
+  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(r.meta.stoppedEarly, true);
+  assert.ok(r.meta.elapsedS < 2);
+  assert.ok(r.attack.totals.sent > 20);
+});
