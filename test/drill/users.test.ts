@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startOrigin } from '../../examples/origin/server.js';
+import { runDrill } from '../../src/drill/run.js';
+import { createBrowser } from '../../src/drill/browser.js';
+import { createPowSolver } from '../../src/drill/challenge.js';
+import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { startRecordingServer } from './recording-server.js';
+
+test('known responses through real sockets: every 4th normal-class answer is a 503, all take 60 ms', async (t) => {
+  let normal = 0;
+  const srv = await startRecordingServer(async (req, res) => {
+    const isNormal = /^\/(track|search)/.test(req.url ?? '');
+    const fail = isNormal && normal++ % 4 === 3;
+    await sleep(60);
+    res.statusCode = fail ? 503 : 200;
+    res.end(fail ? 'busy' : '{"status":"delivered"}');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 12, bankingUsers: 0, timeScale: 20, seed: 3,
+    userSettings: { reloads: [0, 0] }, graceMs: 2000,
+  });
+  const n = r.legit.classes.normal;
+  assert.equal(n.unfinished, 0);
+  assert.equal(n.attempts, normal, 'every normal request the server answered is one attempt');
+  assert.ok(n.attempts >= 20);
+  assert.equal(n.ok, n.attempts - Math.floor(n.attempts / 4));
+  assert.equal(n.statuses['503'], Math.floor(n.attempts / 4));
+  assert.ok(n.p50 >= 60 && n.p50 < 160, `p50 ${n.p50}`);
+  assert.ok(n.p99 >= n.p95 && n.p95 >= n.p50 && n.p99 < 400);
+  // Lookups are distinct parcels, and the tracking page is fetched by browsers with a stable identity.
+  const ids = srv.requests.filter((q) => /^\/track\/./.test(q.path)).map((q) => q.path);
+  assert.equal(new Set(ids).size, ids.length);
+  const uaByAddr = new Map<string, Set<string>>();
+  for (const q of srv.requests) uaByAddr.set(q.addr, (uaByAddr.get(q.addr) ?? new Set()).add(String(q.headers['user-agent'])));
+  assert.equal(uaByAddr.size, 3, '12 users behind 3 carrier-NAT addresses (4 per address)');
+});
+
+test('tracking users reload a slow page: the abandoned attempt and the reload are both recorded', async (t) => {
+  let first = true;
+  const srv = await startRecordingServer(async (req, res) => {
+    if (/^\/track\/./.test(req.url ?? '') && first) { first = false; await sleep(1500); }
+    res.end('{}');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 1, bankingUsers: 0, timeScale: 20, seed: 5,
+    userSettings: { patienceMs: 500, reloads: [2, 2] }, graceMs: 2000,
+  });
+  assert.equal(r.legit.classes.normal.outcomes.abandoned, 1);
+  assert.ok((r.legit.goals.lookup?.ok ?? 0) >= 1);
+});
+
+test('banking users log in (303 + cookie), browse, and poll a payment until approved, against the demo origin', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1, approveAfterS: 0.3 });
+  t.after(origin.close);
+  const r = await runDrill({
+    target: origin.url, scenario: 'none', durationS: 4, leadS: 0, trackingUsers: 0, bankingUsers: 4, timeScale: 20, seed: 9,
+    userSettings: { paymentShare: 1 }, originStats: `${origin.url}/__origin/stats`,
+  });
+  assert.ok((r.legit.goals.login?.attempts ?? 0) >= 4);
+  assert.equal(r.legit.goals.login?.successRatio, 1);
+  assert.ok((r.legit.goals.payment?.ok ?? 0) >= 2, JSON.stringify(r.legit.goals));
+  assert.equal(r.legit.classes.critical.successRatio, 1);
+  assert.equal(r.legit.classes.high.successRatio, 1);
+  assert.ok(r.legit.routes['GET /api/pay/authorizations/:id']!.attempts >= 2, 'status polled');
+  assert.ok(r.origin.available && r.origin.servedByGroup.account! >= 4, 'account pages served (cookie kept)');
+  assert.equal(r.origin.legitReached, r.origin.served + r.origin.rejected);
+  assert.equal(r.origin.attackReached, 0);
+});
+
+test('a browser keeps cookies, follows same-origin redirects only, and solves a challenge paying the CPU', async (t) => {
+  let verifies = 0;
+  const srv = await startRecordingServer((req, res, body) => {
+    const cookie = req.headers.cookie ?? '';
+    if (req.url === '/verify') {
+      const { seed, nonce } = JSON.parse(body) as { seed: string; nonce: string };
+      const good = createHash('sha256').update(seed + nonce).digest('hex').startsWith('0000');
+      verifies++;
+      res.writeHead(good ? 204 : 403, good ? { 'set-cookie': 'clr=1; Path=/; HttpOnly' } : {});
+      return void res.end();
+    }
+    if (!cookie.includes('clr=1')) {
+      res.writeHead(429, { 'rempart-challenge': JSON.stringify({ seed: 'abc', difficulty: 4, verify: '/verify' }) });
+      return void res.end('challenge');
+    }
+    if (req.url === '/login') { res.writeHead(303, { location: '/home', 'set-cookie': 'sid=42; Path=/' }); return void res.end(); }
+    if (req.url === '/away') { res.writeHead(302, { location: 'http://192.0.2.1/' }); return void res.end(); }
+    res.end(`home ${cookie}`);
+  });
+  t.after(srv.close);
+  const b = createBrowser({ origin: srv.url, localAddress: '127.8.9.10', identity: ALL_IDENTITIES[0]!, solver: createPowSolver() });
+  t.after(() => b.close());
+  const a = await b.fetch('POST', '/login', { body: 'x=1', kind: 'form' });
+  assert.equal(a.challenged, true);
+  assert.equal(a.status, 200);
+  assert.equal(a.redirects, 1);
+  assert.match(a.body, /sid=42/);
+  assert.equal(verifies, 1);
+  const again = await b.fetch('GET', '/home');
+  assert.equal(again.challenged, false, 'clearance cookie reused');
+  const off = await b.fetch('GET', '/away');
+  assert.equal(off.status, 302, 'never follows a redirect off the target');
+  assert.ok(srv.requests.every((q) => q.addr === '127.8.9.10'));
+  const afterLogin = srv.requests.find((q) => q.path === '/home')!;
+  assert.equal(afterLogin.method, 'GET', '303 turns POST into GET');
+});
