@@ -10,6 +10,11 @@ const positive = (name: string) => (v: string): number => {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
   return n;
 };
+const count = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number >= 0`);
+  return n;
+};
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** Ctrl-C aborts the run (the report is still written); a second Ctrl-C exits at once. */
@@ -55,8 +60,8 @@ export function registerDrillCommands(program: Command): void {
     .option('--duration <s>', 'run length in seconds (at most 3600)', positive('duration'), 30)
     .option('--time-scale <k>', 'divide think times and polling intervals by k (short runs)', positive('time scale'), 1)
     .option('--param <k=v>', 'scenario parameter override (repeatable)', collect, [] as string[])
-    .option('--users <n>', 'tracking users', positive('users'), 40)
-    .option('--bank-users <n>', 'banking users', positive('bank users'), 15)
+    .option('--users <n>', 'tracking users', count('users'), 40)
+    .option('--bank-users <n>', 'banking users', count('bank users'), 15)
     .option('--users-per-address <n>', 'legitimate users sharing one address (carrier NAT)', positive('users per address'), 4)
     .option('--origin-stats <url>', 'the origin\'s /__origin/stats URL, to measure origin load and what reached it')
     .option('--allow-target <host>', 'allow a non-loopback target host (repeatable; your own service only)', collect, [] as string[])
@@ -99,7 +104,7 @@ export function registerDrillCommands(program: Command): void {
   bench.command('ddos')
     .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
     .option('--targets <list>', 'comma-separated targets', 'direct,rempart,nginx,haproxy')
-    .option('--scenarios <list>', 'comma-separated scenarios', 'none,distributed-low-rate,cache-buster,login-flood,slowloris,flash-crowd')
+    .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', 'none,distributed-low-rate,cache-buster,login-flood,slowloris,flash-crowd')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
     .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)
     .option('--seed <n>', 'random seed', positive('seed'), 1)
