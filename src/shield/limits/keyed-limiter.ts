@@ -1,0 +1,69 @@
+import { gcraStep, type GcraParams, type GcraResult } from './gcra.js';
+
+/** Per-key GCRA state in bounded memory. */
+export interface KeyedLimiter {
+  /** Decides one arrival for `key` at the clock's current time and records it if allowed. */
+  check(key: string, params: GcraParams): GcraResult;
+  /** Keys currently tracked. */
+  readonly size: number;
+  /** Keys dropped while still ahead of schedule because maxKeys was reached (they restart fresh). */
+  readonly evictedActive: number;
+}
+
+/** Options of createKeyedLimiter. */
+export interface KeyedLimiterOptions {
+  readonly maxKeys: number;
+  readonly clock: { now(): number };
+}
+
+// Entries examined per insertion into a full map: keeps each check O(1).
+const SCAN_BUDGET = 16;
+
+/**
+ * Creates a limiter holding one TAT per key, at most `maxKeys` of them. A key whose TAT is not
+ * after now is indistinguishable from an unseen key, so such keys are forgotten first at no cost
+ * in accuracy; only when none is found among the oldest entries is the oldest one dropped.
+ * @example
+ * const limiter = createKeyedLimiter({ maxKeys: 200_000, clock: systemClock });
+ * const r = limiter.check(`${client} ${routeClass}`, { ratePerS: 20, burst: 40 });
+ */
+export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
+  const { maxKeys, clock } = options;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`maxKeys must be a positive integer, got ${maxKeys}`);
+  // Insertion order is "became active" order: a key coming back from idle is re-inserted at the
+  // end, so idle keys gather at the front where eviction looks first.
+  const tats = new Map<string, number>();
+  let evictedActive = 0;
+
+  const makeRoom = (now: number): void => {
+    let examined = 0;
+    for (const [key, tat] of tats) {
+      if (tat <= now) tats.delete(key); // deleting the current entry is safe during Map iteration
+      if (++examined === SCAN_BUDGET) break;
+    }
+    if (tats.size < maxKeys) return;
+    const oldest = tats.keys().next();
+    if (oldest.done !== true) { tats.delete(oldest.value); evictedActive++; }
+  };
+
+  const check = (key: string, params: GcraParams): GcraResult => {
+    const now = clock.now();
+    const stored = tats.get(key);
+    const result = gcraStep(stored, now, params);
+    if (!result.allowed) return result;
+    if (stored !== undefined && stored > now) {
+      tats.set(key, result.tat); // still active: keeps its place
+    } else {
+      if (stored !== undefined) tats.delete(key);
+      else if (tats.size >= maxKeys) makeRoom(now);
+      tats.set(key, result.tat);
+    }
+    return result;
+  };
+
+  return {
+    check,
+    get size() { return tats.size; },
+    get evictedActive() { return evictedActive; },
+  };
+}
