@@ -22,7 +22,8 @@ const SCAN_BUDGET = 16;
 /**
  * Creates a limiter holding one TAT per key, at most `maxKeys` of them. A key whose TAT is not
  * after now is indistinguishable from an unseen key, so such keys are forgotten first at no cost
- * in accuracy; only when none is found among the oldest entries is the oldest one dropped.
+ * in accuracy; only when none is found among the least recently admitted entries is the least
+ * recently admitted one dropped.
  * @example
  * const limiter = createKeyedLimiter({ maxKeys: 200_000, clock: systemClock });
  * const r = limiter.check(`${client} ${routeClass}`, { ratePerS: 20, burst: 40 });
@@ -30,8 +31,8 @@ const SCAN_BUDGET = 16;
 export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   const { maxKeys, clock } = options;
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`maxKeys must be a positive integer, got ${maxKeys}`);
-  // Insertion order is "became active" order: a key coming back from idle is re-inserted at the
-  // end, so idle keys gather at the front where eviction looks first.
+  // Insertion order is admission order (a key is re-inserted each time it is admitted), so the
+  // front holds the least recently admitted keys, the likeliest to be idle: eviction looks there.
   const tats = new Map<string, number>();
   let evictedActive = 0;
 
@@ -51,13 +52,9 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
     const stored = tats.get(key);
     const result = gcraStep(stored, now, params);
     if (!result.allowed) return result;
-    if (stored !== undefined && stored > now) {
-      tats.set(key, result.tat); // still active: keeps its place
-    } else {
-      if (stored !== undefined) tats.delete(key);
-      else if (tats.size >= maxKeys) makeRoom(now);
-      tats.set(key, result.tat);
-    }
+    if (stored !== undefined) tats.delete(key);
+    else if (tats.size >= maxKeys) makeRoom(now);
+    tats.set(key, result.tat);
     return result;
   };
 
