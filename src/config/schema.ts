@@ -140,17 +140,26 @@ export const configSchema = z.object({
   blocklist: z.array(blockSchema).default([]),
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
-}).strict().superRefine((cfg, ctx) => {
-  cfg.routes.forEach((r, i) => {
-    if (!(r.upstream in cfg.upstreams)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['routes', i, 'upstream'],
-        message: `unknown upstream "${r.upstream}" (defined: ${Object.keys(cfg.upstreams).join(', ')})`,
-      });
+}).strict();
+
+/**
+ * Checks that need the whole document (references between sections). Runs on the raw object too,
+ * so a file with both a type error and a dangling reference reports both.
+ */
+export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: string }> {
+  const out: Array<{ path: PropertyKey[]; message: string }> = [];
+  if (typeof raw !== 'object' || raw === null) return out;
+  const { upstreams, routes } = raw as { upstreams?: unknown; routes?: unknown };
+  if (typeof upstreams !== 'object' || upstreams === null || !Array.isArray(routes)) return out;
+  const names = Object.keys(upstreams);
+  routes.forEach((r: unknown, i) => {
+    const u = (r as { upstream?: unknown } | null)?.upstream;
+    if (typeof u === 'string' && !names.includes(u)) {
+      out.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${u}" (defined: ${names.join(', ')})` });
     }
   });
-});
+  return out;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];

@@ -1,0 +1,138 @@
+/**
+ * bench:proxy — requests/s and p50/p99 latency on loopback, in one run, for:
+ *   direct   the origin itself (an nginx `return 200`, so the origin is never the bottleneck)
+ *   nginx    nginx 1 worker proxying to it (keep-alive upstream, as operators configure it)
+ *   rempart  the shield, 1 process, every stage on (validate, classify, blocklist, GCRA)
+ * Each target is measured under load (wrk -c 50) and unloaded (wrk -c 1, the added latency of one
+ * request). Rounds are interleaved so machine noise hits every target alike; medians are reported.
+ * Usage: npm run bench:proxy [-- --duration 10 --rounds 3]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runWrk, type WrkResult } from './lib/wrk.js';
+import { freePort, startProcess, waitForPort, type Started } from './lib/processes.js';
+import { recordSection } from './lib/report.js';
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? def : Number(process.argv[i + 1]);
+};
+const durationS = arg('duration', 8);
+const rounds = arg('rounds', 3);
+const latencyDurationS = Math.max(3, Math.round(durationS / 2));
+
+spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync('test', ['-x', p]).status === 0) ?? 'nginx';
+
+const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-proxy-'));
+chmodSync(dir, 0o777);
+
+function nginxConf(name: string, server: string): string {
+  const d = join(dir, name);
+  spawnSync('mkdir', ['-p', d]);
+  chmodSync(d, 0o777);
+  const conf = `worker_processes 1;
+daemon off;
+pid ${d}/nginx.pid;
+error_log ${d}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi;
+  uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
+  keepalive_requests 100000;
+${server}
+}
+`;
+  const file = join(d, 'nginx.conf');
+  writeFileSync(file, conf);
+  return file;
+}
+
+const [originPort, nginxPort, rempartPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+const started: Started[] = [];
+const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
+process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
+
+try {
+  const body = '{"id":"6A12345678901","status":"in transit"}';
+  started.push(startProcess(NGINX, ['-e', join(dir, 'origin-error.log'), '-c', nginxConf('origin', `
+  server { listen 127.0.0.1:${originPort}; location / { default_type application/json; return 200 '${body}'; } }`)]));
+  started.push(startProcess(NGINX, ['-e', join(dir, 'proxy-error.log'), '-c', nginxConf('proxy', `
+  upstream origin { server 127.0.0.1:${originPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }
+  }`)]));
+  const rempartConf = join(dir, 'rempart.yaml');
+  writeFileSync(rempartConf, `
+listen: { address: 127.0.0.1, port: ${rempartPort} }
+admin: { address: 127.0.0.1, port: ${adminPort} }
+upstreams: { origin: { url: http://127.0.0.1:${originPort}, connections: 64 } }
+routes: [ { match: { path: / }, upstream: origin, class: normal } ]
+rateLimits: { perClient: { normal: { ratePerS: 1000000000, burst: 1000000000 } } }
+log: { level: warn, access: false }
+`);
+  started.push(startProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', rempartConf]));
+  await Promise.all([originPort, nginxPort, rempartPort].map((p) => waitForPort(p as number)));
+
+  const targets = {
+    direct: `http://127.0.0.1:${originPort}/track/6A12345678901`,
+    nginx: `http://127.0.0.1:${nginxPort}/track/6A12345678901`,
+    rempart: `http://127.0.0.1:${rempartPort}/track/6A12345678901`,
+  } as const;
+  type Name = keyof typeof targets;
+  const loaded: Record<Name, WrkResult[]> = { direct: [], nginx: [], rempart: [] };
+  const single: Record<Name, WrkResult[]> = { direct: [], nginx: [], rempart: [] };
+  // Warm-up: JIT, pools and keep-alive connections.
+  for (const name of Object.keys(targets) as Name[]) await runWrk(targets[name], { connections: 50, durationS: 2 });
+  for (let r = 0; r < rounds; r++) {
+    for (const name of Object.keys(targets) as Name[]) {
+      loaded[name].push(await runWrk(targets[name], { connections: 50, durationS }));
+      single[name].push(await runWrk(targets[name], { connections: 1, durationS: latencyDurationS }));
+      process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(loaded[name].at(-1)?.rps ?? 0)} req/s\n`);
+    }
+  }
+  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
+  const m = (rs: WrkResult[], k: keyof WrkResult): number => median(rs.map((x) => x[k]));
+  const f = (x: number, d = 2): string => x.toFixed(d);
+  const rows = (Object.keys(targets) as Name[]).map((n) => ({
+    n, rps: m(loaded[n], 'rps'), p50: m(loaded[n], 'p50Ms'), p99: m(loaded[n], 'p99Ms'),
+    p50c1: m(single[n], 'p50Ms'), p99c1: m(single[n], 'p99Ms'), bad: loaded[n].reduce((a, x) => a + x.errors + x.non2xx, 0),
+  }));
+  const by = Object.fromEntries(rows.map((r) => [r.n, r])) as Record<Name, (typeof rows)[number]>;
+  const table = [
+    '| target | req/s (c=50) | p50 ms | p99 ms | p50 ms (c=1) | p99 ms (c=1) | errors + non-2xx |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.n} | ${Math.round(r.rps)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.p50c1, 3)} | ${f(r.p99c1, 3)} | ${r.bad} |`),
+  ].join('\n');
+  const ratios = [
+    `- Rempart throughput / nginx throughput: **${f(by.rempart.rps / by.nginx.rps)}** (aim ≥ 0.5)`,
+    `- Rempart throughput / direct: ${f(by.rempart.rps / by.direct.rps)}; nginx / direct: ${f(by.nginx.rps / by.direct.rps)}`,
+    `- Added p50 latency of one request (c=1): Rempart **${f(by.rempart.p50c1 - by.direct.p50c1, 3)} ms**, nginx ${f(by.nginx.p50c1 - by.direct.p50c1, 3)} ms (aim < 0.5 ms)`,
+  ].join('\n');
+  const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, 2 cores shared by
+wrk (1 thread), the origin (nginx, 1 worker, \`return 200\`), and the proxy under test (nginx 1 worker, or Rempart 1 process).
+Medians of ${rounds} interleaved rounds of ${durationS} s (c=50) and ${latencyDurationS} s (c=1).
+
+${table}
+
+${ratios}
+`;
+  process.stdout.write(`\n${md}\n`);
+  if (!process.argv.includes('--no-record')) recordSection('bench:proxy', md);
+} finally {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}

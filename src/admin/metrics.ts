@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROUTE_CLASSES } from '../config/schema.js';
+import type { ShieldBus } from '../shield/events.js';
+
+/** Prometheus metrics of one shield, in their own registry, fed by the shield's events. */
+export interface ShieldMetrics {
+  readonly registry: Registry;
+  detach(): void;
+}
+
+/** Creates the registry and subscribes it to the bus; gauges read live values on scrape. */
+export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number }): ShieldMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'rempart_process_' });
+  const requests = new Counter({
+    name: 'rempart_requests_total', help: 'Requests by route class and outcome (forwarded or the error code that answered)',
+    labelNames: ['class', 'outcome'] as const, registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'rempart_upstream_latency_seconds', help: 'Time from forwarding a request to its upstream response headers',
+    labelNames: ['upstream'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: 'rempart_connections_refused_total', help: 'Connections refused before any HTTP parsing, by reason',
+    labelNames: ['reason'] as const, registers: [registry],
+  });
+  const malformed = new Counter({
+    name: 'rempart_malformed_requests_total', help: 'Requests refused by the HTTP parser (400/408/431), never forwarded',
+    labelNames: ['code'] as const, registers: [registry],
+  });
+  new Gauge({ name: 'rempart_open_connections', help: 'Client connections open now', registers: [registry], collect() { this.set(live.openConnections()); } });
+  new Gauge({ name: 'rempart_blocklist_entries', help: 'Live blocklist entries', registers: [registry], collect() { this.set(live.blocklistSize()); } });
+  // Pre-create the children the hot path uses so an increment is a property access, not a label hash.
+  const forwarded = Object.fromEntries([...ROUTE_CLASSES, 'none'].map((c) => [c, requests.labels(c, 'forwarded')]));
+  const offs = [
+    bus.on('request:end', ({ ctx }) => {
+      const v = ctx.verdict;
+      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : ctx.errorCode ?? 'forwarded';
+      if (outcome === 'forwarded') forwarded[ctx.routeClass]?.inc();
+      else requests.labels(ctx.routeClass, outcome).inc();
+      if (ctx.upstreamMs !== undefined && ctx.route) latency.labels(ctx.route.upstream).observe(ctx.upstreamMs / 1000);
+    }),
+    bus.on('connection:refused', (e) => refused.labels(e.reason).inc()),
+    bus.on('client:error', (e) => malformed.labels(e.code).inc()),
+  ];
+  return { registry, detach: () => offs.forEach((off) => off()) };
+}

@@ -1,0 +1,104 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Registry } from 'prom-client';
+import { cidrSchema } from '../config/schema.js';
+
+/** What the admin API can see and do; implemented by the shield. */
+export interface ShieldControl {
+  token(): string | undefined;
+  state(): unknown;
+  listBlocks(): unknown[];
+  addBlock(cidr: string, ttlS: number | undefined, reason: string): { cidr: string; disconnected: number };
+  removeBlock(cidr: string): boolean;
+}
+
+const blockBody = z.object({
+  cidr: cidrSchema,
+  ttlS: z.number().int().positive().optional(),
+  reason: z.string().max(200).default('admin'),
+}).strict();
+
+const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Constant-time bearer check (hashing first makes the lengths equal). */
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return false;
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return m !== null && timingSafeEqual(sha(m[1] ?? ''), sha(token));
+}
+
+function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
+  res.end(body);
+}
+
+async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(c);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+}
+
+/**
+ * The admin listener: /healthz and /metrics open (for probes and Prometheus), everything under
+ * /api/ behind a bearer token. Bind it to loopback or a management network only.
+ */
+export async function startAdminServer(opts: { address: string; port: number; control: ShieldControl; registry: Registry }):
+  Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const { control, registry } = opts;
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const path = url.pathname;
+    try {
+      if (path === '/healthz') return json(res, 200, { status: 'ok' });
+      if (path === '/metrics') {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
+        return void res.end(text);
+      }
+      if (!path.startsWith('/api/')) return json(res, 404, { error: 'not found' });
+      if (!control.token()) return json(res, 403, { error: 'admin API disabled: set admin.token in the configuration' });
+      if (!authorized(req, control.token())) {
+        return json(res, 401, { error: 'bearer token required' }, { 'www-authenticate': 'Bearer realm="rempart-admin"' });
+      }
+      if (path === '/api/state' && req.method === 'GET') return json(res, 200, control.state());
+      if (path === '/api/blocks' && req.method === 'GET') return json(res, 200, { blocks: control.listBlocks() });
+      if (path === '/api/blocks' && req.method === 'POST') {
+        let raw: unknown;
+        try { raw = await readJson(req); } catch (e) { return json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); }
+        const parsed = blockBody.safeParse(raw);
+        if (!parsed.success) {
+          return json(res, 400, { error: 'invalid block', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+        }
+        const added = control.addBlock(parsed.data.cidr, parsed.data.ttlS, parsed.data.reason);
+        return json(res, 201, added);
+      }
+      if (path.startsWith('/api/blocks/') && req.method === 'DELETE') {
+        // The CIDR may arrive percent-encoded (10.0.0.0%2F8) or as two path segments (10.0.0.0/8).
+        const cidr = decodeURIComponent(path.slice('/api/blocks/'.length));
+        return control.removeBlock(cidr) ? void res.writeHead(204).end() : json(res, 404, { error: `no block for ${cidr}` });
+      }
+      return json(res, 404, { error: 'not found' });
+    } catch (err) {
+      return json(res, 500, { error: (err as Error).message });
+    }
+  });
+  server.listen(opts.port, opts.address);
+  await once(server, 'listening');
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

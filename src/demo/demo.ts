@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { startOrigin } from '../../examples/origin/server.js';
+import { parseConfig } from '../config/load.js';
+import { createLogger } from '../core/logger.js';
+import { startShield } from '../shield/start.js';
+
+/** Ports of the demo; defaults are the documented ones. */
+export interface DemoOptions {
+  port: number;
+  adminPort: number;
+  originPort: number;
+}
+
+/** The demo's embedded configuration: critical payment routes, cached tracking, everything else normal. */
+export function demoConfig(originUrl: string, o: DemoOptions, token: string): unknown {
+  return {
+    listen: { address: '127.0.0.1', port: o.port },
+    admin: { address: '127.0.0.1', port: o.adminPort, token },
+    upstreams: { origin: { url: originUrl, connections: 64, timeoutMs: 10_000 } },
+    routes: [
+      { match: { path: '/api/pay/' }, upstream: 'origin', class: 'critical' },
+      { match: { method: 'POST', path: '/bank/login' }, upstream: 'origin', class: 'critical' },
+      { match: { path: '/bank/' }, upstream: 'origin', class: 'high' },
+      { match: { path: '/track/' }, upstream: 'origin', class: 'normal', cache: { ttlS: 30, query: ['id'] } },
+      { match: { path: '/search' }, upstream: 'origin', class: 'low' },
+      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
+    ],
+    log: { level: 'info', access: false },
+  };
+}
+
+/** Starts origin and shield, prints the URLs and the admin token, stops everything on Ctrl-C. */
+export async function runDemo(o: DemoOptions): Promise<void> {
+  const origin = await startOrigin({ port: o.originPort, maxInFlight: 64, maxQueue: 256, serviceMs: 10 });
+  const token = process.env.REMPART_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+  const config = parseConfig(demoConfig(origin.url, o, token));
+  const shield = await startShield({ config, logger: createLogger(config.log.level) });
+  process.stdout.write([
+    '',
+    'Rempart demo is running:',
+    `  site through the shield   ${shield.url}/            (tracking: ${shield.url}/track/6A12345678901)`,
+    `  demo origin (unprotected) ${origin.url}/`,
+    `  admin API                 ${shield.adminUrl}/api/state   (Authorization: Bearer ${token})`,
+    `  metrics                   ${shield.adminUrl}/metrics`,
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n'));
+  const stop = async (): Promise<void> => {
+    await shield.close();
+    await origin.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

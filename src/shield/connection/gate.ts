@@ -1,0 +1,124 @@
+import type { Socket } from 'node:net';
+import type { Clock } from '../../core/clock.js';
+import type { ShieldBus } from '../events.js';
+import { readProxyHeader } from './proxy-header-reader.js';
+
+/** What the gate knows about an accepted connection; stored on the socket for the request path. */
+export interface ConnectionInfo {
+  /** The address decisions are keyed on: TCP peer, or the PROXY header's source from a trusted peer. */
+  readonly address: string;
+  /** Whether forwarding headers (X-Forwarded-For, Forwarded) on this connection are believed. */
+  readonly trusted: boolean;
+}
+
+const kInfo = Symbol('rempart.connection');
+
+/** The connection info the gate attached, or undefined for a socket that bypassed it. */
+export function connectionInfo(socket: Socket): ConnectionInfo | undefined {
+  return (socket as unknown as { [kInfo]?: ConnectionInfo })[kInfo];
+}
+
+/** Strips the IPv4-mapped prefix dual-stack sockets report (::ffff:1.2.3.4 → 1.2.3.4). */
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/** Ports the gate consults; implemented by the blocklist and the trusted-proxy matcher. */
+export interface GatePorts {
+  isBlocked(address: string, now: number): boolean;
+  isTrusted(address: string): boolean;
+}
+
+/** Limits read on every connection; replaced whole on reload. */
+export interface GateSettings {
+  maxConnections: number;
+  maxConnectionsPerClient: number;
+  proxyProtocol: boolean;
+  proxyHeaderTimeoutMs: number;
+}
+
+/** The connection gate: runs on `connection`, before any byte is parsed as HTTP. */
+export interface ConnectionGate {
+  (socket: Socket): void;
+  readonly open: number;
+  settings: GateSettings;
+  /** Closes open connections whose address matches (used when a block is added). */
+  disconnect(match: (address: string) => boolean): number;
+  /** Connections per address, largest first (for the admin API). */
+  top(n: number): Array<{ address: string; connections: number }>;
+  destroyAll(): void;
+}
+
+/**
+ * Builds the gate: blocklist, global and per-client connection caps, PROXY protocol from trusted
+ * peers only. Refused sockets are reset at once — no HTTP parsing, no response bytes to write.
+ */
+export function createConnectionGate(ports: GatePorts, settings: GateSettings, clock: Clock, bus: ShieldBus,
+  accept: (socket: Socket) => void): ConnectionGate {
+  const byAddress = new Map<string, Set<Socket>>();
+  let open = 0;
+
+  const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'): void => {
+    bus.emit('connection:refused', { address, reason });
+    // RST rather than FIN: the peer gets no chance to keep the socket half-open (slowloris).
+    if (typeof socket.resetAndDestroy === 'function' && !socket.destroyed) socket.resetAndDestroy();
+    else socket.destroy();
+  };
+
+  const admit = (socket: Socket, address: string, trusted: boolean): void => {
+    const s = gate.settings;
+    if (ports.isBlocked(address, clock.now())) return refuse(socket, address, 'blocklist');
+    if (s.maxConnections > 0 && open >= s.maxConnections) return refuse(socket, address, 'global-cap');
+    let set = byAddress.get(address);
+    // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
+    const capped = !(trusted && address === normalizeAddress(socket.remoteAddress));
+    if (capped && s.maxConnectionsPerClient > 0 && set !== undefined && set.size >= s.maxConnectionsPerClient) {
+      return refuse(socket, address, 'client-cap');
+    }
+    if (!set) { set = new Set(); byAddress.set(address, set); }
+    set.add(socket);
+    open++;
+    (socket as unknown as { [kInfo]: ConnectionInfo })[kInfo] = { address, trusted };
+    bus.emit('connection:open', { address });
+    socket.once('close', () => {
+      open--;
+      const cur = byAddress.get(address);
+      if (cur) { cur.delete(socket); if (cur.size === 0) byAddress.delete(address); }
+      bus.emit('connection:close', { address });
+    });
+    accept(socket);
+  };
+
+  const gate = ((socket: Socket) => {
+    socket.on('error', () => { /* resets by clients are routine; the close handler accounts for them */ });
+    const peer = normalizeAddress(socket.remoteAddress);
+    const trusted = ports.isTrusted(peer);
+    if (!trusted || !gate.settings.proxyProtocol) return admit(socket, peer, trusted);
+    // Check the proxy itself first: a blocked load balancer gets nothing.
+    if (ports.isBlocked(peer, clock.now())) return refuse(socket, peer, 'blocklist');
+    readProxyHeader(socket, gate.settings.proxyHeaderTimeoutMs, (result) => {
+      if (result.kind !== 'ok') return refuse(socket, peer, 'proxy-protocol');
+      // LOCAL command (health checks from the balancer itself): the peer is the client.
+      admit(socket, result.source ? normalizeAddress(result.source) : peer, result.source === undefined);
+      // The reader paused the socket and put back the bytes after the header; the HTTP parser
+      // reads them from the stream buffer once it flows again.
+      if (!socket.destroyed) socket.resume();
+    });
+  }) as ConnectionGate;
+
+  Object.defineProperty(gate, 'open', { get: () => open });
+  gate.settings = settings;
+  gate.disconnect = (match) => {
+    let n = 0;
+    for (const [address, set] of byAddress) {
+      if (!match(address)) continue;
+      for (const s of set) { s.destroy(); n++; }
+    }
+    return n;
+  };
+  gate.top = (n) => [...byAddress].map(([address, set]) => ({ address, connections: set.size }))
+    .sort((a, b) => b.connections - a.connections).slice(0, n);
+  gate.destroyAll = () => { for (const set of byAddress.values()) for (const s of set) s.destroy(); };
+  return gate;
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteClass } from '../config/schema.js';
+import type { CompiledRoute } from './routes.js';
+import type { Verdict } from './verdict.js';
+
+/** Everything the pipeline knows about one request; stages read it and fill in what they learn. */
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** performance.now() when the request head was parsed. */
+  readonly startedAt: number;
+  /** TCP peer (or what a trusted PROXY header said). */
+  readonly peer: string;
+  /** Whether the peer is a trusted proxy whose forwarding headers are believed. */
+  readonly peerTrusted: boolean;
+  /** The client address decisions are keyed on (peer, or trusted X-Forwarded-For). */
+  client: string;
+  /** Origin-form target (path and query) sent upstream. */
+  target: string;
+  /** Path only, for route matching. */
+  path: string;
+  route: CompiledRoute | undefined;
+  routeClass: RouteClass | 'none';
+  verdict: Verdict | undefined;
+  /** Upstream time to response headers, ms, when the request was forwarded. */
+  upstreamMs: number | undefined;
+  /** Error code when the request failed after being allowed (upstream errors, body limits). */
+  errorCode: string | undefined;
+}
+
+/** A named request stage: returns a verdict to stop the pipeline, or undefined to continue. */
+export type Stage = ((ctx: RequestContext) => Verdict | undefined) & { readonly stageName?: string };
+
+/** Names a stage function so logs, traces and profiles show which defence decided. */
+export function namedStage(name: string, fn: (ctx: RequestContext) => Verdict | undefined): Stage {
+  Object.defineProperty(fn, 'name', { value: name });
+  return Object.assign(fn, { stageName: name });
+}

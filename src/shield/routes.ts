@@ -1,0 +1,45 @@
+import type { Config, RouteClass } from '../config/schema.js';
+
+/** A route compiled once at config load: a cheap matcher plus what the pipeline needs. */
+export interface CompiledRoute {
+  readonly index: number;
+  readonly method: string | undefined;
+  readonly prefix: string;
+  readonly host: string | undefined;
+  readonly upstream: string;
+  readonly routeClass: RouteClass;
+  readonly cache: Config['routes'][number]['cache'];
+}
+
+/** Finds the route for a request; first match in configuration order wins (like HAProxy use_backend). */
+export type RouteMatcher = (method: string, path: string, host: string | undefined) => CompiledRoute | undefined;
+
+/** Compiles the configured routes into a matcher. */
+export function compileRoutes(routes: Config['routes']): RouteMatcher {
+  const compiled: CompiledRoute[] = routes.map((r, index) => Object.freeze({
+    index,
+    method: r.match.method,
+    prefix: r.match.path,
+    host: r.match.host?.toLowerCase(),
+    upstream: r.upstream,
+    routeClass: r.class,
+    cache: r.cache,
+  }));
+  return (method, path, host) => {
+    for (const r of compiled) {
+      if (r.method !== undefined && r.method !== method) continue;
+      if (!path.startsWith(r.prefix)) continue;
+      if (r.host !== undefined && r.host !== stripPort(host)) continue;
+      return r;
+    }
+    return undefined;
+  };
+}
+
+function stripPort(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const h = host.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.lastIndexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}

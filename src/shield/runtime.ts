@@ -1,0 +1,63 @@
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../config/schema.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { Stage, RequestContext } from './context.js';
+import type { BodyGuards } from './body-guard.js';
+import { compileRoutes } from './routes.js';
+import { createValidateStage } from './stages/validate-request.js';
+import { createClassifyStage } from './stages/classify.js';
+import { createClientBlockStage, type BlocklistLookupPort } from './stages/client-block.js';
+import { createRateLimitStage, type RateLimiterPort } from './stages/rate-limit.js';
+import { createUpstreams, type Upstream } from './upstream/pools.js';
+import { createForwarder, type Forwarder } from './upstream/forward.js';
+import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
+
+/** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
+export interface SharedState {
+  clock: Clock;
+  blocklist: BlocklistLookupPort;
+  limiter: RateLimiterPort;
+  bodyGuards: BodyGuards;
+  onUpstreamError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
+}
+
+/** One configuration compiled for the hot path: stages, pools, matchers. Swapped whole on reload. */
+export interface Runtime {
+  readonly config: Config;
+  readonly stages: readonly Stage[];
+  readonly forward: Forwarder;
+  readonly upstreams: Map<string, Upstream>;
+  isTrusted(address: string): boolean;
+  resolveClient(peer: string, xForwardedFor: string | string[] | undefined): string;
+}
+
+/**
+ * Compiles a validated configuration into the request pipeline:
+ * validate → classify → client-block → rate-limit → forward.
+ * Adding a defence is adding a stage here, not editing the proxy.
+ */
+export function buildRuntime(config: Config, shared: SharedState): Runtime {
+  const trusted = createTrustedMatcher([...config.trustedProxies]);
+  const upstreams = createUpstreams(config.upstreams);
+  const stages: Stage[] = [
+    createValidateStage(),
+    createClassifyStage(compileRoutes(config.routes)),
+    createClientBlockStage(shared.blocklist, shared.clock),
+  ];
+  if (config.rateLimits.enabled) stages.push(createRateLimitStage(shared.limiter, config.rateLimits.perClient));
+  const forward = createForwarder({
+    upstreams,
+    bodyGuards: shared.bodyGuards,
+    bodyLimits: config.listen.limits,
+    formatForwardedNode: formatForwardedFor,
+    onError: shared.onUpstreamError,
+  });
+  return Object.freeze({
+    config,
+    stages: Object.freeze(stages),
+    forward,
+    upstreams,
+    isTrusted: (address: string) => trusted.has(address),
+    resolveClient: (peer: string, xff: string | string[] | undefined) => resolveClientAddress(peer, xff, trusted),
+  });
+}

@@ -1,0 +1,79 @@
+import { deny } from '../verdict.js';
+import { namedStage, type Stage } from '../context.js';
+
+/**
+ * Strict framing checks that llhttp (Node's parser, strict mode) leaves to us. llhttp already
+ * rejects: Content-Length with Transfer-Encoding, conflicting Content-Length, a final coding that
+ * is not chunked, invalid chunk sizes and extensions, obs-fold, bad header names and values —
+ * those never reach this stage (they answer 400 from the clientError handler).
+ * Here: repeated Host, repeated Content-Length or Transfer-Encoding lines, codings other than
+ * plain "chunked", Transfer-Encoding on HTTP/1.0, and request targets that are not origin-form
+ * (or an absolute-form that disagrees with Host). Anything ambiguous is refused, never forwarded:
+ * a disagreement between us and the upstream on where a request ends is request smuggling.
+ */
+export function createValidateStage(): Stage {
+  return namedStage('validate', (ctx) => {
+    const { req } = ctx;
+    // RFC 9112 §2.3: only HTTP/1.x is parsed here.
+    if (req.httpVersionMajor !== 1) return deny('RMP_ERR_VERSION', 'unsupported HTTP version', { close: true });
+    const raw = req.rawHeaders;
+    let hosts = 0;
+    let lengths = 0;
+    let codings = 0;
+    let coding = '';
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      // Compare cheaply by length first; most headers are neither.
+      switch (name.length) {
+        case 4:
+          if (name.toLowerCase() === 'host') hosts++;
+          break;
+        case 14:
+          if (name.toLowerCase() === 'content-length') lengths++;
+          break;
+        case 17:
+          if (name.toLowerCase() === 'transfer-encoding') { codings++; coding = raw[i + 1] as string; }
+          break;
+      }
+    }
+    // RFC 9112 §3.2: 400 to any request with more than one Host field line.
+    if (hosts > 1) return deny('RMP_ERR_BAD_REQUEST', 'more than one Host header', { close: true });
+    if (hosts === 0 && req.httpVersionMinor >= 1) return deny('RMP_ERR_BAD_REQUEST', 'missing Host header', { close: true });
+    // RFC 9112 §6.3: repeated Content-Length is at best redundant, at worst a smuggling attempt.
+    if (lengths > 1) return deny('RMP_ERR_BAD_REQUEST', 'repeated Content-Length', { close: true });
+    if (codings > 0) {
+      // RFC 9112 §6.1: HTTP/1.0 messages with Transfer-Encoding have faulty framing.
+      if (req.httpVersionMinor === 0) return deny('RMP_ERR_BAD_REQUEST', 'Transfer-Encoding in HTTP/1.0', { close: true });
+      if (codings > 1 || coding.trim().toLowerCase() !== 'chunked') {
+        return deny('RMP_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding', { close: true });
+      }
+    }
+    const url = req.url ?? '';
+    if (url.charCodeAt(0) === 47 /* / */) {
+      if (url.includes('#')) return deny('RMP_ERR_BAD_REQUEST', 'fragment in request target', { close: true });
+      return undefined;
+    }
+    if (url === '*') {
+      // RFC 9112 §3.2.4: asterisk-form only for OPTIONS.
+      if (req.method === 'OPTIONS') return undefined;
+      return deny('RMP_ERR_BAD_REQUEST', 'asterisk-form target outside OPTIONS', { close: true });
+    }
+    if (/^https?:\/\//i.test(url)) {
+      // RFC 9112 §3.2.2: absolute-form must be accepted; its authority must agree with Host.
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        return deny('RMP_ERR_BAD_REQUEST', 'invalid absolute-form target', { close: true });
+      }
+      const host = (req.headers.host ?? '').toLowerCase();
+      if (parsed.host.toLowerCase() !== host || parsed.username || parsed.password || parsed.hash) {
+        return deny('RMP_ERR_BAD_REQUEST', 'absolute-form target disagrees with Host', { close: true });
+      }
+      ctx.target = parsed.pathname + parsed.search;
+      ctx.path = parsed.pathname;
+      return undefined;
+    }
+    return deny('RMP_ERR_BAD_REQUEST', 'invalid request target', { close: true });
+  });
+}

@@ -1,0 +1,80 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+// RFC 9110 §7.6.1: connection-specific fields a proxy must not forward; plus Proxy-Connection
+// (non-standard, still sent by old clients) and the proxy-auth pair (RFC 9110 §11.7), meant for us.
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
+  'proxy-authorization', 'proxy-authenticate',
+]);
+
+// Forwarding fields we compute ourselves; a client's own copies are dropped unless the peer is a
+// trusted proxy (then we append to them).
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'x-real-ip', 'x-request-id']);
+
+/** Tokens listed in Connection, which RFC 9110 §7.6.1 makes hop-by-hop too. */
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const set = new Set<string>();
+  for (const t of text.split(',')) {
+    const token = t.trim().toLowerCase();
+    if (token) set.add(token);
+  }
+  return set;
+}
+
+/** What the proxy says about the hop it received the request on. */
+export interface ForwardingInfo {
+  peer: string;
+  peerTrusted: boolean;
+  proto: 'http' | 'https';
+  requestId: string;
+  forwardedNode: string;
+}
+
+/**
+ * Builds the upstream request's header list (flat [name, value, ...], order and case kept) from
+ * the client's raw headers: hop-by-hop removed, forwarding fields set (X-Forwarded-For,
+ * X-Forwarded-Proto, RFC 7239 Forwarded, X-Request-Id).
+ */
+export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHttpHeaders, info: ForwardingInfo): string[] {
+  const extra = connectionTokens(headers.connection);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let fwd: string | undefined;
+  let proto: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (extra !== undefined && extra.has(lower))) continue;
+    if (FORWARDING.has(lower)) {
+      if (!info.peerTrusted) continue;
+      const value = raw[i + 1] as string;
+      if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      else if (lower === 'forwarded') fwd = fwd ? `${fwd}, ${value}` : value;
+      else if (lower === 'x-forwarded-proto') proto = value;
+      else if (lower !== 'x-request-id') out.push(name, value);
+      continue;
+    }
+    out.push(name, raw[i + 1] as string);
+  }
+  out.push('x-forwarded-for', xff ? `${xff}, ${info.peer}` : info.peer);
+  out.push('x-forwarded-proto', proto ?? info.proto);
+  const host = headers.host;
+  const node = `for=${info.forwardedNode};proto=${info.proto}${host ? `;host="${host.replace(/["\\]/g, '')}"` : ''}`;
+  out.push('forwarded', fwd ? `${fwd}, ${node}` : node);
+  out.push('x-request-id', info.requestId);
+  return out;
+}
+
+/** Removes hop-by-hop fields from an upstream response before it goes to the client. */
+export function filterResponseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const extra = connectionTokens(headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || (extra !== undefined && extra.has(name))) continue;
+    const v = headers[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}

@@ -1,0 +1,17 @@
+import type { ErrorCode } from '../core/errors.js';
+
+/**
+ * What a stage decided about a request. Only the edge (respond.ts) turns a verdict into HTTP; the
+ * same value feeds metrics, logs and the console.
+ */
+export type Verdict =
+  | { readonly kind: 'allow' }
+  | { readonly kind: 'deny'; readonly code: ErrorCode; readonly reason: string; readonly retryAfterS?: number; readonly close?: boolean }
+  | { readonly kind: 'shed'; readonly reason: string; readonly retryAfterS: number };
+
+/** The verdict every request gets unless a stage says otherwise. */
+export const ALLOW: Verdict = Object.freeze({ kind: 'allow' });
+
+/** Builds a deny verdict. */
+export const deny = (code: ErrorCode, reason: string, extra: { retryAfterS?: number; close?: boolean } = {}): Verdict =>
+  ({ kind: 'deny', code, reason, ...extra });

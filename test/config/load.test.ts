@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfigText, isConfigError, type ConfigProblem } from '../../src/config/load.js';
+
+const good = `
+listen: { address: 127.0.0.1, port: 8080 }
+admin: { address: 127.0.0.1, port: 8081, token: \${REMPART_ADMIN_TOKEN} }
+trustedProxies: [10.0.0.0/8]
+upstreams:
+  origin: { url: http://127.0.0.1:9100, connections: 64, timeoutMs: 10000 }
+routes:
+  - { match: { method: POST, path: /pay/ }, upstream: origin, class: critical }
+  - { match: { path: /track/ }, upstream: origin, class: normal, cache: { ttlS: 30, query: [id] } }
+  - { match: { path: / }, upstream: origin, class: normal }
+`;
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): ConfigProblem[] {
+  try {
+    parseConfigText(text, 'x.yaml', env);
+  } catch (e) {
+    if (isConfigError(e)) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+test('the issue example loads, with defaults filled in and the result frozen', () => {
+  const c = parseConfigText(good, 'x.yaml', { REMPART_ADMIN_TOKEN: 'a-very-secret-token-123' });
+  assert.equal(c.admin.token, 'a-very-secret-token-123');
+  assert.equal(c.routes[1]?.cache?.ttlS, 30);
+  assert.equal(c.listen.limits.headersTimeoutMs, 10_000);
+  assert.equal(c.rateLimits.perClient.critical.ratePerS, 20);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.routes[0]) && Object.isFrozen(c.listen.limits));
+  assert.throws(() => { (c.listen as { port: number }).port = 1; });
+});
+
+test('every problem is reported with its key path and line', () => {
+  const text = [
+    'listen: { address: 127.0.0.1, port: 99999 }', // 1
+    'trustedProxies: [10.0.0.0/33]', // 2
+    'upstreams:', // 3
+    '  origin: { url: http://127.0.0.1:9100, timeoutMs: -1 }', // 4
+    'routes:', // 5
+    '  - { match: { method: post, path: /pay/ }, upstream: origin }', // 6
+    '  - { match: { path: /t/ }, upstream: nowhere }', // 7
+    '  - match: { path: / }', // 8
+    '    upstream: origin', // 9
+    '    class: urgent', // 10
+    '    bogus: 1', // 11
+  ].join('\n');
+  const got = problems(text).map((p) => [p.line, p.path]);
+  assert.deepEqual(got, [
+    [1, 'listen.port'],
+    [2, 'trustedProxies[0]'],
+    [4, 'upstreams.origin.timeoutMs'],
+    [6, 'routes[0].match.method'],
+    [7, 'routes[1].upstream'],
+    [10, 'routes[2].class'],
+    [11, 'routes[2].bogus'],
+  ]);
+});
+
+test('a missing environment variable is reported at its line; ${VAR:-default} supplies a default', () => {
+  const missing = problems(good);
+  assert.equal(missing.length, 2); // the unset variable, then the empty token it leaves
+  assert.equal(missing[0]?.line, 3);
+  assert.match(missing[0]?.message ?? '', /REMPART_ADMIN_TOKEN is not set/);
+  const c = parseConfigText(good.replace('${REMPART_ADMIN_TOKEN}', '${REMPART_ADMIN_TOKEN:-default-token-0123456789}'), 'x.yaml', {});
+  assert.equal(c.admin.token, 'default-token-0123456789');
+});
+
+test('YAML syntax errors and duplicate keys are located', () => {
+  const p = problems('upstreams:\n  a: { url: http://127.0.0.1:1 }\n  a: { url: http://127.0.0.1:2 }\nroutes: [\n');
+  assert.ok(p.length >= 1);
+  assert.ok(p.every((x) => typeof x.line === 'number' && x.message.startsWith('YAML')));
+});
+
+test('`rempart config check` prints every problem and exits 2; a good file exits 0', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-cfg-'));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'upstreams: {}\nroutes: []\nlisten: { port: -1 }\n');
+  const run = (file: string) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', file], {
+    encoding: 'utf8', env: { ...process.env, REMPART_ADMIN_TOKEN: 'check-token-0123456789' },
+  });
+  const r = run(bad);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /bad\.yaml:1:\d+ upstreams: at least one upstream is required/);
+  assert.match(r.stderr, /bad\.yaml:2:\d+ routes: at least one route is required/);
+  assert.match(r.stderr, /bad\.yaml:3:\d+ listen\.port: /);
+  const ok = run('examples/rempart.yaml');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /OK/);
+});

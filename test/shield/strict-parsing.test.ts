@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rawExchange, startRecordingUpstream, startTestShield, statusOf } from '../helpers/servers.js';
+
+// Each case is sent byte-for-byte on its own connection. RFC 9112 §6.1 and §6.3 (message framing),
+// §3.2 (Host), §5.2 (obs-fold), §3.2 (request target), RFC 9110 §5.5 (field values).
+const H = 'Host: shop.example\r\n';
+const cases: Array<{ name: string; bytes: string; status?: number }> = [
+  { name: 'Content-Length with Transfer-Encoding', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'conflicting Content-Length', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!` },
+  { name: 'repeated identical Content-Length', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello` },
+  { name: 'Content-Length list in one field', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5, 5\r\n\r\nhello` },
+  { name: 'signed Content-Length', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\nhello` },
+  { name: 'invalid chunk size', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n` },
+  { name: 'chunk size with 0x prefix', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n` },
+  { name: 'invalid chunk extension', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n5;\x01bad\r\nhello\r\n0\r\n\r\n` },
+  { name: 'obs-fold', bytes: `GET / HTTP/1.1\r\n${H}X-Note: first\r\n  folded\r\n\r\n` },
+  { name: 'space in header name', bytes: `GET / HTTP/1.1\r\n${H}Bad Header: x\r\n\r\n` },
+  { name: 'whitespace before colon', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'NUL in header value', bytes: `GET / HTTP/1.1\r\n${H}X-Note: a\x00b\r\n\r\n` },
+  { name: 'header line without colon', bytes: `GET / HTTP/1.1\r\n${H}NoColonHere\r\n\r\n` },
+  { name: 'missing Host on HTTP/1.1', bytes: 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n' },
+  { name: 'two Host headers', bytes: `GET / HTTP/1.1\r\n${H}Host: evil.example\r\n\r\n` },
+  { name: 'final coding not chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\nxxxxx` },
+  { name: 'unsupported coding before chunked', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'Transfer-Encoding repeated', bytes: `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'Transfer-Encoding in HTTP/1.0', bytes: `POST / HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
+  { name: 'request target not origin-form', bytes: `GET index.html HTTP/1.1\r\n${H}\r\n` },
+  { name: 'absolute-form disagreeing with Host', bytes: `GET http://internal.example/admin HTTP/1.1\r\n${H}\r\n` },
+  { name: 'fragment in target', bytes: `GET /a#frag HTTP/1.1\r\n${H}\r\n` },
+  { name: 'space inside target', bytes: `GET /a b HTTP/1.1\r\n${H}\r\n` },
+  { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
+  { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
+  { name: 'HTTP/2.0 on an HTTP/1 request line', bytes: `GET / HTTP/2.0\r\n${H}\r\n`, status: 505 },
+];
+
+test('malformed and ambiguous requests get 400 and never reach the upstream', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  const failures: string[] = [];
+  for (const c of cases) {
+    const raw = await rawExchange(shield.port, c.bytes, { timeoutMs: 2_000 });
+    const want = c.status ?? 400;
+    if (statusOf(raw) !== want) failures.push(`${c.name}: expected ${want}, got ${JSON.stringify(raw.slice(0, 60))}`);
+    else assert.match(raw, /request id: [0-9a-f]+-[0-9a-z]+/, `${c.name}: the answer carries a request id`);
+  }
+  assert.deepEqual(failures, []);
+  assert.equal(upstream.seen.length, 0, `upstream saw: ${upstream.seen.map((s) => `${s.method} ${s.url}`).join(', ')}`);
+  // The same shield forwards a well-formed request, so the 400s above are about the bytes, not a broken proxy.
+  const ok = await rawExchange(shield.port, `POST /ok HTTP/1.1\r\n${H}Content-Length: 5\r\nConnection: close\r\n\r\nhello`);
+  assert.equal(statusOf(ok), 200);
+  const chunked = await rawExchange(shield.port, `POST /ok HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`);
+  assert.equal(statusOf(chunked), 200);
+  const absolute = await rawExchange(shield.port, `GET http://shop.example/abs?q=1 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+  assert.equal(statusOf(absolute), 200);
+  assert.deepEqual(upstream.seen.map((s) => [s.method, s.url, s.bodyBytes]), [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0]]);
+});
