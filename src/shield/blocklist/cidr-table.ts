@@ -40,10 +40,16 @@ function ipv6Key(network: bigint): bigint {
   return network ^ (network >> 64n);
 }
 
-function descendingPresent(maps: readonly (Map<unknown, unknown> | undefined)[]): number[] {
-  const out: number[] = [];
-  for (let p = maps.length - 1; p >= 0; p--) if (maps[p] !== undefined) out.push(p);
-  return out;
+/** The Map of one prefix length and the mask that turns an address into its key. */
+interface Level<K, V> {
+  readonly prefix: number;
+  readonly mask: K;
+  readonly map: Map<K, CidrEntry<V>>;
+}
+
+/** Levels present, longest prefix first: the order lookups probe them in. */
+function descending<L extends { prefix: number }>(byPrefix: readonly (L | undefined)[]): L[] {
+  return byPrefix.filter((level): level is L => level !== undefined).sort((a, b) => b.prefix - a.prefix);
 }
 
 /**
@@ -56,10 +62,10 @@ function descendingPresent(maps: readonly (Map<unknown, unknown> | undefined)[])
  * blocks.lookup('::ffff:203.0.113.9', clock.now())?.value // 'flood'
  */
 export function createCidrTable<V>(): CidrTable<V> {
-  const v4: (Map<number, CidrEntry<V>> | undefined)[] = new Array(33).fill(undefined);
-  const v6: (Map<bigint, CidrEntry<V>> | undefined)[] = new Array(129).fill(undefined);
-  let lengths4: number[] = [];
-  let lengths6: number[] = [];
+  const v4: (Level<number, V> | undefined)[] = new Array(33).fill(undefined);
+  const v6: (Level<bigint, V> | undefined)[] = new Array(129).fill(undefined);
+  let levels4: Level<number, V>[] = [];
+  let levels6: Level<bigint, V>[] = [];
   let size = 0;
 
   const add = (cidr: string | Cidr, value: V, expiresAt?: number): string => {
@@ -67,17 +73,23 @@ export function createCidrTable<V>(): CidrTable<V> {
     const entry: CidrEntry<V> = Object.freeze({ cidr: formatCidr(block), block, value, expiresAt });
     let isNew: boolean;
     if (block.family === 4) {
-      let map = v4[block.prefix];
-      if (map === undefined) { map = v4[block.prefix] = new Map(); lengths4 = descendingPresent(v4); }
+      let level = v4[block.prefix];
+      if (level === undefined) {
+        level = v4[block.prefix] = { prefix: block.prefix, mask: ipv4Mask(block.prefix) | 0, map: new Map() };
+        levels4 = descending(v4);
+      }
       const key = block.network | 0;
-      isNew = !map.has(key);
-      map.set(key, entry);
+      isNew = !level.map.has(key);
+      level.map.set(key, entry);
     } else {
-      let map = v6[block.prefix];
-      if (map === undefined) { map = v6[block.prefix] = new Map(); lengths6 = descendingPresent(v6); }
+      let level = v6[block.prefix];
+      if (level === undefined) {
+        level = v6[block.prefix] = { prefix: block.prefix, mask: ipv6Mask(block.prefix), map: new Map() };
+        levels6 = descending(v6);
+      }
       const key = ipv6Key(block.network);
-      isNew = !map.has(key);
-      map.set(key, entry);
+      isNew = !level.map.has(key);
+      level.map.set(key, entry);
     }
     if (isNew) size++;
     return entry.cidr;
@@ -87,13 +99,13 @@ export function createCidrTable<V>(): CidrTable<V> {
     let block: Cidr;
     try { block = typeof cidr === 'string' ? parseCidr(cidr) : cidr; } catch { return false; }
     if (block.family === 4) {
-      const map = v4[block.prefix];
-      if (map === undefined || !map.delete(block.network | 0)) return false;
-      if (map.size === 0) { v4[block.prefix] = undefined; lengths4 = descendingPresent(v4); }
+      const level = v4[block.prefix];
+      if (level === undefined || !level.map.delete(block.network | 0)) return false;
+      if (level.map.size === 0) { v4[block.prefix] = undefined; levels4 = descending(v4); }
     } else {
-      const map = v6[block.prefix];
-      if (map === undefined || !map.delete(ipv6Key(block.network))) return false;
-      if (map.size === 0) { v6[block.prefix] = undefined; lengths6 = descendingPresent(v6); }
+      const level = v6[block.prefix];
+      if (level === undefined || !level.map.delete(ipv6Key(block.network))) return false;
+      if (level.map.size === 0) { v6[block.prefix] = undefined; levels6 = descending(v6); }
     }
     size--;
     return true;
@@ -101,13 +113,13 @@ export function createCidrTable<V>(): CidrTable<V> {
 
   const lookupParsed = (ip: ParsedIp, now: number): CidrEntry<V> | undefined => {
     if (ip.family === 4) {
-      for (const p of lengths4) {
-        const entry = v4[p]?.get(ip.value & ipv4Mask(p));
+      for (const level of levels4) {
+        const entry = level.map.get(ip.value & level.mask);
         if (entry !== undefined && isLive(entry, now)) return entry;
       }
     } else {
-      for (const p of lengths6) {
-        const entry = v6[p]?.get(ipv6Key(ip.value & ipv6Mask(p)));
+      for (const level of levels6) {
+        const entry = level.map.get(ipv6Key(ip.value & level.mask));
         if (entry !== undefined && isLive(entry, now)) return entry;
       }
     }
@@ -120,8 +132,8 @@ export function createCidrTable<V>(): CidrTable<V> {
   };
 
   const stored = function* (): Generator<CidrEntry<V>> {
-    for (const p of lengths4) yield* v4[p]?.values() ?? [];
-    for (const p of lengths6) yield* v6[p]?.values() ?? [];
+    for (const level of levels4) yield* level.map.values();
+    for (const level of levels6) yield* level.map.values();
   };
 
   const entries = (now: number): CidrEntry<V>[] => {
