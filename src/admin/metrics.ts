@@ -33,13 +33,19 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
   new Gauge({ name: 'rempart_blocklist_entries', help: 'Live blocklist entries', registers: [registry], collect() { this.set(live.blocklistSize()); } });
   // Pre-create the children the hot path uses so an increment is a property access, not a label hash.
   const forwarded = Object.fromEntries([...ROUTE_CLASSES, 'none'].map((c) => [c, requests.labels(c, 'forwarded')]));
+  const latencyBy = new Map<string, ReturnType<typeof latency.labels>>();
+  const latencyOf = (upstream: string): ReturnType<typeof latency.labels> => {
+    let child = latencyBy.get(upstream);
+    if (!child) { child = latency.labels(upstream); latencyBy.set(upstream, child); }
+    return child;
+  };
   const offs = [
     bus.on('request:end', ({ ctx }) => {
       const v = ctx.verdict;
       const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : ctx.errorCode ?? 'forwarded';
       if (outcome === 'forwarded') forwarded[ctx.routeClass]?.inc();
       else requests.labels(ctx.routeClass, outcome).inc();
-      if (ctx.upstreamMs !== undefined && ctx.route) latency.labels(ctx.route.upstream).observe(ctx.upstreamMs / 1000);
+      if (ctx.upstreamMs !== undefined && ctx.route) latencyOf(ctx.route.upstream).observe(ctx.upstreamMs / 1000);
     }),
     bus.on('connection:refused', (e) => refused.labels(e.reason).inc()),
     bus.on('client:error', (e) => malformed.labels(e.code).inc()),

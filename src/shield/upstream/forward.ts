@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { isRempartError, type ErrorCode } from '../../core/errors.js';
@@ -81,36 +80,61 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       requestId: ctx.id,
       forwardedNode: deps.formatForwardedNode(ctx.client),
     });
-    const ac = new AbortController();
+    const t0 = performance.now();
+    let controller: Dispatcher.DispatchController | undefined;
     let aborted = false;
     res.once('close', () => {
-      if (!res.writableFinished) { aborted = true; ac.abort(); }
+      if (res.writableFinished) return;
+      aborted = true;
+      controller?.abort(new Error('client closed the connection'));
     });
-    const t0 = performance.now();
-    upstream.pool.request({
+    // undici's low-level dispatch: no promise, no AbortController, no stream.pipeline per request;
+    // backpressure is explicit (pause the upstream when the client socket is full).
+    upstream.pool.dispatch({
       origin: upstream.origin,
       path: ctx.target,
       method: req.method as Dispatcher.HttpMethod,
       headers,
       body,
-      signal: ac.signal,
       headersTimeout: upstream.timeoutMs,
       bodyTimeout: upstream.timeoutMs,
-    }).then((up) => {
-      ctx.upstreamMs = performance.now() - t0;
-      if (aborted) { up.body.destroy(); return; }
-      res.writeHead(up.statusCode, filterResponseHeaders(up.headers));
-      pipeline(up.body, res, (err) => {
-        if (err && !aborted) {
+    }, {
+      onRequestStart(c) {
+        controller = c;
+        if (aborted) c.abort(new Error('client closed the connection'));
+      },
+      onResponseStart(c, statusCode, upHeaders) {
+        ctx.upstreamMs = performance.now() - t0;
+        if (aborted) return;
+        res.writeHead(statusCode, filterResponseHeaders(upHeaders));
+        if (res.writableNeedDrain) pauseUntilDrain(c);
+      },
+      onResponseData(c, chunk) {
+        if (aborted) return;
+        if (!res.write(chunk)) pauseUntilDrain(c);
+      },
+      onResponseEnd() {
+        if (!aborted) res.end();
+      },
+      onResponseError(_c, err) {
+        if (ctx.upstreamMs === undefined) ctx.upstreamMs = performance.now() - t0;
+        if (aborted) return;
+        if (res.headersSent) {
+          // Mid-body failure: the status is gone, so the only honest signal left is a cut connection.
           ctx.errorCode = upstreamErrorCode(err);
           deps.onError(ctx, ctx.errorCode as ErrorCode, err);
+          res.destroy();
+          return;
         }
-      });
-    }, (err: unknown) => {
-      ctx.upstreamMs = performance.now() - t0;
-      // A body guard verdict (slow POST, too large) travels through undici as the body's error.
-      const cause = (err as { cause?: unknown })?.cause;
-      fail(ctx, isRempartError(cause) ? cause : err, aborted);
+        // A body guard verdict (slow POST, too large) travels through undici as the body's error.
+        const cause = (err as { cause?: unknown })?.cause;
+        fail(ctx, isRempartError(err) ? err : isRempartError(cause) ? cause : err, false);
+      },
     });
+
+    function pauseUntilDrain(c: Dispatcher.DispatchController): void {
+      c.pause();
+      res.once('drain', () => c.resume());
+    }
   };
 }

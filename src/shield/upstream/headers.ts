@@ -13,7 +13,8 @@ const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded
 
 /** Tokens listed in Connection, which RFC 9110 §7.6.1 makes hop-by-hop too. */
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // The common values name no extra field: skip building a set for them.
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const set = new Set<string>();
   for (const t of text.split(',')) {
