@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x node_modules/.bin/tsx ] || npm ci --no-audit --no-fund
 bash scripts/ensure-system-packages.sh chromium
-npx tsc -p tsconfig.json --noEmit
+npx tsc -p tsconfig.check.json
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 exec node --import tsx --test --test-reporter=spec --test-timeout=120000 "${files[@]}"

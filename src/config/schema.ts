@@ -1,22 +1,18 @@
 import { z } from 'zod';
-import { isIP } from 'node:net';
+import { parseCidr } from '../shield/net/ip.js';
 
 /** Route classes, most important first: admission and limits are decided per class. */
 export const ROUTE_CLASSES = ['critical', 'high', 'normal', 'low'] as const;
 export type RouteClass = (typeof ROUTE_CLASSES)[number];
 
-const cidrRe = /^([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?$/;
-
-/** An IPv4/IPv6 address or CIDR block; the prefix must fit the family. */
-export const cidrSchema = z.string().refine((s) => {
-  const m = cidrRe.exec(s.trim());
-  if (!m) return false;
-  const fam = isIP(m[1] ?? '');
-  if (fam === 0) return false;
-  if (m[2] === undefined) return true;
-  const bits = Number(m[2]);
-  return bits >= 0 && bits <= (fam === 4 ? 32 : 128);
-}, { message: 'expected an IPv4/IPv6 address or CIDR such as 10.0.0.0/8 or 2001:db8::/32' });
+/** An IPv4/IPv6 address or CIDR block, checked by the same parser the blocklist uses. */
+export const cidrSchema = z.string().superRefine((s, ctx) => {
+  try {
+    parseCidr(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `${(e as Error).message} (expected e.g. 10.0.0.0/8 or 2001:db8::/32)` });
+  }
+});
 
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();

@@ -3,7 +3,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
@@ -70,8 +70,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const log = opts.logger ?? createLogger(config.log.level);
   const bus = createEventBus<ShieldEvents>();
   const blocklist = createCidrTable<BlockInfo>();
-  const limiter = createKeyedLimiter({ maxKeys: config.rateLimits.maxTrackedClients, clock });
-  const bodyGuards = createBodyGuards(clock);
+  // Wall clock for blocklist TTLs (shown to operators); monotonic time for rates and body timers.
+  const ticker = opts.clock ?? monotonicClock;
+  const limiter = createKeyedLimiter({ maxKeys: config.rateLimits.maxTrackedClients, clock: ticker });
+  const bodyGuards = createBodyGuards(ticker);
   const nextErrorId = createRequestIds();
 
   const loadConfigBlocks = (c: Config): void => {

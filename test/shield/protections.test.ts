@@ -155,7 +155,8 @@ test('X-Forwarded-For from a trusted proxy names the client: appended upstream, 
   await ok.body.text();
   assert.equal(ok.statusCode, 200);
   assert.equal(upstream.seen[0]?.headers['x-forwarded-for'], '203.0.113.9, 127.0.93.1');
-  assert.match(String(upstream.seen[0]?.headers.forwarded), /for=203\.0\.113\.9/);
+  // RFC 7239 §5.2: our Forwarded element names the node we received the request from.
+  assert.match(String(upstream.seen[0]?.headers.forwarded), /^for=127\.0\.93\.1;proto=http/);
   const blocked = await request(`${shield.url}/`, { dispatcher: lb, headers: { 'x-forwarded-for': '203.0.113.66' } });
   await blocked.body.text();
   assert.equal(blocked.statusCode, 403);

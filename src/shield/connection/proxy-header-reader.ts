@@ -7,9 +7,6 @@ export type ProxyHeaderResult =
   | { kind: 'invalid'; reason: string }
   | { kind: 'timeout' };
 
-// HAProxy proxy-protocol.txt: v1 is at most 107 bytes; v2 is 16 + length (we cap it in the parser).
-const MAX_HEADER_BYTES = 16 + 65535;
-
 /**
  * Reads the PROXY protocol v1/v2 header that a trusted load balancer sends first, then hands the
  * socket on with any bytes after the header put back, so the HTTP parser sees the request intact.
@@ -30,10 +27,8 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (r: Pro
   const onData = (chunk: Buffer): void => {
     buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
     const parsed = parseProxyHeader(buf);
-    if (parsed.kind === 'incomplete') {
-      if (buf.length > MAX_HEADER_BYTES) finish({ kind: 'invalid', reason: 'header too long' });
-      return;
-    }
+    // The parser bounds both versions (v1 107 bytes, v2 4 KiB), so "incomplete" cannot grow forever.
+    if (parsed.kind === 'incomplete') return;
     if (parsed.kind === 'invalid') return finish({ kind: 'invalid', reason: parsed.reason });
     finish({ kind: 'ok', source: parsed.command === 'proxy' ? parsed.source?.address : undefined }, buf.subarray(parsed.consumed));
   };

@@ -78,7 +78,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       peerTrusted: ctx.peerTrusted,
       proto: 'http',
       requestId: ctx.id,
-      forwardedNode: deps.formatForwardedNode(ctx.client),
+      // RFC 7239 §5.2: each proxy appends the node it received the request from.
+      forwardedNode: deps.formatForwardedNode(ctx.peer),
     });
     const t0 = performance.now();
     let controller: Dispatcher.DispatchController | undefined;
