@@ -84,6 +84,8 @@ export async function rawExchange(port: number, bytes: string | Buffer, opts: { 
 /** Resolves when the socket closes, or destroys it after `ms` and resolves then. */
 export async function waitClose(socket: Socket, ms: number): Promise<'closed' | 'timeout'> {
   if (socket.destroyed) return 'closed';
+  // A paused socket never reports the peer's FIN: keep it flowing so 'close' can arrive.
+  socket.resume();
   return new Promise((resolve) => {
     const timer = setTimeout(() => { socket.destroy(); resolve('timeout'); }, ms);
     socket.once('close', () => { clearTimeout(timer); resolve('closed'); });

@@ -28,6 +28,9 @@ test('slowloris: a request head trickled byte by byte is cut by the headers time
   assert.ok(sent < 40, `closed after ${sent} header lines`);
   const raw = Buffer.concat(chunks).toString();
   assert.ok(raw === '' || statusOf(raw) === 408, raw);
+  // A connection that never sends a byte is held to the same deadline.
+  const silent = await openSocket(shield.port);
+  assert.equal(await waitClose(silent, 8_000), 'closed');
   assert.equal(upstream.seen.length, 0);
 });
 
