@@ -149,3 +149,16 @@ test('an upstream reset mid-response closes the client connection instead of fak
   assert.match(raw, /^HTTP\/1\.1 200/);
   assert.ok(raw.length < 1000, 'the client did not receive a complete 100000-byte body');
 });
+
+test('bodies over maxBodyBytes get 413: at once for Content-Length, mid-stream for chunked', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { listen: { limits: { maxBodyBytes: 1024 } } });
+  const declared = await rawExchange(shield.port, 'POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n' + 'a'.repeat(100));
+  assert.equal(statusOf(declared), 413);
+  assert.match(declared, /connection: close/i);
+  assert.equal(upstream.seen.length, 0, 'a declared oversize body is refused before contacting the upstream');
+  const chunk = 'b'.repeat(600);
+  const chunked = await rawExchange(shield.port, `POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`);
+  assert.equal(statusOf(chunked), 413);
+  assert.ok(upstream.seen.every((s) => s.bodyBytes <= 1024), 'the upstream never received more than the limit');
+});
