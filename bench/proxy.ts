@@ -3,6 +3,7 @@
  *   direct   the origin itself (an nginx `return 200`, so the origin is never the bottleneck)
  *   nginx    nginx 1 worker proxying to it (keep-alive upstream, as operators configure it)
  *   rempart  the shield, 1 process, every stage on (validate, classify, blocklist, GCRA)
+ *   rempart+log  the same with the JSON access log on (to /dev/null), to show what logging costs
  * Each target is measured under load (wrk -c 50) and unloaded (wrk -c 1, the added latency of one
  * request). Rounds are interleaved so machine noise hits every target alike; medians are reported.
  * Usage: npm run bench:proxy [-- --duration 10 --rounds 3]
@@ -51,7 +52,7 @@ ${server}
   return file;
 }
 
-const [originPort, nginxPort, rempartPort, adminPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 const started: Started[] = [];
 const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
 process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
@@ -73,26 +74,33 @@ try {
       proxy_set_header X-Forwarded-Proto $scheme;
     }
   }`)]));
-  const rempartConf = join(dir, 'rempart.yaml');
-  writeFileSync(rempartConf, `
-listen: { address: 127.0.0.1, port: ${rempartPort} }
-admin: { address: 127.0.0.1, port: ${adminPort} }
+  const rempartConf = (port: number, admin: number, access: boolean): string => {
+    const file = join(dir, `rempart-${port}.yaml`);
+    writeFileSync(file, `
+listen: { address: 127.0.0.1, port: ${port} }
+admin: { address: 127.0.0.1, port: ${admin} }
 upstreams: { origin: { url: http://127.0.0.1:${originPort}, connections: 64 } }
 routes: [ { match: { path: / }, upstream: origin, class: normal } ]
 rateLimits: { perClient: { normal: { ratePerS: 1000000000, burst: 1000000000 } } }
-log: { level: warn, access: false }
+log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
 `);
-  started.push(startProcess(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', rempartConf]));
-  await Promise.all([originPort, nginxPort, rempartPort].map((p) => waitForPort(p as number)));
+    return file;
+  };
+  // Rempart runs compiled (as `rempart start` does after `npm run build`), not through the tsx loader.
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort as number, adminPort as number, false)]));
+  started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(logPort as number, logAdminPort as number, true)]));
+  await Promise.all([originPort, nginxPort, rempartPort, logPort].map((p) => waitForPort(p as number)));
 
   const targets = {
     direct: `http://127.0.0.1:${originPort}/track/6A12345678901`,
     nginx: `http://127.0.0.1:${nginxPort}/track/6A12345678901`,
     rempart: `http://127.0.0.1:${rempartPort}/track/6A12345678901`,
+    'rempart+log': `http://127.0.0.1:${logPort}/track/6A12345678901`,
   } as const;
   type Name = keyof typeof targets;
-  const loaded: Record<Name, WrkResult[]> = { direct: [], nginx: [], rempart: [] };
-  const single: Record<Name, WrkResult[]> = { direct: [], nginx: [], rempart: [] };
+  const loaded = Object.fromEntries(Object.keys(targets).map((k) => [k, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
+  const single = Object.fromEntries(Object.keys(targets).map((k) => [k, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
   // Warm-up: JIT, pools and keep-alive connections.
   for (const name of Object.keys(targets) as Name[]) await runWrk(targets[name], { connections: 50, durationS: 2 });
   for (let r = 0; r < rounds; r++) {
@@ -119,6 +127,7 @@ log: { level: warn, access: false }
     `- Rempart throughput / nginx throughput: **${f(by.rempart.rps / by.nginx.rps)}** (aim ≥ 0.5)`,
     `- Rempart throughput / direct: ${f(by.rempart.rps / by.direct.rps)}; nginx / direct: ${f(by.nginx.rps / by.direct.rps)}`,
     `- Added p50 latency of one request (c=1): Rempart **${f(by.rempart.p50c1 - by.direct.p50c1, 3)} ms**, nginx ${f(by.nginx.p50c1 - by.direct.p50c1, 3)} ms (aim < 0.5 ms)`,
+    `- Access log on / off (Rempart throughput): ${f(by['rempart+log'].rps / by.rempart.rps)}`,
   ].join('\n');
   const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
 

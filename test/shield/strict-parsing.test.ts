@@ -28,6 +28,8 @@ const cases: Array<{ name: string; bytes: string; status?: number }> = [
   { name: 'request target not origin-form', bytes: `GET index.html HTTP/1.1\r\n${H}\r\n` },
   { name: 'absolute-form disagreeing with Host', bytes: `GET http://internal.example/admin HTTP/1.1\r\n${H}\r\n` },
   { name: 'fragment in target', bytes: `GET /a#frag HTTP/1.1\r\n${H}\r\n` },
+  { name: 'dot-segment escaping a route prefix', bytes: `GET /track/../pay/x HTTP/1.1\r\n${H}\r\n` },
+  { name: 'percent-encoded dot-segment', bytes: `GET /track/%2e%2E/pay/x HTTP/1.1\r\n${H}\r\n` },
   { name: 'space inside target', bytes: `GET /a b HTTP/1.1\r\n${H}\r\n` },
   { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
   { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
@@ -53,5 +55,8 @@ test('malformed and ambiguous requests get 400 and never reach the upstream', as
   assert.equal(statusOf(chunked), 200);
   const absolute = await rawExchange(shield.port, `GET http://shop.example/abs?q=1 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
   assert.equal(statusOf(absolute), 200);
-  assert.deepEqual(upstream.seen.map((s) => [s.method, s.url, s.bodyBytes]), [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0]]);
+  const wellKnown = await rawExchange(shield.port, `GET /.well-known/security.txt?v=1.2 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+  assert.equal(statusOf(wellKnown), 200);
+  assert.deepEqual(upstream.seen.map((s) => [s.method, s.url, s.bodyBytes]),
+    [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0], ['GET', '/.well-known/security.txt?v=1.2', 0]]);
 });

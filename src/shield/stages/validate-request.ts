@@ -51,6 +51,7 @@ export function createValidateStage(): Stage {
     const url = req.url ?? '';
     if (url.charCodeAt(0) === 47 /* / */) {
       if (url.includes('#')) return deny('RMP_ERR_BAD_REQUEST', 'fragment in request target', { close: true });
+      if (hasDotSegment(ctx.path)) return deny('RMP_ERR_BAD_REQUEST', 'dot-segment in request path', { close: true });
       return undefined;
     }
     if (url === '*') {
@@ -70,10 +71,25 @@ export function createValidateStage(): Stage {
       if (parsed.host.toLowerCase() !== host || parsed.username || parsed.password || parsed.hash) {
         return deny('RMP_ERR_BAD_REQUEST', 'absolute-form target disagrees with Host', { close: true });
       }
+      // URL() already removed dot-segments here, so routes see the path the upstream will see.
       ctx.target = parsed.pathname + parsed.search;
       ctx.path = parsed.pathname;
       return undefined;
     }
     return deny('RMP_ERR_BAD_REQUEST', 'invalid request target', { close: true });
   });
+}
+
+/**
+ * True when the path has a "." or ".." segment, literally or percent-encoded. Browsers remove dot
+ * segments before sending (RFC 3986 §5.2.4), so only a crafted request has them — and it could be
+ * routed here by prefix (/track/../pay/) while the upstream normalizes it into another route.
+ */
+export function hasDotSegment(path: string): boolean {
+  if (!path.includes('/.') && !/%2e/i.test(path)) return false;
+  for (const seg of path.split('/')) {
+    const s = seg.length <= 6 ? seg.replace(/%2e/gi, '.') : seg;
+    if (s === '.' || s === '..') return true;
+  }
+  return false;
 }
