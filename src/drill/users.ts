@@ -143,7 +143,9 @@ export async function trackingSession(ctx: UserContext, firstVisit: boolean): Pr
 /** One banking session: login page, login, 1–3 account pages, and for 20–30% a payment polled to approval. */
 export async function bankingSession(ctx: UserContext, userId: string): Promise<void> {
   const s = ctx.settings;
-  await attempt(ctx, 'GET', '/bank/login', 'GET /bank/login', { kind: 'document' });
+  // No form without the page: a user reloads it when it is slow or fails, and gives up after a few tries.
+  const page = await withReloads(ctx, 'GET', '/bank/login', 'GET /bank/login', { kind: 'document' });
+  if (!page) { if (!ctx.signal.aborted) ctx.goal('login', false); return; }
   if (!(await think(ctx, [s.thinkS[0] / 2, s.thinkS[1] / 2]))) return;
   const body = new URLSearchParams({ user: userId, password: s.password }).toString();
   const login = await attempt(ctx, 'POST', '/bank/login', 'POST /bank/login', { kind: 'form', body, referer: `${ctx.origin}/bank/login` });

@@ -191,6 +191,10 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
     lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
   }
+  lines.push('', 'Legit success: share of legitimate attempts (all classes) that ended 2xx/3xx; p99 per class over ended attempts, failures included ' +
+    '(— = no attempt of that class started during the attack). Attack sent/s is what was written to sockets, never the rate asked ' +
+    `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for slowloris, the peak of connections held. Attack → origin: requests from attacker ` +
+    'addresses the origin served or rejected (it counts per client address, through X-Forwarded-For).');
   const warnings = cells.flatMap((c) => (c.report?.generator.warnings ?? []).map((w) => `- ${c.scenario} × ${c.target}: ${w}`));
   if (warnings.length) lines.push('', 'Generator and measurement warnings:', ...warnings);
   return lines.join('\n');
