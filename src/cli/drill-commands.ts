@@ -95,6 +95,10 @@ export function registerDrillCommands(program: Command): void {
         process.stdout.write(`${renderText(report)}\n`);
         if (o.json) { writeFileSync(o.json, JSON.stringify(report, null, 2)); process.stderr.write(`JSON report: ${o.json}\n`); }
         if (o.html) { writeFileSync(o.html, renderHtml(report)); process.stderr.write(`HTML report: ${o.html}\n`); }
+      } catch (err) {
+        // Refusals and bad parameters are the operator's to fix: a message, not a stack trace.
+        process.stderr.write(`error: ${(err as Error).message}\n`);
+        process.exitCode = 2;
       } finally {
         sig.dispose();
       }

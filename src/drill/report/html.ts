@@ -87,7 +87,7 @@ table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:
 <h1>Rempart drill: ${esc(m.scenario)} against ${esc(m.target)}</h1>
 <p class="meta">${m.elapsedS.toFixed(1)} s of ${m.durationS} s${m.stoppedEarly ? ' (stopped early)' : ''}, time scale ${m.timeScale}, seed ${m.seed}, started ${esc(m.startedAt)}.
 ${m.population.tracking} tracking + ${m.population.banking} banking users on ${m.population.addresses} addresses${m.population.crowdFactor > 1 ? `, ×${m.population.crowdFactor} flash crowd` : ''}.
-Summaries cover attempts started ${m.window.fromS}–${m.window.toS.toFixed(1)} s. Parameters: ${esc(JSON.stringify(m.params))}.</p>
+Summaries cover attempts started ${m.window.fromS.toFixed(1)}–${m.window.toS.toFixed(1)} s. Parameters: ${esc(JSON.stringify(m.params))}.</p>
 <h2>What legitimate users experienced</h2>${legitTable(r)}<p>${goals ? `Goals: ${goals}` : ''}</p>
 <div class="chart" id="chart-success"></div><div class="chart" id="chart-latency"></div>
 <h2>Attack</h2>${attackTable(r)}<div class="chart" id="chart-attack"></div>

@@ -18,7 +18,7 @@ export function renderText(r: DrillReport): string {
   const out: string[] = [];
   out.push(`Drill ${m.scenario} against ${m.target}: ${m.elapsedS.toFixed(1)} s of ${m.durationS} s, time scale ${m.timeScale}, seed ${m.seed}${m.stoppedEarly ? ' (stopped early)' : ''}`);
   out.push(`Legitimate users: ${m.population.tracking} tracking + ${m.population.banking} banking on ${m.population.addresses} addresses` +
-    `${m.population.crowdFactor > 1 ? `, x${m.population.crowdFactor} flash crowd` : ''}; attempts started ${m.window.fromS}-${m.window.toS.toFixed(1)} s`);
+    `${m.population.crowdFactor > 1 ? `, x${m.population.crowdFactor} flash crowd` : ''}; attempts started ${m.window.fromS.toFixed(1)}-${m.window.toS.toFixed(1)} s`);
   out.push('');
   const rows = [['class', 'attempts', 'success', 'p50', 'p95', 'p99', 'failures']];
   for (const c of [...DRILL_CLASSES, 'all'] as const) {
