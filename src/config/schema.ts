@@ -67,8 +67,12 @@ const adminSchema = z.object({
 
 const upstreamSchema = z.object({
   url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://'),
-  /** Keep-alive connections in the pool to this upstream. */
+  /** Requests in flight to this upstream at once (its keep-alive pool size), like HAProxy's server maxconn. */
   connections: z.number().int().positive().default(64),
+  /** Requests waiting for a slot beyond that; more important classes are served first and push out less important ones. Beyond it: 503. */
+  maxQueue: z.number().int().min(0).default(1024),
+  /** Longest wait for a slot before 503 + Retry-After (HAProxy `timeout queue`). */
+  queueTimeoutMs: positiveMs.default(3_000),
   /** Whole exchange budget: headers must arrive and the body must keep flowing within it. */
   timeoutMs: positiveMs.default(10_000),
   connectTimeoutMs: positiveMs.default(2_000),

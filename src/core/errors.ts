@@ -18,6 +18,8 @@ export const ERRORS = {
   RMP_ERR_UPSTREAM_RESET: { status: 502, message: 'Bad Gateway' },
   RMP_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, message: 'Bad Gateway' },
   RMP_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'Gateway Timeout' },
+  RMP_ERR_UPSTREAM_BUSY: { status: 503, message: 'Service Unavailable' },
+  RMP_ERR_QUEUE_TIMEOUT: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_CONFIG: { status: 500, message: 'Invalid configuration' },
   RMP_ERR_INTERNAL: { status: 500, message: 'Internal Server Error' },
 } as const;

@@ -8,13 +8,17 @@ import { createValidateStage } from './stages/validate-request.js';
 import { createClassifyStage } from './stages/classify.js';
 import { createClientBlockStage, type BlocklistLookupPort } from './stages/client-block.js';
 import { createRateLimitStage, type RateLimiterPort } from './stages/rate-limit.js';
-import { createUpstreams, type Upstream } from './upstream/pools.js';
+import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
+import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
+  /** Wall clock (blocklist TTLs). */
   clock: Clock;
+  /** Monotonic clock (queues, rates). */
+  ticker: Clock;
   blocklist: BlocklistLookupPort;
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
@@ -27,8 +31,11 @@ export interface Runtime {
   readonly stages: readonly Stage[];
   readonly forward: Forwarder;
   readonly upstreams: Map<string, Upstream>;
+  readonly admission: Map<string, AdmissionQueue>;
   isTrusted(address: string): boolean;
   resolveClient(peer: string, xForwardedFor: string | string[] | undefined): string;
+  /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
+  close(): Promise<void>;
 }
 
 /**
@@ -39,6 +46,11 @@ export interface Runtime {
 export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const trusted = createTrustedMatcher([...config.trustedProxies]);
   const upstreams = createUpstreams(config.upstreams);
+  const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
+    [name, createAdmissionQueue({ maxInFlight: u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs })]));
+  // Queued requests must hear "503" when their wait runs out even if nothing else happens.
+  const ticker = setInterval(() => { for (const q of admission.values()) if (q.queued > 0) q.expire(shared.ticker.now()); }, 100);
+  ticker.unref();
   const stages: Stage[] = [
     createValidateStage(),
     createClassifyStage(compileRoutes(config.routes)),
@@ -47,6 +59,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (config.rateLimits.enabled) stages.push(createRateLimitStage(shared.limiter, config.rateLimits.perClient));
   const forward = createForwarder({
     upstreams,
+    admission,
+    clock: shared.ticker,
     bodyGuards: shared.bodyGuards,
     bodyLimits: config.listen.limits,
     formatForwardedNode: formatForwardedFor,
@@ -57,6 +71,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     stages: Object.freeze(stages),
     forward,
     upstreams,
+    admission,
+    close: async () => { clearInterval(ticker); await closeUpstreams(upstreams); },
     isTrusted: (address: string) => trusted.has(address),
     resolveClient: (peer: string, xff: string | string[] | undefined) => resolveClientAddress(peer, xff, trusted),
   });

@@ -16,7 +16,6 @@ import { createConnectionGate, type GateSettings } from './connection/gate.js';
 import { createRequestHandler, createRequestIds } from './request-handler.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { attachAccessLog } from './access-log.js';
-import { closeUpstreams } from './upstream/pools.js';
 import type { ShieldEvents } from './events.js';
 
 /** A blocklist entry's payload. */
@@ -87,7 +86,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const onUpstreamError = (ctx: { id: string; client: string; path: string }, code: ErrorCode, err: unknown): void => {
     log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message }, 'upstream error');
   };
-  const shared = { clock, blocklist, limiter, bodyGuards, onUpstreamError };
+  const shared = { clock, ticker, blocklist, limiter, bodyGuards, onUpstreamError };
   let runtime: Runtime = buildRuntime(config, shared);
 
   const httpServer = createHttpServer({
@@ -151,7 +150,9 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
         connections: { open: gate.open, top: gate.top(20) },
         bodiesStreaming: bodyGuards.active,
         blocklist: { size: blocklist.size },
-        upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, { url: u.url, connections: u.connections }])),
+        upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
+          url: u.url, connections: u.connections, inFlight: runtime.admission.get(k)?.inFlight, queued: runtime.admission.get(k)?.queued,
+        }])),
         routes: config.routes.map((r) => ({ match: r.match, upstream: r.upstream, class: r.class })),
         rateLimits: config.rateLimits,
         trustedProxies: config.trustedProxies,
@@ -199,7 +200,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       gate.settings = gateSettings(next);
       loadConfigBlocks(next);
       // In-flight requests on the old pools finish; new requests already use the new pools.
-      void closeUpstreams(previous.upstreams);
+      void previous.close();
       bus.emit('config:reloaded', { file });
     },
     async close() {
@@ -211,7 +212,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       bodyGuards.close();
       metrics.detach();
       detachLog();
-      await Promise.allSettled([admin.close(), closeUpstreams(runtime.upstreams)]);
+      await Promise.allSettled([admin.close(), runtime.close()]);
       log.flush?.();
     },
   };

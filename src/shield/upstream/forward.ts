@@ -1,42 +1,24 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
+import type { Clock } from '../../core/clock.js';
 import { isRempartError, type ErrorCode } from '../../core/errors.js';
+import type { RouteClass } from '../../config/schema.js';
 import type { RequestContext } from '../context.js';
 import type { BodyGuards, BodyLimits } from '../body-guard.js';
 import { sendError } from '../respond.js';
 import { hasRequestBody } from '../http-message.js';
 import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
+import { upstreamErrorCode } from './error-code.js';
+import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 
-/** Maps an undici/socket error to a stable code: refused/reset → 502, timeouts → 504. */
-export function upstreamErrorCode(err: unknown): ErrorCode {
-  if (isRempartError(err)) return err.code;
-  const code = (err as { code?: string } | null)?.code ?? '';
-  switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-    case 'ETIMEDOUT':
-      return 'RMP_ERR_UPSTREAM_TIMEOUT';
-    case 'ECONNREFUSED':
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-    case 'EADDRNOTAVAIL':
-      return 'RMP_ERR_UPSTREAM_REFUSED';
-    case 'UND_ERR_SOCKET':
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_CLOSED':
-      return 'RMP_ERR_UPSTREAM_RESET';
-    default:
-      if (code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'RMP_ERR_UPSTREAM_BAD_RESPONSE';
-      return 'RMP_ERR_UPSTREAM_RESET';
-  }
-}
+export { upstreamErrorCode };
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
   upstreams: Map<string, Upstream>;
+  admission: Map<string, AdmissionQueue>;
+  clock: Clock;
   bodyGuards: BodyGuards;
   bodyLimits: BodyLimits;
   formatForwardedNode(ip: string): string;
@@ -46,33 +28,44 @@ export interface ForwarderDeps {
 /** Terminal stage: streams the request to its upstream and the response back. */
 export type Forwarder = (ctx: RequestContext) => void;
 
-/** Builds the terminal stage that proxies allowed requests through undici keep-alive pools. */
-export function createForwarder(deps: ForwarderDeps): Forwarder {
-  const { upstreams, bodyGuards, bodyLimits } = deps;
+const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal: 2, low: 3, none: 3 };
 
-  const fail = (ctx: RequestContext, err: unknown, aborted: boolean): void => {
-    if (aborted) return; // the client left; nothing to answer (logged as 499 by the access log)
+/**
+ * Builds the terminal stage. A request waits for a slot in its upstream's admission queue (bounded,
+ * ordered by route class, with a timeout → 503 + Retry-After), then streams through undici's
+ * low-level dispatch: no promise, AbortController or stream.pipeline per request, and explicit
+ * backpressure (the upstream is paused while the client socket is full).
+ */
+export function createForwarder(deps: ForwarderDeps): Forwarder {
+  const { upstreams, admission, bodyGuards, bodyLimits, clock } = deps;
+
+  const fail = (ctx: RequestContext, err: unknown): void => {
     const code = upstreamErrorCode(err);
     ctx.errorCode = code;
     deps.onError(ctx, code, err);
     // A request body we did not finish reading leaves the connection unusable.
-    const bodyUnread = hasRequestBody(ctx.req) && !ctx.req.complete;
-    sendError(ctx.res, ctx.id, code, { close: bodyUnread });
+    sendError(ctx.res, ctx.id, code, { close: hasRequestBody(ctx.req) && !ctx.req.complete });
   };
 
-  return function forward(ctx) {
+  const shed = (ctx: RequestContext, why: AdmissionRejection): void => {
+    if (ctx.res.headersSent || ctx.res.destroyed) return;
+    const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
+    ctx.errorCode = code;
+    // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated.
+    sendError(ctx.res, ctx.id, code, { retryAfterS: 1, close: hasRequestBody(ctx.req) });
+  };
+
+  function dispatch(ctx: RequestContext, upstream: Upstream, queue: AdmissionQueue, state: { aborted: boolean; controller?: Dispatcher.DispatchController }): void {
     const { req, res } = ctx;
-    const upstream = upstreams.get((ctx.route as { upstream: string }).upstream) as Upstream;
-    const cl = req.headers['content-length'];
-    let body: Dispatcher.DispatchOptions['body'] = null;
-    if (hasRequestBody(req)) {
-      if (bodyLimits.maxBodyBytes > 0 && cl !== undefined && Number(cl) > bodyLimits.maxBodyBytes) {
-        ctx.errorCode = 'RMP_ERR_BODY_TOO_LARGE';
-        sendError(res, ctx.id, 'RMP_ERR_BODY_TOO_LARGE', { close: true });
-        return;
-      }
-      body = bodyGuards.guard(req, bodyLimits);
-    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      queue.release(clock.now());
+    };
+    if (state.aborted) return release();
+    // The body guard starts only now: time spent queued is ours, not the client's slowness.
+    const body = hasRequestBody(req) ? bodyGuards.guard(req, bodyLimits) : null;
     const headers = buildUpstreamHeaders(req.rawHeaders, req.headers, {
       peer: ctx.peer,
       peerTrusted: ctx.peerTrusted,
@@ -82,15 +75,10 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       forwardedNode: deps.formatForwardedNode(ctx.peer),
     });
     const t0 = performance.now();
-    let controller: Dispatcher.DispatchController | undefined;
-    let aborted = false;
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      aborted = true;
-      controller?.abort(new Error('client closed the connection'));
-    });
-    // undici's low-level dispatch: no promise, no AbortController, no stream.pipeline per request;
-    // backpressure is explicit (pause the upstream when the client socket is full).
+    const pauseUntilDrain = (c: Dispatcher.DispatchController): void => {
+      c.pause();
+      res.once('drain', () => c.resume());
+    };
     upstream.pool.dispatch({
       origin: upstream.origin,
       path: ctx.target,
@@ -101,25 +89,26 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       bodyTimeout: upstream.timeoutMs,
     }, {
       onRequestStart(c) {
-        controller = c;
-        if (aborted) c.abort(new Error('client closed the connection'));
+        state.controller = c;
+        if (state.aborted) c.abort(new Error('client closed the connection'));
       },
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
-        if (aborted) return;
+        if (state.aborted) return;
         res.writeHead(statusCode, filterResponseHeaders(upHeaders));
         if (res.writableNeedDrain) pauseUntilDrain(c);
       },
       onResponseData(c, chunk) {
-        if (aborted) return;
-        if (!res.write(chunk)) pauseUntilDrain(c);
+        if (!state.aborted && !res.write(chunk)) pauseUntilDrain(c);
       },
       onResponseEnd() {
-        if (!aborted) res.end();
+        release();
+        if (!state.aborted) res.end();
       },
       onResponseError(_c, err) {
+        release();
         if (ctx.upstreamMs === undefined) ctx.upstreamMs = performance.now() - t0;
-        if (aborted) return;
+        if (state.aborted) return; // the client left; logged as 499
         if (res.headersSent) {
           // Mid-body failure: the status is gone, so the only honest signal left is a cut connection.
           ctx.errorCode = upstreamErrorCode(err);
@@ -129,13 +118,36 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         }
         // A body guard verdict (slow POST, too large) travels through undici as the body's error.
         const cause = (err as { cause?: unknown })?.cause;
-        fail(ctx, isRempartError(err) ? err : isRempartError(cause) ? cause : err, false);
+        fail(ctx, isRempartError(err) ? err : isRempartError(cause) ? cause : err);
       },
     });
+  }
 
-    function pauseUntilDrain(c: Dispatcher.DispatchController): void {
-      c.pause();
-      res.once('drain', () => c.resume());
+  return function forward(ctx) {
+    const { req, res } = ctx;
+    const name = (ctx.route as { upstream: string }).upstream;
+    const upstream = upstreams.get(name) as Upstream;
+    const queue = admission.get(name) as AdmissionQueue;
+    const cl = req.headers['content-length'];
+    if (bodyLimits.maxBodyBytes > 0 && cl !== undefined && Number(cl) > bodyLimits.maxBodyBytes) {
+      ctx.errorCode = 'RMP_ERR_BODY_TOO_LARGE';
+      sendError(res, ctx.id, 'RMP_ERR_BODY_TOO_LARGE', { close: true });
+      return;
     }
+    const state: { aborted: boolean; controller?: Dispatcher.DispatchController } = { aborted: false };
+    const waiter: Waiter = {
+      rank: RANK[ctx.routeClass],
+      enqueuedAt: 0,
+      state: 'new',
+      start: () => dispatch(ctx, upstream, queue, state),
+      reject: (why) => shed(ctx, why),
+    };
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      state.aborted = true;
+      if (waiter.state === 'queued') queue.cancel(waiter);
+      state.controller?.abort(new Error('client closed the connection'));
+    });
+    queue.admit(waiter, clock.now());
   };
 }

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { request, Agent } from 'undici';
+import { parseConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startShield } from '../../src/shield/start.js';
+import { startRecordingUpstream } from '../helpers/servers.js';
+
+test('a saturated upstream: bounded queue, critical first, 503 + Retry-After instead of an endless wait', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  upstream.handler = (req, res) => {
+    if (req.url === '/slow') { held.push(res); return; } // occupies the only slot until released
+    res.end(`ok ${req.url}`);
+  };
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    upstreams: { origin: { url: upstream.url, connections: 1, maxQueue: 2, queueTimeoutMs: 400 } },
+    routes: [{ match: { path: '/pay/' }, upstream: 'origin', class: 'critical' }, { match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false },
+    log: { level: 'silent' },
+  });
+  const shield = await startShield({ config, logger: silentLogger() });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 20 });
+  t.after(() => agent.close());
+  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent }).then(async (r) => ({ status: r.statusCode, retry: r.headers['retry-after'], body: await r.body.text() }));
+
+  const slow = get('/slow');
+  await new Promise((r) => setTimeout(r, 100));
+  const n1 = get('/n1');
+  const n2 = get('/n2');
+  await new Promise((r) => setTimeout(r, 50));
+  // Queue full (2): a third normal request is shed at once; a critical one pushes out the newest normal.
+  const n3 = await get('/n3');
+  assert.equal(n3.status, 503);
+  assert.equal(n3.retry, '1');
+  assert.match(n3.body, /request id/);
+  const pay = get('/pay/ok');
+  assert.equal((await n2).status, 503, 'n2 was pushed out by the critical request');
+  // Free the slot: the critical request goes before n1, which waited longer.
+  held.shift()?.end('slow done');
+  assert.equal((await slow).status, 200);
+  assert.equal((await pay).body, 'ok /pay/ok');
+  assert.equal((await n1).body, 'ok /n1');
+  assert.deepEqual(upstream.seen.map((s) => s.url), ['/slow', '/pay/ok', '/n1']);
+
+  // Nothing frees the slot now: a queued request gets 503 when its queue timeout runs out.
+  const slow2 = get('/slow');
+  await new Promise((r) => setTimeout(r, 50));
+  const t0 = Date.now();
+  const waited = await get('/n4');
+  assert.equal(waited.status, 503);
+  assert.ok(Date.now() - t0 < 3_000, 'answered by the queue timeout, not by the client giving up');
+  held.shift()?.end('done');
+  assert.equal((await slow2).status, 200);
+  const metrics = await (await request(`${shield.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /rempart_requests_total\{class="normal",outcome="RMP_ERR_UPSTREAM_BUSY"\} 2/);
+  assert.match(metrics, /rempart_requests_total\{class="normal",outcome="RMP_ERR_QUEUE_TIMEOUT"\} 1/);
+});

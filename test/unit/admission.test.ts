@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAdmissionQueue, type Waiter } from '../../src/shield/upstream/admission.js';
+import { createPrng } from './prng.js';
+
+function waiter(rank: number, log: string[], name: string): Waiter {
+  return {
+    rank, enqueuedAt: 0, state: 'new',
+    start: () => log.push(`start ${name}`),
+    reject: (why) => log.push(`reject ${name} ${why}`),
+  };
+}
+
+test('admits up to maxInFlight, queues up to maxQueue, rejects beyond', () => {
+  const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 2, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  const results = ['a', 'b', 'c', 'd', 'e'].map((n) => q.admit(waiter(2, log, n), 0));
+  assert.deepEqual(results, ['started', 'started', 'queued', 'queued', 'rejected']);
+  assert.deepEqual(log, ['start a', 'start b', 'reject e queue-full']);
+  assert.equal(q.inFlight, 2);
+  assert.equal(q.queued, 2);
+});
+
+test('a freed slot goes to the most important waiter, first come first served within a class', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'busy'), 0);
+  q.admit(waiter(3, log, 'low1'), 1);
+  q.admit(waiter(2, log, 'normal1'), 2);
+  q.admit(waiter(0, log, 'critical1'), 3);
+  q.admit(waiter(2, log, 'normal2'), 4);
+  q.admit(waiter(0, log, 'critical2'), 5);
+  for (let i = 0; i < 5; i++) q.release(10);
+  assert.deepEqual(log, ['start busy', 'start critical1', 'start critical2', 'start normal1', 'start normal2', 'start low1']);
+});
+
+test('waiters past the queue timeout are rejected, younger ones keep waiting', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 100 });
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'busy'), 0);
+  q.admit(waiter(2, log, 'old'), 0);
+  q.admit(waiter(0, log, 'young'), 60);
+  assert.equal(q.expire(99), 0);
+  assert.equal(q.expire(100), 1);
+  assert.deepEqual(log, ['start busy', 'reject old queue-timeout']);
+  q.release(120); // expiry runs first, then the young one starts
+  assert.deepEqual(log.slice(2), ['start young']);
+  assert.equal(q.queued, 0);
+});
+
+test('a cancelled waiter gives up its place and is never started', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 1, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'busy'), 0);
+  const gone = waiter(2, log, 'gone');
+  q.admit(gone, 0);
+  q.cancel(gone);
+  assert.equal(q.queued, 0);
+  assert.equal(q.admit(waiter(2, log, 'next'), 1), 'queued', 'the freed place can be taken');
+  q.release(2);
+  assert.deepEqual(log, ['start busy', 'start next']);
+});
+
+test('when full, a more important request pushes out the newest less important one', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'busy'), 0);
+  q.admit(waiter(2, log, 'n1'), 0);
+  q.admit(waiter(2, log, 'n2'), 0);
+  assert.equal(q.admit(waiter(0, log, 'pay'), 1), 'queued');
+  assert.equal(q.admit(waiter(2, log, 'n3'), 1), 'rejected', 'an equal class cannot push out');
+  q.release(2);
+  assert.deepEqual(log, ['start busy', 'reject n2 pushed-out', 'reject n3 queue-full', 'start pay']);
+});
+
+test('property: slots and queue stay bounded and every waiter ends exactly once', () => {
+  const rnd = createPrng(42);
+  for (let round = 0; round < 50; round++) {
+    const max = 1 + Math.floor(rnd() * 4);
+    const q = createAdmissionQueue({ maxInFlight: max, maxQueue: Math.floor(rnd() * 6), queueTimeoutMs: 50 });
+    const ends = new Map<number, number>();
+    const live: Waiter[] = [];
+    let running = 0;
+    let now = 0;
+    for (let i = 0; i < 300; i++) {
+      now += Math.floor(rnd() * 10);
+      const op = rnd();
+      if (op < 0.5) {
+        const id = i;
+        const w: Waiter = {
+          rank: Math.floor(rnd() * 4), enqueuedAt: 0, state: 'new',
+          start: () => { ends.set(id, (ends.get(id) ?? 0) + 1); running++; },
+          reject: () => ends.set(id, (ends.get(id) ?? 0) + 1),
+        };
+        live.push(w);
+        q.admit(w, now);
+      } else if (op < 0.8 && running > 0) {
+        running--;
+        q.release(now);
+      } else if (op < 0.9) {
+        const w = live[Math.floor(rnd() * live.length)];
+        if (w && w.state === 'queued') { q.cancel(w); ends.set(live.indexOf(w) + 1e6, 1); }
+      } else {
+        q.expire(now);
+      }
+      assert.ok(q.inFlight <= max && q.inFlight === running, `inFlight ${q.inFlight} running ${running}`);
+      assert.ok(q.queued <= q.params.maxQueue);
+    }
+    assert.ok([...ends.values()].every((n) => n === 1), 'no waiter started or rejected twice');
+  }
+});
