@@ -21,7 +21,7 @@ test('admits up to maxInFlight, queues up to maxQueue, rejects beyond', () => {
   assert.equal(q.queued, 2);
 });
 
-test('a freed slot goes to the most important waiter, first come first served within a class', () => {
+test('freed slots go to classes by weight, first come first served within a class', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
   const log: string[] = [];
   q.admit(waiter(2, log, 'busy'), 0);
@@ -31,7 +31,33 @@ test('a freed slot goes to the most important waiter, first come first served wi
   q.admit(waiter(2, log, 'normal2'), 4);
   q.admit(waiter(0, log, 'critical2'), 5);
   for (let i = 0; i < 5; i++) q.release(10);
-  assert.deepEqual(log, ['start busy', 'start critical1', 'start critical2', 'start normal1', 'start normal2', 'start low1']);
+  // Critical first; then each class in turn by its pass; nobody waits behind a whole other class.
+  assert.deepEqual(log, ['start busy', 'start critical1', 'start normal1', 'start low1', 'start critical2', 'start normal2']);
+});
+
+test('under saturation each class gets slots in proportion to its weight', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100_000, queueTimeoutMs: 1e9 });
+  const started = [0, 0, 0, 0];
+  const mk = (rank: number): Waiter => ({ rank, enqueuedAt: 0, state: 'new', start: () => { started[rank]++; }, reject: () => {} });
+  q.admit(mk(2), 0);
+  for (let i = 0; i < 2000; i++) for (let r = 0; r < 4; r++) q.admit(mk(r), 0);
+  started.fill(0);
+  for (let i = 0; i < 1500; i++) q.release(0);
+  const total = started.reduce((a, b) => a + b, 0);
+  const shares = started.map((n) => n / total);
+  [8 / 15, 4 / 15, 2 / 15, 1 / 15].forEach((want, r) => assert.ok(Math.abs((shares[r] ?? 0) - want) < 0.01, `rank ${r}: ${shares[r]} vs ${want}`));
+});
+
+test('a flood in one class cannot take the queue from another class', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 8, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(waiter(0, log, 'busy'), 0);
+  for (let i = 0; i < 8; i++) q.admit(waiter(0, log, `flood${i}`), 0); // a login flood fills the queue (critical)
+  assert.equal(q.admit(waiter(0, log, 'flood8'), 0), 'rejected', 'more of the same class is refused');
+  assert.equal(q.admit(waiter(2, log, 'tracking'), 0), 'queued', 'another class still gets in');
+  assert.ok(log.includes('reject flood7 pushed-out'));
+  for (let i = 0; i < 3; i++) q.release(1);
+  assert.ok(log.indexOf('start tracking') !== -1, `tracking served within 3 slots: ${log.join(', ')}`);
 });
 
 test('waiters past the queue timeout are rejected, younger ones keep waiting', () => {
@@ -61,14 +87,14 @@ test('a cancelled waiter gives up its place and is never started', () => {
   assert.deepEqual(log, ['start busy', 'start next']);
 });
 
-test('when full, a more important request pushes out the newest less important one', () => {
+test('when full, the class most over its share loses its newest waiter', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
   const log: string[] = [];
   q.admit(waiter(2, log, 'busy'), 0);
   q.admit(waiter(2, log, 'n1'), 0);
   q.admit(waiter(2, log, 'n2'), 0);
   assert.equal(q.admit(waiter(0, log, 'pay'), 1), 'queued');
-  assert.equal(q.admit(waiter(2, log, 'n3'), 1), 'rejected', 'an equal class cannot push out');
+  assert.equal(q.admit(waiter(2, log, 'n3'), 1), 'rejected', 'the over-represented class cannot push out');
   q.release(2);
   assert.deepEqual(log, ['start busy', 'reject n2 pushed-out', 'reject n3 queue-full', 'start pay']);
 });
