@@ -38,7 +38,7 @@ test('freed slots go to classes by weight, first come first served within a clas
 test('under saturation each class gets slots in proportion to its weight', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100_000, queueTimeoutMs: 1e9 });
   const started = [0, 0, 0, 0];
-  const mk = (rank: number): Waiter => ({ rank, enqueuedAt: 0, state: 'new', start: () => { started[rank]++; }, reject: () => {} });
+  const mk = (rank: number): Waiter => ({ rank, enqueuedAt: 0, state: 'new', start: () => { started[rank] = (started[rank] ?? 0) + 1; }, reject: () => {} });
   q.admit(mk(2), 0);
   for (let i = 0; i < 2000; i++) for (let r = 0; r < 4; r++) q.admit(mk(r), 0);
   started.fill(0);

@@ -74,7 +74,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const leave = (w: Waiter, state: Waiter['state']): void => {
     w.state = state;
     queued--;
-    counts[rankOf(w)]--;
+    const r = rankOf(w);
+    counts[r] = (counts[r] as number) - 1;
   };
 
   /** Oldest live waiter of rank r, removed from its queue. */
@@ -141,7 +142,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       w.enqueuedAt = now;
       (queues[r] as Waiter[]).push(w);
       queued++;
-      counts[r]++;
+      counts[r] = (counts[r] as number) + 1;
       return 'queued';
     },
     release(now) {
