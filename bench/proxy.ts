@@ -4,6 +4,7 @@
  *   nginx    nginx 1 worker proxying to it (keep-alive upstream, as operators configure it)
  *   rempart  the shield, 1 process, every stage on (validate, classify, blocklist, GCRA)
  *   rempart+log  the same with the JSON access log on (to /dev/null), to show what logging costs
+ *   node-min the least a Node proxy can do (bench/fixtures/minimal-proxy.mjs): Node's own ceiling here
  * Each target is measured under load (wrk -c 50) and unloaded (wrk -c 1, the added latency of one
  * request). Rounds are interleaved so machine noise hits every target alike; medians are reported.
  * Usage: npm run bench:proxy [-- --duration 10 --rounds 3]
@@ -52,7 +53,7 @@ ${server}
   return file;
 }
 
-const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 const started: Started[] = [];
 const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
 process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
@@ -90,13 +91,15 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
   spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort as number, adminPort as number, false)]));
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(logPort as number, logAdminPort as number, true)]));
-  await Promise.all([originPort, nginxPort, rempartPort, logPort].map((p) => waitForPort(p as number)));
+  started.push(startProcess(process.execPath, ['bench/fixtures/minimal-proxy.mjs', String(minPort), `http://127.0.0.1:${originPort}`]));
+  await Promise.all([originPort, nginxPort, rempartPort, logPort, minPort].map((p) => waitForPort(p as number)));
 
   const targets = {
     direct: `http://127.0.0.1:${originPort}/track/6A12345678901`,
     nginx: `http://127.0.0.1:${nginxPort}/track/6A12345678901`,
     rempart: `http://127.0.0.1:${rempartPort}/track/6A12345678901`,
     'rempart+log': `http://127.0.0.1:${logPort}/track/6A12345678901`,
+    'node-min': `http://127.0.0.1:${minPort}/track/6A12345678901`,
   } as const;
   type Name = keyof typeof targets;
   const loaded = Object.fromEntries(Object.keys(targets).map((k) => [k, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
@@ -128,6 +131,7 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
     `- Rempart throughput / direct: ${f(by.rempart.rps / by.direct.rps)}; nginx / direct: ${f(by.nginx.rps / by.direct.rps)}`,
     `- Added p50 latency of one request (c=1): Rempart **${f(by.rempart.p50c1 - by.direct.p50c1, 3)} ms**, nginx ${f(by.nginx.p50c1 - by.direct.p50c1, 3)} ms (aim < 0.5 ms)`,
     `- Access log on / off (Rempart throughput): ${f(by['rempart+log'].rps / by.rempart.rps)}`,
+    `- Rempart / the minimal Node proxy (Node's own HTTP stack, nothing checked): ${f(by.rempart.rps / by['node-min'].rps)}; minimal Node proxy / nginx: ${f(by['node-min'].rps / by.nginx.rps)}`,
   ].join('\n');
   const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
 
