@@ -123,6 +123,15 @@ const rateLimitsSchema = z.object({
   maxTrackedClients: z.number().int().positive().default(200_000),
 }).strict();
 
+const weightSchema = z.number().positive().max(1000);
+/** Shares of upstream slots per class when requests must wait (stride scheduling, not strict priority). */
+const classWeightsSchema = z.object({
+  critical: weightSchema.default(8),
+  high: weightSchema.default(4),
+  normal: weightSchema.default(2),
+  low: weightSchema.default(1),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -139,6 +148,7 @@ export const configSchema = z.object({
   routes: z.array(routeSchema).min(1, 'at least one route is required'),
   blocklist: z.array(blockSchema).default([]),
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
+  classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
 }).strict();
 

@@ -46,8 +46,10 @@ export interface Runtime {
 export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const trusted = createTrustedMatcher([...config.trustedProxies]);
   const upstreams = createUpstreams(config.upstreams);
+  const w = config.classWeights;
+  const weights = [w.critical, w.high, w.normal, w.low];
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs })]));
+    [name, createAdmissionQueue({ maxInFlight: u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
   const ticker = setInterval(() => { for (const q of admission.values()) if (q.queued > 0) q.expire(shared.ticker.now()); }, 100);
   ticker.unref();

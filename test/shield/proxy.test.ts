@@ -37,6 +37,7 @@ test('GET is proxied with forwarding headers set and hop-by-hop headers removed'
   assert.equal(seen.headers['x-forwarded-proto'], 'http');
   assert.match(String(seen.headers.forwarded), /^for=127\.0\.0\.1;proto=http;host="127\.0\.0\.1:\d+"$/);
   assert.match(String(seen.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-z]+$/);
+  assert.match(raw, new RegExp(`\\r\\nx-request-id: ${String(seen.headers['x-request-id'])}\\r\\n`, 'i'), 'the client gets the same id');
   assert.equal(seen.headers.host, `127.0.0.1:${shield.port}`, 'the client Host is kept');
 });
 

@@ -135,3 +135,12 @@ test('property: slots and queue stay bounded and every waiter ends exactly once'
     assert.ok([...ends.values()].every((n) => n === 1), 'no waiter started or rejected twice');
   }
 });
+
+test('weights are configurable: equal weights make the classes take turns', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 1000, weights: [1, 1, 1, 1] });
+  const log: string[] = [];
+  q.admit(waiter(0, log, 'busy'), 0);
+  for (let i = 0; i < 3; i++) { q.admit(waiter(0, log, `c${i}`), 0); q.admit(waiter(3, log, `l${i}`), 0); }
+  for (let i = 0; i < 6; i++) q.release(1);
+  assert.deepEqual(log.slice(1), ['start c0', 'start l0', 'start c1', 'start l1', 'start c2', 'start l2']);
+});

@@ -29,6 +29,8 @@ export interface AdmissionParams {
   maxInFlight: number;
   maxQueue: number;
   queueTimeoutMs: number;
+  /** Shares of the slots under contention by rank (critical, high, normal, low); default CLASS_WEIGHTS. */
+  weights?: readonly number[];
 }
 
 /** The admission state of one upstream. */
@@ -46,7 +48,7 @@ export interface AdmissionQueue {
   params: AdmissionParams;
 }
 
-/** Shares of the upstream's slots under contention, by rank (critical, high, normal, low). */
+/** Default shares of the upstream's slots under contention, by rank (critical, high, normal, low). */
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
 const RANKS = CLASS_WEIGHTS.length;
 
@@ -63,7 +65,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   let queued = 0;
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
-  const weight = (r: number): number => CLASS_WEIGHTS[r] as number;
+  const weights = params.weights ?? CLASS_WEIGHTS;
+  const weight = (r: number): number => weights[r] as number;
 
   const compact = (r: number): void => {
     const q = queues[r] as Waiter[];

@@ -95,7 +95,10 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
         if (state.aborted) return;
-        res.writeHead(statusCode, filterResponseHeaders(upHeaders));
+        const out = filterResponseHeaders(upHeaders);
+        // Like Cloudflare's cf-ray: the id a customer can quote, also in the access log.
+        if (out['x-request-id'] === undefined) out['x-request-id'] = ctx.id;
+        res.writeHead(statusCode, out);
         if (res.writableNeedDrain) pauseUntilDrain(c);
       },
       onResponseData(c, chunk) {
