@@ -7,6 +7,7 @@ import { BlockList } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createCidrTable } from '../src/shield/blocklist/cidr-table.js';
+import { createRng } from '../src/core/rng.js';
 import { formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../src/shield/net/ip.js';
 
 const SIZES = [10, 10_000, 100_000, 1_000_000] as const;
@@ -15,18 +16,7 @@ const ROUNDS = 9;
 // node:net BlockList is linear: fewer lookups at large sizes keep the run bounded; none is extrapolated.
 const BLOCKLIST_QUERIES: Record<number, number> = { 10: QUERIES, 10_000: 2_000, 100_000: 200, 1_000_000: 20 };
 
-function createPrng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = createPrng(0x5eed);
+const random = createRng(0x5eed).next;
 const u32 = (): number => Math.floor(random() * 4294967296) >>> 0;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 

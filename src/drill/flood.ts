@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import { applySetCookie } from './browser.js';
 import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
 import type { BrowserIdentity } from './headers.js';
+import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
 
@@ -37,15 +38,9 @@ export interface FloodSpec {
   timeoutMs?: number;
 }
 
-export interface FloodEnv {
+/** A flood's environment: the run's sources and the target origin. */
+export interface FloodEnv extends AttackEnv {
   origin: string;
-  addresses: (string | undefined)[];
-  identities: BrowserIdentity[];
-  rng: Rng;
-  /** ms since the run started. */
-  now(): number;
-  seconds: number;
-  signal: AbortSignal;
 }
 
 export interface RunningFlood {

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
-import type { BrowserIdentity } from './headers.js';
-import { randomToken, type Rng } from './rng.js';
+import type { AttackEnv } from './attack-env.js';
+import { randomToken } from './rng.js';
 
 /**
  * Slow connection attacks: slowloris (a request head that never ends, one header line at a time)
@@ -27,16 +27,11 @@ export interface SlowSpec {
   stopS: number;
 }
 
-export interface SlowEnv {
+/** A slow attack's environment: the run's sources and where to connect. */
+export interface SlowEnv extends AttackEnv {
   host: string;
   port: number;
   hostHeader: string;
-  addresses: (string | undefined)[];
-  identities: BrowserIdentity[];
-  rng: Rng;
-  now(): number;
-  seconds: number;
-  signal: AbortSignal;
 }
 
 export interface RunningSlow {

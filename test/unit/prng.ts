@@ -1,13 +1,8 @@
-/** A seeded PRNG (mulberry32) so a failing property test reproduces; returns floats in [0, 1). */
+import { createRng } from '../../src/core/rng.js';
+
+/** A seeded PRNG (mulberry32, the project's one) so a failing property test reproduces; floats in [0, 1). */
 export function createPrng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 /** A uniformly random unsigned 32-bit integer from a PRNG. */
