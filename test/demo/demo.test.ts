@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { request } from 'undici';
+import { chromium } from 'playwright-core';
+
+/** Reads the child's stdout until `pattern` matches (bounded). */
+function waitOutput(child: ReturnType<typeof spawn>, pattern: RegExp, ms = 20_000): Promise<RegExpExecArray> {
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not seen: ${pattern}\n${out}`)), ms);
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = pattern.exec(out);
+      if (m) { clearTimeout(timer); resolve(m); }
+    });
+  });
+}
+
+test('`rempart demo` serves the site through the shield; a real browser tracks a parcel; Ctrl-C stops it', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const site = await waitOutput(child, /site through the shield\s+(http:\/\/127\.0\.0\.1:\d+)\/[\s\S]*admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/state\s+\(Authorization: Bearer (\S+)\)/);
+  const [, shieldUrl, adminUrl, token] = site as unknown as [string, string, string, string];
+
+  const home = await request(`${shieldUrl}/`);
+  assert.equal(home.statusCode, 200);
+  assert.match(await home.body.text(), /La Poste \(demo\)/);
+  const state = await request(`${adminUrl}/api/state`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(state.statusCode, 200);
+  await state.body.text();
+
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const response = await page.goto(`${shieldUrl}/track`);
+  assert.equal(response?.status(), 200);
+  await page.fill('#id', '6A12345678901');
+  await page.click('button');
+  await page.waitForFunction(() => (document.getElementById('out')?.textContent ?? '').includes('6A12345678901'), undefined, { timeout: 10_000 });
+  const shown = JSON.parse(await page.textContent('#out') ?? '{}') as { id: string; status: string };
+  assert.equal(shown.id, '6A12345678901');
+  assert.ok(shown.status.length > 0);
+
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+});
