@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startOrigin } from '../../examples/origin/server.js';
+
+test('`rempart drill`: Ctrl-C stops the run and the JSON and HTML reports are still written', async (t) => {
+  const origin = await startOrigin({ maxInFlight: 8, maxQueue: 16, serviceMs: 2 });
+  t.after(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-drill-cli-'));
+  const json = join(dir, 'r.json');
+  const html = join(dir, 'r.html');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'drill', '--target', origin.url, '--scenario', 'single-flood',
+    '--duration', '60', '--time-scale', '10', '--users', '4', '--bank-users', '2', '--param', 'rate=50', '--json', json, '--html', html], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  await new Promise((r) => setTimeout(r, 4_000));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.ok(code !== null, out);
+  assert.ok(existsSync(json) && existsSync(html), `reports written; output:\n${out}`);
+  const report = JSON.parse(readFileSync(json, 'utf8')) as { meta: { stoppedEarly: boolean; elapsedS: number } };
+  assert.equal(report.meta.stoppedEarly, true);
+  assert.ok(report.meta.elapsedS < 30, `stopped after ${report.meta.elapsedS} s of 60`);
+  assert.ok(origin.stats().served.track + origin.stats().served.home + origin.stats().served.search > 0, 'traffic reached the target before the stop');
+});
+
+test('`rempart drill` refuses a target outside loopback with exit code 2 and sends nothing', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'drill', '--target', 'http://192.0.2.10/', '--scenario', 'single-flood', '--duration', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 2);
+  assert.match(err, /allow-target/);
+});
