@@ -14,6 +14,7 @@ export const ERRORS = {
   RMP_ERR_NO_ROUTE: { status: 404, message: 'Not Found' },
   RMP_ERR_RATE_LIMITED: { status: 429, message: 'Too Many Requests' },
   RMP_ERR_BLOCKED: { status: 403, message: 'Forbidden' },
+  RMP_ERR_SHED: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_UPSTREAM_REFUSED: { status: 502, message: 'Bad Gateway' },
   RMP_ERR_UPSTREAM_RESET: { status: 502, message: 'Bad Gateway' },
   RMP_ERR_UPSTREAM_BAD_RESPONSE: { status: 502, message: 'Bad Gateway' },

@@ -60,7 +60,8 @@ export function createRequestHandler(current: () => Runtime, bus: ShieldBus): (r
         const close = verdict.close === true || hasRequestBody(req);
         sendError(res, ctx.id, verdict.code, { close, ...(verdict.retryAfterS !== undefined ? { retryAfterS: verdict.retryAfterS } : {}) });
       } else {
-        sendError(res, ctx.id, 'RMP_ERR_RATE_LIMITED', { retryAfterS: verdict.retryAfterS, close: hasRequestBody(req) });
+        // RFC 9110 §15.6.4: load shedding is a 503 with Retry-After, not a per-client 429.
+        sendError(res, ctx.id, 'RMP_ERR_SHED', { retryAfterS: verdict.retryAfterS, close: hasRequestBody(req) });
       }
       return;
     }
