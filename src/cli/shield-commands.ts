@@ -33,13 +33,17 @@ export function registerShieldCommands(program: Command): void {
           shield.bus.emit('config:rejected', { file, message });
         }
       });
+      let stopping = false;
       const stop = async (signal: string): Promise<void> => {
-        log.info({ signal }, 'stopping');
-        await shield.close();
+        if (stopping) process.exit(1); // a second signal: stop now
+        stopping = true;
+        const graceMs = shield.config().listen.shutdownGraceMs;
+        log.info({ signal, graceMs }, 'stopping: draining requests in flight');
+        await shield.close({ graceMs });
         process.exit(0);
       };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
     });
 
   const config = program.command('config').description('configuration tools');

@@ -56,6 +56,8 @@ const listenSchema = z.object({
    */
   proxyProtocol: z.boolean().default(false),
   limits: limitsSchema.default(() => limitsSchema.parse({})),
+  /** On SIGTERM/SIGINT, requests in flight get this long to finish before connections are cut. */
+  shutdownGraceMs: z.number().int().min(0).default(10_000),
 }).strict();
 
 const adminSchema = z.object({

@@ -20,10 +20,13 @@ export function createRequestIds(): () => string {
  * "continue" is answered at the edge, otherwise the request is forwarded. The runtime is read per
  * request, so a reload swaps the whole pipeline atomically between two requests.
  */
-export function createRequestHandler(current: () => Runtime, bus: ShieldBus): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(current: () => Runtime, bus: ShieldBus, draining: () => boolean = () => false):
+  (req: IncomingMessage, res: ServerResponse) => void {
   const nextId = createRequestIds();
   return function handleRequest(req, res) {
     const rt = current();
+    // While shutting down, each response is the connection's last (RFC 9112 §9.6).
+    if (draining()) res.shouldKeepAlive = false;
     const info = connectionInfo(req.socket);
     const peer = info?.address ?? req.socket.remoteAddress ?? '';
     const trusted = info?.trusted ?? false;

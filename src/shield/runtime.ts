@@ -23,6 +23,7 @@ export interface SharedState {
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
   onUpstreamError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
+  draining(): boolean;
 }
 
 /** One configuration compiled for the hot path: stages, pools, matchers. Swapped whole on reload. */
@@ -67,6 +68,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     bodyLimits: config.listen.limits,
     formatForwardedNode: formatForwardedFor,
     onError: shared.onUpstreamError,
+    draining: shared.draining,
   });
   return Object.freeze({
     config,

@@ -35,7 +35,11 @@ export interface ShieldHandle {
   /** Applies a new validated configuration; listener address changes need a restart. */
   reload(config: Config, file?: string): void;
   config(): Config;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets requests in flight finish for up to `graceMs` (responses carry
+   * Connection: close, idle keep-alive connections are closed at once), then cuts what is left.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** Options for startShield; everything but the config has a production default. */
@@ -74,6 +78,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const limiter = createKeyedLimiter({ maxKeys: config.rateLimits.maxTrackedClients, clock: ticker });
   const bodyGuards = createBodyGuards(ticker);
   const nextErrorId = createRequestIds();
+  let draining = false;
 
   const loadConfigBlocks = (c: Config): void => {
     for (const e of blocklist.entries(clock.now())) if (e.value.source === 'config') blocklist.remove(e.cidr);
@@ -86,7 +91,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const onUpstreamError = (ctx: { id: string; client: string; path: string }, code: ErrorCode, err: unknown): void => {
     log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message }, 'upstream error');
   };
-  const shared = { clock, ticker, blocklist, limiter, bodyGuards, onUpstreamError };
+  const shared = { clock, ticker, blocklist, limiter, bodyGuards, onUpstreamError, draining: () => draining };
   let runtime: Runtime = buildRuntime(config, shared);
 
   const httpServer = createHttpServer({
@@ -97,7 +102,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     joinDuplicateHeaders: false,
     // Node checks header/request deadlines on this interval (30 s by default): make slowloris bite quickly.
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
-  }, createRequestHandler(() => runtime, bus));
+  }, createRequestHandler(() => runtime, bus, () => draining));
   applyServerLimits(httpServer, config);
 
   httpServer.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
@@ -203,9 +208,18 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       void previous.close();
       bus.emit('config:reloaded', { file });
     },
-    async close() {
+    async close(closeOpts = {}) {
       clearInterval(sweep);
       netServer.close();
+      draining = true;
+      httpServer.closeIdleConnections();
+      const deadline = Date.now() + (closeOpts.graceMs ?? 0);
+      // Bounded wait: every response now closes its connection, so `open` only goes down.
+      while (gate.open > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        httpServer.closeIdleConnections();
+      }
+      if (gate.open > 0) log.warn({ open: gate.open }, 'shutdown grace over: closing connections with requests in flight');
       gate.destroyAll();
       httpServer.close();
       httpServer.closeAllConnections();

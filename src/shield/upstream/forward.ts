@@ -23,6 +23,8 @@ export interface ForwarderDeps {
   bodyLimits: BodyLimits;
   formatForwardedNode(ip: string): string;
   onError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
+  /** True while the shield shuts down: each response is then its connection's last. */
+  draining(): boolean;
 }
 
 /** Terminal stage: streams the request to its upstream and the response back. */
@@ -50,6 +52,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
   const shed = (ctx: RequestContext, why: AdmissionRejection): void => {
     if (ctx.res.headersSent || ctx.res.destroyed) return;
     const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
+    if (deps.draining()) ctx.res.shouldKeepAlive = false;
     ctx.errorCode = code;
     // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated.
     sendError(ctx.res, ctx.id, code, { retryAfterS: 1, close: hasRequestBody(ctx.req) });
@@ -96,6 +99,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         ctx.upstreamMs = performance.now() - t0;
         if (state.aborted) return;
         const out = filterResponseHeaders(upHeaders);
+        if (deps.draining()) res.shouldKeepAlive = false;
         // Like Cloudflare's cf-ray: the id a customer can quote, also in the access log.
         if (out['x-request-id'] === undefined) out['x-request-id'] = ctx.id;
         res.writeHead(statusCode, out);
