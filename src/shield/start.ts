@@ -12,7 +12,7 @@ import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createBodyGuards } from './body-guard.js';
-import { createConnectionGate, type GateSettings } from './connection/gate.js';
+import { connectionInfo, createConnectionGate, type GateSettings } from './connection/gate.js';
 import { createRequestHandler, createRequestIds } from './request-handler.js';
 import { buildRuntime, type Runtime } from './runtime.js';
 import { attachAccessLog } from './access-log.js';
@@ -115,7 +115,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     const body = `${status} ${message}\nrequest id: ${id}\n`;
     socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n`
       + `Connection: close\r\nX-Request-Id: ${id}\r\nX-Rempart-Error: ${code}\r\n\r\n${body}`);
-    bus.emit('client:error', { address: socket.remoteAddress ?? '', code: err.code ?? code, status, requestId: id });
+    bus.emit('client:error', { address: connectionInfo(socket)?.address ?? socket.remoteAddress ?? '', code: err.code ?? code, status, requestId: id });
   });
   // CONNECT is for forward proxies; a reverse proxy has nothing to tunnel to.
   httpServer.on('connect', (_req, socket: Socket) => {
