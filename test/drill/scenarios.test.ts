@@ -92,7 +92,10 @@ test('login-flood: form POSTs of random credentials to /bank/login', async (t) =
     return `${f.get('user')}:${f.get('password')}`;
   });
   assert.ok(new Set(creds).size > 0.99 * creds.length);
-  assert.equal(r.attack.components[0]!.statuses['401'], srv.requests.length);
+  // Every answer counted was seen by the server; requests still in flight when the run stops
+  // (at most one per source here) may have reached the server without their answer being counted.
+  const answered = r.attack.components[0]!.statuses['401'] ?? 0;
+  assert.ok(answered <= srv.requests.length && srv.requests.length - answered <= 100, `answered ${answered}, seen ${srv.requests.length}`);
   assertBrowserLike(srv.requests);
 });
 
