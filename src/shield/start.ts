@@ -7,6 +7,7 @@ import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { ERRORS, type ErrorCode } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
+import { createLogThrottle } from '../core/log-throttle.js';
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
@@ -88,8 +89,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   };
   loadConfigBlocks(config);
 
+  const errorLogs = createLogThrottle(ticker);
   const onUpstreamError = (ctx: { id: string; client: string; path: string }, code: ErrorCode, err: unknown): void => {
-    log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message }, 'upstream error');
+    const suppressed = errorLogs.take(code);
+    if (suppressed === undefined) return; // counted in metrics; the log stays readable under a flood
+    log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message, ...(suppressed ? { suppressed } : {}) }, 'upstream error');
   };
   const shared = { clock, ticker, blocklist, limiter, bodyGuards, onUpstreamError, draining: () => draining };
   let runtime: Runtime = buildRuntime(config, shared);
