@@ -10,12 +10,12 @@ test('loopback targets are accepted, others refused unless named with --allow-ta
   assert.equal(checkTarget('http://127.44.3.2/').host, '127.44.3.2');
   assert.equal(checkTarget('http://localhost:9/').host, '127.0.0.1');
   assert.equal(checkTarget('http://[::1]:8080/').distinctSources, false);
-  for (const bad of ['http://10.0.0.1/', 'http://example.com/', 'http://128.0.0.1/', 'http://0.0.0.0/', 'http://[::2]/']) {
+  for (const bad of ['http://192.0.2.1/', 'http://example.com/', 'http://128.0.0.1/', 'http://0.0.0.0/', 'http://[::2]/']) {
     assert.throws(() => checkTarget(bad), TargetRefusedError, bad);
   }
   assert.throws(() => checkTarget('https://127.0.0.1/'), /only http/);
-  assert.throws(() => checkTarget('http://10.0.0.1/', ['10.0.0.2']), TargetRefusedError);
-  assert.equal(checkTarget('http://10.0.0.1/', ['10.0.0.1']).distinctSources, false);
+  assert.throws(() => checkTarget('http://192.0.2.1/', ['192.0.2.2']), TargetRefusedError);
+  assert.equal(checkTarget('http://192.0.2.1/', ['192.0.2.1']).distinctSources, false);
   assert.equal(isLoopback('127.255.255.254'), true);
   assert.equal(isLoopback('1.127.0.0'), false);
 });
