@@ -45,6 +45,3 @@ export function isRempartError(e: unknown): e is RempartError {
   return typeof e === 'object' && e !== null && (e as { rempart?: unknown }).rempart === true
     && typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code in ERRORS;
 }
-
-/** HTTP status for a code. */
-export const statusOf = (code: ErrorCode): number => ERRORS[code].status;

@@ -9,9 +9,6 @@ export type Verdict =
   | { readonly kind: 'deny'; readonly code: ErrorCode; readonly reason: string; readonly retryAfterS?: number; readonly close?: boolean }
   | { readonly kind: 'shed'; readonly reason: string; readonly retryAfterS: number };
 
-/** The verdict every request gets unless a stage says otherwise. */
-export const ALLOW: Verdict = Object.freeze({ kind: 'allow' });
-
 /** Builds a deny verdict. */
 export const deny = (code: ErrorCode, reason: string, extra: { retryAfterS?: number; close?: boolean } = {}): Verdict =>
   ({ kind: 'deny', code, reason, ...extra });

@@ -12,8 +12,6 @@ import { upstreamErrorCode } from './error-code.js';
 import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 
-export { upstreamErrorCode };
-
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
   upstreams: Map<string, Upstream>;
