@@ -163,3 +163,21 @@ test('bodies over maxBodyBytes get 413: at once for Content-Length, mid-stream f
   assert.equal(statusOf(chunked), 413);
   assert.ok(upstream.seen.every((s) => s.bodyBytes <= 1024), 'the upstream never received more than the limit');
 });
+
+test('HEAD, 204 and 304 pass through without a body and keep the connection usable', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    if (req.url === '/nc') { res.writeHead(204); res.end(); return; }
+    if (req.url === '/nm') { res.writeHead(304, { etag: '"v1"' }); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5', etag: '"v1"' });
+    res.end(req.method === 'HEAD' ? undefined : 'hello');
+  };
+  const shield = await startTestShield(t, upstream.url);
+  // Three requests pipelined on one connection: each response must end exactly where it should.
+  const raw = await rawExchange(shield.port,
+    'HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /nc HTTP/1.1\r\nHost: x\r\n\r\nGET /nm HTTP/1.1\r\nHost: x\r\nIf-None-Match: "v1"\r\nConnection: close\r\n\r\n');
+  const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['200', '204', '304']);
+  assert.match(raw, /content-length: 5\r\n/i, 'HEAD keeps the length of the body it does not carry');
+  assert.doesNotMatch(raw, /hello/);
+});
