@@ -140,6 +140,3 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   }
   return parseConfigText(text, file, env);
 }
-
-
-
