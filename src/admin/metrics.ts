@@ -42,7 +42,8 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
   const offs = [
     bus.on('request:end', ({ ctx }) => {
       const v = ctx.verdict;
-      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : ctx.errorCode ?? 'forwarded';
+      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed'
+        : ctx.cacheState === 'HIT' ? 'cache_hit' : ctx.cacheState === 'STALE' ? 'cache_stale' : ctx.errorCode ?? 'forwarded';
       if (outcome === 'forwarded') forwarded[ctx.routeClass]?.inc();
       else requests.labels(ctx.routeClass, outcome).inc();
       if (ctx.upstreamMs !== undefined && ctx.route) latencyOf(ctx.route.upstream).observe(ctx.upstreamMs / 1000);

@@ -81,7 +81,10 @@ const upstreamSchema = z.object({
 }).strict();
 
 const cacheSchema = z.object({
+  /** Seconds a stored response is served without asking the upstream (the upstream's max-age may shorten it). */
   ttlS: z.number().int().positive(),
+  /** Seconds after that during which a stored copy answers instead of a 502/503/504 (RFC 5861 stale-if-error). */
+  staleS: z.number().int().min(0).default(600),
   /** Query parameters that are part of the cache key; all others are ignored (cache-busting defence). */
   query: z.array(z.string()).default([]),
 }).strict();
@@ -134,6 +137,13 @@ const classWeightsSchema = z.object({
   low: weightSchema.default(1),
 }).strict();
 
+/** The response cache shared by all routes that cache. */
+const cacheStoreSchema = z.object({
+  maxBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+  /** Larger responses stream through uncached. */
+  maxObjectBytes: z.number().int().min(0).default(1024 * 1024),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -151,6 +161,7 @@ export const configSchema = z.object({
   blocklist: z.array(blockSchema).default([]),
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
   classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
+  cache: cacheStoreSchema.default(() => cacheStoreSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
 }).strict();
 

@@ -13,6 +13,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
         outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.errorCode ?? 'forwarded',
+        cache: ctx.cacheState,
       }, 'access');
     }),
     bus.on('client:error', (e) => log.debug({ reqId: e.requestId, client: e.address, code: e.code, status: e.status }, 'malformed request refused')),

@@ -27,6 +27,10 @@ export interface RequestContext {
   upstreamMs: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;
+  /** Set by the cache stage when the route caches and the request may be served from cache. */
+  cacheKey: string | undefined;
+  /** How the response was served from cache, if it was. */
+  cacheState: 'HIT' | 'STALE' | 'MISS' | undefined;
 }
 
 /** A named request stage: returns a verdict to stop the pipeline, or undefined to continue. */

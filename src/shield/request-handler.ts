@@ -7,6 +7,7 @@ import type { ShieldBus } from './events.js';
 import type { Runtime } from './runtime.js';
 import { sendError } from './respond.js';
 import { hasRequestBody } from './http-message.js';
+import { sendCached } from './cache/respond-cached.js';
 
 /** Request ids: a per-process prefix plus a counter — unique, cheap, and sortable in logs. */
 export function createRequestIds(): () => string {
@@ -47,6 +48,8 @@ export function createRequestHandler(current: () => Runtime, bus: ShieldBus, dra
       verdict: undefined,
       upstreamMs: undefined,
       errorCode: undefined,
+      cacheKey: undefined,
+      cacheState: undefined,
     };
     res.once('close', () => {
       bus.emit('request:end', {
@@ -58,6 +61,11 @@ export function createRequestHandler(current: () => Runtime, bus: ShieldBus, dra
       if (verdict === undefined) continue;
       ctx.verdict = verdict;
       if (verdict.kind === 'allow') break;
+      if (verdict.kind === 'cached') {
+        ctx.cacheState = 'HIT';
+        sendCached(res, ctx.id, verdict.entry, 'HIT', rt.now(), req.method === 'HEAD');
+        return;
+      }
       if (verdict.kind === 'deny') {
         // A body we will not read makes the connection unusable for the next request.
         const close = verdict.close === true || hasRequestBody(req);

@@ -1,4 +1,5 @@
 import type { Config, RouteClass } from '../config/schema.js';
+import type { CachePolicy } from './cache/policy.js';
 
 /** A route compiled once at config load: a cheap matcher plus what the pipeline needs. */
 export interface CompiledRoute {
@@ -8,7 +9,7 @@ export interface CompiledRoute {
   readonly host: string | undefined;
   readonly upstream: string;
   readonly routeClass: RouteClass;
-  readonly cache: Config['routes'][number]['cache'];
+  readonly cache: CachePolicy | undefined;
 }
 
 /** Finds the route for a request; first match in configuration order wins (like HAProxy use_backend). */
@@ -23,7 +24,7 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     host: r.match.host?.toLowerCase(),
     upstream: r.upstream,
     routeClass: r.class,
-    cache: r.cache,
+    cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()) }) : undefined,
   }));
   return (method, path, host) => {
     for (const r of compiled) {

@@ -8,6 +8,8 @@ import { createValidateStage } from './stages/validate-request.js';
 import { createClassifyStage } from './stages/classify.js';
 import { createClientBlockStage, type BlocklistLookupPort } from './stages/client-block.js';
 import { createRateLimitStage, type RateLimiterPort } from './stages/rate-limit.js';
+import { createCacheLookupStage } from './stages/cache-lookup.js';
+import type { CacheStore } from './cache/store.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
@@ -22,6 +24,7 @@ export interface SharedState {
   blocklist: BlocklistLookupPort;
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
+  cache: CacheStore;
   onUpstreamError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
   draining(): boolean;
 }
@@ -33,6 +36,8 @@ export interface Runtime {
   readonly forward: Forwarder;
   readonly upstreams: Map<string, Upstream>;
   readonly admission: Map<string, AdmissionQueue>;
+  /** Monotonic ms (cache ages, queues). */
+  now(): number;
   isTrusted(address: string): boolean;
   resolveClient(peer: string, xForwardedFor: string | string[] | undefined): string;
   /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
@@ -60,6 +65,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     createClientBlockStage(shared.blocklist, shared.clock),
   ];
   if (config.rateLimits.enabled) stages.push(createRateLimitStage(shared.limiter, config.rateLimits.perClient));
+  if (config.routes.some((r) => r.cache)) stages.push(createCacheLookupStage(shared.cache, shared.ticker));
   const forward = createForwarder({
     upstreams,
     admission,
@@ -69,6 +75,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     formatForwardedNode: formatForwardedFor,
     onError: shared.onUpstreamError,
     draining: shared.draining,
+    cache: shared.cache,
+    maxObjectBytes: config.cache.maxObjectBytes,
   });
   return Object.freeze({
     config,
@@ -76,6 +84,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     forward,
     upstreams,
     admission,
+    now: () => shared.ticker.now(),
     close: async () => { clearInterval(ticker); await closeUpstreams(upstreams); },
     isTrusted: (address: string) => trusted.has(address),
     resolveClient: (peer: string, xff: string | string[] | undefined) => resolveClientAddress(peer, xff, trusted),

@@ -13,6 +13,7 @@ import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createBodyGuards } from './body-guard.js';
+import { createCacheStore } from './cache/store.js';
 import { connectionInfo, createConnectionGate, type GateSettings } from './connection/gate.js';
 import { createRequestHandler, createRequestIds } from './request-handler.js';
 import { buildRuntime, type Runtime } from './runtime.js';
@@ -95,7 +96,9 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     if (suppressed === undefined) return; // counted in metrics; the log stays readable under a flood
     log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message, ...(suppressed ? { suppressed } : {}) }, 'upstream error');
   };
-  const shared = { clock, ticker, blocklist, limiter, bodyGuards, onUpstreamError, draining: () => draining };
+  // The cache belongs to the process: a reload keeps what it holds (its size is fixed at start).
+  const cache = createCacheStore(config.cache.maxBytes);
+  const shared = { clock, ticker, blocklist, limiter, bodyGuards, cache, onUpstreamError, draining: () => draining };
   let runtime: Runtime = buildRuntime(config, shared);
 
   const httpServer = createHttpServer({

@@ -11,6 +11,9 @@ import { buildUpstreamHeaders, filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
 import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
+import type { CacheStore } from '../cache/store.js';
+import { storableLifetimeS } from '../cache/policy.js';
+import { sendCached } from '../cache/respond-cached.js';
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
@@ -23,6 +26,8 @@ export interface ForwarderDeps {
   onError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
+  cache: CacheStore;
+  maxObjectBytes: number;
 }
 
 /** Terminal stage: streams the request to its upstream and the response back. */
@@ -39,16 +44,31 @@ const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal
 export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { upstreams, admission, bodyGuards, bodyLimits, clock } = deps;
 
+  /** RFC 5861 stale-if-error: a stored copy, even expired, beats a 502/503/504. */
+  const serveStale = (ctx: RequestContext): boolean => {
+    if (ctx.cacheKey === undefined || ctx.res.headersSent) return false;
+    const now = clock.now();
+    const entry = deps.cache.stale(ctx.cacheKey, now);
+    if (!entry) return false;
+    ctx.cacheState = 'STALE';
+    ctx.errorCode = undefined;
+    if (deps.draining()) ctx.res.shouldKeepAlive = false;
+    sendCached(ctx.res, ctx.id, entry, 'STALE', now, ctx.req.method === 'HEAD');
+    return true;
+  };
+
   const fail = (ctx: RequestContext, err: unknown): void => {
     const code = upstreamErrorCode(err);
     ctx.errorCode = code;
     deps.onError(ctx, code, err);
+    if (serveStale(ctx)) return;
     // A request body we did not finish reading leaves the connection unusable.
     sendError(ctx.res, ctx.id, code, { close: hasRequestBody(ctx.req) && !ctx.req.complete });
   };
 
   const shed = (ctx: RequestContext, why: AdmissionRejection): void => {
     if (ctx.res.headersSent || ctx.res.destroyed) return;
+    if (serveStale(ctx)) return;
     const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
     if (deps.draining()) ctx.res.shouldKeepAlive = false;
     ctx.errorCode = code;
@@ -76,6 +96,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       forwardedNode: deps.formatForwardedNode(ctx.peer),
     });
     const t0 = performance.now();
+    // Filled while the response streams, when the route caches and the answer may be stored.
+    let store: { chunks: Buffer[]; size: number; lifetimeS: number; status: number; headers: Record<string, string | string[]> } | undefined;
     const pauseUntilDrain = (c: Dispatcher.DispatchController): void => {
       c.pause();
       res.once('drain', () => c.resume());
@@ -98,16 +120,40 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         if (state.aborted) return;
         const out = filterResponseHeaders(upHeaders);
         if (deps.draining()) res.shouldKeepAlive = false;
+        const policy = ctx.cacheKey !== undefined ? ctx.route?.cache : undefined;
+        if (policy) {
+          ctx.cacheState = 'MISS';
+          const lifetimeS = storableLifetimeS(statusCode, out, policy);
+          const declared = Number(out['content-length'] ?? 0);
+          if (lifetimeS !== undefined && declared <= deps.maxObjectBytes) {
+            store = { chunks: [], size: 0, lifetimeS, status: statusCode, headers: { ...out } };
+          }
+          out['x-rempart-cache'] = 'MISS';
+        }
         // Like Cloudflare's cf-ray: the id a customer can quote, also in the access log.
         if (out['x-request-id'] === undefined) out['x-request-id'] = ctx.id;
         res.writeHead(statusCode, out);
         if (res.writableNeedDrain) pauseUntilDrain(c);
       },
       onResponseData(c, chunk) {
+        if (store) {
+          store.size += chunk.length;
+          if (store.size > deps.maxObjectBytes) store = undefined;
+          else store.chunks.push(chunk);
+        }
         if (!state.aborted && !res.write(chunk)) pauseUntilDrain(c);
       },
       onResponseEnd() {
         release();
+        const policy = ctx.route?.cache;
+        if (store && policy && ctx.cacheKey !== undefined && req.method !== 'HEAD') {
+          const now = clock.now();
+          const freshUntil = now + store.lifetimeS * 1000;
+          deps.cache.put(ctx.cacheKey, {
+            status: store.status, headers: store.headers, body: Buffer.concat(store.chunks, store.size),
+            storedAt: now, freshUntil, staleUntil: freshUntil + policy.staleS * 1000,
+          });
+        }
         if (!state.aborted) res.end();
       },
       onResponseError(_c, err) {

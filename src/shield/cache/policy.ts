@@ -1,0 +1,50 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** A route's cache settings, compiled once. */
+export interface CachePolicy {
+  readonly ttlS: number;
+  readonly staleS: number;
+  /** Query parameters that are part of the key, sorted; every other parameter is ignored. */
+  readonly query: readonly string[];
+}
+
+/**
+ * The cache key: method (HEAD shares GET's entry), host, path and only the listed query
+ * parameters, sorted. Random parameters added to defeat caches (cache-busting floods) do not
+ * create new keys.
+ */
+export function cacheKey(method: string, host: string | undefined, target: string, policy: CachePolicy): string {
+  const q = target.indexOf('?');
+  const path = q === -1 ? target : target.slice(0, q);
+  let key = `${method === 'HEAD' ? 'GET' : method} ${(host ?? '').toLowerCase()} ${path}`;
+  if (q !== -1 && policy.query.length > 0) {
+    const params = new URLSearchParams(target.slice(q + 1));
+    for (const name of policy.query) {
+      for (const v of params.getAll(name)) key += `&${encodeURIComponent(name)}=${encodeURIComponent(v)}`;
+    }
+  }
+  return key;
+}
+
+/** RFC 9111 §3: we only store answers to GET/HEAD without credentials (§3.5: Authorization). */
+export function isCacheableRequest(method: string, headers: IncomingHttpHeaders): boolean {
+  return (method === 'GET' || method === 'HEAD') && headers.authorization === undefined;
+}
+
+const CACHEABLE_STATUS = new Set([200, 203, 204, 300, 301, 404, 410]); // RFC 9110 §15.1 heuristically cacheable
+
+/**
+ * Freshness lifetime in seconds for a response, or undefined if it must not be stored: a personal
+ * answer (Set-Cookie, private), no-store/no-cache, or Vary (we key on no request header).
+ * The route's ttlS is an upper bound; the upstream's s-maxage/max-age can only shorten it.
+ */
+export function storableLifetimeS(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders, policy: CachePolicy): number | undefined {
+  if (!CACHEABLE_STATUS.has(status)) return undefined;
+  if (headers['set-cookie'] !== undefined || headers.vary !== undefined) return undefined;
+  const cc = String(headers['cache-control'] ?? '').toLowerCase();
+  if (/(^|[\s,])(no-store|private|no-cache)([\s,=]|$)/.test(cc)) return undefined;
+  const m = /(?:^|[\s,])s-maxage=(\d+)/.exec(cc) ?? /(?:^|[\s,])max-age=(\d+)/.exec(cc);
+  const upstream = m ? Number(m[1]) : Infinity;
+  const lifetime = Math.min(policy.ttlS, upstream);
+  return lifetime > 0 ? lifetime : undefined;
+}

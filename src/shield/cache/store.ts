@@ -1,0 +1,62 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+
+/** A stored response. Times are ms on the shield's monotonic clock. */
+export interface CachedResponse {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer;
+  readonly storedAt: number;
+  readonly freshUntil: number;
+  readonly staleUntil: number;
+}
+
+/** A response cache bounded in bytes, least recently used out first. Pure: callers pass `now`. */
+export interface CacheStore {
+  /** A fresh entry, or undefined. */
+  fresh(key: string, now: number): CachedResponse | undefined;
+  /** An entry past its freshness but still within its stale window (RFC 5861 stale-if-error). */
+  stale(key: string, now: number): CachedResponse | undefined;
+  put(key: string, entry: CachedResponse): void;
+  readonly bytes: number;
+  readonly size: number;
+}
+
+const overhead = (key: string): number => 256 + key.length * 2;
+
+/** Creates a store holding at most `maxBytes` (bodies plus a fixed per-entry overhead). */
+export function createCacheStore(maxBytes: number): CacheStore {
+  const map = new Map<string, CachedResponse>();
+  let bytes = 0;
+  const drop = (key: string, e: CachedResponse): void => { map.delete(key); bytes -= e.body.length + overhead(key); };
+  const touch = (key: string, e: CachedResponse): void => { map.delete(key); map.set(key, e); };
+  return {
+    fresh(key, now) {
+      const e = map.get(key);
+      if (!e || now >= e.freshUntil) return undefined;
+      touch(key, e);
+      return e;
+    },
+    stale(key, now) {
+      const e = map.get(key);
+      if (!e) return undefined;
+      if (now >= e.staleUntil) { drop(key, e); return undefined; }
+      touch(key, e);
+      return e;
+    },
+    put(key, entry) {
+      const size = entry.body.length + overhead(key);
+      if (size > maxBytes) return;
+      const old = map.get(key);
+      if (old) drop(key, old);
+      // Map iteration order is insertion order: the first keys are the least recently used.
+      for (const [k, e] of map) {
+        if (bytes + size <= maxBytes) break;
+        drop(k, e);
+      }
+      map.set(key, entry);
+      bytes += size;
+    },
+    get bytes() { return bytes; },
+    get size() { return map.size; },
+  };
+}

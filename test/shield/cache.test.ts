@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { request, Agent } from 'undici';
+import { parseConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { createManualClock } from '../../src/core/clock.js';
+import { startShield } from '../../src/shield/start.js';
+import { startRecordingUpstream, type RecordingUpstream } from '../helpers/servers.js';
+
+async function setup(t: { after(fn: () => unknown): void }, upstream: RecordingUpstream, extra: Record<string, unknown> = {}) {
+  const clock = createManualClock(1_000_000);
+  const config = parseConfig({
+    listen: { port: 0 }, admin: { port: 0 },
+    upstreams: { o: { url: upstream.url, connections: 1, maxQueue: 0, ...(extra.upstream as object ?? {}) } },
+    routes: [
+      { match: { path: '/track/' }, upstream: 'o', class: 'normal', cache: { ttlS: 30, staleS: 600, query: ['id'] } },
+      { match: { path: '/' }, upstream: 'o' },
+    ],
+    rateLimits: { enabled: false },
+    log: { level: 'silent' },
+  });
+  const shield = await startShield({ config, logger: silentLogger(), clock });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 4 });
+  t.after(() => agent.close());
+  const get = async (path: string, init: { method?: string; headers?: Record<string, string> } = {}) => {
+    const r = await request(`${shield.url}${path}`, { dispatcher: agent, method: (init.method ?? 'GET') as 'GET', headers: init.headers ?? {} });
+    return { status: r.statusCode, cache: r.headers['x-rempart-cache'], age: r.headers.age, body: await r.body.text() };
+  };
+  return { clock, shield, get };
+}
+
+test('cache-busting parameters hit the same entry; only listed parameters make a new one', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  let n = 0;
+  upstream.handler = (req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ url: req.url, n: ++n })); };
+  const { clock, get } = await setup(t, upstream);
+  const a = await get('/track/6A1?id=1&_=123');
+  assert.deepEqual([a.status, a.cache], [200, 'MISS']);
+  clock.advance(5_000);
+  const b = await get('/track/6A1?id=1&_=999&utm=x');
+  assert.deepEqual([b.status, b.cache, b.age, b.body], [200, 'HIT', '5', a.body]);
+  const head = await get('/track/6A1?id=1', { method: 'HEAD' });
+  assert.deepEqual([head.status, head.cache, head.body], [200, 'HIT', '']);
+  const c = await get('/track/6A1?id=2');
+  assert.equal(c.cache, 'MISS');
+  assert.equal(upstream.seen.length, 2);
+  // After ttlS the entry is no longer fresh: the next request goes to the upstream again.
+  clock.advance(26_000);
+  assert.equal((await get('/track/6A1?id=1')).cache, 'MISS');
+  assert.equal(upstream.seen.length, 3);
+  // Routes without a cache setting are untouched.
+  const plain = await get('/other');
+  assert.equal(plain.cache, undefined);
+});
+
+test('personal or uncacheable answers are never stored', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    if (req.url?.startsWith('/track/cookie')) res.setHeader('set-cookie', 'sid=1');
+    if (req.url?.startsWith('/track/private')) res.setHeader('cache-control', 'private, max-age=60');
+    res.end('x');
+  };
+  const { get } = await setup(t, upstream);
+  for (const p of ['/track/cookie', '/track/private']) { await get(p); await get(p); }
+  await get('/track/auth', { headers: { authorization: 'Bearer u1' } });
+  await get('/track/auth', { headers: { authorization: 'Bearer u2' } });
+  assert.equal(upstream.seen.length, 6);
+});
+
+test('stale-if-error: an expired copy answers instead of 502 or of a 503 from a saturated upstream', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  upstream.handler = (req, res) => {
+    if (req.url === '/slow') { held.push(res); return; }
+    res.end(`v1 ${req.url}`);
+  };
+  const { clock, get } = await setup(t, upstream);
+  assert.equal((await get('/track/9')).body, 'v1 /track/9');
+  clock.advance(60_000); // past ttlS, within staleS
+  // Saturated: the only slot is taken and the queue is 0 → this request would be a 503.
+  const slow = get('/slow');
+  await new Promise((r) => setTimeout(r, 100));
+  const whileBusy = await get('/track/9');
+  assert.deepEqual([whileBusy.status, whileBusy.cache, whileBusy.body], [200, 'STALE', 'v1 /track/9']);
+  assert.equal(whileBusy.age, '60');
+  const noCopy = await get('/track/never-seen');
+  assert.equal(noCopy.status, 503);
+  held.shift()?.end('done');
+  await slow;
+  // Upstream gone: refused → would be 502; the stale copy answers.
+  await new Promise<void>((r) => { upstream.server.closeAllConnections(); upstream.server.close(() => r()); });
+  const down = await get('/track/9');
+  assert.deepEqual([down.status, down.cache], [200, 'STALE']);
+  clock.advance(600_000); // past staleS: nothing left to serve
+  assert.equal((await get('/track/9')).status, 502);
+});

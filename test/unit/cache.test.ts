@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCacheStore, type CachedResponse } from '../../src/shield/cache/store.js';
+import { cacheKey, isCacheableRequest, storableLifetimeS, type CachePolicy } from '../../src/shield/cache/policy.js';
+
+const policy: CachePolicy = { ttlS: 30, staleS: 60, query: ['id', 'lang'] };
+const entry = (bytes: number, t = 0): CachedResponse => ({ status: 200, headers: {}, body: Buffer.alloc(bytes), storedAt: t, freshUntil: t + 1000, staleUntil: t + 5000 });
+
+test('the key keeps only listed query parameters, sorted by name, and HEAD shares GET', () => {
+  const a = cacheKey('GET', 'Shop.Example', '/search?q=1&lang=fr&id=7&rnd=abc', policy);
+  assert.equal(a, cacheKey('GET', 'shop.example', '/search?rnd=zzz&id=7&q=2&lang=fr', policy));
+  assert.equal(a, cacheKey('HEAD', 'shop.example', '/search?id=7&lang=fr', policy));
+  assert.notEqual(a, cacheKey('GET', 'shop.example', '/search?id=8&lang=fr', policy));
+  assert.notEqual(a, cacheKey('GET', 'other.example', '/search?id=7&lang=fr', policy));
+  assert.notEqual(cacheKey('GET', 'h', '/a?id=1', policy), cacheKey('GET', 'h', '/a?id=1&id=2', policy));
+});
+
+test('only GET/HEAD without credentials, only shareable responses, lifetime capped by the route', () => {
+  assert.equal(isCacheableRequest('GET', {}), true);
+  assert.equal(isCacheableRequest('POST', {}), false);
+  assert.equal(isCacheableRequest('GET', { authorization: 'Bearer x' }), false);
+  assert.equal(storableLifetimeS(200, {}, policy), 30);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'public, max-age=5' }, policy), 5);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 's-maxage=10, max-age=2' }, policy), 10);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'max-age=3600' }, policy), 30);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'max-age=0' }, policy), undefined);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'private' }, policy), undefined);
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'no-store' }, policy), undefined);
+  assert.equal(storableLifetimeS(200, { 'set-cookie': ['a=1'] }, policy), undefined);
+  assert.equal(storableLifetimeS(200, { vary: 'accept-encoding' }, policy), undefined);
+  assert.equal(storableLifetimeS(404, {}, policy), 30);
+  assert.equal(storableLifetimeS(500, {}, policy), undefined);
+  assert.equal(storableLifetimeS(206, {}, policy), undefined);
+});
+
+test('fresh, then stale, then gone; the store never holds more than its byte budget', () => {
+  const store = createCacheStore(4000);
+  store.put('a', entry(1000));
+  assert.ok(store.fresh('a', 999));
+  assert.equal(store.fresh('a', 1000), undefined);
+  assert.ok(store.stale('a', 4999));
+  assert.equal(store.stale('a', 5000), undefined);
+  assert.equal(store.size, 0);
+  for (let i = 0; i < 20; i++) {
+    store.put(`k${i}`, entry(700));
+    assert.ok(store.bytes <= 4000, `bytes ${store.bytes}`);
+  }
+  assert.ok(store.fresh('k19', 0) && !store.fresh('k0', 0), 'least recently used went first');
+  store.put('huge', entry(5000));
+  assert.equal(store.fresh('huge', 0), undefined, 'an entry larger than the budget is not stored');
+});
+
+test('a read keeps an entry young', () => {
+  const store = createCacheStore(3 * (700 + 260));
+  store.put('x', entry(700));
+  store.put('y', entry(700));
+  store.put('z', entry(700));
+  store.fresh('x', 0);
+  store.put('w', entry(700));
+  assert.ok(store.fresh('x', 0), 'x was read, so y went instead');
+  assert.equal(store.fresh('y', 0), undefined);
+});
