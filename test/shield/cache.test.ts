@@ -39,7 +39,7 @@ test('cache-busting parameters hit the same entry; only listed parameters make a
   const a = await get('/track/6A1?id=1&_=123');
   assert.deepEqual([a.status, a.cache], [200, 'MISS']);
   clock.advance(5_000);
-  const b = await get('/track/6A1?id=1&_=999&utm=x');
+  const b = await get('/track/6A1?id=1&_=999&utm=x', { headers: { host: 'random-1234.example' } });
   assert.deepEqual([b.status, b.cache, b.age, b.body], [200, 'HIT', '5', a.body]);
   const head = await get('/track/6A1?id=1', { method: 'HEAD' });
   assert.deepEqual([head.status, head.cache, head.body], [200, 'HIT', '']);

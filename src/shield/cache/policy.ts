@@ -9,14 +9,15 @@ export interface CachePolicy {
 }
 
 /**
- * The cache key: method (HEAD shares GET's entry), host, path and only the listed query
- * parameters, sorted. Random parameters added to defeat caches (cache-busting floods) do not
- * create new keys.
+ * The cache key: the route (its namespace), method (HEAD shares GET's entry), path and only the
+ * listed query parameters, sorted. Random parameters added to defeat caches do not create new
+ * keys — nor does a random Host header: like nginx's default key ($proxy_host, not $host), the
+ * client's Host is not part of it; a route matching one `host` is its own namespace.
  */
-export function cacheKey(method: string, host: string | undefined, target: string, policy: CachePolicy): string {
+export function cacheKey(method: string, namespace: string, target: string, policy: CachePolicy): string {
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
-  let key = `${method === 'HEAD' ? 'GET' : method} ${(host ?? '').toLowerCase()} ${path}`;
+  let key = `${namespace} ${method === 'HEAD' ? 'GET' : method} ${path}`;
   if (q !== -1 && policy.query.length > 0) {
     const params = new URLSearchParams(target.slice(q + 1));
     for (const name of policy.query) {

@@ -12,7 +12,7 @@ export function createCacheLookupStage(store: CacheStore, clock: Clock): Stage {
     const policy = ctx.route?.cache;
     const method = ctx.req.method ?? 'GET';
     if (!policy || !isCacheableRequest(method, ctx.req.headers)) return undefined;
-    ctx.cacheKey = cacheKey(method, ctx.req.headers.host, ctx.target, policy);
+    ctx.cacheKey = cacheKey(method, `r${ctx.route?.index}`, ctx.target, policy);
     const entry = store.fresh(ctx.cacheKey, clock.now());
     return entry ? { kind: 'cached', entry } : undefined;
   });
