@@ -107,7 +107,7 @@ export function registerDrillCommands(program: Command): void {
   const bench = program.command('bench').description('Benchmarks that run several targets side by side');
   bench.command('ddos')
     .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
-    .option('--targets <list>', 'comma-separated targets', 'direct,rempart,nginx,haproxy')
+    .option('--targets <list>', 'comma-separated targets (also: rempart-cache)', 'direct,rempart,nginx,haproxy')
     .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', 'none,distributed-low-rate,cache-buster,login-flood,slowloris,flash-crowd')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
     .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)

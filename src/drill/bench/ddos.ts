@@ -119,9 +119,13 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       if (name === 'direct') targets.push(directTarget(origin.url));
       else if (name === 'nginx') targets.push(await startNginx(originPort, dir));
       else if (name === 'haproxy') targets.push(await startHaproxy(originPort, dir));
-      else if (name === 'rempart') {
-        const s = await spawnServer('rempart', { originUrl: origin.url });
-        targets.push({ name, url: s.url, description: 'Rempart shield, default configuration, demo route classes (own process)', close: s.close });
+      else if (name === 'rempart' || name === 'rempart-cache') {
+        const cache = name === 'rempart-cache';
+        const s = await spawnServer('rempart', { originUrl: origin.url, cache });
+        targets.push({
+          name, url: s.url, close: s.close,
+          description: `Rempart shield, default configuration, demo route classes${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process)`,
+        });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
       if (t) closers.push(t.close);

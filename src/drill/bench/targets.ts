@@ -150,13 +150,17 @@ backend be
 }
 
 /** The shield's route table for the demo origin, by class (PRODUCT.md: critical login and payments). */
-export function rempartRoutes(upstream: string): Array<Record<string, unknown>> {
+export function rempartRoutes(upstream: string, cache = false): Array<Record<string, unknown>> {
+  // With `cache`: what an operator would cache on this site — tracking answers (keyed on the path,
+  // which holds the parcel id) and search results keyed on `q` only.
+  const track = cache ? { cache: { ttlS: 30, query: [] } } : {};
+  const search = cache ? { cache: { ttlS: 30, query: ['q'] } } : {};
   return [
     { match: { path: '/api/pay/' }, upstream, class: 'critical' },
     { match: { path: '/bank/login', method: 'POST' }, upstream, class: 'critical' },
     { match: { path: '/bank/' }, upstream, class: 'high' },
-    { match: { path: '/track' }, upstream, class: 'normal' },
-    { match: { path: '/search' }, upstream, class: 'normal' },
+    { match: { path: '/track' }, upstream, class: 'normal', ...track },
+    { match: { path: '/search' }, upstream, class: 'normal', ...search },
     { match: { path: '/static/' }, upstream, class: 'low' },
     { match: { path: '/' }, upstream, class: 'low' },
   ];
@@ -166,7 +170,7 @@ interface ShieldModule { startShield(o: { config: unknown }): Promise<{ url: str
 interface ConfigModule { parseConfig(o: unknown): unknown }
 
 /** Rempart's shield with its defaults, through its programmatic API (loaded lazily: it may not exist yet). */
-export async function startRempart(originUrl: string): Promise<BenchTarget> {
+export async function startRempart(originUrl: string, opts: { cache?: boolean } = {}): Promise<BenchTarget> {
   const shieldPath = '../../shield/start.js';
   const configPath = '../../config/load.js';
   const { startShield } = (await import(shieldPath)) as ShieldModule;
@@ -175,7 +179,7 @@ export async function startRempart(originUrl: string): Promise<BenchTarget> {
     listen: { address: '127.0.0.1', port: 0 },
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: { url: originUrl } },
-    routes: rempartRoutes('origin'),
+    routes: rempartRoutes('origin', opts.cache === true),
     log: { level: 'warn', access: false },
   });
   const shield = await startShield({ config });
