@@ -96,3 +96,24 @@ test('stale-if-error: an expired copy answers instead of 502 or of a 503 from a 
   clock.advance(600_000); // past staleS: nothing left to serve
   assert.equal((await get('/track/9')).status, 502);
 });
+
+test('stale-if-error also covers an upstream that answers 500-504 itself', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  let failing = false;
+  upstream.handler = (_req, res) => {
+    if (failing) { res.writeHead(503, { 'retry-after': '5' }); res.end('origin overloaded'); return; }
+    res.end('tracking v1');
+  };
+  const { clock, get } = await setup(t, upstream);
+  assert.equal((await get('/track/1')).body, 'tracking v1');
+  clock.advance(40_000);
+  failing = true;
+  const r = await get('/track/1');
+  assert.deepEqual([r.status, r.cache, r.body], [200, 'STALE', 'tracking v1']);
+  // Without a stored copy the upstream's own 503 goes through unchanged.
+  const miss = await get('/track/2');
+  assert.deepEqual([miss.status, miss.body], [503, 'origin overloaded']);
+  // The connection stays usable after a replaced answer.
+  failing = false;
+  assert.equal((await get('/track/3')).body, 'tracking v1');
+});

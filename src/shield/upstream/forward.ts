@@ -98,6 +98,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const t0 = performance.now();
     // Filled while the response streams, when the route caches and the answer may be stored.
     let store: { chunks: Buffer[]; size: number; lifetimeS: number; status: number; headers: Record<string, string | string[]> } | undefined;
+    let replaced = false;
     const pauseUntilDrain = (c: Dispatcher.DispatchController): void => {
       c.pause();
       res.once('drain', () => c.resume());
@@ -118,6 +119,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
         if (state.aborted) return;
+        // RFC 5861 §4: an upstream 500/502/503/504 is an error too; a stored copy answers instead,
+        // and the upstream's own error body is read and dropped.
+        if (statusCode >= 500 && statusCode <= 504 && serveStale(ctx)) { replaced = true; return; }
         const out = filterResponseHeaders(upHeaders);
         if (deps.draining()) res.shouldKeepAlive = false;
         const policy = ctx.cacheKey !== undefined ? ctx.route?.cache : undefined;
@@ -136,6 +140,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         if (res.writableNeedDrain) pauseUntilDrain(c);
       },
       onResponseData(c, chunk) {
+        if (replaced) return;
         if (store) {
           store.size += chunk.length;
           if (store.size > deps.maxObjectBytes) store = undefined;
@@ -154,12 +159,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
             storedAt: now, freshUntil, staleUntil: freshUntil + policy.staleS * 1000,
           });
         }
-        if (!state.aborted) res.end();
+        if (!state.aborted && !replaced) res.end();
       },
       onResponseError(_c, err) {
         release();
         if (ctx.upstreamMs === undefined) ctx.upstreamMs = performance.now() - t0;
-        if (state.aborted) return; // the client left; logged as 499
+        if (state.aborted || replaced) return; // the client left (logged as 499), or got a stale copy
         if (res.headersSent) {
           // Mid-body failure: the status is gone, so the only honest signal left is a cut connection.
           ctx.errorCode = upstreamErrorCode(err);
