@@ -4,10 +4,10 @@
  * same run. Writes the table into docs/benchmarks.md between the bench:blocklist markers.
  */
 import { BlockList } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createCidrTable } from '../src/shield/blocklist/cidr-table.js';
 import { createRng } from '../src/core/rng.js';
+import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 import { formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../src/shield/net/ip.js';
 
 const SIZES = [10, 10_000, 100_000, 1_000_000] as const;
@@ -168,12 +168,5 @@ const markdown = [
 ].join('\n');
 
 console.log(markdown);
-const file = new URL('../docs/benchmarks.md', import.meta.url);
-const text = readFileSync(file, 'utf8');
-const open = '<!-- bench:blocklist -->';
-const close = '<!-- /bench:blocklist -->';
-const from = text.indexOf(open);
-const to = text.indexOf(close);
-if (from < 0 || to < from) throw new Error('docs/benchmarks.md lacks the <!-- bench:blocklist --> markers');
-writeFileSync(file, `${text.slice(0, from + open.length)}\n${markdown}\n${text.slice(to)}`);
+replaceMarkdownSection(new URL('../docs/benchmarks.md', import.meta.url), 'bench:blocklist', markdown);
 console.log(`\nwrote docs/benchmarks.md (${((Date.now() - started) / 1000).toFixed(1)} s)`);

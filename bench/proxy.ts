@@ -14,8 +14,9 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWrk, type WrkResult } from './lib/wrk.js';
-import { freePort, startProcess, waitForPort, type Started } from './lib/processes.js';
-import { recordSection } from './lib/report.js';
+import { startProcess, waitForPort, type Started } from './lib/processes.js';
+import { freePort } from '../src/core/free-port.js';
+import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -144,7 +145,7 @@ ${table}
 ${ratios}
 `;
   process.stdout.write(`\n${md}\n`);
-  if (!process.argv.includes('--no-record')) recordSection('bench:proxy', md);
+  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', 'bench:proxy', md);
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });

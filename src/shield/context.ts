@@ -31,6 +31,8 @@ export interface RequestContext {
   cacheKey: string | undefined;
   /** How the response was served from cache, if it was. */
   cacheState: 'HIT' | 'STALE' | 'MISS' | undefined;
+  /** Called once if the client closes before the response is complete (the forwarder cancels its work). */
+  onAbort: (() => void) | undefined;
 }
 
 /** A named request stage: returns a verdict to stop the pipeline, or undefined to continue. */

@@ -50,11 +50,13 @@ export function createRequestHandler(current: () => Runtime, bus: ShieldBus, dra
       errorCode: undefined,
       cacheKey: undefined,
       cacheState: undefined,
+      onAbort: undefined,
     };
+    // One listener per request serves both the forwarder's cancellation and telemetry.
     res.once('close', () => {
-      bus.emit('request:end', {
-        ctx, status: res.statusCode, durationMs: performance.now() - ctx.startedAt, aborted: !res.writableFinished,
-      });
+      const aborted = !res.writableFinished;
+      if (aborted) ctx.onAbort?.();
+      bus.emit('request:end', { ctx, status: res.statusCode, durationMs: performance.now() - ctx.startedAt, aborted });
     });
     for (const stage of rt.stages) {
       const verdict = stage(ctx);

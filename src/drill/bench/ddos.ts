@@ -1,5 +1,6 @@
+import { replaceMarkdownSection } from '../../core/markdown-section.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,7 +168,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
   process.stdout.write(`${md}\n`);
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, cells }, null, 1));
-  if (o.record) recordSection(o.record, md);
+  if (o.record) replaceMarkdownSection(o.record, 'bench:ddos', md);
   return cells;
 }
 
@@ -202,15 +203,4 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   const warnings = cells.flatMap((c) => (c.report?.generator.warnings ?? []).map((w) => `- ${c.scenario} × ${c.target}: ${w}`));
   if (warnings.length) lines.push('', 'Generator and measurement warnings:', ...warnings);
   return lines.join('\n');
-}
-
-/** Replaces the text between `<!-- bench:ddos -->` and `<!-- /bench:ddos -->` in `file`. */
-export function recordSection(file: string, body: string): void {
-  const text = readFileSync(file, 'utf8');
-  const open = '<!-- bench:ddos -->';
-  const close = '<!-- /bench:ddos -->';
-  const a = text.indexOf(open);
-  const b = text.indexOf(close);
-  if (a < 0 || b < a) throw new Error(`${file} has no ${open} ... ${close} section`);
-  writeFileSync(file, `${text.slice(0, a + open.length)}\n${body}\n${text.slice(b)}`);
 }

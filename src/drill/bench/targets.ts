@@ -1,3 +1,4 @@
+import { freePort } from '../../core/free-port.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,15 +18,6 @@ export interface BenchTarget {
 export const HARDENED = {
   ratePerS: 10, burst: 20, connectionsPerAddress: 20, headerTimeoutS: 5, bodyTimeoutS: 5, keepAliveS: 15,
 } as const;
-
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 async function waitListening(port: number, child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

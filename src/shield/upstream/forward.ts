@@ -198,12 +198,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       start: () => dispatch(ctx, upstream, queue, state),
       reject: (why) => shed(ctx, why),
     };
-    res.once('close', () => {
-      if (res.writableFinished) return;
+    ctx.onAbort = () => {
       state.aborted = true;
       if (waiter.state === 'queued') queue.cancel(waiter);
       state.controller?.abort(new Error('client closed the connection'));
-    });
+    };
     queue.admit(waiter, clock.now());
   };
 }
