@@ -8,7 +8,7 @@ import { loadavg } from 'node:os';
 import { createCidrTable } from '../src/shield/blocklist/cidr-table.js';
 import { createRng } from '../src/core/rng.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
-import { formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../src/shield/net/ip.js';
+import { formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../src/core/ip.js';
 
 const SIZES = [10, 10_000, 100_000, 1_000_000] as const;
 const QUERIES = 20_000;

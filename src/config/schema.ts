@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseCidr } from '../shield/net/ip.js';
+import { parseCidr } from '../core/ip.js';
 
 /** Route classes, most important first: admission and limits are decided per class. */
 export const ROUTE_CLASSES = ['critical', 'high', 'normal', 'low'] as const;

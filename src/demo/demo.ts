@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { startOrigin } from '../../examples/origin/server.js';
-import { parseConfig } from '../config/load.js';
+import { startOrigin } from './origin/server.js';
+import { parseConfig, startShield } from '../shield/index.js';
 import { createLogger } from '../core/logger.js';
-import { startShield } from '../shield/start.js';
 
 /** Ports of the demo; defaults are the documented ones. */
 export interface DemoOptions {

@@ -1,6 +1,6 @@
 import { Client } from 'undici';
 
-/** What the demo origin's /__origin/stats answers (see examples/origin/server.ts). */
+/** What the demo origin's /__origin/stats answers (see src/demo/origin/server.ts). */
 export interface OriginSnapshot {
   served: Record<string, number>;
   rejected: number;

@@ -3,7 +3,7 @@
  * reports (X-Forwarded-For, or RFC 7239 Forwarded) are believed up to the first untrusted one.
  */
 import { createCidrTable } from './blocklist/cidr-table.js';
-import { formatIp, parseIp, type ParsedIp } from './net/ip.js';
+import { formatIp, parseIp, type ParsedIp } from '../core/ip.js';
 
 /** Answers whether an address belongs to a trusted proxy. */
 export interface TrustedMatcher {

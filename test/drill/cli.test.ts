@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOrigin } from '../../examples/origin/server.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
 
 test('`rempart drill`: Ctrl-C stops the run and the JSON and HTML reports are still written', async (t) => {
   const origin = await startOrigin({ maxInFlight: 8, maxQueue: 16, serviceMs: 2 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startOrigin } from '../../examples/origin/server.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
 import { renderHtml } from '../../src/drill/report/html.js';
 import { renderText } from '../../src/drill/report/terminal.js';
 import { runDrill } from '../../src/drill/run.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startOrigin } from '../../examples/origin/server.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
 import { runDrill } from '../../src/drill/run.js';
 import { createBrowser } from '../../src/drill/browser.js';
 import { createPowSolver } from '../../src/drill/challenge.js';

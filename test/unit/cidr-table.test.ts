@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCidrTable } from '../../src/shield/blocklist/cidr-table.js';
-import { cidrContains, formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../../src/shield/net/ip.js';
+import { cidrContains, formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../../src/core/ip.js';
 import { createPrng, randomInt, randomUint32 } from './prng.js';
 
 test('the most specific live block wins, across families and spellings', () => {

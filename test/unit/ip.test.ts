@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isIPv6 } from 'node:net';
 import {
   cidrContains, formatCidr, formatIp, formatIpv6, normalizeIp, parseCidr, parseIp, parseIpv4, parseIpv6,
-} from '../../src/shield/net/ip.js';
+} from '../../src/core/ip.js';
 import { createPrng, randomInt, randomUint32 } from './prng.js';
 
 test('parseIpv4 reads strict dotted quads', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildProxyV1, buildProxyV2, parseProxyHeader, type ProxyParseResult } from '../../src/shield/proxy-protocol/parse.js';
-import { formatIp } from '../../src/shield/net/ip.js';
+import { formatIp } from '../../src/core/ip.js';
 import { createPrng, randomInt, randomUint32 } from './prng.js';
 
 const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');

@@ -177,7 +177,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   const lines: string[] = [];
   const cmd = `npx tsx src/cli/main.ts ${(o.argv ?? ['bench', 'ddos']).join(' ')}`;
   lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
-  lines.push(`Origin (examples/origin, own process): ${BENCH_ORIGIN.maxInFlight} workers, queue ${BENCH_ORIGIN.maxQueue}, ${BENCH_ORIGIN.serviceMs} ms per lookup ` +
+  lines.push(`Origin (src/demo/origin, own process): ${BENCH_ORIGIN.maxInFlight} workers, queue ${BENCH_ORIGIN.maxQueue}, ${BENCH_ORIGIN.serviceMs} ms per lookup ` +
     `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking, ${BENCH_USERS.usersPerAddress} per address, think times ÷${o.timeScale}; ` +
     `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');

@@ -3,7 +3,7 @@
  * own event loop and core, as in production), prints `{"url": ...}` on one line, and runs until
  * SIGTERM. Usage: node --import tsx serve.ts origin|rempart '<json options>'
  */
-import { startOrigin } from '../../../examples/origin/server.js';
+import { startOrigin } from '../../demo/origin/server.js';
 import { startRempart } from './targets.js';
 
 const [kind, raw = '{}'] = process.argv.slice(2);

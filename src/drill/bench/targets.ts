@@ -1,3 +1,4 @@
+import { parseConfig, startShield } from '../../shield/index.js';
 import { freePort } from '../../core/free-port.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -158,15 +159,8 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
   ];
 }
 
-interface ShieldModule { startShield(o: { config: unknown }): Promise<{ url: string; port: number; adminUrl: string; close(): Promise<void> }> }
-interface ConfigModule { parseConfig(o: unknown): unknown }
-
-/** Rempart's shield with its defaults, through its programmatic API (loaded lazily: it may not exist yet). */
+/** Rempart's shield with its defaults, through its public programmatic API. */
 export async function startRempart(originUrl: string, opts: { cache?: boolean } = {}): Promise<BenchTarget> {
-  const shieldPath = '../../shield/start.js';
-  const configPath = '../../config/load.js';
-  const { startShield } = (await import(shieldPath)) as ShieldModule;
-  const { parseConfig } = (await import(configPath)) as ConfigModule;
   const config = parseConfig({
     listen: { address: '127.0.0.1', port: 0 },
     admin: { address: '127.0.0.1', port: 0 },

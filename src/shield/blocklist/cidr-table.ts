@@ -1,4 +1,4 @@
-import { formatCidr, ipv4Mask, ipv6Mask, parseCidr, parseIp, type Cidr, type ParsedIp } from '../net/ip.js';
+import { formatCidr, ipv4Mask, ipv6Mask, parseCidr, parseIp, type Cidr, type ParsedIp } from '../../core/ip.js';
 
 /** One stored block: canonical CIDR text, parsed block, value, optional absolute expiry in ms. */
 export interface CidrEntry<V> {

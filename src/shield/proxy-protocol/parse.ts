@@ -2,7 +2,7 @@
  * PROXY protocol v1 (text) and v2 (binary) headers, as specified by HAProxy's
  * doc/proxy-protocol.txt: what a TCP load balancer sends first to say who the client is.
  */
-import { formatIp, formatIpv4, formatIpv6, fromIpv6Value, parseIp, parseIpv4, parseIpv6, type ParsedIp } from '../net/ip.js';
+import { formatIp, formatIpv4, formatIpv6, fromIpv6Value, parseIp, parseIpv4, parseIpv6, type ParsedIp } from '../../core/ip.js';
 
 /** One end of the proxied connection; the address is canonical text (mapped IPv6 as IPv4). */
 export interface ProxyEndpoint {

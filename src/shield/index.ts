@@ -1,0 +1,7 @@
+/**
+ * The shield's public entry: the drill, the benchmarks, the demo and the CLI reach the shield
+ * through these exports only (enforced by test/boundaries.test.ts).
+ */
+export { startShield, type ShieldHandle, type StartOptions } from './start.js';
+export { parseConfig, parseConfigText, loadConfigFile, isConfigError, formatProblem, type ConfigProblem } from '../config/load.js';
+export type { Config } from '../config/schema.js';
