@@ -1,0 +1,146 @@
+import { COOKIE_NAMES, readCookie } from '../reputation/cookie.js';
+import { rankReputation } from '../reputation/rank.js';
+import { verifyToken, type TokenKind, type TokenPayload, type TokenRejection } from '../reputation/token.js';
+import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
+import { checkPowSolution, type PowRejection } from './pow.js';
+import { isNavigation, readNojsMarker, returnPath, withNojsMarker } from './request.js';
+import { apiChallengeResponse, interstitialResponse, mintClearance, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
+import type { ChallengeSettings } from './settings.js';
+
+/** The facts of one request the ladder reads: header values and what the shield learned, no node:http object. */
+export interface ClearanceRequest {
+  readonly method: string;
+  /** Origin-form target as received (`/path?query`). */
+  readonly target: string;
+  readonly accept: string | undefined;
+  readonly secFetchMode: string | undefined;
+  /** The Cookie header. */
+  readonly cookie: string | undefined;
+  /** Rempart-Clearance request header (clients without a cookie jar). */
+  readonly clearanceHeader: string | undefined;
+  /** Rempart-Challenge-Response request header (an API client answering a challenge). */
+  readonly challengeResponse: string | undefined;
+  /** Client address prefix (IPv4 /24, IPv6 /48), see addressPrefix. */
+  readonly prefix: string;
+  /** A fingerprint stable across the client's requests (not one that differs between navigations and fetches). */
+  readonly fingerprint?: string;
+  /** The request came over https (cookies get Secure). */
+  readonly secure: boolean;
+  readonly now: number;
+}
+
+/** What the shield currently asks of this route class: 0 none, 1 no-JavaScript check, 2 proof-of-work. */
+export interface ClearancePolicy {
+  readonly level: 0 | 1 | 2;
+  /** Proof-of-work bits for challenges issued now, see difficultyFor. */
+  readonly difficulty: number;
+  /** Never challenge (status page, critical route with an authenticated session): the caller decides. */
+  readonly exempt?: boolean;
+  /** When the current attack started, ms (ranks reputations); undefined in normal times. */
+  readonly attackStartedAt?: number;
+  /** Revoked token ids (see createRevocationList). */
+  readonly isRevoked?: (id: string) => boolean;
+}
+
+/**
+ * How much the client is trusted, best first: a reputation from before the attack, a solved
+ * proof-of-work, a kept cookie (no-JavaScript check or a young reputation), nothing.
+ */
+export type ClientStanding = 'established' | 'cleared' | 'checked' | 'unknown';
+
+/** Why a request was challenged. */
+export type ChallengeReason = 'no-token' | 'invalid-token' | 'cookies-not-kept' | 'answer-refused';
+
+/** The decision for one request. */
+export type ClearanceDecision =
+  | {
+    readonly kind: 'pass';
+    readonly via: 'exempt' | 'open' | 'rep' | 'clearance' | 'solved' | 'nojs';
+    readonly standing: ClientStanding;
+    /** Key for the per-token rate limit (`clr:<id>`, `rep:<id>`, `nojs:<id>`); absent for anonymous requests. */
+    readonly rateKey?: string;
+    /** The token behind rateKey, for revocation (id, exp). */
+    readonly token?: TokenPayload;
+    /** The verified reputation, for the response filter (planReputationCookie). */
+    readonly reputation?: TokenPayload;
+    /** Target to forward: the received one without the no-JavaScript marker. */
+    readonly target: string;
+    /** Headers to add to the upstream's response (a clearance just earned by an API client). */
+    readonly responseHeaders?: Readonly<Record<string, string>>;
+  }
+  | {
+    readonly kind: 'challenge';
+    readonly level: 1 | 2;
+    readonly reason: ChallengeReason;
+    /** The first token problem seen (e.g. `clr:wrong-prefix`), a detection signal. */
+    readonly problem?: string;
+    readonly response: PlainResponse;
+  };
+
+const STANDING_RANK: Record<ClientStanding, number> = { established: 3, cleared: 2, checked: 1, unknown: 0 };
+// The lowest standing that passes each level.
+const NEEDED: Record<0 | 1 | 2, number> = { 0: 0, 1: 1, 2: 2 };
+
+/**
+ * Decides one request: pass (with the client's standing and rate-limit key) or the challenge
+ * answer to send. One HMAC for a client holding its best token; pure, plain values in and out.
+ * @example
+ * const d = evaluateClearance({ method, target, accept: h.accept, secFetchMode: h['sec-fetch-mode'], cookie: h.cookie,
+ *   clearanceHeader: h['rempart-clearance'], challengeResponse: h['rempart-challenge-response'],
+ *   prefix: addressPrefix(ctx.client), fingerprint, secure, now: clock.now() }, { level, difficulty }, settings);
+ * if (d.kind === 'challenge') return respondPlain(d.response);
+ */
+export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy, settings: ChallengeSettings): ClearanceDecision {
+  let problem: string | undefined;
+  const check = (kind: TokenKind, token: string | undefined): TokenPayload | undefined => {
+    if (!token) return undefined;
+    const c = verifyToken(token, settings.keys, req.now, { kind, prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}) });
+    if (!c.ok) { problem ??= `${kind}:${c.reason satisfies TokenRejection}`; return undefined; }
+    if (c.payload.id !== undefined && policy.isRevoked?.(c.payload.id)) { problem ??= `${kind}:revoked`; return undefined; }
+    return c.payload;
+  };
+  const marked = readNojsMarker(req.target);
+  const needed = policy.exempt ? 0 : NEEDED[policy.level];
+
+  const reputation = check('rep', readCookie(req.cookie, COOKIE_NAMES.rep));
+  const rank = rankReputation(reputation, req.now, { attackStartedAt: policy.attackStartedAt, minAgeMs: settings.reputationMinAgeMs });
+  const withRep = reputation ? { reputation } : {};
+  const pass = (via: 'exempt' | 'open' | 'rep' | 'clearance' | 'solved' | 'nojs', standing: ClientStanding, token?: TokenPayload, extra: { responseHeaders?: Record<string, string> } = {}): ClearanceDecision => ({
+    kind: 'pass', via, standing, target: marked.clean, ...withRep, ...extra,
+    ...(token?.id !== undefined ? { rateKey: `${token.k}:${token.id}`, token } : {}),
+  });
+  if (rank === 'established') return pass('rep', 'established', reputation);
+
+  const clearance = check('clr', readCookie(req.cookie, COOKIE_NAMES.clr) ?? req.clearanceHeader);
+  if (clearance) return pass('clearance', 'cleared', clearance);
+
+  if (rank === 'recent' && needed <= STANDING_RANK.checked) return pass('rep', 'checked', reputation);
+  if (needed <= STANDING_RANK.checked) {
+    const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
+    if (nojs) return pass('nojs', 'checked', nojs);
+  }
+  if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
+
+  const binding: ClientBinding = { prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}), secure: req.secure, now: req.now };
+  // An API client answering a challenge on its retry: it passes now and gets its clearance with the answer.
+  const answer = req.challengeResponse !== undefined ? parseChallengeResponse(req.challengeResponse) : undefined;
+  if (answer) {
+    const solved = checkPowSolution(answer.seed, answer.counter, settings.keys, req.now, binding);
+    if (solved.ok && !(solved.challenge.id !== undefined && policy.isRevoked?.(solved.challenge.id))) {
+      const c = mintClearance(solved.challenge, binding, settings);
+      return pass('solved', 'cleared', c.payload, { responseHeaders: { 'set-cookie': c.setCookie, [CHALLENGE_HEADERS.clearance]: c.token } });
+    }
+    problem ??= `pow:${solved.ok ? 'revoked' : (solved.reason satisfies PowRejection)}`;
+  }
+
+  const reason: ChallengeReason = answer ? 'answer-refused' : marked.attempts >= settings.nojsMaxAttempts ? 'cookies-not-kept' : problem ? 'invalid-token' : 'no-token';
+  const withProblem = problem ? { problem } : {};
+  if (!isNavigation(req.accept, req.secFetchMode)) {
+    return { kind: 'challenge', level: policy.level === 1 ? 1 : 2, reason, ...withProblem, response: apiChallengeResponse(policy.difficulty, binding, settings, reason) };
+  }
+  if (policy.level === 1 && marked.attempts < settings.nojsMaxAttempts) {
+    return { kind: 'challenge', level: 1, reason, ...withProblem, response: nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding, settings) };
+  }
+  // Level 2, or a client that came back from the no-JavaScript redirect without its cookie.
+  return { kind: 'challenge', level: 2, reason, ...withProblem, response: interstitialResponse(returnPath(marked.clean), policy.difficulty, binding, settings) };
+}

@@ -1,0 +1,129 @@
+/**
+ * The browser interstitial: one small self-contained page (inline CSS and JavaScript, nothing
+ * fetched) that solves the proof-of-work in Web Workers created from a Blob URL, hashing with Web
+ * Crypto, then navigates to the verify path, which answers 303 to the original URL.
+ */
+
+/** What the page needs. */
+export interface InterstitialOptions {
+  readonly seed: string;
+  readonly bits: number;
+  /** The reserved verify path (the page adds ?seed=&counter=). */
+  readonly verifyPath: string;
+  /** CSP nonce of the inline script and style (the response sets a matching policy). */
+  readonly nonce: string;
+  /** Seconds suggested before coming back (shown to noscript visitors). */
+  readonly retryAfterS: number;
+}
+
+// Runs inside each worker. Counters are interleaved (worker i tries i, i+W, i+2W…); digests are
+// requested in batches so Web Crypto's asynchronous calls overlap. Without crypto.subtle (pages
+// served over plain http to a non-local host are not a secure context) a compact SHA-256 in
+// JavaScript (FIPS 180-4) takes over.
+const WORKER_SOURCE = String.raw`'use strict';
+const K = new Uint32Array([0x428a2f98,0x71374491,0xb5c0fbcf,0xe9b5dba5,0x3956c25b,0x59f111f1,0x923f82a4,0xab1c5ed5,0xd807aa98,0x12835b01,0x243185be,0x550c7dc3,0x72be5d74,0x80deb1fe,0x9bdc06a7,0xc19bf174,0xe49b69c1,0xefbe4786,0x0fc19dc6,0x240ca1cc,0x2de92c6f,0x4a7484aa,0x5cb0a9dc,0x76f988da,0x983e5152,0xa831c66d,0xb00327c8,0xbf597fc7,0xc6e00bf3,0xd5a79147,0x06ca6351,0x14292967,0x27b70a85,0x2e1b2138,0x4d2c6dfc,0x53380d13,0x650a7354,0x766a0abb,0x81c2c92e,0x92722c85,0xa2bfe8a1,0xa81a664b,0xc24b8b70,0xc76c51a3,0xd192e819,0xd6990624,0xf40e3585,0x106aa070,0x19a4c116,0x1e376c08,0x2748774c,0x34b0bcb5,0x391c0cb3,0x4ed8aa4a,0x5b9cca4f,0x682e6ff3,0x748f82ee,0x78a5636f,0x84c87814,0x8cc70208,0x90befffa,0xa4506ceb,0xbef9a3f7,0xc67178f2]);
+const W = new Uint32Array(64);
+function sha256js(bytes) {
+  const len = bytes.length, total = ((len + 9 + 63) >> 6) << 6, m = new Uint8Array(total);
+  m.set(bytes); m[len] = 0x80;
+  const dv = new DataView(m.buffer); dv.setUint32(total - 4, len * 8);
+  let h0=0x6a09e667,h1=0xbb67ae85,h2=0x3c6ef372,h3=0xa54ff53a,h4=0x510e527f,h5=0x9b05688c,h6=0x1f83d9ab,h7=0x5be0cd19;
+  for (let o = 0; o < total; o += 64) {
+    for (let i = 0; i < 16; i++) W[i] = dv.getUint32(o + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const a = W[i-15], b = W[i-2];
+      W[i] = (W[i-16] + ((a>>>7|a<<25)^(a>>>18|a<<14)^(a>>>3)) + W[i-7] + ((b>>>17|b<<15)^(b>>>19|b<<13)^(b>>>10))) | 0;
+    }
+    let a=h0,b=h1,c=h2,d=h3,e=h4,f=h5,g=h6,h=h7;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (h + ((e>>>6|e<<26)^(e>>>11|e<<21)^(e>>>25|e<<7)) + ((e&f)^(~e&g)) + K[i] + W[i]) | 0;
+      const t2 = (((a>>>2|a<<30)^(a>>>13|a<<19)^(a>>>22|a<<10)) + ((a&b)^(a&c)^(b&c))) | 0;
+      h=g; g=f; f=e; e=(d+t1)|0; d=c; c=b; b=a; a=(t1+t2)|0;
+    }
+    h0=(h0+a)|0; h1=(h1+b)|0; h2=(h2+c)|0; h3=(h3+d)|0; h4=(h4+e)|0; h5=(h5+f)|0; h6=(h6+g)|0; h7=(h7+h)|0;
+  }
+  const out = new Uint8Array(32), ov = new DataView(out.buffer);
+  [h0,h1,h2,h3,h4,h5,h6,h7].forEach((v, i) => ov.setUint32(i * 4, v));
+  return out;
+}
+onmessage = async (e) => {
+  const { seed, bits, start, step } = e.data;
+  const subtle = self.crypto && self.crypto.subtle;
+  const enc = new TextEncoder();
+  const full = bits >> 3, mask = (0xff00 >> (bits & 7)) & 0xff;
+  const good = (h) => { for (let i = 0; i < full; i++) if (h[i] !== 0) return false; return (h[full] & mask) === 0; };
+  const BATCH = subtle ? 256 : 2048;
+  let c = start;
+  for (;;) {
+    const first = c;
+    const inputs = [];
+    for (let i = 0; i < BATCH; i++, c += step) inputs.push(enc.encode(seed + ':' + c));
+    const digests = subtle ? await Promise.all(inputs.map((x) => subtle.digest('SHA-256', x))) : inputs.map(sha256js);
+    for (let i = 0; i < BATCH; i++) {
+      if (good(new Uint8Array(digests[i]))) { postMessage({ found: first + i * step }); return; }
+    }
+    postMessage({ tried: BATCH });
+  }
+};`;
+
+// The page script: starts the workers, shows progress, navigates to the verify path.
+const PAGE_SOURCE = String.raw`(function () {
+  var cfg = JSON.parse(document.getElementById('rempart-challenge').textContent);
+  var status = document.getElementById('status'), bar = document.getElementById('bar');
+  function say(text) { status.textContent = text; }
+  if (!navigator.cookieEnabled) { say('Your browser refuses cookies. This check stores its result in a cookie: allow cookies for this site, then reload.'); return; }
+  if (!window.Worker || !window.Blob || !window.URL) { say('Your browser cannot run this check (Web Workers are unavailable). Please come back later.'); return; }
+  var url = URL.createObjectURL(new Blob([document.getElementById('rempart-worker').textContent], { type: 'text/javascript' }));
+  var n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 0)), workers = [], tried = 0, expected = Math.pow(2, cfg.bits), t0 = Date.now();
+  for (var i = 0; i < n; i++) {
+    var w = new Worker(url);
+    w.onmessage = function (e) {
+      if (e.data.found !== undefined) {
+        workers.forEach(function (x) { x.terminate(); });
+        say('Done in ' + ((Date.now() - t0) / 1000).toFixed(1) + ' s. Continuing…');
+        bar.value = 1;
+        location.replace(cfg.verify + '?seed=' + encodeURIComponent(cfg.seed) + '&counter=' + e.data.found);
+        return;
+      }
+      tried += e.data.tried;
+      // Chance of having found an answer by now (geometric distribution), as honest progress.
+      bar.value = 1 - Math.exp(-tried / expected);
+    };
+    w.onerror = function () { say('The check failed in this browser. Please reload the page.'); };
+    w.postMessage({ seed: cfg.seed, bits: cfg.bits, start: i, step: n });
+    workers.push(w);
+  }
+})();`;
+
+const STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:12vh auto;padding:0 1rem;color:#222}'
+  + 'h1{font-size:1.3rem}progress{width:100%;height:.8rem}.small{color:#666;font-size:.85rem}';
+
+/** Escapes text for an HTML text node or attribute. */
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * The interstitial HTML for one challenge. Serve it with status 503, `Cache-Control: no-store`,
+ * Retry-After and `interstitialCsp(nonce)`.
+ */
+export function renderInterstitial(o: InterstitialOptions): string {
+  // JSON inside a script element: '<' escaped so no value can close the element.
+  const cfg = JSON.stringify({ seed: o.seed, bits: o.bits, verify: o.verifyPath }).replace(/</g, '\\u003c');
+  const nonce = escapeHtml(o.nonce);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+    + `<meta name="robots" content="noindex"><title>Checking your browser</title><style nonce="${nonce}">${STYLE}</style></head><body>`
+    + `<h1>One moment: checking your browser</h1>`
+    + `<p>This site is receiving an unusual amount of traffic. To keep it available, your browser proves it is not part of an automated flood by doing a few seconds of computation. Nothing is installed and no personal data is collected.</p>`
+    + `<progress id="bar" max="1" value="0"></progress><p id="status" class="small" role="status">Working…</p>`
+    + `<noscript><p><strong>JavaScript is disabled.</strong> This check needs JavaScript and cookies for a few seconds. Enable JavaScript for this site and reload the page, or come back in about ${Math.ceil(o.retryAfterS)} seconds: the check is only active while the site is under attack.</p></noscript>`
+    + `<script type="application/json" id="rempart-challenge">${cfg}</script>`
+    + `<script type="text/plain" id="rempart-worker">${WORKER_SOURCE}</script>`
+    + `<script nonce="${nonce}">${PAGE_SOURCE}</script></body></html>`;
+}
+
+/**
+ * The Content-Security-Policy for the interstitial: only the nonce-tagged inline script and style,
+ * workers from blob: URLs, no network access beyond navigating to the verify path.
+ */
+export function interstitialCsp(nonce: string): string {
+  return `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; worker-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+}

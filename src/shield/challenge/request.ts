@@ -1,0 +1,49 @@
+import { NOJS_MARKER } from './settings.js';
+
+/**
+ * True when the request is a browser navigation (it will render what it gets): Fetch Metadata's
+ * Sec-Fetch-Mode says so when present (W3C Fetch Metadata §2.3), else an Accept naming
+ * text/html (browsers without Fetch Metadata). Everything else is an API client: it never gets HTML.
+ */
+export function isNavigation(accept: string | undefined, secFetchMode: string | undefined): boolean {
+  if (secFetchMode) return secFetchMode === 'navigate' || secFetchMode === 'nested-navigate';
+  return accept !== undefined && accept.includes('text/html');
+}
+
+/** A target split into the no-JavaScript redirect count and the target without the marker. */
+export interface MarkedTarget {
+  readonly clean: string;
+  readonly attempts: number;
+}
+
+const MARK = `${NOJS_MARKER}=`;
+
+/** Reads and removes the no-JavaScript marker from an origin-form target (`/path?query`). */
+export function readNojsMarker(target: string): MarkedTarget {
+  const q = target.indexOf('?');
+  if (q < 0 || !target.includes(MARK, q)) return { clean: target, attempts: 0 };
+  let attempts = 0;
+  const kept: string[] = [];
+  for (const part of target.slice(q + 1).split('&')) {
+    if (part.startsWith(MARK)) attempts = Math.max(attempts, Number.parseInt(part.slice(MARK.length), 10) || 1);
+    else kept.push(part);
+  }
+  return { clean: kept.length ? `${target.slice(0, q)}?${kept.join('&')}` : target.slice(0, q), attempts };
+}
+
+/** The target with the marker set to `attempts`. */
+export function withNojsMarker(clean: string, attempts: number): string {
+  return `${clean}${clean.includes('?') ? '&' : '?'}${MARK}${attempts}`;
+}
+
+// Return paths longer than this are cut to their path (and to '/' if that is still too long),
+// keeping the signed challenge a reasonable size for a URL.
+const MAX_RETURN = 1_024;
+
+/** The path a solved challenge returns to: origin-form only (never `//host`: no open redirect). */
+export function returnPath(clean: string): string {
+  if (!clean.startsWith('/') || clean.startsWith('//')) return '/';
+  if (clean.length <= MAX_RETURN) return clean;
+  const path = clean.split('?')[0]!;
+  return path.length <= MAX_RETURN ? path : '/';
+}

@@ -1,0 +1,81 @@
+import { COOKIE_NAMES, serializeCookie } from '../reputation/cookie.js';
+import { signToken, toTokenTime, type TokenPayload } from '../reputation/token.js';
+import { CHALLENGE_HEADERS, formatChallengeHeader, type ChallengeDescription } from './header.js';
+import { interstitialCsp, renderInterstitial } from './interstitial.js';
+import { issuePowChallenge } from './pow.js';
+import { CHALLENGE_PATHS, type ChallengeSettings } from './settings.js';
+
+/** An HTTP answer as plain values: the edge writes it. */
+export interface PlainResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly body: string;
+}
+
+/** Whom a token or challenge is bound to. */
+export interface ClientBinding {
+  readonly prefix: string;
+  readonly fingerprint?: string;
+  readonly secure: boolean;
+  readonly now: number;
+}
+
+const fp = (b: ClientBinding): { f?: string } => (b.fingerprint !== undefined ? { f: b.fingerprint } : {});
+
+/** Level 1: 307 to `location` (the same URL, marker counted) with a fresh no-JavaScript cookie. */
+export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings): PlainResponse {
+  const iat = toTokenTime(b.now);
+  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), id: s.randomBytes(9).toString('base64url') }, s.keys);
+  // RFC 9110 §15.4.8: 307 keeps the method and body, so a form POST is replayed with the cookie.
+  return {
+    status: 307,
+    headers: { location, 'set-cookie': serializeCookie(COOKIE_NAMES.nojs, token, { maxAgeS: s.nojsTtlS, secure: b.secure }), 'cache-control': 'no-store', 'content-length': '0' },
+    body: '',
+  };
+}
+
+function describe(b: ClientBinding, s: ChallengeSettings, difficulty: number, returnTo?: string): ChallengeDescription {
+  const seed = issuePowChallenge({ prefix: b.prefix, ...(b.fingerprint !== undefined ? { fingerprint: b.fingerprint } : {}), difficulty, now: b.now, ttlS: s.challengeTtlS, ...(returnTo !== undefined ? { returnTo } : {}) }, s.keys, s.randomBytes);
+  return { v: 1, alg: 'sha256', bits: difficulty, seed, exp: toTokenTime(b.now) + s.challengeTtlS, verify: CHALLENGE_PATHS.verify };
+}
+
+/** Level 2 for browsers: the interstitial page, 503 + no-store + Retry-After (RFC 9110 §10.2.3), never 200. */
+export function interstitialResponse(returnTo: string, difficulty: number, b: ClientBinding, s: ChallengeSettings): PlainResponse {
+  const c = describe(b, s, difficulty, returnTo);
+  const nonce = s.randomBytes(12).toString('base64');
+  return {
+    status: 503,
+    headers: {
+      'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(s.retryAfterS),
+      'content-security-policy': interstitialCsp(nonce), 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin',
+      // The same challenge, machine-readable, for clients that would rather not parse a page.
+      [CHALLENGE_HEADERS.challenge]: formatChallengeHeader(c),
+    },
+    body: renderInterstitial({ seed: c.seed, bits: difficulty, verifyPath: CHALLENGE_PATHS.verify, nonce, retryAfterS: s.retryAfterS }),
+  };
+}
+
+/** API clients: 429 (RFC 6585 §4) with the challenge in Rempart-Challenge and a short JSON body. */
+export function apiChallengeResponse(difficulty: number, b: ClientBinding, s: ChallengeSettings, reason: string): PlainResponse {
+  const c = describe(b, s, difficulty);
+  return {
+    status: 429,
+    headers: { [CHALLENGE_HEADERS.challenge]: formatChallengeHeader(c), 'retry-after': String(s.retryAfterS), 'cache-control': 'no-store', 'content-type': 'application/json' },
+    body: JSON.stringify({ error: 'challenge', reason, challenge: c, answer: `retry with header ${CHALLENGE_HEADERS.response}: seed="<seed>", counter=<n>` }),
+  };
+}
+
+/** A clearance minted from a solved challenge: its id is the challenge's nonce (a replayed answer shares its rate limit). */
+export interface Clearance {
+  readonly token: string;
+  readonly payload: TokenPayload;
+  readonly setCookie: string;
+}
+
+/** Mints the clearance for a solved challenge. */
+export function mintClearance(challenge: TokenPayload, b: ClientBinding, s: ChallengeSettings): Clearance {
+  const iat = toTokenTime(b.now);
+  const payload = { k: 'clr' as const, iat, exp: iat + s.clearanceTtlS, p: b.prefix, ...fp(b), id: challenge.id ?? '', d: challenge.d ?? 0 };
+  const token = signToken(payload, s.keys);
+  return { token, payload: { v: 1, kid: s.keys.current.id, ...payload }, setCookie: serializeCookie(COOKIE_NAMES.clr, token, { maxAgeS: s.clearanceTtlS, secure: b.secure }) };
+}

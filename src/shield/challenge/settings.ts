@@ -1,0 +1,56 @@
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import type { RandomBytes, TokenKeyring } from '../reputation/token.js';
+
+/** Reserved paths: answered by the shield, never forwarded. */
+export const CHALLENGE_PATHS = {
+  /** Prefix of every reserved path. */
+  prefix: '/.rempart/',
+  /** Where an answer is submitted: GET or POST with `seed` and `counter`. */
+  verify: '/.rempart/challenge/verify',
+} as const;
+
+/** Query parameter counting no-JavaScript redirects; stripped before the request is forwarded. */
+export const NOJS_MARKER = 'rempart-nojs';
+
+/** Settings of the challenge ladder, compiled once at start-up (keys, lifetimes, randomness). */
+export interface ChallengeSettings {
+  readonly keys: TokenKeyring;
+  readonly randomBytes: RandomBytes;
+  /** Lifetime of the no-JavaScript cookie, s. */
+  readonly nojsTtlS: number;
+  /** Time to solve a proof-of-work challenge, s. */
+  readonly challengeTtlS: number;
+  /** Lifetime of a clearance, s. */
+  readonly clearanceTtlS: number;
+  /** A reputation counts as established when issued this long before the attack started, ms. */
+  readonly reputationMinAgeMs: number;
+  /** No-JavaScript redirects without the cookie coming back before escalating to proof-of-work. */
+  readonly nojsMaxAttempts: number;
+  /** Retry-After on challenge answers, s. */
+  readonly retryAfterS: number;
+}
+
+/** The defaults (see docs/challenge.md for why). */
+export const CHALLENGE_DEFAULTS = {
+  nojsTtlS: 1_800,
+  challengeTtlS: 300,
+  clearanceTtlS: 3_600,
+  reputationMinAgeMs: 10 * 60_000,
+  nojsMaxAttempts: 1,
+  retryAfterS: 5,
+} as const;
+
+/**
+ * Builds frozen settings from a keyring and optional overrides; randomness defaults to
+ * node:crypto (tests pass a seeded source).
+ * @example
+ * const settings = createChallengeSettings({ keys: createKeyring(secret) });
+ */
+export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes'>>): ChallengeSettings {
+  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: nodeRandomBytes, ...o };
+  for (const k of ['nojsTtlS', 'challengeTtlS', 'clearanceTtlS', 'reputationMinAgeMs', 'retryAfterS'] as const) {
+    if (!(s[k] > 0)) throw new RangeError(`challenge setting ${k} must be > 0, got ${s[k]}`);
+  }
+  if (!(Number.isInteger(s.nojsMaxAttempts) && s.nojsMaxAttempts >= 1)) throw new RangeError(`nojsMaxAttempts must be an integer >= 1, got ${s.nojsMaxAttempts}`);
+  return Object.freeze(s);
+}

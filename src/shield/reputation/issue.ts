@@ -1,0 +1,53 @@
+import { COOKIE_NAMES, serializeCookie } from './cookie.js';
+import { signToken, toTokenTime, type RandomBytes, type TokenKeyring, type TokenPayload } from './token.js';
+
+/** What the response filter knows when deciding whether to hand out a reputation cookie. */
+export interface ReputationIssueFacts {
+  /** The reputation the request carried, already verified for this prefix (undefined when none or invalid). */
+  readonly reputation: TokenPayload | undefined;
+  readonly prefix: string;
+  readonly fingerprint?: string;
+  /** Upstream response status: only successful answers earn a reputation. */
+  readonly status: number;
+  readonly secure: boolean;
+  readonly now: number;
+}
+
+/** When reputations are issued and how long they last. */
+export interface ReputationIssuePolicy {
+  /** True only in normal times: a reputation issued during an attack would be handed to the attackers too. */
+  readonly issue: boolean;
+  readonly keys: TokenKeyring;
+  readonly randomBytes: RandomBytes;
+  /** Lifetime of a reputation cookie, s (default 30 days). */
+  readonly ttlS?: number;
+  /** A valid reputation is re-signed (same first-seen time, new expiry) once older than this, s (default 1 day). */
+  readonly refreshAfterS?: number;
+}
+
+const DEFAULT_TTL_S = 30 * 86_400;
+const DEFAULT_REFRESH_S = 86_400;
+
+/**
+ * The Set-Cookie value to add to a response, or undefined: a new reputation for a client without
+ * one, a refreshed one (keeping its first-seen time, so its age keeps counting) for a client whose
+ * cookie is older than the refresh interval. Nothing during an attack or on an error answer.
+ * @example
+ * // response filter, normal times only
+ * const c = planReputationCookie({ reputation: pass.reputation, prefix, fingerprint, status, secure, now }, { issue: state === 'normal', keys, randomBytes });
+ * if (c) res.appendHeader('set-cookie', c);
+ */
+export function planReputationCookie(facts: ReputationIssueFacts, policy: ReputationIssuePolicy): string | undefined {
+  if (!policy.issue || facts.status >= 400) return undefined;
+  const ttlS = policy.ttlS ?? DEFAULT_TTL_S;
+  const nowS = toTokenTime(facts.now);
+  const rep = facts.reputation;
+  // A reputation's exp - ttl is when it was last signed.
+  if (rep && nowS - (rep.exp - ttlS) < (policy.refreshAfterS ?? DEFAULT_REFRESH_S)) return undefined;
+  const token = signToken({
+    k: 'rep', iat: rep ? rep.iat : nowS, exp: nowS + ttlS, p: facts.prefix,
+    ...(facts.fingerprint !== undefined ? { f: facts.fingerprint } : {}),
+    id: rep?.id ?? policy.randomBytes(9).toString('base64url'),
+  }, policy.keys);
+  return serializeCookie(COOKIE_NAMES.rep, token, { maxAgeS: ttlS, secure: facts.secure });
+}
