@@ -90,6 +90,8 @@ const cacheSchema = z.object({
 }).strict();
 
 const routeSchema = z.object({
+  /** Stable identity for cache keys, metrics and logs; derived from `match` when absent. */
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'name: letters, digits, dot, dash, underscore').optional(),
   match: z.object({
     method: z.string().regex(/^[A-Z]+$/, 'method must be an upper-case HTTP method').optional(),
     /** Path prefix; the longest matching route wins over a shorter one only by listing order. */
@@ -99,6 +101,11 @@ const routeSchema = z.object({
   upstream: z.string(),
   class: z.enum(ROUTE_CLASSES).default('normal'),
   cache: cacheSchema.optional(),
+  /**
+   * Read the whole request body before asking for an upstream slot (nginx proxy_request_buffering):
+   * a slow client then holds only its own socket. `false` streams the body (large uploads).
+   */
+  requestBuffering: z.boolean().default(true),
 }).strict();
 
 const blockSchema = z.object({
@@ -144,6 +151,23 @@ const cacheStoreSchema = z.object({
   maxObjectBytes: z.number().int().min(0).default(1024 * 1024),
 }).strict();
 
+/** Request and response buffering, so slow clients hold our memory, never the upstream's connections. */
+const bufferingSchema = z.object({
+  /** Bytes of one request body kept in memory; the rest of a larger body is spooled to a temporary file. */
+  requestMemoryBytes: z.number().int().min(0).default(64 * 1024),
+  /** Memory for request bodies over all requests; once spent, new bodies spool from their first byte. */
+  requestMemoryBudgetBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+  /** Where spooled bodies go (a private directory is created inside); default: the OS temp dir. */
+  spoolDir: z.string().optional(),
+  /**
+   * Bytes of one response read from the upstream ahead of a slow client (nginx proxy_buffers): up to
+   * this much, the upstream is read at its own pace and its connection released.
+   */
+  responseBytes: z.number().int().min(0).default(1024 * 1024),
+  /** Memory for buffered responses over all clients; beyond it the upstream is paused (backpressure). */
+  responseBudgetBytes: z.number().int().min(0).default(256 * 1024 * 1024),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -162,6 +186,7 @@ export const configSchema = z.object({
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
   classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
   cache: cacheStoreSchema.default(() => cacheStoreSchema.parse({})),
+  buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
 }).strict();
 
@@ -175,7 +200,17 @@ export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: 
   const { upstreams, routes } = raw as { upstreams?: unknown; routes?: unknown };
   if (typeof upstreams !== 'object' || upstreams === null || !Array.isArray(routes)) return out;
   const names = Object.keys(upstreams);
+  const ids = new Map<string, number>();
   routes.forEach((r: unknown, i) => {
+    const route = r as { name?: unknown; match?: { method?: unknown; host?: unknown; path?: unknown } } | null;
+    if (route && typeof route === 'object') {
+      const id = typeof route.name === 'string' ? route.name
+        : `${String(route.match?.method ?? '*')} ${String(route.match?.host ?? '*').toLowerCase()} ${String(route.match?.path ?? '/')}`;
+      const first = ids.get(id);
+      if (first !== undefined) {
+        out.push({ path: ['routes', i, typeof route.name === 'string' ? 'name' : 'match'], message: `route identity "${id}" repeats routes[${first}] (give one a distinct name)` });
+      } else ids.set(id, i);
+    }
     const u = (r as { upstream?: unknown } | null)?.upstream;
     if (typeof u === 'string' && !names.includes(u)) {
       out.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${u}" (defined: ${names.join(', ')})` });

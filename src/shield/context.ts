@@ -1,18 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteClass } from '../config/schema.js';
+import type { ConnectionFacts } from './listener/connection-facts.js';
 import type { CompiledRoute } from './routes.js';
 import type { Verdict } from './verdict.js';
+import type { BufferedBody } from './body/request-buffer.js';
 
-/** Everything the pipeline knows about one request; stages read it and fill in what they learn. */
+/**
+ * Everything the pipeline knows about one request; filters read it and fill in what they learn.
+ * Filters never read `req.socket`: what the connection says is in `conn`.
+ */
 export interface RequestContext {
   readonly id: string;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /** What the listener layer learned about the connection. */
+  readonly conn: ConnectionFacts;
   /** performance.now() when the request head was parsed. */
   readonly startedAt: number;
-  /** TCP peer (or what a trusted PROXY header said). */
+  /** Same as conn.peer (kept flat: read on every request). */
   readonly peer: string;
-  /** Whether the peer is a trusted proxy whose forwarding headers are believed. */
+  /** Same as conn.trusted. */
   readonly peerTrusted: boolean;
   /** The client address decisions are keyed on (peer, or trusted X-Forwarded-For). */
   client: string;
@@ -27,19 +34,19 @@ export interface RequestContext {
   upstreamMs: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;
-  /** Set by the cache stage when the route caches and the request may be served from cache. */
+  /** Set by the cache filter when the route caches and the request may be served from cache. */
   cacheKey: string | undefined;
   /** How the response was served from cache, if it was. */
   cacheState: 'HIT' | 'STALE' | 'MISS' | undefined;
+  /** The request body, read completely before the request asked for an upstream slot. */
+  body: BufferedBody | undefined;
   /** Called once if the client closes before the response is complete (the forwarder cancels its work). */
   onAbort: (() => void) | undefined;
+  /** Run once when the exchange is over, however it ended (spooled files, coalescing waiters). */
+  cleanup: Array<() => void> | undefined;
 }
 
-/** A named request stage: returns a verdict to stop the pipeline, or undefined to continue. */
-export type Stage = (ctx: RequestContext) => Verdict | undefined;
-
-/** Names a stage function so stack traces and CPU profiles show which defence decided. */
-export function namedStage(name: string, fn: Stage): Stage {
-  Object.defineProperty(fn, 'name', { value: name });
-  return fn;
+/** Registers work to run when the exchange ends (allocates the list only when used). */
+export function onExchangeEnd(ctx: RequestContext, fn: () => void): void {
+  (ctx.cleanup ??= []).push(fn);
 }

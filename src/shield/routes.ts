@@ -3,6 +3,11 @@ import type { CachePolicy } from './cache/policy.js';
 
 /** A route compiled once at config load: a cheap matcher plus what the pipeline needs. */
 export interface CompiledRoute {
+  /**
+   * Stable identity (the route's `name`, or one derived from its match): cache keys and metrics
+   * use it, never the route's position, so a reload that reorders routes cannot mix their entries.
+   */
+  readonly id: string;
   readonly index: number;
   readonly method: string | undefined;
   readonly prefix: string;
@@ -10,6 +15,13 @@ export interface CompiledRoute {
   readonly upstream: string;
   readonly routeClass: RouteClass;
   readonly cache: CachePolicy | undefined;
+  /** Whether the request body is read completely before the request asks for an upstream slot. */
+  readonly requestBuffering: boolean;
+}
+
+/** The identity of a route: its name, or its match written out (method, host, path prefix). */
+export function routeId(r: Config['routes'][number]): string {
+  return r.name ?? `${r.match.method ?? '*'} ${r.match.host?.toLowerCase() ?? '*'} ${r.match.path}`;
 }
 
 /** Finds the route for a request; first match in configuration order wins (like HAProxy use_backend). */
@@ -18,6 +30,7 @@ export type RouteMatcher = (method: string, path: string, host: string | undefin
 /** Compiles the configured routes into a matcher. */
 export function compileRoutes(routes: Config['routes']): RouteMatcher {
   const compiled: CompiledRoute[] = routes.map((r, index) => Object.freeze({
+    id: routeId(r),
     index,
     method: r.match.method,
     prefix: r.match.path,
@@ -25,6 +38,7 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     upstream: r.upstream,
     routeClass: r.class,
     cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()) }) : undefined,
+    requestBuffering: r.requestBuffering,
   }));
   return (method, path, host) => {
     for (const r of compiled) {

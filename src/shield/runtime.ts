@@ -1,19 +1,29 @@
 import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/schema.js';
-import type { ErrorCode } from '../core/errors.js';
-import type { Stage, RequestContext } from './context.js';
 import type { BodyGuards } from './body-guard.js';
-import { compileRoutes } from './routes.js';
-import { createValidateStage } from './stages/validate-request.js';
-import { createClassifyStage } from './stages/classify.js';
-import { createClientBlockStage, type BlocklistLookupPort } from './stages/client-block.js';
-import { createRateLimitStage, type RateLimiterPort } from './stages/rate-limit.js';
-import { createCacheLookupStage } from './stages/cache-lookup.js';
+import type { BodyBuffers } from './body/request-buffer.js';
 import type { CacheStore } from './cache/store.js';
+import type { Coalescer } from './cache/coalesce.js';
+import { compileRoutes } from './routes.js';
+import { named, type LoggingFilter, type PhaseExtensions, type Phases, type RequestFilter, type UpstreamRequestFilter, type UpstreamResponseFilter, type FailureFilter } from './pipeline/phases.js';
+import type { Pipeline } from './pipeline/handler.js';
+import { createValidateFilter } from './filters/request/validate-request.js';
+import { createClassifyFilter } from './filters/request/classify.js';
+import { createClientBlockFilter, type BlocklistLookupPort } from './filters/request/client-block.js';
+import { createRateLimitFilter, type RateLimiterPort } from './filters/request/rate-limit.js';
+import { createCacheLookupFilter } from './filters/request/cache-lookup.js';
+import { createBufferBodyFilter } from './filters/upstream-request/buffer-body.js';
+import { createForwardingHeadersFilter } from './filters/upstream-request/forwarding-headers.js';
+import { createCacheStoreFilter } from './filters/upstream-response/cache-store.js';
+import { createStaleOnErrorStatusFilter } from './filters/upstream-response/stale-on-error-status.js';
+import { createRequestIdFilter } from './filters/upstream-response/request-id.js';
+import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
+import type { ResponseBudget } from './upstream/response-budget.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
+import type { ShieldBus } from './events.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -24,30 +34,31 @@ export interface SharedState {
   blocklist: BlocklistLookupPort;
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
+  bodyBuffers: BodyBuffers;
+  responseBudget: ResponseBudget;
   cache: CacheStore;
-  onUpstreamError(ctx: RequestContext, code: ErrorCode, err: unknown): void;
+  coalescer: Coalescer;
+  bus: ShieldBus;
   draining(): boolean;
+  /** Filters an embedder adds to every configuration. */
+  extensions: PhaseExtensions;
 }
 
-/** One configuration compiled for the hot path: stages, pools, matchers. Swapped whole on reload. */
-export interface Runtime {
+/** One configuration compiled for the hot path: phases, pools, matchers. Swapped whole on reload. */
+export interface Runtime extends Pipeline {
   readonly config: Config;
-  readonly stages: readonly Stage[];
+  readonly phases: Phases;
   readonly forward: Forwarder;
   readonly upstreams: Map<string, Upstream>;
   readonly admission: Map<string, AdmissionQueue>;
-  /** Monotonic ms (cache ages, queues). */
-  now(): number;
   isTrusted(address: string): boolean;
-  resolveClient(peer: string, xForwardedFor: string | string[] | undefined): string;
   /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
   close(): Promise<void>;
 }
 
 /**
- * Compiles a validated configuration into the request pipeline:
- * validate → classify → client-block → rate-limit → forward.
- * Adding a defence is adding a stage here, not editing the proxy.
+ * Compiles a validated configuration into the phases of an exchange. Adding a defence is adding
+ * a filter file and one line here, at the place its cost deserves (cheap and decisive first).
  */
 export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const trusted = createTrustedMatcher([...config.trustedProxies]);
@@ -59,28 +70,56 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
   const ticker = setInterval(() => { for (const q of admission.values()) if (q.queued > 0) q.expire(shared.ticker.now()); }, 100);
   ticker.unref();
-  const stages: Stage[] = [
-    createValidateStage(),
-    createClassifyStage(compileRoutes(config.routes)),
-    createClientBlockStage(shared.blocklist, shared.clock),
+  const caches = config.routes.some((r) => r.cache);
+  const ext = shared.extensions;
+
+  const request: RequestFilter[] = [
+    createValidateFilter(),
+    createClassifyFilter(compileRoutes(config.routes)),
+    createClientBlockFilter(shared.blocklist, shared.clock),
   ];
-  if (config.rateLimits.enabled) stages.push(createRateLimitStage(shared.limiter, config.rateLimits.perClient));
-  if (config.routes.some((r) => r.cache)) stages.push(createCacheLookupStage(shared.cache, shared.ticker));
+  if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient));
+  request.push(...(ext.request ?? []));
+  if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker));
+
+  const limits = { ...config.listen.limits, memoryBytes: config.buffering.requestMemoryBytes };
+  const upstreamRequest: UpstreamRequestFilter[] = [
+    createBufferBodyFilter(shared.bodyBuffers, limits),
+    createForwardingHeadersFilter(formatForwardedFor),
+    ...(ext.upstreamRequest ?? []),
+  ];
+  const upstreamResponse: UpstreamResponseFilter[] = [];
+  if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
+  upstreamResponse.push(createRequestIdFilter(), ...(ext.upstreamResponse ?? []));
+  const failure: FailureFilter[] = [...(ext.failure ?? [])];
+  if (caches) failure.unshift(createStaleIfErrorFilter(shared.cache, shared.ticker));
+  const bus = shared.bus;
+  const logging: LoggingFilter[] = [
+    // Telemetry is published, not imported: metrics, logs and detectors subscribe to the bus.
+    named('publish', (ctx, o) => bus.emit('request:end', { ctx, status: o.status, durationMs: o.durationMs, aborted: o.aborted })),
+    ...(ext.logging ?? []),
+  ];
+  const phases: Phases = Object.freeze({
+    request: Object.freeze(request),
+    upstreamRequest: Object.freeze(upstreamRequest),
+    upstreamResponse: Object.freeze(upstreamResponse),
+    failure: Object.freeze(failure),
+    logging: Object.freeze(logging),
+  });
+
   const forward = createForwarder({
     upstreams,
     admission,
     clock: shared.ticker,
     bodyGuards: shared.bodyGuards,
     bodyLimits: config.listen.limits,
-    formatForwardedNode: formatForwardedFor,
-    onError: shared.onUpstreamError,
+    responseFilters: phases.upstreamResponse,
+    responseBuffer: shared.responseBudget,
     draining: shared.draining,
-    cache: shared.cache,
-    maxObjectBytes: config.cache.maxObjectBytes,
   });
   return Object.freeze({
     config,
-    stages: Object.freeze(stages),
+    phases,
     forward,
     upstreams,
     admission,

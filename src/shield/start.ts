@@ -1,11 +1,8 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
-import { ERRORS, type ErrorCode } from '../core/errors.js';
+import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { createLogThrottle } from '../core/log-throttle.js';
 import { createShieldMetrics } from '../admin/metrics.js';
@@ -13,19 +10,19 @@ import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createBodyGuards } from './body-guard.js';
+import { createBodyBuffers } from './body/request-buffer.js';
 import { createCacheStore } from './cache/store.js';
-import { connectionInfo, createConnectionGate, type GateSettings } from './connection/gate.js';
-import { createRequestHandler, createRequestIds } from './request-handler.js';
+import { createCoalescer } from './cache/coalesce.js';
+import { createResponseBudget } from './upstream/response-budget.js';
+import { createExchangeHandler, createRequestIds } from './pipeline/handler.js';
+import type { PhaseExtensions } from './pipeline/phases.js';
 import { buildRuntime, type Runtime } from './runtime.js';
+import { createHttp1Listener } from './listener/http1.js';
+import { createShieldControl, type BlockInfo } from './control.js';
 import { attachAccessLog } from './access-log.js';
 import type { ShieldEvents } from './events.js';
 
-/** A blocklist entry's payload. */
-export interface BlockInfo {
-  reason: string;
-  source: 'config' | 'admin';
-  createdAt: number;
-}
+export type { BlockInfo };
 
 /** A running shield. */
 export interface ShieldHandle {
@@ -39,7 +36,8 @@ export interface ShieldHandle {
   config(): Config;
   /**
    * Stops accepting, lets requests in flight finish for up to `graceMs` (responses carry
-   * Connection: close, idle keep-alive connections are closed at once), then cuts what is left.
+   * Connection: close, idle keep-alive connections are closed at once), then stops every service
+   * in reverse order.
    */
   close(opts?: { graceMs?: number }): Promise<void>;
 }
@@ -49,38 +47,38 @@ export interface StartOptions {
   config: Config;
   logger?: Logger;
   clock?: Clock;
+  /** Filters added to every configuration's phases (embedders, tests). */
+  extensions?: PhaseExtensions;
 }
 
-const gateSettings = (c: Config): GateSettings => ({
-  maxConnections: c.listen.limits.maxConnections,
-  maxConnectionsPerClient: c.listen.limits.maxConnectionsPerClient,
-  proxyProtocol: c.listen.proxyProtocol,
-  proxyHeaderTimeoutMs: c.listen.limits.headersTimeoutMs,
-});
+const hostOf = (address: string): string => (address.includes(':') ? `[${address}]` : address);
 
-function applyServerLimits(server: HttpServer, c: Config): void {
-  const l = c.listen.limits;
-  server.headersTimeout = l.headersTimeoutMs;
-  // Bodies are policed by the body guard (idle and minimum rate), not by a whole-request deadline
-  // that would cut a legitimate 50 MB upload on a slow link.
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = l.keepAliveTimeoutMs;
-  server.maxRequestsPerSocket = l.maxRequestsPerConnection;
-}
-
-/** Starts the shield's listener, its admin listener and its telemetry. */
+/**
+ * Starts the shield: builds the process state, compiles the configuration into a runtime, and
+ * registers the services (sweepers, listener, telemetry, admin) with one lifecycle. Wiring only.
+ */
 export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   let config = opts.config;
   const clock = opts.clock ?? systemClock;
-  const log = opts.logger ?? createLogger(config.log.level);
-  const bus = createEventBus<ShieldEvents>();
-  const blocklist = createCidrTable<BlockInfo>();
   // Wall clock for blocklist TTLs (shown to operators); monotonic time for rates and body timers.
   const ticker = opts.clock ?? monotonicClock;
+  const log = opts.logger ?? createLogger(config.log.level);
+  const bus = createEventBus<ShieldEvents>();
+  const life = createLifecycle<Config>((name, err) => log.error({ service: name, err: (err as Error)?.message }, 'service failed to stop'));
+
+  // Process state: survives reloads.
+  const blocklist = createCidrTable<BlockInfo>();
   const limiter = createKeyedLimiter({ maxKeys: config.rateLimits.maxTrackedClients, clock: ticker });
   const bodyGuards = createBodyGuards(ticker);
-  const nextErrorId = createRequestIds();
-  let draining = false;
+  const bodyBuffers = createBodyBuffers(bodyGuards, {
+    memoryBudgetBytes: config.buffering.requestMemoryBudgetBytes,
+    ...(config.buffering.spoolDir ? { spoolDir: config.buffering.spoolDir } : {}),
+  });
+  const responseBudget = createResponseBudget(config.buffering.responseBytes, config.buffering.responseBudgetBytes);
+  // The cache belongs to the process: a reload keeps what it holds (its size is fixed at start).
+  const cache = createCacheStore(config.cache.maxBytes);
+  const coalescer = createCoalescer();
+  const nextId = createRequestIds();
 
   const loadConfigBlocks = (c: Config): void => {
     for (const e of blocklist.entries(clock.now())) if (e.value.source === 'config') blocklist.remove(e.cidr);
@@ -90,114 +88,84 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   };
   loadConfigBlocks(config);
 
-  const errorLogs = createLogThrottle(ticker);
-  const onUpstreamError = (ctx: { id: string; client: string; path: string }, code: ErrorCode, err: unknown): void => {
-    const suppressed = errorLogs.take(code);
-    if (suppressed === undefined) return; // counted in metrics; the log stays readable under a flood
-    log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code, err: (err as Error)?.message, ...(suppressed ? { suppressed } : {}) }, 'upstream error');
+  let draining = false;
+  const shared = {
+    clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseBudget, cache, coalescer, bus,
+    draining: () => draining, extensions: opts.extensions ?? {},
   };
-  // The cache belongs to the process: a reload keeps what it holds (its size is fixed at start).
-  const cache = createCacheStore(config.cache.maxBytes);
-  const shared = { clock, ticker, blocklist, limiter, bodyGuards, cache, onUpstreamError, draining: () => draining };
   let runtime: Runtime = buildRuntime(config, shared);
 
-  const httpServer = createHttpServer({
-    maxHeaderSize: config.listen.limits.maxHeaderBytes,
-    // The validate stage answers a missing or repeated Host itself (RFC 9112 §3.2), with a request id.
-    requireHostHeader: false,
-    insecureHTTPParser: false,
-    joinDuplicateHeaders: false,
-    // Node checks header/request deadlines on this interval (30 s by default): make slowloris bite quickly.
-    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
-  }, createRequestHandler(() => runtime, bus, () => draining));
-  applyServerLimits(httpServer, config);
-
-  httpServer.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) { socket.destroy(); return; }
-    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'RMP_ERR_HEADERS_TOO_LARGE'
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'RMP_ERR_HEADERS_TIMEOUT'
-        : err.code === 'HPE_INVALID_VERSION' ? 'RMP_ERR_VERSION' : 'RMP_ERR_BAD_REQUEST';
-    const id = nextErrorId();
-    const { status, message } = ERRORS[code];
-    const body = `${status} ${message}\nrequest id: ${id}\n`;
-    socket.end(`HTTP/1.1 ${status} ${message}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n`
-      + `Connection: close\r\nX-Request-Id: ${id}\r\nX-Rempart-Error: ${code}\r\n\r\n${body}`);
-    bus.emit('client:error', { address: connectionInfo(socket)?.address ?? socket.remoteAddress ?? '', code: err.code ?? code, status, requestId: id });
-  });
-  // CONNECT is for forward proxies; a reverse proxy has nothing to tunnel to.
-  httpServer.on('connect', (_req, socket: Socket) => {
-    socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-  });
-  // The HTTP server never listens itself (the gate hands it sockets), so start its connection
-  // checker — which enforces headersTimeout — the way listen() would.
-  httpServer.emit('listening');
-
-  const gate = createConnectionGate({
-    isBlocked: (address, now) => blocklist.lookup(address, now) !== undefined,
-    isTrusted: (address) => runtime.isTrusted(address),
-  }, gateSettings(config), clock, bus, (socket) => httpServer.emit('connection', socket));
-
-  const netServer: NetServer = createNetServer({ noDelay: true }, gate);
-  netServer.listen({ host: config.listen.address, port: config.listen.port, backlog: 4096 });
-  await once(netServer, 'listening');
-  const port = (netServer.address() as AddressInfo).port;
-
-  const sweep = setInterval(() => blocklist.sweep(clock.now()), 5_000);
-  sweep.unref();
-
-  const metrics = createShieldMetrics(bus, { openConnections: () => gate.open, blocklistSize: () => blocklist.size });
-  const detachLog = attachAccessLog(bus, log, () => config.log.access);
-  const startedAt = clock.now();
-
-  const admin = await startAdminServer({
-    address: config.admin.address,
-    port: config.admin.port,
-    registry: metrics.registry,
-    control: {
-      token: () => config.admin.token,
-      state: () => ({
-        version: '0.1.0',
-        uptimeS: Math.round((clock.now() - startedAt) / 1000),
-        listen: { address: config.listen.address, port },
-        connections: { open: gate.open, top: gate.top(20) },
-        bodiesStreaming: bodyGuards.active,
-        blocklist: { size: blocklist.size },
-        upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
-          url: u.url, connections: u.connections, inFlight: runtime.admission.get(k)?.inFlight, queued: runtime.admission.get(k)?.queued,
-        }])),
-        routes: config.routes.map((r) => ({ match: r.match, upstream: r.upstream, class: r.class })),
-        rateLimits: config.rateLimits,
-        trustedProxies: config.trustedProxies,
-      }),
-      listBlocks: () => blocklist.entries(clock.now()).map((e) => ({
-        cidr: e.cidr, reason: e.value.reason, source: e.value.source,
-        expiresInS: e.expiresAt === undefined ? null : Math.max(0, Math.round((e.expiresAt - clock.now()) / 1000)),
-      })),
-      addBlock: (cidr, ttlS, reason) => {
-        const now = clock.now();
-        const normalized = blocklist.add(cidr, { reason, source: 'admin', createdAt: now }, ttlS ? now + ttlS * 1000 : undefined);
-        bus.emit('block:added', { cidr: normalized, reason, ttlS });
-        // A block takes effect on connections already open too, not only on new ones.
-        const disconnected = gate.disconnect((address) => blocklist.lookup(address, clock.now()) !== undefined);
-        return { cidr: normalized, disconnected };
-      },
-      removeBlock: (cidr) => {
-        const removed = blocklist.remove(cidr);
-        if (removed) bus.emit('block:removed', { cidr });
-        return removed;
-      },
+  const errorLogs = createLogThrottle(ticker);
+  const handler = createExchangeHandler(() => runtime, {
+    draining: () => draining,
+    onFailure(ctx, f) {
+      const suppressed = errorLogs.take(f.code);
+      if (suppressed === undefined) return; // counted in metrics; the log stays readable under a flood
+      log.warn({ reqId: ctx.id, client: ctx.client, path: ctx.path, code: f.code, err: (f.error as Error)?.message, ...(suppressed ? { suppressed } : {}) }, 'upstream error');
+    },
+    onInternalError(ctx, err) {
+      const suppressed = errorLogs.take('RMP_ERR_INTERNAL');
+      if (suppressed === undefined) return;
+      log.error({ reqId: ctx.id, client: ctx.client, path: ctx.path, code: 'RMP_ERR_INTERNAL', err: (err as Error)?.stack ?? String(err), ...(suppressed ? { suppressed } : {}) }, 'internal error');
     },
   });
 
-  const host = config.listen.address.includes(':') ? `[${config.listen.address}]` : config.listen.address;
-  const adminHost = config.admin.address.includes(':') ? `[${config.admin.address}]` : config.admin.address;
-  log.info({ listen: `${host}:${port}`, admin: `${adminHost}:${admin.port}` }, 'shield started');
+  // Services, in start order (they stop in reverse).
+  life.register({
+    name: 'blocklist-sweeper',
+    start() { this.timer = setInterval(() => blocklist.sweep(clock.now()), 5_000); this.timer.unref(); },
+    reload(next) { loadConfigBlocks(next); },
+    stop() { clearInterval(this.timer); },
+    timer: undefined as NodeJS.Timeout | undefined,
+  });
+  life.register({ name: 'request-bodies', stop() { bodyGuards.close(); bodyBuffers.close(); } });
+  life.register({ name: 'runtime', async stop() { await runtime.close(); } });
+  const listener = createHttp1Listener({
+    config, clock, bus, nextId,
+    ports: {
+      isBlocked: (address, now) => blocklist.lookup(address, now) !== undefined,
+      isTrusted: (address) => runtime.isTrusted(address),
+    },
+    entry: handler,
+    onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
+  });
+
+  const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size });
+  life.register({ name: 'metrics', stop() { metrics.detach(); } });
+  const detachLog = attachAccessLog(bus, log, () => config.log.access);
+  life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
+
+  const control = createShieldControl({
+    clock, bus, blocklist, startedAt: clock.now(),
+    gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
+    bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseReadAheadBytes: responseBudget.held }),
+  });
+  let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
+  life.register({
+    name: 'admin',
+    async start() { admin = await startAdminServer({ address: config.admin.address, port: config.admin.port, registry: metrics.registry, control }); },
+    async stop() { await admin?.close(); },
+  });
+
+  // The listener starts last (everything it hands requests to is ready) and stops first: it drains
+  // requests in flight while telemetry, admin and upstream pools still run.
+  life.register({
+    name: 'listener',
+    start: () => listener.start?.(),
+    reload: (next) => listener.reload?.(next),
+    async stop(graceMs) { draining = true; await listener.stop?.(graceMs); },
+  });
+  await life.start();
+  const host = hostOf(config.listen.address);
+  const adminHost = hostOf(config.admin.address);
+  const adminPort = admin?.port ?? 0;
+  log.info({ listen: `${host}:${listener.port}`, admin: `${adminHost}:${adminPort}`, services: life.names }, 'shield started');
 
   return {
-    url: `http://${host}:${port}`,
-    port,
-    adminUrl: `http://${adminHost}:${admin.port}`,
-    adminPort: admin.port,
+    url: `http://${host}:${listener.port}`,
+    port: listener.port,
+    adminUrl: `http://${adminHost}:${adminPort}`,
+    adminPort,
     bus,
     config: () => config,
     reload(next, file = '(inline)') {
@@ -208,33 +176,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       const previous = runtime;
       runtime = buildRuntime(next, shared);
       config = next;
-      applyServerLimits(httpServer, next);
-      gate.settings = gateSettings(next);
-      loadConfigBlocks(next);
+      life.reload(next);
       // In-flight requests on the old pools finish; new requests already use the new pools.
       void previous.close();
       bus.emit('config:reloaded', { file });
     },
-    async close(closeOpts = {}) {
-      clearInterval(sweep);
-      netServer.close();
-      draining = true;
-      httpServer.closeIdleConnections();
-      const deadline = Date.now() + (closeOpts.graceMs ?? 0);
-      // Bounded wait: every response now closes its connection, so `open` only goes down.
-      while (gate.open > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-        httpServer.closeIdleConnections();
-      }
-      if (gate.open > 0) log.warn({ open: gate.open }, 'shutdown grace over: closing connections with requests in flight');
-      gate.destroyAll();
-      httpServer.close();
-      httpServer.closeAllConnections();
-      bodyGuards.close();
-      metrics.detach();
-      detachLog();
-      await Promise.allSettled([admin.close(), runtime.close()]);
-      log.flush?.();
-    },
+    close: (closeOpts = {}) => life.stop(closeOpts.graceMs ?? 0),
   };
 }

@@ -1,15 +1,25 @@
 import type { ErrorCode } from '../core/errors.js';
 import type { CachedResponse } from './cache/store.js';
 
+/** A complete answer prepared by a policy (a challenge page or its machine-readable form). */
+export interface PreparedResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly body: string | Buffer;
+}
+
 /**
- * What a stage decided about a request. Only the edge (respond.ts) turns a verdict into HTTP; the
- * same value feeds metrics, logs and the console.
+ * What a filter decided about a request. Only the edge (edge/respond.ts) turns a verdict into
+ * HTTP; the same value feeds metrics, logs, the console and dry-run mode.
  */
 export type Verdict =
+  /** Skip the remaining request filters and go upstream. */
   | { readonly kind: 'allow' }
   | { readonly kind: 'deny'; readonly code: ErrorCode; readonly reason: string; readonly retryAfterS?: number; readonly close?: boolean }
   | { readonly kind: 'shed'; readonly reason: string; readonly retryAfterS: number }
-  | { readonly kind: 'cached'; readonly entry: CachedResponse };
+  | { readonly kind: 'cached'; readonly entry: CachedResponse; readonly state: 'HIT' | 'STALE' }
+  /** Prove you are a browser (or do the work) before going on; `response` is what the client gets. */
+  | { readonly kind: 'challenge'; readonly reason: string; readonly level: number; readonly response: PreparedResponse };
 
 /** Builds a deny verdict. */
 export const deny = (code: ErrorCode, reason: string, extra: { retryAfterS?: number; close?: boolean } = {}): Verdict =>

@@ -41,7 +41,7 @@ test('GET is proxied with forwarding headers set and hop-by-hop headers removed'
   assert.equal(seen.headers.host, `127.0.0.1:${shield.port}`, 'the client Host is kept');
 });
 
-test('a 50 MB upload streams through without being buffered whole', async (t) => {
+test('a route with requestBuffering: false streams a 50 MB upload through without buffering it whole', async (t) => {
   const upstream = await startRecordingUpstream(t, { consumeBody: false });
   let firstByteAt = 0;
   upstream.handler = (req, res) => {
@@ -54,7 +54,10 @@ test('a 50 MB upload streams through without being buffered whole', async (t) =>
       res.end(body);
     });
   };
-  const shield = await startTestShield(t, upstream.url, { listen: { limits: { maxBodyBytes: 0 } } });
+  const shield = await startTestShield(t, upstream.url, {
+    listen: { limits: { maxBodyBytes: 0 } },
+    routes: [{ match: { path: '/upload' }, upstream: 'origin', requestBuffering: false }, { match: { path: '/' }, upstream: 'origin' }],
+  });
   const total = 50 * 1024 * 1024;
   const chunk = Buffer.alloc(64 * 1024);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31) & 0xff;

@@ -1,5 +1,5 @@
-import { deny } from '../verdict.js';
-import { namedStage, type Stage } from '../context.js';
+import { deny } from '../../verdict.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
 
 /**
  * Strict framing checks that llhttp (Node's parser, strict mode) leaves to us. llhttp already
@@ -11,9 +11,11 @@ import { namedStage, type Stage } from '../context.js';
  * (or an absolute-form that disagrees with Host). Anything ambiguous is refused, never forwarded:
  * a disagreement between us and the upstream on where a request ends is request smuggling.
  */
-export function createValidateStage(): Stage {
-  return namedStage('validate', (ctx) => {
+export function createValidateFilter(): RequestFilter {
+  return named('validate', (ctx) => {
     const { req } = ctx;
+    // HTTP/1.1 framing rules; an HTTP/2 listener's framing is checked by its own codec.
+    if (ctx.conn.protocol !== 'http/1.1') return undefined;
     // RFC 9112 §2.3: only HTTP/1.x is parsed here.
     if (req.httpVersionMajor !== 1) return deny('RMP_ERR_VERSION', 'unsupported HTTP version', { close: true });
     const raw = req.rawHeaders;

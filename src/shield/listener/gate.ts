@@ -2,21 +2,7 @@ import type { Socket } from 'node:net';
 import type { Clock } from '../../core/clock.js';
 import type { ShieldBus } from '../events.js';
 import { readProxyHeader } from './proxy-header-reader.js';
-
-/** What the gate knows about an accepted connection; stored on the socket for the request path. */
-export interface ConnectionInfo {
-  /** The address decisions are keyed on: TCP peer, or the PROXY header's source from a trusted peer. */
-  readonly address: string;
-  /** Whether forwarding headers (X-Forwarded-For, Forwarded) on this connection are believed. */
-  readonly trusted: boolean;
-}
-
-const kInfo = Symbol('rempart.connection');
-
-/** The connection info the gate attached, or undefined for a socket that bypassed it. */
-export function connectionInfo(socket: Socket): ConnectionInfo | undefined {
-  return (socket as unknown as { [kInfo]?: ConnectionInfo })[kInfo];
-}
+import { setConnectionFacts } from './connection-facts.js';
 
 /** Strips the IPv4-mapped prefix dual-stack sockets report (::ffff:1.2.3.4 → 1.2.3.4). */
 export function normalizeAddress(address: string | undefined): string {
@@ -66,7 +52,7 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     else socket.destroy();
   };
 
-  const admit = (socket: Socket, address: string, trusted: boolean): void => {
+  const admit = (socket: Socket, address: string, trusted: boolean, peerSource: 'tcp' | 'proxy-protocol'): void => {
     const s = gate.settings;
     if (ports.isBlocked(address, clock.now())) return refuse(socket, address, 'blocklist');
     if (s.maxConnections > 0 && open >= s.maxConnections) return refuse(socket, address, 'global-cap');
@@ -79,7 +65,7 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     if (!set) { set = new Set(); byAddress.set(address, set); }
     set.add(socket);
     open++;
-    (socket as unknown as { [kInfo]: ConnectionInfo })[kInfo] = { address, trusted };
+    setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined }));
     bus.emit('connection:open', { address });
     socket.once('close', () => {
       open--;
@@ -94,13 +80,13 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     socket.on('error', () => { /* resets by clients are routine; the close handler accounts for them */ });
     const peer = normalizeAddress(socket.remoteAddress);
     const trusted = ports.isTrusted(peer);
-    if (!trusted || !gate.settings.proxyProtocol) return admit(socket, peer, trusted);
+    if (!trusted || !gate.settings.proxyProtocol) return admit(socket, peer, trusted, 'tcp');
     // Check the proxy itself first: a blocked load balancer gets nothing.
     if (ports.isBlocked(peer, clock.now())) return refuse(socket, peer, 'blocklist');
     readProxyHeader(socket, gate.settings.proxyHeaderTimeoutMs, (result) => {
       if (result.kind !== 'ok') return refuse(socket, peer, 'proxy-protocol');
       // LOCAL command (health checks from the balancer itself): the peer is the client.
-      admit(socket, result.source ? normalizeAddress(result.source) : peer, result.source === undefined);
+      admit(socket, result.source ? normalizeAddress(result.source) : peer, result.source === undefined, result.source ? 'proxy-protocol' : 'tcp');
       // The reader paused the socket and put back the bytes after the header; the HTTP parser
       // reads them from the stream buffer once it flows again.
       if (!socket.destroyed) socket.resume();

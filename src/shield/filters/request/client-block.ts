@@ -1,6 +1,6 @@
-import type { Clock } from '../../core/clock.js';
-import { deny } from '../verdict.js';
-import { namedStage, type Stage } from '../context.js';
+import type { Clock } from '../../../core/clock.js';
+import { deny } from '../../verdict.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
 
 /** What the stage needs from the blocklist. */
 export interface BlocklistLookupPort {
@@ -11,8 +11,8 @@ export interface BlocklistLookupPort {
  * Blocklist check for clients known only from a trusted proxy's X-Forwarded-For: the connection
  * gate already refused blocked TCP peers before parsing, so only forwarded clients are looked up here.
  */
-export function createClientBlockStage(blocklist: BlocklistLookupPort, clock: Clock): Stage {
-  return namedStage('client-block', (ctx) => {
+export function createClientBlockFilter(blocklist: BlocklistLookupPort, clock: Clock): RequestFilter {
+  return named('client-block', (ctx) => {
     if (!ctx.peerTrusted || ctx.client === ctx.peer) return undefined;
     if (blocklist.lookup(ctx.client, clock.now()) === undefined) return undefined;
     return deny('RMP_ERR_BLOCKED', 'client address is blocklisted');

@@ -1,6 +1,6 @@
-import type { RateParams, RouteClass } from '../../config/schema.js';
-import { deny } from '../verdict.js';
-import { namedStage, type Stage } from '../context.js';
+import type { RateParams, RouteClass } from '../../../config/schema.js';
+import { deny } from '../../verdict.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
 
 /** What the rate-limit stage needs from a limiter (GCRA keyed by client and class). */
 export interface RateLimiterPort {
@@ -11,8 +11,8 @@ export interface RateLimiterPort {
  * Per client address and route class GCRA limit; over the limit answers 429 with Retry-After
  * (RFC 6585 §4, RFC 9110 §10.2.3).
  */
-export function createRateLimitStage(limiter: RateLimiterPort, perClass: Readonly<Record<RouteClass, RateParams>>): Stage {
-  return namedStage('rate-limit', (ctx) => {
+export function createRateLimitFilter(limiter: RateLimiterPort, perClass: Readonly<Record<RouteClass, RateParams>>): RequestFilter {
+  return named('rate-limit', (ctx) => {
     if (ctx.routeClass === 'none') return undefined;
     const result = limiter.check(ctx.client + ' ' + ctx.routeClass, perClass[ctx.routeClass]);
     if (result.allowed) return undefined;

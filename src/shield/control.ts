@@ -1,0 +1,70 @@
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../config/schema.js';
+import type { ShieldControl } from '../admin/server.js';
+import type { CidrTable } from './blocklist/cidr-table.js';
+import type { ConnectionGate } from './listener/gate.js';
+import type { ShieldBus } from './events.js';
+import type { Runtime } from './runtime.js';
+
+/** A blocklist entry's payload. */
+export interface BlockInfo {
+  reason: string;
+  source: 'config' | 'admin' | 'detector';
+  createdAt: number;
+}
+
+/** What the operator port reads and acts on. */
+export interface ControlDeps {
+  clock: Clock;
+  bus: ShieldBus;
+  blocklist: CidrTable<BlockInfo>;
+  gate: () => ConnectionGate;
+  port: () => number;
+  config: () => Config;
+  runtime: () => Runtime;
+  bodies: () => { streaming: number; bufferedBytes: number; spooledFiles: number; responseReadAheadBytes: number };
+  startedAt: number;
+}
+
+/** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
+export function createShieldControl(d: ControlDeps): ShieldControl {
+  return {
+    token: () => d.config().admin.token,
+    state: () => {
+      const config = d.config();
+      const rt = d.runtime();
+      return {
+        version: '0.1.0',
+        uptimeS: Math.round((d.clock.now() - d.startedAt) / 1000),
+        listen: { address: config.listen.address, port: d.port() },
+        connections: { open: d.gate().open, top: d.gate().top(20) },
+        bodies: d.bodies(),
+        blocklist: { size: d.blocklist.size },
+        upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
+          url: u.url, connections: u.connections, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
+        }])),
+        routes: config.routes.map((r) => ({ name: r.name, match: r.match, upstream: r.upstream, class: r.class })),
+        phases: Object.fromEntries(Object.entries(rt.phases).map(([phase, list]) => [phase, (list as Array<{ name: string }>).map((f) => f.name)])),
+        rateLimits: config.rateLimits,
+        trustedProxies: config.trustedProxies,
+      };
+    },
+    listBlocks: () => d.blocklist.entries(d.clock.now()).map((e) => ({
+      cidr: e.cidr, reason: e.value.reason, source: e.value.source,
+      expiresInS: e.expiresAt === undefined ? null : Math.max(0, Math.round((e.expiresAt - d.clock.now()) / 1000)),
+    })),
+    addBlock: (cidr, ttlS, reason) => {
+      const now = d.clock.now();
+      const normalized = d.blocklist.add(cidr, { reason, source: 'admin', createdAt: now }, ttlS ? now + ttlS * 1000 : undefined);
+      d.bus.emit('block:added', { cidr: normalized, reason, ttlS });
+      // A block takes effect on connections already open too, not only on new ones.
+      const disconnected = d.gate().disconnect((address) => d.blocklist.lookup(address, d.clock.now()) !== undefined);
+      return { cidr: normalized, disconnected };
+    },
+    removeBlock: (cidr) => {
+      const removed = d.blocklist.remove(cidr);
+      if (removed) d.bus.emit('block:removed', { cidr });
+      return removed;
+    },
+  };
+}

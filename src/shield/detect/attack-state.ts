@@ -1,0 +1,227 @@
+/**
+ * Attack state machine per scope (route class or upstream): normal → suspect → under_attack →
+ * recovering → normal, with hysteresis (enter above a high threshold, leave only below a low one,
+ * with hold times). Thresholds are relative to baselines learned in normal times, so the defaults
+ * need no req/s figure. One `step` per closed second; every transition carries its reason.
+ */
+import { ewmaStep, EWMA_EMPTY, alphaOf, type EwmaState } from './baseline.js';
+
+/** Where a scope stands. */
+export type AttackPhase = 'normal' | 'suspect' | 'under_attack' | 'recovering';
+
+/** One closed second of a scope, from live-stats. */
+export interface AttackObservation {
+  readonly arrivalsPerS: number;
+  /** In-flight / concurrency limit of the scope's upstream, 0-1. */
+  readonly saturation?: number;
+  /** Longest admission-queue wait of the second. */
+  readonly queueWaitMs?: number;
+  /** Upstream errors plus shed and denied requests, over arrivals. */
+  readonly errorRatio?: number;
+  /** Share of arrivals carrying no reputation or clearance cookie. */
+  readonly cookielessShare?: number;
+  /** How long the observation covers; default 1000 ms. */
+  readonly durationMs?: number;
+}
+
+/** The signals a transition can be blamed on. */
+export type AttackSignal = 'arrival-rate' | 'saturation' | 'error-ratio' | 'cookieless-share' | 'operator';
+
+/** Why a transition happened: what was seen against what was normal and where the line was. */
+export interface TransitionReason {
+  readonly signal: AttackSignal;
+  readonly observed: number;
+  readonly baseline: number;
+  readonly threshold: number;
+}
+
+/** A phase change, emitted as an event by the caller. */
+export interface AttackTransition {
+  readonly from: AttackPhase;
+  readonly to: AttackPhase;
+  readonly at: number;
+  readonly reason: TransitionReason;
+}
+
+/** A scope's state: plain data, carried from step to step. */
+export interface AttackState {
+  readonly phase: AttackPhase;
+  readonly since: number;
+  readonly rate: EwmaState;
+  readonly errors: EwmaState;
+  readonly cookieless: EwmaState;
+  /** Start of the current run of elevated seconds that began with a hot one. */
+  readonly hotSince: number | undefined;
+  /** Start of the current run of calm seconds. */
+  readonly calmSince: number | undefined;
+  readonly forcedUntil: number | undefined;
+}
+
+/** Every threshold, relative to the learned baseline; all overridable. */
+export interface AttackParams {
+  /** Baseline half-life in seconds (default 600) and seconds before it is trusted (default 30). */
+  readonly halfLifeS: number;
+  readonly warmupS: number;
+  /** Standard scores that make a signal hot (enter) and elevated (stay). Defaults 4 and 2. */
+  readonly kHigh: number;
+  readonly kLow: number;
+  /** The rate must also be this multiple of the mean to be hot / elevated (1.5 / 1.2). */
+  readonly rateLiftHigh: number;
+  readonly rateLiftLow: number;
+  /** Absolute rise of the error ratio or cookieless share over baseline to be hot (0.1, 0.2). */
+  readonly errorRise: number;
+  readonly cookielessRise: number;
+  /** In-flight/limit or queue wait that count as saturation (0.95, 50 ms). */
+  readonly saturation: number;
+  readonly queueWaitMs: number;
+  /** Hot seconds before suspect (1) and before under_attack (3). */
+  readonly suspectAfterS: number;
+  readonly attackAfterS: number;
+  /** Calm seconds before suspect clears (5), under_attack recovers (5), recovering ends (30). */
+  readonly suspectClearS: number;
+  readonly calmAfterS: number;
+  readonly coolDownS: number;
+}
+
+/** Defaults: a 4σ jump for a second raises suspicion, three seconds of it is an attack. */
+export const DEFAULT_ATTACK_PARAMS: AttackParams = Object.freeze({
+  halfLifeS: 600, warmupS: 30, kHigh: 4, kLow: 2, rateLiftHigh: 1.5, rateLiftLow: 1.2, errorRise: 0.1,
+  cookielessRise: 0.2, saturation: 0.95, queueWaitMs: 50, suspectAfterS: 1, attackAfterS: 3,
+  suspectClearS: 5, calmAfterS: 5, coolDownS: 30,
+});
+
+/** A scope at rest, with nothing learned yet. */
+export function initialAttackState(now: number): AttackState {
+  return { phase: 'normal', since: now, rate: EWMA_EMPTY, errors: EWMA_EMPTY, cookieless: EWMA_EMPTY, hotSince: undefined, calmSince: now, forcedUntil: undefined };
+}
+
+interface Reading extends TransitionReason {
+  readonly hot: boolean;
+  readonly elevated: boolean;
+  readonly low: number;
+}
+
+/** Evaluates every signal of one observation against the baselines; exported for the console. */
+export function readSignals(state: AttackState, obs: AttackObservation, params: AttackParams = DEFAULT_ATTACK_PARAMS): Reading[] {
+  const out: Reading[] = [];
+  const warm = state.rate.samples >= params.warmupS;
+  if (warm) {
+    const { mean, variance } = state.rate;
+    // Poisson floor: a count with mean λ per second varies by √λ even when nothing is wrong.
+    const sd = Math.max(Math.sqrt(variance), Math.sqrt(mean), 1);
+    const high = Math.max(mean + params.kHigh * sd, mean * params.rateLiftHigh);
+    const low = Math.max(mean + params.kLow * sd, mean * params.rateLiftLow);
+    out.push(reading('arrival-rate', obs.arrivalsPerS, mean, high, low));
+    if (obs.errorRatio !== undefined) out.push(ratioReading('error-ratio', obs.errorRatio, state.errors, params.errorRise, params));
+    if (obs.cookielessShare !== undefined) out.push(ratioReading('cookieless-share', obs.cookielessShare, state.cookieless, params.cookielessRise, params));
+  }
+  // Saturation needs no baseline: the limit is the upstream's own measured capacity.
+  const sat = obs.saturation ?? 0;
+  const wait = obs.queueWaitMs ?? 0;
+  const satByWait = wait / params.queueWaitMs >= sat / params.saturation;
+  out.push(satByWait
+    ? reading('saturation', wait, 0, params.queueWaitMs, params.queueWaitMs / 2)
+    : reading('saturation', sat, 0, params.saturation, params.saturation * 0.8));
+  return out;
+}
+
+function reading(signal: AttackSignal, observed: number, baseline: number, threshold: number, low: number): Reading {
+  return { signal, observed, baseline, threshold, low, hot: observed >= threshold && observed > 0, elevated: observed >= low && observed > 0 };
+}
+
+function ratioReading(signal: AttackSignal, observed: number, base: EwmaState, rise: number, p: AttackParams): Reading {
+  const sd = Math.max(Math.sqrt(base.variance), 0.01);
+  return reading(signal, observed, base.mean,
+    Math.min(1, Math.max(base.mean + p.kHigh * sd, base.mean + rise)),
+    Math.min(1, Math.max(base.mean + p.kLow * sd, base.mean + rise / 2)));
+}
+
+/** The reading furthest past its line (relative to the line), for a reason. */
+function worst(readings: readonly Reading[], line: (r: Reading) => number): Reading {
+  let best = readings[0] as Reading;
+  let bestRatio = -Infinity;
+  for (const r of readings) {
+    const ratio = r.observed / Math.max(line(r), 1e-9);
+    if (ratio > bestRatio) { best = r; bestRatio = ratio; }
+  }
+  return best;
+}
+
+/** The outcome of one step. */
+export interface AttackStep {
+  readonly state: AttackState;
+  readonly transition?: AttackTransition;
+}
+
+/**
+ * Advances a scope by one observation (one closed second) at `now`.
+ * @example
+ * const r = attackStep(state, { arrivalsPerS, saturation, errorRatio, cookielessShare }, now);
+ * state = r.state; if (r.transition) events.publish('attack', r.transition);
+ */
+export function attackStep(state: AttackState, obs: AttackObservation, now: number, overrides: Partial<AttackParams> = {}): AttackStep {
+  const p: AttackParams = { ...DEFAULT_ATTACK_PARAMS, ...overrides };
+  const readings = readSignals(state, obs, p);
+  const hot = readings.filter((r) => r.hot);
+  const elevated = readings.some((r) => r.elevated);
+  const start = now - (obs.durationMs ?? 1000);
+  const hotSince = hot.length > 0 ? (state.hotSince ?? start) : elevated ? state.hotSince : undefined;
+  const calmSince = elevated ? undefined : (state.calmSince ?? start);
+  const hotFor = hotSince === undefined ? 0 : now - hotSince;
+  const calmFor = calmSince === undefined ? 0 : now - calmSince;
+  const saturated = hot.find((r) => r.signal === 'saturation');
+
+  // Learn only in normal times and never from a hot second: an attack must not become normal.
+  const alpha = alphaOf({ halfLife: p.halfLifeS });
+  const learn = state.phase === 'normal' && hot.length === 0;
+  let next: AttackState = {
+    ...state,
+    hotSince,
+    calmSince,
+    rate: learn ? ewmaStep(state.rate, obs.arrivalsPerS, alpha) : state.rate,
+    errors: learn && obs.errorRatio !== undefined ? ewmaStep(state.errors, obs.errorRatio, alpha) : state.errors,
+    cookieless: learn && obs.cookielessShare !== undefined ? ewmaStep(state.cookieless, obs.cookielessShare, alpha) : state.cookieless,
+  };
+  const move = (to: AttackPhase, reason: Reading): AttackStep => {
+    const { signal, observed, baseline, threshold } = reason;
+    next = { ...next, phase: to, since: now };
+    return { state: next, transition: { from: state.phase, to, at: now, reason: { signal, observed, baseline, threshold } } };
+  };
+  const calmReason = (): Reading => {
+    const r = worst(readings, (x) => x.low);
+    return { ...r, threshold: r.low };
+  };
+  const forced = state.forcedUntil !== undefined && now < state.forcedUntil;
+  if (state.forcedUntil !== undefined && !forced) next = { ...next, forcedUntil: undefined };
+
+  switch (state.phase) {
+    case 'normal':
+      if (hot.length > 0 && hotFor >= p.suspectAfterS * 1000) return move('suspect', worst(hot, (x) => x.threshold));
+      break;
+    case 'suspect':
+      if (saturated !== undefined) return move('under_attack', saturated);
+      if (hot.length > 0 && hotFor >= p.attackAfterS * 1000) return move('under_attack', worst(hot, (x) => x.threshold));
+      if (calmFor >= p.suspectClearS * 1000) return move('normal', calmReason());
+      break;
+    case 'under_attack':
+      if (!forced && calmFor >= p.calmAfterS * 1000) return move('recovering', calmReason());
+      break;
+    case 'recovering':
+      if (hot.length > 0) return move('under_attack', worst(hot, (x) => x.threshold));
+      if (calmFor >= p.coolDownS * 1000 && now - state.since >= p.coolDownS * 1000) return move('normal', calmReason());
+      break;
+  }
+  return { state: next };
+}
+
+/** Operator override: under_attack until `until` whatever the signals say. */
+export function forceAttack(state: AttackState, until: number, now: number): AttackStep {
+  const next: AttackState = { ...state, phase: 'under_attack', since: state.phase === 'under_attack' ? state.since : now, forcedUntil: until };
+  if (state.phase === 'under_attack') return { state: next };
+  return { state: next, transition: { from: state.phase, to: 'under_attack', at: now, reason: { signal: 'operator', observed: until, baseline: 0, threshold: 0 } } };
+}
+
+/** Ends an operator override; the signals decide again from the next step. */
+export function clearForce(state: AttackState): AttackState {
+  return { ...state, forcedUntil: undefined };
+}

@@ -1,0 +1,41 @@
+import type { Clock } from '../../../core/clock.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
+import { cacheKey, isCacheableRequest } from '../../cache/policy.js';
+import type { CacheStore } from '../../cache/store.js';
+import type { Coalescer } from '../../cache/coalesce.js';
+import { onExchangeEnd, type RequestContext } from '../../context.js';
+import type { Verdict } from '../../verdict.js';
+
+/**
+ * For routes with a `cache` setting: computes the key (the route's stable id plus the listed query
+ * parameters only, so cache-busting parameters hit the same entry) and answers fresh copies
+ * without the upstream. Concurrent misses of one key wait for the first one's answer; only that
+ * wait makes the filter asynchronous.
+ */
+export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer, clock: Clock): RequestFilter {
+  const hit = (key: string): Verdict | undefined => {
+    const entry = store.fresh(key, clock.now());
+    return entry ? { kind: 'cached', entry, state: 'HIT' } : undefined;
+  };
+  const lead = (ctx: RequestContext, key: string): void => {
+    if (coalescer.lead(key)) onExchangeEnd(ctx, () => coalescer.done(key));
+  };
+  return named('cache', (ctx: RequestContext) => {
+    const policy = ctx.route?.cache;
+    const method = ctx.req.method ?? 'GET';
+    if (!policy || !ctx.route || !isCacheableRequest(method, ctx.req.headers)) return undefined;
+    const key = cacheKey(method, ctx.route.id, ctx.target, policy);
+    ctx.cacheKey = key;
+    const fresh = hit(key);
+    if (fresh) return fresh;
+    if (coalescer.lead(key)) {
+      onExchangeEnd(ctx, () => coalescer.done(key));
+      return undefined;
+    }
+    return coalescer.wait(key).then(() => {
+      const v = hit(key);
+      if (!v) lead(ctx, key); // not stored (personal, too large, failed): this one goes upstream
+      return v;
+    });
+  });
+}

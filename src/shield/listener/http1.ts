@@ -1,0 +1,117 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { once } from 'node:events';
+import type { Config } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { ErrorCode } from '../../core/errors.js';
+import type { Service } from '../../core/lifecycle.js';
+import { ERRORS } from '../../core/errors.js';
+import type { ShieldBus } from '../events.js';
+import { sendConnectRefused, sendParseError } from '../edge/respond.js';
+import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
+import { createConnectionGate, normalizeAddress, type ConnectionGate, type GatePorts, type GateSettings } from './gate.js';
+
+/** The shield's HTTP/1.1 listener: the only code that touches client sockets. */
+export interface Http1Listener extends Service<Config> {
+  readonly port: number;
+  readonly gate: ConnectionGate;
+  /** True once shutdown began: every response closes its connection. */
+  readonly draining: boolean;
+}
+
+/** What the listener hands each request to: the exchange handler, with the connection's facts. */
+export type ExchangeEntry = (req: IncomingMessage, res: ServerResponse, conn: ConnectionFacts) => void;
+
+const gateSettings = (c: Config): GateSettings => ({
+  maxConnections: c.listen.limits.maxConnections,
+  maxConnectionsPerClient: c.listen.limits.maxConnectionsPerClient,
+  proxyProtocol: c.listen.proxyProtocol,
+  proxyHeaderTimeoutMs: c.listen.limits.headersTimeoutMs,
+});
+
+function applyServerLimits(server: HttpServer, c: Config): void {
+  const l = c.listen.limits;
+  server.headersTimeout = l.headersTimeoutMs;
+  // Bodies are policed by the body guard (idle and minimum rate), not by a whole-request deadline
+  // that would cut a legitimate 50 MB upload on a slow link.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = l.keepAliveTimeoutMs;
+  server.maxRequestsPerSocket = l.maxRequestsPerConnection;
+}
+
+/**
+ * Creates the listener: TCP accept → connection gate (blocklist, caps, PROXY protocol) → Node's
+ * strict HTTP/1.1 parser → the exchange handler with protocol-neutral connection facts. Parse
+ * errors are answered by the edge here, with a request id. TLS and HTTP/2 listeners will sit
+ * beside this one and produce the same facts.
+ */
+export function createHttp1Listener(o: {
+  config: Config; clock: Clock; bus: ShieldBus; ports: GatePorts; nextId: () => string;
+  entry: ExchangeEntry; onStopWarning(open: number): void;
+}): Http1Listener {
+  let config = o.config;
+  let draining = false;
+  let port = 0;
+  const http: HttpServer = createHttpServer({
+    maxHeaderSize: config.listen.limits.maxHeaderBytes,
+    // The validate filter answers a missing or repeated Host itself (RFC 9112 §3.2), with a request id.
+    requireHostHeader: false,
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+    // Node checks header/request deadlines on this interval (30 s by default): make slowloris bite quickly.
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
+  }, (req, res) => {
+    const facts = connectionFacts(req.socket)
+      ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined };
+    o.entry(req, res, facts);
+  });
+  applyServerLimits(http, config);
+  http.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) { socket.destroy(); return; }
+    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'RMP_ERR_HEADERS_TOO_LARGE'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'RMP_ERR_HEADERS_TIMEOUT'
+        : err.code === 'HPE_INVALID_VERSION' ? 'RMP_ERR_VERSION' : 'RMP_ERR_BAD_REQUEST';
+    const id = o.nextId();
+    sendParseError(socket, id, code);
+    o.bus.emit('client:error', { address: connectionFacts(socket)?.peer ?? normalizeAddress(socket.remoteAddress), code: err.code ?? code, status: ERRORS[code].status, requestId: id });
+  });
+  http.on('connect', (_req, socket: Socket) => sendConnectRefused(socket));
+  // The HTTP server never listens itself (the gate hands it sockets), so start its connection
+  // checker — which enforces headersTimeout — the way listen() would.
+  http.emit('listening');
+
+  const gate = createConnectionGate(o.ports, gateSettings(config), o.clock, o.bus, (socket) => http.emit('connection', socket));
+  const net: NetServer = createNetServer({ noDelay: true }, gate);
+
+  return {
+    name: 'listener',
+    gate,
+    get port() { return port; },
+    get draining() { return draining; },
+    async start() {
+      net.listen({ host: config.listen.address, port: config.listen.port, backlog: 4096 });
+      await once(net, 'listening');
+      port = (net.address() as AddressInfo).port;
+    },
+    reload(next) {
+      config = next;
+      applyServerLimits(http, next);
+      gate.settings = gateSettings(next);
+    },
+    async stop(graceMs) {
+      net.close();
+      draining = true;
+      http.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      // Bounded wait: every response now closes its connection, so `open` only goes down.
+      while (gate.open > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        http.closeIdleConnections();
+      }
+      if (gate.open > 0) o.onStopWarning(gate.open);
+      gate.destroyAll();
+      http.close();
+      http.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { openSocket, startRecordingUpstream, startTestShield, statusOf, waitClose } from '../helpers/servers.js';
+
+/** Polls `cond` every 20 ms for at most `ms`; returns whether it became true. */
+async function eventually(cond: () => boolean, ms = 3_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    await sleep(20);
+  }
+  return cond();
+}
+
+/** Files inside the spool directory (the shield makes its own directory inside the configured one). */
+function spooled(dir: string): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    if (d.isDirectory()) for (const f of readdirSync(join(dir, d.name))) out.push(f);
+    else out.push(d.name);
+  }
+  return out;
+}
+
+test('the upstream receives a slowly sent POST only after its last byte', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (_req, res, body) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`got ${body.length} ${body.toString()}`); };
+  const shield = await startTestShield(t, upstream.url);
+  const socket = await openSocket(shield.port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const parts = ['alpha-', 'bravo-', 'charlie-', 'delta'];
+  const total = parts.join('').length;
+  socket.write(`POST /form HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${total}\r\nConnection: close\r\n\r\n`);
+  for (const p of parts) {
+    await sleep(120);
+    // Until the last byte is in, the upstream has seen nothing — not even the request head.
+    assert.equal(upstream.seen.length, 0, 'request reached the upstream before its body was complete');
+    socket.write(p);
+  }
+  await waitClose(socket, 3_000);
+  const raw = Buffer.concat(chunks).toString();
+  assert.equal(statusOf(raw), 200);
+  assert.match(raw, new RegExp(`got ${total} alpha-bravo-charlie-delta\r\n`));
+  assert.equal(upstream.seen.length, 1);
+  assert.equal(upstream.seen[0]?.headers['content-length'], String(total));
+});
+
+test('a chunked request body is buffered and sent upstream with its Content-Length', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (_req, res, body) => { res.end(body.toString()); };
+  const shield = await startTestShield(t, upstream.url);
+  const socket = await openSocket(shield.port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write('POST /form HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n');
+  await waitClose(socket, 3_000);
+  assert.match(Buffer.concat(chunks).toString(), /abcdefg$/);
+  assert.equal(upstream.seen[0]?.headers['content-length'], '7');
+  assert.equal(upstream.seen[0]?.headers['transfer-encoding'], undefined);
+});
+
+test('a body larger than the memory share is spooled to a file that is removed after completion and after an abort', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-spool-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (_req, res, body) => { res.end(`bytes=${body.length}`); };
+  const shield = await startTestShield(t, upstream.url, { buffering: { requestMemoryBytes: 1024, spoolDir: dir } });
+
+  // Completion: 200 KiB, spooled, forwarded intact, then the file is gone.
+  const body = Buffer.alloc(200 * 1024, 7);
+  const res = await request(`${shield.url}/upload`, { method: 'POST', body });
+  assert.equal(res.statusCode, 200);
+  assert.equal(await res.body.text(), `bytes=${body.length}`);
+  assert.ok(await eventually(() => spooled(dir).length === 0), `spool files left after completion: ${spooled(dir).join(', ')}`);
+
+  // Abort: half a body, the file exists while the client is still sending, then the client leaves.
+  const socket = await openSocket(shield.port);
+  socket.write(`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+  socket.write(body.subarray(0, 100 * 1024));
+  assert.ok(await eventually(() => spooled(dir).length === 1), 'a partly received large body is spooled');
+  socket.destroy();
+  assert.ok(await eventually(() => spooled(dir).length === 0), `spool file left after the client aborted: ${spooled(dir).join(', ')}`);
+  assert.equal(upstream.seen.length, 1, 'the aborted request never reached the upstream');
+});
+
+test('a body that stalls is cut with 408 without ever taking an upstream slot', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { listen: { limits: { bodyIdleTimeoutMs: 300 } } });
+  const socket = await openSocket(shield.port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write('POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+  assert.equal(await waitClose(socket, 3_000), 'closed');
+  const raw = Buffer.concat(chunks).toString();
+  assert.equal(statusOf(raw), 408);
+  assert.match(raw, /x-rempart-error: RMP_ERR_BODY_TIMEOUT/i);
+  assert.equal(upstream.seen.length, 0);
+});
+
+test('a client that does not read its response releases the upstream slot once the response is buffered', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const big = Buffer.alloc(8 * 1024 * 1024, 97); // larger than what loopback socket buffers absorb
+  upstream.handler = (req, res) => {
+    if (req.url === '/big') { res.writeHead(200, { 'content-length': big.length }); res.end(big); return; }
+    res.end('small');
+  };
+  const shield = await startTestShield(t, upstream.url, {
+    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 1_000 } },
+    buffering: { responseBytes: 32 * 1024 * 1024 },
+  });
+  const reader = await openSocket(shield.port);
+  reader.pause(); // never reads
+  t.after(() => reader.destroy());
+  reader.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(await eventually(() => upstream.seen.length === 1));
+  // The only upstream slot must be free again although the client has read (almost) nothing.
+  const res = await request(`${shield.url}/other`);
+  assert.equal(res.statusCode, 200);
+  assert.equal(await res.body.text(), 'small');
+});
+
+test('past the read-ahead size, a slow reader holds its upstream slot (backpressure) and others are shed', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const big = Buffer.alloc(16 * 1024 * 1024, 97);
+  upstream.handler = (req, res) => {
+    if (req.url === '/big') { res.writeHead(200, { 'content-length': big.length }); res.end(big); return; }
+    res.end('small');
+  };
+  const shield = await startTestShield(t, upstream.url, {
+    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 300 } },
+    buffering: { responseBytes: 64 * 1024 },
+  });
+  const reader = await openSocket(shield.port);
+  reader.pause();
+  t.after(() => reader.destroy());
+  reader.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(await eventually(() => upstream.seen.length === 1));
+  await sleep(200);
+  const res = await request(`${shield.url}/other`);
+  assert.equal(res.statusCode, 503, 'the bound is real: memory per slow reader is capped');
+  await res.body.dump();
+});
