@@ -5,7 +5,7 @@
  */
 import { BlockList } from 'node:net';
 import { loadavg } from 'node:os';
-import { createCidrTable } from '../src/shield/blocklist/cidr-table.js';
+import { createCidrTable } from '../src/shield/index.js';
 import { createRng } from '../src/core/rng.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 import { formatCidr, formatIp, parseCidr, parseIp, type Cidr, type ParsedIp } from '../src/core/ip.js';

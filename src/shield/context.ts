@@ -7,7 +7,7 @@ import type { BufferedBody } from './body/request-buffer.js';
 
 /**
  * Everything the pipeline knows about one request; filters read it and fill in what they learn.
- * Filters never read `req.socket`: what the connection says is in `conn`.
+ * Filters never read the socket of the request: what the connection says is in `conn`.
  */
 export interface RequestContext {
   readonly id: string;

@@ -5,3 +5,9 @@
 export { startShield, type ShieldHandle, type StartOptions } from './start.js';
 export { parseConfig, parseConfigText, loadConfigFile, isConfigError, formatProblem, type ConfigProblem } from '../config/load.js';
 export type { Config } from '../config/schema.js';
+// Building blocks embedders and benchmarks use directly.
+export { createCidrTable, type CidrTable } from './blocklist/cidr-table.js';
+export type { RequestFilter, UpstreamRequestFilter, UpstreamResponseFilter, FailureFilter, LoggingFilter, PhaseExtensions } from './pipeline/phases.js';
+export { named } from './pipeline/phases.js';
+export type { RequestContext } from './context.js';
+export type { Verdict } from './verdict.js';

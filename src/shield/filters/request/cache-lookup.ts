@@ -17,9 +17,6 @@ export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer,
     const entry = store.fresh(key, clock.now());
     return entry ? { kind: 'cached', entry, state: 'HIT' } : undefined;
   };
-  const lead = (ctx: RequestContext, key: string): void => {
-    if (coalescer.lead(key)) onExchangeEnd(ctx, () => coalescer.done(key));
-  };
   return named('cache', (ctx: RequestContext) => {
     const policy = ctx.route?.cache;
     const method = ctx.req.method ?? 'GET';
@@ -32,10 +29,7 @@ export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer,
       onExchangeEnd(ctx, () => coalescer.done(key));
       return undefined;
     }
-    return coalescer.wait(key).then(() => {
-      const v = hit(key);
-      if (!v) lead(ctx, key); // not stored (personal, too large, failed): this one goes upstream
-      return v;
-    });
+    // Not stored (personal, too large, failed): every waiter goes upstream at once, never one by one.
+    return coalescer.wait(key).then(() => hit(key));
   });
 }

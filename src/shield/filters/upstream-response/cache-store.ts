@@ -19,7 +19,10 @@ export function createCacheStoreFilter(store: CacheStore, coalescer: Coalescer, 
     const lifetimeS = storableLifetimeS(res.status, res.headers, policy);
     const snapshot = { ...res.headers };
     res.headers['x-rempart-cache'] = 'MISS';
-    if (lifetimeS === undefined || Number(res.headers['content-length'] ?? 0) > maxObjectBytes || ctx.req.method === 'HEAD') return undefined;
+    if (lifetimeS === undefined || Number(res.headers['content-length'] ?? 0) > maxObjectBytes || ctx.req.method === 'HEAD') {
+      coalescer.done(key); // nothing will be stored: the requests waiting on this one need not wait longer
+      return undefined;
+    }
     let chunks: Buffer[] | undefined = [];
     let size = 0;
     return {
