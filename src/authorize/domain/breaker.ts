@@ -1,0 +1,90 @@
+/**
+ * App-channel circuit breaker over a sliding window of 1-second buckets: trips when at least
+ * `minAttempts` attempts in `windowMs` failed more than `failureRatio`; after `dwellMs` open it
+ * probes; `probeSuccesses` consecutive probe successes close it (fail back).
+ */
+export interface BreakerParams {
+  windowMs: number;
+  minAttempts: number;
+  failureRatio: number;
+  dwellMs: number;
+  probeIntervalMs: number;
+  probeSuccesses: number;
+}
+
+export type BreakerPhase = 'closed' | 'open' | 'probing';
+
+export interface BreakerState {
+  phase: BreakerPhase;
+  /** [second, attempts, failures] per bucket, oldest first. */
+  buckets: ReadonlyArray<readonly [number, number, number]>;
+  since: number;
+  probeStreak: number;
+}
+
+/** Why the phase changed, for the event and the audit. */
+export type BreakerChange = { from: BreakerPhase; to: BreakerPhase; reason: string } | undefined;
+
+/** A closed breaker with an empty window. */
+export const initialBreaker = (now: number): BreakerState => ({ phase: 'closed', buckets: [], since: now, probeStreak: 0 });
+
+/** Attempts and failures still inside the window at `now`. */
+export function windowCounts(s: BreakerState, now: number, p: BreakerParams): { attempts: number; failures: number } {
+  const oldest = Math.floor((now - p.windowMs) / 1000);
+  let attempts = 0;
+  let failures = 0;
+  for (const [sec, a, f] of s.buckets) if (sec > oldest) { attempts += a; failures += f; }
+  return { attempts, failures };
+}
+
+/** Records one real attempt (push send, app fetch); only a closed breaker counts them. */
+export function recordOutcome(s: BreakerState, ok: boolean, now: number, p: BreakerParams): { state: BreakerState; change: BreakerChange } {
+  if (s.phase !== 'closed') return { state: s, change: undefined };
+  const sec = Math.floor(now / 1000);
+  const oldest = Math.floor((now - p.windowMs) / 1000);
+  const kept = s.buckets.filter(([b]) => b > oldest);
+  const last = kept[kept.length - 1];
+  const buckets = last && last[0] === sec
+    ? [...kept.slice(0, -1), [sec, last[1] + 1, last[2] + (ok ? 0 : 1)] as const]
+    : [...kept, [sec, 1, ok ? 0 : 1] as const];
+  const next: BreakerState = { ...s, buckets };
+  const { attempts, failures } = windowCounts(next, now, p);
+  if (attempts >= p.minAttempts && failures / attempts > p.failureRatio) {
+    return {
+      state: { phase: 'open', buckets: [], since: now, probeStreak: 0 },
+      change: { from: 'closed', to: 'open', reason: `${failures} of ${attempts} app attempts failed in ${p.windowMs} ms` },
+    };
+  }
+  return { state: next, change: undefined };
+}
+
+/** Moves an open breaker to probing once it has dwelt long enough. */
+export function advanceBreaker(s: BreakerState, now: number, p: BreakerParams): { state: BreakerState; change: BreakerChange } {
+  if (s.phase === 'open' && now - s.since >= p.dwellMs) {
+    return { state: { ...s, phase: 'probing', since: now, probeStreak: 0 }, change: { from: 'open', to: 'probing', reason: `dwell of ${p.dwellMs} ms over` } };
+  }
+  return { state: s, change: undefined };
+}
+
+/** Records a synthetic probe through the whole app path; N successes in a row close the breaker. */
+export function recordProbe(s: BreakerState, ok: boolean, now: number, p: BreakerParams): { state: BreakerState; change: BreakerChange } {
+  if (s.phase !== 'probing') return { state: s, change: undefined };
+  if (!ok) return { state: { ...s, phase: 'open', since: now, probeStreak: 0 }, change: { from: 'probing', to: 'open', reason: 'probe failed' } };
+  const probeStreak = s.probeStreak + 1;
+  if (probeStreak >= p.probeSuccesses) {
+    return {
+      state: { phase: 'closed', buckets: [], since: now, probeStreak: 0 },
+      change: { from: 'probing', to: 'closed', reason: `${probeStreak} consecutive probes succeeded` },
+    };
+  }
+  return { state: { ...s, probeStreak }, change: undefined };
+}
+
+/** An operator's forced mode (two approvals, reason and expiry), or automatic. */
+export type ChannelMode = 'auto' | 'app' | 'sms';
+
+/** Which channel new authentications take: a live override wins, else the breaker decides. */
+export function effectiveChannel(s: BreakerState, override: { mode: ChannelMode; until: number } | undefined, now: number): 'app' | 'sms' {
+  if (override && override.mode !== 'auto' && override.until > now) return override.mode;
+  return s.phase === 'closed' ? 'app' : 'sms';
+}

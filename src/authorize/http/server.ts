@@ -1,0 +1,198 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { AUTH_ERRORS, AuthorizeError, isAuthorizeError, type AuthErrorCode } from '../errors.js';
+import type { AuthorizeService } from '../service/authorize-service.js';
+import type { AuthStore } from '../store/port.js';
+import { appResultSchema, createSchema, emptySchema, enrolSchema, modeSchema, receiptSchema, smsCodeSchema } from './schemas.js';
+
+const MAX_BODY = 16 * 1024;
+/** A pending idempotency record older than this is a request that died with the process: retry it. */
+const ABANDONED_MS = 30_000;
+
+/** A response as handlers produce it; the edge serialises it. */
+export interface Reply { status: number; body: unknown; headers?: Record<string, string> }
+
+/** Extra routes (the demo pages) mounted beside the API. */
+export type ExtraRoutes = (req: IncomingMessage, url: URL, body: string) => Promise<Reply | { html: string; status?: number } | { redirect: string } | undefined>;
+
+const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+function bearer(req: IncomingMessage): string {
+  const h = req.headers.authorization ?? '';
+  return h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+}
+
+/** Constant-time token comparison (hashes first, so lengths never leak). */
+export function tokenMatches(given: string, expected: string): boolean {
+  return given !== '' && timingSafeEqual(sha(given), sha(expected));
+}
+
+function errorReply(code: AuthErrorCode, message?: string, details?: Record<string, unknown>): Reply {
+  return { status: AUTH_ERRORS[code].status, body: { error: { code, message: message ?? AUTH_ERRORS[code].message, ...(details ? { details } : {}) } } };
+}
+
+function parse<T extends z.ZodTypeAny>(schema: T, body: string): z.infer<T> {
+  let raw: unknown;
+  try {
+    raw = body === '' ? {} : JSON.parse(body);
+  } catch {
+    throw new AuthorizeError('RMP_ERR_AUTH_BAD_REQUEST', 'body is not valid JSON');
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+    throw new AuthorizeError('RMP_ERR_AUTH_BAD_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues });
+  }
+  return r.data;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > MAX_BODY) throw new AuthorizeError('RMP_ERR_AUTH_BODY_TOO_LARGE');
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The JSON API on node:http: zod-validated bodies (400 with every problem), stable error codes,
+ * Idempotency-Key on every POST (the stored answer is replayed; the same key with another body
+ * is 422), bearer tokens for enrolment (admin) and channel overrides (operators).
+ */
+export function createAuthorizeHttp(deps: { service: AuthorizeService; store: AuthStore; clock: Clock; logger: Logger;
+  adminToken: string; operators: Readonly<Record<string, string>>; extra?: ExtraRoutes;
+  /** Hands a gateway's receipt to the HTTP provider of that name; false when there is none. */
+  receipt: (r: { provider: string; providerMessageId: string; status: 'delivered' | 'undelivered' | 'unknown' }) => boolean }): Server {
+  const { service, store, clock, logger } = deps;
+  const operatorOf = (req: IncomingMessage): string | undefined => {
+    const tok = bearer(req);
+    return Object.entries(deps.operators).find(([, v]) => tokenMatches(tok, v))?.[0];
+  };
+
+  async function api(req: IncomingMessage, url: URL, body: string): Promise<Reply> {
+    const method = req.method ?? 'GET';
+    const p = url.pathname;
+    if (p === '/healthz') return { status: 200, body: { ok: true } };
+    if (p === '/v1/payers') {
+      if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      if (!tokenMatches(bearer(req), deps.adminToken)) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED');
+      return { status: 201, body: await service.enrolPayer(parse(enrolSchema, body)) };
+    }
+    if (p === '/v1/authentications') {
+      if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      return { status: 201, body: service.create(parse(createSchema, body)) };
+    }
+    const m = /^\/v1\/authentications\/([A-Za-z0-9_-]{1,64})(?:\/(app-result|sms-code|resend|cancel))?$/.exec(p);
+    if (m) {
+      const id = m[1] as string;
+      const action = m[2];
+      if (!action) {
+        if (method !== 'GET') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+        return { status: 200, body: service.get(id) };
+      }
+      if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      if (action === 'app-result') return { status: 200, body: service.appResult(id, parse(appResultSchema, body)) };
+      if (action === 'sms-code') return { status: 200, body: await service.smsCode(id, parse(smsCodeSchema, body)) };
+      parse(emptySchema, body);
+      if (action === 'resend') return { status: 200, body: service.resend(id) };
+      return { status: 200, body: service.cancel(id) };
+    }
+    if (p === '/v1/app/challenges') {
+      if (method !== 'GET') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      const deviceId = url.searchParams.get('deviceId') ?? '';
+      if (!deviceId) throw new AuthorizeError('RMP_ERR_AUTH_BAD_REQUEST', 'deviceId query parameter is required');
+      return { status: 200, body: { challenges: service.appFetch(deviceId) } };
+    }
+    if (p === '/v1/sms/receipts') {
+      if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      const r = parse(receiptSchema, body);
+      if (!deps.receipt({ provider: r.provider, providerMessageId: r.messageId, status: r.status })) {
+        throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no HTTP SMS provider named ${r.provider}`);
+      }
+      return { status: 202, body: { ok: true } };
+    }
+    if (p === '/v1/channels') {
+      if (method !== 'GET') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      return { status: 200, body: service.channels() };
+    }
+    if (p === '/v1/channels/mode') {
+      if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      const operator = operatorOf(req);
+      if (!operator) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'an operator token is required');
+      const r = parse(modeSchema, body);
+      const out = service.health.propose(operator, { mode: r.mode, reason: r.reason, ttlMs: r.ttlS * 1000 });
+      return out.applied
+        ? { status: 200, body: { applied: true, proposalId: out.proposalId, override: out.override, channels: service.channels() } }
+        : { status: 202, body: { applied: false, proposalId: out.proposalId, message: 'waiting for a second, distinct operator to approve the same mode' } };
+    }
+    throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND');
+  }
+
+  /** Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): replay, 422 on a different body, 409 while in flight. */
+  async function idempotent(req: IncomingMessage, url: URL, body: string): Promise<Reply> {
+    const key = req.headers['idempotency-key'];
+    if (req.method !== 'POST' || typeof key !== 'string' || key === '') return api(req, url, body);
+    if (key.length > 255) return errorReply('RMP_ERR_AUTH_BAD_REQUEST', 'Idempotency-Key is longer than 255 characters');
+    const scoped = `${url.pathname}\n${key}`;
+    const bodyHash = sha(body).toString('base64url');
+    const now = clock.now();
+    const seen = store.getIdempotent(scoped);
+    if (seen && !(seen.pending && now - seen.at > ABANDONED_MS)) {
+      if (seen.bodyHash !== bodyHash) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_MISMATCH');
+      if (seen.pending) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_IN_FLIGHT');
+      return { status: seen.status, body: JSON.parse(seen.body) as unknown, headers: { 'idempotent-replayed': 'true' } };
+    }
+    if (seen) store.dropIdempotent(scoped);
+    if (!store.putIdempotent(scoped, { bodyHash, status: 0, body: '', pending: true, at: now }, now)) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_IN_FLIGHT');
+    let reply: Reply;
+    try {
+      reply = await api(req, url, body);
+    } catch (e) {
+      if (!isAuthorizeError(e) || e.status >= 500) { store.dropIdempotent(scoped); throw e; }
+      reply = errorReply(e.code, e.message, e.details);
+    }
+    store.putIdempotent(scoped, { bodyHash, status: reply.status, body: JSON.stringify(reply.body), pending: false, at: now }, now);
+    return reply;
+  }
+
+  const send = (res: ServerResponse, r: Reply): void => {
+    const text = JSON.stringify(r.body);
+    res.writeHead(r.status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...r.headers });
+    res.end(text);
+  };
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://authorize.local');
+    void (async () => {
+      try {
+        const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
+        if (deps.extra && !url.pathname.startsWith('/v1/') && url.pathname !== '/healthz') {
+          const out = await deps.extra(req, url, body);
+          if (out && 'html' in out) {
+            res.writeHead(out.status ?? 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(out.html) });
+            res.end(out.html);
+            return;
+          }
+          if (out && 'redirect' in out) { res.writeHead(303, { location: out.redirect, 'content-length': 0 }); res.end(); return; }
+          if (out) { send(res, out); return; }
+        }
+        send(res, await idempotent(req, url, body));
+      } catch (e) {
+        if (isAuthorizeError(e)) { send(res, errorReply(e.code, e.message, e.details)); return; }
+        logger.error({ err: e, path: url.pathname }, 'authorize: request failed');
+        if (!res.headersSent) send(res, errorReply('RMP_ERR_AUTH_INTERNAL'));
+        else res.destroy();
+      }
+    })();
+  });
+  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
+}

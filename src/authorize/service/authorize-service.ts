@@ -1,0 +1,488 @@
+import { randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import type { AuthorizeConfig } from '../config.js';
+import { AuthorizeError, isAuthorizeError } from '../errors.js';
+import type { AuthorizeBus } from '../events.js';
+import type { AuthRecord, AuthStore, PayerRecord } from '../store/port.js';
+import { nextDeadline } from '../store/sqlite-store.js';
+import type { PushProvider } from '../push/port.js';
+import type { SmsRouter } from '../sms/router.js';
+import type { DeliveryReceipt } from '../sms/port.js';
+import { isTerminal, transition, transStatusOf, type AuthEventType } from '../domain/state-machine.js';
+import { appSignedPayload, formatAmount, linkHash, smsText, type LinkedTransaction } from '../domain/dynamic-linking.js';
+import { codeDigest, generateCode, verifyCode } from '../domain/otp.js';
+import { hashKnowledge, verifyKnowledge } from '../domain/knowledge.js';
+import { isBlocked, registerFailure, registerSuccess } from '../domain/lockout.js';
+import { routeNew, smsRoute, type PayerFacts } from '../domain/routing.js';
+import { parseDeviceKey, verifyDeviceSignature } from '../domain/device-signature.js';
+import { createChannelHealth, PROBE_DEVICE } from './channel-health.js';
+
+/** A transaction to authenticate, as the requester (3-DS server) sends it. */
+export interface CreateInput { txId: string; payerRef: string; amountMinor: number; currency: string; payee: { id: string; name: string } }
+
+/** Enrolment of a payer: the knowledge factor is hashed at once and never stored in clear. */
+export interface EnrolInput { payerRef: string; phone: string; knowledgeFactor: string; devices: Array<{ deviceId: string; publicKey: string }> }
+
+/** An authentication as the API shows it. */
+export interface AuthView {
+  authId: string; txId: string; payerRef: string; state: string; method: string;
+  transStatus: string; transStatusReason?: string; amountMinor: number; currency: string;
+  payee: { id: string; name: string }; createdAt: string; expiresAt: string; resendsLeft: number; reason: string;
+}
+
+/** What the app fetches after a push: enough to show amount and payee (RTS art. 5(1)(a)) and sign. */
+export interface ChallengeView { authId: string; amountMinor: number; currency: string; amountText: string; payee: { id: string; name: string }; linkHash: string; expiresAt: string }
+
+export interface ServiceDeps {
+  config: AuthorizeConfig; store: AuthStore; clock: Clock; bus: AuthorizeBus;
+  sms: SmsRouter; push: PushProvider; codeKey: Buffer; logger: Logger;
+}
+
+const txOf = (a: AuthRecord): LinkedTransaction => ({ amountMinor: a.amountMinor, currency: a.currency, payee: { id: a.payeeId, name: a.payeeName } });
+const newId = (): string => `au_${randomBytes(12).toString('base64url')}`;
+
+/**
+ * The authorize service: applies the pure cores (state machine, routing, lockout, breaker) to
+ * persisted authentications. Every answer is given after its change is committed with its
+ * audit record; timers live in the store as deadlines, which `tick` processes.
+ */
+export function createAuthorizeService(deps: ServiceDeps) {
+  const { config, store, clock, bus, sms, push, codeKey, logger } = deps;
+  const t = config.timers;
+  /** Plain codes waiting for a provider, in memory only (after a restart a fresh code is issued). */
+  const pendingCodes = new Map<string, string>();
+  const inflight = new Set<string>();
+  const keys = new Map<string, KeyObject>();
+  let closed = false;
+
+  const health = createChannelHealth({
+    clock, store, bus, push, params: config.breaker, override: config.override,
+    onOpen: () => { for (const a of store.appPendingUnfetched()) safely(() => toSms(a, 'channel_down', 'app channel down')); },
+  });
+
+  function safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!isAuthorizeError(e)) logger.error({ err: e }, 'authorize: background step failed');
+    }
+  }
+
+  function view(a: AuthRecord): AuthView {
+    const ts = transStatusOf(a.state);
+    return {
+      authId: a.id, txId: a.txId, payerRef: a.payerRef, state: a.state, method: a.method,
+      transStatus: ts.transStatus, ...(ts.reason ? { transStatusReason: ts.reason } : {}),
+      amountMinor: a.amountMinor, currency: a.currency, payee: { id: a.payeeId, name: a.payeeName },
+      createdAt: new Date(a.createdAt).toISOString(), expiresAt: new Date(a.expiresAt).toISOString(),
+      resendsLeft: Math.max(0, t.maxResends - a.resends), reason: a.reason,
+    };
+  }
+
+  function facts(p: PayerRecord, now: number): PayerFacts {
+    return { blocked: isBlocked(p.lockout, now), deviceIds: p.devices.map((d) => d.deviceId), hasPhone: p.phone !== '', hasKnowledge: p.knowledgeHash !== '', exemption: p.exemption };
+  }
+
+  function mustGet(id: string): AuthRecord {
+    const a = store.getAuth(id);
+    if (!a) throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no authentication ${id}`);
+    return a;
+  }
+
+  function mustPayer(ref: string): PayerRecord {
+    const p = store.getPayer(ref);
+    if (!p) throw new AuthorizeError('RMP_ERR_AUTH_PAYER_UNKNOWN');
+    return p;
+  }
+
+  /** Applies an event by the table, with a version-guarded update and its audit record in one transaction. */
+  function move(a: AuthRecord, event: AuthEventType, patch: Partial<AuthRecord>, reason: string, also?: () => void): AuthRecord {
+    const tr = transition(a.state, event);
+    if (!tr.ok) throw new AuthorizeError(tr.reason === 'terminal' ? 'RMP_ERR_AUTH_TERMINAL' : 'RMP_ERR_AUTH_WRONG_STATE', undefined, { state: a.state });
+    const now = clock.now();
+    const full: Partial<AuthRecord> = { ...patch, state: tr.to, reason };
+    if (isTerminal(tr.to)) Object.assign(full, { codeHash: '', appDeadline: 0, fetchDeadline: 0, smsRetryAt: 0 });
+    full.nextAt = nextDeadline({ ...a, ...full });
+    const updated = store.tx(() => {
+      const u = store.updateAuth(a.id, a.version, full, now);
+      if (!u) return undefined;
+      store.audit({ at: now, kind: 'auth.state', authId: a.id, payerRef: a.payerRef, data: { from: a.state, to: tr.to, event, reason } });
+      also?.();
+      return u;
+    });
+    if (!updated) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
+    if (isTerminal(tr.to)) pendingCodes.delete(a.id);
+    bus.emit('auth:state', { authId: a.id, payerRef: a.payerRef, from: a.state, to: tr.to, method: updated.method, reason, at: now });
+    return updated;
+  }
+
+  /** A version-guarded change that is not a state transition (deadlines, fetch marks, code re-issue). */
+  function patchAuth(a: AuthRecord, patch: Partial<AuthRecord>, audit?: { kind: string; data: Record<string, unknown> }): AuthRecord | undefined {
+    const now = clock.now();
+    const full = { ...patch, nextAt: nextDeadline({ ...a, ...patch }) };
+    return store.tx(() => {
+      const u = store.updateAuth(a.id, a.version, full, now);
+      if (u && audit) store.audit({ at: now, kind: audit.kind, authId: a.id, payerRef: a.payerRef, data: audit.data });
+      return u;
+    });
+  }
+
+  function issueCode(a: Pick<AuthRecord, 'id' | 'linkHash'>): { code: string; codeHash: string } {
+    const code = generateCode(config.code.length);
+    return { code, codeHash: codeDigest(codeKey, a.id, a.linkHash, code) };
+  }
+
+  /** Moves an app authentication to SMS when policy allows (both factors enrolled, amount under the fallback cap). */
+  function toSms(a: AuthRecord, event: 'push_failed' | 'channel_down', reason: string): AuthRecord | undefined {
+    const payer = mustPayer(a.payerRef);
+    const route = smsRoute(txOf(a), facts(payer, clock.now()), reason, config.fallback.maxAmountMinor);
+    if (route.kind !== 'sms') {
+      return event === 'push_failed' ? patchAuth(a, { pushFailed: true }) : undefined;
+    }
+    const { code, codeHash } = issueCode(a);
+    const now = clock.now();
+    const moved = move(a, event, { method: 'sms', codeHash, smsRetryAt: now, appDeadline: 0, fetchDeadline: 0, pushFailed: event === 'push_failed' }, reason,
+      () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms' } }));
+    pendingCodes.set(a.id, code);
+    void dispatchSms(a.id);
+    return moved;
+  }
+
+  async function pushAll(a: AuthRecord, deviceIds: string[]): Promise<void> {
+    const results = await Promise.all(deviceIds.map((deviceId) => push.send({ deviceId, ref: a.id }).catch((e: Error) => ({ ok: false as const, error: e.message }))));
+    if (closed || results.some((r) => r.ok)) return;
+    health.record(false);
+    const cur = store.getAuth(a.id);
+    if (cur && cur.state === 'app_pending' && cur.fetchedAt === 0) safely(() => { toSms(cur, 'push_failed', 'push failed: moved to SMS'); });
+  }
+
+  async function dispatchSms(id: string): Promise<void> {
+    if (inflight.has(id) || closed) return;
+    inflight.add(id);
+    try {
+      let a = store.getAuth(id);
+      if (!a || a.state !== 'fallback_offered') return;
+      const payer = mustPayer(a.payerRef);
+      const now = clock.now();
+      const since = now - config.rateLimits.windowMs;
+      if (store.smsSince('payer_ref', payer.payerRef, since) >= config.rateLimits.smsPerPayer
+        || store.smsSince('phone', payer.phone, since) >= config.rateLimits.smsPerPhone) {
+        move(a, 'sms_refused', {}, 'SMS rate limit for this payer or phone number reached');
+        return;
+      }
+      let code = pendingCodes.get(id);
+      if (!code) {
+        // After a restart the plain code is gone (only its HMAC was stored): issue a fresh one.
+        const issued = issueCode(a);
+        code = issued.code;
+        const u = patchAuth(a, { codeHash: issued.codeHash }, { kind: 'code.issued', data: { channel: 'sms', reason: 'reissued: previous code never sent' } });
+        if (!u) return;
+        a = u;
+        pendingCodes.set(id, code);
+      }
+      const r = await sms.send({ to: payer.phone, text: smsText(code, txOf(a)), reference: a.id });
+      const after = clock.now();
+      const cur = store.getAuth(id);
+      if (!cur || cur.state !== 'fallback_offered' || cur.codeHash !== a.codeHash) return;
+      if (r.kind === 'accepted') {
+        pendingCodes.delete(id);
+        move(cur, 'sms_accepted', { codeExpiresAt: after + t.codeMs, smsRetryAt: 0 }, `SMS accepted by ${r.provider}`, () => {
+          store.insertSms({ id: randomBytes(9).toString('base64url'), authId: id, payerRef: cur.payerRef, phone: payer.phone, provider: r.provider,
+            providerMessageId: r.providerMessageId, status: 'accepted', at: after, kind: 'code' });
+        });
+        bus.emit('sms:accepted', { authId: id, provider: r.provider, at: after });
+      } else {
+        patchAuth(cur, { smsRetryAt: after + r.afterMs });
+        bus.emit('sms:retry', { authId: id, reason: r.reason, afterMs: r.afterMs, at: after });
+      }
+    } catch (e) {
+      if (!isAuthorizeError(e)) logger.error({ err: e, authId: id }, 'authorize: SMS dispatch failed');
+    } finally {
+      inflight.delete(id);
+    }
+  }
+
+  function alertPayer(payer: PayerRecord, kind: 'warn' | 'blocked' | 'permanent', attempt = 0): void {
+    const text = kind === 'warn'
+      ? 'Your bank: one more failed payment authentication will block it. Not you? Call your bank.'
+      : kind === 'permanent'
+        ? 'Your bank: payment authentication is now blocked permanently after repeated failures. Call your bank to unblock it.'
+        : 'Your bank: payment authentication is blocked for a while after 5 failed attempts; one more block will be permanent. Not you? Call your bank.';
+    const now = clock.now();
+    store.tx(() => store.audit({ at: now, kind: 'payer.alert', payerRef: payer.payerRef, data: { kind, attempt } }));
+    bus.emit('payer:alert', { payerRef: payer.payerRef, kind, at: now });
+    void sms.send({ to: payer.phone, text, reference: `alert-${payer.payerRef}` }).then((r) => {
+      if (r.kind === 'accepted') {
+        store.insertSms({ id: randomBytes(9).toString('base64url'), authId: '', payerRef: payer.payerRef, phone: payer.phone, provider: r.provider,
+          providerMessageId: r.providerMessageId, status: 'accepted', at: clock.now(), kind: 'alert' });
+      } else if (attempt < 3 && !closed) {
+        setTimeout(() => alertPayer(payer, kind, attempt + 1), r.afterMs).unref();
+      }
+    }, () => {});
+  }
+
+  /**
+   * RTS art. 4(3)(a)-(b): counts a failure for the payer whatever the channel, without saying which
+   * element failed; blocks at the limit and alerts the payer (art. 4(4)). Always throws.
+   */
+  function fail(a: AuthRecord, channel: 'app' | 'sms'): never {
+    const now = clock.now();
+    const payer = mustPayer(a.payerRef);
+    const r = store.tx(() => {
+      const fresh = mustPayer(a.payerRef);
+      const res = registerFailure(fresh.lockout, now, config.lockout);
+      store.setLockout(a.payerRef, res.state);
+      store.audit({ at: now, kind: 'auth.check_failed', authId: a.id, payerRef: a.payerRef, data: { channel, consecutive: res.state.failures, decision: res.decision.kind } });
+      return res;
+    });
+    if (r.decision.kind === 'warn') alertPayer(payer, 'warn');
+    if (r.decision.kind === 'blocked') {
+      const d = r.decision;
+      store.tx(() => store.audit({ at: now, kind: 'payer.blocked', payerRef: a.payerRef, data: { until: d.permanent ? 'permanent' : d.until } }));
+      alertPayer(payer, d.permanent ? 'permanent' : 'blocked');
+      const cur = store.getAuth(a.id);
+      if (cur && !isTerminal(cur.state)) safely(() => { move(cur, 'payer_locked', {}, `payer blocked after ${config.lockout.maxFailures} consecutive failures`); });
+      throw new AuthorizeError('RMP_ERR_AUTH_LOCKED');
+    }
+    throw new AuthorizeError('RMP_ERR_AUTH_FAILED');
+  }
+
+  function succeed(a: AuthRecord, event: 'app_approved' | 'code_ok', reason: string): AuthRecord {
+    const now = clock.now();
+    return move(a, event, { codeHash: '' }, reason, () => {
+      const p = mustPayer(a.payerRef);
+      store.setLockout(a.payerRef, registerSuccess(p.lockout));
+      store.setExemption(a.payerRef, { count: 0, sumMinor: 0 }); // art. 16: counters restart after an SCA
+      store.audit({ at: now, kind: 'auth.check_ok', authId: a.id, payerRef: a.payerRef, data: { channel: event === 'code_ok' ? 'sms' : 'app' } });
+    });
+  }
+
+  /** Refuses any attempt while the payer is blocked, ending this authentication as locked. */
+  function guardBlocked(a: AuthRecord, payer: PayerRecord): void {
+    if (!isBlocked(payer.lockout, clock.now())) return;
+    safely(() => { move(a, 'payer_locked', {}, 'payer is blocked'); });
+    throw new AuthorizeError('RMP_ERR_AUTH_LOCKED');
+  }
+
+  function guardOpen(a: AuthRecord, state: AuthRecord['state']): void {
+    if (isTerminal(a.state)) throw new AuthorizeError('RMP_ERR_AUTH_TERMINAL', undefined, { state: a.state });
+    if (a.state !== state) throw new AuthorizeError('RMP_ERR_AUTH_WRONG_STATE', undefined, { state: a.state });
+  }
+
+  function deviceKey(pem: string): KeyObject {
+    let k = keys.get(pem);
+    if (!k) { k = parseDeviceKey(pem); keys.set(pem, k); }
+    return k;
+  }
+
+  const service = {
+    health,
+
+    async enrolPayer(input: EnrolInput): Promise<{ payerRef: string; devices: number }> {
+      for (const d of input.devices) {
+        try { parseDeviceKey(d.publicKey); } catch (e) {
+          throw new AuthorizeError('RMP_ERR_AUTH_BAD_REQUEST', `device ${d.deviceId}: ${(e as Error).message}`);
+        }
+      }
+      const knowledgeHash = await hashKnowledge(input.knowledgeFactor, config.knowledge);
+      const now = clock.now();
+      store.tx(() => {
+        const existing = store.getPayer(input.payerRef);
+        store.upsertPayer({
+          payerRef: input.payerRef, phone: input.phone, knowledgeHash,
+          devices: input.devices.map((d) => ({ deviceId: d.deviceId, publicKeyPem: d.publicKey })),
+          lockout: existing?.lockout ?? { failures: 0, blockedUntil: 0, blocks: 0, permanent: false },
+          exemption: existing?.exemption ?? { count: 0, sumMinor: 0 },
+        });
+        store.audit({ at: now, kind: 'payer.enrolled', payerRef: input.payerRef, data: { devices: input.devices.map((d) => d.deviceId), update: !!existing } });
+      });
+      return { payerRef: input.payerRef, devices: input.devices.length };
+    },
+
+    create(input: CreateInput): AuthView {
+      const now = clock.now();
+      const payer = mustPayer(input.payerRef);
+      const tx: LinkedTransaction = { amountMinor: input.amountMinor, currency: input.currency, payee: input.payee };
+      const hash = linkHash(tx);
+      const existing = store.activeForTx(input.txId);
+      if (existing) {
+        if (existing.linkHash === hash && existing.payerRef === input.payerRef) {
+          throw new AuthorizeError('RMP_ERR_AUTH_TX_EXISTS', undefined, { authId: existing.id });
+        }
+        // RTS art. 5(1)(d): a change of amount or payee invalidates the authentication in progress.
+        move(existing, 'cancel', {}, 'transaction changed (amount, currency or payee): RTS art. 5(1)(d)');
+      }
+      const route = routeNew(tx, facts(payer, now), health.channel(), { exemption: config.exemption, fallbackMaxAmountMinor: config.fallback.maxAmountMinor });
+      const id = newId();
+      const base: AuthRecord = {
+        id, txId: input.txId, payerRef: input.payerRef, amountMinor: input.amountMinor, currency: input.currency,
+        payeeId: input.payee.id, payeeName: input.payee.name, linkHash: hash, state: 'created', method: 'none', version: 1,
+        createdAt: now, updatedAt: now, expiresAt: now + t.wholeMs, appDeadline: 0, fetchDeadline: 0, fetchedAt: 0,
+        pushFailed: false, codeHash: '', codeExpiresAt: 0, resends: 0, smsRetryAt: 0, nextAt: 0, reason: '',
+      };
+      let code: string | undefined;
+      const event: AuthEventType = { exempt: 'route_exempt', app: 'route_app', sms: 'route_sms', unavailable: 'route_unavailable', locked: 'payer_locked' }[route.kind] as AuthEventType;
+      const tr = transition('created', event);
+      if (!tr.ok) throw new AuthorizeError('RMP_ERR_AUTH_INTERNAL');
+      const rec: AuthRecord = { ...base, state: tr.to, reason: 'reason' in route ? route.reason : route.kind };
+      if (route.kind === 'app') Object.assign(rec, { method: 'app', appDeadline: now + t.appStepMs, fetchDeadline: now + t.appFetchTimeoutMs });
+      if (route.kind === 'sms') {
+        const issued = issueCode(rec);
+        code = issued.code;
+        Object.assign(rec, { method: 'sms', codeHash: issued.codeHash, smsRetryAt: now });
+      }
+      rec.nextAt = nextDeadline(rec);
+      store.tx(() => {
+        store.insertAuth(rec);
+        store.audit({ at: now, kind: 'auth.created', authId: id, payerRef: rec.payerRef, data: { txId: rec.txId, amountMinor: rec.amountMinor, currency: rec.currency, payeeId: rec.payeeId, linkHash: hash } });
+        store.audit({ at: now, kind: 'auth.state', authId: id, payerRef: rec.payerRef, data: { from: 'created', to: rec.state, event, reason: rec.reason } });
+        if (code) store.audit({ at: now, kind: 'code.issued', authId: id, payerRef: rec.payerRef, data: { channel: 'sms' } });
+        if (route.kind === 'exempt') store.setExemption(rec.payerRef, { count: payer.exemption.count + 1, sumMinor: payer.exemption.sumMinor + rec.amountMinor });
+      });
+      bus.emit('auth:state', { authId: id, payerRef: rec.payerRef, from: 'created', to: rec.state, method: rec.method, reason: rec.reason, at: now });
+      if (route.kind === 'app') void pushAll(rec, route.deviceIds);
+      if (code) { pendingCodes.set(id, code); void dispatchSms(id); }
+      return view(rec);
+    },
+
+    get: (id: string): AuthView => view(mustGet(id)),
+
+    /** The app's fetch after a push: marks challenges fetched (a success for the breaker) and lists them. */
+    appFetch(deviceId: string): ChallengeView[] {
+      if (deviceId === PROBE_DEVICE) { health.probeFetched(); return []; }
+      const payerRef = store.payerForDevice(deviceId);
+      if (!payerRef) return [];
+      const now = clock.now();
+      return store.pendingApp(payerRef).map((a) => {
+        if (a.fetchedAt === 0) {
+          const u = patchAuth(a, { fetchedAt: now, fetchDeadline: 0 });
+          if (u) health.record(true);
+        }
+        return {
+          authId: a.id, amountMinor: a.amountMinor, currency: a.currency, amountText: formatAmount(a.amountMinor, a.currency),
+          payee: { id: a.payeeId, name: a.payeeName }, linkHash: a.linkHash, expiresAt: new Date(Math.min(a.expiresAt, a.appDeadline || a.expiresAt)).toISOString(),
+        };
+      });
+    },
+
+    appResult(id: string, input: { decision: 'APPROVE' | 'DENY'; deviceId: string; timestamp: number; signature: string }): AuthView {
+      const a = mustGet(id);
+      guardOpen(a, 'app_pending');
+      const payer = mustPayer(a.payerRef);
+      guardBlocked(a, payer);
+      const device = payer.devices.find((d) => d.deviceId === input.deviceId);
+      const now = clock.now();
+      // art. 5(1)(b)-(c): the signature covers authId, the amount+payee hash (recomputed from the
+      // stored transaction) and the decision; any other amount, payee or authentication fails.
+      const ok = !!device && Math.abs(now - input.timestamp) <= t.signatureSkewMs && linkHash(txOf(a)) === a.linkHash
+        && verifyDeviceSignature(deviceKey(device.publicKeyPem), appSignedPayload(a.id, a.linkHash, input.decision, input.timestamp), input.signature);
+      if (!ok) fail(a, 'app');
+      if (input.decision === 'APPROVE') return view(succeed(a, 'app_approved', `approved in the app on ${input.deviceId}`));
+      // A denial in the app is final: the table has no way from `failed` to SMS.
+      return view(move(a, 'app_denied', {}, `denied in the app on ${input.deviceId}`));
+    },
+
+    async smsCode(id: string, input: { code: string; knowledgeFactor: string }): Promise<AuthView> {
+      const a = mustGet(id);
+      guardOpen(a, 'sms_sent');
+      const payer = mustPayer(a.payerRef);
+      guardBlocked(a, payer);
+      const now = clock.now();
+      const codeOk = linkHash(txOf(a)) === a.linkHash && a.codeHash !== '' && now <= a.codeExpiresAt
+        && verifyCode(codeKey, a.id, a.linkHash, input.code, a.codeHash);
+      // Both factors are always checked, so neither the answer nor its timing tells which failed (art. 4(3)(a)).
+      const knowledgeOk = await verifyKnowledge(input.knowledgeFactor, payer.knowledgeHash);
+      if (!codeOk || !knowledgeOk) fail(a, 'sms');
+      return view(succeed(a, 'code_ok', 'SMS code and knowledge factor verified'));
+    },
+
+    resend(id: string): AuthView {
+      const a = mustGet(id);
+      if (isTerminal(a.state)) throw new AuthorizeError('RMP_ERR_AUTH_TERMINAL', undefined, { state: a.state });
+      const payer = mustPayer(a.payerRef);
+      guardBlocked(a, payer);
+      if (a.state !== 'sms_sent' && a.state !== 'app_pending') throw new AuthorizeError('RMP_ERR_AUTH_WRONG_STATE', undefined, { state: a.state });
+      if (a.resends >= t.maxResends) throw new AuthorizeError('RMP_ERR_AUTH_RESENDS_EXHAUSTED');
+      const now = clock.now();
+      const since = now - config.rateLimits.windowMs;
+      if (store.resendsSince(a.payerRef, since) >= config.rateLimits.resendsPerPayer) throw new AuthorizeError('RMP_ERR_AUTH_RATE_LIMITED', 'resend limit for this payer');
+      if (a.state === 'app_pending') {
+        const u = store.tx(() => { store.addResend(a.payerRef, now); return patchAuth(a, { resends: a.resends + 1 }, { kind: 'push.resent', data: {} }); });
+        if (!u) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
+        void pushAll(u, payer.devices.map((d) => d.deviceId));
+        return view(u);
+      }
+      if (store.smsSince('payer_ref', payer.payerRef, since) >= config.rateLimits.smsPerPayer
+        || store.smsSince('phone', payer.phone, since) >= config.rateLimits.smsPerPhone) {
+        throw new AuthorizeError('RMP_ERR_AUTH_RATE_LIMITED', 'SMS limit for this payer or phone number');
+      }
+      const { code, codeHash } = issueCode(a);
+      const u = move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now, resends: a.resends + 1 }, 'resend requested', () => {
+        store.addResend(a.payerRef, now);
+        store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', resend: a.resends + 1 } });
+      });
+      pendingCodes.set(a.id, code);
+      void dispatchSms(a.id);
+      return view(u);
+    },
+
+    cancel(id: string): AuthView {
+      return view(move(mustGet(id), 'cancel', {}, 'cancelled by the requester'));
+    },
+
+    receipt(r: DeliveryReceipt): void {
+      const row = store.smsByProviderId(r.provider, r.providerMessageId);
+      const now = clock.now();
+      if (row) {
+        store.tx(() => {
+          store.setSmsStatus(row.id, r.status);
+          store.audit({ at: now, kind: 'sms.receipt', authId: row.authId, payerRef: row.payerRef, data: { provider: r.provider, status: r.status } });
+        });
+      }
+      bus.emit('sms:receipt', { provider: r.provider, status: r.status, authId: row?.authId, at: now });
+    },
+
+    channels() {
+      return { ...health.status(), smsProviders: sms.status(), nonTerminal: store.countNonTerminal() };
+    },
+
+    /** Processes every deadline that has passed: expiries, app fetch timeouts, SMS retries, breaker timers. */
+    tick(): void {
+      if (closed) return;
+      health.tick();
+      const now = clock.now();
+      for (const a of store.dueAuths(now, 2000)) {
+        safely(() => {
+          if (a.expiresAt <= now) { move(a, 'expire', {}, 'authentication time over'); return; }
+          if (a.state === 'app_pending') {
+            if (a.appDeadline > 0 && a.appDeadline <= now) { move(a, 'expire', {}, 'app step time over'); return; }
+            if (a.fetchDeadline > 0 && a.fetchDeadline <= now && a.fetchedAt === 0) {
+              const u = patchAuth(a, { fetchDeadline: 0 });
+              if (!u) return;
+              health.record(false); // the app never fetched its challenge: the channel is not working
+              if (health.channel() === 'sms') toSms(u, 'channel_down', 'app did not fetch its challenge; app channel down');
+            }
+          } else if (a.state === 'fallback_offered' && a.smsRetryAt <= now) {
+            void dispatchSms(a.id);
+          }
+        });
+      }
+    },
+
+    /** Startup recovery: logs and audits what was in flight; `tick` then resumes or ends each one. */
+    recover(): { nonTerminal: number; byState: Record<string, number> } {
+      const byState = store.countByState();
+      const nonTerminal = store.countNonTerminal();
+      const now = clock.now();
+      store.tx(() => store.audit({ at: now, kind: 'service.started', data: { nonTerminal } }));
+      return { nonTerminal, byState };
+    },
+
+    close(): void { closed = true; pendingCodes.clear(); },
+  };
+  return service;
+}
+
+export type AuthorizeService = ReturnType<typeof createAuthorizeService>;

@@ -1,0 +1,109 @@
+import type { AuthState } from '../domain/state-machine.js';
+import type { LockoutState } from '../domain/lockout.js';
+import type { ExemptionCounters } from '../domain/routing.js';
+import type { AuditInput } from '../audit/audit-chain.js';
+
+/** A device-bound public key registered at enrolment (Ed25519 or ECDSA P-256, SPKI PEM). */
+export interface DeviceRecord { deviceId: string; publicKeyPem: string }
+
+/** An enrolled payer: secrets only as hashes (RTS art. 22). */
+export interface PayerRecord {
+  payerRef: string;
+  phone: string;
+  knowledgeHash: string;
+  devices: DeviceRecord[];
+  lockout: LockoutState;
+  exemption: ExemptionCounters;
+}
+
+/** How the authentication is being carried out. */
+export type AuthMethod = 'none' | 'app' | 'sms';
+
+/** One authentication as persisted; `version` guards every update (optimistic concurrency). */
+export interface AuthRecord {
+  id: string;
+  txId: string;
+  payerRef: string;
+  amountMinor: number;
+  currency: string;
+  payeeId: string;
+  payeeName: string;
+  linkHash: string;
+  state: AuthState;
+  method: AuthMethod;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  /** App step deadline (0 when not in the app step). */
+  appDeadline: number;
+  /** Time by which the app must have fetched its challenge (0 when fetched or not applicable). */
+  fetchDeadline: number;
+  fetchedAt: number;
+  pushFailed: boolean;
+  /** HMAC of the current code, bound to id and linkHash; '' when none. */
+  codeHash: string;
+  codeExpiresAt: number;
+  resends: number;
+  /** When the SMS of a fallback_offered authentication is (re)tried. */
+  smsRetryAt: number;
+  /** The earliest of the deadlines above: the store's due index. */
+  nextAt: number;
+  reason: string;
+}
+
+/** One SMS handed to a provider, for rate limits and delivery receipts. */
+export interface SmsRecord {
+  id: string;
+  authId: string;
+  payerRef: string;
+  phone: string;
+  provider: string;
+  providerMessageId: string;
+  status: 'accepted' | 'delivered' | 'undelivered' | 'unknown';
+  at: number;
+  kind: 'code' | 'alert';
+}
+
+/** A stored answer to a POST with an Idempotency-Key. */
+export interface IdempotentAnswer { bodyHash: string; status: number; body: string; pending: boolean; at: number }
+
+/** The persistence port the authorize service needs; SQLite implements it. */
+export interface AuthStore {
+  /** Runs `fn` in one transaction (every write in it, audit rows included, commits together). */
+  tx<T>(fn: () => T): T;
+  audit(entry: AuditInput): void;
+
+  upsertPayer(p: PayerRecord): void;
+  getPayer(payerRef: string): PayerRecord | undefined;
+  setLockout(payerRef: string, s: LockoutState): void;
+  setExemption(payerRef: string, c: ExemptionCounters): void;
+  payerForDevice(deviceId: string): string | undefined;
+
+  insertAuth(a: AuthRecord): void;
+  getAuth(id: string): AuthRecord | undefined;
+  activeForTx(txId: string): AuthRecord | undefined;
+  /** Conditional update: applies only if the stored version is `version`; returns the new record or undefined. */
+  updateAuth(id: string, version: number, patch: Partial<AuthRecord>, now: number): AuthRecord | undefined;
+  dueAuths(now: number, limit: number): AuthRecord[];
+  pendingApp(payerRef: string): AuthRecord[];
+  appPendingUnfetched(): AuthRecord[];
+  countNonTerminal(): number;
+  countByState(): Record<string, number>;
+
+  insertSms(s: SmsRecord): void;
+  smsByProviderId(provider: string, providerMessageId: string): SmsRecord | undefined;
+  setSmsStatus(id: string, status: SmsRecord['status']): void;
+  smsSince(field: 'payer_ref' | 'phone', value: string, since: number, kind?: 'code'): number;
+  addResend(payerRef: string, at: number): void;
+  resendsSince(payerRef: string, since: number): number;
+
+  getIdempotent(key: string): IdempotentAnswer | undefined;
+  putIdempotent(key: string, a: IdempotentAnswer, now: number): boolean;
+  dropIdempotent(key: string): void;
+
+  getSetting(key: string): string | undefined;
+  setSetting(key: string, value: string): void;
+
+  close(): void;
+}

@@ -1,0 +1,101 @@
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { createManualClock, type Clock } from '../../src/core/clock.js';
+import { parseAuthorizeConfig, startAuthorize, type AuthorizeHandle, type StartAuthorizeOptions } from '../../src/authorize/index.js';
+import { appSignedPayload } from '../../src/authorize/domain/dynamic-linking.js';
+
+export const ADMIN = 'test-admin-token-0123456789';
+export const OPS = { alice: 'operator-alice-token-0123', bob: 'operator-bob-token-456789' };
+
+/** A fresh temporary directory removed after the test. */
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-authorize-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The raw config object tests start from (cheap scrypt, loopback port 0). */
+export function baseConfig(dir: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    listen: { address: '127.0.0.1', port: 0 },
+    store: { file: join(dir, 'authorize.db') },
+    adminToken: ADMIN,
+    operators: OPS,
+    knowledge: { scryptN: 1024 },
+    push: { latencyMs: 0, deviceFetchDelayMs: 0 },
+    log: { level: 'silent' },
+    ...overrides,
+  };
+}
+
+export type ManualClock = ReturnType<typeof createManualClock>;
+
+/** Starts the service on 127.0.0.1:0 with a manual clock (no auto tick), closed after the test. */
+export async function startTestAuthorize(t: TestContext, dir: string, overrides: Record<string, unknown> = {},
+  extra: Partial<StartAuthorizeOptions> = {}): Promise<{ h: AuthorizeHandle; clock: ManualClock }> {
+  const clock = (extra.clock as ManualClock | undefined) ?? createManualClock(Date.UTC(2026, 11, 1, 10));
+  const h = await startAuthorize({ config: parseAuthorizeConfig(baseConfig(dir, overrides)), clock, autoTick: false, ...extra });
+  t.after(() => h.close());
+  return { h, clock };
+}
+
+/** A JSON call to the API; returns status, body and headers. */
+export async function call(h: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}):
+  Promise<{ status: number; body: any; headers: Headers }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(h.url + path, {
+    method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = JSON.parse(text); } catch { /* HTML */ }
+  return { status: res.status, body: parsed as any, headers: res.headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** A payer with one Ed25519 device, enrolled over the API. */
+export interface TestPayer { payerRef: string; phone: string; knowledge: string; deviceId: string; key: KeyObject }
+
+export async function enrol(h: { url: string }, payerRef: string, opts: { phone?: string; alg?: 'ed25519' | 'p256' } = {}): Promise<TestPayer> {
+  const kp = opts.alg === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519');
+  const p: TestPayer = { payerRef, phone: opts.phone ?? `+3361234${String(Math.floor(Math.random() * 9000) + 1000)}`, knowledge: 'blue-harbour-42', deviceId: `${payerRef}-dev`, key: kp.privateKey };
+  const r = await call(h, 'POST', '/v1/payers', {
+    payerRef, phone: p.phone, knowledgeFactor: p.knowledge,
+    devices: [{ deviceId: p.deviceId, publicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
+  }, { authorization: `Bearer ${ADMIN}` });
+  if (r.status !== 201) throw new Error(`enrol failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return p;
+}
+
+/** The app's signed answer for an authentication (what a real device would send). */
+export function appAnswer(p: TestPayer, authId: string, linkHash: string, decision: 'APPROVE' | 'DENY', clock: Clock): Record<string, unknown> {
+  const timestamp = clock.now();
+  const alg = p.key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+  return { decision, deviceId: p.deviceId, timestamp, signature: sign(alg, appSignedPayload(authId, linkHash, decision, timestamp), p.key).toString('base64url') };
+}
+
+let txSeq = 0;
+/** A transaction body for POST /v1/authentications. */
+export function txBody(payerRef: string, amountMinor = 4_999, payee = { id: 'merchant-42', name: 'Librairie du Port' }, currency = 'EUR'): Record<string, unknown> {
+  return { txId: `tx-${process.pid}-${++txSeq}`, payerRef, amountMinor, currency, payee };
+}
+
+/** Waits (bounded) until `cond` is true, letting I/O run; for async edges such as a push round trip. */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('condition not met in time');
+}
+
+/** The latest code the outbox holds for a phone (the test reads the "phone"). */
+export function lastCode(h: AuthorizeHandle, phone: string): string {
+  const m = h.outbox?.list(1, phone)[0];
+  const code = m ? /Code (\d+)/.exec(m.text)?.[1] : undefined;
+  if (!code) throw new Error(`no SMS code for ${phone}`);
+  return code;
+}
