@@ -92,6 +92,7 @@ export function initialEscalation(now: number): EscalationState {
 export interface EscalationStep {
   readonly state: EscalationState;
   readonly active: readonly Mitigation[];
+  /** New mitigations, and ones re-sized in place (difficulty, rate). */
   readonly added: readonly Mitigation[];
   readonly lifted: readonly Mitigation[];
 }

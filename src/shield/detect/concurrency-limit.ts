@@ -1,0 +1,121 @@
+/**
+ * Adaptive concurrency limit per upstream, discovering capacity from latency in the manner of
+ * TCP Vegas and Netflix concurrency-limits' Gradient2: while the smoothed RTT stays near the
+ * no-load RTT the limit grows by about √limit per round trip; when it rises past a tolerance the
+ * limit is pulled toward limit × noLoadRtt / rtt (by Little's law, what the upstream completes
+ * without queueing); a drop or timeout backs off multiplicatively.
+ *
+ * A limit that starts (or drifts) above capacity sees a steady RTT of noLoad × limit / capacity and
+ * cannot tell it from a slow upstream, so, like BBR's ProbeRTT, the limit is halved for two round
+ * trips every `probeEveryMs`: if the RTT falls with it, the lower RTT becomes the no-load RTT and
+ * the limit shrinks toward capacity. It costs about 2 RTTs of half concurrency every 5 s.
+ */
+
+/** One completed (or dropped) upstream request. */
+export interface LimitSample {
+  readonly rttMs: number;
+  /** Requests in flight when this one was sent or finished. */
+  readonly inFlight: number;
+  /** Timed out, refused or answered 503 by the upstream. */
+  readonly dropped?: boolean;
+}
+
+/** Bounds and gains of the limiter. */
+export interface ConcurrencyLimitParams {
+  readonly initial: number;
+  readonly min: number;
+  readonly max: number;
+  /** Grow while smoothed RTT ≤ noLoad × (1 + growTolerance). Default 0.1. */
+  readonly growTolerance: number;
+  /** Shrink once smoothed RTT > noLoad × (1 + shrinkTolerance). Default 0.2. */
+  readonly shrinkTolerance: number;
+  /** Weight of each sample in the smoothed RTT (0.1) and of each shrink step (0.1). */
+  readonly rttSmoothing: number;
+  readonly shrinkSmoothing: number;
+  /** Multiplier on a drop. Default 0.9. */
+  readonly backoff: number;
+  /** The no-load RTT is the least RTT of the last one or two windows of this length (10 s). */
+  readonly noLoadWindowMs: number;
+  /** Every this often the limit is halved for two round trips to re-measure the no-load RTT. */
+  readonly probeEveryMs: number;
+}
+
+/** Defaults: start at 20, between 4 and 1000. */
+export const DEFAULT_LIMIT_PARAMS: ConcurrencyLimitParams = Object.freeze({
+  initial: 20, min: 4, max: 1000, growTolerance: 0.1, shrinkTolerance: 0.2, rttSmoothing: 0.1,
+  shrinkSmoothing: 0.1, backoff: 0.9, noLoadWindowMs: 10_000, probeEveryMs: 5_000,
+});
+
+/** An adaptive limit: feed it samples, read `limit` (whole requests) before admitting. */
+export interface ConcurrencyLimit {
+  onSample(sample: LimitSample, now: number): number;
+  readonly limit: number;
+  /** The fractional limit, for graphs. */
+  readonly estimate: number;
+  readonly noLoadRttMs: number;
+  readonly smoothedRttMs: number;
+}
+
+/**
+ * A latency-driven concurrency limit (see the module comment).
+ * @example
+ * const limit = createConcurrencyLimit(); if (inFlight < limit.limit) send();
+ * // on completion: limit.onSample({ rttMs, inFlight, dropped: status === 503 }, clock.now());
+ */
+export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams> = {}): ConcurrencyLimit {
+  const p: ConcurrencyLimitParams = { ...DEFAULT_LIMIT_PARAMS, ...overrides };
+  if (!(p.min >= 1 && p.max >= p.min)) throw new RangeError(`need 1 ≤ min ≤ max, got ${p.min}, ${p.max}`);
+  let limit = Math.min(p.max, Math.max(p.min, p.initial));
+  // Windowed minimum as in BBR's min_rtt filter (draft-ietf-ccwg-bbr, MinRTT):
+  // a path that became slower for good is learned within two windows, a fast past is forgotten.
+  let minCurrent = Infinity;
+  let minPrevious = Infinity;
+  let windowStart = -Infinity;
+  let noLoad = Infinity;
+  let smoothed = 0;
+  let lastDrop = -Infinity;
+  let nextProbeAt: number | undefined;
+  let probeUntil = -Infinity;
+  const exposed = (now: number): number => Math.floor(now < probeUntil ? Math.max(p.min, limit / 2) : limit);
+  let current = Math.floor(limit);
+
+  return {
+    onSample(sample, now) {
+      const result = update(sample, now);
+      current = result;
+      return result;
+    },
+    get limit() { return current; },
+    get estimate() { return limit; },
+    get noLoadRttMs() { return noLoad; },
+    get smoothedRttMs() { return smoothed; },
+  };
+
+  function update(sample: LimitSample, now: number): number {
+    const rtt = sample.rttMs;
+    nextProbeAt ??= now + 1000;
+    if (now >= nextProbeAt) {
+      probeUntil = now + 2 * (smoothed > 0 ? smoothed : rtt);
+      nextProbeAt = now + p.probeEveryMs;
+    }
+    if (sample.dropped) {
+      // One back-off per round trip: a burst of timeouts is one congestion event (RFC 5681 §3.1).
+      if (now - lastDrop >= (Number.isFinite(noLoad) ? noLoad : rtt)) { limit = Math.max(p.min, limit * p.backoff); lastDrop = now; }
+      return exposed(now);
+    }
+    if (!(rtt > 0 && Number.isFinite(rtt))) return exposed(now);
+    if (now - windowStart >= p.noLoadWindowMs) { minPrevious = minCurrent; minCurrent = Infinity; windowStart = now; }
+    if (rtt < minCurrent) minCurrent = rtt;
+    noLoad = Math.min(minCurrent, minPrevious);
+    smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
+    const ratio = smoothed / noLoad;
+    if (ratio > 1 + p.shrinkTolerance) {
+      const target = (limit * (1 + p.growTolerance)) / ratio;
+      limit = Math.max(p.min, limit + p.shrinkSmoothing * (target - limit));
+    } else if (ratio <= 1 + p.growTolerance && sample.inFlight >= limit / 2) {
+      // Only grow when the limit is used: an idle upstream tells nothing about its capacity.
+      limit = Math.min(p.max, limit + 1 / Math.sqrt(limit)); // ≈ √limit per round trip of `limit` samples
+    }
+    return exposed(now);
+  }
+}
