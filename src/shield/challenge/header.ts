@@ -33,6 +33,9 @@ export function formatChallengeResponse(seed: string, counter: number | string):
   return `seed="${seed}", counter=${counter}`;
 }
 
+// RFC 8941 §3.3.1 integer or §3.3.4 token.
+const BARE = /^(-?\d{1,15}|[A-Za-z*][A-Za-z0-9!#$%&'*+.^_`|~:/-]*)$/;
+
 /**
  * Parses a flat RFC 8941 dictionary of bare tokens/integers and quoted strings (no parameters,
  * no inner lists — all this protocol uses); undefined when malformed.
@@ -61,6 +64,7 @@ export function parseDictionary(value: string | undefined): Record<string, strin
       const comma = value.indexOf(',', i);
       const end = comma < 0 ? n : comma;
       v = value.slice(i, end).trim();
+      if (!BARE.test(v)) return undefined;
       i = end;
     }
     out[key] = v;

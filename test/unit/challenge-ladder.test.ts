@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { evaluateClearance, type ClearanceDecision, type ClearancePolicy, type ClearanceRequest } from '../../src/shield/challenge/evaluate.js';
+import { parseChallengeHeader } from '../../src/shield/challenge/header.js';
+import { leadingZeroBits, powDigest } from '../../src/shield/challenge/pow.js';
+import { isNavigation, readNojsMarker, returnPath } from '../../src/shield/challenge/request.js';
+import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
+import { solveChallenge, solvePow } from '../../src/shield/challenge/solver.js';
+import { handleVerify, isVerifyPath, type VerifyRequest } from '../../src/shield/challenge/verify.js';
+import { signToken, createKeyring } from '../../src/shield/reputation/token.js';
+import { createPrng } from './prng.js';
+
+const settings = createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 8)), randomBytes });
+const T0 = 1_800_000_000_000;
+const nav: ClearanceRequest = {
+  method: 'GET', target: '/account?tab=2', accept: 'text/html,application/xhtml+xml,*/*;q=0.8', secFetchMode: 'navigate',
+  cookie: undefined, clearanceHeader: undefined, challengeResponse: undefined, prefix: '203.0.113.0/24', fingerprint: 'fp', secure: false, now: T0,
+};
+const api: ClearanceRequest = { ...nav, accept: 'application/json', secFetchMode: 'cors' };
+const L = (level: 0 | 1 | 2, extra: Partial<ClearancePolicy> = {}): ClearancePolicy => ({ level, difficulty: 8, ...extra });
+
+const cookieOf = (setCookie: string | string[] | undefined): string => String(setCookie).split(';')[0]!;
+const challenged = (d: ClearanceDecision): Extract<ClearanceDecision, { kind: 'challenge' }> => {
+  assert.equal(d.kind, 'challenge', JSON.stringify(d));
+  return d as Extract<ClearanceDecision, { kind: 'challenge' }>;
+};
+const passed = (d: ClearanceDecision): Extract<ClearanceDecision, { kind: 'pass' }> => {
+  assert.equal(d.kind, 'pass', JSON.stringify(d));
+  return d as Extract<ClearanceDecision, { kind: 'pass' }>;
+};
+
+test('level 0 and exempt requests pass without a token; the exemption holds at level 2', () => {
+  assert.deepEqual(evaluateClearance(nav, L(0), settings), { kind: 'pass', via: 'open', standing: 'unknown', target: '/account?tab=2' });
+  assert.equal(passed(evaluateClearance(api, L(2, { exempt: true }), settings)).via, 'exempt');
+});
+
+test('level 1: a navigation gets 307 to the same URL with a no-JS cookie; coming back with it passes, the marker stripped', () => {
+  const c = challenged(evaluateClearance(nav, L(1), settings));
+  assert.equal(c.level, 1);
+  assert.equal(c.response.status, 307);
+  assert.equal(c.response.headers.location, '/account?tab=2&rempart-nojs=1');
+  assert.match(String(c.response.headers['set-cookie']), /^rempart_nojs=[^;]+; Path=\/; Max-Age=1800; HttpOnly; SameSite=Lax$/);
+  const back = passed(evaluateClearance({ ...nav, target: '/account?tab=2&rempart-nojs=1', cookie: `a=1; ${cookieOf(c.response.headers['set-cookie'])}` }, L(1), settings));
+  assert.equal(back.via, 'nojs');
+  assert.equal(back.standing, 'checked');
+  assert.equal(back.target, '/account?tab=2', 'the origin never sees the marker');
+  assert.match(back.rateKey ?? '', /^nojs:/);
+  // The no-JS cookie is not enough at level 2.
+  assert.equal(challenged(evaluateClearance({ ...nav, cookie: cookieOf(c.response.headers['set-cookie']) }, L(2), settings)).response.status, 503);
+});
+
+test('level 1: a client that comes back without its cookie is escalated to the proof-of-work interstitial', () => {
+  const c = challenged(evaluateClearance({ ...nav, target: '/account?tab=2&rempart-nojs=1' }, L(1), settings));
+  assert.equal(c.level, 2);
+  assert.equal(c.reason, 'cookies-not-kept');
+  assert.equal(c.response.status, 503);
+  const seed = parseChallengeHeader(c.response.headers['rempart-challenge'] as string)!.seed;
+  const r = JSON.parse(Buffer.from(seed.split('.')[0]!, 'base64url').toString()).r;
+  assert.equal(r, '/account?tab=2', 'returns to the URL without the marker');
+});
+
+test('level 2 interstitial: 503, no-store, Retry-After, CSP with the page nonce, noscript explanation, no external resource', () => {
+  const c = challenged(evaluateClearance(nav, L(2, { difficulty: 16 }), settings));
+  const h = c.response.headers;
+  assert.equal(c.response.status, 503);
+  assert.equal(h['cache-control'], 'no-store');
+  assert.equal(h['retry-after'], '5');
+  assert.equal(h['content-type'], 'text/html; charset=utf-8');
+  const nonce = /'nonce-([^']+)'/.exec(String(h['content-security-policy']))![1]!;
+  assert.ok(c.response.body.includes(`<script nonce="${nonce}">`));
+  assert.ok(c.response.body.includes(`<style nonce="${nonce}">`));
+  assert.match(String(h['content-security-policy']), /worker-src blob:/);
+  assert.match(c.response.body, /<noscript>.*JavaScript is disabled.*<\/noscript>/s);
+  assert.ok(!/\b(src|href)=["']?(https?:)?\/\//i.test(c.response.body), 'no external resources');
+  assert.ok(c.response.body.length < 12_000, `${c.response.body.length} bytes`);
+  assert.equal(parseChallengeHeader(String(h['rempart-challenge']))?.bits, 16);
+});
+
+test('API clients never get HTML: 429 with the challenge headers and JSON; answering on the retry passes and earns a clearance', () => {
+  for (const level of [1, 2] as const) {
+    const c = challenged(evaluateClearance(api, L(level), settings));
+    assert.equal(c.response.status, 429);
+    assert.equal(c.response.headers['content-type'], 'application/json');
+    assert.equal(JSON.parse(c.response.body).error, 'challenge');
+  }
+  const c = challenged(evaluateClearance(api, L(2), settings));
+  const answer = solveChallenge(String(c.response.headers['rempart-challenge']));
+  const p = passed(evaluateClearance({ ...api, challengeResponse: answer }, L(2), settings));
+  assert.equal(p.via, 'solved');
+  assert.equal(p.standing, 'cleared');
+  const token = p.responseHeaders!['rempart-clearance']!;
+  assert.match(p.responseHeaders!['set-cookie']!, /^rempart_clr=/);
+  // A cookie-less client sends the clearance back as a header; a browser as a cookie: same rate key.
+  const viaHeader = passed(evaluateClearance({ ...api, clearanceHeader: token }, L(2), settings));
+  const viaCookie = passed(evaluateClearance({ ...nav, cookie: `rempart_clr=${token}` }, L(2), settings));
+  assert.equal(viaHeader.via, 'clearance');
+  assert.equal(viaHeader.rateKey, p.rateKey);
+  assert.equal(viaCookie.rateKey, p.rateKey);
+  // A wrong answer is refused with a fresh challenge.
+  const wrong = challenged(evaluateClearance({ ...api, challengeResponse: answer.replace(/counter=\d+/, 'counter=x') }, L(2), settings));
+  assert.equal(wrong.reason, 'answer-refused');
+  assert.equal(wrong.problem, 'pow:bad-counter');
+});
+
+test('tokens bound elsewhere, expired or revoked do not pass', () => {
+  const iat = T0 / 1000;
+  const clr = (p: string, exp = iat + 60, id = 'c1'): string => `rempart_clr=${signToken({ k: 'clr', iat, exp, p, f: 'fp', id, d: 8 }, settings.keys)}`;
+  assert.equal(passed(evaluateClearance({ ...nav, cookie: clr('203.0.113.0/24') }, L(2), settings)).via, 'clearance');
+  assert.equal(challenged(evaluateClearance({ ...nav, cookie: clr('198.51.100.0/24') }, L(2), settings)).problem, 'clr:wrong-prefix');
+  assert.equal(challenged(evaluateClearance({ ...nav, cookie: clr('203.0.113.0/24', iat) }, L(2), settings)).problem, 'clr:expired');
+  assert.equal(challenged(evaluateClearance({ ...nav, fingerprint: 'fp2', cookie: clr('203.0.113.0/24') }, L(2), settings)).problem, 'clr:wrong-fingerprint');
+  const revoked = challenged(evaluateClearance({ ...nav, cookie: clr('203.0.113.0/24') }, L(2, { isRevoked: (id) => id === 'c1' }), settings));
+  assert.equal(revoked.problem, 'clr:revoked');
+  assert.equal(revoked.reason, 'invalid-token');
+});
+
+test('reputation: established passes every level first; a young one only proves cookies (level 1)', () => {
+  const rep = (iatMs: number): string => `rempart_rep=${signToken({ k: 'rep', iat: iatMs / 1000, exp: iatMs / 1000 + 86_400 * 30, p: '203.0.113.0/24', f: 'fp', id: 'r1' }, settings.keys)}`;
+  const attack = { attackStartedAt: T0 - 60_000 };
+  const old = passed(evaluateClearance({ ...api, cookie: rep(T0 - 3_600_000) }, L(2, attack), settings));
+  assert.deepEqual([old.via, old.standing, old.rateKey], ['rep', 'established', 'rep:r1']);
+  assert.equal(old.reputation?.id, 'r1');
+  const young = rep(T0 - 120_000);
+  assert.equal(passed(evaluateClearance({ ...nav, cookie: young }, L(1, attack), settings)).standing, 'checked');
+  const atTwo = challenged(evaluateClearance({ ...nav, cookie: young }, L(2, attack), settings));
+  assert.equal(atTwo.response.status, 503);
+  assert.equal(passed(evaluateClearance({ ...nav, cookie: young }, L(0), settings)).reputation?.id, 'r1', 'level 0 still reports the reputation (admission priority, refresh)');
+});
+
+test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 only at level 1', () => {
+  const rng = createPrng(7);
+  const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];
+  const modes = [undefined, 'navigate', 'cors', 'same-origin', 'no-cors', 'websocket'];
+  for (let i = 0; i < 400; i++) {
+    const req: ClearanceRequest = {
+      ...nav, method: rng() < 0.8 ? 'GET' : 'POST', accept: accepts[Math.floor(rng() * accepts.length)], secFetchMode: modes[Math.floor(rng() * modes.length)],
+      target: rng() < 0.3 ? '/x?rempart-nojs=1' : '/x', cookie: rng() < 0.3 ? 'rempart_clr=garbage' : undefined,
+    };
+    const level = (1 + Math.floor(rng() * 2)) as 1 | 2;
+    const c = challenged(evaluateClearance(req, L(level), settings));
+    const html = String(c.response.headers['content-type'] ?? '').includes('html');
+    if (!isNavigation(req.accept, req.secFetchMode)) {
+      assert.equal(c.response.status, 429);
+      assert.equal(html, false);
+    } else {
+      assert.ok(c.response.status === 503 || (c.response.status === 307 && level === 1), `${c.response.status} at ${level}`);
+    }
+  }
+});
+
+test('verify path: a navigation gets 303 to its original URL with the clearance cookie; API clients get JSON and the header', () => {
+  assert.equal(isVerifyPath('/.rempart/challenge/verify'), true);
+  const c = challenged(evaluateClearance(nav, L(2), settings));
+  const seed = parseChallengeHeader(String(c.response.headers['rempart-challenge']))!.seed;
+  const counter = solvePow(seed, 8)!;
+  const v: VerifyRequest = { method: 'GET', target: `/.rempart/challenge/verify?seed=${encodeURIComponent(seed)}&counter=${counter}`, accept: nav.accept, secFetchMode: 'navigate', prefix: nav.prefix, fingerprint: 'fp', secure: false, now: T0 + 2_000 };
+  const ok = handleVerify(v, settings);
+  assert.equal(ok.status, 303);
+  assert.equal(ok.headers.location, '/account?tab=2');
+  assert.match(String(ok.headers['set-cookie']), /^rempart_clr=[^;]+; Path=\/; Max-Age=3600; HttpOnly; SameSite=Lax$/);
+  assert.match(String(handleVerify({ ...v, secure: true }, settings).headers['set-cookie']), /; Secure$/);
+  const cleared = passed(evaluateClearance({ ...nav, cookie: cookieOf(ok.headers['set-cookie']) }, L(2), settings));
+  assert.equal(cleared.rateKey, `clr:${ok.clearanceId}`);
+
+  const apiOk = handleVerify({ ...v, method: 'POST', target: '/.rempart/challenge/verify', body: `seed=${encodeURIComponent(seed)}&counter=${counter}`, accept: 'application/json', secFetchMode: 'cors' }, settings);
+  assert.equal(apiOk.status, 200);
+  assert.ok(apiOk.headers['rempart-clearance']);
+  assert.equal(JSON.parse(apiOk.body).ok, true);
+
+  const expired = handleVerify({ ...v, now: T0 + 301_000 }, settings);
+  assert.deepEqual([expired.status, expired.headers.location, expired.headers['set-cookie']], [303, '/account?tab=2', undefined], 'back for a fresh challenge');
+  let weak = 0;
+  while (leadingZeroBits(powDigest(seed, weak)) >= 8) weak++;
+  assert.equal(handleVerify({ ...v, target: `/.rempart/challenge/verify?seed=${encodeURIComponent(seed)}&counter=${weak}` }, settings).status, 403);
+  assert.equal(handleVerify({ ...v, prefix: '198.51.100.0/24' }, settings).reason, 'wrong-prefix');
+  assert.equal(handleVerify({ ...v, target: '/.rempart/challenge/verify' }, settings).status, 400);
+  assert.equal(handleVerify({ ...v, method: 'PUT' }, settings).status, 405);
+});
+
+test('request helpers: navigation detection, marker parsing, return paths never leave the origin', () => {
+  assert.equal(isNavigation('text/html', undefined), true, 'browsers without Fetch Metadata');
+  assert.equal(isNavigation('text/html', 'cors'), false, 'a fetch() asking for HTML is still an API call');
+  assert.equal(isNavigation('*/*', 'navigate'), true);
+  assert.equal(isNavigation(undefined, undefined), false);
+  assert.deepEqual(readNojsMarker('/a?rempart-nojs=2&b=1'), { clean: '/a?b=1', attempts: 2 });
+  assert.deepEqual(readNojsMarker('/a?b=rempart-nojs=1'), { clean: '/a?b=rempart-nojs=1', attempts: 0 });
+  assert.equal(returnPath('//evil.example/x'), '/');
+  assert.equal(returnPath('https://evil.example/'), '/');
+  assert.equal(returnPath(`/p?${'q'.repeat(2000)}`), '/p');
+});
