@@ -58,12 +58,12 @@ export async function call(h: { url: string }, method: string, path: string, bod
 /** A payer with one Ed25519 device, enrolled over the API. */
 export interface TestPayer { payerRef: string; phone: string; knowledge: string; deviceId: string; key: KeyObject }
 
-export async function enrol(h: { url: string }, payerRef: string, opts: { phone?: string; alg?: 'ed25519' | 'p256' } = {}): Promise<TestPayer> {
+export async function enrol(h: { url: string }, payerRef: string, opts: { phone?: string; alg?: 'ed25519' | 'p256'; noDevice?: boolean } = {}): Promise<TestPayer> {
   const kp = opts.alg === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519');
   const p: TestPayer = { payerRef, phone: opts.phone ?? `+3361234${String(Math.floor(Math.random() * 9000) + 1000)}`, knowledge: 'blue-harbour-42', deviceId: `${payerRef}-dev`, key: kp.privateKey };
   const r = await call(h, 'POST', '/v1/payers', {
     payerRef, phone: p.phone, knowledgeFactor: p.knowledge,
-    devices: [{ deviceId: p.deviceId, publicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
+    devices: opts.noDevice ? [] : [{ deviceId: p.deviceId, publicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
   }, { authorization: `Bearer ${ADMIN}` });
   if (r.status !== 201) throw new Error(`enrol failed: ${r.status} ${JSON.stringify(r.body)}`);
   return p;
@@ -94,8 +94,27 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 3_000):
 
 /** The latest code the outbox holds for a phone (the test reads the "phone"). */
 export function lastCode(h: AuthorizeHandle, phone: string): string {
-  const m = h.outbox?.list(1, phone)[0];
-  const code = m ? /Code (\d+)/.exec(m.text)?.[1] : undefined;
+  const m = h.outbox?.list(50, phone).find((x) => /^Code \d+/.test(x.text));
+  const code = m ? /^Code (\d+)/.exec(m.text)?.[1] : undefined;
   if (!code) throw new Error(`no SMS code for ${phone}`);
   return code;
+}
+
+/** Forces a channel mode with the two operator approvals it needs. */
+export async function forceMode(h: { url: string }, mode: 'auto' | 'app' | 'sms', ttlS = 3600): Promise<void> {
+  const body = { mode, reason: 'test: forced by two operators', ttlS };
+  const a = await call(h, 'POST', '/v1/channels/mode', body, { authorization: `Bearer ${OPS.alice}` });
+  const b = await call(h, 'POST', '/v1/channels/mode', body, { authorization: `Bearer ${OPS.bob}` });
+  if (a.status !== 202 || b.status !== 200) throw new Error(`forceMode: ${a.status} ${b.status} ${JSON.stringify(b.body)}`);
+}
+
+/** Polls GET /v1/authentications/{id} until its state is `state` (bounded). */
+export async function waitState(h: { url: string }, id: string, state: string, ms = 3_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  let last: unknown;
+  try {
+    await until(async () => { last = (await call(h, 'GET', `/v1/authentications/${id}`)).body; return (last as { state?: string }).state === state; }, ms);
+  } catch {
+    throw new Error(`authentication ${id} never reached ${state}: ${JSON.stringify(last)}`);
+  }
+  return last;
 }

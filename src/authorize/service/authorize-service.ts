@@ -390,7 +390,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const payer = mustPayer(a.payerRef);
       guardBlocked(a, payer);
       const now = clock.now();
-      const codeOk = linkHash(txOf(a)) === a.linkHash && a.codeHash !== '' && now <= a.codeExpiresAt
+      const codeOk = linkHash(txOf(a)) === a.linkHash && a.codeHash !== '' && now < a.codeExpiresAt
         && verifyCode(codeKey, a.id, a.linkHash, input.code, a.codeHash);
       // Both factors are always checked, so neither the answer nor its timing tells which failed (art. 4(3)(a)).
       const knowledgeOk = await verifyKnowledge(input.knowledgeFactor, payer.knowledgeHash);
