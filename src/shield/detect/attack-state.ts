@@ -95,15 +95,16 @@ export function initialAttackState(now: number): AttackState {
   return { phase: 'normal', since: now, rate: EWMA_EMPTY, errors: EWMA_EMPTY, cookieless: EWMA_EMPTY, hotSince: undefined, calmSince: now, forcedUntil: undefined };
 }
 
-interface Reading extends TransitionReason {
+/** One signal read against its lines: `hot` crosses the enter line, `elevated` the stay line. */
+export interface SignalReading extends TransitionReason {
   readonly hot: boolean;
   readonly elevated: boolean;
   readonly low: number;
 }
 
 /** Evaluates every signal of one observation against the baselines; exported for the console. */
-export function readSignals(state: AttackState, obs: AttackObservation, params: AttackParams = DEFAULT_ATTACK_PARAMS): Reading[] {
-  const out: Reading[] = [];
+export function readSignals(state: AttackState, obs: AttackObservation, params: AttackParams = DEFAULT_ATTACK_PARAMS): SignalReading[] {
+  const out: SignalReading[] = [];
   const warm = state.rate.samples >= params.warmupS;
   if (warm) {
     const { mean, variance } = state.rate;
@@ -125,11 +126,11 @@ export function readSignals(state: AttackState, obs: AttackObservation, params: 
   return out;
 }
 
-function reading(signal: AttackSignal, observed: number, baseline: number, threshold: number, low: number): Reading {
+function reading(signal: AttackSignal, observed: number, baseline: number, threshold: number, low: number): SignalReading {
   return { signal, observed, baseline, threshold, low, hot: observed >= threshold && observed > 0, elevated: observed >= low && observed > 0 };
 }
 
-function ratioReading(signal: AttackSignal, observed: number, base: EwmaState, rise: number, p: AttackParams): Reading {
+function ratioReading(signal: AttackSignal, observed: number, base: EwmaState, rise: number, p: AttackParams): SignalReading {
   const sd = Math.max(Math.sqrt(base.variance), 0.01);
   return reading(signal, observed, base.mean,
     Math.min(1, Math.max(base.mean + p.kHigh * sd, base.mean + rise)),
@@ -137,8 +138,8 @@ function ratioReading(signal: AttackSignal, observed: number, base: EwmaState, r
 }
 
 /** The reading furthest past its line (relative to the line), for a reason. */
-function worst(readings: readonly Reading[], line: (r: Reading) => number): Reading {
-  let best = readings[0] as Reading;
+function worst(readings: readonly SignalReading[], line: (r: SignalReading) => number): SignalReading {
+  let best = readings[0] as SignalReading;
   let bestRatio = -Infinity;
   for (const r of readings) {
     const ratio = r.observed / Math.max(line(r), 1e-9);
@@ -182,12 +183,12 @@ export function attackStep(state: AttackState, obs: AttackObservation, now: numb
     errors: learn && obs.errorRatio !== undefined ? ewmaStep(state.errors, obs.errorRatio, alpha) : state.errors,
     cookieless: learn && obs.cookielessShare !== undefined ? ewmaStep(state.cookieless, obs.cookielessShare, alpha) : state.cookieless,
   };
-  const move = (to: AttackPhase, reason: Reading): AttackStep => {
+  const move = (to: AttackPhase, reason: SignalReading): AttackStep => {
     const { signal, observed, baseline, threshold } = reason;
     next = { ...next, phase: to, since: now };
     return { state: next, transition: { from: state.phase, to, at: now, reason: { signal, observed, baseline, threshold } } };
   };
-  const calmReason = (): Reading => {
+  const calmReason = (): SignalReading => {
     const r = worst(readings, (x) => x.low);
     return { ...r, threshold: r.low };
   };

@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  attackStep, clearForce, forceAttack, initialAttackState, readSignals, DEFAULT_ATTACK_PARAMS,
+  type AttackObservation, type AttackPhase, type AttackState, type AttackTransition,
+} from '../../src/shield/detect/attack-state.js';
+import { createPrng } from './prng.js';
+
+/** Runs a scope second by second; returns the state, the transitions and the time. */
+function runner(seed = 1) {
+  const random = createPrng(seed);
+  let state: AttackState = initialAttackState(0);
+  let now = 0;
+  const transitions: AttackTransition[] = [];
+  const step = (obs: AttackObservation): AttackPhase => {
+    now += 1000;
+    const r = attackStep(state, obs, now);
+    state = r.state;
+    if (r.transition) transitions.push(r.transition);
+    return state.phase;
+  };
+  // Normal traffic: ~100 req/s with Poisson-like noise, a few errors, 30% cookieless.
+  const normal = (): AttackObservation => ({ arrivalsPerS: 100 + Math.round((random() - 0.5) * 20), saturation: 0.3, errorRatio: 0.01, cookielessShare: 0.3 });
+  const warm = (): void => { for (let i = 0; i < 60; i++) assert.equal(step(normal()), 'normal'); };
+  return { step, normal, warm, transitions, get state() { return state; }, get now() { return now; }, set state(s: AttackState) { state = s; } };
+}
+
+test('normal → suspect → under_attack on a sustained rate jump, with the reason', () => {
+  const r = runner();
+  r.warm();
+  assert.equal(r.transitions.length, 0, 'noise alone is not an attack');
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'suspect');
+  const t = r.transitions[0]!;
+  assert.equal(t.from, 'normal');
+  assert.equal(t.reason.signal, 'arrival-rate');
+  assert.equal(t.reason.observed, 1200);
+  assert.ok(Math.abs(t.reason.baseline - 100) < 10, `baseline ${t.reason.baseline}`);
+  assert.ok(t.reason.threshold > 100 && t.reason.threshold < 1200);
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'suspect');
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'under_attack', 'third hot second');
+  assert.equal(r.transitions[1]?.reason.signal, 'arrival-rate');
+});
+
+test('suspect → normal when the jump was a blip', () => {
+  const r = runner(2);
+  r.warm();
+  r.step({ ...r.normal(), arrivalsPerS: 900 });
+  assert.equal(r.state.phase, 'suspect');
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.suspectClearS - 1; i++) assert.equal(r.step(r.normal()), 'suspect');
+  assert.equal(r.step(r.normal()), 'normal');
+  const t = r.transitions.at(-1)!;
+  assert.deepEqual([t.from, t.to], ['suspect', 'normal']);
+  assert.ok(t.reason.observed < t.reason.threshold, 'the reason shows the signal under the low line');
+});
+
+test('suspect → under_attack at once when the upstream saturates', () => {
+  const r = runner(3);
+  r.warm();
+  r.step({ ...r.normal(), arrivalsPerS: 700 });
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 700, saturation: 1 }), 'under_attack');
+  assert.equal(r.transitions.at(-1)?.reason.signal, 'saturation');
+  // Queue wait counts as saturation too.
+  const q = runner(4);
+  q.warm();
+  q.step({ ...q.normal(), cookielessShare: 0.9 });
+  assert.equal(q.transitions.at(-1)?.reason.signal, 'cookieless-share');
+  assert.equal(q.step({ ...q.normal(), queueWaitMs: 400 }), 'under_attack');
+  assert.equal(q.transitions.at(-1)?.reason.signal, 'saturation');
+  assert.equal(q.transitions.at(-1)?.reason.observed, 400);
+});
+
+test('under_attack holds while signals stay between the lines (hysteresis), then recovering → normal', () => {
+  const r = runner(5);
+  r.warm();
+  for (let i = 0; i < 3; i++) r.step({ ...r.normal(), arrivalsPerS: 1500 });
+  assert.equal(r.state.phase, 'under_attack');
+  // 135/s is under the enter line (max(μ + 4σ, 1.5μ) = 150) but over the stay line (120): stays.
+  const between = readSignals(r.state, { arrivalsPerS: 135 }).find((s) => s.signal === 'arrival-rate')!;
+  assert.deepEqual([between.hot, between.elevated], [false, true]);
+  for (let i = 0; i < 20; i++) assert.equal(r.step({ ...r.normal(), arrivalsPerS: 135 }), 'under_attack');
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS - 1; i++) assert.equal(r.step(r.normal()), 'under_attack');
+  assert.equal(r.step(r.normal()), 'recovering');
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.coolDownS - 1; i++) assert.equal(r.step(r.normal()), 'recovering');
+  assert.equal(r.step(r.normal()), 'normal');
+  assert.deepEqual(r.transitions.map((t) => t.to), ['suspect', 'under_attack', 'recovering', 'normal']);
+});
+
+test('recovering → under_attack directly when the attack comes back (waves)', () => {
+  const r = runner(6);
+  r.warm();
+  for (let i = 0; i < 3; i++) r.step({ ...r.normal(), arrivalsPerS: 1500 });
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS; i++) r.step(r.normal());
+  assert.equal(r.state.phase, 'recovering');
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1500 }), 'under_attack');
+  assert.deepEqual(r.transitions.at(-1) && [r.transitions.at(-1)!.from, r.transitions.at(-1)!.reason.signal], ['recovering', 'arrival-rate']);
+});
+
+test('error-ratio jump is a signal; the baseline does not learn attack seconds', () => {
+  const r = runner(7);
+  r.warm();
+  const learned = r.state.rate.samples;
+  r.step({ ...r.normal(), errorRatio: 0.5 });
+  assert.equal(r.state.phase, 'suspect');
+  assert.equal(r.transitions.at(-1)?.reason.signal, 'error-ratio');
+  for (let i = 0; i < 10; i++) r.step({ ...r.normal(), arrivalsPerS: 2000 });
+  assert.equal(r.state.phase, 'under_attack');
+  assert.equal(r.state.rate.samples, learned, 'no sample learned since the first hot second');
+  assert.ok(r.state.rate.mean < 110);
+});
+
+test('before warm-up only saturation counts', () => {
+  const r = runner(8);
+  for (let i = 0; i < 5; i++) r.step(r.normal());
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 5000 }), 'normal', 'no baseline yet: a rate means nothing');
+  assert.deepEqual(readSignals(r.state, r.normal()).map((s) => s.signal), ['saturation']);
+  assert.equal(r.step({ ...r.normal(), saturation: 1 }), 'suspect');
+  assert.equal(r.step({ ...r.normal(), saturation: 1 }), 'under_attack');
+});
+
+test('an operator can force under_attack until a time; the signals decide again after it', () => {
+  const r = runner(9);
+  r.warm();
+  const forced = forceAttack(r.state, r.now + 20_000, r.now);
+  assert.deepEqual([forced.transition?.from, forced.transition?.to, forced.transition?.reason.signal], ['normal', 'under_attack', 'operator']);
+  r.state = forced.state;
+  assert.equal(forceAttack(r.state, r.now + 30_000, r.now).transition, undefined, 'already under attack: no new transition');
+  for (let i = 0; i < 19; i++) assert.equal(r.step(r.normal()), 'under_attack', 'calm, but forced');
+  assert.equal(r.step(r.normal()), 'recovering', 'force over and calm for long enough');
+  assert.equal(r.state.forcedUntil, undefined);
+  // clearForce ends it early.
+  const again = runner(10);
+  again.warm();
+  again.state = clearForce(forceAttack(again.state, again.now + 60_000, again.now).state);
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS; i++) again.step(again.normal());
+  assert.equal(again.state.phase, 'recovering');
+});
+
+test('overrides change thresholds: a lower kHigh and quicker escalation', () => {
+  let state = initialAttackState(0);
+  let now = 0;
+  for (let i = 0; i < 40; i++) state = attackStep(state, { arrivalsPerS: 100 }, (now += 1000)).state;
+  const p = { kHigh: 2, rateLiftHigh: 1.1, attackAfterS: 1 };
+  state = attackStep(state, { arrivalsPerS: 125 }, (now += 1000), p).state;
+  assert.equal(state.phase, 'suspect');
+  state = attackStep(state, { arrivalsPerS: 125 }, (now += 1000), p).state;
+  assert.equal(state.phase, 'under_attack');
+});
