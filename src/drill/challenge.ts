@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { parseChallengeHeader, type ChallengeDescription } from '../shield/challenge/header.js';
+import { solvePow } from '../shield/challenge/solver.js';
 
 /**
  * The plug-in point for challenges: a legitimate client (and the challenge-solver bots) hands every
  * response to a solver; when it recognises a challenge it solves it through the same public
- * protocol the browser page uses, paying the same CPU, then the client retries the request.
- * The shield's challenge protocol is not published yet: `createPowSolver` implements the assumed
- * one (see docs/drill.md) and is replaced when the shield's lands.
+ * protocol a browser uses (docs/challenge.md), paying the same number of hashes, then the client
+ * retries the request.
  */
 export interface ChallengeResponse {
   status: number;
@@ -26,48 +26,55 @@ export interface ChallengeSolver {
   solve(res: ChallengeResponse, http: ChallengeHttp, signal?: AbortSignal): Promise<boolean>;
 }
 
-/** Assumed challenge description (JSON body or `rempart-challenge` header). */
-export interface PowChallenge { seed: string; difficulty: number; verify: string }
+const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
-/** Reads a proof-of-work challenge from a response, or null. */
-export function parsePowChallenge(res: ChallengeResponse): PowChallenge | null {
-  if (res.status !== 403 && res.status !== 429 && res.status !== 503 && res.status !== 401) return null;
-  const header = res.headers['rempart-challenge'];
-  const raw = Array.isArray(header) ? header[0] : header;
-  try {
-    const v = (raw ? JSON.parse(raw) : JSON.parse(res.body)?.challenge) as Partial<PowChallenge> | undefined;
-    if (v && typeof v.seed === 'string' && typeof v.difficulty === 'number' && typeof v.verify === 'string'
-      && v.difficulty >= 0 && v.difficulty <= 8) {
-      return { seed: v.seed, difficulty: v.difficulty, verify: v.verify };
-    }
-  } catch { /* not a challenge */ }
-  return null;
+/**
+ * Reads the shield's proof-of-work challenge from a response: 429 (API clients) or 503 (the
+ * browser interstitial, which carries the same header as its page), or null.
+ */
+export function parsePowChallenge(res: ChallengeResponse): ChallengeDescription | null {
+  if (res.status !== 429 && res.status !== 503) return null;
+  return parseChallengeHeader(first(res.headers['rempart-challenge'])) ?? null;
+}
+
+/** The same-origin target of the shield's no-JavaScript redirect (307 setting `rempart_nojs`), or null. */
+export function nojsRedirectTarget(res: ChallengeResponse): string | null {
+  if (res.status !== 307) return null;
+  const cookies = res.headers['set-cookie'];
+  const setsNojs = (Array.isArray(cookies) ? cookies : [cookies ?? '']).some((c) => c.startsWith('rempart_nojs='));
+  const loc = first(res.headers.location);
+  if (!setsNojs || !loc) return null;
+  const url = new URL(loc, res.url);
+  return url.origin === new URL(res.url).origin ? url.pathname + url.search : null;
 }
 
 /**
- * Finds a nonce such that sha256(seed + nonce) starts with `difficulty` zero hex digits (the
- * Anubis-style scheme). Bounded by `maxIterations`; null when not found.
+ * A solver for the shield's protocol, doing what the interstitial page does in a browser: follows
+ * the no-JavaScript redirect with its cookie (clients that do not follow redirects themselves),
+ * finds the counter for a proof-of-work challenge, submits it to the verify path with a GET and
+ * keeps the clearance cookie the answer sets. Challenges above `maxBits` are given up.
  */
-export function solvePow(seed: string, difficulty: number, maxIterations = 50_000_000): string | null {
-  const prefix = '0'.repeat(difficulty);
-  for (let n = 0; n < maxIterations; n++) {
-    const nonce = n.toString(36);
-    if (createHash('sha256').update(seed + nonce).digest('hex').startsWith(prefix)) return nonce;
-  }
-  return null;
-}
-
-/** A solver for the assumed proof-of-work protocol: POST {seed, nonce} as JSON to `verify`. */
-export function createPowSolver(): ChallengeSolver {
+export function createPowSolver(opts: { maxBits?: number } = {}): ChallengeSolver {
+  const maxBits = opts.maxBits ?? 24;
   return {
-    detect: (res) => parsePowChallenge(res) !== null,
-    async solve(res, http) {
-      const ch = parsePowChallenge(res);
-      if (!ch) return false;
-      const nonce = solvePow(ch.seed, ch.difficulty);
-      if (nonce === null) return false;
-      const answer = await http.request('POST', ch.verify, { body: JSON.stringify({ seed: ch.seed, nonce }), contentType: 'application/json' });
-      return answer.status >= 200 && answer.status < 400;
+    detect: (res) => parsePowChallenge(res) !== null || nojsRedirectTarget(res) !== null,
+    async solve(res, http, signal) {
+      let current = res;
+      for (let step = 0; step < 3 && !signal?.aborted; step++) {
+        const next = nojsRedirectTarget(current);
+        if (next !== null) {
+          current = await http.request('GET', next);
+          continue;
+        }
+        const ch = parsePowChallenge(current);
+        if (!ch) return current.status < 400;
+        if (ch.bits > maxBits) return false;
+        const counter = solvePow(ch.seed, ch.bits);
+        if (counter === undefined) return false;
+        const answer = await http.request('GET', `${ch.verify}?seed=${encodeURIComponent(ch.seed)}&counter=${counter}`);
+        return answer.status >= 200 && answer.status < 400 && parsePowChallenge(answer) === null;
+      }
+      return false;
     },
   };
 }

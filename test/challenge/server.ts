@@ -28,7 +28,41 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(v) ? v[0] : v;
 };
 
-function send(res: ServerResponse, plain: PlainResponse): void {
+/** What the challenge filter decided for one request: an answer to send, or pass (with headers for the response). */
+export type FilterResult =
+  | { readonly kind: 'answer'; readonly response: PlainResponse; readonly decision?: ClearanceDecision }
+  | { readonly kind: 'pass'; readonly decision: Extract<ClearanceDecision, { kind: 'pass' }>; readonly responseHeaders: Record<string, string | string[]> };
+
+/**
+ * The request and response filters the lead wires into the shield, in miniature: the reserved
+ * verify path, then evaluateClearance; on pass, the headers to add to the origin's response
+ * (clearance just earned, reputation cookie in normal times).
+ */
+export function createChallengeFilter(settings: ChallengeSettings, policy: () => ClearancePolicy, clock: { now(): number } = { now: () => Date.now() }) {
+  return (req: IncomingMessage, body: string): FilterResult => {
+    const target = req.url ?? '/';
+    const path = target.split('?')[0]!;
+    const prefix = addressPrefix(req.socket.remoteAddress ?? '');
+    const fingerprint = header(req, 'user-agent')?.slice(0, 64);
+    const now = clock.now();
+    const common = { prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), secure: false, now, accept: header(req, 'accept'), secFetchMode: header(req, 'sec-fetch-mode') };
+    if (isVerifyPath(path)) return { kind: 'answer', response: handleVerify({ ...common, method: req.method ?? 'GET', target, body }, settings) };
+    const p = policy();
+    const d = evaluateClearance({
+      ...common, method: req.method ?? 'GET', target, cookie: header(req, 'cookie'),
+      clearanceHeader: header(req, 'rempart-clearance'), challengeResponse: header(req, 'rempart-challenge-response'),
+    }, p, settings);
+    if (d.kind === 'challenge') return { kind: 'answer', response: d.response, decision: d };
+    const responseHeaders: Record<string, string | string[]> = { ...d.responseHeaders };
+    const rep = planReputationCookie({ reputation: d.reputation, prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), status: 200, secure: false, now },
+      { issue: p.level === 0, keys: settings.keys, randomBytes: settings.randomBytes });
+    if (rep) responseHeaders['set-cookie'] = [...[responseHeaders['set-cookie'] ?? []].flat(), rep];
+    return { kind: 'pass', decision: d, responseHeaders };
+  };
+}
+
+/** Writes a plain response. */
+export function sendPlain(res: ServerResponse, plain: PlainResponse): void {
   res.writeHead(plain.status, plain.headers as Record<string, string | string[]>);
   res.end(plain.body);
 }
@@ -36,31 +70,20 @@ function send(res: ServerResponse, plain: PlainResponse): void {
 /** Starts the test shield on 127.0.0.1, port 0. */
 export async function startTestShield(settings: ChallengeSettings, policy: ClearancePolicy, clock: { now(): number } = { now: () => Date.now() }): Promise<TestShield> {
   const shield: Omit<TestShield, 'url' | 'close'> = { policy: { ...policy }, decisions: [], forwarded: [] };
+  const filter = createChallengeFilter(settings, () => shield.policy, clock);
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const target = req.url ?? '/';
-      const path = target.split('?')[0]!;
-      const prefix = addressPrefix(req.socket.remoteAddress ?? '');
-      const fingerprint = header(req, 'user-agent')?.slice(0, 64);
-      const now = clock.now();
-      const common = { prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), secure: false, now, accept: header(req, 'accept'), secFetchMode: header(req, 'sec-fetch-mode') };
-      if (isVerifyPath(path)) {
-        return send(res, handleVerify({ ...common, method: req.method ?? 'GET', target, body: Buffer.concat(chunks).toString('utf8') }, settings));
+      const r = filter(req, Buffer.concat(chunks).toString('utf8'));
+      if (r.kind === 'answer') {
+        if (r.decision) shield.decisions.push(r.decision);
+        return sendPlain(res, r.response);
       }
-      const d = evaluateClearance({
-        ...common, method: req.method ?? 'GET', target, cookie: header(req, 'cookie'),
-        clearanceHeader: header(req, 'rempart-clearance'), challengeResponse: header(req, 'rempart-challenge-response'),
-      }, shield.policy, settings);
-      shield.decisions.push(d);
-      if (d.kind === 'challenge') return send(res, d.response);
-      shield.forwarded.push(d.target);
-      const headers: Record<string, string | string[]> = { 'content-type': 'text/html; charset=utf-8', ...d.responseHeaders };
-      const rep = planReputationCookie({ reputation: d.reputation, prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), status: 200, secure: false, now },
-        { issue: shield.policy.level === 0, keys: settings.keys, randomBytes: settings.randomBytes });
-      if (rep) headers['set-cookie'] = [...[headers['set-cookie'] ?? []].flat(), rep];
-      send(res, { status: 200, headers, body: `<!doctype html><title>origin</title><p id="origin">origin ${d.target} via=${d.via}</p>` });
+      shield.decisions.push(r.decision);
+      shield.forwarded.push(r.decision.target);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...r.responseHeaders });
+      res.end(`<!doctype html><title>origin</title><p id="origin">origin ${r.decision.target} via=${r.decision.via}</p>`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runDrill, type DrillOptions } from '../../src/drill/run.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
+import { createKeyring } from '../../src/shield/reputation/token.js';
+import { createChallengeFilter, sendPlain } from '../challenge/server.js';
 import { startRecordingServer, type Recorded } from './recording-server.js';
 
 const drill = (url: string, scenario: string, params: Record<string, number>, extra: Partial<DrillOptions> = {}) => runDrill({
@@ -126,7 +128,7 @@ test('slowloris: held connections from several sources that never complete a req
 test('slow-post: complete heads announcing a body that never finishes arriving', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);
-  const r = await drill(srv.url, 'slow-post', { connections: 20, sources: 4, openRate: 100, intervalMs: 200, bodyBytes: 100_000 });
+  const r = await drill(srv.url, 'slow-post', { connections: 20, sources: 4, openRate: 100, intervalMs: 200, bodyBytes: 100_000, floodRate: 0 });
   assert.equal(srv.requests.length, 0);
   assert.ok(srv.connections.length >= 20);
   assert.equal(new Set(srv.connections.map((c) => c.addr)).size, 4);
@@ -135,17 +137,13 @@ test('slow-post: complete heads announcing a body that never finishes arriving',
 
 test('challenge-solver: each bot solves the challenge once through the solver, then floods with its clearance', async (t) => {
   let verified = 0;
+  // The shield's real challenge (level 2, 6 bits) in front of the test origin.
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 1)) }), () => ({ level: 2, difficulty: 6 }));
   const srv = await startRecordingServer((req, res, body) => {
-    if (req.url === '/verify') {
-      const { seed, nonce } = JSON.parse(body) as { seed: string; nonce: string };
-      assert.ok(createHash('sha256').update(seed + nonce).digest('hex').startsWith('000'));
-      verified++;
-      res.writeHead(204, { 'set-cookie': 'clr=ok; Path=/' });
-      return void res.end();
-    }
-    if (!/clr=ok/.test(req.headers.cookie ?? '')) {
-      res.writeHead(403, { 'content-type': 'application/json' });
-      return void res.end(JSON.stringify({ challenge: { seed: `s${Math.random()}`, difficulty: 3, verify: '/verify' } }));
+    const f = filter(req, body);
+    if (f.kind === 'answer') {
+      if (req.url?.startsWith('/.rempart/') && f.response.status < 400) verified++;
+      return sendPlain(res, f.response);
     }
     res.end('ok');
   });
@@ -153,7 +151,7 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   const r = await drill(srv.url, 'challenge-solver', { rate: 200, sources: 10 });
   assert.equal(verified, 10);
   assert.equal(r.attack.components[0]!.challengesSolved, 10);
-  const flood = srv.requests.filter((q) => q.path !== '/verify' && q.headers.cookie);
+  const flood = srv.requests.filter((q) => !q.path.startsWith('/.rempart/') && q.headers.cookie);
   assert.ok(flood.length > 250, `${flood.length} cleared requests`);
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10);
 });

@@ -1,12 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startOrigin } from '../../src/demo/origin/server.js';
 import { runDrill } from '../../src/drill/run.js';
 import { createBrowser } from '../../src/drill/browser.js';
 import { createPowSolver } from '../../src/drill/challenge.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
+import { createKeyring } from '../../src/shield/reputation/token.js';
+import { createChallengeFilter, sendPlain } from '../challenge/server.js';
 import { startRecordingServer } from './recording-server.js';
 
 test('known responses through real sockets: every 4th normal-class answer is a 503, all take 60 ms', async (t) => {
@@ -74,19 +76,13 @@ test('banking users log in (303 + cookie), browse, and poll a payment until appr
 
 test('a browser keeps cookies, follows same-origin redirects only, and solves a challenge paying the CPU', async (t) => {
   let verifies = 0;
+  // The shield's real challenge (level 2, 8 bits) in front of the test origin.
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 1)) }), () => ({ level: 2, difficulty: 8 }));
   const srv = await startRecordingServer((req, res, body) => {
     const cookie = req.headers.cookie ?? '';
-    if (req.url === '/verify') {
-      const { seed, nonce } = JSON.parse(body) as { seed: string; nonce: string };
-      const good = createHash('sha256').update(seed + nonce).digest('hex').startsWith('0000');
-      verifies++;
-      res.writeHead(good ? 204 : 403, good ? { 'set-cookie': 'clr=1; Path=/; HttpOnly' } : {});
-      return void res.end();
-    }
-    if (!cookie.includes('clr=1')) {
-      res.writeHead(429, { 'rempart-challenge': JSON.stringify({ seed: 'abc', difficulty: 4, verify: '/verify' }) });
-      return void res.end('challenge');
-    }
+    if (req.url?.startsWith('/.rempart/')) verifies++;
+    const f = filter(req, body);
+    if (f.kind === 'answer') return sendPlain(res, f.response);
     if (req.url === '/login') { res.writeHead(303, { location: '/home', 'set-cookie': 'sid=42; Path=/' }); return void res.end(); }
     if (req.url === '/away') { res.writeHead(302, { location: 'http://192.0.2.1/' }); return void res.end(); }
     res.end(`home ${cookie}`);
