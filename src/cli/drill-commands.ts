@@ -4,6 +4,12 @@ import { renderHtml } from '../drill/report/html.js';
 import { progressLine, renderText } from '../drill/report/terminal.js';
 import { runDrill, type DrillProgress } from '../drill/run.js';
 import { SCENARIOS } from '../drill/scenarios.js';
+import { BENCH_LAYOUTS, DEFAULT_BENCH_SCENARIOS, type BenchLayout } from '../drill/bench/layouts.js';
+
+const benchLayoutArg = (v: string): BenchLayout => {
+  if (!(v in BENCH_LAYOUTS)) throw new InvalidArgumentError(`layout must be one of ${Object.keys(BENCH_LAYOUTS).join(', ')}`);
+  return v as BenchLayout;
+};
 
 const positive = (name: string) => (v: string): number => {
   const n = Number(v);
@@ -16,6 +22,10 @@ const count = (name: string) => (v: string): number => {
   return n;
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const layoutArg = (v: string): 'disjoint' | 'shared-24' => {
+  if (v !== 'disjoint' && v !== 'shared-24') throw new InvalidArgumentError('layout must be disjoint or shared-24');
+  return v;
+};
 
 /** Ctrl-C aborts the run (the report is still written); a second Ctrl-C exits at once. */
 export function abortOnSigint(): { signal: AbortSignal; dispose(): void } {
@@ -63,6 +73,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--users <n>', 'tracking users', count('users'), 40)
     .option('--bank-users <n>', 'banking users', count('bank users'), 15)
     .option('--users-per-address <n>', 'legitimate users sharing one address (carrier NAT)', positive('users per address'), 4)
+    .option('--layout <name>', 'attack addresses: disjoint (anywhere in 127/8) or shared-24 (each in a legitimate user\'s /24)', layoutArg, 'disjoint')
     .option('--origin-stats <url>', 'the origin\'s /__origin/stats URL, to measure origin load and what reached it')
     .option('--allow-target <host>', 'allow a non-loopback target host (repeatable; your own service only)', collect, [] as string[])
     .option('--max-connections <n>', 'cap on sockets the drill may open', positive('max connections'), 8000)
@@ -72,7 +83,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--list-scenarios', 'list scenarios and their parameters, then exit')
     .action(async (o: {
       target?: string; scenario: string; duration: number; timeScale: number; param: string[]; users: number; bankUsers: number;
-      usersPerAddress: number; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
+      usersPerAddress: number; layout: 'disjoint' | 'shared-24'; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
       json?: string; html?: string; listScenarios?: boolean;
     }) => {
       if (o.listScenarios) { process.stdout.write(`${scenarioHelp()}\n`); return; }
@@ -87,7 +98,7 @@ export function registerDrillCommands(program: Command): void {
       try {
         const report = await runDrill({
           target: o.target, scenario: o.scenario, durationS: o.duration, timeScale: o.timeScale, params,
-          trackingUsers: Math.round(o.users), bankingUsers: Math.round(o.bankUsers), usersPerAddress: Math.round(o.usersPerAddress),
+          trackingUsers: Math.round(o.users), bankingUsers: Math.round(o.bankUsers), usersPerAddress: Math.round(o.usersPerAddress), layout: o.layout,
           originStats: o.originStats, allowTargets: o.allowTarget, maxConnections: o.maxConnections, seed: o.seed,
           signal: sig.signal, onProgress: progress.update,
         });
@@ -108,20 +119,21 @@ export function registerDrillCommands(program: Command): void {
   bench.command('ddos')
     .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
     .option('--targets <list>', 'comma-separated targets (also: rempart-cache)', 'direct,rempart,nginx,haproxy')
-    .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', 'none,distributed-low-rate,cache-buster,login-flood,slowloris,flash-crowd')
+    .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', DEFAULT_BENCH_SCENARIOS.join(','))
+    .option('--layout <name>', 'address layout: disjoint (default), shared-24 (attackers in customers\' /24s), cgnat (20 customers per carrier address)', benchLayoutArg, 'disjoint')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
     .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)
     .option('--seed <n>', 'random seed', positive('seed'), 1)
     .option('--json <file>', 'write every cell\'s report as JSON')
     .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
-    .action(async (o: { targets: string; scenarios: string; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string }) => {
+    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string }) => {
       const { runDdosBench } = await import('../drill/bench/ddos.js');
       const sig = abortOnSigint();
       try {
         await runDdosBench({
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
-          scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean),
+          scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean), layout: o.layout,
           durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, record: o.record,
           signal: sig.signal, argv: process.argv.slice(2),
         });

@@ -8,8 +8,20 @@ import type { Rng } from './rng.js';
  */
 export interface AddressAllocator {
   take(count: number): string[];
+  /**
+   * `count` new addresses, each in the /24 of one of `peers` (spread evenly over their /24s, the
+   * host part drawn at random): attackers mixed into customers' subnets, so a per-/24 limit or
+   * block cannot spare the customers. Throws when those /24s have no room left.
+   */
+  takeSharing(count: number, peers: readonly string[]): string[];
   readonly used: number;
 }
+
+/** How attack sources sit relative to legitimate users' addresses. */
+export type AddressLayout = 'disjoint' | 'shared-24';
+
+/** The /24 of a dotted IPv4 address, e.g. "127.4.5". */
+export const prefix24 = (addr: string): string => addr.slice(0, addr.lastIndexOf('.'));
 
 /** Builds an allocator seeded by `rng`; at most ~16.6 million addresses exist, `take` refuses more. */
 export function createAddressAllocator(rng: Rng): AddressAllocator {
@@ -31,6 +43,28 @@ export function createAddressAllocator(rng: Rng): AddressAllocator {
         out.push(a);
       }
       if (out.length < count) throw new Error('address allocation did not converge');
+      return out;
+    },
+    takeSharing(count, peers) {
+      const nets = [...new Set(peers.map(prefix24))];
+      if (count > 0 && nets.length === 0) throw new Error('shared-/24 layout: no legitimate address to share a /24 with');
+      for (let i = nets.length - 1; i > 0; i--) { const j = rng.int(0, i); [nets[i], nets[j]] = [nets[j]!, nets[i]!]; }
+      const free = nets.map((n) => { const hosts: number[] = []; for (let d = 1; d <= 254; d++) if (!used.has(`${n}.${d}`)) hosts.push(d); return hosts; });
+      const room = free.reduce((a, h) => a + h.length, 0);
+      if (count > room) {
+        throw new Error(`shared-/24 layout: ${count} attack addresses do not fit in the ${nets.length} /24s of the legitimate users (${room} free); ` +
+          'use fewer users per address (more customer /24s) or fewer sources');
+      }
+      const out: string[] = [];
+      // Round-robin over the shuffled /24s; a full /24 is skipped. Bounded by count * nets.length.
+      for (let k = 0, guard = 0; out.length < count && guard < count * nets.length + nets.length; k = (k + 1) % nets.length, guard++) {
+        const hosts = free[k]!;
+        if (hosts.length === 0) continue;
+        const d = hosts.splice(rng.int(0, hosts.length - 1), 1)[0]!;
+        const a = `${nets[k]}.${d}`;
+        used.add(a);
+        out.push(a);
+      }
       return out;
     },
     get used() { return used.size; },

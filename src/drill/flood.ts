@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
-import { applySetCookie } from './browser.js';
-import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
-import type { BrowserIdentity } from './headers.js';
+import { applySetCookie, createBrowser } from './browser.js';
+import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
+import { browserHeaders, type BrowserIdentity } from './headers.js';
 import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
@@ -14,6 +14,10 @@ export interface FloodSource {
   cookies: Map<string, string>;
   inFlight: number;
   pool: Pool | null;
+  /** Challenges this bot may still solve during the flood. */
+  solvesLeft: number;
+  /** A solve is under way: the bot sends nothing else meanwhile. */
+  solving: boolean;
 }
 
 export interface FloodRequest { method: string; path: string; headers: Record<string, string>; body?: string }
@@ -32,8 +36,21 @@ export interface FloodSpec {
   stopS: number;
   /** Builds the next request for `source` (paths, headers, body). */
   request(rng: Rng, source: FloodSource): FloodRequest;
-  /** Bots that obtain a clearance once through the challenge interface, then flood with it. */
+  /**
+   * Bots that solve challenges through the same interface as browsers: each fetches the home page
+   * before the flood (solving what it is given), and solves at most `solves` more challenges met
+   * during the flood; meanwhile it floods with whatever clearance it holds.
+   */
   solver?: ChallengeSolver;
+  /** Challenges each bot solves during the flood (default 1). */
+  solves?: number;
+  /** Apply every answer's Set-Cookie to the bot's jar (bots that keep their cookies). */
+  keepCookies?: boolean;
+  /**
+   * Before the flood, each bot browses like a customer from `fromS` to `startS`: `pages` page loads
+   * (home first) with browser headers, redirects, cookies and challenges, then floods with that jar.
+   */
+  warmup?: { fromS: number; pages: number; page(rng: Rng, pageIndex: number): string };
   /** Per-request timeout, ms. */
   timeoutMs?: number;
 }
@@ -47,6 +64,8 @@ export interface RunningFlood {
   counters: AttackCounters;
   /** Challenges solved by the bots (challenge-solver scenario). */
   solved: number;
+  /** Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood began. */
+  warmup?: { pages: number; ok: number; botsWithCookies: number };
   /** Resolves when the flood stopped and its requests settled (or were destroyed). */
   done: Promise<void>;
   sourceAddresses: string[];
@@ -79,6 +98,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   const counters = createAttackCounters(spec.label, 'flood', env.seconds);
   const sources: FloodSource[] = env.addresses.map((address, index) => ({
     index, address, identity: env.identities[index % env.identities.length]!, cookies: new Map(), inFlight: 0, pool: null,
+    solvesLeft: spec.solver ? spec.solves ?? 1 : 0, solving: false,
   }));
   const order = sources.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) { const j = env.rng.int(0, i); [order[i], order[j]] = [order[j]!, order[i]!]; }
@@ -87,6 +107,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   let issued = 0;
   let lastMs = env.now();
   let solved = 0;
+  const warm = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
   let outstanding = 0;
   let settle: (() => void) | null = null;
   const timeoutMs = spec.timeoutMs ?? 5_000;
@@ -104,8 +125,19 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     recordSent(counters, env.now());
     poolFor(env.origin, src, spec.connectionsPerSource)
       .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
-      .then(async (res) => { await res.body.dump(); return String(res.statusCode); },
-        (err: unknown) => (cut || env.signal.aborted ? 'unanswered' : errorKey(err)))
+      .then(async (res) => {
+        if (spec.keepCookies || spec.solver) applySetCookie(src.cookies, res.headers['set-cookie']);
+        if (!spec.solver || src.solvesLeft <= 0 || src.solving || res.statusCode < 300) { await res.body.dump(); return String(res.statusCode); }
+        const answer: ChallengeResponse = { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: env.origin + r.path };
+        if (spec.solver.detect(answer) && src.solvesLeft > 0 && !src.solving) {
+          src.solvesLeft--;
+          src.solving = true;
+          void spec.solver.solve(answer, botHttp(env, src, spec.connectionsPerSource), env.signal)
+            .then((okSolve) => { if (okSolve) solved++; }, () => undefined)
+            .finally(() => { src.solving = false; });
+        }
+        return String(res.statusCode);
+      }, (err: unknown) => (cut || env.signal.aborted ? 'unanswered' : errorKey(err)))
       .then((key) => {
         recordAnswer(counters, env.now(), key);
         src.inFlight--;
@@ -131,13 +163,15 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     for (let i = 0; i < due; i++) {
       const src = sources[order[cursor]!]!;
       cursor = (cursor + 1) % order.length;
-      if (src.inFlight >= spec.connectionsPerSource) { counters.notSentBusy++; continue; }
+      if (src.inFlight >= spec.connectionsPerSource || src.solving) { counters.notSentBusy++; continue; }
       send(src);
     }
   };
 
   const done = (async () => {
-    if (spec.solver) solved = await primeClearance(spec, env, sources);
+    if (spec.warmup) await browseFirst(spec, env, sources, warm!, () => solved++);
+    else if (spec.solver) solved = await primeClearance(spec, env, sources);
+    if (warm) warm.botsWithCookies = sources.filter((s) => s.cookies.size > 0).length;
     lastMs = env.now();
     const timer = setInterval(tick, TICK_MS);
     await new Promise<void>((resolve) => {
@@ -151,7 +185,75 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     cut = true;
     await Promise.all(sources.map((s) => s.pool?.destroy().catch(() => undefined)));
   })();
-  return { counters, get solved() { return solved; }, done, sourceAddresses: env.addresses.filter((a): a is string => !!a) };
+  return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: env.addresses.filter((a): a is string => !!a) };
+}
+
+/** The HTTP access a bot gives a solver: its own address, connections and cookie jar, browser headers, same-origin redirects. */
+function botHttp(env: FloodEnv, src: FloodSource, conns: number): ChallengeHttp {
+  const pool = poolFor(env.origin, src, conns);
+  const origin = new URL(env.origin).origin;
+  return {
+    async request(method, path, init = {}) {
+      let m = method;
+      let p = path;
+      let body = init.body;
+      // Bounded: at most 5 redirects, as a browser would follow (RFC 9110 §15.4).
+      for (let hop = 0; ; hop++) {
+        const headers = browserHeaders(src.identity, body !== undefined ? 'json-post' : 'document');
+        if (src.cookies.size) headers.cookie = [...src.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+        if (body !== undefined) { headers['content-type'] = init.contentType ?? 'application/json'; headers.origin = origin; }
+        const res = await pool.request({ method: m, path: p, headers, body, headersTimeout: 5_000, bodyTimeout: 5_000, signal: env.signal });
+        applySetCookie(src.cookies, res.headers['set-cookie']);
+        const text = await res.body.text();
+        const loc = typeof res.headers.location === 'string' ? new URL(res.headers.location, origin + p) : null;
+        if (hop < 5 && res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && loc && loc.origin === origin) {
+          if (res.statusCode !== 307 && res.statusCode !== 308) { m = 'GET'; body = undefined; }
+          p = loc.pathname + loc.search;
+          continue;
+        }
+        return { status: res.statusCode, headers: res.headers, body: text, url: origin + p };
+      }
+    },
+  };
+}
+
+/**
+ * Warm-up of browse-then-flood bots: each bot is a browser (same identity and address as its flood)
+ * loading `pages` pages at random times before the attack, keeping what the site sets, solving any
+ * challenge as a browser does; its jar becomes the flood's. Pages are spread so the warm-up looks
+ * like customers, not a burst.
+ */
+async function browseFirst(spec: FloodSpec, env: FloodEnv, sources: FloodSource[], warm: { pages: number; ok: number }, onSolved: () => void): Promise<void> {
+  const w = spec.warmup!;
+  const fromMs = w.fromS * 1000;
+  const toMs = Math.max(fromMs, spec.startS * 1000 - 250);
+  const countingSolver: ChallengeSolver | undefined = spec.solver && {
+    detect: (res) => spec.solver!.detect(res),
+    solve: async (res, http, signal) => { const ok = await spec.solver!.solve(res, http, signal); if (ok) onSolved(); return ok; },
+  };
+  const bot = async (src: FloodSource): Promise<void> => {
+    const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, toMs)).sort((a, b) => a - b);
+    const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
+    let referer: string | undefined;
+    try {
+      for (const [i, at] of times.entries()) {
+        const wait = at - env.now();
+        if (wait > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, wait); env.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
+        if (env.signal.aborted || env.now() >= spec.startS * 1000) break;
+        const path = w.page(env.rng, i);
+        warm.pages++;
+        try {
+          const res = await browser.fetch('GET', path, { kind: path.startsWith('/track/') ? 'json' : 'document', ...(referer ? { referer } : {}), timeoutMs: 5_000, signal: env.signal });
+          if (res.status >= 200 && res.status < 400) warm.ok++;
+          referer = res.url;
+        } catch { /* a page that failed: the bot browses on */ }
+      }
+    } finally {
+      for (const [k, v] of browser.cookies) src.cookies.set(k, v);
+      await browser.close().catch(() => undefined);
+    }
+  };
+  await Promise.all(sources.map(bot));
 }
 
 /** Each bot fetches the home page once and, when challenged, solves it and keeps the clearance cookies. */

@@ -13,7 +13,7 @@ export interface BrowserIdentity {
 }
 
 /** What the request fetches, which decides Accept and sec-fetch-* as a browser would. */
-export type ResourceKind = 'document' | 'json' | 'css' | 'form' | 'json-post';
+export type ResourceKind = 'document' | 'json' | 'css' | 'script' | 'form' | 'json-post';
 
 const IDENTITIES: readonly BrowserIdentity[] = [
   { family: 'chromium', userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', acceptLanguage: 'fr-FR,fr;q=0.9,en-US;q=0.8,en;q=0.7' },
@@ -52,11 +52,11 @@ export function browserHeaders(id: BrowserIdentity, kind: ResourceKind, referer?
   h['user-agent'] = id.userAgent;
   h.accept = kind === 'document' || kind === 'form'
     ? 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
-    : kind === 'css' ? 'text/css,*/*;q=0.1' : 'application/json, text/plain, */*';
+    : kind === 'css' ? 'text/css,*/*;q=0.1' : kind === 'script' ? '*/*' : 'application/json, text/plain, */*';
   if (id.family !== 'safari') {
     h['sec-fetch-site'] = referer ? 'same-origin' : 'none';
-    h['sec-fetch-mode'] = kind === 'document' || kind === 'form' ? 'navigate' : kind === 'css' ? 'no-cors' : 'cors';
-    h['sec-fetch-dest'] = kind === 'document' || kind === 'form' ? 'document' : kind === 'css' ? 'style' : 'empty';
+    h['sec-fetch-mode'] = kind === 'document' || kind === 'form' ? 'navigate' : kind === 'css' || kind === 'script' ? 'no-cors' : 'cors';
+    h['sec-fetch-dest'] = kind === 'document' || kind === 'form' ? 'document' : kind === 'css' ? 'style' : kind === 'script' ? 'script' : 'empty';
   }
   if (referer) h.referer = referer;
   h['accept-encoding'] = 'gzip, deflate, br';

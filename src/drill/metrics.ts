@@ -150,3 +150,57 @@ export function recordSent(c: AttackCounters, ms: number): void {
   const i = Math.floor(ms / 1000);
   if (i >= 0 && i < c.sentPerSecond.length) c.sentPerSecond[i]!++;
 }
+
+/** When legitimate success came back for good after the attack began (see `timeToMitigation`). */
+export interface Mitigation {
+  /** Attack onset, s since the run started. */
+  onsetS: number;
+  /** Seconds from onset until every later window succeeded >= threshold; null = never within the run. */
+  afterS: number | null;
+  windowS: number;
+  threshold: number;
+  /** Lowest success ratio over the windows (null without attempts). */
+  worstWindowRatio: number | null;
+}
+
+/**
+ * Time to effective mitigation: the earliest time T >= onset such that every window [t, t + window)
+ * with t >= T (slid by `stepMs`, attempts by start time, unfinished ones left out) that has attempts
+ * succeeds at least `threshold`, and at least one such window has attempts. `afterS` = T - onset, 0
+ * when success never dropped, null ("never") when the last window with attempts still fails.
+ * @example timeToMitigation(samples, 3000, 20000).afterS // 4.25: from 7.25 s on, every 2 s window >= 99%
+ */
+export function timeToMitigation(samples: readonly LegitSample[], onsetMs: number, endMs: number, opts: { windowMs?: number; stepMs?: number; threshold?: number } = {}): Mitigation {
+  const windowMs = opts.windowMs ?? 2000;
+  const stepMs = opts.stepMs ?? 250;
+  const threshold = opts.threshold ?? 0.99;
+  const steps = Math.max(0, Math.floor((endMs - onsetMs - windowMs) / stepMs) + 1);
+  // Bucket attempts by step so each window is a sum of windowMs / stepMs buckets.
+  const per = Math.max(1, Math.round(windowMs / stepMs));
+  const buckets = steps + per;
+  const tries = new Array<number>(buckets).fill(0);
+  const oks = new Array<number>(buckets).fill(0);
+  for (const s of samples) {
+    if (!counted(s.outcome) || s.startMs < onsetMs || s.startMs >= endMs) continue;
+    const i = Math.floor((s.startMs - onsetMs) / stepMs);
+    if (i >= buckets) continue;
+    tries[i]!++;
+    if (s.outcome === 'ok') oks[i]!++;
+  }
+  let lastFail = -1;
+  let lastWithAttempts = -1;
+  let worst: number | null = null;
+  for (let w = 0; w < steps; w++) {
+    let a = 0;
+    let o = 0;
+    for (let k = w; k < w + per; k++) { a += tries[k]!; o += oks[k]!; }
+    if (a === 0) continue;
+    lastWithAttempts = w;
+    const r = o / a;
+    worst = worst === null ? r : Math.min(worst, r);
+    if (r < threshold) lastFail = w;
+  }
+  const base = { onsetS: onsetMs / 1000, windowS: windowMs / 1000, threshold, worstWindowRatio: worst };
+  if (lastWithAttempts < 0 || lastFail === lastWithAttempts) return { ...base, afterS: null };
+  return { ...base, afterS: lastFail < 0 ? 0 : ((lastFail + 1) * stepMs) / 1000 };
+}

@@ -1,17 +1,18 @@
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { createAddressAllocator } from './addresses.js';
+import { createAddressAllocator, prefix24, type AddressLayout } from './addresses.js';
 import { createBrowser, type Browser } from './browser.js';
 import { createPowSolver, type ChallengeSolver } from './challenge.js';
 import { startFlood, type RunningFlood } from './flood.js';
 import { pickIdentity } from './headers.js';
-import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, type ClassSummary, type DrillClass, type LegitSample, type SeriesPoint } from './metrics.js';
+import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
 import { createOriginSampler, type OriginReport } from './origin-stats.js';
 import { createRng } from './rng.js';
 import { checkTarget } from './safety.js';
 import { getScenario, resolveParams } from './scenarios.js';
 import { startSlow, type RunningSlow } from './slow.js';
+import { startSlowRead } from './slow-read.js';
 import { DEFAULT_USER_SETTINGS, runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
 
 /** Everything a drill needs; see docs/drill.md for what each knob means. */
@@ -28,6 +29,8 @@ export interface DrillOptions {
   bankingUsers?: number;
   /** Legitimate users sharing one address (carrier NAT). */
   usersPerAddress?: number;
+  /** `disjoint` (default): attackers anywhere in 127/8; `shared-24`: every attack address in a legitimate user's /24. */
+  layout?: AddressLayout;
   userSettings?: Partial<UserSettings>;
   /** The origin's /__origin/stats URL, to measure origin load and what reached it. */
   originStats?: string;
@@ -67,6 +70,11 @@ export interface AttackComponentReport {
   challengesSolved?: number;
   peakHeld?: number;
   longestHeldMs?: number;
+  /** Slow read: response bytes read and responses read to their end. */
+  bytesRead?: number;
+  responsesCompleted?: number;
+  /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
+  warmup?: { pages: number; ok: number; botsWithCookies: number };
 }
 
 /** The drill's result: what legitimate users experienced, what the attack offered, what the origin saw. */
@@ -77,7 +85,7 @@ export interface DrillReport {
     timeScale: number; seed: number; startedAt: string; stoppedEarly: boolean;
     /** Summaries cover legitimate attempts started in this window (the attack window). */
     window: { fromS: number; toS: number };
-    population: { tracking: number; banking: number; addresses: number; usersPerAddress: number; crowdFactor: number };
+    population: { tracking: number; banking: number; addresses: number; usersPerAddress: number; crowdFactor: number; layout: AddressLayout; sharedPrefixes: number };
     distinctSources: boolean;
     machine: { cpus: number; loadavg: number[] };
   };
@@ -88,6 +96,8 @@ export interface DrillReport {
     goals: Partial<Record<GoalName, { attempts: number; ok: number; successRatio: number | null }>>;
     series: Record<DrillClass | 'all', SeriesPoint[]>;
     challenged: number;
+    /** Time to effective mitigation; null when the scenario has no attack (none). */
+    mitigation: Mitigation | null;
   };
   attack: {
     components: AttackComponentReport[];
@@ -96,6 +106,12 @@ export interface DrillReport {
   };
   origin: OriginReport;
   generator: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuCoreShare: number; warnings: string[] };
+}
+
+/** Legitimate users' /24s that also hold attack addresses. */
+function sharedPrefixCount(legit: readonly string[], attack: readonly string[]): number {
+  const nets = new Set(attack.map(prefix24));
+  return new Set(legit.map(prefix24).filter((n) => nets.has(n))).size;
 }
 
 const abortableDelay = (ms: number, signal: AbortSignal): Promise<void> => new Promise((resolve) => {
@@ -118,7 +134,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const allocator = createAddressAllocator(rng.fork());
   const scenario = getScenario(opts.scenario);
   const params = resolveParams(scenario, opts.params);
-  const leadS = Math.min(opts.leadS ?? 3, durationS * 0.2);
+  const leadS = opts.leadS !== undefined || !scenario.leadS ? Math.min(opts.leadS ?? 3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
   const solver = opts.solver ?? createPowSolver();
   const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver });
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
@@ -138,8 +154,11 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
   const pick = (n: number): (string | undefined)[] => (check.distinctSources ? allocator.take(n) : new Array<undefined>(n).fill(undefined));
   const legitAddrs = pick(Math.ceil(totalUsers / perAddr));
-  const floodAddrs = plan.floods.map((f) => pick(f.sources));
-  const slowAddrs = plan.slow.map((s) => pick(s.sources));
+  const layout: AddressLayout = opts.layout ?? 'disjoint';
+  const legitReal = legitAddrs.filter((a): a is string => !!a);
+  const pickAttack = (n: number): (string | undefined)[] => (layout === 'shared-24' && check.distinctSources ? allocator.takeSharing(n, legitReal) : pick(n));
+  const floodAddrs = plan.floods.map((f) => pickAttack(f.sources));
+  const slowAddrs = plan.slow.map((s) => pickAttack(s.sources));
   const attackSet = new Set<string>([...floodAddrs.flat(), ...slowAddrs.flat()].filter((a): a is string => !!a));
   const legitSet = new Set<string>(legitAddrs.filter((a): a is string => !!a));
 
@@ -186,7 +205,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
     origin, addresses: floodAddrs[i]!, identities: floodAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
-  const slows: RunningSlow[] = plan.slow.map((s, i) => startSlow(s, {
+  const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : startSlow)(s, {
     host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
     identities: slowAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
@@ -228,8 +247,11 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   series.all = perSecond(samples, seriesSeconds);
 
   const components: AttackComponentReport[] = [
-    ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined })),
-    ...slows.map((s, i) => ({ c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs })),
+    ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, warmup: f.warmup })),
+    ...slows.map((s, i) => ({
+      c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs,
+      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted,
+    })),
   ].map((x) => {
     const c = x.c;
     const active = Math.max(c.activeSeconds, 1e-9);
@@ -240,6 +262,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     };
     if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
+    if ('bytesRead' in x && x.bytesRead !== undefined) { r.bytesRead = x.bytesRead; r.responsesCompleted = x.responsesCompleted ?? 0; }
+    if ('warmup' in x && x.warmup) r.warmup = { ...x.warmup };
     if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
       const why = c.notSentBehind > c.notSentBusy
         ? 'this machine could not keep up (generator behind schedule)'
@@ -271,7 +295,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     meta: {
       target: origin, scenario: scenario.name, params, durationS, elapsedS, timeScale, seed, startedAt,
       stoppedEarly: opts.signal?.aborted ?? false, window: { fromS: fromMs / 1000, toS: windowTo / 1000 },
-      population: { tracking, banking, addresses: legitAddrs.length, usersPerAddress: perAddr, crowdFactor: factor },
+      population: {
+        tracking, banking, addresses: legitAddrs.length, usersPerAddress: perAddr, crowdFactor: factor, layout,
+        sharedPrefixes: sharedPrefixCount(legitReal, [...attackSet]),
+      },
       distinctSources: check.distinctSources, machine: { cpus: cpus().length, loadavg: loadavg() },
     },
     legit: {
@@ -281,6 +308,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       goals: Object.fromEntries(Object.entries(goals).map(([k, g]) => [k, { ...g, successRatio: g.attempts ? g.ok / g.attempts : null }])),
       series,
       challenged: samples.filter((s) => s.challenged).length,
+      mitigation: plan.floods.length || plan.slow.length || plan.crowd ? timeToMitigation(samples, leadS * 1000, windowTo) : null,
     },
     attack: {
       components,

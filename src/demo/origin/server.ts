@@ -17,6 +17,12 @@ export interface OriginOptions {
   serviceMs?: number;
   /** Seconds after creation at which a payment authorization is approved by the (simulated) app. */
   approveAfterS?: number;
+  /**
+   * Size of `/static/app.js`, a cacheable script bundle, bytes (default 16 MiB). A slow reader holds
+   * the worker that serves it until the part of it that does not fit in the kernel's socket buffers
+   * (about 4 MB per TCP hop on Linux loopback, measured) has been read: see docs/drill.md, slow-read.
+   */
+  largeAssetBytes?: number;
 }
 
 /** Path groups counted separately in the origin's statistics. */
@@ -70,6 +76,14 @@ function send(res: ServerResponse, status: number, type: string, body: string, e
 const json = (res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void =>
   send(res, status, 'application/json', JSON.stringify(value), extra);
 
+/** A script bundle of `bytes` bytes, built once per origin (repeated lines of plausible JavaScript). */
+function buildAsset(bytes: number): Buffer {
+  const line = Buffer.from('export function track(id){return fetch("/track/"+encodeURIComponent(id)).then(r=>r.json())}\n');
+  const out = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i += line.length) line.copy(out, i);
+  return out;
+}
+
 async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -99,6 +113,12 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const maxQueue = opts.maxQueue ?? 256;
   const serviceMs = opts.serviceMs ?? 10;
   const approveAfterMs = (opts.approveAfterS ?? 4) * 1000;
+  let asset: { body: Buffer; etag: string } | null = null; // built on first request: most runs never ask
+  const getAsset = (): { body: Buffer; etag: string } => {
+    if (asset) return asset;
+    const body = buildAsset(opts.largeAssetBytes ?? 16 * 1024 * 1024);
+    return (asset = { body, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"` });
+  };
   const gate = createCapacityGate(maxInFlight, maxQueue);
   const served = Object.fromEntries(Object.keys(COST).map((k) => [k, 0])) as Record<OriginPathGroup, number>;
   let rejected = 0;
@@ -124,6 +144,12 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
     if (group === 'home') return send(res, 200, 'text/html; charset=utf-8', homePage());
+    if (group === 'static' && path === '/static/app.js') {
+      const a = getAsset();
+      res.writeHead(200, { 'content-type': 'text/javascript', 'content-length': a.body.length, 'cache-control': 'public, max-age=3600', etag: a.etag });
+      res.end(method === 'HEAD' ? undefined : a.body);
+      return;
+    }
     if (group === 'static') return send(res, 200, 'text/css', 'body{font-family:sans-serif}', { 'cache-control': 'max-age=3600' });
     if (group === 'track') {
       const id = path.startsWith('/track/') ? decodeURIComponent(path.slice('/track/'.length)) : url.searchParams.get('id') ?? '';

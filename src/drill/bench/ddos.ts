@@ -9,16 +9,21 @@ import { createInterface } from 'node:readline';
 import { Client } from 'undici';
 import { DRILL_CLASSES } from '../metrics.js';
 import { renderHtml } from '../report/html.js';
-import { ms, pct, int } from '../report/format.js';
+import { ms, pct, int, mitigationText } from '../report/format.js';
 import { runDrill, type DrillReport } from '../run.js';
 import { getScenario } from '../scenarios.js';
+import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
 import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
 
-/** The bench's origin: a small worker pool, so attacks at a few hundred req/s are >= 10x its capacity. */
-export const BENCH_ORIGIN = { maxInFlight: 2, maxQueue: 64, serviceMs: 40, approveAfterS: 1 } as const;
+/**
+ * The bench's origin: a small worker pool, so attacks at a few hundred req/s are >= 10x its capacity.
+ * `/static/app.js` is 16 MiB: more than the ~4 MB the kernel buffers per loopback TCP hop, twice over,
+ * so a slow reader behind a proxy that does not buffer responses keeps an origin worker (slow-read).
+ */
+export const BENCH_ORIGIN = { maxInFlight: 2, maxQueue: 64, serviceMs: 40, approveAfterS: 1, largeAssetBytes: 16 * 1024 * 1024 } as const;
 /** Origin capacity on its cheapest dynamic route (tracking lookup), requests/s. */
 export const BENCH_CAPACITY = BENCH_ORIGIN.maxInFlight / (BENCH_ORIGIN.serviceMs / 1000);
 
@@ -35,7 +40,11 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   waves: { rate: 600, sources: 1500, connections: 2 },
   mixed: { rate: 600, sources: 3000 },
   slowloris: { connections: 1500, sources: 100, openRate: 300 },
-  'slow-post': { connections: 800, sources: 50, openRate: 200 },
+  // Just above a 1 KiB/s minimum body rate (nginx's and Rempart's usual floor), plus a light flood.
+  'slow-post': { connections: 800, sources: 50, openRate: 200, intervalMs: 1000, chunkBytes: 1100 },
+  'slow-read': { connections: 600, sources: 150, openRate: 200, intervalMs: 1000, readBytes: 16 },
+  // 6 req/s per bot (under per-address limits); 2 pages each in a 10 s warm-up: 20 req/s of browsing.
+  'browse-then-flood': { rate: 600, sources: 100, connections: 32, warmupS: 10, pages: 2 },
 };
 
 /** The legitimate population of every cell. */
@@ -44,6 +53,8 @@ export const BENCH_USERS = { trackingUsers: 20, bankingUsers: 8, usersPerAddress
 export interface DdosBenchOptions {
   targets: string[];
   scenarios: string[];
+  /** Address layout (default disjoint); see layouts.ts. */
+  layout?: BenchLayout;
   durationS: number;
   timeScale: number;
   seed: number;
@@ -102,6 +113,8 @@ async function originIdle(statsUrl: string, maxMs: number): Promise<void> {
 export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   for (const s of o.scenarios) getScenario(s);
+  const layout = BENCH_LAYOUTS[o.layout ?? 'disjoint'];
+  if (!layout) throw new Error(`unknown layout ${o.layout} (known: ${Object.keys(BENCH_LAYOUTS).join(', ')})`);
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
   const needs = o.targets.filter((t) => t === 'nginx' || t === 'haproxy');
@@ -148,10 +161,11 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           const report = await runDrill({
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale,
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
-            params: BENCH_PARAMS[scenario] ?? {}, ...BENCH_USERS, originStats: statsUrl, signal: o.signal,
+            params: BENCH_PARAMS[scenario] ?? {}, ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout,
+            originStats: statsUrl, signal: o.signal,
           });
           cells.push({ target: target.name, scenario, report });
-          log(`[${n}/${total}] ${scenario} × ${target.name}: legit ${pct(report.legit.all.successRatio)}, p99 ${ms(report.legit.all.p99)}, ` +
+          log(`[${n}/${total}] ${scenario} × ${target.name}: legit ${pct(report.legit.all.successRatio)}, p99 ${ms(report.legit.all.p99)}, mitigated ${mitigationText(report.legit.mitigation)}, ` +
             `attack sent ${int(report.attack.totals.achievedRatePerS)}/s, reaching origin ${report.origin.attackReached ?? 'n/a'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
           if (o.htmlDir) { mkdirSync(o.htmlDir, { recursive: true }); writeFileSync(join(o.htmlDir, `${scenario}--${target.name}.html`), renderHtml(report)); }
         } catch (err) {
@@ -179,24 +193,28 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
   lines.push(`Origin (src/demo/origin, own process): ${BENCH_ORIGIN.maxInFlight} workers, queue ${BENCH_ORIGIN.maxQueue}, ${BENCH_ORIGIN.serviceMs} ms per lookup ` +
     `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
-    `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking, ${BENCH_USERS.usersPerAddress} per address, think times ÷${o.timeScale}; ` +
+    `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking, think times ÷${o.timeScale}; ` +
+    `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');
   lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
   const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (params.length) lines.push(`Attack parameters: ${params.join('; ')}.`, '');
-  lines.push('| scenario | target | legit success | p99 critical | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| scenario | target | legit success | mitigated after | p99 critical | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of cells) {
     const r = c.report;
-    if (!r) { lines.push(`| ${c.scenario} | ${c.target} | failed: ${c.error ?? ''} | | | | | | | |`); continue; }
+    if (!r) { lines.push(`| ${c.scenario} | ${c.target} | failed: ${c.error ?? ''} | | | | | | | | |`); continue; }
     const p99 = DRILL_CLASSES.map((k) => (r.legit.classes[k].attempts ? ms(r.legit.classes[k].p99) : '—'));
     const a = r.attack.components;
     const slow = a.find((x) => x.kind === 'slow');
-    const offered = slow ? `${int(slow.peakHeld ?? 0)} conns held` : a.length ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '—';
+    const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
+    const offered = slow ? `${int(slow.peakHeld ?? 0)} conns held${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
-    lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
+    lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
   }
-  lines.push('', 'Legit success: share of legitimate attempts (all classes) that ended 2xx/3xx; p99 per class over ended attempts, failures included ' +
+  lines.push('', 'Legit success: share of legitimate attempts (all classes) that ended 2xx/3xx; mitigated after: seconds from the attack onset until every ' +
+    '2 s window of legitimate attempts (by start) is >= 99% successful for the rest of the run ("never" if the last window still fails); ' +
+    'p99 per class over ended attempts, failures included ' +
     '(— = no attempt of that class started during the attack). Attack sent/s is what was written to sockets, never the rate asked ' +
     `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for slowloris, the peak of connections held. Attack → origin: requests from attacker ` +
     'addresses the origin served or rejected (it counts per client address, through X-Forwarded-For).');

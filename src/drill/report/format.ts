@@ -27,3 +27,19 @@ export function textTable(rows: string[][]): string {
     return j === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
   }).join('\n');
 }
+
+/** "4.3 s", "0 s (never dropped)", "never" or "—" (no attack) for a time to effective mitigation. */
+export function mitigationText(m: { afterS: number | null; worstWindowRatio: number | null } | null | undefined): string {
+  if (!m) return '—';
+  if (m.afterS === null) return 'never';
+  return m.afterS === 0 ? '0 s (never dropped)' : `${m.afterS.toFixed(1)} s`;
+}
+
+/** One sentence on the time to effective mitigation, for the terminal and HTML reports. */
+export function mitigationSentence(m: { onsetS: number; afterS: number | null; windowS: number; threshold: number; worstWindowRatio: number | null } | null | undefined): string {
+  if (!m) return 'Time to effective mitigation: — (no attack)';
+  const rule = `every ${m.windowS} s window of legitimate attempts >= ${(m.threshold * 100).toFixed(0)}% successful`;
+  const worst = m.worstWindowRatio === null ? '' : `; worst window ${pct(m.worstWindowRatio)}`;
+  if (m.afterS === null) return `Time to effective mitigation: never (attack from ${m.onsetS.toFixed(1)} s; ${rule} was not reached for good before the end${worst})`;
+  return `Time to effective mitigation: ${mitigationText(m)} (attack from ${m.onsetS.toFixed(1)} s; ${rule} from ${(m.onsetS + m.afterS).toFixed(2)} s on${worst})`;
+}

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DRILL_CLASSES } from '../metrics.js';
 import type { DrillReport } from '../run.js';
-import { int, ms, pct, statusGroups } from './format.js';
+import { int, mitigationSentence, ms, pct, statusGroups } from './format.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,7 +32,12 @@ function attackTable(r: DrillReport): string {
     return `<tr><th>${esc(c.label)}</th><td>${int(c.sources)}</td><td>${c.kind === 'slow' ? '-' : int(c.requestedRatePerS)}</td><td>${c.kind === 'slow' ? `${int(c.sent)} conns, peak held ${c.peakHeld ?? 0}` : int(c.achievedRatePerS)}</td>` +
       `<td>${int(c.sent)}</td><td>${int(g['2xx'] ?? 0)}</td><td>${int(g['4xx'] ?? 0)}</td><td>${int(g['5xx'] ?? 0)}</td><td>${esc(other || '-')}</td></tr>`;
   }).join('');
-  return `<table><thead><tr><th>component</th><th>sources</th><th>asked/s</th><th>sent/s</th><th>sent</th><th>2xx</th><th>4xx</th><th>5xx</th><th>other</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const notes = r.attack.components.flatMap((c) => [
+    ...(c.bytesRead !== undefined ? [`${c.label}: ${int(c.bytesRead)} response bytes read in all, ${int(c.responsesCompleted ?? 0)} responses read to their end.`] : []),
+    ...(c.warmup ? [`${c.label}: warm-up ${int(c.warmup.ok)}/${int(c.warmup.pages)} pages answered, ${int(c.warmup.botsWithCookies)} of ${int(c.sources)} bots held cookies when the flood began.`] : []),
+    ...(c.challengesSolved !== undefined ? [`${c.label}: ${int(c.challengesSolved)} challenges solved.`] : []),
+  ]).map((n) => `<li>${esc(n)}</li>`).join('');
+  return `<table><thead><tr><th>component</th><th>sources</th><th>asked/s</th><th>sent/s</th><th>sent</th><th>2xx</th><th>4xx</th><th>5xx</th><th>other</th></tr></thead><tbody>${rows}</tbody></table>${notes ? `<ul>${notes}</ul>` : ''}`;
 }
 
 const CHART_SCRIPT = `
@@ -89,6 +94,7 @@ table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:
 ${m.population.tracking} tracking + ${m.population.banking} banking users on ${m.population.addresses} addresses${m.population.crowdFactor > 1 ? `, ×${m.population.crowdFactor} flash crowd` : ''}.
 Summaries cover attempts started ${m.window.fromS.toFixed(1)}–${m.window.toS.toFixed(1)} s. Parameters: ${esc(JSON.stringify(m.params))}.</p>
 <h2>What legitimate users experienced</h2>${legitTable(r)}<p>${goals ? `Goals: ${goals}` : ''}</p>
+<p id="mitigation">${esc(mitigationSentence(r.legit.mitigation))}</p>${m.population.layout === 'shared-24' ? `<p>Address layout: shared-/24 (attack addresses in ${m.population.sharedPrefixes} of the legitimate users' /24s).</p>` : ''}
 <div class="chart" id="chart-success"></div><div class="chart" id="chart-latency"></div>
 <h2>Attack</h2>${attackTable(r)}<div class="chart" id="chart-attack"></div>
 <h2>Origin</h2><p>${origin}</p><div class="chart" id="chart-origin"></div>

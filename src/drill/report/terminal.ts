@@ -1,6 +1,6 @@
 import type { DrillProgress, DrillReport } from '../run.js';
 import { DRILL_CLASSES } from '../metrics.js';
-import { int, ms, pct, statusGroups, textTable } from './format.js';
+import { int, mitigationSentence, ms, pct, statusGroups, textTable } from './format.js';
 
 /** One progress line (drawn over itself on a TTY). */
 export function progressLine(p: DrillProgress, width = 24): string {
@@ -19,6 +19,7 @@ export function renderText(r: DrillReport): string {
   out.push(`Drill ${m.scenario} against ${m.target}: ${m.elapsedS.toFixed(1)} s of ${m.durationS} s, time scale ${m.timeScale}, seed ${m.seed}${m.stoppedEarly ? ' (stopped early)' : ''}`);
   out.push(`Legitimate users: ${m.population.tracking} tracking + ${m.population.banking} banking on ${m.population.addresses} addresses` +
     `${m.population.crowdFactor > 1 ? `, x${m.population.crowdFactor} flash crowd` : ''}; attempts started ${m.window.fromS.toFixed(1)}-${m.window.toS.toFixed(1)} s`);
+  if (m.population.layout === 'shared-24') out.push(`Address layout: shared-/24 — attack addresses sit in ${m.population.sharedPrefixes} of the legitimate users' /24s`);
   out.push('');
   const rows = [['class', 'attempts', 'success', 'p50', 'p95', 'p99', 'failures']];
   for (const c of [...DRILL_CLASSES, 'all'] as const) {
@@ -30,6 +31,7 @@ export function renderText(r: DrillReport): string {
   out.push(textTable(rows));
   const goals = Object.entries(r.legit.goals).map(([k, g]) => `${k} ${pct(g.successRatio)} (${g.ok}/${g.attempts})`);
   if (goals.length) out.push(`Goals: ${goals.join(', ')}`);
+  out.push(mitigationSentence(r.legit.mitigation));
   if (r.attack.components.length) {
     out.push('');
     const a = [['attack', 'sources', 'asked/s', 'sent/s', 'sent', '2xx', '3xx', '4xx', '5xx', 'other']];
@@ -43,6 +45,10 @@ export function renderText(r: DrillReport): string {
     out.push(textTable(a));
     const solved = r.attack.components.filter((c) => c.challengesSolved !== undefined).map((c) => `${c.label}: ${c.challengesSolved} challenges solved`);
     if (solved.length) out.push(solved.join('; '));
+    for (const c of r.attack.components) {
+      if (c.bytesRead !== undefined) out.push(`${c.label}: ${int(c.bytesRead)} response bytes read in all, ${int(c.responsesCompleted ?? 0)} responses read to their end, longest connection ${ms(c.longestHeldMs ?? 0)}`);
+      if (c.warmup) out.push(`${c.label}: warm-up ${int(c.warmup.ok)}/${int(c.warmup.pages)} pages answered, ${int(c.warmup.botsWithCookies)} of ${int(c.sources)} bots held cookies when the flood began`);
+    }
   }
   out.push('');
   if (r.origin.available) {

@@ -1,0 +1,24 @@
+import type { AddressLayout } from '../addresses.js';
+
+/**
+ * Address layouts of `bench ddos`: how customers and attackers share the loopback address space.
+ * Every layout draws addresses at random from the run's seed: no range tells a role apart.
+ */
+export const BENCH_LAYOUTS = {
+  /** Attackers and customers anywhere in 127/8, never on the same address; 4 customers per address. */
+  disjoint: { layout: 'disjoint', usersPerAddress: 4, doc: 'attackers and customers at random across 127/8 (disjoint addresses), 4 customers per address' },
+  /**
+   * Every attack address in a customer's /24. One customer per address, so the customers span as
+   * many /24s as there are of them (28 /24s, room for ~7,000 attackers beside them).
+   */
+  'shared-24': { layout: 'shared-24', usersPerAddress: 1, doc: 'every attack address in the /24 of a customer (1 customer per address, attackers spread evenly over their /24s)' },
+  /** 20 customers behind each carrier-NAT address; attackers elsewhere in 127/8. */
+  cgnat: { layout: 'disjoint', usersPerAddress: 20, doc: '20 customers behind each carrier-NAT address, attackers at random across 127/8' },
+} as const satisfies Record<string, { layout: AddressLayout; usersPerAddress: number; doc: string }>;
+
+export type BenchLayout = keyof typeof BENCH_LAYOUTS;
+
+/** The default rows of `bench ddos` (about 40 cells of 20 s with 4 targets: under 20 minutes). */
+export const DEFAULT_BENCH_SCENARIOS = [
+  'none', 'distributed-low-rate', 'cache-buster', 'login-flood', 'slowloris', 'slow-post', 'slow-read', 'browse-then-flood', 'challenge-solver', 'flash-crowd',
+] as const;
