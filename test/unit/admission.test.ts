@@ -144,3 +144,57 @@ test('weights are configurable: equal weights make the classes take turns', () =
   for (let i = 0; i < 6; i++) q.release(1);
   assert.deepEqual(log.slice(1), ['start c0', 'start l0', 'start c1', 'start l1', 'start c2', 'start l2']);
 });
+
+function tiered(rank: number, tier: number, log: string[], name: string): Waiter {
+  return { ...waiter(rank, log, name), tier };
+}
+
+test('within a class, better standing goes first whatever the arrival order', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit(tiered(2, 2, log, 'anon1'), 1);
+  q.admit(tiered(2, 2, log, 'anon2'), 2);
+  q.admit(tiered(2, 1, log, 'cookie'), 3);
+  q.admit(tiered(2, 0, log, 'known'), 4);
+  for (let i = 0; i < 4; i++) q.release(10);
+  assert.deepEqual(log, ['start busy', 'start known', 'start cookie', 'start anon1', 'start anon2']);
+});
+
+test('a full queue pushes out the worst standing first, in any class; an anonymous arrival cannot push out a known client', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(tiered(3, 0, log, 'busy'), 0);
+  q.admit(tiered(0, 2, log, 'anon-critical'), 1); // a flood aimed at a critical route
+  q.admit(tiered(3, 0, log, 'known-low'), 2);
+  assert.equal(q.admit(tiered(3, 0, log, 'known-low2'), 3), 'queued');
+  assert.ok(log.includes('reject anon-critical pushed-out'), 'the anonymous waiter made room for a known client');
+  assert.equal(q.admit(tiered(3, 2, log, 'anon-low'), 4), 'rejected');
+  assert.ok(log.includes('reject anon-low queue-full'));
+  assert.equal(q.queued, 2);
+});
+
+test('standing never lets more than maxInFlight start (property over random arrivals)', () => {
+  const rng = createPrng(7);
+  const q = createAdmissionQueue({ maxInFlight: 3, maxQueue: 20, queueTimeoutMs: 50 });
+  let running = 0;
+  let peak = 0;
+  const log: string[] = [];
+  for (let step = 0; step < 5000; step++) {
+    const now = step;
+    if (rng() < 0.6) {
+      const w: Waiter = {
+        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * 3), enqueuedAt: 0, state: 'new',
+        start: () => { running++; peak = Math.max(peak, running); },
+        reject: () => log.push('r'),
+      };
+      q.admit(w, now);
+    } else if (running > 0) {
+      running--;
+      q.release(now);
+    }
+    q.expire(now);
+    assert.ok(q.inFlight <= 3 && running === q.inFlight, `step ${step}: running ${running}, inFlight ${q.inFlight}`);
+  }
+  assert.equal(peak, 3);
+});

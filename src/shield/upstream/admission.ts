@@ -8,6 +8,11 @@
  * route) cannot starve the others — each class keeps its share, and unused shares are borrowed.
  * When the queue is full, the class most over its share loses its newest waiter.
  *
+ * Within a class, waiters are served by **standing** (tier 0 first): clients known before an
+ * attack or holding a solved challenge, then clients that at least keep cookies, then unknown
+ * ones. A flood of anonymous requests therefore queues behind the customers it shares a class with,
+ * and is the first pushed out when the queue is full — whatever class it aimed at.
+ *
  * Pure: no timers, no I/O; the caller passes `now` and runs `expire` on a ticker.
  */
 
@@ -18,6 +23,8 @@ export type AdmissionRejection = 'queue-full' | 'queue-timeout' | 'pushed-out';
 export interface Waiter {
   /** 0 = critical, 1 = high, 2 = normal, 3 = low. */
   readonly rank: number;
+  /** Standing within the class, 0 = best (see TIERS); absent = the worst. */
+  readonly tier?: number;
   enqueuedAt: number;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
@@ -51,12 +58,16 @@ export interface AdmissionQueue {
 /** Default shares of the upstream's slots under contention, by rank (critical, high, normal, low). */
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
 const RANKS = CLASS_WEIGHTS.length;
+/** Standings within a class: 0 established or cleared, 1 keeps cookies, 2 unknown. */
+export const TIERS = 3;
 
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
-  // One FIFO per rank; heads are the oldest. Arrays with a moving head index avoid O(n) shift().
-  const queues: Waiter[][] = Array.from({ length: RANKS }, () => []);
-  const heads: number[] = new Array<number>(RANKS).fill(0);
+  // One FIFO per (rank, tier); heads are the oldest. Arrays with a moving head index avoid O(n) shift().
+  const Q = RANKS * TIERS;
+  const queues: Waiter[][] = Array.from({ length: Q }, () => []);
+  const heads: number[] = new Array<number>(Q).fill(0);
+  const live: number[] = new Array<number>(Q).fill(0); // live waiters per (rank, tier)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   // Stride scheduling: each start advances its class's pass by 1/weight; the lowest pass goes next.
   const pass: number[] = new Array<number>(RANKS).fill(0);
@@ -65,13 +76,15 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   let queued = 0;
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
+  const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
+  const qOf = (w: Waiter): number => rankOf(w) * TIERS + tierOf(w);
   const weights = params.weights ?? CLASS_WEIGHTS;
   const weight = (r: number): number => weights[r] as number;
 
-  const compact = (r: number): void => {
-    const q = queues[r] as Waiter[];
-    const h = heads[r] as number;
-    if (h > 1024 && h * 2 > q.length) { queues[r] = q.slice(h); heads[r] = 0; }
+  const compact = (i: number): void => {
+    const q = queues[i] as Waiter[];
+    const h = heads[i] as number;
+    if (h > 1024 && h * 2 > q.length) { queues[i] = q.slice(h); heads[i] = 0; }
   };
 
   const leave = (w: Waiter, state: Waiter['state']): void => {
@@ -79,17 +92,40 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     queued--;
     const r = rankOf(w);
     counts[r] = (counts[r] as number) - 1;
+    const i = qOf(w);
+    live[i] = (live[i] as number) - 1;
   };
 
-  /** Oldest live waiter of rank r, removed from its queue. */
-  const shift = (r: number): Waiter | undefined => {
-    const q = queues[r] as Waiter[];
-    while ((heads[r] as number) < q.length) {
-      const w = q[heads[r] as number] as Waiter;
-      heads[r] = (heads[r] as number) + 1;
-      if (w.state === 'queued') { compact(r); return w; }
+  /** Oldest live waiter of queue i, removed from it. */
+  const shiftQueue = (i: number): Waiter | undefined => {
+    const q = queues[i] as Waiter[];
+    while ((heads[i] as number) < q.length) {
+      const w = q[heads[i] as number] as Waiter;
+      heads[i] = (heads[i] as number) + 1;
+      if (w.state === 'queued') { compact(i); return w; }
     }
-    compact(r);
+    compact(i);
+    return undefined;
+  };
+
+  /** The best-standing oldest waiter of rank r. */
+  const shift = (r: number): Waiter | undefined => {
+    for (let t = 0; t < TIERS; t++) {
+      const i = r * TIERS + t;
+      if ((live[i] as number) === 0) continue;
+      const w = shiftQueue(i);
+      if (w) return w;
+    }
+    return undefined;
+  };
+
+  /** Newest live waiter of queue i, removed from it. */
+  const popQueue = (i: number): Waiter | undefined => {
+    const q = queues[i] as Waiter[];
+    while (q.length > (heads[i] as number)) {
+      const w = q.pop() as Waiter;
+      if (w.state === 'queued') return w; // newest first: it has waited least
+    }
     return undefined;
   };
 
@@ -106,21 +142,32 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return w;
   };
 
-  /** The class most over its share of the queue, if the arriving rank is under it. */
-  const victimFor = (rank: number): Waiter | undefined => {
+  /**
+   * Who leaves a full queue for an arriving waiter: first a waiter of worse standing than the
+   * arrival (from the class most over its share among those holding one), else — same standing —
+   * the newest of the class most over its share, if the arriving class is under it.
+   */
+  const victimFor = (rank: number, tier: number): Waiter | undefined => {
+    for (let t = TIERS - 1; t > tier; t--) {
+      let pick = -1;
+      let pickLoad = -1;
+      for (let r = 0; r < RANKS; r++) {
+        if ((live[r * TIERS + t] as number) === 0) continue;
+        const load = (counts[r] as number) / weight(r);
+        if (load > pickLoad) { pick = r; pickLoad = load; }
+      }
+      if (pick !== -1) {
+        const w = popQueue(pick * TIERS + t);
+        if (w) return w;
+      }
+    }
     let worst = -1;
     let worstLoad = ((counts[rank] as number) + 1) / weight(rank);
     for (let r = 0; r < RANKS; r++) {
       const load = (counts[r] as number) / weight(r);
-      if (r !== rank && load > worstLoad) { worst = r; worstLoad = load; }
+      if (r !== rank && load > worstLoad && (live[r * TIERS + tier] as number) > 0) { worst = r; worstLoad = load; }
     }
-    if (worst === -1) return undefined;
-    const q = queues[worst] as Waiter[];
-    while (q.length > (heads[worst] as number)) {
-      const w = q.pop() as Waiter;
-      if (w.state === 'queued') return w; // newest first: it has waited least
-    }
-    return undefined;
+    return worst === -1 ? undefined : popQueue(worst * TIERS + tier);
   };
 
   const self: AdmissionQueue = {
@@ -134,7 +181,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       }
       const r = rankOf(w);
       if (queued >= self.params.maxQueue) {
-        const victim = victimFor(r);
+        const victim = victimFor(r, tierOf(w));
         if (!victim) { w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
         leave(victim, 'rejected');
         victim.reject('pushed-out');
@@ -143,7 +190,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (counts[r] === 0) pass[r] = Math.max(pass[r] as number, virtualTime);
       w.state = 'queued';
       w.enqueuedAt = now;
-      (queues[r] as Waiter[]).push(w);
+      const i = qOf(w);
+      (queues[i] as Waiter[]).push(w);
+      live[i] = (live[i] as number) + 1;
       queued++;
       counts[r] = (counts[r] as number) + 1;
       return 'queued';
@@ -165,18 +214,18 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     expire(now) {
       let n = 0;
       const limit = now - self.params.queueTimeoutMs;
-      for (let r = 0; r < RANKS; r++) {
-        const q = queues[r] as Waiter[];
-        while ((heads[r] as number) < q.length) {
-          const w = q[heads[r] as number] as Waiter;
+      for (let i = 0; i < Q; i++) {
+        const q = queues[i] as Waiter[];
+        while ((heads[i] as number) < q.length) {
+          const w = q[heads[i] as number] as Waiter;
           if (w.state === 'queued' && w.enqueuedAt > limit) break;
-          heads[r] = (heads[r] as number) + 1;
+          heads[i] = (heads[i] as number) + 1;
           if (w.state !== 'queued') continue;
           leave(w, 'rejected');
           n++;
           w.reject('queue-timeout');
         }
-        compact(r);
+        compact(i);
       }
       return n;
     },
