@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createConcurrencyLimit } from '../../src/shield/detect/concurrency-limit.js';
+import { codelDecide, codelOnEmpty, initialCodel, queueMode, DEFAULT_CODEL_PARAMS, type CodelState } from '../../src/shield/detect/codel.js';
+import { createPrng } from './prng.js';
+
+/**
+ * A server of known capacity C: latency is `base` while in flight ≤ C, then grows in proportion
+ * (Little's law for a saturated server: RTT = inFlight / throughput). Clients always want more
+ * than the limit, so in flight = the limit. Returns the limit after `rounds` round trips.
+ */
+function simulate(capacity: number, initial: number, seed: number, rounds = 400): { final: number; trace: number[] } {
+  const random = createPrng(seed);
+  const limit = createConcurrencyLimit({ initial, max: 5000 });
+  const base = 20;
+  let now = 0;
+  const trace: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const inFlight = limit.limit;
+    const rtt = base * Math.max(1, inFlight / capacity);
+    for (let i = 0; i < inFlight; i++) {
+      limit.onSample({ rttMs: rtt * (1 + (random() - 0.5) * 0.1), inFlight }, now + (i * rtt) / inFlight);
+    }
+    now += rtt;
+    trace.push(limit.estimate);
+  }
+  return { final: limit.estimate, trace };
+}
+
+test('the limit converges within ±25% of a known capacity, from below and from above', () => {
+  for (const capacity of [10, 40, 150, 400]) {
+    for (const initial of [4, capacity * 5]) {
+      const { final, trace } = simulate(capacity, initial, capacity + initial);
+      assert.ok(Math.abs(final - capacity) <= 0.25 * capacity, `C=${capacity} from ${initial}: ${final.toFixed(1)}`);
+      // And stays there: the last quarter of the run never leaves the band.
+      for (const v of trace.slice(-100)) assert.ok(Math.abs(v - capacity) <= 0.25 * capacity, `C=${capacity} from ${initial}: drifted to ${v.toFixed(1)}`);
+    }
+  }
+});
+
+test('drops back off multiplicatively once per round trip; idle upstreams do not grow the limit', () => {
+  const limit = createConcurrencyLimit({ initial: 100 });
+  limit.onSample({ rttMs: 10, inFlight: 100 }, 0);
+  const before = limit.estimate;
+  for (let i = 0; i < 50; i++) limit.onSample({ rttMs: 10, inFlight: 100, dropped: true }, 5); // one burst
+  assert.ok(Math.abs(limit.estimate - before * 0.9) < 1e-9, 'one back-off for one burst');
+  limit.onSample({ rttMs: 10, inFlight: 100, dropped: true }, 20);
+  assert.ok(Math.abs(limit.estimate - before * 0.81) < 1e-9);
+  const idle = createConcurrencyLimit({ initial: 50 });
+  for (let i = 0; i < 1000; i++) idle.onSample({ rttMs: 10, inFlight: 3 }, i);
+  assert.equal(idle.limit, 50);
+  assert.throws(() => createConcurrencyLimit({ min: 10, max: 5 }), RangeError);
+});
+
+test('a slower upstream (higher latency at every load) keeps its capacity: the no-load RTT is re-learned', () => {
+  const limit = createConcurrencyLimit({ initial: 50, max: 500 });
+  let now = 0;
+  const serve = (base: number, capacity: number, rounds: number): void => {
+    for (let r = 0; r < rounds; r++) {
+      const inFlight = limit.limit;
+      const rtt = base * Math.max(1, inFlight / capacity);
+      for (let i = 0; i < inFlight; i++) limit.onSample({ rttMs: rtt, inFlight }, now + (i * rtt) / inFlight);
+      now += rtt;
+    }
+  };
+  serve(20, 100, 300);
+  serve(60, 100, 1500); // e.g. a deploy made every answer slower; capacity unchanged
+  assert.ok(Math.abs(limit.estimate - 100) <= 25, `limit ${limit.estimate}`);
+  assert.ok(limit.noLoadRttMs >= 55, `no-load ${limit.noLoadRttMs}`);
+});
+
+test('CoDel: no drop below target, drops after a full interval above it, closer and closer (RFC 8289)', () => {
+  const p = DEFAULT_CODEL_PARAMS;
+  let s: CodelState = initialCodel(0);
+  let now = 0;
+  const drops: number[] = [];
+  // Below target: never.
+  for (let i = 0; i < 100; i++) { const d = codelDecide(s, p.targetMs - 1, (now += 5)); s = d.state; assert.equal(d.drop, false); }
+  // Above target: the first drop comes one interval later, then at interval/√count.
+  const start = now;
+  for (let i = 0; i < 200; i++) {
+    const d = codelDecide(s, p.targetMs * 3, (now += 5));
+    s = d.state;
+    if (d.drop) drops.push(now - start);
+  }
+  assert.ok(drops[0]! >= p.intervalMs && drops[0]! <= p.intervalMs + 5, `first drop at ${drops[0]}`);
+  const gaps = drops.slice(1).map((t, i) => t - drops[i]!);
+  assert.ok(gaps.length >= 5);
+  assert.ok(gaps[0]! >= gaps.at(-1)!, `gaps shrink: ${gaps.join(',')}`);
+  // Back under target: dropping stops at once.
+  const d = codelDecide(s, 1, (now += 5));
+  assert.equal(d.drop, false);
+  assert.equal(d.state.dropping, false);
+  // Too old for any mode: always dropped.
+  assert.equal(codelDecide(initialCodel(now), p.maxWaitMs, now).drop, true);
+});
+
+test('adaptive LIFO: FIFO with the long deadline while the queue empties, LIFO with a short one when it does not', () => {
+  let s = initialCodel(0);
+  assert.deepEqual(queueMode(s, 50), { overloaded: false, order: 'fifo', maxWaitMs: DEFAULT_CODEL_PARAMS.maxWaitMs });
+  assert.deepEqual(queueMode(s, 500), { overloaded: true, order: 'lifo', maxWaitMs: DEFAULT_CODEL_PARAMS.intervalMs });
+  s = codelOnEmpty(s, 480);
+  assert.equal(queueMode(s, 500).order, 'fifo');
+  assert.equal(queueMode(initialCodel(0), 500, { ...DEFAULT_CODEL_PARAMS, adaptiveLifo: false }).order, 'fifo');
+});
