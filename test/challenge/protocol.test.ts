@@ -57,7 +57,7 @@ test('browser-style flow over real sockets: 307 no-JS check, then proof-of-work 
   assert.match(await b.body.text(), /origin \/track\?id=7 via=nojs/);
 
   shield.policy.level = 2;
-  const c = await request(`${shield.url}/account?tab=2`, { headers: NAV });
+  const c = await request(`${shield.url}/account?tab=2`, { headers: { ...NAV, cookie: cookiePair(a.headers['set-cookie']) } });
   assert.equal(c.statusCode, 503);
   assert.match(await c.body.text(), /<noscript>/);
   const answer = /seed="([^"]+)", counter=(\d+)/.exec(solveChallenge(String(c.headers['rempart-challenge'])))!;

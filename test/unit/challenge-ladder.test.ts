@@ -46,7 +46,7 @@ test('level 1: a navigation gets 307 to the same URL with a no-JS cookie; coming
   assert.equal(back.standing, 'checked');
   assert.equal(back.target, '/account?tab=2', 'the origin never sees the marker');
   assert.match(back.rateKey ?? '', /^nojs:/);
-  // The no-JS cookie is not enough at level 2.
+  // The no-JS cookie is not enough at level 2: it leads to the proof-of-work.
   assert.equal(challenged(evaluateClearance({ ...nav, cookie: cookieOf(c.response.headers['set-cookie']) }, L(2), settings)).response.status, 503);
 });
 
@@ -60,8 +60,16 @@ test('level 1: a client that comes back without its cookie is escalated to the p
   assert.equal(r, '/account?tab=2', 'returns to the URL without the marker');
 });
 
+test('level 2: a navigation without cookies gets the no-JS redirect first (a cookie-less flood costs a body-less 307)', () => {
+  const c = challenged(evaluateClearance(nav, L(2), settings));
+  assert.equal(c.response.status, 307);
+  assert.equal(c.response.body, '');
+  const back = challenged(evaluateClearance({ ...nav, target: String(c.response.headers.location), cookie: cookieOf(c.response.headers['set-cookie']) }, L(2), settings));
+  assert.equal(back.response.status, 503, 'a cookie keeper gets the proof-of-work');
+});
+
 test('level 2 interstitial: 503, no-store, Retry-After, CSP with the page nonce, noscript explanation, no external resource', () => {
-  const c = challenged(evaluateClearance(nav, L(2, { difficulty: 16 }), settings));
+  const c = challenged(evaluateClearance({ ...nav, target: '/account?tab=2&rempart-nojs=1' }, L(2, { difficulty: 16 }), settings));
   const h = c.response.headers;
   assert.equal(c.response.status, 503);
   assert.equal(h['cache-control'], 'no-store');
@@ -128,7 +136,7 @@ test('reputation: established passes every level first; a young one only proves 
   assert.equal(passed(evaluateClearance({ ...nav, cookie: young }, L(0), settings)).reputation?.id, 'r1', 'level 0 still reports the reputation (admission priority, refresh)');
 });
 
-test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 only at level 1', () => {
+test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {
   const rng = createPrng(7);
   const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];
   const modes = [undefined, 'navigate', 'cors', 'same-origin', 'no-cors', 'websocket'];
@@ -144,14 +152,15 @@ test('property: whatever the request, API clients never get HTML or a 2xx challe
       assert.equal(c.response.status, 429);
       assert.equal(html, false);
     } else {
-      assert.ok(c.response.status === 503 || (c.response.status === 307 && level === 1), `${c.response.status} at ${level}`);
+      const first = !req.target.includes('rempart-nojs');
+      assert.equal(c.response.status, first ? 307 : 503, `${req.target} at ${level}`);
     }
   }
 });
 
 test('verify path: a navigation gets 303 to its original URL with the clearance cookie; API clients get JSON and the header', () => {
   assert.equal(isVerifyPath('/.rempart/challenge/verify'), true);
-  const c = challenged(evaluateClearance(nav, L(2), settings));
+  const c = challenged(evaluateClearance({ ...nav, target: '/account?tab=2&rempart-nojs=1' }, L(2), settings));
   const seed = parseChallengeHeader(String(c.response.headers['rempart-challenge']))!.seed;
   const counter = solvePow(seed, 8)!;
   const v: VerifyRequest = { method: 'GET', target: `/.rempart/challenge/verify?seed=${encodeURIComponent(seed)}&counter=${counter}`, accept: nav.accept, secFetchMode: 'navigate', prefix: nav.prefix, fingerprint: 'fp', secure: false, now: T0 + 2_000 };

@@ -115,10 +115,8 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   if (clearance) return pass('clearance', 'cleared', clearance);
 
   if (rank === 'recent' && needed <= STANDING_RANK.checked) return pass('rep', 'checked', reputation);
-  if (needed <= STANDING_RANK.checked) {
-    const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
-    if (nojs) return pass('nojs', 'checked', nojs);
-  }
+  const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
+  if (nojs && needed <= STANDING_RANK.checked) return pass('nojs', 'checked', nojs);
   if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
 
   const binding: ClientBinding = { prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}), secure: req.secure, now: req.now };
@@ -138,9 +136,11 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   if (!isNavigation(req.accept, req.secFetchMode)) {
     return { kind: 'challenge', level: policy.level === 1 ? 1 : 2, reason, ...withProblem, response: apiChallengeResponse(policy.difficulty, binding, settings, reason) };
   }
-  if (policy.level === 1 && marked.attempts < settings.nojsMaxAttempts) {
+  // The no-JavaScript check comes first at level 2 too: a flood that keeps no cookies costs a
+  // body-less 307 instead of a signed challenge page, and only cookie keepers get to work.
+  if (!nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts) {
     return { kind: 'challenge', level: 1, reason, ...withProblem, response: nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding, settings) };
   }
-  // Level 2, or a client that came back from the no-JavaScript redirect without its cookie.
+  // Level 2 for a client that keeps cookies, or one that came back from the redirect without its cookie.
   return { kind: 'challenge', level: 2, reason, ...withProblem, response: interstitialResponse(returnPath(marked.clean), policy.difficulty, binding, settings) };
 }
