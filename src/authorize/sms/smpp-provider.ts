@@ -102,7 +102,8 @@ export function createSmppProvider(cfg: SmppProviderConfig, logger?: Logger): Sm
     send(m) {
       const s = session;
       if (!s || !bound) return Promise.resolve({ kind: 'failed', reason: 'SMPP not bound' });
-      const long = Buffer.byteLength(m.text) > 160;
+      // short_message holds 140 octets: 160 GSM 7-bit characters, or 70 in UCS-2 (any non-ASCII text).
+      const long = /^[\x20-\x7e\r\n]*$/.test(m.text) ? m.text.length > 160 : m.text.length > 70;
       return new Promise<SmsSendResult>((resolve) => {
         let seq = 0;
         const timer = setTimeout(() => { pending.delete(seq); resolve({ kind: 'failed', reason: 'submit_sm timed out' }); }, cfg.submitTimeoutMs);
