@@ -37,9 +37,9 @@ export interface FloodSpec {
   /** Builds the next request for `source` (paths, headers, body). */
   request(rng: Rng, source: FloodSource): FloodRequest;
   /**
-   * Bots that solve challenges through the same interface as browsers: each fetches the home page
-   * before the flood (solving what it is given), and solves at most `solves` more challenges met
-   * during the flood; meanwhile it floods with whatever clearance it holds.
+   * Bots that solve challenges through the same interface as browsers: a bot solves the first
+   * `solves` challenges it meets during the flood (not sending meanwhile) and floods on with the
+   * clearance it holds; challenges beyond that are counted as answers, never solved.
    */
   solver?: ChallengeSolver;
   /** Challenges each bot solves during the flood (default 1). */
@@ -170,7 +170,6 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
 
   const done = (async () => {
     if (spec.warmup) await browseFirst(spec, env, sources, warm!, () => solved++);
-    else if (spec.solver) solved = await primeClearance(spec, env, sources);
     if (warm) warm.botsWithCookies = sources.filter((s) => s.cookies.size > 0).length;
     lastMs = env.now();
     const timer = setInterval(tick, TICK_MS);
@@ -254,35 +253,4 @@ async function browseFirst(spec: FloodSpec, env: FloodEnv, sources: FloodSource[
     }
   };
   await Promise.all(sources.map(bot));
-}
-
-/** Each bot fetches the home page once and, when challenged, solves it and keeps the clearance cookies. */
-async function primeClearance(spec: FloodSpec, env: FloodEnv, sources: FloodSource[]): Promise<number> {
-  const solver = spec.solver!;
-  let solved = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    // Bounded: each worker takes distinct sources until none is left or the run ends.
-    while (next < sources.length && !env.signal.aborted && env.now() < spec.stopS * 1000) {
-      const src = sources[next++]!;
-      const pool = poolFor(env.origin, src, spec.connectionsPerSource);
-      const http = {
-        async request(method: string, path: string, init: { body?: string; contentType?: string } = {}): Promise<ChallengeResponse> {
-          const r = spec.request(env.rng, src);
-          const headers: Record<string, string> = { ...r.headers };
-          if (src.cookies.size) headers.cookie = [...src.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-          if (init.body !== undefined) headers['content-type'] = init.contentType ?? 'application/json';
-          const res = await pool.request({ method, path, headers, body: init.body, headersTimeout: 5_000, bodyTimeout: 5_000, signal: env.signal });
-          applySetCookie(src.cookies, res.headers['set-cookie']);
-          return { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: env.origin + path };
-        },
-      };
-      try {
-        const first = await http.request('GET', '/');
-        if (solver.detect(first) && (await solver.solve(first, http, env.signal))) solved++;
-      } catch { /* a bot that fails to prime floods without clearance */ }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(32, sources.length) }, worker));
-  return solved;
 }

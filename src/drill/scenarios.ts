@@ -194,7 +194,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     }),
   },
   'challenge-solver': {
-    name: 'challenge-solver', summary: 'Bots fetch / once before the attack and solve what they are given, solve at most `solves` more challenges met during the flood (same protocol and CPU as a browser), keep their cookies and flood with their clearance.',
+    name: 'challenge-solver', summary: 'Bots solve the first `solves` challenges they meet (same protocol and CPU as a browser), keep their cookies and flood with their clearance.',
     params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
     plan: (p, ctx) => ({
       floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],

@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runDrill } from '../../src/drill/run.js';
+import type { ChallengeSolver } from '../../src/drill/challenge.js';
+import { startRecordingServer } from './recording-server.js';
+
+const cookieOf = (header: unknown, name: string): string | undefined => new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(String(header ?? ''))?.[1];
+
+test('browse-then-flood: bots browse pages with browser headers before the attack, then flood with the cookies they were given', async (t) => {
+  let issued = 0;
+  // The site gives every page visitor a cookie naming the address it was issued to (a reputation cookie, in miniature).
+  const srv = await startRecordingServer((req, res) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (!cookieOf(req.headers.cookie, 'rep')) { issued++; res.setHeader('set-cookie', `rep=${addr}-${issued}; Path=/; HttpOnly`); }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'browse-then-flood', durationS: 4, trackingUsers: 0, bankingUsers: 0, seed: 11, graceMs: 200,
+    params: { rate: 150, sources: 10, connections: 2, warmupS: 1.5, pages: 3, solves: 0 },
+  });
+  assert.equal(r.meta.window.fromS, 1.5, 'the attack starts when the warm-up ends');
+  const c = r.attack.components[0]!;
+  // Pages are drawn before 1.25 s; only a badly loaded machine could push a few past the attack start.
+  assert.ok(c.warmup!.pages >= 20 && c.warmup!.pages <= 30, `${c.warmup!.pages} warm-up page loads`);
+  assert.equal(c.warmup!.ok, c.warmup!.pages);
+  assert.equal(c.warmup!.botsWithCookies, 10);
+  // Every bot's first request is the home page, without a cookie; every later one carries the cookie issued to it.
+  const firstBy = new Map<string, typeof srv.requests[number]>();
+  for (const q of srv.requests) if (!firstBy.has(q.addr)) firstBy.set(q.addr, q);
+  assert.equal(firstBy.size, 10, 'the flood comes from the addresses that browsed');
+  assert.ok([...firstBy.values()].every((q) => q.path === '/' && q.method === 'GET' && !q.headers.cookie));
+  const later = srv.requests.filter((q) => firstBy.get(q.addr) !== q);
+  for (const q of later) {
+    assert.equal(cookieOf(q.headers.cookie, 'rep')?.split('-')[0], q.addr, 'the cookie issued to that address');
+    assert.equal(q.headers['user-agent'], firstBy.get(q.addr)!.headers['user-agent'], 'same identity as during the warm-up');
+  }
+  assert.equal(issued, 10, 'one cookie per bot: every later request presented it');
+  assert.ok(later.length > 100, `${later.length} requests after the first pages (~375 flood requests asked)`);
+  assert.ok(srv.requests.some((q) => q.method === 'POST' && q.path === '/bank/login'), 'the flood is the distributed mix (login POSTs among GETs)');
+});
+
+/** A test protocol: 429 + `x-test-challenge` without a `clr` cookie; GET /solve sets one. */
+function testSolver(): ChallengeSolver & { solves: number } {
+  const s = {
+    solves: 0,
+    detect: (res: { status: number; headers: Record<string, unknown> }) => res.status === 429 && res.headers['x-test-challenge'] === '1',
+    async solve(_res: unknown, http: { request(m: string, p: string): Promise<{ status: number }> }) {
+      s.solves++;
+      const a = await http.request('GET', '/solve');
+      return a.status === 204;
+    },
+  };
+  return s;
+}
+
+test('challenge-solver: each bot solves the first challenge it meets, once, then floods with its clearance', async (t) => {
+  let solves = 0;
+  const srv = await startRecordingServer((req, res) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (req.url === '/solve') { solves++; res.writeHead(204, { 'set-cookie': `clr=${addr}; Path=/` }); return void res.end(); }
+    if (cookieOf(req.headers.cookie, 'clr') !== addr) { res.writeHead(429, { 'x-test-challenge': '1' }); return void res.end('solve me'); }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const solver = testSolver();
+  const r = await runDrill({
+    target: srv.url, scenario: 'challenge-solver', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 12, graceMs: 200, solver,
+    params: { rate: 200, sources: 10, connections: 2 },
+  });
+  assert.equal(solves, 10, 'one solve per bot');
+  assert.equal(r.attack.components[0]!.challengesSolved, 10);
+  const cleared = srv.requests.filter((q) => q.path !== '/solve' && cookieOf(q.headers.cookie, 'clr') === q.addr);
+  const challenged = srv.requests.filter((q) => q.path !== '/solve' && !q.headers.cookie);
+  assert.ok(cleared.length > 100, `${cleared.length} requests with the clearance`);
+  assert.ok(challenged.length <= 10 * 2, `${challenged.length} requests before the clearance (at most 2 in flight per bot)`);
+});
+
+test('challenge-solver: a bot whose clearance stops working does not solve again beyond `solves`', async (t) => {
+  const solvedBy = new Map<string, number>();
+  const srv = await startRecordingServer((req, res) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (req.url === '/solve') { solvedBy.set(addr, (solvedBy.get(addr) ?? 0) + 1); res.writeHead(204, { 'set-cookie': 'clr=1; Path=/' }); return void res.end(); }
+    res.writeHead(429, { 'x-test-challenge': '1' }); // every clearance is refused
+    res.end('solve me');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'challenge-solver', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 13, graceMs: 200, solver: testSolver(),
+    params: { rate: 200, sources: 5, connections: 2, solves: 2 },
+  });
+  assert.equal(solvedBy.size, 5);
+  assert.ok([...solvedBy.values()].every((n) => n === 2), `solves per bot: ${[...solvedBy.values()].join(', ')}`);
+  assert.equal(r.attack.components[0]!.challengesSolved, 10);
+  assert.ok((r.attack.components[0]!.statuses['429'] ?? 0) > 100, 'the bots flood on, challenged');
+});
