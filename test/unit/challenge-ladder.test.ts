@@ -105,6 +105,11 @@ test('API clients never get HTML: 429 with the challenge headers and JSON; answe
   assert.equal(viaHeader.via, 'clearance');
   assert.equal(viaHeader.rateKey, p.rateKey);
   assert.equal(viaCookie.rateKey, p.rateKey);
+  // Replaying the same answer yields a clearance with the same id: every replay shares one rate limit.
+  const replay = passed(evaluateClearance({ ...api, challengeResponse: answer, now: T0 + 60_000 }, L(2), settings));
+  assert.equal(replay.rateKey, p.rateKey);
+  // The answer replayed from another prefix is refused.
+  assert.equal(challenged(evaluateClearance({ ...api, challengeResponse: answer, prefix: '198.51.100.0/24' }, L(2), settings)).problem, 'pow:wrong-prefix');
   // A wrong answer is refused with a fresh challenge.
   const wrong = challenged(evaluateClearance({ ...api, challengeResponse: answer.replace(/counter=\d+/, 'counter=x') }, L(2), settings));
   assert.equal(wrong.reason, 'answer-refused');
