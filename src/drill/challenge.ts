@@ -1,5 +1,4 @@
-import { parseChallengeHeader, type ChallengeDescription } from '../shield/challenge/header.js';
-import { solvePow } from '../shield/challenge/solver.js';
+import { parseChallengeHeader, solvePow, type ChallengeDescription } from '../shield/index.js';
 
 /**
  * The plug-in point for challenges: a legitimate client (and the challenge-solver bots) hands every
