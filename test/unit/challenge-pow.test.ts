@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { formatChallengeHeader, parseChallengeHeader, parseChallengeResponse, parseDictionary } from '../../src/shield/challenge/header.js';
-import { checkPowSolution, difficultyFor, issuePowChallenge, leadingZeroBits, powDigest } from '../../src/shield/challenge/pow.js';
+import { checkPowSolution, difficultyFor, issuePowChallenge, leadingZeroBits, policyForRung, powDigest } from '../../src/shield/challenge/pow.js';
 import { solveChallenge, solvePow } from '../../src/shield/challenge/solver.js';
 import { createKeyring } from '../../src/shield/reputation/token.js';
 
@@ -57,6 +57,10 @@ test('difficulty grows one bit per doubling of the overload, within bounds', () 
   assert.equal(difficultyFor(Infinity), 20);
   assert.equal(difficultyFor(Number.NaN), 14);
   assert.equal(difficultyFor(100, { minBits: 10, maxBits: 22 }), 17);
+  assert.deepEqual([undefined, 0, 1, 2, 3, 4, 9].map((r) => policyForRung(r)), [
+    { level: 0, difficulty: 14 }, { level: 1, difficulty: 14 }, { level: 2, difficulty: 14 }, { level: 2, difficulty: 16 },
+    { level: 2, difficulty: 18 }, { level: 2, difficulty: 20 }, { level: 2, difficulty: 20 },
+  ], 'the planner\'s rungs: 0 no-JS check, then proof-of-work two bits per rung');
   assert.throws(() => challenge(0), /difficulty/);
   assert.throws(() => challenge(33), /difficulty/);
 });

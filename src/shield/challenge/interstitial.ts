@@ -74,7 +74,7 @@ const PAGE_SOURCE = String.raw`(function () {
   if (!navigator.cookieEnabled) { say('Your browser refuses cookies. This check stores its result in a cookie: allow cookies for this site, then reload.'); return; }
   if (!window.Worker || !window.Blob || !window.URL) { say('Your browser cannot run this check (Web Workers are unavailable). Please come back later.'); return; }
   var url = URL.createObjectURL(new Blob([document.getElementById('rempart-worker').textContent], { type: 'text/javascript' }));
-  var n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 0)), workers = [], tried = 0, expected = Math.pow(2, cfg.bits), t0 = Date.now();
+  var n = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2)), workers = [], tried = 0, expected = Math.pow(2, cfg.bits), t0 = Date.now();
   for (var i = 0; i < n; i++) {
     var w = new Worker(url);
     w.onmessage = function (e) {

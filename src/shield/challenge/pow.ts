@@ -98,3 +98,17 @@ export function difficultyFor(overload: number, range: DifficultyRange = DEFAULT
   const extra = overload > 1 && Number.isFinite(overload) ? Math.ceil(Math.log2(overload)) : overload === Infinity ? range.maxBits : 0;
   return Math.max(range.minBits, Math.min(range.maxBits, range.minBits + extra));
 }
+
+/**
+ * The ladder level and difficulty for a challenge rung of the mitigation planner
+ * (src/shield/detect/escalation.ts: rung 0 the no-JS check, 1 and up proof-of-work): no rung is
+ * level 0; rung 0 is level 1 (API clients get `minBits`); rung r ≥ 1 is level 2 at
+ * `minBits + 2(r − 1)` bits, at most `maxBits`.
+ * @example
+ * policyForRung(challenge?.difficulty) // rung 3 → { level: 2, difficulty: 18 }
+ */
+export function policyForRung(rung: number | undefined, range: DifficultyRange = DEFAULT_DIFFICULTY): { level: 0 | 1 | 2; difficulty: number } {
+  if (rung === undefined || !(rung >= 0)) return { level: 0, difficulty: range.minBits };
+  if (rung < 1) return { level: 1, difficulty: range.minBits };
+  return { level: 2, difficulty: Math.min(range.maxBits, range.minBits + 2 * (Math.floor(rung) - 1)) };
+}

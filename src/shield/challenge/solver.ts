@@ -40,6 +40,6 @@ export function solveChallenge(headerValue: string, maxTries?: number): string {
   const c = parseChallengeHeader(headerValue);
   if (!c) throw new Error('not a Rempart-Challenge v=1 alg=sha256 header');
   const counter = solvePow(c.seed, c.bits, maxTries);
-  if (counter === undefined) throw new Error(`no answer within ${maxTries} tries`);
+  if (counter === undefined) throw new Error(`no answer within ${maxTries ?? DEFAULT_MAX_TRIES} tries`);
   return formatChallengeResponse(c.seed, counter);
 }
