@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSpaceSaving } from '../../src/shield/detect/space-saving.js';
 import { createCountMin } from '../../src/shield/detect/count-min.js';
+import { createTopK } from '../../src/shield/detect/top-k.js';
 import { createPrng, randomInt } from './prng.js';
 
 /** A skewed stream: a few heavy keys over a long uniform tail, as a flood over real traffic. */
@@ -96,4 +97,28 @@ test('count-min conservative update beats plain update and decay keeps it an upp
   assert.equal(cm.estimate('x'), 0);
   assert.throws(() => createCountMin({ width: 1, depth: 2 }), RangeError);
   assert.throws(() => createCountMin({ width: 64, depth: 0 }), RangeError);
+});
+
+test('count-min + top-k keeps the heaviest keys, with upper-bound counts, and rejects one-off keys cheaply', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const cm = createCountMin({ width: 4096, depth: 4, seed });
+    const top = createTopK(16);
+    const items = stream(seed, 20_000, 50_000, 8);
+    for (const k of items) top.offer(k, cm.add(k));
+    const exact = truth(items);
+    const kept = new Map<string, number>();
+    top.forEach((k, c) => kept.set(k, c));
+    assert.ok(top.size <= 16);
+    for (const [k, c] of kept) assert.ok(c >= (exact.get(k) ?? 0), `seed ${seed}: ${k} under-counted`);
+    const heaviest = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k]) => k);
+    for (const k of heaviest) assert.ok(top.has(k), `seed ${seed}: heavy ${k} missing`);
+    for (const [k, t] of exact) if (!top.has(k)) assert.ok(t <= top.floor, `seed ${seed}: dropped ${k} (${t}) above floor ${top.floor}`);
+  }
+  const small = createTopK(2);
+  small.offer('a', 5); small.offer('b', 3); small.offer('c', 3);
+  assert.deepEqual([small.has('a'), small.has('b'), small.has('c'), small.floor], [true, true, false, 3], 'a tie does not evict');
+  small.offer('c', 4);
+  assert.deepEqual([small.has('b'), small.has('c'), small.floor], [false, true, 4]);
+  small.reset();
+  assert.equal(small.size, 0);
 });

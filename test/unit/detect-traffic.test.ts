@@ -67,6 +67,18 @@ test('traffic sketch: counts stay upper bounds when a dimension overflows its ca
   assert.deepEqual(sketch.snapshot(3).dimensions.client.map((e) => e.value).sort(), ['198.51.100.1', '198.51.100.2', '198.51.100.3']);
 });
 
+test('traffic sketch: a sampled observation counts with its weight', () => {
+  const clock = createManualClock(0);
+  const sketch = createTrafficSketch({ clock, capacity: 8, countMinWidth: 256 });
+  for (let i = 0; i < 10; i++) sketch.observe(obs('192.0.2.1', { fingerprint: 'fp-bot' }), 10);
+  for (let i = 0; i < 100; i++) sketch.observe(obs(`10.0.0.${i}`));
+  const snap = sketch.snapshot(3);
+  assert.equal(snap.total, 200);
+  assert.equal(snap.dimensions.fingerprint.find((e) => e.value === 'fp-bot')?.count, 100);
+  assert.equal(snap.dimensions.client[0]?.value, '192.0.2.1');
+  assert.ok(sketch.clientCount('192.0.2.1') >= 100);
+});
+
 test('EWMA: half-life, mean, variance, z-score, warm-up', () => {
   assert.ok(Math.abs(alphaOf({ halfLife: 1 }) - 0.5) < 1e-12);
   const e = createEwma({ alpha: 0.1, warmupSamples: 5 });

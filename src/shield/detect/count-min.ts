@@ -44,34 +44,35 @@ export function createCountMin(params: CountMinParams): CountMin {
   let total = 0;
 
   // Kirsch–Mitzenmacher double hashing: row i uses h1 + i·h2, as good as d independent hashes.
-  const locate = (key: string): void => {
-    const h1 = fnv1a32(key, seed);
-    const h2 = (fnv1a32(key, seed ^ 0x5bd1e995) | 1) >>> 0;
-    for (let i = 0; i < depth; i++) cols[i] = i * width + ((h1 + Math.imul(i, h2)) & mask);
-  };
-  const minAt = (): number => {
+  // One FNV pass over the key, then two murmur3 finalizers (fmix32) for the two hashes.
+  const seed2 = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1);
+  const locate = (key: string): number => {
+    const h = fnv1a32(key);
+    const h1 = fmix32(h ^ seed);
+    const h2 = fmix32(h ^ seed2) | 1;
     let min = Infinity;
-    for (let i = 0; i < depth; i++) { const v = cells[cols[i] as number] as number; if (v < min) min = v; }
+    for (let i = 0; i < depth; i++) {
+      const c = i * width + ((h1 + Math.imul(i, h2)) & mask);
+      cols[i] = c;
+      const v = cells[c] as number;
+      if (v < min) min = v;
+    }
     return min;
   };
 
   return {
     add(key, weight = 1) {
-      if (!(weight > 0)) return this.estimate(key);
+      if (!(weight > 0)) return locate(key);
       total += weight;
-      locate(key);
       // Conservative update: raise each row only as far as the new minimum, never past it.
-      const next = minAt() + weight;
+      const next = locate(key) + weight;
       for (let i = 0; i < depth; i++) {
         const c = cols[i] as number;
         if ((cells[c] as number) < next) cells[c] = next;
       }
       return next;
     },
-    estimate(key) {
-      locate(key);
-      return minAt();
-    },
+    estimate: (key) => locate(key),
     decay(factor) {
       if (!(factor >= 0 && factor <= 1)) throw new RangeError(`decay factor must be in [0, 1], got ${factor}`);
       for (let i = 0; i < cells.length; i++) cells[i] = (cells[i] as number) * factor;
@@ -85,4 +86,13 @@ export function createCountMin(params: CountMinParams): CountMin {
     failureProbability: Math.exp(-depth),
     bytes: cells.byteLength,
   };
+}
+
+/** MurmurHash3's 32-bit finalizer: spreads every input bit over the output. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }

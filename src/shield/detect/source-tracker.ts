@@ -6,6 +6,7 @@
 import type { Clock } from '../../core/clock.js';
 import { createCountMin, type CountMin } from './count-min.js';
 import { createSpaceSaving, type SpaceSaving } from './space-saving.js';
+import { createTopK, type TopK } from './top-k.js';
 
 /** Cookie state of a request as the reputation stage judged it. */
 export type CookieState = 'none' | 'valid' | 'invalid';
@@ -50,10 +51,10 @@ export interface TrafficSnapshot {
   readonly dimensions: Readonly<Record<Dimension, readonly WindowEntry[]>>;
 }
 
-/** Sizes of the sketch; defaults fit 10 s of a large flood in ~40 MiB. */
+/** Sizes of the sketch; the defaults take ~25 MiB whatever the traffic (bench/detect-memory.ts). */
 export interface TrafficSketchParams {
   readonly clock: Clock;
-  /** Heavy-hitter capacity per dimension per bucket (clients get 4×). Default 1024. */
+  /** Heavy-hitter capacity per dimension per bucket. Default 1024. */
   readonly capacity?: number;
   readonly bucketMs?: number;
   readonly buckets?: number;
@@ -63,8 +64,11 @@ export interface TrafficSketchParams {
 
 /** Tracks what the traffic of the last window is made of. */
 export interface TrafficSketch {
-  /** Counts one request; O(dimensions · log capacity), no allocation beyond new keys. */
-  observe(obs: Observation): void;
+  /**
+   * Counts one request (or `weight` requests, when the caller samples 1 in `weight` under an
+   * extreme flood); O(dimensions · log capacity), no allocation beyond new keys.
+   */
+  observe(obs: Observation, weight?: number): void;
   /** Top `n` values per dimension over the window, with shares and rates. */
   snapshot(n?: number): TrafficSnapshot;
   /** Requests from one client over the window (count-min: never under, rarely over). */
@@ -79,10 +83,37 @@ const USER_AGENT_CHARS = 256; // longer agents are cut so random padding cannot 
 interface Bucket {
   start: number;
   total: number;
-  readonly sets: SpaceSaving[];
+  /** Space-Saving per dimension; undefined for client and prefix, counted by count-min + top-k. */
+  readonly sets: (SpaceSaving | undefined)[];
   readonly clients: CountMin;
   readonly prefixes: CountMin;
+  readonly clientTop: TopK;
+  readonly prefixTop: TopK;
 }
+
+/** What the window merge needs from one bucket's summary of one dimension. */
+interface BucketView {
+  forEach(visit: (key: string, count: number, error: number) => void): void;
+  has(key: string): boolean;
+  readonly floor: number;
+  /** The most an absent key can have had in this bucket. */
+  absentBound(key: string): number;
+}
+
+const ssView = (set: SpaceSaving): BucketView => ({
+  forEach: (visit) => set.forEach(visit),
+  has: (key) => set.has(key),
+  get floor() { return set.floor; },
+  absentBound: () => set.floor,
+});
+
+// Count-min counts are upper bounds; ε·N of the bucket serves as the (probabilistic) error.
+const cmView = (top: TopK, cm: CountMin): BucketView => ({
+  forEach: (visit) => { const e = cm.errorBound(); top.forEach((key, count) => visit(key, count, Math.min(count, e))); },
+  has: (key) => top.has(key),
+  get floor() { return top.floor; },
+  absentBound: (key) => Math.min(top.floor, cm.estimate(key)),
+});
 
 /**
  * A traffic sketch over `buckets × bucketMs` (default 10 × 1 s).
@@ -92,15 +123,17 @@ interface Bucket {
  * const snap = sketch.snapshot(20); // once per second
  */
 export function createTrafficSketch(params: TrafficSketchParams): TrafficSketch {
-  const { clock, capacity = 1024, bucketMs = 1000, buckets: count = 10, countMinWidth = 65536, countMinDepth = 4 } = params;
+  const { clock, capacity = 1024, bucketMs = 1000, buckets: count = 10, countMinWidth = 32768, countMinDepth = 4 } = params;
   const ring: Bucket[] = [];
   for (let i = 0; i < count; i++) {
     ring.push({
       start: -Infinity,
       total: 0,
-      sets: DIMENSIONS.map((d) => createSpaceSaving(d === 'client' ? capacity * 4 : capacity)),
+      sets: DIMENSIONS.map((d) => (d === 'client' || d === 'prefix' ? undefined : createSpaceSaving(capacity))),
       clients: createCountMin({ width: countMinWidth, depth: countMinDepth, seed: 0x51ed + i }),
       prefixes: createCountMin({ width: countMinWidth, depth: countMinDepth, seed: 0x7a11 + i }),
+      clientTop: createTopK(capacity),
+      prefixTop: createTopK(capacity),
     });
   }
   let current = 0;
@@ -118,9 +151,11 @@ export function createTrafficSketch(params: TrafficSketchParams): TrafficSketch 
       const next = ring[current] as Bucket;
       next.start = start - (steps - 1 - s) * bucketMs;
       next.total = 0;
-      for (const set of next.sets) set.reset();
+      for (const set of next.sets) set?.reset();
       next.clients.reset();
       next.prefixes.reset();
+      next.clientTop.reset();
+      next.prefixTop.reset();
     }
     if (firstStart === -Infinity) firstStart = start;
     b = ring[current] as Bucket;
@@ -133,21 +168,20 @@ export function createTrafficSketch(params: TrafficSketchParams): TrafficSketch 
   };
 
   return {
-    observe(obs) {
+    observe(obs, weight = 1) {
       const b = bucketFor(clock.now());
-      b.total++;
+      b.total += weight;
       const sets = b.sets;
-      (sets[0] as SpaceSaving).add(obs.client);
-      (sets[1] as SpaceSaving).add(obs.prefix);
-      if (obs.prefix48 !== undefined) (sets[2] as SpaceSaving).add(obs.prefix48);
-      (sets[3] as SpaceSaving).add(obs.fingerprint);
-      (sets[4] as SpaceSaving).add(obs.pathTemplate);
-      (sets[5] as SpaceSaving).add(obs.userAgent.length > USER_AGENT_CHARS ? obs.userAgent.slice(0, USER_AGENT_CHARS) : obs.userAgent);
-      (sets[6] as SpaceSaving).add(obs.queryShape);
-      (sets[7] as SpaceSaving).add(obs.cookie);
-      (sets[8] as SpaceSaving).add(obs.routeClass);
-      b.clients.add(obs.client);
-      b.prefixes.add(obs.prefix);
+      // Clients and prefixes: one count-min update each, and the top-k only when the key qualifies.
+      b.clientTop.offer(obs.client, b.clients.add(obs.client, weight));
+      b.prefixTop.offer(obs.prefix, b.prefixes.add(obs.prefix, weight));
+      if (obs.prefix48 !== undefined) (sets[2] as SpaceSaving).add(obs.prefix48, weight);
+      (sets[3] as SpaceSaving).add(obs.fingerprint, weight);
+      (sets[4] as SpaceSaving).add(obs.pathTemplate, weight);
+      (sets[5] as SpaceSaving).add(obs.userAgent.length > USER_AGENT_CHARS ? obs.userAgent.slice(0, USER_AGENT_CHARS) : obs.userAgent, weight);
+      (sets[6] as SpaceSaving).add(obs.queryShape, weight);
+      (sets[7] as SpaceSaving).add(obs.cookie, weight);
+      (sets[8] as SpaceSaving).add(obs.routeClass, weight);
     },
     snapshot(n = 20) {
       const now = clock.now();
@@ -159,7 +193,12 @@ export function createTrafficSketch(params: TrafficSketchParams): TrafficSketch 
       const windowS = Math.max(1, Math.min(count * bucketMs, now - Math.max(oldest, firstStart))) / 1000;
       const dimensions = {} as Record<Dimension, WindowEntry[]>;
       DIMENSIONS.forEach((dim, d) => {
-        dimensions[dim] = mergeTop(window.map((b) => b.sets[d] as SpaceSaving), n, total, windowS);
+        const views = window.map((b): BucketView => {
+          if (dim === 'client') return cmView(b.clientTop, b.clients);
+          if (dim === 'prefix') return cmView(b.prefixTop, b.prefixes);
+          return ssView(b.sets[d] as SpaceSaving);
+        });
+        dimensions[dim] = mergeTop(views, n, total, windowS);
       });
       return { at: now, windowS, total, ratePerS: total / windowS, dimensions };
     },
@@ -182,7 +221,7 @@ export function createTrafficSketch(params: TrafficSketchParams): TrafficSketch 
  * full bucket did not monitor may still have had up to that bucket's floor, added as error, so
  * merged counts stay upper bounds.
  */
-function mergeTop(sets: readonly SpaceSaving[], n: number, total: number, windowS: number): WindowEntry[] {
+function mergeTop(sets: readonly BucketView[], n: number, total: number, windowS: number): WindowEntry[] {
   const merged = new Map<string, { count: number; error: number }>();
   for (const set of sets) set.forEach((key, count, error) => {
     const m = merged.get(key);
@@ -194,8 +233,7 @@ function mergeTop(sets: readonly SpaceSaving[], n: number, total: number, window
   const candidates = [...merged].sort((a, b) => b[1].count - a[1].count).slice(0, Math.max(4 * n, 64));
   for (const [key, m] of candidates) {
     for (const set of sets) {
-      const floor = set.floor;
-      if (floor > 0 && !set.has(key)) { m.count += floor; m.error += floor; }
+      if (set.floor > 0 && !set.has(key)) { const bound = set.absentBound(key); m.count += bound; m.error += bound; }
     }
   }
   return candidates.sort((a, b) => b[1].count - a[1].count).slice(0, n).map(([value, m]) => ({
