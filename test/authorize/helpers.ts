@@ -83,13 +83,13 @@ export function txBody(payerRef: string, amountMinor = 4_999, payee = { id: 'mer
 }
 
 /** Waits (bounded) until `cond` is true, letting I/O run; for async edges such as a push round trip. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 3_000): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, ms = 3_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 5));
   }
-  throw new Error('condition not met in time');
+  throw new Error(`${what} not met within ${ms} ms`);
 }
 
 /** The latest code the outbox holds for a phone (the test reads the "phone"). */

@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { freePort } from '../../src/core/free-port.js';
+import { linkHash } from '../../src/authorize/domain/dynamic-linking.js';
+import { ADMIN, appAnswer, call, enrol, tempDir, until } from './helpers.js';
+import { systemClock } from '../../src/core/clock.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const payee = { id: 'shop', name: 'Shop' };
+
+function startChild(config: string): ChildProcess & { output: string[] } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'authorize', '--config', config],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: string[] };
+  child.output = [];
+  child.stdout?.on('data', (c: Buffer) => child.output.push(c.toString()));
+  child.stderr?.on('data', (c: Buffer) => child.output.push(c.toString()));
+  return child;
+}
+
+async function ready(url: string, child: { output: string[] }): Promise<void> {
+  try {
+    await until(async () => (await fetch(`${url}/healthz`).then((r) => r.status, () => 0)) === 200, 30_000, 'service ready');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}: ${child.output.join('').slice(-2000)}`);
+  }
+}
+
+test('crash: kill -9 mid-flow, restart: no answered authentication is lost; each one resumes (and completes) or ends', async (t) => {
+  const dir = tempDir(t);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = join(dir, 'authorize.yaml');
+  writeFileSync(config, [
+    `listen: { address: 127.0.0.1, port: ${port} }`,
+    `store: { file: ${join(dir, 'authorize.db')} }`,
+    `adminToken: ${ADMIN}`,
+    'knowledge: { scryptN: 1024 }',
+    'timers: { wholeMs: 8000, appStepMs: 8000, codeMs: 8000, tickMs: 100 }',
+    'push: { latencyMs: 0, deviceFetchDelayMs: 0 }',
+    'log: { level: warn }',
+  ].join('\n'));
+  const children: ChildProcess[] = [];
+  t.after(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
+
+  const first = startChild(config);
+  children.push(first);
+  await ready(url, first);
+  const h = { url };
+  const appPayer = await enrol(h, 'crash-app');
+  const smsPayer = await enrol(h, 'crash-sms', { noDevice: true, phone: '+33699999999' });
+
+  // Creates run four at a time; kill -9 lands while some are in flight.
+  const answered = new Map<string, number>();
+  let n = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && n < 200) {
+      const i = n++;
+      const payer = i % 2 === 0 ? appPayer : smsPayer;
+      const r = await call(h, 'POST', '/v1/authentications', { txId: `crash-${i}`, payerRef: payer.payerRef, amountMinor: 10_000 + i, currency: 'EUR', payee }).catch(() => undefined);
+      if (r?.status === 201) answered.set(r.body.authId as string, 10_000 + i);
+    }
+  };
+  const workers = [worker(), worker(), worker(), worker()];
+  await until(() => answered.size >= 24, 10_000, '24 answered creates');
+  first.kill('SIGKILL');
+  stop = true;
+  await Promise.all(workers);
+  await until(() => first.exitCode !== null || first.signalCode !== null);
+
+  const second = startChild(config);
+  children.push(second);
+  await ready(url, second);
+  // Nothing answered was lost.
+  const states = new Map<string, string>();
+  for (const id of answered.keys()) {
+    const g = await call(h, 'GET', `/v1/authentications/${id}`);
+    assert.equal(g.status, 200, `authentication ${id} lost`);
+    states.set(id, g.body.state);
+  }
+  // Resume: complete every second live one — app ones with the device, SMS ones with the code
+  // the outbox shows for that amount (re-issued after the restart if it had not been sent).
+  const outbox = new Database(join(dir, 'sms-outbox.db'), { readonly: true });
+  t.after(() => outbox.close());
+  const codeFor = (amountMinor: number): string | undefined => {
+    const text = `${(amountMinor / 100).toFixed(2)} EUR`;
+    const row = outbox.prepare('SELECT text FROM outbox WHERE text LIKE ? ORDER BY rowid DESC LIMIT 1').get(`%pay ${text} %`) as { text: string } | undefined;
+    return row ? /^Code (\d+)/.exec(row.text)?.[1] : undefined;
+  };
+  const completed: string[] = [];
+  let k = 0;
+  for (const [id, amountMinor] of answered) {
+    if (k++ % 2 === 1) continue;
+    const isApp = states.get(id) === 'app_pending';
+    if (isApp) {
+      const r = await call(h, 'POST', `/v1/authentications/${id}/app-result`, appAnswer(appPayer, id, linkHash({ amountMinor, currency: 'EUR', payee }), 'APPROVE', systemClock));
+      assert.equal(r.body.state, 'authenticated', JSON.stringify(r.body));
+      completed.push(id);
+    } else if (states.get(id) === 'sms_sent' || states.get(id) === 'fallback_offered') {
+      await until(async () => (await call(h, 'GET', `/v1/authentications/${id}`)).body.state === 'sms_sent', 5_000, `${id} sms_sent`);
+      const r = await call(h, 'POST', `/v1/authentications/${id}/sms-code`, { code: codeFor(amountMinor), knowledgeFactor: smsPayer.knowledge });
+      assert.equal(r.body.state, 'authenticated', `${id}: ${JSON.stringify(r.body)}`);
+      completed.push(id);
+    }
+  }
+  assert.ok(completed.length >= 6, `only ${completed.length} resumed and completed`);
+  // End: every other one reaches a terminal state by its stored deadline, none stays pending.
+  const db = new Database(join(dir, 'authorize.db'), { readonly: true });
+  t.after(() => db.close());
+  await until(() => (db.prepare('SELECT count(*) AS n FROM auths WHERE terminal = 0').get() as { n: number }).n === 0, 20_000,
+    `no pending authentication (${JSON.stringify(db.prepare('SELECT state, count(*) AS n FROM auths WHERE terminal = 0 GROUP BY state').all())})`);
+  const byState = db.prepare('SELECT state, count(*) AS n FROM auths GROUP BY state').all() as Array<{ state: string; n: number }>;
+  const total = byState.reduce((s, r) => s + r.n, 0);
+  assert.ok(total >= answered.size);
+  for (const r of byState) assert.ok(['authenticated', 'expired', 'unavailable'].includes(r.state), JSON.stringify(byState));
+  second.kill('SIGTERM');
+  await until(() => second.exitCode !== null, 10_000);
+  assert.equal(second.exitCode, 0, 'a graceful stop exits 0');
+});
