@@ -152,7 +152,8 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   assert.equal(verified, 10);
   assert.equal(r.attack.components[0]!.challengesSolved, 10);
   const flood = srv.requests.filter((q) => !q.path.startsWith('/.rempart/') && q.headers.cookie);
-  assert.ok(flood.length > 250, `${flood.length} cleared requests`);
+  // ~400 asked over the 2 s attack; each bot meets its challenge at the flood's start and solves it then.
+  assert.ok(flood.length > 150, `${flood.length} cleared requests`);
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10);
 });
 
