@@ -70,8 +70,8 @@ try {
     const value = await page.evaluate(() => (document.getElementById('bar') as HTMLProgressElement).value);
     const tried = -Math.log(1 - value) * 2 ** 30;
     const rate = tried / ((Date.now() - t0) / 1000);
-    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-    console.log(`chromium interstitial (${cores} cores seen): ${(rate / 1e6).toFixed(2)} M hashes/s; expected solve: ${[14, 16, 18, 20, 22].map((b) => `${b} bits ${(2 ** b / rate).toFixed(2)} s`).join(', ')}`);
+    const cores = await page.evaluate(() => `${navigator.hardwareConcurrency}, engine ${document.body.getAttribute('data-engine')}`);
+    console.log(`chromium interstitial (cores seen: ${cores}): ${(rate / 1e6).toFixed(2)} M hashes/s; expected solve: ${[14, 16, 18, 20, 22].map((b) => `${b} bits ${(2 ** b / rate).toFixed(2)} s`).join(', ')}`);
     await page.close();
   }
   for (const [bits, trials] of [[14, 10], [16, 10], [18, 6], [20, 4]] as const) {
