@@ -114,6 +114,9 @@ const markdown = [
   '',
   'Memory does not grow with the number of sources: every structure is sized at creation (count-min for any single',
   'source\'s rate, Space-Saving for the top values); a million sources only churn the heavy-hitter keys.',
+  `A one-request source reads ${singleCount}: count-min never under-counts and over-counts by at most ε·N per bucket with probability 1 − e^−4`,
+  `(ε = e/32,768; N = ${PER_SECOND.toLocaleString('en')} requests per one-second bucket here, so ε·N ≈ ${((Math.E / 32768) * PER_SECOND).toFixed(1)}), summed over the buckets of the window.`,
+  'CPU time is this process\'s own (process.cpuUsage), the fairer figure on a machine shared with other runs; wall time is shown beside it.',
 ].join('\n');
 console.log(markdown);
 if (process.argv.includes('--no-record')) console.log('\n(not recorded)');
