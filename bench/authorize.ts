@@ -1,0 +1,234 @@
+/**
+ * Authorize benchmark: sustained app authentications per second and create latency in embedded
+ * mode (SQLite, WAL, synchronous NORMAL vs FULL), an open-loop run at 500 creates/s, and a
+ * failover run (app channel killed at t = 10 s under 200 authentications/s). The service runs as
+ * a child process (`rempart authorize --config`); this process is the load. Writes its table into
+ * docs/benchmarks.md between the bench:authorize markers.
+ */
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { Pool } from 'undici';
+import { freePort } from '../src/core/free-port.js';
+import { replaceMarkdownSection } from '../src/core/markdown-section.js';
+import { appSignedPayload } from '../src/authorize/domain/dynamic-linking.js';
+import { startProcess, waitForPort, type Started } from './lib/processes.js';
+
+const ADMIN = 'bench-admin-token-0123456789';
+const PAYERS = 40;
+const root = resolve(import.meta.dirname, '..');
+
+interface Service { url: string; pool: Pool; proc: Started; dir: string; stop(): Promise<void> }
+
+async function startService(name: string, extra: string[]): Promise<Service> {
+  const dir = mkdtempSync(join(tmpdir(), `rempart-bench-authorize-${name}-`));
+  const port = await freePort();
+  const config = join(dir, 'authorize.yaml');
+  writeFileSync(config, [
+    `listen: { address: 127.0.0.1, port: ${port} }`,
+    `store: { file: ${join(dir, 'authorize.db')}${extra.includes('FULL') ? ', synchronous: FULL' : ''} }`,
+    `adminToken: ${ADMIN}`,
+    // Enrolment cost is not what is measured: a cheaper scrypt keeps set-up short.
+    'knowledge: { scryptN: 1024 }',
+    'rateLimits: { smsPerPayer: 100000, smsPerPhone: 100000 }',
+    'push: { latencyMs: 5, deviceFetchDelayMs: 5 }',
+    'log: { level: warn }',
+    'demo: { enabled: true }',
+    ...extra.filter((l) => l !== 'FULL'),
+  ].join('\n'));
+  const proc = startProcess(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'authorize', '--config', config]);
+  await waitForPort(port, 30_000);
+  const url = `http://127.0.0.1:${port}`;
+  const pool = new Pool(url, { connections: 64 });
+  return {
+    url, pool, proc, dir,
+    async stop() { await pool.close(); await proc.stop(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+async function req(s: Service, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await s.pool.request({
+    method, path, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await r.body.text();
+  return { status: r.statusCode, body: text ? JSON.parse(text) : undefined };
+}
+
+interface Payer { ref: string; deviceId: string; key: KeyObject }
+
+async function enrolAll(s: Service): Promise<Payer[]> {
+  const out: Payer[] = [];
+  for (let i = 0; i < PAYERS; i++) {
+    const kp = generateKeyPairSync('ed25519');
+    const p = { ref: `payer-${i}`, deviceId: `device-${i}`, key: kp.privateKey };
+    const r = await req(s, 'POST', '/v1/payers', { payerRef: p.ref, phone: `+3360000${String(1000 + i)}`, knowledgeFactor: 'bench-knowledge',
+      devices: [{ deviceId: p.deviceId, publicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }).toString() }] });
+    if (r.status !== 201) throw new Error(`enrol: ${r.status} ${JSON.stringify(r.body)}`);
+    out.push(p);
+  }
+  return out;
+}
+
+const payee = { id: 'merchant-1', name: 'Bench Merchant' };
+let seq = 0;
+
+/** One app authentication: create, then the app approves (signature over authId, link hash, decision, time). */
+async function oneAuthentication(s: Service, payers: Payer[], lat: { create: number[]; approve: number[] }, ids?: string[]): Promise<string> {
+  const i = seq++;
+  const p = payers[i % payers.length] as Payer;
+  const t0 = performance.now();
+  const c = await req(s, 'POST', '/v1/authentications', { txId: `b-${i}`, payerRef: p.ref, amountMinor: 100 + (i % 40_000), currency: 'EUR', payee });
+  lat.create.push(performance.now() - t0);
+  if (c.status !== 201) throw new Error(`create: ${c.status} ${JSON.stringify(c.body)}`);
+  ids?.push(c.body.authId);
+  if (c.body.method !== 'app') return c.body.method;
+  const linkHash = (await req(s, 'GET', `/v1/app/challenges?deviceId=${p.deviceId}`)).body.challenges.find((x: { authId: string }) => x.authId === c.body.authId)?.linkHash;
+  if (!linkHash) return 'moved';
+  const ts = Date.now();
+  const t1 = performance.now();
+  const a = await req(s, 'POST', `/v1/authentications/${c.body.authId}/app-result`, {
+    decision: 'APPROVE', deviceId: p.deviceId, timestamp: ts, signature: sign(null, appSignedPayload(c.body.authId, linkHash, 'APPROVE', ts), p.key).toString('base64url'),
+  });
+  lat.approve.push(performance.now() - t1);
+  return a.body?.state ?? String(a.status);
+}
+
+const pct = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+};
+
+/** Closed loop: `users` virtual users each running authentications back to back for `ms`. */
+async function closedLoop(name: string, extra: string[], users: number, ms: number) {
+  const s = await startService(name, extra);
+  try {
+    const payers = await enrolAll(s);
+    for (let i = 0; i < 50; i++) await oneAuthentication(s, payers, { create: [], approve: [] }); // warm-up
+    const lat = { create: [] as number[], approve: [] as number[] };
+    let done = 0;
+    const end = performance.now() + ms;
+    await Promise.all(Array.from({ length: users }, async () => {
+      while (performance.now() < end) { if ((await oneAuthentication(s, payers, lat)) === 'authenticated') done++; }
+    }));
+    return { name, authsPerS: done / (ms / 1000), createsPerS: lat.create.length / (ms / 1000), p50: pct(lat.create, 0.5), p99: pct(lat.create, 0.99), approveP99: pct(lat.approve, 0.99) };
+  } finally {
+    await s.stop();
+  }
+}
+
+/** Open loop: creates arrive at `rate`/s whatever the answers (in flight bounded), for `ms`. */
+async function openLoop(name: string, rate: number, ms: number) {
+  const s = await startService(name, []);
+  try {
+    const payers = await enrolAll(s);
+    for (let i = 0; i < 50; i++) await oneAuthentication(s, payers, { create: [], approve: [] });
+    const lat = { create: [] as number[], approve: [] as number[] };
+    let inflight = 0;
+    let dropped = 0;
+    let ok = 0;
+    const start = performance.now();
+    const all: Array<Promise<void>> = [];
+    for (let sent = 0; sent < (rate * ms) / 1000;) {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (; sent < due; sent++) {
+        if (inflight >= 2_000) { dropped++; continue; }
+        inflight++;
+        all.push(oneAuthentication(s, payers, lat).then((st) => { if (st === 'authenticated') ok++; }, () => {}).finally(() => { inflight--; }));
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(all);
+    const elapsed = (performance.now() - start) / 1000;
+    return { name, target: rate, createsPerS: lat.create.length / elapsed, authsPerS: ok / elapsed, p50: pct(lat.create, 0.5), p99: pct(lat.create, 0.99), approveP99: pct(lat.approve, 0.99), dropped };
+  } finally {
+    await s.stop();
+  }
+}
+
+/** Failover: 200 authentications/s; the app channel (push simulator) goes down at t = 10 s; runs 20 s; then everything must end. */
+async function failover() {
+  const rate = 200;
+  const s = await startService('failover', ['timers: { wholeMs: 15000, appStepMs: 15000, codeMs: 15000, tickMs: 100 }', 'breaker: { dwellMs: 60000 }']);
+  try {
+    const payers = await enrolAll(s);
+    const ids: string[] = [];
+    const routed: Array<{ t: number; method: string }> = [];
+    const lat = { create: [] as number[], approve: [] as number[] };
+    const start = performance.now();
+    let killedAt = -1;
+    const all: Array<Promise<void>> = [];
+    let errors = 0;
+    for (let sent = 0; sent < rate * 20;) {
+      const now = performance.now() - start;
+      if (killedAt < 0 && now >= 10_000) {
+        await req(s, 'POST', '/demo/operator/app-channel', { mode: 'down' });
+        killedAt = performance.now() - start;
+      }
+      const due = Math.min(rate * 20, Math.floor((now / 1000) * rate));
+      for (; sent < due; sent++) {
+        const t = performance.now() - start;
+        all.push(oneAuthentication(s, payers, lat, ids).then((m) => { routed.push({ t, method: m === 'sms' ? 'sms' : 'app' }); }, () => { errors++; }));
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await Promise.all(all);
+    const firstSms = routed.filter((r) => r.method === 'sms' && r.t >= killedAt).reduce((m, r) => Math.min(m, r.t), Infinity);
+    const appAfter2s = routed.filter((r) => r.method === 'app' && r.t > killedAt + 2_000).length;
+    // Every authentication must reach a terminal state: SMS ones are left to expire (15 s here).
+    const db = new Database(join(s.dir, 'authorize.db'), { readonly: true });
+    const deadline = Date.now() + 30_000;
+    let pending = Infinity;
+    while (Date.now() < deadline && pending > 0) {
+      pending = (db.prepare('SELECT count(*) AS n FROM auths WHERE terminal = 0').get() as { n: number }).n;
+      if (pending > 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    const found = db.prepare('SELECT count(*) AS n FROM auths').get() as { n: number };
+    const byState = Object.fromEntries((db.prepare('SELECT state, count(*) AS n FROM auths GROUP BY state').all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n]));
+    const lost = ids.filter((id) => !db.prepare('SELECT 1 FROM auths WHERE id = ?').get(id)).length;
+    db.close();
+    return { answered: ids.length, errors, inDb: found.n, lost, pending, byState, firstSmsAfterKillMs: firstSms - killedAt, appRoutedAfter2s: appAfter2s, p99: pct(lat.create, 0.99) };
+  } finally {
+    await s.stop();
+  }
+}
+
+const started = Date.now();
+const ms = (x: number): string => `${x.toFixed(1)} ms`;
+const normal = await closedLoop('closed loop, 32 users, synchronous NORMAL', [], 32, 10_000);
+console.log(normal);
+const full = await closedLoop('closed loop, 32 users, synchronous FULL', ['FULL'], 32, 10_000);
+console.log(full);
+const open = await openLoop('open loop 500 creates/s (each approved)', 500, 10_000);
+console.log(open);
+const fo = await failover();
+console.log(fo);
+const load = loadavg().map((x) => x.toFixed(1)).join(' ');
+
+const body = `
+### Authorize (\`npm run bench:authorize\`)
+
+${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at the end ${load} — the machine was shared
+with other work, so the figures are noisy. The service runs as a child process (\`rempart authorize\`,
+SQLite WAL store, simulated push provider, outbox SMS); this process drives it over loopback HTTP
+(undici, keep-alive). One authentication = \`POST /v1/authentications\` (persisted with its audit
+records before the answer), the app's challenge fetch, and a signed \`app-result\` (Ed25519).
+Total run ${((Date.now() - started) / 1000).toFixed(0)} s.
+
+| run | authentications/s completed | creates/s | create p50 | create p99 | approve p99 |
+|---|---:|---:|---:|---:|---:|
+| ${normal.name} | ${normal.authsPerS.toFixed(0)} | ${normal.createsPerS.toFixed(0)} | ${ms(normal.p50)} | ${ms(normal.p99)} | ${ms(normal.approveP99)} |
+| ${full.name} | ${full.authsPerS.toFixed(0)} | ${full.createsPerS.toFixed(0)} | ${ms(full.p50)} | ${ms(full.p99)} | ${ms(full.approveP99)} |
+| ${open.name} | ${open.authsPerS.toFixed(0)} | ${open.createsPerS.toFixed(0)} | ${ms(open.p50)} | ${ms(open.p99)} | ${ms(open.approveP99)} |
+
+Failover run: 200 authentications/s for 20 s, app channel (push simulator) taken down at t = 10 s,
+SMS ones left to expire (whole timer 15 s in this run):
+
+| answered | in the database | lost | still pending at the end | first create routed to SMS after the kill | app-routed creates later than kill + 2 s | create p99 | final states |
+|---:|---:|---:|---:|---:|---:|---:|---|
+| ${fo.answered} | ${fo.inDb} | ${fo.lost} | ${fo.pending} | ${fo.firstSmsAfterKillMs.toFixed(0)} ms | ${fo.appRoutedAfter2s} | ${ms(fo.p99)} | ${Object.entries(fo.byState).map(([k, v]) => `${k} ${v}`).join(', ')} |
+`;
+replaceMarkdownSection(new URL('../docs/benchmarks.md', import.meta.url), 'bench:authorize', body);
+console.log(body);
