@@ -11,9 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import { createManualClock } from '../src/core/clock.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
-import { createTrafficSketch, type Observation } from '../src/shield/detect/source-tracker.js';
-import { addressPrefixes } from '../src/shield/detect/address-prefix.js';
-import { createSpaceSaving } from '../src/shield/detect/space-saving.js';
+import { addressPrefixes, createSpaceSaving, createTrafficSketch, type Observation } from '../src/shield/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {

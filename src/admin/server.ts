@@ -13,7 +13,18 @@ export interface ShieldControl {
   listBlocks(): unknown[];
   addBlock(cidr: string, ttlS: number | undefined, reason: string): { cidr: string; disconnected: number };
   removeBlock(cidr: string): boolean;
+  /** Forces "under attack" on every route class for `ttlS` seconds (operator action). */
+  forceAttack(ttlS: number, who: string, reason: string): void;
+  clearForce(who: string): void;
+  /** Lifts one active mitigation (it stays off for 10 minutes); false when none has that id. */
+  clearMitigation(id: string, who: string): boolean;
 }
+
+const forceBody = z.object({
+  ttlS: z.number().int().positive().max(86_400).default(600),
+  who: z.string().min(1).max(100).default('admin'),
+  reason: z.string().min(1).max(500),
+}).strict();
 
 const blockBody = z.object({
   cidr: cidrSchema,
@@ -80,6 +91,22 @@ export async function startAdminServer(opts: { address: string; port: number; co
         }
         const added = control.addBlock(parsed.data.cidr, parsed.data.ttlS, parsed.data.reason);
         return json(res, 201, added);
+      }
+      if (path === '/api/attack' && req.method === 'POST') {
+        let raw: unknown;
+        try { raw = await readJson(req); } catch (e) { return json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); }
+        const parsed = forceBody.safeParse(raw);
+        if (!parsed.success) return json(res, 400, { error: 'invalid request', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+        control.forceAttack(parsed.data.ttlS, parsed.data.who, parsed.data.reason);
+        return json(res, 200, { forced: true, ttlS: parsed.data.ttlS });
+      }
+      if (path === '/api/attack' && req.method === 'DELETE') {
+        control.clearForce(url.searchParams.get('who') ?? 'admin');
+        return void res.writeHead(204).end();
+      }
+      if (path.startsWith('/api/mitigations/') && req.method === 'DELETE') {
+        const id = decodeURIComponent(path.slice('/api/mitigations/'.length));
+        return control.clearMitigation(id, url.searchParams.get('who') ?? 'admin') ? void res.writeHead(204).end() : json(res, 404, { error: `no active mitigation ${id}` });
       }
       if (path.startsWith('/api/blocks/') && req.method === 'DELETE') {
         // The CIDR may arrive percent-encoded (10.0.0.0%2F8) or as two path segments (10.0.0.0/8).

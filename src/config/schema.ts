@@ -106,6 +106,8 @@ const routeSchema = z.object({
    * a slow client then holds only its own socket. `false` streams the body (large uploads).
    */
   requestBuffering: z.boolean().default(true),
+  /** Detection and mitigation decide and record for this route but enforce nothing. */
+  dryRun: z.boolean().default(false),
 }).strict();
 
 const blockSchema = z.object({
@@ -168,6 +170,38 @@ const bufferingSchema = z.object({
   responseBudgetBytes: z.number().int().min(0).default(256 * 1024 * 1024),
 }).strict();
 
+const secretSchema = z.string().min(32, 'secret must be at least 32 characters (it signs cookies and challenges)');
+
+/** Attack detection, client reputation and the challenge ladder. Every threshold is relative to learned baselines. */
+const detectionSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Decide and record everything (events, metrics, console), enforce nothing: challenges pass, blocks are not applied. */
+  dryRun: z.boolean().default(false),
+  /**
+   * HMAC key for reputation cookies, clearances and challenges. Default: random per process —
+   * several workers or machines must share one (and cookies do not survive a restart without it).
+   */
+  secret: secretSchema.optional(),
+  /** The previous key, still accepted during a rotation. */
+  previousSecret: secretSchema.optional(),
+  /** Path prefixes never challenged (the status page must stay reachable under attack). */
+  exemptPaths: z.array(z.string().startsWith('/')).default(['/status']),
+  /** Cookies that mark an authenticated session: critical routes carrying one are never challenged. */
+  sessionCookies: z.array(z.string().min(1)).default([]),
+  /** Each reputation or clearance is itself rate-limited; past it the token is revoked (its holder misbehaves). */
+  perToken: rateSchema.default({ ratePerS: 5, burst: 50 }),
+  /** A reputation counts as "known before the attack" when issued this long before its start. */
+  reputationMinAgeS: z.number().int().positive().default(600),
+  /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */
+  adaptiveConcurrency: z.boolean().default(true),
+  /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */
+  attack: z.object({
+    kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),
+    warmupS: z.number().int().min(0), saturation: z.number().positive().max(1), queueWaitMs: z.number().positive(),
+    suspectAfterS: z.number().int().min(0), attackAfterS: z.number().int().min(0), calmAfterS: z.number().int().min(0), coolDownS: z.number().int().min(0),
+  }).partial().strict().default({}),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -187,6 +221,7 @@ export const configSchema = z.object({
   classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
   cache: cacheStoreSchema.default(() => cacheStoreSchema.parse({})),
   buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
+  detection: detectionSchema.default(() => detectionSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
 }).strict();
 

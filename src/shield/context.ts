@@ -4,6 +4,7 @@ import type { ConnectionFacts } from './listener/connection-facts.js';
 import type { CompiledRoute } from './routes.js';
 import type { Verdict } from './verdict.js';
 import type { BufferedBody } from './body/request-buffer.js';
+import type { TokenPayload } from './reputation/token.js';
 
 /**
  * Everything the pipeline knows about one request; filters read it and fill in what they learn.
@@ -40,10 +41,33 @@ export interface RequestContext {
   cacheState: 'HIT' | 'STALE' | 'MISS' | undefined;
   /** The request body, read completely before the request asked for an upstream slot. */
   body: BufferedBody | undefined;
+  /** What detection computed about the request (fingerprint, prefixes, shapes), once. */
+  traits: RequestTraits | undefined;
+  /** How much the client is trusted: 0 known or cleared, 1 keeps cookies, 2 unknown (admission serves better first). */
+  tier: number;
+  /** A verified reputation the client carried (the response filter refreshes or issues one). */
+  reputation: TokenPayload | undefined;
+  /** Headers to add to the answer (a clearance just earned by an API client). */
+  setHeaders: Readonly<Record<string, string>> | undefined;
   /** Called once if the client closes before the response is complete (the forwarder cancels its work). */
   onAbort: (() => void) | undefined;
   /** Run once when the exchange is over, however it ended (spooled files, coalescing waiters). */
   cleanup: Array<() => void> | undefined;
+}
+
+/** Per-request facts detection keys on, computed once by the clearance filter. */
+export interface RequestTraits {
+  readonly prefix: string;
+  readonly prefix48: string | undefined;
+  readonly fingerprint: string;
+  readonly pathTemplate: string;
+  readonly userAgent: string;
+  readonly queryShape: string;
+  readonly standing: 'established' | 'cleared' | 'checked' | 'unknown';
+  /** The challenge answer that was sent, if any (level 1 no-JS, 2 proof-of-work). */
+  challenged: 0 | 1 | 2;
+  /** Dry run: what would have been enforced. */
+  wouldHave: string | undefined;
 }
 
 /** Registers work to run when the exchange ends (allocates the list only when used). */

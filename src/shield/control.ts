@@ -5,6 +5,7 @@ import type { CidrTable } from './blocklist/cidr-table.js';
 import type { ConnectionGate } from './listener/gate.js';
 import type { ShieldBus } from './events.js';
 import type { Runtime } from './runtime.js';
+import type { Detector } from './defence/detector.js';
 
 /** A blocklist entry's payload. */
 export interface BlockInfo {
@@ -24,6 +25,7 @@ export interface ControlDeps {
   runtime: () => Runtime;
   bodies: () => { streaming: number; bufferedBytes: number; spooledFiles: number; responseReadAheadBytes: number };
   startedAt: number;
+  detector: Detector;
 }
 
 /** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
@@ -41,8 +43,10 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
         bodies: d.bodies(),
         blocklist: { size: d.blocklist.size },
         upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
-          url: u.url, connections: u.connections, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
+          url: u.url, connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
+          ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
         }])),
+        detection: config.detection.enabled ? d.detector.state() : { enabled: false },
         routes: config.routes.map((r) => ({ name: r.name, match: r.match, upstream: r.upstream, class: r.class })),
         phases: Object.fromEntries(Object.entries(rt.phases).map(([phase, list]) => [phase, (list as Array<{ name: string }>).map((f) => f.name)])),
         rateLimits: config.rateLimits,
@@ -61,6 +65,12 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
       const disconnected = d.gate().disconnect((address) => d.blocklist.lookup(address, d.clock.now()) !== undefined);
       return { cidr: normalized, disconnected };
     },
+    forceAttack: (ttlS, who, reason) => {
+      d.detector.force(d.clock.now() + ttlS * 1000, who);
+      d.bus.emit('operator:action', { who, action: 'force-under-attack-reason', detail: reason });
+    },
+    clearForce: (who) => d.detector.clearForce(who),
+    clearMitigation: (id, who) => d.detector.clearMitigation(id, who),
     removeBlock: (cidr) => {
       const removed = d.blocklist.remove(cidr);
       if (removed) d.bus.emit('block:removed', { cidr });

@@ -1,5 +1,7 @@
 import type { EventBus } from '../core/events.js';
 import type { RequestContext } from './context.js';
+import type { AttackTransition } from './detect/attack-state.js';
+import type { Mitigation } from './detect/escalation.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol';
@@ -15,6 +17,12 @@ export type ShieldEvents = {
   'config:rejected': { file: string; message: string };
   'block:added': { cidr: string; reason: string; ttlS: number | undefined };
   'block:removed': { cidr: string };
+  /** A route class changed attack phase; the reason says which signal, observed against its baseline. */
+  'attack:transition': AttackTransition & { scope: string };
+  'mitigation:added': { mitigation: Mitigation; dryRun: boolean };
+  'mitigation:lifted': { mitigation: Mitigation; dryRun: boolean };
+  /** Something an operator did through the admin API (who, what). */
+  'operator:action': { who: string; action: string; detail: string };
 };
 
 export type ShieldBus = EventBus<ShieldEvents>;

@@ -14,3 +14,6 @@ export type { Verdict } from './verdict.js';
 // The challenge protocol's reference client (docs/challenge.md), used by the drill's solver.
 export { solveChallenge, solvePow } from './challenge/solver.js';
 export { parseChallengeHeader, type ChallengeDescription } from './challenge/header.js';
+export { createTrafficSketch, type TrafficSketch, type Observation } from './detect/source-tracker.js';
+export { createSpaceSaving } from './detect/space-saving.js';
+export { addressPrefixes } from './detect/address-prefix.js';

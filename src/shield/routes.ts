@@ -17,6 +17,8 @@ export interface CompiledRoute {
   readonly cache: CachePolicy | undefined;
   /** Whether the request body is read completely before the request asks for an upstream slot. */
   readonly requestBuffering: boolean;
+  /** Detection decides and records for this route but enforces nothing. */
+  readonly dryRun: boolean;
 }
 
 /** The identity of a route: its name, or its match written out (method, host, path prefix). */
@@ -39,6 +41,7 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     routeClass: r.class,
     cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()) }) : undefined,
     requestBuffering: r.requestBuffering,
+    dryRun: r.dryRun,
   }));
   return (method, path, host) => {
     for (const r of compiled) {

@@ -24,6 +24,13 @@ import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseBudget } from './upstream/response-budget.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
 import type { ShieldBus } from './events.js';
+import type { Detector } from './defence/detector.js';
+import type { ChallengeSettings } from './challenge/settings.js';
+import type { RevocationList } from './reputation/revocation.js';
+import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
+import { createClearanceFilter } from './filters/request/clearance.js';
+import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
+import { createConcurrencyLimit } from './detect/concurrency-limit.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -42,6 +49,9 @@ export interface SharedState {
   draining(): boolean;
   /** Filters an embedder adds to every configuration. */
   extensions: PhaseExtensions;
+  detector: Detector;
+  challenge: ChallengeSettings;
+  revocations: RevocationList;
 }
 
 /** One configuration compiled for the hot path: phases, pools, matchers. Swapped whole on reload. */
@@ -51,6 +61,8 @@ export interface Runtime extends Pipeline {
   readonly forward: Forwarder;
   readonly upstreams: Map<string, Upstream>;
   readonly admission: Map<string, AdmissionQueue>;
+  /** Adaptive concurrency limits per upstream, when enabled. */
+  readonly limits: Map<string, ReturnType<typeof createConcurrencyLimit>> | undefined;
   isTrusted(address: string): boolean;
   /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
   close(): Promise<void>;
@@ -65,20 +77,34 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreams = createUpstreams(config.upstreams);
   const w = config.classWeights;
   const weights = [w.critical, w.high, w.normal, w.low];
+  const adaptive = config.detection.enabled && config.detection.adaptiveConcurrency;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
+    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
+  // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
+  // requests wait in our queue (where standing and class decide) rather than in the upstream's.
+  const concurrency = adaptive
+    ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createConcurrencyLimit({ max: u.connections, min: Math.min(4, u.connections), initial: Math.min(u.connections, 20) })]))
+    : undefined;
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
   const ticker = setInterval(() => { for (const q of admission.values()) if (q.queued > 0) q.expire(shared.ticker.now()); }, 100);
   ticker.unref();
   const caches = config.routes.some((r) => r.cache);
   const ext = shared.extensions;
 
-  const request: RequestFilter[] = [
-    createValidateFilter(),
+  const det = config.detection;
+  const request: RequestFilter[] = [createValidateFilter()];
+  if (det.enabled) request.push(createChallengeVerifyFilter(shared.challenge, shared.clock));
+  request.push(
     createClassifyFilter(compileRoutes(config.routes)),
     createClientBlockFilter(shared.blocklist, shared.clock),
-  ];
+  );
   if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient));
+  if (det.enabled) {
+    request.push(createClearanceFilter({
+      detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken,
+      revocations: shared.revocations, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
+    }));
+  }
   request.push(...(ext.request ?? []));
   if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker));
 
@@ -90,15 +116,18 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
-  upstreamResponse.push(createRequestIdFilter(), ...(ext.upstreamResponse ?? []));
+  upstreamResponse.push(createRequestIdFilter());
+  if (det.enabled) upstreamResponse.push(createReputationCookieFilter({ detector: shared.detector, keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }));
+  upstreamResponse.push(...(ext.upstreamResponse ?? []));
   const failure: FailureFilter[] = [...(ext.failure ?? [])];
   if (caches) failure.unshift(createStaleIfErrorFilter(shared.cache, shared.ticker));
   const bus = shared.bus;
   const logging: LoggingFilter[] = [
     // Telemetry is published, not imported: metrics, logs and detectors subscribe to the bus.
     named('publish', (ctx, o) => bus.emit('request:end', { ctx, status: o.status, durationMs: o.durationMs, aborted: o.aborted })),
-    ...(ext.logging ?? []),
   ];
+  if (det.enabled) logging.push(named('detector', (ctx, o) => shared.detector.finish(ctx, o)));
+  logging.push(...(ext.logging ?? []));
   const phases: Phases = Object.freeze({
     request: Object.freeze(request),
     upstreamRequest: Object.freeze(upstreamRequest),
@@ -116,10 +145,20 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     responseFilters: phases.upstreamResponse,
     responseBuffer: shared.responseBudget,
     draining: shared.draining,
+    ...(concurrency ? {
+      onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean) {
+        const limit = concurrency.get(upstream);
+        const queue = admission.get(upstream);
+        if (!limit || !queue) return;
+        const next = limit.onSample({ rttMs, inFlight, dropped }, shared.ticker.now());
+        if (next !== queue.params.maxInFlight) queue.params = { ...queue.params, maxInFlight: next };
+      },
+    } : {}),
   });
   return Object.freeze({
     config,
     phases,
+    limits: concurrency,
     forward,
     upstreams,
     admission,

@@ -21,6 +21,11 @@ import { createHttp1Listener } from './listener/http1.js';
 import { createShieldControl, type BlockInfo } from './control.js';
 import { attachAccessLog } from './access-log.js';
 import type { ShieldEvents } from './events.js';
+import { createDetector } from './defence/detector.js';
+import { createChallengeSettings } from './challenge/settings.js';
+import { createKeyring } from './reputation/token.js';
+import { createRevocationList } from './reputation/revocation.js';
+import { randomBytes } from 'node:crypto';
 
 export type { BlockInfo };
 
@@ -89,11 +94,44 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   loadConfigBlocks(config);
 
   let draining = false;
+  // Detection belongs to the process: baselines and attack state survive reloads.
+  const det = config.detection;
+  if (!det.secret) log.info('detection.secret not set: cookies and challenges are signed with a per-process random key');
+  const challenge = createChallengeSettings({
+    keys: createKeyring(det.secret ? Buffer.from(det.secret) : randomBytes(32), det.previousSecret ? Buffer.from(det.previousSecret) : undefined),
+    reputationMinAgeMs: det.reputationMinAgeS * 1000,
+  });
+  const revocations = createRevocationList({ maxEntries: 100_000, clock });
+  let runtime: Runtime;
+  const detector = createDetector({
+    clock, bus, config: () => config,
+    pressure: {
+      saturation() {
+        let worst = 0;
+        for (const q of runtime.admission.values()) worst = Math.max(worst, q.queued > 0 ? 1 : q.inFlight / Math.max(1, q.params.maxInFlight));
+        return worst;
+      },
+      queueWaitMs() {
+        let worst = 0;
+        for (const q of runtime.admission.values()) worst = Math.max(worst, q.oldestWaitMs(ticker.now()));
+        return worst;
+      },
+    },
+    blocks: {
+      block(cidr, ttlS, reason) {
+        const now = clock.now();
+        blocklist.add(cidr, { reason, source: 'detector', createdAt: now }, now + ttlS * 1000);
+        bus.emit('block:added', { cidr, reason, ttlS });
+        listener.gate.disconnect((address) => blocklist.lookup(address, clock.now()) !== undefined);
+      },
+      unblock(cidr) { if (blocklist.remove(cidr)) bus.emit('block:removed', { cidr }); },
+    },
+  });
   const shared = {
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseBudget, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {},
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations,
   };
-  let runtime: Runtime = buildRuntime(config, shared);
+  runtime = buildRuntime(config, shared);
 
   const errorLogs = createLogThrottle(ticker);
   const handler = createExchangeHandler(() => runtime, {
@@ -118,6 +156,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     stop() { clearInterval(this.timer); },
     timer: undefined as NodeJS.Timeout | undefined,
   });
+  if (det.enabled) life.register(detector);
   life.register({ name: 'request-bodies', stop() { bodyGuards.close(); bodyBuffers.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
   const listener = createHttp1Listener({
@@ -136,7 +175,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
   const control = createShieldControl({
-    clock, bus, blocklist, startedAt: clock.now(),
+    clock, bus, blocklist, startedAt: clock.now(), detector,
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseReadAheadBytes: responseBudget.held }),
   });

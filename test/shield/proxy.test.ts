@@ -88,7 +88,8 @@ test('the response body streams back and POST bodies with Content-Length and chu
   const shield = await startTestShield(t, upstream.url);
   const a = await request(`${shield.url}/pay/x`, { method: 'POST', body: 'hello world' });
   assert.equal(a.statusCode, 201);
-  assert.deepEqual(a.headers['set-cookie'], ['a=1; Path=/', 'b=2; Path=/']);
+  // The upstream's cookies pass untouched (in normal times Rempart adds its own reputation cookie after them).
+  assert.deepEqual((a.headers['set-cookie'] as string[]).slice(0, 2), ['a=1; Path=/', 'b=2; Path=/']);
   assert.equal(await a.body.text(), 'POST 11 hello');
   const raw = await rawExchange(shield.port, 'POST /pay/y HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n');
   assert.equal(statusOf(raw), 201);

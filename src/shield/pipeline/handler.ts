@@ -139,6 +139,10 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       cacheKey: undefined,
       cacheState: undefined,
       body: undefined,
+      traits: undefined,
+      tier: 2,
+      reputation: undefined,
+      setHeaders: undefined,
       onAbort: undefined,
       cleanup: undefined,
     };

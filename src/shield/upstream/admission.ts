@@ -50,6 +50,8 @@ export interface AdmissionQueue {
   cancel(w: Waiter): void;
   /** Rejects waiters that waited longer than the queue timeout; returns how many. */
   expire(now: number): number;
+  /** How long the oldest waiter has waited, ms (0 when none waits). */
+  oldestWaitMs(now: number): number;
   readonly inFlight: number;
   readonly queued: number;
   params: AdmissionParams;
@@ -228,6 +230,20 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         compact(i);
       }
       return n;
+    },
+    oldestWaitMs(now) {
+      if (queued === 0) return 0;
+      let oldest = now;
+      for (let i = 0; i < Q; i++) {
+        const q = queues[i] as Waiter[];
+        for (let j = heads[i] as number; j < q.length; j++) {
+          const w = q[j] as Waiter;
+          if (w.state !== 'queued') continue;
+          if (w.enqueuedAt < oldest) oldest = w.enqueuedAt;
+          break;
+        }
+      }
+      return now - oldest;
     },
     get inFlight() { return inFlight; },
     get queued() { return queued; },

@@ -27,6 +27,8 @@ export interface ForwarderDeps {
   responseBuffer: ResponseBudget;
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
+  /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
+  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean): void;
 }
 
 /** How the proxy step hands back what it does not write itself (one object for the process). */
@@ -107,6 +109,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       },
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
+        deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503);
         if (state.aborted) return;
         const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
         try {
@@ -142,7 +145,10 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       },
       onResponseError(_c, err) {
         release();
-        if (ctx.upstreamMs === undefined) ctx.upstreamMs = performance.now() - t0;
+        if (ctx.upstreamMs === undefined) {
+          ctx.upstreamMs = performance.now() - t0;
+          if (!state.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, true);
+        }
         if (state.aborted || replaced) return; // the client left (logged as 499), or got a stale copy
         // A body guard verdict (slow POST, too large) travels through undici as the body's error.
         const cause = (err as { cause?: unknown })?.cause;
@@ -159,6 +165,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const state: ExchangeState = { aborted: false };
     const waiter: Waiter = {
       rank: RANK[ctx.routeClass],
+      tier: ctx.tier,
       enqueuedAt: 0,
       state: 'new',
       start: () => dispatch(ctx, up, upstream, queue, state, cb),

@@ -1,0 +1,226 @@
+import type { Clock } from '../../core/clock.js';
+import type { Service } from '../../core/lifecycle.js';
+import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
+import { attackStep, clearForce, forceAttack, initialAttackState, type AttackParams, type AttackPhase, type AttackState } from '../detect/attack-state.js';
+import { createShareBaseline } from '../detect/baseline.js';
+import { clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
+import { findSignatures, type Signature } from '../detect/signatures.js';
+import { createTrafficSketch, DIMENSIONS, type Dimension } from '../detect/source-tracker.js';
+import { createSpaceSaving } from '../detect/space-saving.js';
+import { DEFAULT_DIFFICULTY } from '../challenge/pow.js';
+import type { RequestContext, RequestTraits } from '../context.js';
+import type { Outcome } from '../pipeline/phases.js';
+import type { ShieldBus } from '../events.js';
+
+const PHASE_RANK: Record<AttackPhase, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
+
+/** What the challenge filter asks of one request's scope. */
+export interface ChallengePolicy {
+  readonly level: 0 | 1 | 2;
+  readonly difficulty: number;
+  readonly attackStartedAt: number | undefined;
+}
+
+/** Live upstream pressure, read once per second. */
+export interface PressureProbe {
+  /** 0–1: in flight over limit, 1 when requests wait. */
+  saturation(): number;
+  /** Longest wait of a queued request now, ms. */
+  queueWaitMs(): number;
+}
+
+/** What detection does with the blocklist (a port: the detector never sees the table). */
+export interface BlockPort {
+  block(cidr: string, ttlS: number, reason: string): void;
+  unblock(cidr: string): void;
+}
+
+/** The detector: statistics per second, attack state per route class, signatures and mitigations. */
+export interface Detector extends Service<Config> {
+  /** Counts an arriving request (after its traits are known); cheap. */
+  arrive(ctx: RequestContext, traits: RequestTraits): void;
+  /** Learns from a finished exchange (logging phase). */
+  finish(ctx: RequestContext, outcome: Outcome): void;
+  /** The challenge level for a request of this class with these traits. */
+  policyFor(routeClass: RouteClass | 'none', traits: RequestTraits): ChallengePolicy;
+  /** An aggregate rate limit that applies to these traits, if a mitigation set one. */
+  aggregateLimit(traits: RequestTraits): { key: string; ratePerS: number } | undefined;
+  /** Runs one second of detection now (the service's ticker calls it; tests call it with a manual clock). */
+  tick(): void;
+  force(untilMs: number, who: string): void;
+  clearForce(who: string): void;
+  clearMitigation(id: string, who: string): boolean;
+  readonly dryRun: boolean;
+  state(): unknown;
+}
+
+const traitValue = (t: RequestTraits, client: string, d: Dimension): string | undefined => {
+  switch (d) {
+    case 'client': return client;
+    case 'prefix': return t.prefix;
+    case 'prefix48': return t.prefix48;
+    case 'fingerprint': return t.fingerprint;
+    case 'path': return t.pathTemplate;
+    case 'userAgent': return t.userAgent;
+    case 'queryShape': return t.queryShape;
+    default: return undefined;
+  }
+};
+
+/**
+ * Creates the detector service. Everything is relative to what it learned in normal times (rates,
+ * shares of fingerprints, prefixes, paths): operators override thresholds, they need not set any.
+ * Each second: one attack-state step per route class, signatures of what jumped while not normal,
+ * and one escalation step that adds or lifts mitigations — each change an event with its reason.
+ */
+export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => Config; pressure: PressureProbe; blocks: BlockPort }): Detector {
+  const { clock, bus } = d;
+  const sketch = createTrafficSketch({ clock });
+  const shares = createShareBaseline();
+  const strikes = createSpaceSaving(1024);
+  const states = new Map<RouteClass, AttackState>(ROUTE_CLASSES.map((c) => [c, initialAttackState(clock.now())]));
+  const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0 }]));
+  let plan: EscalationState = initialEscalation(clock.now());
+  let active: readonly Mitigation[] = [];
+  let signatures: Signature[] = [];
+  let attackStartedAt: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let totalArrivals = 0;
+  const transitions: unknown[] = [];
+
+  const params = (): Partial<AttackParams> => d.config().detection.attack as Partial<AttackParams>;
+  const worstPhase = (): AttackPhase => {
+    let worst: AttackPhase = 'normal';
+    for (const s of states.values()) if (PHASE_RANK[s.phase] > PHASE_RANK[worst]) worst = s.phase;
+    return worst;
+  };
+
+  const apply = (m: Mitigation, on: boolean): void => {
+    bus.emit(on ? 'mitigation:added' : 'mitigation:lifted', { mitigation: m, dryRun: self.dryRun });
+    if (m.kind !== 'block' || self.dryRun) return;
+    if (on) d.blocks.block(m.cidr, m.ttlS, m.reason); else d.blocks.unblock(m.cidr);
+  };
+
+  const self: Detector = {
+    name: 'detector',
+    get dryRun() { return d.config().detection.dryRun; },
+    start() {
+      timer = setInterval(() => self.tick(), 1000);
+      timer.unref();
+    },
+    stop() { clearInterval(timer); },
+    arrive(ctx, t) {
+      totalArrivals++;
+      const c = counts.get(ctx.routeClass as RouteClass);
+      if (c) { c.arrivals++; if (t.standing === 'unknown') c.unknown++; }
+      sketch.observe({
+        client: ctx.client, prefix: t.prefix, prefix48: t.prefix48, fingerprint: t.fingerprint, pathTemplate: t.pathTemplate,
+        userAgent: t.userAgent, queryShape: t.queryShape, cookie: t.standing === 'unknown' ? 'none' : 'valid', routeClass: ctx.routeClass,
+      });
+    },
+    finish(ctx, o) {
+      const c = counts.get(ctx.routeClass as RouteClass);
+      if (c && !o.aborted && (o.status >= 500 || o.status === 429)) c.errors++;
+      const v = ctx.verdict;
+      if (v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') strikes.add(ctx.client);
+    },
+    tick() {
+      const now = clock.now();
+      const saturation = d.pressure.saturation();
+      const queueWaitMs = d.pressure.queueWaitMs();
+      const overrides = params();
+      for (const cls of ROUTE_CLASSES) {
+        const c = counts.get(cls) as { arrivals: number; errors: number; unknown: number };
+        const step = attackStep(states.get(cls) as AttackState, {
+          arrivalsPerS: c.arrivals,
+          saturation, queueWaitMs,
+          errorRatio: c.arrivals > 0 ? Math.min(1, c.errors / c.arrivals) : 0,
+          cookielessShare: c.arrivals > 0 ? c.unknown / c.arrivals : 0,
+        }, now, overrides);
+        states.set(cls, step.state);
+        c.arrivals = 0; c.errors = 0; c.unknown = 0;
+        if (step.transition) {
+          const event = { scope: cls, ...step.transition };
+          transitions.push(event);
+          if (transitions.length > 100) transitions.shift();
+          bus.emit('attack:transition', event);
+        }
+      }
+      const phase = worstPhase();
+      if (phase === 'under_attack') {
+        attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
+      } else if (phase === 'normal') attackStartedAt = undefined;
+      const snap = sketch.snapshot(20);
+      if (phase === 'normal') {
+        for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
+        signatures = [];
+      } else {
+        signatures = findSignatures(snap, shares);
+      }
+      const step = planStep(plan, {
+        phase, signatures, offenders: strikes.top(64), pressure: saturation >= 0.95 || queueWaitMs > 50,
+        baselineRatePerS: (states.get('normal')?.rate.mean ?? 0) + (states.get('critical')?.rate.mean ?? 0) + (states.get('high')?.rate.mean ?? 0) + (states.get('low')?.rate.mean ?? 0),
+      }, now);
+      plan = step.state;
+      active = step.active;
+      for (const m of step.added) apply(m, true);
+      for (const m of step.lifted) apply(m, false);
+      strikes.decay(0.5);
+    },
+    policyFor(routeClass, t) {
+      const phase = routeClass === 'none' ? worstPhase() : (states.get(routeClass)?.phase ?? 'normal');
+      let level: 0 | 1 | 2 = phase === 'under_attack' || phase === 'recovering' ? 1 : 0;
+      let rung = 0;
+      for (const m of active) {
+        if (m.kind !== 'challenge') continue;
+        if (m.scope === 'unknown-clients') { level = 2; rung = Math.max(rung, m.difficulty); continue; }
+        if (traitValue(t, '', m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
+      }
+      return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt };
+    },
+    aggregateLimit(t) {
+      for (const m of active) {
+        if (m.kind !== 'rate-limit-aggregate') continue;
+        if ((m.dimension === 'fingerprint' ? t.fingerprint : t.prefix) === m.value) return { key: m.id, ratePerS: m.ratePerS };
+      }
+      return undefined;
+    },
+    force(untilMs, who) {
+      const now = clock.now();
+      for (const cls of ROUTE_CLASSES) {
+        const step = forceAttack(states.get(cls) as AttackState, untilMs, now);
+        states.set(cls, step.state);
+        if (step.transition) bus.emit('attack:transition', { scope: cls, ...step.transition });
+      }
+      bus.emit('operator:action', { who, action: 'force-under-attack', detail: `until +${Math.round((untilMs - now) / 1000)} s` });
+    },
+    clearForce(who) {
+      for (const cls of ROUTE_CLASSES) states.set(cls, clearForce(states.get(cls) as AttackState));
+      bus.emit('operator:action', { who, action: 'clear-force', detail: '' });
+    },
+    clearMitigation(id, who) {
+      const m = active.find((a) => a.id === id);
+      if (!m) return false;
+      plan = clearMitigation(plan, id, clock.now() + 10 * 60_000);
+      active = active.filter((a) => a.id !== id);
+      apply(m, false);
+      bus.emit('operator:action', { who, action: 'clear-mitigation', detail: id });
+      return true;
+    },
+    state() {
+      const now = clock.now();
+      return {
+        dryRun: self.dryRun,
+        phase: worstPhase(),
+        attackStartedAgoS: attackStartedAt === undefined ? null : Math.round((now - attackStartedAt) / 1000),
+        classes: Object.fromEntries([...states].map(([c, s]) => [c, { phase: s.phase, sinceS: Math.round((now - s.since) / 1000), baselineRatePerS: Math.round(s.rate.mean * 10) / 10, forced: s.forcedUntil !== undefined && s.forcedUntil > now }])),
+        escalationLevel: plan.level,
+        signatures: signatures.slice(0, 10),
+        mitigations: plan.active.map((a) => ({ ...a.mitigation, level: a.level, expiresInS: Math.max(0, Math.round((a.expiresAt - now) / 1000)) })),
+        recentTransitions: transitions.slice(-20),
+        arrivalsSinceStart: totalArrivals,
+      };
+    },
+  };
+  return self;
+}

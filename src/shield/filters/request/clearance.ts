@@ -1,0 +1,107 @@
+import type { Clock } from '../../../core/clock.js';
+import type { RateParams } from '../../../config/schema.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
+import type { RequestContext, RequestTraits } from '../../context.js';
+import { deny } from '../../verdict.js';
+import { evaluateClearance } from '../../challenge/evaluate.js';
+import type { ChallengeSettings } from '../../challenge/settings.js';
+import { hasSessionCookie } from '../../reputation/cookie.js';
+import { addressPrefix } from '../../reputation/prefix.js';
+import type { RevocationList } from '../../reputation/revocation.js';
+import { addressPrefixes } from '../../detect/address-prefix.js';
+import { requestFingerprint } from '../../detect/fingerprint.js';
+import { pathTemplate } from '../../detect/path-template.js';
+import { queryShape } from '../../detect/query-shape.js';
+import type { Detector } from '../../defence/detector.js';
+import { clientBindingKey } from '../../defence/binding.js';
+import type { RateLimiterPort } from './rate-limit.js';
+
+/** What the clearance filter needs, resolved once per configuration. */
+export interface ClearanceDeps {
+  detector: Detector;
+  settings: ChallengeSettings;
+  /** Wall clock (token times). */
+  clock: Clock;
+  limiter: RateLimiterPort;
+  perToken: RateParams;
+  revocations: RevocationList;
+  exemptPaths: readonly string[];
+  sessionCookies: readonly string[];
+  dryRun: boolean;
+}
+
+const TIER = { established: 0, cleared: 0, checked: 1, unknown: 2 } as const;
+
+/**
+ * Who is this client, and must it prove something first? Computes the request's traits once
+ * (fingerprint, prefixes, path template, query shape), reads its reputation or clearance (one
+ * HMAC), sets its standing — admission serves better standings first within a class — and, when
+ * detection asks for it on this route class, answers the challenge ladder instead (no-JavaScript
+ * cookie check, then proof-of-work; API clients get a machine-readable 429, never an HTML page).
+ * Each token is rate-limited itself and revoked when its holder floods with it.
+ */
+export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
+  const exempt = (ctx: RequestContext): boolean => {
+    for (const p of d.exemptPaths) if (ctx.path.startsWith(p)) return true;
+    // A customer logged in to a critical route (payment) is never sent through a challenge.
+    return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
+  };
+  return named('clearance', (ctx: RequestContext) => {
+    const { req } = ctx;
+    const h = req.headers;
+    const ua = h['user-agent'] ?? '';
+    const { prefix, prefix48 } = addressPrefixes(ctx.client);
+    const q = ctx.target.indexOf('?');
+    const traits: RequestTraits = {
+      prefix, prefix48,
+      fingerprint: requestFingerprint(req.rawHeaders, { method: req.method ?? 'GET', httpVersion: req.httpVersion }),
+      pathTemplate: pathTemplate(ctx.path),
+      userAgent: ua,
+      queryShape: q === -1 ? '' : queryShape(ctx.target.slice(q + 1)),
+      standing: 'unknown',
+      challenged: 0,
+      wouldHave: undefined,
+    };
+    ctx.traits = traits;
+    const policy = d.detector.policyFor(ctx.routeClass, traits);
+    const decision = evaluateClearance({
+      method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
+      cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
+      prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ua), secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+    }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
+    const dryRun = d.dryRun || ctx.route?.dryRun === true;
+    (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
+    ctx.tier = TIER[traits.standing];
+    d.detector.arrive(ctx, traits);
+
+    if (decision.kind === 'challenge') {
+      traits.challenged = decision.level;
+      if (dryRun) { traits.wouldHave = `challenge level ${decision.level} (${decision.reason})`; return undefined; }
+      return { kind: 'challenge', reason: decision.reason, level: decision.level, response: decision.response };
+    }
+    ctx.target = decision.target;
+    ctx.reputation = decision.reputation;
+    if (decision.responseHeaders) ctx.setHeaders = decision.responseHeaders;
+    if (decision.rateKey !== undefined && decision.token !== undefined) {
+      const r = d.limiter.check(`tok ${decision.rateKey}`, d.perToken);
+      if (!r.allowed) {
+        if (dryRun) { traits.wouldHave = `revoke ${decision.rateKey}`; return undefined; }
+        // A token flooding past any customer's pace is taken back: its holder starts over as unknown.
+        if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
+        ctx.tier = TIER.unknown;
+        return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
+      }
+    }
+    if (ctx.tier > 0) {
+      const agg = d.detector.aggregateLimit(traits);
+      if (agg) {
+        const r = d.limiter.check(`agg ${agg.key}`, { ratePerS: agg.ratePerS, burst: Math.max(1, Math.ceil(agg.ratePerS * 2)) });
+        if (!r.allowed) {
+          if (dryRun) { traits.wouldHave = `aggregate limit ${agg.key}`; return undefined; }
+          return deny('RMP_ERR_RATE_LIMITED', `aggregate ${agg.key} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
+        }
+      }
+    }
+    return undefined;
+  });
+}
