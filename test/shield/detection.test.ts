@@ -1,0 +1,137 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { createManualClock } from '../../src/core/clock.js';
+import { createEventBus } from '../../src/core/events.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createDetector } from '../../src/shield/defence/detector.js';
+import type { ShieldEvents } from '../../src/shield/events.js';
+import { solveChallenge } from '../../src/shield/challenge/solver.js';
+import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
+
+const ADMIN = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
+const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'user-agent': 'Mozilla/5.0 test' };
+const API = { accept: 'application/json', 'user-agent': 'parcel-app/1.0' };
+
+const cookieOf = (setCookie: string | string[] | undefined, name: string): string | undefined => {
+  const list = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
+  const c = list.find((v) => v.startsWith(`${name}=`));
+  return c?.split(';')[0];
+};
+
+async function forceAttack(adminUrl: string): Promise<void> {
+  const r = await request(`${adminUrl}/api/attack`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ ttlS: 60, reason: 'test', who: 'tester' }) });
+  assert.equal(r.statusCode, 200);
+  await r.body.dump();
+}
+
+test('in normal times answers carry a reputation cookie and nothing is challenged', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  const r = await request(`${shield.url}/track/1`, { headers: BROWSER });
+  assert.equal(r.statusCode, 200);
+  assert.ok(cookieOf(r.headers['set-cookie'], 'rempart_rep'), 'a reputation cookie is issued');
+  await r.body.dump();
+});
+
+test('under attack a browser without cookies gets the no-JavaScript check, passes with the cookie, and lands on the original URL', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  await forceAttack(shield.adminUrl);
+  const first = await request(`${shield.url}/track/42?x=1`, { headers: BROWSER });
+  assert.equal(first.statusCode, 307);
+  await first.body.dump();
+  const location = String(first.headers.location);
+  const nojs = cookieOf(first.headers['set-cookie'], 'rempart_nojs');
+  assert.ok(nojs);
+  assert.equal(upstream.seen.length, 0, 'the challenge never reaches the upstream');
+  const second = await request(`${shield.url}${location}`, { headers: { ...BROWSER, cookie: nojs } });
+  assert.equal(second.statusCode, 200);
+  await second.body.dump();
+  assert.equal(upstream.seen[0]?.url, '/track/42?x=1', 'the upstream sees the original target, marker removed');
+  assert.equal(cookieOf(second.headers['set-cookie'], 'rempart_rep'), undefined, 'no reputation is handed out during an attack');
+});
+
+test('under attack an API client gets a machine-readable 429 challenge, never HTML, and the reference solver earns a clearance', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { detection: { attack: { attackAfterS: 0 } } });
+  await forceAttack(shield.adminUrl);
+  // A stateless client that ignores the cookie keeps being asked; after the no-JS rung, proof-of-work.
+  let r = await request(`${shield.url}/api/parcels/42`, { headers: API });
+  assert.ok(r.statusCode === 429, `status ${r.statusCode}`);
+  assert.doesNotMatch(String(r.headers['content-type']), /html/);
+  const challenge = r.headers['rempart-challenge'];
+  assert.ok(typeof challenge === 'string', 'Rempart-Challenge header present');
+  await r.body.dump();
+  const answer = solveChallenge(challenge);
+  r = await request(`${shield.url}/api/parcels/42`, { headers: { ...API, 'rempart-challenge-response': answer } });
+  assert.equal(r.statusCode, 200);
+  await r.body.dump();
+  const clearance = r.headers['rempart-clearance'];
+  assert.ok(typeof clearance === 'string', 'the clearance comes back as a header for clients without a cookie jar');
+  r = await request(`${shield.url}/api/parcels/43`, { headers: { ...API, 'rempart-clearance': clearance } });
+  assert.equal(r.statusCode, 200, 'the clearance passes later requests');
+  await r.body.dump();
+});
+
+test('a token flooding past its rate is revoked: its holder is challenged again', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { detection: { perToken: { ratePerS: 1, burst: 2 } } });
+  const first = await request(`${shield.url}/`, { headers: BROWSER });
+  const rep = cookieOf(first.headers['set-cookie'], 'rempart_rep');
+  await first.body.dump();
+  assert.ok(rep);
+  await forceAttack(shield.adminUrl);
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await request(`${shield.url}/page`, { headers: { ...BROWSER, cookie: rep } });
+    statuses.push(r.statusCode);
+    await r.body.dump();
+  }
+  assert.ok(statuses.includes(429), `the token's own limit answers 429: ${statuses.join(',')}`);
+  assert.equal(statuses.at(-1), 307, `once revoked, the cookie counts for nothing: ${statuses.join(',')}`);
+});
+
+test('dry run decides but enforces nothing; the admin API shows the attack state and refuses unknown mitigations', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { detection: { dryRun: true } });
+  await forceAttack(shield.adminUrl);
+  const r = await request(`${shield.url}/track/1`, { headers: BROWSER });
+  assert.equal(r.statusCode, 200, 'dry run: no challenge');
+  await r.body.dump();
+  const state = await (await request(`${shield.url.replace(/:\d+$/, '')}:${shield.adminPort}/api/state`, { headers: ADMIN })).body.json() as { detection: { phase: string; dryRun: boolean } };
+  assert.equal(state.detection.phase, 'under_attack');
+  assert.equal(state.detection.dryRun, true);
+  const del = await request(`${shield.adminUrl}/api/mitigations/nope`, { method: 'DELETE', headers: ADMIN });
+  assert.equal(del.statusCode, 404);
+  await del.body.dump();
+  const clear = await request(`${shield.adminUrl}/api/attack?who=tester`, { method: 'DELETE', headers: ADMIN });
+  assert.equal(clear.statusCode, 204);
+  await clear.body.dump();
+});
+
+test('the detector goes under attack from upstream saturation alone and emits transitions with their reason', () => {
+  const clock = createManualClock(1_000_000);
+  const bus = createEventBus<ShieldEvents>();
+  const seen: string[] = [];
+  bus.on('attack:transition', (e) => seen.push(`${e.scope} ${e.from}→${e.to} ${e.reason.signal}`));
+  let saturated = false;
+  const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
+  const detector = createDetector({
+    clock, bus, config: () => config,
+    pressure: { saturation: () => (saturated ? 1 : 0.1), queueWaitMs: () => (saturated ? 400 : 0) },
+    blocks: { block() {}, unblock() {} },
+  });
+  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, challenged: 0 as const, wouldHave: undefined };
+  for (let s = 0; s < 5; s++) { clock.advance(1000); detector.tick(); }
+  assert.equal(detector.policyFor('normal', traits).level, 0);
+  saturated = true;
+  for (let s = 0; s < 5; s++) { clock.advance(1000); detector.tick(); }
+  assert.equal(detector.policyFor('normal', traits).level, 1, 'unknown clients are challenged under attack');
+  assert.ok(seen.some((e) => e.startsWith('normal normal→suspect saturation')), seen.join('; '));
+  assert.ok(seen.some((e) => e.includes('→under_attack')), seen.join('; '));
+  saturated = false;
+  for (let s = 0; s < 60; s++) { clock.advance(1000); detector.tick(); }
+  assert.equal(detector.policyFor('normal', traits).level, 0, 'back to normal once calm for long enough');
+  assert.ok(seen.some((e) => e.includes('→recovering')) && seen.some((e) => e.includes('recovering→normal')), seen.join('; '));
+});
