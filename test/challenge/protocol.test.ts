@@ -7,6 +7,7 @@ import { ALL_IDENTITIES } from '../../src/drill/headers.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { solveChallenge } from '../../src/shield/challenge/solver.js';
 import { createKeyring } from '../../src/shield/reputation/token.js';
+import { createManualClock } from '../../src/core/clock.js';
 import { startTestShield } from './server.js';
 
 const settings = createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 11)) });
@@ -101,4 +102,33 @@ test("the drill's browser and solver get through every level as a browser would"
   assert.equal(solver.detect(firstRes), true);
   assert.equal(await solver.solve(firstRes, http), true);
   assert.ok(jar.has('rempart_nojs'));
+});
+
+test('reputation over real sockets: a client seen in normal times passes an attack at level 2; one first seen just before it is challenged', async (t) => {
+  const clock = createManualClock(1_800_000_000_000);
+  const shield = await startTestShield(settings, { level: 0, difficulty: 12 }, clock);
+  t.after(shield.close);
+  const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'user-agent': 'Mozilla/5.0 customer' };
+  const early = await request(`${shield.url}/`, { headers: NAV });
+  assert.equal(early.statusCode, 200);
+  await early.body.dump();
+  const oldRep = cookiePair(early.headers['set-cookie']);
+  assert.match(oldRep, /^rempart_rep=/);
+  clock.advance(30 * 60_000);
+  const late = await request(`${shield.url}/`, { headers: NAV });
+  await late.body.dump();
+  const youngRep = cookiePair(late.headers['set-cookie']);
+  // The attack starts 2 minutes later; the shield stops issuing reputations.
+  clock.advance(2 * 60_000);
+  Object.assign(shield.policy, { level: 2, attackStartedAt: clock.now() });
+  const known = await request(`${shield.url}/account`, { headers: { ...NAV, cookie: oldRep } });
+  assert.equal(known.statusCode, 200);
+  assert.match(await known.body.text(), /via=rep/);
+  assert.equal(known.headers['set-cookie'], undefined, 'no reputation handed out during the attack');
+  const young = await request(`${shield.url}/account`, { headers: { ...NAV, cookie: youngRep } });
+  assert.equal(young.statusCode, 503, 'a reputation younger than the minimum age only proves cookies');
+  await young.body.dump();
+  const stolen = await request(`${shield.url}/account`, { headers: { ...NAV, 'user-agent': 'bot', cookie: oldRep } });
+  assert.equal(stolen.statusCode, 307, 'the same cookie with another agent is not that client');
+  await stolen.body.dump();
 });
