@@ -119,7 +119,7 @@ function describe(s: Signature): string {
   return `${s.dimension} ${s.value} at ${(s.share * 100).toFixed(1)}% of traffic (normally ${(s.baselineShare * 100).toFixed(1)}%)`;
 }
 
-function wanted(level: number, input: EscalationInput, state: EscalationState, now: number, p: EscalationParams): Wanted[] {
+function wanted(level: number, input: EscalationInput, state: EscalationState, p: EscalationParams): Wanted[] {
   const out: Wanted[] = [];
   if (level >= 1) out.push({ level: 1, mitigation: { kind: 'prioritise-known', id: 'prioritise-known', reason: `attack ${input.phase}`, ttlS: p.ttlS } });
   const difficulty = Math.min(p.maxDifficulty, p.baseDifficulty + Math.max(0, level - 3));
@@ -170,7 +170,7 @@ function wanted(level: number, input: EscalationInput, state: EscalationState, n
 export function planStep(state: EscalationState, input: EscalationInput, now: number, overrides: Partial<EscalationParams> = {}): EscalationStep {
   const p: EscalationParams = { ...DEFAULT_ESCALATION_PARAMS, ...overrides };
   const level = nextLevel(state, input, now, p);
-  const want = wanted(level, input, state, now, p).filter((w) => !((state.cleared.get(w.mitigation.id) ?? -Infinity) > now));
+  const want = wanted(level, input, state, p).filter((w) => !((state.cleared.get(w.mitigation.id) ?? -Infinity) > now));
   const byId = new Map(want.map((w) => [w.mitigation.id, w]));
   const added: Mitigation[] = [];
   const lifted: Mitigation[] = [];
