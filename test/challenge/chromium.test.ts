@@ -7,10 +7,10 @@ import { startTestShield } from './server.js';
 
 const settings = createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 3)) });
 
-async function launch(t: { after(fn: () => Promise<void>): void }): Promise<Browser> {
+async function launch(t: { after(fn: () => Promise<void>): void }, extraArgs: string[] = []): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...extraArgs],
   });
   t.after(() => browser.close());
   return browser;
@@ -62,4 +62,19 @@ test('Chromium passes the no-JavaScript check by following the 307 with its cook
   const r = await noJs.goto(`${shield.url}/track`);
   assert.equal(r?.status(), 503);
   assert.match(await noJs.textContent('body') ?? '', /JavaScript is disabled\..*Enable JavaScript for this site and reload/s);
+});
+
+test('over plain http to a non-local host (not a secure context, no Web Crypto) the JavaScript engine solves it', async (t) => {
+  const shield = await startTestShield(settings, { level: 2, difficulty: 12 });
+  t.after(shield.close);
+  // A name that resolves to loopback but is not "localhost": Chromium treats it as an insecure origin.
+  const browser = await launch(t, ['--host-resolver-rules=MAP rempart.test 127.0.0.1']);
+  const page = await browser.newPage();
+  const url = `${shield.url.replace('127.0.0.1', 'rempart.test')}/search?q=colis`;
+  await page.goto(url);
+  await page.waitForSelector('#origin', { timeout: 20_000 });
+  // Asked of the landing page: the same origin as the interstitial that just solved.
+  assert.deepEqual(await page.evaluate(() => [window.isSecureContext, typeof crypto.subtle]), [false, 'undefined']);
+  assert.equal(page.url(), url);
+  assert.ok((await page.context().cookies()).some((c) => c.name === 'rempart_clr'));
 });

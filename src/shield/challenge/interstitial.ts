@@ -68,6 +68,7 @@ onmessage = async (e) => {
   const full = bits >> 3, mask = (0xff00 >> (bits & 7)) & 0xff;
   const good = (h) => { for (let i = 0; i < full; i++) if (h[i] !== 0) return false; return (h[full] & mask) === 0; };
   let c = start, useSubtle = !!subtle, probe = subtle ? 3 : 0, subtleRate = 0;
+  if (!subtle) postMessage({ engine: 'js' });
   for (;;) {
     const first = c, batch = useSubtle ? 256 : 2048, t0 = performance.now();
     let found = -1;
