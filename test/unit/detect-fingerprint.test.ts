@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createFnv64, fnv1a32, fnv1a64Hex } from '../../src/shield/detect/fnv.js';
+import { createFnv64, fmix32, fnv1a32, fnv1a64Hex } from '../../src/shield/detect/fnv.js';
 import { acceptShape, describeFingerprint, encodingShape, languageShape, requestFingerprint } from '../../src/shield/detect/fingerprint.js';
 import { isIdSegment, pathTemplate } from '../../src/shield/detect/path-template.js';
 import { queryShape } from '../../src/shield/detect/query-shape.js';
@@ -21,6 +21,8 @@ test('FNV-1a 64 matches the published test vectors', () => {
   assert.equal(fnv1a64Hex('a'), 'af63dc4c8601ec8c');
   assert.equal(fnv1a64Hex('foobar'), '85944171f73967e8');
   assert.equal(fnv1a32('a'), 0xe40c292c);
+  assert.equal(fmix32(0), 0);
+  assert.notEqual(fmix32(1), 1);
   const h = createFnv64();
   h.feedString('foo'); h.feedString('bar');
   assert.equal(h.hex(12), '85944171f739');
@@ -63,16 +65,25 @@ test('header-name case does not matter; invented header names fold into one *', 
   assert.equal(describeFingerprint(withJunk(['X-A', 'X-B']), GET), 'GET|1.1|host,*,accept|a=any|l=-|e=-|c=-');
 });
 
-test('requestFingerprint is the FNV-1a 64 of describeFingerprint, cut to 12 hex', () => {
+test('same description ⇔ same fingerprint (property over random header lists)', () => {
   const random = createPrng(2);
-  const names = ['Host', 'Accept', 'Accept-Encoding', 'Accept-Language', 'Connection', 'X-Custom', 'Cookie', 'User-Agent', 'Sec-Fetch-Mode'];
+  const names = ['Host', 'Accept', 'Accept-Encoding', 'Accept-Language', 'Connection', 'X-Custom', 'X-Other', 'Cookie', 'User-Agent', 'Sec-Fetch-Mode'];
   const values = ['*/*', 'text/html', 'gzip, br;q=1', ' en-GB', 'Keep-Alive', '', 'application/json, text/plain'];
-  for (let i = 0; i < 300; i++) {
+  const byDescription = new Map<string, string>();
+  const byFingerprint = new Map<string, string>();
+  for (let i = 0; i < 2000; i++) {
     const raw: string[] = [];
-    for (let n = randomInt(random, 0, 12); n > 0; n--) raw.push(names[randomInt(random, 0, names.length - 1)] as string, values[randomInt(random, 0, values.length - 1)] as string);
+    for (let n = randomInt(random, 0, 8); n > 0; n--) raw.push(names[randomInt(random, 0, names.length - 1)] as string, values[randomInt(random, 0, values.length - 1)] as string);
     const extra = { method: i % 2 ? 'GET' : 'POST', httpVersion: i % 3 ? '1.1' : '2.0' };
-    assert.equal(requestFingerprint(raw, extra), fnv1a64Hex(describeFingerprint(raw, extra)).slice(0, 12));
+    const d = describeFingerprint(raw, extra);
+    const f = requestFingerprint(raw, extra);
+    assert.match(f, /^[0-9a-f]{12}$/);
+    assert.equal(byDescription.get(d) ?? f, f, `one description, two fingerprints: ${d}`);
+    assert.equal(byFingerprint.get(f) ?? d, d, `one fingerprint, two descriptions: ${d} / ${byFingerprint.get(f)}`);
+    byDescription.set(d, f);
+    byFingerprint.set(f, d);
   }
+  assert.ok(byDescription.size > 500, `${byDescription.size} distinct shapes exercised`);
 });
 
 test('value shapes', () => {

@@ -5,7 +5,7 @@
  * under-counts; with width w and depth d it over-counts by more than ε·N (ε = e/w, N = total
  * weight) with probability at most δ = e^−d.
  */
-import { fnv1a32 } from './fnv.js';
+import { fmix32, fnv1a32 } from './fnv.js';
 
 /** Sketch dimensions; `width` is rounded up to a power of two. */
 export interface CountMinParams {
@@ -88,11 +88,3 @@ export function createCountMin(params: CountMinParams): CountMin {
   };
 }
 
-/** MurmurHash3's 32-bit finalizer: spreads every input bit over the output. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}

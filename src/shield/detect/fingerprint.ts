@@ -1,11 +1,11 @@
 /**
  * Request fingerprint: which client software sent this, judged from how it writes a request rather
  * than what it asks for. Rempart's own scheme (see docs/detection.md): header names in arrival
- * order plus a few normalized values, hashed with FNV-1a 64. Values a bot randomizes cheaply
+ * order plus a few normalized values, hashed to 48 bits. Values a bot randomizes cheaply
  * (user-agent, referer, cookies, query) never enter it; the order and set of headers, which come
  * from the HTTP library's code, do.
  */
-import { createFnv64, fnv1a32 } from './fnv.js';
+import { fmix32, fnv1a32 } from './fnv.js';
 
 /** What the fingerprint needs besides the raw headers. */
 export interface FingerprintExtra {
@@ -33,7 +33,11 @@ const ACCEPT_ENCODING = 'accept-encoding';
 const CONNECTION = 'connection';
 
 // Lookup by a hash of the lower-cased name, so recognising a name allocates nothing.
-const byHash = new Map<number, string>(KNOWN_NAMES.map((n) => [fnv1a32(n), n]));
+const ACCEPT_ID = KNOWN_NAMES.indexOf(ACCEPT);
+const LANGUAGE_ID = KNOWN_NAMES.indexOf(ACCEPT_LANGUAGE);
+const ENCODING_ID = KNOWN_NAMES.indexOf(ACCEPT_ENCODING);
+const CONNECTION_ID = KNOWN_NAMES.indexOf(CONNECTION);
+const byHash = new Map<number, number>(KNOWN_NAMES.map((n, i) => [fnv1a32(n), i]));
 if (byHash.size !== KNOWN_NAMES.length) throw new Error('fingerprint: header-name hash collision');
 
 const MAX_HEADERS = 64; // names beyond this are not read: a request with 500 headers is its own shape
@@ -97,9 +101,9 @@ export function connectionShape(value: string | undefined): string {
 }
 
 /**
- * The canonical, readable form a fingerprint hashes: `METHOD|version|names|a=..|l=..|e=..|c=..`.
- * For logs and the console; `requestFingerprint` equals `fnv1a64Hex(describeFingerprint(...))`
- * cut to 12 characters.
+ * The canonical, readable form of a fingerprint: `METHOD|version|names|a=..|l=..|e=..|c=..`, for
+ * logs and the console. Two requests have the same fingerprint exactly when (but for 48-bit hash
+ * collisions) they have the same description.
  */
 export function describeFingerprint(rawHeaders: readonly string[], extra: FingerprintExtra): string {
   const names: string[] = [];
@@ -109,12 +113,13 @@ export function describeFingerprint(rawHeaders: readonly string[], extra: Finger
   let connection: string | undefined;
   const limit = Math.min(rawHeaders.length, MAX_HEADERS * 2);
   for (let i = 0; i + 1 < limit; i += 2) {
-    const known = byHash.get(lowerHash(rawHeaders[i] as string));
+    const id = byHash.get(lowerHash(rawHeaders[i] as string));
     const value = rawHeaders[i + 1] as string;
-    if (known === undefined) {
+    if (id === undefined) {
       if (names[names.length - 1] !== '*') names.push('*');
       continue;
     }
+    const known = KNOWN_NAMES[id] as string;
     names.push(known);
     if (known === ACCEPT) accept ??= value;
     else if (known === ACCEPT_LANGUAGE) language ??= value;
@@ -124,7 +129,20 @@ export function describeFingerprint(rawHeaders: readonly string[], extra: Finger
   return `${extra.method}|${extra.httpVersion}|${names.join(',')}|a=${acceptShape(accept)}|l=${languageShape(language)}|e=${encodingShape(encoding)}|c=${connectionShape(connection)}`;
 }
 
-const hasher = createFnv64(); // scratch state: hashing is synchronous and never re-entered
+// Two 32-bit FNV-1a lanes (different offsets and multipliers) give 64 bits cheaply with Math.imul;
+// a known header name enters as one code unit (0x100 + its index), not its letters.
+let laneA = 0;
+let laneB = 0;
+function feed(code: number): void {
+  laneA = Math.imul(laneA ^ code, 0x01000193);
+  laneB = Math.imul(laneB ^ code, 0x5bd1e995);
+}
+function feedString(text: string): void {
+  for (let i = 0; i < text.length; i++) feed(text.charCodeAt(i));
+}
+function hex8(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, '0');
+}
 
 /**
  * A 12-hex-character (48-bit) id of how the request was written; stable across random header
@@ -133,42 +151,37 @@ const hasher = createFnv64(); // scratch state: hashing is synchronous and never
  * const fp = requestFingerprint(req.rawHeaders, { method: req.method, httpVersion: req.httpVersion });
  */
 export function requestFingerprint(rawHeaders: readonly string[], extra: FingerprintExtra): string {
-  // Same canonical string as describeFingerprint, hashed as it is walked: no array, no join.
-  hasher.reset();
-  hasher.feedString(extra.method);
-  hasher.feed(124);
-  hasher.feedString(extra.httpVersion);
-  hasher.feed(124);
+  // The same sequence as describeFingerprint, hashed as it is walked: no array, no join.
+  laneA = 0x811c9dc5;
+  laneB = 0x050c5d1f;
+  feedString(extra.method);
+  feed(124);
+  feedString(extra.httpVersion);
+  feed(124);
   let accept = -1, language = -1, encoding = -1, connection = -1;
-  let first = true;
   let lastUnknown = false;
   const limit = Math.min(rawHeaders.length, MAX_HEADERS * 2);
   for (let i = 0; i + 1 < limit; i += 2) {
-    const known = byHash.get(lowerHash(rawHeaders[i] as string));
-    if (known === undefined) {
-      if (lastUnknown) continue;
+    const id = byHash.get(lowerHash(rawHeaders[i] as string));
+    if (id === undefined) {
+      if (!lastUnknown) feed(42);
       lastUnknown = true;
-      if (!first) hasher.feed(44);
-      hasher.feed(42);
-      first = false;
       continue;
     }
     lastUnknown = false;
-    if (!first) hasher.feed(44);
-    hasher.feedString(known);
-    first = false;
-    if (known === ACCEPT) { if (accept < 0) accept = i + 1; }
-    else if (known === ACCEPT_LANGUAGE) { if (language < 0) language = i + 1; }
-    else if (known === ACCEPT_ENCODING) { if (encoding < 0) encoding = i + 1; }
-    else if (known === CONNECTION) { if (connection < 0) connection = i + 1; }
+    feed(0x100 + id);
+    if (id === ACCEPT_ID) { if (accept < 0) accept = i + 1; }
+    else if (id === LANGUAGE_ID) { if (language < 0) language = i + 1; }
+    else if (id === ENCODING_ID) { if (encoding < 0) encoding = i + 1; }
+    else if (id === CONNECTION_ID) { if (connection < 0) connection = i + 1; }
   }
-  hasher.feedString('|a=');
-  hasher.feedString(acceptShape(accept < 0 ? undefined : rawHeaders[accept]));
-  hasher.feedString('|l=');
-  hasher.feedString(languageShape(language < 0 ? undefined : rawHeaders[language]));
-  hasher.feedString('|e=');
-  hasher.feedString(encodingShape(encoding < 0 ? undefined : rawHeaders[encoding]));
-  hasher.feedString('|c=');
-  hasher.feedString(connectionShape(connection < 0 ? undefined : rawHeaders[connection]));
-  return hasher.hex(12);
+  feed(124);
+  feedString(acceptShape(accept < 0 ? undefined : rawHeaders[accept]));
+  feed(124);
+  feedString(languageShape(language < 0 ? undefined : rawHeaders[language]));
+  feed(124);
+  feedString(encodingShape(encoding < 0 ? undefined : rawHeaders[encoding]));
+  feed(124);
+  feedString(connectionShape(connection < 0 ? undefined : rawHeaders[connection]));
+  return hex8(fmix32(laneA)) + hex8(fmix32(laneB)).slice(0, 4);
 }

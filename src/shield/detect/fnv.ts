@@ -1,6 +1,7 @@
 /**
- * FNV-1a hashing (Fowler–Noll–Vo, draft-eastlake-fnv) without bigint: 64-bit as four 16-bit limbs,
- * 32-bit with Math.imul. Non-cryptographic: for bucketing and fingerprints, never for secrets.
+ * FNV-1a hashing (Fowler–Noll–Vo, draft-eastlake-fnv) without bigint: 32-bit with Math.imul, 64-bit
+ * as four 16-bit limbs; and murmur3's finalizer. Non-cryptographic: for bucketing and ids, never
+ * for secrets.
  */
 
 const FNV32_OFFSET = 0x811c9dc5;
@@ -14,6 +15,15 @@ export function fnv1a32(text: string, seed = 0): number {
     h = Math.imul(h, FNV32_PRIME);
   }
   return h >>> 0;
+}
+
+/** MurmurHash3's 32-bit finalizer (fmix32): spreads every input bit over the output. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Running FNV-1a 64 state; `feed` one code unit at a time, `hex` the top bits. */
