@@ -95,7 +95,8 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
     getAuth: db.prepare('SELECT * FROM auths WHERE id = ?'),
     activeForTx: db.prepare('SELECT * FROM auths WHERE tx_id = ? AND terminal = 0 LIMIT 1'),
     due: db.prepare('SELECT * FROM auths WHERE terminal = 0 AND next_at <= ? ORDER BY next_at LIMIT ?'),
-    pendingApp: db.prepare("SELECT * FROM auths WHERE payer_ref = ? AND terminal = 0 AND state = 'app_pending' ORDER BY created_at"),
+    // The most recent 20: an app shows a few pending approvals, never an unbounded list.
+    pendingApp: db.prepare("SELECT * FROM auths WHERE payer_ref = ? AND terminal = 0 AND state = 'app_pending' ORDER BY created_at DESC LIMIT 20"),
     unfetched: db.prepare("SELECT * FROM auths WHERE terminal = 0 AND state = 'app_pending' AND fetched_at = 0"),
     countNonTerminal: db.prepare('SELECT count(*) AS n FROM auths WHERE terminal = 0'),
     countByState: db.prepare('SELECT state, count(*) AS n FROM auths GROUP BY state'),
@@ -112,18 +113,32 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
     insertIdem: db.prepare('INSERT OR IGNORE INTO idempotency (key, body_hash, status, body, pending, at) VALUES (?, ?, ?, ?, ?, ?)'),
     dropIdem: db.prepare('DELETE FROM idempotency WHERE key = ?'),
     getSetting: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
     setSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
   };
   const updates = new Map<string, Database.Statement>();
+  let depth = 0;
 
   const store: SqliteStore = {
     db,
-    tx: <T>(fn: () => T): T => {
+    tx<T>(fn: () => T): T {
+      // Prepared BEGIN/COMMIT (cheaper than wrapping with db.transaction per call); a nested call
+      // joins the outer transaction.
+      if (depth > 0) return fn();
+      depth++;
+      q.begin.run();
       try {
-        return db.transaction(fn)();
+        const out = fn();
+        q.commit.run();
+        return out;
       } catch (e) {
+        if (db.inTransaction) q.rollback.run();
         chain.resync(); // the rolled-back audit rows must not stay the in-memory head
         throw e;
+      } finally {
+        depth--;
       }
     },
     audit: (e) => chain.append(e),
