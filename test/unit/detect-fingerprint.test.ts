@@ -116,6 +116,9 @@ test('query shapes keep sorted keys, drop values, fold random keys', () => {
   assert.equal(queryShape('/search?q=shoes&page=2&q=hats'), 'page&q');
   assert.equal(queryShape('/search'), '');
   assert.equal(queryShape('/search?'), '');
+  assert.equal(queryShape('?b=1&a'), 'a&b', 'a search string');
+  assert.equal(queryShape('b=1&a=2'), 'a&b', 'a bare query (what follows the ?)');
+  assert.equal(queryShape(''), '');
   assert.equal(queryShape('?9f8e7d6c5b=1&q=a&1234567=2'), 'q&{k}');
   const random = createPrng(3);
   const shapes = new Set<string>();

@@ -7,12 +7,16 @@ import { isIdSegment } from './path-template.js';
 const MAX_KEYS = 16;
 const MAX_KEY_CHARS = 32;
 
-/** The query shape of a URL or a search string; `''` when there is no query. */
+/**
+ * The query shape of a request target (`/search?q=x`), a search string (`?q=x`) or a bare query
+ * (`q=x`); `''` when there is no query.
+ */
 export function queryShape(urlOrSearch: string): string {
   const q = urlOrSearch.indexOf('?');
-  if (q < 0 || q === urlOrSearch.length - 1) return '';
+  // Without `?`, a string that starts with `/` is a path with no query; anything else is the query.
+  let start = q >= 0 ? q + 1 : urlOrSearch.charCodeAt(0) === 47 ? urlOrSearch.length : 0;
+  if (start >= urlOrSearch.length) return '';
   const keys: string[] = [];
-  let start = q + 1;
   const n = urlOrSearch.length;
   while (start < n && keys.length < MAX_KEYS) {
     let amp = urlOrSearch.indexOf('&', start);
