@@ -163,7 +163,8 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     for (let i = 0; i < due; i++) {
       const src = sources[order[cursor]!]!;
       cursor = (cursor + 1) % order.length;
-      if (src.inFlight >= spec.connectionsPerSource || src.solving) { counters.notSentBusy++; continue; }
+      if (src.solving) { counters.notSentSolving++; continue; }
+      if (src.inFlight >= spec.connectionsPerSource) { counters.notSentBusy++; continue; }
       send(src);
     }
   };

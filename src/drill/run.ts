@@ -66,6 +66,8 @@ export interface AttackComponentReport {
   achievedRatePerS: number;
   notSentBusy: number;
   notSentBehind: number;
+  /** Due while the bot was solving a challenge. */
+  notSentSolving: number;
   statuses: Record<string, number>;
   challengesSolved?: number;
   peakHeld?: number;
@@ -258,16 +260,18 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const r: AttackComponentReport = {
       label: c.label, kind: c.kind, sources: x.sources, requested: c.requested, sent: c.sent,
       requestedRatePerS: c.activeSeconds > 0 ? c.requested / active : 0, achievedRatePerS: c.activeSeconds > 0 ? c.sent / active : 0,
-      notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, statuses: c.statuses,
+      notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, notSentSolving: c.notSentSolving, statuses: c.statuses,
     };
     if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
     if ('bytesRead' in x && x.bytesRead !== undefined) { r.bytesRead = x.bytesRead; r.responsesCompleted = x.responsesCompleted ?? 0; }
     if ('warmup' in x && x.warmup) r.warmup = { ...x.warmup };
     if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
-      const why = c.notSentBehind > c.notSentBusy
-        ? 'this machine could not keep up (generator behind schedule)'
-        : 'every connection of the sources was waiting for the target (target back-pressure)';
+      const why = c.notSentSolving > Math.max(c.notSentBehind, c.notSentBusy)
+        ? 'the bots were solving challenges (they send nothing meanwhile)'
+        : c.notSentBehind > c.notSentBusy
+          ? 'this machine could not keep up (generator behind schedule)'
+          : 'every connection of the sources was waiting for the target (target back-pressure)';
       warnings.push(`${c.label}: sent ${r.achievedRatePerS.toFixed(0)} req/s of ${r.requestedRatePerS.toFixed(0)} requested — ${why}`);
     }
     if (c.kind === 'slow' && r.peakHeld !== undefined && plan.slow.find((s) => s.label === c.label)!.connections > r.peakHeld * 1.1) {
