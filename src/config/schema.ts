@@ -37,6 +37,8 @@ const limitsSchema = z.object({
   bodyGraceMs: positiveMs.default(5_000),
   /** Largest request body forwarded, bytes (0 = unlimited); beyond it 413. */
   maxBodyBytes: z.number().int().min(0).default(100 * 1024 * 1024),
+  /** A client that accepts no response bytes for this long is cut (nginx send_timeout). */
+  sendTimeoutMs: positiveMs.default(60_000),
   /** Idle keep-alive connections are closed after this time. */
   keepAliveTimeoutMs: positiveMs.default(5_000),
   /** A connection is closed after serving this many requests (0 = unlimited). */
@@ -162,12 +164,19 @@ const bufferingSchema = z.object({
   /** Where spooled bodies go (a private directory is created inside); default: the OS temp dir. */
   spoolDir: z.string().optional(),
   /**
-   * Bytes of one response read from the upstream ahead of a slow client (nginx proxy_buffers): up to
-   * this much, the upstream is read at its own pace and its connection released.
+   * Bytes of one response held in memory ahead of a slow client (nginx proxy_buffers); the rest
+   * goes to a temporary file up to `responseSpoolBytes`: the upstream is read at its own pace and
+   * its connection released, whatever the client's reading speed.
    */
   responseBytes: z.number().int().min(0).default(1024 * 1024),
-  /** Memory for buffered responses over all clients; beyond it the upstream is paused (backpressure). */
+  /** Memory for read-ahead over all responses; beyond it responses spool (or pause). */
   responseBudgetBytes: z.number().int().min(0).default(256 * 1024 * 1024),
+  /** Bytes of one response spooled to disk ahead of the client (nginx proxy_max_temp_file_size); 0 = never spool. */
+  responseSpoolBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
+  /** Disk for spooled responses over all clients; beyond it the upstream is paused until the client catches up. */
+  responseSpoolBudgetBytes: z.number().int().min(0).default(8 * 1024 * 1024 * 1024),
+  /** A client that accepts nothing for this long while its paused response holds an upstream slot others wait for is cut. */
+  stallEvictMs: positiveMs.default(2_000),
 }).strict();
 
 const secretSchema = z.string().min(32, 'secret must be at least 32 characters (it signs cookies and challenges)');

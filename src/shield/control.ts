@@ -23,7 +23,7 @@ export interface ControlDeps {
   port: () => number;
   config: () => Config;
   runtime: () => Runtime;
-  bodies: () => { streaming: number; bufferedBytes: number; spooledFiles: number; responseReadAheadBytes: number };
+  bodies: () => Record<string, number>;
   startedAt: number;
   detector: Detector;
 }

@@ -21,7 +21,7 @@ import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
-import type { ResponseBudget } from './upstream/response-budget.js';
+import type { ResponseSinks } from './upstream/response-sink.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
 import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
@@ -42,7 +42,7 @@ export interface SharedState {
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
   bodyBuffers: BodyBuffers;
-  responseBudget: ResponseBudget;
+  responseSinks: ResponseSinks;
   cache: CacheStore;
   coalescer: Coalescer;
   bus: ShieldBus;
@@ -86,7 +86,12 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createConcurrencyLimit({ max: u.connections, min: Math.min(4, u.connections), initial: Math.min(u.connections, 20) })]))
     : undefined;
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
-  const ticker = setInterval(() => { for (const q of admission.values()) if (q.queued > 0) q.expire(shared.ticker.now()); }, 100);
+  let forwarder: Forwarder | undefined;
+  const ticker = setInterval(() => {
+    const now = shared.ticker.now();
+    for (const q of admission.values()) if (q.queued > 0) q.expire(now);
+    forwarder?.evictStalled(now);
+  }, 100);
   ticker.unref();
   const caches = config.routes.some((r) => r.cache);
   const ext = shared.extensions;
@@ -136,14 +141,16 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     logging: Object.freeze(logging),
   });
 
-  const forward = createForwarder({
+  const forward = forwarder = createForwarder({
     upstreams,
     admission,
     clock: shared.ticker,
     bodyGuards: shared.bodyGuards,
     bodyLimits: config.listen.limits,
     responseFilters: phases.upstreamResponse,
-    responseBuffer: shared.responseBudget,
+    responseSinks: shared.responseSinks,
+    stallEvictMs: config.buffering.stallEvictMs,
+    sendTimeoutMs: config.listen.limits.sendTimeoutMs,
     draining: shared.draining,
     ...(concurrency ? {
       onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean) {

@@ -13,7 +13,7 @@ import { createBodyGuards } from './body-guard.js';
 import { createBodyBuffers } from './body/request-buffer.js';
 import { createCacheStore } from './cache/store.js';
 import { createCoalescer } from './cache/coalesce.js';
-import { createResponseBudget } from './upstream/response-budget.js';
+import { createResponseSinks } from './upstream/response-sink.js';
 import { createExchangeHandler, createRequestIds } from './pipeline/handler.js';
 import type { PhaseExtensions } from './pipeline/phases.js';
 import { buildRuntime, type Runtime } from './runtime.js';
@@ -79,7 +79,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     memoryBudgetBytes: config.buffering.requestMemoryBudgetBytes,
     ...(config.buffering.spoolDir ? { spoolDir: config.buffering.spoolDir } : {}),
   });
-  const responseBudget = createResponseBudget(config.buffering.responseBytes, config.buffering.responseBudgetBytes);
+  const b = config.buffering;
+  const responseSinks = createResponseSinks({
+    memoryBytes: b.responseBytes, memoryBudgetBytes: b.responseBudgetBytes, spoolBytes: b.responseSpoolBytes, spoolBudgetBytes: b.responseSpoolBudgetBytes,
+  }, () => ticker.now(), b.spoolDir);
   // The cache belongs to the process: a reload keeps what it holds (its size is fixed at start).
   const cache = createCacheStore(config.cache.maxBytes);
   const coalescer = createCoalescer();
@@ -128,7 +131,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     },
   });
   const shared = {
-    clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseBudget, cache, coalescer, bus,
+    clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
     draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations,
   };
   runtime = buildRuntime(config, shared);
@@ -157,7 +160,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     timer: undefined as NodeJS.Timeout | undefined,
   });
   if (det.enabled) life.register(detector);
-  life.register({ name: 'request-bodies', stop() { bodyGuards.close(); bodyBuffers.close(); } });
+  life.register({ name: 'bodies', stop() { bodyGuards.close(); bodyBuffers.close(); responseSinks.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
   const listener = createHttp1Listener({
     config, clock, bus, nextId,
@@ -177,7 +180,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const control = createShieldControl({
     clock, bus, blocklist, startedAt: clock.now(), detector,
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
-    bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseReadAheadBytes: responseBudget.held }),
+    bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });
   let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
   life.register({

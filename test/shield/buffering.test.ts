@@ -125,7 +125,9 @@ test('a client that does not read its response releases the upstream slot once t
   assert.equal(await res.body.text(), 'small');
 });
 
-test('past the read-ahead size, a slow reader holds its upstream slot (backpressure) and others are shed', async (t) => {
+test('a response larger than the memory read-ahead is spooled: the slot is freed at once and the file removed when the client leaves', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-resp-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const upstream = await startRecordingUpstream(t);
   const big = Buffer.alloc(16 * 1024 * 1024, 97);
   upstream.handler = (req, res) => {
@@ -133,16 +135,52 @@ test('past the read-ahead size, a slow reader holds its upstream slot (backpress
     res.end('small');
   };
   const shield = await startTestShield(t, upstream.url, {
-    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 300 } },
-    buffering: { responseBytes: 64 * 1024 },
+    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 1_000 } },
+    buffering: { responseBytes: 64 * 1024, spoolDir: dir },
+  });
+  const reader = await openSocket(shield.port);
+  reader.pause();
+  reader.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.ok(await eventually(() => spooled(dir).length === 1), 'the part the client has not taken is on disk');
+  const res = await request(`${shield.url}/other`);
+  assert.equal(res.statusCode, 200, 'the only upstream slot is free while the slow reader still reads');
+  assert.equal(await res.body.text(), 'small');
+  reader.destroy();
+  assert.ok(await eventually(() => spooled(dir).length === 0), `spool file left: ${spooled(dir).join(', ')}`);
+});
+
+test('a spooled response reaches a client that reads it all, byte for byte', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const big = Buffer.alloc(6 * 1024 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 12)) & 0xff;
+  upstream.handler = (_req, res) => { res.writeHead(200, { 'content-length': big.length }); res.end(big); };
+  const shield = await startTestShield(t, upstream.url, { buffering: { responseBytes: 16 * 1024 } });
+  const res = await request(`${shield.url}/big`);
+  // Read slowly at first so the shield has to spool, then at full speed.
+  await sleep(300);
+  const got = Buffer.from(await res.body.arrayBuffer());
+  assert.equal(got.length, big.length);
+  assert.ok(got.equals(big), 'the bytes arrive intact and in order');
+});
+
+test('with spooling off, a stalled reader holding the slot another request waits for is evicted', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const big = Buffer.alloc(16 * 1024 * 1024, 97);
+  upstream.handler = (req, res) => {
+    if (req.url === '/big') { res.writeHead(200, { 'content-length': big.length }); res.end(big); return; }
+    res.end('small');
+  };
+  const shield = await startTestShield(t, upstream.url, {
+    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 5_000 } },
+    buffering: { responseBytes: 64 * 1024, responseSpoolBytes: 0, stallEvictMs: 300 },
   });
   const reader = await openSocket(shield.port);
   reader.pause();
   t.after(() => reader.destroy());
   reader.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.ok(await eventually(() => upstream.seen.length === 1));
-  await sleep(200);
   const res = await request(`${shield.url}/other`);
-  assert.equal(res.statusCode, 503, 'the bound is real: memory per slow reader is capped');
+  assert.equal(res.statusCode, 200, 'the waiting request got the slot once the stalled reader was cut');
   await res.body.dump();
+  assert.equal(await waitClose(reader, 3_000), 'closed', 'the stalled reader was disconnected');
 });

@@ -42,7 +42,8 @@ export interface BodyBuffers {
  * new bodies go to disk from their first byte, so a flood of large POSTs cannot exhaust memory.
  */
 export function createBodyBuffers(guards: BodyGuards, opts: { memoryBudgetBytes: number; spoolDir?: string }): BodyBuffers {
-  const dir = opts.spoolDir ?? join(tmpdir(), `rempart-spool-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  // A private directory inside the configured one: removing it at shutdown never touches the operator's.
+  const dir = join(opts.spoolDir ?? tmpdir(), `rempart-req-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   let dirReady = false;
   let inMemory = 0;
   let files = 0;

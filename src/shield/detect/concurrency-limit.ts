@@ -1,9 +1,9 @@
 /**
  * Adaptive concurrency limit per upstream, discovering capacity from latency in the manner of
- * TCP Vegas and Netflix concurrency-limits' Gradient2: while the smoothed RTT stays near the
- * no-load RTT the limit grows by about √limit per round trip; when it rises past a tolerance the
- * limit is pulled toward limit × noLoadRtt / rtt (by Little's law, what the upstream completes
- * without queueing); a drop or timeout backs off multiplicatively.
+ * TCP Vegas and Netflix concurrency-limits' Gradient2: while the smoothed ratio of RTT to no-load
+ * RTT (per kind of request) stays near 1 the limit grows by about √limit per round trip; when it
+ * rises past a tolerance the limit is pulled toward limit / ratio (by Little's law, what the
+ * upstream completes without queueing); a drop or timeout backs off multiplicatively.
  *
  * A limit that starts (or drifts) above capacity sees a steady RTT of noLoad × limit / capacity and
  * cannot tell it from a slow upstream, so, like BBR's ProbeRTT, the limit is halved for two round
@@ -18,6 +18,11 @@ export interface LimitSample {
   readonly inFlight: number;
   /** Timed out, refused or answered 503 by the upstream. */
   readonly dropped?: boolean;
+  /**
+   * What kind of request it was (a path template, a route): each kind has its own no-load RTT, so
+   * a mix of 2 ms static files and 30 ms logins is not read as queueing. Default `''`.
+   */
+  readonly kind?: string;
 }
 
 /** Bounds and gains of the limiter. */
@@ -36,6 +41,8 @@ export interface ConcurrencyLimitParams {
   readonly backoff: number;
   /** The no-load RTT is the least RTT of the last one or two windows of this length (10 s). */
   readonly noLoadWindowMs: number;
+  /** Kinds with their own no-load RTT; later kinds share one. Default 256. */
+  readonly maxKinds: number;
   /** Every this often the limit is halved for two round trips to re-measure the no-load RTT. */
   readonly probeEveryMs: number;
 }
@@ -43,7 +50,7 @@ export interface ConcurrencyLimitParams {
 /** Defaults: start at 20, between 4 and 1000. */
 export const DEFAULT_LIMIT_PARAMS: ConcurrencyLimitParams = Object.freeze({
   initial: 20, min: 4, max: 1000, growTolerance: 0.1, shrinkTolerance: 0.2, rttSmoothing: 0.1,
-  shrinkSmoothing: 0.1, backoff: 0.9, noLoadWindowMs: 10_000, probeEveryMs: 5_000,
+  shrinkSmoothing: 0.1, backoff: 0.9, noLoadWindowMs: 10_000, maxKinds: 256, probeEveryMs: 5_000,
 });
 
 /** An adaptive limit: feed it samples, read `limit` (whole requests) before admitting. */
@@ -52,8 +59,11 @@ export interface ConcurrencyLimit {
   readonly limit: number;
   /** The fractional limit, for graphs. */
   readonly estimate: number;
+  /** No-load RTT of the kind of the latest sample. */
   readonly noLoadRttMs: number;
   readonly smoothedRttMs: number;
+  /** Smoothed RTT / no-load RTT: 1 is an idle upstream, 2 means requests wait as long as they work. */
+  readonly smoothedRatio: number;
 }
 
 /**
@@ -68,11 +78,11 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   let limit = Math.min(p.max, Math.max(p.min, p.initial));
   // Windowed minimum as in BBR's min_rtt filter (draft-ietf-ccwg-bbr, MinRTT):
   // a path that became slower for good is learned within two windows, a fast past is forgotten.
-  let minCurrent = Infinity;
-  let minPrevious = Infinity;
+  const kinds = new Map<string, { current: number; previous: number }>();
   let windowStart = -Infinity;
   let noLoad = Infinity;
   let smoothed = 0;
+  let ratioSmoothed = 0;
   let lastDrop = -Infinity;
   let nextProbeAt: number | undefined;
   let probeUntil = -Infinity;
@@ -89,6 +99,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     get estimate() { return limit; },
     get noLoadRttMs() { return noLoad; },
     get smoothedRttMs() { return smoothed; },
+    get smoothedRatio() { return ratioSmoothed; },
   };
 
   function update(sample: LimitSample, now: number): number {
@@ -104,11 +115,23 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       return exposed(now);
     }
     if (!(rtt > 0 && Number.isFinite(rtt))) return exposed(now);
-    if (now - windowStart >= p.noLoadWindowMs) { minPrevious = minCurrent; minCurrent = Infinity; windowStart = now; }
-    if (rtt < minCurrent) minCurrent = rtt;
-    noLoad = Math.min(minCurrent, minPrevious);
+    if (now - windowStart >= p.noLoadWindowMs) {
+      for (const m of kinds.values()) { m.previous = m.current; m.current = Infinity; }
+      windowStart = now;
+    }
+    const kind = sample.kind ?? '';
+    let m = kinds.get(kind) ?? kinds.get('*');
+    if (m === undefined) {
+      m = { current: Infinity, previous: Infinity };
+      kinds.set(kinds.size < p.maxKinds - 1 ? kind : '*', m);
+    }
+    if (rtt < m.current) m.current = rtt;
+    noLoad = Math.min(m.current, m.previous);
     smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
-    const ratio = smoothed / noLoad;
+    // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
+    const sampleRatio = rtt / noLoad;
+    ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
+    const ratio = ratioSmoothed;
     if (ratio > 1 + p.shrinkTolerance) {
       const target = (limit * (1 + p.growTolerance)) / ratio;
       limit = Math.max(p.min, limit + p.shrinkSmoothing * (target - limit));

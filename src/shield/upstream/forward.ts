@@ -12,7 +12,7 @@ import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
 import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
-import type { ResponseBudget } from './response-budget.js';
+import type { ResponseSink, ResponseSinks } from './response-sink.js';
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
@@ -23,8 +23,14 @@ export interface ForwarderDeps {
   bodyGuards: BodyGuards;
   bodyLimits: BodyLimits;
   responseFilters: readonly UpstreamResponseFilter[];
-  /** Bytes of a response read ahead of a slow client (and their global budget). */
-  responseBuffer: ResponseBudget;
+  /** Response read-ahead (memory, then spool files) so slow readers do not hold upstream slots. */
+  responseSinks: ResponseSinks;
+  /**
+   * A client that accepted nothing for this long while its response holds an upstream slot is cut
+   * when other requests wait for a slot (and after `sendTimeoutMs` in any case).
+   */
+  stallEvictMs: number;
+  sendTimeoutMs: number;
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
   /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
@@ -42,7 +48,11 @@ export interface ForwardCallbacks {
 }
 
 /** The proxy step: waits for an upstream slot, then streams the exchange. */
-export type Forwarder = (ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks) => void;
+export interface Forwarder {
+  (ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks): void;
+  /** Cuts clients stalled past their limits (called on the runtime's ticker); returns how many. */
+  evictStalled(now: number): number;
+}
 
 const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal: 2, low: 3, none: 3 };
 
@@ -56,7 +66,9 @@ interface ExchangeState { aborted: boolean; controller?: Dispatcher.DispatchCont
  * proxy_buffering), so a slow reader frees the upstream's connection; beyond that, backpressure.
  */
 export function createForwarder(deps: ForwarderDeps): Forwarder {
-  const { upstreams, admission, bodyGuards, bodyLimits, clock, responseFilters, responseBuffer } = deps;
+  const { upstreams, admission, bodyGuards, bodyLimits, clock, responseFilters, responseSinks } = deps;
+  // Exchanges whose upstream is paused for a slow client: checked on a ticker, never a timer each.
+  const paused = new Set<{ sink: ResponseSink; queue: AdmissionQueue; evict(): void }>();
 
   const shed = (ctx: RequestContext, why: AdmissionRejection, cb: ForwardCallbacks): void => {
     if (ctx.res.headersSent || ctx.res.destroyed) return;
@@ -80,19 +92,13 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     let observers: BodyObserver[] | undefined;
     let replaced = false;
     // Bytes of this response counted in the global read-ahead budget.
-    let held = 0;
-    let settles = false;
-    const settle = (): void => { responseBuffer.add(-held); held = 0; };
-    const account = (): boolean => {
-      const now = res.writableLength;
-      responseBuffer.add(now - held);
-      held = now;
-      if (!settles) { settles = true; onExchangeEnd(ctx, settle); }
-      return held > responseBuffer.perResponseBytes || responseBuffer.overBudget;
-    };
-    const pauseUntilDrain = (c: Dispatcher.DispatchController): void => {
+    let sink: ResponseSink | undefined;
+    let watch: { sink: ResponseSink; queue: AdmissionQueue; evict(): void } | undefined;
+    const pauseUpstream = (c: Dispatcher.DispatchController, s: ResponseSink): void => {
       c.pause();
-      res.once('drain', () => { account(); c.resume(); });
+      watch ??= { sink: s, queue, evict: () => { res.destroy(); state.controller?.abort(new Error('client too slow')); } };
+      paused.add(watch);
+      s.onResume = () => { if (watch) paused.delete(watch); c.resume(); };
     };
     upstream.pool.dispatch({
       origin: upstream.origin,
@@ -130,18 +136,20 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         }
         if (deps.draining()) res.shouldKeepAlive = false;
         res.writeHead(head.status, head.headers);
-        if (res.writableNeedDrain) pauseUntilDrain(c);
+        sink = responseSinks.open(res);
+        const opened = sink;
+        onExchangeEnd(ctx, () => { opened.dispose(); if (watch) paused.delete(watch); });
       },
       onResponseData(c, chunk) {
         if (replaced) return;
         if (observers) for (const o of observers) o.data(chunk);
-        if (state.aborted) return;
-        if (!res.write(chunk) && account()) pauseUntilDrain(c);
+        if (state.aborted || !sink) return;
+        if (!sink.write(chunk)) pauseUpstream(c, sink);
       },
       onResponseEnd() {
         release();
         if (observers) for (const o of observers) o.end();
-        if (!state.aborted && !replaced) res.end();
+        if (!state.aborted && !replaced) sink?.end();
       },
       onResponseError(_c, err) {
         release();
@@ -158,7 +166,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     });
   }
 
-  return function forward(ctx, up, cb) {
+  const forward = function forward(ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks) {
     const name = (ctx.route as { upstream: string }).upstream;
     const upstream = upstreams.get(name) as Upstream;
     const queue = admission.get(name) as AdmissionQueue;
@@ -177,5 +185,20 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       state.controller?.abort(new Error('client closed the connection'));
     };
     queue.admit(waiter, clock.now());
+  } as Forwarder;
+  forward.evictStalled = (now) => {
+    let n = 0;
+    for (const w of paused) {
+      const since = w.sink.pausedSince;
+      if (since === undefined) { paused.delete(w); continue; }
+      // A slow reader may keep a slot nobody else needs; not one that others are waiting for.
+      const limit = w.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
+      if (now - since < limit) continue;
+      paused.delete(w);
+      w.evict();
+      n++;
+    }
+    return n;
   };
+  return forward;
 }
