@@ -203,3 +203,13 @@ test('request helpers: navigation detection, marker parsing, return paths never 
   assert.equal(returnPath('https://evil.example/'), '/');
   assert.equal(returnPath(`/p?${'q'.repeat(2000)}`), '/p');
 });
+
+test('settings are validated once and frozen', () => {
+  const keys = createKeyring(Buffer.alloc(32, 1));
+  assert.throws(() => createChallengeSettings({ keys, clearanceTtlS: 0 }), /clearanceTtlS/);
+  assert.throws(() => createChallengeSettings({ keys, nojsMaxAttempts: 0 }), /nojsMaxAttempts/);
+  const s = createChallengeSettings({ keys, clearanceTtlS: 600 });
+  assert.equal(Object.isFrozen(s), true);
+  assert.equal(s.clearanceTtlS, 600);
+  assert.equal(s.nojsTtlS, 1_800);
+});
