@@ -38,6 +38,31 @@ test('the limit converges within ±25% of a known capacity, from below and from 
   }
 });
 
+test('a mix of cheap and costly requests: per-kind no-load RTTs keep the limit on capacity', () => {
+  // The demo origin's shape: static files 2 ms, pages 10 ms, search 20 ms, login 30 ms.
+  const kinds = [['static', 2], ['page', 10], ['search', 20], ['login', 30]] as const;
+  const run = (withKinds: boolean): number => {
+    const random = createPrng(11);
+    const limit = createConcurrencyLimit({ initial: 10, max: 2000 });
+    const capacity = 80;
+    let now = 0;
+    for (let r = 0; r < 600; r++) {
+      const inFlight = limit.limit;
+      for (let i = 0; i < inFlight; i++) {
+        const [kind, base] = kinds[Math.floor(random() * kinds.length)]!;
+        const rtt = base * Math.max(1, inFlight / capacity) * (1 + (random() - 0.5) * 0.1);
+        limit.onSample({ rttMs: rtt, inFlight, ...(withKinds ? { kind } : {}) }, now + (i * 15) / inFlight);
+      }
+      now += 15;
+    }
+    return limit.estimate;
+  };
+  const withKinds = run(true);
+  assert.ok(Math.abs(withKinds - 80) <= 20, `with kinds: ${withKinds.toFixed(1)}`);
+  // Without kinds the 2 ms files set the no-load RTT and every 30 ms login reads as queueing.
+  assert.ok(run(false) < 40, 'the failure mode kinds exist for');
+});
+
 test('drops back off multiplicatively once per round trip; idle upstreams do not grow the limit', () => {
   const limit = createConcurrencyLimit({ initial: 100 });
   limit.onSample({ rttMs: 10, inFlight: 100 }, 0);
