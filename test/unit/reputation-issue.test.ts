@@ -43,6 +43,17 @@ test('a reputation is refreshed once a day keeping its first-seen time and id, s
   assert.ok(refreshed.exp > first.exp);
 });
 
+test('after a key rotation a reputation signed by the previous key is re-signed at once, keeping its age', () => {
+  const first = verify(planReputationCookie(facts, policy)!, T0);
+  const rotated = createKeyring(Buffer.alloc(32, 5), Buffer.alloc(32, 4));
+  const c = planReputationCookie({ ...facts, reputation: first, now: T0 + 60_000 }, { ...policy, keys: rotated });
+  assert.ok(c, 're-signed');
+  const r = verifyToken(tokenOf(c), rotated, T0 + 60_000, { kind: 'rep', prefix: '203.0.113.0/24', fingerprint: 'fp' });
+  assert.ok(r.ok);
+  assert.equal(r.payload.kid, rotated.current.id);
+  assert.equal(r.payload.iat, first.iat);
+});
+
 test('reputation rank: established only when issued at least minAge before the attack started', () => {
   const rep = { v: 1, kid: 'k', k: 'rep', iat: T0 / 1000, exp: T0 / 1000 + 1e6, p: 'x' } as const;
   const minAgeMs = 600_000;

@@ -42,8 +42,9 @@ export function planReputationCookie(facts: ReputationIssueFacts, policy: Reputa
   const ttlS = policy.ttlS ?? DEFAULT_TTL_S;
   const nowS = toTokenTime(facts.now);
   const rep = facts.reputation;
-  // A reputation's exp - ttl is when it was last signed.
-  if (rep && nowS - (rep.exp - ttlS) < (policy.refreshAfterS ?? DEFAULT_REFRESH_S)) return undefined;
+  // A reputation's exp - ttl is when it was last signed; one signed by the previous key is
+  // re-signed at once, so a key rotation migrates active clients without losing their age.
+  if (rep && rep.kid === policy.keys.current.id && nowS - (rep.exp - ttlS) < (policy.refreshAfterS ?? DEFAULT_REFRESH_S)) return undefined;
   const token = signToken({
     k: 'rep', iat: rep ? rep.iat : nowS, exp: nowS + ttlS, p: facts.prefix,
     ...(facts.fingerprint !== undefined ? { f: facts.fingerprint } : {}),
