@@ -28,7 +28,7 @@ function user(rng: Rng, id: number, cookie: 'none' | 'valid'): Observation {
 
 interface Second { readonly requests: Observation[]; readonly saturation: number }
 
-/** Runs 120 s of normal traffic, then `scenario` for 40 s; returns each second's active mitigations. */
+/** Runs 60 s of normal traffic, then `scenario` for 20 s; returns each second's active mitigations. */
 function simulate(seed: number, scenario: (rng: Rng, t: number) => Second) {
   const rng = createRng(seed);
   const clock = createManualClock(1_000_000);
@@ -39,7 +39,7 @@ function simulate(seed: number, scenario: (rng: Rng, t: number) => Second) {
   let plan: EscalationState = initialEscalation(clock.now());
   const timeline: Array<{ t: number; phase: string; active: readonly Mitigation[] }> = [];
   const normal = (): Second => ({ requests: Array.from({ length: 100 + rng.int(-10, 10) }, () => user(rng, rng.int(0, 3000), rng.next() < 0.3 ? 'none' : 'valid')), saturation: 0.4 });
-  for (let t = -120; t < 40; t++) {
+  for (let t = -60; t < 20; t++) {
     const second = t < 0 ? normal() : scenario(rng, t);
     for (const r of second.requests) { sketch.observe(r); clock.advance(1000 / second.requests.length - 1e-9); }
     clock.set(Math.ceil(clock.now() / 1000) * 1000);

@@ -35,14 +35,14 @@ function userRequest(rng: Rng, u: User): Observation {
   };
 }
 
-/** 60 s of normal traffic learned into a share baseline; returns what the scenario needs. */
+/** 40 s of normal traffic learned into a share baseline; returns what the scenario needs. */
 function learnedSite(seed: number) {
   const rng = createRng(seed);
   const clock = createManualClock(0);
   const sketch = createTrafficSketch({ clock, capacity: 512, countMinWidth: 1024 });
   const baseline = createShareBaseline({ halfLife: 30, warmupSamples: 20 });
   const regulars = users(rng, 2000, 0, 500, 'valid');
-  for (let s = 0; s < 60; s++) {
+  for (let s = 0; s < 40; s++) {
     for (let i = 0; i < 100; i++) sketch.observe(userRequest(rng, rng.pick(regulars)));
     clock.advance(1000);
     const snap = sketch.snapshot(64);
