@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
 import { applySetCookie, createBrowser } from './browser.js';
 import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
@@ -231,6 +232,11 @@ async function browseFirst(spec: FloodSpec, env: FloodEnv, sources: FloodSource[
     detect: (res) => spec.solver!.detect(res),
     solve: async (res, http, signal) => { const ok = await spec.solver!.solve(res, http, signal); if (ok) onSolved(); return ok; },
   };
+  // The attack starts on time whatever the warm-up's state: pages still loading then are abandoned.
+  const end = new AbortController();
+  const endTimer = setTimeout(() => end.abort(), Math.max(0, spec.startS * 1000 - env.now()));
+  const signal = AbortSignal.any([env.signal, end.signal]);
+  setMaxListeners(0, signal, end.signal);
   const bot = async (src: FloodSource): Promise<void> => {
     const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, toMs)).sort((a, b) => a - b);
     const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
@@ -238,20 +244,21 @@ async function browseFirst(spec: FloodSpec, env: FloodEnv, sources: FloodSource[
     try {
       for (const [i, at] of times.entries()) {
         const wait = at - env.now();
-        if (wait > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, wait); env.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
-        if (env.signal.aborted || env.now() >= spec.startS * 1000) break;
+        if (wait > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, wait); signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
+        if (signal.aborted) break;
         const path = w.page(env.rng, i);
         warm.pages++;
         try {
-          const res = await browser.fetch('GET', path, { kind: path.startsWith('/track/') ? 'json' : 'document', ...(referer ? { referer } : {}), timeoutMs: 5_000, signal: env.signal });
+          const res = await browser.fetch('GET', path, { kind: path.startsWith('/track/') ? 'json' : 'document', ...(referer ? { referer } : {}), timeoutMs: 5_000, signal });
           if (res.status >= 200 && res.status < 400) warm.ok++;
           referer = res.url;
         } catch { /* a page that failed: the bot browses on */ }
       }
     } finally {
       for (const [k, v] of browser.cookies) src.cookies.set(k, v);
-      await browser.close().catch(() => undefined);
+      void browser.close().catch(() => undefined);
     }
   };
   await Promise.all(sources.map(bot));
+  clearTimeout(endTimer);
 }

@@ -94,3 +94,21 @@ test('challenge-solver: a bot whose clearance stops working does not solve again
   assert.equal(r.attack.components[0]!.challengesSolved, 10);
   assert.ok((r.attack.components[0]!.statuses['429'] ?? 0) > 100, 'the bots flood on, challenged');
 });
+
+test('browse-then-flood: the flood starts on time even when warm-up pages hang', async (t) => {
+  const t0 = performance.now();
+  const hung = new Set<import('node:http').ServerResponse>();
+  const srv = await startRecordingServer((_req, res) => {
+    if (performance.now() - t0 < 1200) { hung.add(res); return; } // warm-up pages never answered
+    res.end('ok');
+  });
+  t.after(async () => { for (const r of hung) r.destroy(); await srv.close(); });
+  const r = await runDrill({
+    target: srv.url, scenario: 'browse-then-flood', durationS: 3, trackingUsers: 0, bankingUsers: 0, seed: 14, graceMs: 200,
+    params: { rate: 100, sources: 5, connections: 2, warmupS: 1.5, pages: 2, solves: 0 },
+  });
+  const c = r.attack.components[0]!;
+  assert.equal(c.warmup!.ok, 0, 'no warm-up page was answered');
+  assert.ok(c.requested >= 100, `${c.requested} flood requests due in 1.5 s at 100/s`);
+  assert.ok(srv.requests.filter((q) => q.t >= 1500).length > 30, 'the flood reached the target during the attack window');
+});
