@@ -1,26 +1,29 @@
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { createKeyring } from '../../src/shield/reputation/token.js';
 import { startTestShield } from './server.js';
 
 const settings = createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 3)) });
 
-async function launch(t: { after(fn: () => Promise<void>): void }, extraArgs: string[] = []): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...extraArgs],
-  });
-  t.after(() => browser.close());
-  return browser;
+// One Chromium for the file (a second one with a host mapping for the insecure-origin test).
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+let shared: Browser;
+before(async () => { shared = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS }); });
+after(() => shared.close());
+
+/** A fresh browser context (its own cookie jar) in the shared Chromium, closed after the test. */
+async function freshContext(t: { after(fn: () => Promise<void>): void }, options?: BrowserContextOptions): Promise<BrowserContext> {
+  const context = await shared.newContext(options);
+  t.after(() => context.close());
+  return context;
 }
 
 test('Chromium solves the interstitial in its workers and lands on the original URL with a clearance cookie', async (t) => {
   const shield = await startTestShield(settings, { level: 2, difficulty: 14 });
   t.after(shield.close);
-  const browser = await launch(t);
-  const page = await browser.newPage();
+  const page = await (await freshContext(t)).newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   // The 503 of the interstitial itself is logged by Chromium as a failed load: expected.
@@ -47,8 +50,7 @@ test('Chromium solves the interstitial in its workers and lands on the original 
 test('Chromium passes the no-JavaScript check by following the 307 with its cookie; without JavaScript the interstitial explains', async (t) => {
   const shield = await startTestShield(settings, { level: 1, difficulty: 14 });
   t.after(shield.close);
-  const browser = await launch(t);
-  const page = await browser.newPage();
+  const page = await (await freshContext(t)).newPage();
   const res = await page.goto(`${shield.url}/track?id=42`);
   assert.equal(res?.status(), 200);
   assert.match(await page.textContent('#origin') ?? '', /origin \/track\?id=42 via=nojs/, 'the origin never sees the marker');
@@ -56,9 +58,7 @@ test('Chromium passes the no-JavaScript check by following the 307 with its cook
   assert.deepEqual(shield.forwarded.filter((f) => f !== '/favicon.ico'), ['/track?id=42']);
 
   shield.policy.level = 2;
-  const ctx = await browser.newContext({ javaScriptEnabled: false });
-  t.after(() => ctx.close());
-  const noJs = await ctx.newPage();
+  const noJs = await (await freshContext(t, { javaScriptEnabled: false })).newPage();
   const r = await noJs.goto(`${shield.url}/track`);
   assert.equal(r?.status(), 503);
   assert.match(await noJs.textContent('body') ?? '', /JavaScript is disabled\..*Enable JavaScript for this site and reload/s);
@@ -68,7 +68,8 @@ test('over plain http to a non-local host (not a secure context, no Web Crypto) 
   const shield = await startTestShield(settings, { level: 2, difficulty: 12 });
   t.after(shield.close);
   // A name that resolves to loopback but is not "localhost": Chromium treats it as an insecure origin.
-  const browser = await launch(t, ['--host-resolver-rules=MAP rempart.test 127.0.0.1']);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP rempart.test 127.0.0.1'] });
+  t.after(() => browser.close());
   const page = await browser.newPage();
   const url = `${shield.url.replace('127.0.0.1', 'rempart.test')}/search?q=colis`;
   await page.goto(url);
