@@ -18,6 +18,7 @@ export interface ChallengeHttp {
   request(method: string, path: string, init?: { body?: string; contentType?: string }): Promise<ChallengeResponse>;
 }
 
+/** Recognises and answers challenges on behalf of a client. */
 export interface ChallengeSolver {
   /** True when `res` is a challenge this solver can answer. */
   detect(res: ChallengeResponse): boolean;
