@@ -109,16 +109,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const detector = createDetector({
     clock, bus, config: () => config,
     pressure: {
-      saturation() {
-        let worst = 0;
-        for (const q of runtime.admission.values()) worst = Math.max(worst, q.queued > 0 ? 1 : q.inFlight / Math.max(1, q.params.maxInFlight));
-        return worst;
+      saturation(upstream) {
+        const q = runtime.admission.get(upstream);
+        return !q ? 0 : q.queued > 0 ? 1 : q.inFlight / Math.max(1, q.params.maxInFlight);
       },
-      queueWaitMs() {
-        let worst = 0;
-        for (const q of runtime.admission.values()) worst = Math.max(worst, q.oldestWaitMs(ticker.now()));
-        return worst;
-      },
+      queueWaitMs: (upstream) => runtime.admission.get(upstream)?.oldestWaitMs(ticker.now()) ?? 0,
     },
     blocks: {
       block(cidr, ttlS, reason) {

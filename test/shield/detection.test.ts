@@ -124,14 +124,14 @@ test('the detector goes under attack from upstream saturation alone and emits tr
   });
   const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, challenged: 0 as const, wouldHave: undefined };
   for (let s = 0; s < 5; s++) { clock.advance(1000); detector.tick(); }
-  assert.equal(detector.policyFor('normal', traits).level, 0);
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0);
   saturated = true;
   for (let s = 0; s < 5; s++) { clock.advance(1000); detector.tick(); }
-  assert.equal(detector.policyFor('normal', traits).level, 1, 'unknown clients are challenged under attack');
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 1, 'unknown clients are challenged under attack');
   assert.ok(seen.some((e) => e.startsWith('normal normal→suspect saturation')), seen.join('; '));
   assert.ok(seen.some((e) => e.includes('→under_attack')), seen.join('; '));
   saturated = false;
   for (let s = 0; s < 60; s++) { clock.advance(1000); detector.tick(); }
-  assert.equal(detector.policyFor('normal', traits).level, 0, 'back to normal once calm for long enough');
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0, 'back to normal once calm for long enough');
   assert.ok(seen.some((e) => e.includes('→recovering')) && seen.some((e) => e.includes('recovering→normal')), seen.join('; '));
 });

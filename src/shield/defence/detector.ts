@@ -23,10 +23,10 @@ export interface ChallengePolicy {
 
 /** Live upstream pressure, read once per second. */
 export interface PressureProbe {
-  /** 0–1: in flight over limit, 1 when requests wait. */
-  saturation(): number;
-  /** Longest wait of a queued request now, ms. */
-  queueWaitMs(): number;
+  /** 0–1 for one upstream: in flight over limit, 1 when requests wait. */
+  saturation(upstream: string): number;
+  /** Longest wait of a queued request of one upstream now, ms. */
+  queueWaitMs(upstream: string): number;
 }
 
 /** What detection does with the blocklist (a port: the detector never sees the table). */
@@ -42,7 +42,7 @@ export interface Detector extends Service<Config> {
   /** Learns from a finished exchange (logging phase). */
   finish(ctx: RequestContext, outcome: Outcome): void;
   /** The challenge level for a request of this class with these traits. */
-  policyFor(routeClass: RouteClass | 'none', traits: RequestTraits): ChallengePolicy;
+  policyFor(routeClass: RouteClass | 'none', traits: RequestTraits, client: string): ChallengePolicy;
   /** An aggregate rate limit that applies to these traits, if a mitigation set one. */
   aggregateLimit(traits: RequestTraits): { key: string; ratePerS: number } | undefined;
   /** Runs one second of detection now (the service's ticker calls it; tests call it with a manual clock). */
@@ -126,14 +126,27 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     },
     tick() {
       const now = clock.now();
-      const saturation = d.pressure.saturation();
-      const queueWaitMs = d.pressure.queueWaitMs();
+      const config = d.config();
       const overrides = params();
+      // Each class is judged by the upstreams its routes use: a flood on one class's upstream does not
+      // put a class served elsewhere under attack.
+      const pressureOf = new Map<string, { saturation: number; wait: number }>();
+      for (const name of Object.keys(config.upstreams)) pressureOf.set(name, { saturation: d.pressure.saturation(name), wait: d.pressure.queueWaitMs(name) });
+      let saturation = 0;
+      let queueWaitMs = 0;
+      for (const p of pressureOf.values()) { saturation = Math.max(saturation, p.saturation); queueWaitMs = Math.max(queueWaitMs, p.wait); }
       for (const cls of ROUTE_CLASSES) {
         const c = counts.get(cls) as { arrivals: number; errors: number; unknown: number };
+        let sat = 0;
+        let wait = 0;
+        for (const r of config.routes) {
+          if (r.class !== cls) continue;
+          const p = pressureOf.get(r.upstream);
+          if (p) { sat = Math.max(sat, p.saturation); wait = Math.max(wait, p.wait); }
+        }
         const step = attackStep(states.get(cls) as AttackState, {
           arrivalsPerS: c.arrivals,
-          saturation, queueWaitMs,
+          saturation: sat, queueWaitMs: wait,
           errorRatio: c.arrivals > 0 ? Math.min(1, c.errors / c.arrivals) : 0,
           cookielessShare: c.arrivals > 0 ? c.unknown / c.arrivals : 0,
         }, now, overrides);
@@ -167,14 +180,14 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       for (const m of step.lifted) apply(m, false);
       strikes.decay(0.5);
     },
-    policyFor(routeClass, t) {
+    policyFor(routeClass, t, client) {
       const phase = routeClass === 'none' ? worstPhase() : (states.get(routeClass)?.phase ?? 'normal');
       let level: 0 | 1 | 2 = phase === 'under_attack' || phase === 'recovering' ? 1 : 0;
       let rung = 0;
       for (const m of active) {
         if (m.kind !== 'challenge') continue;
         if (m.scope === 'unknown-clients') { level = 2; rung = Math.max(rung, m.difficulty); continue; }
-        if (traitValue(t, '', m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
+        if (traitValue(t, client, m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
       }
       return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt };
     },

@@ -34,7 +34,7 @@ export interface ForwarderDeps {
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
   /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
-  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean): void;
+  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string): void;
 }
 
 /** How the proxy step hands back what it does not write itself (one object for the process). */
@@ -115,7 +115,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       },
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
-        deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503);
+        deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
         if (state.aborted) return;
         const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
         try {
@@ -155,7 +155,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         release();
         if (ctx.upstreamMs === undefined) {
           ctx.upstreamMs = performance.now() - t0;
-          if (!state.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, true);
+          if (!state.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, true, ctx.route?.id ?? '');
         }
         if (state.aborted || replaced) return; // the client left (logged as 499), or got a stale copy
         // A body guard verdict (slow POST, too large) travels through undici as the body's error.

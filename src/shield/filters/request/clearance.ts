@@ -63,7 +63,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
       wouldHave: undefined,
     };
     ctx.traits = traits;
-    const policy = d.detector.policyFor(ctx.routeClass, traits);
+    const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.client);
     const decision = evaluateClearance({
       method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,

@@ -27,7 +27,7 @@ export function createReputationCookieFilter(d: { detector: Detector; keys: Toke
     }
     const traits = ctx.traits;
     if (!traits) return undefined;
-    const normal = d.detector.policyFor(ctx.routeClass, traits).level === 0;
+    const normal = d.detector.policyFor(ctx.routeClass, traits, ctx.client).level === 0;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
       status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
