@@ -20,7 +20,10 @@ test('the HTML report is one self-contained file whose charts render in Chromium
     trackingUsers: 6, bankingUsers: 2, timeScale: 20, seed: 11, graceMs: 500, originStats: `${origin.url}/__origin/stats`,
   });
   assert.match(renderText(report), /single-flood/);
+  assert.ok(report.legit.mitigation && report.legit.mitigation.onsetS === 0.6, 'time to mitigation measured from the attack onset');
+  assert.match(renderText(report), /^Time to effective mitigation: (never|\d+(\.\d)? s)/m);
   const html = renderHtml(report);
+  assert.match(html, /<p id="mitigation">Time to effective mitigation: /);
   assert.ok(!/<script[^>]+src=|<link[^>]+href=["']?http/i.test(html), 'no external script or stylesheet');
   const file = join(dir, 'report.html');
   writeFileSync(file, html);
