@@ -208,3 +208,23 @@ test('HTTP gateway receipts arrive on POST /v1/sms/receipts; an unknown provider
   await until(() => (h.store.db.prepare('SELECT status FROM sms WHERE auth_id = ?').get(a.body.authId) as { status: string } | undefined)?.status === 'delivered');
   assert.equal((await call(h, 'POST', '/v1/sms/receipts', { provider: 'nobody', messageId: 'x', status: 'delivered' })).status, 404);
 });
+
+test('an "undelivered" receipt blocks that SMSC and re-sends a fresh code through the next provider; the first code dies', async (t) => {
+  const smsc = await startSmsc(t);
+  smsc.receiptStatus = 'UNDELIV';
+  const { h } = await startTestAuthorize(t, tempDir(t), {
+    sms: { providers: [{ type: 'smpp', name: 'smsc', url: smsc.url, systemId: 'rempart', password: 'pw', submitTimeoutMs: 300, reconnectMs: 50 }, { type: 'outbox', name: 'outbox' }] },
+  });
+  const p = await enrol(h, 'pia', { noDevice: true });
+  const a = await call(h, 'POST', '/v1/authentications', txBody('pia'));
+  await until(() => (h.outbox?.list(5, p.phone).length ?? 0) === 1);
+  await waitState(h, a.body.authId, 'sms_sent');
+  assert.equal(smsc.received.length, 1);
+  const first = /^Code (\d+)/.exec(smsc.received[0]?.text ?? '')?.[1] ?? '';
+  const second = /^Code (\d+)/.exec(h.outbox?.list(1, p.phone)[0]?.text ?? '')?.[1] ?? '';
+  assert.ok(first && second);
+  assert.ok((h.service.channels().smsProviders.find((s) => s.name === 'smsc')?.blockedUntil ?? 0) > 0);
+  assert.equal((await call(h, 'GET', `/v1/authentications/${a.body.authId}`)).body.resendsLeft, 3, 'not counted as a payer resend');
+  if (first !== second) assert.equal((await call(h, 'POST', `/v1/authentications/${a.body.authId}/sms-code`, { code: first, knowledgeFactor: p.knowledge })).status, 403);
+  assert.equal((await call(h, 'POST', `/v1/authentications/${a.body.authId}/sms-code`, { code: second, knowledgeFactor: p.knowledge })).body.state, 'authenticated');
+});

@@ -161,6 +161,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
   async function dispatchSms(id: string): Promise<void> {
     if (inflight.has(id) || closed) return;
     inflight.add(id);
+    let accepted: { provider: string; providerMessageId: string } | undefined;
     try {
       let a = store.getAuth(id);
       if (!a || a.state !== 'fallback_offered') return;
@@ -193,6 +194,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
             providerMessageId: r.providerMessageId, status: 'accepted', at: after, kind: 'code' });
         });
         bus.emit('sms:accepted', { authId: id, provider: r.provider, at: after });
+        accepted = r;
       } else {
         patchAuth(cur, { smsRetryAt: after + r.afterMs });
         bus.emit('sms:retry', { authId: id, reason: r.reason, afterMs: r.afterMs, at: after });
@@ -202,6 +204,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
     } finally {
       inflight.delete(id);
     }
+    // After the in-flight mark is gone, so an "undelivered" receipt can re-send at once.
+    if (accepted) takeEarly(accepted.provider, accepted.providerMessageId);
   }
 
   function alertPayer(payer: PayerRecord, kind: 'warn' | 'blocked' | 'permanent', attempt = 0): void {
@@ -217,6 +221,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (r.kind === 'accepted') {
         store.insertSms({ id: randomBytes(9).toString('base64url'), authId: '', payerRef: payer.payerRef, phone: payer.phone, provider: r.provider,
           providerMessageId: r.providerMessageId, status: 'accepted', at: clock.now(), kind: 'alert' });
+        takeEarly(r.provider, r.providerMessageId);
       } else if (attempt < 3 && !closed) {
         setTimeout(() => alertPayer(payer, kind, attempt + 1), r.afterMs).unref();
       }
@@ -275,6 +280,31 @@ export function createAuthorizeService(deps: ServiceDeps) {
     let k = keys.get(pem);
     if (!k) { k = parseDeviceKey(pem); keys.set(pem, k); }
     return k;
+  }
+
+  /**
+   * The network could not deliver the code: block that provider and send a fresh code through the
+   * next one. Not a payer resend (the payer asked for nothing), but bounded per authentication.
+   */
+  function redeliver(authId: string, smsId: string, provider: string): void {
+    const a = store.getAuth(authId);
+    const sent = store.codeSmsOf(authId);
+    if (!a || a.state !== 'sms_sent' || sent.latestId !== smsId || sent.count > t.maxResends + 2) return;
+    sms.block(provider, 'delivery receipt: undelivered');
+    const { code, codeHash } = issueCode(a);
+    const now = clock.now();
+    move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now }, `SMS undelivered via ${provider}: re-sent through the next provider`,
+      () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', reason: 'undelivered' } }));
+    pendingCodes.set(a.id, code);
+    void dispatchSms(a.id);
+  }
+
+  let lastPrune = 0;
+  const early = new Map<string, { r: DeliveryReceipt; at: number }>();
+  function takeEarly(provider: string, providerMessageId: string): void {
+    const key = `${provider}\n${providerMessageId}`;
+    const w = early.get(key);
+    if (w) { early.delete(key); service.receipt(w.r); }
   }
 
   const service = {
@@ -435,6 +465,11 @@ export function createAuthorizeService(deps: ServiceDeps) {
     receipt(r: DeliveryReceipt): void {
       const row = store.smsByProviderId(r.provider, r.providerMessageId);
       const now = clock.now();
+      if (!row && early.size < 10_000) {
+        // A receipt can overtake the submit answer's bookkeeping (same TCP read): keep it until the SMS is recorded.
+        early.set(`${r.provider}\n${r.providerMessageId}`, { r, at: now });
+        return;
+      }
       if (row) {
         store.tx(() => {
           store.setSmsStatus(row.id, r.status);
@@ -442,6 +477,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
         });
       }
       bus.emit('sms:receipt', { provider: r.provider, status: r.status, authId: row?.authId, at: now });
+      if (row && row.kind === 'code' && r.status === 'undelivered') safely(() => { redeliver(row.authId, row.id, r.provider); });
     },
 
     channels() {
@@ -453,6 +489,11 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (closed) return;
       health.tick();
       const now = clock.now();
+      if (now - lastPrune > 60_000) {
+        lastPrune = now;
+        store.pruneIdempotent(now - 86_400_000); // Idempotency-Key answers are kept 24 h
+        for (const [k, w] of early) if (w.at < now - 60_000) early.delete(k);
+      }
       for (const a of store.dueAuths(now, 2000)) {
         safely(() => {
           if (a.expiresAt <= now) { move(a, 'expire', {}, 'authentication time over'); return; }

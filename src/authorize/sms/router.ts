@@ -49,6 +49,14 @@ export function createSmsRouter(providers: readonly SmsProvider[], opts: { clock
       return { kind: 'retry', afterMs: Math.max(250, Math.min(soonest - now, opts.blockMs)), reason: 'all_failed' };
     },
     onReceipt(fn: (r: DeliveryReceipt) => void): void { receiptFns.push(fn); },
+    /** Blocks a provider that accepts messages but does not deliver them (its receipts say so). */
+    block(name: string, reason: string): void {
+      const st = status.get(name);
+      if (!st) return;
+      st.blockedUntil = opts.clock.now() + opts.blockMs;
+      st.lastError = reason;
+      opts.onBlocked?.(name, reason);
+    },
     status: (): ProviderStatus[] => [...status.values()].map((s) => ({ ...s })),
     async start(): Promise<void> { await Promise.all(providers.map((p) => p.start())); },
     async close(): Promise<void> { await Promise.all(providers.map((p) => p.close())); },

@@ -94,6 +94,10 @@ export interface AuthStore {
   insertSms(s: SmsRecord): void;
   smsByProviderId(provider: string, providerMessageId: string): SmsRecord | undefined;
   setSmsStatus(id: string, status: SmsRecord['status']): void;
+  /** Id and number of the code SMS sent for an authentication (the latest id first). */
+  codeSmsOf(authId: string): { latestId: string | undefined; count: number };
+  /** Drops idempotency records older than `before`. */
+  pruneIdempotent(before: number): number;
   smsSince(field: 'payer_ref' | 'phone', value: string, since: number, kind?: 'code'): number;
   addResend(payerRef: string, at: number): void;
   resendsSince(payerRef: string, since: number): number;

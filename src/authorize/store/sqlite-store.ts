@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS sms (
 CREATE INDEX IF NOT EXISTS sms_provider ON sms (provider, provider_message_id);
 CREATE INDEX IF NOT EXISTS sms_payer ON sms (payer_ref, at);
 CREATE INDEX IF NOT EXISTS sms_phone ON sms (phone, at);
+CREATE INDEX IF NOT EXISTS sms_auth ON sms (auth_id);
 CREATE TABLE IF NOT EXISTS resends (payer_ref TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS resends_payer ON resends (payer_ref, at);
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -103,6 +104,8 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
     insertSms: db.prepare('INSERT INTO sms (id, auth_id, payer_ref, phone, provider, provider_message_id, status, at, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
     smsByProvider: db.prepare('SELECT * FROM sms WHERE provider = ? AND provider_message_id = ?'),
     setSmsStatus: db.prepare('UPDATE sms SET status = ? WHERE id = ?'),
+    codeSms: db.prepare("SELECT id FROM sms WHERE auth_id = ? AND kind = 'code' ORDER BY at DESC, rowid DESC"),
+    pruneIdem: db.prepare('DELETE FROM idempotency WHERE at < ?'),
     smsSincePayer: db.prepare("SELECT count(*) AS n FROM sms WHERE payer_ref = ? AND at > ? AND kind = 'code'"),
     smsSincePhone: db.prepare("SELECT count(*) AS n FROM sms WHERE phone = ? AND at > ? AND kind = 'code'"),
     addResend: db.prepare('INSERT INTO resends (payer_ref, at) VALUES (?, ?)'),
@@ -194,6 +197,11 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
       } : undefined;
     },
     setSmsStatus: (id, status) => { q.setSmsStatus.run(status, id); },
+    codeSmsOf(authId) {
+      const rows = q.codeSms.all(authId) as Array<{ id: string }>;
+      return { latestId: rows[0]?.id, count: rows.length };
+    },
+    pruneIdempotent: (before) => q.pruneIdem.run(before).changes,
     smsSince: (field, value, since) => (((field === 'phone' ? q.smsSincePhone : q.smsSincePayer).get(value, since)) as { n: number }).n,
     addResend: (ref, at) => { q.addResend.run(ref, at); },
     resendsSince: (ref, since) => (q.resendsSince.get(ref, since) as { n: number }).n,
