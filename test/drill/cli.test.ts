@@ -37,3 +37,14 @@ test('`rempart drill` refuses a target outside loopback with exit code 2 and sen
   assert.equal(code, 2);
   assert.match(err, /allow-target/);
 });
+
+test('`rempart drill` and `rempart bench ddos` reject an unknown address layout before starting anything', async () => {
+  for (const args of [['drill', '--target', 'http://127.0.0.1:9/', '--layout', 'contiguous'], ['bench', 'ddos', '--layout', 'contiguous']]) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.notEqual(code, 0, args.join(' '));
+    assert.match(err, /layout must be/);
+  }
+});

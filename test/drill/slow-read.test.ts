@@ -108,3 +108,20 @@ test('slow-read: the light flood beside it comes from its own sources', async (t
   assert.equal(floodAddrs.size, 10);
   assert.ok([...readAddrs].every((a) => !floodAddrs.has(a)));
 });
+
+test('the demo origin serves /static/app.js: a cacheable bundle of largeAssetBytes (16 MiB by default), HEAD without a body', async (t) => {
+  const { startOrigin } = await import('../../src/demo/origin/server.js');
+  const origin = await startOrigin({ largeAssetBytes: 300_000 });
+  t.after(origin.close);
+  const res = await fetch(`${origin.url}/static/app.js`);
+  const body = Buffer.from(await res.arrayBuffer());
+  assert.equal(res.status, 200);
+  assert.equal(body.length, 300_000);
+  assert.match(res.headers.get('cache-control') ?? '', /max-age=3600/);
+  assert.ok(res.headers.get('etag'));
+  const head = await fetch(`${origin.url}/static/app.js`, { method: 'HEAD' });
+  assert.equal(head.headers.get('content-length'), '300000');
+  const big = await startOrigin();
+  t.after(big.close);
+  assert.equal((await fetch(`${big.url}/static/app.js`, { method: 'HEAD' })).headers.get('content-length'), String(16 * 1024 * 1024));
+});
