@@ -142,6 +142,18 @@ test('breaker: stays closed under 20 attempts or ≤ 50% failures, trips above, 
   assert.equal(s.phase, 'open');
   assert.equal(change?.to, 'open');
   assert.equal(effectiveChannel(s, undefined, 40_100), 'sms');
+  // After a long healthy period (2,000 successes in the window) a sudden outage still trips within a
+  // second: the last second alone has ≥ 20 attempts, > 50% failed.
+  let busy = initialBreaker(0);
+  for (let i = 0; i < 2000; i++) busy = recordOutcome(busy, true, 100_000 + i * 10, bp).state;
+  let n = 0;
+  while (busy.phase === 'closed' && n < 1000) busy = recordOutcome(busy, false, 121_000 + n++ * 5, bp).state;
+  assert.equal(busy.phase, 'open');
+  assert.ok(n <= 25, `tripped after ${n} failures`);
+  // Scattered failures below the ratio in every trailing period never trip.
+  let calm = initialBreaker(0);
+  for (let i = 0; i < 3000; i++) calm = recordOutcome(calm, i % 3 !== 0, i * 10, bp).state;
+  assert.equal(calm.phase, 'closed');
   assert.equal(advanceBreaker(s, 40_000 + 9_999, bp).state.phase, 'open');
   s = advanceBreaker(s, 50_100, bp).state;
   assert.equal(s.phase, 'probing');

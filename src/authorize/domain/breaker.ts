@@ -1,7 +1,8 @@
 /**
- * App-channel circuit breaker over a sliding window of 1-second buckets: trips when at least
- * `minAttempts` attempts in `windowMs` failed more than `failureRatio`; after `dwellMs` open it
- * probes; `probeSuccesses` consecutive probe successes close it (fail back).
+ * App-channel circuit breaker over a sliding window of 1-second buckets: trips when, over some
+ * trailing period of at most `windowMs`, at least `minAttempts` attempts failed more than
+ * `failureRatio`; after `dwellMs` open it probes; `probeSuccesses` consecutive probe successes
+ * close it (fail back).
  */
 export interface BreakerParams {
   windowMs: number;
@@ -48,12 +49,20 @@ export function recordOutcome(s: BreakerState, ok: boolean, now: number, p: Brea
     ? [...kept.slice(0, -1), [sec, last[1] + 1, last[2] + (ok ? 0 : 1)] as const]
     : [...kept, [sec, 1, ok ? 0 : 1] as const];
   const next: BreakerState = { ...s, buckets };
-  const { attempts, failures } = windowCounts(next, now, p);
-  if (attempts >= p.minAttempts && failures / attempts > p.failureRatio) {
-    return {
-      state: { phase: 'open', buckets: [], since: now, probeStreak: 0 },
-      change: { from: 'closed', to: 'open', reason: `${failures} of ${attempts} app attempts failed in ${p.windowMs} ms` },
-    };
+  // Every trailing period (the last 1 s, 2 s, … windowMs) is checked: a sudden outage trips within
+  // about a second even after minutes of successes, while low traffic still needs minAttempts.
+  let attempts = 0;
+  let failures = 0;
+  for (let i = buckets.length - 1; i >= 0; i--) {
+    const b = buckets[i] as readonly [number, number, number];
+    attempts += b[1];
+    failures += b[2];
+    if (attempts >= p.minAttempts && failures / attempts > p.failureRatio) {
+      return {
+        state: { phase: 'open', buckets: [], since: now, probeStreak: 0 },
+        change: { from: 'closed', to: 'open', reason: `${failures} of ${attempts} app attempts failed in the last ${sec - b[0] + 1} s` },
+      };
+    }
   }
   return { state: next, change: undefined };
 }
