@@ -80,6 +80,8 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.synchronous}`);
   db.pragma('busy_timeout = 5000');
+  db.pragma('wal_autocheckpoint = 10000'); // fewer, larger checkpoints (≈ 40 MB WAL at most)
+  db.pragma('cache_size = -32000'); // 32 MB page cache
   db.exec(SCHEMA);
   const chain = createAuditChain(db);
 
