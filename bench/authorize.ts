@@ -48,7 +48,7 @@ async function startService(name: string, extra: string[]): Promise<Service> {
   };
 }
 
-async function req(s: Service, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function req(s: Service, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const r = await s.pool.request({
     method, path, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

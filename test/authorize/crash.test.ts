@@ -39,7 +39,7 @@ test('crash: kill -9 mid-flow, restart: no answered authentication is lost; each
     `store: { file: ${join(dir, 'authorize.db')} }`,
     `adminToken: ${ADMIN}`,
     'knowledge: { scryptN: 1024 }',
-    'timers: { wholeMs: 40000, appStepMs: 6000, codeMs: 40000, tickMs: 100 }',
+    'timers: { wholeMs: 40000, appStepMs: 4000, codeMs: 40000, tickMs: 100 }',
     'push: { latencyMs: 0, deviceFetchDelayMs: 0 }',
     'rateLimits: { smsPerPayer: 1000, smsPerPhone: 1000 }',
     'log: { level: warn }',
@@ -97,7 +97,7 @@ test('crash: kill -9 mid-flow, restart: no answered authentication is lost; each
   for (const [id, amountMinor] of answered) {
     if (states.get(id) === 'app_pending') {
       const r = await call(h, 'POST', `/v1/authentications/${id}/app-result`, appAnswer(appPayer, id, linkHash({ amountMinor, currency: 'EUR', payee }), 'APPROVE', systemClock));
-      // An app step of 6 s may have run out during a slow restart: then it ended, which is also correct.
+      // An app step of 4 s may have run out during a slow restart: then it ended, which is also correct.
       assert.ok(r.body.state === 'authenticated' || r.body.error?.details?.state === 'expired', JSON.stringify(r.body));
       if (r.body.state === 'authenticated') appDone++;
     } else if (states.get(id) === 'sms_sent' || states.get(id) === 'fallback_offered') {

@@ -44,7 +44,7 @@ export async function startTestAuthorize(t: TestContext, dir: string, overrides:
 
 /** A JSON call to the API; returns status, body and headers. */
 export async function call(h: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}):
-  Promise<{ status: number; body: any; headers: Headers }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(h.url + path, {
     method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
@@ -52,7 +52,7 @@ export async function call(h: { url: string }, method: string, path: string, bod
   const text = await res.text();
   let parsed: unknown = text;
   try { parsed = JSON.parse(text); } catch { /* HTML */ }
-  return { status: res.status, body: parsed as any, headers: res.headers }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: parsed as any, headers: res.headers };
 }
 
 /** A payer with one Ed25519 device, enrolled over the API. */
@@ -109,7 +109,7 @@ export async function forceMode(h: { url: string }, mode: 'auto' | 'app' | 'sms'
 }
 
 /** Polls GET /v1/authentications/{id} until its state is `state` (bounded). */
-export async function waitState(h: { url: string }, id: string, state: string, ms = 3_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+export async function waitState(h: { url: string }, id: string, state: string, ms = 3_000): Promise<any> {
   let last: unknown;
   try {
     await until(async () => { last = (await call(h, 'GET', `/v1/authentications/${id}`)).body; return (last as { state?: string }).state === state; }, ms);

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { AuthorizeConfig } from '../config.js';
@@ -10,27 +10,24 @@ import { nextDeadline } from '../store/sqlite-store.js';
 import type { PushProvider } from '../push/port.js';
 import type { SmsRouter } from '../sms/router.js';
 import type { DeliveryReceipt } from '../sms/port.js';
-import { isTerminal, transition, transStatusOf, type AuthEventType } from '../domain/state-machine.js';
-import { appSignedPayload, formatAmount, linkHash, smsText, type LinkedTransaction } from '../domain/dynamic-linking.js';
-import { codeDigest, generateCode, verifyCode } from '../domain/otp.js';
+import { isTerminal, transition, type AuthEventType } from '../domain/state-machine.js';
+import { appSignedPayload, formatAmount, linkHash, type LinkedTransaction } from '../domain/dynamic-linking.js';
+import { verifyCode } from '../domain/otp.js';
 import { hashKnowledge, verifyKnowledge } from '../domain/knowledge.js';
 import { isBlocked, registerFailure, registerSuccess } from '../domain/lockout.js';
 import { routeNew, smsRoute, type PayerFacts } from '../domain/routing.js';
 import { parseDeviceKey, verifyDeviceSignature } from '../domain/device-signature.js';
 import { createChannelHealth, PROBE_DEVICE } from './channel-health.js';
+import { createAuthRecords, txOf, type AuthView } from './records.js';
+import { createSmsDispatch } from './sms-dispatch.js';
+
+export type { AuthView } from './records.js';
 
 /** A transaction to authenticate, as the requester (3-DS server) sends it. */
 export interface CreateInput { txId: string; payerRef: string; amountMinor: number; currency: string; payee: { id: string; name: string } }
 
 /** Enrolment of a payer: the knowledge factor is hashed at once and never stored in clear. */
 export interface EnrolInput { payerRef: string; phone: string; knowledgeFactor: string; devices: Array<{ deviceId: string; publicKey: string }> }
-
-/** An authentication as the API shows it. */
-export interface AuthView {
-  authId: string; txId: string; payerRef: string; state: string; method: string;
-  transStatus: string; transStatusReason?: string; amountMinor: number; currency: string;
-  payee: { id: string; name: string }; createdAt: string; expiresAt: string; resendsLeft: number; reason: string;
-}
 
 /** What the app fetches after a push: enough to show amount and payee (RTS art. 5(1)(a)) and sign. */
 export interface ChallengeView { authId: string; amountMinor: number; currency: string; amountText: string; payee: { id: string; name: string }; linkHash: string; expiresAt: string }
@@ -40,7 +37,6 @@ export interface ServiceDeps {
   sms: SmsRouter; push: PushProvider; codeKey: Buffer; logger: Logger;
 }
 
-const txOf = (a: AuthRecord): LinkedTransaction => ({ amountMinor: a.amountMinor, currency: a.currency, payee: { id: a.payeeId, name: a.payeeName } });
 const newId = (): string => `au_${randomBytes(12).toString('base64url')}`;
 
 /**
@@ -51,11 +47,13 @@ const newId = (): string => `au_${randomBytes(12).toString('base64url')}`;
 export function createAuthorizeService(deps: ServiceDeps) {
   const { config, store, clock, bus, sms, push, codeKey, logger } = deps;
   const t = config.timers;
-  /** Plain codes waiting for a provider, in memory only (after a restart a fresh code is issued). */
-  const pendingCodes = new Map<string, string>();
-  const inflight = new Set<string>();
   const keys = new Map<string, KeyObject>();
   let closed = false;
+  let lastPrune = 0;
+  const records = createAuthRecords({ store, clock, bus, maxResends: t.maxResends, onTerminal: (id) => dispatch.forget(id) });
+  const { view, mustGet, mustPayer, move } = records;
+  const patchAuth = records.patch;
+  const dispatch = createSmsDispatch({ config, store, clock, bus, sms, codeKey, logger, records });
 
   const health = createChannelHealth({
     clock, store, bus, push, params: config.breaker, override: config.override,
@@ -70,68 +68,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
     }
   }
 
-  function view(a: AuthRecord): AuthView {
-    const ts = transStatusOf(a.state);
-    return {
-      authId: a.id, txId: a.txId, payerRef: a.payerRef, state: a.state, method: a.method,
-      transStatus: ts.transStatus, ...(ts.reason ? { transStatusReason: ts.reason } : {}),
-      amountMinor: a.amountMinor, currency: a.currency, payee: { id: a.payeeId, name: a.payeeName },
-      createdAt: new Date(a.createdAt).toISOString(), expiresAt: new Date(a.expiresAt).toISOString(),
-      resendsLeft: Math.max(0, t.maxResends - a.resends), reason: a.reason,
-    };
-  }
-
   function facts(p: PayerRecord, now: number): PayerFacts {
     return { blocked: isBlocked(p.lockout, now), deviceIds: p.devices.map((d) => d.deviceId), hasPhone: p.phone !== '', hasKnowledge: p.knowledgeHash !== '', exemption: p.exemption };
-  }
-
-  function mustGet(id: string): AuthRecord {
-    const a = store.getAuth(id);
-    if (!a) throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no authentication ${id}`);
-    return a;
-  }
-
-  function mustPayer(ref: string): PayerRecord {
-    const p = store.getPayer(ref);
-    if (!p) throw new AuthorizeError('RMP_ERR_AUTH_PAYER_UNKNOWN');
-    return p;
-  }
-
-  /** Applies an event by the table, with a version-guarded update and its audit record in one transaction. */
-  function move(a: AuthRecord, event: AuthEventType, patch: Partial<AuthRecord>, reason: string, also?: () => void): AuthRecord {
-    const tr = transition(a.state, event);
-    if (!tr.ok) throw new AuthorizeError(tr.reason === 'terminal' ? 'RMP_ERR_AUTH_TERMINAL' : 'RMP_ERR_AUTH_WRONG_STATE', undefined, { state: a.state });
-    const now = clock.now();
-    const full: Partial<AuthRecord> = { ...patch, state: tr.to, reason };
-    if (isTerminal(tr.to)) Object.assign(full, { codeHash: '', appDeadline: 0, fetchDeadline: 0, smsRetryAt: 0 });
-    full.nextAt = nextDeadline({ ...a, ...full });
-    const updated = store.tx(() => {
-      const u = store.updateAuth(a.id, a.version, full, now);
-      if (!u) return undefined;
-      store.audit({ at: now, kind: 'auth.state', authId: a.id, payerRef: a.payerRef, data: { from: a.state, to: tr.to, event, reason } });
-      also?.();
-      return u;
-    });
-    if (!updated) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
-    if (isTerminal(tr.to)) pendingCodes.delete(a.id);
-    bus.emit('auth:state', { authId: a.id, payerRef: a.payerRef, from: a.state, to: tr.to, method: updated.method, reason, at: now });
-    return updated;
-  }
-
-  /** A version-guarded change that is not a state transition (deadlines, fetch marks, code re-issue). */
-  function patchAuth(a: AuthRecord, patch: Partial<AuthRecord>, audit?: { kind: string; data: Record<string, unknown> }): AuthRecord | undefined {
-    const now = clock.now();
-    const full = { ...patch, nextAt: nextDeadline({ ...a, ...patch }) };
-    return store.tx(() => {
-      const u = store.updateAuth(a.id, a.version, full, now);
-      if (u && audit) store.audit({ at: now, kind: audit.kind, authId: a.id, payerRef: a.payerRef, data: audit.data });
-      return u;
-    });
-  }
-
-  function issueCode(a: Pick<AuthRecord, 'id' | 'linkHash'>): { code: string; codeHash: string } {
-    const code = generateCode(config.code.length);
-    return { code, codeHash: codeDigest(codeKey, a.id, a.linkHash, code) };
   }
 
   /** Moves an app authentication to SMS when policy allows (both factors enrolled, amount under the fallback cap). */
@@ -141,12 +79,11 @@ export function createAuthorizeService(deps: ServiceDeps) {
     if (route.kind !== 'sms') {
       return event === 'push_failed' ? patchAuth(a, { pushFailed: true }) : undefined;
     }
-    const { code, codeHash } = issueCode(a);
+    const { code, codeHash } = dispatch.issueCode(a);
     const now = clock.now();
     const moved = move(a, event, { method: 'sms', codeHash, smsRetryAt: now, appDeadline: 0, fetchDeadline: 0, pushFailed: event === 'push_failed' }, reason,
       () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms' } }));
-    pendingCodes.set(a.id, code);
-    void dispatchSms(a.id);
+    dispatch.queue(a.id, code);
     return moved;
   }
 
@@ -156,76 +93,6 @@ export function createAuthorizeService(deps: ServiceDeps) {
     health.record(false);
     const cur = store.getAuth(a.id);
     if (cur && cur.state === 'app_pending' && cur.fetchedAt === 0) safely(() => { toSms(cur, 'push_failed', 'push failed: moved to SMS'); });
-  }
-
-  async function dispatchSms(id: string): Promise<void> {
-    if (inflight.has(id) || closed) return;
-    inflight.add(id);
-    let accepted: { provider: string; providerMessageId: string } | undefined;
-    try {
-      let a = store.getAuth(id);
-      if (!a || a.state !== 'fallback_offered') return;
-      const payer = mustPayer(a.payerRef);
-      const now = clock.now();
-      const since = now - config.rateLimits.windowMs;
-      if (store.smsSince('payer_ref', payer.payerRef, since) >= config.rateLimits.smsPerPayer
-        || store.smsSince('phone', payer.phone, since) >= config.rateLimits.smsPerPhone) {
-        move(a, 'sms_refused', {}, 'SMS rate limit for this payer or phone number reached');
-        return;
-      }
-      let code = pendingCodes.get(id);
-      if (!code) {
-        // After a restart the plain code is gone (only its HMAC was stored): issue a fresh one.
-        const issued = issueCode(a);
-        code = issued.code;
-        const u = patchAuth(a, { codeHash: issued.codeHash }, { kind: 'code.issued', data: { channel: 'sms', reason: 'reissued: previous code never sent' } });
-        if (!u) return;
-        a = u;
-        pendingCodes.set(id, code);
-      }
-      const r = await sms.send({ to: payer.phone, text: smsText(code, txOf(a)), reference: a.id });
-      const after = clock.now();
-      const cur = store.getAuth(id);
-      if (!cur || cur.state !== 'fallback_offered' || cur.codeHash !== a.codeHash) return;
-      if (r.kind === 'accepted') {
-        pendingCodes.delete(id);
-        move(cur, 'sms_accepted', { codeExpiresAt: after + t.codeMs, smsRetryAt: 0 }, `SMS accepted by ${r.provider}`, () => {
-          store.insertSms({ id: randomBytes(9).toString('base64url'), authId: id, payerRef: cur.payerRef, phone: payer.phone, provider: r.provider,
-            providerMessageId: r.providerMessageId, status: 'accepted', at: after, kind: 'code' });
-        });
-        bus.emit('sms:accepted', { authId: id, provider: r.provider, at: after });
-        accepted = r;
-      } else {
-        patchAuth(cur, { smsRetryAt: after + r.afterMs });
-        bus.emit('sms:retry', { authId: id, reason: r.reason, afterMs: r.afterMs, at: after });
-      }
-    } catch (e) {
-      if (!isAuthorizeError(e)) logger.error({ err: e, authId: id }, 'authorize: SMS dispatch failed');
-    } finally {
-      inflight.delete(id);
-    }
-    // After the in-flight mark is gone, so an "undelivered" receipt can re-send at once.
-    if (accepted) takeEarly(accepted.provider, accepted.providerMessageId);
-  }
-
-  function alertPayer(payer: PayerRecord, kind: 'warn' | 'blocked' | 'permanent', attempt = 0): void {
-    const text = kind === 'warn'
-      ? 'Your bank: one more failed payment authentication will block it. Not you? Call your bank.'
-      : kind === 'permanent'
-        ? 'Your bank: payment authentication is now blocked permanently after repeated failures. Call your bank to unblock it.'
-        : 'Your bank: payment authentication is blocked for a while after 5 failed attempts; one more block will be permanent. Not you? Call your bank.';
-    const now = clock.now();
-    store.tx(() => store.audit({ at: now, kind: 'payer.alert', payerRef: payer.payerRef, data: { kind, attempt } }));
-    bus.emit('payer:alert', { payerRef: payer.payerRef, kind, at: now });
-    void sms.send({ to: payer.phone, text, reference: `alert-${payer.payerRef}` }).then((r) => {
-      if (r.kind === 'accepted') {
-        store.insertSms({ id: randomBytes(9).toString('base64url'), authId: '', payerRef: payer.payerRef, phone: payer.phone, provider: r.provider,
-          providerMessageId: r.providerMessageId, status: 'accepted', at: clock.now(), kind: 'alert' });
-        takeEarly(r.provider, r.providerMessageId);
-      } else if (attempt < 3 && !closed) {
-        setTimeout(() => alertPayer(payer, kind, attempt + 1), r.afterMs).unref();
-      }
-    }, () => {});
   }
 
   /**
@@ -242,11 +109,11 @@ export function createAuthorizeService(deps: ServiceDeps) {
       store.audit({ at: now, kind: 'auth.check_failed', authId: a.id, payerRef: a.payerRef, data: { channel, consecutive: res.state.failures, decision: res.decision.kind } });
       return res;
     });
-    if (r.decision.kind === 'warn') alertPayer(payer, 'warn');
+    if (r.decision.kind === 'warn') dispatch.alert(payer, 'warn');
     if (r.decision.kind === 'blocked') {
       const d = r.decision;
       store.tx(() => store.audit({ at: now, kind: 'payer.blocked', payerRef: a.payerRef, data: { until: d.permanent ? 'permanent' : d.until } }));
-      alertPayer(payer, d.permanent ? 'permanent' : 'blocked');
+      dispatch.alert(payer, d.permanent ? 'permanent' : 'blocked');
       const cur = store.getAuth(a.id);
       if (cur && !isTerminal(cur.state)) safely(() => { move(cur, 'payer_locked', {}, `payer blocked after ${config.lockout.maxFailures} consecutive failures`); });
       throw new AuthorizeError('RMP_ERR_AUTH_LOCKED');
@@ -280,31 +147,6 @@ export function createAuthorizeService(deps: ServiceDeps) {
     let k = keys.get(pem);
     if (!k) { k = parseDeviceKey(pem); keys.set(pem, k); }
     return k;
-  }
-
-  /**
-   * The network could not deliver the code: block that provider and send a fresh code through the
-   * next one. Not a payer resend (the payer asked for nothing), but bounded per authentication.
-   */
-  function redeliver(authId: string, smsId: string, provider: string): void {
-    const a = store.getAuth(authId);
-    const sent = store.codeSmsOf(authId);
-    if (!a || a.state !== 'sms_sent' || sent.latestId !== smsId || sent.count > t.maxResends + 2) return;
-    sms.block(provider, 'delivery receipt: undelivered');
-    const { code, codeHash } = issueCode(a);
-    const now = clock.now();
-    move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now }, `SMS undelivered via ${provider}: re-sent through the next provider`,
-      () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', reason: 'undelivered' } }));
-    pendingCodes.set(a.id, code);
-    void dispatchSms(a.id);
-  }
-
-  let lastPrune = 0;
-  const early = new Map<string, { r: DeliveryReceipt; at: number }>();
-  function takeEarly(provider: string, providerMessageId: string): void {
-    const key = `${provider}\n${providerMessageId}`;
-    const w = early.get(key);
-    if (w) { early.delete(key); service.receipt(w.r); }
   }
 
   const service = {
@@ -359,7 +201,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const rec: AuthRecord = { ...base, state: tr.to, reason: 'reason' in route ? route.reason : route.kind };
       if (route.kind === 'app') Object.assign(rec, { method: 'app', appDeadline: now + t.appStepMs, fetchDeadline: now + t.appFetchTimeoutMs });
       if (route.kind === 'sms') {
-        const issued = issueCode(rec);
+        const issued = dispatch.issueCode(rec);
         code = issued.code;
         Object.assign(rec, { method: 'sms', codeHash: issued.codeHash, smsRetryAt: now });
       }
@@ -373,7 +215,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       });
       bus.emit('auth:state', { authId: id, payerRef: rec.payerRef, from: 'created', to: rec.state, method: rec.method, reason: rec.reason, at: now });
       if (route.kind === 'app') void pushAll(rec, route.deviceIds);
-      if (code) { pendingCodes.set(id, code); void dispatchSms(id); }
+      if (code) dispatch.queue(id, code);
       return view(rec);
     },
 
@@ -448,13 +290,12 @@ export function createAuthorizeService(deps: ServiceDeps) {
         || store.smsSince('phone', payer.phone, since) >= config.rateLimits.smsPerPhone) {
         throw new AuthorizeError('RMP_ERR_AUTH_RATE_LIMITED', 'SMS limit for this payer or phone number');
       }
-      const { code, codeHash } = issueCode(a);
+      const { code, codeHash } = dispatch.issueCode(a);
       const u = move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now, resends: a.resends + 1 }, 'resend requested', () => {
         store.addResend(a.payerRef, now);
         store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', resend: a.resends + 1 } });
       });
-      pendingCodes.set(a.id, code);
-      void dispatchSms(a.id);
+      dispatch.queue(a.id, code);
       return view(u);
     },
 
@@ -462,23 +303,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return view(move(mustGet(id), 'cancel', {}, 'cancelled by the requester'));
     },
 
-    receipt(r: DeliveryReceipt): void {
-      const row = store.smsByProviderId(r.provider, r.providerMessageId);
-      const now = clock.now();
-      if (!row && early.size < 10_000) {
-        // A receipt can overtake the submit answer's bookkeeping (same TCP read): keep it until the SMS is recorded.
-        early.set(`${r.provider}\n${r.providerMessageId}`, { r, at: now });
-        return;
-      }
-      if (row) {
-        store.tx(() => {
-          store.setSmsStatus(row.id, r.status);
-          store.audit({ at: now, kind: 'sms.receipt', authId: row.authId, payerRef: row.payerRef, data: { provider: r.provider, status: r.status } });
-        });
-      }
-      bus.emit('sms:receipt', { provider: r.provider, status: r.status, authId: row?.authId, at: now });
-      if (row && row.kind === 'code' && r.status === 'undelivered') safely(() => { redeliver(row.authId, row.id, r.provider); });
-    },
+    receipt: (r: DeliveryReceipt): void => dispatch.receipt(r),
 
     channels() {
       return { ...health.status(), smsProviders: sms.status(), nonTerminal: store.countNonTerminal() };
@@ -492,7 +317,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (now - lastPrune > 60_000) {
         lastPrune = now;
         store.pruneIdempotent(now - 86_400_000); // Idempotency-Key answers are kept 24 h
-        for (const [k, w] of early) if (w.at < now - 60_000) early.delete(k);
+        dispatch.prune(now);
       }
       for (const a of store.dueAuths(now, 2000)) {
         safely(() => {
@@ -506,7 +331,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
               if (health.channel() === 'sms') toSms(u, 'channel_down', 'app did not fetch its challenge; app channel down');
             }
           } else if (a.state === 'fallback_offered' && a.smsRetryAt <= now) {
-            void dispatchSms(a.id);
+            void dispatch.send(a.id);
           }
         });
       }
@@ -521,7 +346,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return { nonTerminal, byState };
     },
 
-    close(): void { closed = true; pendingCodes.clear(); },
+    close(): void { closed = true; dispatch.close(); },
   };
   return service;
 }
