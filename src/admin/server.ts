@@ -14,7 +14,7 @@ export interface ShieldControl {
   addBlock(cidr: string, ttlS: number | undefined, reason: string): { cidr: string; disconnected: number };
   removeBlock(cidr: string): boolean;
   /** Forces "under attack" on every route class for `ttlS` seconds (operator action). */
-  forceAttack(ttlS: number, who: string, reason: string): void;
+  forceAttack(ttlS: number, who: string, reason: string, proofOfWork: boolean): void;
   clearForce(who: string): void;
   /** Lifts one active mitigation (it stays off for 10 minutes); false when none has that id. */
   clearMitigation(id: string, who: string): boolean;
@@ -24,6 +24,8 @@ const forceBody = z.object({
   ttlS: z.number().int().positive().max(86_400).default(600),
   who: z.string().min(1).max(100).default('admin'),
   reason: z.string().min(1).max(500),
+  /** Ask every client not established or cleared for proof-of-work, not only the no-JavaScript check. */
+  proofOfWork: z.boolean().default(false),
 }).strict();
 
 const blockBody = z.object({
@@ -97,7 +99,7 @@ export async function startAdminServer(opts: { address: string; port: number; co
         try { raw = await readJson(req); } catch (e) { return json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); }
         const parsed = forceBody.safeParse(raw);
         if (!parsed.success) return json(res, 400, { error: 'invalid request', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
-        control.forceAttack(parsed.data.ttlS, parsed.data.who, parsed.data.reason);
+        control.forceAttack(parsed.data.ttlS, parsed.data.who, parsed.data.reason, parsed.data.proofOfWork);
         return json(res, 200, { forced: true, ttlS: parsed.data.ttlS });
       }
       if (path === '/api/attack' && req.method === 'DELETE') {

@@ -202,7 +202,7 @@ const detectionSchema = z.object({
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */
-  adaptiveConcurrency: z.boolean().default(true),
+  adaptiveConcurrency: z.boolean().default(false),
   /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */
   attack: z.object({
     kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),

@@ -65,8 +65,8 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
       const disconnected = d.gate().disconnect((address) => d.blocklist.lookup(address, d.clock.now()) !== undefined);
       return { cidr: normalized, disconnected };
     },
-    forceAttack: (ttlS, who, reason) => {
-      d.detector.force(d.clock.now() + ttlS * 1000, who);
+    forceAttack: (ttlS, who, reason, proofOfWork) => {
+      d.detector.force(d.clock.now() + ttlS * 1000, who, proofOfWork);
       d.bus.emit('operator:action', { who, action: 'force-under-attack-reason', detail: reason });
     },
     clearForce: (who) => d.detector.clearForce(who),

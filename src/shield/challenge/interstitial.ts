@@ -18,13 +18,14 @@ export interface InterstitialOptions {
 
 // SHA-256 in JavaScript (FIPS 180-4) for the workers, specialised for this work function: the
 // state after the seed's full 64-byte blocks is computed once, so each counter costs only the
-// last one or two blocks. Used where Web Crypto is missing (plain http to a non-local host is not
-// a secure context) or measured faster than it (Web Crypto pays an asynchronous call per digest).
-/** Source of `prefixHasher(prefixBytes) → (suffixBytes) → digest`, exported for its unit test. */
+// last one or two blocks, written straight into reused word buffers (no allocation per hash).
+// Used where Web Crypto is missing (plain http to a non-local host is not a secure context) or
+// measured faster than it (Web Crypto pays an asynchronous call per digest).
+/** Source of `prefixHasher(prefixBytes) → (counterDigits) → state words` and `stateBytes`, exported for its unit test. */
 export const JS_SHA256_SOURCE = String.raw`const K = new Int32Array([0x428a2f98,0x71374491,0xb5c0fbcf,0xe9b5dba5,0x3956c25b,0x59f111f1,0x923f82a4,0xab1c5ed5,0xd807aa98,0x12835b01,0x243185be,0x550c7dc3,0x72be5d74,0x80deb1fe,0x9bdc06a7,0xc19bf174,0xe49b69c1,0xefbe4786,0x0fc19dc6,0x240ca1cc,0x2de92c6f,0x4a7484aa,0x5cb0a9dc,0x76f988da,0x983e5152,0xa831c66d,0xb00327c8,0xbf597fc7,0xc6e00bf3,0xd5a79147,0x06ca6351,0x14292967,0x27b70a85,0x2e1b2138,0x4d2c6dfc,0x53380d13,0x650a7354,0x766a0abb,0x81c2c92e,0x92722c85,0xa2bfe8a1,0xa81a664b,0xc24b8b70,0xc76c51a3,0xd192e819,0xd6990624,0xf40e3585,0x106aa070,0x19a4c116,0x1e376c08,0x2748774c,0x34b0bcb5,0x391c0cb3,0x4ed8aa4a,0x5b9cca4f,0x682e6ff3,0x748f82ee,0x78a5636f,0x84c87814,0x8cc70208,0x90befffa,0xa4506ceb,0xbef9a3f7,0xc67178f2]);
 const W = new Int32Array(64);
-function compress(H, dv, o) {
-  for (let i = 0; i < 16; i++) W[i] = dv.getInt32(o + i * 4);
+function compress(H, M, o) {
+  for (let i = 0; i < 16; i++) W[i] = M[o + i];
   for (let i = 16; i < 64; i++) {
     const a = W[i-15], b = W[i-2];
     W[i] = (W[i-16] + ((a>>>7|a<<25)^(a>>>18|a<<14)^(a>>>3)) + W[i-7] + ((b>>>17|b<<15)^(b>>>19|b<<13)^(b>>>10))) | 0;
@@ -37,22 +38,33 @@ function compress(H, dv, o) {
   }
   H[0]=(H[0]+a)|0; H[1]=(H[1]+b)|0; H[2]=(H[2]+c)|0; H[3]=(H[3]+d)|0; H[4]=(H[4]+e)|0; H[5]=(H[5]+f)|0; H[6]=(H[6]+g)|0; H[7]=(H[7]+h)|0;
 }
+function toWords(bytes, words, n) {
+  for (let i = 0, j = 0; i < n; i++, j += 4) words[i] = (bytes[j] << 24) | (bytes[j+1] << 16) | (bytes[j+2] << 8) | bytes[j+3];
+}
 function prefixHasher(prefix) {
   const mid = new Int32Array([0x6a09e667,0xbb67ae85,0x3c6ef372,0xa54ff53a,0x510e527f,0x9b05688c,0x1f83d9ab,0x5be0cd19]);
+  const words = new Int32Array(32), bytes = new Uint8Array(128), H = new Int32Array(8);
   const full = prefix.length - (prefix.length & 63);
-  const pv = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
-  for (let o = 0; o < full; o += 64) compress(mid, pv, o);
-  const rest = prefix.subarray(full), H = new Int32Array(8), m = new Uint8Array(192), dv = new DataView(m.buffer);
-  return (suffix) => {
-    const tail = rest.length + suffix.length, total = ((tail + 9 + 63) >> 6) << 6;
-    m.fill(0, 0, total); m.set(rest); m.set(suffix, rest.length); m[tail] = 0x80;
-    dv.setUint32(total - 4, (prefix.length + suffix.length) * 8);
+  for (let o = 0; o < full; o += 64) { toWords(prefix.subarray(o, o + 64), words, 16); compress(mid, words, 0); }
+  const rest = prefix.length - full;
+  bytes.set(prefix.subarray(full));
+  return (digits) => {
+    let p = rest;
+    for (let i = 0; i < digits.length; i++) bytes[p++] = digits.charCodeAt(i);
+    bytes[p] = 0x80;
+    const total = ((p + 9 + 63) >> 6) << 6, n = total >> 2;
+    bytes.fill(0, p + 1, total);
+    toWords(bytes, words, n);
+    words[n - 1] = (prefix.length + digits.length) * 8;
     H.set(mid);
-    for (let o = 0; o < total; o += 64) compress(H, dv, o);
-    const out = new Uint8Array(32), ov = new DataView(out.buffer);
-    for (let i = 0; i < 8; i++) ov.setInt32(i * 4, H[i]);
-    return out;
+    for (let o = 0; o < n; o += 16) compress(H, words, o);
+    return H;
   };
+}
+function stateBytes(H) {
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) { out[i*4] = H[i] >>> 24; out[i*4+1] = H[i] >>> 16; out[i*4+2] = H[i] >>> 8; out[i*4+3] = H[i]; }
+  return out;
 }`;
 
 // Runs inside each worker. Counters are interleaved (worker i tries i, i+W, i+2W…). Web Crypto
@@ -67,6 +79,8 @@ onmessage = async (e) => {
   const js = prefixHasher(enc.encode(seed + ':'));
   const full = bits >> 3, mask = (0xff00 >> (bits & 7)) & 0xff;
   const good = (h) => { for (let i = 0; i < full; i++) if (h[i] !== 0) return false; return (h[full] & mask) === 0; };
+  const words = bits >> 5, spare = 32 - (bits & 31);
+  const goodWords = (H) => { for (let i = 0; i < words; i++) if (H[i] !== 0) return false; return spare === 32 || (H[words] >>> spare) === 0; };
   let c = start, useSubtle = !!subtle, probe = subtle ? 3 : 0, subtleRate = 0;
   if (!subtle) postMessage({ engine: 'js' });
   for (;;) {
@@ -78,7 +92,7 @@ onmessage = async (e) => {
       const digests = await Promise.all(inputs.map((x) => subtle.digest('SHA-256', x)));
       for (let i = 0; i < batch && found < 0; i++) if (good(new Uint8Array(digests[i]))) found = first + i * step;
     } else {
-      for (let i = 0; i < batch && found < 0; i++, c += step) if (good(js(enc.encode(String(c))))) found = c;
+      for (let i = 0; i < batch && found < 0; i++, c += step) if (goodWords(js(String(c)))) found = c;
     }
     if (found >= 0) { postMessage({ found }); return; }
     postMessage({ tried: batch });

@@ -12,6 +12,7 @@ import type { RequestContext, RequestTraits } from '../context.js';
 import type { Outcome } from '../pipeline/phases.js';
 import type { ShieldBus } from '../events.js';
 
+const CHALLENGEABLE: ReadonlySet<Dimension> = new Set<Dimension>(['fingerprint', 'userAgent', 'path', 'queryShape']);
 const PHASE_RANK: Record<AttackPhase, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
 
 /** What the challenge filter asks of one request's scope. */
@@ -47,7 +48,8 @@ export interface Detector extends Service<Config> {
   aggregateLimit(traits: RequestTraits): { key: string; ratePerS: number } | undefined;
   /** Runs one second of detection now (the service's ticker calls it; tests call it with a manual clock). */
   tick(): void;
-  force(untilMs: number, who: string): void;
+  /** Forces "under attack" on every class until `untilMs`; `proofOfWork` also asks unknown and cookie-only clients for proof-of-work. */
+  force(untilMs: number, who: string, proofOfWork?: boolean): void;
   clearForce(who: string): void;
   clearMitigation(id: string, who: string): boolean;
   readonly dryRun: boolean;
@@ -86,6 +88,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   let attackStartedAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let totalArrivals = 0;
+  let powUntil = -Infinity;
   const transitions: unknown[] = [];
 
   const params = (): Partial<AttackParams> => d.config().detection.attack as Partial<AttackParams>;
@@ -184,9 +187,16 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       const phase = routeClass === 'none' ? worstPhase() : (states.get(routeClass)?.phase ?? 'normal');
       let level: 0 | 1 | 2 = phase === 'under_attack' || phase === 'recovering' ? 1 : 0;
       let rung = 0;
+      if (powUntil > clock.now()) level = 2;
       for (const m of active) {
         if (m.kind !== 'challenge') continue;
-        if (m.scope === 'unknown-clients') { level = 2; rung = Math.max(rung, m.difficulty); continue; }
+        // Clients with no token at all are already challenged from level 1 on (no-JS check, or
+        // proof-of-work for API clients): this scope only makes their work harder. Raising everyone
+        // to proof-of-work here would charge a flash crowd of real customers for it.
+        if (m.scope === 'unknown-clients') { rung = Math.max(rung, m.difficulty); continue; }
+        // Address scopes are never challenged as a whole: one carrier-NAT address or /24 carries
+        // many customers. Software-shaped scopes (fingerprint, agent, path, query shape) are.
+        if (!CHALLENGEABLE.has(m.scope.dimension)) continue;
         if (traitValue(t, client, m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
       }
       return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt };
@@ -198,8 +208,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       }
       return undefined;
     },
-    force(untilMs, who) {
+    force(untilMs, who, proofOfWork = false) {
       const now = clock.now();
+      powUntil = proofOfWork ? untilMs : -Infinity;
       for (const cls of ROUTE_CLASSES) {
         const step = forceAttack(states.get(cls) as AttackState, untilMs, now);
         states.set(cls, step.state);
@@ -208,6 +219,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       bus.emit('operator:action', { who, action: 'force-under-attack', detail: `until +${Math.round((untilMs - now) / 1000)} s` });
     },
     clearForce(who) {
+      powUntil = -Infinity;
       for (const cls of ROUTE_CLASSES) states.set(cls, clearForce(states.get(cls) as AttackState));
       bus.emit('operator:action', { who, action: 'clear-force', detail: '' });
     },

@@ -92,7 +92,9 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
         return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
       }
     }
-    if (ctx.tier > 0) {
+    // Aggregate limits (a prefix, a fingerprint that jumped) bind only clients with no token: known
+    // customers behind the same carrier-NAT address or using the same browser keep their pace.
+    if (ctx.tier === TIER.unknown) {
       const agg = d.detector.aggregateLimit(traits);
       if (agg) {
         const r = d.limiter.check(`agg ${agg.key}`, { ratePerS: agg.ratePerS, burst: Math.max(1, Math.ceil(agg.ratePerS * 2)) });
