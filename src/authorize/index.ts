@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { AuthorizeConfig } from './config.js';
+import { parseAuthorizeConfig, type AuthorizeConfig } from './config.js';
 import type { AuthorizeBus, AuthorizeEvents } from './events.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
 import { createSmsRouter, type SmsRouter } from './sms/router.js';
@@ -50,6 +50,29 @@ export interface StartAuthorizeOptions {
   push?: PushProvider;
   /** Run the deadline ticker on a timer (default true); tests may drive `tick()` themselves. */
   autoTick?: boolean;
+}
+
+/**
+ * A ready configuration for `rempart demo`: loopback, its own data directory, the outbox as SMS
+ * provider, demo pages on, one demo payer (knowledge factor 2468), tokens generated unless given.
+ *
+ * @example const a = await startAuthorize({ config: demoAuthorizeConfig({ dir: './data/demo', port: 8090 }) });
+ */
+export function demoAuthorizeConfig(opts: { dir: string; port?: number; adminToken?: string; operators?: Record<string, string>;
+  payers?: Array<{ payerRef: string; phone: string; knowledgeFactor: string }> }): AuthorizeConfig {
+  const token = (): string => randomBytes(18).toString('base64url');
+  return parseAuthorizeConfig({
+    listen: { address: '127.0.0.1', port: opts.port ?? 8090 },
+    store: { file: join(opts.dir, 'authorize.db') },
+    adminToken: opts.adminToken ?? token(),
+    operators: opts.operators ?? { 'operator-a': token(), 'operator-b': token() },
+    // Short enough to watch failover and fail-back in a demo.
+    breaker: { minAttempts: 5, dwellMs: 15_000, probeIntervalMs: 1_000, probeSuccesses: 3 },
+    timers: { appFetchTimeoutMs: 5_000 },
+    sms: { providers: [{ type: 'outbox', name: 'outbox' }] },
+    demo: { enabled: true, payers: opts.payers ?? [{ payerRef: 'alice', phone: '+33611223344', knowledgeFactor: '2468' }] },
+    log: { level: 'info' },
+  });
 }
 
 /** Loads the code HMAC key: from config, else a key file beside the database (created 0600), never in the database. */

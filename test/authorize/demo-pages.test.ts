@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { demoAuthorizeConfig, startAuthorize } from '../../src/authorize/index.js';
 import { call, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
 
 const demo = { enabled: true, payers: [{ payerRef: 'demo-alice', phone: '+33611223344', knowledgeFactor: '2468' }] };
@@ -39,4 +40,13 @@ test('demo pages are off unless demo.enabled', async (t) => {
   const { h } = await startTestAuthorize(t, tempDir(t));
   assert.equal((await fetch(`${h.url}/demo/phone?payer=x`)).status, 404);
   assert.equal((await call(h, 'POST', '/demo/operator/app-channel', { mode: 'down' })).status, 404);
+});
+
+test('demoAuthorizeConfig starts a demo service on its own data directory', async (t) => {
+  const dir = tempDir(t);
+  const h = await startAuthorize({ config: demoAuthorizeConfig({ dir, port: 0 }) });
+  t.after(() => h.close());
+  assert.match(await (await fetch(`${h.url}/demo/phone?payer=alice`)).text(), /No payment waiting/);
+  const a = await call(h, 'POST', '/v1/authentications', txBody('alice'));
+  assert.equal(a.body.method, 'app');
 });
