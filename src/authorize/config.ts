@@ -140,7 +140,6 @@ export const authorizeConfigSchema = z.object({
 }).strict();
 
 export type AuthorizeConfig = z.infer<typeof authorizeConfigSchema>;
-export type SmsProviderConfig = AuthorizeConfig['sms']['providers'][number];
 
 const pathText = (path: PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');

@@ -15,6 +15,7 @@ export interface BreakerParams {
 
 export type BreakerPhase = 'closed' | 'open' | 'probing';
 
+/** The breaker as a value: phase, window buckets, when the phase began, probe successes in a row. */
 export interface BreakerState {
   phase: BreakerPhase;
   /** [second, attempts, failures] per bucket, oldest first. */

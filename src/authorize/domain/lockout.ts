@@ -9,6 +9,7 @@ export interface LockoutState {
   permanent: boolean;
 }
 
+/** Lockout policy: failures before a block, block length, blocks before a permanent one. */
 export interface LockoutParams { maxFailures: number; blockMs: number; permanentAfterBlocks: number }
 
 /** What the service must do after a failure. */

@@ -3,6 +3,7 @@ import type { LinkedTransaction } from './dynamic-linking.js';
 /** Per-payer counters of art. 16 since the last strong authentication. */
 export interface ExemptionCounters { count: number; sumMinor: number }
 
+/** Art. 16 limits as configured. */
 export interface ExemptionParams {
   enabled: boolean;
   maxAmountMinor: number;

@@ -25,6 +25,7 @@ export type AuthEventType =
   | 'app_approved' | 'app_denied' | 'code_ok'
   | 'payer_locked' | 'cancel' | 'expire';
 
+/** Every event, for table-driven tests. */
 export const AUTH_EVENTS: readonly AuthEventType[] = [
   'route_exempt', 'route_app', 'route_sms', 'route_unavailable', 'push_failed', 'channel_down',
   'sms_accepted', 'sms_refused', 'resend', 'app_approved', 'app_denied', 'code_ok', 'payer_locked', 'cancel', 'expire',

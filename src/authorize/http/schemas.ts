@@ -48,4 +48,5 @@ export const modeSchema = z.object({
   ttlS: z.number().int().min(60),
 }).strict();
 
+/** Resend and cancel take no body (an empty object at most). */
 export const emptySchema = z.object({}).strict();

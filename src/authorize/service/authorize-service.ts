@@ -32,6 +32,7 @@ export interface EnrolInput { payerRef: string; phone: string; knowledgeFactor: 
 /** What the app fetches after a push: enough to show amount and payee (RTS art. 5(1)(a)) and sign. */
 export interface ChallengeView { authId: string; amountMinor: number; currency: string; amountText: string; payee: { id: string; name: string }; linkHash: string; expiresAt: string }
 
+/** What the service is built from: config, store, clock, bus, SMS router, push provider, code key, logger. */
 export interface ServiceDeps {
   config: AuthorizeConfig; store: AuthStore; clock: Clock; bus: AuthorizeBus;
   sms: SmsRouter; push: PushProvider; codeKey: Buffer; logger: Logger;
