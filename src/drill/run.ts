@@ -3,7 +3,8 @@ import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createAddressAllocator, prefix24, type AddressLayout } from './addresses.js';
 import { createBrowser, type Browser } from './browser.js';
-import { createPowSolver, type ChallengeSolver } from './challenge.js';
+import type { ChallengeSolver } from './challenge.js';
+import { createThreadedSolver } from './solver-threads.js';
 import { startFlood, type RunningFlood } from './flood.js';
 import { pickIdentity } from './headers.js';
 import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
@@ -137,7 +138,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const scenario = getScenario(opts.scenario);
   const params = resolveParams(scenario, opts.params);
   const leadS = opts.leadS !== undefined || !scenario.leadS ? Math.min(opts.leadS ?? 3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
-  const solver = opts.solver ?? createPowSolver();
+  // Proofs of work are hashed off the generator's event loop (worker threads) unless a solver is given.
+  const threaded = opts.solver ? null : createThreadedSolver();
+  const solver = opts.solver ?? threaded!;
   const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver });
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
   const tracking = opts.trackingUsers ?? 40;
@@ -235,6 +238,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   clearInterval(progress);
   const originReport = await sampler.finish(attackSet, legitSet);
   await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
+  await threaded?.close();
   opts.signal?.removeEventListener('abort', onExternal);
   elDelay.disable();
   const cpu = process.cpuUsage(cpu0);

@@ -1,0 +1,135 @@
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { createPowSolver, type ChallengeHttp, type ChallengeResponse, type ChallengeSolver } from './challenge.js';
+
+/**
+ * Runs the drill's challenge solver (`createPowSolver`, unchanged) in worker threads, so that the
+ * proof-of-work of hundreds of simulated browsers and bots does not stall the generator's event
+ * loop. Only the hashing moves: every HTTP request the solver makes is sent back to the main thread
+ * and made there by the same client (address, cookies, connections). `detect` stays on the main
+ * thread (it only reads headers).
+ */
+export interface ThreadedSolver extends ChallengeSolver {
+  /** Terminates the workers (started on the first solve). */
+  close(): Promise<void>;
+  /** Workers loaded and solving; solves made on them so far. */
+  readonly threadsReady: number;
+  readonly solvedOnThreads: number;
+}
+
+type ToWorker =
+  | { kind: 'solve'; id: number; res: ChallengeResponse }
+  | { kind: 'http-result'; id: number; call: number; res?: ChallengeResponse; error?: string };
+type FromWorker =
+  | { kind: 'http'; id: number; call: number; method: string; path: string; init?: { body?: string; contentType?: string } }
+  | { kind: 'done'; id: number; ok: boolean; error?: string }
+  | { kind: 'ready' };
+
+interface Pending { http: ChallengeHttp; resolve(ok: boolean): void; reject(err: Error): void }
+
+/** A solver whose solves run on `threads` workers (default: the machine's cores, at most 4). */
+export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedSolver {
+  const inline = createPowSolver();
+  const size = Math.max(1, Math.min(opts.threads ?? cpus().length, 4));
+  const workers: Worker[] = [];
+  const ready: Worker[] = [];
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let turn = 0;
+  let solvedOnThreads = 0;
+
+  const onMessage = (w: Worker) => (m: FromWorker): void => {
+    if (m.kind === 'ready') { ready.push(w); return; }
+    const p = pending.get(m.id);
+    if (!p) return;
+    if (m.kind === 'done') {
+      pending.delete(m.id);
+      solvedOnThreads++;
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.ok);
+      return;
+    }
+    p.http.request(m.method, m.path, m.init).then(
+      (res) => w.postMessage({ kind: 'http-result', id: m.id, call: m.call, res: plain(res) } satisfies ToWorker),
+      (err: unknown) => w.postMessage({ kind: 'http-result', id: m.id, call: m.call, error: (err as Error)?.message ?? 'request failed' } satisfies ToWorker),
+    );
+  };
+
+  // The worker loads this very module (no other path is ever imported this way).
+  const selfImport = 'import(' + JSON.stringify(import.meta.url) + ')';
+  const start = (): void => {
+    while (workers.length < size) {
+      // Run from TypeScript sources, the worker registers tsx's loader first (Node 20 workers do
+      // not inherit loader hooks, and `--import tsx` in execArgv comes too late).
+      const file = fileURLToPath(import.meta.url);
+      const w = file.endsWith('.ts')
+        ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return ${selfImport}; })`, { eval: true })
+        : new Worker(file);
+      w.unref();
+      w.on('message', onMessage(w));
+      w.on('error', (err) => {
+        const i = ready.indexOf(w);
+        if (i >= 0) ready.splice(i, 1);
+        for (const [id, p] of pending) { pending.delete(id); p.reject(err); }
+      });
+      workers.push(w);
+    }
+  };
+
+  return {
+    get threadsReady() { return ready.length; },
+    get solvedOnThreads() { return solvedOnThreads; },
+    detect: (res) => inline.detect(res),
+    solve(res, http, signal) {
+      if (signal?.aborted) return Promise.resolve(false);
+      start();
+      // Workers take a second or two to load: until one is ready, solve here as before.
+      if (ready.length === 0) return inline.solve(res, http, signal);
+      const w = ready[turn++ % ready.length]!;
+      const id = nextId++;
+      return new Promise<boolean>((resolve, reject) => {
+        pending.set(id, { http, resolve, reject });
+        // An aborted solve is abandoned: its worker finishes the hash and its answer is ignored.
+        signal?.addEventListener('abort', () => { if (pending.delete(id)) resolve(false); }, { once: true });
+        w.postMessage({ kind: 'solve', id, res: plain(res) } satisfies ToWorker);
+      });
+    },
+    async close() {
+      ready.length = 0;
+      await Promise.all(workers.splice(0).map((w) => w.terminate()));
+      for (const [id, p] of pending) { pending.delete(id); p.resolve(false); }
+    },
+  };
+}
+
+/** A response as structured-clone-safe data (undici's header objects have a null prototype). */
+const plain = (r: ChallengeResponse): ChallengeResponse => ({ status: r.status, headers: { ...r.headers }, body: r.body, url: r.url });
+
+if (!isMainThread && parentPort) {
+  const port = parentPort;
+  const solver = createPowSolver();
+  const calls = new Map<string, { resolve(r: ChallengeResponse): void; reject(e: Error): void }>();
+  let nextCall = 0;
+  port.on('message', (m: ToWorker) => {
+    if (m.kind === 'http-result') {
+      const c = calls.get(`${m.id}:${m.call}`);
+      calls.delete(`${m.id}:${m.call}`);
+      if (m.res) c?.resolve(m.res);
+      else c?.reject(new Error(m.error ?? 'request failed'));
+      return;
+    }
+    const http: ChallengeHttp = {
+      request: (method, path, init) => new Promise<ChallengeResponse>((resolve, reject) => {
+        const call = nextCall++;
+        calls.set(`${m.id}:${call}`, { resolve, reject });
+        port.postMessage({ kind: 'http', id: m.id, call, method, path, ...(init ? { init } : {}) } satisfies FromWorker);
+      }),
+    };
+    solver.solve(m.res, http).then(
+      (ok) => port.postMessage({ kind: 'done', id: m.id, ok } satisfies FromWorker),
+      (err: unknown) => port.postMessage({ kind: 'done', id: m.id, ok: false, error: (err as Error)?.message ?? 'solve failed' } satisfies FromWorker),
+    );
+  });
+  port.postMessage({ kind: 'ready' } satisfies FromWorker);
+}

@@ -1,0 +1,39 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createBrowser } from '../../src/drill/browser.js';
+import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { createThreadedSolver } from '../../src/drill/solver-threads.js';
+import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
+import { createKeyring } from '../../src/shield/reputation/token.js';
+import { createChallengeFilter, sendPlain } from '../challenge/server.js';
+import { startRecordingServer } from './recording-server.js';
+
+test('threaded solver: browsers pass the shield\'s real challenge with the hashing in worker threads, requests made by each browser', async (t) => {
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 2)) }), () => ({ level: 2, difficulty: 10 }));
+  const srv = await startRecordingServer((req, res, body) => {
+    const f = filter(req, body);
+    if (f.kind === 'answer') return sendPlain(res, f.response);
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const solver = createThreadedSolver({ threads: 2 });
+  t.after(() => solver.close());
+  const browsers = Array.from({ length: 5 }, (_, i) => createBrowser({ origin: srv.url, identity: ALL_IDENTITIES[i]!, localAddress: `127.9.${i + 1}.7`, solver }));
+  t.after(() => Promise.all(browsers.map((b) => b.close())));
+  // The first solve runs inline while the workers load; then the others go to the workers.
+  const first = await browsers[0]!.fetch('GET', '/track', { timeoutMs: 20_000 });
+  assert.equal(first.status, 200);
+  for (let i = 0; i < 200 && solver.threadsReady < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(solver.threadsReady, 2, 'both workers loaded within 20 s');
+  const answers = [first, ...(await Promise.all(browsers.slice(1).map((b) => b.fetch('GET', '/track', { timeoutMs: 20_000 }))))];
+  assert.equal(solver.solvedOnThreads, 4, 'the four later solves ran on the workers');
+  assert.deepEqual(answers.map((a) => [a.status, a.challenged]), browsers.map(() => [200, true]));
+  for (const [i, b] of browsers.entries()) {
+    assert.ok([...b.cookies.keys()].includes('rempart_clr'), `browser ${i} holds its clearance`);
+    // Every request of a solve went out from that browser's own address.
+    const verify = srv.requests.filter((q) => q.path.startsWith('/.rempart/') && q.addr === `127.9.${i + 1}.7`);
+    assert.equal(verify.length, 1);
+  }
+  await solver.close();
+  assert.equal(await solver.solve({ status: 200, headers: {}, body: '', url: srv.url }, { request: () => Promise.reject(new Error('unused')) }, AbortSignal.abort()), false);
+});
