@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { createLifecycle } from '../core/lifecycle.js';
 import { parseAuthorizeConfig, type AuthorizeConfig } from './config.js';
 import type { AuthorizeBus, AuthorizeEvents } from './events.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
@@ -105,9 +106,9 @@ function buildProviders(config: AuthorizeConfig, clock: Clock, logger: Logger): 
 }
 
 /**
- * Starts the authorize service: opens the store, recovers what was in flight (every
- * non-terminal authentication resumes from its stored deadlines or ends), starts the SMS
- * providers and the HTTP API, and — with `demo.enabled` — the demo pages.
+ * Starts the authorize service: opens the store, starts the SMS providers, recovers what was in
+ * flight (every non-terminal authentication resumes from its stored deadlines or ends), then the
+ * HTTP API and — with `demo.enabled` — the demo pages; each part is a service of one lifecycle.
  *
  * @example const a = await startAuthorize({ config: parseAuthorizeConfig({ adminToken, listen: { port: 0 } }) });
  */
@@ -151,10 +152,6 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
     }
   }
 
-  const recovered = service.recover();
-  logger.info(recovered, 'authorize: recovered authentications in flight');
-  await sms.start();
-
   const server = createAuthorizeHttp({
     service, store, clock, logger, adminToken: config.adminToken, operators: config.operators,
     receipt: (r) => {
@@ -165,30 +162,42 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
     },
     ...(config.demo.enabled ? { extra: createDemoPages({ service, clock, devices, ...(outbox ? { outbox } : {}), ...(pushSimulator ? { push: pushSimulator } : {}) }) } : {}),
   });
-  server.listen(config.listen.port, config.listen.address);
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  selfUrl = `http://${config.listen.address.includes(':') ? `[${config.listen.address}]` : config.listen.address}:${port}`;
 
-  service.tick(); // recovery: whatever expired while the service was down ends now, the rest resumes
-  const ticker = opts.autoTick === false ? undefined : setInterval(() => service.tick(), config.timers.tickMs);
-  ticker?.unref();
+  // Start in this order, stop in reverse: the store outlives everything that writes to it.
+  let port = 0;
+  let ticker: NodeJS.Timeout | undefined;
+  const life = createLifecycle((name, err) => logger.error({ err, service: name }, 'authorize: stop failed'));
+  life.register({ name: 'store', stop: () => store.close() });
+  life.register({ name: 'push', stop: () => push.close() });
+  life.register({ name: 'sms', start: () => sms.start(), stop: () => sms.close() });
+  life.register({
+    name: 'deadlines',
+    start: () => {
+      const recovered = service.recover();
+      logger.info(recovered, 'authorize: recovered authentications in flight');
+      service.tick(); // whatever expired while the service was down ends now, the rest resumes
+      if (opts.autoTick !== false) { ticker = setInterval(() => service.tick(), config.timers.tickMs); ticker.unref(); }
+    },
+    stop: () => { if (ticker) clearInterval(ticker); service.close(); },
+  });
+  life.register({
+    name: 'http',
+    start: async () => {
+      server.listen(config.listen.port, config.listen.address);
+      await once(server, 'listening');
+      port = (server.address() as AddressInfo).port;
+      selfUrl = `http://${config.listen.address.includes(':') ? `[${config.listen.address}]` : config.listen.address}:${port}`;
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+  await life.start();
 
-  let closing: Promise<void> | undefined;
   return {
     url: selfUrl, port, service, bus, store, sms, pushSimulator, outbox,
     tick: () => service.tick(),
-    close() {
-      closing ??= (async () => {
-        if (ticker) clearInterval(ticker);
-        service.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        await push.close();
-        await sms.close();
-        store.close();
-      })();
-      return closing;
-    },
+    close: () => life.stop(),
   };
 }
