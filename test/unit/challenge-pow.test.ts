@@ -29,6 +29,17 @@ test('a correct answer verifies (one HMAC, one SHA-256) and yields the challenge
   assert.equal(typeof r.challenge.id, 'string');
 });
 
+test('property: the reference solver (JavaScript SHA-256) finds the smallest counter node:crypto accepts, for seeds of every length', () => {
+  for (let len = 1; len <= 140; len += 3) {
+    const seed = randomBytes(len).toString('base64url').slice(0, len);
+    const bits = 1 + (len % 9);
+    const c = solvePow(seed, bits)!;
+    assert.ok(leadingZeroBits(powDigest(seed, c)) >= bits, `seed length ${len}, ${bits} bits`);
+    for (let smaller = 0; smaller < c; smaller++) assert.ok(leadingZeroBits(powDigest(seed, smaller)) < bits, `a smaller counter ${smaller} works`);
+  }
+  assert.equal(solvePow('x', 33, 1000), undefined, 'bounded');
+});
+
 test('insufficient work, malformed counters, expired challenges, another prefix or fingerprint, forged difficulty are refused', () => {
   const seed = challenge(12);
   let weak = 0;
