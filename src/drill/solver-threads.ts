@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
-import { createPowSolver, type ChallengeHttp, type ChallengeResponse, type ChallengeSolver } from './challenge.js';
+import { createPowSolver, nojsRedirectTarget, parsePowChallenge, type ChallengeHttp, type ChallengeResponse, type ChallengeSolver } from './challenge.js';
 
 /**
  * Runs the drill's challenge solver (`createPowSolver`, unchanged) in worker threads, so that the
@@ -34,13 +34,14 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
   const size = Math.max(1, Math.min(opts.threads ?? cpus().length, 4));
   const workers: Worker[] = [];
   const ready: Worker[] = [];
+  const waiting: Array<() => void> = [];
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let turn = 0;
   let solvedOnThreads = 0;
 
   const onMessage = (w: Worker) => (m: FromWorker): void => {
-    if (m.kind === 'ready') { ready.push(w); return; }
+    if (m.kind === 'ready') { ready.push(w); for (const go of waiting.splice(0)) go(); return; }
     const p = pending.get(m.id);
     if (!p) return;
     if (m.kind === 'done') {
@@ -81,11 +82,26 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
     get threadsReady() { return ready.length; },
     get solvedOnThreads() { return solvedOnThreads; },
     detect: (res) => inline.detect(res),
-    solve(res, http, signal) {
-      if (signal?.aborted) return Promise.resolve(false);
+    async solve(first, http, signal) {
+      if (signal?.aborted) return false;
       start();
-      // Workers take a second or two to load: until one is ready, solve here as before.
-      if (ready.length === 0) return inline.solve(res, http, signal);
+      // The no-JavaScript redirects cost no hashing: followed here, as the solver would (bounded).
+      let res = first;
+      for (let step = 0, next = nojsRedirectTarget(res); step < 3 && next !== null && !signal?.aborted; step++, next = nojsRedirectTarget(res)) {
+        res = await http.request('GET', next);
+      }
+      const bits = parsePowChallenge(res)?.bits;
+      if (bits === undefined) return res.status < 400;
+      if (ready.length === 0) {
+        // Workers take a second or more to load. A small proof of work (<= 12 bits, a few ms) is
+        // solved here meanwhile; anything else waits for a worker rather than stall the loop.
+        if (bits <= INLINE_MAX_BITS) return inline.solve(res, http, signal);
+        const loaded = await new Promise<boolean>((resolve) => {
+          waiting.push(() => resolve(true));
+          signal?.addEventListener('abort', () => resolve(false), { once: true });
+        });
+        if (!loaded || ready.length === 0) return false;
+      }
       const w = ready[turn++ % ready.length]!;
       const id = nextId++;
       return new Promise<boolean>((resolve, reject) => {
@@ -97,11 +113,15 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
     },
     async close() {
       ready.length = 0;
+      for (const go of waiting.splice(0)) go();
       await Promise.all(workers.splice(0).map((w) => w.terminate()));
       for (const [id, p] of pending) { pending.delete(id); p.resolve(false); }
     },
   };
 }
+
+/** Proofs of work up to this many bits are solved on the main thread while the workers load. */
+const INLINE_MAX_BITS = 12;
 
 /** A response as structured-clone-safe data (undici's header objects have a null prototype). */
 const plain = (r: ChallengeResponse): ChallengeResponse => ({ status: r.status, headers: { ...r.headers }, body: r.body, url: r.url });
