@@ -3,6 +3,7 @@ import { createHmac, createPrivateKey, createPublicKey, randomBytes, type KeyObj
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -129,8 +130,8 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
     latencyMs: config.push.latencyMs, deviceFetchDelayMs: config.push.deviceFetchDelayMs,
     // The simulated app fetches its challenge over HTTP, the same path a real app (and the probe) takes.
     deviceFetch: async (deviceId) => {
-      const res = await fetch(`${selfUrl}/v1/app/challenges?deviceId=${encodeURIComponent(deviceId)}`, { signal: AbortSignal.timeout(5_000) });
-      await res.arrayBuffer();
+      const res = await request(`${selfUrl}/v1/app/challenges?deviceId=${encodeURIComponent(deviceId)}`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+      await res.body.dump();
     },
   });
   const push = opts.push ?? (pushSimulator as PushProvider);
