@@ -18,7 +18,7 @@ import { appSignedPayload } from '../src/authorize/domain/dynamic-linking.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 
 const ADMIN = 'bench-admin-token-0123456789';
-const PAYERS = 40;
+const PAYERS = 200;
 const root = resolve(import.meta.dirname, '..');
 
 interface Service { url: string; pool: Pool; proc: Started; dir: string; stop(): Promise<void> }

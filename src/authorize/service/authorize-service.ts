@@ -229,10 +229,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (!payerRef) return [];
       const now = clock.now();
       return store.pendingApp(payerRef).map((a) => {
-        if (a.fetchedAt === 0) {
-          const u = patchAuth(a, { fetchedAt: now, fetchDeadline: 0 });
-          if (u) health.record(true);
-        }
+        const full = a.fetchedAt === 0 ? store.getAuth(a.id) : undefined;
+        if (full && full.fetchedAt === 0 && patchAuth(full, { fetchedAt: now, fetchDeadline: 0 })) health.record(true);
         return {
           authId: a.id, amountMinor: a.amountMinor, currency: a.currency, amountText: formatAmount(a.amountMinor, a.currency),
           payee: { id: a.payeeId, name: a.payeeName }, linkHash: a.linkHash, expiresAt: new Date(Math.min(a.expiresAt, a.appDeadline || a.expiresAt)).toISOString(),

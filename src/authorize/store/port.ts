@@ -52,6 +52,9 @@ export interface AuthRecord {
   reason: string;
 }
 
+/** What the app needs of a pending approval (a narrow read: the app fetch runs after every push). */
+export type PendingChallenge = Pick<AuthRecord, 'id' | 'amountMinor' | 'currency' | 'payeeId' | 'payeeName' | 'linkHash' | 'expiresAt' | 'appDeadline' | 'fetchedAt'>;
+
 /** One SMS handed to a provider, for rate limits and delivery receipts. */
 export interface SmsRecord {
   id: string;
@@ -86,7 +89,8 @@ export interface AuthStore {
   /** Conditional update: applies only if the stored version is `version`; returns the new record or undefined. */
   updateAuth(id: string, version: number, patch: Partial<AuthRecord>, now: number): AuthRecord | undefined;
   dueAuths(now: number, limit: number): AuthRecord[];
-  pendingApp(payerRef: string): AuthRecord[];
+  /** The payer's pending app approvals, newest first, at most 10 (what an app screen shows). */
+  pendingApp(payerRef: string): PendingChallenge[];
   appPendingUnfetched(): AuthRecord[];
   countNonTerminal(): number;
   countByState(): Record<string, number>;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createAuditChain } from '../audit/audit-chain.js';
-import type { AuthRecord, AuthStore, IdempotentAnswer, PayerRecord, SmsRecord } from './port.js';
+import type { AuthRecord, AuthStore, IdempotentAnswer, PayerRecord, PendingChallenge, SmsRecord } from './port.js';
 import { TERMINAL_STATES } from '../domain/state-machine.js';
 
 const SCHEMA = `
@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS auths (
   sms_retry_at INTEGER NOT NULL, next_at INTEGER NOT NULL, terminal INTEGER NOT NULL, reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS auths_due ON auths (terminal, next_at);
 CREATE INDEX IF NOT EXISTS auths_tx ON auths (tx_id, terminal);
-CREATE INDEX IF NOT EXISTS auths_payer ON auths (payer_ref, terminal);
+CREATE INDEX IF NOT EXISTS auths_payer_state ON auths (payer_ref, state, created_at);
 CREATE TABLE IF NOT EXISTS sms (
   id TEXT PRIMARY KEY, auth_id TEXT NOT NULL, payer_ref TEXT NOT NULL, phone TEXT NOT NULL, provider TEXT NOT NULL,
   provider_message_id TEXT NOT NULL, status TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL);
@@ -98,8 +98,10 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
     getAuth: db.prepare('SELECT * FROM auths WHERE id = ?'),
     activeForTx: db.prepare('SELECT * FROM auths WHERE tx_id = ? AND terminal = 0 LIMIT 1'),
     due: db.prepare('SELECT * FROM auths WHERE terminal = 0 AND next_at <= ? ORDER BY next_at LIMIT ?'),
-    // The most recent 20: an app shows a few pending approvals, never an unbounded list.
-    pendingApp: db.prepare("SELECT * FROM auths WHERE payer_ref = ? AND terminal = 0 AND state = 'app_pending' ORDER BY created_at DESC LIMIT 20"),
+    // The most recent 10, narrow columns: an app shows a few pending approvals, never an unbounded list.
+    pendingApp: db.prepare(`SELECT id, amount_minor AS amountMinor, currency, payee_id AS payeeId, payee_name AS payeeName, link_hash AS linkHash,
+      expires_at AS expiresAt, app_deadline AS appDeadline, fetched_at AS fetchedAt
+      FROM auths WHERE payer_ref = ? AND state = 'app_pending' ORDER BY created_at DESC LIMIT 10`),
     unfetched: db.prepare("SELECT * FROM auths WHERE terminal = 0 AND state = 'app_pending' AND fetched_at = 0"),
     countNonTerminal: db.prepare('SELECT count(*) AS n FROM auths WHERE terminal = 0'),
     countByState: db.prepare('SELECT state, count(*) AS n FROM auths GROUP BY state'),
@@ -186,7 +188,7 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
       return r ? toRecord(r) : undefined;
     },
     dueAuths: (now, limit) => (q.due.all(now, limit) as Row[]).map(toRecord),
-    pendingApp: (ref) => (q.pendingApp.all(ref) as Row[]).map(toRecord),
+    pendingApp: (ref) => q.pendingApp.all(ref) as PendingChallenge[],
     appPendingUnfetched: () => (q.unfetched.all() as Row[]).map(toRecord),
     countNonTerminal: () => (q.countNonTerminal.get() as { n: number }).n,
     countByState: () => Object.fromEntries((q.countByState.all() as Array<{ state: string; n: number }>).map((r) => [r.state, r.n])),
