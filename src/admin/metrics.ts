@@ -39,10 +39,45 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     if (!child) { child = latency.labels(upstream); latencyBy.set(upstream, child); }
     return child;
   };
+  const phase = new Gauge({
+    name: 'rempart_attack_phase', help: 'Attack phase per route class: 0 normal, 1 suspect, 2 recovering, 3 under attack',
+    labelNames: ['class'] as const, registers: [registry],
+  });
+  for (const c of ROUTE_CLASSES) phase.labels(c).set(0);
+  const transitions = new Counter({
+    name: 'rempart_attack_transitions_total', help: 'Attack phase changes by class, new phase and the signal blamed',
+    labelNames: ['class', 'to', 'signal'] as const, registers: [registry],
+  });
+  const mitigations = new Counter({
+    name: 'rempart_mitigations_total', help: 'Mitigations added or lifted by kind (dry run included, labelled)',
+    labelNames: ['kind', 'change', 'dry_run'] as const, registers: [registry],
+  });
+  const challenges = new Counter({
+    name: 'rempart_challenges_total', help: 'Challenge answers sent, by level (1 no-JavaScript check, 2 proof-of-work) and whether enforced',
+    labelNames: ['level', 'enforced'] as const, registers: [registry],
+  });
+  const standing = new Counter({
+    name: 'rempart_requests_by_standing_total', help: 'Requests by client standing (established, cleared, checked, unknown)',
+    labelNames: ['standing'] as const, registers: [registry],
+  });
+  const PHASE_VALUE: Record<string, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
   const offs = [
+    bus.on('attack:transition', (e) => {
+      phase.labels(e.scope).set(PHASE_VALUE[e.to] ?? 0);
+      transitions.labels(e.scope, e.to, e.reason.signal).inc();
+    }),
+    bus.on('mitigation:added', (e) => mitigations.labels(e.mitigation.kind, 'added', String(e.dryRun)).inc()),
+    bus.on('mitigation:lifted', (e) => mitigations.labels(e.mitigation.kind, 'lifted', String(e.dryRun)).inc()),
+    bus.on('request:end', ({ ctx }) => {
+      const t = ctx.traits;
+      if (t) {
+        standing.labels(t.standing).inc();
+        if (t.challenged > 0) challenges.labels(String(t.challenged), String(t.wouldHave === undefined)).inc();
+      }
+    }),
     bus.on('request:end', ({ ctx }) => {
       const v = ctx.verdict;
-      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed'
+      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : v?.kind === 'challenge' ? 'challenge'
         : ctx.cacheState === 'HIT' ? 'cache_hit' : ctx.cacheState === 'STALE' ? 'cache_stale' : ctx.errorCode ?? 'forwarded';
       if (outcome === 'forwarded') forwarded[ctx.routeClass]?.inc();
       else requests.labels(ctx.routeClass, outcome).inc();

@@ -12,8 +12,11 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
-        outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.errorCode ?? 'forwarded',
+        outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.verdict?.kind === 'challenge' ? `challenge-${ctx.verdict.level}` : ctx.errorCode ?? 'forwarded',
         cache: ctx.cacheState,
+        standing: ctx.traits?.standing,
+        fp: ctx.traits?.fingerprint,
+        ...(ctx.traits?.wouldHave ? { wouldHave: ctx.traits.wouldHave } : {}),
       }, 'access');
     }),
     bus.on('client:error', (e) => log.debug({ reqId: e.requestId, client: e.address, code: e.code, status: e.status }, 'malformed request refused')),
@@ -21,6 +24,10 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
     bus.on('config:rejected', (e) => log.error({ file: e.file, reason: e.message }, 'new configuration rejected; the previous one keeps running')),
     bus.on('block:added', (e) => log.warn({ cidr: e.cidr, reason: e.reason, ttlS: e.ttlS }, 'block added')),
     bus.on('block:removed', (e) => log.warn({ cidr: e.cidr }, 'block removed')),
+    bus.on('attack:transition', (e) => log.warn({ class: e.scope, from: e.from, to: e.to, signal: e.reason.signal, observed: e.reason.observed, baseline: e.reason.baseline, threshold: e.reason.threshold }, 'attack state changed')),
+    bus.on('mitigation:added', (e) => log.warn({ id: e.mitigation.id, kind: e.mitigation.kind, reason: e.mitigation.reason, dryRun: e.dryRun }, 'mitigation added')),
+    bus.on('mitigation:lifted', (e) => log.info({ id: e.mitigation.id, kind: e.mitigation.kind, dryRun: e.dryRun }, 'mitigation lifted')),
+    bus.on('operator:action', (e) => log.warn({ who: e.who, action: e.action, detail: e.detail }, 'operator action')),
   ];
   return () => offs.forEach((off) => off());
 }

@@ -135,3 +135,17 @@ test('the detector goes under attack from upstream saturation alone and emits tr
   assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0, 'back to normal once calm for long enough');
   assert.ok(seen.some((e) => e.includes('→recovering')) && seen.some((e) => e.includes('recovering→normal')), seen.join('; '));
 });
+
+test('attack state, challenges and standings are Prometheus metrics', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  await forceAttack(shield.adminUrl);
+  const r = await request(`${shield.url}/x`, { headers: BROWSER });
+  await r.body.dump();
+  assert.equal(r.statusCode, 307);
+  const text = await (await request(`${shield.adminUrl}/metrics`)).body.text();
+  assert.match(text, /rempart_attack_phase\{class="normal"\} 3/);
+  assert.match(text, /rempart_attack_transitions_total\{class="normal",to="under_attack",signal="operator"\} 1/);
+  assert.match(text, /rempart_challenges_total\{level="1",enforced="true"\} 1/);
+  assert.match(text, /rempart_requests_by_standing_total\{standing="unknown"\} 1/);
+});
