@@ -11,7 +11,7 @@ export type { RequestFilter, UpstreamRequestFilter, UpstreamResponseFilter, Fail
 export { named } from './pipeline/phases.js';
 export type { RequestContext } from './context.js';
 export type { Verdict } from './verdict.js';
-// The challenge protocol's reference client (docs/challenge.md), used by the drill's solver.
+// The challenge protocol's reference client (docs/challenge.md), for non-browser clients.
 export { solveChallenge, solvePow } from './challenge/solver.js';
 export { parseChallengeHeader, type ChallengeDescription } from './challenge/header.js';
 export { createTrafficSketch, type TrafficSketch, type Observation } from './detect/source-tracker.js';

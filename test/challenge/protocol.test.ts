@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { createBrowser } from '../../src/drill/browser.js';
-import { createPowSolver } from '../../src/drill/challenge.js';
+import { createPowSolver, solvePow as drillSolvePow } from '../../src/drill/challenge.js';
+import { leadingZeroBits } from '../../src/shield/challenge/pow.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { solveChallenge } from '../../src/shield/challenge/solver.js';
@@ -131,4 +133,15 @@ test('reputation over real sockets: a client seen in normal times passes an atta
   const stolen = await request(`${shield.url}/account`, { headers: { ...NAV, 'user-agent': 'bot', cookie: oldRep } });
   assert.equal(stolen.statusCode, 307, 'the same cookie with another agent is not that client');
   await stolen.body.dump();
+});
+
+test("the drill's own solver (an independent client of the documented protocol) finds the smallest counter node:crypto accepts", () => {
+  for (let len = 1; len <= 300; len += 7) {
+    const seed = 's'.repeat(len);
+    const bits = 1 + (len % 9);
+    const c = drillSolvePow(seed, bits)!;
+    const zeroBits = (n: number): number => leadingZeroBits(createHash('sha256').update(`${seed}:${n}`).digest());
+    assert.ok(zeroBits(c) >= bits, `seed length ${len}`);
+    for (let smaller = 0; smaller < c; smaller++) assert.ok(zeroBits(smaller) < bits);
+  }
 });
