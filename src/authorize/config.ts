@@ -48,6 +48,8 @@ export const authorizeConfigSchema = z.object({
   listen: z.object({
     address: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8090),
+    /** Serve everything under this path prefix (e.g. /authorize when a proxy forwards that prefix as is); '' = at the root. */
+    basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, "'' or a path such as /authorize (no trailing slash)").default(''),
   }).strict().prefault({}),
   store: z.object({
     file: z.string().default('./data/authorize.db'),

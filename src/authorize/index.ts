@@ -27,6 +27,7 @@ export type { AuthorizeEvents } from './events.js';
 
 /** What startAuthorize returns: where it listens, its parts (for the demo and tests), and close. */
 export interface AuthorizeHandle {
+  /** Base URL, listen.basePath included: `${url}/v1/authentications`, `${url}/demo/phone?payer=…`. */
   url: string;
   port: number;
   service: AuthorizeService;
@@ -60,11 +61,11 @@ export interface StartAuthorizeOptions {
  *
  * @example const a = await startAuthorize({ config: demoAuthorizeConfig({ dir: './data/demo', port: 8090 }) });
  */
-export function demoAuthorizeConfig(opts: { dir: string; port?: number; adminToken?: string; operators?: Record<string, string>;
+export function demoAuthorizeConfig(opts: { dir: string; port?: number; basePath?: string; adminToken?: string; operators?: Record<string, string>;
   payers?: Array<{ payerRef: string; phone: string; knowledgeFactor: string }> }): AuthorizeConfig {
   const token = (): string => randomBytes(18).toString('base64url');
   return parseAuthorizeConfig({
-    listen: { address: '127.0.0.1', port: opts.port ?? 8090 },
+    listen: { address: '127.0.0.1', port: opts.port ?? 8090, basePath: opts.basePath ?? '' },
     store: { file: join(opts.dir, 'authorize.db') },
     adminToken: opts.adminToken ?? token(),
     operators: opts.operators ?? { 'operator-a': token(), 'operator-b': token() },
@@ -161,7 +162,9 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
       (p as ReturnType<typeof createHttpProvider>).ingest({ providerMessageId: r.providerMessageId, status: r.status });
       return true;
     },
-    ...(config.demo.enabled ? { extra: createDemoPages({ service, clock, devices, ...(outbox ? { outbox } : {}), ...(pushSimulator ? { push: pushSimulator } : {}) }) } : {}),
+    basePath: config.listen.basePath,
+    ...(config.demo.enabled ? { extra: createDemoPages({ service, clock, devices, basePath: config.listen.basePath,
+      ...(outbox ? { outbox } : {}), ...(pushSimulator ? { push: pushSimulator } : {}) }) } : {}),
   });
 
   // Start in this order, stop in reverse: the store outlives everything that writes to it.
@@ -187,7 +190,7 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
       server.listen(config.listen.port, config.listen.address);
       await once(server, 'listening');
       port = (server.address() as AddressInfo).port;
-      selfUrl = `http://${config.listen.address.includes(':') ? `[${config.listen.address}]` : config.listen.address}:${port}`;
+      selfUrl = `http://${config.listen.address.includes(':') ? `[${config.listen.address}]` : config.listen.address}:${port}${config.listen.basePath}`;
     },
     stop: async () => {
       server.closeAllConnections();

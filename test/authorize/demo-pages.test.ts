@@ -50,3 +50,18 @@ test('demoAuthorizeConfig starts a demo service on its own data directory', asyn
   const a = await call(h, 'POST', '/v1/authentications', txBody('alice'));
   assert.equal(a.body.method, 'app');
 });
+
+test('listen.basePath: everything is served under the prefix (links and redirects included), nothing outside it', async (t) => {
+  const { h } = await startTestAuthorize(t, tempDir(t), { demo, listen: { address: '127.0.0.1', port: 0, basePath: '/authorize' } });
+  assert.ok(h.url.endsWith('/authorize'));
+  const a = await call(h, 'POST', '/v1/authentications', txBody('demo-alice'));
+  assert.equal(a.status, 201);
+  await until(() => h.service.channels().breaker.attempts === 1); // the simulated device fetched through the prefix
+  const phone = await (await fetch(`${h.url}/demo/phone?payer=demo-alice`)).text();
+  assert.match(phone, /action="\/authorize\/demo\/phone\/decide"/);
+  const r = await form(`${h.url}/demo/phone/decide`, { payer: 'demo-alice', authId: a.body.authId, decision: 'DENY' });
+  assert.match(r.headers.get('location') ?? '', /^\/authorize\/demo\/phone\?/);
+  const root = h.url.replace(/\/authorize$/, '');
+  assert.equal((await fetch(`${root}/v1/channels`)).status, 404);
+  assert.equal((await fetch(`${root}/authorizeX/v1/channels`)).status, 404);
+});

@@ -15,6 +15,8 @@ export interface DemoDeps {
   devices: ReadonlyMap<string, { deviceId: string; key: KeyObject; phone: string }>;
   outbox?: { list(limit: number, to?: string): OutboxMessage[] };
   push?: { mode(): PushSimMode; setMode(m: PushSimMode): void };
+  /** Path prefix the service is mounted under (listen.basePath), for links and redirects. */
+  basePath?: string;
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -37,12 +39,13 @@ const form = (fields: Record<string, string>): URLSearchParams => new URLSearchP
  * operator switch that takes the simulated app channel down or up so failover can be watched.
  */
 export function createDemoPages(d: DemoDeps): ExtraRoutes {
+  const b = d.basePath ?? '';
   return async (req: IncomingMessage, url: URL, body: string) => {
     const p = url.pathname;
     const method = req.method ?? 'GET';
     if (p === '/' || p === '/demo' || p === '/demo/') {
-      const payers = [...d.devices.keys()].map((ref) => `<li><a href="/demo/phone?payer=${encodeURIComponent(ref)}">phone of ${esc(ref)}</a></li>`).join('');
-      return { html: page('Rempart Authorize demo', `<h1>Rempart Authorize</h1><ul>${payers}<li><a href="/demo/sms">SMS outbox</a></li><li><a href="/demo/operator">operator: app channel switch</a></li></ul>`) };
+      const payers = [...d.devices.keys()].map((ref) => `<li><a href="${b}/demo/phone?payer=${encodeURIComponent(ref)}">phone of ${esc(ref)}</a></li>`).join('');
+      return { html: page('Rempart Authorize demo', `<h1>Rempart Authorize</h1><ul>${payers}<li><a href="${b}/demo/sms">SMS outbox</a></li><li><a href="${b}/demo/operator">operator: app channel switch</a></li></ul>`) };
     }
     if (p === '/demo/phone' && method === 'GET') {
       const ref = url.searchParams.get('payer') ?? '';
@@ -53,7 +56,7 @@ export function createDemoPages(d: DemoDeps): ExtraRoutes {
       const note = url.searchParams.get('note');
       const cards = list.map((c) => `<div class="card"><div class="muted">Approve this payment?</div>
 <div class="amount">${esc(c.amountText)}</div><div>to <b>${esc(c.payee.name)}</b> <span class="muted">(${esc(c.payee.id)})</span></div>
-<form method="post" action="/demo/phone/decide"><input type="hidden" name="payer" value="${esc(ref)}"><input type="hidden" name="authId" value="${esc(c.authId)}">
+<form method="post" action="${b}/demo/phone/decide"><input type="hidden" name="payer" value="${esc(ref)}"><input type="hidden" name="authId" value="${esc(c.authId)}">
 <p><button class="ok" name="decision" value="APPROVE">Approve</button><button class="no" name="decision" value="DENY">Deny</button></p></form></div>`).join('');
       return { html: page(`Phone of ${ref}`, `<h1>Bank app — ${esc(ref)}</h1>${note ? `<p><b>${esc(note)}</b></p>` : ''}${cards || '<p class="muted">No payment waiting for approval.</p>'}
 <p class="muted">This page refreshes every 2 s. Device ${esc(dev.deviceId)}; its key is held by the demo server (demo only).</p>`, 2) };
@@ -79,7 +82,7 @@ export function createDemoPages(d: DemoDeps): ExtraRoutes {
           note = isAuthorizeError(e) ? e.message : 'Something went wrong.';
         }
       }
-      return { redirect: `/demo/phone?${form({ payer: ref, note }).toString()}` };
+      return { redirect: `${b}/demo/phone?${form({ payer: ref, note }).toString()}` };
     }
     if (p === '/demo/sms' && method === 'GET') {
       if (!d.outbox) return { html: page('SMS outbox', '<p>No outbox provider configured.</p>'), status: 404 };
@@ -95,7 +98,7 @@ export function createDemoPages(d: DemoDeps): ExtraRoutes {
       return { html: page('Operator', `<h1>Channels</h1><p>New authentications go to: <b>${ch.channel.toUpperCase()}</b></p>
 <p>App-channel breaker: <b>${esc(ch.breaker.phase)}</b> (${ch.breaker.failures}/${ch.breaker.attempts} failed in the window, probe streak ${ch.breaker.probeStreak})</p>
 <p>Operator override: ${ch.override ? esc(`${ch.override.mode} until ${new Date(ch.override.until).toISOString()} (${ch.override.reason})`) : 'none'}</p>
-<h2>Simulated push provider: ${esc(mode)}</h2><form method="post" action="/demo/operator/app-channel">${buttons}</form>
+<h2>Simulated push provider: ${esc(mode)}</h2><form method="post" action="${b}/demo/operator/app-channel">${buttons}</form>
 <p class="muted">down = the push provider refuses; blackhole = accepted, never delivered. Refreshes every 2 s.</p>
 <h2>SMS providers</h2><ul>${ch.smsProviders.map((s) => `<li>${esc(s.name)}${s.blockedUntil > d.clock.now() ? ' — blocked' : ''}</li>`).join('')}</ul>`, 2) };
     }
@@ -112,7 +115,7 @@ export function createDemoPages(d: DemoDeps): ExtraRoutes {
         return { status: 400, body: { error: { code: 'RMP_ERR_AUTH_BAD_REQUEST', message: 'mode must be up, down or blackhole' } } };
       }
       d.push.setMode(mode);
-      return json ? { status: 200, body: { mode } } : { redirect: '/demo/operator' };
+      return json ? { status: 200, body: { mode } } : { redirect: `${b}/demo/operator` };
     }
     return undefined;
   };

@@ -66,7 +66,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
  * is 422), bearer tokens for enrolment (admin) and channel overrides (operators).
  */
 export function createAuthorizeHttp(deps: { service: AuthorizeService; store: AuthStore; clock: Clock; logger: Logger;
-  adminToken: string; operators: Readonly<Record<string, string>>; extra?: ExtraRoutes;
+  adminToken: string; operators: Readonly<Record<string, string>>; extra?: ExtraRoutes; basePath?: string;
   /** Hands a gateway's receipt to the HTTP provider of that name; false when there is none. */
   receipt: (r: { provider: string; providerMessageId: string; status: 'delivered' | 'undelivered' | 'unknown' }) => boolean }): Server {
   const { service, store, clock, logger } = deps;
@@ -167,8 +167,14 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
     res.end(text);
   };
 
+  const base = deps.basePath ?? '';
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://authorize.local');
+    if (base) {
+      // Mounted under a prefix (e.g. behind the shield at /authorize): strip it, refuse anything outside.
+      if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) { send(res, errorReply('RMP_ERR_AUTH_NOT_FOUND')); return; }
+      url.pathname = url.pathname.slice(base.length) || '/';
+    }
     void (async () => {
       try {
         const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
