@@ -43,6 +43,9 @@ const TIER = { established: 0, cleared: 0, checked: 1, unknown: 2 } as const;
 export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
   const exempt = (ctx: RequestContext): boolean => {
     for (const p of d.exemptPaths) if (ctx.path.startsWith(p)) return true;
+    // A CORS preflight never carries cookies (Fetch standard, CORS-preflight request): challenging
+    // it would break every cross-origin API call; the actual request that follows is judged.
+    if (ctx.req.method === 'OPTIONS' && ctx.req.headers['access-control-request-method'] !== undefined) return true;
     // A customer logged in to a critical route (payment) is never sent through a challenge.
     return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
   };
