@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, enrol, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
 
+// Generous SMS limits: these tests move dozens of authentications of a few payers to SMS.
+const rateLimits = { smsPerPayer: 1000, smsPerPhone: 1000 };
 const breaker = { minAttempts: 20, windowMs: 30_000, failureRatio: 0.5, dwellMs: 10_000, probeIntervalMs: 1_000, probeTimeoutMs: 2_000, probeSuccesses: 3 };
 
 test('push provider down: pending app authentications move to SMS, the breaker trips, new ones go to SMS within 2 s', async (t) => {
-  const { h } = await startTestAuthorize(t, tempDir(t), { breaker });
+  const { h } = await startTestAuthorize(t, tempDir(t), { breaker, rateLimits });
   const payers = [];
   for (let i = 0; i < 5; i++) payers.push(await enrol(h, `p${i}`));
   const modes: string[] = [];
@@ -34,7 +36,7 @@ test('push provider down: pending app authentications move to SMS, the breaker t
 });
 
 test('after the dwell, probes through the whole app path decide: a failed probe re-opens, 3 successes fail back to the app', async (t) => {
-  const { h, clock } = await startTestAuthorize(t, tempDir(t), { breaker });
+  const { h, clock } = await startTestAuthorize(t, tempDir(t), { breaker, rateLimits });
   for (let i = 0; i < 3; i++) await enrol(h, `q${i}`);
   h.pushSimulator?.setMode('down');
   for (let i = 0; i < 21 && h.service.channels().channel === 'app'; i++) {
@@ -69,7 +71,7 @@ test('after the dwell, probes through the whole app path decide: a failed probe 
 });
 
 test('apps that stop fetching (push accepted, never delivered) trip the breaker at the fetch deadline; unfetched ones move to SMS', async (t) => {
-  const { h, clock } = await startTestAuthorize(t, tempDir(t), { breaker, timers: { appFetchTimeoutMs: 5_000 } });
+  const { h, clock } = await startTestAuthorize(t, tempDir(t), { breaker, rateLimits, timers: { appFetchTimeoutMs: 5_000 } });
   for (let i = 0; i < 4; i++) await enrol(h, `r${i}`);
   h.pushSimulator?.setMode('blackhole');
   const ids: string[] = [];

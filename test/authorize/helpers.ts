@@ -55,12 +55,15 @@ export async function call(h: { url: string }, method: string, path: string, bod
   return { status: res.status, body: parsed as any, headers: res.headers };
 }
 
-/** A payer with one Ed25519 device, enrolled over the API. */
+/** A payer with one device (Ed25519 or ECDSA P-256), enrolled over the API. */
 export interface TestPayer { payerRef: string; phone: string; knowledge: string; deviceId: string; key: KeyObject }
 
+let phoneSeq = 0;
+
+/** Enrols a payer over the API (distinct phone numbers, so per-phone SMS limits never mix payers). */
 export async function enrol(h: { url: string }, payerRef: string, opts: { phone?: string; alg?: 'ed25519' | 'p256'; noDevice?: boolean } = {}): Promise<TestPayer> {
   const kp = opts.alg === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519');
-  const p: TestPayer = { payerRef, phone: opts.phone ?? `+3361234${String(Math.floor(Math.random() * 9000) + 1000)}`, knowledge: 'blue-harbour-42', deviceId: `${payerRef}-dev`, key: kp.privateKey };
+  const p: TestPayer = { payerRef, phone: opts.phone ?? `+3361${String(process.pid % 1000).padStart(3, '0')}${String(++phoneSeq).padStart(4, '0')}`, knowledge: 'blue-harbour-42', deviceId: `${payerRef}-dev`, key: kp.privateKey };
   const r = await call(h, 'POST', '/v1/payers', {
     payerRef, phone: p.phone, knowledgeFactor: p.knowledge,
     devices: opts.noDevice ? [] : [{ deviceId: p.deviceId, publicKey: kp.publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
