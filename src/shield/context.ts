@@ -43,7 +43,7 @@ export interface RequestContext {
   body: BufferedBody | undefined;
   /** What detection computed about the request (fingerprint, prefixes, shapes), once. */
   traits: RequestTraits | undefined;
-  /** How much the client is trusted: 0 known or cleared, 1 keeps cookies, 2 unknown (admission serves better first). */
+  /** How much the client is trusted: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown (admission serves better first). */
   tier: number;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;

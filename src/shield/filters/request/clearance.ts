@@ -30,7 +30,9 @@ export interface ClearanceDeps {
   dryRun: boolean;
 }
 
-const TIER = { established: 0, cleared: 0, checked: 1, unknown: 2 } as const;
+// Only a reputation from before the attack ranks first: a proof-of-work solved during the attack
+// proves work, not history — bots that solve must not outrank customers who kept their cookies.
+const TIER = { established: 0, cleared: 1, checked: 1, unknown: 2 } as const;
 
 /**
  * Who is this client, and must it prove something first? Computes the request's traits once
