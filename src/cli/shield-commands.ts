@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { formatProblem, isConfigError, loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
 import { startShield } from '../shield/start.js';
-import { runDemo } from '../demo/demo.js';
+import { DEMO_DATA_DIR, runDemo } from '../demo/demo.js';
 
 /** Exit code for configuration errors (like nginx -t and haproxy -c: non-zero, distinct from crashes). */
 export const EXIT_CONFIG = 2;
@@ -67,7 +67,9 @@ export function registerShieldCommands(program: Command): void {
     .option('--port <n>', 'shield port', '8080')
     .option('--admin-port <n>', 'admin port', '8081')
     .option('--origin-port <n>', 'origin port (0 = any free port)', '0')
-    .action(async (opts: { port: string; adminPort: string; originPort: string }) => {
-      await runDemo({ port: Number(opts.port), adminPort: Number(opts.adminPort), originPort: Number(opts.originPort) });
+    .option('--authorize-port <n>', 'payment authorization service port (0 = any free port)', '8090')
+    .option('--data-dir <dir>', 'where the authorization service keeps its store and SMS outbox', DEMO_DATA_DIR)
+    .action(async (opts: { port: string; adminPort: string; originPort: string; authorizePort: string; dataDir: string }) => {
+      await runDemo({ port: Number(opts.port), adminPort: Number(opts.adminPort), originPort: Number(opts.originPort), authorizePort: Number(opts.authorizePort), dataDir: resolve(opts.dataDir) });
     });
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoAuthorizeConfig, startAuthorize } from '../authorize/index.js';
 import { startOrigin } from './origin/server.js';
 import { parseConfig, startShield } from '../shield/index.js';
 import { createLogger } from '../core/logger.js';
@@ -8,15 +11,30 @@ export interface DemoOptions {
   port: number;
   adminPort: number;
   originPort: number;
+  /** The payment authorization service (behind the shield under /authorize/); 0 = any free port. */
+  authorizePort: number;
+  /** Where the authorization service keeps its SQLite store and SMS outbox (kept across restarts). */
+  dataDir: string;
 }
 
+/** Default data directory of the demo. */
+export const DEMO_DATA_DIR = join(tmpdir(), 'rempart-demo');
+
 /** The demo's embedded configuration: critical payment routes, cached tracking, everything else normal. */
-export function demoConfig(originUrl: string, o: DemoOptions, token: string): unknown {
+export function demoConfig(originUrl: string, o: DemoOptions, token: string, authorizeUrl?: string): unknown {
   return {
     listen: { address: '127.0.0.1', port: o.port },
     admin: { address: '127.0.0.1', port: o.adminPort, token },
-    upstreams: { origin: { url: originUrl, connections: 64, timeoutMs: 10_000 } },
+    upstreams: {
+      origin: { url: originUrl, connections: 64, timeoutMs: 10_000 },
+      ...(authorizeUrl ? { authorize: { url: authorizeUrl, connections: 32, timeoutMs: 10_000 } } : {}),
+    },
     routes: [
+      // Payment authorization: the API is critical (a payment waits on it); its demo pages are not.
+      ...(authorizeUrl ? [
+        { name: 'authorize-api', match: { path: '/authorize/v1/' }, upstream: 'authorize', class: 'critical' },
+        { name: 'authorize-demo', match: { path: '/authorize/' }, upstream: 'authorize', class: 'high' },
+      ] : []),
       { match: { path: '/api/pay/' }, upstream: 'origin', class: 'critical' },
       { match: { method: 'POST', path: '/bank/login' }, upstream: 'origin', class: 'critical' },
       { match: { path: '/bank/' }, upstream: 'origin', class: 'high' },
@@ -32,12 +50,20 @@ export function demoConfig(originUrl: string, o: DemoOptions, token: string): un
 export async function runDemo(o: DemoOptions): Promise<void> {
   const origin = await startOrigin({ port: o.originPort, maxInFlight: 64, maxQueue: 256, serviceMs: 10 });
   const token = process.env.REMPART_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
-  const config = parseConfig(demoConfig(origin.url, o, token));
+  const authorize = await startAuthorize({
+    config: demoAuthorizeConfig({ dir: o.dataDir, port: o.authorizePort, basePath: '/authorize' }),
+    logger: createLogger('warn'),
+  });
+  const config = parseConfig(demoConfig(origin.url, o, token, authorize.url.replace(/\/authorize$/, '')));
   const shield = await startShield({ config, logger: createLogger(config.log.level) });
   process.stdout.write([
     '',
     'Rempart demo is running:',
     `  site through the shield   ${shield.url}/            (tracking: ${shield.url}/track/6A12345678901)`,
+    `  payment approval (phone)  ${shield.url}/authorize/demo/phone?payer=alice`,
+    `  SMS outbox                ${shield.url}/authorize/demo/sms`,
+    `  app channel switch        ${shield.url}/authorize/demo/operator   (take the app channel down, watch SMS take over)`,
+    `  authorize API             ${shield.url}/authorize/v1/   (direct: ${authorize.url}/v1/)`,
     `  demo origin (unprotected) ${origin.url}/`,
     `  admin API                 ${shield.adminUrl}/api/state   (Authorization: Bearer ${token})`,
     `  metrics                   ${shield.adminUrl}/metrics`,
@@ -47,6 +73,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   ].join('\n'));
   const stop = async (): Promise<void> => {
     await shield.close();
+    await authorize.close();
     await origin.close();
     process.exit(0);
   };

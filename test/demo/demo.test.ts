@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Reads the child's stdout until `pattern` matches (bounded). */
 function waitOutput(child: ReturnType<typeof spawn>, pattern: RegExp, ms = 20_000): Promise<RegExpExecArray> {
@@ -18,8 +21,9 @@ function waitOutput(child: ReturnType<typeof spawn>, pattern: RegExp, ms = 20_00
 }
 
 test('`rempart demo` serves the site through the shield; a real browser tracks a parcel; Ctrl-C stops it', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--port', '0', '--admin-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const dataDir = mkdtempSync(join(tmpdir(), 'rempart-demo-test-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--port', '0', '--admin-port', '0', '--authorize-port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); rmSync(dataDir, { recursive: true, force: true }); });
   const site = await waitOutput(child, /site through the shield\s+(http:\/\/127\.0\.0\.1:\d+)\/[\s\S]*admin API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/state\s+\(Authorization: Bearer (\S+)\)/);
   const [, shieldUrl, adminUrl, token] = site as unknown as [string, string, string, string];
 
@@ -29,6 +33,14 @@ test('`rempart demo` serves the site through the shield; a real browser tracks a
   const state = await request(`${adminUrl}/api/state`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(state.statusCode, 200);
   await state.body.text();
+
+  // Payment authorization runs behind the shield as a critical route, with its demo pages.
+  const channels = await request(`${shieldUrl}/authorize/v1/channels`);
+  assert.equal(channels.statusCode, 200);
+  assert.match(await channels.body.text(), /"channel":"app"/);
+  const operator = await request(`${shieldUrl}/authorize/demo/operator`);
+  assert.equal(operator.statusCode, 200);
+  assert.match(await operator.body.text(), /app/i);
 
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
