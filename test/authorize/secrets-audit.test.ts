@@ -149,3 +149,13 @@ test('authorize config: cross-field checks (same operator token twice, duplicate
   assert.equal(c.lockout.maxFailures, 5);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.timers));
 });
+
+test('the configuration example in docs/authorize.md is valid', () => {
+  const doc = readFileSync(resolve(root, 'docs/authorize.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Configuration'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(yaml && yaml.includes('providers:'));
+  const env = { AUTHORIZE_CODE_KEY: 'k'.repeat(32), AUTHORIZE_ADMIN_TOKEN: 'a'.repeat(20), OP_ALICE_TOKEN: 'b'.repeat(20), OP_BOB_TOKEN: 'c'.repeat(20), SMPP_PASSWORD: 'pw', SMS_TOKEN: 't' };
+  const c = parseAuthorizeConfigText(yaml, 'docs/authorize.md', env);
+  assert.deepEqual(c.sms.providers.map((p) => p.type), ['smpp', 'http', 'outbox']);
+});
