@@ -185,7 +185,10 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     },
     policyFor(routeClass, t, client) {
       const phase = routeClass === 'none' ? worstPhase() : (states.get(routeClass)?.phase ?? 'normal');
-      let level: 0 | 1 | 2 = phase === 'under_attack' || phase === 'recovering' ? 1 : 0;
+      // The no-JavaScript check costs a browser one redirect, so it starts at the first suspicion:
+      // newcomers of a flash crowd become cookie keepers (served before anonymous traffic) within a
+      // second, instead of waiting in the anonymous tier until the attack is confirmed.
+      let level: 0 | 1 | 2 = phase === 'normal' ? 0 : 1;
       let rung = 0;
       if (powUntil > clock.now()) level = 2;
       for (const m of active) {
