@@ -6,11 +6,26 @@ import { addressPrefix } from '../../reputation/prefix.js';
 import type { RandomBytes, TokenKeyring } from '../../reputation/token.js';
 import type { Detector } from '../../defence/detector.js';
 import { clientBindingKey } from '../../defence/binding.js';
+import { isNavigation } from '../../challenge/request.js';
 
 const appendCookie = (res: UpstreamResponse, cookie: string): void => {
   const cur = res.headers['set-cookie'];
   res.headers['set-cookie'] = cur === undefined ? [cookie] : Array.isArray(cur) ? [...cur, cookie] : [cur, cookie];
 };
+
+/**
+ * Random bytes from a pool refilled 4 KiB at a time: token ids need randomness, not a system call each.
+ */
+export function pooledRandomBytes(source: (n: number) => Buffer): (n: number) => Buffer {
+  let pool: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  return (n) => {
+    if (offset + n > pool.length) { pool = source(Math.max(4096, n)); offset = 0; }
+    const out = Buffer.from(pool.subarray(offset, offset + n));
+    offset += n;
+    return out;
+  };
+}
 
 /**
  * In normal times, answers carry a signed first-party reputation cookie (bound to the client's
@@ -19,6 +34,7 @@ const appendCookie = (res: UpstreamResponse, cookie: string): void => {
  * of a clearance an API client just earned. Runs after cache-store: cookies are never cached.
  */
 export function createReputationCookieFilter(d: { detector: Detector; keys: TokenKeyring; randomBytes: RandomBytes; clock: Clock }): UpstreamResponseFilter {
+  const randomBytes = pooledRandomBytes(d.randomBytes);
   return named('reputation-cookie', (ctx: RequestContext, res: UpstreamResponse) => {
     if (ctx.setHeaders) {
       for (const [k, v] of Object.entries(ctx.setHeaders)) {
@@ -26,12 +42,14 @@ export function createReputationCookieFilter(d: { detector: Detector; keys: Toke
       }
     }
     const traits = ctx.traits;
-    if (!traits) return undefined;
+    // Only page loads earn a reputation: a browser gets it with its first page, and a flood of API
+    // or asset requests without cookies cannot make us sign a token per response.
+    if (!traits || (ctx.reputation === undefined && !isNavigation(ctx.req.headers.accept, ctx.req.headers['sec-fetch-mode'] as string | undefined))) return undefined;
     const normal = d.detector.policyFor(ctx.routeClass, traits, ctx.client).level === 0;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
       status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
-    }, { issue: normal, keys: d.keys, randomBytes: d.randomBytes });
+    }, { issue: normal, keys: d.keys, randomBytes });
     if (cookie) appendCookie(res, cookie);
     return undefined;
   });
