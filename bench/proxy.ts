@@ -2,8 +2,9 @@
  * bench:proxy — requests/s and p50/p99 latency on loopback, in one run, for:
  *   direct   the origin itself (an nginx `return 200`, so the origin is never the bottleneck)
  *   nginx    nginx 1 worker proxying to it (keep-alive upstream, as operators configure it)
- *   rempart  the shield, 1 process, every stage on (validate, classify, blocklist, GCRA)
+ *   rempart  the shield, 1 process, every filter on (validate, classify, blocklist, GCRA, detection in dry run)
  *   rempart+log  the same with the JSON access log on (to /dev/null), to show what logging costs
+ *   rempart-nodetect  the shield without detection (no fingerprint, standing, sketch): what detection costs
  *   node-min the least a Node proxy can do (bench/fixtures/minimal-proxy.mjs): Node's own ceiling here
  * Each target is measured under load (wrk -c 50) and unloaded (wrk -c 1, the added latency of one
  * request). Rounds are interleaved so machine noise hits every target alike; medians are reported.
@@ -54,7 +55,7 @@ ${server}
   return file;
 }
 
-const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort, plainPort, plainAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
 const started: Started[] = [];
 const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
 process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
@@ -76,7 +77,7 @@ try {
       proxy_set_header X-Forwarded-Proto $scheme;
     }
   }`)]));
-  const rempartConf = (port: number, admin: number, access: boolean): string => {
+  const rempartConf = (port: number, admin: number, access: boolean, detection = true): string => {
     const file = join(dir, `rempart-${port}.yaml`);
     writeFileSync(file, `
 listen: { address: 127.0.0.1, port: ${port} }
@@ -84,6 +85,9 @@ admin: { address: 127.0.0.1, port: ${admin} }
 upstreams: { origin: { url: http://127.0.0.1:${originPort}, connections: 64 } }
 routes: [ { match: { path: / }, upstream: origin, class: normal } ]
 rateLimits: { perClient: { normal: { ratePerS: 1000000000, burst: 1000000000 } } }
+# wrk is one client flooding: detection would challenge it. Dry run computes every decision
+# (fingerprint, standing, reputation cookies, attack state) and enforces none.
+detection: { enabled: ${detection}, dryRun: true }
 log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
 `);
     return file;
@@ -92,14 +96,16 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
   spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort as number, adminPort as number, false)]));
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(logPort as number, logAdminPort as number, true)]));
+  started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(plainPort as number, plainAdminPort as number, false, false)]));
   started.push(startProcess(process.execPath, ['bench/fixtures/minimal-proxy.mjs', String(minPort), `http://127.0.0.1:${originPort}`]));
-  await Promise.all([originPort, nginxPort, rempartPort, logPort, minPort].map((p) => waitForPort(p as number)));
+  await Promise.all([originPort, nginxPort, rempartPort, logPort, minPort, plainPort].map((p) => waitForPort(p as number)));
 
   const targets = {
     direct: `http://127.0.0.1:${originPort}/track/6A12345678901`,
     nginx: `http://127.0.0.1:${nginxPort}/track/6A12345678901`,
     rempart: `http://127.0.0.1:${rempartPort}/track/6A12345678901`,
     'rempart+log': `http://127.0.0.1:${logPort}/track/6A12345678901`,
+    'rempart-nodetect': `http://127.0.0.1:${plainPort}/track/6A12345678901`,
     'node-min': `http://127.0.0.1:${minPort}/track/6A12345678901`,
   } as const;
   type Name = keyof typeof targets;
@@ -132,6 +138,7 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
     `- Rempart throughput / direct: ${f(by.rempart.rps / by.direct.rps)}; nginx / direct: ${f(by.nginx.rps / by.direct.rps)}`,
     `- Added p50 latency of one request (c=1): Rempart **${f(by.rempart.p50c1 - by.direct.p50c1, 3)} ms**, nginx ${f(by.nginx.p50c1 - by.direct.p50c1, 3)} ms (aim < 0.5 ms)`,
     `- Access log on / off (Rempart throughput): ${f(by['rempart+log'].rps / by.rempart.rps)}`,
+    `- Detection on (dry run) / off (Rempart throughput): ${f(by.rempart.rps / by['rempart-nodetect'].rps)}; Rempart without detection / the minimal Node proxy: ${f(by['rempart-nodetect'].rps / by['node-min'].rps)}`,
     `- Rempart / the minimal Node proxy (Node's own HTTP stack, nothing checked): ${f(by.rempart.rps / by['node-min'].rps)}; minimal Node proxy / nginx: ${f(by['node-min'].rps / by.nginx.rps)}`,
   ].join('\n');
   const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
