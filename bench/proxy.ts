@@ -5,6 +5,8 @@
  *   rempart  the shield, 1 process, every filter on (validate, classify, blocklist, GCRA, detection in dry run)
  *   rempart+log  the same with the JSON access log on (to /dev/null), to show what logging costs
  *   rempart-nodetect  the shield without detection (no fingerprint, standing, sketch): what detection costs
+ *   baseline  (only with REMPART_BASELINE_DIST=<another checkout's dist>) an earlier build, same run, same config
+ *             minus the keys it does not know: to compare two versions under the same machine noise
  *   node-min the least a Node proxy can do (bench/fixtures/minimal-proxy.mjs): Node's own ceiling here
  * Each target is measured under load (wrk -c 50) and unloaded (wrk -c 1, the added latency of one
  * request). Rounds are interleaved so machine noise hits every target alike; medians are reported.
@@ -55,7 +57,7 @@ ${server}
   return file;
 }
 
-const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort, plainPort, plainAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort, plainPort, plainAdminPort, basePort, baseAdminPort] = await Promise.all(Array.from({ length: 11 }, () => freePort()));
 const started: Started[] = [];
 const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
 process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
@@ -97,8 +99,21 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort as number, adminPort as number, false)]));
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(logPort as number, logAdminPort as number, true)]));
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(plainPort as number, plainAdminPort as number, false, false)]));
+  const baselineDist = process.env.REMPART_BASELINE_DIST;
+  if (baselineDist) {
+    const file = join(dir, 'rempart-baseline.yaml');
+    writeFileSync(file, `
+listen: { address: 127.0.0.1, port: ${basePort} }
+admin: { address: 127.0.0.1, port: ${baseAdminPort} }
+upstreams: { origin: { url: http://127.0.0.1:${originPort}, connections: 64 } }
+routes: [ { match: { path: / }, upstream: origin, class: normal } ]
+rateLimits: { perClient: { normal: { ratePerS: 1000000000, burst: 1000000000 } } }
+log: { level: warn, access: false }
+`);
+    started.push(startProcess(process.execPath, [join(baselineDist, 'src/cli/main.js'), 'start', '--config', file]));
+  }
   started.push(startProcess(process.execPath, ['bench/fixtures/minimal-proxy.mjs', String(minPort), `http://127.0.0.1:${originPort}`]));
-  await Promise.all([originPort, nginxPort, rempartPort, logPort, minPort, plainPort].map((p) => waitForPort(p as number)));
+  await Promise.all([originPort, nginxPort, rempartPort, logPort, minPort, plainPort, ...(baselineDist ? [basePort] : [])].map((p) => waitForPort(p as number)));
 
   const targets = {
     direct: `http://127.0.0.1:${originPort}/track/6A12345678901`,
@@ -107,16 +122,17 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
     'rempart+log': `http://127.0.0.1:${logPort}/track/6A12345678901`,
     'rempart-nodetect': `http://127.0.0.1:${plainPort}/track/6A12345678901`,
     'node-min': `http://127.0.0.1:${minPort}/track/6A12345678901`,
-  } as const;
-  type Name = keyof typeof targets;
+    ...(baselineDist ? { baseline: `http://127.0.0.1:${basePort}/track/6A12345678901` } : {}),
+  } as Record<string, string>;
+  type Name = 'direct' | 'nginx' | 'rempart' | 'rempart+log' | 'rempart-nodetect' | 'node-min' | 'baseline';
   const loaded = Object.fromEntries(Object.keys(targets).map((k) => [k, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
   const single = Object.fromEntries(Object.keys(targets).map((k) => [k, [] as WrkResult[]])) as Record<Name, WrkResult[]>;
   // Warm-up: JIT, pools and keep-alive connections.
-  for (const name of Object.keys(targets) as Name[]) await runWrk(targets[name], { connections: 50, durationS: 2 });
+  for (const name of Object.keys(targets) as Name[]) await runWrk(targets[name] as string, { connections: 50, durationS: 2 });
   for (let r = 0; r < rounds; r++) {
     for (const name of Object.keys(targets) as Name[]) {
-      loaded[name].push(await runWrk(targets[name], { connections: 50, durationS }));
-      single[name].push(await runWrk(targets[name], { connections: 1, durationS: latencyDurationS }));
+      loaded[name].push(await runWrk(targets[name] as string, { connections: 50, durationS }));
+      single[name].push(await runWrk(targets[name] as string, { connections: 1, durationS: latencyDurationS }));
       process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(loaded[name].at(-1)?.rps ?? 0)} req/s\n`);
     }
   }
@@ -140,6 +156,7 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
     `- Access log on / off (Rempart throughput): ${f(by['rempart+log'].rps / by.rempart.rps)}`,
     `- Detection on (dry run) / off (Rempart throughput): ${f(by.rempart.rps / by['rempart-nodetect'].rps)}; Rempart without detection / the minimal Node proxy: ${f(by['rempart-nodetect'].rps / by['node-min'].rps)}`,
     `- Rempart / the minimal Node proxy (Node's own HTTP stack, nothing checked): ${f(by.rempart.rps / by['node-min'].rps)}; minimal Node proxy / nginx: ${f(by['node-min'].rps / by.nginx.rps)}`,
+    ...(baselineDist ? [`- Baseline build (${baselineDist}) / the minimal Node proxy: ${f(by.baseline.rps / by['node-min'].rps)}; Rempart without detection / baseline: ${f(by['rempart-nodetect'].rps / by.baseline.rps)}`] : []),
   ].join('\n');
   const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
 
