@@ -93,6 +93,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     let replaced = false;
     // Bytes of this response counted in the global read-ahead budget.
     let sink: ResponseSink | undefined;
+    let headersWritten = false;
     let watch: { sink: ResponseSink; queue: AdmissionQueue; evict(): void } | undefined;
     const pauseUpstream = (c: Dispatcher.DispatchController, s: ResponseSink): void => {
       c.pause();
@@ -136,20 +137,24 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         }
         if (deps.draining()) res.shouldKeepAlive = false;
         res.writeHead(head.status, head.headers);
-        sink = responseSinks.open(res);
-        const opened = sink;
-        onExchangeEnd(ctx, () => { opened.dispose(); if (watch) paused.delete(watch); });
+        headersWritten = true;
       },
       onResponseData(c, chunk) {
         if (replaced) return;
         if (observers) for (const o of observers) o.data(chunk);
-        if (state.aborted || !sink) return;
-        if (!sink.write(chunk)) pauseUpstream(c, sink);
+        if (state.aborted || !headersWritten) return;
+        if (sink) { if (!sink.write(chunk)) pauseUpstream(c, sink); return; }
+        // Most responses never meet backpressure: the read-ahead sink exists only once one does.
+        if (res.write(chunk)) return;
+        const opened = sink = responseSinks.open(res);
+        onExchangeEnd(ctx, () => { opened.dispose(); if (watch) paused.delete(watch); });
+        if (!opened.backpressured()) pauseUpstream(c, opened);
       },
       onResponseEnd() {
         release();
         if (observers) for (const o of observers) o.end();
-        if (!state.aborted && !replaced) sink?.end();
+        if (state.aborted || replaced || !headersWritten) return;
+        if (sink) sink.end(); else res.end();
       },
       onResponseError(_c, err) {
         release();

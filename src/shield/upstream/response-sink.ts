@@ -15,6 +15,11 @@ export interface ResponseBufferLimits {
 export interface ResponseSink {
   /** One upstream chunk; false means: pause the upstream until `onResume` is called. */
   write(chunk: Buffer): boolean;
+  /**
+   * The chunk just written straight to the client met backpressure (the sink is opened lazily, on
+   * the first such chunk): same answer as `write`.
+   */
+  backpressured(): boolean;
   /** The upstream finished: the client response ends once everything held is delivered. */
   end(): void;
   onResume: (() => void) | undefined;
@@ -134,24 +139,27 @@ export function createResponseSinks(limits: ResponseBufferLimits, now: () => num
       mode = 'spool';
     };
 
+    /** After a write to the client's buffer: keep reading the upstream, or pause it. */
+    const afterDirectWrite = (ok: boolean): boolean => {
+      account();
+      if (ok || (held <= limits.memoryBytes && memory <= limits.memoryBudgetBytes)) return true;
+      if (limits.spoolBytes > 0 && spool < limits.spoolBudgetBytes) {
+        // Later chunks go to the file (in order) while the client drains what it already has.
+        startSpool();
+        res.once('drain', () => { held = 0; account(); pump(); });
+        return true;
+      }
+      pausedSince = now();
+      res.once('drain', () => { account(); resume(); });
+      return false;
+    };
+
     const self: ResponseSink = {
       onResume: undefined,
       get pausedSince() { return pausedSince; },
+      backpressured() { return afterDirectWrite(false); },
       write(chunk) {
-        if (mode === 'direct') {
-          const ok = res.write(chunk);
-          account();
-          if (ok || (held <= limits.memoryBytes && memory <= limits.memoryBudgetBytes)) return true;
-          if (limits.spoolBytes > 0 && spool < limits.spoolBudgetBytes) {
-            // Later chunks go to the file (in order) while the client drains what it already has.
-            startSpool();
-            res.once('drain', () => { held = 0; account(); pump(); });
-            return true;
-          }
-          pausedSince = now();
-          res.once('drain', () => { account(); resume(); });
-          return false;
-        }
+        if (mode === 'direct') return afterDirectWrite(res.write(chunk));
         queue.push(chunk);
         size += chunk.length;
         spool += chunk.length;
