@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { isMap, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, substituteEnv, type ConfigProblem } from '../config/load.js';
+import { ConfigError, readYamlDocument, type ConfigProblem } from '../config/load.js';
 import { deepFreeze } from '../config/freeze.js';
 
 const ms = z.number().int().positive();
@@ -207,15 +207,7 @@ function rangeOf(doc: Document, path: PropertyKey[], key: boolean): [number, num
 
 /** Parses YAML text (after ${ENV} substitution) into a frozen authorize config, problems located by file:line and key. */
 export function parseAuthorizeConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): AuthorizeConfig {
-  const sub = substituteEnv(text, env);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(sub.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = [...sub.problems];
-  for (const err of doc.errors) {
-    const pos = lineCounter.linePos(err.pos[0]);
-    problems.push({ path: '', line: pos.line, column: pos.col, message: `YAML: ${err.message.split('\n')[0]}` });
-  }
-  if (doc.errors.length > 0) throw new ConfigError(file, problems);
+  const { doc, lineCounter, problems } = readYamlDocument(text, file, env);
   const root = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (root !== null && root !== undefined && (typeof root !== 'object' || Array.isArray(root))) {
     throw new ConfigError(file, [{ path: '', line: 1, message: 'the configuration must be a YAML mapping' }]);

@@ -103,8 +103,12 @@ export function parseConfig(raw: unknown): Config {
   return config;
 }
 
-/** Parses YAML text (after ${ENV} substitution) and validates it; throws a ConfigError listing every problem. */
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads YAML text after ${ENV} substitution: the document, its line counter, and the substitution
+ * problems so far. YAML syntax errors throw a ConfigError at once (with line and column). Shared by
+ * every configuration file of the project (shield, authorize).
+ */
+export function readYamlDocument(text: string, file: string, env: NodeJS.ProcessEnv): { doc: Document; lineCounter: LineCounter; problems: ConfigProblem[] } {
   const sub = substituteEnv(text, env);
   const lineCounter = new LineCounter();
   const doc = parseDocument(sub.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -114,6 +118,12 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     problems.push({ path: '', line: pos.line, column: pos.col, message: `YAML: ${err.message.split('\n')[0]}` });
   }
   if (doc.errors.length > 0) throw new ConfigError(file, problems);
+  return { doc, lineCounter, problems };
+}
+
+/** Parses YAML text (after ${ENV} substitution) and validates it; throws a ConfigError listing every problem. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const { doc, lineCounter, problems } = readYamlDocument(text, file, env);
   const locate = (path: PropertyKey[], unknownKey?: string): { line?: number; column?: number } => {
     const range = unknownKey !== undefined ? keyNodeRange(doc, path) : nodeFor(doc, path)?.range;
     if (!range) return {};
