@@ -64,6 +64,8 @@ export interface RequestTraits {
   readonly userAgent: string;
   readonly queryShape: string;
   readonly standing: 'established' | 'cleared' | 'checked' | 'unknown';
+  /** The challenge level detection asked of this request (0 in normal times); read again by the response filters. */
+  level: 0 | 1 | 2;
   /** The challenge answer that was sent, if any (level 1 no-JS, 2 proof-of-work). */
   challenged: 0 | 1 | 2;
   /** Dry run: what would have been enforced. */

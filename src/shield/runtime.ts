@@ -122,7 +122,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
   upstreamResponse.push(createRequestIdFilter());
-  if (det.enabled) upstreamResponse.push(createReputationCookieFilter({ detector: shared.detector, keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }));
+  if (det.enabled) upstreamResponse.push(createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }));
   upstreamResponse.push(...(ext.upstreamResponse ?? []));
   const failure: FailureFilter[] = [...(ext.failure ?? [])];
   if (caches) failure.unshift(createStaleIfErrorFilter(shared.cache, shared.ticker));

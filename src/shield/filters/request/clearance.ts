@@ -64,11 +64,13 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
       userAgent: ua,
       queryShape: q === -1 ? '' : queryShape(ctx.target.slice(q + 1)),
       standing: 'unknown',
+      level: 0,
       challenged: 0,
       wouldHave: undefined,
     };
     ctx.traits = traits;
     const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.client);
+    traits.level = policy.level;
     const decision = evaluateClearance({
       method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,

@@ -4,7 +4,6 @@ import type { RequestContext } from '../../context.js';
 import { planReputationCookie } from '../../reputation/issue.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RandomBytes, TokenKeyring } from '../../reputation/token.js';
-import type { Detector } from '../../defence/detector.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import { isNavigation } from '../../challenge/request.js';
 
@@ -33,7 +32,7 @@ export function pooledRandomBytes(source: (n: number) => Buffer): (n: number) =>
  * during an attack none is issued (it would be handed to the attackers too). Also adds the headers
  * of a clearance an API client just earned. Runs after cache-store: cookies are never cached.
  */
-export function createReputationCookieFilter(d: { detector: Detector; keys: TokenKeyring; randomBytes: RandomBytes; clock: Clock }): UpstreamResponseFilter {
+export function createReputationCookieFilter(d: { keys: TokenKeyring; randomBytes: RandomBytes; clock: Clock }): UpstreamResponseFilter {
   const randomBytes = pooledRandomBytes(d.randomBytes);
   return named('reputation-cookie', (ctx: RequestContext, res: UpstreamResponse) => {
     if (ctx.setHeaders) {
@@ -45,7 +44,8 @@ export function createReputationCookieFilter(d: { detector: Detector; keys: Toke
     // Only page loads earn a reputation: a browser gets it with its first page, and a flood of API
     // or asset requests without cookies cannot make us sign a token per response.
     if (!traits || (ctx.reputation === undefined && !isNavigation(ctx.req.headers.accept, ctx.req.headers['sec-fetch-mode'] as string | undefined))) return undefined;
-    const normal = d.detector.policyFor(ctx.routeClass, traits, ctx.client).level === 0;
+    // The level the clearance filter got for this request: one policy lookup per exchange, not two.
+    const normal = traits.level === 0;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
       status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
