@@ -69,9 +69,73 @@ const adminSchema = z.object({
   token: z.string().min(16, 'admin token must be at least 16 characters').optional(),
 }).strict();
 
+const upstreamUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://');
+
+const serverSchema = z.object({
+  url: upstreamUrl,
+  /** Share of traffic relative to the other servers (1..256), like nginx's `weight`. */
+  weight: z.number().int().min(1).max(256).default(1),
+  /** Takes traffic only when no primary server is available (nginx `backup`). */
+  backup: z.boolean().default(false),
+  /** Name in events, metrics and the admin API; default host:port of the url. */
+  name: z.string().regex(/^[A-Za-z0-9._:[\]-]+$/, 'name: letters, digits, dot, dash, colon, brackets').optional(),
+}).strict();
+
+/** Passive health: outlier ejection (Envoy outlier_detection). */
+const passiveHealthSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Connect failures, resets, timeouts or 5xx in a row that eject a server. */
+  consecutiveFailures: z.number().int().min(1).default(5),
+  /** A failure older than this no longer counts toward the run. */
+  windowMs: positiveMs.default(10_000),
+  /** First ejection's length; the n-th lasts n times as long. */
+  baseEjectionMs: positiveMs.default(10_000),
+  maxEjectionMs: positiveMs.default(300_000),
+  /** At most this share of the servers ejected at once (one server alone is never ejected passively). */
+  maxEjectedPercent: z.number().int().min(0).max(100).default(50),
+}).strict();
+
+/** Active health: HTTP probes with HAProxy's rise/fall. */
+const activeHealthSchema = z.object({
+  path: z.string().startsWith('/', 'path must start with /').default('/'),
+  intervalMs: positiveMs.default(2_000),
+  timeoutMs: positiveMs.default(1_000),
+  /** Statuses that count as healthy: one code, or a range such as "200-399". */
+  expectStatus: z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]\d\d-[1-5]\d\d$/, 'expectStatus: a status or a range like 200-399')]).default('200-399'),
+  /** Successes in a row that bring a down server back. */
+  rise: z.number().int().min(1).default(2),
+  /** Failures in a row that take an up server down. */
+  fall: z.number().int().min(1).default(3),
+}).strict();
+
+const healthSchema = z.object({
+  passive: passiveHealthSchema.default(() => passiveHealthSchema.parse({})),
+  active: activeHealthSchema.optional(),
+  /** A server that comes back ramps from 10% to 100% of its weight over this time (HAProxy slowstart); 0 = at once. */
+  slowStartMs: z.number().int().min(0).default(10_000),
+}).strict();
+
+/** Retries of requests that failed before any response byte, on another server. */
+const retrySchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Retries at most this share of the requests over the window (a retry budget), so retries cannot amplify an overload. */
+  budgetPercent: z.number().min(0).max(100).default(20),
+  budgetWindowMs: positiveMs.default(10_000),
+  /** Retries always allowed per window on top of the share (a quiet upstream may still retry its rare failure). */
+  minRetries: z.number().int().min(0).default(3),
+}).strict();
+
 const upstreamSchema = z.object({
-  url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://'),
-  /** Requests in flight to this upstream at once (its keep-alive pool size), like HAProxy's server maxconn. */
+  /** One server: shorthand for `servers: [{ url }]`. */
+  url: upstreamUrl.optional(),
+  servers: z.array(serverSchema).min(1, 'at least one server').max(1000).optional(),
+  /** least-outstanding: power of two choices on requests in flight (default); round-robin: smooth weighted; hash: consistent hashing on `hashKey`. */
+  balance: z.enum(['least-outstanding', 'round-robin', 'hash']).default('least-outstanding'),
+  /** What `balance: hash` hashes: the client address or the request path. */
+  hashKey: z.enum(['client', 'path']).default('client'),
+  health: healthSchema.default(() => healthSchema.parse({})),
+  retries: retrySchema.default(() => retrySchema.parse({})),
+  /** Requests in flight to each server at once (its keep-alive pool size), like HAProxy's server maxconn. */
   connections: z.number().int().positive().default(64),
   /** Requests waiting for a slot beyond that; more important classes are served first and push out less important ones. Beyond it: 503. */
   maxQueue: z.number().int().min(0).default(1024),
@@ -80,7 +144,22 @@ const upstreamSchema = z.object({
   /** Whole exchange budget: headers must arrive and the body must keep flowing within it. */
   timeoutMs: positiveMs.default(10_000),
   connectTimeoutMs: positiveMs.default(2_000),
-}).strict();
+}).strict().superRefine((u, ctx) => {
+  if ((u.url === undefined) === (u.servers === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['servers'], message: 'give either `url` (one server) or `servers`, not both or neither' });
+  }
+  const names = new Set<string>();
+  u.servers?.forEach((s, i) => {
+    const name = s.name ?? new URL(s.url).host;
+    if (names.has(name)) ctx.addIssue({ code: 'custom', path: ['servers', i, s.name ? 'name' : 'url'], message: `server "${name}" repeats (give one a distinct name)` });
+    names.add(name);
+  });
+  if (u.servers && u.servers.every((s) => s.backup)) ctx.addIssue({ code: 'custom', path: ['servers'], message: 'at least one server must not be a backup' });
+}).transform((u) => {
+  const list = u.servers ?? [{ url: u.url as string, weight: 1, backup: false }];
+  const servers = list.map((s) => ({ url: s.url, weight: s.weight, backup: s.backup, name: s.name ?? new URL(s.url).host }));
+  return { ...u, url: servers[0]!.url, servers };
+});
 
 const cacheSchema = z.object({
   /** Seconds a stored response is served without asking the upstream (the upstream's max-age may shorten it). */
@@ -217,6 +296,56 @@ const logSchema = z.object({
   access: z.boolean().default(true),
 }).strict();
 
+/** An operator account of the console; the password is stored only as a slow salted hash (`rempart console hash-password`). */
+const operatorSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'operator name: 1-64 letters, digits, dot, dash, underscore, @'),
+  /** scrypt$N$r$p$salt$hash (base64url), as printed by `rempart console hash-password`. */
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'passwordHash must be scrypt$N$r$p$salt$hash (use `rempart console hash-password`)'),
+}).strict();
+
+/** The operator console served by the admin listener (docs/console.md). */
+const consoleSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Accounts besides the admin token (which also logs in, as "admin"). */
+  operators: z.array(operatorSchema).default([]),
+  /** A console session lasts this long after login (no sliding renewal). */
+  sessionTtlS: z.number().int().min(60).max(7 * 86_400).default(8 * 3600),
+  /** Base URL of the payment authorization service (its /v1/channels is polled for the channel in use). */
+  authorizeUrl: z.string().url().optional(),
+}).strict();
+
+/** One component of the public status page and what judges its state. */
+const statusComponentSchema = z.object({
+  id: z.string().regex(/^[a-z0-9-]{1,40}$/, 'component id: lower-case letters, digits, dash'),
+  name: z.string().min(1).max(80),
+  /** Path prefixes whose exchanges judge this component (failures over the last 30 s). */
+  paths: z.array(z.string().startsWith('/')).default([]),
+  /** A payment approval channel reported by the authorization service (console.authorizeUrl). */
+  channel: z.enum(['app', 'sms']).optional(),
+  /** What customers read while the component is unavailable (the incident title). */
+  downMessage: z.string().max(300).optional(),
+}).strict();
+
+/** The public status page the shield serves itself, from memory, never challenged (docs/console.md). */
+const statusSchema = z.object({
+  enabled: z.boolean().default(true),
+  /** Pages: PATH (HTML), PATH.json, PATH.atom. Keep it under detection.exemptPaths. */
+  path: z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9]$/, 'path: /something without a trailing slash').default('/status'),
+  /** Who runs the service (the page title). */
+  operator: z.string().min(1).max(80).default('Service status'),
+  components: z.array(statusComponentSchema).default([]),
+  /** Share of failed exchanges (over at least 20 in 30 s) that marks a component degraded; 10x it is an outage. */
+  degradedFailureRatio: z.number().positive().max(1).default(0.05),
+  /** Days of incidents and daily component history kept and shown. */
+  historyDays: z.number().int().min(1).max(366).default(90),
+}).strict();
+
+/** Where the event log and the status history are kept. */
+const storageSchema = z.object({
+  /** SQLite file (created if missing). Absent: in memory, lost on restart. */
+  database: z.string().min(1).optional(),
+}).strict();
+
 /** The whole shield configuration; every default lives here. */
 export const configSchema = z.object({
   listen: listenSchema.default(() => listenSchema.parse({})),
@@ -232,6 +361,9 @@ export const configSchema = z.object({
   buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
   detection: detectionSchema.default(() => detectionSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
+  console: consoleSchema.default(() => consoleSchema.parse({})),
+  status: statusSchema.default(() => statusSchema.parse({})),
+  storage: storageSchema.default(() => storageSchema.parse({})),
 }).strict();
 
 /**
@@ -268,3 +400,5 @@ export type RouteConfig = Config['routes'][number];
 export type UpstreamConfig = Config['upstreams'][string];
 export type ListenerLimits = Config['listen']['limits'];
 export type RateParams = z.infer<typeof rateSchema>;
+export type StatusConfig = Config['status'];
+export type StatusComponentConfig = StatusConfig['components'][number];
