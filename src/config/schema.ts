@@ -158,7 +158,7 @@ const upstreamSchema = z.object({
 }).transform((u) => {
   const list = u.servers ?? [{ url: u.url as string, weight: 1, backup: false }];
   const servers = list.map((s) => ({ url: s.url, weight: s.weight, backup: s.backup, name: s.name ?? new URL(s.url).host }));
-  return { ...u, url: servers[0]!.url, servers };
+  return { ...u, url: (servers[0] as { url: string }).url, servers };
 });
 
 const cacheSchema = z.object({
@@ -187,6 +187,14 @@ const routeSchema = z.object({
    * a slow client then holds only its own socket. `false` streams the body (large uploads).
    */
   requestBuffering: z.boolean().default(true),
+  /**
+   * A request header whose presence makes a non-idempotent request safe to retry on another server
+   * (e.g. "Idempotency-Key", draft-ietf-httpapi-idempotency-key-header); GET, HEAD and OPTIONS
+   * are retried without one.
+   */
+  idempotencyKey: z.string().regex(/^[A-Za-z0-9-]+$/, 'idempotencyKey: a header name').optional(),
+  /** Accept WebSocket upgrades (RFC 6455) on this route; other routes refuse them. */
+  websocket: z.boolean().default(false),
   /** Detection and mitigation decide and record for this route but enforce nothing. */
   dryRun: z.boolean().default(false),
 }).strict();
@@ -290,6 +298,16 @@ const detectionSchema = z.object({
   }).partial().strict().default({}),
 }).strict();
 
+/** Upgraded WebSocket connections (routes with `websocket: true`). */
+const websocketSchema = z.object({
+  /** A tunnel with no byte either way for this long is closed (close frame 1001). */
+  idleTimeoutMs: positiveMs.default(300_000),
+  /** Upgraded connections per client address (0 = unlimited). */
+  maxPerClient: z.number().int().min(0).default(16),
+  /** Upgraded connections in total (0 = unlimited). */
+  maxTotal: z.number().int().min(0).default(10_000),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -360,6 +378,7 @@ export const configSchema = z.object({
   cache: cacheStoreSchema.default(() => cacheStoreSchema.parse({})),
   buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
   detection: detectionSchema.default(() => detectionSchema.parse({})),
+  websocket: websocketSchema.default(() => websocketSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
   console: consoleSchema.default(() => consoleSchema.parse({})),
   status: statusSchema.default(() => statusSchema.parse({})),
@@ -398,6 +417,7 @@ export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: 
 export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];
 export type UpstreamConfig = Config['upstreams'][string];
+export type ServerConfig = UpstreamConfig['servers'][number];
 export type ListenerLimits = Config['listen']['limits'];
 export type RateParams = z.infer<typeof rateSchema>;
 export type StatusConfig = Config['status'];
