@@ -11,6 +11,7 @@ import { createLifecycle } from '../core/lifecycle.js';
 import { parseAuthorizeConfig, type AuthorizeConfig } from './config.js';
 import type { AuthorizeBus, AuthorizeEvents } from './events.js';
 import { openSqliteStore, type SqliteStore } from './store/sqlite-store.js';
+import { startCheckpointer, type Checkpointer } from './store/checkpointer.js';
 import { createSmsRouter, type SmsRouter } from './sms/router.js';
 import type { SmsProvider } from './sms/port.js';
 import { createOutboxProvider } from './sms/outbox-provider.js';
@@ -119,7 +120,8 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? silentLogger();
   const bus = createEventBus<AuthorizeEvents>();
-  const store = openSqliteStore(config.store.file, { synchronous: config.store.synchronous });
+  const store = openSqliteStore(config.store.file, { synchronous: config.store.synchronous,
+    onError: (err) => logger.error({ err }, 'authorize: store commit failed (the requests of that turn were answered 500)') });
   const codeKey = loadCodeKey(config);
   const providers = opts.smsProviders ?? buildProviders(config, clock, logger);
   const outbox = providers.find((p): p is ReturnType<typeof createOutboxProvider> => 'list' in p && 'setFailing' in p);
@@ -172,6 +174,14 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   let ticker: NodeJS.Timeout | undefined;
   const life = createLifecycle((name, err) => logger.error({ err, service: name }, 'authorize: stop failed'));
   life.register({ name: 'store', stop: () => store.close() });
+  let checkpointer: Checkpointer | undefined;
+  life.register({
+    name: 'checkpointer',
+    start: () => {
+      if (config.store.file !== ':memory:') checkpointer = startCheckpointer(config.store.file, 250, (message) => logger.warn({ message }, 'authorize: WAL checkpoint failed'));
+    },
+    stop: () => checkpointer?.stop(),
+  });
   life.register({ name: 'push', stop: () => push.close() });
   life.register({ name: 'sms', start: () => sms.start(), stop: () => sms.close() });
   life.register({

@@ -37,26 +37,47 @@ export function createAuditSchema(db: Database.Database): void {
  * An append-only, hash-chained audit log in the service's database: each row hashes the previous
  * row's hash with its own content, and a head row records the last (seq, hash), so an altered,
  * deleted or truncated record breaks verification. Call `append` inside the transaction that
- * makes the change, so the change and its record commit together.
+ * makes the change, so the change and its record commit together, and `flushHead` just before
+ * that transaction commits (one head write per commit, however many records it holds).
  */
-export function createAuditChain(db: Database.Database): { append(e: AuditInput): void; resync(): void } {
+export interface AuditChain {
+  append(e: AuditInput): void;
+  /** Writes the head row if records were appended since the last flush. */
+  flushHead(): void;
+  /** The in-memory head, to return to when a savepoint is rolled back. */
+  mark(): { seq: number; hash: string };
+  restore(m: { seq: number; hash: string }): void;
+  /** Re-reads the head from the database (after a whole transaction was rolled back). */
+  resync(): void;
+}
+
+/** Opens the chain of `db` (creating its tables if missing). */
+export function createAuditChain(db: Database.Database): AuditChain {
   createAuditSchema(db);
   const insert = db.prepare('INSERT INTO audit (seq, at, kind, auth_id, payer_ref, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
   const head = db.prepare('INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash');
   const readHead = db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1');
   let last = { seq: 0, hash: GENESIS };
+  let flushed = 0;
   const resync = (): void => {
     const h = readHead.get() as { seq: number; hash: string } | undefined;
     last = h ?? { seq: 0, hash: GENESIS };
+    flushed = last.seq;
   };
   resync();
   return {
     resync,
+    mark: () => last,
+    restore(m) { last = m; },
+    flushHead() {
+      if (last.seq === flushed) return;
+      head.run(last.seq, last.hash);
+      flushed = last.seq;
+    },
     append(e) {
       const row = { seq: last.seq + 1, at: e.at, kind: e.kind, auth_id: e.authId ?? '', payer_ref: e.payerRef ?? '', data: JSON.stringify(e.data ?? {}) };
       const hash = auditHash(last.hash, row);
       insert.run(row.seq, row.at, row.kind, row.auth_id, row.payer_ref, row.data, last.hash, hash);
-      head.run(row.seq, hash);
       last = { seq: row.seq, hash };
     },
   };

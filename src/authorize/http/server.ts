@@ -148,16 +148,19 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
       if (seen.pending) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_IN_FLIGHT');
       return { status: seen.status, body: JSON.parse(seen.body) as unknown, headers: { 'idempotent-replayed': 'true' } };
     }
-    if (seen) store.dropIdempotent(scoped);
-    if (!store.putIdempotent(scoped, { bodyHash, status: 0, body: '', pending: true, at: now }, now)) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_IN_FLIGHT');
+    const claimed = store.tx(() => {
+      if (seen) store.dropIdempotent(scoped);
+      return store.putIdempotent(scoped, { bodyHash, status: 0, body: '', pending: true, at: now }, now);
+    });
+    if (!claimed) return errorReply('RMP_ERR_AUTH_IDEMPOTENCY_IN_FLIGHT');
     let reply: Reply;
     try {
       reply = await api(req, url, body);
     } catch (e) {
-      if (!isAuthorizeError(e) || e.status >= 500) { store.dropIdempotent(scoped); throw e; }
+      if (!isAuthorizeError(e) || e.status >= 500) { store.tx(() => store.dropIdempotent(scoped)); throw e; }
       reply = errorReply(e.code, e.message, e.details);
     }
-    store.putIdempotent(scoped, { bodyHash, status: reply.status, body: JSON.stringify(reply.body), pending: false, at: now }, now);
+    store.tx(() => store.putIdempotent(scoped, { bodyHash, status: reply.status, body: JSON.stringify(reply.body), pending: false, at: now }, now));
     return reply;
   }
 
@@ -180,6 +183,7 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
         const body = req.method === 'GET' || req.method === 'HEAD' ? '' : await readBody(req);
         if (deps.extra && !url.pathname.startsWith('/v1/') && url.pathname !== '/healthz') {
           const out = await deps.extra(req, url, body);
+          await store.durable(); // group commit: nothing is answered before its writes are committed
           if (out && 'html' in out) {
             res.writeHead(out.status ?? 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(out.html) });
             res.end(out.html);
@@ -188,9 +192,16 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
           if (out && 'redirect' in out) { res.writeHead(303, { location: out.redirect, 'content-length': 0 }); res.end(); return; }
           if (out) { send(res, out); return; }
         }
-        send(res, await idempotent(req, url, body));
+        const reply = await idempotent(req, url, body);
+        await store.durable();
+        send(res, reply);
       } catch (e) {
-        if (isAuthorizeError(e)) { send(res, errorReply(e.code, e.message, e.details)); return; }
+        if (isAuthorizeError(e)) {
+          // A refusal may have written too (a failed attempt counts towards the lockout): commit first.
+          try { await store.durable(); } catch (err) { logger.error({ err, path: url.pathname }, 'authorize: commit failed'); send(res, errorReply('RMP_ERR_AUTH_INTERNAL')); return; }
+          send(res, errorReply(e.code, e.message, e.details));
+          return;
+        }
         logger.error({ err: e, path: url.pathname }, 'authorize: request failed');
         if (!res.headersSent) send(res, errorReply('RMP_ERR_AUTH_INTERNAL'));
         else res.destroy();

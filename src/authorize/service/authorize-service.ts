@@ -84,7 +84,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
     const now = clock.now();
     const moved = move(a, event, { method: 'sms', codeHash, smsRetryAt: now, appDeadline: 0, fetchDeadline: 0, pushFailed: event === 'push_failed' }, reason,
       () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms' } }));
-    dispatch.queue(a.id, code);
+    store.afterCommit(() => dispatch.queue(a.id, code));
     return moved;
   }
 
@@ -214,9 +214,12 @@ export function createAuthorizeService(deps: ServiceDeps) {
         if (code) store.audit({ at: now, kind: 'code.issued', authId: id, payerRef: rec.payerRef, data: { channel: 'sms' } });
         if (route.kind === 'exempt') store.setExemption(rec.payerRef, { count: payer.exemption.count + 1, sumMinor: payer.exemption.sumMinor + rec.amountMinor });
       });
-      bus.emit('auth:state', { authId: id, payerRef: rec.payerRef, from: 'created', to: rec.state, method: rec.method, reason: rec.reason, at: now });
-      if (route.kind === 'app') void pushAll(rec, route.deviceIds);
-      if (code) dispatch.queue(id, code);
+      // Nothing leaves the service (push, SMS, event) for an authentication that is not committed.
+      store.afterCommit(() => {
+        bus.emit('auth:state', { authId: id, payerRef: rec.payerRef, from: 'created', to: rec.state, method: rec.method, reason: rec.reason, at: now });
+        if (route.kind === 'app') void pushAll(rec, route.deviceIds);
+        if (code) dispatch.queue(id, code);
+      });
       return view(rec);
     },
 
@@ -229,8 +232,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (!payerRef) return [];
       const now = clock.now();
       return store.pendingApp(payerRef).map((a) => {
-        const full = a.fetchedAt === 0 ? store.getAuth(a.id) : undefined;
-        if (full && full.fetchedAt === 0 && patchAuth(full, { fetchedAt: now, fetchDeadline: 0 })) health.record(true);
+        // The first fetch of a pushed challenge is the app channel's success (a conditional update: counted once).
+        if (a.fetchedAt === 0 && store.markFetched(a.id, now, nextDeadline({ expiresAt: a.expiresAt, appDeadline: a.appDeadline, fetchDeadline: 0, smsRetryAt: 0 }))) health.record(true);
         return {
           authId: a.id, amountMinor: a.amountMinor, currency: a.currency, amountText: formatAmount(a.amountMinor, a.currency),
           payee: { id: a.payeeId, name: a.payeeName }, linkHash: a.linkHash, expiresAt: new Date(Math.min(a.expiresAt, a.appDeadline || a.expiresAt)).toISOString(),
@@ -282,7 +285,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       if (a.state === 'app_pending') {
         const u = store.tx(() => { store.addResend(a.payerRef, now); return patchAuth(a, { resends: a.resends + 1 }, { kind: 'push.resent', data: {} }); });
         if (!u) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
-        void pushAll(u, payer.devices.map((d) => d.deviceId));
+        store.afterCommit(() => void pushAll(u, payer.devices.map((d) => d.deviceId)));
         return view(u);
       }
       if (store.smsSince('payer_ref', payer.payerRef, since) >= config.rateLimits.smsPerPayer
@@ -294,7 +297,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
         store.addResend(a.payerRef, now);
         store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', resend: a.resends + 1 } });
       });
-      dispatch.queue(a.id, code);
+      store.afterCommit(() => dispatch.queue(a.id, code));
       return view(u);
     },
 

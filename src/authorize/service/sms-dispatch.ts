@@ -106,7 +106,7 @@ export function createSmsDispatch(deps: { config: AuthorizeConfig; store: AuthSt
     const now = clock.now();
     records.move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now }, `SMS undelivered via ${provider}: re-sent through the next provider`,
       () => store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', reason: 'undelivered' } }));
-    dispatch.queue(a.id, code);
+    store.afterCommit(() => dispatch.queue(a.id, code));
   }
 
   const dispatch = {

@@ -73,8 +73,16 @@ export interface IdempotentAnswer { bodyHash: string; status: number; body: stri
 
 /** The persistence port the authorize service needs; SQLite implements it. */
 export interface AuthStore {
-  /** Runs `fn` in one transaction (every write in it, audit rows included, commits together). */
+  /**
+   * Runs `fn` atomically: its writes, audit rows included, all apply or none does. Group commit:
+   * the transactions of one event-loop turn share one SQLite commit, made at the end of the turn;
+   * nothing may be answered before `durable()` resolves.
+   */
   tx<T>(fn: () => T): T;
+  /** Resolves once every write made so far is committed (at once when none is pending); rejects if that commit failed. */
+  durable(): Promise<void>;
+  /** Runs `fn` after the writes made so far are committed (side effects: pushes, SMS, events); never if the commit fails. */
+  afterCommit(fn: () => void): void;
   audit(entry: AuditInput): void;
 
   upsertPayer(p: PayerRecord): void;
@@ -91,6 +99,8 @@ export interface AuthStore {
   dueAuths(now: number, limit: number): AuthRecord[];
   /** The payer's pending app approvals, newest first, at most 10 (what an app screen shows). */
   pendingApp(payerRef: string): PendingChallenge[];
+  /** Marks a pending app challenge fetched (first fetch only); false when it was already fetched or is no longer pending. */
+  markFetched(id: string, now: number, nextAt: number): boolean;
   appPendingUnfetched(): AuthRecord[];
   countNonTerminal(): number;
   countByState(): Record<string, number>;
