@@ -77,7 +77,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     }),
     bus.on('request:end', ({ ctx }) => {
       const v = ctx.verdict;
-      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : v?.kind === 'challenge' ? 'challenge'
+      const outcome = v?.kind === 'deny' ? v.code : v?.kind === 'shed' ? 'shed' : v?.kind === 'challenge' ? 'challenge' : v?.kind === 'local' ? 'local'
         : ctx.cacheState === 'HIT' ? 'cache_hit' : ctx.cacheState === 'STALE' ? 'cache_stale' : ctx.errorCode ?? 'forwarded';
       if (outcome === 'forwarded') forwarded[ctx.routeClass]?.inc();
       else requests.labels(ctx.routeClass, outcome).inc();

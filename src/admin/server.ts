@@ -5,6 +5,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import { cidrSchema } from '../config/schema.js';
+import type { AdminConsole } from './console-routes.js';
 
 /** What the admin API can see and do; implemented by the shield. */
 export interface ShieldControl {
@@ -64,7 +65,11 @@ async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknow
  * The admin listener: /healthz and /metrics open (for probes and Prometheus), everything under
  * /api/ behind a bearer token. Bind it to loopback or a management network only.
  */
-export async function startAdminServer(opts: { address: string; port: number; control: ShieldControl; registry: Registry }):
+export async function startAdminServer(opts: {
+  address: string; port: number; control: ShieldControl; registry: Registry;
+  /** The operator console: its pages, session logins, and who/when/why of every action. */
+  console?: { routes: AdminConsole; audit(who: string, action: string, detail: string): void } | undefined;
+}):
   Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const { control, registry } = opts;
   const server = createServer(async (req, res) => {
@@ -77,11 +82,22 @@ export async function startAdminServer(opts: { address: string; port: number; co
         res.writeHead(200, { 'content-type': registry.contentType });
         return void res.end(text);
       }
+      const con = opts.console;
+      if (con && await con.routes.public(req, res, url)) return;
       if (!path.startsWith('/api/')) return json(res, 404, { error: 'not found' });
-      if (!control.token()) return json(res, 403, { error: 'admin API disabled: set admin.token in the configuration' });
+      // A bearer token (scripts) or a console session (browsers, cross-site checks included).
+      let who = 'admin';
       if (!authorized(req, control.token())) {
-        return json(res, 401, { error: 'bearer token required' }, { 'www-authenticate': 'Bearer realm="rempart-admin"' });
+        const session = con?.routes.session(req);
+        if (session?.kind === 'refused') return json(res, session.status, { error: session.reason });
+        if (session === undefined) {
+          if (!control.token() && !con) return json(res, 403, { error: 'admin API disabled: set admin.token in the configuration' });
+          return json(res, 401, { error: 'bearer token or console session required' }, { 'www-authenticate': 'Bearer realm="rempart-admin"' });
+        }
+        who = session.who;
       }
+      const audit = (action: string, detail: string): void => con?.audit(who, action, detail);
+      if (con && await con.routes.api(req, res, url, who)) return;
       if (path === '/api/state' && req.method === 'GET') return json(res, 200, control.state());
       if (path === '/api/blocks' && req.method === 'GET') return json(res, 200, { blocks: control.listBlocks() });
       if (path === '/api/blocks' && req.method === 'POST') {
@@ -92,6 +108,7 @@ export async function startAdminServer(opts: { address: string; port: number; co
           return json(res, 400, { error: 'invalid block', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
         }
         const added = control.addBlock(parsed.data.cidr, parsed.data.ttlS, parsed.data.reason);
+        audit('block', `${added.cidr}${parsed.data.ttlS ? ` for ${parsed.data.ttlS} s` : ''}: ${parsed.data.reason}`);
         return json(res, 201, added);
       }
       if (path === '/api/attack' && req.method === 'POST') {
@@ -99,21 +116,24 @@ export async function startAdminServer(opts: { address: string; port: number; co
         try { raw = await readJson(req); } catch (e) { return json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); }
         const parsed = forceBody.safeParse(raw);
         if (!parsed.success) return json(res, 400, { error: 'invalid request', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
-        control.forceAttack(parsed.data.ttlS, parsed.data.who, parsed.data.reason, parsed.data.proofOfWork);
+        // A console session names its operator; a token's caller may say who they are.
+        control.forceAttack(parsed.data.ttlS, who === 'admin' ? parsed.data.who : who, parsed.data.reason, parsed.data.proofOfWork);
         return json(res, 200, { forced: true, ttlS: parsed.data.ttlS });
       }
       if (path === '/api/attack' && req.method === 'DELETE') {
-        control.clearForce(url.searchParams.get('who') ?? 'admin');
+        control.clearForce(who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who);
         return void res.writeHead(204).end();
       }
       if (path.startsWith('/api/mitigations/') && req.method === 'DELETE') {
         const id = decodeURIComponent(path.slice('/api/mitigations/'.length));
-        return control.clearMitigation(id, url.searchParams.get('who') ?? 'admin') ? void res.writeHead(204).end() : json(res, 404, { error: `no active mitigation ${id}` });
+        return control.clearMitigation(id, who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who) ? void res.writeHead(204).end() : json(res, 404, { error: `no active mitigation ${id}` });
       }
       if (path.startsWith('/api/blocks/') && req.method === 'DELETE') {
         // The CIDR may arrive percent-encoded (10.0.0.0%2F8) or as two path segments (10.0.0.0/8).
         const cidr = decodeURIComponent(path.slice('/api/blocks/'.length));
-        return control.removeBlock(cidr) ? void res.writeHead(204).end() : json(res, 404, { error: `no block for ${cidr}` });
+        if (!control.removeBlock(cidr)) return json(res, 404, { error: `no block for ${cidr}` });
+        audit('unblock', `${cidr}${url.searchParams.get('reason') ? `: ${url.searchParams.get('reason')}` : ''}`);
+        return void res.writeHead(204).end();
       }
       return json(res, 404, { error: 'not found' });
     } catch (err) {

@@ -31,6 +31,7 @@ import { createChallengeVerifyFilter } from './filters/request/challenge-verify.
 import { createClearanceFilter } from './filters/request/clearance.js';
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
 import { createConcurrencyLimit } from './detect/concurrency-limit.js';
+import { createStatusPageFilter, type StatusPagesPort } from './filters/request/status-page.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -53,6 +54,8 @@ export interface SharedState {
   challenge: ChallengeSettings;
   revocations: RevocationList;
 }
+  /** The public status page, served from memory (absent: no status page). */
+  statusPages?: StatusPagesPort | undefined;
 
 /** One configuration compiled for the hot path: phases, pools, matchers. Swapped whole on reload. */
 export interface Runtime extends Pipeline {
@@ -119,6 +122,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     createForwardingHeadersFilter(formatForwardedFor),
     ...(ext.upstreamRequest ?? []),
   ];
+  // Before limits and challenges: the status page stays reachable under attack and with the origin down.
+  if (config.status.enabled && shared.statusPages) request.push(createStatusPageFilter(shared.statusPages, config.status.path));
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
   upstreamResponse.push(createRequestIdFilter());

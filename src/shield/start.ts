@@ -26,6 +26,8 @@ import { createChallengeSettings } from './challenge/settings.js';
 import { createKeyring } from './reputation/token.js';
 import { createRevocationList } from './reputation/revocation.js';
 import { randomBytes } from 'node:crypto';
+import { createOperatorSurfaces } from '../console/surfaces.js';
+import { deepFreeze } from '../config/freeze.js';
 
 export type { BlockInfo };
 
@@ -126,7 +128,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     },
   });
   const shared = {
+  // The console and the status page (event log, incidents, live feed); the status page is the first filter's.
+  const surfaces = createOperatorSurfaces({ clock, bus, config: () => config, detector, log });
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
+    statusPages: surfaces.status,
     draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations,
   };
   runtime = buildRuntime(config, shared);
@@ -157,6 +162,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   if (det.enabled) life.register(detector);
   life.register({ name: 'bodies', stop() { bodyGuards.close(); bodyBuffers.close(); responseSinks.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
+  for (const s of surfaces.services) life.register(s);
   const listener = createHttp1Listener({
     config, clock, bus, nextId,
     ports: {
@@ -180,7 +186,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
   life.register({
     name: 'admin',
-    async start() { admin = await startAdminServer({ address: config.admin.address, port: config.admin.port, registry: metrics.registry, control }); },
+    async start() {
+      // Dry run is configuration (the filters are compiled with it): the console's toggle is a reload.
+      const setDryRun = (on: boolean): void => handle.reload(deepFreeze({ ...config, detection: { ...config.detection, dryRun: on } }), '(console: dry run)');
+      admin = await startAdminServer({ address: config.admin.address, port: config.admin.port, registry: metrics.registry, control, console: surfaces.adminConsole({ control, setDryRun }) });
+    },
     async stop() { await admin?.close(); },
   });
 
@@ -198,7 +208,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const adminPort = admin?.port ?? 0;
   log.info({ listen: `${host}:${listener.port}`, admin: `${adminHost}:${adminPort}`, services: life.names }, 'shield started');
 
-  return {
+  const handle: ShieldHandle = {
     url: `http://${host}:${listener.port}`,
     port: listener.port,
     adminUrl: `http://${adminHost}:${adminPort}`,
@@ -221,3 +231,4 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     close: (closeOpts = {}) => life.stop(closeOpts.graceMs ?? 0),
   };
 }
+  return handle;

@@ -5,7 +5,7 @@ import { attackStep, clearForce, forceAttack, initialAttackState, type AttackPar
 import { createShareBaseline } from '../detect/baseline.js';
 import { clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
-import { createTrafficSketch, DIMENSIONS, type Dimension } from '../detect/source-tracker.js';
+import { createTrafficSketch, DIMENSIONS, type Dimension, type TrafficSnapshot } from '../detect/source-tracker.js';
 import { createSpaceSaving } from '../detect/space-saving.js';
 import { DEFAULT_DIFFICULTY } from '../challenge/pow.js';
 import type { RequestContext, RequestTraits } from '../context.js';
@@ -54,6 +54,8 @@ export interface Detector extends Service<Config> {
   clearMitigation(id: string, who: string): boolean;
   readonly dryRun: boolean;
   state(): unknown;
+  /** The traffic sketch's top entries per dimension as of the last tick (the console's top offenders). */
+  offenders(): TrafficSnapshot | undefined;
 }
 
 const traitValue = (t: RequestTraits, client: string, d: Dimension): string | undefined => {
@@ -85,6 +87,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   let plan: EscalationState = initialEscalation(clock.now());
   let active: readonly Mitigation[] = [];
   let signatures: Signature[] = [];
+  let lastSnapshot: TrafficSnapshot | undefined;
   let attackStartedAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let totalArrivals = 0;
@@ -167,6 +170,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
       } else if (phase === 'normal') attackStartedAt = undefined;
       const snap = sketch.snapshot(20);
+      lastSnapshot = snap;
       if (phase === 'normal') {
         for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
         signatures = [];
@@ -235,6 +239,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       bus.emit('operator:action', { who, action: 'clear-mitigation', detail: id });
       return true;
     },
+    offenders: () => lastSnapshot,
     state() {
       const now = clock.now();
       return {

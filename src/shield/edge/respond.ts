@@ -75,6 +75,7 @@ export function sendVerdict(res: ServerResponse, requestId: string, v: Verdict, 
       sendError(res, requestId, 'RMP_ERR_SHED', { retryAfterS: v.retryAfterS, close: o.unreadBody });
       return;
     case 'challenge':
+    case 'local':
       sendPrepared(res, requestId, v.response, { close: o.unreadBody, head: o.head });
       return;
     case 'allow':

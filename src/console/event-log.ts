@@ -1,0 +1,30 @@
+import type { Clock } from '../core/clock.js';
+import type { ShieldBus } from '../shield/events.js';
+import type { EventStore } from './event-store.js';
+
+/**
+ * Records what operators need to read back after the fact — attack phase changes, mitigations,
+ * blocks, operator actions, configuration reloads — from the shield's bus into the event log.
+ * Never per-request events: the log stays small and readable during a flood.
+ */
+export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock): () => void {
+  const add = (type: string, who: string, summary: string, detail: unknown): void => store.append({ at: clock.now(), type, who, summary, detail });
+  const offs = [
+    bus.on('attack:transition', (e) => add('attack', e.reason.signal === 'operator' ? 'operator' : 'detector',
+      `${e.scope}: ${e.from} → ${e.to} (${e.reason.signal}: observed ${round(e.reason.observed)} vs baseline ${round(e.reason.baseline)})`, e)),
+    bus.on('mitigation:added', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}added ${describe(e.mitigation)}`, e)),
+    bus.on('mitigation:lifted', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}lifted ${describe(e.mitigation)}`, e)),
+    bus.on('block:added', (e) => add('block', 'shield', `blocked ${e.cidr}${e.ttlS ? ` for ${e.ttlS} s` : ''}: ${e.reason}`, e)),
+    bus.on('block:removed', (e) => add('block', 'shield', `unblocked ${e.cidr}`, e)),
+    bus.on('operator:action', (e) => add('operator', e.who, `${e.action}${e.detail ? `: ${e.detail}` : ''}`, e)),
+    bus.on('config:reloaded', (e) => add('config', 'config', `configuration reloaded from ${e.file}`, e)),
+    bus.on('config:rejected', (e) => add('config', 'config', `configuration in ${e.file} rejected: ${e.message}`, e)),
+  ];
+  return () => offs.forEach((off) => off());
+}
+
+const round = (n: number): number => Math.round(n * 100) / 100;
+
+function describe(m: { kind: string; id: string; reason: string; ttlS: number }): string {
+  return `${m.kind} ${m.id} (${m.reason}, ${m.ttlS} s)`;
+}
