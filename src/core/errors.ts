@@ -21,6 +21,12 @@ export const ERRORS = {
   RMP_ERR_UPSTREAM_TIMEOUT: { status: 504, message: 'Gateway Timeout' },
   RMP_ERR_UPSTREAM_BUSY: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_QUEUE_TIMEOUT: { status: 503, message: 'Service Unavailable' },
+  /** Every server of the upstream is down (ejected, probed down, drained or disabled). */
+  RMP_ERR_UPSTREAM_DOWN: { status: 503, message: 'Service Unavailable' },
+  /** An Upgrade the route does not accept (not WebSocket, or WebSocket off), or a malformed handshake. */
+  RMP_ERR_UPGRADE: { status: 400, message: 'Bad Request' },
+  /** Too many upgraded connections (per client or in total). */
+  RMP_ERR_UPGRADE_LIMIT: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_CONFIG: { status: 500, message: 'Invalid configuration' },
   RMP_ERR_INTERNAL: { status: 500, message: 'Internal Server Error' },
 } as const;

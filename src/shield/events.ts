@@ -2,6 +2,7 @@ import type { EventBus } from '../core/events.js';
 import type { RequestContext } from './context.js';
 import type { AttackTransition } from './detect/attack-state.js';
 import type { Mitigation } from './detect/escalation.js';
+import type { ServerTransition } from './upstream/health/monitor.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol';
@@ -21,6 +22,13 @@ export type ShieldEvents = {
   'attack:transition': AttackTransition & { scope: string };
   'mitigation:added': { mitigation: Mitigation; dryRun: boolean };
   'mitigation:lifted': { mitigation: Mitigation; dryRun: boolean };
+  /** An upstream server changed state (ejected, probed down or up, drained, disabled, back). */
+  'upstream:server': ServerTransition;
+  /** A request that failed before any response byte was sent again to another server. */
+  'upstream:retry': { upstream: string; from: string; to: string; code: string };
+  /** A WebSocket upgrade was accepted or an upgraded connection ended. */
+  'websocket:open': { client: string; upstream: string; server: string };
+  'websocket:close': { client: string; upstream: string; reason: string; durationMs: number };
   /** Something an operator did through the admin API (who, what). */
   'operator:action': { who: string; action: string; detail: string };
 };

@@ -19,6 +19,10 @@ export interface CompiledRoute {
   readonly requestBuffering: boolean;
   /** Detection decides and records for this route but enforces nothing. */
   readonly dryRun: boolean;
+  /** Lower-case header whose presence makes a non-idempotent request retryable. */
+  readonly idempotencyKey: string | undefined;
+  /** Whether WebSocket upgrades are accepted. */
+  readonly websocket: boolean;
 }
 
 /** The identity of a route: its name, or its match written out (method, host, path prefix). */
@@ -42,6 +46,8 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()) }) : undefined,
     requestBuffering: r.requestBuffering,
     dryRun: r.dryRun,
+    idempotencyKey: r.idempotencyKey?.toLowerCase(),
+    websocket: r.websocket,
   }));
   return (method, path, host) => {
     for (const r of compiled) {

@@ -19,6 +19,7 @@ import { createStaleOnErrorStatusFilter } from './filters/upstream-response/stal
 import { createRequestIdFilter } from './filters/upstream-response/request-id.js';
 import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
+import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
@@ -30,8 +31,8 @@ import type { RevocationList } from './reputation/revocation.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
 import { createClearanceFilter } from './filters/request/clearance.js';
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
-import { createConcurrencyLimit } from './detect/concurrency-limit.js';
 import { createStatusPageFilter, type StatusPagesPort } from './filters/request/status-page.js';
+import { createConcurrencyLimit } from './detect/concurrency-limit.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -53,9 +54,11 @@ export interface SharedState {
   detector: Detector;
   challenge: ChallengeSettings;
   revocations: RevocationList;
-}
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
+  /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
+  health: HealthRegistry;
+}
 
 /** One configuration compiled for the hot path: phases, pools, matchers. Swapped whole on reload. */
 export interface Runtime extends Pipeline {
@@ -71,18 +74,27 @@ export interface Runtime extends Pipeline {
   close(): Promise<void>;
 }
 
+/** Slots of an upstream: `connections` per server taking traffic (primaries, else backups); at least one server's worth. */
+function capacityOf(u: Upstream | undefined, fallback: number): number {
+  if (!u) return fallback;
+  let primaries = 0;
+  let backups = 0;
+  for (const s of u.servers) if (s.available) { if (s.backup) backups++; else primaries++; }
+  return u.connectionsPerServer * Math.max(1, primaries || backups);
+}
+
 /**
  * Compiles a validated configuration into the phases of an exchange. Adding a defence is adding
  * a filter file and one line here, at the place its cost deserves (cheap and decisive first).
  */
 export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const trusted = createTrustedMatcher([...config.trustedProxies]);
-  const upstreams = createUpstreams(config.upstreams);
+  const upstreams = createUpstreams(config.upstreams, shared.health, shared.ticker);
   const w = config.classWeights;
   const weights = [w.critical, w.high, w.normal, w.low];
   const adaptive = config.detection.enabled && config.detection.adaptiveConcurrency;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : u.connections, maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
+    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
   // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
   // requests wait in our queue (where standing and class decide) rather than in the upstream's.
   const concurrency = adaptive
@@ -93,6 +105,15 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const ticker = setInterval(() => {
     const now = shared.ticker.now();
     for (const q of admission.values()) if (q.queued > 0) q.expire(now);
+    for (const [name, u] of upstreams) {
+      u.health.tick(now);
+      // `connections` is per server: the upstream's slots follow the servers taking traffic.
+      const q = admission.get(name);
+      if (!adaptive && q && u.servers.length > 1) {
+        const cap = capacityOf(u, q.params.maxInFlight);
+        if (cap !== q.params.maxInFlight) q.params = { ...q.params, maxInFlight: cap };
+      }
+    }
     forwarder?.evictStalled(now);
   }, 100);
   ticker.unref();
@@ -101,6 +122,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
 
   const det = config.detection;
   const request: RequestFilter[] = [createValidateFilter()];
+  // Before limits and challenges: the status page stays reachable under attack and with the origin down.
+  if (config.status.enabled && shared.statusPages) request.push(createStatusPageFilter(shared.statusPages, config.status.path));
   if (det.enabled) request.push(createChallengeVerifyFilter(shared.challenge, shared.clock));
   request.push(
     createClassifyFilter(compileRoutes(config.routes)),
@@ -122,8 +145,6 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     createForwardingHeadersFilter(formatForwardedFor),
     ...(ext.upstreamRequest ?? []),
   ];
-  // Before limits and challenges: the status page stays reachable under attack and with the origin down.
-  if (config.status.enabled && shared.statusPages) request.push(createStatusPageFilter(shared.statusPages, config.status.path));
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
   upstreamResponse.push(createRequestIdFilter());
@@ -157,6 +178,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     stallEvictMs: config.buffering.stallEvictMs,
     sendTimeoutMs: config.listen.limits.sendTimeoutMs,
     draining: shared.draining,
+    onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency ? {
       // Each route is its own kind of request: a 2 ms static file and a 30 ms login each have their no-load RTT.
       onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string) {

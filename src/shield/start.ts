@@ -28,6 +28,7 @@ import { createRevocationList } from './reputation/revocation.js';
 import { randomBytes } from 'node:crypto';
 import { createOperatorSurfaces } from '../console/surfaces.js';
 import { deepFreeze } from '../config/freeze.js';
+import { createHealthRegistry } from './upstream/health/monitor.js';
 
 export type { BlockInfo };
 
@@ -127,12 +128,13 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       unblock(cidr) { if (blocklist.remove(cidr)) bus.emit('block:removed', { cidr }); },
     },
   });
-  const shared = {
   // The console and the status page (event log, incidents, live feed); the status page is the first filter's.
   const surfaces = createOperatorSurfaces({ clock, bus, config: () => config, detector, log });
-    clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
+  const shared = {
     statusPages: surfaces.status,
+    clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
     draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations,
+    health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);
 
@@ -160,9 +162,9 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     timer: undefined as NodeJS.Timeout | undefined,
   });
   if (det.enabled) life.register(detector);
+  for (const s of surfaces.services) life.register(s);
   life.register({ name: 'bodies', stop() { bodyGuards.close(); bodyBuffers.close(); responseSinks.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
-  for (const s of surfaces.services) life.register(s);
   const listener = createHttp1Listener({
     config, clock, bus, nextId,
     ports: {
@@ -230,5 +232,5 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     },
     close: (closeOpts = {}) => life.stop(closeOpts.graceMs ?? 0),
   };
-}
   return handle;
+}

@@ -66,7 +66,7 @@ test('consistent hashing: a key keeps its server, weights shape the spread, a le
   const before = Array.from({ length: 10_000 }, (_, i) => b.pick(`/parcel/${i}`, undefined)?.index);
   assert.deepEqual(Array.from({ length: 10_000 }, (_, i) => b.pick(`/parcel/${i}`, undefined)?.index), before);
   const c = [0, 0, 0];
-  for (const k of before) c[k as number]++;
+  for (const k of before) c[k as number] = (c[k as number] as number) + 1;
   assert.ok(Math.abs((c[2] as number) - 5_000) < 600 && Math.abs((c[0] as number) - 2_500) < 500, `spread ${c}`);
   (list[1] as BalancedServer).available = false;
   let moved = 0;

@@ -81,7 +81,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
     }
     if (hooks.draining()) ctx.res.shouldKeepAlive = false;
     const code: ErrorCode = failure.code;
-    const shedding = code === 'RMP_ERR_QUEUE_TIMEOUT' || code === 'RMP_ERR_UPSTREAM_BUSY';
+    const shedding = code === 'RMP_ERR_QUEUE_TIMEOUT' || code === 'RMP_ERR_UPSTREAM_BUSY' || code === 'RMP_ERR_UPSTREAM_DOWN';
     // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated.
     sendError(ctx.res, ctx.id, code, { close: unreadBody(ctx), ...(shedding ? { retryAfterS: 1 } : {}) });
   };

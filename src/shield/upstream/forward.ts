@@ -12,6 +12,8 @@ import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
 import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
+import type { ServerHealth } from './health/monitor.js';
+import { isReplayable, isRetryableError } from './retry.js';
 import type { ResponseSink, ResponseSinks } from './response-sink.js';
 
 /** What the forwarder needs, resolved once per configuration. */
@@ -35,6 +37,8 @@ export interface ForwarderDeps {
   draining(): boolean;
   /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
   onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string): void;
+  /** A request that failed before any response byte goes to another server. */
+  onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
 }
 
 /** How the proxy step hands back what it does not write itself (one object for the process). */
@@ -58,6 +62,9 @@ const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal
 
 interface ExchangeState { aborted: boolean; controller?: Dispatcher.DispatchController }
 
+// RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
+const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
+
 /**
  * Builds the proxy step. A request waits for a slot in its upstream's admission queue (bounded,
  * shared by route class, with a timeout → 503 + Retry-After), then goes through undici's low-level
@@ -76,15 +83,24 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
   };
 
-  function dispatch(ctx: RequestContext, up: UpstreamRequest, upstream: Upstream, queue: AdmissionQueue, state: ExchangeState, cb: ForwardCallbacks): void {
+  /** One attempt on one server; `retry` is the server chosen for the second (and last) attempt. */
+  function dispatch(ctx: RequestContext, up: UpstreamRequest, upstream: Upstream, queue: AdmissionQueue, state: ExchangeState, cb: ForwardCallbacks, retry?: ServerHealth): void {
     const { req, res } = ctx;
     let released = false;
+    let picked: ServerHealth | undefined;
     const release = (): void => {
       if (released) return;
       released = true;
+      if (picked !== undefined) picked.outstanding--;
       queue.release(clock.now());
     };
     if (state.aborted) return release();
+    const server = retry ?? upstream.pick(ctx);
+    // Every server went down while the request waited for a slot.
+    if (server === undefined) { release(); cb.fail(ctx, ALL_DOWN); return; }
+    picked = server;
+    server.outstanding++;
+    if (retry === undefined) upstream.retryBudget?.onRequest(clock.now());
     // A body read whole replays from memory or its spooled file; a streamed one is guarded now
     // (time spent queued is ours, not the client's slowness).
     const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? bodyGuards.guard(req, bodyLimits) : null;
@@ -94,6 +110,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     // Bytes of this response counted in the global read-ahead budget.
     let sink: ResponseSink | undefined;
     let headersWritten = false;
+    let started = false;
     let watch: { sink: ResponseSink; queue: AdmissionQueue; evict(): void } | undefined;
     const pauseUpstream = (c: Dispatcher.DispatchController, s: ResponseSink): void => {
       c.pause();
@@ -101,8 +118,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       paused.add(watch);
       s.onResume = () => { if (watch) paused.delete(watch); c.resume(); };
     };
-    upstream.pool.dispatch({
-      origin: upstream.origin,
+    (upstream.pools[server.index] as Dispatcher).dispatch({
+      origin: server.origin,
       path: up.path,
       method: up.method as Dispatcher.HttpMethod,
       headers: up.headers,
@@ -116,6 +133,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       },
       onResponseStart(c, statusCode, upHeaders) {
         ctx.upstreamMs = performance.now() - t0;
+        started = true;
+        // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
+        if (statusCode >= 500) upstream.health.onFailure(server.index, clock.now()); else upstream.health.onSuccess(server.index);
         deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
         if (state.aborted) return;
         const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
@@ -157,6 +177,21 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         if (sink) sink.end(); else res.end();
       },
       onResponseError(_c, err) {
+        if (!state.aborted && !isRempartError(err) && !isRempartError((err as { cause?: unknown })?.cause)) {
+          upstream.health.onFailure(server.index, clock.now());
+          // Failed before any response byte: once, on another server, if the request can be sent twice
+          // and the budget allows (retries must not multiply an overloaded origin's load).
+          if (!started && retry === undefined && upstream.retryBudget !== undefined && isRetryableError(err) && isReplayable(ctx)) {
+            const next = upstream.pick(ctx, server);
+            if (next !== undefined && upstream.retryBudget.tryRetry(clock.now())) {
+              released = true; // the admission slot passes to the retry
+              server.outstanding--;
+              deps.onRetry?.(upstream.name, server, next, upstreamErrorCode(err));
+              dispatch(ctx, up, upstream, queue, state, cb, next);
+              return;
+            }
+          }
+        }
         release();
         if (ctx.upstreamMs === undefined) {
           ctx.upstreamMs = performance.now() - t0;
@@ -175,6 +210,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const name = (ctx.route as { upstream: string }).upstream;
     const upstream = upstreams.get(name) as Upstream;
     const queue = admission.get(name) as AdmissionQueue;
+    if (!upstream.health.anyAvailable) { cb.fail(ctx, ALL_DOWN); return; }
     const state: ExchangeState = { aborted: false };
     const waiter: Waiter = {
       rank: RANK[ctx.routeClass],

@@ -1,34 +1,78 @@
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../../config/schema.js';
+import type { Clock } from '../../core/clock.js';
+import type { RequestContext } from '../context.js';
+import { createBalancer, type Balancer } from './balancer.js';
+import { createRetryBudget, type RetryBudget } from './retry-budget.js';
+import type { HealthRegistry, ServerHealth, UpstreamHealth } from './health/monitor.js';
+import { startProbes, type Probes } from './health/probe.js';
 
-/** A named upstream: its undici keep-alive pool and its timeouts. */
+/**
+ * A named upstream: its servers (each with its own keep-alive pool), how it balances, its health
+ * and its retry budget. `origin` and `pool` are the first server's, for callers that know only one.
+ */
 export interface Upstream {
   readonly name: string;
   readonly origin: string;
   readonly pool: Pool;
   readonly timeoutMs: number;
+  /** Each server's pool size (HAProxy server maxconn). */
+  readonly connectionsPerServer: number;
+  readonly servers: readonly ServerHealth[];
+  /** One pool per server, by server index. */
+  readonly pools: readonly Pool[];
+  readonly health: UpstreamHealth;
+  /** Undefined with one server (nowhere else to retry) or when retries are off. */
+  readonly retryBudget: RetryBudget | undefined;
+  /** The server for this request (`exclude`: the one a retry must avoid); undefined when none is available. */
+  pick(ctx: RequestContext, exclude?: ServerHealth): ServerHealth | undefined;
+  readonly probes: Probes | undefined;
 }
 
-/** Builds one keep-alive pool per configured upstream. */
-export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>): Map<string, Upstream> {
-  const map = new Map<string, Upstream>();
-  for (const [name, u] of Object.entries(config)) {
-    const origin = new URL(u.url).origin;
-    const pool = new Pool(origin, {
-      connections: u.connections,
-      pipelining: 1,
-      keepAliveTimeout: 4_000,
-      keepAliveMaxTimeout: 60_000,
-      headersTimeout: u.timeoutMs,
-      bodyTimeout: u.timeoutMs,
-      connect: { timeout: u.connectTimeoutMs },
-    });
-    map.set(name, Object.freeze({ name, origin, pool, timeoutMs: u.timeoutMs }));
+function createPool(origin: string, u: UpstreamConfig): Pool {
+  return new Pool(origin, {
+    connections: u.connections,
+    pipelining: 1,
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 60_000,
+    headersTimeout: u.timeoutMs,
+    bodyTimeout: u.timeoutMs,
+    connect: { timeout: u.connectTimeoutMs },
+  });
+}
+
+function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth, clock: Clock): Upstream {
+  const servers = health.servers;
+  const pools = servers.map((s) => createPool(s.origin, u));
+  const first = servers[0] as ServerHealth;
+  let pick: Upstream['pick'];
+  if (servers.length === 1) {
+    // One server: no balancer, no key, no allocation — what a request cost before there were several.
+    pick = () => (first.available ? first : undefined);
+  } else {
+    const balancer: Balancer = createBalancer(u.balance, servers, servers.map((s) => s.url));
+    const hashOnPath = u.hashKey === 'path';
+    pick = u.balance === 'hash'
+      ? (ctx, exclude) => balancer.pick(hashOnPath ? ctx.path : ctx.client, exclude) as ServerHealth | undefined
+      : (_ctx, exclude) => balancer.pick(undefined, exclude) as ServerHealth | undefined;
   }
+  const r = u.retries;
+  return Object.freeze({
+    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, health, pick,
+    retryBudget: servers.length > 1 && r.enabled ? createRetryBudget({ ratio: r.budgetPercent / 100, windowMs: r.budgetWindowMs, minRetries: r.minRetries }) : undefined,
+    probes: u.health.active ? startProbes(health, u.health.active, u.connectTimeoutMs, clock) : undefined,
+  });
+}
+
+/** Builds each configured upstream: its servers' pools, balancer and probes, over the process's health registry. */
+export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>, registry: HealthRegistry, clock: Clock): Map<string, Upstream> {
+  const map = new Map<string, Upstream>();
+  for (const [name, u] of Object.entries(config)) map.set(name, createUpstream(name, u, registry.get(name, u), clock));
+  registry.retain(Object.keys(config));
   return map;
 }
 
-/** Closes pools gracefully: requests in flight finish, then the sockets close. */
+/** Stops probes and closes pools gracefully: requests in flight finish, then the sockets close. */
 export async function closeUpstreams(upstreams: Map<string, Upstream>): Promise<void> {
-  await Promise.allSettled([...upstreams.values()].map((u) => u.pool.close()));
+  await Promise.allSettled([...upstreams.values()].flatMap((u) => [u.probes?.close(), ...u.pools.map((p) => p.close())]));
 }
