@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 [ -x node_modules/.bin/tsx ] || npm ci --no-audit --no-fund
 bash scripts/ensure-system-packages.sh chromium
 npx tsc -p tsconfig.check.json
+npx tsc -p web/console/tsconfig.json
+# The console's Playwright tests need its built assets (dist/console); rebuilt only when sources changed.
+node scripts/ensure-console.mjs
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 exec node --import tsx --test --test-reporter=spec --test-timeout=120000 "${files[@]}"
