@@ -19,7 +19,11 @@ export interface ShieldControl {
   clearForce(who: string): void;
   /** Lifts one active mitigation (it stays off for 10 minutes); false when none has that id. */
   clearMitigation(id: string, who: string): boolean;
+  /** Drains, disables or re-enables one upstream server; undefined when no such server. */
+  setServerState(upstream: string, server: string, state: 'enabled' | 'draining' | 'disabled', who: string): unknown;
 }
+
+const serverStateBody = z.object({ state: z.enum(['enabled', 'draining', 'disabled']) }).strict();
 
 const forceBody = z.object({
   ttlS: z.number().int().positive().max(86_400).default(600),
@@ -127,6 +131,18 @@ export async function startAdminServer(opts: {
       if (path.startsWith('/api/mitigations/') && req.method === 'DELETE') {
         const id = decodeURIComponent(path.slice('/api/mitigations/'.length));
         return control.clearMitigation(id, who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who) ? void res.writeHead(204).end() : json(res, 404, { error: `no active mitigation ${id}` });
+      }
+      const serverPath = /^\/api\/upstreams\/([^/]+)\/servers\/([^/]+)$/.exec(path);
+      if (serverPath && req.method === 'POST') {
+        let raw: unknown;
+        try { raw = await readJson(req); } catch (e) { return json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); }
+        const parsed = serverStateBody.safeParse(raw);
+        if (!parsed.success) return json(res, 400, { error: 'invalid request', problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+        const [upstream, server] = [decodeURIComponent(serverPath[1] as string), decodeURIComponent(serverPath[2] as string)];
+        const done = control.setServerState(upstream, server, parsed.data.state, who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who);
+        if (done === undefined) return json(res, 404, { error: `no server ${server} in upstream ${upstream}` });
+        audit('upstream-server', `${upstream}/${server} ${parsed.data.state}`);
+        return json(res, 200, done);
       }
       if (path.startsWith('/api/blocks/') && req.method === 'DELETE') {
         // The CIDR may arrive percent-encoded (10.0.0.0%2F8) or as two path segments (10.0.0.0/8).

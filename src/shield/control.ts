@@ -26,6 +26,8 @@ export interface ControlDeps {
   bodies: () => Record<string, number>;
   startedAt: number;
   detector: Detector;
+  /** Monotonic clock of the upstream health state (ejection deadlines). */
+  ticker?: Clock;
 }
 
 /** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
@@ -43,7 +45,7 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
         bodies: d.bodies(),
         blocklist: { size: d.blocklist.size },
         upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
-          url: u.url, connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
+          url: u.url, balance: u.balance, servers: rt.upstreams.get(k)?.health.describe(d.ticker?.now() ?? d.clock.now()), connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
           ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
         }])),
         detection: config.detection.enabled ? d.detector.state() : { enabled: false },
@@ -71,6 +73,15 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
     },
     clearForce: (who) => d.detector.clearForce(who),
     clearMitigation: (id, who) => d.detector.clearMitigation(id, who),
+    setServerState: (upstream, server, state, who) => {
+      const u = d.runtime().upstreams.get(upstream);
+      const i = u?.servers.findIndex((s) => s.name === server) ?? -1;
+      if (!u || i === -1) return undefined;
+      const now = d.ticker?.now() ?? d.clock.now();
+      u.health.setAdmin(i, state, now, who);
+      d.bus.emit('operator:action', { who, action: `upstream-server-${state}`, detail: `${upstream}/${server}` });
+      return (u.health.describe(now) as unknown[])[i];
+    },
     removeBlock: (cidr) => {
       const removed = d.blocklist.remove(cidr);
       if (removed) d.bus.emit('block:removed', { cidr });

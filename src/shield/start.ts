@@ -29,6 +29,10 @@ import { randomBytes } from 'node:crypto';
 import { createOperatorSurfaces } from '../console/surfaces.js';
 import { deepFreeze } from '../config/freeze.js';
 import { createHealthRegistry } from './upstream/health/monitor.js';
+import { createTunnels } from './listener/tunnels.js';
+import { CLOSE_GOING_AWAY } from './listener/ws-frames.js';
+import { createUpgradeHandler } from './pipeline/upgrade.js';
+import { attachUpstreamMetrics } from '../admin/upstream-metrics.js';
 
 export type { BlockInfo };
 
@@ -139,6 +143,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   runtime = buildRuntime(config, shared);
 
   const errorLogs = createLogThrottle(ticker);
+  const tunnels = createTunnels({ ...config.websocket });
   const handler = createExchangeHandler(() => runtime, {
     draining: () => draining,
     onFailure(ctx, f) {
@@ -173,15 +178,27 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     },
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
+    tunnels,
+    upgrade: createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining }),
+  });
+  // A disabled server's WebSocket tunnels close too (a drained one keeps them until they end).
+  bus.on('upstream:server', (t) => {
+    if (t.to === 'disabled') tunnels.closeWhere((x) => x.upstream === t.upstream && x.server === t.server, CLOSE_GOING_AWAY, 'server disabled');
+    const line = { upstream: t.upstream, server: t.server, from: t.from, to: t.to, reason: t.reason };
+    if (t.to === 'up') log.info(line, 'upstream server up'); else log.warn(line, 'upstream server down');
   });
 
   const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size });
-  life.register({ name: 'metrics', stop() { metrics.detach(); } });
+  const detachUpstreamMetrics = attachUpstreamMetrics(metrics.registry, bus, {
+    servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
+    websockets: () => tunnels.open,
+  });
+  life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
   const detachLog = attachAccessLog(bus, log, () => config.log.access);
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
   const control = createShieldControl({
-    clock, bus, blocklist, startedAt: clock.now(), detector,
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector,
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });
@@ -226,6 +243,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       runtime = buildRuntime(next, shared);
       config = next;
       life.reload(next);
+      tunnels.limits = { ...next.websocket };
+      // Tunnels to a server the new configuration no longer has, or on a route that no longer accepts them, close cleanly.
+      tunnels.closeWhere((t) => !next.upstreams[t.upstream]?.servers.some((s) => s.url === t.serverUrl)
+        || !next.routes.some((r) => r.websocket && r.upstream === t.upstream), CLOSE_GOING_AWAY, 'configuration reloaded');
       // In-flight requests on the old pools finish; new requests already use the new pools.
       void previous.close();
       bus.emit('config:reloaded', { file });

@@ -10,6 +10,10 @@ import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
 import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
 import { createConnectionGate, normalizeAddress, type ConnectionGate, type GatePorts, type GateSettings } from './gate.js';
+import type { Tunnels } from './tunnels.js';
+
+/** Hands an upgrade request and its socket (detached from the parser) to the upgrade pipeline. */
+export type UpgradeEntry = (req: IncomingMessage, socket: Socket, head: Buffer, conn: ConnectionFacts) => void;
 
 /** The shield's HTTP/1.1 listener: the only code that touches client sockets. */
 export interface Http1Listener extends Service<Config> {
@@ -48,6 +52,8 @@ function applyServerLimits(server: HttpServer, c: Config): void {
 export function createHttp1Listener(o: {
   config: Config; clock: Clock; bus: ShieldBus; ports: GatePorts; nextId: () => string;
   entry: ExchangeEntry; onStopWarning(open: number): void;
+  /** Upgrade requests (WebSocket) and the tunnels they become; without them every upgrade is refused. */
+  upgrade?: UpgradeEntry; tunnels?: Tunnels;
 }): Http1Listener {
   let config = o.config;
   let draining = false;
@@ -76,6 +82,12 @@ export function createHttp1Listener(o: {
     o.bus.emit('client:error', { address: connectionFacts(socket)?.peer ?? normalizeAddress(socket.remoteAddress), code: err.code ?? code, status: ERRORS[code].status, requestId: id });
   });
   http.on('connect', (_req, socket: Socket) => sendConnectRefused(socket));
+  // With an 'upgrade' listener Node hands over every request carrying Connection: upgrade.
+  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const facts = connectionFacts(socket)
+      ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
+    if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket);
+  });
   // The HTTP server never listens itself (the gate hands it sockets), so start its connection
   // checker — which enforces headersTimeout — the way listen() would.
   http.emit('listening');
@@ -102,6 +114,8 @@ export function createHttp1Listener(o: {
       net.close();
       draining = true;
       http.closeIdleConnections();
+      // Upgraded connections get a WebSocket close frame (1001 going away), not a cut.
+      await o.tunnels?.closeAll('shutting down', graceMs);
       const deadline = Date.now() + graceMs;
       // Bounded wait: every response now closes its connection, so `open` only goes down.
       while (gate.open > 0 && Date.now() < deadline) {

@@ -1,0 +1,51 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ShieldBus } from '../shield/events.js';
+import type { ServerHealth } from '../shield/upstream/health/monitor.js';
+
+/** What the upstream metrics read live on each scrape. */
+export interface UpstreamMetricsSource {
+  /** Every upstream's servers, by upstream name. */
+  servers(): Iterable<[string, readonly ServerHealth[]]>;
+  /** Upgraded (WebSocket) connections open now. */
+  websockets(): number;
+}
+
+/**
+ * Per-server and per-upstream metrics: `rempart_upstream_server_up` (1 takes traffic, 0 down —
+ * ejected, probed down, drained or disabled), requests in flight, state changes and retries.
+ * Gauges read the live state on scrape; counters follow the bus. Returns the detach function.
+ */
+export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source: UpstreamMetricsSource): () => void {
+  new Gauge({
+    name: 'rempart_upstream_server_up', help: 'Whether an upstream server takes traffic (1) or not (0: ejected, probed down, draining or disabled)',
+    labelNames: ['upstream', 'server'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, servers] of source.servers()) for (const s of servers) this.labels(name, s.name).set(s.available ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'rempart_upstream_server_outstanding', help: 'Requests in flight on an upstream server',
+    labelNames: ['upstream', 'server'] as const, registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, servers] of source.servers()) for (const s of servers) this.labels(name, s.name).set(s.outstanding);
+    },
+  });
+  new Gauge({ name: 'rempart_websocket_connections', help: 'Upgraded WebSocket connections open now', registers: [registry], collect() { this.set(source.websockets()); } });
+  const changes = new Counter({
+    name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
+    labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'rempart_upstream_retries_total', help: 'Requests sent again to another server after failing before any response byte',
+    labelNames: ['upstream'] as const, registers: [registry],
+  });
+  const ws = new Counter({ name: 'rempart_websocket_upgrades_total', help: 'WebSocket upgrades accepted', registers: [registry] });
+  const offs = [
+    bus.on('upstream:server', (t) => changes.labels(t.upstream, t.server, t.to).inc()),
+    bus.on('upstream:retry', (r) => retries.labels(r.upstream).inc()),
+    bus.on('websocket:open', () => ws.inc()),
+  ];
+  return () => { for (const off of offs) off(); };
+}

@@ -1,0 +1,140 @@
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { ErrorCode } from '../../core/errors.js';
+import type { RequestContext } from '../context.js';
+import type { ShieldBus } from '../events.js';
+import type { ConnectionFacts } from '../listener/connection-facts.js';
+import type { Tunnels } from '../listener/tunnels.js';
+import { sendError, sendVerdict } from '../edge/respond.js';
+import type { Verdict } from '../verdict.js';
+import { filterResponseHeaders } from '../upstream/headers.js';
+import { upstreamErrorCode } from '../upstream/error-code.js';
+import type { Upstream } from '../upstream/pools.js';
+import { requestUpgrade } from '../upstream/websocket.js';
+import type { Pipeline } from './handler.js';
+import type { UpstreamRequest } from './phases.js';
+import { isPromise, runFilters } from './run.js';
+
+/** What the upgrade path needs of a configuration besides the pipeline. */
+export interface UpgradePipeline extends Pipeline {
+  readonly upstreams: Map<string, Upstream>;
+}
+
+/** Hands an upgrade request (with its socket, detached from the HTTP parser) to the pipeline. */
+export type UpgradeEntry = (req: IncomingMessage, socket: Socket, head: Buffer, conn: ConnectionFacts) => void;
+
+/**
+ * The exchange driver for `Upgrade: websocket` (RFC 6455 §4): the handshake request goes through
+ * every request filter (blocks, rate limits, challenge and clearance) and the upstream-request
+ * filters like any request; a verdict is answered on the socket and the connection closed. An
+ * allowed handshake on a route that accepts WebSocket goes to one server on a connection of its
+ * own; its 101 is relayed and the two sockets joined as a tunnel. Other Upgrade values, and
+ * WebSocket on other routes, get 400 (RFC 9110 §7.8 lets a server refuse an upgrade).
+ */
+export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean }): UpgradeEntry {
+  return function handleUpgrade(req, socket, head, conn) {
+    const p = current();
+    socket.on('error', () => socket.destroy());
+    // A ServerResponse on the raw socket lets every verdict be written by the same edge code.
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    let detached = false;
+    const detach = (): void => { if (!detached) { detached = true; res.detachSocket(socket); } };
+    res.once('finish', () => { detach(); socket.end(); });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const ctx: RequestContext = {
+      id: o.nextId(), req, res, conn, startedAt: performance.now(), peer: conn.peer, peerTrusted: conn.trusted,
+      client: conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer,
+      target: url, path: q === -1 ? url : url.slice(0, q), route: undefined, routeClass: 'none', verdict: undefined,
+      upstreamMs: undefined, errorCode: undefined, cacheKey: undefined, cacheState: undefined, body: undefined, traits: undefined,
+      tier: 2, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
+    };
+    let logged = false;
+    const log = (status: number): void => {
+      if (logged) return;
+      logged = true;
+      if (ctx.cleanup) for (const fn of ctx.cleanup) fn();
+      for (const f of p.phases.logging) f(ctx, { status, durationMs: performance.now() - ctx.startedAt, aborted: false });
+    };
+    res.once('finish', () => log(res.statusCode));
+    const refuse = (code: ErrorCode, retryAfterS?: number): void => {
+      ctx.errorCode = code;
+      sendError(res, ctx.id, code, { close: true, ...(retryAfterS !== undefined ? { retryAfterS } : {}) });
+    };
+    const answer = (v: Verdict): void => {
+      ctx.verdict = v;
+      sendVerdict(res, ctx.id, v, { now: p.now(), head: false, unreadBody: true });
+    };
+
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !req.headers['sec-websocket-key']) {
+      return refuse('RMP_ERR_UPGRADE');
+    }
+    if (o.draining()) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
+
+    const connect = (up: UpstreamRequest): void => {
+      const route = ctx.route;
+      const upstream = route ? p.upstreams.get(route.upstream) : undefined;
+      if (!route || !upstream) return refuse('RMP_ERR_UPGRADE');
+      if (!o.tunnels.reserve(ctx.client)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
+      const server = upstream.pick(ctx);
+      if (server === undefined) { o.tunnels.unreserve(ctx.client); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
+      server.outstanding++;
+      const t0 = performance.now();
+      const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
+        socket.off('close', cancel);
+        ctx.upstreamMs = performance.now() - t0;
+        if (out.kind !== 'upgraded') {
+          server.outstanding--;
+          o.tunnels.unreserve(ctx.client);
+          if (out.kind === 'error') {
+            upstream.health.onFailure(server.index, p.now());
+            return refuse(upstreamErrorCode(out.error));
+          }
+          if (out.response.statusCode && out.response.statusCode >= 500) upstream.health.onFailure(server.index, p.now());
+          // The origin declined (its own auth, a 426 for another version): its answer goes back as is.
+          res.writeHead(out.response.statusCode ?? 502, filterResponseHeaders(out.response.headers));
+          out.response.pipe(res);
+          return;
+        }
+        upstream.health.onSuccess(server.index);
+        if (socket.destroyed) { server.outstanding--; o.tunnels.unreserve(ctx.client); out.socket.destroy(); return; }
+        detach();
+        // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
+        const raw = out.response.rawHeaders;
+        let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
+        for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
+        socket.write(`${headText}\r\n`);
+        ctx.res.statusCode = 101;
+        log(101);
+        o.bus.emit('websocket:open', { client: ctx.client, upstream: upstream.name, server: server.name });
+        o.tunnels.attach({ client: ctx.client, upstream: upstream.name, server: server.name, serverUrl: server.url }, socket, out.socket, head, out.head, (reason, durationMs) => {
+          server.outstanding--;
+          o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
+        });
+      });
+      socket.once('close', cancel);
+    };
+
+    const afterRequestFilters = (v: Verdict | undefined): void => {
+      if (v !== undefined && v.kind !== 'allow') return answer(v);
+      if (v) ctx.verdict = v;
+      if (!ctx.route?.websocket) return refuse('RMP_ERR_UPGRADE');
+      const up: UpstreamRequest = { method: 'GET', path: ctx.target, headers: [] };
+      const r = runFilters(p.phases.upstreamRequest, ctx, up);
+      if (r === undefined || (!isPromise(r) && r.kind === 'allow')) return connect(up);
+      if (!isPromise<Verdict | undefined>(r)) return answer(r);
+      r.then((v2) => { if (!socket.destroyed) { if (v2 === undefined || v2.kind === 'allow') connect(up); else answer(v2); } })
+        .catch(() => refuse('RMP_ERR_INTERNAL'));
+    };
+    try {
+      const r = runFilters(p.phases.request, ctx, undefined as unknown as UpstreamRequest);
+      if (!isPromise<Verdict | undefined>(r)) return afterRequestFilters(r);
+      r.then((v) => { if (!socket.destroyed) afterRequestFilters(v); }).catch(() => refuse('RMP_ERR_INTERNAL'));
+    } catch {
+      refuse('RMP_ERR_INTERNAL');
+    }
+  };
+}

@@ -1,0 +1,154 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
+
+/** A ws echo server on 127.0.0.1:0; remembers the close codes it received. */
+async function startEcho(t: TestContext): Promise<{ url: string; closes: number[]; server: WebSocketServer; headers: Array<Record<string, unknown>> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  const closes: number[] = [];
+  const headers: Array<Record<string, unknown>> = [];
+  server.on('connection', (ws, req) => {
+    headers.push(req.headers);
+    ws.on('message', (data, binary) => ws.send(data, { binary }));
+    ws.on('close', (code) => closes.push(code));
+  });
+  t.after(() => { for (const c of server.clients) c.terminate(); server.close(); });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closes, server, headers };
+}
+
+const wsRoutes = (upstream = 'origin') => [
+  { match: { path: '/live/' }, upstream, class: 'normal', websocket: true },
+  { match: { path: '/' }, upstream, class: 'normal' },
+];
+
+/** Opens a client; resolves with it once open, or with the refusal's status. */
+async function connectWs(url: string, opts: ConstructorParameters<typeof WebSocket>[2] = {}): Promise<{ ws: WebSocket; status: number }> {
+  const ws = new WebSocket(url, opts);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ ws, status: 101 }));
+    ws.once('unexpected-response', (_req, res) => { resolve({ ws, status: res.statusCode ?? 0 }); res.resume(); ws.terminate(); });
+    ws.once('error', (e) => reject(e));
+  });
+}
+
+const closed = (ws: WebSocket): Promise<{ code: number; reason: string }> =>
+  new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+
+test('a WebSocket echo works through the shield (text, and a 1 MB binary message in many frames)', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes() });
+  const { ws, status } = await connectWs(`${shield.url.replace('http', 'ws')}/live/parcel/42`);
+  assert.equal(status, 101);
+  t.after(() => ws.terminate());
+  ws.send('hello');
+  const [msg] = await once(ws, 'message') as [Buffer];
+  assert.equal(msg.toString(), 'hello');
+  const big = Buffer.alloc(1 << 20, 7);
+  ws.send(big);
+  const [back] = await once(ws, 'message') as [Buffer];
+  assert.equal(back.length, big.length);
+  assert.ok(back.equals(big));
+  // The upstream saw the forwarding headers like any proxied request.
+  assert.equal(echo.headers[0]?.['x-forwarded-for'], '127.0.0.1');
+  ws.close(1000, 'bye');
+  assert.equal((await closed(ws)).code, 1000);
+});
+
+test('upgrades are refused on routes without websocket, and for other Upgrade values', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes() });
+  assert.equal((await connectWs(`${shield.url.replace('http', 'ws')}/other`)).status, 400);
+  const raw = await rawExchange(shield.port, 'GET /live/x HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n');
+  assert.equal(statusOf(raw), 400);
+  assert.match(raw, /x-rempart-error: RMP_ERR_UPGRADE/);
+  assert.equal(echo.headers.length, 0, 'nothing reached the upstream');
+});
+
+test('a blocked client and a rate-limited client cannot upgrade (the handshake goes through the request filters)', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, {
+    routes: wsRoutes(),
+    trustedProxies: ['127.0.0.1/32'],
+    blocklist: [{ cidr: '203.0.113.0/24' }],
+    rateLimits: { perClient: { normal: { ratePerS: 1, burst: 2 } } },
+  });
+  const url = `${shield.url.replace('http', 'ws')}/live/parcel/1`;
+  assert.equal((await connectWs(url, { headers: { 'x-forwarded-for': '203.0.113.9' } })).status, 403);
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await connectWs(url, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    statuses.push(r.status);
+    r.ws.terminate();
+  }
+  assert.ok(statuses.slice(0, 2).every((s) => s === 101), `statuses ${statuses}`);
+  assert.ok(statuses.includes(429), `statuses ${statuses}`);
+  assert.equal(echo.headers.length, statuses.filter((s) => s === 101).length, 'only accepted handshakes reached the upstream');
+});
+
+test('upgraded connections are capped per client and in total', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { maxPerClient: 2, maxTotal: 3 }, trustedProxies: ['127.0.0.1/32'] });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  const as = (ip: string) => connectWs(url, { headers: { 'x-forwarded-for': ip } });
+  const a1 = await as('198.51.100.1');
+  const a2 = await as('198.51.100.1');
+  const a3 = await as('198.51.100.1');
+  t.after(() => { for (const c of [a1, a2, a3]) c.ws.terminate(); });
+  assert.deepEqual([a1.status, a2.status, a3.status], [101, 101, 503]);
+  const b1 = await as('198.51.100.2');
+  const b2 = await as('198.51.100.2');
+  t.after(() => { b1.ws.terminate(); b2.ws.terminate(); });
+  assert.deepEqual([b1.status, b2.status], [101, 503], 'the total cap (3) holds');
+  // A closed tunnel frees its place.
+  a1.ws.close();
+  await closed(a1.ws);
+  await new Promise((r) => setTimeout(r, 50));
+  const b3 = await as('198.51.100.2');
+  t.after(() => b3.ws.terminate());
+  assert.equal(b3.status, 101);
+});
+
+test('an idle upgraded connection is closed at its timeout with a close frame; traffic keeps it open', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { idleTimeoutMs: 400 } });
+  const { ws } = await connectWs(`${shield.url.replace('http', 'ws')}/live/p`);
+  t.after(() => ws.terminate());
+  const t0 = Date.now();
+  const ending = closed(ws);
+  // Messages every 150 ms for 900 ms: never idle for 400 ms.
+  let last = 0;
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 150));
+    ws.send(`tick ${i}`);
+    await once(ws, 'message');
+    last = Date.now() - t0;
+  }
+  const { code, reason } = await ending;
+  const total = Date.now() - t0;
+  // Open for longer than the timeout while busy; closed no sooner than the timeout after the last byte.
+  assert.ok(last >= 800 && total >= last + 380, `closed after ${total} ms (last message at ${last} ms)`);
+  assert.equal(code, 1000);
+  assert.equal(reason, 'idle timeout');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(echo.closes, [1000], 'the upstream got the close frame too');
+});
+
+test('shutdown closes upgraded connections with a close frame (1001) on both sides', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes() });
+  const { ws } = await connectWs(`${shield.url.replace('http', 'ws')}/live/p`);
+  t.after(() => ws.terminate());
+  ws.send('before');
+  await once(ws, 'message');
+  const ending = closed(ws);
+  await shield.close({ graceMs: 3_000 });
+  const { code, reason } = await ending;
+  assert.equal(code, 1001);
+  assert.equal(reason, 'shutting down');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(echo.closes, [1001]);
+});
