@@ -20,6 +20,18 @@ export interface DemoOptions {
 /** Default data directory of the demo. */
 export const DEMO_DATA_DIR = join(tmpdir(), 'rempart-demo');
 
+/** The demo operator's status page: a fictional postal operator and bank, its customer-facing services. */
+export const DEMO_STATUS = {
+  operator: 'Colibri Post & Bank',
+  components: [
+    { id: 'tracking', name: 'Parcel tracking', paths: ['/track'] },
+    { id: 'website', name: 'Website', paths: ['/'] },
+    { id: 'banking', name: 'Online banking', paths: ['/bank/', '/api/pay/', '/authorize/'] },
+    { id: 'app-approval', name: 'Payment approval in the app', channel: 'app', downMessage: 'Payment approval in the app unavailable — payments are being validated by SMS code' },
+    { id: 'sms-approval', name: 'Payment approval by SMS', channel: 'sms', downMessage: 'Payment approval by SMS unavailable — please retry in a few minutes' },
+  ],
+} as const;
+
 /** The demo's embedded configuration: critical payment routes, cached tracking, everything else normal. */
 export function demoConfig(originUrl: string, o: DemoOptions, token: string, authorizeUrl?: string): unknown {
   return {
@@ -43,6 +55,10 @@ export function demoConfig(originUrl: string, o: DemoOptions, token: string, aut
       { match: { path: '/' }, upstream: 'origin', class: 'normal' },
     ],
     log: { level: 'info', access: false },
+    status: DEMO_STATUS,
+    // The console reads the payment channel in use; the event log and status history survive restarts.
+    console: authorizeUrl ? { authorizeUrl: `${authorizeUrl}/authorize` } : {},
+    storage: { database: join(o.dataDir, 'shield.db') },
   };
 }
 
@@ -65,6 +81,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `  app channel switch        ${shield.url}/authorize/demo/operator   (take the app channel down, watch SMS take over)`,
     `  authorize API             ${shield.url}/authorize/v1/   (direct: ${authorize.url}/v1/)`,
     `  demo origin (unprotected) ${origin.url}/`,
+    `  status page               ${shield.url}/status   (also /status.json, /status.atom)`,
+    `  operator console          ${shield.adminUrl}/console/   (operator "admin", password: the admin token below)`,
     `  admin API                 ${shield.adminUrl}/api/state   (Authorization: Bearer ${token})`,
     `  metrics                   ${shield.adminUrl}/metrics`,
     '',

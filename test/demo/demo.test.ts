@@ -29,7 +29,7 @@ test('`rempart demo` serves the site through the shield; a real browser tracks a
 
   const home = await request(`${shieldUrl}/`);
   assert.equal(home.statusCode, 200);
-  assert.match(await home.body.text(), /La Poste \(demo\)/);
+  assert.match(await home.body.text(), /Colibri Post &amp; Bank \(demo\)/);
   const state = await request(`${adminUrl}/api/state`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(state.statusCode, 200);
   await state.body.text();

@@ -58,7 +58,7 @@ export function createDemoPages(d: DemoDeps): ExtraRoutes {
 <div class="amount">${esc(c.amountText)}</div><div>to <b>${esc(c.payee.name)}</b> <span class="muted">(${esc(c.payee.id)})</span></div>
 <form method="post" action="${b}/demo/phone/decide"><input type="hidden" name="payer" value="${esc(ref)}"><input type="hidden" name="authId" value="${esc(c.authId)}">
 <p><button class="ok" name="decision" value="APPROVE">Approve</button><button class="no" name="decision" value="DENY">Deny</button></p></form></div>`).join('');
-      return { html: page(`Phone of ${ref}`, `<h1>Bank app — ${esc(ref)}</h1>${note ? `<p><b>${esc(note)}</b></p>` : ''}${cards || '<p class="muted">No payment waiting for approval.</p>'}
+      return { html: page(`Phone of ${ref}`, `<h1>Colibri Bank app — ${esc(ref)}</h1>${note ? `<p><b>${esc(note)}</b></p>` : ''}${cards || '<p class="muted">No payment waiting for approval.</p>'}
 <p class="muted">This page refreshes every 2 s. Device ${esc(dev.deviceId)}; its key is held by the demo server (demo only).</p>`, 2) };
     }
     if (p === '/demo/phone/decide' && method === 'POST') {

@@ -1,4 +1,4 @@
-/** HTML of the demo origin: small, realistic pages for a postal operator and its bank. */
+/** HTML of the demo origin: small, realistic pages for a fictional postal operator and its bank (Colibri Post & Bank). */
 
 const esc = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
@@ -7,7 +7,7 @@ const layout = (title: string, body: string): string => `<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <link rel="stylesheet" href="/static/site.css"></head>
-<body><header><a href="/">La Poste (demo)</a> · <a href="/track">Suivi</a> · <a href="/search">Recherche</a> · <a href="/bank/login">Banque</a></header>
+<body><header><a href="/">Colibri Post &amp; Bank (demo)</a> · <a href="/track">Suivi</a> · <a href="/search">Recherche</a> · <a href="/bank/login">Banque</a></header>
 <main>${body}</main></body></html>
 `;
 
