@@ -3,7 +3,7 @@ import { createHmac, createPrivateKey, createPublicKey, randomBytes, type KeyObj
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { Pool } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -129,11 +129,14 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
     onBlocked: (provider, reason) => bus.emit('sms:provider-blocked', { provider, reason, at: clock.now() }) });
 
   let selfUrl = '';
+  // The simulated phones' connections: a few kept alive (a burst of pushes must not open a socket each).
+  let phones: Pool | undefined;
   const pushSimulator = opts.push ? undefined : createPushSimulator({
     latencyMs: config.push.latencyMs, deviceFetchDelayMs: config.push.deviceFetchDelayMs,
     // The simulated app fetches its challenge over HTTP, the same path a real app (and the probe) takes.
     deviceFetch: async (deviceId) => {
-      const res = await request(`${selfUrl}/v1/app/challenges?deviceId=${encodeURIComponent(deviceId)}`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+      phones ??= new Pool(selfUrl.slice(0, selfUrl.length - config.listen.basePath.length), { connections: 8, headersTimeout: 5_000, bodyTimeout: 5_000 });
+      const res = await phones.request({ method: 'GET', path: `${config.listen.basePath}/v1/app/challenges?deviceId=${encodeURIComponent(deviceId)}` });
       await res.body.dump();
     },
   });
@@ -182,7 +185,7 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
     },
     stop: () => checkpointer?.stop(),
   });
-  life.register({ name: 'push', stop: () => push.close() });
+  life.register({ name: 'push', stop: async () => { await push.close(); await phones?.destroy(); } });
   life.register({ name: 'sms', start: () => sms.start(), stop: () => sms.close() });
   life.register({
     name: 'deadlines',
