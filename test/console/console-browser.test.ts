@@ -101,11 +101,25 @@ test('console: login with an operator account, live charts move during a short d
   const data = JSON.parse(text.slice(text.indexOf('data: ', text.indexOf('event: history')) + 6).split('\n')[0] ?? '{}') as { samples: Array<{ verdicts: Record<string, number> }> };
   const counted = data.samples.reduce((n, s) => n + Object.values(s.verdicts).reduce((a, b) => a + b, 0), 0);
   assert.ok(counted >= drill.attack.totals.sent * 0.5, `the feed counted ${counted} of ${drill.attack.totals.sent} drill requests`);
-  await page.screenshot({ path: join(ARTIFACTS, 'console.png'), fullPage: false });
+  // Force "under attack" from the console, with a reason: a second drill is now challenged.
+  await page.getByLabel('Reason (recorded with each action)').fill('drill: flood on the website');
+  await page.getByRole('button', { name: 'Force “under attack”' }).click();
+  await until('the forced phase', async () => (await page.getByTestId('phase').textContent()) === 'under attack', 10_000);
+  const second = await runDrill({
+    target: shield.url, scenario: 'single-flood', params: { rate: 40, sources: 1, connections: 4 },
+    durationS: 3, leadS: 0.5, trackingUsers: 2, bankingUsers: 0, seed: 8, graceMs: 300,
+  });
+  assert.ok(second.attack.totals.sent > 30);
+  await until('the attack in the event log', async () => (await page.getByRole('cell', { name: /force-under-attack-reason: drill: flood on the website/ }).count()) > 0, 10_000);
+  await page.screenshot({ path: join(ARTIFACTS, 'console.png'), fullPage: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'console-top.png') });
+  await page.getByRole('button', { name: 'Stop forcing' }).click();
+  await page.getByRole('status').filter({ hasText: 'stop forcing: done' }).waitFor();
   // Usable on a phone: no horizontal scroll at 390 px.
   await page.setViewportSize({ width: 390, height: 844 });
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  assert.ok(overflow <= 1, `no horizontal scrolling on a phone (${overflow} px)`);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await until('the layout to fit a phone', async () => (await overflow()) <= 1, 5000)
+    .catch(async () => assert.fail(`horizontal scrolling on a phone: ${await overflow()} px, widest: ${await page.evaluate(() => [...document.querySelectorAll('body *')].map((e) => [e.tagName + '.' + e.className + '#' + e.id, Math.round(e.getBoundingClientRect().right)] as const).filter(([, r]) => r > window.innerWidth).slice(0, 8).join(' | '))}`));
   await page.screenshot({ path: join(ARTIFACTS, 'console-phone.png') });
 });
 

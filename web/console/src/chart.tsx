@@ -14,7 +14,7 @@ export function Chart(props: { title: string; series: SeriesSpec[]; data: uPlot.
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const width = () => Math.max(280, el.clientWidth);
+    const width = () => Math.max(200, el.clientWidth);
     const opts: uPlot.Options = {
       width: width(), height: props.height ?? 200,
       legend: { live: false },
@@ -27,9 +27,14 @@ export function Chart(props: { title: string; series: SeriesSpec[]; data: uPlot.
       }))],
     };
     plot.current = new uPlot(opts, props.data, el);
-    const onResize = () => plot.current?.setSize({ width: width(), height: props.height ?? 200 });
-    window.addEventListener('resize', onResize);
-    return () => { window.removeEventListener('resize', onResize); plot.current?.destroy(); plot.current = null; };
+    // Follows the box's width (window resize, phone rotation, grid reflow); the canvas itself is
+    // absolutely sized, so the box is measured without it (overflow hidden in the stylesheet).
+    const ro = new ResizeObserver(() => {
+      const w = width();
+      if (plot.current && Math.abs(plot.current.width - w) > 1) plot.current.setSize({ width: w, height: props.height ?? 200 });
+    });
+    ro.observe(el);
+    return () => { ro.disconnect(); plot.current?.destroy(); plot.current = null; };
   }, []);
   useEffect(() => { plot.current?.setData(props.data); }, [props.data]);
   return (

@@ -40,7 +40,7 @@ const scopeOf = (m: Mitigation): string => {
 export function Mitigations(props: { tick: Tick | null; act: Act }) {
   const list = props.tick?.detection?.mitigations ?? [];
   return (
-    <section aria-labelledby="h-mit" class="panel">
+    <section aria-labelledby="h-mit" class="panel wide">
       <h2 id="h-mit">Active mitigations</h2>
       {list.length === 0 ? <p>None.</p> : (
         <table>
