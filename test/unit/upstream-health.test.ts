@@ -92,3 +92,16 @@ test('retry budget: retries stay within ratio × requests + floor over the windo
   assert.ok(b.tryRetry(quiet) && b.tryRetry(quiet) && b.tryRetry(quiet));
   assert.equal(b.tryRetry(quiet), false);
 });
+
+test('outlier: active probes may end an ejection early; the multiplier is kept', () => {
+  const d = createOutlierDetector(params, 2);
+  for (let k = 0; k < 3; k++) d.onFailure(1, k);
+  assert.ok(d.isEjected(1));
+  assert.equal(d.reinstate(1, 10), true);
+  assert.equal(d.isEjected(1), false);
+  assert.equal(d.reinstate(1, 11), false);
+  assert.equal(d.describe(1).ejections, 1);
+  let r;
+  for (let k = 0; k < 3; k++) r = d.onFailure(1, 20 + k);
+  assert.deepEqual(r, { kind: 'ejected', forMs: 2_000 });
+});

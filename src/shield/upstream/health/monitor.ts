@@ -53,6 +53,10 @@ export interface UpstreamHealth {
   configure(cfg: UpstreamConfig): void;
 }
 
+// Passive health off: the detector still counts (for the state API) but may eject nobody.
+const createOutlier = (c: UpstreamConfig, n: number): OutlierDetector =>
+  createOutlierDetector(c.health.passive.enabled ? c.health.passive : { ...c.health.passive, maxEjectedPercent: 0 }, n);
+
 const fingerprint = (servers: readonly ServerConfig[]): string => servers.map((s) => `${s.name} ${s.url} ${s.weight} ${s.backup}`).join('\n');
 
 /** Creates the health of one upstream; `emit` hears every state change. */
@@ -62,9 +66,11 @@ export function createUpstreamHealth(upstream: string, cfg: UpstreamConfig, emit
     index, name: s.name, url: s.url, origin: new URL(s.url).origin, weight: s.weight, backup: s.backup,
     effectiveWeight: s.weight, available: true, outstanding: 0, state: 'up', admin: 'enabled', upSince: -Infinity,
   }));
-  let outlier: OutlierDetector = createOutlierDetector(c.health.passive, c.health.passive.enabled ? servers.length : 0);
+  let outlier: OutlierDetector = createOutlier(c, servers.length);
   let probes: ProbeState[] = servers.map(() => createProbeState(c.health.active?.rise ?? 1, c.health.active?.fall ?? 1));
   let anyAvailable = true;
+  // Passing probes in a row per server: `rise` of them also end a passive ejection early.
+  const passing = new Array<number>(servers.length).fill(0);
   const at = (i: number): ServerHealth => servers[i] as ServerHealth;
 
   const stateOf = (i: number): ServerState => {
@@ -96,11 +102,15 @@ export function createUpstreamHealth(upstream: string, cfg: UpstreamConfig, emit
     onSuccess(i) { outlier.onSuccess(i, 0); },
     onFailure(i, now) {
       const r = outlier.onFailure(i, now);
+      if (r) passing[i] = 0;
       if (r) refresh(i, now, `${c.health.passive.consecutiveFailures} consecutive failures: ejected for ${Math.round(r.forMs / 1000)} s`);
     },
     probe(i, ok, now) {
       const change = (probes[i] as ProbeState).record(ok);
-      if (change) refresh(i, now, change === 'up' ? `${c.health.active?.rise} probes passed` : `${c.health.active?.fall} probes failed`);
+      passing[i] = ok ? (passing[i] as number) + 1 : 0;
+      const rise = c.health.active?.rise ?? 1;
+      const vouched = (probes[i] as ProbeState).up && (passing[i] as number) >= rise && outlier.reinstate(i, now);
+      if (change || vouched) refresh(i, now, change === 'down' ? `${c.health.active?.fall} probes failed` : `${rise} probes passed`);
     },
     setAdmin(i, state, now, who) {
       at(i).admin = state;
@@ -129,7 +139,7 @@ export function createUpstreamHealth(upstream: string, cfg: UpstreamConfig, emit
       const prevActive = c.health.active;
       const passiveChanged = JSON.stringify(next.health.passive) !== JSON.stringify(c.health.passive);
       c = next;
-      if (passiveChanged) outlier = createOutlierDetector(c.health.passive, c.health.passive.enabled ? servers.length : 0);
+      if (passiveChanged) outlier = createOutlier(c, servers.length);
       if (JSON.stringify(prevActive) !== JSON.stringify(c.health.active)) {
         probes = probes.map((p) => createProbeState(c.health.active?.rise ?? 1, c.health.active?.fall ?? 1, p.up || !c.health.active));
       }

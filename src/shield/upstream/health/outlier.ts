@@ -40,6 +40,8 @@ export interface OutlierDetector {
   /** Ends ejections that are over; returns the indices that came back. */
   expire(now: number): number[];
   isEjected(i: number): boolean;
+  /** Ends an ejection early (active probes vouch for the server, as Envoy's successful_active_health_check_uneject_host). */
+  reinstate(i: number, now: number): boolean;
   /** How many times `i` has been ejected (decayed), and until when, for the state API. */
   describe(i: number): { ejections: number; ejectedUntil: number; consecutiveFailures: number };
   readonly ejectedCount: number;
@@ -91,6 +93,14 @@ export function createOutlierDetector(params: OutlierParams, count: number): Out
       return back;
     },
     isEjected: (i) => at(i).ejectedUntil !== 0,
+    reinstate(i, now) {
+      const s = at(i);
+      if (s.ejectedUntil === 0) return false;
+      s.ejectedUntil = 0;
+      s.since = now;
+      ejected--;
+      return true;
+    },
     describe: (i) => ({ ejections: at(i).ejections, ejectedUntil: at(i).ejectedUntil, consecutiveFailures: at(i).consecutive }),
     get ejectedCount() { return ejected; },
   };
