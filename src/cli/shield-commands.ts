@@ -53,7 +53,8 @@ export function registerShieldCommands(program: Command): void {
     .action((file: string) => {
       try {
         const c = loadConfigFile(resolve(file));
-        process.stdout.write(`${file}: OK (${Object.keys(c.upstreams).length} upstream(s), ${c.routes.length} route(s))\n`);
+        const servers = Object.values(c.upstreams).reduce((n, u) => n + u.servers.length, 0);
+        process.stdout.write(`${file}: OK (${Object.keys(c.upstreams).length} upstream(s) with ${servers} server(s), ${c.routes.length} route(s))\n`);
       } catch (err) {
         if (!isConfigError(err)) throw err;
         for (const p of err.problems) process.stderr.write(formatProblem(file, p) + '\n');
