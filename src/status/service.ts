@@ -69,6 +69,8 @@ export function createStatusService(d: StatusDeps): StatusService {
   const dayMarks = new Map<string, number>();
   let incidents: Incident[] = [];
   let pages = new Map<string, PreparedResponse>();
+  let reloadedAt = -Infinity;
+  let purgedDay = '';
   let timer: NodeJS.Timeout | undefined;
   let off: (() => void) | undefined;
 
@@ -85,7 +87,8 @@ export function createStatusService(d: StatusDeps): StatusService {
   configure(d.config());
 
   const reloadIncidents = (): void => {
-    incidents = store.incidents(clock.now() - cfg.historyDays * DAY_MS);
+    reloadedAt = clock.now();
+    incidents = store.incidents(reloadedAt - cfg.historyDays * DAY_MS);
   };
   // Automatic incidents left open by a previous run are picked up again (they close on recovery).
   const adoptOpen = (): void => {
@@ -155,7 +158,6 @@ export function createStatusService(d: StatusDeps): StatusService {
     start() {
       reloadIncidents();
       adoptOpen();
-      store.purge(clock.now() - cfg.historyDays * DAY_MS, dayOf(clock.now() - cfg.historyDays * DAY_MS));
       off = d.bus.on('request:end', ({ ctx, status }) => {
         if (prefixes.length === 0) return;
         const outcome = classify(ctx, status);
@@ -202,7 +204,12 @@ export function createStatusService(d: StatusDeps): StatusService {
           }
         }
       }
-      if (actions.length > 0) reloadIncidents();
+      // Re-read after changes, and once a minute so incidents past the history window leave the page.
+      if (actions.length > 0 || now - reloadedAt >= 60_000) reloadIncidents();
+      if (dayOf(now) !== purgedDay) {
+        purgedDay = dayOf(now);
+        store.purge(now - cfg.historyDays * DAY_MS, dayOf(now - cfg.historyDays * DAY_MS));
+      }
       render();
     },
     view: () => buildView(clock.now()),
