@@ -37,6 +37,9 @@ const human = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)
 export function renderStatusHtml(v: StatusView): string {
   const open = v.incidents.filter((i) => i.resolvedAt === null);
   const past = v.incidents.filter((i) => i.resolvedAt !== null);
+  // Services can all work while an incident is open (an attack the shield absorbs): say both.
+  const banner = v.overall === 'operational' && open.length > 0 ? 'All services are available — see the current incident below' : OVERALL[v.overall];
+  const bannerClass = v.overall === 'operational' && open.length > 0 ? 'notice' : v.overall;
   const components = v.components.map((c) => {
     const bad = c.history.filter((d) => d.worst !== null && d.worst !== 'operational').length;
     const cells = c.history.map((d) => `<span class="d ${d.worst ?? 'none'}" title="${d.day}: ${d.worst ? LABEL[d.worst] : 'no data'}"></span>`).join('');
@@ -59,7 +62,7 @@ export function renderStatusHtml(v: StatusView): string {
 body{max-width:46rem;margin:0 auto;padding:1rem;line-height:1.45}
 h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}h3{font-size:1rem;margin:0 0 .25rem}
 .banner{padding:1rem;border-radius:.5rem;font-weight:600;color:#fff}
-.banner.operational{background:#1e6b35}.banner.degraded{background:#8a4b00}.banner.outage{background:#a51d1d}
+.banner.operational{background:#1e6b35}.banner.notice{background:#0b4f9c}.banner.degraded{background:#8a4b00}.banner.outage{background:#a51d1d}
 ul.cs{list-style:none;padding:0;margin:0;background:#fff;border:1px solid #d0d0cc;border-radius:.5rem}
 li.c{padding:.75rem 1rem;border-top:1px solid #e4e4e0}li.c:first-child{border-top:0}
 .row{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.name{font-weight:600}
@@ -74,7 +77,7 @@ time{color:#4a4a4a;font-size:.85rem;white-space:nowrap}
 footer{margin:2rem 0 1rem;font-size:.85rem;color:#4a4a4a}a{color:#0b4f9c}
 </style></head><body>
 <header><h1>${esc(v.operator)} — service status</h1>
-<p class="banner ${v.overall}" role="status">${OVERALL[v.overall]}</p></header>
+<p class="banner ${bannerClass}" role="status">${banner}</p></header>
 <main>
 ${open.length ? `<section aria-labelledby="h-open"><h2 id="h-open">Current incidents</h2>${open.map(incident).join('')}</section>` : ''}
 <section aria-labelledby="h-components"><h2 id="h-components">Services</h2><ul class="cs">${components}</ul></section>
@@ -103,8 +106,8 @@ export function renderStatusJson(v: StatusView): string {
 /** Incidents as an Atom feed (RFC 4287): one entry per incident, its updates as the content. */
 export function renderStatusAtom(v: StatusView): string {
   const slug = v.operator.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'status';
-  const updated = Math.max(v.generatedAt - (v.generatedAt % 1000), ...v.incidents.map((i) => i.updates[0]?.at ?? i.openedAt));
-  const feedUpdated = v.incidents.length ? Math.max(...v.incidents.map((i) => i.updates[0]?.at ?? i.openedAt)) : updated;
+  // The feed changes when an incident does, not on every render (feed readers poll with If-Modified-Since).
+  const feedUpdated = v.incidents.length ? Math.max(...v.incidents.map((i) => i.updates[0]?.at ?? i.openedAt)) : v.generatedAt;
   const entries = v.incidents.map((i) => `<entry>
 <id>urn:rempart:status:${slug}:incident:${i.id}</id>
 <title>${esc(`${i.resolvedAt === null ? '' : '[Resolved] '}${i.title}`)}</title>
