@@ -11,6 +11,8 @@ export interface DemoOptions {
   port: number;
   adminPort: number;
   originPort: number;
+  /** The second origin server (the demo balances over two); 0 = any free port. */
+  origin2Port?: number;
   /** The payment authorization service (behind the shield under /authorize/); 0 = any free port. */
   authorizePort: number;
   /** Where the authorization service keeps its SQLite store and SMS outbox (kept across restarts). */
@@ -33,12 +35,17 @@ export const DEMO_STATUS = {
 } as const;
 
 /** The demo's embedded configuration: critical payment routes, cached tracking, everything else normal. */
-export function demoConfig(originUrl: string, o: DemoOptions, token: string, authorizeUrl?: string): unknown {
+export function demoConfig(originUrl: string | readonly string[], o: DemoOptions, token: string, authorizeUrl?: string): unknown {
+  const originUrls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   return {
     listen: { address: '127.0.0.1', port: o.port },
     admin: { address: '127.0.0.1', port: o.adminPort, token },
     upstreams: {
-      origin: { url: originUrl, connections: 64, timeoutMs: 10_000 },
+      // Two origin servers: least outstanding requests, probed every second; stop one and watch it leave.
+      origin: {
+        servers: originUrls.map((url) => ({ url })), connections: 64, timeoutMs: 10_000,
+        health: { active: { path: '/healthz', intervalMs: 1_000, timeoutMs: 500, rise: 2, fall: 2 }, slowStartMs: 10_000 },
+      },
       ...(authorizeUrl ? { authorize: { url: authorizeUrl, connections: 32, timeoutMs: 10_000 } } : {}),
     },
     routes: [
@@ -51,6 +58,8 @@ export function demoConfig(originUrl: string, o: DemoOptions, token: string, aut
       { match: { method: 'POST', path: '/bank/login' }, upstream: 'origin', class: 'critical' },
       { match: { path: '/bank/' }, upstream: 'origin', class: 'high' },
       { match: { path: '/track/' }, upstream: 'origin', class: 'normal', cache: { ttlS: 30, query: ['id'] } },
+      // Live parcel status: a page and its WebSocket (RFC 6455) through the shield.
+      { match: { path: '/live/' }, upstream: 'origin', class: 'normal', websocket: true },
       { match: { path: '/search' }, upstream: 'origin', class: 'low' },
       { match: { path: '/' }, upstream: 'origin', class: 'normal' },
     ],
@@ -64,13 +73,14 @@ export function demoConfig(originUrl: string, o: DemoOptions, token: string, aut
 
 /** Starts origin and shield, prints the URLs and the admin token, stops everything on Ctrl-C. */
 export async function runDemo(o: DemoOptions): Promise<void> {
-  const origin = await startOrigin({ port: o.originPort, maxInFlight: 64, maxQueue: 256, serviceMs: 10 });
+  const origin = await startOrigin({ port: o.originPort, maxInFlight: 64, maxQueue: 256, serviceMs: 10, name: 'origin-a' });
+  const origin2 = await startOrigin({ port: o.origin2Port ?? 0, maxInFlight: 64, maxQueue: 256, serviceMs: 10, name: 'origin-b' });
   const token = process.env.REMPART_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
   const authorize = await startAuthorize({
     config: demoAuthorizeConfig({ dir: o.dataDir, port: o.authorizePort, basePath: '/authorize' }),
     logger: createLogger('warn'),
   });
-  const config = parseConfig(demoConfig(origin.url, o, token, authorize.url.replace(/\/authorize$/, '')));
+  const config = parseConfig(demoConfig([origin.url, origin2.url], o, token, authorize.url.replace(/\/authorize$/, '')));
   const shield = await startShield({ config, logger: createLogger(config.log.level) });
   process.stdout.write([
     '',
@@ -80,7 +90,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `  SMS outbox                ${shield.url}/authorize/demo/sms`,
     `  app channel switch        ${shield.url}/authorize/demo/operator   (take the app channel down, watch SMS take over)`,
     `  authorize API             ${shield.url}/authorize/v1/   (direct: ${authorize.url}/v1/)`,
-    `  demo origin (unprotected) ${origin.url}/`,
+    `  live parcel (WebSocket)   ${shield.url}/live/parcel/6A12345678901`,
+    `  demo origins (unprotected) ${origin.url}/ and ${origin2.url}/   (two servers behind the shield)`,
     `  status page               ${shield.url}/status   (also /status.json, /status.atom)`,
     `  operator console          ${shield.adminUrl}/console/   (operator "admin", password: the admin token below)`,
     `  admin API                 ${shield.adminUrl}/api/state   (Authorization: Bearer ${token})`,
@@ -93,6 +104,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     await shield.close();
     await authorize.close();
     await origin.close();
+    await origin2.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID } from 'node:crypto';
 import { createCapacityGate } from './capacity.js';
 import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
+import { attachLiveStatus, liveParcelPage } from './live.js';
 
 /** Options of the demo origin; defaults model a small application server. */
 export interface OriginOptions {
@@ -23,6 +24,8 @@ export interface OriginOptions {
    * (about 4 MB per TCP hop on Linux loopback, measured) has been read: see docs/drill.md, slow-read.
    */
   largeAssetBytes?: number;
+  /** This instance's name (several origins behind one shield): sent as X-Origin and in live updates. */
+  name?: string;
 }
 
 /** Path groups counted separately in the origin's statistics. */
@@ -205,6 +208,12 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin.invalid');
+    if (opts.name) res.setHeader('x-origin', opts.name);
+    // Health check for the shield's active probes: outside the worker pool, like a load balancer's check port.
+    if (url.pathname === '/healthz') return send(res, 200, 'text/plain', 'ok\n', { 'cache-control': 'no-store' });
+    if (url.pathname.startsWith('/live/parcel/') && req.method === 'GET') {
+      return send(res, 200, 'text/html; charset=utf-8', liveParcelPage(decodeURIComponent(url.pathname.slice('/live/parcel/'.length))));
+    }
     if (url.pathname === '/__origin/stats') {
       return json(res, 200, url.searchParams.get('clients') === '1' ? { ...stats(), clients: Object.fromEntries(clients) } : stats());
     }
@@ -232,6 +241,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
   });
   server.keepAliveTimeout = 30_000;
+  const detachLive = attachLiveStatus(server, opts.name ?? 'origin');
   server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -241,6 +251,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     stats,
     close: async () => {
+      detachLive();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
