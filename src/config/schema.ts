@@ -286,6 +286,15 @@ const detectionSchema = z.object({
   sessionCookies: z.array(z.string().min(1)).default([]),
   /** Each reputation or clearance is itself rate-limited; past it the token is revoked (its holder misbehaves). */
   perToken: rateSchema.default({ ratePerS: 5, burst: 50 }),
+  /**
+   * Identity pace: within a standing, tokens that sent fewer requests over the last
+   * `windowS` go first when requests must wait (least attained service, doubling levels from
+   * `lightRequests`). No threshold to tune: it only orders, and only matters under saturation.
+   */
+  pace: z.object({
+    windowS: z.number().positive().max(300).default(5),
+    lightRequests: z.number().int().positive().default(4),
+  }).strict().default({ windowS: 5, lightRequests: 4 }),
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */

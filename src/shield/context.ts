@@ -43,7 +43,7 @@ export interface RequestContext {
   body: BufferedBody | undefined;
   /** What detection computed about the request (fingerprint, prefixes, shapes), once. */
   traits: RequestTraits | undefined;
-  /** How much the client is trusted: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown (admission serves better first). */
+  /** Admission standing, 0 best: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown; a token holder one lower per pace level. */
   tier: number;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;
@@ -64,6 +64,8 @@ export interface RequestTraits {
   readonly userAgent: string;
   readonly queryShape: string;
   readonly standing: 'established' | 'cleared' | 'checked' | 'unknown';
+  /** A token holder's pace level on this route class (0 light … 3 heaviest; 0 without a token). */
+  pace: number;
   /** The challenge level detection asked of this request (0 in normal times); read again by the response filters. */
   level: 0 | 1 | 2;
   /** The challenge answer that was sent, if any (level 1 no-JS, 2 proof-of-work). */

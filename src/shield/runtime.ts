@@ -28,6 +28,7 @@ import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
 import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
+import type { IdentityPace } from './detect/identity-pace.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
 import { createClearanceFilter } from './filters/request/clearance.js';
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
@@ -54,6 +55,8 @@ export interface SharedState {
   detector: Detector;
   challenge: ChallengeSettings;
   revocations: RevocationList;
+  /** Per-token pace (admission serves lighter identities first). */
+  pace: IdentityPace;
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
   /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
@@ -133,7 +136,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (det.enabled) {
     request.push(createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken,
-      revocations: shared.revocations, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
+      revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
   }
   request.push(...(ext.request ?? []));

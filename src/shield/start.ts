@@ -9,6 +9,7 @@ import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
+import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
 import { createBodyGuards } from './body-guard.js';
 import { createBodyBuffers } from './body/request-buffer.js';
 import { createCacheStore } from './cache/store.js';
@@ -112,6 +113,15 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     reputationMinAgeMs: det.reputationMinAgeS * 1000,
   });
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
+  // Per-token pace (monotonic clock): lighter identities first when requests wait.
+  let paceOf: { config: Config; params: PaceParams } | undefined;
+  const pace = createIdentityPace(() => {
+    if (paceOf?.config !== config) {
+      const p = config.detection.pace;
+      paceOf = { config, params: { ...DEFAULT_PACE, bucketMs: p.windowS * 1000, lightRequests: p.lightRequests } };
+    }
+    return paceOf.params;
+  });
   let runtime: Runtime;
   const detector = createDetector({
     clock, bus, config: () => config,
@@ -137,7 +147,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations,
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace,
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

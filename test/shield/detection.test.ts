@@ -122,7 +122,7 @@ test('the detector goes under attack from upstream saturation alone and emits tr
     pressure: { saturation: () => (saturated ? 1 : 0.1), queueWaitMs: () => (saturated ? 400 : 0) },
     blocks: { block() {}, unblock() {} },
   });
-  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
+  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
   for (let s = 0; s < 5; s++) { clock.advance(1000); detector.tick(); }
   assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0);
   saturated = true;

@@ -161,6 +161,22 @@ test('within a class, better standing goes first whatever the arrival order', ()
   assert.deepEqual(log, ['start busy', 'start known', 'start cookie', 'start anon1', 'start anon2']);
 });
 
+test('standing goes before class: a flood aimed at the critical class waits behind customers of every class', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  q.admit(tiered(2, 1, log, 'busy'), 0);
+  // Token holders flooding a login route (critical) at a heavy pace, then customers tracking parcels.
+  for (let i = 0; i < 4; i++) q.admit(tiered(0, 4, log, `heavy-critical${i}`), 1 + i);
+  q.admit(tiered(2, 1, log, 'customer-normal'), 10);
+  q.admit(tiered(3, 1, log, 'customer-low'), 11);
+  q.admit(tiered(0, 1, log, 'customer-critical'), 12);
+  for (let i = 0; i < 7; i++) q.release(20);
+  assert.deepEqual(log.slice(1, 4).sort(), ['start customer-critical', 'start customer-low', 'start customer-normal']);
+  // Among the same standing, the class weights still decide the order (critical first).
+  assert.equal(log[1], 'start customer-critical');
+  assert.deepEqual(log.slice(4), ['start heavy-critical0', 'start heavy-critical1', 'start heavy-critical2', 'start heavy-critical3']);
+});
+
 test('a full queue pushes out the worst standing first, in any class; an anonymous arrival cannot push out a known client', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
   const log: string[] = [];
@@ -184,7 +200,7 @@ test('standing never lets more than maxInFlight start (property over random arri
     const now = step;
     if (rng() < 0.6) {
       const w: Waiter = {
-        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * 3), enqueuedAt: 0, state: 'new',
+        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * 6), enqueuedAt: 0, state: 'new',
         start: () => { running++; peak = Math.max(peak, running); },
         reject: () => log.push('r'),
       };

@@ -3,15 +3,17 @@
  * bounded wait queue, and a queue timeout — like HAProxy's per-server `maxconn` + `timeout queue`,
  * never an unbounded backlog inside the proxy.
  *
- * Route classes share the slots by weight (stride scheduling), not by strict priority: critical
- * gets the largest share, but a flood aimed at one class (a login POST flood hits a critical
- * route) cannot starve the others — each class keeps its share, and unused shares are borrowed.
- * When the queue is full, the class most over its share loses its newest waiter.
+ * Waiters are served by **standing** first (tier 0 first): clients known before an attack, then
+ * clients holding a clearance or keeping cookies, then unknown ones — and a token holder one tier
+ * lower per level of its recent pace (see detect/identity-pace.ts), so a token that floods waits
+ * behind anonymous first requests. A flood therefore queues behind the customers, whatever class
+ * it aimed at, and is the first pushed out when the queue is full.
  *
- * Within a class, waiters are served by **standing** (tier 0 first): clients known before an
- * attack or holding a solved challenge, then clients that at least keep cookies, then unknown
- * ones. A flood of anonymous requests therefore queues behind the customers it shares a class with,
- * and is the first pushed out when the queue is full — whatever class it aimed at.
+ * Among waiters of one standing, route classes share the slots by weight (stride scheduling),
+ * not by strict priority: critical gets the largest share, but a flood aimed at one class (a
+ * login POST flood hits a critical route) cannot starve the others — each class keeps its share,
+ * and unused shares are borrowed. When the queue is full, the worst standing loses its newest
+ * waiter, from the class most over its share.
  *
  * Pure: no timers, no I/O; the caller passes `now` and runs `expire` on a ticker.
  */
@@ -60,8 +62,11 @@ export interface AdmissionQueue {
 /** Default shares of the upstream's slots under contention, by rank (critical, high, normal, low). */
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
 const RANKS = CLASS_WEIGHTS.length;
-/** Standings within a class: 0 established or cleared, 1 keeps cookies, 2 unknown. */
-export const TIERS = 3;
+/**
+ * Standings within a class: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown; a
+ * token holder moves one tier down per pace level (lighter identities first), to 4 at most.
+ */
+export const TIERS = 6;
 
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
@@ -110,17 +115,6 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return undefined;
   };
 
-  /** The best-standing oldest waiter of rank r. */
-  const shift = (r: number): Waiter | undefined => {
-    for (let t = 0; t < TIERS; t++) {
-      const i = r * TIERS + t;
-      if ((live[i] as number) === 0) continue;
-      const w = shiftQueue(i);
-      if (w) return w;
-    }
-    return undefined;
-  };
-
   /** Newest live waiter of queue i, removed from it. */
   const popQueue = (i: number): Waiter | undefined => {
     const q = queues[i] as Waiter[];
@@ -131,17 +125,24 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return undefined;
   };
 
+  // Standing first, then class: the best tier waiting anywhere goes next, and classes share the
+  // slots by weight among waiters of that tier. An attacker chooses which class to aim at, so
+  // class shares alone would hand it the share of whatever class it floods (a login flood takes
+  // the critical share, and a token-holding flood on /login must not outrank customers tracking parcels).
   const next = (): Waiter | undefined => {
-    let best = -1;
-    for (let r = 0; r < RANKS; r++) {
-      if ((counts[r] as number) > 0 && (best === -1 || (pass[r] as number) < (pass[best] as number))) best = r;
+    for (let t = 0; t < TIERS; t++) {
+      let best = -1;
+      for (let r = 0; r < RANKS; r++) {
+        if ((live[r * TIERS + t] as number) > 0 && (best === -1 || (pass[r] as number) < (pass[best] as number))) best = r;
+      }
+      if (best === -1) continue;
+      const w = shiftQueue(best * TIERS + t);
+      if (!w) continue;
+      virtualTime = pass[best] as number;
+      pass[best] = (pass[best] as number) + 1 / weight(best);
+      return w;
     }
-    if (best === -1) return undefined;
-    const w = shift(best);
-    if (!w) return undefined;
-    virtualTime = pass[best] as number;
-    pass[best] = (pass[best] as number) + 1 / weight(best);
-    return w;
+    return undefined;
   };
 
   /**

@@ -13,6 +13,8 @@ import { requestFingerprint } from '../../detect/fingerprint.js';
 import { pathTemplate } from '../../detect/path-template.js';
 import { queryShape } from '../../detect/query-shape.js';
 import type { Detector } from '../../defence/detector.js';
+import type { IdentityPace } from '../../detect/identity-pace.js';
+import { TIERS } from '../../upstream/admission.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import type { RateLimiterPort } from './rate-limit.js';
 
@@ -25,6 +27,9 @@ export interface ClearanceDeps {
   limiter: RateLimiterPort;
   perToken: RateParams;
   revocations: RevocationList;
+  /** Per-token pace (monotonic `ticker`). */
+  pace: IdentityPace;
+  ticker: Clock;
   exemptPaths: readonly string[];
   sessionCookies: readonly string[];
   dryRun: boolean;
@@ -32,6 +37,8 @@ export interface ClearanceDeps {
 
 // Only a reputation from before the attack ranks first: a proof-of-work solved during the attack
 // proves work, not history — bots that solve must not outrank customers who kept their cookies.
+// A token holder then moves down one tier per pace level (see detect/identity-pace.ts): a token
+// flooding at the top level waits behind anonymous first requests.
 const TIER = { established: 0, cleared: 1, checked: 1, unknown: 2 } as const;
 
 /**
@@ -64,6 +71,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
       userAgent: ua,
       queryShape: q === -1 ? '' : queryShape(ctx.target.slice(q + 1)),
       standing: 'unknown',
+      pace: 0,
       level: 0,
       challenged: 0,
       wouldHave: undefined,
@@ -79,6 +87,10 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.tier = TIER[traits.standing];
+    if (decision.kind === 'pass' && decision.rateKey !== undefined) {
+      traits.pace = d.pace.hit(decision.rateKey, d.ticker.now());
+      ctx.tier += traits.pace;
+    }
     d.detector.arrive(ctx, traits);
 
     if (decision.kind === 'challenge') {
@@ -95,13 +107,13 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
         if (dryRun) { traits.wouldHave = `revoke ${decision.rateKey}`; return undefined; }
         // A token flooding past any customer's pace is taken back: its holder starts over as unknown.
         if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
-        ctx.tier = TIER.unknown;
+        ctx.tier = TIERS - 1;
         return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
       }
     }
     // Aggregate limits (a prefix, a fingerprint that jumped) bind only clients with no token: known
     // customers behind the same carrier-NAT address or using the same browser keep their pace.
-    if (ctx.tier === TIER.unknown) {
+    if (traits.standing === 'unknown') {
       const agg = d.detector.aggregateLimit(traits);
       if (agg) {
         const r = d.limiter.check(`agg ${agg.key}`, { ratePerS: agg.ratePerS, burst: Math.max(1, Math.ceil(agg.ratePerS * 2)) });

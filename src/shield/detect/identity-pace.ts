@@ -1,0 +1,107 @@
+/**
+ * Identity pace: how many requests one identity (a reputation or clearance token) sent in the
+ * last few seconds, as a level on a doubling scale — the lighter, the sooner it is served when
+ * requests must wait.
+ *
+ * Why: a bot that browsed like a customer, kept its cookies or solved a challenge holds the same
+ * token a customer holds; nothing in one request separates them. What separates them is pace: a
+ * person reads a page before the next one, a flooding bot does not. Serving the lightest
+ * identities first within a standing is least-attained-service scheduling, the idea behind the
+ * sparse-flow priority of FQ-CoDel (RFC 8290 §4.1, new flows before old): it needs no learned or
+ * hand-set threshold — under saturation the heaviest identities wait and are pushed out first,
+ * whatever their absolute rate, and with spare capacity nothing changes.
+ *
+ * Counts are per identity over every route: a flood spread across route classes must not look
+ * light on each of them. Window: two buckets of `bucketMs`, a
+ * sliding estimate in between (as a sliding-window rate limiter does). Memory is bounded: stale
+ * identities are swept once per bucket and at most `maxKeys` are tracked (beyond, new identities
+ * count as light — their token is still rate-limited and revocable by the per-token limit).
+ *
+ * Pure: the caller passes `now` (monotonic ms).
+ */
+
+/** Pace levels: 0 = light … LEVELS - 1 = heaviest. */
+export const PACE_LEVELS = 5;
+
+export interface PaceParams {
+  /** Bucket length; the sliding window is one bucket long, estimated across two. */
+  readonly bucketMs: number;
+  /** Requests in a window below which an identity is light (level 0); each level doubles it. */
+  readonly lightRequests: number;
+  /** Identities tracked at most (per tracker, all classes together). */
+  readonly maxKeys: number;
+}
+
+export const DEFAULT_PACE: PaceParams = Object.freeze({ bucketMs: 5000, lightRequests: 4, maxKeys: 200_000 });
+
+export interface IdentityPace {
+  /** Counts one request of `key` at `now`; returns its pace level. */
+  hit(key: string, now: number): number;
+  /** Requests of `key` over the sliding window, without counting one. */
+  estimate(key: string, now: number): number;
+  /** Identities tracked now. */
+  readonly size: number;
+}
+
+interface Entry { epoch: number; cur: number; prev: number }
+
+/** The level of a window count on the doubling scale: < light → 0, < 2·light → 1, < 4·light → 2, else 3. */
+export function paceLevel(count: number, lightRequests: number): number {
+  let level = 0;
+  let bound = lightRequests;
+  while (level < PACE_LEVELS - 1 && count >= bound) { level++; bound *= 2; }
+  return level;
+}
+
+/** `settings` is read on every call, so a configuration reload applies at once. */
+export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PACE): IdentityPace {
+  const map = new Map<string, Entry>();
+  let sweptEpoch = -1;
+
+  const epochOf = (now: number, bucketMs: number): number => Math.floor(now / bucketMs);
+
+  // Drops identities silent for a whole window: they would count 0 anyway. O(n) once per bucket.
+  const sweep = (epoch: number): void => {
+    sweptEpoch = epoch;
+    for (const [k, e] of map) if (e.epoch < epoch - 1) map.delete(k);
+  };
+
+  const roll = (e: Entry, epoch: number): void => {
+    if (e.epoch === epoch) return;
+    e.prev = e.epoch === epoch - 1 ? e.cur : 0;
+    e.cur = 0;
+    e.epoch = epoch;
+  };
+
+  const windowCount = (e: Entry, now: number, epoch: number, bucketMs: number): number => {
+    const into = (now - epoch * bucketMs) / bucketMs;
+    return e.prev * (1 - into) + e.cur;
+  };
+
+  return {
+    get size() { return map.size; },
+    hit(key, now) {
+      const params = settings();
+      const epoch = epochOf(now, params.bucketMs);
+      if (epoch !== sweptEpoch) sweep(epoch);
+      let e = map.get(key);
+      if (e === undefined) {
+        if (map.size >= params.maxKeys) return 0;
+        e = { epoch, cur: 0, prev: 0 };
+        map.set(key, e);
+      } else roll(e, epoch);
+      e.cur++;
+      return paceLevel(windowCount(e, now, epoch, params.bucketMs), params.lightRequests);
+    },
+    estimate(key, now) {
+      const e = map.get(key);
+      if (e === undefined) return 0;
+      const { bucketMs } = settings();
+      const epoch = epochOf(now, bucketMs);
+      if (e.epoch < epoch - 1) return 0;
+      const prev = e.epoch === epoch ? e.prev : e.cur;
+      const cur = e.epoch === epoch ? e.cur : 0;
+      return windowCount({ epoch, prev, cur }, now, epoch, bucketMs);
+    },
+  };
+}
