@@ -10,8 +10,7 @@ import { createLiveFeed } from '../src/console/live.js';
 import { createStatusService } from '../src/status/service.js';
 import { createStatusStore } from '../src/status/store.js';
 import { openShieldDatabase } from '../src/console/database.js';
-import type { ShieldEvents } from '../src/shield/events.js';
-import type { RequestContext } from '../src/shield/context.js';
+import type { RequestContext, ShieldHandle } from '../src/shield/index.js';
 
 const N = 2_000_000;
 const config = parseConfig({
@@ -26,7 +25,7 @@ const ctxs = ['/track/6A1', '/bank/account', '/', '/search'].map((path) => ({
 }) as unknown as RequestContext);
 
 function run(withSubscribers: boolean): number {
-  const bus = createEventBus<ShieldEvents>();
+  const bus: ShieldHandle['bus'] = createEventBus();
   const clock = createManualClock(Date.UTC(2026, 10, 30));
   const stops: Array<() => void> = [];
   if (withSubscribers) {
