@@ -33,6 +33,7 @@ import { createHealthRegistry } from './upstream/health/monitor.js';
 import { createTunnels } from './listener/tunnels.js';
 import { CLOSE_GOING_AWAY } from './listener/ws-frames.js';
 import { createUpgradeHandler } from './pipeline/upgrade.js';
+import { createUpgradeAdapter } from './listener/upgrade.js';
 import { attachUpstreamMetrics } from '../admin/upstream-metrics.js';
 
 export type { BlockInfo };
@@ -189,7 +190,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
     tunnels,
-    upgrade: createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining }),
+    upgrade: createUpgradeAdapter(tunnels, createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining })),
   });
   // A disabled server's WebSocket tunnels close too (a drained one keeps them until they end).
   bus.on('upstream:server', (t) => {

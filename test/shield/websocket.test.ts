@@ -152,3 +152,64 @@ test('shutdown closes upgraded connections with a close frame (1001) on both sid
   await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(echo.closes, [1001]);
 });
+
+test('a close frame never lands inside a frame: a large message in transit at shutdown arrives whole, then 1001', async (t) => {
+  const echo = await startEcho(t);
+  let shield: Awaited<ReturnType<typeof startTestShield>> | undefined;
+  let closing: Promise<void> | undefined;
+  // 32 MB: more than loopback's socket buffers hold (send + receive, ~10 MB), so once the echo server
+  // has handed it all to the kernel the shield is relaying the frame — the shutdown lands inside it.
+  const big = Buffer.alloc(32 << 20, 3);
+  echo.server.on('connection', (ws) => ws.on('message', (m) => {
+    if (m.toString() !== 'big') return;
+    ws.send(big, () => { closing = shield?.close({ graceMs: 3_000 }); });
+  }));
+  shield = await startTestShield(t, echo.url, { routes: wsRoutes() });
+  const { ws } = await connectWs(`${shield.url.replace('http', 'ws')}/live/p`);
+  t.after(() => ws.terminate());
+  const got: number[] = [];
+  ws.on('message', (m: Buffer) => got.push(m.length));
+  const ending = closed(ws);
+  ws.send('big');
+  const { code } = await ending;
+  await closing;
+  assert.equal(code, 1001);
+  assert.ok(got.includes(big.length), `messages received: ${got}`);
+});
+
+test('a reload closes (1001) the tunnels whose server left the configuration and keeps the others; disabling a server closes its tunnels', async (t) => {
+  const one = await startEcho(t);
+  const two = await startEcho(t);
+  const upstreams = (urls: string[]) => ({ origin: { servers: urls.map((url) => ({ url })), balance: 'round-robin' } });
+  const { parseConfig } = await import('../../src/config/load.js');
+  const shield = await startTestShield(t, one.url, { routes: wsRoutes(), upstreams: upstreams([one.url, two.url]) });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  const a = await connectWs(url);
+  const b = await connectWs(url);
+  t.after(() => { a.ws.terminate(); b.ws.terminate(); });
+  assert.equal(one.headers.length + two.headers.length, 2);
+  // Which client went to which server: each echo answers on its own tunnel.
+  const onTwo = two.headers.length === 1 && one.headers.length === 1;
+  assert.ok(onTwo, 'round-robin put one tunnel on each server');
+  const aEnds = closed(a.ws);
+  const bEnds = closed(b.ws);
+  const base = shield.config();
+  shield.reload(parseConfig({ ...JSON.parse(JSON.stringify(base)), upstreams: { origin: { servers: [{ url: one.url }] } } }));
+  const first = await Promise.race([aEnds.then((r) => ({ who: 'a', ...r })), bEnds.then((r) => ({ who: 'b', ...r }))]);
+  assert.equal(first.code, 1001);
+  assert.equal(first.reason, 'configuration reloaded');
+  // The tunnel to the server that stayed still echoes.
+  const survivor = first.who === 'a' ? b.ws : a.ws;
+  survivor.send('still here');
+  const [msg] = await once(survivor, 'message') as [Buffer];
+  assert.equal(msg.toString(), 'still here');
+  const survivorEnds = first.who === 'a' ? bEnds : aEnds;
+  const admin = `http://127.0.0.1:${shield.adminPort}`;
+  const { request } = await import('undici');
+  const r = await request(`${admin}/api/upstreams/origin/servers/${encodeURIComponent(new URL(one.url).host)}`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ state: 'disabled' }),
+  });
+  assert.equal(r.statusCode, 200);
+  await r.body.dump();
+  assert.deepEqual(await survivorEnds, { code: 1001, reason: 'server disabled' });
+});

@@ -1,11 +1,9 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../../core/errors.js';
 import type { RequestContext } from '../context.js';
 import type { ShieldBus } from '../events.js';
-import type { ConnectionFacts } from '../listener/connection-facts.js';
 import type { Tunnels } from '../listener/tunnels.js';
+import type { UpgradeExchange } from '../listener/upgrade.js';
 import { sendError, sendVerdict } from '../edge/respond.js';
 import type { Verdict } from '../verdict.js';
 import { filterResponseHeaders } from '../upstream/headers.js';
@@ -21,9 +19,6 @@ export interface UpgradePipeline extends Pipeline {
   readonly upstreams: Map<string, Upstream>;
 }
 
-/** Hands an upgrade request (with its socket, detached from the HTTP parser) to the pipeline. */
-export type UpgradeEntry = (req: IncomingMessage, socket: Socket, head: Buffer, conn: ConnectionFacts) => void;
-
 /**
  * The exchange driver for `Upgrade: websocket` (RFC 6455 §4): the handshake request goes through
  * every request filter (blocks, rate limits, challenge and clearance) and the upstream-request
@@ -32,17 +27,9 @@ export type UpgradeEntry = (req: IncomingMessage, socket: Socket, head: Buffer, 
  * own; its 101 is relayed and the two sockets joined as a tunnel. Other Upgrade values, and
  * WebSocket on other routes, get 400 (RFC 9110 §7.8 lets a server refuse an upgrade).
  */
-export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean }): UpgradeEntry {
-  return function handleUpgrade(req, socket, head, conn) {
+export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean }): UpgradeExchange {
+  return function handleUpgrade(req, res, conn, handshake) {
     const p = current();
-    socket.on('error', () => socket.destroy());
-    // A ServerResponse on the raw socket lets every verdict be written by the same edge code.
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket);
-    let detached = false;
-    const detach = (): void => { if (!detached) { detached = true; res.detachSocket(socket); } };
-    res.once('finish', () => { detach(); socket.end(); });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const ctx: RequestContext = {
@@ -84,7 +71,6 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       server.outstanding++;
       const t0 = performance.now();
       const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
-        socket.off('close', cancel);
         ctx.upstreamMs = performance.now() - t0;
         if (out.kind !== 'upgraded') {
           server.outstanding--;
@@ -100,22 +86,18 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
           return;
         }
         upstream.health.onSuccess(server.index);
-        if (socket.destroyed) { server.outstanding--; o.tunnels.unreserve(ctx.client); out.socket.destroy(); return; }
-        detach();
+        const opened = !handshake.closed;
         // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
-        const raw = out.response.rawHeaders;
-        let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
-        for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
-        socket.write(`${headText}\r\n`);
-        ctx.res.statusCode = 101;
+        handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
+          server.outstanding--;
+          if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
+          else o.tunnels.unreserve(ctx.client);
+        });
+        if (!opened) return;
         log(101);
         o.bus.emit('websocket:open', { client: ctx.client, upstream: upstream.name, server: server.name });
-        o.tunnels.attach({ client: ctx.client, upstream: upstream.name, server: server.name, serverUrl: server.url }, socket, out.socket, head, out.head, (reason, durationMs) => {
-          server.outstanding--;
-          o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
-        });
       });
-      socket.once('close', cancel);
+      handshake.onClose(cancel);
     };
 
     const afterRequestFilters = (v: Verdict | undefined): void => {
@@ -126,13 +108,13 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       const r = runFilters(p.phases.upstreamRequest, ctx, up);
       if (r === undefined || (!isPromise(r) && r.kind === 'allow')) return connect(up);
       if (!isPromise<Verdict | undefined>(r)) return answer(r);
-      r.then((v2) => { if (!socket.destroyed) { if (v2 === undefined || v2.kind === 'allow') connect(up); else answer(v2); } })
+      r.then((v2) => { if (!handshake.closed) { if (v2 === undefined || v2.kind === 'allow') connect(up); else answer(v2); } })
         .catch(() => refuse('RMP_ERR_INTERNAL'));
     };
     try {
       const r = runFilters(p.phases.request, ctx, undefined as unknown as UpstreamRequest);
       if (!isPromise<Verdict | undefined>(r)) return afterRequestFilters(r);
-      r.then((v) => { if (!socket.destroyed) afterRequestFilters(v); }).catch(() => refuse('RMP_ERR_INTERNAL'));
+      r.then((v) => { if (!handshake.closed) afterRequestFilters(v); }).catch(() => refuse('RMP_ERR_INTERNAL'));
     } catch {
       refuse('RMP_ERR_INTERNAL');
     }
