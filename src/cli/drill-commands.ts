@@ -127,7 +127,8 @@ export function registerDrillCommands(program: Command): void {
     .option('--json <file>', 'write every cell\'s report as JSON')
     .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
-    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string }) => {
+    .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
+    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string; killServer?: number }) => {
       const { runDdosBench } = await import('../drill/bench/ddos.js');
       const sig = abortOnSigint();
       try {
@@ -135,7 +136,7 @@ export function registerDrillCommands(program: Command): void {
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
           scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean), layout: o.layout,
           durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, record: o.record,
-          signal: sig.signal, argv: process.argv.slice(2),
+          signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
         });
       } finally {
         sig.dispose();

@@ -63,6 +63,11 @@ export interface DdosBenchOptions {
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
+  /**
+   * Failover run: two origin servers; the first is killed (SIGKILL) this many seconds into each cell
+   * and restarted before the next. The direct target is that first server itself.
+   */
+  killServerAtS?: number;
   log?(line: string): void;
 }
 
@@ -122,23 +127,28 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     const r = spawnSync('bash', [join(root, 'scripts', 'ensure-system-packages.sh'), ...needs], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
   }
-  const origin = await spawnServer('origin', BENCH_ORIGIN);
-  const statsUrl = `${origin.url}/__origin/stats`;
+  let origin = await spawnServer('origin', BENCH_ORIGIN);
   const originPort = Number(new URL(origin.url).port);
+  const kill = o.killServerAtS;
+  // The failover run's second server survives every cell: origin figures are its own.
+  const second = kill !== undefined ? await spawnServer('origin', BENCH_ORIGIN) : undefined;
+  const ports = second ? [originPort, Number(new URL(second.url).port)] : [originPort];
+  const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
   const unavailable: Record<string, string> = {};
-  const closers: Array<() => Promise<void>> = [origin.close];
+  const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
     try {
       if (name === 'direct') targets.push(directTarget(origin.url));
-      else if (name === 'nginx') targets.push(await startNginx(originPort, dir));
-      else if (name === 'haproxy') targets.push(await startHaproxy(originPort, dir));
+      else if (name === 'nginx') targets.push(await startNginx(ports, dir));
+      else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir));
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
-        const s = await spawnServer('rempart', { originUrl: origin.url, cache });
+        const s = await spawnServer('rempart', second ? { originUrls: [origin.url, second.url], cache } : { originUrl: origin.url, cache });
         targets.push({
           name, url: s.url, close: s.close,
-          description: `Rempart shield, default configuration, demo route classes${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process)`,
+          description: `Rempart shield, default configuration, demo route classes${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process)` +
+            (second ? '; 2 servers, least outstanding, default passive ejection, probes GET /healthz every 1 s fall 2 rise 2, retries within the default budget' : ''),
         });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
@@ -156,7 +166,13 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       for (const target of targets) {
         if (o.signal?.aborted) break;
         n++;
+        if (kill !== undefined && (origin.child.exitCode !== null || origin.child.signalCode !== null)) {
+          origin = await spawnServer('origin', { ...BENCH_ORIGIN, port: originPort });
+          await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
+        }
         await originIdle(statsUrl, 10_000);
+        // Our own child, by PID: the first origin server dies mid-attack.
+        const killer = kill !== undefined ? setTimeout(() => origin.child.kill('SIGKILL'), kill * 1000) : undefined;
         try {
           const report = await runDrill({
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale,
@@ -171,6 +187,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         } catch (err) {
           cells.push({ target: target.name, scenario, report: null, error: (err as Error).message });
           log(`[${n}/${total}] ${scenario} × ${target.name}: failed: ${(err as Error).message}`);
+        } finally {
+          clearTimeout(killer);
         }
       }
     }
@@ -182,7 +200,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
   process.stdout.write(`${md}\n`);
   if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, cells }, null, 1));
-  if (o.record) replaceMarkdownSection(o.record, 'bench:ddos', md);
+  if (o.record) replaceMarkdownSection(o.record, kill !== undefined ? 'bench:ddos-kill-server' : 'bench:ddos', md);
   return cells;
 }
 
@@ -196,6 +214,10 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking, think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');
+  if (o.killServerAtS !== undefined) {
+    lines.push(`**Failover run**: two origin servers of that capacity each; the first is killed (SIGKILL) ${o.killServerAtS} s into each cell, ` +
+      'mid-attack, and restarted between cells. The direct target is the killed server itself; origin figures are the surviving server\'s.', '');
+  }
   lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
   const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (params.length) lines.push(`Attack parameters: ${params.join('; ')}.`, '');

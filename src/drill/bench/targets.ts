@@ -48,8 +48,18 @@ export function directTarget(originUrl: string): BenchTarget {
   return { name: 'direct', url: originUrl, description: 'the origin itself, no protection', close: async () => undefined };
 }
 
+/**
+ * How the proxies watch several origin servers (the kill-server run): nginx passive `max_fails`,
+ * HAProxy active `check`, Rempart both; probe timings alike (every second, 2 to fall, 2 to rise).
+ */
+export const FAILOVER = { maxFails: 1, failTimeoutS: 10, checkInterS: 1, fall: 2, rise: 2 } as const;
+
 /** nginx hardened as operators do: limit_req and limit_conn per address, header/body timeouts. */
-export async function startNginx(originPort: number, dir: string): Promise<BenchTarget> {
+export async function startNginx(originPorts: number | readonly number[], dir: string): Promise<BenchTarget> {
+  const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
+  // Several servers: nginx's passive health (max_fails/fail_timeout) and proxy_next_upstream (default
+  // "error timeout": a refused connection is tried on the next server, a POST only if nothing was sent).
+  const servers = ports.map((p) => `server 127.0.0.1:${p}${ports.length > 1 ? ` max_fails=${FAILOVER.maxFails} fail_timeout=${FAILOVER.failTimeoutS}s` : ''};`).join(' ');
   const port = await freePort();
   const d = join(dir, 'nginx');
   mkdirSync(d, { recursive: true });
@@ -71,7 +81,7 @@ http {
   send_timeout 10s;
   keepalive_timeout ${h.keepAliveS}s;
   client_max_body_size 64k;
-  upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
+  upstream origin { ${servers} keepalive 32; }
   server {
     listen 127.0.0.1:${port} backlog=4096;
     limit_conn connperip ${h.connectionsPerAddress};
@@ -96,13 +106,20 @@ http {
   await waitListening(port, child);
   return {
     name: 'nginx', url: `http://127.0.0.1:${port}`,
-    description: `nginx, 1 worker: limit_req ${h.ratePerS} r/s burst ${h.burst} nodelay per address, limit_conn ${h.connectionsPerAddress}, client_header_timeout/client_body_timeout ${h.headerTimeoutS}s`,
+    description: `nginx, 1 worker: limit_req ${h.ratePerS} r/s burst ${h.burst} nodelay per address, limit_conn ${h.connectionsPerAddress}, client_header_timeout/client_body_timeout ${h.headerTimeoutS}s` +
+      (ports.length > 1 ? `; ${ports.length} servers, max_fails=${FAILOVER.maxFails} fail_timeout=${FAILOVER.failTimeoutS}s, proxy_next_upstream default (error timeout)` : ''),
     close: () => stopChild(child),
   };
 }
 
 /** HAProxy with a stick table on http_req_rate(10s) per source, a per-source connection cap and timeout http-request. */
-export async function startHaproxy(originPort: number, dir: string): Promise<BenchTarget> {
+export async function startHaproxy(originPorts: number | readonly number[], dir: string): Promise<BenchTarget> {
+  const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
+  const f = FAILOVER;
+  // Several servers: active checks (GET /healthz), and a failed connection retried on another server (redispatch).
+  const backend = ports.length > 1
+    ? `  option httpchk GET /healthz\n  option redispatch\n  retries 2\n${ports.map((p, i) => `  server origin${i} 127.0.0.1:${p} maxconn 64 check inter ${f.checkInterS}s fall ${f.fall} rise ${f.rise}`).join('\n')}\n`
+    : `  server origin 127.0.0.1:${ports[0]} maxconn 64\n`;
   const port = await freePort();
   const d = join(dir, 'haproxy');
   mkdirSync(d, { recursive: true });
@@ -127,8 +144,7 @@ frontend fe
   http-request deny deny_status 429 if { sc0_http_req_rate gt ${h.ratePerS * 10} }
   default_backend be
 backend be
-  server origin 127.0.0.1:${originPort} maxconn 64
-`;
+${backend}`;
   const file = join(d, 'haproxy.cfg');
   writeFileSync(file, conf);
   const test = spawnSync('haproxy', ['-c', '-q', '-f', file], { encoding: 'utf8' });
@@ -137,7 +153,8 @@ backend be
   await waitListening(port, child);
   return {
     name: 'haproxy', url: `http://127.0.0.1:${port}`,
-    description: `HAProxy, 1 thread: stick table http_req_rate(10s) > ${h.ratePerS * 10} → 429 per source, conn_cur > ${h.connectionsPerAddress} rejected, timeout http-request ${h.headerTimeoutS}s`,
+    description: `HAProxy, 1 thread: stick table http_req_rate(10s) > ${h.ratePerS * 10} → 429 per source, conn_cur > ${h.connectionsPerAddress} rejected, timeout http-request ${h.headerTimeoutS}s` +
+      (ports.length > 1 ? `; ${ports.length} servers, check inter ${f.checkInterS}s fall ${f.fall} rise ${f.rise} (GET /healthz), option redispatch, retries 2` : ''),
     close: () => stopChild(child),
   };
 }
@@ -160,11 +177,17 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string, opts: { cache?: boolean } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean } = {}): Promise<BenchTarget> {
+  const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
+  const f = FAILOVER;
+  // Several servers: default passive ejection plus probes timed like HAProxy's checks.
+  const upstream = urls.length > 1
+    ? { servers: urls.map((url) => ({ url })), health: { active: { path: '/healthz', intervalMs: f.checkInterS * 1000, timeoutMs: 1_000, fall: f.fall, rise: f.rise } } }
+    : { url: urls[0] };
   const config = parseConfig({
     listen: { address: '127.0.0.1', port: 0 },
     admin: { address: '127.0.0.1', port: 0 },
-    upstreams: { origin: { url: originUrl } },
+    upstreams: { origin: upstream },
     routes: rempartRoutes('origin', opts.cache === true),
     log: { level: 'warn', access: false },
   });
