@@ -119,7 +119,7 @@ test('console: login with an operator account, live charts move during a short d
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   await until('the layout to fit a phone', async () => (await overflow()) <= 1, 5000)
-    .catch(async () => assert.fail(`horizontal scrolling on a phone: ${await overflow()} px, widest: ${await page.evaluate(() => [...document.querySelectorAll('body *')].map((e) => [e.tagName + '.' + e.className + '#' + e.id, Math.round(e.getBoundingClientRect().right)] as const).filter(([, r]) => r > window.innerWidth).slice(0, 8).join(' | '))}`));
+    .catch(async () => assert.fail(`horizontal scrolling on a phone: ${await overflow()} px, widest: ${await page.evaluate(() => Array.from(document.querySelectorAll('body *')).map((e) => [e.tagName + '.' + e.className + '#' + e.id, Math.round(e.getBoundingClientRect().right)] as const).filter(([, r]) => r > window.innerWidth).slice(0, 8).join(' | '))}`));
   await page.screenshot({ path: join(ARTIFACTS, 'console-phone.png') });
 });
 
