@@ -137,3 +137,29 @@ test('actions through a session are recorded with who, when and why, searchable 
   const range = await request(`${again.adminUrl}/api/events?to=${before - 1}`, { headers: { authorization: `Bearer ${TOKEN}` } });
   assert.deepEqual((await range.body.json() as { events: unknown[] }).events, [], 'nothing before the test began');
 });
+
+test('console pages: served from the build with a strict CSP and never framed; assets immutable; no path escapes the build', async (t) => {
+  const { shield } = await startShieldWithConsole(t);
+  const root = await request(`${shield.adminUrl}/`);
+  assert.equal(root.statusCode, 302);
+  assert.equal(root.headers.location, '/console/');
+  await root.body.dump();
+  const index = await request(`${shield.adminUrl}/console/`);
+  assert.equal(index.statusCode, 200);
+  assert.match(String(index.headers['content-security-policy']), /default-src 'self'.*frame-ancestors 'none'/);
+  assert.equal(index.headers['x-frame-options'], 'DENY');
+  const html = await index.body.text();
+  const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(asset, 'the built page references its bundle (run npm run build:console)');
+  assert.doesNotMatch(html, /https?:\/\//, 'nothing loaded from elsewhere (no CDN)');
+  const js = await request(`${shield.adminUrl}/console/${asset}`);
+  assert.equal(js.statusCode, 200);
+  assert.match(String(js.headers['cache-control']), /immutable/);
+  await js.body.dump();
+  for (const path of ['/console/../package.json', '/console/%2e%2e/package.json', '/console/assets/nope.js']) {
+    const r = await request(`${shield.adminUrl}${path}`);
+    assert.notEqual(r.statusCode, 200, path);
+    assert.doesNotMatch(await r.body.text(), /"name": "rempart"/);
+  }
+});
+

@@ -131,7 +131,8 @@ test('console: a block made with one click on a top source takes effect on the s
   await login(page, shield.adminUrl, 'admin', TOKEN);
   const get = (from: string) => rawExchange(shield.port, `GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, { localAddress: from, timeoutMs: 2000 });
   for (let i = 0; i < 40; i++) assert.match(await get('127.0.0.77'), /^HTTP\/1\.1 200/);
-  await page.getByRole('tab', { name: 'Client addresses' }).click();
+  await page.getByRole('button', { name: 'Client addresses' }).click();
+  assert.equal(await page.getByRole('button', { name: 'Client addresses' }).getAttribute('aria-pressed'), 'true');
   const button = page.locator('[data-block="127.0.0.77/32"]');
   await until('the source in the top list', async () => (await button.count()) > 0, 10_000);
   await button.click();

@@ -70,9 +70,9 @@ export function Offenders(props: { tick: Tick | null; act: Act }) {
   return (
     <section aria-labelledby="h-off" class="panel wide">
       <h2 id="h-off">Top sources (last {snap ? Math.round(snap.windowS) : 0} s)</h2>
-      <div role="tablist" aria-label="Dimension" class="tabs">
+      <div role="group" aria-label="Show top" class="tabs">
         {DIMENSIONS.map(([d, label]) => (
-          <button type="button" role="tab" key={d} aria-selected={dim === d} class={dim === d ? 'tab on' : 'tab'} onClick={() => setDim(d)}>{label}</button>
+          <button type="button" key={d} aria-pressed={dim === d} class={dim === d ? 'tab on' : 'tab'} onClick={() => setDim(d)}>{label}</button>
         ))}
       </div>
       {entries.length === 0 ? <p>No traffic yet.</p> : (
