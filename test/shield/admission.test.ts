@@ -60,3 +60,39 @@ test('a saturated upstream: bounded queue, critical first, 503 + Retry-After ins
   assert.match(metrics, /rempart_requests_total\{class="normal",outcome="RMP_ERR_UPSTREAM_BUSY"\} 2/);
   assert.match(metrics, /rempart_requests_total\{class="normal",outcome="RMP_ERR_QUEUE_TIMEOUT"\} 1/);
 });
+
+test('a client that leaves after its request was sent keeps the upstream slot until the upstream answers (no pile-up in the upstream queue)', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  let inUpstream = 0;
+  let peak = 0;
+  upstream.handler = (req, res) => {
+    inUpstream++;
+    peak = Math.max(peak, inUpstream);
+    res.once('close', () => { inUpstream--; });
+    if (req.url === '/slow') { held.push(res); return; }
+    res.end(`ok ${req.url}`);
+  };
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    upstreams: { origin: { url: upstream.url, connections: 1, maxQueue: 4, queueTimeoutMs: 3000 } },
+    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false },
+    log: { level: 'silent' },
+  });
+  const shield = await startShield({ config, logger: silentLogger() });
+  t.after(() => shield.close());
+  const gone = new AbortController();
+  const left = request(`${shield.url}/slow`, { signal: gone.signal }).catch((e: Error) => e.name);
+  await new Promise((r) => setTimeout(r, 100));
+  gone.abort(); // the client gives up while the upstream works on /slow
+  assert.equal(await left, 'AbortError');
+  await new Promise((r) => setTimeout(r, 100));
+  const next = request(`${shield.url}/next`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+  await new Promise((r) => setTimeout(r, 150));
+  assert.deepEqual(upstream.seen.map((s) => s.url), ['/slow'], 'the next request waits: the upstream still works on /slow');
+  held.shift()?.end('slow done'); // the upstream answers the abandoned request: now the slot is free
+  assert.deepEqual(await next, { status: 200, body: 'ok /next' });
+  assert.equal(peak, 1, 'never more requests at the upstream than its connections');
+});

@@ -60,7 +60,7 @@ export interface Forwarder {
 
 const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal: 2, low: 3, none: 3 };
 
-interface ExchangeState { aborted: boolean; controller?: Dispatcher.DispatchController }
+interface ExchangeState { aborted: boolean; responded?: boolean; controller?: Dispatcher.DispatchController }
 
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
 const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
@@ -137,7 +137,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
         // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
         if (statusCode >= 500) upstream.health.onFailure(server.index, clock.now()); else upstream.health.onSuccess(server.index);
         deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
-        if (state.aborted) return;
+        state.responded = true;
+        // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
+        if (state.aborted) { c.abort(new Error('client closed the connection')); return; }
         const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
         try {
           for (const filter of responseFilters) {
@@ -223,6 +225,12 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     ctx.onAbort = () => {
       state.aborted = true;
       if (waiter.state === 'queued') queue.cancel(waiter);
+      // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
+      // connection is noticed only when it answers), so the slot stays taken until the answer's
+      // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
+      // at once would let clients that give up (bots with short timeouts) pile requests up in the
+      // upstream's own queue, past the concurrency we promise it.
+      if (state.controller !== undefined && state.responded !== true) return;
       state.controller?.abort(new Error('client closed the connection'));
     };
     queue.admit(waiter, clock.now());

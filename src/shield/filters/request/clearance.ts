@@ -86,7 +86,11 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
-    ctx.tier = TIER[traits.standing];
+    // The no-JavaScript cookie is handed to anyone who keeps cookies once suspicion starts: it
+    // proves no history, so it ranks with anonymous requests — a flood that follows redirects must
+    // not reach the customers' tier by doing so. (A reputation from normal times, or a solved
+    // proof-of-work, does rank above.)
+    ctx.tier = decision.kind === 'pass' && decision.via === 'nojs' ? TIER.unknown : TIER[traits.standing];
     if (decision.kind === 'pass' && decision.rateKey !== undefined) {
       traits.pace = d.pace.hit(decision.rateKey, d.ticker.now());
       ctx.tier += traits.pace;
