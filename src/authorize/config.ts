@@ -27,6 +27,8 @@ const httpProviderSchema = z.object({
   /** The gateway's send endpoint (POST JSON {to, text, reference}). */
   url: z.string().url(),
   token: z.string().optional(),
+  /** Bearer token the gateway sends with its delivery receipts (POST /v1/sms/receipts); without one, its receipts are refused. */
+  receiptToken: z.string().min(16).optional(),
   timeoutMs: ms.default(5_000),
 }).strict();
 
@@ -69,6 +71,13 @@ export const authorizeConfigSchema = z.object({
   adminToken: z.string().min(16),
   /** Operators allowed to override the channel mode: id → bearer token. Two distinct ones must approve. */
   operators: z.record(z.string().min(1), z.string().min(16)).default({}),
+  /**
+   * The 3-D Secure servers (requesters) allowed to create, read, cancel and resend authentications
+   * and submit SMS codes: id → bearer token, or a list of tokens (rotation). None = that API refuses
+   * every call. Each requester sees only the authentications it created.
+   */
+  requesters: z.record(z.string().regex(/^[A-Za-z0-9._:@-]{1,64}$/, 'letters, digits and . _ : @ - only'),
+    z.union([z.string().min(16), z.array(z.string().min(16)).min(1).max(4)]).transform((v) => (typeof v === 'string' ? [v] : v))).default({}),
   timers: z.object({
     wholeMs: ms.default(600_000),
     appStepMs: ms.default(300_000),
@@ -157,6 +166,13 @@ function crossCheck(c: AuthorizeConfig): Array<{ path: PropertyKey[]; message: s
   if (c.timers.codeMs > c.timers.wholeMs) out.push({ path: ['timers', 'codeMs'], message: 'must not exceed timers.wholeMs' });
   const tokens = Object.values(c.operators);
   if (new Set(tokens).size !== tokens.length) out.push({ path: ['operators'], message: 'each operator needs a distinct token' });
+  const seen = new Set<string>([c.adminToken, ...tokens]);
+  for (const [id, list] of Object.entries(c.requesters)) {
+    for (const tok of list) {
+      if (seen.has(tok)) out.push({ path: ['requesters', id], message: 'a requester token must differ from every other requester, operator and admin token' });
+      seen.add(tok);
+    }
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ import { createSmppProvider } from './sms/smpp-provider.js';
 import { createPushSimulator } from './push/simulator.js';
 import type { PushProvider } from './push/port.js';
 import { createAuthorizeService, type AuthorizeService } from './service/authorize-service.js';
-import { createAuthorizeHttp } from './http/server.js';
+import { createAuthorizeHttp, tokenMatches } from './http/server.js';
 import { createDemoPages } from './http/demo-pages.js';
 
 export { parseAuthorizeConfig, parseAuthorizeConfigText, loadAuthorizeConfigFile, type AuthorizeConfig } from './config.js';
@@ -58,11 +58,13 @@ export interface StartAuthorizeOptions {
 
 /**
  * A ready configuration for `rempart demo`: loopback, its own data directory, the outbox as SMS
- * provider, demo pages on, one demo payer (knowledge factor 2468), tokens generated unless given.
+ * provider, demo pages on, one demo payer (knowledge factor 2468), tokens generated unless given
+ * (one requester, `demo-3ds`, for calls to the authentication API: read it back from `requesters`).
  *
  * @example const a = await startAuthorize({ config: demoAuthorizeConfig({ dir: './data/demo', port: 8090 }) });
  */
 export function demoAuthorizeConfig(opts: { dir: string; port?: number; basePath?: string; adminToken?: string; operators?: Record<string, string>;
+  requesters?: Record<string, string>;
   payers?: Array<{ payerRef: string; phone: string; knowledgeFactor: string }> }): AuthorizeConfig {
   const token = (): string => randomBytes(18).toString('base64url');
   return parseAuthorizeConfig({
@@ -70,6 +72,7 @@ export function demoAuthorizeConfig(opts: { dir: string; port?: number; basePath
     store: { file: join(opts.dir, 'authorize.db') },
     adminToken: opts.adminToken ?? token(),
     operators: opts.operators ?? { 'operator-a': token(), 'operator-b': token() },
+    requesters: opts.requesters ?? { 'demo-3ds': token() },
     // Short enough to watch failover and fail-back in a demo.
     breaker: { minAttempts: 5, dwellMs: 15_000, probeIntervalMs: 1_000, probeSuccesses: 3 },
     timers: { appFetchTimeoutMs: 5_000 },
@@ -134,9 +137,10 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   const pushSimulator = opts.push ? undefined : createPushSimulator({
     latencyMs: config.push.latencyMs, deviceFetchDelayMs: config.push.deviceFetchDelayMs,
     // The simulated app fetches its challenge over HTTP, the same path a real app (and the probe) takes.
-    deviceFetch: async (deviceId) => {
+    deviceFetch: async (m) => {
       phones ??= new Pool(selfUrl.slice(0, selfUrl.length - config.listen.basePath.length), { connections: 8, headersTimeout: 5_000, bodyTimeout: 5_000 });
-      const res = await phones.request({ method: 'GET', path: `${config.listen.basePath}/v1/app/challenges?deviceId=${encodeURIComponent(deviceId)}` });
+      const res = await phones.request({ method: 'GET', path: `${config.listen.basePath}/v1/app/challenges?deviceId=${encodeURIComponent(m.deviceId)}`,
+        headers: { 'push-ref': m.ref, 'push-token': m.token } });
       await res.body.dump();
     },
   });
@@ -144,6 +148,7 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   const service = createAuthorizeService({ config, store, clock, bus, sms, push, codeKey, logger });
   sms.onReceipt((r) => service.receipt(r));
 
+  if (Object.keys(config.requesters).length === 0) logger.warn('authorize: no requesters configured: every call to the authentication API is refused (401)');
   bus.on('channel:mode', (e) => logger.warn({ from: e.from, to: e.to, source: e.source, reason: e.reason }, 'authorize: channel mode changed'));
   bus.on('sms:provider-blocked', (e) => logger.warn({ provider: e.provider, reason: e.reason }, 'authorize: SMS provider blocked'));
   bus.on('payer:alert', (e) => logger.info({ payerRef: e.payerRef, kind: e.kind }, 'authorize: payer alerted'));
@@ -160,12 +165,14 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   }
 
   const server = createAuthorizeHttp({
-    service, store, clock, logger, adminToken: config.adminToken, operators: config.operators,
-    receipt: (r) => {
+    service, store, clock, logger, adminToken: config.adminToken, operators: config.operators, requesters: config.requesters,
+    receipt: (r, token) => {
+      const withToken = config.sms.providers.find((p) => p.type === 'http' && p.receiptToken !== undefined && tokenMatches(token, p.receiptToken));
+      if (!withToken) return 'unauthorized';
       const p = providers.find((x) => x.name === r.provider);
-      if (!p || !('ingest' in p)) return false;
+      if (withToken.name !== r.provider || !p || !('ingest' in p)) return 'unknown';
       (p as ReturnType<typeof createHttpProvider>).ingest({ providerMessageId: r.providerMessageId, status: r.status });
-      return true;
+      return 'ok';
     },
     basePath: config.listen.basePath,
     ...(config.demo.enabled ? { extra: createDemoPages({ service, clock, devices, basePath: config.listen.basePath,

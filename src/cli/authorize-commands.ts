@@ -14,7 +14,9 @@ function loadOrExit(file: string | undefined): AuthorizeConfig {
     if (file) return loadAuthorizeConfigFile(resolve(file));
     const token = process.env.REMPART_AUTHORIZE_ADMIN_TOKEN;
     if (!token) process.stderr.write('authorize: no --config and no REMPART_AUTHORIZE_ADMIN_TOKEN: using a random admin token (enrolment disabled in practice)\n');
-    return parseAuthorizeConfig({ adminToken: token ?? randomBytes(24).toString('base64url') });
+    const requester = process.env.REMPART_AUTHORIZE_REQUESTER_TOKEN;
+    if (!requester) process.stderr.write('authorize: no --config and no REMPART_AUTHORIZE_REQUESTER_TOKEN: no requester may call the authentication API\n');
+    return parseAuthorizeConfig({ adminToken: token ?? randomBytes(24).toString('base64url'), ...(requester ? { requesters: { default: requester } } : {}) });
   } catch (err) {
     if (!isConfigError(err)) throw err;
     for (const p of err.problems) process.stderr.write(formatProblem(err.file, p) + '\n');

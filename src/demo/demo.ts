@@ -76,8 +76,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const origin = await startOrigin({ port: o.originPort, maxInFlight: 64, maxQueue: 256, serviceMs: 10, name: 'origin-a' });
   const origin2 = await startOrigin({ port: o.origin2Port ?? 0, maxInFlight: 64, maxQueue: 256, serviceMs: 10, name: 'origin-b' });
   const token = process.env.REMPART_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+  // The 3-DS server's token for the authentication API (the demo prints it; REMPART_AUTHORIZE_REQUESTER_TOKEN fixes it).
+  const requesterToken = process.env.REMPART_AUTHORIZE_REQUESTER_TOKEN ?? randomBytes(18).toString('base64url');
   const authorize = await startAuthorize({
-    config: demoAuthorizeConfig({ dir: o.dataDir, port: o.authorizePort, basePath: '/authorize' }),
+    config: demoAuthorizeConfig({ dir: o.dataDir, port: o.authorizePort, basePath: '/authorize', requesters: { 'demo-3ds': requesterToken } }),
     logger: createLogger('warn'),
   });
   const config = parseConfig(demoConfig([origin.url, origin2.url], o, token, authorize.url.replace(/\/authorize$/, '')));
@@ -89,7 +91,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     `  payment approval (phone)  ${shield.url}/authorize/demo/phone?payer=alice`,
     `  SMS outbox                ${shield.url}/authorize/demo/sms`,
     `  app channel switch        ${shield.url}/authorize/demo/operator   (take the app channel down, watch SMS take over)`,
-    `  authorize API             ${shield.url}/authorize/v1/   (direct: ${authorize.url}/v1/)`,
+    `  authorize API             ${shield.url}/authorize/v1/   (direct: ${authorize.url}/v1/; Authorization: Bearer ${requesterToken})`,
     `  live parcel (WebSocket)   ${shield.url}/live/parcel/6A12345678901`,
     `  demo origins (unprotected) ${origin.url}/ and ${origin2.url}/   (two servers behind the shield)`,
     `  status page               ${shield.url}/status   (also /status.json, /status.atom)`,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linkHash } from '../../src/authorize/domain/dynamic-linking.js';
-import { ADMIN, OPS, appAnswer, call, enrol, forceMode, lastCode, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
+import { ADMIN, OPS, appAnswer, appChallenges, call, enrol, forceMode, lastCode, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
 
 const FAILED = 'RMP_ERR_AUTH_FAILED';
 
@@ -13,7 +13,7 @@ test('app approval: created → app_pending → authenticated (Y); the same answ
   assert.equal(c.body.state, 'app_pending');
   assert.equal(c.body.method, 'app');
   assert.equal(c.body.transStatus, 'C');
-  const ch = (await call(h, 'GET', `/v1/app/challenges?deviceId=${p.deviceId}`)).body.challenges[0];
+  const ch = (await appChallenges(h, p, clock)).body.challenges[0];
   assert.equal(ch.authId, c.body.authId);
   assert.equal(ch.amountText, '49.99 EUR');
   assert.equal(ch.payee.name, 'Librairie du Port');

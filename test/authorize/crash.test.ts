@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { freePort } from '../../src/core/free-port.js';
 import { linkHash } from '../../src/authorize/domain/dynamic-linking.js';
-import { ADMIN, appAnswer, call, enrol, tempDir, until } from './helpers.js';
+import { ADMIN, REQUESTER, appAnswer, call, enrol, tempDir, until } from './helpers.js';
 import { systemClock } from '../../src/core/clock.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -38,6 +38,7 @@ test('crash: kill -9 mid-flow, restart: no answered authentication is lost; each
     `listen: { address: 127.0.0.1, port: ${port} }`,
     `store: { file: ${join(dir, 'authorize.db')} }`,
     `adminToken: ${ADMIN}`,
+    `requesters: { acs-a: ${REQUESTER} }`,
     'knowledge: { scryptN: 1024 }',
     'timers: { wholeMs: 40000, appStepMs: 4000, codeMs: 40000, tickMs: 100 }',
     'push: { latencyMs: 0, deviceFetchDelayMs: 0 }',

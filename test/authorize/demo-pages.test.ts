@@ -44,10 +44,14 @@ test('demo pages are off unless demo.enabled', async (t) => {
 
 test('demoAuthorizeConfig starts a demo service on its own data directory', async (t) => {
   const dir = tempDir(t);
-  const h = await startAuthorize({ config: demoAuthorizeConfig({ dir, port: 0 }) });
+  const config = demoAuthorizeConfig({ dir, port: 0 });
+  const h = await startAuthorize({ config });
   t.after(() => h.close());
   assert.match(await (await fetch(`${h.url}/demo/phone?payer=alice`)).text(), /No payment waiting/);
-  const a = await call(h, 'POST', '/v1/authentications', txBody('alice'));
+  const requester = config.requesters['demo-3ds']?.[0] ?? '';
+  assert.ok(requester.length >= 16, 'a requester token is generated for the demo');
+  assert.equal((await call(h, 'POST', '/v1/authentications', txBody('alice'))).status, 401, 'only with the demo requester token');
+  const a = await call(h, 'POST', '/v1/authentications', txBody('alice'), { authorization: `Bearer ${requester}` });
   assert.equal(a.body.method, 'app');
 });
 

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createManualClock, type Clock } from '../../src/core/clock.js';
 import { parseAuthorizeConfig, startAuthorize, type AuthorizeHandle, type StartAuthorizeOptions } from '../../src/authorize/index.js';
-import { appSignedPayload } from '../../src/authorize/domain/dynamic-linking.js';
+import { appFetchPayload, appSignedPayload } from '../../src/authorize/domain/dynamic-linking.js';
 
 export const ADMIN = 'test-admin-token-0123456789';
 export const OPS = { alice: 'operator-alice-token-0123', bob: 'operator-bob-token-456789' };
+/** Two requesters (3-DS servers); the second one has two tokens (rotation). */
+export const REQUESTER = 'requester-acs-a-token-0123456';
+export const REQUESTER_B = ['requester-acs-b-token-old-01', 'requester-acs-b-token-new-02'] as const;
 
 /** A fresh temporary directory removed after the test. */
 export function tempDir(t: TestContext): string {
@@ -24,6 +27,7 @@ export function baseConfig(dir: string, overrides: Record<string, unknown> = {})
     store: { file: join(dir, 'authorize.db') },
     adminToken: ADMIN,
     operators: OPS,
+    requesters: { 'acs-a': REQUESTER, 'acs-b': [...REQUESTER_B] },
     knowledge: { scryptN: 1024 },
     push: { latencyMs: 0, deviceFetchDelayMs: 0 },
     log: { level: 'silent' },
@@ -42,11 +46,16 @@ export async function startTestAuthorize(t: TestContext, dir: string, overrides:
   return { h, clock };
 }
 
-/** A JSON call to the API; returns status, body and headers. */
+/**
+ * A JSON call to the API as the requester `acs-a` (its bearer token) unless `headers` has its own
+ * `authorization` ('' = none); returns status, body and headers.
+ */
 export async function call(h: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}):
   Promise<{ status: number; body: any; headers: Headers }> {
+  const auth = 'authorization' in headers ? headers.authorization : `Bearer ${REQUESTER}`;
+  const { authorization: _drop, ...rest } = headers;
   const res = await fetch(h.url + path, {
-    method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    method, headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: auth } : {}), ...rest },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -70,6 +79,15 @@ export async function enrol(h: { url: string }, payerRef: string, opts: { phone?
   }, { authorization: `Bearer ${ADMIN}` });
   if (r.status !== 201) throw new Error(`enrol failed: ${r.status} ${JSON.stringify(r.body)}`);
   return p;
+}
+
+/** The app's signed listing of its pending challenges (GET /v1/app/challenges with Device-Timestamp and Device-Signature). */
+export async function appChallenges(h: { url: string }, p: TestPayer, clock: Clock): Promise<{ status: number; body: any }> {
+  const timestamp = clock.now();
+  const alg = p.key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+  return call(h, 'GET', `/v1/app/challenges?deviceId=${encodeURIComponent(p.deviceId)}`, undefined, {
+    authorization: '', 'device-timestamp': String(timestamp), 'device-signature': sign(alg, appFetchPayload(p.deviceId, timestamp), p.key).toString('base64url'),
+  });
 }
 
 /** The app's signed answer for an authentication (what a real device would send). */

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { verifyAudit } from '../../src/authorize/audit/audit-chain.js';
 import { parseAuthorizeConfigText } from '../../src/authorize/config.js';
 import { isConfigError } from '../../src/config/load.js';
-import { appAnswer, call, enrol, forceMode, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
+import { appAnswer, appChallenges, call, enrol, forceMode, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -45,7 +45,7 @@ test('no code, knowledge factor or key in clear in the database files, the logs 
     await call(h, 'POST', `/v1/authentications/${a.body.authId}/sms-code`, { code: codes.at(-1), knowledgeFactor: sms.knowledge });
   }
   const x = await call(h, 'POST', '/v1/authentications', txBody('sam'));
-  const ch = (await call(h, 'GET', `/v1/app/challenges?deviceId=${app.deviceId}`)).body.challenges[0];
+  const ch = (await appChallenges(h, app, clock)).body.challenges[0];
   await call(h, 'POST', `/v1/authentications/${x.body.authId}/app-result`, appAnswer(app, ch.authId, ch.linkHash, 'APPROVE', clock));
   await forceMode(h, 'sms');
   assert.equal(codes.length, 8);

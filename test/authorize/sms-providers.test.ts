@@ -11,7 +11,9 @@ import { createSmsRouter } from '../../src/authorize/sms/router.js';
 import type { DeliveryReceipt, SmsProvider } from '../../src/authorize/sms/port.js';
 import { smsText } from '../../src/authorize/domain/dynamic-linking.js';
 import { startSmsc, type SmscBehaviour } from './smpp-server.js';
-import { call, enrol, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
+import { REQUESTER, call, enrol, startTestAuthorize, tempDir, txBody, until, waitState } from './helpers.js';
+
+const RECEIPT_TOKEN = 'gateway-receipt-token-0123456';
 
 /** A fake HTTP SMS gateway: answers by script, records texts, and can call a receipt URL back. */
 async function startGateway(t: TestContext) {
@@ -34,7 +36,7 @@ async function startGateway(t: TestContext) {
       res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ messageId: id }));
       gw.onAccepted?.(id);
       if (gw.receiptUrl) {
-        void fetch(gw.receiptUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'gateway', messageId: id, status: 'delivered' }) }).catch(() => {});
+        void fetch(gw.receiptUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${RECEIPT_TOKEN}` }, body: JSON.stringify({ provider: 'gateway', messageId: id, status: 'delivered' }) }).catch(() => {});
       }
     });
   });
@@ -198,15 +200,22 @@ test('service over a real SMSC: throttled submits are retried (no failover, no f
   assert.ok((h.service.channels().smsProviders.find((s) => s.name === 'smsc')?.blockedUntil ?? 0) > clock.now());
 });
 
-test('HTTP gateway receipts arrive on POST /v1/sms/receipts; an unknown provider is 404', async (t) => {
+test('HTTP gateway receipts arrive on POST /v1/sms/receipts with the gateway\'s receipt token; without it 401, an unknown provider is 404', async (t) => {
   const gw = await startGateway(t);
-  const { h } = await startTestAuthorize(t, tempDir(t), { sms: { providers: [{ type: 'http', name: 'gateway', url: gw.url, timeoutMs: 500 }] } });
+  const { h } = await startTestAuthorize(t, tempDir(t), { sms: { providers: [{ type: 'http', name: 'gateway', url: gw.url, timeoutMs: 500, receiptToken: RECEIPT_TOKEN }] } });
   gw.receiptUrl = `${h.url}/v1/sms/receipts`;
   await enrol(h, 'otto', { noDevice: true });
   const a = await call(h, 'POST', '/v1/authentications', txBody('otto'));
   await waitState(h, a.body.authId, 'sms_sent');
   await until(() => (h.store.db.prepare('SELECT status FROM sms WHERE auth_id = ?').get(a.body.authId) as { status: string } | undefined)?.status === 'delivered');
-  assert.equal((await call(h, 'POST', '/v1/sms/receipts', { provider: 'nobody', messageId: 'x', status: 'delivered' })).status, 404);
+  const forged = { provider: 'gateway', messageId: gw.received[0]?.id ?? 'x', status: 'undelivered' };
+  for (const authorization of ['', `Bearer ${REQUESTER}`, 'Bearer not-the-receipt-token-000']) {
+    const r = await call(h, 'POST', '/v1/sms/receipts', forged, { authorization });
+    assert.equal(r.status, 401, authorization);
+    assert.equal(r.body.error.code, 'RMP_ERR_AUTH_UNAUTHORIZED');
+  }
+  assert.equal((await call(h, 'GET', `/v1/authentications/${a.body.authId}`)).body.state, 'sms_sent', 'the forged "undelivered" changed nothing');
+  assert.equal((await call(h, 'POST', '/v1/sms/receipts', { provider: 'nobody', messageId: 'x', status: 'delivered' }, { authorization: `Bearer ${RECEIPT_TOKEN}` })).status, 404);
 });
 
 test('an "undelivered" receipt blocks that SMSC and re-sends a fresh code through the next provider; the first code dies', async (t) => {

@@ -29,6 +29,14 @@ export function smsText(code: string, tx: LinkedTransaction): string {
   return `Code ${code} to pay ${formatAmount(tx.amountMinor, tx.currency)} to ${tx.payee.name}. Never share it. Not you? Call your bank.`;
 }
 
+/**
+ * The exact bytes the app signs to list its pending challenges (GET /v1/app/challenges without a
+ * push token): device id and timestamp. The list shows amount and payee, so only the device may read it.
+ */
+export function appFetchPayload(deviceId: string, timestamp: number): Buffer {
+  return Buffer.from(`rempart-authorize/v1/app-fetch\n${deviceId}\n${timestamp}`, 'utf8');
+}
+
 /** The exact bytes the app signs: authId, link hash, decision and timestamp, one per line. */
 export function appSignedPayload(authId: string, hash: string, decision: 'APPROVE' | 'DENY', timestamp: number): Buffer {
   return Buffer.from(`rempart-authorize/v1\n${authId}\n${hash}\n${decision}\n${timestamp}`, 'utf8');

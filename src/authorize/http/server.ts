@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { AUTH_ERRORS, AuthorizeError, isAuthorizeError, type AuthErrorCode } from '../errors.js';
-import type { AuthorizeService } from '../service/authorize-service.js';
+import type { AuthorizeService, FetchProof } from '../service/authorize-service.js';
 import type { AuthStore } from '../store/port.js';
 import { appResultSchema, createSchema, emptySchema, enrolSchema, modeSchema, receiptSchema, smsCodeSchema } from './schemas.js';
 
@@ -22,12 +22,29 @@ const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 function bearer(req: IncomingMessage): string {
   const h = req.headers.authorization ?? '';
-  return h.startsWith('Bearer ') ? h.slice(7).trim() : '';
+  // RFC 9110 §11.1: the scheme name is case-insensitive (RFC 6750 §2.1 Bearer).
+  return /^bearer /i.test(h) ? h.slice(7).trim() : '';
 }
 
 /** Constant-time token comparison (hashes first, so lengths never leak). */
 export function tokenMatches(given: string, expected: string): boolean {
   return given !== '' && timingSafeEqual(sha(given), sha(expected));
+}
+
+const header = (req: IncomingMessage, name: string): string => {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : '';
+};
+
+/** The app's proof for GET /v1/app/challenges: the push's Push-Ref and Push-Token, or Device-Timestamp and Device-Signature. */
+function fetchProof(req: IncomingMessage): FetchProof {
+  const ref = header(req, 'push-ref');
+  const token = header(req, 'push-token');
+  if (ref && token) return { kind: 'push', ref, token };
+  const ts = Number(header(req, 'device-timestamp'));
+  const signature = header(req, 'device-signature');
+  if (Number.isSafeInteger(ts) && ts > 0 && signature) return { kind: 'signature', timestamp: ts, signature };
+  throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
 }
 
 function errorReply(code: AuthErrorCode, message?: string, details?: Record<string, unknown>): Reply {
@@ -63,16 +80,32 @@ async function readBody(req: IncomingMessage): Promise<string> {
 /**
  * The JSON API on node:http: zod-validated bodies (400 with every problem), stable error codes,
  * Idempotency-Key on every POST (the stored answer is replayed; the same key with another body
- * is 422), bearer tokens for enrolment (admin) and channel overrides (operators).
+ * is 422). Who may call what: bearer tokens for enrolment (admin), the requester API — create,
+ * get, cancel, resend, SMS code — (requesters) and channel overrides (operators); the app's calls
+ * carry its device signature or its push's fetch token. Anything else is 401 RMP_ERR_AUTH_UNAUTHORIZED.
  */
 export function createAuthorizeHttp(deps: { service: AuthorizeService; store: AuthStore; clock: Clock; logger: Logger;
-  adminToken: string; operators: Readonly<Record<string, string>>; extra?: ExtraRoutes; basePath?: string;
-  /** Hands a gateway's receipt to the HTTP provider of that name; false when there is none. */
-  receipt: (r: { provider: string; providerMessageId: string; status: 'delivered' | 'undelivered' | 'unknown' }) => boolean }): Server {
+  adminToken: string; operators: Readonly<Record<string, string>>;
+  /** Requester (3-DS server) id → its bearer tokens. */
+  requesters: Readonly<Record<string, readonly string[]>>; extra?: ExtraRoutes; basePath?: string;
+  /**
+   * Hands a gateway's receipt to the HTTP provider of that name if `token` is that provider's
+   * receipt token: 'unauthorized' when no provider has that token, 'unknown' when the name is not the token's provider.
+   */
+  receipt: (r: { provider: string; providerMessageId: string; status: 'delivered' | 'undelivered' | 'unknown' }, token: string) => 'ok' | 'unknown' | 'unauthorized' }): Server {
   const { service, store, clock, logger } = deps;
   const operatorOf = (req: IncomingMessage): string | undefined => {
     const tok = bearer(req);
     return Object.entries(deps.operators).find(([, v]) => tokenMatches(tok, v))?.[0];
+  };
+  const requesterTokens = Object.entries(deps.requesters).flatMap(([id, list]) => list.map((token) => ({ id, token })));
+  /** The calling requester; every configured token is compared (constant time each), whichever matches. */
+  const requesterOf = (req: IncomingMessage): string => {
+    const tok = bearer(req);
+    let found: string | undefined;
+    for (const r of requesterTokens) if (tokenMatches(tok, r.token) && found === undefined) found = r.id;
+    if (found === undefined) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a requester token is required (Authorization: Bearer …)');
+    return found;
   };
 
   async function api(req: IncomingMessage, url: URL, body: string): Promise<Reply> {
@@ -86,7 +119,8 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
     }
     if (p === '/v1/authentications') {
       if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
-      return { status: 201, body: service.create(parse(createSchema, body)) };
+      const requester = requesterOf(req);
+      return { status: 201, body: service.create(parse(createSchema, body), requester) };
     }
     const m = /^\/v1\/authentications\/([A-Za-z0-9_-]{1,64})(?:\/(app-result|sms-code|resend|cancel))?$/.exec(p);
     if (m) {
@@ -94,27 +128,30 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
       const action = m[2];
       if (!action) {
         if (method !== 'GET') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
-        return { status: 200, body: service.get(id) };
+        return { status: 200, body: service.get(id, requesterOf(req)) };
       }
       if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
+      // The app's answer is authenticated by its device signature (checked against the stored transaction).
       if (action === 'app-result') return { status: 200, body: service.appResult(id, parse(appResultSchema, body)) };
-      if (action === 'sms-code') return { status: 200, body: await service.smsCode(id, parse(smsCodeSchema, body)) };
+      const requester = requesterOf(req);
+      if (action === 'sms-code') return { status: 200, body: await service.smsCode(id, parse(smsCodeSchema, body), requester) };
       parse(emptySchema, body);
-      if (action === 'resend') return { status: 200, body: service.resend(id) };
-      return { status: 200, body: service.cancel(id) };
+      if (action === 'resend') return { status: 200, body: service.resend(id, requester) };
+      return { status: 200, body: service.cancel(id, requester) };
     }
     if (p === '/v1/app/challenges') {
       if (method !== 'GET') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
       const deviceId = url.searchParams.get('deviceId') ?? '';
       if (!deviceId) throw new AuthorizeError('RMP_ERR_AUTH_BAD_REQUEST', 'deviceId query parameter is required');
-      return { status: 200, body: { challenges: service.appFetch(deviceId) } };
+      return { status: 200, body: { challenges: service.appChallenges(deviceId, fetchProof(req)) } };
     }
     if (p === '/v1/sms/receipts') {
       if (method !== 'POST') throw new AuthorizeError('RMP_ERR_AUTH_METHOD');
       const r = parse(receiptSchema, body);
-      if (!deps.receipt({ provider: r.provider, providerMessageId: r.messageId, status: r.status })) {
-        throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no HTTP SMS provider named ${r.provider}`);
-      }
+      // A forged "undelivered" would block a provider and re-send codes: only the gateway may report.
+      const out = deps.receipt({ provider: r.provider, providerMessageId: r.messageId, status: r.status }, bearer(req));
+      if (out === 'unauthorized') throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', "the gateway's receipt token is required");
+      if (out === 'unknown') throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no HTTP SMS provider named ${r.provider}`);
       return { status: 202, body: { ok: true } };
     }
     if (p === '/v1/channels') {
@@ -139,7 +176,9 @@ export function createAuthorizeHttp(deps: { service: AuthorizeService; store: Au
     const key = req.headers['idempotency-key'];
     if (req.method !== 'POST' || typeof key !== 'string' || key === '') return api(req, url, body);
     if (key.length > 255) return errorReply('RMP_ERR_AUTH_BAD_REQUEST', 'Idempotency-Key is longer than 255 characters');
-    const scoped = `${url.pathname}\n${key}`;
+    // Scoped by path and by the caller's credential: one requester's key never replays another's
+    // answer, and a caller without the credential never gets a stored answer.
+    const scoped = `${url.pathname}\n${sha(req.headers.authorization ?? '').toString('base64url')}\n${key}`;
     const bodyHash = sha(body).toString('base64url');
     const now = clock.now();
     const seen = store.getIdempotent(scoped);

@@ -12,7 +12,7 @@ export type PushSimMode = 'up' | 'down' | 'blackhole';
  * its challenge through the service's own app path (`deviceFetch`, e.g. an HTTP GET).
  */
 export function createPushSimulator(opts: { latencyMs: number; deviceFetchDelayMs: number;
-  deviceFetch: (deviceId: string) => Promise<void> }): PushProvider & {
+  deviceFetch: (m: PushMessage) => Promise<void> }): PushProvider & {
   mode(): PushSimMode; setMode(m: PushSimMode): void; stats(): { sent: number; refused: number; delivered: number } } {
   let mode: PushSimMode = 'up';
   let closed = false;
@@ -33,7 +33,7 @@ export function createPushSimulator(opts: { latencyMs: number; deviceFetchDelayM
           if (mode === 'blackhole') return;
           later(opts.deviceFetchDelayMs, () => {
             stats.delivered++;
-            opts.deviceFetch(m.deviceId).catch(() => {});
+            opts.deviceFetch(m).catch(() => {});
           });
         });
       });

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import type { AuthorizeConfig } from '../config.js';
@@ -11,7 +11,7 @@ import type { PushProvider } from '../push/port.js';
 import type { SmsRouter } from '../sms/router.js';
 import type { DeliveryReceipt } from '../sms/port.js';
 import { isTerminal, transition, type AuthEventType } from '../domain/state-machine.js';
-import { appSignedPayload, formatAmount, linkHash, type LinkedTransaction } from '../domain/dynamic-linking.js';
+import { appFetchPayload, appSignedPayload, formatAmount, linkHash, type LinkedTransaction } from '../domain/dynamic-linking.js';
 import { verifyCode } from '../domain/otp.js';
 import { hashKnowledge, verifyKnowledge } from '../domain/knowledge.js';
 import { isBlocked, registerFailure, registerSuccess } from '../domain/lockout.js';
@@ -31,6 +31,11 @@ export interface EnrolInput { payerRef: string; phone: string; knowledgeFactor: 
 
 /** What the app fetches after a push: enough to show amount and payee (RTS art. 5(1)(a)) and sign. */
 export interface ChallengeView { authId: string; amountMinor: number; currency: string; amountText: string; payee: { id: string; name: string }; linkHash: string; expiresAt: string }
+
+/** How the app proves it may list a device's challenges: the push it received, or its device key. */
+export type FetchProof =
+  | { kind: 'push'; ref: string; token: string }
+  | { kind: 'signature'; timestamp: number; signature: string };
 
 /** What the service is built from: config, store, clock, bus, SMS router, push provider, code key, logger. */
 export interface ServiceDeps {
@@ -56,8 +61,12 @@ export function createAuthorizeService(deps: ServiceDeps) {
   const patchAuth = records.patch;
   const dispatch = createSmsDispatch({ config, store, clock, bus, sms, codeKey, logger, records });
 
+  /** The fetch token of a push (PushMessage): keyed with the code key, bound to device and reference. */
+  const pushToken = (deviceId: string, ref: string): string =>
+    createHmac('sha256', codeKey).update(`rempart-push-fetch\n${deviceId}\n${ref}`).digest().subarray(0, 16).toString('base64url');
+
   const health = createChannelHealth({
-    clock, store, bus, push, params: config.breaker, override: config.override,
+    clock, store, bus, push, pushToken, params: config.breaker, override: config.override,
     onOpen: () => { for (const a of store.appPendingUnfetched()) safely(() => toSms(a, 'channel_down', 'app channel down')); },
   });
 
@@ -89,7 +98,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
   }
 
   async function pushAll(a: AuthRecord, deviceIds: string[]): Promise<void> {
-    const results = await Promise.all(deviceIds.map((deviceId) => push.send({ deviceId, ref: a.id }).catch((e: Error) => ({ ok: false as const, error: e.message }))));
+    const results = await Promise.all(deviceIds.map((deviceId) => push.send({ deviceId, ref: a.id, token: pushToken(deviceId, a.id) }).catch((e: Error) => ({ ok: false as const, error: e.message }))));
     if (closed || results.some((r) => r.ok)) return;
     health.record(false);
     const cur = store.getAuth(a.id);
@@ -139,6 +148,16 @@ export function createAuthorizeService(deps: ServiceDeps) {
     throw new AuthorizeError('RMP_ERR_AUTH_LOCKED');
   }
 
+  /**
+   * The authentication, if `requester` created it. Another requester's is "not found", the same
+   * answer as an unknown id: it learns neither amount nor payee, nor that the id exists.
+   */
+  function mustOwn(id: string, requester: string): AuthRecord {
+    const a = store.getAuth(id);
+    if (!a || (a.requester !== '' && a.requester !== requester)) throw new AuthorizeError('RMP_ERR_AUTH_NOT_FOUND', `no authentication ${id}`);
+    return a;
+  }
+
   function guardOpen(a: AuthRecord, state: AuthRecord['state']): void {
     if (isTerminal(a.state)) throw new AuthorizeError('RMP_ERR_AUTH_TERMINAL', undefined, { state: a.state });
     if (a.state !== state) throw new AuthorizeError('RMP_ERR_AUTH_WRONG_STATE', undefined, { state: a.state });
@@ -174,12 +193,13 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return { payerRef: input.payerRef, devices: input.devices.length };
     },
 
-    create(input: CreateInput): AuthView {
+    /** Creates an authentication for `requester` (the authenticated 3-DS server, recorded on it and in the audit). */
+    create(input: CreateInput, requester: string): AuthView {
       const now = clock.now();
       const payer = mustPayer(input.payerRef);
       const tx: LinkedTransaction = { amountMinor: input.amountMinor, currency: input.currency, payee: input.payee };
       const hash = linkHash(tx);
-      const existing = store.activeForTx(input.txId);
+      const existing = store.activeForTx(requester, input.txId);
       if (existing) {
         if (existing.linkHash === hash && existing.payerRef === input.payerRef) {
           throw new AuthorizeError('RMP_ERR_AUTH_TX_EXISTS', undefined, { authId: existing.id });
@@ -190,7 +210,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const route = routeNew(tx, facts(payer, now), health.channel(), { exemption: config.exemption, fallbackMaxAmountMinor: config.fallback.maxAmountMinor });
       const id = newId();
       const base: AuthRecord = {
-        id, txId: input.txId, payerRef: input.payerRef, amountMinor: input.amountMinor, currency: input.currency,
+        id, txId: input.txId, payerRef: input.payerRef, requester, amountMinor: input.amountMinor, currency: input.currency,
         payeeId: input.payee.id, payeeName: input.payee.name, linkHash: hash, state: 'created', method: 'none', version: 1,
         createdAt: now, updatedAt: now, expiresAt: now + t.wholeMs, appDeadline: 0, fetchDeadline: 0, fetchedAt: 0,
         pushFailed: false, codeHash: '', codeExpiresAt: 0, resends: 0, smsRetryAt: 0, nextAt: 0, reason: '',
@@ -209,7 +229,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       rec.nextAt = nextDeadline(rec);
       store.tx(() => {
         store.insertAuth(rec);
-        store.audit({ at: now, kind: 'auth.created', authId: id, payerRef: rec.payerRef, data: { txId: rec.txId, amountMinor: rec.amountMinor, currency: rec.currency, payeeId: rec.payeeId, linkHash: hash } });
+        store.audit({ at: now, kind: 'auth.created', authId: id, payerRef: rec.payerRef, data: { requester, txId: rec.txId, amountMinor: rec.amountMinor, currency: rec.currency, payeeId: rec.payeeId, linkHash: hash } });
         store.audit({ at: now, kind: 'auth.state', authId: id, payerRef: rec.payerRef, data: { from: 'created', to: rec.state, event, reason: rec.reason } });
         if (code) store.audit({ at: now, kind: 'code.issued', authId: id, payerRef: rec.payerRef, data: { channel: 'sms' } });
         if (route.kind === 'exempt') store.setExemption(rec.payerRef, { count: payer.exemption.count + 1, sumMinor: payer.exemption.sumMinor + rec.amountMinor });
@@ -223,11 +243,40 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return view(rec);
     },
 
-    get: (id: string): AuthView => view(mustGet(id)),
+    get: (id: string, requester: string): AuthView => view(mustOwn(id, requester)),
 
-    /** The app's fetch after a push: marks challenges fetched (a success for the breaker) and lists them. */
+    /**
+     * GET /v1/app/challenges: lists a device's pending challenges (amount, payee) only to the app
+     * that proves it is that device — with the fetch token of a push still pending, or a signature
+     * by the device key (RTS art. 7) — else 401, whatever the reason (nothing to learn from it).
+     */
+    appChallenges(deviceId: string, proof: FetchProof): ChallengeView[] {
+      const given = Buffer.from(proof.kind === 'push' ? proof.token : '', 'utf8');
+      if (proof.kind === 'push') {
+        const expected = Buffer.from(pushToken(deviceId, proof.ref), 'utf8');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
+        if (deviceId === PROBE_DEVICE) {
+          if (!health.probeFetched(proof.ref)) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
+          return [];
+        }
+        // The token stays good only while its authentication waits in the app.
+        const a = store.getAuth(proof.ref);
+        if (!a || a.state !== 'app_pending' || store.payerForDevice(deviceId) !== a.payerRef) {
+          throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
+        }
+        return service.appFetch(deviceId);
+      }
+      const payerRef = deviceId === PROBE_DEVICE ? undefined : store.payerForDevice(deviceId);
+      const device = payerRef ? store.getPayer(payerRef)?.devices.find((d) => d.deviceId === deviceId) : undefined;
+      const ok = !!device && Math.abs(clock.now() - proof.timestamp) <= t.signatureSkewMs
+        && verifyDeviceSignature(deviceKey(device.publicKeyPem), appFetchPayload(deviceId, proof.timestamp), proof.signature);
+      if (!ok) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
+      return service.appFetch(deviceId);
+    },
+
+    /** Lists a device's pending challenges and marks them fetched (a success for the breaker); the caller has authenticated the device. */
     appFetch(deviceId: string): ChallengeView[] {
-      if (deviceId === PROBE_DEVICE) { health.probeFetched(); return []; }
+      if (deviceId === PROBE_DEVICE) return [];
       const payerRef = store.payerForDevice(deviceId);
       if (!payerRef) return [];
       const now = clock.now();
@@ -258,8 +307,9 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return view(move(a, 'app_denied', {}, `denied in the app on ${input.deviceId}`));
     },
 
-    async smsCode(id: string, input: { code: string; knowledgeFactor: string }): Promise<AuthView> {
-      const a = mustGet(id);
+    /** The payment page's code submission, relayed by the requester. */
+    async smsCode(id: string, input: { code: string; knowledgeFactor: string }, requester: string): Promise<AuthView> {
+      const a = mustOwn(id, requester);
       guardOpen(a, 'sms_sent');
       const payer = mustPayer(a.payerRef);
       guardBlocked(a, payer);
@@ -272,8 +322,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
       return view(succeed(a, 'code_ok', 'SMS code and knowledge factor verified'));
     },
 
-    resend(id: string): AuthView {
-      const a = mustGet(id);
+    resend(id: string, requester: string): AuthView {
+      const a = mustOwn(id, requester);
       if (isTerminal(a.state)) throw new AuthorizeError('RMP_ERR_AUTH_TERMINAL', undefined, { state: a.state });
       const payer = mustPayer(a.payerRef);
       guardBlocked(a, payer);
@@ -283,7 +333,7 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const since = now - config.rateLimits.windowMs;
       if (store.resendsSince(a.payerRef, since) >= config.rateLimits.resendsPerPayer) throw new AuthorizeError('RMP_ERR_AUTH_RATE_LIMITED', 'resend limit for this payer');
       if (a.state === 'app_pending') {
-        const u = store.tx(() => { store.addResend(a.payerRef, now); return patchAuth(a, { resends: a.resends + 1 }, { kind: 'push.resent', data: {} }); });
+        const u = store.tx(() => { store.addResend(a.payerRef, now); return patchAuth(a, { resends: a.resends + 1 }, { kind: 'push.resent', data: { requester } }); });
         if (!u) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
         store.afterCommit(() => void pushAll(u, payer.devices.map((d) => d.deviceId)));
         return view(u);
@@ -295,14 +345,14 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const { code, codeHash } = dispatch.issueCode(a);
       const u = move(a, 'resend', { codeHash, codeExpiresAt: 0, smsRetryAt: now, resends: a.resends + 1 }, 'resend requested', () => {
         store.addResend(a.payerRef, now);
-        store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', resend: a.resends + 1 } });
+        store.audit({ at: now, kind: 'code.issued', authId: a.id, payerRef: a.payerRef, data: { channel: 'sms', resend: a.resends + 1, requester } });
       });
       store.afterCommit(() => dispatch.queue(a.id, code));
       return view(u);
     },
 
-    cancel(id: string): AuthView {
-      return view(move(mustGet(id), 'cancel', {}, 'cancelled by the requester'));
+    cancel(id: string, requester: string): AuthView {
+      return view(move(mustOwn(id, requester), 'cancel', {}, `cancelled by the requester ${requester}`));
     },
 
     receipt: (r: DeliveryReceipt): void => dispatch.receipt(r),

@@ -23,6 +23,8 @@ interface Proposal { id: string; mode: ChannelMode; reason: string; ttlMs: numbe
  * change is an event and an audit record.
  */
 export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus: AuthorizeBus; push: PushProvider;
+  /** The fetch token a push carries (see PushMessage). */
+  pushToken: (deviceId: string, ref: string) => string;
   params: BreakerParams & { probeTimeoutMs: number }; override: { maxTtlMs: number; proposalTtlMs: number };
   onOpen: () => void }) {
   const { clock, store, bus, params } = deps;
@@ -32,7 +34,7 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
     return s ? (JSON.parse(s) as Override) : undefined;
   })();
   let proposal: Proposal | undefined;
-  let probe: { sentAt: number; answered: boolean } | undefined;
+  let probe: { ref: string; sentAt: number; answered: boolean } | undefined;
   let lastProbeAt = 0;
   let channel = effectiveChannel(breaker, override, clock.now());
 
@@ -60,12 +62,17 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
     channel: (): 'app' | 'sms' => channel,
     /** Records a real app-path attempt (push accepted and fetched = ok; push refused or never fetched = failure). */
     record(ok: boolean): void { applyBreaker(recordOutcome(breaker, ok, clock.now(), params)); },
-    /** A fetch by the probe device: the probe went through the whole app path. */
-    probeFetched(): void {
-      if (!probe || probe.answered) return;
+    /**
+     * A fetch by the probe device for the probe in flight (its push token already checked): the
+     * probe went through the whole app path. False for any other reference, so a forged or replayed
+     * probe fetch can never count as a success and fail back to a dead app channel.
+     */
+    probeFetched(ref: string): boolean {
+      if (!probe || probe.answered || probe.ref !== ref) return false;
       probe.answered = true;
       applyBreaker(recordProbe(breaker, true, clock.now(), params));
       probe = undefined;
+      return true;
     },
     /** Timers: override expiry, dwell, probe pacing and probe timeouts. Called by the service tick. */
     tick(): void {
@@ -83,9 +90,10 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
       }
       if (breaker.phase === 'probing' && !probe && now - lastProbeAt >= params.probeIntervalMs) {
         lastProbeAt = now;
-        const p = { sentAt: now, answered: false };
+        const ref = `probe-${randomBytes(12).toString('base64url')}`;
+        const p = { ref, sentAt: now, answered: false };
         probe = p;
-        deps.push.send({ deviceId: PROBE_DEVICE, ref: `probe-${now}` }).then((r) => {
+        deps.push.send({ deviceId: PROBE_DEVICE, ref, token: deps.pushToken(PROBE_DEVICE, ref) }).then((r) => {
           if (!r.ok && probe === p) { probe = undefined; applyBreaker(recordProbe(breaker, false, clock.now(), params)); }
         }, () => {});
       }

@@ -24,6 +24,8 @@ export interface AuthRecord {
   id: string;
   txId: string;
   payerRef: string;
+  /** The requester (3-DS server) that created it: only it may read or act on it ('' = created before requesters existed). */
+  requester: string;
   amountMinor: number;
   currency: string;
   payeeId: string;
@@ -93,7 +95,8 @@ export interface AuthStore {
 
   insertAuth(a: AuthRecord): void;
   getAuth(id: string): AuthRecord | undefined;
-  activeForTx(txId: string): AuthRecord | undefined;
+  /** The requester's authentication in progress for this transaction id (transaction ids are the requester's own). */
+  activeForTx(requester: string, txId: string): AuthRecord | undefined;
   /** Conditional update: applies only if the stored version is `version`; returns the new record or undefined. */
   updateAuth(id: string, version: number, patch: Partial<AuthRecord>, now: number): AuthRecord | undefined;
   dueAuths(now: number, limit: number): AuthRecord[];

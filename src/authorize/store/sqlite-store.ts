@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS auths (
   updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, app_deadline INTEGER NOT NULL,
   fetch_deadline INTEGER NOT NULL, fetched_at INTEGER NOT NULL, push_failed INTEGER NOT NULL,
   code_hash TEXT NOT NULL, code_expires_at INTEGER NOT NULL, resends INTEGER NOT NULL,
-  sms_retry_at INTEGER NOT NULL, next_at INTEGER NOT NULL, terminal INTEGER NOT NULL, reason TEXT NOT NULL);
+  sms_retry_at INTEGER NOT NULL, next_at INTEGER NOT NULL, terminal INTEGER NOT NULL, reason TEXT NOT NULL,
+  requester TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS auths_due ON auths (terminal, next_at);
 CREATE INDEX IF NOT EXISTS auths_tx ON auths (tx_id, terminal);
 CREATE INDEX IF NOT EXISTS auths_payer_state ON auths (payer_ref, state, created_at);
@@ -45,7 +46,7 @@ const COLS: Array<[keyof AuthRecord, string]> = [
   ['version', 'version'], ['createdAt', 'created_at'], ['updatedAt', 'updated_at'], ['expiresAt', 'expires_at'],
   ['appDeadline', 'app_deadline'], ['fetchDeadline', 'fetch_deadline'], ['fetchedAt', 'fetched_at'], ['pushFailed', 'push_failed'],
   ['codeHash', 'code_hash'], ['codeExpiresAt', 'code_expires_at'], ['resends', 'resends'], ['smsRetryAt', 'sms_retry_at'],
-  ['nextAt', 'next_at'], ['reason', 'reason'],
+  ['nextAt', 'next_at'], ['reason', 'reason'], ['requester', 'requester'],
 ];
 const COLUMN = new Map(COLS);
 
@@ -89,6 +90,10 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
   db.pragma('journal_size_limit = 67108864'); // a reset WAL is truncated back to 64 MB at most
   db.pragma('cache_size = -32000'); // 32 MB page cache
   db.exec(SCHEMA);
+  // Databases from before requester authentication: add the column (existing rows: '' = any requester).
+  if (!(db.prepare('PRAGMA table_info(auths)').all() as Array<{ name: string }>).some((c) => c.name === 'requester')) {
+    db.exec("ALTER TABLE auths ADD COLUMN requester TEXT NOT NULL DEFAULT ''");
+  }
   const chain = createAuditChain(db);
 
   const q = {
@@ -102,7 +107,7 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
     payerForDevice: db.prepare('SELECT payer_ref FROM devices WHERE device_id = ?'),
     insertAuth: db.prepare(`INSERT INTO auths (${COLS.map(([, c]) => c).join(', ')}, terminal) VALUES (${COLS.map(() => '?').join(', ')}, ?)`),
     getAuth: db.prepare('SELECT * FROM auths WHERE id = ?'),
-    activeForTx: db.prepare('SELECT * FROM auths WHERE tx_id = ? AND terminal = 0 LIMIT 1'),
+    activeForTx: db.prepare('SELECT * FROM auths WHERE tx_id = ? AND terminal = 0 AND requester = ? LIMIT 1'),
     due: db.prepare('SELECT * FROM auths WHERE terminal = 0 AND next_at <= ? ORDER BY next_at LIMIT ?'),
     // The most recent 10, narrow columns: an app shows a few pending approvals, never an unbounded list.
     pendingApp: db.prepare(`SELECT id, amount_minor AS amountMinor, currency, payee_id AS payeeId, payee_name AS payeeName, link_hash AS linkHash,
@@ -242,7 +247,7 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
       q.insertAuth.run(...COLS.map(([k]) => toDb(a[k])), TERMINAL_STATES.has(a.state) ? 1 : 0);
     },
     getAuth: (id) => { const r = q.getAuth.get(id) as Row | undefined; return r ? toRecord(r) : undefined; },
-    activeForTx: (txId) => { const r = q.activeForTx.get(txId) as Row | undefined; return r ? toRecord(r) : undefined; },
+    activeForTx: (requester, txId) => { const r = q.activeForTx.get(txId, requester) as Row | undefined; return r ? toRecord(r) : undefined; },
     updateAuth(id, version, patch, now) {
       const keys = Object.keys(patch).filter((k) => k !== 'id' && k !== 'version' && k !== 'updatedAt') as Array<keyof AuthRecord>;
       const cacheKey = keys.join(',');
