@@ -60,6 +60,10 @@ test('console: login with an operator account, live charts move during a short d
   });
   const browser = await launch(t);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+  // Script errors and CSP violations show up as console errors.
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) errors.push(m.text()); });
   // A wrong password is refused and says so.
   await page.goto(`${shield.adminUrl}/console/`);
   await page.getByLabel('Operator').fill('alice');
@@ -121,6 +125,7 @@ test('console: login with an operator account, live charts move during a short d
   await until('the layout to fit a phone', async () => (await overflow()) <= 1, 5000)
     .catch(async () => assert.fail(`horizontal scrolling on a phone: ${await overflow()} px, widest: ${await page.evaluate(() => Array.from(document.querySelectorAll('body *')).map((e) => [e.tagName + '.' + e.className + '#' + e.id, Math.round(e.getBoundingClientRect().right)] as const).filter(([, r]) => r > window.innerWidth).slice(0, 8).join(' | '))}`));
   await page.screenshot({ path: join(ARTIFACTS, 'console-phone.png') });
+  assert.deepEqual(errors, [], 'no script error, no CSP violation');
 });
 
 test('console: a block made with one click on a top source takes effect on the shield', async (t) => {
