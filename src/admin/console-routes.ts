@@ -27,6 +27,8 @@ export interface ConsoleDeps {
   offenders(): unknown;
   dryRun(): boolean;
   setDryRun(on: boolean, who: string, reason: string): void;
+  /** Sends a fingerprint, user agent, path or query shape to proof-of-work (undefined: detection is off). */
+  challengeScope: ((dimension: 'fingerprint' | 'userAgent' | 'path' | 'queryShape', value: string, ttlS: number, who: string, reason: string) => string) | undefined;
   /** Records an operator action (who, what, why) in the event log. */
   audit(who: string, action: string, detail: string): void;
   files: () => Map<string, StaticFile>;
@@ -83,6 +85,10 @@ async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknow
 const problems = (e: z.ZodError): unknown => e.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
 
 const loginBody = z.object({ name: z.string().max(64).default('admin'), password: z.string().min(1).max(1024) }).strict();
+const challengeBody = z.object({
+  dimension: z.enum(['fingerprint', 'userAgent', 'path', 'queryShape']), value: z.string().min(1).max(512),
+  ttlS: z.number().int().positive().max(86_400).default(3600), reason: z.string().min(1).max(500),
+}).strict();
 const dryRunBody = z.object({ enabled: z.boolean(), reason: z.string().min(1).max(500) }).strict();
 const incidentBody = z.object({
   title: z.string().min(1).max(200), message: z.string().min(1).max(2000), impact: z.enum(['minor', 'major']).default('minor'),
@@ -103,7 +109,7 @@ const NOT_BUILT = '<!doctype html><meta charset="utf-8"><title>Rempart console</
 /** The console API routes (method and path), listed for docs and for the table-driven auth test. */
 export const CONSOLE_API_ROUTES: ReadonlyArray<readonly [string, string]> = [
   ['GET', '/api/session'], ['GET', '/api/events'], ['GET', '/api/stream'], ['GET', '/api/offenders'], ['GET', '/api/channels'],
-  ['POST', '/api/dry-run'], ['GET', '/api/status/incidents'], ['POST', '/api/status/incidents'], ['POST', '/api/status/incidents/1/updates'],
+  ['POST', '/api/dry-run'], ['POST', '/api/challenges'], ['GET', '/api/status/incidents'], ['POST', '/api/status/incidents'], ['POST', '/api/status/incidents/1/updates'],
 ];
 
 /** Creates the console routes. */
@@ -236,6 +242,16 @@ export function createConsoleRoutes(d: ConsoleDeps): AdminConsole {
         if (!parsed.success) { json(res, 400, { error: 'invalid request', problems: problems(parsed.error) }); return true; }
         d.setDryRun(parsed.data.enabled, who, parsed.data.reason);
         json(res, 200, { dryRun: d.dryRun() });
+        return true;
+      }
+      if (path === '/api/challenges' && method === 'POST') {
+        let raw: unknown;
+        try { raw = await readJson(req); } catch (e) { json(res, 400, { error: `invalid JSON: ${(e as Error).message}` }); return true; }
+        const parsed = challengeBody.safeParse(raw);
+        if (!parsed.success) { json(res, 400, { error: 'invalid request', problems: problems(parsed.error) }); return true; }
+        if (!d.challengeScope) { json(res, 409, { error: 'detection is disabled: nothing can be challenged' }); return true; }
+        const { dimension, value, ttlS, reason } = parsed.data;
+        json(res, 201, { id: d.challengeScope(dimension, value, ttlS, who, reason), ttlS });
         return true;
       }
       if (path === '/api/status/incidents' || path.startsWith('/api/status/incidents/')) {

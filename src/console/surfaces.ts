@@ -111,6 +111,7 @@ export function createOperatorSurfaces(d: { clock: Clock; bus: ShieldBus; config
           audit(who, on ? 'dry-run-on' : 'dry-run-off', reason);
           x.setDryRun(on);
         },
+        challengeScope: config().detection.enabled ? (dimension, value, ttlS, who, reason) => d.detector.challengeScope(dimension, value, ttlS, who, reason) : undefined,
         audit,
         // Loaded on first use, and again while missing (a build may finish after start).
         files: () => (files && files.size > 0 ? files : (files = loadConsoleFiles(findConsoleDir()))),

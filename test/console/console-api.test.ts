@@ -163,3 +163,39 @@ test('console pages: served from the build with a strict CSP and never framed; a
   }
 });
 
+
+test('challenging a user agent from the console sends it to proof-of-work at once, other agents pass; lifting it ends that', async (t) => {
+  const { shield } = await startShieldWithConsole(t);
+  const s = await login(shield.adminUrl, 'alice', 'correct horse battery');
+  const origin = new URL(shield.adminUrl).origin;
+  const page = async (ua: string) => {
+    const r = await request(`${shield.url}/home`, { headers: { 'user-agent': ua, accept: 'text/html' } });
+    await r.body.dump();
+    return r.statusCode;
+  };
+  assert.equal(await page('EvilBot/1.0'), 200);
+  const c = await request(`${shield.adminUrl}/api/challenges`, {
+    method: 'POST', headers: { 'content-type': 'application/json', cookie: s.cookie, origin, 'x-csrf-token': s.csrf },
+    body: JSON.stringify({ dimension: 'userAgent', value: 'EvilBot/1.0', reason: 'scraper' }),
+  });
+  assert.equal(c.statusCode, 201);
+  const { id } = await c.body.json() as { id: string };
+  assert.notEqual(await page('EvilBot/1.0'), 200, 'the agent is challenged');
+  assert.equal(await page('Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0'), 200, 'another agent is not');
+  const state = await request(`${shield.adminUrl}/api/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  const mitigations = (await state.body.json() as { detection: { mitigations: Array<{ id: string; reason: string; expiresInS: number }> } }).detection.mitigations;
+  const m = mitigations.find((x) => x.id === id);
+  assert.ok(m && m.reason === 'operator alice: scraper' && m.expiresInS > 3500, JSON.stringify(mitigations));
+  const lift = await request(`${shield.adminUrl}/api/mitigations/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { cookie: s.cookie, origin, 'x-csrf-token': s.csrf } });
+  assert.equal(lift.statusCode, 204);
+  await lift.body.dump();
+  assert.equal(await page('EvilBot/1.0'), 200);
+  const ev = await request(`${shield.adminUrl}/api/events?type=operator&q=EvilBot`, { headers: { cookie: s.cookie } });
+  assert.ok((await ev.body.json() as { events: Array<{ who: string }> }).events.some((e) => e.who === 'alice'));
+  const bad = await request(`${shield.adminUrl}/api/challenges`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ dimension: 'prefix', value: '10.0.0.0/24', reason: 'x' }),
+  });
+  assert.equal(bad.statusCode, 400, 'addresses are blocked, not challenged');
+  await bad.body.dump();
+});

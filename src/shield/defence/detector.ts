@@ -52,6 +52,11 @@ export interface Detector extends Service<Config> {
   force(untilMs: number, who: string, proofOfWork?: boolean): void;
   clearForce(who: string): void;
   clearMitigation(id: string, who: string): boolean;
+  /**
+   * An operator sends one software-shaped scope (fingerprint, user agent, path, query shape) to
+   * proof-of-work until the TTL: a bot pays or stops, customers sharing the value can pass. Returns its id.
+   */
+  challengeScope(dimension: Dimension, value: string, ttlS: number, who: string, reason: string): string;
   readonly dryRun: boolean;
   state(): unknown;
   /** The traffic sketch's top entries per dimension as of the last tick (the console's top offenders). */
@@ -86,6 +91,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0 }]));
   let plan: EscalationState = initialEscalation(clock.now());
   let active: readonly Mitigation[] = [];
+  // Operator challenges live beside the escalation plan (it would lift them as soon as the attack ends).
+  let manual: Array<{ mitigation: Mitigation; expiresAt: number }> = [];
   let signatures: Signature[] = [];
   let lastSnapshot: TrafficSnapshot | undefined;
   let attackStartedAt: number | undefined;
@@ -183,6 +190,11 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       }, now);
       plan = step.state;
       active = step.active;
+      if (manual.length > 0) {
+        for (const x of manual) if (x.expiresAt <= now) apply(x.mitigation, false);
+        manual = manual.filter((x) => x.expiresAt > now);
+        active = [...active, ...manual.map((x) => x.mitigation)];
+      }
       for (const m of step.added) apply(m, true);
       for (const m of step.lifted) apply(m, false);
       strikes.decay(0.5);
@@ -230,7 +242,25 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       for (const cls of ROUTE_CLASSES) states.set(cls, clearForce(states.get(cls) as AttackState));
       bus.emit('operator:action', { who, action: 'clear-force', detail: '' });
     },
+    challengeScope(dimension, value, ttlS, who, reason) {
+      if (!CHALLENGEABLE.has(dimension)) throw new Error(`only ${[...CHALLENGEABLE].join(', ')} can be challenged as a whole (addresses are blocked instead)`);
+      const id = `operator:challenge:${dimension}:${value}`;
+      const m: Mitigation = { kind: 'challenge', id, scope: { dimension, value }, difficulty: 2, reason: `operator ${who}: ${reason}`, ttlS };
+      manual = [...manual.filter((x) => x.mitigation.id !== id), { mitigation: m, expiresAt: clock.now() + ttlS * 1000 }];
+      active = [...active.filter((a) => a.id !== id), m];
+      apply(m, true);
+      bus.emit('operator:action', { who, action: 'challenge-scope', detail: `${dimension} ${value} for ${ttlS} s: ${reason}` });
+      return id;
+    },
     clearMitigation(id, who) {
+      const own = manual.find((x) => x.mitigation.id === id);
+      if (own) {
+        manual = manual.filter((x) => x !== own);
+        active = active.filter((a) => a.id !== id);
+        apply(own.mitigation, false);
+        bus.emit('operator:action', { who, action: 'clear-mitigation', detail: id });
+        return true;
+      }
       const m = active.find((a) => a.id === id);
       if (!m) return false;
       plan = clearMitigation(plan, id, clock.now() + 10 * 60_000);
@@ -249,7 +279,10 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         classes: Object.fromEntries([...states].map(([c, s]) => [c, { phase: s.phase, sinceS: Math.round((now - s.since) / 1000), baselineRatePerS: Math.round(s.rate.mean * 10) / 10, forced: s.forcedUntil !== undefined && s.forcedUntil > now }])),
         escalationLevel: plan.level,
         signatures: signatures.slice(0, 10),
-        mitigations: plan.active.map((a) => ({ ...a.mitigation, level: a.level, expiresInS: Math.max(0, Math.round((a.expiresAt - now) / 1000)) })),
+        mitigations: [
+          ...plan.active.map((a) => ({ ...a.mitigation, level: a.level, expiresInS: Math.max(0, Math.round((a.expiresAt - now) / 1000)) })),
+          ...manual.map((x) => ({ ...x.mitigation, level: 0, operator: true, expiresInS: Math.max(0, Math.round((x.expiresAt - now) / 1000)) })),
+        ],
         recentTransitions: transitions.slice(-20),
         arrivalsSinceStart: totalArrivals,
       };

@@ -65,6 +65,7 @@ export function Offenders(props: { tick: Tick | null; act: Act }) {
   const [dim, setDim] = useState('prefix');
   const snap = props.tick?.offenders;
   const blocked = new Set((props.tick?.blocks ?? []).map((b) => b.cidr));
+  const challenged = new Set((props.tick?.detection?.mitigations ?? []).map((m) => m.id));
   const current = DIMENSIONS.find((d) => d[0] === dim) ?? DIMENSIONS[0]!;
   const entries = (snap?.dimensions[dim] ?? []).slice(0, 10);
   return (
@@ -87,7 +88,10 @@ export function Offenders(props: { tick: Tick | null; act: Act }) {
                 <td>{current[2] ? (isBlocked
                   ? <button type="button" class="small" onClick={() => props.act(`unblock ${cidr}`, () => send('DELETE', `/api/blocks/${encodeURIComponent(cidr)}?reason=${encodeURIComponent('console: top sources')}`))}>Unblock</button>
                   : <button type="button" class="small danger" data-block={cidr} onClick={() => props.act(`block ${cidr}`, () => send('POST', '/api/blocks', { cidr, reason: `console: top source (${Math.round(e.share * 100)}% of traffic)`, ttlS: 3600 }))}>Block</button>)
-                  : <span class="muted">detection challenges these</span>}</td>
+                  : challenged.has(`operator:challenge:${dim}:${e.value}`)
+                    ? <button type="button" class="small" onClick={() => props.act(`lift challenge on ${dim}`, () => send('DELETE', `/api/mitigations/${encodeURIComponent(`operator:challenge:${dim}:${e.value}`)}`))}>Lift challenge</button>
+                    : <button type="button" class="small danger" data-challenge={`${dim}:${e.value}`} title="Proof-of-work for everyone sending this (customers sharing it can pass)"
+                        onClick={() => props.act(`challenge ${dim}`, () => send('POST', '/api/challenges', { dimension: dim, value: e.value, ttlS: 3600, reason: `console: top source (${Math.round(e.share * 100)}% of traffic)` }))}>Challenge</button>}</td>
               </tr>
             );
           })}</tbody>
