@@ -349,6 +349,8 @@ const statusComponentSchema = z.object({
   paths: z.array(z.string().startsWith('/')).default([]),
   /** A payment approval channel reported by the authorization service (console.authorizeUrl). */
   channel: z.enum(['app', 'sms']).optional(),
+  /** An upstream: the component is unavailable while none of its servers can take traffic (active probes, ejection), even with no customer trying. */
+  upstream: z.string().optional(),
   /** What customers read while the component is unavailable (the incident title). */
   downMessage: z.string().max(300).optional(),
 }).strict();
@@ -420,6 +422,15 @@ export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: 
       out.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${u}" (defined: ${names.join(', ')})` });
     }
   });
+  const components = (raw as { status?: { components?: unknown } }).status?.components;
+  if (Array.isArray(components)) {
+    components.forEach((c: unknown, i) => {
+      const u = (c as { upstream?: unknown } | null)?.upstream;
+      if (typeof u === 'string' && !names.includes(u)) {
+        out.push({ path: ['status', 'components', i, 'upstream'], message: `unknown upstream "${u}" (defined: ${names.join(', ')})` });
+      }
+    });
+  }
   return out;
 }
 

@@ -33,7 +33,11 @@ export interface OperatorSurfaces {
  * Builds the console and status page over the shield's bus and detector: one SQLite file (event
  * log, incidents, daily history), the authorization channel watch, the live feed. Wiring only.
  */
-export function createOperatorSurfaces(d: { clock: Clock; bus: ShieldBus; config: () => Config; detector: Detector; log: Logger }): OperatorSurfaces {
+export function createOperatorSurfaces(d: {
+  clock: Clock; bus: ShieldBus; config: () => Config; detector: Detector; log: Logger;
+  /** Whether any server of an upstream can take traffic (the shield's health registry). */
+  upstreamUp?: (upstream: string) => boolean | undefined;
+}): OperatorSurfaces {
   const { clock, bus, config } = d;
   const first = config();
   const db = openShieldDatabase(first.storage.database);
@@ -45,7 +49,7 @@ export function createOperatorSurfaces(d: { clock: Clock; bus: ShieldBus; config
   });
   const phase = (): AttackPhase => (config().detection.enabled ? ((d.detector.state() as { phase?: AttackPhase }).phase ?? 'normal') : 'normal');
   const status = first.status.enabled
-    ? createStatusService({ clock, bus, config, store: createStatusStore(db), attackPhase: phase, channels: () => channels.current(), events })
+    ? createStatusService({ clock, bus, config, store: createStatusStore(db), attackPhase: phase, channels: () => channels.current(), events, ...(d.upstreamUp ? { upstreamUp: d.upstreamUp } : {}) })
     : undefined;
 
   let control: ShieldControl | undefined;

@@ -26,9 +26,9 @@ export const DEMO_DATA_DIR = join(tmpdir(), 'rempart-demo');
 export const DEMO_STATUS = {
   operator: 'Colibri Post & Bank',
   components: [
-    { id: 'tracking', name: 'Parcel tracking', paths: ['/track'] },
-    { id: 'website', name: 'Website', paths: ['/'] },
-    { id: 'banking', name: 'Online banking', paths: ['/bank/', '/api/pay/', '/authorize/'] },
+    { id: 'tracking', name: 'Parcel tracking', paths: ['/track'], upstream: 'origin' },
+    { id: 'website', name: 'Website', paths: ['/'], upstream: 'origin' },
+    { id: 'banking', name: 'Online banking', paths: ['/bank/', '/api/pay/', '/authorize/'], upstream: 'origin' },
     { id: 'app-approval', name: 'Payment approval in the app', channel: 'app', downMessage: 'Payment approval in the app unavailable — payments are being validated by SMS code' },
     { id: 'sms-approval', name: 'Payment approval by SMS', channel: 'sms', downMessage: 'Payment approval by SMS unavailable — please retry in a few minutes' },
   ],

@@ -144,7 +144,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     },
   });
   // The console and the status page (event log, incidents, live feed); the status page is the first filter's.
-  const surfaces = createOperatorSurfaces({ clock, bus, config: () => config, detector, log });
+  const surfaces = createOperatorSurfaces({
+    clock, bus, config: () => config, detector, log,
+    upstreamUp: (name) => shared.health.all().find((h) => h.upstream === name)?.anyAvailable,
+  });
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,

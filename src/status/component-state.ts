@@ -13,6 +13,8 @@ export interface ComponentSignals {
   readonly failures: number;
   /** For a payment channel component: what the authorization service reports. */
   readonly channel?: 'up' | 'down' | 'unreachable' | undefined;
+  /** Whether any server of the component's upstream can take traffic (from health checks); undefined when not tied to one. */
+  readonly upstreamUp?: boolean | undefined;
 }
 
 /** Thresholds (from the status configuration). */
@@ -36,6 +38,7 @@ export interface Judgement {
 export function judgeComponent(signals: ComponentSignals, previous: Judgement, p: JudgeParams): Judgement {
   if (signals.channel === 'down') return { state: 'outage', cause: 'channel unavailable' };
   if (signals.channel === 'unreachable') return { state: 'outage', cause: 'payment approval service not answering' };
+  if (signals.upstreamUp === false) return { state: 'outage', cause: 'no server answering health checks' };
   if (signals.channel === 'up' && signals.requests < p.minRequests) return { state: 'operational', cause: '' };
   if (signals.requests < p.minRequests) return previous;
   const ratio = signals.failures / signals.requests;

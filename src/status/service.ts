@@ -23,6 +23,8 @@ export interface StatusDeps {
   /** Worst attack phase over route classes now. */
   attackPhase: () => AttackPhase;
   channels: () => ChannelReading | undefined;
+  /** Whether any server of an upstream can take traffic (health checks); undefined for an unknown upstream. */
+  upstreamUp?: (upstream: string) => boolean | undefined;
   events?: EventStore;
 }
 
@@ -179,7 +181,8 @@ export function createStatusService(d: StatusDeps): StatusService {
         let failures = 0;
         for (let i = 0; i < WINDOW_S; i++) { requests += w.requests[i] as number; failures += w.failures[i] as number; }
         const channel = w.cfg.channel && channels ? channels[w.cfg.channel] : undefined;
-        w.judgement = judgeComponent({ requests, failures, channel }, w.judgement, { degradedRatio: cfg.degradedFailureRatio, minRequests: 20 });
+        const upstreamUp = w.cfg.upstream ? d.upstreamUp?.(w.cfg.upstream) : undefined;
+        w.judgement = judgeComponent({ requests, failures, channel, upstreamUp }, w.judgement, { degradedRatio: cfg.degradedFailureRatio, minRequests: 20 });
         const day = `${w.cfg.id}|${dayOf(now)}`;
         const rank = stateRank(w.judgement.state);
         if ((dayMarks.get(day) ?? -1) < rank) { dayMarks.set(day, rank); store.markDay(w.cfg.id, dayOf(now), rank); }

@@ -22,6 +22,8 @@ test('password hashes: salted (two hashes of one password differ), verified in c
   const base = { upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] };
   assert.equal(parseConfig({ ...base, console: { operators: [{ name: 'alice', passwordHash: a }] } }).console.operators[0]?.name, 'alice');
   assert.throws(() => parseConfig({ ...base, console: { operators: [{ name: 'alice', passwordHash: 'hunter2' }] } }), /passwordHash/);
+  assert.throws(() => parseConfig({ ...base, status: { components: [{ id: 'web', name: 'Website', upstream: 'nope' }] } }),
+    (e: { problems?: Array<{ path: string; message: string }> }) => e.problems?.some((p) => p.path === 'status.components[0].upstream' && p.message.includes('unknown upstream "nope"')) === true);
 });
 
 test('sessions expire, are bounded, and are found only by their id', () => {

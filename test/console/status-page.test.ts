@@ -131,3 +131,18 @@ test('status page: operators post incidents and updates through the admin API; t
   assert.equal(bad.statusCode, 400);
   await bad.body.dump();
 });
+
+test('status page: a component tied to an upstream is unavailable as soon as health checks find no server, without any customer trying', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, {
+    upstreams: { origin: { url: upstream.url, timeoutMs: 2_000, health: { active: { path: '/', intervalMs: 200, timeoutMs: 200, rise: 1, fall: 1 } } } },
+    status: { components: [{ id: 'website', name: 'Website', upstream: 'origin', downMessage: 'Website unavailable — parcel tracking by SMS still works' }] },
+  });
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await statusJson(shield.url)).components[0]?.state, 'operational');
+  upstream.server.closeAllConnections();
+  await new Promise<void>((r) => upstream.server.close(() => r()));
+  const incident = await until('an incident from the health checks', async () => (await statusJson(shield.url)).incidents.find((i) => i.status === 'open'));
+  assert.equal(incident.title, 'Website unavailable — parcel tracking by SMS still works');
+  assert.equal((await statusJson(shield.url)).components[0]?.state, 'outage');
+});

@@ -17,6 +17,8 @@ test('judgeComponent: failure share decides; too little traffic keeps the previo
   assert.equal(judgeComponent({ requests: 0, failures: 0, channel: 'down' }, OK, P).state, 'outage');
   assert.equal(judgeComponent({ requests: 0, failures: 0, channel: 'unreachable' }, OK, P).state, 'outage');
   assert.equal(judgeComponent({ requests: 0, failures: 0, channel: 'up' }, out, P).state, 'operational');
+  assert.equal(judgeComponent({ requests: 100, failures: 0, upstreamUp: false }, OK, P).state, 'outage', 'health checks find no server');
+  assert.equal(judgeComponent({ requests: 0, failures: 0, upstreamUp: true }, out, P), out, 'a server up says nothing about what customers got');
 });
 
 test('incident rules: the attack incident opens under attack, is updated when recovering, closes at normal', () => {
