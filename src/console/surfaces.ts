@@ -72,10 +72,14 @@ export function createOperatorSurfaces(d: {
       detachLog = attachEventLog(bus, events, clock);
       events.append({ at: clock.now(), type: 'shield', who: 'shield', summary: 'shield started', detail: null });
       // One transaction per second; the event log keeps as long as the status history.
+      let purgedAt = -Infinity;
       sweeper = setInterval(() => {
         try {
           events.flush();
-          if (clock.now() % 3_600_000 < 1000) events.purgeBefore(clock.now() - config().status.historyDays * 86_400_000);
+          if (clock.now() - purgedAt >= 3_600_000) {
+            purgedAt = clock.now();
+            events.purgeBefore(purgedAt - config().status.historyDays * 86_400_000);
+          }
         } catch (e) { d.log.error({ err: (e as Error).message }, 'event log write failed'); }
       }, 1000);
       sweeper.unref();
