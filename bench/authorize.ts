@@ -14,10 +14,12 @@ import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
-import { appSignedPayload } from '../src/authorize/domain/dynamic-linking.js';
+import { appFetchPayload, appSignedPayload } from '../src/authorize/domain/dynamic-linking.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 
 const ADMIN = 'bench-admin-token-0123456789';
+/** The 3-DS server's token: every authentication call carries it, as in production. */
+const REQUESTER = 'bench-requester-token-0123456';
 const PAYERS = 200;
 const root = resolve(import.meta.dirname, '..');
 
@@ -39,6 +41,7 @@ async function startService(name: string, extra: string[]): Promise<Service> {
     `listen: { address: 127.0.0.1, port: ${port} }`,
     `store: { file: ${JSON.stringify(join(dir, 'authorize.db'))}${extra.includes('FULL') ? ', synchronous: FULL' : ''} }`,
     `adminToken: ${ADMIN}`,
+    `requesters: { bench-3ds: ${REQUESTER} }`,
     // Enrolment cost is not what is measured: a cheaper scrypt keeps set-up short.
     'knowledge: { scryptN: 1024 }',
     'rateLimits: { smsPerPayer: 100000, smsPerPhone: 100000 }',
@@ -57,9 +60,9 @@ async function startService(name: string, extra: string[]): Promise<Service> {
   };
 }
 
-async function req(s: Service, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function req(s: Service, method: 'GET' | 'POST', path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }> {
   const r = await s.pool.request({
-    method, path, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
+    method, path, headers: { 'content-type': 'application/json', authorization: `Bearer ${path === '/v1/payers' ? ADMIN : REQUESTER}`, ...headers },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await r.body.text();
@@ -94,7 +97,9 @@ async function oneAuthentication(s: Service, payers: Payer[], lat: { create: num
   if (c.status !== 201) throw new Error(`create: ${c.status} ${JSON.stringify(c.body)}`);
   ids?.push(c.body.authId);
   if (c.body.method !== 'app' || createOnly) return c.body.method;
-  const linkHash = (await req(s, 'GET', `/v1/app/challenges?deviceId=${p.deviceId}`)).body.challenges.find((x: { authId: string }) => x.authId === c.body.authId)?.linkHash;
+  const fetchTs = Date.now();
+  const linkHash = (await req(s, 'GET', `/v1/app/challenges?deviceId=${p.deviceId}`, undefined, {
+    'device-timestamp': String(fetchTs), 'device-signature': sign(null, appFetchPayload(p.deviceId, fetchTs), p.key).toString('base64url') })).body.challenges.find((x: { authId: string }) => x.authId === c.body.authId)?.linkHash;
   if (!linkHash) return 'moved';
   const ts = Date.now();
   const t1 = performance.now();

@@ -155,7 +155,9 @@ test('the configuration example in docs/authorize.md is valid', () => {
   const section = doc.slice(doc.indexOf('## Configuration'));
   const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(yaml && yaml.includes('providers:'));
-  const env = { AUTHORIZE_CODE_KEY: 'k'.repeat(32), AUTHORIZE_ADMIN_TOKEN: 'a'.repeat(20), OP_ALICE_TOKEN: 'b'.repeat(20), OP_BOB_TOKEN: 'c'.repeat(20), SMPP_PASSWORD: 'pw', SMS_TOKEN: 't' };
+  const env = { AUTHORIZE_CODE_KEY: 'k'.repeat(32), AUTHORIZE_ADMIN_TOKEN: 'a'.repeat(20), OP_ALICE_TOKEN: 'b'.repeat(20), OP_BOB_TOKEN: 'c'.repeat(20), SMPP_PASSWORD: 'pw', SMS_TOKEN: 't',
+    ACS_TOKEN: 'd'.repeat(20), ACS_B_OLD: 'e'.repeat(20), ACS_B_NEW: 'f'.repeat(20), SMS_RECEIPT_TOKEN: 'g'.repeat(20) };
   const c = parseAuthorizeConfigText(yaml, 'docs/authorize.md', env);
   assert.deepEqual(c.sms.providers.map((p) => p.type), ['smpp', 'http', 'outbox']);
+  assert.deepEqual(c.requesters, { 'acs-main': ['d'.repeat(20)], 'acs-backup': ['e'.repeat(20), 'f'.repeat(20)] });
 });
