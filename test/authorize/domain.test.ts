@@ -5,7 +5,7 @@ import { linkHash, smsText, appSignedPayload } from '../../src/authorize/domain/
 import { codeDigest, generateCode, verifyCode } from '../../src/authorize/domain/otp.js';
 import { hashKnowledge, verifyKnowledge } from '../../src/authorize/domain/knowledge.js';
 import { CLEAN_LOCKOUT, isBlocked, registerFailure, registerSuccess } from '../../src/authorize/domain/lockout.js';
-import { advanceBreaker, effectiveChannel, initialBreaker, recordOutcome, recordProbe, type BreakerParams } from '../../src/authorize/domain/breaker.js';
+import { advanceBreaker, effectiveChannel, initialBreaker, recordOutcome, recordProbe, restoreBreaker, saveBreaker, type BreakerParams } from '../../src/authorize/domain/breaker.js';
 import { isLowValueExempt, routeNew, type PayerFacts } from '../../src/authorize/domain/routing.js';
 
 // The expected table, written out independently of the implementation: [state, event, next].
@@ -192,4 +192,18 @@ test('routing: app when healthy, SMS only by channel policy, fallback cap, block
   assert.equal(routeNew(tx, { ...payer, hasKnowledge: false }, 'sms', p).kind, 'unavailable', 'SMS alone is one factor');
   assert.equal(routeNew(tx, { ...payer, blocked: true }, 'app', p).kind, 'locked');
   assert.equal(routeNew(tx, { ...payer, deviceIds: [] }, 'app', p).kind, 'sms');
+});
+
+test('breaker after a restart: open keeps its dwell, probing probes again from zero, closed starts empty, anything unreadable is open', () => {
+  const now = 1_000_000;
+  const open = { phase: 'open' as const, buckets: [], since: now - 4_000, probeStreak: 0 };
+  assert.deepEqual(restoreBreaker(JSON.parse(JSON.stringify(saveBreaker(open))), now), open);
+  assert.deepEqual(restoreBreaker(saveBreaker({ phase: 'probing', buckets: [], since: now - 500, probeStreak: 2 }), now), { phase: 'probing', buckets: [], since: now, probeStreak: 0 });
+  assert.deepEqual(restoreBreaker({ phase: 'closed', since: now - 9 }, now), initialBreaker(now));
+  assert.deepEqual(restoreBreaker(undefined, now), initialBreaker(now));
+  for (const junk of [null, 42, { phase: 'sideways' }, { since: 'x' }]) {
+    assert.deepEqual(restoreBreaker(junk, now), { phase: 'open', buckets: [], since: now, probeStreak: 0 }, JSON.stringify(junk));
+  }
+  assert.equal(restoreBreaker({ phase: 'open', since: now + 60_000 }, now).since, now, 'a saved time in the future (clock moved back) dwells from now');
+  assert.equal(effectiveChannel(restoreBreaker({ phase: 'open', since: now }, now), undefined, now), 'sms');
 });

@@ -95,3 +95,59 @@ test('one failed push moves that authentication to SMS even while the breaker st
   await until(() => h.store.getAuth(big.body.authId)?.pushFailed === true);
   assert.equal((await call(h, 'GET', `/v1/authentications/${big.body.authId}`)).body.state, 'app_pending');
 });
+
+test('breaker state survives restarts: during an app outage new authentications stay on SMS after a restart (same dwell), a probing breaker probes again from zero, fail-back only by probes', async (t) => {
+  const dir = tempDir(t);
+  const first = await startTestAuthorize(t, dir, { breaker, rateLimits });
+  const { clock } = first;
+  let h = first.h;
+  for (let i = 0; i < 3; i++) await enrol(h, `u${i}`);
+  h.pushSimulator?.setMode('down');
+  for (let i = 0; i < 21 && h.service.channels().channel === 'app'; i++) {
+    await call(h, 'POST', '/v1/authentications', txBody(`u${i % 3}`));
+    await until(() => h.service.channels().breaker.attempts === 0 || h.service.channels().breaker.failures === i + 1);
+  }
+  assert.equal(h.service.channels().breaker.phase, 'open');
+  const openedAt = h.service.channels().breaker.since;
+  const restart = async (): Promise<void> => {
+    await h.close();
+    h = (await startTestAuthorize(t, dir, { breaker, rateLimits }, { clock })).h;
+    h.pushSimulator?.setMode(mode); // the outside world did not change with the restart
+  };
+  let mode: 'up' | 'down' = 'down';
+
+  clock.advance(4_000);
+  await restart();
+  assert.equal(h.service.channels().channel, 'sms', 'restarted during the outage: still SMS');
+  assert.equal(h.service.channels().breaker.phase, 'open');
+  assert.equal(h.service.channels().breaker.since, openedAt, 'the dwell goes on from when it opened');
+  const afterRestart = await call(h, 'POST', '/v1/authentications', txBody('u0'));
+  assert.equal(afterRestart.body.method, 'sms', 'a new authentication after the restart is not sent to the dead app channel');
+  clock.advance(5_999);
+  h.tick();
+  assert.equal(h.service.channels().breaker.phase, 'open', 'still dwelling (10 s from the original opening)');
+  clock.advance(1);
+  h.tick(); // → probing; the probe fails: the provider is still down
+  await until(() => h.service.channels().breaker.phase === 'open');
+  assert.equal((await call(h, 'POST', '/v1/authentications', txBody('u1'))).body.method, 'sms');
+
+  mode = 'up';
+  h.pushSimulator?.setMode('up');
+  clock.advance(10_000);
+  h.tick();
+  await until(() => h.service.channels().breaker.probeStreak === 1);
+  await restart(); // mid-probing
+  assert.equal(h.service.channels().breaker.phase, 'probing');
+  assert.equal(h.service.channels().breaker.probeStreak, 0, 'probes start again from zero');
+  assert.equal(h.service.channels().channel, 'sms');
+  assert.equal((await call(h, 'POST', '/v1/authentications', txBody('u2'))).body.method, 'sms', 'not back on the app before the probes say so');
+  for (let i = 1; i <= 3; i++) {
+    clock.advance(1_000);
+    h.tick();
+    await until(() => h.service.channels().breaker.probeStreak === i || h.service.channels().breaker.phase === 'closed');
+  }
+  await until(() => h.service.channels().channel === 'app');
+  await restart();
+  assert.equal(h.service.channels().breaker.phase, 'closed', 'fail-back is persisted too');
+  assert.equal((await call(h, 'POST', '/v1/authentications', txBody('u0'))).body.method, 'app');
+});

@@ -90,6 +90,28 @@ export function recordProbe(s: BreakerState, ok: boolean, now: number, p: Breake
   return { state: { ...s, probeStreak }, change: undefined };
 }
 
+/** What survives a restart: the phase and when it began (the attempt window does not). */
+export interface SavedBreaker { phase: BreakerPhase; since: number }
+
+/** The part of the breaker to persist at each phase change. */
+export const saveBreaker = (s: BreakerState): SavedBreaker => ({ phase: s.phase, since: s.since });
+
+/**
+ * The breaker after a restart. An open breaker stays open and keeps its dwell (a restart during an
+ * app-channel outage must not send new authentications to the dead channel); a probing one probes
+ * again from the first probe; a closed one starts with an empty window. Anything unreadable is
+ * treated as open from `now`: the probes, not a lost record, decide when the app is back.
+ */
+export function restoreBreaker(saved: unknown, now: number): BreakerState {
+  if (saved === undefined) return initialBreaker(now);
+  const s = saved as Partial<SavedBreaker> | null;
+  const phase = s?.phase;
+  const since = typeof s?.since === 'number' && Number.isFinite(s.since) ? Math.min(s.since, now) : now;
+  if (phase === 'closed') return initialBreaker(now);
+  if (phase === 'probing') return { phase: 'probing', buckets: [], since: now, probeStreak: 0 };
+  return { phase: 'open', buckets: [], since: phase === 'open' ? since : now, probeStreak: 0 };
+}
+
 /** An operator's forced mode (two approvals, reason and expiry), or automatic. */
 export type ChannelMode = 'auto' | 'app' | 'sms';
 

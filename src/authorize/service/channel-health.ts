@@ -5,7 +5,7 @@ import type { AuthorizeBus } from '../events.js';
 import type { AuthStore } from '../store/port.js';
 import type { PushProvider } from '../push/port.js';
 import {
-  advanceBreaker, effectiveChannel, initialBreaker, recordOutcome, recordProbe, windowCounts,
+  advanceBreaker, effectiveChannel, initialBreaker, recordOutcome, recordProbe, restoreBreaker, saveBreaker, windowCounts,
   type BreakerChange, type BreakerParams, type BreakerState, type ChannelMode,
 } from '../domain/breaker.js';
 
@@ -28,7 +28,14 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
   params: BreakerParams & { probeTimeoutMs: number }; override: { maxTtlMs: number; proposalTtlMs: number };
   onOpen: () => void }) {
   const { clock, store, bus, params } = deps;
-  let breaker: BreakerState = initialBreaker(clock.now());
+  // The breaker's phase survives restarts (settings row 'breaker', written at each phase change).
+  let breaker: BreakerState = (() => {
+    const s = store.getSetting('breaker');
+    if (!s) return initialBreaker(clock.now());
+    let saved: unknown = null;
+    try { saved = JSON.parse(s); } catch { /* unreadable: restoreBreaker treats it as open */ }
+    return restoreBreaker(saved, clock.now());
+  })();
   let override: Override | undefined = (() => {
     const s = store.getSetting('override');
     return s ? (JSON.parse(s) as Override) : undefined;
@@ -48,7 +55,10 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
     if (!change && source === 'breaker') return;
     const to = modeText();
     const why = reason ?? change?.reason ?? '';
-    store.tx(() => store.audit({ at: now, kind: 'channel.mode', data: { from: beforeText, to, source, reason: why, breaker: breaker.phase } }));
+    store.tx(() => {
+      if (change) store.setSetting('breaker', JSON.stringify(saveBreaker(breaker)));
+      store.audit({ at: now, kind: 'channel.mode', data: { from: beforeText, to, source, reason: why, breaker: breaker.phase } });
+    });
     bus.emit('channel:mode', { from: beforeText, to, reason: why, source, at: now });
     if (before === 'app' && channel === 'sms') deps.onOpen();
   }
