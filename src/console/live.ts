@@ -28,6 +28,14 @@ export interface LiveTick {
   readonly upstreams: unknown;
 }
 
+const emptySample = (now: number, phases: Record<string, number>): LiveTick['sample'] => ({
+  t: Math.floor(now / 1000) * 1000,
+  verdicts: { allowed: 0, challenged: 0, rateLimited: 0, blocked: 0, shed: 0, stale: 0 },
+  latencyMs: { critical: null, high: null, normal: null, low: null },
+  inFlight: { critical: 0, high: 0, normal: 0, low: 0 },
+  phases,
+});
+
 /** The console's live feed: per-second samples and the picture, pushed over Server-Sent Events. */
 export interface LiveFeed extends Service {
   /** Attaches an SSE response: sends the history at once, then one tick per second. */
@@ -51,6 +59,10 @@ export function createLiveFeed(d: { clock: Clock; bus: ShieldBus; sources: LiveS
   let timer: NodeJS.Timeout | undefined;
   let offs: Array<() => void> = [];
   let last: LiveTick | undefined;
+
+  const picture = (sample: LiveTick['sample'], detection: unknown, full = true): LiveTick => (full
+    ? { sample, detection, offenders: d.sources.offenders(), blocks: d.sources.blocks(), channels: d.sources.channels(), upstreams: d.sources.upstreams() }
+    : { sample, detection, offenders: null, blocks: [], channels: null, upstreams: null });
 
   const send = (res: ServerResponse, event: string, data: unknown): void => {
     // A console that stopped reading is dropped rather than buffered for (SSE, HTML Living Standard §9.2).
@@ -83,6 +95,8 @@ export function createLiveFeed(d: { clock: Clock; bus: ShieldBus; sources: LiveS
       res.write('retry: 2000\n\n');
       clients.add(res);
       res.on('close', () => clients.delete(res));
+      // The picture is built only while someone watches; a console that connects gets one at once.
+      last ??= picture(phases.at(-1) ?? emptySample(clock.now(), {}), d.sources.detection());
       send(res, 'history', { samples: phases, last });
     },
     tick() {
@@ -95,10 +109,9 @@ export function createLiveFeed(d: { clock: Clock; bus: ShieldBus; sources: LiveS
       const lastT = phases.at(-1)?.t ?? -Infinity;
       for (const s of samples) if (s.t > lastT) phases.push({ ...s, phases: phaseNow });
       if (phases.length > KEEP_S) phases.splice(0, phases.length - KEEP_S);
-      const sample = phases.at(-1) ?? { t: Math.floor(now / 1000) * 1000, verdicts: { allowed: 0, challenged: 0, rateLimited: 0, blocked: 0, shed: 0, stale: 0 }, latencyMs: { critical: null, high: null, normal: null, low: null }, inFlight: { critical: 0, high: 0, normal: 0, low: 0 }, phases: phaseNow };
-      last = {
-        sample, detection, offenders: d.sources.offenders(), blocks: d.sources.blocks(), channels: d.sources.channels(), upstreams: d.sources.upstreams(),
-      };
+      const sample = phases.at(-1) ?? emptySample(now, phaseNow);
+      if (clients.size === 0) { last = undefined; return picture(sample, detection, false); }
+      last = picture(sample, detection);
       for (const c of clients) send(c, 'tick', last);
       return last;
     },
