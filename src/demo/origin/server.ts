@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createCapacityGate } from './capacity.js';
 import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
 import { attachLiveStatus, liveParcelPage } from './live.js';
@@ -26,6 +26,29 @@ export interface OriginOptions {
   largeAssetBytes?: number;
   /** This instance's name (several origins behind one shield): sent as X-Origin and in live updates. */
   name?: string;
+  /**
+   * Instances given the same secret accept each other's sessions and payment ids (signed, not
+   * remembered), as servers sharing one database would: a customer whose server dies goes on
+   * on another one.
+   */
+  stateSecret?: string;
+}
+
+/** Signed ids: `<value>.<mac>`, checked without memory by any instance holding the secret. */
+function createSigner(secret: string | undefined): { sign(v: string): string; open(id: string): string | undefined } {
+  const mac = (v: string): string => createHmac('sha256', secret ?? '').update(v).digest('base64url').slice(0, 22);
+  return {
+    sign: (v) => (secret ? `${v}.${mac(v)}` : v),
+    open(id) {
+      if (!secret) return undefined;
+      const dot = id.lastIndexOf('.');
+      if (dot < 1) return undefined;
+      const v = id.slice(0, dot);
+      const a = Buffer.from(id.slice(dot + 1));
+      const b = Buffer.from(mac(v));
+      return a.length === b.length && timingSafeEqual(a, b) ? v : undefined;
+    },
+  };
 }
 
 /** Path groups counted separately in the origin's statistics. */
@@ -126,6 +149,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const served = Object.fromEntries(Object.keys(COST).map((k) => [k, 0])) as Record<OriginPathGroup, number>;
   let rejected = 0;
   const sessions = new Set<string>();
+  const signer = createSigner(opts.stateSecret);
   const payments = new Map<string, { createdAt: number; amount: string; payee: string }>();
   const clients = new Map<string, { served: number; rejected: number }>();
   const maxClients = 500_000;
@@ -170,7 +194,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       if (method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed\n', { allow: 'GET, POST' });
       const form = parseForm(await readBody(req), req.headers['content-type']);
       if (!form.user || form.password !== DEMO_PASSWORD) return json(res, 401, { error: 'invalid credentials' });
-      const sid = randomUUID();
+      const sid = signer.sign(randomUUID());
       sessions.add(sid);
       return send(res, 303, 'text/plain', 'see /bank/account\n', {
         location: '/bank/account', 'set-cookie': `sid=${sid}; Path=/; HttpOnly; SameSite=Lax`,
@@ -178,18 +202,20 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
     if (group === 'account') {
       const sid = /(?:^|;\s*)sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      if (!sid || !sessions.has(sid)) return send(res, 302, 'text/plain', 'login first\n', { location: '/bank/login' });
+      if (!sid || (!sessions.has(sid) && signer.open(sid) === undefined)) return send(res, 302, 'text/plain', 'login first\n', { location: '/bank/login' });
       return send(res, 200, 'text/html; charset=utf-8', bankAccountPage());
     }
     if (group === 'pay') {
       if (method === 'POST' && path === '/api/pay/authorizations') {
         const form = parseForm(await readBody(req), req.headers['content-type']);
-        const id = randomUUID();
+        // With a shared secret the id carries its creation time, signed: any instance can answer for it.
+        const id = opts.stateSecret ? signer.sign(`${randomUUID()}~${Date.now().toString(36)}`) : randomUUID();
         payments.set(id, { createdAt: Date.now(), amount: form.amount ?? '0', payee: form.payee ?? '' });
         return json(res, 201, { id, status: 'pending' }, { location: `/api/pay/authorizations/${id}` });
       }
-      const m = /^\/api\/pay\/authorizations\/([0-9a-f-]{36})$/.exec(path);
-      const p = m ? payments.get(m[1] ?? '') : undefined;
+      const m = /^\/api\/pay\/authorizations\/([0-9a-f-]{36}(?:~[0-9a-z]{1,12}\.[A-Za-z0-9_-]{22})?)$/.exec(path);
+      const signed = m ? signer.open(m[1] ?? '') : undefined;
+      const p = m ? payments.get(m[1] ?? '') ?? (signed ? { createdAt: parseInt(signed.split('~')[1] ?? '', 36), amount: '', payee: '' } : undefined) : undefined;
       if (method === 'GET' && p && m) {
         const status = Date.now() - p.createdAt >= approveAfterMs ? 'approved' : 'pending';
         return json(res, 200, { id: m[1], status, amount: p.amount, payee: p.payee }, { 'cache-control': 'no-store' });

@@ -1,4 +1,5 @@
 import { replaceMarkdownSection } from '../../core/markdown-section.js';
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -127,11 +128,14 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     const r = spawnSync('bash', [join(root, 'scripts', 'ensure-system-packages.sh'), ...needs], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
   }
-  let origin = await spawnServer('origin', BENCH_ORIGIN);
-  const originPort = Number(new URL(origin.url).port);
   const kill = o.killServerAtS;
+  // The failover run's two servers share their application state (signed sessions and payment ids,
+  // as servers on one database would), so a customer whose server dies can go on on the other.
+  const originOpts = kill !== undefined ? { ...BENCH_ORIGIN, stateSecret: randomBytes(16).toString('hex') } : BENCH_ORIGIN;
+  let origin = await spawnServer('origin', originOpts);
+  const originPort = Number(new URL(origin.url).port);
   // The failover run's second server survives every cell: origin figures are its own.
-  const second = kill !== undefined ? await spawnServer('origin', BENCH_ORIGIN) : undefined;
+  const second = kill !== undefined ? await spawnServer('origin', originOpts) : undefined;
   const ports = second ? [originPort, Number(new URL(second.url).port)] : [originPort];
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
@@ -167,7 +171,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         if (o.signal?.aborted) break;
         n++;
         if (kill !== undefined && (origin.child.exitCode !== null || origin.child.signalCode !== null)) {
-          origin = await spawnServer('origin', { ...BENCH_ORIGIN, port: originPort });
+          origin = await spawnServer('origin', { ...originOpts, port: originPort });
           await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
         }
         await originIdle(statsUrl, 10_000);
@@ -216,7 +220,8 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');
   if (o.killServerAtS !== undefined) {
     lines.push(`**Failover run**: two origin servers of that capacity each; the first is killed (SIGKILL) ${o.killServerAtS} s into each cell, ` +
-      'mid-attack, and restarted between cells. The direct target is the killed server itself; origin figures are the surviving server\'s.', '');
+      'mid-attack, and restarted between cells. They share their application state (signed sessions and payment ids, as on one database), ' +
+      'so a customer whose server died can go on on the other. The direct target is the killed server itself; origin figures are the surviving server\'s.', '');
   }
   lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
   const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
