@@ -9,8 +9,13 @@ export type SqliteDatabase = Database.Database;
  * database when no file is configured. WAL: the console's reads never wait for the event writer.
  */
 export function openShieldDatabase(file: string | undefined): SqliteDatabase {
-  if (file) mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file ?? ':memory:');
+  let db: Database.Database;
+  try {
+    if (file) mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file ?? ':memory:');
+  } catch (e) {
+    throw new Error(`storage.database ${file}: ${(e as Error).message}`, { cause: e });
+  }
   if (file) db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 2000');
