@@ -109,14 +109,14 @@ export function createAuthorizeService(deps: ServiceDeps) {
    * RTS art. 4(3)(a)-(b): counts a failure for the payer whatever the channel, without saying which
    * element failed; blocks at the limit and alerts the payer (art. 4(4)). Always throws.
    */
-  function fail(a: AuthRecord, channel: 'app' | 'sms'): never {
+  function fail(a: AuthRecord, channel: 'app' | 'sms', requester?: string): never {
     const now = clock.now();
     const payer = mustPayer(a.payerRef);
     const r = store.tx(() => {
       const fresh = mustPayer(a.payerRef);
       const res = registerFailure(fresh.lockout, now, config.lockout);
       store.setLockout(a.payerRef, res.state);
-      store.audit({ at: now, kind: 'auth.check_failed', authId: a.id, payerRef: a.payerRef, data: { channel, consecutive: res.state.failures, decision: res.decision.kind } });
+      store.audit({ at: now, kind: 'auth.check_failed', authId: a.id, payerRef: a.payerRef, data: { channel, consecutive: res.state.failures, decision: res.decision.kind, ...(requester ? { requester } : {}) } });
       return res;
     });
     if (r.decision.kind === 'warn') dispatch.alert(payer, 'warn');
@@ -318,8 +318,8 @@ export function createAuthorizeService(deps: ServiceDeps) {
         && verifyCode(codeKey, a.id, a.linkHash, input.code, a.codeHash);
       // Both factors are always checked, so neither the answer nor its timing tells which failed (art. 4(3)(a)).
       const knowledgeOk = await verifyKnowledge(input.knowledgeFactor, payer.knowledgeHash);
-      if (!codeOk || !knowledgeOk) fail(a, 'sms');
-      return view(succeed(a, 'code_ok', 'SMS code and knowledge factor verified'));
+      if (!codeOk || !knowledgeOk) fail(a, 'sms', requester);
+      return view(succeed(a, 'code_ok', `SMS code and knowledge factor verified (submitted by ${requester})`));
     },
 
     resend(id: string, requester: string): AuthView {
