@@ -86,7 +86,8 @@ const problems = (e: z.ZodError): unknown => e.issues.map((i) => ({ path: i.path
 
 const loginBody = z.object({ name: z.string().max(64).default('admin'), password: z.string().min(1).max(1024) }).strict();
 const challengeBody = z.object({
-  dimension: z.enum(['fingerprint', 'userAgent', 'path', 'queryShape']), value: z.string().min(1).max(512),
+  // An empty value is a real one: requests with no User-Agent at all.
+  dimension: z.enum(['fingerprint', 'userAgent', 'path', 'queryShape']), value: z.string().max(512),
   ttlS: z.number().int().positive().max(86_400).default(3600), reason: z.string().min(1).max(500),
 }).strict();
 const dryRunBody = z.object({ enabled: z.boolean(), reason: z.string().min(1).max(500) }).strict();

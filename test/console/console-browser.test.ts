@@ -152,6 +152,16 @@ test('console: a block made with one click on a top source takes effect on the s
   await page.getByRole('button', { name: 'Unblock' }).first().click();
   await page.getByRole('status').filter({ hasText: 'unblock 127.0.0.77/32: done' }).waitFor();
   assert.match(await get('127.0.0.77'), /^HTTP\/1\.1 200/);
+  // Software-shaped sources are challenged, not blocked: these requests carry no User-Agent at all.
+  await page.getByRole('button', { name: 'User agents' }).click();
+  await page.locator('[data-challenge="userAgent:"]').click();
+  await page.getByRole('status').filter({ hasText: 'challenge userAgent: done' }).waitFor();
+  assert.doesNotMatch(await get('127.0.0.79'), /^HTTP\/1\.1 200/, 'no User-Agent: challenged');
+  const withAgent = await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0\r\nConnection: close\r\n\r\n', { localAddress: '127.0.0.79', timeoutMs: 2000 });
+  assert.match(withAgent, /^HTTP\/1\.1 200/, 'a browser agent from the same address passes');
+  await page.getByRole('button', { name: 'Lift challenge' }).click();
+  await page.getByRole('status').filter({ hasText: 'lift challenge on userAgent: done' }).waitFor();
+  assert.match(await get('127.0.0.79'), /^HTTP\/1\.1 200/);
 });
 
 test('status page in Chromium: an incident while an attack runs, resolved after; still answering with the origin stopped', async (t) => {

@@ -84,7 +84,7 @@ export function Offenders(props: { tick: Tick | null; act: Act }) {
             const isBlocked = blocked.has(cidr);
             return (
               <tr key={e.value}>
-                <td class="mono trunc" title={e.value}>{e.value}</td><td>{Math.round(e.share * 1000) / 10}%</td><td>{Math.round(e.ratePerS * 10) / 10}/s</td>
+                <td class="mono trunc" title={e.value}>{e.value === '' ? <em>(none)</em> : e.value}</td><td>{Math.round(e.share * 1000) / 10}%</td><td>{Math.round(e.ratePerS * 10) / 10}/s</td>
                 <td>{current[2] ? (isBlocked
                   ? <button type="button" class="small" onClick={() => props.act(`unblock ${cidr}`, () => send('DELETE', `/api/blocks/${encodeURIComponent(cidr)}?reason=${encodeURIComponent('console: top sources')}`))}>Unblock</button>
                   : <button type="button" class="small danger" data-block={cidr} onClick={() => props.act(`block ${cidr}`, () => send('POST', '/api/blocks', { cidr, reason: `console: top source (${Math.round(e.share * 100)}% of traffic)`, ttlS: 3600 }))}>Block</button>)
