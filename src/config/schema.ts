@@ -145,7 +145,9 @@ const upstreamSchema = z.object({
   timeoutMs: positiveMs.default(10_000),
   connectTimeoutMs: positiveMs.default(2_000),
 }).strict().superRefine((u, ctx) => {
-  if ((u.url === undefined) === (u.servers === undefined)) {
+  // Both are accepted only as the parsed form of the shorthand (one server, same url): parsing stays idempotent.
+  const shorthandOutput = u.url !== undefined && u.servers?.length === 1 && u.servers[0]?.url === u.url;
+  if ((u.url === undefined) === (u.servers === undefined) && !shorthandOutput) {
     ctx.addIssue({ code: 'custom', path: ['servers'], message: 'give either `url` (one server) or `servers`, not both or neither' });
   }
   const names = new Set<string>();
@@ -158,7 +160,8 @@ const upstreamSchema = z.object({
 }).transform((u) => {
   const list = u.servers ?? [{ url: u.url as string, weight: 1, backup: false }];
   const servers = list.map((s) => ({ url: s.url, weight: s.weight, backup: s.backup, name: s.name ?? new URL(s.url).host }));
-  return { ...u, url: (servers[0] as { url: string }).url, servers };
+  // `url` stays for one server (the shorthand), absent for several.
+  return { ...u, url: servers.length === 1 ? (servers[0] as { url: string }).url : undefined, servers };
 });
 
 const cacheSchema = z.object({

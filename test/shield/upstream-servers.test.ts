@@ -253,3 +253,16 @@ test('operators drain and disable a server through the admin API; state and metr
   const metrics = await (await request(`${admin}/metrics`)).body.text();
   assert.match(metrics, /rempart_upstream_server_transitions_total\{upstream="origin",server="b",to="draining"\} 1/);
 });
+
+test('a parsed configuration parses again to itself (one server and several), and both forms in one upstream are refused', async () => {
+  const { parseConfig } = await import('../../src/config/load.js');
+  const raw = {
+    upstreams: { one: { url: 'http://127.0.0.1:9001' }, two: { servers: [{ url: 'http://127.0.0.1:9002' }, { url: 'http://127.0.0.1:9003', weight: 3 }] } },
+    routes: [{ match: { path: '/a' }, upstream: 'one' }, { match: { path: '/' }, upstream: 'two' }],
+  };
+  const once1 = parseConfig(raw);
+  assert.deepEqual(parseConfig(JSON.parse(JSON.stringify(once1))), once1);
+  assert.equal(once1.upstreams.one?.servers.length, 1);
+  assert.equal(once1.upstreams.two?.url, undefined);
+  assert.throws(() => parseConfig({ ...raw, upstreams: { one: { url: 'http://127.0.0.1:9001', servers: [{ url: 'http://127.0.0.1:9002' }] } } }), /give either `url`/);
+});
