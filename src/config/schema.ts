@@ -420,6 +420,10 @@ export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: 
         out.push({ path: ['routes', i, typeof route.name === 'string' ? 'name' : 'match'], message: `route identity "${id}" repeats routes[${first}] (give one a distinct name)` });
       } else ids.set(id, i);
     }
+    // An upgrade request must never be answered from (or coalesced behind) a cached response.
+    if ((r as { websocket?: unknown } | null)?.websocket === true && (r as { cache?: unknown }).cache !== undefined) {
+      out.push({ path: ['routes', i, 'cache'], message: 'a route with websocket: true cannot cache (give the WebSocket path a route of its own)' });
+    }
     const u = (r as { upstream?: unknown } | null)?.upstream;
     if (typeof u === 'string' && !names.includes(u)) {
       out.push({ path: ['routes', i, 'upstream'], message: `unknown upstream "${u}" (defined: ${names.join(', ')})` });

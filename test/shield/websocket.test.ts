@@ -213,3 +213,11 @@ test('a reload closes (1001) the tunnels whose server left the configuration and
   await r.body.dump();
   assert.deepEqual(await survivorEnds, { code: 1001, reason: 'server disabled' });
 });
+
+test('configuration: a WebSocket route cannot cache (config check names the key)', async () => {
+  const { parseConfig } = await import('../../src/config/load.js');
+  assert.throws(() => parseConfig({
+    upstreams: { origin: { url: 'http://127.0.0.1:9' } },
+    routes: [{ match: { path: '/live/' }, upstream: 'origin', websocket: true, cache: { ttlS: 5 } }],
+  }), /routes\[0\]\.cache|routes\.0\.cache/);
+});
