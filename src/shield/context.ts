@@ -45,6 +45,9 @@ export interface RequestContext {
   traits: RequestTraits | undefined;
   /** Admission standing, 0 best: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown; a token holder one lower per pace level. */
   tier: number;
+  /** The token a pace is kept for, and the tier its standing alone gives (admission re-reads the pace while it waits). */
+  paceKey?: string | undefined;
+  baseTier?: number | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;
   /** Headers to add to the answer (a clearance just earned by an API client). */

@@ -20,7 +20,8 @@ import { createRequestIdFilter } from './filters/upstream-response/request-id.js
 import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import type { HealthRegistry } from './upstream/health/monitor.js';
-import { createAdmissionQueue, type AdmissionQueue } from './upstream/admission.js';
+import { createAdmissionQueue, type AdmissionQueue, type Waiter } from './upstream/admission.js';
+import type { RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
@@ -96,8 +97,17 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const w = config.classWeights;
   const weights = [w.critical, w.high, w.normal, w.low];
   const adaptive = config.detection.enabled && config.detection.adaptiveConcurrency;
+  // A waiting token holder's standing falls as its pace climbs (requests queued before its flood showed).
+  const pace = shared.pace;
+  const retier = config.detection.enabled
+    ? (w: Waiter): number => {
+      const ctx = w.subject as RequestContext | undefined;
+      if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
+      return ctx.baseTier + pace.level(ctx.paceKey, shared.ticker.now());
+    }
+    : undefined;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights })]));
+    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, ...(retier ? { retier } : {}) })]));
   // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
   // requests wait in our queue (where standing and class decide) rather than in the upstream's.
   const concurrency = adaptive

@@ -177,6 +177,41 @@ test('standing goes before class: a flood aimed at the critical class waits behi
   assert.deepEqual(log.slice(4), ['start heavy-critical0', 'start heavy-critical1', 'start heavy-critical2', 'start heavy-critical3']);
 });
 
+test('a waiter whose standing fell while it waited (its identity kept flooding) moves behind later, better arrivals', () => {
+  const now: Record<string, number> = {};
+  const q = createAdmissionQueue({
+    maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 1000,
+    retier: (w) => now[w.subject as string] ?? (w.tier as number),
+  });
+  const log: string[] = [];
+  const w = (tier: number, name: string): Waiter => ({ ...tiered(2, tier, log, name), subject: name });
+  q.admit(w(1, 'busy'), 0);
+  // A flood's first requests arrive while its token still looks light (tier 1) ...
+  q.admit(w(1, 'early-bot1'), 1);
+  q.admit(w(1, 'early-bot2'), 2);
+  // ... then customers, at tier 1 and 2 (a customer who earned a proof-of-work clearance).
+  q.admit(w(1, 'customer1'), 3);
+  q.admit(w(2, 'customer2'), 4);
+  // By now the bot's pace shows: its queued requests are worth tier 5.
+  now['early-bot1'] = 5;
+  now['early-bot2'] = 5;
+  for (let i = 0; i < 4; i++) q.release(10);
+  assert.deepEqual(log, ['start busy', 'start customer1', 'start customer2', 'start early-bot1', 'start early-bot2']);
+  assert.equal(q.queued, 0);
+  // Moved waiters still time out, are cancelled and pushed out from where they are now.
+  const q2 = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 100, retier: (x) => now[x.subject as string] ?? (x.tier as number) });
+  const log2: string[] = [];
+  q2.admit({ ...tiered(2, 1, log2, 'busy'), subject: 'busy' }, 0);
+  q2.admit({ ...tiered(2, 1, log2, 'early-bot1'), subject: 'early-bot1' }, 1);
+  q2.admit({ ...tiered(2, 1, log2, 'c'), subject: 'c' }, 2);
+  q2.release(3); // starts c: early-bot1 moved to tier 5 on the way
+  assert.equal(q2.admit({ ...tiered(2, 2, log2, 'late'), subject: 'late' }, 4), 'queued');
+  assert.equal(q2.admit({ ...tiered(2, 2, log2, 'later'), subject: 'later' }, 5), 'queued', 'the moved bot request is pushed out first');
+  assert.ok(log2.includes('reject early-bot1 pushed-out'), log2.join(','));
+  assert.equal(q2.expire(1000), 2);
+  assert.equal(q2.queued, 0);
+});
+
 test('a full queue pushes out the worst standing first, in any class; an anonymous arrival cannot push out a known client', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
   const log: string[] = [];

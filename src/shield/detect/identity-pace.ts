@@ -39,6 +39,8 @@ export interface IdentityPace {
   hit(key: string, now: number): number;
   /** Requests of `key` over the sliding window, without counting one. */
   estimate(key: string, now: number): number;
+  /** The pace level of `key` now, without counting a request. */
+  level(key: string, now: number): number;
   /** Identities tracked now. */
   readonly size: number;
 }
@@ -92,6 +94,9 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       } else roll(e, epoch);
       e.cur++;
       return paceLevel(windowCount(e, now, epoch, params.bucketMs), params.lightRequests);
+    },
+    level(key, now) {
+      return paceLevel(this.estimate(key, now), settings().lightRequests);
     },
     estimate(key, now) {
       const e = map.get(key);

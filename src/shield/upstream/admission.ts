@@ -25,8 +25,10 @@ export type AdmissionRejection = 'queue-full' | 'queue-timeout' | 'pushed-out';
 export interface Waiter {
   /** 0 = critical, 1 = high, 2 = normal, 3 = low. */
   readonly rank: number;
-  /** Standing within the class, 0 = best (see TIERS); absent = the worst. */
+  /** Standing, 0 = best (see TIERS); absent = the worst. */
   readonly tier?: number;
+  /** Whatever the queue's `retier` hook needs to judge this waiter again (the request context). */
+  readonly subject?: unknown;
   enqueuedAt: number;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
@@ -40,6 +42,11 @@ export interface AdmissionParams {
   queueTimeoutMs: number;
   /** Shares of the slots under contention by rank (critical, high, normal, low); default CLASS_WEIGHTS. */
   weights?: readonly number[];
+  /**
+   * A waiter's standing now (it may have fallen since it was queued: its identity kept flooding).
+   * Read when the waiter reaches the head of its queue; a worse tier moves it there.
+   */
+  retier?: (w: Waiter) => number;
 }
 
 /** The admission state of one upstream. */
@@ -63,10 +70,11 @@ export interface AdmissionQueue {
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
 const RANKS = CLASS_WEIGHTS.length;
 /**
- * Standings within a class: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown; a
- * token holder moves one tier down per pace level (lighter identities first), to 4 at most.
+ * Standings: 0 known well before the attack, 1 known shortly before, 2 proof-of-work solved during
+ * it, 3 anonymous (or only the no-JavaScript cookie); a token holder moves one tier down per pace
+ * level (lighter identities first, see detect/identity-pace.ts), to 7 at most.
  */
-export const TIERS = 6;
+export const TIERS = 8;
 
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
@@ -84,7 +92,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
-  const qOf = (w: Waiter): number => rankOf(w) * TIERS + tierOf(w);
+  // The tier a waiter is filed under now (the retier hook may have moved it down since it arrived).
+  const filed = new WeakMap<Waiter, number>();
+  const qOf = (w: Waiter): number => rankOf(w) * TIERS + (filed.get(w) ?? tierOf(w));
   const weights = params.weights ?? CLASS_WEIGHTS;
   const weight = (r: number): number => weights[r] as number;
 
@@ -103,17 +113,39 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     live[i] = (live[i] as number) - 1;
   };
 
-  /** Oldest live waiter of queue i, removed from it. */
+  /**
+   * Oldest live waiter of queue i, removed from it. With a `retier` hook, a head whose standing
+   * fell since it was queued moves to the back of its new tier instead: requests a flood queued
+   * in its first second, before its pace showed, do not stay ahead of customers who came after.
+   * Each waiter only ever moves down, so this ends.
+   */
   const shiftQueue = (i: number): Waiter | undefined => {
     const q = queues[i] as Waiter[];
+    const retier = self.params.retier;
     while ((heads[i] as number) < q.length) {
       const w = q[heads[i] as number] as Waiter;
       heads[i] = (heads[i] as number) + 1;
-      if (w.state === 'queued') { compact(i); return w; }
+      if (w.state !== 'queued') continue;
+      if (retier !== undefined) {
+        const from = i % TIERS;
+        const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
+        if (t > from) {
+          const j = i - from + t;
+          filed.set(w, t);
+          (queues[j] as Waiter[]).push(w);
+          live[i] = (live[i] as number) - 1;
+          live[j] = (live[j] as number) + 1;
+          continue;
+        }
+      }
+      compact(i);
+      return w;
     }
     compact(i);
     return undefined;
   };
+  // (A moved waiter keeps its arrival time, so it may sit behind younger ones in its new queue:
+  // `expire` then reaches it a little after its timeout. It is of the worst standing there anyway.)
 
   /** Newest live waiter of queue i, removed from it. */
   const popQueue = (i: number): Waiter | undefined => {

@@ -217,6 +217,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const waiter: Waiter = {
       rank: RANK[ctx.routeClass],
       tier: ctx.tier,
+      subject: ctx,
       enqueuedAt: 0,
       state: 'new',
       start: () => dispatch(ctx, up, upstream, queue, state, cb),

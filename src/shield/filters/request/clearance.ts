@@ -3,7 +3,7 @@ import type { RateParams } from '../../../config/schema.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 import type { RequestContext, RequestTraits } from '../../context.js';
 import { deny } from '../../verdict.js';
-import { evaluateClearance } from '../../challenge/evaluate.js';
+import { evaluateClearance, type ClearanceDecision } from '../../challenge/evaluate.js';
 import type { ChallengeSettings } from '../../challenge/settings.js';
 import { hasSessionCookie } from '../../reputation/cookie.js';
 import { addressPrefix } from '../../reputation/prefix.js';
@@ -35,11 +35,28 @@ export interface ClearanceDeps {
   dryRun: boolean;
 }
 
-// Only a reputation from before the attack ranks first: a proof-of-work solved during the attack
-// proves work, not history — bots that solve must not outrank customers who kept their cookies.
+// Admission tier by what a token proves (lower is served first):
+//  0 a reputation from normal times, older than the minimum age (a customer known before the attack);
+//  1 a younger reputation from normal times (history, but short: a bot that browsed just before);
+//  2 a proof-of-work solved during the attack: it proves work, not history — bots that solve
+//    must not outrank customers who kept their cookies;
+//  3 the no-JavaScript cookie (anyone who follows a redirect gets it once suspicion starts) and
+//    no token at all.
 // A token holder then moves down one tier per pace level (see detect/identity-pace.ts): a token
 // flooding at the top level waits behind anonymous first requests.
-const TIER = { established: 0, cleared: 1, checked: 1, unknown: 2 } as const;
+const TIER_REP_ESTABLISHED = 0;
+const TIER_REP_RECENT = 1;
+const TIER_CLEARED = 2;
+const TIER_ANONYMOUS = 3;
+const tierOf = (d: ClearanceDecision): number => {
+  if (d.kind !== 'pass') return TIER_ANONYMOUS;
+  switch (d.standing) {
+    case 'established': return TIER_REP_ESTABLISHED;
+    case 'cleared': return TIER_CLEARED;
+    case 'checked': return d.via === 'rep' ? TIER_REP_RECENT : TIER_ANONYMOUS;
+    default: return TIER_ANONYMOUS;
+  }
+};
 
 /**
  * Who is this client, and must it prove something first? Computes the request's traits once
@@ -86,14 +103,11 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
-    // The no-JavaScript cookie is handed to anyone who keeps cookies once suspicion starts: it
-    // proves no history, so it ranks with anonymous requests — a flood that follows redirects must
-    // not reach the customers' tier by doing so. (A reputation from normal times, or a solved
-    // proof-of-work, does rank above.)
-    ctx.tier = decision.kind === 'pass' && decision.via === 'nojs' ? TIER.unknown : TIER[traits.standing];
+    ctx.tier = ctx.baseTier = tierOf(decision);
     if (decision.kind === 'pass' && decision.rateKey !== undefined) {
       traits.pace = d.pace.hit(decision.rateKey, d.ticker.now());
       ctx.tier += traits.pace;
+      ctx.paceKey = decision.rateKey;
     }
     d.detector.arrive(ctx, traits);
 
