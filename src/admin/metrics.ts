@@ -60,6 +60,11 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     name: 'rempart_requests_by_standing_total', help: 'Requests by client standing (established, cleared, checked, unknown)',
     labelNames: ['standing'] as const, registers: [registry],
   });
+  const pace = new Counter({
+    name: 'rempart_requests_by_pace_total', help: 'Token holders\' requests by pace level (0 light … 4 heaviest): the heavier wait first under saturation',
+    labelNames: ['level'] as const, registers: [registry],
+  });
+  const paceChildren = [0, 1, 2, 3, 4].map((l) => pace.labels(String(l)));
   const PHASE_VALUE: Record<string, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
   const offs = [
     bus.on('attack:transition', (e) => {
@@ -72,6 +77,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
       const t = ctx.traits;
       if (t) {
         standing.labels(t.standing).inc();
+        if (t.standing !== 'unknown') paceChildren[t.pace]?.inc();
         if (t.challenged > 0) challenges.labels(String(t.challenged), String(t.wouldHave === undefined)).inc();
       }
     }),

@@ -74,7 +74,9 @@ test('token holders that flood wait behind customers holding the same kind of to
   // Served ahead of the queue: a customer waits for a free slot, not behind the flood's queue.
   const sorted = [...customerMs].sort((a, b) => a - b);
   assert.ok((sorted[Math.floor(sorted.length / 2)] as number) < 1000, `customer median ${sorted[Math.floor(sorted.length / 2)]} ms`);
-  // The standing is visible to operators: pace shows in the per-standing metric.
+  // Standing and pace are visible to operators.
   const metrics = await (await request(`${shield.adminUrl.replace(/\/$/, '')}/metrics`)).body.text();
   assert.match(metrics, /rempart_requests_by_standing_total\{standing="checked"\} \d+/);
+  const heaviest = Number(/rempart_requests_by_pace_total\{level="4"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  assert.ok(heaviest > 0, 'the flooding tokens show in the heaviest pace level');
 });
