@@ -99,6 +99,25 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
   };
 }
 
+/**
+ * A few seconds of light browsing through a fresh target before its first cell, the same for every
+ * target: a Node process compiles its code on first use (JIT, lazily loaded modules), and without
+ * this the first cell of a Node target measured its start-up as p99 (1.5-2.2 s in the `none` row).
+ */
+async function warmUp(url: string): Promise<void> {
+  const c = new Client(url, { pipelining: 1 });
+  const paths = ['/', '/track', '/track/6A12345678901', '/search?q=colis', '/bank/login', '/static/site.css'];
+  try {
+    for (let i = 0; i < 60; i++) {
+      const r = await c.request({ method: 'GET', path: paths[i % paths.length] as string, headers: { accept: i % 2 ? 'text/html' : 'application/json' } }).catch(() => undefined);
+      await r?.body.dump().catch(() => undefined);
+      await sleep(40);
+    }
+  } finally {
+    await c.close().catch(() => undefined);
+  }
+}
+
 async function originIdle(statsUrl: string, maxMs: number): Promise<void> {
   const u = new URL(statsUrl);
   const c = new Client(u.origin);
@@ -156,7 +175,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
-      if (t) closers.push(t.close);
+      if (t) { closers.push(t.close); await warmUp(t.url); }
     } catch (err) {
       unavailable[name] = (err as Error).message.split('\n')[0] ?? 'failed';
       log(`target ${name} unavailable: ${unavailable[name]}`);
