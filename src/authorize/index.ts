@@ -188,7 +188,10 @@ export async function startAuthorize(opts: StartAuthorizeOptions): Promise<Autho
   life.register({
     name: 'checkpointer',
     start: () => {
-      if (config.store.file !== ':memory:') checkpointer = startCheckpointer(config.store.file, 250, (message) => logger.warn({ message }, 'authorize: WAL checkpoint failed'));
+      if (config.store.file === ':memory:') return;
+      // 8192 frames ≈ 32 MB of WAL before the writer lets it start over (a few seconds at full load).
+      checkpointer = startCheckpointer(config.store.file, { intervalMs: 250, resetFrames: 8192 },
+        (message) => logger.warn({ message }, 'authorize: WAL checkpoint failed'), () => store.checkpoint());
     },
     stop: () => checkpointer?.stop(),
   });

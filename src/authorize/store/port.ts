@@ -123,6 +123,9 @@ export interface AuthStore {
   putIdempotent(key: string, a: IdempotentAnswer, now: number): boolean;
   dropIdempotent(key: string): void;
 
+  /** Lets the WAL start over: a checkpoint of what is left to copy, made between two commits (see checkpointer.ts). */
+  checkpoint(): void;
+
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
 

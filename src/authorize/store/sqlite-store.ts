@@ -295,6 +295,11 @@ export function openSqliteStore(file: string, opts: { synchronous: 'NORMAL' | 'F
       return stmt.run(key, a.bodyHash, a.status, a.body, a.pending ? 1 : 0, now).changes === 1;
     },
     dropIdempotent: (key) => { q.dropIdem.run(key); },
+    checkpoint() {
+      const run = (): void => { if (db.open && !batch) db.pragma('wal_checkpoint(PASSIVE)'); };
+      if (batch) batch.after.push(run);
+      else run();
+    },
     getSetting: (key) => (q.getSetting.get(key) as { value: string } | undefined)?.value,
     setSetting: (key, value) => { q.setSetting.run(key, value); },
     close: () => {
