@@ -6,7 +6,7 @@
  * docs/benchmarks.md between the bench:authorize markers.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -143,6 +143,9 @@ async function drive(s: Service, rate: number, ms: number, create: (i: number) =
   let ok = 0;
   let failed = 0;
   const total = Math.round((rate * ms) / 1000);
+  // The WAL's peak size: it must start over under steady load, not grow with everything written.
+  let walPeak = 0;
+  const wal = s.dir ? setInterval(() => { try { walPeak = Math.max(walPeak, statSync(join(s.dir, 'authorize.db-wal')).size); } catch { /* not yet */ } }, 100) : undefined;
   const cpu0 = cpuMs(s);
   const start = performance.now();
   const all: Array<Promise<void>> = [];
@@ -157,10 +160,11 @@ async function drive(s: Service, rate: number, ms: number, create: (i: number) =
     await new Promise((r) => setTimeout(r, 1));
   }
   await Promise.all(all);
+  if (wal) clearInterval(wal);
   const elapsed = (performance.now() - start) / 1000;
   // The service keeps working after the last answer (the simulated phones' fetches): settle before reading its CPU.
   await new Promise((r) => setTimeout(r, 500));
-  return { offered: rate, achieved: ok / elapsed, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1), notSent, failed, cpuPer: (cpuMs(s) - cpu0) / Math.max(1, ok) };
+  return { offered: rate, achieved: ok / elapsed, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1), notSent, failed, cpuPer: (cpuMs(s) - cpu0) / Math.max(1, ok), walPeakMB: walPeak / 1e6 };
 }
 
 /** Open loop: creates arrive at `rate`/s whatever the answers, for `ms`; the apps do not answer (the device fetch still happens). */
@@ -268,7 +272,7 @@ console.log(fo);
 const load = loadavg().map((x) => x.toFixed(1)).join(' ');
 
 const open = (r: Awaited<ReturnType<typeof openLoop>>): string =>
-  `| ${r.name} | ${r.achieved.toFixed(0)}${r.notSent ? ` (${r.notSent} not sent: 2,000 in flight)` : ''}${r.failed ? ` (${r.failed} failed)` : ''} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.name.startsWith('baseline') ? '—' : `${ms(r.cpuPer)} ⇒ ${(1000 / r.cpuPer).toFixed(0)}/s per core`} |`;
+  `| ${r.name} | ${r.achieved.toFixed(0)}${r.notSent ? ` (${r.notSent} not sent: 2,000 in flight)` : ''}${r.failed ? ` (${r.failed} failed)` : ''} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.name.startsWith('baseline') ? '—' : `${ms(r.cpuPer)} ⇒ ${(1000 / r.cpuPer).toFixed(0)}/s per core`} | ${r.name.startsWith('baseline') ? '—' : `${r.walPeakMB.toFixed(0)} MB`} |`;
 const aimMet = open500.achieved >= 495 && open500.p99 < 20;
 
 const body = `
@@ -287,8 +291,8 @@ authentication and audit records are committed. The baseline is a minimal node:h
 (bench/fixtures/minimal-json-api.mjs) driven the same way just before (and between) the service
 runs: Node's own and the machine's floor at that moment.
 
-| open loop | achieved creates/s | p50 | p99 | max | service CPU per create |
-|---|---:|---:|---:|---:|---:|
+| open loop | achieved creates/s | p50 | p99 | max | service CPU per create | WAL peak |
+|---|---:|---:|---:|---:|---:|---:|
 ${[base1, open500, base2, openFull, open800].map(open).join('\n')}
 
 Closed loop, full flow = create, the app's challenge fetch, and a signed \`app-result\` (Ed25519),
