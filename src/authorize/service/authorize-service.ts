@@ -251,27 +251,22 @@ export function createAuthorizeService(deps: ServiceDeps) {
      * by the device key (RTS art. 7) — else 401, whatever the reason (nothing to learn from it).
      */
     appChallenges(deviceId: string, proof: FetchProof): ChallengeView[] {
-      const given = Buffer.from(proof.kind === 'push' ? proof.token : '', 'utf8');
+      const refuse = (): never => { throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required'); };
       if (proof.kind === 'push') {
+        const given = Buffer.from(proof.token, 'utf8');
         const expected = Buffer.from(pushToken(deviceId, proof.ref), 'utf8');
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
-        if (deviceId === PROBE_DEVICE) {
-          if (!health.probeFetched(proof.ref)) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
-          return [];
-        }
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) refuse();
+        if (deviceId === PROBE_DEVICE) return health.probeFetched(proof.ref) ? [] : refuse();
         // The token stays good only while its authentication waits in the app.
         const a = store.getAuth(proof.ref);
-        if (!a || a.state !== 'app_pending' || store.payerForDevice(deviceId) !== a.payerRef) {
-          throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
-        }
+        if (!a || a.state !== 'app_pending' || store.payerForDevice(deviceId) !== a.payerRef) refuse();
         return service.appFetch(deviceId);
       }
       const payerRef = deviceId === PROBE_DEVICE ? undefined : store.payerForDevice(deviceId);
       const device = payerRef ? store.getPayer(payerRef)?.devices.find((d) => d.deviceId === deviceId) : undefined;
       const ok = !!device && Math.abs(clock.now() - proof.timestamp) <= t.signatureSkewMs
         && verifyDeviceSignature(deviceKey(device.publicKeyPem), appFetchPayload(deviceId, proof.timestamp), proof.signature);
-      if (!ok) throw new AuthorizeError('RMP_ERR_AUTH_UNAUTHORIZED', 'a valid push token or device signature is required');
-      return service.appFetch(deviceId);
+      return ok ? service.appFetch(deviceId) : refuse();
     },
 
     /** Lists a device's pending challenges and marks them fetched (a success for the breaker); the caller has authenticated the device. */
