@@ -121,6 +121,8 @@ test('breaker state survives restarts: during an app outage new authentications 
   assert.equal(h.service.channels().channel, 'sms', 'restarted during the outage: still SMS');
   assert.equal(h.service.channels().breaker.phase, 'open');
   assert.equal(h.service.channels().breaker.since, openedAt, 'the dwell goes on from when it opened');
+  const started = h.store.db.prepare("SELECT data FROM audit WHERE kind = 'service.started' ORDER BY seq DESC LIMIT 1").get() as { data: string };
+  assert.deepEqual(JSON.parse(started.data), { nonTerminal: JSON.parse(started.data).nonTerminal, channel: 'sms', breaker: 'open', override: null }, 'the start is audited with the restored mode');
   const afterRestart = await call(h, 'POST', '/v1/authentications', txBody('u0'));
   assert.equal(afterRestart.body.method, 'sms', 'a new authentication after the restart is not sent to the dead app channel');
   clock.advance(5_999);

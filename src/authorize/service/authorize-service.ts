@@ -389,7 +389,9 @@ export function createAuthorizeService(deps: ServiceDeps) {
       const byState = store.countByState();
       const nonTerminal = store.countNonTerminal();
       const now = clock.now();
-      store.tx(() => store.audit({ at: now, kind: 'service.started', data: { nonTerminal } }));
+      const ch = health.status();
+      // The channel the service starts on (breaker phase restored from the store, override if any).
+      store.tx(() => store.audit({ at: now, kind: 'service.started', data: { nonTerminal, channel: ch.channel, breaker: ch.breaker.phase, override: ch.override?.mode ?? null } }));
       return { nonTerminal, byState };
     },
 

@@ -38,7 +38,12 @@ export function createChannelHealth(deps: { clock: Clock; store: AuthStore; bus:
   })();
   let override: Override | undefined = (() => {
     const s = store.getSetting('override');
-    return s ? (JSON.parse(s) as Override) : undefined;
+    if (!s) return undefined;
+    try {
+      return JSON.parse(s) as Override;
+    } catch {
+      return undefined; // an unreadable override cannot be honoured: the breaker decides (the start record shows the mode)
+    }
   })();
   let proposal: Proposal | undefined;
   let probe: { ref: string; sentAt: number; answered: boolean } | undefined;

@@ -63,7 +63,8 @@ export function createAuthRecords(deps: { store: AuthStore; clock: Clock; bus: A
       });
       if (!updated) throw new AuthorizeError('RMP_ERR_AUTH_CONFLICT');
       if (isTerminal(tr.to)) deps.onTerminal(a.id);
-      bus.emit('auth:state', { authId: a.id, payerRef: a.payerRef, from: a.state, to: tr.to, method: updated.method, reason, at: now });
+      // Published once committed (group commit): subscribers never see a change a crash could undo.
+      store.afterCommit(() => bus.emit('auth:state', { authId: a.id, payerRef: a.payerRef, from: a.state, to: tr.to, method: updated.method, reason, at: now }));
       return updated;
     },
 
