@@ -5,7 +5,7 @@ import { createRng } from '../../src/core/rng.js';
 
 const servers = (weights: number[], backups: number[] = []): BalancedServer[] =>
   weights.map((w, index) => ({ index, weight: w, effectiveWeight: w, backup: backups.includes(index), available: true, outstanding: 0 }));
-const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `http://10.0.0.${i + 1}:80`);
+const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `http://127.0.0.${i + 1}:8080`);
 
 function count(b: ReturnType<typeof createBalancer>, n: number, key?: (i: number) => string): number[] {
   const out: number[] = [0, 0, 0].slice(0, b === undefined ? 0 : 3);
