@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { json, readJson, sha } from './http-json.js';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { EventStore } from '../console/event-store.js';
@@ -49,7 +50,6 @@ export interface AdminConsole {
   api(req: IncomingMessage, res: ServerResponse, url: URL, who: string): Promise<boolean>;
 }
 
-const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 const header = (req: IncomingMessage, name: string): string | undefined => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -63,23 +63,6 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
   }
   return undefined;
-}
-
-function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string | string[]> = {}): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
-  res.end(body);
-}
-
-async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new Error('body too large');
-    chunks.push(c);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
 }
 
 const problems = (e: z.ZodError): unknown => e.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { json, readJson, sha } from './http-json.js';
 import { z } from 'zod';
 import type { Registry } from 'prom-client';
 import { cidrSchema } from '../config/schema.js';
@@ -39,30 +40,11 @@ const blockBody = z.object({
   reason: z.string().max(200).default('admin'),
 }).strict();
 
-const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
-
 /** Constant-time bearer check (hashing first makes the lengths equal). */
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
   if (!token) return false;
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   return m !== null && timingSafeEqual(sha(m[1] ?? ''), sha(token));
-}
-
-function json(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
-  res.end(body);
-}
-
-async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new Error('body too large');
-    chunks.push(c);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
 }
 
 /**
