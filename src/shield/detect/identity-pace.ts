@@ -75,9 +75,17 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     e.epoch = epoch;
   };
 
-  const windowCount = (e: Entry, now: number, epoch: number, bucketMs: number): number => {
-    const into = (now - epoch * bucketMs) / bucketMs;
-    return e.prev * (1 - into) + e.cur;
+  // The previous bucket counts for the share of it still inside the sliding window.
+  const windowCount = (prev: number, cur: number, now: number, epoch: number, bucketMs: number): number =>
+    prev * (1 - (now - epoch * bucketMs) / bucketMs) + cur;
+
+  // Without counting: an entry last touched in the previous bucket has that bucket as `prev` now.
+  const estimate = (key: string, now: number, bucketMs: number): number => {
+    const e = map.get(key);
+    if (e === undefined) return 0;
+    const epoch = epochOf(now, bucketMs);
+    if (e.epoch === epoch) return windowCount(e.prev, e.cur, now, epoch, bucketMs);
+    return e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0;
   };
 
   return {
@@ -93,20 +101,12 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
         map.set(key, e);
       } else roll(e, epoch);
       e.cur++;
-      return paceLevel(windowCount(e, now, epoch, params.bucketMs), params.lightRequests);
+      return paceLevel(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), params.lightRequests);
     },
     level(key, now) {
-      return paceLevel(this.estimate(key, now), settings().lightRequests);
+      const params = settings();
+      return paceLevel(estimate(key, now, params.bucketMs), params.lightRequests);
     },
-    estimate(key, now) {
-      const e = map.get(key);
-      if (e === undefined) return 0;
-      const { bucketMs } = settings();
-      const epoch = epochOf(now, bucketMs);
-      if (e.epoch < epoch - 1) return 0;
-      const prev = e.epoch === epoch ? e.prev : e.cur;
-      const cur = e.epoch === epoch ? e.cur : 0;
-      return windowCount({ epoch, prev, cur }, now, epoch, bucketMs);
-    },
+    estimate: (key, now) => estimate(key, now, settings().bucketMs),
   };
 }

@@ -32,6 +32,8 @@ export interface Waiter {
   enqueuedAt: number;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
+  /** Managed by the queue: the tier it is filed under once the `retier` hook moved it down. */
+  filed?: number;
   start(): void;
   reject(why: AdmissionRejection): void;
 }
@@ -92,9 +94,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
-  // The tier a waiter is filed under now (the retier hook may have moved it down since it arrived).
-  const filed = new WeakMap<Waiter, number>();
-  const qOf = (w: Waiter): number => rankOf(w) * TIERS + (filed.get(w) ?? tierOf(w));
+  const qOf = (w: Waiter): number => rankOf(w) * TIERS + (w.filed ?? tierOf(w));
   const weights = params.weights ?? CLASS_WEIGHTS;
   const weight = (r: number): number => weights[r] as number;
 
@@ -131,7 +131,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
         if (t > from) {
           const j = i - from + t;
-          filed.set(w, t);
+          w.filed = t;
           (queues[j] as Waiter[]).push(w);
           live[i] = (live[i] as number) - 1;
           live[j] = (live[j] as number) + 1;
