@@ -140,7 +140,7 @@ const upstreamSchema = z.object({
   /** Requests waiting for a slot beyond that; more important classes are served first and push out less important ones. Beyond it: 503. */
   maxQueue: z.number().int().min(0).default(1024),
   /** Longest wait for a slot before 503 + Retry-After (HAProxy `timeout queue`). */
-  queueTimeoutMs: positiveMs.default(3_000),
+  queueTimeoutMs: positiveMs.default(10_000),
   /** Whole exchange budget: headers must arrive and the body must keep flowing within it. */
   timeoutMs: positiveMs.default(10_000),
   connectTimeoutMs: positiveMs.default(2_000),
@@ -230,7 +230,19 @@ const rateLimitsSchema = z.object({
 }).strict();
 
 const weightSchema = z.number().positive().max(1000);
-/** Shares of upstream slots per class when requests must wait (stride scheduling, not strict priority). */
+const offsetSchema = z.number().int().min(0).max(60_000);
+/**
+ * Deadline offsets per class when requests wait for an upstream (HAProxy `set-priority-offset`):
+ * a request is served as if it arrived this many ms later. Bounded priority: a payment overtakes
+ * tracking pages that came up to 500 ms before it, never starves them (see upstream/admission.ts).
+ */
+const classOffsetsSchema = z.object({
+  critical: offsetSchema.default(0),
+  high: offsetSchema.default(250),
+  normal: offsetSchema.default(500),
+  low: offsetSchema.default(1000),
+}).strict();
+/** Shares of a full wait queue per class: the class most over its share loses its newest waiter first. */
 const classWeightsSchema = z.object({
   critical: weightSchema.default(8),
   high: weightSchema.default(4),
@@ -301,7 +313,7 @@ const detectionSchema = z.object({
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */
-  adaptiveConcurrency: z.boolean().default(false),
+  adaptiveConcurrency: z.boolean().default(true),
   /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */
   attack: z.object({
     kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),
@@ -389,6 +401,7 @@ export const configSchema = z.object({
   blocklist: z.array(blockSchema).default([]),
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
   classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
+  classOffsetsMs: classOffsetsSchema.default(() => classOffsetsSchema.parse({})),
   cache: cacheStoreSchema.default(() => cacheStoreSchema.parse({})),
   buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
   detection: detectionSchema.default(() => detectionSchema.parse({})),

@@ -43,9 +43,9 @@ export interface RequestContext {
   body: BufferedBody | undefined;
   /** What detection computed about the request (fingerprint, prefixes, shapes), once. */
   traits: RequestTraits | undefined;
-  /** Admission standing, 0 best: 0 known before the attack, 1 cleared or keeps cookies, 2 unknown; a token holder one lower per pace level. */
+  /** Admission tier from standing and pace (upstream/admission.ts `tierFor`), 0 best. */
   tier: number;
-  /** The token a pace is kept for, and the tier its standing alone gives (admission re-reads the pace while it waits). */
+  /** The token a pace is kept for, and its standing (STANDING; admission re-reads the pace while it waits). */
   paceKey?: string | undefined;
   baseTier?: number | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */

@@ -14,13 +14,14 @@ import { createRateLimitFilter, type RateLimiterPort } from './filters/request/r
 import { createCacheLookupFilter } from './filters/request/cache-lookup.js';
 import { createBufferBodyFilter } from './filters/upstream-request/buffer-body.js';
 import { createForwardingHeadersFilter } from './filters/upstream-request/forwarding-headers.js';
+import { createPaceFilter } from './filters/upstream-request/pace.js';
 import { createCacheStoreFilter } from './filters/upstream-response/cache-store.js';
 import { createStaleOnErrorStatusFilter } from './filters/upstream-response/stale-on-error-status.js';
 import { createRequestIdFilter } from './filters/upstream-response/request-id.js';
 import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import type { HealthRegistry } from './upstream/health/monitor.js';
-import { createAdmissionQueue, type AdmissionQueue, type Waiter } from './upstream/admission.js';
+import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
 import type { RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
@@ -96,6 +97,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreams = createUpstreams(config.upstreams, shared.health, shared.ticker);
   const w = config.classWeights;
   const weights = [w.critical, w.high, w.normal, w.low];
+  const o = config.classOffsetsMs;
+  const offsetsMs = [o.critical, o.high, o.normal, o.low];
   const adaptive = config.detection.enabled && config.detection.adaptiveConcurrency;
   // A waiting token holder's standing falls as its pace climbs (requests queued before its flood showed).
   const pace = shared.pace;
@@ -103,11 +106,11 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     ? (w: Waiter): number => {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
-      return ctx.baseTier + pace.level(ctx.paceKey, shared.ticker.now());
+      return tierFor(ctx.baseTier, pace.level(ctx.paceKey, shared.ticker.now()));
     }
     : undefined;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, ...(retier ? { retier } : {}) })]));
+    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, offsetsMs, ...(retier ? { retier } : {}) })]));
   // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
   // requests wait in our queue (where standing and class decide) rather than in the upstream's.
   const concurrency = adaptive
@@ -156,6 +159,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamRequest: UpstreamRequestFilter[] = [
     createBufferBodyFilter(shared.bodyBuffers, limits),
     createForwardingHeadersFilter(formatForwardedFor),
+    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker)] : []),
     ...(ext.upstreamRequest ?? []),
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];

@@ -80,3 +80,39 @@ test('token holders that flood wait behind customers holding the same kind of to
   const heaviest = Number(/rempart_requests_by_pace_total\{level="4"\} (\d+)/.exec(metrics)?.[1] ?? 0);
   assert.ok(heaviest > 0, 'the flooding tokens show in the heaviest pace level');
 });
+
+test('pace counts the requests that reach the upstream: cache hits leave a customer light', async (t) => {
+  const origin = await startSlowOrigin(t, 1);
+  const shield = await startTestShield(t, origin, {
+    routes: [
+      { match: { path: '/static/' }, upstream: 'origin', class: 'low', cache: { ttlS: 60 } },
+      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
+    ],
+    rateLimits: { enabled: false },
+    detection: { perToken: { ratePerS: 10_000, burst: 10_000 } },
+  });
+  const metricsUrl = `${shield.adminUrl.replace(/\/$/, '')}/metrics`;
+  const paced = async (): Promise<number> => {
+    const text = await (await request(metricsUrl)).body.text();
+    let n = 0;
+    for (const m of text.matchAll(/rempart_requests_by_pace_total\{level="([1-4])"\} (\d+)/g)) n += Number(m[2]);
+    return n;
+  };
+  const get = async (pool: Pool, path: string, cookie?: string): Promise<{ status: number; cookie?: string }> => {
+    const r = await pool.request({ path, method: 'GET', headers: { ...BROWSER, ...(cookie ? { cookie } : {}) } });
+    const rep = ([] as string[]).concat(r.headers['set-cookie'] ?? []).find((v) => v.startsWith('rempart_rep='))?.split(';')[0];
+    await r.body.dump();
+    return { status: r.statusCode, ...(rep ? { cookie: rep } : {}) };
+  };
+  // A customer's browser: one page, then twenty files of the page, all from the cache but the first.
+  const browser = new Pool(shield.url, { localAddress: '127.0.51.7' });
+  t.after(() => browser.close());
+  const cookie = (await get(browser, '/')).cookie;
+  assert.ok(cookie, 'a reputation cookie is issued in normal times');
+  for (let i = 0; i < 20; i++) assert.equal((await get(browser, '/static/app.css', cookie)).status, 200);
+  assert.equal((await get(browser, '/account', cookie)).status, 200);
+  assert.equal(await paced(), 0, 'cache hits did not count: every request was at pace level 0');
+  // The same number of requests that each reach the upstream do count.
+  for (let i = 0; i < 20; i++) assert.equal((await get(browser, `/page?i=${i}`, cookie)).status, 200);
+  assert.ok(await paced() > 0, 'requests sent upstream raise the pace');
+});

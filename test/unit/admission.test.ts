@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdmissionQueue, type Waiter } from '../../src/shield/upstream/admission.js';
+import { ANONYMOUS_TIER, createAdmissionQueue, STANDING, tierFor, TIERS, type Waiter } from '../../src/shield/upstream/admission.js';
 import { createPrng } from './prng.js';
 
 function waiter(rank: number, log: string[], name: string): Waiter {
@@ -21,43 +21,47 @@ test('admits up to maxInFlight, queues up to maxQueue, rejects beyond', () => {
   assert.equal(q.queued, 2);
 });
 
-test('freed slots go to classes by weight, first come first served within a class', () => {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
+test('class offsets: a critical request overtakes lower classes that came shortly before it, first come first served within a class', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
   const log: string[] = [];
   q.admit(waiter(2, log, 'busy'), 0);
-  q.admit(waiter(3, log, 'low1'), 1);
-  q.admit(waiter(2, log, 'normal1'), 2);
-  q.admit(waiter(0, log, 'critical1'), 3);
-  q.admit(waiter(2, log, 'normal2'), 4);
-  q.admit(waiter(0, log, 'critical2'), 5);
-  for (let i = 0; i < 5; i++) q.release(10);
-  // Critical first; then each class in turn by its pass; nobody waits behind a whole other class.
-  assert.deepEqual(log, ['start busy', 'start critical1', 'start normal1', 'start low1', 'start critical2', 'start normal2']);
+  q.admit(waiter(3, log, 'low1'), 1); // deadline 1001
+  q.admit(waiter(2, log, 'normal1'), 2); // 502
+  q.admit(waiter(0, log, 'critical1'), 3); // 3
+  q.admit(waiter(2, log, 'normal2'), 4); // 504
+  q.admit(waiter(0, log, 'critical2'), 600); // 600
+  for (let i = 0; i < 5; i++) q.release(700);
+  assert.deepEqual(log, ['start busy', 'start critical1', 'start normal1', 'start normal2', 'start critical2', 'start low1']);
 });
 
-test('under saturation each class gets slots in proportion to its weight', () => {
+test('priority is bounded: under saturation a low request that waited longer than the offsets goes before newer critical ones', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100_000, queueTimeoutMs: 1e9 });
-  const started = [0, 0, 0, 0];
-  const mk = (rank: number): Waiter => ({ rank, enqueuedAt: 0, state: 'new', start: () => { started[rank] = (started[rank] ?? 0) + 1; }, reject: () => {} });
-  q.admit(mk(2), 0);
-  for (let i = 0; i < 2000; i++) for (let r = 0; r < 4; r++) q.admit(mk(r), 0);
-  started.fill(0);
-  for (let i = 0; i < 1500; i++) q.release(0);
-  const total = started.reduce((a, b) => a + b, 0);
-  const shares = started.map((n) => n / total);
-  [8 / 15, 4 / 15, 2 / 15, 1 / 15].forEach((want, r) => assert.ok(Math.abs((shares[r] ?? 0) - want) < 0.01, `rank ${r}: ${shares[r]} vs ${want}`));
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'busy'), 0);
+  q.admit(waiter(3, log, 'low-old'), 0); // deadline 1000
+  // A steady stream of critical requests, one every 100 ms: strict priority would starve low-old.
+  for (let t = 100; t <= 3000; t += 100) q.admit(waiter(0, log, `critical@${t}`), t);
+  for (let i = 0; i < 31; i++) q.release(3000);
+  const at = log.indexOf('start low-old');
+  assert.ok(at !== -1);
+  // Served right after the critical requests whose deadlines came first (100 … 1000 ms).
+  assert.equal(log[at - 1], 'start critical@1000');
+  assert.equal(log[at + 1], 'start critical@1100');
 });
 
-test('a flood in one class cannot take the queue from another class', () => {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 8, queueTimeoutMs: 1000 });
+test('a flood in one class cannot take the whole queue from another class', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 8, queueTimeoutMs: 10_000 });
   const log: string[] = [];
   q.admit(waiter(0, log, 'busy'), 0);
   for (let i = 0; i < 8; i++) q.admit(waiter(0, log, `flood${i}`), 0); // a login flood fills the queue (critical)
   assert.equal(q.admit(waiter(0, log, 'flood8'), 0), 'rejected', 'more of the same class is refused');
   assert.equal(q.admit(waiter(2, log, 'tracking'), 0), 'queued', 'another class still gets in');
   assert.ok(log.includes('reject flood7 pushed-out'));
-  for (let i = 0; i < 3; i++) q.release(1);
-  assert.ok(log.indexOf('start tracking') !== -1, `tracking served within 3 slots: ${log.join(', ')}`);
+  // Flood requests newer than the tracking page by more than the offsets wait behind it.
+  q.release(900);
+  assert.equal(q.admit(waiter(0, log, 'flood-late'), 900), 'queued');
+  for (let i = 0; i < 9; i++) q.release(1000);
+  assert.ok(log.indexOf('start tracking') < log.indexOf('start flood-late'), log.join(', '));
 });
 
 test('waiters past the queue timeout are rejected, younger ones keep waiting', () => {
@@ -136,43 +140,50 @@ test('property: slots and queue stay bounded and every waiter ends exactly once'
   }
 });
 
-test('weights are configurable: equal weights make the classes take turns', () => {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 1000, weights: [1, 1, 1, 1] });
+test('offsets are configurable: equal offsets serve the classes in arrival order', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 1000, offsetsMs: [0, 0, 0, 0] });
   const log: string[] = [];
   q.admit(waiter(0, log, 'busy'), 0);
-  for (let i = 0; i < 3; i++) { q.admit(waiter(0, log, `c${i}`), 0); q.admit(waiter(3, log, `l${i}`), 0); }
-  for (let i = 0; i < 6; i++) q.release(1);
-  assert.deepEqual(log.slice(1), ['start c0', 'start l0', 'start c1', 'start l1', 'start c2', 'start l2']);
+  for (let i = 0; i < 3; i++) { q.admit(waiter(3, log, `l${i}`), 2 * i); q.admit(waiter(0, log, `c${i}`), 2 * i + 1); }
+  for (let i = 0; i < 6; i++) q.release(10);
+  assert.deepEqual(log.slice(1), ['start l0', 'start c0', 'start l1', 'start c1', 'start l2', 'start c2']);
 });
 
 function tiered(rank: number, tier: number, log: string[], name: string): Waiter {
   return { ...waiter(rank, log, name), tier };
 }
 
-test('within a class, better standing goes first whatever the arrival order', () => {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
+test('within a class, better standing goes first among close arrivals; its head start is bounded', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
   const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
   q.admit(tiered(2, 0, log, 'busy'), 0);
-  q.admit(tiered(2, 2, log, 'anon1'), 1);
-  q.admit(tiered(2, 2, log, 'anon2'), 2);
-  q.admit(tiered(2, 1, log, 'cookie'), 3);
-  q.admit(tiered(2, 0, log, 'known'), 4);
+  q.admit(tiered(2, nojs, log, 'nojs1'), 1);
+  q.admit(tiered(2, nojs, log, 'nojs2'), 2);
+  q.admit(tiered(2, tierFor(STANDING.cleared, 0), log, 'cleared'), 3);
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 4);
   for (let i = 0; i < 4; i++) q.release(10);
-  assert.deepEqual(log, ['start busy', 'start known', 'start cookie', 'start anon1', 'start anon2']);
+  assert.deepEqual(log, ['start busy', 'start known', 'start cleared', 'start nojs1', 'start nojs2']);
+  // A newcomer who has waited 2 s goes before a known client who just came (a flash crowd is not starved).
+  q.admit(tiered(2, nojs, log, 'newcomer'), 100);
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known-late'), 2100);
+  q.admit(tiered(2, 0, log, 'busy2'), 2100);
+  q.release(2200);
+  assert.equal(log.at(-1), 'start newcomer');
 });
 
-test('standing goes before class: a flood aimed at the critical class waits behind customers of every class', () => {
+test('pace goes before class: a flood aimed at the critical class waits behind customers of every class', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 1000 });
   const log: string[] = [];
   q.admit(tiered(2, 1, log, 'busy'), 0);
   // Token holders flooding a login route (critical) at a heavy pace, then customers tracking parcels.
-  for (let i = 0; i < 4; i++) q.admit(tiered(0, 4, log, `heavy-critical${i}`), 1 + i);
+  for (let i = 0; i < 4; i++) q.admit(tiered(0, tierFor(STANDING.established, 3), log, `heavy-critical${i}`), 1 + i);
   q.admit(tiered(2, 1, log, 'customer-normal'), 10);
   q.admit(tiered(3, 1, log, 'customer-low'), 11);
   q.admit(tiered(0, 1, log, 'customer-critical'), 12);
   for (let i = 0; i < 7; i++) q.release(20);
   assert.deepEqual(log.slice(1, 4).sort(), ['start customer-critical', 'start customer-low', 'start customer-normal']);
-  // Among the same standing, the class weights still decide the order (critical first).
+  // Among the same standing, the class offsets decide the order (critical first).
   assert.equal(log[1], 'start customer-critical');
   assert.deepEqual(log.slice(4), ['start heavy-critical0', 'start heavy-critical1', 'start heavy-critical2', 'start heavy-critical3']);
 });
@@ -185,16 +196,16 @@ test('a waiter whose standing fell while it waited (its identity kept flooding) 
   });
   const log: string[] = [];
   const w = (tier: number, name: string): Waiter => ({ ...tiered(2, tier, log, name), subject: name });
-  q.admit(w(1, 'busy'), 0);
-  // A flood's first requests arrive while its token still looks light (tier 1) ...
-  q.admit(w(1, 'early-bot1'), 1);
-  q.admit(w(1, 'early-bot2'), 2);
-  // ... then customers, at tier 1 and 2 (a customer who earned a proof-of-work clearance).
-  q.admit(w(1, 'customer1'), 3);
+  q.admit(w(0, 'busy'), 0);
+  // A flood's first requests arrive while its token still looks light (tier 0) ...
+  q.admit(w(0, 'early-bot1'), 1);
+  q.admit(w(0, 'early-bot2'), 2);
+  // ... then customers, at tier 0 and 2 (a customer with a younger reputation).
+  q.admit(w(0, 'customer1'), 3);
   q.admit(w(2, 'customer2'), 4);
-  // By now the bot's pace shows: its queued requests are worth tier 5.
-  now['early-bot1'] = 5;
-  now['early-bot2'] = 5;
+  // By now the bot's pace shows: its queued requests are worth pace 3.
+  now['early-bot1'] = tierFor(STANDING.established, 3);
+  now['early-bot2'] = tierFor(STANDING.established, 3);
   for (let i = 0; i < 4; i++) q.release(10);
   assert.deepEqual(log, ['start busy', 'start customer1', 'start customer2', 'start early-bot1', 'start early-bot2']);
   assert.equal(q.queued, 0);
@@ -204,7 +215,7 @@ test('a waiter whose standing fell while it waited (its identity kept flooding) 
   q2.admit({ ...tiered(2, 1, log2, 'busy'), subject: 'busy' }, 0);
   q2.admit({ ...tiered(2, 1, log2, 'early-bot1'), subject: 'early-bot1' }, 1);
   q2.admit({ ...tiered(2, 1, log2, 'c'), subject: 'c' }, 2);
-  q2.release(3); // starts c: early-bot1 moved to tier 5 on the way
+  q2.release(3); // starts c: early-bot1 moved to pace 3 on the way
   assert.equal(q2.admit({ ...tiered(2, 2, log2, 'late'), subject: 'late' }, 4), 'queued');
   assert.equal(q2.admit({ ...tiered(2, 2, log2, 'later'), subject: 'later' }, 5), 'queued', 'the moved bot request is pushed out first');
   assert.ok(log2.includes('reject early-bot1 pushed-out'), log2.join(','));
@@ -216,11 +227,11 @@ test('a full queue pushes out the worst standing first, in any class; an anonymo
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 1000 });
   const log: string[] = [];
   q.admit(tiered(3, 0, log, 'busy'), 0);
-  q.admit(tiered(0, 2, log, 'anon-critical'), 1); // a flood aimed at a critical route
+  q.admit(tiered(0, ANONYMOUS_TIER, log, 'anon-critical'), 1); // a flood aimed at a critical route
   q.admit(tiered(3, 0, log, 'known-low'), 2);
   assert.equal(q.admit(tiered(3, 0, log, 'known-low2'), 3), 'queued');
   assert.ok(log.includes('reject anon-critical pushed-out'), 'the anonymous waiter made room for a known client');
-  assert.equal(q.admit(tiered(3, 2, log, 'anon-low'), 4), 'rejected');
+  assert.equal(q.admit(tiered(3, ANONYMOUS_TIER, log, 'anon-low'), 4), 'rejected');
   assert.ok(log.includes('reject anon-low queue-full'));
   assert.equal(q.queued, 2);
 });
@@ -235,7 +246,7 @@ test('standing never lets more than maxInFlight start (property over random arri
     const now = step;
     if (rng() < 0.6) {
       const w: Waiter = {
-        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * 6), enqueuedAt: 0, state: 'new',
+        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * TIERS), enqueuedAt: 0, state: 'new',
         start: () => { running++; peak = Math.max(peak, running); },
         reject: () => log.push('r'),
       };

@@ -1,3 +1,4 @@
+import { ANONYMOUS_TIER } from '../upstream/admission.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
@@ -140,7 +141,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       cacheState: undefined,
       body: undefined,
       traits: undefined,
-      tier: 3,
+      tier: ANONYMOUS_TIER,
       paceKey: undefined,
       baseTier: undefined,
       reputation: undefined,

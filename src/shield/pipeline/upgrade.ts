@@ -1,3 +1,4 @@
+import { ANONYMOUS_TIER } from '../upstream/admission.js';
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../../core/errors.js';
 import type { RequestContext } from '../context.js';
@@ -37,7 +38,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       client: conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer,
       target: url, path: q === -1 ? url : url.slice(0, q), route: undefined, routeClass: 'none', verdict: undefined,
       upstreamMs: undefined, errorCode: undefined, cacheKey: undefined, cacheState: undefined, body: undefined, traits: undefined,
-      tier: 3, paceKey: undefined, baseTier: undefined, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
+      tier: ANONYMOUS_TIER, paceKey: undefined, baseTier: undefined, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
     };
     let logged = false;
     const log = (status: number): void => {

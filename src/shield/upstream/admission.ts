@@ -3,17 +3,25 @@
  * bounded wait queue, and a queue timeout — like HAProxy's per-server `maxconn` + `timeout queue`,
  * never an unbounded backlog inside the proxy.
  *
- * Waiters are served by **standing** first (tier 0 first): clients known before an attack, then
- * clients holding a clearance or keeping cookies, then unknown ones — and a token holder one tier
- * lower per level of its recent pace (see detect/identity-pace.ts), so a token that floods waits
- * behind anonymous first requests. A flood therefore queues behind the customers, whatever class
- * it aimed at, and is the first pushed out when the queue is full.
+ * Who goes next when a slot frees:
+ * 1. **Group** (strict): token holders at a customer's pace, then requests with no token at all,
+ *    then token holders at heavier paces (see detect/identity-pace.ts), heaviest last. Under a flood
+ *    of ten times the upstream's capacity the queue is always full of the flood, so only a strict
+ *    order keeps customers ahead of it: a head start shorter than the queue's standing wait is lost.
+ *    Floods aimed at one class (a login POST flood hits a critical route) are in a later group
+ *    whatever class they aim at.
+ * 2. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
+ *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (a customer known
+ *    before the attack 0 … the no-JavaScript cookie 1 s; a pace of 4–7 requests in 5 s 500 ms more)
+ *    — HAProxy's `set-priority-offset`. Priority is bounded: a payment overtakes tracking pages
+ *    that came up to 500 ms before it, never the whole queue. In a flash crowd of real users
+ *    (5× the usual population, most of them new, at the origin's capacity) strict standings or
+ *    weighted class shares served the known users' and the banking pages' share and timed out the
+ *    newcomers' tracking pages (normal class 47–65% success); bounded offsets keep first come,
+ *    first served within about a second (97.6%, like the origin's own FIFO).
  *
- * Among waiters of one standing, route classes share the slots by weight (stride scheduling),
- * not by strict priority: critical gets the largest share, but a flood aimed at one class (a
- * login POST flood hits a critical route) cannot starve the others — each class keeps its share,
- * and unused shares are borrowed. When the queue is full, the worst standing loses its newest
- * waiter, from the class most over its share.
+ * When the queue is full, the worst group loses its newest waiter, from the class most over its
+ * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
  *
  * Pure: no timers, no I/O; the caller passes `now` and runs `expire` on a ticker.
  */
@@ -25,7 +33,7 @@ export type AdmissionRejection = 'queue-full' | 'queue-timeout' | 'pushed-out';
 export interface Waiter {
   /** 0 = critical, 1 = high, 2 = normal, 3 = low. */
   readonly rank: number;
-  /** Standing, 0 = best (see TIERS); absent = the worst. */
+  /** Standing and pace, see `tierFor` (0 = best); absent = the worst. */
   readonly tier?: number;
   /** Whatever the queue's `retier` hook needs to judge this waiter again (the request context). */
   readonly subject?: unknown;
@@ -42,7 +50,12 @@ export interface AdmissionParams {
   maxInFlight: number;
   maxQueue: number;
   queueTimeoutMs: number;
-  /** Shares of the slots under contention by rank (critical, high, normal, low); default CLASS_WEIGHTS. */
+  /**
+   * Deadline offset by rank (critical, high, normal, low), ms: a request is served as if it
+   * arrived that much later. Default CLASS_OFFSETS_MS.
+   */
+  offsetsMs?: readonly number[];
+  /** Shares of the queue by rank when it is full (who is pushed out first); default CLASS_WEIGHTS. */
   weights?: readonly number[];
   /**
    * A waiter's standing now (it may have fallen since it was queued: its identity kept flooding).
@@ -68,15 +81,46 @@ export interface AdmissionQueue {
   params: AdmissionParams;
 }
 
-/** Default shares of the upstream's slots under contention, by rank (critical, high, normal, low). */
+/** Default shares of a full queue by rank (critical, high, normal, low): the lowest class is pushed out first. */
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
+/** Default deadline offsets by rank (critical, high, normal, low), ms. */
+export const CLASS_OFFSETS_MS: readonly number[] = Object.freeze([0, 250, 500, 1000]);
 const RANKS = CLASS_WEIGHTS.length;
-/**
- * Standings: 0 known well before the attack, 1 known shortly before, 2 proof-of-work solved during
- * it, 3 anonymous (or only the no-JavaScript cookie); a token holder moves one tier down per pace
- * level (lighter identities first, see detect/identity-pace.ts), to 7 at most.
- */
-export const TIERS = 8;
+
+/** What a request's token proves, best first (set by the clearance filter). */
+export const STANDING = Object.freeze({
+  /** A reputation from normal times, older than the minimum age: a customer known before the attack. */
+  established: 0,
+  /** A younger reputation from normal times. */
+  recent: 1,
+  /** A proof-of-work solved during the attack: it proves work, not history. */
+  cleared: 2,
+  /** The no-JavaScript cookie: anyone who follows a redirect. */
+  checked: 3,
+  /** No token at all. */
+  anonymous: 4,
+});
+
+// Tiers: 0–7 are token holders at pace 0–1 (group 0), each with its head start; 8 is no token
+// (group 1); 9–11 are token holders at pace 2, 3, 4 (groups 2–4).
+const HEAD_START_BY_STANDING = [0, 250, 500, 1000]; // ms behind an established customer
+const PACE_ONE_MS = 500; // a token at pace 1 (4–7 requests in 5 s) waits this much more
+/** Number of distinct tiers. */
+export const TIERS = 12;
+const GROUP_OF: readonly number[] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+const GROUPS = 5;
+const OFFSET_OF: readonly number[] = Array.from({ length: TIERS }, (_, t) =>
+  t < 8 ? (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * PACE_ONE_MS : 0);
+/** Tier 0 … TIERS - 1 of a request by standing (STANDING) and pace level (0–4). */
+export function tierFor(standing: number, pace: number): number {
+  if (standing >= STANDING.anonymous) return ANONYMOUS_TIER;
+  if (pace <= 1) return Math.max(0, standing) * 2 + Math.max(0, pace);
+  return Math.min(TIERS - 1, 7 + pace);
+}
+/** The tier of a request with no token (and of every request when detection is off). */
+export const ANONYMOUS_TIER = 8;
+/** The worst tier: a token just revoked for flooding. */
+export const WORST_TIER = TIERS - 1;
 
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
@@ -85,18 +129,21 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const queues: Waiter[][] = Array.from({ length: Q }, () => []);
   const heads: number[] = new Array<number>(Q).fill(0);
   const live: number[] = new Array<number>(Q).fill(0); // live waiters per (rank, tier)
+  const liveGroup: number[] = new Array<number>(RANKS * GROUPS).fill(0); // per (rank, group)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
-  // Stride scheduling: each start advances its class's pass by 1/weight; the lowest pass goes next.
-  const pass: number[] = new Array<number>(RANKS).fill(0);
-  let virtualTime = 0;
   let inFlight = 0;
   let queued = 0;
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
   const qOf = (w: Waiter): number => rankOf(w) * TIERS + (w.filed ?? tierOf(w));
-  const weights = params.weights ?? CLASS_WEIGHTS;
-  const weight = (r: number): number => weights[r] as number;
+  const weight = (r: number): number => (self.params.weights ?? CLASS_WEIGHTS)[r] as number;
+  const classOffset = (r: number): number => (self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number;
+  const addLive = (i: number, n: number): void => {
+    live[i] = (live[i] as number) + n;
+    const g = Math.floor(i / TIERS) * GROUPS + (GROUP_OF[i % TIERS] as number);
+    liveGroup[g] = (liveGroup[g] as number) + n;
+  };
 
   const compact = (i: number): void => {
     const q = queues[i] as Waiter[];
@@ -109,43 +156,20 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     queued--;
     const r = rankOf(w);
     counts[r] = (counts[r] as number) - 1;
-    const i = qOf(w);
-    live[i] = (live[i] as number) - 1;
+    addLive(qOf(w), -1);
   };
 
-  /**
-   * Oldest live waiter of queue i, removed from it. With a `retier` hook, a head whose standing
-   * fell since it was queued moves to the back of its new tier instead: requests a flood queued
-   * in its first second, before its pace showed, do not stay ahead of customers who came after.
-   * Each waiter only ever moves down, so this ends.
-   */
-  const shiftQueue = (i: number): Waiter | undefined => {
+  /** Oldest live waiter of queue i, left in place (dead entries before it are dropped). */
+  const peek = (i: number): Waiter | undefined => {
     const q = queues[i] as Waiter[];
-    const retier = self.params.retier;
     while ((heads[i] as number) < q.length) {
       const w = q[heads[i] as number] as Waiter;
+      if (w.state === 'queued') return w;
       heads[i] = (heads[i] as number) + 1;
-      if (w.state !== 'queued') continue;
-      if (retier !== undefined) {
-        const from = i % TIERS;
-        const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
-        if (t > from) {
-          const j = i - from + t;
-          w.filed = t;
-          (queues[j] as Waiter[]).push(w);
-          live[i] = (live[i] as number) - 1;
-          live[j] = (live[j] as number) + 1;
-          continue;
-        }
-      }
-      compact(i);
-      return w;
     }
     compact(i);
     return undefined;
   };
-  // (A moved waiter keeps its arrival time, so it may sit behind younger ones in its new queue:
-  // `expire` then reaches it a little after its timeout. It is of the worst standing there anyway.)
 
   /** Newest live waiter of queue i, removed from it. */
   const popQueue = (i: number): Waiter | undefined => {
@@ -157,42 +181,83 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return undefined;
   };
 
-  // Standing first, then class: the best tier waiting anywhere goes next, and classes share the
-  // slots by weight among waiters of that tier. An attacker chooses which class to aim at, so
-  // class shares alone would hand it the share of whatever class it floods (a login flood takes
-  // the critical share, and a token-holding flood on /login must not outrank customers tracking parcels).
+  /**
+   * The next waiter to start. With a `retier` hook, the chosen head is judged again first: a head
+   * whose standing fell since it was queued (requests a flood queued in its first second, before
+   * its pace showed) moves to the back of its new tier and the choice is made again. Each waiter
+   * only ever moves down, so this ends; the bound is a safety net.
+   */
   const next = (): Waiter | undefined => {
-    for (let t = 0; t < TIERS; t++) {
-      let best = -1;
-      for (let r = 0; r < RANKS; r++) {
-        if ((live[r * TIERS + t] as number) > 0 && (best === -1 || (pass[r] as number) < (pass[best] as number))) best = r;
+    const retier = self.params.retier;
+    for (let guard = 0; guard <= queued * TIERS + 1; guard++) {
+      // The earliest deadline among the heads of the first group holding anyone (each queue is
+      // in arrival order and has one offset, so its head is its earliest deadline).
+      let chosen = -1;
+      for (let g = 0; g < GROUPS && chosen === -1; g++) {
+        let key = Infinity;
+        for (let r = 0; r < RANKS; r++) {
+          if ((liveGroup[r * GROUPS + g] as number) === 0) continue;
+          for (let t = 0; t < TIERS; t++) {
+            const i = r * TIERS + t;
+            if (GROUP_OF[t] !== g || (live[i] as number) === 0) continue;
+            const w = peek(i);
+            if (w === undefined) continue;
+            const k = w.enqueuedAt + (OFFSET_OF[t] as number) + classOffset(r);
+            if (k < key) { key = k; chosen = i; }
+          }
+        }
       }
-      if (best === -1) continue;
-      const w = shiftQueue(best * TIERS + t);
-      if (!w) continue;
-      virtualTime = pass[best] as number;
-      pass[best] = (pass[best] as number) + 1 / weight(best);
+      if (chosen === -1) return undefined;
+      const q = queues[chosen] as Waiter[];
+      const w = q[heads[chosen] as number] as Waiter;
+      heads[chosen] = (heads[chosen] as number) + 1;
+      const from = chosen % TIERS;
+      if (retier !== undefined) {
+        const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
+        if (t > from) {
+          const j = chosen - from + t;
+          w.filed = t;
+          (queues[j] as Waiter[]).push(w);
+          addLive(chosen, -1);
+          addLive(j, 1);
+          compact(chosen);
+          continue;
+        }
+      }
+      compact(chosen);
       return w;
+    }
+    return undefined;
+  };
+  // (A moved waiter keeps its arrival time, so it may sit behind younger ones in its new queue:
+  // `expire` then reaches it a little after its timeout. It is of a worse standing there anyway.)
+
+  /** Newest waiter of rank r in group g, from its tier with the latest head start. */
+  const popGroup = (r: number, g: number): Waiter | undefined => {
+    for (let t = TIERS - 1; t >= 0; t--) {
+      if (GROUP_OF[t] !== g || (live[r * TIERS + t] as number) === 0) continue;
+      const w = popQueue(r * TIERS + t);
+      if (w) return w;
     }
     return undefined;
   };
 
   /**
-   * Who leaves a full queue for an arriving waiter: first a waiter of worse standing than the
-   * arrival (from the class most over its share among those holding one), else — same standing —
+   * Who leaves a full queue for an arriving waiter: first a waiter of a worse group than the
+   * arrival (from the class most over its share among those holding one), else — same group —
    * the newest of the class most over its share, if the arriving class is under it.
    */
-  const victimFor = (rank: number, tier: number): Waiter | undefined => {
-    for (let t = TIERS - 1; t > tier; t--) {
+  const victimFor = (rank: number, group: number): Waiter | undefined => {
+    for (let g = GROUPS - 1; g > group; g--) {
       let pick = -1;
       let pickLoad = -1;
       for (let r = 0; r < RANKS; r++) {
-        if ((live[r * TIERS + t] as number) === 0) continue;
+        if ((liveGroup[r * GROUPS + g] as number) === 0) continue;
         const load = (counts[r] as number) / weight(r);
         if (load > pickLoad) { pick = r; pickLoad = load; }
       }
       if (pick !== -1) {
-        const w = popQueue(pick * TIERS + t);
+        const w = popGroup(pick, g);
         if (w) return w;
       }
     }
@@ -200,9 +265,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     let worstLoad = ((counts[rank] as number) + 1) / weight(rank);
     for (let r = 0; r < RANKS; r++) {
       const load = (counts[r] as number) / weight(r);
-      if (r !== rank && load > worstLoad && (live[r * TIERS + tier] as number) > 0) { worst = r; worstLoad = load; }
+      if (r !== rank && load > worstLoad && (liveGroup[r * GROUPS + group] as number) > 0) { worst = r; worstLoad = load; }
     }
-    return worst === -1 ? undefined : popQueue(worst * TIERS + tier);
+    return worst === -1 ? undefined : popGroup(worst, group);
   };
 
   const self: AdmissionQueue = {
@@ -216,18 +281,16 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       }
       const r = rankOf(w);
       if (queued >= self.params.maxQueue) {
-        const victim = victimFor(r, tierOf(w));
+        const victim = victimFor(r, GROUP_OF[tierOf(w)] as number);
         if (!victim) { w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
         leave(victim, 'rejected');
         victim.reject('pushed-out');
       }
-      // A class that was idle does not bank credit for the time it had nothing to send.
-      if (counts[r] === 0) pass[r] = Math.max(pass[r] as number, virtualTime);
       w.state = 'queued';
       w.enqueuedAt = now;
       const i = qOf(w);
       (queues[i] as Waiter[]).push(w);
-      live[i] = (live[i] as number) + 1;
+      addLive(i, 1);
       queued++;
       counts[r] = (counts[r] as number) + 1;
       return 'queued';
@@ -268,13 +331,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (queued === 0) return 0;
       let oldest = now;
       for (let i = 0; i < Q; i++) {
-        const q = queues[i] as Waiter[];
-        for (let j = heads[i] as number; j < q.length; j++) {
-          const w = q[j] as Waiter;
-          if (w.state !== 'queued') continue;
-          if (w.enqueuedAt < oldest) oldest = w.enqueuedAt;
-          break;
-        }
+        const w = (live[i] as number) > 0 ? peek(i) : undefined;
+        if (w !== undefined && w.enqueuedAt < oldest) oldest = w.enqueuedAt;
       }
       return now - oldest;
     },

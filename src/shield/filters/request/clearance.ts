@@ -14,7 +14,7 @@ import { pathTemplate } from '../../detect/path-template.js';
 import { queryShape } from '../../detect/query-shape.js';
 import type { Detector } from '../../defence/detector.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
-import { TIERS } from '../../upstream/admission.js';
+import { STANDING, tierFor, WORST_TIER } from '../../upstream/admission.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import type { RateLimiterPort } from './rate-limit.js';
 
@@ -35,26 +35,18 @@ export interface ClearanceDeps {
   dryRun: boolean;
 }
 
-// Admission tier by what a token proves (lower is served first):
-//  0 a reputation from normal times, older than the minimum age (a customer known before the attack);
-//  1 a younger reputation from normal times (history, but short: a bot that browsed just before);
-//  2 a proof-of-work solved during the attack: it proves work, not history — bots that solve
-//    must not outrank customers who kept their cookies;
-//  3 the no-JavaScript cookie (anyone who follows a redirect gets it once suspicion starts) and
-//    no token at all.
-// A token holder then moves down one tier per pace level (see detect/identity-pace.ts): a token
-// flooding at the top level waits behind anonymous first requests.
-const TIER_REP_ESTABLISHED = 0;
-const TIER_REP_RECENT = 1;
-const TIER_CLEARED = 2;
-const TIER_ANONYMOUS = 3;
-const tierOf = (d: ClearanceDecision): number => {
-  if (d.kind !== 'pass') return TIER_ANONYMOUS;
+// Standing by what a token proves (admission gives better standings a head start and serves
+// token holders at a customer's pace before anonymous requests and heavier paces, see
+// upstream/admission.ts): a proof-of-work proves work, not history — bots that solve must not
+// outrank customers who kept their cookies; the no-JavaScript cookie proves only that a redirect
+// was followed.
+const standingOf = (d: ClearanceDecision): number => {
+  if (d.kind !== 'pass') return STANDING.anonymous;
   switch (d.standing) {
-    case 'established': return TIER_REP_ESTABLISHED;
-    case 'cleared': return TIER_CLEARED;
-    case 'checked': return d.via === 'rep' ? TIER_REP_RECENT : TIER_ANONYMOUS;
-    default: return TIER_ANONYMOUS;
+    case 'established': return STANDING.established;
+    case 'cleared': return STANDING.cleared;
+    case 'checked': return d.via === 'rep' ? STANDING.recent : d.rateKey !== undefined ? STANDING.checked : STANDING.anonymous;
+    default: return STANDING.anonymous;
   }
 };
 
@@ -103,12 +95,13 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
-    ctx.tier = ctx.baseTier = tierOf(decision);
+    ctx.baseTier = standingOf(decision);
     if (decision.kind === 'pass' && decision.rateKey !== undefined) {
-      traits.pace = d.pace.hit(decision.rateKey, d.ticker.now());
-      ctx.tier += traits.pace;
+      // Read, not counted: the request counts in its pace only if it reaches the upstream (filters/upstream-request/pace.ts).
+      traits.pace = d.pace.level(decision.rateKey, d.ticker.now());
       ctx.paceKey = decision.rateKey;
     }
+    ctx.tier = tierFor(ctx.baseTier, traits.pace);
     d.detector.arrive(ctx, traits);
 
     if (decision.kind === 'challenge') {
@@ -125,7 +118,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
         if (dryRun) { traits.wouldHave = `revoke ${decision.rateKey}`; return undefined; }
         // A token flooding past any customer's pace is taken back: its holder starts over as unknown.
         if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
-        ctx.tier = TIERS - 1;
+        ctx.tier = WORST_TIER;
         return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
       }
     }

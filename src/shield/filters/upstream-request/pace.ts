@@ -1,0 +1,22 @@
+import type { Clock } from '../../../core/clock.js';
+import { named, type UpstreamRequestFilter } from '../../pipeline/phases.js';
+import type { RequestContext } from '../../context.js';
+import type { IdentityPace } from '../../detect/identity-pace.js';
+import { tierFor } from '../../upstream/admission.js';
+
+/**
+ * Counts a token's request in its pace when — and only when — the request needs the upstream,
+ * and sets its admission tier from the result. The pace measures the load an identity puts on the
+ * origin: a cache hit, a challenge or a refusal costs the origin nothing and must not make a
+ * customer whose browser fetched a dozen cached files look like a flood (detect/identity-pace.ts).
+ */
+export function createPaceFilter(pace: IdentityPace, ticker: Clock): UpstreamRequestFilter {
+  return named('pace', (ctx: RequestContext) => {
+    if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
+    const level = pace.hit(ctx.paceKey, ticker.now());
+    if (ctx.traits) ctx.traits.pace = level;
+    // A token revoked for flooding was already put last; never move a request up.
+    ctx.tier = Math.max(ctx.tier, tierFor(ctx.baseTier, level));
+    return undefined;
+  });
+}
