@@ -245,22 +245,30 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
   const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (params.length) lines.push(`Attack parameters: ${params.join('; ')}.`, '');
-  lines.push('| scenario | target | legit success | mitigated after | p99 critical | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| scenario | target | legit success | checkouts | mitigated after | p99 critical (× none) | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  // The no-attack row of each target is the baseline of its critical p99.
+  const baseline = new Map(cells.filter((c) => c.scenario === 'none' && c.report).map((c) => [c.target, c.report!.legit.classes.critical]));
   for (const c of cells) {
     const r = c.report;
-    if (!r) { lines.push(`| ${c.scenario} | ${c.target} | failed: ${c.error ?? ''} | | | | | | | | |`); continue; }
+    if (!r) { lines.push(`| ${c.scenario} | ${c.target} | failed: ${c.error ?? ''} | | | | | | | | | |`); continue; }
     const p99 = DRILL_CLASSES.map((k) => (r.legit.classes[k].attempts ? ms(r.legit.classes[k].p99) : '—'));
+    const base = baseline.get(c.target);
+    const crit = r.legit.classes.critical;
+    if (crit.attempts && base?.attempts && c.scenario !== 'none') p99[0] = `${p99[0]} (${(crit.p99 / base.p99).toFixed(1)}×)`;
+    const pay = r.legit.goals.payment;
+    const checkouts = pay && pay.attempts > 0 ? `${pct(pay.successRatio)} (${pay.ok}/${pay.attempts})` : '—';
     const a = r.attack.components;
     const slow = a.find((x) => x.kind === 'slow');
     const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
     const offered = slow ? `${int(slow.peakHeld ?? 0)} conns held${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
-    lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
+    lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${checkouts} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
   }
   lines.push('', 'Legit success: share of legitimate attempts (all classes) that ended 2xx/3xx; mitigated after: seconds from the attack onset until every ' +
     '2 s window of legitimate attempts (by start) is >= 99% successful for the rest of the run ("never" if the last window still fails); ' +
-    'p99 per class over ended attempts, failures included ' +
+    'checkouts: payment authorizations created and polled to approval / payment sessions begun (whole run); ' +
+    'p99 per class over ended attempts, failures included, critical also as a multiple of the same target\'s no-attack p99 ' +
     '(— = no attempt of that class started during the attack). Attack sent/s is what was written to sockets, never the rate asked ' +
     `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for slowloris, the peak of connections held. Attack → origin: requests from attacker ` +
     'addresses the origin served or rejected (it counts per client address, through X-Forwarded-For).');
