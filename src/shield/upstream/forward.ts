@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
@@ -60,10 +61,221 @@ export interface Forwarder {
 
 const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal: 2, low: 3, none: 3 };
 
-interface ExchangeState { aborted: boolean; responded?: boolean; controller?: Dispatcher.DispatchController }
-
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
 const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
+
+/** What every exchange of one forwarder shares (built once per configuration). */
+interface Shared {
+  readonly deps: ForwarderDeps;
+  /** Attempts whose upstream is paused for a slow client: checked on a ticker, never a timer each. */
+  readonly paused: Set<Attempt>;
+}
+
+/**
+ * One request in the proxy step: it is its own admission waiter, and keeps what outlives one
+ * attempt (the client leaving, undici's controller of the attempt in flight). Its behaviour sits
+ * on the prototype: one object per exchange instead of a closure per callback.
+ */
+class Exchange implements Waiter {
+  readonly rank: number;
+  readonly tier: number;
+  enqueuedAt = 0;
+  state: Waiter['state'] = 'new';
+  filed: number | undefined = undefined;
+  /** The client closed the connection before its response was complete. */
+  aborted = false;
+  /** A response head arrived from the upstream. */
+  responded = false;
+  controller: Dispatcher.DispatchController | undefined = undefined;
+
+  constructor(
+    readonly shared: Shared,
+    readonly subject: RequestContext,
+    readonly up: UpstreamRequest,
+    readonly upstream: Upstream,
+    readonly queue: AdmissionQueue,
+    readonly cb: ForwardCallbacks,
+  ) {
+    this.rank = RANK[subject.routeClass];
+    this.tier = subject.tier;
+  }
+
+  start(): void {
+    sendAttempt(this, undefined);
+  }
+
+  reject(why: AdmissionRejection): void {
+    const ctx = this.subject;
+    if (ctx.res.headersSent || ctx.res.destroyed) return;
+    const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
+    this.cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
+  }
+
+  clientClosed(): void {
+    this.aborted = true;
+    if (this.state === 'queued') this.queue.cancel(this);
+    // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
+    // connection is noticed only when it answers), so the slot stays taken until the answer's
+    // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
+    // at once would let clients that give up (bots with short timeouts) pile requests up in the
+    // upstream's own queue, past the concurrency we promise it.
+    if (this.controller !== undefined && !this.responded) return;
+    this.controller?.abort(new Error('client closed the connection'));
+  }
+}
+
+/** One attempt on one server: undici's handler for it (a retry is a new attempt on another server). */
+class Attempt implements Dispatcher.DispatchHandler {
+  /** The admission slot was given back, or passed on to a retry. */
+  released = false;
+  readonly t0 = performance.now();
+  observers: BodyObserver[] | undefined = undefined;
+  /** A response filter answered instead (or threw): the upstream body is read and dropped. */
+  replaced = false;
+  /** Bytes held for a client slower than the upstream: opened on the first backpressure. */
+  sink: ResponseSink | undefined = undefined;
+  headersWritten = false;
+  /** The response head arrived: too late to try another server. */
+  started = false;
+
+  constructor(readonly ex: Exchange, readonly server: ServerHealth, readonly retry: boolean) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.server.outstanding--;
+    this.ex.queue.release(this.ex.shared.deps.clock.now());
+  }
+
+  /** Pauses the upstream until the client drains what the sink holds. */
+  pauseUpstream(c: Dispatcher.DispatchController, s: ResponseSink): void {
+    c.pause();
+    const paused = this.ex.shared.paused;
+    paused.add(this);
+    s.onResume = () => { paused.delete(this); c.resume(); };
+  }
+
+  /** Cuts a client stalled past its limit (the ticker decides). */
+  evict(): void {
+    this.ex.subject.res.destroy();
+    this.ex.controller?.abort(new Error('client too slow'));
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.ex.controller = c;
+    if (this.ex.aborted) c.abort(new Error('client closed the connection'));
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, upHeaders: IncomingHttpHeaders): void {
+    const { ex, server } = this;
+    const { subject: ctx, upstream, shared: { deps } } = ex;
+    ctx.upstreamMs = performance.now() - this.t0;
+    this.started = true;
+    // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
+    if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
+    deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
+    ex.responded = true;
+    // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
+    if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
+    const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
+    try {
+      for (const filter of deps.responseFilters) {
+        const action = filter(ctx, head);
+        if (action === undefined) continue;
+        if (action.kind === 'replace') {
+          this.replaced = true;
+          ex.cb.answer(ctx, action.verdict);
+          return;
+        }
+        (this.observers ??= []).push(action.observer);
+      }
+    } catch (err) {
+      this.replaced = true; // the upstream body is read and dropped
+      ex.cb.internal(ctx, err);
+      return;
+    }
+    if (deps.draining()) ctx.res.shouldKeepAlive = false;
+    ctx.res.writeHead(head.status, head.headers);
+    this.headersWritten = true;
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.replaced) return;
+    if (this.observers) for (const o of this.observers) o.data(chunk);
+    if (this.ex.aborted || !this.headersWritten) return;
+    const sink = this.sink;
+    if (sink) { if (!sink.write(chunk)) this.pauseUpstream(c, sink); return; }
+    const ctx = this.ex.subject;
+    // Most responses never meet backpressure: the read-ahead sink exists only once one does.
+    if (ctx.res.write(chunk)) return;
+    const opened = this.sink = this.ex.shared.deps.responseSinks.open(ctx.res);
+    const paused = this.ex.shared.paused;
+    onExchangeEnd(ctx, () => { opened.dispose(); paused.delete(this); });
+    if (!opened.backpressured()) this.pauseUpstream(c, opened);
+  }
+
+  onResponseEnd(): void {
+    this.release();
+    if (this.observers) for (const o of this.observers) o.end();
+    if (this.ex.aborted || this.replaced || !this.headersWritten) return;
+    if (this.sink) this.sink.end(); else this.ex.subject.res.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    const { ex, server } = this;
+    const { subject: ctx, upstream, shared: { deps } } = ex;
+    if (!ex.aborted && !isRempartError(err) && !isRempartError((err as { cause?: unknown })?.cause)) {
+      upstream.health.onFailure(server.index, deps.clock.now());
+      // Failed before any response byte: once, on another server, if the request can be sent twice
+      // and the budget allows (retries must not multiply an overloaded origin's load).
+      if (!this.started && !this.retry && upstream.retryBudget !== undefined && isRetryableError(err) && isReplayable(ctx)) {
+        const next = upstream.pick(ctx, server);
+        if (next !== undefined && upstream.retryBudget.tryRetry(deps.clock.now())) {
+          this.released = true; // the admission slot passes to the retry
+          server.outstanding--;
+          deps.onRetry?.(upstream.name, server, next, upstreamErrorCode(err));
+          sendAttempt(ex, next);
+          return;
+        }
+      }
+    }
+    this.release();
+    if (ctx.upstreamMs === undefined) {
+      ctx.upstreamMs = performance.now() - this.t0;
+      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, true, ctx.route?.id ?? '');
+    }
+    if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
+    // A body guard verdict (slow POST, too large) travels through undici as the body's error.
+    const cause = (err as { cause?: unknown })?.cause;
+    const error = isRempartError(err) ? err : isRempartError(cause) ? cause : err;
+    ex.cb.fail(ctx, { code: upstreamErrorCode(error), error, reachedUpstream: true });
+  }
+}
+
+/** Sends one attempt of the exchange to a server: the one picked now, or `retry` for the second (and last) attempt. */
+function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
+  const { subject: ctx, upstream, queue, shared: { deps } } = ex;
+  if (ex.aborted) { queue.release(deps.clock.now()); return; }
+  const server = retry ?? upstream.pick(ctx);
+  // Every server went down while the request waited for a slot.
+  if (server === undefined) { queue.release(deps.clock.now()); ex.cb.fail(ctx, ALL_DOWN); return; }
+  server.outstanding++;
+  if (retry === undefined) upstream.retryBudget?.onRequest(deps.clock.now());
+  // A body read whole replays from memory or its spooled file; a streamed one is guarded now
+  // (time spent queued is ours, not the client's slowness).
+  const { req } = ctx;
+  const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? deps.bodyGuards.guard(req, deps.bodyLimits) : null;
+  const up = ex.up;
+  (upstream.pools[server.index] as Dispatcher).dispatch({
+    origin: server.origin,
+    path: up.path,
+    method: up.method as Dispatcher.HttpMethod,
+    headers: up.headers,
+    body,
+    headersTimeout: upstream.timeoutMs,
+    bodyTimeout: upstream.timeoutMs,
+  }, new Attempt(ex, server, retry !== undefined));
+}
 
 /**
  * Builds the proxy step. A request waits for a slot in its upstream's admission queue (bounded,
@@ -73,179 +285,28 @@ const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: 
  * proxy_buffering), so a slow reader frees the upstream's connection; beyond that, backpressure.
  */
 export function createForwarder(deps: ForwarderDeps): Forwarder {
-  const { upstreams, admission, bodyGuards, bodyLimits, clock, responseFilters, responseSinks } = deps;
-  // Exchanges whose upstream is paused for a slow client: checked on a ticker, never a timer each.
-  const paused = new Set<{ sink: ResponseSink; queue: AdmissionQueue; evict(): void }>();
-
-  const shed = (ctx: RequestContext, why: AdmissionRejection, cb: ForwardCallbacks): void => {
-    if (ctx.res.headersSent || ctx.res.destroyed) return;
-    const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
-    cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
-  };
-
-  /** One attempt on one server; `retry` is the server chosen for the second (and last) attempt. */
-  function dispatch(ctx: RequestContext, up: UpstreamRequest, upstream: Upstream, queue: AdmissionQueue, state: ExchangeState, cb: ForwardCallbacks, retry?: ServerHealth): void {
-    const { req, res } = ctx;
-    let released = false;
-    let picked: ServerHealth | undefined;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      if (picked !== undefined) picked.outstanding--;
-      queue.release(clock.now());
-    };
-    if (state.aborted) return release();
-    const server = retry ?? upstream.pick(ctx);
-    // Every server went down while the request waited for a slot.
-    if (server === undefined) { release(); cb.fail(ctx, ALL_DOWN); return; }
-    picked = server;
-    server.outstanding++;
-    if (retry === undefined) upstream.retryBudget?.onRequest(clock.now());
-    // A body read whole replays from memory or its spooled file; a streamed one is guarded now
-    // (time spent queued is ours, not the client's slowness).
-    const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? bodyGuards.guard(req, bodyLimits) : null;
-    const t0 = performance.now();
-    let observers: BodyObserver[] | undefined;
-    let replaced = false;
-    // Bytes of this response counted in the global read-ahead budget.
-    let sink: ResponseSink | undefined;
-    let headersWritten = false;
-    let started = false;
-    let watch: { sink: ResponseSink; queue: AdmissionQueue; evict(): void } | undefined;
-    const pauseUpstream = (c: Dispatcher.DispatchController, s: ResponseSink): void => {
-      c.pause();
-      watch ??= { sink: s, queue, evict: () => { res.destroy(); state.controller?.abort(new Error('client too slow')); } };
-      paused.add(watch);
-      s.onResume = () => { if (watch) paused.delete(watch); c.resume(); };
-    };
-    (upstream.pools[server.index] as Dispatcher).dispatch({
-      origin: server.origin,
-      path: up.path,
-      method: up.method as Dispatcher.HttpMethod,
-      headers: up.headers,
-      body,
-      headersTimeout: upstream.timeoutMs,
-      bodyTimeout: upstream.timeoutMs,
-    }, {
-      onRequestStart(c) {
-        state.controller = c;
-        if (state.aborted) c.abort(new Error('client closed the connection'));
-      },
-      onResponseStart(c, statusCode, upHeaders) {
-        ctx.upstreamMs = performance.now() - t0;
-        started = true;
-        // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
-        if (statusCode >= 500) upstream.health.onFailure(server.index, clock.now()); else upstream.health.onSuccess(server.index);
-        deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
-        state.responded = true;
-        // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
-        if (state.aborted) { c.abort(new Error('client closed the connection')); return; }
-        const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
-        try {
-          for (const filter of responseFilters) {
-            const action = filter(ctx, head);
-            if (action === undefined) continue;
-            if (action.kind === 'replace') {
-              replaced = true;
-              cb.answer(ctx, action.verdict);
-              return;
-            }
-            (observers ??= []).push(action.observer);
-          }
-        } catch (err) {
-          replaced = true; // the upstream body is read and dropped
-          cb.internal(ctx, err);
-          return;
-        }
-        if (deps.draining()) res.shouldKeepAlive = false;
-        res.writeHead(head.status, head.headers);
-        headersWritten = true;
-      },
-      onResponseData(c, chunk) {
-        if (replaced) return;
-        if (observers) for (const o of observers) o.data(chunk);
-        if (state.aborted || !headersWritten) return;
-        if (sink) { if (!sink.write(chunk)) pauseUpstream(c, sink); return; }
-        // Most responses never meet backpressure: the read-ahead sink exists only once one does.
-        if (res.write(chunk)) return;
-        const opened = sink = responseSinks.open(res);
-        onExchangeEnd(ctx, () => { opened.dispose(); if (watch) paused.delete(watch); });
-        if (!opened.backpressured()) pauseUpstream(c, opened);
-      },
-      onResponseEnd() {
-        release();
-        if (observers) for (const o of observers) o.end();
-        if (state.aborted || replaced || !headersWritten) return;
-        if (sink) sink.end(); else res.end();
-      },
-      onResponseError(_c, err) {
-        if (!state.aborted && !isRempartError(err) && !isRempartError((err as { cause?: unknown })?.cause)) {
-          upstream.health.onFailure(server.index, clock.now());
-          // Failed before any response byte: once, on another server, if the request can be sent twice
-          // and the budget allows (retries must not multiply an overloaded origin's load).
-          if (!started && retry === undefined && upstream.retryBudget !== undefined && isRetryableError(err) && isReplayable(ctx)) {
-            const next = upstream.pick(ctx, server);
-            if (next !== undefined && upstream.retryBudget.tryRetry(clock.now())) {
-              released = true; // the admission slot passes to the retry
-              server.outstanding--;
-              deps.onRetry?.(upstream.name, server, next, upstreamErrorCode(err));
-              dispatch(ctx, up, upstream, queue, state, cb, next);
-              return;
-            }
-          }
-        }
-        release();
-        if (ctx.upstreamMs === undefined) {
-          ctx.upstreamMs = performance.now() - t0;
-          if (!state.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, queue.inFlight, true, ctx.route?.id ?? '');
-        }
-        if (state.aborted || replaced) return; // the client left (logged as 499), or got a stale copy
-        // A body guard verdict (slow POST, too large) travels through undici as the body's error.
-        const cause = (err as { cause?: unknown })?.cause;
-        const error = isRempartError(err) ? err : isRempartError(cause) ? cause : err;
-        cb.fail(ctx, { code: upstreamErrorCode(error), error, reachedUpstream: true });
-      },
-    });
-  }
+  const { upstreams, admission, clock } = deps;
+  const shared: Shared = { deps, paused: new Set<Attempt>() };
 
   const forward = function forward(ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks) {
     const name = (ctx.route as { upstream: string }).upstream;
     const upstream = upstreams.get(name) as Upstream;
     const queue = admission.get(name) as AdmissionQueue;
     if (!upstream.health.anyAvailable) { cb.fail(ctx, ALL_DOWN); return; }
-    const state: ExchangeState = { aborted: false };
-    const waiter: Waiter = {
-      rank: RANK[ctx.routeClass],
-      tier: ctx.tier,
-      subject: ctx,
-      enqueuedAt: 0,
-      state: 'new',
-      start: () => dispatch(ctx, up, upstream, queue, state, cb),
-      reject: (why) => shed(ctx, why, cb),
-    };
-    ctx.onAbort = () => {
-      state.aborted = true;
-      if (waiter.state === 'queued') queue.cancel(waiter);
-      // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
-      // connection is noticed only when it answers), so the slot stays taken until the answer's
-      // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
-      // at once would let clients that give up (bots with short timeouts) pile requests up in the
-      // upstream's own queue, past the concurrency we promise it.
-      if (state.controller !== undefined && state.responded !== true) return;
-      state.controller?.abort(new Error('client closed the connection'));
-    };
-    queue.admit(waiter, clock.now());
+    const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
+    ctx.onAbort = () => ex.clientClosed();
+    queue.admit(ex, clock.now());
   } as Forwarder;
   forward.evictStalled = (now) => {
     let n = 0;
-    for (const w of paused) {
-      const since = w.sink.pausedSince;
-      if (since === undefined) { paused.delete(w); continue; }
+    for (const a of shared.paused) {
+      const since = a.sink?.pausedSince;
+      if (since === undefined) { shared.paused.delete(a); continue; }
       // A slow reader may keep a slot nobody else needs; not one that others are waiting for.
-      const limit = w.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
+      const limit = a.ex.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
       if (now - since < limit) continue;
-      paused.delete(w);
-      w.evict();
+      shared.paused.delete(a);
+      a.evict();
       n++;
     }
     return n;
