@@ -149,8 +149,9 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       onAbort: undefined,
       cleanup: undefined,
     };
-    // One listener per request serves cancellation, cleanup and the logging phase.
-    res.once('close', () => {
+    // One listener per request serves cancellation, cleanup and the logging phase. A response
+    // emits 'close' exactly once (finished or cut), so `on` — `once` would wrap it for nothing.
+    res.on('close', () => {
       const aborted = !res.writableFinished;
       if (aborted) ctx.onAbort?.();
       if (ctx.cleanup) for (const fn of ctx.cleanup) fn();
