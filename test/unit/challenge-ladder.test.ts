@@ -213,3 +213,22 @@ test('settings are validated once and frozen', () => {
   assert.equal(s.clearanceTtlS, 600);
   assert.equal(s.nojsTtlS, 1_800);
 });
+
+test('the no-JavaScript cookie is one identity per address and agent: concurrent challenges do not mint identities', () => {
+  const at = (address: string | undefined, fingerprint: string, now = T0): string | undefined => {
+    const c = challenged(evaluateClearance({ ...nav, prefix: '127.0.113.0/24', fingerprint, now, ...(address ? { address } : {}) }, L(1), settings));
+    const back = passed(evaluateClearance({ ...nav, prefix: '127.0.113.0/24', fingerprint, now, target: '/account?tab=2&rempart-nojs=1', cookie: cookieOf(c.response.headers['set-cookie']) }, L(1), settings));
+    return back.rateKey;
+  };
+  // Sixteen challenges answered at once to one bot: one identity (its pace adds up).
+  const keys = new Set(Array.from({ length: 16 }, () => at('127.0.113.7', 'fp-bot')));
+  assert.equal(keys.size, 1);
+  assert.match([...keys][0] ?? '', /^nojs:/);
+  // Another address, or another browser on the same address: another identity.
+  assert.notEqual(at('127.0.113.8', 'fp-bot'), at('127.0.113.7', 'fp-bot'));
+  assert.notEqual(at('127.0.113.7', 'fp-other'), at('127.0.113.7', 'fp-bot'));
+  // Without the address (an embedder that does not pass it), each cookie is its own identity.
+  assert.notEqual(at(undefined, 'fp-bot'), at(undefined, 'fp-bot'));
+  // The identity is renewed with the cookie's lifetime window.
+  assert.notEqual(at('127.0.113.7', 'fp-bot', T0 + settings.nojsTtlS * 1000), at('127.0.113.7', 'fp-bot'));
+});

@@ -1,8 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createIdentityPace, paceLevel, PACE_LEVELS } from '../../src/shield/detect/identity-pace.js';
+import { createIdentityPace, paceLevel, PACE_LEVELS, type IdentityPace } from '../../src/shield/detect/identity-pace.js';
 
 const params = { bucketMs: 5000, lightRequests: 4, maxKeys: 1000 };
+
+/** Requests answered at once (nothing stays open): the pace is the windowed count alone. */
+function answered(p: IdentityPace): IdentityPace {
+  return {
+    hit(key, now) { const level = p.hit(key, now); p.done(key); return level; },
+    done: (key) => p.done(key),
+    estimate: (key, now) => p.estimate(key, now),
+    level: (key, now) => p.level(key, now),
+    get size() { return p.size; },
+  };
+}
 
 test('pace levels double from the light count and stop at the top level', () => {
   assert.deepEqual([0, 3, 4, 7, 8, 15, 16, 31, 32, 1e6].map((c) => paceLevel(c, 4)), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
@@ -10,7 +21,7 @@ test('pace levels double from the light count and stop at the top level', () => 
 });
 
 test('a person reading pages stays light; a token sending several requests a second climbs within seconds', () => {
-  const pace = createIdentityPace(() => params);
+  const pace = answered(createIdentityPace(() => params));
   let person = 0;
   let bot = 0;
   // 20 s: the person loads a page every 2 s, the bot sends 6 requests a second.
@@ -21,7 +32,7 @@ test('a person reading pages stays light; a token sending several requests a sec
   assert.equal(person, 0);
   assert.equal(bot, 3); // 30 per 5 s: 16 ≤ 30 < 32
   // How fast: a token that starts sending 6/s from silence is past light within a second.
-  const fresh = createIdentityPace(() => params);
+  const fresh = answered(createIdentityPace(() => params));
   const levels: number[] = [];
   for (let i = 0; i < 12; i++) levels.push(fresh.hit('b', 100_000 + i * (1000 / 6)));
   assert.equal(levels.indexOf(1), 3); // the 4th request within one bucket
@@ -29,7 +40,7 @@ test('a person reading pages stays light; a token sending several requests a sec
 });
 
 test('the sliding estimate weighs the previous bucket by how much of it is still in the window', () => {
-  const pace = createIdentityPace(() => params);
+  const pace = answered(createIdentityPace(() => params));
   for (let i = 0; i < 20; i++) pace.hit('k', 1000 + i); // 20 requests in bucket 0
   assert.equal(pace.estimate('k', 4999), 20);
   assert.ok(Math.abs(pace.estimate('k', 6250) - 15) < 1e-9); // a quarter into bucket 1: 3/4 of 20
@@ -41,7 +52,7 @@ test('the sliding estimate weighs the previous bucket by how much of it is still
 });
 
 test('memory is bounded: silent identities are swept, and past maxKeys new ones are not tracked', () => {
-  const pace = createIdentityPace(() => ({ ...params, maxKeys: 100 }));
+  const pace = answered(createIdentityPace(() => ({ ...params, maxKeys: 100 })));
   for (let i = 0; i < 100; i++) pace.hit(`a${i}`, 0);
   assert.equal(pace.size, 100);
   // Over the cap: counted as light and not stored.
@@ -54,9 +65,27 @@ test('memory is bounded: silent identities are swept, and past maxKeys new ones 
 
 test('settings are read per call, so a reload applies at once', () => {
   let light = 4;
-  const pace = createIdentityPace(() => ({ ...params, lightRequests: light }));
+  const pace = answered(createIdentityPace(() => ({ ...params, lightRequests: light })));
   for (let i = 0; i < 5; i++) pace.hit('k', i);
   assert.equal(pace.hit('k', 6), 1); // 6 requests ≥ 4
   light = 100;
   assert.equal(pace.hit('k', 7), 0);
+});
+
+test('requests still open count: a bot whose 16 connections all wait is heavy however slowly it is answered', () => {
+  const pace = createIdentityPace(() => params);
+  // 16 requests sent at once, then nothing answered for 20 s (they wait in the queue).
+  for (let i = 0; i < 16; i++) pace.hit('bot', i);
+  assert.equal(pace.level('bot', 20_000), 3, 'no request in the window, 16 open: 16 ≤ 16 < 32');
+  // A person with one request open at a time stays light.
+  for (let t = 0; t < 20_000; t += 3000) { pace.hit('person', t); assert.equal(pace.level('person', t + 2000), 0); pace.done('person'); }
+  // Answered, the bot's requests stop counting once the window has passed.
+  for (let i = 0; i < 16; i++) pace.done('bot');
+  assert.equal(pace.level('bot', 20_000), 0);
+  // An identity with open requests is never swept (its count would be lost while it waits).
+  pace.hit('waiting', 30_000);
+  pace.hit('other', 60_000); // a later bucket sweeps silent identities
+  assert.equal(pace.estimate('waiting', 60_000), 1);
+  pace.done('waiting');
+  pace.done('never-seen'); // harmless
 });

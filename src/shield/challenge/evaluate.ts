@@ -22,6 +22,8 @@ export interface ClearanceRequest {
   readonly challengeResponse: string | undefined;
   /** Client address prefix (IPv4 /24, IPv6 /48), see addressPrefix. */
   readonly prefix: string;
+  /** The client's own address: a no-JavaScript cookie's identity is derived from it (see nojsRedirect). */
+  readonly address?: string;
   /** A fingerprint stable across the client's requests (not one that differs between navigations and fetches). */
   readonly fingerprint?: string;
   /** The request came over https (cookies get Secure). */
@@ -119,7 +121,10 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   if (nojs && needed <= STANDING_RANK.checked) return pass('nojs', 'checked', nojs);
   if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
 
-  const binding: ClientBinding = { prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}), secure: req.secure, now: req.now };
+  const binding: ClientBinding = {
+    prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}),
+    ...(req.address !== undefined ? { address: req.address } : {}), secure: req.secure, now: req.now,
+  };
   // An API client answering a challenge on its retry: it passes now and gets its clearance with the answer.
   const answer = req.challengeResponse !== undefined ? parseChallengeResponse(req.challengeResponse) : undefined;
   if (answer) {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { COOKIE_NAMES, serializeCookie } from '../reputation/cookie.js';
 import { signToken, toTokenTime, type TokenPayload } from '../reputation/token.js';
 import { CHALLENGE_HEADERS, formatChallengeHeader, type ChallengeDescription } from './header.js';
@@ -16,16 +17,32 @@ export interface PlainResponse {
 export interface ClientBinding {
   readonly prefix: string;
   readonly fingerprint?: string;
+  /** The client's own address (the no-JavaScript cookie's identity is derived from it). */
+  readonly address?: string;
   readonly secure: boolean;
   readonly now: number;
 }
 
 const fp = (b: ClientBinding): { f?: string } => (b.fingerprint !== undefined ? { f: b.fingerprint } : {});
 
-/** Level 1: 307 to `location` (the same URL, marker counted) with a fresh no-JavaScript cookie. */
+/**
+ * The identity a no-JavaScript cookie carries: derived from the client's address and agent (and
+ * the cookie's lifetime window), not drawn at random. The cookie proves only that a redirect was
+ * followed, so it must not be a way to mint identities: a bot with 16 connections used to get 16
+ * cookies from 16 concurrent challenges — 16 identities, each at a customer's pace for its first
+ * requests (identity pace, detect/identity-pace.ts). Two customers behind one address share one
+ * only if their browsers send the same User-Agent; a reputation or a proof-of-work gives each its own.
+ */
+export function nojsIdentity(b: ClientBinding, s: ChallengeSettings): string {
+  if (b.address === undefined) return s.randomBytes(9).toString('base64url');
+  const window = Math.floor(toTokenTime(b.now) / s.nojsTtlS);
+  return createHmac('sha256', s.keys.current.key).update(`nojs-id\n${b.address}\n${b.fingerprint ?? ''}\n${window}`).digest('base64url').slice(0, 12);
+}
+
+/** Level 1: 307 to `location` (the same URL, marker counted) with a no-JavaScript cookie. */
 export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings): PlainResponse {
   const iat = toTokenTime(b.now);
-  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), id: s.randomBytes(9).toString('base64url') }, s.keys);
+  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), id: nojsIdentity(b, s) }, s.keys);
   // RFC 9110 §15.4.8: 307 keeps the method and body, so a form POST is replayed with the cookie.
   return {
     status: 307,

@@ -11,6 +11,12 @@
  * hand-set threshold — under saturation the heaviest identities wait and are pushed out first,
  * whatever their absolute rate, and with spare capacity nothing changes.
  *
+ * The count is at least the identity's requests still open (sent and not answered): a bot
+ * holding 16 connections that each wait in our queue sends only as fast as it is answered, so the
+ * longer it waits the lighter its rate looks — but it always has 16 requests open, a person one or
+ * two (by Little's law, open requests = rate × wait: under queueing they show the offered load the
+ * completed rate hides).
+ *
  * Counts are per identity over every route: a flood spread across route classes must not look
  * light on each of them. Window: two buckets of `bucketMs`, a
  * sliding estimate in between (as a sliding-window rate limiter does). Memory is bounded: stale
@@ -35,9 +41,11 @@ export interface PaceParams {
 export const DEFAULT_PACE: PaceParams = Object.freeze({ bucketMs: 5000, lightRequests: 4, maxKeys: 200_000 });
 
 export interface IdentityPace {
-  /** Counts one request of `key` at `now`; returns its pace level. */
+  /** Counts one request of `key` at `now`, open until `done`; returns its pace level. */
   hit(key: string, now: number): number;
-  /** Requests of `key` over the sliding window, without counting one. */
+  /** A request counted by `hit` was answered (or abandoned). */
+  done(key: string): void;
+  /** Requests of `key` over the sliding window, or those still open if more, without counting one. */
   estimate(key: string, now: number): number;
   /** The pace level of `key` now, without counting a request. */
   level(key: string, now: number): number;
@@ -45,7 +53,7 @@ export interface IdentityPace {
   readonly size: number;
 }
 
-interface Entry { epoch: number; cur: number; prev: number }
+interface Entry { epoch: number; cur: number; prev: number; open: number }
 
 /** The level of a window count on the doubling scale: < light → 0, < 2·light → 1, < 4·light → 2, else 3. */
 export function paceLevel(count: number, lightRequests: number): number {
@@ -65,7 +73,7 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
   // Drops identities silent for a whole window: they would count 0 anyway. O(n) once per bucket.
   const sweep = (epoch: number): void => {
     sweptEpoch = epoch;
-    for (const [k, e] of map) if (e.epoch < epoch - 1) map.delete(k);
+    for (const [k, e] of map) if (e.epoch < epoch - 1 && e.open === 0) map.delete(k);
   };
 
   const roll = (e: Entry, epoch: number): void => {
@@ -84,8 +92,8 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     const e = map.get(key);
     if (e === undefined) return 0;
     const epoch = epochOf(now, bucketMs);
-    if (e.epoch === epoch) return windowCount(e.prev, e.cur, now, epoch, bucketMs);
-    return e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0;
+    if (e.epoch === epoch) return Math.max(windowCount(e.prev, e.cur, now, epoch, bucketMs), e.open);
+    return Math.max(e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0, e.open);
   };
 
   return {
@@ -97,11 +105,16 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       let e = map.get(key);
       if (e === undefined) {
         if (map.size >= params.maxKeys) return 0;
-        e = { epoch, cur: 0, prev: 0 };
+        e = { epoch, cur: 0, prev: 0, open: 0 };
         map.set(key, e);
       } else roll(e, epoch);
       e.cur++;
-      return paceLevel(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), params.lightRequests);
+      e.open++;
+      return paceLevel(Math.max(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open), params.lightRequests);
+    },
+    done(key) {
+      const e = map.get(key);
+      if (e !== undefined && e.open > 0) e.open--;
     },
     level(key, now) {
       const params = settings();

@@ -91,7 +91,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const decision = evaluateClearance({
       method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
-      prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ua), secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: clientBindingKey(ua), secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';

@@ -1,6 +1,6 @@
 import type { Clock } from '../../../core/clock.js';
 import { named, type UpstreamRequestFilter } from '../../pipeline/phases.js';
-import type { RequestContext } from '../../context.js';
+import { onExchangeEnd, type RequestContext } from '../../context.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
 import { tierFor } from '../../upstream/admission.js';
 
@@ -13,7 +13,9 @@ import { tierFor } from '../../upstream/admission.js';
 export function createPaceFilter(pace: IdentityPace, ticker: Clock): UpstreamRequestFilter {
   return named('pace', (ctx: RequestContext) => {
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
-    const level = pace.hit(ctx.paceKey, ticker.now());
+    const key = ctx.paceKey;
+    const level = pace.hit(key, ticker.now());
+    onExchangeEnd(ctx, () => pace.done(key));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.
     ctx.tier = Math.max(ctx.tier, tierFor(ctx.baseTier, level));
