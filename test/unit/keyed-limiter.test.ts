@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createKeyedLimiter } from '../../src/shield/limits/keyed-limiter.js';
+import { gcraStep } from '../../src/shield/limits/gcra.js';
+import { createPrng } from './prng.js';
 
 function manualClock(start = 0): { now(): number; advance(ms: number): void } {
   let t = start;
@@ -71,4 +73,46 @@ test('when every key is active the least recently admitted is dropped and counte
 test('maxKeys must be a positive integer', () => {
   assert.throws(() => createKeyedLimiter({ maxKeys: 0, clock: manualClock() }), RangeError);
   assert.throws(() => createKeyedLimiter({ maxKeys: 1.5, clock: manualClock() }), RangeError);
+});
+
+test('same decisions, size and evictions as a Map kept in admission order by delete-and-set (random arrivals)', () => {
+  // The reference: the order kept in the Map itself, re-inserting a key on each admission.
+  const reference = (maxKeys: number, clock: { now(): number }) => {
+    const tats = new Map<string, number>();
+    let evicted = 0;
+    return {
+      check(key: string, p: typeof params) {
+        const now = clock.now();
+        const stored = tats.get(key);
+        const r = gcraStep(stored, now, p);
+        if (!r.allowed) return r;
+        if (stored !== undefined) tats.delete(key);
+        else if (tats.size >= maxKeys) {
+          let examined = 0;
+          for (const [k, tat] of tats) { if (tat <= now) tats.delete(k); if (++examined === 16) break; }
+          if (tats.size >= maxKeys) { tats.delete(tats.keys().next().value as string); evicted++; }
+        }
+        tats.set(key, r.tat);
+        return r;
+      },
+      get size() { return tats.size; },
+      get evicted() { return evicted; },
+    };
+  };
+  for (const seed of [1, 2, 3]) {
+    const rnd = createPrng(seed);
+    const clock = manualClock();
+    const limiter = createKeyedLimiter({ maxKeys: 40, clock });
+    const model = reference(40, clock);
+    for (let n = 0; n < 20_000; n++) {
+      // A few hot keys and a long tail, so keys are both re-admitted and pushed out.
+      const key = rnd() < 0.5 ? `hot-${Math.floor(rnd() * 4)}` : `k-${Math.floor(rnd() * 200)}`;
+      const p = rnd() < 0.2 ? { ratePerS: 1, burst: 0 } : params;
+      assert.deepEqual(limiter.check(key, p), model.check(key, p), `seed ${seed}, arrival ${n}`);
+      assert.equal(limiter.size, model.size);
+      if (rnd() < 0.3) clock.advance(rnd() * 40);
+    }
+    assert.equal(limiter.evictedActive, model.evicted);
+    assert.ok(model.evicted > 0, 'the sequence must exercise eviction of active keys');
+  }
 });
