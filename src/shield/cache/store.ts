@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import { createRecencyMap } from '../../core/recency-map.js';
 
 /** A stored response. Times are ms on the shield's monotonic clock. */
 export interface CachedResponse {
@@ -25,31 +26,29 @@ const overhead = (key: string): number => 256 + key.length * 2;
 
 /** Creates a store holding at most `maxBytes` (bodies plus a fixed per-entry overhead). */
 export function createCacheStore(maxBytes: number): CacheStore {
-  const map = new Map<string, CachedResponse>();
+  const map = createRecencyMap<CachedResponse>();
   let bytes = 0;
   const drop = (key: string, e: CachedResponse): void => { map.delete(key); bytes -= e.body.length + overhead(key); };
-  const touch = (key: string, e: CachedResponse): void => { map.delete(key); map.set(key, e); };
   return {
     fresh(key, now) {
-      const e = map.get(key);
+      const e = map.peek(key);
       if (!e || now >= e.freshUntil) return undefined;
-      touch(key, e);
+      map.use(key);
       return e;
     },
     stale(key, now) {
-      const e = map.get(key);
+      const e = map.peek(key);
       if (!e) return undefined;
       if (now >= e.staleUntil) { drop(key, e); return undefined; }
-      touch(key, e);
+      map.use(key);
       return e;
     },
     put(key, entry) {
       const size = entry.body.length + overhead(key);
       if (size > maxBytes) return;
-      const old = map.get(key);
+      const old = map.peek(key);
       if (old) drop(key, old);
-      // Map iteration order is insertion order: the first keys are the least recently used.
-      for (const [k, e] of map) {
+      for (const [k, e] of map.fromOldest()) {
         if (bytes + size <= maxBytes) break;
         drop(k, e);
       }
