@@ -153,8 +153,22 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
 /**
  * A challenge decision whose answer is built on first read: a dry run reads the decision and
  * never sends the answer, and building it signs a challenge (~45 µs a request in bench:proxy).
+ * A class, not a literal with a getter: that literal took the slow object-creation path (~4 µs).
  */
-function challenge(level: 1 | 2, reason: ChallengeReason, withProblem: { problem?: string }, build: () => PlainResponse): ClearanceDecision {
-  let response: PlainResponse | undefined;
-  return { kind: 'challenge', level, reason, ...withProblem, get response() { return response ??= build(); } };
+class LazyChallenge {
+  readonly kind = 'challenge';
+  declare readonly problem?: string;
+  #response: PlainResponse | undefined;
+  readonly #build: () => PlainResponse;
+  constructor(readonly level: 1 | 2, readonly reason: ChallengeReason, problem: string | undefined, build: () => PlainResponse) {
+    if (problem !== undefined) (this as { problem?: string }).problem = problem;
+    this.#build = build;
+  }
+
+  get response(): PlainResponse {
+    return this.#response ??= this.#build();
+  }
 }
+
+const challenge = (level: 1 | 2, reason: ChallengeReason, withProblem: { problem?: string }, build: () => PlainResponse): ClearanceDecision =>
+  new LazyChallenge(level, reason, withProblem.problem, build);
