@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
+import { readBodyText } from '../core/read-body.js';
 
 /** SHA-256 of a string: hashing both sides first gives timingSafeEqual equal lengths. */
 export const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -13,12 +14,5 @@ export function json(res: ServerResponse, status: number, value: unknown, extra:
 
 /** Reads a small JSON body (an empty one is `{}`); throws past `limit` bytes or on invalid JSON. */
 export async function readJson(req: IncomingMessage, limit = 16 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) throw new Error('body too large');
-    chunks.push(c);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  return JSON.parse((await readBodyText(req, limit, () => new Error('body too large'))) || '{}');
 }

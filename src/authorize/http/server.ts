@@ -7,6 +7,7 @@ import { AUTH_ERRORS, AuthorizeError, isAuthorizeError, type AuthErrorCode } fro
 import type { AuthorizeService, FetchProof } from '../service/authorize-service.js';
 import type { AuthStore } from '../store/port.js';
 import { appResultSchema, createSchema, emptySchema, enrolSchema, modeSchema, receiptSchema, smsCodeSchema } from './schemas.js';
+import { readBodyText } from '../../core/read-body.js';
 
 const MAX_BODY = 16 * 1024;
 /** A pending idempotency record older than this is a request that died with the process: retry it. */
@@ -66,15 +67,8 @@ function parse<T extends z.ZodTypeAny>(schema: T, body: string): z.infer<T> {
   return r.data;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    n += c.length;
-    if (n > MAX_BODY) throw new AuthorizeError('RMP_ERR_AUTH_BODY_TOO_LARGE');
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function readBody(req: IncomingMessage): Promise<string> {
+  return readBodyText(req, MAX_BODY, () => new AuthorizeError('RMP_ERR_AUTH_BODY_TOO_LARGE'));
 }
 
 /**

@@ -5,6 +5,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import { createCapacityGate } from './capacity.js';
 import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
 import { attachLiveStatus, liveParcelPage } from './live.js';
+import { readBodyText } from '../../core/read-body.js';
 
 /** Options of the demo origin; defaults model a small application server. */
 export interface OriginOptions {
@@ -110,15 +111,8 @@ function buildAsset(bytes: number): Buffer {
   return out;
 }
 
-async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new Error('body too large');
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  return readBodyText(req, limit, () => new Error('body too large'));
 }
 
 function parseForm(body: string, type: string | undefined): Record<string, string> {
