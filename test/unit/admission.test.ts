@@ -164,12 +164,45 @@ test('within a class, better standing goes first among close arrivals; its head 
   q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 4);
   for (let i = 0; i < 4; i++) q.release(10);
   assert.deepEqual(log, ['start busy', 'start known', 'start cleared', 'start nojs1', 'start nojs2']);
-  // A newcomer who has waited 2 s goes before a known client who just came (a flash crowd is not starved).
+  // Among identities minted during the attack, a newcomer who has waited 2 s goes before a
+  // proof-of-work that just came (500 ms head start): bounded.
   q.admit(tiered(2, nojs, log, 'newcomer'), 100);
-  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known-late'), 2100);
-  q.admit(tiered(2, 0, log, 'busy2'), 2100);
+  q.admit(tiered(2, tierFor(STANDING.cleared, 0), log, 'cleared-late'), 2100);
   q.release(2200);
   assert.equal(log.at(-1), 'start newcomer');
+  // Among reputations from normal times, the same: a younger reputation that waited goes first.
+  q.release(2300);
+  assert.equal(log.at(-1), 'start cleared-late');
+  q.admit(tiered(2, tierFor(STANDING.recent, 0), log, 'recent'), 2400);
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known-late'), 4400);
+  q.release(4500);
+  assert.equal(log.at(-1), 'start recent');
+});
+
+test('customers known before the attack go before identities minted during it, however long those waited', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  // A backlog of no-JavaScript cookies and proofs of work (bots at a customer's pace, or newcomers) ...
+  q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'nojs'), 1);
+  q.admit(tiered(0, tierFor(STANDING.cleared, 0), log, 'cleared-critical'), 2);
+  // ... does not make a customer holding a reputation wait behind it: under a flood of new
+  // identities at a customer's pace the backlog is seconds long, more than any bounded head start.
+  q.admit(tiered(3, tierFor(STANDING.recent, 1), log, 'customer-low'), 5000);
+  for (let i = 0; i < 3; i++) q.release(5001);
+  assert.deepEqual(log, ['start busy', 'start customer-low', 'start cleared-critical', 'start nojs']);
+});
+
+test('requests with no token: a heavy source falls behind light ones', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  assert.equal(tierFor(STANDING.anonymous, 1), ANONYMOUS_TIER);
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit(tiered(2, tierFor(STANDING.anonymous, 3), log, 'heavy-source'), 1);
+  q.admit(tiered(2, tierFor(STANDING.anonymous, 0), log, 'first-visit'), 2);
+  q.admit(tiered(2, tierFor(STANDING.cleared, 2), log, 'cleared-pace-2'), 3);
+  for (let i = 0; i < 3; i++) q.release(10);
+  assert.deepEqual(log, ['start busy', 'start first-visit', 'start cleared-pace-2', 'start heavy-source']);
 });
 
 test('pace goes before class: a flood aimed at the critical class waits behind customers of every class', () => {

@@ -76,7 +76,10 @@ export interface BenchCell { target: string; scenario: string; report: DrillRepo
 
 /** Spawns serve.ts in a child process and waits for the URL it prints. */
 async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'serve.ts'), kind, JSON.stringify(opts)], {
+  // Extra Node flags for the shield's process only, to profile it under attack
+  // (REMPART_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'; NODE_OPTIONS refuses --cpu-prof).
+  const extra = kind === 'rempart' ? (process.env.REMPART_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'serve.ts'), kind, JSON.stringify(opts)], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -4,22 +4,32 @@
  * never an unbounded backlog inside the proxy.
  *
  * Who goes next when a slot frees:
- * 1. **Group** (strict): token holders at a customer's pace, then requests with no token at all,
- *    then token holders at heavier paces (see detect/identity-pace.ts), heaviest last. Under a flood
- *    of ten times the upstream's capacity the queue is always full of the flood, so only a strict
- *    order keeps customers ahead of it: a head start shorter than the queue's standing wait is lost.
+ * 1. **Group** (strict), each at a customer's pace (0–1, see detect/identity-pace.ts) unless said:
+ *    a. a reputation from normal times (customers known before the attack);
+ *    b. an identity minted during the attack (a proof-of-work, the no-JavaScript cookie);
+ *    c. no token at all;
+ *    d. heavier paces (2, 3, 4), with or without a token, heaviest last.
+ *    Under a flood of ten times the upstream's capacity the queue is always full of the flood, so
+ *    only a strict order keeps customers ahead of it: a head start shorter than the queue's
+ *    standing wait is lost. That holds between (a) and (b) too: 200 bots that each solved a
+ *    challenge, or followed the no-JavaScript redirect, send their first requests at a customer's
+ *    pace — ~40 req/s of "light" identities against an origin serving 25 — and the backlog of
+ *    such requests grew to seconds, which customers with a reputation then waited behind
+ *    (challenge-solver drill: tracking p99 4.5 s with a 750 ms head start, 0.5 s strict).
  *    Floods aimed at one class (a login POST flood hits a critical route) are in a later group
  *    whatever class they aim at.
  * 2. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
- *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (a customer known
- *    before the attack 0 … the no-JavaScript cookie 1 s; a pace of 4–7 requests in 5 s 500 ms more)
- *    — HAProxy's `set-priority-offset`. Priority is bounded: a payment overtakes tracking pages
- *    that came up to 500 ms before it, never the whole queue. In a flash crowd of real users
- *    (5× the usual population, most of them new, at the origin's capacity) strict standings or
- *    weighted class shares served the known users' and the banking pages' share and timed out the
- *    newcomers' tracking pages (normal class 47–65% success); bounded offsets keep first come,
- *    first served within about a second (97.6%, like the origin's own FIFO).
- *
+ *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (established 0,
+ *    recent reputation 250 ms; proof-of-work 500 ms, no-JavaScript cookie 1 s; a pace of 4–7
+ *    requests in 5 s 500 ms more) — HAProxy's `set-priority-offset`. Priority is bounded: a payment
+ *    overtakes tracking pages that came up to 500 ms before it, never the whole queue. In a flash
+ *    crowd of real users (5× the usual population, most of them new, at the origin's capacity)
+ *    weighted class shares served the banking pages' share and timed out the newcomers' tracking
+ *    pages (normal class 47–65% success); bounded offsets keep first come, first served within
+ *    about a second. A flash crowd does look like an attack (arrivals 5×): its newcomers
+ *    get the no-JavaScript cookie and wait in group (b) behind the known users — a fifth of the
+ *    crowd, so the newcomers still get most of the capacity (flash-crowd drill: 100%).
+
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
  *
@@ -101,20 +111,21 @@ export const STANDING = Object.freeze({
   anonymous: 4,
 });
 
-// Tiers: 0–7 are token holders at pace 0–1 (group 0), each with its head start; 8 is no token
-// (group 1); 9–11 are token holders at pace 2, 3, 4 (groups 2–4).
+// Tiers: 0–3 are reputations (established, recent) at pace 0–1 (group 0), 4–7 identities minted
+// during the attack (proof-of-work, no-JS cookie) at pace 0–1 (group 1), each with its head start;
+// 8 is no token at pace 0–1 (group 2); 9–11 are paces 2, 3, 4 (groups 3–5), with or without a token
+// (a request with no token is paced by its source, filters/request/clearance.ts).
 const HEAD_START_BY_STANDING = [0, 250, 500, 1000]; // ms behind an established customer
 const PACE_ONE_MS = 500; // a token at pace 1 (4–7 requests in 5 s) waits this much more
 /** Number of distinct tiers. */
 export const TIERS = 12;
-const GROUP_OF: readonly number[] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
-const GROUPS = 5;
+const GROUP_OF: readonly number[] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 4, 5];
+const GROUPS = 6;
 const OFFSET_OF: readonly number[] = Array.from({ length: TIERS }, (_, t) =>
   t < 8 ? (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * PACE_ONE_MS : 0);
 /** Tier 0 … TIERS - 1 of a request by standing (STANDING) and pace level (0–4). */
 export function tierFor(standing: number, pace: number): number {
-  if (standing >= STANDING.anonymous) return ANONYMOUS_TIER;
-  if (pace <= 1) return Math.max(0, standing) * 2 + Math.max(0, pace);
+  if (pace <= 1) return standing >= STANDING.anonymous ? ANONYMOUS_TIER : Math.max(0, standing) * 2 + Math.max(0, pace);
   return Math.min(TIERS - 1, 7 + pace);
 }
 /** The tier of a request with no token (and of every request when detection is off). */

@@ -51,6 +51,21 @@ const standingOf = (d: ClearanceDecision): number => {
 };
 
 /**
+ * Whose pace a request counts in. A reputation or a proof-of-work is one client's own: its token.
+ * Anything less personal — no token, or the no-JavaScript cookie, whose identity is itself derived
+ * from address and agent (challenge/responses.ts) — counts in its source's: the address and a hash
+ * of the User-Agent. One key for both, so a bot's requests queued before it took the cookie weigh on
+ * the cookie's pace: a bot holding 16 connections that wait in the queue as anonymous requests
+ * used to get its first cookie requests served at a customer's pace, ahead of customers, because
+ * its new identity had no history (challenge-solver drill, the onset). Customers behind one
+ * carrier-NAT address share a source pace only while they hold no reputation and send the same agent.
+ */
+export function paceKeyOf(decision: ClearanceDecision, client: string, ua: string): string {
+  if (decision.kind === 'pass' && decision.rateKey !== undefined && decision.via !== 'nojs') return decision.rateKey;
+  return `src ${client} ${clientBindingKey(ua)}`;
+}
+
+/**
  * Who is this client, and must it prove something first? Computes the request's traits once
  * (fingerprint, prefixes, path template, query shape), reads its reputation or clearance (one
  * HMAC), sets its standing — admission serves better standings first within a class — and, when
@@ -96,11 +111,9 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
-    if (decision.kind === 'pass' && decision.rateKey !== undefined) {
-      // Read, not counted: the request counts in its pace only if it reaches the upstream (filters/upstream-request/pace.ts).
-      traits.pace = d.pace.level(decision.rateKey, d.ticker.now());
-      ctx.paceKey = decision.rateKey;
-    }
+    // Read, not counted: the request counts in its pace only if it reaches the upstream (filters/upstream-request/pace.ts).
+    ctx.paceKey = paceKeyOf(decision, ctx.client, ua);
+    traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
     ctx.tier = tierFor(ctx.baseTier, traits.pace);
     d.detector.arrive(ctx, traits);
 
