@@ -5,6 +5,7 @@ import { progressLine, renderText } from '../drill/report/terminal.js';
 import { runDrill, type DrillProgress } from '../drill/run.js';
 import { SCENARIOS } from '../drill/scenarios.js';
 import { BENCH_LAYOUTS, DEFAULT_BENCH_SCENARIOS, type BenchLayout } from '../drill/bench/layouts.js';
+import type { AddressLayout } from '../drill/addresses.js';
 
 const benchLayoutArg = (v: string): BenchLayout => {
   if (!(v in BENCH_LAYOUTS)) throw new InvalidArgumentError(`layout must be one of ${Object.keys(BENCH_LAYOUTS).join(', ')}`);
@@ -22,8 +23,8 @@ const count = (name: string) => (v: string): number => {
   return n;
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
-const layoutArg = (v: string): 'disjoint' | 'shared-24' => {
-  if (v !== 'disjoint' && v !== 'shared-24') throw new InvalidArgumentError('layout must be disjoint or shared-24');
+const layoutArg = (v: string): AddressLayout => {
+  if (v !== 'disjoint' && v !== 'shared-24' && v !== 'shared-address') throw new InvalidArgumentError('layout must be disjoint, shared-24 or shared-address');
   return v;
 };
 
@@ -73,7 +74,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--users <n>', 'tracking users', count('users'), 40)
     .option('--bank-users <n>', 'banking users', count('bank users'), 15)
     .option('--users-per-address <n>', 'legitimate users sharing one address (carrier NAT)', positive('users per address'), 4)
-    .option('--layout <name>', 'attack addresses: disjoint (anywhere in 127/8) or shared-24 (each in a legitimate user\'s /24)', layoutArg, 'disjoint')
+    .option('--layout <name>', 'attack addresses: disjoint (anywhere in 127/8), shared-24 (each in a legitimate user\'s /24) or shared-address (the users\' own addresses and agents)', layoutArg, 'disjoint')
     .option('--origin-stats <url>', 'the origin\'s /__origin/stats URL, to measure origin load and what reached it')
     .option('--allow-target <host>', 'allow a non-loopback target host (repeatable; your own service only)', collect, [] as string[])
     .option('--max-connections <n>', 'cap on sockets the drill may open', positive('max connections'), 8000)
@@ -83,7 +84,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--list-scenarios', 'list scenarios and their parameters, then exit')
     .action(async (o: {
       target?: string; scenario: string; duration: number; timeScale: number; param: string[]; users: number; bankUsers: number;
-      usersPerAddress: number; layout: 'disjoint' | 'shared-24'; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
+      usersPerAddress: number; layout: AddressLayout; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
       json?: string; html?: string; listScenarios?: boolean;
     }) => {
       if (o.listScenarios) { process.stdout.write(`${scenarioHelp()}\n`); return; }
@@ -120,7 +121,7 @@ export function registerDrillCommands(program: Command): void {
     .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
     .option('--targets <list>', 'comma-separated targets (also: rempart-cache)', 'direct,rempart,nginx,haproxy')
     .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', DEFAULT_BENCH_SCENARIOS.join(','))
-    .option('--layout <name>', 'address layout: disjoint (default), shared-24 (attackers in customers\' /24s), cgnat (20 customers per carrier address)', benchLayoutArg, 'disjoint')
+    .option('--layout <name>', 'address layout: disjoint (default), shared-24 (attackers in customers\' /24s), cgnat (20 customers per carrier address), cgnat-shared (the bots behind those addresses, with the customers\' agents)', benchLayoutArg, 'disjoint')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
     .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)
     .option('--seed <n>', 'random seed', positive('seed'), 1)

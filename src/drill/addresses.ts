@@ -17,8 +17,12 @@ export interface AddressAllocator {
   readonly used: number;
 }
 
-/** How attack sources sit relative to legitimate users' addresses. */
-export type AddressLayout = 'disjoint' | 'shared-24';
+/**
+ * How attack sources sit relative to legitimate users' addresses: disjoint addresses, addresses in
+ * the customers' /24s, or the customers' own addresses (bots behind the same carrier NAT, each
+ * sending the User-Agent of a customer there).
+ */
+export type AddressLayout = 'disjoint' | 'shared-24' | 'shared-address';
 
 /** The /24 of a dotted IPv4 address, e.g. "127.4.5". */
 export const prefix24 = (addr: string): string => addr.slice(0, addr.lastIndexOf('.'));

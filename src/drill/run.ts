@@ -6,10 +6,10 @@ import { createBrowser, type Browser } from './browser.js';
 import type { ChallengeSolver } from './challenge.js';
 import { createThreadedSolver } from './solver-threads.js';
 import { startFlood, type RunningFlood } from './flood.js';
-import { pickIdentity } from './headers.js';
+import { pickIdentity, type BrowserIdentity } from './headers.js';
 import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
 import { createOriginSampler, type OriginReport } from './origin-stats.js';
-import { createRng } from './rng.js';
+import { createRng, type Rng } from './rng.js';
 import { checkTarget } from './safety.js';
 import { getScenario, resolveParams } from './scenarios.js';
 import { startSlow, type RunningSlow } from './slow.js';
@@ -161,7 +161,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const legitAddrs = pick(Math.ceil(totalUsers / perAddr));
   const layout: AddressLayout = opts.layout ?? 'disjoint';
   const legitReal = legitAddrs.filter((a): a is string => !!a);
-  const pickAttack = (n: number): (string | undefined)[] => (layout === 'shared-24' && check.distinctSources ? allocator.takeSharing(n, legitReal) : pick(n));
+  const pickAttack = (n: number): (string | undefined)[] => {
+    if (!check.distinctSources) return pick(n);
+    if (layout === 'shared-24') return allocator.takeSharing(n, legitReal);
+    // Behind the customers' own addresses, round-robin: many bots per carrier-NAT address.
+    if (layout === 'shared-address') return Array.from({ length: n }, (_, k) => legitAddrs[k % legitAddrs.length]);
+    return pick(n);
+  };
   const floodAddrs = plan.floods.map((f) => pickAttack(f.sources));
   const slowAddrs = plan.slow.map((s) => pickAttack(s.sources));
   const attackSet = new Set<string>([...floodAddrs.flat(), ...slowAddrs.flat()].filter((a): a is string => !!a));
@@ -190,10 +196,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const browsers: Browser[] = [];
   const users: Promise<void>[] = [];
   const userRng = rng.fork();
+  // Drawn up front: the shared-address layout gives each bot the agent of a customer at its address.
+  const userIdentities = Array.from({ length: totalUsers }, () => pickIdentity(userRng));
+  const attackIdentity = (addrs: readonly (string | undefined)[], attackRng: Rng): BrowserIdentity[] =>
+    addrs.map((_, k) => (layout === 'shared-address' ? userIdentities[k % legitAddrs.length]! : pickIdentity(attackRng)));
   const startUser = (i: number): void => {
     if (stopNew.signal.aborted) return;
     const profile = i % (tracking + banking) < tracking ? 'tracking' : 'banking';
-    const browser = createBrowser({ origin, localAddress: legitAddrs[i % legitAddrs.length], identity: pickIdentity(userRng), solver });
+    const browser = createBrowser({ origin, localAddress: legitAddrs[i % legitAddrs.length], identity: userIdentities[i]!, solver });
     browsers.push(browser);
     const ctx: UserContext = {
       browser, rng: userRng.fork(), origin, timeScale, now, settings, signal: stopNew.signal, requestSignal: stopRequests.signal,
@@ -208,11 +218,11 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
 
   const attackRng = rng.fork();
   const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
-    origin, addresses: floodAddrs[i]!, identities: floodAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
+    origin, addresses: floodAddrs[i]!, identities: attackIdentity(floodAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
   const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : startSlow)(s, {
     host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
-    identities: slowAddrs[i]!.map(() => pickIdentity(attackRng)), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
+    identities: attackIdentity(slowAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
 
   const progress = opts.onProgress && setInterval(() => {

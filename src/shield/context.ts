@@ -78,6 +78,16 @@ export interface RequestTraits {
 }
 
 /** Registers work to run when the exchange ends (allocates the list only when used). */
+/**
+ * The request's personal token, if it carries one: a reputation or a solved proof-of-work (its pace
+ * key, `rep:<id>` / `clr:<id>`). Not the no-JavaScript cookie, whose identity is the address and
+ * agent (challenge/responses.ts). Set by the clearance filter.
+ */
+export function personalToken(ctx: RequestContext): string | undefined {
+  const k = ctx.paceKey;
+  return k !== undefined && (k.startsWith('rep:') || k.startsWith('clr:')) ? k : undefined;
+}
+
 export function onExchangeEnd(ctx: RequestContext, fn: () => void): void {
   (ctx.cleanup ??= []).push(fn);
 }

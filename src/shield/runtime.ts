@@ -22,7 +22,7 @@ import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
-import type { RequestContext } from './context.js';
+import { personalToken, type RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
@@ -145,12 +145,13 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     createClassifyFilter(compileRoutes(config.routes)),
     createClientBlockFilter(shared.blocklist, shared.clock),
   );
-  if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient));
+  if (config.rateLimits.enabled && !det.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient));
   if (det.enabled) {
     request.push(createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken,
       revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
+    if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined));
   }
   request.push(...(ext.request ?? []));
   if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker));

@@ -14,6 +14,12 @@ export const BENCH_LAYOUTS = {
   'shared-24': { layout: 'shared-24', usersPerAddress: 1, doc: 'every attack address in the /24 of a customer (1 customer per address, attackers spread evenly over their /24s)' },
   /** 20 customers behind each carrier-NAT address; attackers elsewhere in 127/8. */
   cgnat: { layout: 'disjoint', usersPerAddress: 20, doc: '20 customers behind each carrier-NAT address, attackers at random across 127/8' },
+  /**
+   * The bots behind the customers' own carrier-NAT addresses (20 customers each), every bot sending
+   * the User-Agent of a customer at its address: nothing in the address or the agent tells them
+   * apart. (The origin cannot attribute requests to attack or customers here: they share addresses.)
+   */
+  'cgnat-shared': { layout: 'shared-address', usersPerAddress: 20, doc: '20 customers behind each carrier-NAT address, the bots behind the same addresses with the customers\' User-Agents' },
 } as const satisfies Record<string, { layout: AddressLayout; usersPerAddress: number; doc: string }>;
 
 export type BenchLayout = keyof typeof BENCH_LAYOUTS;

@@ -8,9 +8,10 @@ import { findSignatures, type Signature } from '../detect/signatures.js';
 import { createTrafficSketch, DIMENSIONS, type Dimension, type TrafficSnapshot } from '../detect/source-tracker.js';
 import { createSpaceSaving } from '../detect/space-saving.js';
 import { DEFAULT_DIFFICULTY } from '../challenge/pow.js';
-import type { RequestContext, RequestTraits } from '../context.js';
+import { personalToken, type RequestContext, type RequestTraits } from '../context.js';
 import type { Outcome } from '../pipeline/phases.js';
 import type { ShieldBus } from '../events.js';
+import { createSharedAddresses } from '../detect/shared-addresses.js';
 
 const CHALLENGEABLE: ReadonlySet<Dimension> = new Set<Dimension>(['fingerprint', 'userAgent', 'path', 'queryShape']);
 const PHASE_RANK: Record<AttackPhase, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
@@ -40,6 +41,8 @@ export interface BlockPort {
 export interface Detector extends Service<Config> {
   /** Counts an arriving request (after its traits are known); cheap. */
   arrive(ctx: RequestContext, traits: RequestTraits): void;
+  /** Several customers with tokens of their own were seen behind `address` (a carrier NAT): detect/shared-addresses.ts. */
+  isSharedAddress(address: string): boolean;
   /** Learns from a finished exchange (logging phase). */
   finish(ctx: RequestContext, outcome: Outcome): void;
   /** The challenge level for a request of this class with these traits. */
@@ -87,6 +90,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   const sketch = createTrafficSketch({ clock });
   const shares = createShareBaseline();
   const strikes = createSpaceSaving(1024);
+  const shared = createSharedAddresses();
   const states = new Map<RouteClass, AttackState>(ROUTE_CLASSES.map((c) => [c, initialAttackState(clock.now())]));
   const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0 }]));
   let plan: EscalationState = initialEscalation(clock.now());
@@ -122,10 +126,14 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       timer.unref();
     },
     stop() { clearInterval(timer); },
+    isSharedAddress: (address) => shared.isShared(address, clock.now()),
     arrive(ctx, t) {
       totalArrivals++;
       const c = counts.get(ctx.routeClass as RouteClass);
       if (c) { c.arrivals++; if (t.standing === 'unknown') c.unknown++; }
+      // A personal token (reputation, proof-of-work) behind this address: several make it shared.
+      const k = personalToken(ctx);
+      if (k !== undefined) shared.see(ctx.client, k, clock.now());
       sketch.observe({
         client: ctx.client, prefix: t.prefix, prefix48: t.prefix48, fingerprint: t.fingerprint, pathTemplate: t.pathTemplate,
         userAgent: t.userAgent, queryShape: t.queryShape, cookie: t.standing === 'unknown' ? 'none' : 'valid', routeClass: ctx.routeClass,
@@ -185,7 +193,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         signatures = findSignatures(snap, shares);
       }
       const step = planStep(plan, {
-        phase, signatures, offenders: strikes.top(64), pressure: saturation >= 0.95 || queueWaitMs > 50,
+        // A shared address (carrier NAT) is never blocked: its customers would go with its bots.
+        phase, signatures, offenders: strikes.top(64).filter((o) => !shared.isShared(o.key, now)), pressure: saturation >= 0.95 || queueWaitMs > 50,
         baselineRatePerS: (states.get('normal')?.rate.mean ?? 0) + (states.get('critical')?.rate.mean ?? 0) + (states.get('high')?.rate.mean ?? 0) + (states.get('low')?.rate.mean ?? 0),
       }, now);
       plan = step.state;

@@ -14,7 +14,16 @@ export function normalizeAddress(address: string | undefined): string {
 export interface GatePorts {
   isBlocked(address: string, now: number): boolean;
   isTrusted(address: string): boolean;
+  /** Several customers were seen behind this address (a carrier NAT): its cap is SHARED_CAP_FACTOR times higher. */
+  isShared?(address: string): boolean;
 }
+
+/**
+ * A shared address (detect/shared-addresses.ts) carries many customers: one bot behind it opening
+ * the whole per-address allowance must not lock its customers out (cgnat-shared drill). Still
+ * bounded: the global cap, and the header and body timeouts that end slow connections, hold.
+ */
+export const SHARED_CAP_FACTOR = 16;
 
 /** Limits read on every connection; replaced whole on reload. */
 export interface GateSettings {
@@ -59,7 +68,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     let set = byAddress.get(address);
     // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
     const capped = !(trusted && address === normalizeAddress(socket.remoteAddress));
-    if (capped && s.maxConnectionsPerClient > 0 && set !== undefined && set.size >= s.maxConnectionsPerClient) {
+    if (capped && s.maxConnectionsPerClient > 0 && set !== undefined && set.size >= s.maxConnectionsPerClient
+      && !(set.size < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(address) === true)) {
       return refuse(socket, address, 'client-cap');
     }
     if (!set) { set = new Set(); byAddress.set(address, set); }

@@ -1,6 +1,7 @@
 import type { RateParams, RouteClass } from '../../../config/schema.js';
 import { deny } from '../../verdict.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
+import type { RequestContext } from '../../context.js';
 
 /** What the rate-limit stage needs from a limiter (GCRA keyed by client and class). */
 export interface RateLimiterPort {
@@ -9,11 +10,15 @@ export interface RateLimiterPort {
 
 /**
  * Per client address and route class GCRA limit; over the limit answers 429 with Retry-After
- * (RFC 6585 §4, RFC 9110 §10.2.3).
+ * (RFC 6585 §4, RFC 9110 §10.2.3). With detection on it runs after the clearance filter and binds
+ * only requests without a personal token (`exempt`): a customer holding a reputation or a solved
+ * proof-of-work is limited by its token's own rate, not by the address it shares with others —
+ * behind a carrier NAT a bot at the same address would otherwise get its customers refused
+ * (and, refused often enough, the address blocked: defence/detector.ts).
  */
-export function createRateLimitFilter(limiter: RateLimiterPort, perClass: Readonly<Record<RouteClass, RateParams>>): RequestFilter {
+export function createRateLimitFilter(limiter: RateLimiterPort, perClass: Readonly<Record<RouteClass, RateParams>>, exempt?: (ctx: RequestContext) => boolean): RequestFilter {
   return named('rate-limit', (ctx) => {
-    if (ctx.routeClass === 'none') return undefined;
+    if (ctx.routeClass === 'none' || exempt?.(ctx) === true) return undefined;
     const result = limiter.check(ctx.client + ' ' + ctx.routeClass, perClass[ctx.routeClass]);
     if (result.allowed) return undefined;
     return deny('RMP_ERR_RATE_LIMITED', `rate limit for class ${ctx.routeClass}`, {
