@@ -189,7 +189,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     ports: {
       isBlocked: (address, now) => blocklist.lookup(address, now) !== undefined,
       isTrusted: (address) => runtime.isTrusted(address),
-      isShared: (address) => det.enabled && detector.isSharedAddress(address),
+      isShared: (address) => detector.isSharedAddress(address),
     },
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),

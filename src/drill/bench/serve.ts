@@ -16,3 +16,7 @@ process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 const stop = async (): Promise<void> => { await server.close(); process.exit(0); };
 process.once('SIGTERM', () => void stop());
 process.once('SIGINT', () => void stop());
+// The bench kills its children by PID; if the bench itself is killed first, its children are
+// re-parented and would keep their ports and CPU: stop once the parent is gone.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) void stop(); }, 1000).unref();

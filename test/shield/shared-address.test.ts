@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent, request } from 'undici';
+import { createManualClock } from '../../src/core/clock.js';
+import { createEventBus } from '../../src/core/events.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createDetector } from '../../src/shield/defence/detector.js';
+import type { RequestContext, RequestTraits } from '../../src/shield/context.js';
+import type { ShieldEvents } from '../../src/shield/events.js';
+import { openSocket, rawExchange, startRecordingUpstream, startTestShield, statusOf } from '../helpers/servers.js';
+
+// A carrier-grade NAT (RFC 6888): many customers, and here a bot, behind one address.
+const NAT = '127.0.93.1';
+const nav = (ua: string, cookie?: string): Record<string, string> => ({
+  accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'user-agent': ua, ...(cookie ? { cookie } : {}),
+});
+const repCookie = (setCookie: string | string[] | undefined): string | undefined =>
+  (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).find((c) => c.startsWith('rempart_rep='))?.split(';')[0];
+
+test('behind a shared address, customers with a reputation are limited by their token, not by the address; the connection cap grows', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, {
+    listen: { limits: { maxConnectionsPerClient: 3 } },
+    rateLimits: { perClient: { normal: { ratePerS: 1, burst: 1 } } },
+  });
+  const nat = new Agent({ localAddress: NAT, connections: 2 });
+  t.after(() => nat.close());
+  const get = async (headers: Record<string, string>): Promise<{ status: number; cookie: string | undefined }> => {
+    const r = await request(`${shield.url}/page`, { dispatcher: nat, headers });
+    await r.body.dump();
+    return { status: r.statusCode, cookie: repCookie(r.headers['set-cookie']) };
+  };
+  // Two customers' first page loads (the address's allowance: 1 + burst 1): each gets its reputation.
+  const a = await get(nav('Mozilla/5.0 customer-a'));
+  const b = await get(nav('Mozilla/5.0 customer-b'));
+  assert.deepEqual([a.status, b.status], [200, 200]);
+  assert.ok(a.cookie && b.cookie);
+  // Requests without a token are still limited per address ...
+  const anonymous = await get(nav('Mozilla/5.0 someone-else'));
+  assert.equal(anonymous.status, 429);
+  // ... the customers are not: each is judged by its own token (limit 5/s, burst 50 by default).
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await get(nav('Mozilla/5.0 customer-a', a.cookie))).status, 200);
+    assert.equal((await get(nav('Mozilla/5.0 customer-b', b.cookie))).status, 200);
+  }
+  // Two customers with their own tokens seen behind it: the address is shared, and a fourth
+  // connection is accepted where a one-client address is capped at three.
+  const held = await Promise.all([1, 2, 3, 4].map(() => openSocket(shield.port, NAT)));
+  t.after(() => held.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 50));
+  const more = await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: NAT });
+  assert.equal(statusOf(more), 429, 'accepted (and, without a token, limited per address)');
+  const lone = await Promise.all([1, 2, 3].map(() => openSocket(shield.port, '127.0.93.2')));
+  t.after(() => lone.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress: '127.0.93.2', timeoutMs: 2_000 }), '', 'a one-client address keeps its cap');
+});
+
+test('under attack the detector blocks a repeat offender, never a shared address', () => {
+  const clock = createManualClock(1_000_000);
+  const bus = createEventBus<ShieldEvents>();
+  const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
+  const blocked: string[] = [];
+  const detector = createDetector({
+    clock, bus, config: () => config,
+    pressure: { saturation: () => 1, queueWaitMs: () => 400 },
+    blocks: { block: (cidr) => { blocked.push(cidr); }, unblock() {} },
+  });
+  const traits = { prefix: '127.0.93.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'established' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined } satisfies RequestTraits;
+  const ctx = (client: string, paceKey?: string, refused = false): RequestContext =>
+    ({ client, routeClass: 'normal', paceKey, verdict: refused ? { kind: 'deny', code: 'RMP_ERR_RATE_LIMITED' } : undefined }) as unknown as RequestContext;
+  // Two customers with their own reputations behind the NAT address.
+  detector.arrive(ctx(NAT, 'rep:one'), traits);
+  detector.arrive(ctx(NAT, 'rep:two'), traits);
+  detector.force(clock.now() + 60_000, 'test');
+  for (let s = 0; s < 5; s++) {
+    // The NAT address and a lone flooder are both refused again and again (a bot behind the NAT).
+    for (let i = 0; i < 10; i++) { detector.finish(ctx(NAT, undefined, true), { status: 429, durationMs: 1, aborted: false } as never); detector.finish(ctx('127.0.94.9', undefined, true), { status: 429, durationMs: 1, aborted: false } as never); }
+    clock.advance(1000);
+    detector.tick();
+  }
+  assert.deepEqual(blocked, ['127.0.94.9/32']);
+});
