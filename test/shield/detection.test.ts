@@ -149,3 +149,20 @@ test('attack state, challenges and standings are Prometheus metrics', async (t) 
   assert.match(text, /rempart_challenges_total\{level="1",enforced="true"\} 1/);
   assert.match(text, /rempart_requests_by_standing_total\{standing="unknown"\} 1/);
 });
+
+test('level 2 from a signature the request matches is marked as such; an operator\'s forced proof-of-work is not', () => {
+  const clock = createManualClock(1_000_000);
+  const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
+  const detector = createDetector({
+    clock, bus: createEventBus<ShieldEvents>(), config: () => config,
+    pressure: { saturation: () => 0, queueWaitMs: () => 0 }, blocks: { block() {}, unblock() {} },
+  });
+  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/track/:id', userAgent: 'ua', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
+  detector.challengeScope('path', '/track/:id', 60, 'tester', 'test');
+  const bySig = detector.policyFor('normal', traits, '127.0.0.1');
+  assert.deepEqual([bySig.level, bySig.bySignature], [2, true]);
+  assert.equal(detector.policyFor('normal', { ...traits, pathTemplate: '/' }, '127.0.0.1').bySignature, undefined, 'another path: no signature');
+  detector.force(clock.now() + 60_000, 'tester', true);
+  const forced = detector.policyFor('normal', traits, '127.0.0.1');
+  assert.deepEqual([forced.level, forced.bySignature], [2, undefined]);
+});

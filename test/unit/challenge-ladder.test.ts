@@ -139,6 +139,12 @@ test('reputation: established passes every level first; a young one only proves 
   const atTwo = challenged(evaluateClearance({ ...nav, cookie: young }, L(2, attack), settings));
   assert.equal(atTwo.response.status, 503);
   assert.equal(passed(evaluateClearance({ ...nav, cookie: young }, L(0), settings)).reputation?.id, 'r1', 'level 0 still reports the reputation (admission priority, refresh)');
+  // A signature challenge (level 2 from a path or agent the customers share): a young reputation
+  // the caller finds at a customer's pace passes; a flooding one pays.
+  const light = passed(evaluateClearance({ ...nav, cookie: young }, L(2, { ...attack, recentPasses: (id) => id === 'r1' }), settings));
+  assert.deepEqual([light.via, light.standing, light.rateKey], ['rep', 'checked', 'rep:r1']);
+  assert.equal(challenged(evaluateClearance({ ...nav, cookie: young }, L(2, { ...attack, recentPasses: () => false }), settings)).response.status, 503);
+  assert.equal(challenged(evaluateClearance(nav, L(2, { ...attack, recentPasses: () => true }), settings)).level, 1, 'no reputation, no pass');
 });
 
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {

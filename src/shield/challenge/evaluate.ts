@@ -42,6 +42,12 @@ export interface ClearancePolicy {
   readonly attackStartedAt?: number;
   /** Revoked token ids (see createRevocationList). */
   readonly isRevoked?: (id: string) => boolean;
+  /**
+   * Whether a young reputation (id) passes this level-2 request anyway: a signature the request
+   * matches (a path, an agent, a header order) is shared by the customers, and a reputation from
+   * normal times at a customer's pace is one of them (the caller checks the pace). Absent: it does not.
+   */
+  readonly recentPasses?: (reputationId: string) => boolean;
 }
 
 /**
@@ -116,7 +122,9 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const clearance = check('clr', readCookie(req.cookie, COOKIE_NAMES.clr) ?? req.clearanceHeader);
   if (clearance) return pass('clearance', 'cleared', clearance);
 
-  if (rank === 'recent' && needed <= STANDING_RANK.checked) return pass('rep', 'checked', reputation);
+  if (rank === 'recent' && (needed <= STANDING_RANK.checked || (reputation?.id !== undefined && policy.recentPasses?.(reputation.id) === true))) {
+    return pass('rep', 'checked', reputation);
+  }
   const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
   if (nojs && needed <= STANDING_RANK.checked) return pass('nojs', 'checked', nojs);
   if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');

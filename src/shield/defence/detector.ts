@@ -21,6 +21,8 @@ export interface ChallengePolicy {
   readonly level: 0 | 1 | 2;
   readonly difficulty: number;
   readonly attackStartedAt: number | undefined;
+  /** Level 2 comes only from a signature the request matches (not from an operator's forced proof-of-work). */
+  readonly bySignature?: boolean;
 }
 
 /** Live upstream pressure, read once per second. */
@@ -227,7 +229,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         if (!CHALLENGEABLE.has(m.scope.dimension)) continue;
         if (traitValue(t, client, m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
       }
-      return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt };
+      const bySignature = level === 2 && !(powUntil > clock.now());
+      return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt, ...(bySignature ? { bySignature } : {}) };
     },
     aggregateLimit(t) {
       for (const m of active) {

@@ -107,7 +107,14 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
       method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: clientBindingKey(ua), secure: ctx.conn.tls !== undefined, now: d.clock.now(),
-    }, { level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id) }, d.settings);
+    }, {
+      level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id),
+      // A signature challenge (a path, an agent, a header order) matches the customers too: a
+      // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
+      // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
+      // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
+      ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
+    }, d.settings);
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
