@@ -128,8 +128,9 @@ export function registerDrillCommands(program: Command): void {
     .option('--json <file>', 'write every cell\'s report as JSON')
     .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
+    .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
-    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string; killServer?: number }) => {
+    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
       const { runDdosBench } = await import('../drill/bench/ddos.js');
       const sig = abortOnSigint();
       try {
@@ -138,6 +139,7 @@ export function registerDrillCommands(program: Command): void {
           scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean), layout: o.layout,
           durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
+          ...(o.keepState === true ? { keepState: true } : {}),
         });
       } finally {
         sig.dispose();

@@ -69,6 +69,13 @@ export interface DdosBenchOptions {
    * and restarted before the next. The direct target is that first server itself.
    */
   killServerAtS?: number;
+  /**
+   * One Rempart process for the whole run, its state (attack phase, reputations, pace, strikes)
+   * carried from cell to cell. Default: a fresh shield before each of its cells, so every cell is
+   * an attack on a shield in normal times whose customers visited before it (see keepState in
+   * docs/benchmarks.md for what carrying the state over does).
+   */
+  keepState?: boolean;
   log?(line: string): void;
 }
 
@@ -161,6 +168,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const ports = second ? [originPort, Number(new URL(second.url).port)] : [originPort];
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
+  // How to start a shield afresh, by target name (Rempart targets).
+  const restarts = new Map<string, () => ReturnType<typeof spawnServer>>();
   const unavailable: Record<string, string> = {};
   const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
@@ -170,15 +179,17 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir));
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
-        const s = await spawnServer('rempart', second ? { originUrls: [origin.url, second.url], cache } : { originUrl: origin.url, cache });
+        const start = (): ReturnType<typeof spawnServer> => spawnServer('rempart', second ? { originUrls: [origin.url, second.url], cache } : { originUrl: origin.url, cache });
+        const s = await start();
+        restarts.set(name, start);
         targets.push({
           name, url: s.url, close: s.close,
-          description: `Rempart shield, default configuration, demo route classes${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process)` +
+          description: `Rempart shield, default configuration, demo route classes${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process${o.keepState ? ', one for the whole run: state carried from cell to cell' : ', started afresh before each cell'})` +
             (second ? '; 2 servers, least outstanding, default passive ejection, probes GET /healthz every 1 s fall 2 rise 2, retries within the default budget' : ''),
         });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
-      if (t) { closers.push(t.close); await warmUp(t.url); }
+      if (t) { closers.push(() => t.close()); await warmUp(t.url); }
     } catch (err) {
       unavailable[name] = (err as Error).message.split('\n')[0] ?? 'failed';
       log(`target ${name} unavailable: ${unavailable[name]}`);
@@ -195,6 +206,15 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         if (kill !== undefined && (origin.child.exitCode !== null || origin.child.signalCode !== null)) {
           origin = await spawnServer('origin', { ...originOpts, port: originPort });
           await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
+        }
+        const restart = restarts.get(target.name);
+        if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0)) {
+          // A fresh shield, started just before its cell (not idle through the other targets' cells).
+          await target.close();
+          const s = await restart();
+          target.url = s.url;
+          target.close = s.close;
+          await warmUp(s.url);
         }
         await originIdle(statsUrl, 10_000);
         // Our own child, by PID: the first origin server dies mid-attack.
