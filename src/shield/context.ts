@@ -77,7 +77,6 @@ export interface RequestTraits {
   wouldHave: string | undefined;
 }
 
-/** Registers work to run when the exchange ends (allocates the list only when used). */
 /**
  * The request's personal token, if it carries one: a reputation or a solved proof-of-work (its pace
  * key, `rep:<id>` / `clr:<id>`). Not the no-JavaScript cookie, whose identity is the address and
@@ -88,6 +87,7 @@ export function personalToken(ctx: RequestContext): string | undefined {
   return k !== undefined && (k.startsWith('rep:') || k.startsWith('clr:')) ? k : undefined;
 }
 
+/** Registers work to run when the exchange ends (allocates the list only when used). */
 export function onExchangeEnd(ctx: RequestContext, fn: () => void): void {
   (ctx.cleanup ??= []).push(fn);
 }

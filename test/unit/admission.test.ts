@@ -179,29 +179,35 @@ test('within a class, better standing goes first among close arrivals; its head 
   assert.equal(log.at(-1), 'start recent');
 });
 
-test('customers known before the attack go before identities minted during it, however long those waited', () => {
+/** Admits each [rank, tier, name, at] behind one busy slot, then releases until all started; the start order. */
+function startOrder(arrivals: ReadonlyArray<readonly [number, number, string, number]>, releaseAt: number): string[] {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
   const log: string[] = [];
   q.admit(tiered(2, 0, log, 'busy'), 0);
-  // A backlog of no-JavaScript cookies and proofs of work (bots at a customer's pace, or newcomers) ...
-  q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'nojs'), 1);
-  q.admit(tiered(0, tierFor(STANDING.cleared, 0), log, 'cleared-critical'), 2);
-  // ... does not make a customer holding a reputation wait behind it: under a flood of new
-  // identities at a customer's pace the backlog is seconds long, more than any bounded head start.
-  q.admit(tiered(3, tierFor(STANDING.recent, 1), log, 'customer-low'), 5000);
-  for (let i = 0; i < 3; i++) q.release(5001);
+  for (const [rank, tier, name, at] of arrivals) q.admit(tiered(rank, tier, log, name), at);
+  for (let i = 0; i < arrivals.length; i++) q.release(releaseAt);
+  return log;
+}
+
+test('customers known before the attack go before identities minted during it, however long those waited', () => {
+  const log = startOrder([
+    // A backlog of no-JavaScript cookies and proofs of work (bots at a customer's pace, or newcomers) ...
+    [2, tierFor(STANDING.checked, 0), 'nojs', 1],
+    [0, tierFor(STANDING.cleared, 0), 'cleared-critical', 2],
+    // ... does not make a customer holding a reputation wait behind it: under a flood of new
+    // identities at a customer's pace the backlog is seconds long, more than any bounded head start.
+    [3, tierFor(STANDING.recent, 1), 'customer-low', 5000],
+  ], 5001);
   assert.deepEqual(log, ['start busy', 'start customer-low', 'start cleared-critical', 'start nojs']);
 });
 
 test('requests with no token: a heavy source falls behind light ones', () => {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
-  const log: string[] = [];
   assert.equal(tierFor(STANDING.anonymous, 1), ANONYMOUS_TIER);
-  q.admit(tiered(2, 0, log, 'busy'), 0);
-  q.admit(tiered(2, tierFor(STANDING.anonymous, 3), log, 'heavy-source'), 1);
-  q.admit(tiered(2, tierFor(STANDING.anonymous, 0), log, 'first-visit'), 2);
-  q.admit(tiered(2, tierFor(STANDING.cleared, 2), log, 'cleared-pace-2'), 3);
-  for (let i = 0; i < 3; i++) q.release(10);
+  const log = startOrder([
+    [2, tierFor(STANDING.anonymous, 3), 'heavy-source', 1],
+    [2, tierFor(STANDING.anonymous, 0), 'first-visit', 2],
+    [2, tierFor(STANDING.cleared, 2), 'cleared-pace-2', 3],
+  ], 10);
   assert.deepEqual(log, ['start busy', 'start first-visit', 'start cleared-pace-2', 'start heavy-source']);
 });
 

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paceKeyOf } from '../../src/shield/filters/request/clearance.js';
 import type { ClearanceDecision } from '../../src/shield/challenge/evaluate.js';
+import { clientBindingKey } from '../../src/shield/defence/binding.js';
 
 const pass = (via: 'open' | 'rep' | 'clearance' | 'nojs', rateKey?: string): ClearanceDecision =>
   ({ kind: 'pass', via, standing: 'checked', target: '/', ...(rateKey !== undefined ? { rateKey } : {}) }) as ClearanceDecision;
 
-const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0';
+const UA = clientBindingKey('Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0');
+const EDGE = clientBindingKey('Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 Edg/128');
 
 test('a reputation or a proof-of-work is paced as its own token', () => {
   assert.equal(paceKeyOf(pass('rep', 'rep:abc'), '127.0.0.9', UA), 'rep:abc');
@@ -19,5 +21,5 @@ test('no token and the no-JavaScript cookie count in one pace per source (addres
   // A bot's requests queued before it took the cookie weigh on the cookie's pace.
   assert.equal(withCookie, anonymous);
   assert.notEqual(paceKeyOf(pass('open'), '127.0.0.10', UA), anonymous, 'another address');
-  assert.notEqual(paceKeyOf(pass('open'), '127.0.0.9', `${UA} Edg/128`), anonymous, 'another agent behind the same address');
+  assert.notEqual(paceKeyOf(pass('open'), '127.0.0.9', EDGE), anonymous, 'another agent behind the same address');
 });

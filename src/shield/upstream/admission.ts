@@ -26,10 +26,11 @@
  *    crowd of real users (5× the usual population, most of them new, at the origin's capacity)
  *    weighted class shares served the banking pages' share and timed out the newcomers' tracking
  *    pages (normal class 47–65% success); bounded offsets keep first come, first served within
- *    about a second. A flash crowd does look like an attack (arrivals 5×): its newcomers
- *    get the no-JavaScript cookie and wait in group (b) behind the known users — a fifth of the
- *    crowd, so the newcomers still get most of the capacity (flash-crowd drill: 100%).
-
+ *    about a second. The price of strict (a) before (b): a flash crowd is taken for an attack
+ *    (arrivals 5×), its newcomers get the no-JavaScript cookie and wait in group (b) behind the
+ *    known users, who, served at once, come back sooner and take more of the capacity —
+ *    flash-crowd drill 80–96% (94.5–97% with (a) and (b) in one group; docs/benchmarks.md).
+ *
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
  *

@@ -60,9 +60,9 @@ const standingOf = (d: ClearanceDecision): number => {
  * its new identity had no history (challenge-solver drill, the onset). Customers behind one
  * carrier-NAT address share a source pace only while they hold no reputation and send the same agent.
  */
-export function paceKeyOf(decision: ClearanceDecision, client: string, ua: string): string {
+export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey: string): string {
   if (decision.kind === 'pass' && decision.rateKey !== undefined && decision.via !== 'nojs') return decision.rateKey;
-  return `src ${client} ${clientBindingKey(ua)}`;
+  return `src ${client} ${agentKey}`;
 }
 
 /**
@@ -86,6 +86,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const { req } = ctx;
     const h = req.headers;
     const ua = h['user-agent'] ?? '';
+    const agentKey = clientBindingKey(ua);
     const { prefix, prefix48 } = addressPrefixes(ctx.client);
     const q = ctx.target.indexOf('?');
     const traits: RequestTraits = {
@@ -106,7 +107,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const decision = evaluateClearance({
       method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
-      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: clientBindingKey(ua), secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
       level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id),
       // A signature challenge (a path, an agent, a header order) matches the customers too: a
@@ -118,9 +119,12 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
-    // Read, not counted: the request counts in its pace only if it reaches the upstream (filters/upstream-request/pace.ts).
-    ctx.paceKey = paceKeyOf(decision, ctx.client, ua);
-    traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
+    // Read, not counted: the request counts in its pace only if it reaches the upstream
+    // (filters/upstream-request/pace.ts). A challenge answered here never does: no key, no lookup.
+    if (decision.kind === 'pass' || dryRun) {
+      ctx.paceKey = paceKeyOf(decision, ctx.client, agentKey);
+      traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
+    }
     ctx.tier = tierFor(ctx.baseTier, traits.pace);
     d.detector.arrive(ctx, traits);
 
