@@ -310,6 +310,17 @@ const detectionSchema = z.object({
     windowS: z.number().positive().max(300).default(5),
     lightRequests: z.number().int().positive().default(4),
   }).strict().default({ windowS: 5, lightRequests: 4 }),
+  /**
+   * Per class, how long a request of a client known before the attack may wait behind older
+   * requests of clients who got their token during it before it goes first (0: always first).
+   * Applies while those newcomers behave like a crowd of people (upstream/admission.ts).
+   */
+  knownFirstMs: z.object({
+    critical: offsetSchema.default(0),
+    high: offsetSchema.default(750),
+    normal: offsetSchema.default(2000),
+    low: offsetSchema.default(2500),
+  }).strict().default({ critical: 0, high: 750, normal: 2000, low: 2500 }),
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */

@@ -40,7 +40,7 @@ export interface UserSettings {
   lookups: [number, number];
   /** Share of banking sessions that create a payment authorization. */
   paymentShare: number;
-  /** Payment status polling interval, seconds (before time scaling). */
+  /** Payment status polling interval, seconds of real time (an app's timer, never time-scaled). */
   pollS: [number, number];
   /** Longest polling, seconds (before time scaling): the payment page gives up after 5 minutes. */
   pollMaxS: number;
@@ -94,7 +94,20 @@ export async function attempt(
 
 /** Sleeps `s` seconds of scenario time (divided by the time scale); false when the run ended. */
 export async function think(ctx: UserContext, range: [number, number]): Promise<boolean> {
-  const ms = (ctx.rng.between(range[0], range[1]) * 1000) / ctx.timeScale;
+  return sleepFor(ctx, (ctx.rng.between(range[0], range[1]) * 1000) / ctx.timeScale);
+}
+
+/**
+ * Sleeps `s` seconds of real time: an app's own timer (payment status polling) runs at its own
+ * pace whatever the time scale compresses of a person's think time. Scaled, a payment page polled
+ * every 0.2–0.6 s — three to five times a real app's rate, which put banking customers at a
+ * flooding pace (detect/identity-pace.ts) in the drill and never in reality.
+ */
+export async function appTimer(ctx: UserContext, range: [number, number]): Promise<boolean> {
+  return sleepFor(ctx, ctx.rng.between(range[0], range[1]) * 1000);
+}
+
+async function sleepFor(ctx: UserContext, ms: number): Promise<boolean> {
   try {
     await sleepTimer(ms, undefined, { signal: ctx.signal });
     return true;
@@ -169,7 +182,7 @@ export async function bankingSession(ctx: UserContext, userId: string): Promise<
   const deadline = ctx.now() + (s.pollMaxS * 1000) / ctx.timeScale;
   // Bounded: the payment page polls for at most pollMaxS (scaled) and then gives up.
   while (ctx.now() < deadline) {
-    if (!(await think(ctx, s.pollS))) return;
+    if (!(await appTimer(ctx, s.pollS))) return;
     const st = await attempt(ctx, 'GET', `/api/pay/authorizations/${id}`, 'GET /api/pay/authorizations/:id', { kind: 'json', referer: `${ctx.origin}/bank/account` });
     if (st?.status === 200 && st.body.includes('"approved"')) { ctx.goal('payment', true); return; }
   }

@@ -32,7 +32,7 @@ import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { IdentityPace } from './detect/identity-pace.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
-import { createClearanceFilter } from './filters/request/clearance.js';
+import { createClearanceFilter, type ClearanceFilter } from './filters/request/clearance.js';
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
 import { createStatusPageFilter, type StatusPagesPort } from './filters/request/status-page.js';
 import { createConcurrencyLimit } from './detect/concurrency-limit.js';
@@ -109,8 +109,18 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       return tierFor(ctx.baseTier, pace.level(ctx.paceKey, shared.ticker.now()));
     }
     : undefined;
+  const k = config.detection.knownFirstMs;
+  const knownFirstMs = [k.critical, k.high, k.normal, k.low];
+  // Requests queued without a token before the first challenge never had one to answer.
+  const challengesSince = (): number => {
+    const ago = shared.detector.challengingForMs();
+    return ago === undefined ? -Infinity : shared.ticker.now() - ago;
+  };
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
-    [name, createAdmissionQueue({ maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, offsetsMs, ...(retier ? { retier } : {}) })]));
+    [name, createAdmissionQueue({
+      maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, offsetsMs,
+      ...(retier ? { retier, challengesSince, knownFirstMs } : {}),
+    })]));
   // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
   // requests wait in our queue (where standing and class decide) rather than in the upstream's.
   const concurrency = adaptive
@@ -146,8 +156,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     createClientBlockFilter(shared.blocklist, shared.clock),
   );
   if (config.rateLimits.enabled && !det.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient));
+  let clearance: ClearanceFilter | undefined;
   if (det.enabled) {
-    request.push(createClearanceFilter({
+    request.push(clearance = createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken,
       revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
@@ -196,6 +207,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     stallEvictMs: config.buffering.stallEvictMs,
     sendTimeoutMs: config.listen.limits.sendTimeoutMs,
     draining: shared.draining,
+    ...(clearance ? { rechallenge: clearance.rechallenge } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency ? {
       // Each route is its own kind of request: a 2 ms static file and a 30 ms login each have their no-load RTT.

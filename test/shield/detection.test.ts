@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { createManualClock } from '../../src/core/clock.js';
 import { createEventBus } from '../../src/core/events.js';
@@ -165,4 +167,38 @@ test('level 2 from a signature the request matches is marked as such; an operato
   detector.force(clock.now() + 60_000, 'tester', true);
   const forced = detector.policyFor('normal', traits, '127.0.0.1');
   assert.deepEqual([forced.level, forced.bySignature], [2, undefined]);
+});
+
+test('a request with no token queued before the attack was seen gets the challenge once challenges begin, instead of starving behind token holders', async (t) => {
+  // An upstream that holds its first request until told, so that the next one waits in Rempart's queue.
+  let releaseFirst: (() => void) | undefined;
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    if (seen.length === 1) { releaseFirst = () => res.end('first'); return; }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
+    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
+    detection: { adaptiveConcurrency: false },
+  });
+  const first = request(`${shield.url}/track/1`, { headers: BROWSER });
+  for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(seen.length, 1, 'the first request holds the only upstream slot');
+  const queued = request(`${shield.url}/track/2`, { headers: BROWSER }); // no token, no challenge yet: it waits
+  await new Promise((r) => setTimeout(r, 100));
+  await forceAttack(shield.adminUrl);
+  const answer = await queued;
+  assert.equal(answer.statusCode, 307, 'answered with the no-JavaScript check while the slot is still taken');
+  assert.ok(cookieOf(answer.headers['set-cookie'], 'rempart_nojs'));
+  assert.match(String(answer.headers.location), /^\/track\/2/);
+  await answer.body.dump();
+  assert.deepEqual(seen, ['/track/1'], 'the queued request never reached the upstream');
+  releaseFirst?.();
+  const r1 = await first;
+  assert.equal(r1.statusCode, 200);
+  await r1.body.dump();
 });

@@ -299,3 +299,124 @@ test('standing never lets more than maxInFlight start (property over random arri
   }
   assert.equal(peak, 3);
 });
+
+/** A queue with `knownFirstMs` behind one busy slot. */
+function sharedQueue(log: string[], knownFirstMs: readonly number[] = [0, 750, 2000, 2500]) {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, knownFirstMs, retier: (w) => w.tier as number });
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  return q;
+}
+
+test('knownFirstMs: newcomers who waited longer go before a known client until its class bound, then the known client goes first', () => {
+  const log: string[] = [];
+  const q = sharedQueue(log);
+  const nojs = tierFor(STANDING.checked, 0);
+  // Newcomers' deadlines: arrival + 1000 (no-JS cookie) + 500 (normal) = 1500 …
+  for (let i = 0; i < 6; i++) q.admit(tiered(2, nojs, log, `newcomer${i}`), i);
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 1200); // … the known client's 1200 + 500
+  q.release(1300);
+  assert.equal(log.at(-1), 'start newcomer0', 'older newcomers go before a known client that just came');
+  q.release(1400);
+  assert.equal(log.at(-1), 'start newcomer1');
+  q.release(3200); // the known request has waited 2000 ms, the normal class's bound
+  assert.equal(log.at(-1), 'start known');
+  // Without the bound (strict), the known client goes first at once.
+  const log2: string[] = [];
+  const q2 = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000 });
+  q2.admit(tiered(2, 0, log2, 'busy'), 0);
+  for (let i = 0; i < 6; i++) q2.admit(tiered(2, nojs, log2, `newcomer${i}`), i);
+  q2.admit(tiered(2, tierFor(STANDING.established, 0), log2, 'known'), 1200);
+  q2.release(1300);
+  assert.equal(log2.at(-1), 'start known');
+});
+
+test('knownFirstMs: a known client\'s critical request (bound 0) goes before any newcomer, however long they waited', () => {
+  const log: string[] = [];
+  const q = sharedQueue(log);
+  q.admit(tiered(0, tierFor(STANDING.cleared, 0), log, 'cleared-critical'), 0);
+  q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'nojs'), 1);
+  q.admit(tiered(0, tierFor(STANDING.recent, 0), log, 'customer-payment'), 4000);
+  q.release(4001);
+  assert.equal(log.at(-1), 'start customer-payment');
+  // Among known requests past their bounds, the one furthest past goes first: a payment just due
+  // before a tracking page due by less than their offsets apart.
+  const log2: string[] = [];
+  const q2 = sharedQueue(log2);
+  q2.admit(tiered(2, tierFor(STANDING.checked, 0), log2, 'nojs'), 0);
+  q2.admit(tiered(2, tierFor(STANDING.established, 0), log2, 'known-tracking'), 100); // due at 2100
+  q2.admit(tiered(0, tierFor(STANDING.established, 0), log2, 'known-payment'), 2300); // due at once
+  q2.release(2300);
+  assert.equal(log2.at(-1), 'start known-payment');
+  q2.release(2300);
+  assert.equal(log2.at(-1), 'start known-tracking');
+});
+
+/** Newcomers arrive `perCompletion` at a time for each completion for 1 s, then a known client comes at 3 s; who starts next. */
+function nextAfterArrivals(perCompletion: number): string | undefined {
+  const log: string[] = [];
+  const q = sharedQueue(log);
+  const nojs = tierFor(STANDING.checked, 0);
+  for (let i = 0; i < 5; i++) q.admit(tiered(2, nojs, log, `backlog${i}`), 0);
+  for (let t = 10; t <= 1000; t += 10) {
+    for (let i = 0; i < perCompletion; i++) q.admit(tiered(2, nojs, log, `n${t}-${i}`), t - 5);
+    q.release(t);
+  }
+  // The oldest newcomer still waiting came before 1 s (deadline < 2.5 s); the known client's is 3.5 s.
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 3000);
+  q.release(3001);
+  return log.at(-1);
+}
+
+test('knownFirstMs: newcomers arriving faster than 1.5x what the upstream completes make known clients strictly first again', () => {
+  assert.notEqual(nextAfterArrivals(1), 'start known', 'a crowd (one arrival per completion): shared, the older newcomer first');
+  assert.equal(nextAfterArrivals(20), 'start known', 'a flood of minted identities (20 per completion): strict');
+});
+
+test('knownFirstMs: when the minted identities reaching the head turn out to flood, known clients are strictly first again', () => {
+  const log: string[] = [];
+  const heavy = new Set<string>();
+  const nojs = tierFor(STANDING.checked, 0);
+  const q = createAdmissionQueue({
+    maxInFlight: 1, maxQueue: 1000, queueTimeoutMs: 60_000, knownFirstMs: [0, 750, 2000, 2500],
+    retier: (w) => (heavy.has(w.subject as string) ? tierFor(STANDING.checked, 3) : (w.tier as number)),
+  });
+  const w = (tier: number, name: string): Waiter => ({ ...tiered(2, tier, log, name), subject: name });
+  // The upstream completed about as many requests as the bots send below (the load rule stays quiet).
+  for (let t = -1000; t < 0; t += 20) { q.admit(w(ANONYMOUS_TIER, `warm${t}`), t); q.release(t + 1); }
+  q.admit(w(0, 'busy'), 0);
+  // Bots' requests queued while their identities still looked light; by the head, their pace shows.
+  for (let i = 0; i < 30; i++) { q.admit(w(nojs, `bot${i}`), i); heavy.add(`bot${i}`); }
+  q.admit(w(nojs, 'newcomer1'), 30); // deadline 1530
+  q.admit(w(nojs, 'newcomer2'), 31); // 1531
+  q.admit(w(tierFor(STANDING.established, 0), 'known'), 1300); // 1800
+  q.release(1301); // walks the bots' heads down to pace 3, then serves the older newcomer (shared)
+  assert.equal(log.at(-1), 'start newcomer1');
+  q.release(1302); // 30 of 31 heads flooded: strict
+  assert.equal(log.at(-1), 'start known');
+});
+
+test('requests with no token queued before the first challenge are offered their challenge once; those it answers leave the queue', () => {
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });
+  const log: string[] = [];
+  const offered: string[] = [];
+  const anon = (name: string, answers: boolean): Waiter => ({
+    ...tiered(2, ANONYMOUS_TIER, log, name),
+    rechallenge: () => { offered.push(name); if (answers) log.push(`challenge ${name}`); return answers; },
+  });
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit(anon('before1', true), 10);
+  q.admit(anon('before-exempt', false), 20); // a route never challenged: it stays
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 30);
+  q.expire(40);
+  assert.deepEqual(offered, [], 'nothing is offered while nobody is challenged');
+  since = 50;
+  q.admit(anon('after', true), 60); // arrived after challenges began: judged by the filter, not here
+  q.expire(70);
+  q.expire(80);
+  assert.deepEqual(offered, ['before1', 'before-exempt'], 'each offered once');
+  assert.deepEqual(log, ['start busy', 'challenge before1']);
+  assert.equal(q.queued, 3);
+  for (let i = 0; i < 3; i++) q.release(100);
+  assert.deepEqual(log.slice(2), ['start known', 'start before-exempt', 'start after']);
+});

@@ -45,6 +45,8 @@ export interface Detector extends Service<Config> {
   arrive(ctx: RequestContext, traits: RequestTraits): void;
   /** Several customers with tokens of their own were seen behind `address` (a carrier NAT): detect/shared-addresses.ts. */
   isSharedAddress(address: string): boolean;
+  /** For how long, ms, clients without a token have been challenged (undefined: they are not, all is normal). */
+  challengingForMs(): number | undefined;
   /** Learns from a finished exchange (logging phase). */
   finish(ctx: RequestContext, outcome: Outcome): void;
   /** The challenge level for a request of this class with these traits. */
@@ -102,6 +104,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   let signatures: Signature[] = [];
   let lastSnapshot: TrafficSnapshot | undefined;
   let attackStartedAt: number | undefined;
+  let challengingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let totalArrivals = 0;
   let powUntil = -Infinity;
@@ -129,6 +132,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     },
     stop() { clearInterval(timer); },
     isSharedAddress: (address) => shared.isShared(address, clock.now()),
+    challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
     arrive(ctx, t) {
       totalArrivals++;
       const c = counts.get(ctx.routeClass as RouteClass);
@@ -183,6 +187,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         }
       }
       const phase = worstPhase();
+      // policyFor challenges clients without a token from the first suspicion on.
+      if (phase === 'normal') challengingSince = undefined; else challengingSince ??= now;
       if (phase === 'under_attack') {
         attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
       } else if (phase === 'normal') attackStartedAt = undefined;
@@ -242,6 +248,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     force(untilMs, who, proofOfWork = false) {
       const now = clock.now();
       powUntil = proofOfWork ? untilMs : -Infinity;
+      challengingSince ??= now;
       for (const cls of ROUTE_CLASSES) {
         const step = forceAttack(states.get(cls) as AttackState, untilMs, now);
         states.set(cls, step.state);

@@ -18,18 +18,35 @@
  *    (challenge-solver drill: tracking p99 4.5 s with a 750 ms head start, 0.5 s strict).
  *    Floods aimed at one class (a login POST flood hits a critical route) are in a later group
  *    whatever class they aim at.
- * 2. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
+ * 2. **(a) and (b) share, within a bound, while (b) behaves like people** (`knownFirstMs`): a
+ *    flash crowd is taken for an attack too (arrivals 5×); its newcomers get the no-JavaScript
+ *    cookie and land in (b). Strictly behind the known users — who, served at once, come back
+ *    sooner and take more of the capacity — their pages queued past the 5 s patience:
+ *    flash-crowd drill 80–96%, where HAProxy's FIFO (everyone ~3 s) lost nobody. So (a) and (b)
+ *    are served together by deadline, except that a known client's request that has waited its
+ *    class's bound (critical 0, high 750 ms, normal 2 s, low 2.5 s) goes first: a known
+ *    customer never waits more than that behind newcomers, and newcomers are not starved
+ *    (flash-crowd drill 99.9–100%). It holds only while (b) looks like a crowd of people:
+ *    - its requests arrive no faster than 1.5× what the upstream completes (people wait for
+ *      their pages; a crowd's newcomers stayed under 1.1×, 200 challenge-solving bots sent 1.5–6.4×
+ *      from their first second), and
+ *    - at most a fifth of the (b) requests reaching the head turned out to flood (pace 2+ by then);
+ *    otherwise (a) is strictly first again. Bots at a customer's pace from many addresses, under
+ *    1.5× the upstream, can keep the shared mode: they delay known customers by the bound, never
+ *    more, and starve no one.
+ * 3. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
  *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (established 0,
  *    recent reputation 250 ms; proof-of-work 500 ms, no-JavaScript cookie 1 s; a pace of 4–7
  *    requests in 5 s 500 ms more) — HAProxy's `set-priority-offset`. Priority is bounded: a payment
  *    overtakes tracking pages that came up to 500 ms before it, never the whole queue. In a flash
- *    crowd of real users (5× the usual population, most of them new, at the origin's capacity)
- *    weighted class shares served the banking pages' share and timed out the newcomers' tracking
- *    pages (normal class 47–65% success); bounded offsets keep first come, first served within
- *    about a second. The price of strict (a) before (b): a flash crowd is taken for an attack
- *    (arrivals 5×), its newcomers get the no-JavaScript cookie and wait in group (b) behind the
- *    known users, who, served at once, come back sooner and take more of the capacity —
- *    flash-crowd drill 80–96% (94.5–97% with (a) and (b) in one group; docs/benchmarks.md).
+ *    crowd weighted class shares served the banking pages' share and timed out the newcomers'
+ *    tracking pages (normal class 47–65% success); bounded offsets keep first come, first served
+ *    within about a second.
+ * 4. **Requests with no token queued before the first challenge** are answered with the challenge
+ *    they would get now (`rechallenge`), once challenges begin: they never had a token to show,
+ *    and would otherwise wait behind every token holder until they time out (a flash crowd's
+ *    first page loads). A browser follows the no-JavaScript redirect at once; a flood that does
+ *    not never comes back.
  *
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
@@ -55,6 +72,13 @@ export interface Waiter {
   filed?: number;
   start(): void;
   reject(why: AdmissionRejection): void;
+  /**
+   * Answers this waiter with the challenge its request would get now, and says whether it did (it
+   * then leaves the queue). Offered once to requests with no token queued before the first
+   * challenge of an attack: they were queued when nobody was asked for anything, and would
+   * otherwise wait behind every token holder until they time out.
+   */
+  rechallenge?(): boolean;
 }
 
 export interface AdmissionParams {
@@ -73,6 +97,17 @@ export interface AdmissionParams {
    * Read when the waiter reaches the head of its queue; a worse tier moves it there.
    */
   retier?: (w: Waiter) => number;
+  /**
+   * Bounded priority of reputations over identities minted during an attack, ms by rank: group (a)
+   * and group (b) are served together by deadline, except that a reputation whose request has waited
+   * this long goes first. Absent: (a) strictly before (b).
+   */
+  knownFirstMs?: readonly number[];
+  /**
+   * Since when (ms, the queue's clock) clients with no token are challenged; -Infinity when they
+   * are not. Waiters with no token queued before then are offered their `rechallenge`.
+   */
+  challengesSince?: () => number;
 }
 
 /** The admission state of one upstream. */
@@ -134,6 +169,38 @@ export const ANONYMOUS_TIER = 8;
 /** The worst tier: a token just revoked for flooding. */
 export const WORST_TIER = TIERS - 1;
 
+/**
+ * Identities minted during the attack that turn out to flood: of the group-(b) waiters that reached
+ * the head, the share whose pace had climbed past a customer's by then (decayed, half-life 5 s).
+ */
+function createFloodingShare(): { add(now: number, flooding: boolean): void; flooding(now: number): number } {
+  let heavy = 0;
+  let all = 0;
+  let at = 0;
+  const decay = (now: number): void => {
+    if (now <= at) return;
+    const k = Math.pow(0.5, (now - at) / 5000);
+    heavy *= k; all *= k; at = now;
+  };
+  return {
+    add(now, flooding) { decay(now); all += 1; if (flooding) heavy += 1; },
+    flooding(now) { decay(now); return all < 1 ? 0 : heavy / all; },
+  };
+}
+/** Past this share of (b) heads found flooding, (a) goes strictly first again. */
+const MINTED_FLOODING_MAX = 0.2;
+/** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
+const MINTED_LOAD_MAX = 1.5;
+/** Below this decayed count of (b) arrivals (about 3.5 requests/s), no ratio makes them a flood. */
+const MINTED_LOAD_MIN = 10;
+/** An exponentially decayed count: `value` is about rate × halfLife / ln 2. */
+function createDecayed(halfLifeMs: number): { add(now: number): void; value(now: number): number } {
+  let v = 0;
+  let at = 0;
+  const decay = (now: number): void => { if (now > at) { v *= Math.pow(0.5, (now - at) / halfLifeMs); at = now; } };
+  return { add(now) { decay(now); v += 1; }, value(now) { decay(now); return v; } };
+}
+
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   // One FIFO per (rank, tier); heads are the oldest. Arrays with a moving head index avoid O(n) shift().
@@ -141,10 +208,19 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const queues: Waiter[][] = Array.from({ length: Q }, () => []);
   const heads: number[] = new Array<number>(Q).fill(0);
   const live: number[] = new Array<number>(Q).fill(0); // live waiters per (rank, tier)
+  const offered: number[] = new Array<number>(Q).fill(0); // index up to which `rechallenge` was offered
   const liveGroup: number[] = new Array<number>(RANKS * GROUPS).fill(0); // per (rank, group)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
   let queued = 0;
+  const minted = createFloodingShare();
+  const mintedArrivals = createDecayed(2000);
+  const completions = createDecayed(2000);
+  // A handful of minted requests is no flood whatever the ratio (and there may be no completion yet).
+  const mintedLoad = (now: number): number => {
+    const arrivals = mintedArrivals.value(now);
+    return arrivals < MINTED_LOAD_MIN ? 0 : arrivals / Math.max(1, completions.value(now));
+  };
 
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
@@ -160,7 +236,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const compact = (i: number): void => {
     const q = queues[i] as Waiter[];
     const h = heads[i] as number;
-    if (h > 1024 && h * 2 > q.length) { queues[i] = q.slice(h); heads[i] = 0; }
+    if (h > 1024 && h * 2 > q.length) { queues[i] = q.slice(h); heads[i] = 0; offered[i] = Math.max(0, (offered[i] as number) - h); }
   };
 
   const leave = (w: Waiter, state: Waiter['state']): void => {
@@ -199,19 +275,42 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
    * its pace showed) moves to the back of its new tier and the choice is made again. Each waiter
    * only ever moves down, so this ends; the bound is a safety net.
    */
-  const next = (): Waiter | undefined => {
+  const next = (now: number): Waiter | undefined => {
     const retier = self.params.retier;
+    const within = self.params.knownFirstMs !== undefined && minted.flooding(now) <= MINTED_FLOODING_MAX && mintedLoad(now) <= MINTED_LOAD_MAX ? self.params.knownFirstMs : undefined;
     for (let guard = 0; guard <= queued * TIERS + 1; guard++) {
-      // The earliest deadline among the heads of the first group holding anyone (each queue is
-      // in arrival order and has one offset, so its head is its earliest deadline).
       let chosen = -1;
-      for (let g = 0; g < GROUPS && chosen === -1; g++) {
+      // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
+      if (within !== undefined) {
         let key = Infinity;
         for (let r = 0; r < RANKS; r++) {
-          if ((liveGroup[r * GROUPS + g] as number) === 0) continue;
+          if ((liveGroup[r * GROUPS] as number) === 0) continue;
+          const bound = within[r] ?? 0;
+          for (let t = 0; t < TIERS && GROUP_OF[t] === 0; t++) {
+            const i = r * TIERS + t;
+            const w = (live[i] as number) === 0 ? undefined : peek(i);
+            if (w === undefined || now - w.enqueuedAt < bound) continue;
+            // By how far past its bound: a payment that just became due goes before a tracking
+            // page that has been due for less than their class offsets apart.
+            const k = w.enqueuedAt + bound + (OFFSET_OF[t] as number) + classOffset(r);
+            if (k < key) { key = k; chosen = i; }
+          }
+        }
+      }
+      // Otherwise the earliest deadline among the heads of the first group holding anyone (each
+      // queue is in arrival order and has one offset, so its head is its earliest deadline); with
+      // a bound, (a) and (b) are one group.
+      for (let g = 0; g < GROUPS && chosen === -1; g++) {
+        if (within !== undefined && g === 1) continue; // served with group 0
+        let key = Infinity;
+        for (let r = 0; r < RANKS; r++) {
+          const waiting = (liveGroup[r * GROUPS + g] as number) + (within !== undefined && g === 0 ? liveGroup[r * GROUPS + 1] as number : 0);
+          if (waiting === 0) continue;
           for (let t = 0; t < TIERS; t++) {
             const i = r * TIERS + t;
-            if (GROUP_OF[t] !== g || (live[i] as number) === 0) continue;
+            if ((live[i] as number) === 0) continue;
+            const tg = GROUP_OF[t] as number;
+            if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
             const w = peek(i);
             if (w === undefined) continue;
             const k = w.enqueuedAt + (OFFSET_OF[t] as number) + classOffset(r);
@@ -226,6 +325,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       const from = chosen % TIERS;
       if (retier !== undefined) {
         const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
+        if (GROUP_OF[from] === 1) minted.add(now, GROUP_OF[t] !== 1);
         if (t > from) {
           const j = chosen - from + t;
           w.filed = t;
@@ -285,6 +385,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const self: AdmissionQueue = {
     params,
     admit(w, now) {
+      if (GROUP_OF[tierOf(w)] === 1) mintedArrivals.add(now);
       if (inFlight < self.params.maxInFlight && queued === 0) {
         inFlight++;
         w.state = 'started';
@@ -309,9 +410,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     },
     release(now) {
       inFlight--;
+      completions.add(now);
       self.expire(now);
       while (inFlight < self.params.maxInFlight) {
-        const w = next();
+        const w = next(now);
         if (!w) return;
         leave(w, 'started');
         inFlight++;
@@ -323,6 +425,20 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     },
     expire(now) {
       let n = 0;
+      const since = self.params.challengesSince?.() ?? -Infinity;
+      if (since !== -Infinity) {
+        for (let r = 0; r < RANKS; r++) {
+          const i = r * TIERS + ANONYMOUS_TIER;
+          const q = queues[i] as Waiter[];
+          let j = Math.max(heads[i] as number, offered[i] as number);
+          for (; j < q.length; j++) {
+            const w = q[j] as Waiter;
+            if (w.enqueuedAt >= since) break;
+            if (w.state === 'queued' && w.filed === undefined && w.rechallenge?.() === true) leave(w, 'rejected');
+          }
+          offered[i] = j;
+        }
+      }
       const limit = now - self.params.queueTimeoutMs;
       for (let i = 0; i < Q; i++) {
         const q = queues[i] as Waiter[];

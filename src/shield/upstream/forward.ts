@@ -38,6 +38,8 @@ export interface ForwarderDeps {
   draining(): boolean;
   /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
   onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string): void;
+  /** The challenge a queued request with no token would get now (filters/request/clearance.ts). */
+  rechallenge?(ctx: RequestContext): Verdict | undefined;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
 }
@@ -109,6 +111,15 @@ class Exchange implements Waiter {
     if (ctx.res.headersSent || ctx.res.destroyed) return;
     const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
     this.cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
+  }
+
+  rechallenge(): boolean {
+    const ctx = this.subject;
+    if (ctx.res.headersSent || ctx.res.destroyed) return false;
+    const v = this.shared.deps.rechallenge?.(ctx);
+    if (v === undefined) return false;
+    this.cb.answer(ctx, v);
+    return true;
   }
 
   clientClosed(): void {

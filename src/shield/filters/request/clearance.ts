@@ -2,7 +2,7 @@ import type { Clock } from '../../../core/clock.js';
 import type { RateParams } from '../../../config/schema.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 import type { RequestContext, RequestTraits } from '../../context.js';
-import { deny } from '../../verdict.js';
+import { deny, type Verdict } from '../../verdict.js';
 import { evaluateClearance, type ClearanceDecision } from '../../challenge/evaluate.js';
 import type { ChallengeSettings } from '../../challenge/settings.js';
 import { hasSessionCookie } from '../../reputation/cookie.js';
@@ -12,7 +12,7 @@ import { addressPrefixes } from '../../detect/address-prefix.js';
 import { requestFingerprint } from '../../detect/fingerprint.js';
 import { pathTemplate } from '../../detect/path-template.js';
 import { queryShape } from '../../detect/query-shape.js';
-import type { Detector } from '../../defence/detector.js';
+import type { ChallengePolicy, Detector } from '../../defence/detector.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
 import { STANDING, tierFor, WORST_TIER } from '../../upstream/admission.js';
 import { clientBindingKey } from '../../defence/binding.js';
@@ -73,7 +73,10 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
  * cookie check, then proof-of-work; API clients get a machine-readable 429, never an HTML page).
  * Each token is rate-limited itself and revoked when its holder floods with it.
  */
-export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
+/** The clearance filter, and its re-evaluation of a queued request with no token. */
+export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
+
+export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   const exempt = (ctx: RequestContext): boolean => {
     for (const p of d.exemptPaths) if (ctx.path.startsWith(p)) return true;
     // A CORS preflight never carries cookies (Fetch standard, CORS-preflight request): challenging
@@ -82,7 +85,35 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     // A customer logged in to a critical route (payment) is never sent through a challenge.
     return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
   };
-  return named('clearance', (ctx: RequestContext) => {
+  const decide = (ctx: RequestContext, agentKey: string, policy: ChallengePolicy, isExempt: boolean): ClearanceDecision => {
+    const h = ctx.req.headers;
+    return evaluateClearance({
+      method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
+      cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
+      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+    }, {
+      level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id),
+      // A signature challenge (a path, an agent, a header order) matches the customers too: a
+      // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
+      // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
+      // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
+      ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
+    }, d.settings);
+  };
+  /**
+   * The challenge a request that passed with no token would get now (undefined: it would still
+   * pass). For requests queued before the first challenge of an attack (upstream/admission.ts).
+   */
+  const rechallenge = (ctx: RequestContext): Verdict | undefined => {
+    if (ctx.traits === undefined || ctx.baseTier !== STANDING.anonymous || d.dryRun || ctx.route?.dryRun === true) return undefined;
+    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.client);
+    if (policy.level === 0) return undefined;
+    const decision = decide(ctx, clientBindingKey(ctx.req.headers['user-agent'] ?? ''), policy, exempt(ctx));
+    if (decision.kind !== 'challenge') return undefined;
+    ctx.traits.challenged = decision.level;
+    return { kind: 'challenge', reason: `${decision.reason} (queued before the first challenge)`, level: decision.level, response: decision.response };
+  };
+  const filter = named('clearance', (ctx: RequestContext): Verdict | undefined => {
     const { req } = ctx;
     const h = req.headers;
     const ua = h['user-agent'] ?? '';
@@ -104,18 +135,7 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     ctx.traits = traits;
     const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.client);
     traits.level = policy.level;
-    const decision = evaluateClearance({
-      method: req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
-      cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
-      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
-    }, {
-      level: policy.level, difficulty: policy.difficulty, exempt: exempt(ctx), attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id),
-      // A signature challenge (a path, an agent, a header order) matches the customers too: a
-      // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
-      // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
-      // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
-      ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
-    }, d.settings);
+    const decision = decide(ctx, agentKey, policy, exempt(ctx));
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
@@ -160,4 +180,5 @@ export function createClearanceFilter(d: ClearanceDeps): RequestFilter {
     }
     return undefined;
   });
+  return Object.assign(filter, { rechallenge });
 }
