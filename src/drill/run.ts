@@ -235,8 +235,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     });
   }, 500);
 
-  await abortableDelay(durationS * 1000, stopNew.signal);
-  const elapsedS = Math.min(now() / 1000, durationS);
+  await abortableDelay(Math.max(0, durationS * 1000 - now()), stopNew.signal);
+  // The window ends when users stop starting requests, not at the nominal duration: a user timer
+  // that fired late (a loaded event loop) starts its request after it, and a request sent must be
+  // a request counted (test/drill/users.test.ts compares with what the server received).
+  const stoppedAtMs = now();
+  const elapsedS = Math.min(stoppedAtMs / 1000, durationS);
   stopNew.abort();
   clearTimeout(crowdTimer);
   // Pending legitimate requests get a grace period, then are cut and recorded as unfinished.
@@ -254,7 +258,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const cpu = process.cpuUsage(cpu0);
   const wallS = now() / 1000;
 
-  const windowTo = Math.min(durationS, elapsedS) * 1000;
+  const windowTo = stoppedAtMs;
   const fromMs = leadS * 1000 < windowTo ? leadS * 1000 : 0;
   const byRoute = new Map<string, LegitSample[]>();
   for (const s of samples) { const l = byRoute.get(s.route) ?? []; l.push(s); byRoute.set(s.route, l); }

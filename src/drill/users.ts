@@ -76,6 +76,7 @@ function outcomeOf(err: unknown, ctx: UserContext, userAbort: AbortSignal | unde
 export async function attempt(
   ctx: UserContext, method: string, path: string, route: string, init: FetchInit & { userAbort?: AbortSignal } = {},
 ): Promise<BrowserResponse | null> {
+  if (ctx.signal.aborted) return null; // the run ended: users start nothing new
   const cls = classOf(method, path);
   const startMs = ctx.now();
   const budget = init.timeoutMs ?? ctx.settings.timeoutMs;

@@ -65,6 +65,9 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
   return `src ${client} ${agentKey}`;
 }
 
+/** The clearance filter, and its re-evaluation of a queued request with no token. */
+export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
+
 /**
  * Who is this client, and must it prove something first? Computes the request's traits once
  * (fingerprint, prefixes, path template, query shape), reads its reputation or clearance (one
@@ -73,9 +76,6 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
  * cookie check, then proof-of-work; API clients get a machine-readable 429, never an HTML page).
  * Each token is rate-limited itself and revoked when its holder floods with it.
  */
-/** The clearance filter, and its re-evaluation of a queued request with no token. */
-export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
-
 export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   const exempt = (ctx: RequestContext): boolean => {
     for (const p of d.exemptPaths) if (ctx.path.startsWith(p)) return true;
