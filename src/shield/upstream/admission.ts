@@ -169,24 +169,6 @@ export const ANONYMOUS_TIER = 8;
 /** The worst tier: a token just revoked for flooding. */
 export const WORST_TIER = TIERS - 1;
 
-/**
- * Identities minted during the attack that turn out to flood: of the group-(b) waiters that reached
- * the head, the share whose pace had climbed past a customer's by then (decayed, half-life 5 s).
- */
-function createFloodingShare(): { add(now: number, flooding: boolean): void; flooding(now: number): number } {
-  let heavy = 0;
-  let all = 0;
-  let at = 0;
-  const decay = (now: number): void => {
-    if (now <= at) return;
-    const k = Math.pow(0.5, (now - at) / 5000);
-    heavy *= k; all *= k; at = now;
-  };
-  return {
-    add(now, flooding) { decay(now); all += 1; if (flooding) heavy += 1; },
-    flooding(now) { decay(now); return all < 1 ? 0 : heavy / all; },
-  };
-}
 /** Past this share of (b) heads found flooding, (a) goes strictly first again. */
 const MINTED_FLOODING_MAX = 0.2;
 /** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
@@ -213,7 +195,14 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
   let queued = 0;
-  const minted = createFloodingShare();
+  // Of the group-(b) waiters that reached the head, those whose pace had climbed past a customer's
+  // by then (identities minted during the attack that turn out to flood), decayed over 5 s.
+  const mintedHeads = createDecayed(5000);
+  const mintedFlooding = createDecayed(5000);
+  const floodingShare = (now: number): number => {
+    const heads = mintedHeads.value(now);
+    return heads < 1 ? 0 : mintedFlooding.value(now) / heads;
+  };
   const mintedArrivals = createDecayed(2000);
   const completions = createDecayed(2000);
   // A handful of minted requests is no flood whatever the ratio (and there may be no completion yet).
@@ -276,8 +265,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
    * only ever moves down, so this ends; the bound is a safety net.
    */
   const next = (now: number): Waiter | undefined => {
+    if (queued === 0) return undefined; // every release asks: most find nobody waiting
     const retier = self.params.retier;
-    const within = self.params.knownFirstMs !== undefined && minted.flooding(now) <= MINTED_FLOODING_MAX && mintedLoad(now) <= MINTED_LOAD_MAX ? self.params.knownFirstMs : undefined;
+    const within = self.params.knownFirstMs !== undefined && floodingShare(now) <= MINTED_FLOODING_MAX && mintedLoad(now) <= MINTED_LOAD_MAX ? self.params.knownFirstMs : undefined;
     for (let guard = 0; guard <= queued * TIERS + 1; guard++) {
       let chosen = -1;
       // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
@@ -325,7 +315,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       const from = chosen % TIERS;
       if (retier !== undefined) {
         const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
-        if (GROUP_OF[from] === 1) minted.add(now, GROUP_OF[t] !== 1);
+        if (GROUP_OF[from] === 1) {
+          mintedHeads.add(now);
+          if (GROUP_OF[t] !== 1) mintedFlooding.add(now);
+        }
         if (t > from) {
           const j = chosen - from + t;
           w.filed = t;
