@@ -302,6 +302,13 @@ const detectionSchema = z.object({
   /** Each reputation or clearance is itself rate-limited; past it the token is revoked (its holder misbehaves). */
   perToken: rateSchema.default({ ratePerS: 5, burst: 50 }),
   /**
+   * Behind a shared address (a carrier NAT: several customers with tokens of their own seen behind
+   * it), no-JavaScript cookies with an identity of their own, at most this many per address: each
+   * newcomer is paced alone instead of with every newcomer sending the same User-Agent. Past the
+   * budget, cookies carry the address's and agent's identity again (challenge/responses.ts).
+   */
+  sharedAddressCookies: rateSchema.default({ ratePerS: 2, burst: 30 }),
+  /**
    * Identity pace: within a standing, tokens that sent fewer requests over the last
    * `windowS` go first when requests must wait (least attained service, doubling levels from
    * `lightRequests`). No threshold to tune: it only orders, and only matters under saturation.

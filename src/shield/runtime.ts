@@ -159,7 +159,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   let clearance: ClearanceFilter | undefined;
   if (det.enabled) {
     request.push(clearance = createClearanceFilter({
-      detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken,
+      detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
       revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined));

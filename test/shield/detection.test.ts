@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { createManualClock } from '../../src/core/clock.js';
 import { createEventBus } from '../../src/core/events.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -201,4 +201,42 @@ test('a request with no token queued before the attack was seen gets the challen
   const r1 = await first;
   assert.equal(r1.statusCode, 200);
   await r1.body.dump();
+});
+
+test('behind a shared address each newcomer\'s no-JavaScript cookie is its own identity, within the address\'s budget; elsewhere one per address and agent', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { detection: { sharedAddressCookies: { ratePerS: 0.01, burst: 1 } } });
+  const from = (address: string): Agent => {
+    const a = new Agent({ localAddress: address });
+    t.after(() => a.close());
+    return a;
+  };
+  const nat = from('127.0.0.21');
+  const home = from('127.0.0.22');
+  // Normal times: two customers behind the NAT address get reputations and come back with them.
+  for (let i = 0; i < 2; i++) {
+    const r = await request(`${shield.url}/track/${i}`, { headers: BROWSER, dispatcher: nat });
+    const rep = cookieOf(r.headers['set-cookie'], 'rempart_rep');
+    await r.body.dump();
+    assert.ok(rep);
+    const back = await request(`${shield.url}/track/${i}`, { headers: { ...BROWSER, cookie: rep }, dispatcher: nat });
+    assert.equal(back.statusCode, 200);
+    await back.body.dump();
+  }
+  await forceAttack(shield.adminUrl);
+  const nojsPayload = async (dispatcher: Agent): Promise<{ id?: string; n?: number }> => {
+    const r = await request(`${shield.url}/track/9`, { headers: BROWSER, dispatcher });
+    assert.equal(r.statusCode, 307);
+    await r.body.dump();
+    const token = cookieOf(r.headers['set-cookie'], 'rempart_nojs')?.split('=')[1] ?? '';
+    return JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { id?: string; n?: number };
+  };
+  // Three newcomers with the same browser behind the NAT: a burst of 1 over the rate gives two their own.
+  const shared = [await nojsPayload(nat), await nojsPayload(nat), await nojsPayload(nat)];
+  assert.deepEqual(shared.map((p) => p.n), [1, 1, undefined]);
+  assert.notEqual(shared[0]?.id, shared[1]?.id, 'two newcomers, two identities');
+  const [a, b] = [await nojsPayload(home), await nojsPayload(home)];
+  assert.equal(a.n, undefined, 'an address with one customer: the identity of the address and agent');
+  assert.equal(a.id, b.id);
+  assert.equal(shared[2]?.id, (await nojsPayload(nat)).id, 'past the budget, the address and agent\'s identity again');
 });

@@ -238,3 +238,23 @@ test('the no-JavaScript cookie is one identity per address and agent: concurrent
   // The identity is renewed with the cookie's lifetime window.
   assert.notEqual(at('127.0.113.7', 'fp-bot', T0 + settings.nojsTtlS * 1000), at('127.0.113.7', 'fp-bot'));
 });
+
+test('a personal no-JavaScript cookie: asked only when one is issued, a fresh identity each, marked as such', () => {
+  let asked = 0;
+  const policy = L(1, { personalNojs: () => { asked++; return true; } });
+  const issue = (): string => cookieOf(challenged(evaluateClearance({ ...nav, address: '127.0.113.7' }, policy, settings)).response.headers['set-cookie']);
+  const [c1, c2] = [issue(), issue()];
+  assert.equal(asked, 2);
+  const back = (cookie: string) => passed(evaluateClearance({ ...nav, address: '127.0.113.7', target: '/account?tab=2&rempart-nojs=1', cookie }, policy, settings));
+  const [b1, b2] = [back(c1), back(c2)];
+  assert.equal(asked, 2, 'passing with the cookie spends nothing');
+  assert.notEqual(b1.rateKey, b2.rateKey);
+  assert.equal(b1.token?.n, 1);
+  // Level 2 with the cookie kept leads to proof-of-work, no new cookie: nothing asked.
+  challenged(evaluateClearance({ ...nav, address: '127.0.113.7', cookie: c1 }, L(2, { personalNojs: policy.personalNojs }), settings));
+  assert.equal(asked, 2);
+  // Refused: the address's and agent's identity, unmarked.
+  const refused = L(1, { personalNojs: () => false });
+  const d = back(cookieOf(challenged(evaluateClearance({ ...nav, address: '127.0.113.7' }, refused, settings)).response.headers['set-cookie']));
+  assert.equal(d.token?.n, undefined);
+});

@@ -23,3 +23,10 @@ test('no token and the no-JavaScript cookie count in one pace per source (addres
   assert.notEqual(paceKeyOf(pass('open'), '127.0.0.10', UA), anonymous, 'another address');
   assert.notEqual(paceKeyOf(pass('open'), '127.0.0.9', EDGE), anonymous, 'another agent behind the same address');
 });
+
+test('a no-JavaScript cookie issued as the browser\'s own (behind a shared address) is paced as itself', () => {
+  const personal = { ...pass('nojs', 'nojs:own'), token: { v: 1, k: 'nojs', kid: 'k', iat: 1, exp: 2, p: '127.0.0.0/24', id: 'own', n: 1 } } as ClearanceDecision;
+  assert.equal(paceKeyOf(personal, '127.0.0.9', UA), 'nojs:own');
+  const derived = { ...pass('nojs', 'nojs:addr'), token: { v: 1, k: 'nojs', kid: 'k', iat: 1, exp: 2, p: '127.0.0.0/24', id: 'addr' } } as ClearanceDecision;
+  assert.equal(paceKeyOf(derived, '127.0.0.9', UA), paceKeyOf(pass('open'), '127.0.0.9', UA));
+});

@@ -48,6 +48,12 @@ export interface ClearancePolicy {
    * normal times at a customer's pace is one of them (the caller checks the pace). Absent: it does not.
    */
   readonly recentPasses?: (reputationId: string) => boolean;
+  /**
+   * Whether a no-JavaScript cookie issued now gets an identity of its own (see nojsRedirect):
+   * the caller answers true behind a shared address, within that address's budget. Called only
+   * when such a cookie is issued. Absent: the identity of the address and agent.
+   */
+  readonly personalNojs?: () => boolean;
 }
 
 /**
@@ -152,7 +158,9 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   // The no-JavaScript check comes first at level 2 too: a flood that keeps no cookies costs a
   // body-less 307 instead of a signed challenge page, and only cookie keepers get to work.
   if (!nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts) {
-    return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding, settings));
+    // Asked here, not in the lazy builder: the budget is spent when the decision is made.
+    const personal = policy.personalNojs?.() === true;
+    return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding, settings, personal));
   }
   // Level 2 for a client that keeps cookies, or one that came back from the redirect without its cookie.
   return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding, settings));

@@ -39,10 +39,20 @@ export function nojsIdentity(b: ClientBinding, s: ChallengeSettings): string {
   return createHmac('sha256', s.keys.current.key).update(`nojs-id\n${b.address}\n${b.fingerprint ?? ''}\n${window}`).digest('base64url').slice(0, 12);
 }
 
-/** Level 1: 307 to `location` (the same URL, marker counted) with a no-JavaScript cookie. */
-export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings): PlainResponse {
+/**
+ * Level 1: 307 to `location` (the same URL, marker counted) with a no-JavaScript cookie.
+ * `personal`: the cookie carries an identity of its own instead of its address's and agent's.
+ * For a shared address only (a carrier NAT, several customers with tokens of their own seen
+ * behind it), where the caller bounds how many it issues per address: there, every newcomer
+ * with the same User-Agent would otherwise share one identity and one pace, and a flash crowd's
+ * newcomers behind one address climbed that pace together (cgnat flash crowd: 98.0%, every lost
+ * page load a newcomer's at the shared pace 1–2). The browser keeps its cookie; a bot that drops
+ * it to mint identities gets at most the address's budget of them, each paced and rate-limited.
+ */
+export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings, personal = false): PlainResponse {
   const iat = toTokenTime(b.now);
-  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), id: nojsIdentity(b, s) }, s.keys);
+  const identity = personal ? { id: s.randomBytes(9).toString('base64url'), n: 1 as const } : { id: nojsIdentity(b, s) };
+  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), ...identity }, s.keys);
   // RFC 9110 §15.4.8: 307 keeps the method and body, so a form POST is replayed with the cookie.
   return {
     status: 307,

@@ -30,6 +30,11 @@ export interface TokenPayload {
   readonly d?: number;
   /** Return path of a challenge (origin-form, starts with a single '/'). */
   readonly r?: string;
+  /**
+   * 1: a no-JavaScript cookie whose id is its browser's own (drawn at random behind a shared
+   * address), not derived from address and agent: it is paced as itself (challenge/responses.ts).
+   */
+  readonly n?: 1;
 }
 
 /** The fields a caller provides; version and key id are added when signing. */
@@ -143,7 +148,7 @@ function isPayload(x: unknown): x is TokenPayload {
   return p.v === 1 && typeof p.k === 'string' && typeof p.kid === 'string' && typeof p.p === 'string'
     && Number.isFinite(p.iat) && Number.isFinite(p.exp)
     && (p.f === undefined || typeof p.f === 'string') && (p.id === undefined || typeof p.id === 'string')
-    && (p.d === undefined || Number.isInteger(p.d)) && (p.r === undefined || typeof p.r === 'string');
+    && (p.d === undefined || Number.isInteger(p.d)) && (p.r === undefined || typeof p.r === 'string') && (p.n === undefined || p.n === 1);
 }
 
 /** A source of random bytes (node:crypto's randomBytes in production; seeded in tests). */

@@ -26,6 +26,8 @@ export interface ClearanceDeps {
   clock: Clock;
   limiter: RateLimiterPort;
   perToken: RateParams;
+  /** Budget of no-JavaScript cookies with an identity of their own, per shared address. */
+  sharedAddressCookies: RateParams;
   revocations: RevocationList;
   /** Per-token pace (monotonic `ticker`). */
   pace: IdentityPace;
@@ -61,7 +63,8 @@ const standingOf = (d: ClearanceDecision): number => {
  * carrier-NAT address share a source pace only while they hold no reputation and send the same agent.
  */
 export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey: string): string {
-  if (decision.kind === 'pass' && decision.rateKey !== undefined && decision.via !== 'nojs') return decision.rateKey;
+  // A no-JavaScript cookie issued behind a shared address within its budget is the browser's own (`n`).
+  if (decision.kind === 'pass' && decision.rateKey !== undefined && (decision.via !== 'nojs' || decision.token?.n === 1)) return decision.rateKey;
   return `src ${client} ${agentKey}`;
 }
 
@@ -85,8 +88,12 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // A customer logged in to a critical route (payment) is never sent through a challenge.
     return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
   };
-  const decide = (ctx: RequestContext, agentKey: string, policy: ChallengePolicy, isExempt: boolean): ClearanceDecision => {
+  const decide = (ctx: RequestContext, agentKey: string, policy: ChallengePolicy, isExempt: boolean, dryRun: boolean): ClearanceDecision => {
     const h = ctx.req.headers;
+    // Several customers with tokens of their own behind this address (a carrier NAT): a newcomer's
+    // no-JavaScript cookie is its own, within the address's budget (a dry run spends none).
+    const personalNojs = (): boolean => !dryRun && d.detector.isSharedAddress(ctx.client)
+      && d.limiter.check(`nojs-id ${ctx.client}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
@@ -98,6 +105,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
       ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
+      personalNojs,
     }, d.settings);
   };
   /**
@@ -108,7 +116,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     if (ctx.traits === undefined || ctx.baseTier !== STANDING.anonymous || d.dryRun || ctx.route?.dryRun === true) return undefined;
     const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.client);
     if (policy.level === 0) return undefined;
-    const decision = decide(ctx, clientBindingKey(ctx.req.headers['user-agent'] ?? ''), policy, exempt(ctx));
+    const decision = decide(ctx, clientBindingKey(ctx.req.headers['user-agent'] ?? ''), policy, exempt(ctx), false);
     if (decision.kind !== 'challenge') return undefined;
     ctx.traits.challenged = decision.level;
     return { kind: 'challenge', reason: `${decision.reason} (queued before the first challenge)`, level: decision.level, response: decision.response };
@@ -135,8 +143,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     ctx.traits = traits;
     const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.client);
     traits.level = policy.level;
-    const decision = decide(ctx, agentKey, policy, exempt(ctx));
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
+    const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
     // Read, not counted: the request counts in its pace only if it reaches the upstream
