@@ -23,3 +23,18 @@ test('memory is bounded: the least recently seen addresses are forgotten first',
   assert.equal(s.isShared('10.0.0.9', 10), true);
   assert.equal(s.isShared('10.0.0.0', 10), false);
 });
+
+test('personal identities only behind a shared address where no token was revoked within the window', () => {
+  const s = createSharedAddresses({ minClients: 2, windowMs: 60_000 });
+  s.see('198.51.100.7', 'rep:a', 0);
+  assert.equal(s.personalIdentities('198.51.100.7', 0), false, 'not shared yet');
+  s.see('198.51.100.7', 'rep:b', 0);
+  assert.equal(s.personalIdentities('198.51.100.7', 0), true);
+  s.revoked('198.51.100.7', 1_000);
+  assert.equal(s.isShared('198.51.100.7', 1_000), true, 'still shared: never blocked');
+  assert.equal(s.personalIdentities('198.51.100.7', 1_000), false, 'a flooder behind it');
+  assert.equal(s.personalIdentities('198.51.100.7', 60_000), false);
+  s.see('198.51.100.7', 'rep:a', 60_500);
+  s.see('198.51.100.7', 'rep:b', 60_500);
+  assert.equal(s.personalIdentities('198.51.100.7', 61_001), true, 'the revocation aged out');
+});

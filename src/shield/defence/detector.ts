@@ -45,6 +45,10 @@ export interface Detector extends Service<Config> {
   arrive(ctx: RequestContext, traits: RequestTraits): void;
   /** Several customers with tokens of their own were seen behind `address` (a carrier NAT): detect/shared-addresses.ts. */
   isSharedAddress(address: string): boolean;
+  /** A token used from `address` was revoked for flooding. */
+  tokenRevoked(address: string): void;
+  /** A no-JavaScript cookie issued to `address` may carry an identity of its own: shared, and no token revoked there lately. */
+  personalCookiesAt(address: string): boolean;
   /** For how long, ms, clients without a token have been challenged (undefined: they are not, all is normal). */
   challengingForMs(): number | undefined;
   /** Learns from a finished exchange (logging phase). */
@@ -132,6 +136,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     },
     stop() { clearInterval(timer); },
     isSharedAddress: (address) => shared.isShared(address, clock.now()),
+    tokenRevoked: (address) => shared.revoked(address, clock.now()),
+    personalCookiesAt: (address) => shared.personalIdentities(address, clock.now()),
     challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
     arrive(ctx, t) {
       totalArrivals++;

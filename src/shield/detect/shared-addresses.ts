@@ -12,6 +12,13 @@
  * issued in normal times and a proof-of-work costs work per token, and what it buys is only that
  * its address is not blocked outright — its tokens are still paced and revoked one by one.
  *
+ * Behind a shared address a newcomer's no-JavaScript cookie may carry an identity of its own
+ * (challenge/responses.ts), unless a token was revoked there for flooding within the window: a bot
+ * whose token was revoked would otherwise come back as a fresh, light identity each time (revoke,
+ * challenge, new identity, flood), where the address's own identity stays revoked and leads it to
+ * proof-of-work (bench layout cgnat-shared, browse-then-flood: 55% with fresh identities after
+ * revocations, 100% without).
+ *
  * Memory is bounded: at most `maxAddresses` addresses (least recently seen forgotten first), at most
  * `minClients` token keys each. Pure: the caller passes `now`.
  */
@@ -33,33 +40,49 @@ export interface SharedAddresses {
   see(address: string, clientKey: string, now: number): void;
   /** Whether `minClients` distinct tokens were seen behind `address` within the window. */
   isShared(address: string, now: number): boolean;
+  /** A token used from `address` was revoked (its holder flooded with it). */
+  revoked(address: string, now: number): void;
+  /** Shared, and no token revoked there within the window: a newcomer may get an identity of its own. */
+  personalIdentities(address: string, now: number): boolean;
   readonly size: number;
 }
 
 export function createSharedAddresses(overrides: Partial<SharedAddressParams> = {}): SharedAddresses {
   const p: SharedAddressParams = { ...DEFAULT_SHARED_ADDRESSES, ...overrides };
-  // Per address: token key → last seen (a handful at most).
-  const map = createRecencyMap<Map<string, number>>();
+  // Per address: token key → last seen (a handful at most), and when a token was last revoked there.
+  interface Entry { readonly keys: Map<string, number>; revokedAt: number | undefined }
+  const map = createRecencyMap<Entry>();
   const live = (keys: Map<string, number>, now: number): number => {
     let n = 0;
     for (const [k, at] of keys) { if (now - at <= p.windowMs) n++; else keys.delete(k); }
     return n;
   };
+  const entry = (address: string): Entry => {
+    let e = map.use(address);
+    if (e === undefined) {
+      if (map.size >= p.maxAddresses) { const o = map.oldest(); if (o) map.delete(o[0]); }
+      e = { keys: new Map(), revokedAt: undefined };
+      map.set(address, e);
+    }
+    return e;
+  };
+  const isShared = (address: string, now: number): boolean => {
+    const e = map.peek(address);
+    return e !== undefined && live(e.keys, now) >= p.minClients;
+  };
   return {
     see(address, clientKey, now) {
-      let keys = map.use(address);
-      if (keys === undefined) {
-        if (map.size >= p.maxAddresses) { const o = map.oldest(); if (o) map.delete(o[0]); }
-        keys = new Map();
-        map.set(address, keys);
-      }
+      const { keys } = entry(address);
       if (keys.has(clientKey)) { keys.set(clientKey, now); return; }
       if (keys.size >= p.minClients && live(keys, now) >= p.minClients) return; // already shared: no need to hold more
       keys.set(clientKey, now);
     },
-    isShared(address, now) {
-      const keys = map.peek(address);
-      return keys !== undefined && live(keys, now) >= p.minClients;
+    isShared,
+    revoked(address, now) { entry(address).revokedAt = now; },
+    personalIdentities(address, now) {
+      if (!isShared(address, now)) return false;
+      const at = map.peek(address)?.revokedAt;
+      return at === undefined || now - at > p.windowMs;
     },
     get size() { return map.size; },
   };

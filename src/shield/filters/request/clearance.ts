@@ -90,9 +90,10 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   };
   const decide = (ctx: RequestContext, agentKey: string, policy: ChallengePolicy, isExempt: boolean, dryRun: boolean): ClearanceDecision => {
     const h = ctx.req.headers;
-    // Several customers with tokens of their own behind this address (a carrier NAT): a newcomer's
-    // no-JavaScript cookie is its own, within the address's budget (a dry run spends none).
-    const personalNojs = (): boolean => !dryRun && d.detector.isSharedAddress(ctx.client)
+    // Several customers with tokens of their own behind this address (a carrier NAT), and no token
+    // revoked there lately: a newcomer's no-JavaScript cookie is its own, within the address's
+    // budget (a dry run spends none).
+    const personalNojs = (): boolean => !dryRun && d.detector.personalCookiesAt(ctx.client)
       && d.limiter.check(`nojs-id ${ctx.client}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
@@ -170,6 +171,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
         if (dryRun) { traits.wouldHave = `revoke ${decision.rateKey}`; return undefined; }
         // A token flooding past any customer's pace is taken back: its holder starts over as unknown.
         if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
+        d.detector.tokenRevoked(ctx.client);
         ctx.tier = WORST_TIER;
         return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
       }
