@@ -30,6 +30,8 @@ export interface RequestContext {
   path: string;
   route: CompiledRoute | undefined;
   routeClass: RouteClass | 'none';
+  /** The class whose queue the request waits in, when not its route's (filters/request/continuation.ts). */
+  admissionClass: RouteClass | undefined;
   verdict: Verdict | undefined;
   /** Upstream time to response headers, ms, when the request was forwarded. */
   upstreamMs: number | undefined;

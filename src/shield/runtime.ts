@@ -22,6 +22,9 @@ import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
+import type { Continuations } from './defence/continuations.js';
+import { createContinuationFilter } from './filters/request/continuation.js';
+import { createContinuationGrantFilter } from './filters/upstream-response/continuation-grant.js';
 import { personalToken, type RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
@@ -59,6 +62,8 @@ export interface SharedState {
   revocations: RevocationList;
   /** Per-token pace (admission serves lighter identities first). */
   pace: IdentityPace;
+  /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
+  continuations: Continuations;
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
   /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
@@ -164,6 +169,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     }));
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined));
   }
+  request.push(createContinuationFilter(shared.continuations, shared.ticker));
   request.push(...(ext.request ?? []));
   if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker));
 
@@ -176,7 +182,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
-  upstreamResponse.push(createRequestIdFilter());
+  upstreamResponse.push(createRequestIdFilter(), createContinuationGrantFilter(shared.continuations, shared.ticker));
   if (det.enabled) upstreamResponse.push(createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }));
   upstreamResponse.push(...(ext.upstreamResponse ?? []));
   const failure: FailureFilter[] = [...(ext.failure ?? [])];

@@ -9,6 +9,7 @@ import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
+import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
 import { createBodyGuards } from './body-guard.js';
 import { createBodyBuffers } from './body/request-buffer.js';
@@ -151,7 +152,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace,
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace, continuations: createContinuations(),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

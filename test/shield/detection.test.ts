@@ -240,3 +240,78 @@ test('behind a shared address each newcomer\'s no-JavaScript cookie is its own i
   assert.equal(a.id, b.id);
   assert.equal(shared[2]?.id, (await nojsPayload(nat)).id, 'past the budget, the address and agent\'s identity again');
 });
+
+test('the page a critical request redirects to (Post/Redirect/Get) waits in the critical queue, once', async (t) => {
+  // One upstream slot, held by /hold until released: what waits behind it shows the queue's order.
+  let release: (() => void) | undefined;
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/pay/confirm') { res.writeHead(303, { location: '/orders/7' }).end(); return; }
+    if (req.url === '/hold') { release = () => res.end('held'); return; }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
+    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
+    detection: { adaptiveConcurrency: false },
+  });
+  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const customer = agent('127.0.0.41');
+  const other = agent('127.0.0.42');
+  const paid = await request(`${shield.url}/pay/confirm`, { method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'ok=1', dispatcher: customer });
+  assert.equal(paid.statusCode, 303);
+  await paid.body.dump();
+  const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
+  for (let i = 0; i < 100 && release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(release, 'the hold takes the only slot');
+  // Another client's page is queued first; the customer's order page (a normal route) after it.
+  const first = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: other });
+  await new Promise((r) => setTimeout(r, 50));
+  const follow = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: customer });
+  await new Promise((r) => setTimeout(r, 50));
+  release?.();
+  for (const p of [held, first, follow]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  assert.deepEqual(seen.slice(1), ['GET /hold', 'GET /orders/7', 'GET /news'], 'the continuation went first');
+  // Used up: the same page again queues in its own class, behind what came before it.
+  release = undefined;
+  const held2 = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
+  for (let i = 0; i < 100 && release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  const first2 = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: agent('127.0.0.43') });
+  await new Promise((r) => setTimeout(r, 50));
+  const again = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: agent('127.0.0.44') });
+  await new Promise((r) => setTimeout(r, 50));
+  release?.();
+  for (const p of [held2, first2, again]) { const r = await p; await r.body.dump(); }
+  assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
+});
+
+test('behind a shared address where a token was just revoked, newcomers get the address\'s identity, not one of their own', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { detection: { perToken: { ratePerS: 1, burst: 2 } } });
+  const nat = new Agent({ localAddress: '127.0.0.23' });
+  t.after(() => nat.close());
+  const reps: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await request(`${shield.url}/track/${i}`, { headers: BROWSER, dispatcher: nat });
+    reps.push(cookieOf(r.headers['set-cookie'], 'rempart_rep') ?? '');
+    await r.body.dump();
+    await (await request(`${shield.url}/track/${i}`, { headers: { ...BROWSER, cookie: reps[i] }, dispatcher: nat })).body.dump();
+  }
+  await forceAttack(shield.adminUrl);
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await request(`${shield.url}/page`, { headers: { ...BROWSER, cookie: reps[0] }, dispatcher: nat });
+    statuses.push(r.statusCode);
+    await r.body.dump();
+  }
+  assert.ok(statuses.includes(429), `one customer's token flooded and was revoked: ${statuses.join(',')}`);
+  const r = await request(`${shield.url}/track/9`, { headers: { ...BROWSER, 'user-agent': 'Mozilla/5.0 newcomer' }, dispatcher: nat });
+  assert.equal(r.statusCode, 307);
+  await r.body.dump();
+  const token = cookieOf(r.headers['set-cookie'], 'rempart_nojs')?.split('=')[1] ?? '';
+  const payload = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { n?: number };
+  assert.equal(payload.n, undefined);
+});

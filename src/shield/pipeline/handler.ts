@@ -134,6 +134,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       path: q === -1 ? url : url.slice(0, q),
       route: undefined,
       routeClass: 'none',
+      admissionClass: undefined,
       verdict: undefined,
       upstreamMs: undefined,
       errorCode: undefined,

@@ -98,7 +98,7 @@ class Exchange implements Waiter {
     readonly queue: AdmissionQueue,
     readonly cb: ForwardCallbacks,
   ) {
-    this.rank = RANK[subject.routeClass];
+    this.rank = RANK[subject.admissionClass ?? subject.routeClass];
     this.tier = subject.tier;
   }
 

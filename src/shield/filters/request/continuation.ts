@@ -1,0 +1,18 @@
+import type { Clock } from '../../../core/clock.js';
+import { named, type RequestFilter } from '../../pipeline/phases.js';
+import type { RequestContext } from '../../context.js';
+import type { Continuations } from '../../defence/continuations.js';
+
+/**
+ * The request that follows a critical request's redirect (Post/Redirect/Get: the account page after
+ * a login, the status page after a payment) waits in the critical class's queue, once per redirect
+ * (defence/continuations.ts). Runs after the clearance filter: the client is its pace key (its
+ * token, or its address and agent), the one its critical request was answered under.
+ */
+export function createContinuationFilter(continuations: Continuations, ticker: Clock): RequestFilter {
+  return named('continuation', (ctx: RequestContext) => {
+    if (ctx.routeClass === 'critical' || ctx.routeClass === 'none') return undefined;
+    if (continuations.take(ctx.paceKey ?? ctx.client, ctx.target, ticker.now())) ctx.admissionClass = 'critical';
+    return undefined;
+  });
+}
