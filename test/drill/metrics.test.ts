@@ -65,3 +65,13 @@ test('attack counters count sent and answers per second', () => {
   assert.deepEqual(c.answeredPerSecond, [1, 2]);
   assert.deepEqual(c.statuses, { 200: 1, 429: 1, timeout: 1 });
 });
+
+test('checkout completion bound: the Wilson 95% lower bound of what was seen', async () => {
+  const { wilsonLower } = await import('../../src/drill/bench/ddos.js');
+  assert.ok(Math.abs(wilsonLower(52, 52) - 0.9312) < 0.001, String(wilsonLower(52, 52)));
+  assert.ok(wilsonLower(385, 385) > 0.99, 'about 385 of 385 needed to claim 99%');
+  assert.ok(wilsonLower(380, 380) < 0.99);
+  assert.ok(wilsonLower(300, 300) < 0.99);
+  assert.ok(wilsonLower(99, 100) < 0.99 && wilsonLower(99, 100) > 0.94);
+  assert.equal(wilsonLower(0, 0), 0);
+});

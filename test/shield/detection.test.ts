@@ -243,12 +243,13 @@ test('behind a shared address each newcomer\'s no-JavaScript cookie is its own i
 
 test('the page a critical request redirects to (Post/Redirect/Get) waits in the critical queue, once', async (t) => {
   // One upstream slot, held by /hold until released: what waits behind it shows the queue's order.
-  let release: (() => void) | undefined;
+  const gate: { release?: (() => void) | undefined } = {};
+  const releaseHeld = (): void => gate.release?.();
   const seen: string[] = [];
   const server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     if (req.url === '/pay/confirm') { res.writeHead(303, { location: '/orders/7' }).end(); return; }
-    if (req.url === '/hold') { release = () => res.end('held'); return; }
+    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
     res.end('ok');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -265,25 +266,25 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   assert.equal(paid.statusCode, 303);
   await paid.body.dump();
   const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
-  for (let i = 0; i < 100 && release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(release, 'the hold takes the only slot');
+  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(gate.release, 'the hold takes the only slot');
   // Another client's page is queued first; the customer's order page (a normal route) after it.
   const first = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: other });
   await new Promise((r) => setTimeout(r, 50));
   const follow = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: customer });
   await new Promise((r) => setTimeout(r, 50));
-  release?.();
+  releaseHeld();
   for (const p of [held, first, follow]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(1), ['GET /hold', 'GET /orders/7', 'GET /news'], 'the continuation went first');
   // Used up: the same page again queues in its own class, behind what came before it.
-  release = undefined;
+  gate.release = undefined;
   const held2 = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
-  for (let i = 0; i < 100 && release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
   const first2 = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: agent('127.0.0.43') });
   await new Promise((r) => setTimeout(r, 50));
   const again = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: agent('127.0.0.44') });
   await new Promise((r) => setTimeout(r, 50));
-  release?.();
+  releaseHeld();
   for (const p of [held2, first2, again]) { const r = await p; await r.body.dump(); }
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
 });
