@@ -215,6 +215,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       })], slow: [],
     }),
   },
+  'newcomers-under-attack': {
+    name: 'newcomers-under-attack',
+    summary: 'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +
+      'people coming to see why the site is slow, with no reputation, competing with bots that also keep cookies and solve challenges.',
+    params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'newcomers-under-attack', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
+      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
+    }),
+  },
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
     params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },

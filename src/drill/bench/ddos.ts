@@ -38,6 +38,7 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'login-flood': { rate: 600, sources: 500, connections: 8 },
   'header-randomizer': { rate: 600, sources: 300, connections: 10 },
   'challenge-solver': { rate: 600, sources: 200, connections: 16 },
+  'newcomers-under-attack': { rate: 600, sources: 200, connections: 16, factor: 2 },
   waves: { rate: 600, sources: 1500, connections: 2 },
   mixed: { rate: 600, sources: 3000 },
   slowloris: { connections: 1500, sources: 100, openRate: 300 },
