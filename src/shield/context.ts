@@ -49,6 +49,8 @@ export interface RequestContext {
   tier: number;
   /** The token a pace is kept for, and its standing (STANDING; admission re-reads the pace while it waits). */
   paceKey?: string | undefined;
+  /** A clearance earned during the attack is also as heavy as its source (address and agent): that source's pace key. */
+  sourceKey?: string | undefined;
   baseTier?: number | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;

@@ -111,7 +111,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     ? (w: Waiter): number => {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
-      return tierFor(ctx.baseTier, pace.level(ctx.paceKey, shared.ticker.now()));
+      const now = shared.ticker.now();
+      const level = pace.level(ctx.paceKey, now);
+      return tierFor(ctx.baseTier, ctx.sourceKey === undefined ? level : Math.max(level, pace.level(ctx.sourceKey, now)));
     }
     : undefined;
   const k = config.detection.knownFirstMs;

@@ -316,3 +316,62 @@ test('behind a shared address where a token was just revoked, newcomers get the 
   const payload = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { n?: number };
   assert.equal(payload.n, undefined);
 });
+
+test('a proof-of-work solved during the attack does not make a heavy source light: its requests wait behind a newcomer\'s', async (t) => {
+  const gate: { release?: (() => void) | undefined } = {};
+  const releaseHeld = (): void => gate.release?.();
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
+    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
+    detection: { adaptiveConcurrency: false },
+  });
+  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const bot = agent('127.0.0.51');
+  const BOT = { ...BROWSER, 'user-agent': 'Mozilla/5.0 bot' };
+  await forceAttack(shield.adminUrl);
+  // The bot floods with the no-JS cookie: its source (address and agent) turns heavy.
+  const first = await request(`${shield.url}/page`, { headers: BOT, dispatcher: bot });
+  assert.equal(first.statusCode, 307);
+  const nojs = cookieOf(first.headers['set-cookie'], 'rempart_nojs') ?? '';
+  await first.body.dump();
+  for (let i = 0; i < 12; i++) {
+    const r = await request(`${shield.url}/x${i}`, { headers: { ...BOT, cookie: nojs }, dispatcher: bot });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
+  }
+  // Then solves a proof-of-work as an API client would, from the same source.
+  const asked = await request(`${shield.url}/api/a`, { headers: { accept: 'application/json', 'user-agent': BOT['user-agent'] }, dispatcher: bot });
+  assert.equal(asked.statusCode, 429);
+  const challenge = String(asked.headers['rempart-challenge']);
+  await asked.body.dump();
+  const solved = await request(`${shield.url}/api/a`, { headers: { accept: 'application/json', 'user-agent': BOT['user-agent'], 'rempart-challenge-response': solveChallenge(challenge) }, dispatcher: bot });
+  assert.equal(solved.statusCode, 200);
+  const clearance = String(solved.headers['rempart-clearance']);
+  await solved.body.dump();
+  // The only upstream slot taken; a newcomer who followed the no-JS redirect queues, then the bot with its clearance.
+  const holder = agent('127.0.0.53');
+  const toHold = await request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
+  await toHold.body.dump();
+  const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
+  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(gate.release, 'the hold takes the only slot');
+  const visitor = agent('127.0.0.52');
+  const redirect = await request(`${shield.url}/news`, { headers: BROWSER, dispatcher: visitor });
+  assert.equal(redirect.statusCode, 307);
+  await redirect.body.dump();
+  const newcomer = request(`${shield.url}/news`, { headers: { ...BROWSER, cookie: cookieOf(redirect.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: visitor });
+  await new Promise((r) => setTimeout(r, 50));
+  const cleared = request(`${shield.url}/api/b`, { headers: { accept: 'application/json', 'user-agent': BOT['user-agent'], 'rempart-clearance': clearance }, dispatcher: bot });
+  await new Promise((r) => setTimeout(r, 50));
+  releaseHeld();
+  for (const p of [held, newcomer, cleared]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  assert.deepEqual(seen.slice(-3), ['/hold', '/news', '/api/b'], 'the newcomer went first');
+});

@@ -144,6 +144,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       traits: undefined,
       tier: ANONYMOUS_TIER,
       paceKey: undefined,
+      sourceKey: undefined,
       baseTier: undefined,
       reputation: undefined,
       setHeaders: undefined,

@@ -68,6 +68,9 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
   return `src ${client} ${agentKey}`;
 }
 
+// A pass with no token: paceKeyOf gives its source's key.
+const REFERENCE_ANONYMOUS: ClearanceDecision = Object.freeze({ kind: 'pass', via: 'open', standing: 'unknown', target: '/' });
+
 /** The clearance filter, and its re-evaluation of a queued request with no token. */
 export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
 
@@ -151,8 +154,22 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // Read, not counted: the request counts in its pace only if it reaches the upstream
     // (filters/upstream-request/pace.ts). A challenge answered here never does: no key, no lookup.
     if (decision.kind === 'pass' || dryRun) {
+      const now = d.ticker.now();
       ctx.paceKey = paceKeyOf(decision, ctx.client, agentKey);
-      traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
+      traits.pace = d.pace.level(ctx.paceKey, now);
+      // A proof-of-work solved during the attack does not make a heavy source light: it is paced as
+      // the heavier of its token and its source (address and agent) — unless the address is
+      // shared, where the source is many people (a carrier NAT). Measured: challenge-solving bots
+      // flooded with their no-JS cookie (source pace 14–15, served last) while their fresh
+      // clearance, holding one or two of their connections, stayed light and went before
+      // customers who had only followed the no-JS redirect (newcomers-under-attack drill).
+      if (ctx.baseTier === STANDING.cleared) {
+        const source = paceKeyOf(REFERENCE_ANONYMOUS, ctx.client, agentKey);
+        if (source !== ctx.paceKey && !d.detector.isSharedAddress(ctx.client)) {
+          ctx.sourceKey = source;
+          traits.pace = Math.max(traits.pace, d.pace.level(source, now));
+        }
+      }
     }
     ctx.tier = tierFor(ctx.baseTier, traits.pace);
     d.detector.arrive(ctx, traits);

@@ -14,8 +14,10 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock): UpstreamReq
   return named('pace', (ctx: RequestContext) => {
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
-    const level = pace.hit(key, ticker.now());
+    const now = ticker.now();
+    let level = pace.hit(key, now);
     onExchangeEnd(ctx, () => pace.done(key));
+    if (ctx.sourceKey !== undefined) level = Math.max(level, pace.level(ctx.sourceKey, now));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.
     ctx.tier = Math.max(ctx.tier, tierFor(ctx.baseTier, level));
