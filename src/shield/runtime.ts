@@ -24,6 +24,7 @@ import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
 import type { Continuations } from './defence/continuations.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
+import { createFailedAuthFilter } from './filters/upstream-response/failed-auth.js';
 import { createContinuationGrantFilter } from './filters/upstream-response/continuation-grant.js';
 import { personalToken, type RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
@@ -185,7 +186,12 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
   upstreamResponse.push(createRequestIdFilter(), createContinuationGrantFilter(shared.continuations, shared.ticker));
-  if (det.enabled) upstreamResponse.push(createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }));
+  if (det.enabled) {
+    upstreamResponse.push(
+      createFailedAuthFilter(shared.pace, shared.ticker, () => config.detection.pace.lightRequests),
+      createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
+    );
+  }
   upstreamResponse.push(...(ext.upstreamResponse ?? []));
   const failure: FailureFilter[] = [...(ext.failure ?? [])];
   if (caches) failure.unshift(createStaleIfErrorFilter(shared.cache, shared.ticker));

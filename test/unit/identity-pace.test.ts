@@ -9,6 +9,7 @@ function answered(p: IdentityPace): IdentityPace {
   return {
     hit(key, now) { const level = p.hit(key, now); p.done(key); return level; },
     done: (key) => p.done(key),
+    charge: (key, n, now) => p.charge(key, n, now),
     estimate: (key, now) => p.estimate(key, now),
     level: (key, now) => p.level(key, now),
     get size() { return p.size; },
@@ -88,4 +89,28 @@ test('requests still open count: a bot whose 16 connections all wait is heavy ho
   assert.equal(pace.estimate('waiting', 60_000), 1);
   pace.done('waiting');
   pace.done('never-seen'); // harmless
+});
+
+test('charge: more requests counted for an identity already tracked, none for an unknown one', () => {
+  const pace = createIdentityPace(() => ({ bucketMs: 5000, lightRequests: 4, maxKeys: 100 }));
+  assert.equal(pace.hit('k', 0), 0);
+  pace.done('k');
+  pace.charge('k', 4, 100);
+  assert.equal(pace.level('k', 100), 1, 'one request and a charge of 4: level 1');
+  pace.charge('nobody', 4, 100);
+  assert.equal(pace.size, 1, 'nothing tracked for an unknown key');
+});
+
+test('a refused login (401, 403) weighs a pace level on its identity; other answers do not', async () => {
+  const { createFailedAuthFilter } = await import('../../src/shield/filters/upstream-response/failed-auth.js');
+  const pace = createIdentityPace(() => ({ bucketMs: 5000, lightRequests: 4, maxKeys: 100 }));
+  const filter = createFailedAuthFilter(pace, { now: () => 10 }, () => 4);
+  const ctx = (paceKey: string) => ({ paceKey }) as never;
+  for (const k of ['bot', 'person']) { pace.hit(k, 0); pace.done(k); }
+  filter(ctx('bot'), { status: 401, headers: {} });
+  filter(ctx('bot'), { status: 403, headers: {} });
+  filter(ctx('person'), { status: 200, headers: {} });
+  filter(ctx('person'), { status: 303, headers: {} });
+  assert.equal(pace.level('bot', 10), 2, 'two refusals: behind customers');
+  assert.equal(pace.level('person', 10), 0);
 });

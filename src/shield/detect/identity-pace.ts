@@ -45,6 +45,8 @@ export interface IdentityPace {
   hit(key: string, now: number): number;
   /** A request counted by `hit` was answered (or abandoned). */
   done(key: string): void;
+  /** Counts `n` more requests of an identity already tracked (a failed login weighs more than a page). */
+  charge(key: string, n: number, now: number): void;
   /** Requests of `key` over the sliding window, or those still open if more, without counting one. */
   estimate(key: string, now: number): number;
   /** The pace level of `key` now, without counting a request. */
@@ -115,6 +117,12 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     done(key) {
       const e = map.get(key);
       if (e !== undefined && e.open > 0) e.open--;
+    },
+    charge(key, n, now) {
+      const e = map.get(key);
+      if (e === undefined) return;
+      roll(e, epochOf(now, settings().bucketMs));
+      e.cur += n;
     },
     level(key, now) {
       const params = settings();
