@@ -14,7 +14,7 @@ import { createRateLimitFilter, type RateLimiterPort } from './filters/request/r
 import { createCacheLookupFilter } from './filters/request/cache-lookup.js';
 import { createBufferBodyFilter } from './filters/upstream-request/buffer-body.js';
 import { createForwardingHeadersFilter } from './filters/upstream-request/forwarding-headers.js';
-import { createPaceFilter } from './filters/upstream-request/pace.js';
+import { createPaceFilter, withSourcePace } from './filters/upstream-request/pace.js';
 import { createCacheStoreFilter } from './filters/upstream-response/cache-store.js';
 import { createStaleOnErrorStatusFilter } from './filters/upstream-response/stale-on-error-status.js';
 import { createRequestIdFilter } from './filters/upstream-response/request-id.js';
@@ -113,8 +113,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
       const now = shared.ticker.now();
-      const level = pace.level(ctx.paceKey, now);
-      return tierFor(ctx.baseTier, ctx.sourceKey === undefined ? level : Math.max(level, pace.level(ctx.sourceKey, now)));
+      return tierFor(ctx.baseTier, withSourcePace(pace.level(ctx.paceKey, now), pace, ctx, now));
     }
     : undefined;
   const k = config.detection.knownFirstMs;

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { createManualClock } from '../../src/core/clock.js';
@@ -25,6 +25,38 @@ async function forceAttack(adminUrl: string): Promise<void> {
   const r = await request(`${adminUrl}/api/attack`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ ttlS: 60, reason: 'test', who: 'tester' }) });
   assert.equal(r.statusCode, 200);
   await r.body.dump();
+}
+
+/**
+ * A shield in front of an upstream with one slot, held by `/hold` until `release()`: what waits
+ * behind it shows the admission queue's order (`seen`, method and path as the upstream got them).
+ */
+async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage, res: ServerResponse) => boolean) {
+  const gate: { release?: (() => void) | undefined } = {};
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
+    if (answer?.(req, res) === true) return;
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
+    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
+    detection: { adaptiveConcurrency: false },
+  });
+  return {
+    shield, seen,
+    /** Waits until `/hold` reached the upstream (it holds the only slot). */
+    async held(): Promise<void> {
+      for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(gate.release, 'the hold takes the only slot');
+    },
+    release(): void { gate.release?.(); gate.release = undefined; },
+    agent(address: string): Agent { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; },
+  };
 }
 
 test('in normal times answers carry a reputation cookie and nothing is challenged', async (t) => {
@@ -170,23 +202,10 @@ test('level 2 from a signature the request matches is marked as such; an operato
 });
 
 test('a request with no token queued before the attack was seen gets the challenge once challenges begin, instead of starving behind token holders', async (t) => {
-  // An upstream that holds its first request until told, so that the next one waits in Rempart's queue.
-  let releaseFirst: (() => void) | undefined;
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.url ?? '');
-    if (seen.length === 1) { releaseFirst = () => res.end('first'); return; }
-    res.end('ok');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
-    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
-    detection: { adaptiveConcurrency: false },
-  });
-  const first = request(`${shield.url}/track/1`, { headers: BROWSER });
-  for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const h = await startHoldingShield(t);
+  const { shield, seen } = h;
+  const first = request(`${shield.url}/hold`, { headers: BROWSER });
+  await h.held();
   assert.equal(seen.length, 1, 'the first request holds the only upstream slot');
   const queued = request(`${shield.url}/track/2`, { headers: BROWSER }); // no token, no challenge yet: it waits
   await new Promise((r) => setTimeout(r, 100));
@@ -196,8 +215,8 @@ test('a request with no token queued before the attack was seen gets the challen
   assert.ok(cookieOf(answer.headers['set-cookie'], 'rempart_nojs'));
   assert.match(String(answer.headers.location), /^\/track\/2/);
   await answer.body.dump();
-  assert.deepEqual(seen, ['/track/1'], 'the queued request never reached the upstream');
-  releaseFirst?.();
+  assert.deepEqual(seen, ['GET /hold'], 'the queued request never reached the upstream');
+  h.release();
   const r1 = await first;
   assert.equal(r1.statusCode, 200);
   await r1.body.dump();
@@ -242,49 +261,35 @@ test('behind a shared address each newcomer\'s no-JavaScript cookie is its own i
 });
 
 test('the page a critical request redirects to (Post/Redirect/Get) waits in the critical queue, once', async (t) => {
-  // One upstream slot, held by /hold until released: what waits behind it shows the queue's order.
-  const gate: { release?: (() => void) | undefined } = {};
-  const releaseHeld = (): void => gate.release?.();
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    if (req.url === '/pay/confirm') { res.writeHead(303, { location: '/orders/7' }).end(); return; }
-    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
-    res.end('ok');
+  const h = await startHoldingShield(t, (req, res) => {
+    if (req.url !== '/pay/confirm') return false;
+    res.writeHead(303, { location: '/orders/7' }).end();
+    return true;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
-    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
-    detection: { adaptiveConcurrency: false },
-  });
-  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
-  const customer = agent('127.0.0.41');
-  const other = agent('127.0.0.42');
+  const { shield, seen } = h;
+  const customer = h.agent('127.0.0.41');
+  const other = h.agent('127.0.0.42');
   const paid = await request(`${shield.url}/pay/confirm`, { method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'ok=1', dispatcher: customer });
   assert.equal(paid.statusCode, 303);
   await paid.body.dump();
   const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
-  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(gate.release, 'the hold takes the only slot');
+  await h.held();
   // Another client's page is queued first; the customer's order page (a normal route) after it.
   const first = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: other });
   await new Promise((r) => setTimeout(r, 50));
   const follow = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: customer });
   await new Promise((r) => setTimeout(r, 50));
-  releaseHeld();
+  h.release();
   for (const p of [held, first, follow]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(1), ['GET /hold', 'GET /orders/7', 'GET /news'], 'the continuation went first');
   // Used up: the same page again queues in its own class, behind what came before it.
-  gate.release = undefined;
   const held2 = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
-  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  const first2 = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: agent('127.0.0.43') });
+  await h.held();
+  const first2 = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: h.agent('127.0.0.43') });
   await new Promise((r) => setTimeout(r, 50));
-  const again = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: agent('127.0.0.44') });
+  const again = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: h.agent('127.0.0.44') });
   await new Promise((r) => setTimeout(r, 50));
-  releaseHeld();
+  h.release();
   for (const p of [held2, first2, again]) { const r = await p; await r.body.dump(); }
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
 });
@@ -318,22 +323,8 @@ test('behind a shared address where a token was just revoked, newcomers get the 
 });
 
 test('a proof-of-work solved during the attack does not make a heavy source light: its requests wait behind a newcomer\'s', async (t) => {
-  const gate: { release?: (() => void) | undefined } = {};
-  const releaseHeld = (): void => gate.release?.();
-  const seen: string[] = [];
-  const server = createServer((req, res) => {
-    seen.push(req.url ?? '');
-    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
-    res.end('ok');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
-    upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
-    detection: { adaptiveConcurrency: false },
-  });
-  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const h = await startHoldingShield(t);
+  const { shield, seen, agent } = h;
   const bot = agent('127.0.0.51');
   const BOT = { ...BROWSER, 'user-agent': 'Mozilla/5.0 bot' };
   await forceAttack(shield.adminUrl);
@@ -361,8 +352,7 @@ test('a proof-of-work solved during the attack does not make a heavy source ligh
   const toHold = await request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
   await toHold.body.dump();
   const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
-  for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(gate.release, 'the hold takes the only slot');
+  await h.held();
   const visitor = agent('127.0.0.52');
   const redirect = await request(`${shield.url}/news`, { headers: BROWSER, dispatcher: visitor });
   assert.equal(redirect.statusCode, 307);
@@ -371,7 +361,7 @@ test('a proof-of-work solved during the attack does not make a heavy source ligh
   await new Promise((r) => setTimeout(r, 50));
   const cleared = request(`${shield.url}/api/b`, { headers: { accept: 'application/json', 'user-agent': BOT['user-agent'], 'rempart-clearance': clearance }, dispatcher: bot });
   await new Promise((r) => setTimeout(r, 50));
-  releaseHeld();
+  h.release();
   for (const p of [held, newcomer, cleared]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
-  assert.deepEqual(seen.slice(-3), ['/hold', '/news', '/api/b'], 'the newcomer went first');
+  assert.deepEqual(seen.slice(-3), ['GET /hold', 'GET /news', 'GET /api/b'], 'the newcomer went first');
 });

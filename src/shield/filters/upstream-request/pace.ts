@@ -15,12 +15,19 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock): UpstreamReq
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
     const now = ticker.now();
-    let level = pace.hit(key, now);
+    const level = withSourcePace(pace.hit(key, now), pace, ctx, now);
     onExchangeEnd(ctx, () => pace.done(key));
-    if (ctx.sourceKey !== undefined) level = Math.max(level, pace.level(ctx.sourceKey, now));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.
     ctx.tier = Math.max(ctx.tier, tierFor(ctx.baseTier, level));
     return undefined;
   });
+}
+
+/**
+ * A request's pace level `own` (its token's), raised to its source's when it has one: a clearance
+ * earned during the attack is as heavy as the address and agent it came from (request/clearance.ts).
+ */
+export function withSourcePace(own: number, pace: IdentityPace, ctx: RequestContext, now: number): number {
+  return ctx.sourceKey === undefined ? own : Math.max(own, pace.level(ctx.sourceKey, now));
 }
