@@ -127,17 +127,18 @@ export function registerDrillCommands(program: Command): void {
     .option('--seed <n>', 'random seed', positive('seed'), 1)
     .option('--json <file>', 'write every cell\'s report as JSON')
     .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
+    .option('--access-log-dir <dir>', "write Rempart's access log (queue wait, tier, pace, identity digest per request) into this directory, one file per cell")
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
-    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
+    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
       const { runDdosBench } = await import('../drill/bench/ddos.js');
       const sig = abortOnSigint();
       try {
         await runDdosBench({
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
           scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean), layout: o.layout,
-          durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, record: o.record,
+          durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.keepState === true ? { keepState: true } : {}),
         });

@@ -88,7 +88,11 @@ export interface DrillReport {
     timeScale: number; seed: number; startedAt: string; stoppedEarly: boolean;
     /** Summaries cover legitimate attempts started in this window (the attack window). */
     window: { fromS: number; toS: number };
-    population: { tracking: number; banking: number; addresses: number; usersPerAddress: number; crowdFactor: number; layout: AddressLayout; sharedPrefixes: number };
+    population: {
+      tracking: number; banking: number; addresses: number; usersPerAddress: number; crowdFactor: number; layout: AddressLayout; sharedPrefixes: number;
+      /** The legitimate users' source addresses (at most 10,000): to pick their lines out of a shield's access log. */
+      legitAddresses?: string[];
+    };
     distinctSources: boolean;
     machine: { cpus: number; loadavg: number[] };
   };
@@ -320,6 +324,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       population: {
         tracking, banking, addresses: legitAddrs.length, usersPerAddress: perAddr, crowdFactor: factor, layout,
         sharedPrefixes: sharedPrefixCount(legitReal, [...attackSet]),
+        legitAddresses: [...legitSet].slice(0, 10_000),
       },
       distinctSources: check.distinctSources, machine: { cpus: cpus().length, loadavg: loadavg() },
     },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ShieldBus } from './events.js';
+import { fnv1a64Hex } from './detect/fnv.js';
 
 /** Subscribes the access log and the operational log (reloads, blocks, malformed requests) to the shield's events. */
 export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boolean): () => void {
@@ -14,7 +15,14 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
         outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.verdict?.kind === 'challenge' ? `challenge-${ctx.verdict.level}` : ctx.errorCode ?? 'forwarded',
         cache: ctx.cacheState,
+        // The wait for an upstream slot and the tier it ended at (HAProxy's Tw and queue): why a
+        // request was slow under attack, and whom the admission order put first.
+        ...(ctx.queueMs === undefined ? {} : { queueMs: Math.round(ctx.queueMs * 100) / 100, tier: ctx.admittedTier }),
         standing: ctx.traits?.standing,
+        pace: ctx.traits?.pace,
+        // Whose pace it counted in, as a digest: requests of one identity can be grouped without
+        // writing its token id to the log.
+        identity: ctx.paceKey === undefined ? undefined : fnv1a64Hex(ctx.paceKey),
         fp: ctx.traits?.fingerprint,
         ...(ctx.traits?.wouldHave ? { wouldHave: ctx.traits.wouldHave } : {}),
       }, 'access');

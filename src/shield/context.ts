@@ -35,6 +35,13 @@ export interface RequestContext {
   verdict: Verdict | undefined;
   /** Upstream time to response headers, ms, when the request was forwarded. */
   upstreamMs: number | undefined;
+  /**
+   * Time spent waiting for an upstream slot, ms (HAProxy's `Tw`), and the admission tier it was
+   * served or turned away at (upstream/admission.ts; it may have fallen while it waited). Set when
+   * the request reached admission.
+   */
+  queueMs?: number | undefined;
+  admittedTier?: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;
   /** Set by the cache filter when the route caches and the request may be served from cache. */

@@ -45,6 +45,11 @@ test('drill --layout shared-24: attackers arrive from the customers\' /24s; CGNA
   assert.ok(outside.length <= attack.size * (12 - legit.size) / 12 + 1, `${outside.length} attack addresses outside the seen customers' /24s`);
   assert.equal(r.meta.population.layout, 'shared-24');
   assert.equal(r.meta.population.sharedPrefixes, 12);
+  // The report names the customers' addresses (to pick them out of a shield's access log): every
+  // one seen, no attacker.
+  const named = new Set(r.meta.population.legitAddresses);
+  assert.equal(named.size, 12);
+  assert.ok([...legit].every((a) => named.has(a)) && [...attack].every((a) => !named.has(a)));
 
   const srv2 = await startRecordingServer();
   t.after(srv2.close);

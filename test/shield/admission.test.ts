@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { request, Agent } from 'undici';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -95,4 +97,47 @@ test('a client that leaves after its request was sent keeps the upstream slot un
   held.shift()?.end('slow done'); // the upstream answers the abandoned request: now the slot is free
   assert.deepEqual(await next, { status: 200, body: 'ok /next' });
   assert.equal(peak, 1, 'never more requests at the upstream than its connections');
+});
+
+test('the access log tells how long each request waited for an upstream slot, at which tier, and whose pace it counted in', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  upstream.handler = (req, res) => {
+    if (req.url === '/slow') { held.push(res); return; }
+    res.end(`ok ${req.url}`);
+  };
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    upstreams: { origin: { url: upstream.url, connections: 1 } },
+    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false },
+    detection: { adaptiveConcurrency: false },
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 4 });
+  t.after(() => agent.close());
+  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent, headers: { 'user-agent': 'test-agent/1' } }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+
+  const slow = get('/slow');
+  for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const waiting = get('/waits');
+  await new Promise((r) => setTimeout(r, 200));
+  held.shift()?.end('done');
+  assert.equal(await slow, 200);
+  assert.equal(await waiting, 200);
+  for (let i = 0; i < 100 && lines.filter((l) => l.msg === 'access').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  const access = (path: string) => lines.find((l) => l.msg === 'access' && l.path === path);
+  const first = access('/slow');
+  const second = access('/waits');
+  assert.ok(first && second, 'one access line per request');
+  assert.ok(typeof first.queueMs === 'number' && first.queueMs < 150, `the first request took the free slot at once (${String(first.queueMs)} ms)`);
+  assert.ok(typeof second.queueMs === 'number' && second.queueMs >= 150, `the second waited for the slot (${String(second.queueMs)} ms)`);
+  assert.equal(typeof second.tier, 'number');
+  assert.match(String(second.identity), /^[0-9a-f]{16}$/, 'the identity is a digest, never the token or address itself');
+  assert.equal(first.identity, second.identity, 'one client, no token: both counted in its source\'s pace');
 });

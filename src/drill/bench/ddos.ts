@@ -69,6 +69,12 @@ export interface DdosBenchOptions {
   seed: number;
   json?: string;
   htmlDir?: string;
+  /**
+   * Write the shield's access log (one JSON line per request, with its queue wait, admission tier,
+   * pace and identity digest) into this directory, one file per Rempart cell: the way to see whom
+   * the admission order put first, beside the cell's legitimate addresses (report meta).
+   */
+  accessLogDir?: string;
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
@@ -177,7 +183,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
   // How to start a shield afresh, by target name (Rempart targets).
-  const restarts = new Map<string, () => ReturnType<typeof spawnServer>>();
+  const restarts = new Map<string, (accessLog?: string) => ReturnType<typeof spawnServer>>();
   const unavailable: Record<string, string> = {};
   const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
@@ -187,8 +193,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir));
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
-        const start = (): ReturnType<typeof spawnServer> => spawnServer('rempart', second ? { originUrls: [origin.url, second.url], cache } : { originUrl: origin.url, cache });
-        const s = await start();
+        const start = (accessLog?: string): ReturnType<typeof spawnServer> =>
+          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}) });
+        if (o.accessLogDir !== undefined) mkdirSync(o.accessLogDir, { recursive: true });
+        const s = await start(o.accessLogDir !== undefined && o.keepState ? join(o.accessLogDir, `${name}.jsonl`) : undefined);
         restarts.set(name, start);
         targets.push({
           name, url: s.url, close: s.close,
@@ -216,10 +224,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
         }
         const restart = restarts.get(target.name);
-        if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0)) {
+        if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0 || o.accessLogDir !== undefined)) {
           // A fresh shield, started just before its cell (not idle through the other targets' cells).
           await target.close();
-          const s = await restart();
+          const s = await restart(o.accessLogDir !== undefined ? join(o.accessLogDir, `${scenario}--${target.name}.jsonl`) : undefined);
           target.url = s.url;
           target.close = s.close;
           await warmUp(s.url);

@@ -1,5 +1,6 @@
 import { parseConfig, startShield } from '../../shield/index.js';
 import { freePort } from '../../core/free-port.js';
+import { createLogger } from '../../core/logger.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -177,7 +178,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -189,8 +190,10 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
     routes: rempartRoutes('origin', opts.cache === true),
-    log: { level: 'warn', access: false },
+    // The access log (one JSON line per request: queue wait, tier, pace, identity digest) only when
+    // asked for: it costs the shield a serialisation per request.
+    log: opts.accessLog !== undefined ? { level: 'info', access: true } : { level: 'warn', access: false },
   });
-  const shield = await startShield({ config });
+  const shield = await startShield({ config, ...(opts.accessLog !== undefined ? { logger: createLogger('info', { destination: opts.accessLog }) } : {}) });
   return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration and the demo route classes', close: () => shield.close() };
 }

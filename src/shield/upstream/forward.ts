@@ -103,11 +103,20 @@ class Exchange implements Waiter {
   }
 
   start(): void {
+    this.noteAdmission();
     sendAttempt(this, undefined);
+  }
+
+  /** What the access log tells of the wait (HAProxy logs it as `Tw`). */
+  noteAdmission(): void {
+    const ctx = this.subject;
+    ctx.queueMs = Math.max(0, this.shared.deps.clock.now() - this.enqueuedAt);
+    ctx.admittedTier = this.filed ?? this.tier;
   }
 
   reject(why: AdmissionRejection): void {
     const ctx = this.subject;
+    this.noteAdmission();
     if (ctx.res.headersSent || ctx.res.destroyed) return;
     const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
     this.cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
@@ -306,7 +315,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     if (!upstream.health.anyAvailable) { cb.fail(ctx, ALL_DOWN); return; }
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
-    queue.admit(ex, clock.now());
+    ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
+    queue.admit(ex, ex.enqueuedAt);
   } as Forwarder;
   forward.evictStalled = (now) => {
     let n = 0;
