@@ -40,8 +40,8 @@ export interface RequestContext {
    * served or turned away at (upstream/admission.ts; it may have fallen while it waited). Set when
    * the request reached admission.
    */
-  queueMs?: number | undefined;
-  admittedTier?: number | undefined;
+  queueMs: number | undefined;
+  admittedTier: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;
   /** Set by the cache filter when the route caches and the request may be served from cache. */

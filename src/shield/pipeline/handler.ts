@@ -137,6 +137,8 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       admissionClass: undefined,
       verdict: undefined,
       upstreamMs: undefined,
+      queueMs: undefined,
+      admittedTier: undefined,
       errorCode: undefined,
       cacheKey: undefined,
       cacheState: undefined,

@@ -37,7 +37,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       id: o.nextId(), req, res, conn, startedAt: performance.now(), peer: conn.peer, peerTrusted: conn.trusted,
       client: conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer,
       target: url, path: q === -1 ? url : url.slice(0, q), route: undefined, routeClass: 'none', admissionClass: undefined, verdict: undefined,
-      upstreamMs: undefined, errorCode: undefined, cacheKey: undefined, cacheState: undefined, body: undefined, traits: undefined,
+      upstreamMs: undefined, queueMs: undefined, admittedTier: undefined, errorCode: undefined, cacheKey: undefined, cacheState: undefined, body: undefined, traits: undefined,
       tier: ANONYMOUS_TIER, paceKey: undefined, sourceKey: undefined, baseTier: undefined, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
     };
     let logged = false;
