@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { renderHtml } from '../drill/report/html.js';
 import { progressLine, renderText } from '../drill/report/terminal.js';
 import { runDrill, type DrillProgress } from '../drill/run.js';
-import { SCENARIOS } from '../drill/scenarios.js';
+import { getScenario, SCENARIOS } from '../drill/scenarios.js';
 import { BENCH_LAYOUTS, DEFAULT_BENCH_SCENARIOS, type BenchLayout } from '../drill/bench/layouts.js';
 import type { AddressLayout } from '../drill/addresses.js';
 
@@ -131,19 +131,50 @@ export function registerDrillCommands(program: Command): void {
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
-    .action(async (o: { targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
-      const { runDdosBench } = await import('../drill/bench/ddos.js');
+    .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
+      const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
+      const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
+      const params = benchOverrides(o.param);
+      try {
+        for (const s of scenarios) getScenario(s);
+        checkOverrides(scenarios, params);
+      } catch (err) {
+        // An unknown scenario or parameter is the operator's to fix: a message, not a stack trace.
+        process.stderr.write(`error: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const sig = abortOnSigint();
       try {
         await runDdosBench({
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
-          scenarios: o.scenarios.split(',').map((s) => s.trim()).filter(Boolean), layout: o.layout,
+          scenarios, layout: o.layout,
           durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
-          ...(o.keepState === true ? { keepState: true } : {}),
+          ...(o.keepState === true ? { keepState: true } : {}), params,
         });
       } finally {
         sig.dispose();
       }
     });
+}
+
+const BENCH_PARAM = /^([a-z0-9-]+)\.([A-Za-z0-9]+)=(-?[0-9.]+)$/;
+
+/** One `--param scenario.key=number`, checked as it is parsed (commander reports the error). */
+function benchParamArg(pair: string, prev: string[]): string[] {
+  const m = BENCH_PARAM.exec(pair);
+  if (!m || !Number.isFinite(Number(m[3]))) throw new InvalidArgumentError(`expected scenario.key=number, got "${pair}"`);
+  return [...prev, pair];
+}
+
+/** Checked `scenario.key=value` pairs into overrides by scenario. */
+export function benchOverrides(pairs: readonly string[]): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const pair of pairs) {
+    const m = BENCH_PARAM.exec(pair)!;
+    (out[m[1]!] ??= {})[m[2]!] = Number(m[3]);
+  }
+  return out;
 }

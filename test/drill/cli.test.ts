@@ -48,3 +48,31 @@ test('`rempart drill` and `rempart bench ddos` reject an unknown address layout 
     assert.match(err, /layout must be/);
   }
 });
+
+test('`rempart bench ddos --param` rejects a malformed pair, a scenario not in the run and an unknown parameter before starting anything', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--param', 'sources=3'], /expected scenario\.key=number/],
+    [['--scenarios', 'none', '--param', 'browse-then-flood.sources=3'], /not among the scenarios of this run/],
+    [['--scenarios', 'browse-then-flood', '--param', 'browse-then-flood.sourcez=3'], /has no parameter "sourcez" \(it has: rate, sources/],
+  ];
+  for (const [args, message] of cases) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', 'ddos', '--targets', 'rempart', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.notEqual(code, 0, args.join(' '));
+    assert.match(out, message);
+    assert.doesNotMatch(out, /Origin|\[1\//, 'nothing started');
+  }
+});
+
+test('bench attack parameters: the run\'s overrides over the bench\'s own, per scenario', async () => {
+  const { benchParams, BENCH_PARAMS } = await import('../../src/drill/bench/ddos.js');
+  const { benchOverrides } = await import('../../src/cli/drill-commands.js');
+  const overrides = benchOverrides(['browse-then-flood.sources=1000', 'browse-then-flood.pages=1', 'login-flood.rate=900']);
+  assert.deepEqual(benchParams('browse-then-flood', overrides), { ...BENCH_PARAMS['browse-then-flood'], sources: 1000, pages: 1 });
+  assert.deepEqual(benchParams('login-flood', overrides), { ...BENCH_PARAMS['login-flood'], rate: 900 });
+  assert.deepEqual(benchParams('slowloris', overrides), BENCH_PARAMS.slowloris);
+  assert.deepEqual(benchParams('none', overrides), {});
+});

@@ -90,7 +90,28 @@ export interface DdosBenchOptions {
    * docs/benchmarks.md for what carrying the state over does).
    */
   keepState?: boolean;
+  /**
+   * Attack parameters over BENCH_PARAMS, by scenario (`{ 'browse-then-flood': { sources: 1000 } }`):
+   * a variant of an attack, or a sweep, with the same cells and table. Listed in the table's header.
+   */
+  params?: Readonly<Record<string, Readonly<Record<string, number>>>>;
   log?(line: string): void;
+}
+
+/** The attack parameters of a scenario's cells: the bench's own, then the run's overrides. */
+export function benchParams(scenario: string, overrides: DdosBenchOptions['params']): Record<string, number> {
+  return { ...BENCH_PARAMS[scenario], ...overrides?.[scenario] };
+}
+
+/** Overrides must name a scenario of the run and one of its parameters: a typo would silently measure the default. */
+export function checkOverrides(scenarios: readonly string[], overrides: DdosBenchOptions['params']): void {
+  for (const [scenario, kv] of Object.entries(overrides ?? {})) {
+    if (!scenarios.includes(scenario)) throw new Error(`parameter override for "${scenario}", which is not among the scenarios of this run (${scenarios.join(', ')})`);
+    const defs = getScenario(scenario).params;
+    for (const key of Object.keys(kv)) {
+      if (!(key in defs)) throw new Error(`scenario "${scenario}" has no parameter "${key}" (it has: ${Object.keys(defs).join(', ') || 'none'})`);
+    }
+  }
 }
 
 export interface BenchCell { target: string; scenario: string; report: DrillReport | null; error?: string }
@@ -162,6 +183,7 @@ async function originIdle(statsUrl: string, maxMs: number): Promise<void> {
 export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   for (const s of o.scenarios) getScenario(s);
+  checkOverrides(o.scenarios, o.params);
   const layout = BENCH_LAYOUTS[o.layout ?? 'disjoint'];
   if (!layout) throw new Error(`unknown layout ${o.layout} (known: ${Object.keys(BENCH_LAYOUTS).join(', ')})`);
   const t0 = Date.now();
@@ -239,7 +261,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           const report = await runDrill({
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale,
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
-            params: BENCH_PARAMS[scenario] ?? {}, ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout, userSettings: BENCH_USER_SETTINGS,
+            params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout, userSettings: BENCH_USER_SETTINGS,
             originStats: statsUrl, signal: o.signal,
           });
           cells.push({ target: target.name, scenario, report });
@@ -282,7 +304,8 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
       'so a customer whose server died can go on on the other. The direct target is the killed server itself; origin figures are the surviving server\'s.', '');
   }
   lines.push('Targets:', ...targets.map((t) => `- **${t.name}**: ${t.description}`), ...Object.entries(unavailable).map(([k, v]) => `- **${k}**: not run (${v})`), '');
-  const params = o.scenarios.filter((s) => BENCH_PARAMS[s]).map((s) => `${s} ${Object.entries(BENCH_PARAMS[s]!).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  const params = o.scenarios.map((s) => [s, benchParams(s, o.params)] as const).filter(([, p]) => Object.keys(p).length > 0)
+    .map(([s, p]) => `${s} ${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   if (params.length) lines.push(`Attack parameters: ${params.join('; ')}.`, '');
   lines.push('| scenario | target | legit success | checkouts | mitigated after | p99 critical (× none) | p99 high | p99 normal | p99 low | attack sent/s (asked) | attack → origin | origin served / 503 |');
   lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
