@@ -61,6 +61,31 @@ function loginPost(rng: Rng, src: FloodSource, origin: string): FloodRequest {
   return { method: 'POST', path: '/bank/login', headers, body };
 }
 
+const CROSS_SITES = ['https://shop.example', 'https://compare.example.net', 'https://widgets.example.org', 'https://news.example.com'];
+
+/**
+ * A CORS preflight, as a browser sends it before a cross-origin POST with a JSON body (Fetch
+ * standard, CORS-preflight request): OPTIONS, no cookies, no body, `Origin` and
+ * `Access-Control-Request-*`. Aimed at the routes a preflight would precede: the login and the
+ * payment API (critical) and a tracking lookup. A shield cannot challenge it (a preflight never
+ * carries cookies, and a challenge would break every cross-origin call), so only its standing and
+ * its cost to the origin decide what it takes.
+ */
+function preflight(rng: Rng, src: FloodSource): FloodRequest {
+  const roll = rng.next();
+  const path = roll < 0.4 ? '/bank/login' : roll < 0.7 ? '/api/pay/authorizations' : `/track/${parcelId(rng)}`;
+  const site = rng.pick(CROSS_SITES);
+  const headers: Record<string, string> = {
+    'user-agent': src.identity.userAgent, accept: '*/*',
+    'access-control-request-method': roll < 0.7 ? 'POST' : 'GET',
+    'access-control-request-headers': rng.next() < 0.5 ? 'content-type' : 'content-type,x-requested-with',
+    origin: site, referer: `${site}/`,
+    'sec-fetch-mode': 'cors', 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'empty',
+    'accept-encoding': 'gzip, deflate, br', 'accept-language': src.identity.acceptLanguage,
+  };
+  return { method: 'OPTIONS', path, headers };
+}
+
 /** The mix of a distributed flood: target-list GETs (about 38% with random placeholders) and login POSTs. */
 function ddosiaMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
   return rng.next() < 0.2 ? loginPost(rng, src, origin) : listGet(rng, src, origin, 0.38);
@@ -199,6 +224,11 @@ export const SCENARIOS: Record<string, Scenario> = {
     plan: (p, ctx) => ({
       floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
     }),
+  },
+  'preflight-flood': {
+    name: 'preflight-flood', summary: 'CORS preflights (OPTIONS, no cookies) from many sources at the login, the payment API and tracking lookups: requests no challenge may answer.',
+    params: floodParams(600, 1000, 3),
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'preflight-flood', p as never, (rng, s) => preflight(rng, s))], slow: [] }),
   },
   'browse-then-flood': {
     name: 'browse-then-flood', summary: 'Bots browse like customers before the attack (browser headers, normal pages, cookies kept, challenges solved), then flood from the same addresses with the same identities and cookies.',

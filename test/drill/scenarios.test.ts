@@ -101,6 +101,27 @@ test('login-flood: form POSTs of random credentials to /bank/login', async (t) =
   assertBrowserLike(srv.requests);
 });
 
+test('preflight-flood: CORS preflights from many sources (OPTIONS, Origin, Access-Control-Request-*, no cookie, no body) at the login, the payment API and lookups', async (t) => {
+  const srv = await startRecordingServer((_q, res) => { res.statusCode = 204; res.end(); });
+  t.after(srv.close);
+  await drill(srv.url, 'preflight-flood', { rate: 300, sources: 200, connections: 2 });
+  assert.ok(srv.requests.length > 400, `${srv.requests.length} preflights`);
+  const paths = new Set<string>();
+  for (const q of srv.requests) {
+    assert.equal(q.method, 'OPTIONS');
+    assert.ok(['POST', 'GET'].includes(String(q.headers['access-control-request-method'])));
+    assert.match(String(q.headers.origin), /^https:\/\/[a-z.]+\.example/);
+    assert.notEqual(q.headers.origin, srv.url, 'cross-origin');
+    assert.equal(q.headers['sec-fetch-mode'], 'cors');
+    assert.equal(q.headers.cookie, undefined, 'a preflight never carries cookies');
+    assert.equal(q.body, '');
+    assert.ok(UAS.has(String(q.headers['user-agent'])));
+    paths.add(q.path.startsWith('/track/') ? '/track/:id' : q.path);
+  }
+  assert.deepEqual([...paths].sort(), ['/api/pay/authorizations', '/bank/login', '/track/:id']);
+  assert.ok(new Set(srv.requests.map((q) => q.addr)).size > 100, 'many sources');
+});
+
 test('header-randomizer: a source rotates user agents and languages across requests', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);
