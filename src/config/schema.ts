@@ -328,6 +328,12 @@ const detectionSchema = z.object({
     normal: offsetSchema.default(2000),
     low: offsetSchema.default(2500),
   }).strict().default({ critical: 0, high: 750, normal: 2000, low: 2500 }),
+  /**
+   * How long a page a source loaded backs its form submissions: a non-safe request to a critical
+   * route whose same-site Referer names a page its address and agent did not load within this time
+   * counts at a flood's pace in admission (defence/page-visits.ts). 0 turns the check off.
+   */
+  formPageTtlS: z.number().int().min(0).max(86_400).default(1800),
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */

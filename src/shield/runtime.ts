@@ -23,6 +23,8 @@ import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools
 import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
 import type { Continuations } from './defence/continuations.js';
+import type { PageVisits } from './defence/page-visits.js';
+import { createPageVisitFilter } from './filters/logging/page-visit.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
 import { createFailedAuthFilter } from './filters/upstream-response/failed-auth.js';
 import { createContinuationGrantFilter } from './filters/upstream-response/continuation-grant.js';
@@ -65,6 +67,8 @@ export interface SharedState {
   pace: IdentityPace;
   /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
   continuations: Continuations;
+  /** Pages each source loaded lately, which back its form submissions (defence/page-visits.ts). */
+  pageVisits: PageVisits;
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
   /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
@@ -179,7 +183,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamRequest: UpstreamRequestFilter[] = [
     createBufferBodyFilter(shared.bodyBuffers, limits),
     createForwardingHeadersFilter(formatForwardedFor),
-    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker)] : []),
+    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined)] : []),
     ...(ext.upstreamRequest ?? []),
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
@@ -200,6 +204,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     named('publish', (ctx, o) => bus.emit('request:end', { ctx, status: o.status, durationMs: o.durationMs, aborted: o.aborted })),
   ];
   if (det.enabled) logging.push(named('detector', (ctx, o) => shared.detector.finish(ctx, o)));
+  if (det.enabled && det.formPageTtlS > 0) logging.push(createPageVisitFilter(shared.pageVisits, shared.ticker));
   logging.push(...(ext.logging ?? []));
   const phases: Phases = Object.freeze({
     request: Object.freeze(request),

@@ -9,6 +9,7 @@ import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
+import { createPageVisits } from './defence/page-visits.js';
 import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
 import { createBodyGuards } from './body-guard.js';
@@ -152,7 +153,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace, continuations: createContinuations(),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

@@ -31,7 +31,7 @@ async function forceAttack(adminUrl: string): Promise<void> {
  * A shield in front of an upstream with one slot, held by `/hold` until `release()`: what waits
  * behind it shows the admission queue's order (`seen`, method and path as the upstream got them).
  */
-async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage, res: ServerResponse) => boolean) {
+async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage, res: ServerResponse) => boolean, detection: Record<string, unknown> = {}) {
   const gate: { release?: (() => void) | undefined } = {};
   const seen: string[] = [];
   const server = createServer((req, res) => {
@@ -45,7 +45,7 @@ async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage
   const { port } = server.address() as AddressInfo;
   const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
     upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
-    detection: { adaptiveConcurrency: false },
+    detection: { adaptiveConcurrency: false, ...detection },
   });
   return {
     shield, seen,
@@ -292,6 +292,41 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   h.release();
   for (const p of [held2, first2, again]) { const r = await p; await r.body.dump(); }
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
+});
+
+/** A bot's copy of a browser's form POST, an app's POST with no Referer and a customer's, queued in that order behind a held slot. */
+async function submissionOrder(t: TestContext, detection: Record<string, unknown> = {}): Promise<string[]> {
+  const h = await startHoldingShield(t, undefined, detection);
+  const { shield, seen } = h;
+  const customer = h.agent('127.0.0.51');
+  const form = `${shield.url}/pay/form`;
+  const page = await request(form, { headers: BROWSER, dispatcher: customer });
+  assert.equal(page.statusCode, 200);
+  await page.body.dump();
+  const post = (who: string, dispatcher: Agent, referer?: string) => request(`${shield.url}/pay/confirm?who=${who}`, {
+    method: 'POST', body: 'ok=1', dispatcher,
+    headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded', ...(referer ? { referer, origin: shield.url } : {}) },
+  });
+  const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: h.agent('127.0.0.54') });
+  await h.held();
+  const queued = [post('bot', h.agent('127.0.0.52'), form)];
+  await new Promise((r) => setTimeout(r, 50));
+  queued.push(post('app', h.agent('127.0.0.53')));
+  await new Promise((r) => setTimeout(r, 50));
+  queued.push(post('customer', customer, form));
+  await new Promise((r) => setTimeout(r, 50));
+  h.release();
+  for (const p of [held, ...queued]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  assert.equal(seen[1], 'GET /hold');
+  return seen.slice(2).map((s) => s.replace('POST /pay/confirm?who=', ''));
+}
+
+test('a form submitted to a critical route without its page (its Referer never loaded by that source) waits behind light requests; one with its page, or with no Referer, does not', async (t) => {
+  assert.deepEqual(await submissionOrder(t), ['app', 'customer', 'bot'], 'the unbacked submission went last, though it came first');
+});
+
+test('with detection.formPageTtlS 0 no submission is judged by its page: first come, first served', async (t) => {
+  assert.deepEqual(await submissionOrder(t, { formPageTtlS: 0 }), ['bot', 'app', 'customer']);
 });
 
 test('behind a shared address where a token was just revoked, newcomers get the address\'s identity, not one of their own', async (t) => {

@@ -8,3 +8,8 @@ import { fnv1a64Hex } from '../detect/fnv.js';
 export function clientBindingKey(userAgent: string | undefined): string {
   return fnv1a64Hex(userAgent ?? '').slice(0, 8);
 }
+
+/** A page visit's source (defence/page-visits.ts): the address and the agent's binding key. */
+export function pageSourceOf(client: string, userAgent: string | undefined): string {
+  return `${client} ${clientBindingKey(userAgent)}`;
+}

@@ -3,6 +3,11 @@ import { named, type UpstreamRequestFilter } from '../../pipeline/phases.js';
 import { onExchangeEnd, type RequestContext } from '../../context.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
 import { tierFor } from '../../upstream/admission.js';
+import type { PageVisits } from '../../defence/page-visits.js';
+import { unbackedSubmission } from './unbacked-submission.js';
+
+/** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
+export const UNBACKED_PACE = 2;
 
 /**
  * Counts a token's request in its pace when — and only when — the request needs the upstream,
@@ -10,12 +15,14 @@ import { tierFor } from '../../upstream/admission.js';
  * origin: a cache hit, a challenge or a refusal costs the origin nothing and must not make a
  * customer whose browser fetched a dozen cached files look like a flood (detect/identity-pace.ts).
  */
-export function createPaceFilter(pace: IdentityPace, ticker: Clock): UpstreamRequestFilter {
+export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: PageVisits): UpstreamRequestFilter {
   return named('pace', (ctx: RequestContext) => {
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
     const now = ticker.now();
-    const level = withSourcePace(pace.hit(key, now), pace, ctx, now);
+    let level = withSourcePace(pace.hit(key, now), pace, ctx, now);
+    // A form submitted without its page: at a flood's pace, whatever the token's own.
+    if (visits !== undefined && level < UNBACKED_PACE && unbackedSubmission(ctx, visits, now)) level = UNBACKED_PACE;
     onExchangeEnd(ctx, () => pace.done(key));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.

@@ -1,0 +1,82 @@
+/**
+ * Page visits: which pages each source (address and agent) loaded lately, so that a form
+ * submission can be checked against the page it says it came from.
+ *
+ * Why: a browser submits only a form it loaded. Its POST names the form's page in `Referer`
+ * (same-origin requests carry the full URL under the default `strict-origin-when-cross-origin`
+ * policy: Referrer Policy §3, Fetch standard "determine request's referrer"). A bot that copies a
+ * browser's headers copies that `Referer` too, without loading the page. In the browse-then-flood
+ * drill, bots holding reputations earned by browsing sent their first login POSTs — each a
+ * password hash at the origin, three lookups' worth — at a customer's pace in the attack's first
+ * second, and customers' logins waited behind them. None had loaded the login page it claimed.
+ *
+ * What it takes away: nothing is refused. Such a POST on a critical route counts at a flood's pace
+ * in admission (filters/upstream-request/pace.ts): served after every request at a customer's pace,
+ * before heavier floods. A POST with no same-site `Referer` (an app, an API client, a
+ * `no-referrer` policy) or one naming the site's root (`Referrer-Policy: origin` sends only that) is
+ * not judged. A page loaded from another address or agent than the POST's, or longer ago than
+ * `ttlMs` (a form left open overnight), makes its POST count as unbacked: under attack it waits
+ * behind light traffic, never more.
+ *
+ * Keyed by source (address and agent), not by token: a browser's token may change between the page
+ * and the POST (a challenge answered in between), its address and agent do not. Customers behind one
+ * carrier-NAT address with the same agent back each other's POSTs: leniency, not a hole a flood can
+ * widen (it still needs a customer's page load per address and agent).
+ *
+ * Memory is bounded: at most `maxEntries` (source, page) pairs, the least recently loaded forgotten
+ * first. Pure: the caller passes `now` (monotonic ms).
+ */
+import { createRecencyMap } from '../../core/recency-map.js';
+
+export interface PageVisitParams {
+  /** How long a loaded page backs a submission from it, ms. */
+  readonly ttlMs: number;
+  /** (source, page) pairs held at most. */
+  readonly maxEntries: number;
+}
+
+export const DEFAULT_PAGE_VISITS: PageVisitParams = Object.freeze({ ttlMs: 30 * 60_000, maxEntries: 100_000 });
+
+export interface PageVisits {
+  /** `source` loaded `path` (its path, no query) at `now`. */
+  loaded(source: string, path: string, now: number): void;
+  /** Whether `source` loaded `path` within the last `ttlMs`. */
+  hasLoaded(source: string, path: string, now: number): boolean;
+  readonly size: number;
+}
+
+/** `settings` is read on every call, so a configuration reload applies at once. */
+export function createPageVisits(settings: () => Partial<PageVisitParams> = () => DEFAULT_PAGE_VISITS): PageVisits {
+  const params = (): PageVisitParams => ({ ...DEFAULT_PAGE_VISITS, ...settings() });
+  const map = createRecencyMap<number>();
+  const keyOf = (source: string, path: string): string => `${source}\n${path}`;
+  return {
+    loaded(source, path, now) {
+      const key = keyOf(source, path);
+      if (map.peek(key) === undefined && map.size >= params().maxEntries) { const o = map.oldest(); if (o) map.delete(o[0]); }
+      map.set(key, now);
+    },
+    hasLoaded(source, path, now) {
+      if (map.size === 0) return false;
+      const at = map.peek(keyOf(source, path));
+      return at !== undefined && now - at <= params().ttlMs;
+    },
+    get size() { return map.size; },
+  };
+}
+
+/**
+ * The page a request's `Referer` names on the request's own host, as a path without query; undefined
+ * when it names another host or scheme, only the site's root, or does not parse. A partial URI is
+ * resolved against the request's host (RFC 9110 §10.1.3 allows one; browsers send absolute URLs).
+ */
+export function sameSiteRefererPath(referer: string | undefined, host: string | undefined): string | undefined {
+  if (referer === undefined || host === undefined) return undefined;
+  try {
+    const url = new URL(referer, `http://${host}/`);
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.host !== host) return undefined;
+    return url.pathname === '/' ? undefined : url.pathname;
+  } catch {
+    return undefined;
+  }
+}
