@@ -13,6 +13,8 @@ export function createPageVisitFilter(visits: PageVisits, ticker: Clock): Loggin
   return named('page-visit', (ctx: RequestContext, o) => {
     const method = ctx.req.method;
     if ((method !== 'GET' && method !== 'HEAD') || o.aborted || !((o.status >= 200 && o.status < 300) || o.status === 304)) return;
+    // The page itself, not a challenge or a refusal answered in its place.
+    if (ctx.verdict !== undefined && ctx.verdict.kind !== 'allow' && ctx.verdict.kind !== 'cached') return;
     const h = ctx.req.headers;
     const dest = h['sec-fetch-dest'];
     const page = dest !== undefined ? dest === 'document' || dest === 'iframe' || dest === 'frame' : (h.accept ?? '').includes('text/html');
