@@ -294,39 +294,58 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
 });
 
-/** A bot's copy of a browser's form POST, an app's POST with no Referer and a customer's, queued in that order behind a held slot. */
+/**
+ * Four POSTs queued behind a held slot, in this order: a bot holding a reputation (earned on
+ * another page) that copies a browser's form POST, Referer included; the same without a token;
+ * an app's POST with no Referer and no token; a customer holding a reputation, from the page it
+ * loaded. Returns the order the upstream saw them in.
+ */
 async function submissionOrder(t: TestContext, detection: Record<string, unknown> = {}): Promise<string[]> {
   const h = await startHoldingShield(t, undefined, detection);
   const { shield, seen } = h;
-  const customer = h.agent('127.0.0.51');
   const form = `${shield.url}/pay/form`;
-  const page = await request(form, { headers: BROWSER, dispatcher: customer });
-  assert.equal(page.statusCode, 200);
-  await page.body.dump();
-  const post = (who: string, dispatcher: Agent, referer?: string) => request(`${shield.url}/pay/confirm?who=${who}`, {
+  const customer = h.agent('127.0.0.51');
+  const bot = h.agent('127.0.0.52');
+  const repFrom = async (url: string, dispatcher: Agent): Promise<string> => {
+    const r = await request(url, { headers: BROWSER, dispatcher });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
+    const rep = cookieOf(r.headers['set-cookie'], 'rempart_rep');
+    assert.ok(rep, 'a reputation in normal times');
+    return rep;
+  };
+  const customerRep = await repFrom(form, customer);
+  const botRep = await repFrom(`${shield.url}/news`, bot);
+  const post = (who: string, dispatcher: Agent, opts: { referer?: string; cookie?: string }) => request(`${shield.url}/pay/confirm?who=${who}`, {
     method: 'POST', body: 'ok=1', dispatcher,
-    headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded', ...(referer ? { referer, origin: shield.url } : {}) },
+    headers: {
+      ...BROWSER, 'content-type': 'application/x-www-form-urlencoded',
+      ...(opts.referer ? { referer: opts.referer, origin: shield.url } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}),
+    },
   });
   const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: h.agent('127.0.0.54') });
   await h.held();
-  const queued = [post('bot', h.agent('127.0.0.52'), form)];
-  await new Promise((r) => setTimeout(r, 50));
-  queued.push(post('app', h.agent('127.0.0.53')));
-  await new Promise((r) => setTimeout(r, 50));
-  queued.push(post('customer', customer, form));
-  await new Promise((r) => setTimeout(r, 50));
+  const queued = [];
+  for (const [who, dispatcher, opts] of [
+    ['bot', bot, { referer: form, cookie: botRep }], ['anon-bot', h.agent('127.0.0.55'), { referer: form }],
+    ['app', h.agent('127.0.0.53'), {}], ['customer', customer, { referer: form, cookie: customerRep }],
+  ] as const) {
+    queued.push(post(who, dispatcher, opts));
+    await new Promise((r) => setTimeout(r, 50));
+  }
   h.release();
   for (const p of [held, ...queued]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
-  assert.equal(seen[1], 'GET /hold');
-  return seen.slice(2).map((s) => s.replace('POST /pay/confirm?who=', ''));
+  assert.deepEqual(seen.slice(0, 3), ['GET /pay/form', 'GET /news', 'GET /hold']);
+  return seen.slice(3).map((s) => s.replace('POST /pay/confirm?who=', ''));
 }
 
-test('a form submitted to a critical route without its page (its Referer never loaded by that source) waits behind light requests; one with its page, or with no Referer, does not', async (t) => {
-  assert.deepEqual(await submissionOrder(t), ['app', 'customer', 'bot'], 'the unbacked submission went last, though it came first');
+test('a form submitted to a critical route without its page (its Referer never loaded by that source) loses its token\'s standing; one with its page, or with no Referer, does not', async (t) => {
+  assert.deepEqual(await submissionOrder(t), ['customer', 'anon-bot', 'app', 'bot'],
+    'the bot\'s reputation went behind every light request, though it came first; requests with no token stay in arrival order');
 });
 
-test('with detection.formPageTtlS 0 no submission is judged by its page: first come, first served', async (t) => {
-  assert.deepEqual(await submissionOrder(t, { formPageTtlS: 0 }), ['bot', 'app', 'customer']);
+test('with detection.formPageTtlS 0 no submission is judged by its page', async (t) => {
+  assert.deepEqual(await submissionOrder(t, { formPageTtlS: 0 }), ['bot', 'customer', 'anon-bot', 'app']);
 });
 
 test('behind a shared address where a token was just revoked, newcomers get the address\'s identity, not one of their own', async (t) => {

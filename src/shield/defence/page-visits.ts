@@ -10,9 +10,9 @@
  * password hash at the origin, three lookups' worth — at a customer's pace in the attack's first
  * second, and customers' logins waited behind them. None had loaded the login page it claimed.
  *
- * What it takes away: nothing is refused. Such a POST on a critical route counts at a flood's pace
- * in admission (filters/upstream-request/pace.ts): served after every request at a customer's pace,
- * before heavier floods. A POST with no same-site `Referer` (an app, an API client, a
+ * What it takes away: nothing is refused. Such a POST on a critical route, carrying a token, counts
+ * at a flood's pace in admission (filters/upstream-request/pace.ts): served after every request at a
+ * customer's pace, before heavier floods. One with no token is behind every token holder already. A POST with no same-site `Referer` (an app, an API client, a
  * `no-referrer` policy) or one naming the site's root (`Referrer-Policy: origin` sends only that) is
  * not judged. A page loaded from another address or agent than the POST's, or longer ago than
  * `ttlMs` (a form left open overnight), makes its POST count as unbacked: under attack it waits

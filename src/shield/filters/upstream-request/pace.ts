@@ -2,7 +2,7 @@ import type { Clock } from '../../../core/clock.js';
 import { named, type UpstreamRequestFilter } from '../../pipeline/phases.js';
 import { onExchangeEnd, type RequestContext } from '../../context.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
-import { tierFor } from '../../upstream/admission.js';
+import { STANDING, tierFor } from '../../upstream/admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 
@@ -21,8 +21,10 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     const key = ctx.paceKey;
     const now = ticker.now();
     let level = withSourcePace(pace.hit(key, now), pace, ctx, now);
-    // A form submitted without its page: at a flood's pace, whatever the token's own.
-    if (visits !== undefined && level < UNBACKED_PACE && unbackedSubmission(ctx, visits, now)) level = UNBACKED_PACE;
+    // A form submitted without its page loses what its token gave it: a flood's pace, whatever the
+    // token's own. A request with no token is already behind every token holder (and one filed as a
+    // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).
+    if (visits !== undefined && ctx.baseTier < STANDING.anonymous && level < UNBACKED_PACE && unbackedSubmission(ctx, visits, now)) level = UNBACKED_PACE;
     onExchangeEnd(ctx, () => pace.done(key));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.
