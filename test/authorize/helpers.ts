@@ -13,10 +13,14 @@ export const OPS = { alice: 'operator-alice-token-0123', bob: 'operator-bob-toke
 export const REQUESTER = 'requester-acs-a-token-0123456';
 export const REQUESTER_B = ['requester-acs-b-token-old-01', 'requester-acs-b-token-new-02'] as const;
 
-/** A fresh temporary directory removed after the test. */
+/**
+ * A fresh temporary directory removed after the test. Its hook runs before the service's close
+ * (after hooks run in the order they were added), while SQLite may still create its -wal/-shm
+ * files there: rmdir then meets a file it did not list (ENOTEMPTY), which Node retries on request.
+ */
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'rempart-authorize-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 
