@@ -25,10 +25,11 @@ export const BENCH_LAYOUTS = {
 export type BenchLayout = keyof typeof BENCH_LAYOUTS;
 
 /**
- * The default rows of `bench ddos`: every attack the detection issue names, and newcomers arriving
- * during an attack (56 cells of 20 s with 4 targets: about 27 minutes).
+ * The default rows of `bench ddos`: every attack the detection issue names, a CORS-preflight flood
+ * (requests no challenge may answer) and newcomers arriving during an attack (60 cells of 20 s with
+ * 4 targets: about 25 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
-  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'header-randomizer', 'login-flood', 'waves', 'slowloris', 'slow-post', 'slow-read',
+  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'header-randomizer', 'login-flood', 'preflight-flood', 'waves', 'slowloris', 'slow-post', 'slow-read',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'flash-crowd',
 ] as const;
