@@ -1,8 +1,7 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { tempDir as sharedTempDir } from '../helpers/temp-dir.js';
 import { createManualClock, type Clock } from '../../src/core/clock.js';
 import { parseAuthorizeConfig, startAuthorize, type AuthorizeHandle, type StartAuthorizeOptions } from '../../src/authorize/index.js';
 import { appFetchPayload, appSignedPayload } from '../../src/authorize/domain/dynamic-linking.js';
@@ -13,15 +12,9 @@ export const OPS = { alice: 'operator-alice-token-0123', bob: 'operator-bob-toke
 export const REQUESTER = 'requester-acs-a-token-0123456';
 export const REQUESTER_B = ['requester-acs-b-token-old-01', 'requester-acs-b-token-new-02'] as const;
 
-/**
- * A fresh temporary directory removed after the test. Its hook runs before the service's close
- * (after hooks run in the order they were added), while SQLite may still create its -wal/-shm
- * files there: rmdir then meets a file it did not list (ENOTEMPTY), which Node retries on request.
- */
+/** A fresh temporary directory removed after the test (test/helpers/temp-dir.ts). */
 export function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rempart-authorize-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
-  return dir;
+  return sharedTempDir(t, 'rempart-authorize-');
 }
 
 /** The raw config object tests start from (cheap scrypt, loopback port 0). */

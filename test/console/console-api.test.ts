@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 import { hashPassword } from '../../src/console/password.js';
 import { CONSOLE_API_ROUTES } from '../../src/admin/console-routes.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 const CHEAP = { N: 2 ** 12, r: 8, p: 1 }; // fast hashes for tests; production uses N=2^17
@@ -102,8 +101,7 @@ test('login: operator account or admin token; the session cookie is HttpOnly and
 });
 
 test('actions through a session are recorded with who, when and why, searchable in GET /api/events, and kept across a restart', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rempart-events-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rempart-events-');
   const storage = { database: join(dir, 'shield.db') };
   const before = Date.now();
   const { shield, upstream } = await startShieldWithConsole(t, { storage });

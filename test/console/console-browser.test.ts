@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
@@ -11,6 +10,7 @@ import { runDrill } from '../../src/drill/run.js';
 import { demoAuthorizeConfig, startAuthorize } from '../../src/authorize/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { DEMO_STATUS } from '../../src/demo/demo.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 /**
  * The console and the status page in real Chromium (Debian's /usr/bin/chromium) against a real
@@ -49,8 +49,7 @@ async function login(page: Page, adminUrl: string, name: string, password: strin
 const chartPixels = (page: Page): Promise<string[]> => page.$$eval('[data-chart] canvas', (cs) => cs.map((c) => (c as HTMLCanvasElement).toDataURL()));
 
 test('console: login with an operator account, live charts move during a short drill, the payment channel shows', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rempart-console-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rempart-console-');
   const authorize = await startAuthorize({ config: demoAuthorizeConfig({ dir, port: 0, basePath: '/authorize' }), logger: createLogger('silent') });
   t.after(() => authorize.close());
   const upstream = await startRecordingUpstream(t);

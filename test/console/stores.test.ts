@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openShieldDatabase } from '../../src/console/database.js';
 import { createEventStore } from '../../src/console/event-store.js';
@@ -12,6 +10,7 @@ import { createManualClock } from '../../src/core/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ShieldEvents } from '../../src/shield/events.js';
 import type { AttackPhase } from '../../src/status/incident-rules.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 test('event store: filters by time, type and text (LIKE wildcards taken literally), pages backwards, purges old entries', () => {
   const store = createEventStore(openShieldDatabase(undefined));
@@ -52,8 +51,7 @@ function service(file: string | undefined, clock: ReturnType<typeof createManual
 }
 
 test('status service: the app channel going down opens the SMS-fallback incident; recovery closes it; history marks the day; an open incident survives a restart and closes on recovery', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'rempart-status-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'rempart-status-');
   const file = join(dir, 'shield.db');
   const clock = createManualClock(Date.UTC(2026, 10, 30, 8, 0, 0));
   const phase = { now: 'normal' as AttackPhase };
