@@ -45,7 +45,10 @@ test('single-flood: one source, the requested rate, browser-like headers, sent =
   assert.ok(srv.requests[0]!.addr !== '127.0.0.1' && srv.requests[0]!.addr.startsWith('127.'));
   assert.ok(Math.abs(c.achievedRatePerS - 200) < 30, `achieved ${c.achievedRatePerS}`);
   assert.ok(Math.abs(c.requestedRatePerS - 200) < 10, `requested ${c.requestedRatePerS}`);
-  assert.equal(srv.requests.length, c.statuses['200'], 'every answered request reached the server');
+  // Every answer counted was seen by the server; requests still in flight when the run stops (at
+  // most one per connection) may have reached it without their answer being counted.
+  const answered = c.statuses['200'] ?? 0;
+  assert.ok(answered <= srv.requests.length && srv.requests.length - answered <= 8, `answered ${answered}, seen ${srv.requests.length}`);
   assert.ok(c.sent - srv.requests.length <= 8, 'sent never exceeds what the server saw by more than the in-flight');
   assertBrowserLike(srv.requests);
   assert.ok(srv.requests.every((q) => q.method === 'GET'));
