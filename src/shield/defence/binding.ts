@@ -9,7 +9,11 @@ export function clientBindingKey(userAgent: string | undefined): string {
   return fnv1a64Hex(userAgent ?? '').slice(0, 8);
 }
 
-/** A page visit's source (defence/page-visits.ts): the address and the agent's binding key. */
-export function pageSourceOf(client: string, userAgent: string | undefined): string {
-  return `${client} ${clientBindingKey(userAgent)}`;
+/**
+ * A request's source: its address and agent (`agentKey`, from clientBindingKey). What a request
+ * with no personal token is paced by (filters/request/clearance.ts), and whose page loads back its
+ * form submissions (defence/page-visits.ts).
+ */
+export function sourceKeyOf(client: string, agentKey: string): string {
+  return `src ${client} ${agentKey}`;
 }

@@ -12,13 +12,13 @@
  *
  * What it takes away: nothing is refused. Such a POST on a critical route, carrying a token, counts
  * at a flood's pace in admission (filters/upstream-request/pace.ts): served after every request at a
- * customer's pace, before heavier floods. One with no token is behind every token holder already. A POST with no same-site `Referer` (an app, an API client, a
- * `no-referrer` policy) or one naming the site's root (`Referrer-Policy: origin` sends only that) is
- * not judged. A page loaded from another address or agent than the POST's, or longer ago than
+ * customer's pace, before heavier floods. One with no token is behind every token holder already.
+ * A POST with no same-site `Referer` (an app, an API client, a `no-referrer` policy) or one naming
+ * the site's root (`Referrer-Policy: origin` sends only that) is not judged. A page loaded from another address or agent than the POST's, or longer ago than
  * `ttlMs` (a form left open overnight), makes its POST count as unbacked: under attack it waits
  * behind light traffic, never more.
  *
- * Keyed by source (address and agent), not by token: a browser's token may change between the page
+ * Keyed by source (address and agent, defence/binding.ts), not by token: a browser's token may change between the page
  * and the POST (a challenge answered in between), its address and agent do not. Customers behind one
  * carrier-NAT address with the same agent back each other's POSTs: leniency, not a hole a flood can
  * widen (it still needs a customer's page load per address and agent).
@@ -47,19 +47,21 @@ export interface PageVisits {
 
 /** `settings` is read on every call, so a configuration reload applies at once. */
 export function createPageVisits(settings: () => Partial<PageVisitParams> = () => DEFAULT_PAGE_VISITS): PageVisits {
-  const params = (): PageVisitParams => ({ ...DEFAULT_PAGE_VISITS, ...settings() });
+  // Read per call without building an object: `loaded` runs for every page answered.
+  const ttlMs = (): number => settings().ttlMs ?? DEFAULT_PAGE_VISITS.ttlMs;
+  const maxEntries = (): number => settings().maxEntries ?? DEFAULT_PAGE_VISITS.maxEntries;
   const map = createRecencyMap<number>();
   const keyOf = (source: string, path: string): string => `${source}\n${path}`;
   return {
     loaded(source, path, now) {
       const key = keyOf(source, path);
-      if (map.peek(key) === undefined && map.size >= params().maxEntries) { const o = map.oldest(); if (o) map.delete(o[0]); }
+      if (map.peek(key) === undefined && map.size >= maxEntries()) { const o = map.oldest(); if (o) map.delete(o[0]); }
       map.set(key, now);
     },
     hasLoaded(source, path, now) {
       if (map.size === 0) return false;
       const at = map.peek(keyOf(source, path));
-      return at !== undefined && now - at <= params().ttlMs;
+      return at !== undefined && now - at <= ttlMs();
     },
     get size() { return map.size; },
   };

@@ -1,7 +1,7 @@
 import type { Clock } from '../../../core/clock.js';
 import { named, type LoggingFilter } from '../../pipeline/phases.js';
 import type { RequestContext } from '../../context.js';
-import { pageSourceOf } from '../../defence/binding.js';
+import { clientBindingKey, sourceKeyOf } from '../../defence/binding.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 
 /**
@@ -18,6 +18,6 @@ export function createPageVisitFilter(visits: PageVisits, ticker: Clock): Loggin
     const h = ctx.req.headers;
     const dest = h['sec-fetch-dest'];
     const page = dest !== undefined ? dest === 'document' || dest === 'iframe' || dest === 'frame' : (h.accept ?? '').includes('text/html');
-    if (page) visits.loaded(pageSourceOf(ctx.client, h['user-agent']), ctx.path, ticker.now());
+    if (page) visits.loaded(sourceKeyOf(ctx.client, clientBindingKey(h['user-agent'])), ctx.path, ticker.now());
   });
 }

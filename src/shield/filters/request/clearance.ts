@@ -15,7 +15,7 @@ import { queryShape } from '../../detect/query-shape.js';
 import type { ChallengePolicy, Detector } from '../../defence/detector.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
 import { STANDING, tierFor, WORST_TIER } from '../../upstream/admission.js';
-import { clientBindingKey } from '../../defence/binding.js';
+import { clientBindingKey, sourceKeyOf } from '../../defence/binding.js';
 import type { RateLimiterPort } from './rate-limit.js';
 
 /** What the clearance filter needs, resolved once per configuration. */
@@ -65,11 +65,8 @@ const standingOf = (d: ClearanceDecision): number => {
 export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey: string): string {
   // A no-JavaScript cookie issued behind a shared address within its budget is the browser's own (`n`).
   if (decision.kind === 'pass' && decision.rateKey !== undefined && (decision.via !== 'nojs' || decision.token?.n === 1)) return decision.rateKey;
-  return `src ${client} ${agentKey}`;
+  return sourceKeyOf(client, agentKey);
 }
-
-// A pass with no token: paceKeyOf gives its source's key.
-const REFERENCE_ANONYMOUS: ClearanceDecision = Object.freeze({ kind: 'pass', via: 'open', standing: 'unknown', target: '/' });
 
 /** The clearance filter, and its re-evaluation of a queued request with no token. */
 export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
@@ -164,7 +161,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // clearance, holding one or two of their connections, stayed light and went before
       // customers who had only followed the no-JS redirect (newcomers-under-attack drill).
       if (ctx.baseTier === STANDING.cleared) {
-        const source = paceKeyOf(REFERENCE_ANONYMOUS, ctx.client, agentKey);
+        const source = sourceKeyOf(ctx.client, agentKey);
         if (source !== ctx.paceKey && !d.detector.isSharedAddress(ctx.client)) {
           ctx.sourceKey = source;
           traits.pace = Math.max(traits.pace, d.pace.level(source, now));

@@ -7,7 +7,7 @@ import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 
 /** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
-export const UNBACKED_PACE = 2;
+const UNBACKED_PACE = 2;
 
 /**
  * Counts a token's request in its pace when — and only when — the request needs the upstream,
