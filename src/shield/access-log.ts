@@ -14,6 +14,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
         outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.verdict?.kind === 'challenge' ? `challenge-${ctx.verdict.level}` : ctx.errorCode ?? 'forwarded',
+        // Which limit or challenge answered (nginx logs the zone that limited a request).
+        reason: ctx.verdict !== undefined && 'reason' in ctx.verdict ? ctx.verdict.reason : undefined,
         cache: ctx.cacheState,
         // The wait for an upstream slot and the tier it ended at (HAProxy's Tw and queue): why a
         // request was slow under attack, and whom the admission order put first.

@@ -173,7 +173,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
       revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
-    if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined));
+    const c = clearance;
+    if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined, (ctx) => c.overAddressLimit(ctx)));
   }
   request.push(createContinuationFilter(shared.continuations, shared.ticker));
   request.push(...(ext.request ?? []));

@@ -19,7 +19,11 @@ export type Verdict =
   | { readonly kind: 'shed'; readonly reason: string; readonly retryAfterS: number }
   | { readonly kind: 'cached'; readonly entry: CachedResponse; readonly state: 'HIT' | 'STALE' }
   /** Prove you are a browser (or do the work) before going on; `response` is what the client gets. */
-  | { readonly kind: 'challenge'; readonly reason: string; readonly level: number; readonly response: PreparedResponse }
+  | {
+    readonly kind: 'challenge'; readonly reason: string; readonly level: number; readonly response: PreparedResponse;
+    /** Answers a limit the client went over (it counts toward a block like a refusal would). */
+    readonly overLimit?: boolean;
+  }
   /** An answer the shield makes itself from memory, whatever the origin's state (the status page). */
   | { readonly kind: 'local'; readonly reason: string; readonly response: PreparedResponse };
 

@@ -348,7 +348,7 @@ test('with detection.formPageTtlS 0 no submission is judged by its page', async 
   assert.deepEqual(await submissionOrder(t, { formPageTtlS: 0 }), ['bot', 'customer', 'anon-bot', 'app']);
 });
 
-test('behind a shared address where a token was just revoked, newcomers get the address\'s identity, not one of their own', async (t) => {
+test('behind a shared address where a token was just revoked, a newcomer\'s page load is asked for proof-of-work (a clearance of its own); its form post gets the address\'s identity', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url, { detection: { perToken: { ratePerS: 1, burst: 2 } } });
   const nat = new Agent({ localAddress: '127.0.0.23' });
@@ -368,12 +368,24 @@ test('behind a shared address where a token was just revoked, newcomers get the 
     await r.body.dump();
   }
   assert.ok(statuses.includes(429), `one customer's token flooded and was revoked: ${statuses.join(',')}`);
-  const r = await request(`${shield.url}/track/9`, { headers: { ...BROWSER, 'user-agent': 'Mozilla/5.0 newcomer' }, dispatcher: nat });
-  assert.equal(r.statusCode, 307);
-  await r.body.dump();
-  const token = cookieOf(r.headers['set-cookie'], 'rempart_nojs')?.split('=')[1] ?? '';
-  const payload = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { n?: number };
-  assert.equal(payload.n, undefined);
+  const NEWCOMER = { ...BROWSER, 'user-agent': 'Mozilla/5.0 newcomer' };
+  // Its page load: the interstitial straight away, no no-JS cookie (it would be the bot's identity too).
+  const page = await request(`${shield.url}/track/9`, { headers: NEWCOMER, dispatcher: nat });
+  assert.equal(page.statusCode, 503);
+  assert.equal(cookieOf(page.headers['set-cookie'], 'rempart_nojs'), undefined);
+  const challenge = String(page.headers['rempart-challenge']);
+  await page.body.dump();
+  const solved = await request(`${shield.url}/track/9`, { headers: { ...NEWCOMER, 'rempart-challenge-response': solveChallenge(challenge) }, dispatcher: nat });
+  assert.equal(solved.statusCode, 200);
+  assert.ok(cookieOf(solved.headers['set-cookie'], 'rempart_clr'), 'a clearance of its own');
+  await solved.body.dump();
+  // A form post keeps its body: the no-JS redirect, with the address's and agent's identity.
+  const post = await request(`${shield.url}/login`, { method: 'POST', headers: { ...NEWCOMER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'u=a', dispatcher: nat });
+  assert.equal(post.statusCode, 307);
+  await post.body.dump();
+  const token = cookieOf(post.headers['set-cookie'], 'rempart_nojs')?.split('=')[1] ?? '';
+  const payload = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { n?: number; id?: string };
+  assert.ok(payload.id !== undefined && payload.n === undefined);
 });
 
 test('a proof-of-work solved during the attack does not make a heavy source light: its requests wait behind a newcomer\'s', async (t) => {

@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createDetector } from '../../src/shield/defence/detector.js';
 import type { RequestContext, RequestTraits } from '../../src/shield/context.js';
 import type { ShieldEvents } from '../../src/shield/events.js';
+import { solveChallenge } from '../../src/shield/challenge/solver.js';
 import { openSocket, rawExchange, startRecordingUpstream, startTestShield, statusOf } from '../helpers/servers.js';
 
 // A carrier-grade NAT (RFC 6888): many customers, and here a bot, behind one address.
@@ -25,19 +26,26 @@ test('behind a shared address, customers with a reputation are limited by their 
   });
   const nat = new Agent({ localAddress: NAT, connections: 2 });
   t.after(() => nat.close());
-  const get = async (headers: Record<string, string>): Promise<{ status: number; cookie: string | undefined }> => {
+  const get = async (headers: Record<string, string>): Promise<{ status: number; cookie: string | undefined; challenge: string | undefined; setCookie: string | string[] | undefined }> => {
     const r = await request(`${shield.url}/page`, { dispatcher: nat, headers });
     await r.body.dump();
-    return { status: r.statusCode, cookie: repCookie(r.headers['set-cookie']) };
+    return { status: r.statusCode, cookie: repCookie(r.headers['set-cookie']), challenge: r.headers['rempart-challenge'] as string | undefined, setCookie: r.headers['set-cookie'] };
   };
   // Two customers' first page loads (the address's allowance: 1 + burst 1): each gets its reputation.
   const a = await get(nav('Mozilla/5.0 customer-a'));
   const b = await get(nav('Mozilla/5.0 customer-b'));
   assert.deepEqual([a.status, b.status], [200, 200]);
   assert.ok(a.cookie && b.cookie);
-  // Requests without a token are still limited per address ...
+  // Requests without a token are still limited per address: over it, a page load gets proof-of-work
+  // (a token of its own) instead of a bare 429 ...
   const anonymous = await get(nav('Mozilla/5.0 someone-else'));
-  assert.equal(anonymous.status, 429);
+  assert.equal(anonymous.status, 503);
+  assert.ok(anonymous.challenge, 'the interstitial, with its machine-readable challenge');
+  const solved = await get({ ...nav('Mozilla/5.0 someone-else'), 'rempart-challenge-response': solveChallenge(anonymous.challenge) });
+  assert.equal(solved.status, 200);
+  const clearance = (Array.isArray(solved.setCookie) ? solved.setCookie : [solved.setCookie ?? '']).find((c) => c.startsWith('rempart_clr='))?.split(';')[0];
+  assert.ok(clearance);
+  assert.equal((await get(nav('Mozilla/5.0 someone-else', clearance))).status, 200, 'its own clearance: limited at its own rate, not the address\'s');
   // ... the customers are not: each is judged by its own token (limit 5/s, burst 50 by default).
   for (let i = 0; i < 4; i++) {
     assert.equal((await get(nav('Mozilla/5.0 customer-a', a.cookie))).status, 200);
@@ -49,7 +57,8 @@ test('behind a shared address, customers with a reputation are limited by their 
   t.after(() => held.forEach((s) => s.destroy()));
   await new Promise((r) => setTimeout(r, 50));
   const more = await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: NAT });
-  assert.equal(statusOf(more), 429, 'accepted (and, without a token, limited per address)');
+  assert.equal(statusOf(more), 429, 'accepted (and, without a token, limited per address: an API client\'s proof-of-work 429)');
+  assert.match(more, /\r\nrempart-challenge: /i);
   const lone = await Promise.all([1, 2, 3].map(() => openSocket(shield.port, '127.0.93.2')));
   t.after(() => lone.forEach((s) => s.destroy()));
   await new Promise((r) => setTimeout(r, 50));
@@ -67,17 +76,25 @@ test('under attack the detector blocks a repeat offender, never a shared address
     blocks: { block: (cidr) => { blocked.push(cidr); }, unblock() {} },
   });
   const traits = { prefix: '127.0.93.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'established' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined } satisfies RequestTraits;
-  const ctx = (client: string, paceKey?: string, refused = false): RequestContext =>
-    ({ client, routeClass: 'normal', paceKey, verdict: refused ? { kind: 'deny', code: 'RMP_ERR_RATE_LIMITED' } : undefined }) as unknown as RequestContext;
+  const ctx = (client: string, paceKey?: string, refused: false | 'deny' | 'challenge' = false): RequestContext =>
+    ({
+      client, routeClass: 'normal', paceKey,
+      verdict: refused === 'deny' ? { kind: 'deny', code: 'RMP_ERR_RATE_LIMITED' } : refused === 'challenge' ? { kind: 'challenge', level: 2, overLimit: true } : undefined,
+    }) as unknown as RequestContext;
   // Two customers with their own reputations behind the NAT address.
   detector.arrive(ctx(NAT, 'rep:one'), traits);
   detector.arrive(ctx(NAT, 'rep:two'), traits);
   detector.force(clock.now() + 60_000, 'test');
   for (let s = 0; s < 5; s++) {
     // The NAT address and a lone flooder are both refused again and again (a bot behind the NAT).
-    for (let i = 0; i < 10; i++) { detector.finish(ctx(NAT, undefined, true), { status: 429, durationMs: 1, aborted: false } as never); detector.finish(ctx('127.0.94.9', undefined, true), { status: 429, durationMs: 1, aborted: false } as never); }
+    // A third is answered proof-of-work for going over its address's rate, and never solves it.
+    for (let i = 0; i < 10; i++) {
+      detector.finish(ctx(NAT, undefined, 'deny'), { status: 429, durationMs: 1, aborted: false } as never);
+      detector.finish(ctx('127.0.94.9', undefined, 'deny'), { status: 429, durationMs: 1, aborted: false } as never);
+      detector.finish(ctx('127.0.94.10', undefined, 'challenge'), { status: 503, durationMs: 1, aborted: false } as never);
+    }
     clock.advance(1000);
     detector.tick();
   }
-  assert.deepEqual(blocked, ['127.0.94.9/32']);
+  assert.deepEqual(blocked.sort(), ['127.0.94.10/32', '127.0.94.9/32']);
 });

@@ -258,3 +258,29 @@ test('a personal no-JavaScript cookie: asked only when one is issued, a fresh id
   const d = back(cookieOf(challenged(evaluateClearance({ ...nav, address: '127.0.113.7' }, refused, settings)).response.headers['set-cookie']));
   assert.equal(d.token?.n, undefined);
 });
+
+test('a flooded shared address: its page loads go to proof-of-work; its own no-JS cookie passes only form posts and fetches', () => {
+  let asked = 0;
+  const flooded = (extra: Partial<ClearancePolicy> = {}): ClearancePolicy => L(1, { addressFlooded: () => { asked++; return true; }, ...extra });
+  const at = { ...nav, address: '127.0.113.7' };
+  // The address's identity, issued before the revocation there.
+  const addressCookie = cookieOf(challenged(evaluateClearance(at, L(1), settings)).response.headers['set-cookie']);
+  const page = challenged(evaluateClearance(at, flooded(), settings));
+  assert.equal(page.level, 2, 'no no-JS redirect: straight to proof-of-work');
+  assert.equal(page.response.status, 503);
+  assert.equal(challenged(evaluateClearance({ ...at, cookie: addressCookie }, flooded(), settings)).level, 2, 'the shared identity proves nothing for a page load');
+  assert.equal(challenged(evaluateClearance({ ...at, method: 'HEAD', cookie: addressCookie }, flooded(), settings)).level, 2);
+  // A form post keeps its body, a page's fetch keeps working: both pass with the cookie, as before.
+  assert.equal(passed(evaluateClearance({ ...at, method: 'POST', cookie: addressCookie }, flooded(), settings)).via, 'nojs');
+  assert.equal(passed(evaluateClearance({ ...api, address: '127.0.113.7', cookie: addressCookie }, flooded(), settings)).via, 'nojs');
+  // A personal no-JS cookie (issued within the address's budget before the flood) is its holder's own.
+  const personal = cookieOf(challenged(evaluateClearance(at, L(1, { personalNojs: () => true }), settings)).response.headers['set-cookie']);
+  assert.equal(passed(evaluateClearance({ ...at, cookie: personal }, flooded(), settings)).token?.n, 1);
+  // Not flooded: the same page load passes with the address's cookie.
+  assert.equal(passed(evaluateClearance({ ...at, cookie: addressCookie }, L(1, { addressFlooded: () => false }), settings)).via, 'nojs');
+  // Asked only when a page load needs a token: not at level 0, not for the post or the fetch above.
+  asked = 0;
+  passed(evaluateClearance(at, flooded({ level: 0 }), settings));
+  passed(evaluateClearance({ ...at, method: 'POST', cookie: addressCookie }, flooded(), settings));
+  assert.equal(asked, 0);
+});

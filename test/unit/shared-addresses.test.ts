@@ -30,11 +30,17 @@ test('personal identities only behind a shared address where no token was revoke
   assert.equal(s.personalIdentities('198.51.100.7', 0), false, 'not shared yet');
   s.see('198.51.100.7', 'rep:b', 0);
   assert.equal(s.personalIdentities('198.51.100.7', 0), true);
+  assert.equal(s.flooded('198.51.100.7', 0), false);
   s.revoked('198.51.100.7', 1_000);
   assert.equal(s.isShared('198.51.100.7', 1_000), true, 'still shared: never blocked');
   assert.equal(s.personalIdentities('198.51.100.7', 1_000), false, 'a flooder behind it');
+  assert.equal(s.flooded('198.51.100.7', 1_000), true);
+  assert.equal(s.flooded('198.51.100.8', 1_000), false, 'another address');
+  s.revoked('198.51.100.9', 1_000);
+  assert.equal(s.flooded('198.51.100.9', 1_000), false, 'one client behind it: its own cookie is its own');
   assert.equal(s.personalIdentities('198.51.100.7', 60_000), false);
   s.see('198.51.100.7', 'rep:a', 60_500);
   s.see('198.51.100.7', 'rep:b', 60_500);
   assert.equal(s.personalIdentities('198.51.100.7', 61_001), true, 'the revocation aged out');
+  assert.equal(s.flooded('198.51.100.7', 61_001), false);
 });

@@ -54,6 +54,17 @@ export interface ClearancePolicy {
    * when such a cookie is issued. Absent: the identity of the address and agent.
    */
   readonly personalNojs?: () => boolean;
+  /**
+   * The client's address is shared (a carrier NAT) and a token was revoked there lately
+   * (detect/shared-addresses.ts): a no-JavaScript cookie derived from that address and agent is the
+   * flooders' identity too, so it proves nothing for a page load (GET or HEAD navigation) from it,
+   * and such a load without a personal token goes to proof-of-work directly. Form submissions and
+   * a page's fetches still pass with it (an interstitial would drop a POST body, and a page's fetch
+   * does not solve one). Measured: bench layout cgnat-shared, browse-then-flood, customers who
+   * arrived after a revocation shared the address's identity and limit with the bots (63–69%).
+   * Asked only for a page load that needs a token.
+   */
+  readonly addressFlooded?: () => boolean;
 }
 
 /**
@@ -128,42 +139,49 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const clearance = check('clr', readCookie(req.cookie, COOKIE_NAMES.clr) ?? req.clearanceHeader);
   if (clearance) return pass('clearance', 'cleared', clearance);
 
-  if (rank === 'recent' && (needed <= STANDING_RANK.checked || (reputation?.id !== undefined && policy.recentPasses?.(reputation.id) === true))) {
-    return pass('rep', 'checked', reputation);
-  }
-  const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
-  if (nojs && needed <= STANDING_RANK.checked) return pass('nojs', 'checked', nojs);
-  if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
-
-  const binding: ClientBinding = {
+  // Built only for an answer or a challenge, not for every request that passes.
+  let bound: ClientBinding | undefined;
+  const binding = (): ClientBinding => bound ??= {
     prefix: req.prefix, ...(req.fingerprint !== undefined ? { fingerprint: req.fingerprint } : {}),
     ...(req.address !== undefined ? { address: req.address } : {}), secure: req.secure, now: req.now,
   };
-  // An API client answering a challenge on its retry: it passes now and gets its clearance with the answer.
+  // An API client answering a challenge on its retry: it passes now and gets its clearance with the
+  // answer — whatever the level: a client over its address's rate is asked in normal times too
+  // (filters/request/clearance.ts).
   const answer = req.challengeResponse !== undefined ? parseChallengeResponse(req.challengeResponse) : undefined;
   if (answer) {
-    const solved = checkPowSolution(answer.seed, answer.counter, settings.keys, req.now, binding);
+    const solved = checkPowSolution(answer.seed, answer.counter, settings.keys, req.now, binding());
     if (solved.ok && !(solved.challenge.id !== undefined && policy.isRevoked?.(solved.challenge.id))) {
-      const c = mintClearance(solved.challenge, binding, settings);
+      const c = mintClearance(solved.challenge, binding(), settings);
       return pass('solved', 'cleared', c.payload, { responseHeaders: { 'set-cookie': c.setCookie, [CHALLENGE_HEADERS.clearance]: c.token } });
     }
     problem ??= `pow:${solved.ok ? 'revoked' : (solved.reason satisfies PowRejection)}`;
   }
 
+  if (rank === 'recent' && (needed <= STANDING_RANK.checked || (reputation?.id !== undefined && policy.recentPasses?.(reputation.id) === true))) {
+    return pass('rep', 'checked', reputation);
+  }
+  const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
+  const navigation = isNavigation(req.accept, req.secFetchMode);
+  // A page load from a flooded shared address: only a personal no-JavaScript cookie (`n`) counts.
+  const proofFirst = needed > 0 && navigation && (req.method === 'GET' || req.method === 'HEAD') && policy.addressFlooded?.() === true;
+  if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
+  if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
+
   const reason: ChallengeReason = answer ? 'answer-refused' : marked.attempts >= settings.nojsMaxAttempts ? 'cookies-not-kept' : problem ? 'invalid-token' : 'no-token';
   const withProblem = problem ? { problem } : {};
-  if (!isNavigation(req.accept, req.secFetchMode)) {
-    return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding, settings, reason));
+  if (!navigation) {
+    return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding(), settings, reason));
   }
   // The no-JavaScript check comes first at level 2 too: a flood that keeps no cookies costs a
   // body-less 307 instead of a signed challenge page, and only cookie keepers get to work.
-  if (!nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts) {
+  if (!nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts && !proofFirst) {
     // Asked here, not in the lazy builder: the budget is spent when the decision is made.
     const personal = policy.personalNojs?.() === true;
-    return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding, settings, personal));
+    return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));
   }
   // Level 2 for a client that keeps cookies, or one that came back from the redirect without its cookie.
-  return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding, settings));
+  return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding(), settings));
 }
 
 /**

@@ -49,6 +49,8 @@ export interface Detector extends Service<Config> {
   tokenRevoked(address: string): void;
   /** A no-JavaScript cookie issued to `address` may carry an identity of its own: shared, and no token revoked there lately. */
   personalCookiesAt(address: string): boolean;
+  /** `address` is shared and a token used there was revoked lately: its page loads are asked for proof-of-work. */
+  floodedSharedAddress(address: string): boolean;
   /** For how long, ms, clients without a token have been challenged (undefined: they are not, all is normal). */
   challengingForMs(): number | undefined;
   /** Learns from a finished exchange (logging phase). */
@@ -138,6 +140,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     isSharedAddress: (address) => shared.isShared(address, clock.now()),
     tokenRevoked: (address) => shared.revoked(address, clock.now()),
     personalCookiesAt: (address) => shared.personalIdentities(address, clock.now()),
+    floodedSharedAddress: (address) => shared.flooded(address, clock.now()),
     challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
     arrive(ctx, t) {
       totalArrivals++;
@@ -155,7 +158,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       const c = counts.get(ctx.routeClass as RouteClass);
       if (c && !o.aborted && (o.status >= 500 || o.status === 429)) c.errors++;
       const v = ctx.verdict;
-      if (v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') strikes.add(ctx.client);
+      if ((v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') || (v?.kind === 'challenge' && v.overLimit === true)) strikes.add(ctx.client);
     },
     tick() {
       const now = clock.now();

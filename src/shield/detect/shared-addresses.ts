@@ -19,6 +19,11 @@
  * proof-of-work (bench layout cgnat-shared, browse-then-flood: 55% with fresh identities after
  * revocations, 100% without).
  *
+ * That address's own identity is then shared by everyone behind it who sends the same agent —
+ * bots that flooded included — so it proves nothing there: a shared address where a token was
+ * revoked within the window is `flooded`, and page loads from it are asked for proof-of-work, a
+ * personal clearance, instead (challenge/evaluate.ts, `addressFlooded`).
+ *
  * Memory is bounded: at most `maxAddresses` addresses (least recently seen forgotten first), at most
  * `minClients` token keys each. Pure: the caller passes `now`.
  */
@@ -44,6 +49,8 @@ export interface SharedAddresses {
   revoked(address: string, now: number): void;
   /** Shared, and no token revoked there within the window: a newcomer may get an identity of its own. */
   personalIdentities(address: string, now: number): boolean;
+  /** Shared, and a token was revoked there within the window: the address's own identity is a flooder's too. */
+  flooded(address: string, now: number): boolean;
   readonly size: number;
 }
 
@@ -70,6 +77,10 @@ export function createSharedAddresses(overrides: Partial<SharedAddressParams> = 
     const e = map.peek(address);
     return e !== undefined && live(e.keys, now) >= p.minClients;
   };
+  const revokedWithin = (address: string, now: number): boolean => {
+    const at = map.peek(address)?.revokedAt;
+    return at !== undefined && now - at <= p.windowMs;
+  };
   return {
     see(address, clientKey, now) {
       const { keys } = entry(address);
@@ -79,11 +90,8 @@ export function createSharedAddresses(overrides: Partial<SharedAddressParams> = 
     },
     isShared,
     revoked(address, now) { entry(address).revokedAt = now; },
-    personalIdentities(address, now) {
-      if (!isShared(address, now)) return false;
-      const at = map.peek(address)?.revokedAt;
-      return at === undefined || now - at > p.windowMs;
-    },
+    personalIdentities: (address, now) => isShared(address, now) && !revokedWithin(address, now),
+    flooded: (address, now) => isShared(address, now) && revokedWithin(address, now),
     get size() { return map.size; },
   };
 }

@@ -5,6 +5,8 @@ import type { RequestContext, RequestTraits } from '../../context.js';
 import { deny, type Verdict } from '../../verdict.js';
 import { evaluateClearance, type ClearanceDecision } from '../../challenge/evaluate.js';
 import type { ChallengeSettings } from '../../challenge/settings.js';
+import { isNavigation, returnPath } from '../../challenge/request.js';
+import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
 import { hasSessionCookie } from '../../reputation/cookie.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
@@ -68,8 +70,14 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
   return sourceKeyOf(client, agentKey);
 }
 
-/** The clearance filter, and its re-evaluation of a queued request with no token. */
-export type ClearanceFilter = RequestFilter & { rechallenge(ctx: RequestContext): Verdict | undefined };
+/**
+ * The clearance filter, its re-evaluation of a queued request with no token, and the answer to a
+ * client over its address's rate limit.
+ */
+export type ClearanceFilter = RequestFilter & {
+  rechallenge(ctx: RequestContext): Verdict | undefined;
+  overAddressLimit(ctx: RequestContext): Verdict | undefined;
+};
 
 /**
  * Who is this client, and must it prove something first? Computes the request's traits once
@@ -92,7 +100,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const h = ctx.req.headers;
     // Several customers with tokens of their own behind this address (a carrier NAT), and no token
     // revoked there lately: a newcomer's no-JavaScript cookie is its own, within the address's
-    // budget (a dry run spends none).
+    // budget (a dry run spends none). Where a token was revoked, page loads go to proof-of-work.
     const personalNojs = (): boolean => !dryRun && d.detector.personalCookiesAt(ctx.client)
       && d.limiter.check(`nojs-id ${ctx.client}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
@@ -107,6 +115,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
       ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
       personalNojs,
+      addressFlooded: () => d.detector.floodedSharedAddress(ctx.client),
     }, d.settings);
   };
   /**
@@ -121,6 +130,28 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     if (decision.kind !== 'challenge') return undefined;
     ctx.traits.challenged = decision.level;
     return { kind: 'challenge', reason: `${decision.reason} (queued before the first challenge)`, level: decision.level, response: decision.response };
+  };
+  /**
+   * A client with no token of its own went over its address's rate (filters/request/rate-limit.ts):
+   * proof-of-work instead of a bare 429 — the interstitial for a page load, the machine-readable
+   * 429 for an API client. Behind a carrier NAT whose customers all arrived during the attack (no
+   * reputation, so the address is not known as shared) the address's rate is the bots' and the
+   * customers' together, and its customers' no-JavaScript cookies share the bots' identity: the
+   * 429 refused them all alike (bench layout cgnat-shared, browse-then-flood: 71–83% on three of six
+   * seeds, every loss this 429). Solved, the clearance is the client's own, limited at its own rate
+   * and revoked if it floods; a bot pays per clearance. It still counts as a refusal toward blocking
+   * the address (`overLimit`), unless the address is shared. Never for an exempt request.
+   */
+  const overAddressLimit = (ctx: RequestContext): Verdict | undefined => {
+    if (ctx.traits === undefined || d.dryRun || ctx.route?.dryRun === true || exempt(ctx)) return undefined;
+    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.client);
+    const h = ctx.req.headers;
+    const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.client, secure: ctx.conn.tls !== undefined, now: d.clock.now() };
+    const response = isNavigation(h.accept, h['sec-fetch-mode'] as string | undefined)
+      ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings)
+      : apiChallengeResponse(policy.difficulty, b, d.settings, 'over-rate');
+    ctx.traits.challenged = 2;
+    return { kind: 'challenge', reason: `address over its rate for class ${ctx.routeClass}`, level: 2, response, overLimit: true };
   };
   const filter = named('clearance', (ctx: RequestContext): Verdict | undefined => {
     const { req } = ctx;
@@ -187,7 +218,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
         if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
         d.detector.tokenRevoked(ctx.client);
         ctx.tier = WORST_TIER;
-        return deny('RMP_ERR_RATE_LIMITED', `token ${decision.rateKey} over its rate`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
+        // The token's kind, not its id: the reason reaches the access log.
+        return deny('RMP_ERR_RATE_LIMITED', `${decision.token.k} token over its rate, revoked`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
       }
     }
     // Aggregate limits (a prefix, a fingerprint that jumped) bind only clients with no token: known
@@ -204,5 +236,5 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     }
     return undefined;
   });
-  return Object.assign(filter, { rechallenge });
+  return Object.assign(filter, { rechallenge, overAddressLimit });
 }

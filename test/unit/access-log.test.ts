@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { createEventBus } from '../../src/core/events.js';
+import { attachAccessLog } from '../../src/shield/access-log.js';
+import type { RequestContext } from '../../src/shield/context.js';
+import type { ShieldEvents } from '../../src/shield/events.js';
+
+const logged = (): { lines: Array<Record<string, unknown>>; log: pino.Logger } => {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, log: pino({ base: null }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
+};
+const ctx = (verdict: unknown, paceKey?: string): RequestContext =>
+  ({ id: 'r-1', client: '127.0.0.9', req: { method: 'GET' }, path: '/track', routeClass: 'normal', verdict, paceKey }) as unknown as RequestContext;
+
+test('an access line names which limit or challenge answered, and never a token id', () => {
+  const { lines, log } = logged();
+  const bus = createEventBus<ShieldEvents>();
+  attachAccessLog(bus, log, () => true);
+  bus.emit('request:end', { ctx: ctx({ kind: 'deny', code: 'RMP_ERR_RATE_LIMITED', reason: 'rate limit for class normal' }), status: 429, durationMs: 1, aborted: false });
+  bus.emit('request:end', { ctx: ctx({ kind: 'challenge', level: 2, reason: 'address over its rate for class normal', overLimit: true }), status: 503, durationMs: 1, aborted: false });
+  bus.emit('request:end', { ctx: ctx(undefined, 'clr:secret-token-id'), status: 200, durationMs: 1, aborted: false });
+  assert.deepEqual(lines.map((l) => [l.status, l.outcome, l.reason]), [
+    [429, 'RMP_ERR_RATE_LIMITED', 'rate limit for class normal'],
+    [503, 'challenge-2', 'address over its rate for class normal'],
+    [200, 'forwarded', undefined],
+  ]);
+  assert.ok(!JSON.stringify(lines).includes('secret-token-id'), 'the identity is a digest');
+  assert.match(String(lines[2]?.identity), /^[0-9a-f]{16}$/);
+});
