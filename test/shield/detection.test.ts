@@ -431,3 +431,32 @@ test('a proof-of-work solved during the attack does not make a heavy source ligh
   for (const p of [held, newcomer, cleared]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(-3), ['GET /hold', 'GET /news', 'GET /api/b'], 'the newcomer went first');
 });
+
+test('under attack, an address that went over its rate sends its page loads to proof-of-work, even within its allowance; its fetches still pass with the no-JS cookie', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { rateLimits: { perClient: { normal: { ratePerS: 1, burst: 1 } } } });
+  const nat = new Agent({ localAddress: '127.0.0.29' });
+  t.after(() => nat.close());
+  await forceAttack(shield.adminUrl);
+  const first = await request(`${shield.url}/page`, { headers: BROWSER, dispatcher: nat });
+  assert.equal(first.statusCode, 307);
+  await first.body.dump();
+  const nojs = cookieOf(first.headers['set-cookie'], 'rempart_nojs') ?? '';
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await request(`${shield.url}/page`, { headers: { ...BROWSER, cookie: nojs }, dispatcher: nat });
+    statuses.push(r.statusCode);
+    await r.body.dump();
+  }
+  assert.deepEqual(statuses.slice(0, 2), [200, 200], 'the allowance (rate 1, burst 1)');
+  assert.ok(statuses.slice(2).every((s) => s === 503), `then proof-of-work: ${statuses.join(',')}`);
+  // The allowance is back; the address's identity is still the flood's for page loads.
+  await new Promise((r) => setTimeout(r, 2_100));
+  const page = await request(`${shield.url}/page`, { headers: { ...BROWSER, cookie: nojs }, dispatcher: nat });
+  assert.equal(page.statusCode, 503);
+  assert.ok(page.headers['rempart-challenge']);
+  await page.body.dump();
+  const fetched = await request(`${shield.url}/lookup`, { headers: { ...BROWSER, accept: 'application/json', 'sec-fetch-mode': 'cors', cookie: nojs }, dispatcher: nat });
+  assert.equal(fetched.statusCode, 200);
+  await fetched.body.dump();
+});

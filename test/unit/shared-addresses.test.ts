@@ -44,3 +44,14 @@ test('personal identities only behind a shared address where no token was revoke
   assert.equal(s.personalIdentities('198.51.100.7', 61_001), true, 'the revocation aged out');
   assert.equal(s.flooded('198.51.100.7', 61_001), false);
 });
+
+test('an address over its rate limit is flooded for overRateMs, shared or not', () => {
+  const s = createSharedAddresses({ overRateMs: 30_000 });
+  assert.equal(s.flooded('198.51.100.20', 0), false);
+  s.overRate('198.51.100.20', 1_000);
+  assert.equal(s.flooded('198.51.100.20', 1_000), true, 'no token seen there: not known as shared, flooded all the same');
+  assert.equal(s.isShared('198.51.100.20', 1_000), false);
+  assert.equal(s.flooded('198.51.100.20', 31_000), true);
+  assert.equal(s.flooded('198.51.100.20', 31_001), false, 'aged out');
+  assert.equal(s.flooded('198.51.100.21', 1_000), false, 'another address');
+});

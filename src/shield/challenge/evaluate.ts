@@ -55,9 +55,10 @@ export interface ClearancePolicy {
    */
   readonly personalNojs?: () => boolean;
   /**
-   * The client's address is shared (a carrier NAT) and a token was revoked there lately
-   * (detect/shared-addresses.ts): a no-JavaScript cookie derived from that address and agent is the
-   * flooders' identity too, so it proves nothing for a page load (GET or HEAD navigation) from it,
+   * The client's address is shared (a carrier NAT) and a token was revoked there lately, or the
+   * address went over its rate limit (detect/shared-addresses.ts, `flooded`): a no-JavaScript cookie
+   * derived from that address and agent is the flooders' identity too, so it proves nothing for a
+   * page load (GET or HEAD navigation) from it,
    * and such a load without a personal token goes to proof-of-work directly. Form submissions and
    * a page's fetches still pass with it (an interstitial would drop a POST body, and a page's fetch
    * does not solve one). Measured: bench layout cgnat-shared, browse-then-flood, customers who

@@ -49,8 +49,10 @@ export interface Detector extends Service<Config> {
   tokenRevoked(address: string): void;
   /** A no-JavaScript cookie issued to `address` may carry an identity of its own: shared, and no token revoked there lately. */
   personalCookiesAt(address: string): boolean;
-  /** `address` is shared and a token used there was revoked lately: its page loads are asked for proof-of-work. */
-  floodedSharedAddress(address: string): boolean;
+  /** A client with no token of its own went over `address`'s rate limit. */
+  addressOverRate(address: string): void;
+  /** `address`'s own identity is a flood's (detect/shared-addresses.ts, `flooded`): its page loads are asked for proof-of-work. */
+  floodedAddress(address: string): boolean;
   /** For how long, ms, clients without a token have been challenged (undefined: they are not, all is normal). */
   challengingForMs(): number | undefined;
   /** Learns from a finished exchange (logging phase). */
@@ -140,7 +142,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     isSharedAddress: (address) => shared.isShared(address, clock.now()),
     tokenRevoked: (address) => shared.revoked(address, clock.now()),
     personalCookiesAt: (address) => shared.personalIdentities(address, clock.now()),
-    floodedSharedAddress: (address) => shared.flooded(address, clock.now()),
+    addressOverRate: (address) => shared.overRate(address, clock.now()),
+    floodedAddress: (address) => shared.flooded(address, clock.now()),
     challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
     arrive(ctx, t) {
       totalArrivals++;

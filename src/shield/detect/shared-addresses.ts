@@ -22,7 +22,12 @@
  * That address's own identity is then shared by everyone behind it who sends the same agent —
  * bots that flooded included — so it proves nothing there: a shared address where a token was
  * revoked within the window is `flooded`, and page loads from it are asked for proof-of-work, a
- * personal clearance, instead (challenge/evaluate.ts, `addressFlooded`).
+ * personal clearance, instead (challenge/evaluate.ts, `addressFlooded`). So is any address that went
+ * over its own rate limit in the last `overRateMs`: there the address's identity is the flood's
+ * whether or not the address is known as shared — a carrier NAT whose customers all arrived during
+ * the attack holds no personal token to be recognised by, and its customers whose page loads fell
+ * within the address's allowance passed with the flood's identity and pace and waited behind it
+ * (bench layout cgnat-shared, browse-then-flood: abandoned lookups).
  *
  * Memory is bounded: at most `maxAddresses` addresses (least recently seen forgotten first), at most
  * `minClients` token keys each. Pure: the caller passes `now`.
@@ -36,9 +41,11 @@ export interface SharedAddressParams {
   readonly windowMs: number;
   /** Addresses tracked at most. Default 100,000. */
   readonly maxAddresses: number;
+  /** An address over its rate limit is `flooded` for this long after, ms. Default 30 s. */
+  readonly overRateMs: number;
 }
 
-export const DEFAULT_SHARED_ADDRESSES: SharedAddressParams = Object.freeze({ minClients: 2, windowMs: 10 * 60_000, maxAddresses: 100_000 });
+export const DEFAULT_SHARED_ADDRESSES: SharedAddressParams = Object.freeze({ minClients: 2, windowMs: 10 * 60_000, maxAddresses: 100_000, overRateMs: 30_000 });
 
 export interface SharedAddresses {
   /** A request from `address` carried the personal token `clientKey`. */
@@ -49,15 +56,21 @@ export interface SharedAddresses {
   revoked(address: string, now: number): void;
   /** Shared, and no token revoked there within the window: a newcomer may get an identity of its own. */
   personalIdentities(address: string, now: number): boolean;
-  /** Shared, and a token was revoked there within the window: the address's own identity is a flooder's too. */
+  /** A client with no token of its own went over `address`'s rate limit. */
+  overRate(address: string, now: number): void;
+  /**
+   * The address's own identity is a flooder's too: shared with a token revoked there within the
+   * window, or over its rate limit within `overRateMs`.
+   */
   flooded(address: string, now: number): boolean;
   readonly size: number;
 }
 
 export function createSharedAddresses(overrides: Partial<SharedAddressParams> = {}): SharedAddresses {
   const p: SharedAddressParams = { ...DEFAULT_SHARED_ADDRESSES, ...overrides };
-  // Per address: token key → last seen (a handful at most), and when a token was last revoked there.
-  interface Entry { readonly keys: Map<string, number>; revokedAt: number | undefined }
+  // Per address: token key → last seen (a handful at most), when a token was last revoked there,
+  // when it last went over its rate.
+  interface Entry { readonly keys: Map<string, number>; revokedAt: number | undefined; overRateAt: number | undefined }
   const map = createRecencyMap<Entry>();
   const live = (keys: Map<string, number>, now: number): number => {
     let n = 0;
@@ -68,7 +81,7 @@ export function createSharedAddresses(overrides: Partial<SharedAddressParams> = 
     let e = map.use(address);
     if (e === undefined) {
       if (map.size >= p.maxAddresses) { const o = map.oldest(); if (o) map.delete(o[0]); }
-      e = { keys: new Map(), revokedAt: undefined };
+      e = { keys: new Map(), revokedAt: undefined, overRateAt: undefined };
       map.set(address, e);
     }
     return e;
@@ -91,7 +104,11 @@ export function createSharedAddresses(overrides: Partial<SharedAddressParams> = 
     isShared,
     revoked(address, now) { entry(address).revokedAt = now; },
     personalIdentities: (address, now) => isShared(address, now) && !revokedWithin(address, now),
-    flooded: (address, now) => isShared(address, now) && revokedWithin(address, now),
+    overRate(address, now) { entry(address).overRateAt = now; },
+    flooded(address, now) {
+      const at = map.peek(address)?.overRateAt;
+      return (at !== undefined && now - at <= p.overRateMs) || (isShared(address, now) && revokedWithin(address, now));
+    },
     get size() { return map.size; },
   };
 }

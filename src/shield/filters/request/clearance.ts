@@ -100,7 +100,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const h = ctx.req.headers;
     // Several customers with tokens of their own behind this address (a carrier NAT), and no token
     // revoked there lately: a newcomer's no-JavaScript cookie is its own, within the address's
-    // budget (a dry run spends none). Where a token was revoked, page loads go to proof-of-work.
+    // budget (a dry run spends none). Where a token was revoked, or the address went over its
+    // rate, page loads go to proof-of-work.
     const personalNojs = (): boolean => !dryRun && d.detector.personalCookiesAt(ctx.client)
       && d.limiter.check(`nojs-id ${ctx.client}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
@@ -115,7 +116,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
       ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
       personalNojs,
-      addressFlooded: () => d.detector.floodedSharedAddress(ctx.client),
+      addressFlooded: () => d.detector.floodedAddress(ctx.client),
     }, d.settings);
   };
   /**
@@ -151,6 +152,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings)
       : apiChallengeResponse(policy.difficulty, b, d.settings, 'over-rate');
     ctx.traits.challenged = 2;
+    d.detector.addressOverRate(ctx.client);
     return { kind: 'challenge', reason: `address over its rate for class ${ctx.routeClass}`, level: 2, response, overLimit: true };
   };
   const filter = named('clearance', (ctx: RequestContext): Verdict | undefined => {
