@@ -227,6 +227,13 @@ const rateLimitsSchema = z.object({
   }).strict().default(() => ({ ...defaultRates })),
   /** Upper bound on tracked clients; the idlest are forgotten first. */
   maxTrackedClients: z.number().int().positive().default(200_000),
+  /**
+   * What a client over its address's limit gets, with detection on: `challenge` — proof-of-work
+   * (the interstitial for a page load, the API 429 challenge otherwise), whose clearance is the
+   * client's own and outside the address's limit (customers behind a carrier NAT with a bot);
+   * `refuse` — a bare 429. Without detection, always 429.
+   */
+  overLimit: z.enum(['challenge', 'refuse']).default('challenge'),
 }).strict();
 
 const weightSchema = z.number().positive().max(1000);

@@ -174,7 +174,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
     const c = clearance;
-    if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined, (ctx) => c.overAddressLimit(ctx)));
+    if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,
+      config.rateLimits.overLimit === 'challenge' ? (ctx) => c.overAddressLimit(ctx) : undefined));
   }
   request.push(createContinuationFilter(shared.continuations, shared.ticker));
   request.push(...(ext.request ?? []));

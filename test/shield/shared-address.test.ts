@@ -98,3 +98,17 @@ test('under attack the detector blocks a repeat offender, never a shared address
   }
   assert.deepEqual(blocked.sort(), ['127.0.94.10/32', '127.0.94.9/32']);
 });
+
+test('rateLimits.overLimit refuse: a page load over its address\'s limit gets the bare 429, no challenge', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { rateLimits: { perClient: { normal: { ratePerS: 1, burst: 1 } }, overLimit: 'refuse' } });
+  const one = new Agent({ localAddress: '127.0.93.3' });
+  t.after(() => one.close());
+  const statuses: Array<[number, unknown]> = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await request(`${shield.url}/page`, { dispatcher: one, headers: nav('Mozilla/5.0 someone') });
+    statuses.push([r.statusCode, r.headers['rempart-challenge']]);
+    await r.body.dump();
+  }
+  assert.deepEqual(statuses, [[200, undefined], [200, undefined], [429, undefined]]);
+});
