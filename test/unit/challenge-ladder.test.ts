@@ -261,7 +261,7 @@ test('a personal no-JavaScript cookie: asked only when one is issued, a fresh id
 
 test('a flooded shared address: its page loads go to proof-of-work; its own no-JS cookie passes only form posts and fetches', () => {
   let asked = 0;
-  const flooded = (extra: Partial<ClearancePolicy> = {}): ClearancePolicy => L(1, { addressFlooded: () => { asked++; return true; }, ...extra });
+  const flooded = (extra: Partial<ClearancePolicy> = {}): ClearancePolicy => L(1, { addressFlooded: (a) => { asked++; return a === '127.0.113.7'; }, ...extra });
   const at = { ...nav, address: '127.0.113.7' };
   // The address's identity, issued before the revocation there.
   const addressCookie = cookieOf(challenged(evaluateClearance(at, L(1), settings)).response.headers['set-cookie']);

@@ -55,17 +55,16 @@ export interface ClearancePolicy {
    */
   readonly personalNojs?: () => boolean;
   /**
-   * The client's address is shared (a carrier NAT) and a token was revoked there lately, or the
-   * address went over its rate limit (detect/shared-addresses.ts, `flooded`): a no-JavaScript cookie
-   * derived from that address and agent is the flooders' identity too, so it proves nothing for a
-   * page load (GET or HEAD navigation) from it,
-   * and such a load without a personal token goes to proof-of-work directly. Form submissions and
-   * a page's fetches still pass with it (an interstitial would drop a POST body, and a page's fetch
-   * does not solve one). Measured: bench layout cgnat-shared, browse-then-flood, customers who
-   * arrived after a revocation shared the address's identity and limit with the bots (63–69%).
-   * Asked only for a page load that needs a token.
+   * Whether the client's address (`req.address`) is flooded: it went over its rate limit lately, or
+   * it is shared (a carrier NAT) and a token was revoked there (detect/shared-addresses.ts). A
+   * no-JavaScript cookie derived from that address and agent is then the flooders' identity too, so
+   * it proves nothing for a page load (GET or HEAD navigation) from it, and such a load without a
+   * personal token goes to proof-of-work directly. Form submissions and a page's fetches still pass
+   * with it (an interstitial would drop a POST body, and a page's fetch does not solve one).
+   * Measured: bench layout cgnat-shared, browse-then-flood (docs/benchmarks.md). Asked only for a
+   * page load that needs a token.
    */
-  readonly addressFlooded?: () => boolean;
+  readonly addressFlooded?: (address: string) => boolean;
 }
 
 /**
@@ -164,8 +163,9 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   }
   const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
   const navigation = isNavigation(req.accept, req.secFetchMode);
-  // A page load from a flooded shared address: only a personal no-JavaScript cookie (`n`) counts.
-  const proofFirst = needed > 0 && navigation && (req.method === 'GET' || req.method === 'HEAD') && policy.addressFlooded?.() === true;
+  // A page load from a flooded address: only a personal no-JavaScript cookie (`n`) counts.
+  const proofFirst = needed > 0 && navigation && (req.method === 'GET' || req.method === 'HEAD')
+    && req.address !== undefined && policy.addressFlooded?.(req.address) === true;
   if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
   if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
 

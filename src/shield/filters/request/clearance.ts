@@ -96,6 +96,9 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // A customer logged in to a critical route (payment) is never sent through a challenge.
     return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
   };
+  // Built once, not per request.
+  const isRevoked = (id: string): boolean => d.revocations.isRevoked(id);
+  const addressFlooded = (address: string): boolean => d.detector.floodedAddress(address);
   const decide = (ctx: RequestContext, agentKey: string, policy: ChallengePolicy, isExempt: boolean, dryRun: boolean): ClearanceDecision => {
     const h = ctx.req.headers;
     // Several customers with tokens of their own behind this address (a carrier NAT), and no token
@@ -109,14 +112,14 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
-      level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked: (id) => d.revocations.isRevoked(id),
+      level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
       // A signature challenge (a path, an agent, a header order) matches the customers too: a
       // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
       // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
       ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
       personalNojs,
-      addressFlooded: () => d.detector.floodedAddress(ctx.client),
+      addressFlooded,
     }, d.settings);
   };
   /**
