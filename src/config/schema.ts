@@ -427,6 +427,12 @@ export const configSchema = z.object({
   admin: adminSchema.default(() => adminSchema.parse({})),
   /** Peers whose X-Forwarded-For / Forwarded / PROXY header is believed. */
   trustedProxies: z.array(cidrSchema).default([]),
+  /**
+   * IPv6 clients are counted per prefix of this length by every per-client limit (rate, connection
+   * cap, strikes and blocks, pace): a subscriber holds at least a /64 (RFC 6177) and may use a new
+   * address in it per connection (RFC 8981). 128 counts each address (shield/client-key.ts).
+   */
+  clientIpv6Prefix: z.number().int().min(32).max(128).default(64),
   upstreams: z.record(z.string(), upstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
   routes: z.array(routeSchema).min(1, 'at least one route is required'),
   blocklist: z.array(blockSchema).default([]),

@@ -24,6 +24,11 @@ export interface RequestContext {
   readonly peerTrusted: boolean;
   /** The client address decisions are keyed on (peer, or trusted X-Forwarded-For). */
   client: string;
+  /**
+   * The key per-client limits and counts use: the client address, or an IPv6 client's prefix
+   * (`clientIpv6Prefix`, /64 by default: shield/client-key.ts).
+   */
+  readonly clientKey: string;
   /** Origin-form target (path and query) sent upstream. */
   target: string;
   /** Path only, for route matching. */

@@ -32,6 +32,7 @@ import { personalToken, type RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
 import type { ResponseSinks } from './upstream/response-sink.js';
 import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from './client-address.js';
+import { createClientKey } from './client-key.js';
 import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
 import type { ChallengeSettings } from './challenge/settings.js';
@@ -104,6 +105,7 @@ function capacityOf(u: Upstream | undefined, fallback: number): number {
  */
 export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const trusted = createTrustedMatcher([...config.trustedProxies]);
+  const clientKey = createClientKey(config.clientIpv6Prefix);
   const upstreams = createUpstreams(config.upstreams, shared.health, shared.ticker);
   const w = config.classWeights;
   const weights = [w.critical, w.high, w.normal, w.low];
@@ -251,5 +253,6 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     close: async () => { clearInterval(ticker); await closeUpstreams(upstreams); },
     isTrusted: (address: string) => trusted.has(address),
     resolveClient: (peer: string, xff: string | string[] | undefined) => resolveClientAddress(peer, xff, trusted),
+    clientKey,
   });
 }

@@ -191,7 +191,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     ports: {
       isBlocked: (address, now) => blocklist.lookup(address, now) !== undefined,
       isTrusted: (address) => runtime.isTrusted(address),
-      isShared: (address) => detector.isSharedAddress(address),
+      isShared: (key) => detector.isSharedAddress(key),
+      clientKey: (address) => runtime.clientKey(address),
     },
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),

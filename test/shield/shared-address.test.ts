@@ -9,6 +9,7 @@ import type { RequestContext, RequestTraits } from '../../src/shield/context.js'
 import type { ShieldEvents } from '../../src/shield/events.js';
 import { solveChallenge } from '../../src/shield/challenge/solver.js';
 import { openSocket, rawExchange, startRecordingUpstream, startTestShield, statusOf } from '../helpers/servers.js';
+import { createClientKey } from '../../src/shield/client-key.js';
 
 // A carrier-grade NAT (RFC 6888): many customers, and here a bot, behind one address.
 const NAT = '127.0.93.1';
@@ -65,7 +66,7 @@ test('behind a shared address, customers with a reputation are limited by their 
   assert.equal(await rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress: '127.0.93.2', timeoutMs: 2_000 }), '', 'a one-client address keeps its cap');
 });
 
-test('under attack the detector blocks a repeat offender, never a shared address', () => {
+test('under attack the detector blocks a repeat offender (an IPv6 one by its /64), never a shared address', () => {
   const clock = createManualClock(1_000_000);
   const bus = createEventBus<ShieldEvents>();
   const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
@@ -78,7 +79,7 @@ test('under attack the detector blocks a repeat offender, never a shared address
   const traits = { prefix: '127.0.93.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'established' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined } satisfies RequestTraits;
   const ctx = (client: string, paceKey?: string, refused: false | 'deny' | 'challenge' = false): RequestContext =>
     ({
-      client, routeClass: 'normal', paceKey,
+      client, clientKey: createClientKey(64)(client), routeClass: 'normal', paceKey,
       verdict: refused === 'deny' ? { kind: 'deny', code: 'RMP_ERR_RATE_LIMITED' } : refused === 'challenge' ? { kind: 'challenge', level: 2, overLimit: true } : undefined,
     }) as unknown as RequestContext;
   // Two customers with their own reputations behind the NAT address.
@@ -92,11 +93,13 @@ test('under attack the detector blocks a repeat offender, never a shared address
       detector.finish(ctx(NAT, undefined, 'deny'), { status: 429, durationMs: 1, aborted: false } as never);
       detector.finish(ctx('127.0.94.9', undefined, 'deny'), { status: 429, durationMs: 1, aborted: false } as never);
       detector.finish(ctx('127.0.94.10', undefined, 'challenge'), { status: 503, durationMs: 1, aborted: false } as never);
+      // An IPv6 bot walking its /64: a new address for every refusal, one client all the same.
+      detector.finish(ctx(`2001:db8:7:8::${(s * 10 + i + 1).toString(16)}`, undefined, 'deny'), { status: 429, durationMs: 1, aborted: false } as never);
     }
     clock.advance(1000);
     detector.tick();
   }
-  assert.deepEqual(blocked.sort(), ['127.0.94.10/32', '127.0.94.9/32']);
+  assert.deepEqual(blocked.sort(), ['127.0.94.10/32', '127.0.94.9/32', '2001:db8:7:8::/64']);
 });
 
 test('rateLimits.overLimit refuse: a page load over its address\'s limit gets the bare 429, no challenge', async (t) => {

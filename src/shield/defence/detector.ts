@@ -151,9 +151,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (c) { c.arrivals++; if (t.standing === 'unknown') c.unknown++; }
       // A personal token (reputation, proof-of-work) behind this address: several make it shared.
       const k = personalToken(ctx);
-      if (k !== undefined) shared.see(ctx.client, k, clock.now());
+      if (k !== undefined) shared.see(ctx.clientKey, k, clock.now());
       sketch.observe({
-        client: ctx.client, prefix: t.prefix, prefix48: t.prefix48, fingerprint: t.fingerprint, pathTemplate: t.pathTemplate,
+        client: ctx.clientKey, prefix: t.prefix, prefix48: t.prefix48, fingerprint: t.fingerprint, pathTemplate: t.pathTemplate,
         userAgent: t.userAgent, queryShape: t.queryShape, cookie: t.standing === 'unknown' ? 'none' : 'valid', routeClass: ctx.routeClass,
       });
     },
@@ -161,7 +161,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       const c = counts.get(ctx.routeClass as RouteClass);
       if (c && !o.aborted && (o.status >= 500 || o.status === 429)) c.errors++;
       const v = ctx.verdict;
-      if ((v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') || (v?.kind === 'challenge' && v.overLimit === true)) strikes.add(ctx.client);
+      if ((v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') || (v?.kind === 'challenge' && v.overLimit === true)) strikes.add(ctx.clientKey);
     },
     tick() {
       const now = clock.now();

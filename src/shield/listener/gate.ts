@@ -16,6 +16,8 @@ export interface GatePorts {
   isTrusted(address: string): boolean;
   /** Several customers were seen behind this address (a carrier NAT): its cap is SHARED_CAP_FACTOR times higher. */
   isShared?(address: string): boolean;
+  /** The key connections are counted under for the per-client cap (an IPv6 client's /64: shield/client-key.ts); default the address. */
+  clientKey?(address: string): string;
 }
 
 /**
@@ -52,6 +54,8 @@ export interface ConnectionGate {
 export function createConnectionGate(ports: GatePorts, settings: GateSettings, clock: Clock, bus: ShieldBus,
   accept: (socket: Socket) => void): ConnectionGate {
   const byAddress = new Map<string, Set<Socket>>();
+  // Open connections per client key: an IPv6 client rotating addresses in its prefix is one client.
+  const byClient = new Map<string, number>();
   let open = 0;
 
   const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'): void => {
@@ -65,15 +69,18 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const s = gate.settings;
     if (ports.isBlocked(address, clock.now())) return refuse(socket, address, 'blocklist');
     if (s.maxConnections > 0 && open >= s.maxConnections) return refuse(socket, address, 'global-cap');
-    let set = byAddress.get(address);
+    const key = ports.clientKey?.(address) ?? address;
+    const held = byClient.get(key) ?? 0;
     // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
     const capped = !(trusted && address === normalizeAddress(socket.remoteAddress));
-    if (capped && s.maxConnectionsPerClient > 0 && set !== undefined && set.size >= s.maxConnectionsPerClient
-      && !(set.size < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(address) === true)) {
+    if (capped && s.maxConnectionsPerClient > 0 && held >= s.maxConnectionsPerClient
+      && !(held < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(key) === true)) {
       return refuse(socket, address, 'client-cap');
     }
+    let set = byAddress.get(address);
     if (!set) { set = new Set(); byAddress.set(address, set); }
     set.add(socket);
+    byClient.set(key, held + 1);
     open++;
     setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined }));
     bus.emit('connection:open', { address });
@@ -81,6 +88,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
       open--;
       const cur = byAddress.get(address);
       if (cur) { cur.delete(socket); if (cur.size === 0) byAddress.delete(address); }
+      const n = (byClient.get(key) ?? 1) - 1;
+      if (n <= 0) byClient.delete(key); else byClient.set(key, n);
       bus.emit('connection:close', { address });
     });
     accept(socket);

@@ -4,6 +4,8 @@ import { CLOSE_GOING_AWAY, CLOSE_NORMAL, closeFrame, createFrameTracker, type Fr
 /** What a tunnel is for, so operators and reloads can pick tunnels to close. */
 export interface TunnelInfo {
   readonly client: string;
+  /** The key its place was reserved under (`reserve`): the client's, shield/client-key.ts. Default `client`. */
+  readonly clientKey?: string;
   readonly upstream: string;
   readonly server: string;
   readonly serverUrl: string;
@@ -126,7 +128,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
         if (ended) return;
         ended = true;
         live.delete(tunnel);
-        dec(info.client);
+        dec(info.clientKey ?? info.client);
         client.destroy();
         upstream.destroy();
         onEnd(why, performance.now() - t0);

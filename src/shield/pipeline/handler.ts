@@ -26,6 +26,8 @@ export interface Pipeline {
   /** Monotonic ms (cache ages). */
   now(): number;
   resolveClient(peer: string, xForwardedFor: string | string[] | undefined): string;
+  /** The key per-client accounting counts a client address under (shield/client-key.ts). */
+  clientKey(address: string): string;
 }
 
 /** What the handler reports besides the response itself. */
@@ -121,6 +123,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
     if (hooks.draining()) res.shouldKeepAlive = false;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
+    const client = conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer;
     const ctx: RequestContext = {
       id: nextId(),
       req,
@@ -129,7 +132,8 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       startedAt: performance.now(),
       peer: conn.peer,
       peerTrusted: conn.trusted,
-      client: conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer,
+      client,
+      clientKey: p.clientKey(client),
       target: url,
       path: q === -1 ? url : url.slice(0, q),
       route: undefined,

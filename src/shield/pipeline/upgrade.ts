@@ -33,9 +33,10 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
     const p = current();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
+    const client = conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer;
     const ctx: RequestContext = {
       id: o.nextId(), req, res, conn, startedAt: performance.now(), peer: conn.peer, peerTrusted: conn.trusted,
-      client: conn.trusted ? p.resolveClient(conn.peer, req.headers['x-forwarded-for']) : conn.peer,
+      client, clientKey: p.clientKey(client),
       target: url, path: q === -1 ? url : url.slice(0, q), route: undefined, routeClass: 'none', admissionClass: undefined, verdict: undefined,
       upstreamMs: undefined, queueMs: undefined, admittedTier: undefined, errorCode: undefined, cacheKey: undefined, cacheState: undefined, body: undefined, traits: undefined,
       tier: ANONYMOUS_TIER, paceKey: undefined, sourceKey: undefined, baseTier: undefined, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
@@ -66,16 +67,16 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       const route = ctx.route;
       const upstream = route ? p.upstreams.get(route.upstream) : undefined;
       if (!route || !upstream) return refuse('RMP_ERR_UPGRADE');
-      if (!o.tunnels.reserve(ctx.client)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
+      if (!o.tunnels.reserve(ctx.clientKey)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
       const server = upstream.pick(ctx);
-      if (server === undefined) { o.tunnels.unreserve(ctx.client); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
+      if (server === undefined) { o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
       server.outstanding++;
       const t0 = performance.now();
       const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
         ctx.upstreamMs = performance.now() - t0;
         if (out.kind !== 'upgraded') {
           server.outstanding--;
-          o.tunnels.unreserve(ctx.client);
+          o.tunnels.unreserve(ctx.clientKey);
           if (out.kind === 'error') {
             upstream.health.onFailure(server.index, p.now());
             return refuse(upstreamErrorCode(out.error));
@@ -89,10 +90,10 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
         upstream.health.onSuccess(server.index);
         const opened = !handshake.closed;
         // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
-        handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
+        handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
           server.outstanding--;
           if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
-          else o.tunnels.unreserve(ctx.client);
+          else o.tunnels.unreserve(ctx.clientKey);
         });
         if (!opened) return;
         log(101);

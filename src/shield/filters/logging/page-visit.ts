@@ -18,6 +18,6 @@ export function createPageVisitFilter(visits: PageVisits, ticker: Clock): Loggin
     const h = ctx.req.headers;
     const dest = h['sec-fetch-dest'];
     const page = dest !== undefined ? dest === 'document' || dest === 'iframe' || dest === 'frame' : (h.accept ?? '').includes('text/html');
-    if (page) visits.loaded(sourceKeyOf(ctx.client, clientBindingKey(h['user-agent'])), ctx.path, ticker.now());
+    if (page) visits.loaded(sourceKeyOf(ctx.clientKey, clientBindingKey(h['user-agent'])), ctx.path, ticker.now());
   });
 }

@@ -105,12 +105,12 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // revoked there lately: a newcomer's no-JavaScript cookie is its own, within the address's
     // budget (a dry run spends none). Where a token was revoked, or the address went over its
     // rate, page loads go to proof-of-work.
-    const personalNojs = (): boolean => !dryRun && d.detector.personalCookiesAt(ctx.client)
-      && d.limiter.check(`nojs-id ${ctx.client}`, d.sharedAddressCookies).allowed;
+    const personalNojs = (): boolean => !dryRun && d.detector.personalCookiesAt(ctx.clientKey)
+      && d.limiter.check(`nojs-id ${ctx.clientKey}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
-      prefix: addressPrefix(ctx.client), address: ctx.client, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+      prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
       level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
       // A signature challenge (a path, an agent, a header order) matches the customers too: a
@@ -128,7 +128,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    */
   const rechallenge = (ctx: RequestContext): Verdict | undefined => {
     if (ctx.traits === undefined || ctx.baseTier !== STANDING.anonymous || d.dryRun || ctx.route?.dryRun === true) return undefined;
-    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.client);
+    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.clientKey);
     if (policy.level === 0) return undefined;
     const decision = decide(ctx, clientBindingKey(ctx.req.headers['user-agent'] ?? ''), policy, exempt(ctx), false);
     if (decision.kind !== 'challenge') return undefined;
@@ -148,14 +148,14 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    */
   const overAddressLimit = (ctx: RequestContext): Verdict | undefined => {
     if (ctx.traits === undefined || d.dryRun || ctx.route?.dryRun === true || exempt(ctx)) return undefined;
-    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.client);
+    const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.clientKey);
     const h = ctx.req.headers;
-    const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.client, secure: ctx.conn.tls !== undefined, now: d.clock.now() };
+    const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.clientKey, secure: ctx.conn.tls !== undefined, now: d.clock.now() };
     const response = isNavigation(h.accept, h['sec-fetch-mode'] as string | undefined)
       ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings)
       : apiChallengeResponse(policy.difficulty, b, d.settings, 'over-rate');
     ctx.traits.challenged = 2;
-    d.detector.addressOverRate(ctx.client);
+    d.detector.addressOverRate(ctx.clientKey);
     return { kind: 'challenge', reason: `address over its rate for class ${ctx.routeClass}`, level: 2, response, overLimit: true };
   };
   const filter = named('clearance', (ctx: RequestContext): Verdict | undefined => {
@@ -178,7 +178,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       wouldHave: undefined,
     };
     ctx.traits = traits;
-    const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.client);
+    const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.clientKey);
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
@@ -188,7 +188,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // (filters/upstream-request/pace.ts). A challenge answered here never does: no key, no lookup.
     if (decision.kind === 'pass' || dryRun) {
       const now = d.ticker.now();
-      ctx.paceKey = paceKeyOf(decision, ctx.client, agentKey);
+      ctx.paceKey = paceKeyOf(decision, ctx.clientKey, agentKey);
       traits.pace = d.pace.level(ctx.paceKey, now);
       // A proof-of-work solved during the attack does not make a heavy source light: it is paced as
       // the heavier of its token and its source (address and agent) — unless the address is
@@ -197,8 +197,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // clearance, holding one or two of their connections, stayed light and went before
       // customers who had only followed the no-JS redirect (newcomers-under-attack drill).
       if (ctx.baseTier === STANDING.cleared) {
-        const source = sourceKeyOf(ctx.client, agentKey);
-        if (source !== ctx.paceKey && !d.detector.isSharedAddress(ctx.client)) {
+        const source = sourceKeyOf(ctx.clientKey, agentKey);
+        if (source !== ctx.paceKey && !d.detector.isSharedAddress(ctx.clientKey)) {
           ctx.sourceKey = source;
           traits.pace = Math.max(traits.pace, d.pace.level(source, now));
         }
@@ -221,7 +221,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
         if (dryRun) { traits.wouldHave = `revoke ${decision.rateKey}`; return undefined; }
         // A token flooding past any customer's pace is taken back: its holder starts over as unknown.
         if (decision.token.id !== undefined) d.revocations.revoke(decision.token.id, decision.token.exp * 1000);
-        d.detector.tokenRevoked(ctx.client);
+        d.detector.tokenRevoked(ctx.clientKey);
         ctx.tier = WORST_TIER;
         // The token's kind, not its id: the reason reaches the access log.
         return deny('RMP_ERR_RATE_LIMITED', `${decision.token.k} token over its rate, revoked`, { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });

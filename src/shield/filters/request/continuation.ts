@@ -12,7 +12,7 @@ import type { Continuations } from '../../defence/continuations.js';
 export function createContinuationFilter(continuations: Continuations, ticker: Clock): RequestFilter {
   return named('continuation', (ctx: RequestContext) => {
     if (ctx.routeClass === 'critical' || ctx.routeClass === 'none') return undefined;
-    if (continuations.take(ctx.paceKey ?? ctx.client, ctx.target, ticker.now())) ctx.admissionClass = 'critical';
+    if (continuations.take(ctx.paceKey ?? ctx.clientKey, ctx.target, ticker.now())) ctx.admissionClass = 'critical';
     return undefined;
   });
 }

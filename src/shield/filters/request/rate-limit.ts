@@ -25,7 +25,7 @@ export function createRateLimitFilter(
 ): RequestFilter {
   return named('rate-limit', (ctx) => {
     if (ctx.routeClass === 'none' || exempt?.(ctx) === true) return undefined;
-    const result = limiter.check(ctx.client + ' ' + ctx.routeClass, perClass[ctx.routeClass]);
+    const result = limiter.check(ctx.clientKey + ' ' + ctx.routeClass, perClass[ctx.routeClass]);
     if (result.allowed) return undefined;
     const instead = over?.(ctx);
     if (instead !== undefined) return instead;

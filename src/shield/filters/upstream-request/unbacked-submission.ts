@@ -13,5 +13,5 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export function unbackedSubmission(ctx: RequestContext, visits: PageVisits, now: number): boolean {
   if (ctx.routeClass !== 'critical' || SAFE.has(ctx.req.method ?? 'GET')) return false;
   const page = sameSiteRefererPath(ctx.req.headers.referer, ctx.req.headers.host);
-  return page !== undefined && !visits.hasLoaded(sourceKeyOf(ctx.client, clientBindingKey(ctx.req.headers['user-agent'])), page, now);
+  return page !== undefined && !visits.hasLoaded(sourceKeyOf(ctx.clientKey, clientBindingKey(ctx.req.headers['user-agent'])), page, now);
 }
