@@ -35,7 +35,8 @@ test('least disruptive first: prioritise on suspect, challenge signatures under 
   assert.deepEqual(p.step('normal'), []);
   assert.deepEqual(kinds(p.step('suspect')), ['prioritise-known']);
   const signatures = [sig('fingerprint', 'fp-python'), sig('path', '/search', 0.9, 0.2), sig('prefix', '203.0.113.0/24', 0.1, 0.001)];
-  assert.deepEqual(kinds(p.step('under_attack', { signatures })), ['challenge:fingerprint:fp-python', 'challenge:path:/search', 'challenge:prefix:203.0.113.0/24', 'prioritise-known']);
+  // The prefix is not challenged as a whole (its customers would be): it is rate-limited at level 3.
+  assert.deepEqual(kinds(p.step('under_attack', { signatures })), ['challenge:fingerprint:fp-python', 'challenge:path:/search', 'prioritise-known']);
   const challenge = p.active.find((m) => m.kind === 'challenge')!;
   assert.ok(challenge.kind === 'challenge' && challenge.difficulty === 0, 'the no-JS check first');
   assert.match(challenge.reason, /fingerprint fp-python at 60\.0% of traffic \(normally 1\.0%\)/);
@@ -56,6 +57,14 @@ test('least disruptive first: prioritise on suspect, challenge signatures under 
   const harder = p.active.find((m) => m.id === 'challenge:fingerprint:fp-python');
   assert.ok(harder?.kind === 'challenge' && harder.difficulty === 1);
   assert.ok(p.log.at(-1)!.added.some((m) => m.id === 'challenge:fingerprint:fp-python'));
+});
+
+test('address signatures (client, prefix, /48) never become challenges; a prefix is rate-limited at level 3', () => {
+  const p = planner();
+  const signatures = [sig('client', '198.51.100.7', 0.3, 0), sig('prefix', '198.51.100.0/24', 0.3, 0), sig('prefix48', '2001:db8:1::/48', 0.1, 0)];
+  for (let i = 0; i < 12; i++) p.step('under_attack', { signatures });
+  assert.ok(!p.active.some((m) => m.kind === 'challenge' && m.scope !== 'unknown-clients' && ['client', 'prefix', 'prefix48'].includes(m.scope.dimension)), kinds(p.active).join(', '));
+  assert.ok(p.active.some((m) => m.id === 'rate:prefix:198.51.100.0/24'), 'the prefix is rate-limited (clients without a token)');
 });
 
 test('no escalation while the mitigations hold the upstream (pressure false)', () => {
@@ -79,7 +88,8 @@ test('lifted step by step once the attack subsides, prioritise-known last', () =
   assert.deepEqual(p.active, []);
   assert.equal(p.state.level, 0);
   const order = Object.entries(liftedAt).sort((a, b) => a[1] - b[1]);
-  assert.ok(liftedAt['rate:prefix:203.0.113.0/24']! < liftedAt['challenge:prefix:203.0.113.0/24']!, 'rate limits go before challenges');
+  assert.ok(liftedAt['rate:prefix:203.0.113.0/24']! < liftedAt['challenge:fingerprint:fp-python']!, 'rate limits go before challenges');
+  assert.ok(liftedAt['rate:fingerprint:fp-python']! < liftedAt['challenge:fingerprint:fp-python']!);
   assert.equal(order.at(-1)?.[0], 'prioritise-known');
   assert.ok(liftedAt['prioritise-known']! > 60_000 + 12_000, 'prioritisation stays through recovering');
 });

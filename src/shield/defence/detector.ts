@@ -3,7 +3,7 @@ import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
 import { attackStep, clearForce, forceAttack, initialAttackState, type AttackParams, type AttackPhase, type AttackState } from '../detect/attack-state.js';
 import { createShareBaseline } from '../detect/baseline.js';
-import { clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
+import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
 import { createTrafficSketch, DIMENSIONS, type Dimension, type TrafficSnapshot } from '../detect/source-tracker.js';
 import { createSpaceSaving } from '../detect/space-saving.js';
@@ -13,7 +13,6 @@ import type { Outcome } from '../pipeline/phases.js';
 import type { ShieldBus } from '../events.js';
 import { createSharedAddresses } from '../detect/shared-addresses.js';
 
-const CHALLENGEABLE: ReadonlySet<Dimension> = new Set<Dimension>(['fingerprint', 'userAgent', 'path', 'queryShape']);
 const PHASE_RANK: Record<AttackPhase, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
 
 /** What the challenge filter asks of one request's scope. */

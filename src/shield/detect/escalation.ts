@@ -13,8 +13,17 @@
  * each repeat — a flash crowd collects no strikes, so it cannot be blocked.
  */
 import type { AttackPhase } from './attack-state.js';
-import type { Dimension } from './source-tracker.js';
 import { NEW_VALUES, type Signature } from './signatures.js';
+import type { Dimension } from './source-tracker.js';
+
+/**
+ * Dimensions a signature challenge may cover: the client software's (its fingerprint, agent,
+ * path, query shape). Addresses never are: one carrier-NAT address or /24 carries many customers,
+ * and a signature on it names them too — with no learned share (a shield started or restarted
+ * during the attack) an address holding four customers outweighs each of a thousand bots. An
+ * address that floods is limited per client and, refused often enough, blocked (strikes).
+ */
+export const CHALLENGEABLE: ReadonlySet<Dimension> = new Set<Dimension>(['fingerprint', 'userAgent', 'path', 'queryShape']);
 import type { HeavyHitter } from './space-saving.js';
 
 /** Who a challenge applies to. */
@@ -131,7 +140,7 @@ function wanted(level: number, input: EscalationInput, state: EscalationState, p
       if (level >= 3) unknownReason ??= describe(s);
       continue;
     }
-    if (level >= 2) {
+    if (level >= 2 && CHALLENGEABLE.has(s.dimension)) {
       out.push({ level: 2, mitigation: { kind: 'challenge', id: `challenge:${s.dimension}:${s.value}`, scope: { dimension: s.dimension, value: s.value }, difficulty, reason: describe(s), ttlS: p.ttlS } });
     }
     if (level >= 3 && (s.dimension === 'prefix' || s.dimension === 'prefix48' || s.dimension === 'fingerprint')) {
