@@ -69,6 +69,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--target <url>', 'target base URL (127.0.0.0/8 or ::1 unless --allow-target)')
     .option('--scenario <name>', 'attack scenario (see --list-scenarios)', 'none')
     .option('--duration <s>', 'run length in seconds (at most 3600)', positive('duration'), 30)
+    .option('--lead <s>', 'seconds of legitimate traffic before the attack (default 3, or the scenario\'s warm-up; at most 3/4 of --duration)', positive('lead'))
     .option('--time-scale <k>', 'divide think times and polling intervals by k (short runs)', positive('time scale'), 1)
     .option('--param <k=v>', 'scenario parameter override (repeatable)', collect, [] as string[])
     .option('--users <n>', 'tracking users', count('users'), 40)
@@ -83,7 +84,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--html <file>', 'write a self-contained HTML report with charts')
     .option('--list-scenarios', 'list scenarios and their parameters, then exit')
     .action(async (o: {
-      target?: string; scenario: string; duration: number; timeScale: number; param: string[]; users: number; bankUsers: number;
+      target?: string; scenario: string; duration: number; lead?: number; timeScale: number; param: string[]; users: number; bankUsers: number;
       usersPerAddress: number; layout: AddressLayout; originStats?: string; allowTarget: string[]; maxConnections: number; seed?: number;
       json?: string; html?: string; listScenarios?: boolean;
     }) => {
@@ -98,7 +99,7 @@ export function registerDrillCommands(program: Command): void {
       const progress = progressPrinter();
       try {
         const report = await runDrill({
-          target: o.target, scenario: o.scenario, durationS: o.duration, timeScale: o.timeScale, params,
+          target: o.target, scenario: o.scenario, durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, params,
           trackingUsers: Math.round(o.users), bankingUsers: Math.round(o.bankUsers), usersPerAddress: Math.round(o.usersPerAddress), layout: o.layout,
           originStats: o.originStats, allowTargets: o.allowTarget, maxConnections: o.maxConnections, seed: o.seed,
           signal: sig.signal, onProgress: progress.update,
@@ -123,6 +124,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', DEFAULT_BENCH_SCENARIOS.join(','))
     .option('--layout <name>', 'address layout: disjoint (default), shared-24 (attackers in customers\' /24s), cgnat (20 customers per carrier address), cgnat-shared (the bots behind those addresses, with the customers\' agents)', benchLayoutArg, 'disjoint')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)
+    .option('--lead <s>', 'seconds of legitimate traffic before each attack (default 3, or the scenario\'s warm-up; at most 3/4 of --duration); past 30 s the shield has learned normal traffic', positive('lead'))
     .option('--time-scale <k>', 'time compression of user think times', positive('time scale'), 5)
     .option('--seed <n>', 'random seed', positive('seed'), 1)
     .option('--json <file>', 'write every cell\'s report as JSON')
@@ -132,7 +134,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -150,7 +152,7 @@ export function registerDrillCommands(program: Command): void {
         await runDdosBench({
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
           scenarios, layout: o.layout,
-          durationS: o.duration, timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
+          durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.keepState === true ? { keepState: true } : {}), params,
         });

@@ -37,7 +37,10 @@ export interface DrillOptions {
   originStats?: string;
   /** Cap on sockets the drill may open (legitimate and attack together). */
   maxConnections?: number;
-  /** Seconds of legitimate traffic before the attack starts. */
+  /**
+   * Seconds of legitimate traffic before the attack starts (at most three quarters of the run).
+   * Default 3 s, or the scenario's own lead (a warm-up of its bots).
+   */
   leadS?: number;
   /** Grace for pending legitimate requests after the end, ms. */
   graceMs?: number;
@@ -141,7 +144,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const allocator = createAddressAllocator(rng.fork());
   const scenario = getScenario(opts.scenario);
   const params = resolveParams(scenario, opts.params);
-  const leadS = opts.leadS !== undefined || !scenario.leadS ? Math.min(opts.leadS ?? 3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
+  // Explicit: as asked, leaving at least a quarter of the run to the attack. Otherwise 3 s (a
+  // fifth of a short run at most), or the scenario's own lead (its bots' warm-up, half at most).
+  const leadS = opts.leadS !== undefined ? Math.min(opts.leadS, durationS * 0.75)
+    : !scenario.leadS ? Math.min(3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
   // Proofs of work are hashed off the generator's event loop (worker threads) unless a solver is given.
   const threaded = opts.solver ? null : createThreadedSolver();
   const solver = opts.solver ?? threaded!;

@@ -186,9 +186,10 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
 test('flash-crowd: the legitimate population grows fivefold at the surge, no attack traffic', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);
-  const r = await drill(srv.url, 'flash-crowd', { factor: 5 }, { durationS: 3, leadS: 1, trackingUsers: 8, bankingUsers: 2, usersPerAddress: 1, timeScale: 20 });
-  // The surge starts with the attack window: 20% of a 3 s run = 0.6 s.
-  const before = new Set(srv.requests.filter((q) => q.t < 550).map((q) => q.addr));
+  const r = await drill(srv.url, 'flash-crowd', { factor: 5 }, { durationS: 3, leadS: 1.5, trackingUsers: 8, bankingUsers: 2, usersPerAddress: 1, timeScale: 20 });
+  // The surge starts with the attack window, after the lead asked for (at most 3/4 of the run).
+  assert.equal(r.meta.window.fromS, 1.5);
+  const before = new Set(srv.requests.filter((q) => q.t < 1450).map((q) => q.addr));
   const all = new Set(srv.requests.map((q) => q.addr));
   assert.ok(before.size <= 10, `${before.size} before`);
   assert.equal(all.size, 50);

@@ -66,6 +66,13 @@ export interface DdosBenchOptions {
   /** Address layout (default disjoint); see layouts.ts. */
   layout?: BenchLayout;
   durationS: number;
+  /**
+   * Seconds of legitimate traffic before each attack (default: the drill's, 3 s or the scenario's
+   * warm-up). Past 30 s of normal traffic a fresh shield has learned its shares (fingerprints,
+   * paths, query shapes, prefixes) and signatures are found against them, as on a shield that ran
+   * before the attack; with the default lead it meets every attack cold.
+   */
+  leadS?: number;
   timeScale: number;
   seed: number;
   json?: string;
@@ -260,7 +267,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         const killer = kill !== undefined ? setTimeout(() => origin.child.kill('SIGKILL'), kill * 1000) : undefined;
         try {
           const report = await runDrill({
-            target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale,
+            target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale, ...(o.leadS !== undefined ? { leadS: o.leadS } : {}),
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
             params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout, userSettings: BENCH_USER_SETTINGS,
             originStats: statsUrl, signal: o.signal,
@@ -298,7 +305,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
-    `${o.durationS} s per cell, attack from 3 s on; figures cover attempts started during the attack.`, '');
+    `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.killServerAtS !== undefined) {
     lines.push(`**Failover run**: two origin servers of that capacity each; the first is killed (SIGKILL) ${o.killServerAtS} s into each cell, ` +
       'mid-attack, and restarted between cells. They share their application state (signed sessions and payment ids, as on one database), ' +
