@@ -129,11 +129,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const detector = createDetector({
     clock, bus, config: () => config,
     pressure: {
-      saturation(upstream) {
-        const q = runtime.admission.get(upstream);
-        return !q ? 0 : q.queued > 0 ? 1 : q.inFlight / Math.max(1, q.params.maxInFlight);
-      },
-      queueWaitMs: (upstream) => runtime.admission.get(upstream)?.oldestWaitMs(ticker.now()) ?? 0,
+      read: (upstream) => runtime.admission.get(upstream)?.readPressure(ticker.now()) ?? { saturation: 0, queueWaitMs: 0 },
     },
     blocks: {
       block(cidr, ttlS, reason) {

@@ -153,7 +153,7 @@ test('the detector goes under attack from upstream saturation alone and emits tr
   const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
   const detector = createDetector({
     clock, bus, config: () => config,
-    pressure: { saturation: () => (saturated ? 1 : 0.1), queueWaitMs: () => (saturated ? 400 : 0) },
+    pressure: { read: () => (saturated ? { saturation: 1, queueWaitMs: 400 } : { saturation: 0.1, queueWaitMs: 0 }) },
     blocks: { block() {}, unblock() {} },
   });
   const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
@@ -189,7 +189,7 @@ test('level 2 from a signature the request matches is marked as such; an operato
   const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
   const detector = createDetector({
     clock, bus: createEventBus<ShieldEvents>(), config: () => config,
-    pressure: { saturation: () => 0, queueWaitMs: () => 0 }, blocks: { block() {}, unblock() {} },
+    pressure: { read: () => ({ saturation: 0, queueWaitMs: 0 }) }, blocks: { block() {}, unblock() {} },
   });
   const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/track/:id', userAgent: 'ua', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
   detector.challengeScope('path', '/track/:id', 60, 'tester', 'test');

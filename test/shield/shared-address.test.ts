@@ -73,7 +73,7 @@ test('under attack the detector blocks a repeat offender (an IPv6 one by its /64
   const blocked: string[] = [];
   const detector = createDetector({
     clock, bus, config: () => config,
-    pressure: { saturation: () => 1, queueWaitMs: () => 400 },
+    pressure: { read: () => ({ saturation: 1, queueWaitMs: 400 }) },
     blocks: { block: (cidr) => { blocked.push(cidr); }, unblock() {} },
   });
   const traits = { prefix: '127.0.93.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'established' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined } satisfies RequestTraits;

@@ -420,3 +420,28 @@ test('requests with no token queued before the first challenge are offered their
   for (let i = 0; i < 3; i++) q.release(100);
   assert.deepEqual(log.slice(2), ['start known', 'start before-exempt', 'start after']);
 });
+
+test('pressure is measured over the interval: bursts the queue absorbs are not saturation, a standing queue is', () => {
+  const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  assert.deepEqual(q.readPressure(0), { saturation: 0, queueWaitMs: 0 });
+  // A burst: at the limit from 100 to 200 ms, one request waiting 50 ms of it; idle otherwise.
+  q.admit(waiter(2, log, 'a'), 100);
+  q.admit(waiter(2, log, 'b'), 100);
+  q.admit(waiter(2, log, 'c'), 150);
+  q.release(200); // a done, c starts: still at the limit
+  q.release(250);
+  q.release(300);
+  const burst = q.readPressure(1000);
+  assert.ok(Math.abs(burst.saturation - 0.15) < 1e-9, `saturation ${burst.saturation}: at the limit 100-250 ms of 1000`);
+  assert.equal(burst.queueWaitMs, 0, 'the queue emptied');
+  // A flood: at the limit and waiters the whole next second.
+  for (const n of ['d', 'e', 'f', 'g']) q.admit(waiter(2, log, n), 1000);
+  const mid = q.readPressure(1500);
+  assert.equal(mid.saturation, 1);
+  assert.equal(mid.queueWaitMs, 0, 'the queue was empty when this interval began');
+  q.release(1700); // d done, f starts; g still waits
+  const flood = q.readPressure(2000);
+  assert.equal(flood.saturation, 1);
+  assert.equal(flood.queueWaitMs, 1000, 'g has waited since 1000, and the queue never emptied since the last read');
+});

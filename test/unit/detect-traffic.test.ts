@@ -145,3 +145,25 @@ test('live stats: per-second rows per scope, p95 from buckets, bounded history',
   assert.equal(idle.upstreams.bank?.inFlight, 64, 'gauges carry over');
   assert.equal(idle.upstreams.bank?.queueWaitMaxMs, 0);
 });
+
+test('EWMA warm-up is the exact mean and variance of what it saw; a long half-life does not freeze the first sample', () => {
+  const e = createEwma({ halfLife: 600 });
+  for (const x of [0, 0, 10, 10]) e.update(x);
+  assert.ok(Math.abs(e.mean - 5) < 1e-9, `mean ${e.mean}`);
+  assert.ok(Math.abs(e.std - 5) < 1e-9, `std ${e.std} (population variance of 0, 0, 10, 10 is 25)`);
+  // A shield that started on a quiet second: 1 arrival, then 30 seconds at ~20/s.
+  const rate = createEwma({ halfLife: 600 });
+  rate.update(1);
+  for (let i = 0; i < 30; i++) rate.update(20);
+  assert.ok(rate.mean > 19, `mean ${rate.mean} (the first second no longer holds it near 1)`);
+  assert.ok(rate.zscore(24) < 4, 'a burst of customers is not k = 4 sigma above normal');
+});
+
+test('share baseline warm-up: a value first seen in the second snapshot is learned at its mean share', () => {
+  const b = createShareBaseline({ halfLife: 300 });
+  b.learn('fp', [{ value: 'a', share: 1 }]);
+  for (let i = 0; i < 9; i++) b.learn('fp', [{ value: 'a', share: 0.5 }, { value: 'b', share: 0.5 }]);
+  // Mean over ten snapshots: a = (1 + 9 × 0.5) / 10, b = 9 × 0.5 / 10.
+  assert.ok(Math.abs(b.share('fp', 'a') - 0.55) < 1e-9, String(b.share('fp', 'a')));
+  assert.ok(Math.abs(b.share('fp', 'b') - 0.45) < 1e-9, String(b.share('fp', 'b')));
+});

@@ -24,12 +24,14 @@ export interface ChallengePolicy {
   readonly bySignature?: boolean;
 }
 
-/** Live upstream pressure, read once per second. */
+/** Live upstream pressure, read once per second (upstream/admission.ts `readPressure`). */
 export interface PressureProbe {
-  /** 0–1 for one upstream: in flight over limit, 1 when requests wait. */
-  saturation(upstream: string): number;
-  /** Longest wait of a queued request of one upstream now, ms. */
-  queueWaitMs(upstream: string): number;
+  /**
+   * One upstream since the previous read: `saturation`, the share of the time it was at its
+   * concurrency limit (0–1); `queueWaitMs`, the oldest waiter's wait if the queue stood the whole
+   * time, else 0.
+   */
+  read(upstream: string): { saturation: number; queueWaitMs: number };
 }
 
 /** What detection does with the blocklist (a port: the detector never sees the table). */
@@ -169,7 +171,10 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       // Each class is judged by the upstreams its routes use: a flood on one class's upstream does not
       // put a class served elsewhere under attack.
       const pressureOf = new Map<string, { saturation: number; wait: number }>();
-      for (const name of Object.keys(config.upstreams)) pressureOf.set(name, { saturation: d.pressure.saturation(name), wait: d.pressure.queueWaitMs(name) });
+      for (const name of Object.keys(config.upstreams)) {
+        const p = d.pressure.read(name);
+        pressureOf.set(name, { saturation: p.saturation, wait: p.queueWaitMs });
+      }
       let saturation = 0;
       let queueWaitMs = 0;
       for (const p of pressureOf.values()) { saturation = Math.max(saturation, p.saturation); queueWaitMs = Math.max(queueWaitMs, p.wait); }

@@ -33,13 +33,24 @@ export function alphaOf(params: EwmaParams): number {
   return 1 - Math.pow(2, -1 / h);
 }
 
-/** One EWMA update; the first sample seeds the mean. */
+/**
+ * The weight of sample n (1-based): 1/n while that is above `alpha`, then `alpha`. With a fixed
+ * alpha from the first sample on, the first second's reading outweighs the next hundreds (a half-
+ * life of 600 samples gives each new one 0.1%): a shield that started on a quiet second kept a
+ * baseline near it, and a customer's burst of five payments read as an arrival-rate attack. 1/n
+ * makes the warm-up an exact mean and variance of what it saw (Welford), then the EWMA takes over.
+ */
+export function sampleWeight(samples: number, alpha: number): number {
+  return Math.max(alpha, 1 / (samples + 1));
+}
+
+/** One EWMA update (the warm-up is the running mean: `sampleWeight`). */
 export function ewmaStep(state: EwmaState, x: number, alpha: number): EwmaState {
   if (!Number.isFinite(x)) return state;
-  if (state.samples === 0) return { mean: x, variance: 0, samples: 1 };
+  const a = sampleWeight(state.samples, alpha);
   const diff = x - state.mean;
-  const incr = alpha * diff;
-  return { mean: state.mean + incr, variance: (1 - alpha) * (state.variance + diff * incr), samples: state.samples + 1 };
+  const incr = a * diff;
+  return { mean: state.mean + incr, variance: (1 - a) * (state.variance + diff * incr), samples: state.samples + 1 };
 }
 
 /** Standard score of `x` against a state, with `std` floored at `minStd` (never divides by 0). */
@@ -128,15 +139,17 @@ export function createShareBaseline(params: ShareBaselineParams = {}): ShareBase
     learn(dimension, top) {
       const d = dim(dimension);
       const seen = new Set<string>();
+      // The warm-up is the mean share over the snapshots seen so far (`sampleWeight`): a value
+      // first seen in the second snapshot is not held near 0 for the next few hundred.
+      const a = sampleWeight(d.samples, alpha);
       for (const { value, share } of top) {
         seen.add(value);
-        const old = d.shares.get(value);
-        // A value's first sighting enters at its full share when nothing is learned yet, else ramps.
-        d.shares.set(value, old === undefined ? (d.samples === 0 ? share : alpha * share) : old + alpha * (share - old));
+        const old = d.shares.get(value) ?? 0;
+        d.shares.set(value, old + a * (share - old));
       }
       for (const [value, old] of d.shares) {
         if (seen.has(value)) continue;
-        const next = old * (1 - alpha);
+        const next = old * (1 - a);
         if (next < forgetBelow && d.samples > 0) d.shares.delete(value); else d.shares.set(value, next);
       }
       if (d.shares.size > maxValues) {

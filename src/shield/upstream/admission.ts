@@ -122,9 +122,27 @@ export interface AdmissionQueue {
   expire(now: number): number;
   /** How long the oldest waiter has waited, ms (0 when none waits). */
   oldestWaitMs(now: number): number;
+  /**
+   * Pressure since the previous read (the detector reads once per second), and starts the next
+   * interval. Averaged over the interval, not sampled at one instant: a site's own bursts put a
+   * small upstream at its limit for a few milliseconds many times a second, and one sample that
+   * fell on such an instant read as saturation (a 60 s run with no attack was put under attack).
+   */
+  readPressure(now: number): UpstreamPressure;
   readonly inFlight: number;
   readonly queued: number;
   params: AdmissionParams;
+}
+
+/** What the admission queue of one upstream measured over an interval. */
+export interface UpstreamPressure {
+  /** Share of the interval the upstream was at its concurrency limit (a new request would wait), 0–1. */
+  readonly saturation: number;
+  /**
+   * The oldest waiter's wait now, ms, if requests waited throughout the interval (the queue never
+   * emptied: a standing queue, RFC 8289 §3); 0 when it emptied at some point — a burst it absorbed.
+   */
+  readonly queueWaitMs: number;
 }
 
 /** Default shares of a full queue by rank (critical, high, normal, low): the lowest class is pushed out first. */
@@ -195,6 +213,21 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
   let queued = 0;
+  // Pressure meter (readPressure): time at the limit since the last read, and whether the queue
+  // emptied in that time. Updated on every change of inFlight or queued (`meter`).
+  let lastNow = 0;
+  let meterFrom: number | undefined;
+  let atLimitSince: number | undefined;
+  let atLimitMs = 0;
+  let emptied = true;
+  const meter = (now: number): void => {
+    if (now > lastNow) lastNow = now;
+    meterFrom ??= now;
+    const atLimit = inFlight >= self.params.maxInFlight;
+    if (atLimit && atLimitSince === undefined) atLimitSince = now;
+    else if (!atLimit && atLimitSince !== undefined) { atLimitMs += Math.max(0, now - atLimitSince); atLimitSince = undefined; }
+    if (queued === 0) emptied = true;
+  };
   // Of the group-(b) waiters that reached the head, those whose pace had climbed past a customer's
   // by then (identities minted during the attack that turn out to flood), decayed over 5 s.
   const mintedHeads = createDecayed(5000);
@@ -381,6 +414,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (GROUP_OF[tierOf(w)] === 1) mintedArrivals.add(now);
       if (inFlight < self.params.maxInFlight && queued === 0) {
         inFlight++;
+        meter(now);
         w.state = 'started';
         w.start();
         return 'started';
@@ -388,7 +422,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       const r = rankOf(w);
       if (queued >= self.params.maxQueue) {
         const victim = victimFor(r, GROUP_OF[tierOf(w)] as number);
-        if (!victim) { w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
+        if (!victim) { meter(now); w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
         leave(victim, 'rejected');
         victim.reject('pushed-out');
       }
@@ -399,6 +433,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       addLive(i, 1);
       queued++;
       counts[r] = (counts[r] as number) + 1;
+      meter(now);
       return 'queued';
     },
     release(now) {
@@ -407,14 +442,15 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       self.expire(now);
       while (inFlight < self.params.maxInFlight) {
         const w = next(now);
-        if (!w) return;
+        if (!w) break;
         leave(w, 'started');
         inFlight++;
         w.start();
       }
+      meter(now);
     },
     cancel(w) {
-      if (w.state === 'queued') leave(w, 'cancelled');
+      if (w.state === 'queued') { leave(w, 'cancelled'); meter(lastNow); }
     },
     expire(now) {
       let n = 0;
@@ -446,7 +482,21 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         }
         compact(i);
       }
+      meter(now);
       return n;
+    },
+    readPressure(now) {
+      meter(now);
+      const from = meterFrom ?? now;
+      const span = now - from;
+      const busy = atLimitMs + (atLimitSince !== undefined ? now - atLimitSince : 0);
+      const saturation = span > 0 ? Math.min(1, busy / span) : (atLimitSince !== undefined ? 1 : 0);
+      const queueWaitMs = !emptied && queued > 0 ? self.oldestWaitMs(now) : 0;
+      meterFrom = now;
+      atLimitMs = 0;
+      if (atLimitSince !== undefined) atLimitSince = now;
+      emptied = queued === 0;
+      return { saturation, queueWaitMs };
     },
     oldestWaitMs(now) {
       if (queued === 0) return 0;
