@@ -17,6 +17,7 @@ import { attachEventLog } from './event-log.js';
 import { createChannelWatch } from './channels.js';
 import { createLiveFeed } from './live.js';
 import { createSessionStore } from './sessions.js';
+import { createLearnedStore } from '../shield/defence/learned-store.js';
 
 /** The operator console and the public status page of one shield, with the services they run. */
 export interface OperatorSurfaces {
@@ -95,6 +96,8 @@ export function createOperatorSurfaces(d: {
   const services: Array<Service<Config>> = [store, channels];
   if (status) services.push(status);
   services.push(live);
+  // Last: it stops first, saving the baselines before the event log's service closes the file.
+  if (first.detection.enabled) services.push(createLearnedStore({ db, detector: d.detector, clock, log: d.log }));
 
   let files: Map<string, StaticFile> | undefined;
   return {

@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
 import { attackStep, clearForce, forceAttack, initialAttackState, type AttackParams, type AttackPhase, type AttackState } from '../detect/attack-state.js';
-import { createShareBaseline } from '../detect/baseline.js';
+import { createShareBaseline, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
 import { createTrafficSketch, DIMENSIONS, type Dimension, type TrafficSnapshot } from '../detect/source-tracker.js';
@@ -33,6 +33,18 @@ export interface PressureProbe {
    */
   read(upstream: string): { saturation: number; queueWaitMs: number };
 }
+
+/** Baselines learned in normal times, as plain data (defence/learned-store.ts keeps them). */
+export interface LearnedBaselines {
+  readonly version: 1;
+  readonly classes: Record<string, { rate: EwmaState; errors: EwmaState; cookieless: EwmaState }>;
+  readonly shares: ShareBaselineData;
+}
+
+const ewmaOk = (e: unknown): e is EwmaState => {
+  const x = e as EwmaState | null | undefined;
+  return x !== null && x !== undefined && typeof x === 'object' && [x.mean, x.variance, x.samples].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0);
+};
 
 /** What detection does with the blocklist (a port: the detector never sees the table). */
 export interface BlockPort {
@@ -75,6 +87,13 @@ export interface Detector extends Service<Config> {
   challengeScope(dimension: Dimension, value: string, ttlS: number, who: string, reason: string): string;
   readonly dryRun: boolean;
   state(): unknown;
+  /**
+   * What was learned in normal times (rate baselines per class, shares per dimension), to keep
+   * across a restart; undefined while any class is not normal (an attack is never saved as normal).
+   */
+  learned(): LearnedBaselines | undefined;
+  /** Takes saved baselines as learned (at start, before traffic); false when the data is unusable. */
+  restore(data: unknown): boolean;
   /** The traffic sketch's top entries per dimension as of the last tick (the console's top offenders). */
   offenders(): TrafficSnapshot | undefined;
 }
@@ -302,6 +321,25 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       active = active.filter((a) => a.id !== id);
       apply(m, false);
       bus.emit('operator:action', { who, action: 'clear-mitigation', detail: id });
+      return true;
+    },
+    learned() {
+      if (worstPhase() !== 'normal') return undefined;
+      const classes: LearnedBaselines['classes'] = {};
+      for (const [cls, st] of states) classes[cls] = { rate: st.rate, errors: st.errors, cookieless: st.cookieless };
+      return { version: 1, classes, shares: shares.save() };
+    },
+    restore(data) {
+      const x = data as Partial<LearnedBaselines> | null;
+      if (x === null || typeof x !== 'object' || x.version !== 1 || typeof x.classes !== 'object' || x.classes === null || typeof x.shares !== 'object' || x.shares === null) return false;
+      for (const v of Object.values(x.classes)) if (!ewmaOk(v?.rate) || !ewmaOk(v?.errors) || !ewmaOk(v?.cookieless)) return false;
+      for (const v of Object.values(x.shares)) if (typeof v?.samples !== 'number' || !Array.isArray(v.shares)) return false;
+      for (const cls of ROUTE_CLASSES) {
+        const saved = x.classes[cls];
+        const st = states.get(cls);
+        if (saved !== undefined && st !== undefined) states.set(cls, { ...st, rate: saved.rate, errors: saved.errors, cookieless: saved.cookieless });
+      }
+      shares.load(x.shares);
       return true;
     },
     offenders: () => lastSnapshot,

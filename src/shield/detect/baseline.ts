@@ -109,7 +109,14 @@ export interface ShareBaseline {
   isWarm(dimension: string): boolean;
   /** Learned values of a dimension, largest first. */
   values(dimension: string): ShareSample[];
+  /** Everything learned, as plain data (to keep across a restart). */
+  save(): ShareBaselineData;
+  /** Replaces what is learned with saved data (values beyond `maxValues` are dropped, largest kept). */
+  load(data: ShareBaselineData): void;
 }
+
+/** A share baseline as plain data: per dimension, its snapshot count and learned shares. */
+export type ShareBaselineData = Record<string, { samples: number; shares: Array<[string, number]> }>;
 
 /** Share-baseline sizes: half-life in snapshots, values kept per dimension, warm-up. */
 export interface ShareBaselineParams {
@@ -171,6 +178,19 @@ export function createShareBaseline(params: ShareBaselineParams = {}): ShareBase
     values(dimension) {
       const d = dims.get(dimension);
       return d === undefined ? [] : [...d.shares].map(([value, share]) => ({ value, share })).sort((a, b) => b.share - a.share);
+    },
+    save() {
+      const out: ShareBaselineData = {};
+      for (const [name, d] of dims) out[name] = { samples: d.samples, shares: [...d.shares] };
+      return out;
+    },
+    load(data) {
+      dims.clear();
+      for (const [name, d] of Object.entries(data)) {
+        const shares = d.shares.filter(([v, x]) => typeof v === 'string' && Number.isFinite(x) && x > 0 && x <= 1)
+          .sort((a, b) => b[1] - a[1]).slice(0, maxValues);
+        dims.set(name, { shares: new Map(shares), samples: Math.max(0, Math.floor(d.samples)) });
+      }
     },
   };
 }

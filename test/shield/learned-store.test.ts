@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createManualClock } from '../../src/core/clock.js';
+import { createEventBus } from '../../src/core/events.js';
+import { parseConfig } from '../../src/config/load.js';
+import { openShieldDatabase } from '../../src/console/database.js';
+import { createDetector, type Detector } from '../../src/shield/defence/detector.js';
+import { createLearnedStore, LEARNED_MAX_AGE_MS } from '../../src/shield/defence/learned-store.js';
+import type { RequestContext, RequestTraits } from '../../src/shield/context.js';
+import type { ShieldEvents } from '../../src/shield/events.js';
+
+const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
+const silent = { info() {}, warn() {} };
+
+function detectorAt(clock: ReturnType<typeof createManualClock>, pressure: { saturated: boolean }): Detector {
+  return createDetector({
+    clock, bus: createEventBus<ShieldEvents>(), config: () => config,
+    pressure: { read: () => (pressure.saturated ? { saturation: 1, queueWaitMs: 400 } : { saturation: 0, queueWaitMs: 0 }) },
+    blocks: { block() {}, unblock() {} },
+  });
+}
+
+/** One second of traffic: `n` requests from distinct clients, `share` of them with fingerprint `fp`, the rest a browser's. */
+function second(detector: Detector, clock: ReturnType<typeof createManualClock>, n: number, fp?: { value: string; share: number }): void {
+  for (let i = 0; i < n; i++) {
+    const client = `198.51.${(i >> 8) & 255}.${i & 255}`;
+    const fingerprint = fp !== undefined && i < n * fp.share ? fp.value : (i % 10 === 0 ? 'fp-app' : 'fp-browser');
+    const traits: RequestTraits = { prefix: `198.51.${(i >> 8) & 255}.0/24`, prefix48: undefined, fingerprint, pathTemplate: '/', userAgent: 'ua', queryShape: '', standing: 'established', pace: 0, level: 0, challenged: 0, wouldHave: undefined };
+    detector.arrive({ client, clientKey: client, routeClass: 'normal', paceKey: undefined } as unknown as RequestContext, traits);
+  }
+  clock.advance(1000);
+  detector.tick();
+}
+
+const fingerprintSignatures = (d: Detector): string[] =>
+  ((d.state() as { signatures: Array<{ dimension: string; value: string }> }).signatures).filter((s) => s.dimension === 'fingerprint').map((s) => s.value);
+
+test('learned baselines outlive a restart: a shield restarted during an attack finds the flood\'s fingerprint at once; a cold one cannot', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const db = openShieldDatabase(undefined);
+  // A shield that saw 40 s of normal traffic, then stopped (saving what it learned).
+  const before = detectorAt(clock, { saturated: false });
+  for (let s = 0; s < 40; s++) second(before, clock, 40);
+  const saved = before.learned();
+  assert.ok(saved !== undefined && (saved.shares.fingerprint?.samples ?? 0) >= 30, 'warm after 40 s of normal traffic');
+  const first = createLearnedStore({ db, detector: before, clock, log: silent });
+  first.start!();
+  first.stop!(0);
+  // Restarted an hour later, in the middle of an attack by one program (half the traffic, one fingerprint).
+  clock.advance(3_600_000);
+  const flood = { saturated: true };
+  const restarted = detectorAt(clock, flood);
+  const store = createLearnedStore({ db, detector: restarted, clock, log: silent });
+  store.start!();
+  assert.deepEqual(restarted.learned()?.shares, saved.shares, 'the shares are back as they were');
+  for (let s = 0; s < 6; s++) second(restarted, clock, 80, { value: 'fp-python', share: 0.5 });
+  assert.deepEqual(fingerprintSignatures(restarted), ['fp-python']);
+  assert.equal(store.save(), false, 'under attack nothing is saved: the saved baselines stay the normal ones');
+  store.stop!(0);
+  const cold = detectorAt(clock, { saturated: true });
+  for (let s = 0; s < 6; s++) second(cold, clock, 80, { value: 'fp-python', share: 0.5 });
+  assert.deepEqual(fingerprintSignatures(cold), [], 'without learned shares no software signature is found');
+  db.close();
+});
+
+test('saved baselines older than a week, or unreadable, are not restored', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const db = openShieldDatabase(undefined);
+  const before = detectorAt(clock, { saturated: false });
+  for (let s = 0; s < 35; s++) second(before, clock, 20);
+  const store = createLearnedStore({ db, detector: before, clock, log: silent });
+  assert.equal(store.save(), true);
+  clock.advance(LEARNED_MAX_AGE_MS + 1000);
+  const late = detectorAt(clock, { saturated: false });
+  createLearnedStore({ db, detector: late, clock, log: silent }).start!();
+  assert.deepEqual(late.learned()?.shares, {}, 'too old: learning afresh');
+  db.prepare('UPDATE detector_learned SET saved_at = ?, data = ?').run(clock.now(), '{"version":1,"classes":{"normal":{"rate":{"mean":-1}}},"shares":{}}');
+  const broken = detectorAt(clock, { saturated: false });
+  const warnings: string[] = [];
+  createLearnedStore({ db, detector: broken, clock, log: { info() {}, warn: (_o: unknown, m?: string) => { warnings.push(String(m)); } } as never }).start!();
+  assert.deepEqual(broken.learned()?.shares, {});
+  assert.match(warnings.join(' '), /unreadable/);
+  db.close();
+});
