@@ -120,6 +120,11 @@ test('query shapes keep sorted keys, drop values, fold random keys', () => {
   assert.equal(queryShape('b=1&a=2'), 'a&b', 'a bare query (what follows the ?)');
   assert.equal(queryShape(''), '');
   assert.equal(queryShape('?9f8e7d6c5b=1&q=a&1234567=2'), 'q&{k}');
+  // The shield's own protocol keys (the no-JS marker) are not the client's query.
+  const own = new Set(['rempart-nojs']);
+  assert.equal(queryShape('/track?rempart-nojs=Zx81&id=3', own), 'id');
+  assert.equal(queryShape('/track?rempart-nojs=Zx81', own), '');
+  assert.equal(queryShape('/track?rempart-nojs=Zx81'), 'rempart-nojs', 'only when asked');
   const random = createPrng(3);
   const shapes = new Set<string>();
   for (let i = 0; i < 100; i++) shapes.add(queryShape(`/search?q=${randomInt(random, 0, 1e9)}&cb=${randomInt(random, 0, 1e9)}`));

@@ -9,9 +9,10 @@ const MAX_KEY_CHARS = 32;
 
 /**
  * The query shape of a request target (`/search?q=x`), a search string (`?q=x`) or a bare query
- * (`q=x`); `''` when there is no query.
+ * (`q=x`); `''` when there is no query. Keys in `ignore` are left out: the shield's own protocol
+ * parameters (the no-JavaScript check's marker) are not the client's traffic.
  */
-export function queryShape(urlOrSearch: string): string {
+export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>): string {
   const q = urlOrSearch.indexOf('?');
   // Without `?`, a string that starts with `/` is a path with no query; anything else is the query.
   let start = q >= 0 ? q + 1 : urlOrSearch.charCodeAt(0) === 47 ? urlOrSearch.length : 0;
@@ -23,7 +24,7 @@ export function queryShape(urlOrSearch: string): string {
     if (amp < 0) amp = n;
     let eq = urlOrSearch.indexOf('=', start);
     if (eq < 0 || eq > amp) eq = amp;
-    if (eq > start) {
+    if (eq > start && !(ignore !== undefined && ignore.has(urlOrSearch.slice(start, eq)))) {
       let key = urlOrSearch.slice(start, eq);
       // Random keys (`?8f3a9c1e=1`) all fold into one `{k}` so they cannot mint shapes at will.
       if (isIdSegment(key)) key = '{k}';
