@@ -28,6 +28,19 @@ test('FNV-1a 64 matches the published test vectors', () => {
   assert.equal(h.hex(12), '85944171f739');
 });
 
+test('a first visit and a returning one (no Cookie, Referer or validators against all of them) are the same software', () => {
+  const returning = chrome('Mozilla/5.0 A', 'sid=1', 'https://shop.example/track');
+  const first = returning.filter((_, i, a) => !['Cookie', 'Referer'].includes(a[i - (i % 2)] as string));
+  const revalidating = [...returning, 'If-None-Match', '"abc"', 'Cache-Control', 'max-age=0'];
+  const fp = requestFingerprint(returning, GET);
+  assert.equal(requestFingerprint(first, GET), fp);
+  assert.equal(requestFingerprint(revalidating, GET), fp);
+  assert.equal(describeFingerprint(first, GET), describeFingerprint(returning, GET));
+  // Another library's header order is another fingerprint.
+  const reordered = [...returning.slice(6), ...returning.slice(0, 6)];
+  assert.notEqual(requestFingerprint(reordered, GET), fp);
+});
+
 test('random user-agent, referer and cookie values do not change the fingerprint', () => {
   const random = createPrng(1);
   const first = requestFingerprint(chrome('Mozilla/5.0 A', 'sid=1', 'https://a/'), GET);

@@ -27,6 +27,16 @@ const KNOWN_NAMES = [
   'x-csrf-token', 'x-api-key', 'traceparent', 'tracestate', 'baggage', 'x-request-id',
 ] as const;
 
+/**
+ * Names whose presence follows the visitor's state, not its software: a browser's first visit has
+ * no Cookie, no If-None-Match, often no Referer; its next request has them. Left out, so a flash
+ * crowd of first-time visitors writes the same fingerprints as the returning customers a shield
+ * learned — kept in, a shield that had learned normal traffic named the newcomers' cookieless
+ * fingerprints signatures and sent them to proof-of-work (flash-crowd drill, `--lead 40`).
+ * Cookie presence has a dimension of its own (`cookie`).
+ */
+const STATE_NAMES: ReadonlySet<string> = new Set(['cookie', 'referer', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range', 'cache-control', 'pragma']);
+
 const ACCEPT = 'accept';
 const ACCEPT_LANGUAGE = 'accept-language';
 const ACCEPT_ENCODING = 'accept-encoding';
@@ -38,6 +48,7 @@ const LANGUAGE_ID = KNOWN_NAMES.indexOf(ACCEPT_LANGUAGE);
 const ENCODING_ID = KNOWN_NAMES.indexOf(ACCEPT_ENCODING);
 const CONNECTION_ID = KNOWN_NAMES.indexOf(CONNECTION);
 const byHash = new Map<number, number>(KNOWN_NAMES.map((n, i) => [fnv1a32(n), i]));
+const STATE_IDS: ReadonlySet<number> = new Set(KNOWN_NAMES.flatMap((n, i) => (STATE_NAMES.has(n) ? [i] : [])));
 if (byHash.size !== KNOWN_NAMES.length) throw new Error('fingerprint: header-name hash collision');
 
 const MAX_HEADERS = 64; // names beyond this are not read: a request with 500 headers is its own shape
@@ -119,6 +130,7 @@ export function describeFingerprint(rawHeaders: readonly string[], extra: Finger
       if (names[names.length - 1] !== '*') names.push('*');
       continue;
     }
+    if (STATE_IDS.has(id)) continue;
     const known = KNOWN_NAMES[id] as string;
     names.push(known);
     if (known === ACCEPT) accept ??= value;
@@ -168,6 +180,7 @@ export function requestFingerprint(rawHeaders: readonly string[], extra: Fingerp
       lastUnknown = true;
       continue;
     }
+    if (STATE_IDS.has(id)) continue;
     lastUnknown = false;
     feed(0x100 + id);
     if (id === ACCEPT_ID) { if (accept < 0) accept = i + 1; }
