@@ -15,6 +15,7 @@
 import type { AttackPhase } from './attack-state.js';
 import { NEW_VALUES, type Signature } from './signatures.js';
 import type { Dimension } from './source-tracker.js';
+import type { HeavyHitter } from './space-saving.js';
 
 /**
  * Dimensions a signature challenge may cover: the client software's (its fingerprint, agent,
@@ -24,7 +25,6 @@ import type { Dimension } from './source-tracker.js';
  * address that floods is limited per client and, refused often enough, blocked (strikes).
  */
 export const CHALLENGEABLE: ReadonlySet<Dimension> = new Set<Dimension>(['fingerprint', 'userAgent', 'path', 'queryShape']);
-import type { HeavyHitter } from './space-saving.js';
 
 /** Who a challenge applies to. */
 export type ChallengeScope = { readonly dimension: Dimension; readonly value: string } | 'unknown-clients';
