@@ -20,6 +20,11 @@ export interface ShieldControl {
   clearForce(who: string): void;
   /** Lifts one active mitigation (it stays off for 10 minutes); false when none has that id. */
   clearMitigation(id: string, who: string): boolean;
+  /**
+   * Forgets what detection learned in normal times, in memory and on disk (a flood ramped slowly
+   * enough was learned as normal); false when detection is off.
+   */
+  forgetBaselines(who: string): boolean;
   /** Drains, disables or re-enables one upstream server; undefined when no such server. */
   setServerState(upstream: string, server: string, state: 'enabled' | 'draining' | 'disabled', who: string): unknown;
 }
@@ -113,6 +118,11 @@ export async function startAdminServer(opts: {
       if (path.startsWith('/api/mitigations/') && req.method === 'DELETE') {
         const id = decodeURIComponent(path.slice('/api/mitigations/'.length));
         return control.clearMitigation(id, who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who) ? void res.writeHead(204).end() : json(res, 404, { error: `no active mitigation ${id}` });
+      }
+      if (path === '/api/detection/baselines' && req.method === 'DELETE') {
+        if (!control.forgetBaselines(who === 'admin' ? url.searchParams.get('who') ?? 'admin' : who)) return json(res, 409, { error: 'detection is disabled: there are no baselines' });
+        audit('forget-baselines', url.searchParams.get('reason') ?? 'learned baselines forgotten');
+        return void res.writeHead(204).end();
       }
       const serverPath = /^\/api\/upstreams\/([^/]+)\/servers\/([^/]+)$/.exec(path);
       if (serverPath && req.method === 'POST') {

@@ -17,13 +17,15 @@ import { attachEventLog } from './event-log.js';
 import { createChannelWatch } from './channels.js';
 import { createLiveFeed } from './live.js';
 import { createSessionStore } from './sessions.js';
-import { createLearnedStore } from '../shield/defence/learned-store.js';
+import { createLearnedStore, type LearnedStore } from '../shield/defence/learned-store.js';
 
 /** The operator console and the public status page of one shield, with the services they run. */
 export interface OperatorSurfaces {
   /** The status page (absent when disabled); its pages are answered by the shield's first filters. */
   readonly status: StatusService | undefined;
   readonly events: EventStore;
+  /** The saved detection baselines (absent when detection is off). */
+  readonly learned: LearnedStore | undefined;
   /** Services to register with the shield's lifecycle, in start order. */
   readonly services: ReadonlyArray<Service<Config>>;
   /** The console for the admin listener (absent when disabled). */
@@ -97,12 +99,14 @@ export function createOperatorSurfaces(d: {
   if (status) services.push(status);
   services.push(live);
   // Last: it stops first, saving the baselines before the event log's service closes the file.
-  if (first.detection.enabled) services.push(createLearnedStore({ db, detector: d.detector, clock, log: d.log }));
+  const learned = first.detection.enabled ? createLearnedStore({ db, detector: d.detector, clock, log: d.log }) : undefined;
+  if (learned) services.push(learned);
 
   let files: Map<string, StaticFile> | undefined;
   return {
     status,
     events,
+    learned,
     services,
     adminConsole(x) {
       control = x.control;

@@ -6,6 +6,7 @@ import type { ConnectionGate } from './listener/gate.js';
 import type { ShieldBus } from './events.js';
 import type { Runtime } from './runtime.js';
 import type { Detector } from './defence/detector.js';
+import type { LearnedStore } from './defence/learned-store.js';
 
 /** A blocklist entry's payload. */
 export interface BlockInfo {
@@ -26,6 +27,8 @@ export interface ControlDeps {
   bodies: () => Record<string, number>;
   startedAt: number;
   detector: Detector;
+  /** The saved detection baselines (absent when detection is off). */
+  learned?: Pick<LearnedStore, 'discard'> | undefined;
   /** Monotonic clock of the upstream health state (ejection deadlines). */
   ticker?: Clock;
 }
@@ -73,6 +76,12 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
     },
     clearForce: (who) => d.detector.clearForce(who),
     clearMitigation: (id, who) => d.detector.clearMitigation(id, who),
+    forgetBaselines: (who) => {
+      if (!d.config().detection.enabled) return false;
+      d.detector.forget(who);
+      d.learned?.discard();
+      return true;
+    },
     setServerState: (upstream, server, state, who) => {
       const u = d.runtime().upstreams.get(upstream);
       const i = u?.servers.findIndex((s) => s.name === server) ?? -1;

@@ -58,3 +58,21 @@ test('blocks can be listed, added with a TTL, validated and deleted', async (t) 
   assert.equal(state.blocklist.size, 1);
   assert.equal(state.routes.length, 2);
 });
+
+test('DELETE /api/detection/baselines forgets what detection learned and says who did it; 409 when detection is off', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  const none = await request(`${shield.adminUrl}/api/detection/baselines`, { method: 'DELETE' });
+  assert.equal(none.statusCode, 401);
+  await none.body.text();
+  const del = await request(`${shield.adminUrl}/api/detection/baselines?who=carol&reason=poisoned`, { method: 'DELETE', headers: AUTH });
+  assert.equal(del.statusCode, 204);
+  await del.body.text();
+  const events = await (await request(`${shield.adminUrl}/api/events?limit=50`, { headers: AUTH })).body.json() as { events: Array<{ type: string; who: string; summary: string }> };
+  assert.ok(events.events.some((e) => e.who === 'carol' && /forget-baselines/.test(e.summary)), JSON.stringify(events.events.map((e) => e.summary)));
+
+  const off = await startTestShield(t, upstream.url, { detection: { enabled: false } });
+  const refused = await request(`${off.adminUrl}/api/detection/baselines`, { method: 'DELETE', headers: AUTH });
+  assert.equal(refused.statusCode, 409);
+  assert.match((await refused.body.json() as { error: string }).error, /detection is disabled/);
+});

@@ -82,3 +82,46 @@ test('saved baselines older than a week, or unreadable, are not restored', () =>
   assert.match(warnings.join(' '), /unreadable/);
   db.close();
 });
+
+test('an operator forgets the learned baselines: in memory at once, and the saved copy is deleted even under attack', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const db = openShieldDatabase(undefined);
+  const pressure = { saturated: false };
+  const detector = detectorAt(clock, pressure);
+  const store = createLearnedStore({ db, detector, clock, log: silent });
+  store.start!();
+  for (let s = 0; s < 40; s++) second(detector, clock, 40);
+  assert.equal(store.save(), true);
+  assert.equal(store.savedAt(), clock.now());
+  // The attack is on (nothing is saved now); the operator finds the flood was learned as normal.
+  pressure.saturated = true;
+  for (let s = 0; s < 3; s++) second(detector, clock, 80);
+  assert.notEqual((detector.state() as { phase: string }).phase, 'normal');
+  detector.forget('alice');
+  store.discard();
+  assert.deepEqual(detector.learned(), undefined, 'still under attack: nothing to save');
+  assert.equal(store.savedAt(), undefined, 'the saved copy is gone');
+  store.stop!(0);
+  assert.equal(store.savedAt(), undefined, 'stopping under attack writes nothing back');
+  // A restart learns afresh.
+  const restarted = detectorAt(clock, { saturated: false });
+  createLearnedStore({ db, detector: restarted, clock, log: silent }).start!();
+  const fresh = restarted.learned();
+  assert.deepEqual(fresh?.shares, {});
+  assert.equal(fresh?.classes.normal?.rate.samples, 0);
+  db.close();
+});
+
+test('forgetting resets the rate baselines and shares of a running detector, which then learns again', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const detector = detectorAt(clock, { saturated: false });
+  for (let s = 0; s < 40; s++) second(detector, clock, 40);
+  assert.ok((detector.learned()?.classes.normal?.rate.samples ?? 0) >= 30);
+  detector.forget('bob');
+  const after = detector.learned();
+  assert.equal(after?.classes.normal?.rate.samples, 0);
+  assert.equal(after?.classes.normal?.rate.mean, 0);
+  assert.deepEqual(after?.shares, {});
+  second(detector, clock, 40);
+  assert.equal(detector.learned()?.classes.normal?.rate.samples, 1, 'learning from the next second on');
+});

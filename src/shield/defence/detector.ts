@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
 import { attackStep, clearForce, forceAttack, initialAttackState, type AttackParams, type AttackPhase, type AttackState } from '../detect/attack-state.js';
-import { createShareBaseline, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
+import { createShareBaseline, EWMA_EMPTY, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
 import { createTrafficSketch, DIMENSIONS, type Dimension, type TrafficSnapshot } from '../detect/source-tracker.js';
@@ -94,6 +94,12 @@ export interface Detector extends Service<Config> {
   learned(): LearnedBaselines | undefined;
   /** Takes saved baselines as learned (at start, before traffic); false when the data is unusable. */
   restore(data: unknown): boolean;
+  /**
+   * Forgets every learned baseline (rates per class, shares per dimension): detection judges by
+   * its floors and learns afresh, as on a first start. The operator's answer to a flood ramped
+   * slowly enough to be learned as normal (baseline poisoning).
+   */
+  forget(who: string): void;
   /** The traffic sketch's top entries per dimension as of the last tick (the console's top offenders). */
   offenders(): TrafficSnapshot | undefined;
 }
@@ -341,6 +347,11 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       }
       shares.load(x.shares);
       return true;
+    },
+    forget(who) {
+      for (const [cls, st] of states) states.set(cls, { ...st, rate: EWMA_EMPTY, errors: EWMA_EMPTY, cookieless: EWMA_EMPTY });
+      shares.load({});
+      bus.emit('operator:action', { who, action: 'forget-baselines', detail: 'learned rates and shares forgotten: learning afresh' });
     },
     offenders: () => lastSnapshot,
     state() {

@@ -23,15 +23,30 @@ export const LEARNED_MAX_AGE_MS = 7 * 86_400_000;
 /** How often the baselines are saved while every class is normal. */
 export const LEARNED_SAVE_EVERY_MS = 60_000;
 
+/** What the operator port does with the saved baselines. */
+export interface LearnedStore {
+  /** Saves the baselines now if every class is normal; false when it did not. */
+  save(): boolean;
+  /**
+   * Deletes the saved baselines: a restart learns afresh. With `Detector.forget`, the answer to a
+   * flood learned as normal — the saved row would otherwise bring it back at every start for a week.
+   */
+  discard(): void;
+  /** When the saved baselines were written (ms), if there are any. */
+  savedAt(): number | undefined;
+}
+
 /** The learned-baselines service over the shield's database. */
 export function createLearnedStore(d: {
   db: SqliteDatabase; detector: Pick<Detector, 'learned' | 'restore'>; clock: Clock; log: Pick<Logger, 'info' | 'warn'>;
   maxAgeMs?: number; everyMs?: number;
-}): Service<Config> & { save(): boolean } {
+}): Service<Config> & LearnedStore {
   const maxAgeMs = d.maxAgeMs ?? LEARNED_MAX_AGE_MS;
   d.db.exec('CREATE TABLE IF NOT EXISTS detector_learned (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, data TEXT NOT NULL)');
   const read = d.db.prepare('SELECT saved_at AS savedAt, data FROM detector_learned WHERE id = 1');
   const write = d.db.prepare('INSERT INTO detector_learned (id, saved_at, data) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data');
+  const remove = d.db.prepare('DELETE FROM detector_learned WHERE id = 1');
+  const stamp = d.db.prepare('SELECT saved_at AS savedAt FROM detector_learned WHERE id = 1');
   let timer: NodeJS.Timeout | undefined;
   const save = (): boolean => {
     const learned = d.detector.learned();
@@ -47,6 +62,8 @@ export function createLearnedStore(d: {
   return {
     name: 'learned-baselines',
     save,
+    discard() { remove.run(); },
+    savedAt: () => (stamp.get() as { savedAt: number } | undefined)?.savedAt,
     start() {
       const row = read.get() as { savedAt: number; data: string } | undefined;
       if (row !== undefined) {
