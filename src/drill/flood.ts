@@ -54,6 +54,12 @@ export interface FloodSpec {
   warmup?: { fromS: number; pages: number; page(rng: Rng, pageIndex: number): string };
   /** Per-request timeout, ms. */
   timeoutMs?: number;
+  /**
+   * Every request on a new connection, closed after its answer (`Connection: close`), as many
+   * botnet HTTP tools send: the target pays a TCP accept and a parser per request, and defences
+   * that count per connection see one request each.
+   */
+  freshConnections?: boolean;
 }
 
 /** A flood's environment: the run's sources and the target origin. */
@@ -125,7 +131,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     outstanding++;
     recordSent(counters, env.now());
     poolFor(env.origin, src, spec.connectionsPerSource)
-      .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+      .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(spec.freshConnections ? { reset: true } : {}) })
       .then(async (res) => {
         if (spec.keepCookies || spec.solver) applySetCookie(src.cookies, res.headers['set-cookie']);
         if (!spec.solver || src.solvesLeft <= 0 || src.solving || res.statusCode < 300) { await res.body.dump(); return String(res.statusCode); }

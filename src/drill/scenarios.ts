@@ -156,6 +156,13 @@ export const SCENARIOS: Record<string, Scenario> = {
       return { floods: [flood(ctx, 'distributed-low-rate', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin))], slow: [] };
     },
   },
+  'connection-churn': {
+    name: 'connection-churn', summary: 'Distributed flood where every request opens a new connection and closes it after the answer (Connection: close), as many botnet HTTP tools do: a TCP accept and a parse per request.',
+    params: floodParams(600, 1000, 2),
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'connection-churn', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), { freshConnections: true })], slow: [],
+    }),
+  },
   'cache-buster': {
     name: 'cache-buster', summary: 'Search and tracking URLs with random query parameters, so no cache can answer them.',
     params: floodParams(600, 200, 4),

@@ -82,6 +82,19 @@ test('cache-buster: only search/tracking URLs, each with a random query paramete
   assert.equal(new Set(srv.requests.map((q) => q.addr)).size, 50);
 });
 
+test('connection-churn: every request on a connection of its own, closed after the answer', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const r = await drill(srv.url, 'connection-churn', { rate: 200, sources: 100, connections: 2 });
+  assert.ok(srv.requests.length > 250, `${srv.requests.length} requests`);
+  assert.equal(new Set(srv.requests.map((q) => q.addr)).size, 100);
+  // One connection per request: the server saw (about) as many connections as requests.
+  assert.ok(srv.connections.length >= srv.requests.length && srv.connections.length <= srv.requests.length + 200, `${srv.connections.length} connections for ${srv.requests.length} requests`);
+  assert.ok(srv.requests.every((q) => q.headers.connection === 'close'));
+  assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) > 250);
+  assertBrowserLike(srv.requests);
+});
+
 test('login-flood: form POSTs of random credentials to /bank/login', async (t) => {
   const srv = await startRecordingServer((_q, res) => { res.statusCode = 401; res.end('{}'); });
   t.after(srv.close);

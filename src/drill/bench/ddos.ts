@@ -35,6 +35,7 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'single-flood': { rate: 600, connections: 256 },
   'distributed-low-rate': { rate: 600, sources: 2000, connections: 2 },
   'cache-buster': { rate: 600, sources: 200, connections: 16 },
+  'connection-churn': { rate: 600, sources: 1000, connections: 3 },
   'login-flood': { rate: 600, sources: 500, connections: 8 },
   'preflight-flood': { rate: 600, sources: 1000, connections: 3 },
   'header-randomizer': { rate: 600, sources: 300, connections: 10 },
