@@ -37,6 +37,8 @@ export interface RequestContext {
   routeClass: RouteClass | 'none';
   /** The class whose queue the request waits in, when not its route's (filters/request/continuation.ts). */
   admissionClass: RouteClass | undefined;
+  /** The pace level a continuation is served at: its critical request's (defence/continuations.ts). */
+  continuationPace?: number | undefined;
   verdict: Verdict | undefined;
   /** Upstream time to response headers, ms, when the request was forwarded. */
   upstreamMs: number | undefined;

@@ -119,7 +119,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
       const now = shared.ticker.now();
-      return tierFor(ctx.baseTier, withSourcePace(pace.level(ctx.paceKey, now), pace, ctx, now));
+      const level = withSourcePace(pace.level(ctx.paceKey, now), pace, ctx, now);
+      // A continuation keeps its critical request's pace (defence/continuations.ts).
+      return tierFor(ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
     }
     : undefined;
   const k = config.detection.knownFirstMs;

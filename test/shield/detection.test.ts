@@ -294,6 +294,46 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
 });
 
+test('a continuation is served at its critical request\'s pace, not one level heavier for the redirect itself', async (t) => {
+  const h = await startHoldingShield(t, (req, res) => {
+    if (req.url !== '/pay/confirm') return false;
+    res.writeHead(303, { location: '/orders/7' }).end();
+    return true;
+  });
+  const { shield, seen } = h;
+  const repOf = async (dispatcher: Agent): Promise<string> => {
+    const r = await request(`${shield.url}/start`, { headers: BROWSER, dispatcher });
+    await r.body.dump();
+    const rep = cookieOf(r.headers['set-cookie'], 'rempart_rep');
+    assert.ok(rep);
+    return rep;
+  };
+  const customer = h.agent('127.0.0.51');
+  const other = h.agent('127.0.0.52');
+  const mine = await repOf(customer);
+  const theirs = await repOf(other);
+  // The customer's action: two pages, then the payment form (its third request: pace 0) and its redirect (the fourth).
+  for (const path of ['/basket', '/pay']) {
+    const r = await request(`${shield.url}${path}`, { headers: { ...BROWSER, cookie: mine }, dispatcher: customer });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
+  }
+  const paid = await request(`${shield.url}/pay/confirm`, { method: 'POST', headers: { ...BROWSER, cookie: mine, 'content-type': 'application/x-www-form-urlencoded' }, body: 'ok=1', dispatcher: customer });
+  assert.equal(paid.statusCode, 303);
+  await paid.body.dump();
+  const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: theirs }, dispatcher: other });
+  await h.held();
+  // The order page queues first; another customer's payment (critical, pace 0) 50 ms later. Both
+  // hold young reputations: at pace 1 the order page would be 500 ms behind and go second.
+  const follow = request(`${shield.url}/orders/7`, { headers: { ...BROWSER, cookie: mine }, dispatcher: customer });
+  await new Promise((r) => setTimeout(r, 50));
+  const payment = request(`${shield.url}/pay/other`, { method: 'POST', headers: { ...BROWSER, cookie: theirs, 'content-type': 'application/x-www-form-urlencoded' }, body: 'ok=1', dispatcher: other });
+  await new Promise((r) => setTimeout(r, 50));
+  h.release();
+  for (const p of [held, follow, payment]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  assert.deepEqual(seen.slice(-3), ['GET /hold', 'GET /orders/7', 'POST /pay/other'], 'the continuation kept its action\'s pace');
+});
+
 /**
  * Four POSTs queued behind a held slot, in this order: a bot holding a reputation (earned on
  * another page) that copies a browser's form POST, Referer included; the same without a token;

@@ -5,22 +5,22 @@ import { createContinuations, sameSiteTarget } from '../../src/shield/defence/co
 test('a continuation is taken once, by the client it was granted to, for its target only', () => {
   const c = createContinuations();
   c.grant('rep:a', '/bank/account', 1_000);
-  assert.equal(c.take('rep:b', '/bank/account', 1_100), false, 'another client');
-  assert.equal(c.take('rep:a', '/bank/other', 1_100), false, 'another target');
-  assert.equal(c.take('rep:a', '/bank/account', 1_100), true);
-  assert.equal(c.take('rep:a', '/bank/account', 1_200), false, 'used up');
+  assert.equal(c.take('rep:b', '/bank/account', 1_100), undefined, 'another client');
+  assert.equal(c.take('rep:a', '/bank/other', 1_100), undefined, 'another target');
+  assert.equal(c.take('rep:a', '/bank/account', 1_100), 0, 'served at the pace of its critical request (0 when unsaid)');
+  assert.equal(c.take('rep:a', '/bank/account', 1_200), undefined, 'used up');
   assert.equal(c.size, 0);
 });
 
 test('two redirects to one target lend two continuations; none outlives its ttl', () => {
   const c = createContinuations({ ttlMs: 10_000 });
-  c.grant('k', '/t', 0);
-  c.grant('k', '/t', 5_000);
-  assert.equal(c.take('k', '/t', 6_000), true);
-  assert.equal(c.take('k', '/t', 6_000), true);
-  assert.equal(c.take('k', '/t', 6_000), false);
+  c.grant('k', '/t', 0, 0);
+  c.grant('k', '/t', 5_000, 2);
+  assert.equal(c.take('k', '/t', 6_000), 2, 'the heaviest pace of the pending grants');
+  assert.equal(c.take('k', '/t', 6_000), 2);
+  assert.equal(c.take('k', '/t', 6_000), undefined);
   c.grant('k', '/late', 0);
-  assert.equal(c.take('k', '/late', 10_001), false, 'expired');
+  assert.equal(c.take('k', '/late', 10_001), undefined, 'expired');
   assert.equal(c.size, 0, 'an expired continuation is dropped when asked for');
 });
 
@@ -28,9 +28,9 @@ test('memory is bounded: past maxEntries the oldest continuation is forgotten', 
   const c = createContinuations({ maxEntries: 3 });
   for (let i = 0; i < 5; i++) c.grant(`k${i}`, '/t', i);
   assert.equal(c.size, 3);
-  assert.equal(c.take('k0', '/t', 10), false);
-  assert.equal(c.take('k1', '/t', 10), false);
-  assert.equal(c.take('k4', '/t', 10), true);
+  assert.equal(c.take('k0', '/t', 10), undefined);
+  assert.equal(c.take('k1', '/t', 10), undefined);
+  assert.equal(c.take('k4', '/t', 10), 0);
 });
 
 test('only a Location on the request\'s own host continues it, resolved as a browser resolves it', () => {

@@ -14,6 +14,12 @@
  * slots than it already had critical requests served. The route, its upstream, its limits and its
  * challenges are the target's own; only the place in the queue changes.
  *
+ * It also lends its pace: the continuation is served at the pace level its critical request was
+ * served at, not one level heavier for the requests of the same action (the login page, the POST,
+ * now its redirect: three in a second put a customer at pace 1, 500 ms behind, and its account page
+ * waited 240–320 ms in browse-then-flood while the POST had waited 20). It still counts in the
+ * client's pace, and a flood's POST lends a flood's pace.
+ *
  * Memory is bounded: at most `maxEntries` continuations, the oldest forgotten first. Pure: the
  * caller passes `now`.
  */
@@ -29,34 +35,38 @@ export interface ContinuationParams {
 export const DEFAULT_CONTINUATIONS: ContinuationParams = Object.freeze({ ttlMs: 10_000, maxEntries: 100_000 });
 
 export interface Continuations {
-  /** A critical request of `client` was answered with a redirect to `target` (origin-form). */
-  grant(client: string, target: string, now: number): void;
-  /** Whether `client` holds a continuation to `target`; it is used up if so. */
-  take(client: string, target: string, now: number): boolean;
+  /** A critical request of `client`, served at pace level `pace`, was answered with a redirect to `target` (origin-form). */
+  grant(client: string, target: string, now: number, pace?: number): void;
+  /**
+   * The pace level a continuation of `client` to `target` is served at (the heaviest of those
+   * pending), or undefined when it holds none; one is used up.
+   */
+  take(client: string, target: string, now: number): number | undefined;
   readonly size: number;
 }
 
 export function createContinuations(overrides: Partial<ContinuationParams> = {}): Continuations {
   const p: ContinuationParams = { ...DEFAULT_CONTINUATIONS, ...overrides };
-  // Key: client and target; value: when granted, and how many redirects to it are not taken yet.
-  const map = createRecencyMap<{ at: number; count: number }>();
+  // Key: client and target; value: when granted, how many redirects to it are not taken yet, and
+  // the heaviest pace they were granted at.
+  const map = createRecencyMap<{ at: number; count: number; pace: number }>();
   const keyOf = (client: string, target: string): string => `${client}\n${target}`;
   return {
-    grant(client, target, now) {
+    grant(client, target, now, pace = 0) {
       const key = keyOf(client, target);
       const e = map.peek(key);
-      if (e !== undefined && now - e.at <= p.ttlMs) { e.count++; e.at = now; map.set(key, e); return; }
+      if (e !== undefined && now - e.at <= p.ttlMs) { e.count++; e.at = now; e.pace = Math.max(e.pace, pace); map.set(key, e); return; }
       if (e === undefined && map.size >= p.maxEntries) { const o = map.oldest(); if (o) map.delete(o[0]); }
-      map.set(key, { at: now, count: 1 });
+      map.set(key, { at: now, count: 1, pace });
     },
     take(client, target, now) {
-      if (map.size === 0) return false;
+      if (map.size === 0) return undefined;
       const key = keyOf(client, target);
       const e = map.peek(key);
-      if (e === undefined) return false;
-      if (now - e.at > p.ttlMs) { map.delete(key); return false; }
+      if (e === undefined) return undefined;
+      if (now - e.at > p.ttlMs) { map.delete(key); return undefined; }
       if (--e.count === 0) map.delete(key);
-      return true;
+      return e.pace;
     },
     get size() { return map.size; },
   };

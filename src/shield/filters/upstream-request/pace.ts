@@ -25,6 +25,8 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     // token's own. A request with no token is already behind every token holder (and one filed as a
     // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).
     if (visits !== undefined && ctx.baseTier < STANDING.anonymous && level < UNBACKED_PACE && unbackedSubmission(ctx, visits, now)) level = UNBACKED_PACE;
+    // The redirect that completes a critical action is served at that action's pace (defence/continuations.ts).
+    if (ctx.continuationPace !== undefined) level = Math.min(level, ctx.continuationPace);
     onExchangeEnd(ctx, () => pace.done(key));
     if (ctx.traits) ctx.traits.pace = level;
     // A token revoked for flooding was already put last; never move a request up.

@@ -16,7 +16,7 @@ export function createContinuationGrantFilter(continuations: Continuations, tick
     const location = res.headers.location;
     if (typeof location !== 'string') return undefined;
     const target = sameSiteTarget(location, ctx.path, ctx.req.headers.host);
-    if (target !== undefined) continuations.grant(ctx.paceKey ?? ctx.clientKey, target, ticker.now());
+    if (target !== undefined) continuations.grant(ctx.paceKey ?? ctx.clientKey, target, ticker.now(), ctx.traits?.pace ?? 0);
     return undefined;
   });
 }
