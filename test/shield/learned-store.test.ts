@@ -117,11 +117,15 @@ test('forgetting resets the rate baselines and shares of a running detector, whi
   const detector = detectorAt(clock, { saturated: false });
   for (let s = 0; s < 40; s++) second(detector, clock, 40);
   assert.ok((detector.learned()?.classes.normal?.rate.samples ?? 0) >= 30);
+  assert.ok(((detector.state() as { learnedShares: Record<string, number> }).learnedShares.fingerprint ?? 0) >= 30, '/api/state shows how much was learned');
   detector.forget('bob');
   const after = detector.learned();
   assert.equal(after?.classes.normal?.rate.samples, 0);
   assert.equal(after?.classes.normal?.rate.mean, 0);
   assert.deepEqual(after?.shares, {});
+  const state = detector.state() as { classes: Record<string, { baselineSamples: number }>; learnedShares: Record<string, number> };
+  assert.equal(state.classes.normal?.baselineSamples, 0, '/api/state shows the baselines cold');
+  assert.ok(Object.values(state.learnedShares).every((n) => n === 0));
   second(detector, clock, 40);
   assert.equal(detector.learned()?.classes.normal?.rate.samples, 1, 'learning from the next second on');
 });

@@ -360,7 +360,10 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         dryRun: self.dryRun,
         phase: worstPhase(),
         attackStartedAgoS: attackStartedAt === undefined ? null : Math.round((now - attackStartedAt) / 1000),
-        classes: Object.fromEntries([...states].map(([c, s]) => [c, { phase: s.phase, sinceS: Math.round((now - s.since) / 1000), baselineRatePerS: Math.round(s.rate.mean * 10) / 10, forced: s.forcedUntil !== undefined && s.forcedUntil > now }])),
+        classes: Object.fromEntries([...states].map(([c, s]) => [c, { phase: s.phase, sinceS: Math.round((now - s.since) / 1000), baselineRatePerS: Math.round(s.rate.mean * 10) / 10, baselineSamples: s.rate.samples, forced: s.forcedUntil !== undefined && s.forcedUntil > now }])),
+        // Seconds each dimension's shares were learned from (30 make them warm): what an operator
+        // forgets with DELETE /api/detection/baselines.
+        learnedShares: Object.fromEntries(DIMENSIONS.map((dim) => [dim, shares.samples(dim)])),
         escalationLevel: plan.level,
         signatures: signatures.slice(0, 10),
         mitigations: [
