@@ -16,6 +16,8 @@ export interface BrowserOptions {
   maxRedirects?: number;
   /** Response bodies larger than this are cut (bounded memory). */
   maxBodyBytes?: number;
+  /** Cookies the browser already holds (a returning customer's, set on an earlier visit). */
+  cookies?: Iterable<readonly [string, string]>;
 }
 
 export interface FetchInit {
@@ -73,7 +75,7 @@ export function createBrowser(opts: BrowserOptions): Browser {
     // undici takes the source address at the top level (a `connect.localAddress` is overridden).
     ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
   });
-  const jar = new Map<string, string>();
+  const jar = new Map<string, string>(opts.cookies ?? []);
   const origin = new URL(opts.origin);
   const maxBody = opts.maxBodyBytes ?? 256 * 1024;
 

@@ -45,6 +45,12 @@ export interface DrillOptions {
   /** Grace for pending legitimate requests after the end, ms. */
   graceMs?: number;
   solver?: ChallengeSolver;
+  /**
+   * Returning customers: the cookie each user of the population before the crowd already holds
+   * from earlier visits, by its address and User-Agent (the bench gives them a reputation the
+   * shield issued a week before). Newcomers of a crowd never get one: they never visited.
+   */
+  knownCookie?(address: string, userAgent: string): readonly [string, string] | undefined;
   signal?: AbortSignal;
   onProgress?(p: DrillProgress): void;
 }
@@ -210,10 +216,13 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const userIdentities = Array.from({ length: totalUsers }, () => pickIdentity(userRng));
   const attackIdentity = (addrs: readonly (string | undefined)[], attackRng: Rng): BrowserIdentity[] =>
     addrs.map((_, k) => (layout === 'shared-address' ? userIdentities[k % legitAddrs.length]! : pickIdentity(attackRng)));
+  const baseUsers = tracking + banking;
   const startUser = (i: number): void => {
     if (stopNew.signal.aborted) return;
     const profile = i % (tracking + banking) < tracking ? 'tracking' : 'banking';
-    const browser = createBrowser({ origin, localAddress: legitAddrs[i % legitAddrs.length], identity: userIdentities[i]!, solver });
+    const address = legitAddrs[i % legitAddrs.length];
+    const known = i < baseUsers && address !== undefined ? opts.knownCookie?.(address, userIdentities[i]!.userAgent) : undefined;
+    const browser = createBrowser({ origin, localAddress: address, identity: userIdentities[i]!, solver, ...(known ? { cookies: [known] } : {}) });
     browsers.push(browser);
     const ctx: UserContext = {
       browser, rng: userRng.fork(), origin, timeScale, now, settings, signal: stopNew.signal, requestSignal: stopRequests.signal,
@@ -222,7 +231,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     };
     users.push(runUser(ctx, profile, `client${100000 + i}`).catch(() => undefined));
   };
-  const baseUsers = tracking + banking;
   for (let i = 0; i < baseUsers; i++) startUser(i);
   const crowdTimer = plan.crowd && setTimeout(() => { for (let i = baseUsers; i < totalUsers; i++) startUser(i); }, plan.crowd.atS * 1000);
 

@@ -14,6 +14,7 @@ import { ms, pct, int, mitigationText } from '../report/format.js';
 import { runDrill, type DrillReport } from '../run.js';
 import { getScenario } from '../scenarios.js';
 import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
+import { benchSecret, knownCustomerCookie } from './known-customers.js';
 import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,6 +105,11 @@ export interface DdosBenchOptions {
    * a variant of an attack, or a sweep, with the same cells and table. Listed in the table's header.
    */
   params?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /**
+   * Returning customers: every user of the population before the crowd holds a reputation issued
+   * a week before the run (known-customers.ts). Default: none, every reputation is the cell's own.
+   */
+  knownCustomers?: boolean;
   log?(line: string): void;
 }
 
@@ -203,6 +209,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
   }
   const kill = o.killServerAtS;
+  const secret = o.knownCustomers === true ? benchSecret() : undefined;
+  const knownCookie = secret !== undefined ? knownCustomerCookie(secret) : undefined;
   // The failover run's two servers share their application state (signed sessions and payment ids,
   // as servers on one database would), so a customer whose server dies can go on on the other.
   const originOpts = kill !== undefined ? { ...BENCH_ORIGIN, stateSecret: randomBytes(16).toString('hex') } : BENCH_ORIGIN;
@@ -225,7 +233,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
         const start = (accessLog?: string): ReturnType<typeof spawnServer> =>
-          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}) });
+          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}), ...(secret !== undefined ? { secret } : {}) });
         if (o.accessLogDir !== undefined) mkdirSync(o.accessLogDir, { recursive: true });
         const s = await start(o.accessLogDir !== undefined && o.keepState ? join(o.accessLogDir, `${name}.jsonl`) : undefined);
         restarts.set(name, start);
@@ -271,7 +279,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale, ...(o.leadS !== undefined ? { leadS: o.leadS } : {}),
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
             params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout, userSettings: BENCH_USER_SETTINGS,
-            originStats: statsUrl, signal: o.signal,
+            originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}),
           });
           cells.push({ target: target.name, scenario, report });
           log(`[${n}/${total}] ${scenario} × ${target.name}: legit ${pct(report.legit.all.successRatio)}, p99 ${ms(report.legit.all.p99)}, mitigated ${mitigationText(report.legit.mitigation)}, ` +
@@ -306,6 +314,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
+    (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.killServerAtS !== undefined) {
     lines.push(`**Failover run**: two origin servers of that capacity each; the first is killed (SIGKILL) ${o.killServerAtS} s into each cell, ` +

@@ -178,7 +178,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; secret?: string } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -190,6 +190,8 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
     routes: rempartRoutes('origin', opts.cache === true),
+    // Only with --known-customers: the key their week-old reputations were signed with.
+    ...(opts.secret !== undefined ? { detection: { secret: opts.secret } } : {}),
     // The access log (one JSON line per request: queue wait, tier, pace, identity digest) only when
     // asked for: it costs the shield a serialisation per request.
     log: opts.accessLog !== undefined ? { level: 'info', access: true } : { level: 'warn', access: false },
