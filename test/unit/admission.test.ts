@@ -179,6 +179,23 @@ test('within a class, better standing goes first among close arrivals; its head 
   assert.equal(log.at(-1), 'start recent');
 });
 
+test('an established customer at a busy moment (pace 1) goes before a young reputation at pace 0, within a bound', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit(tiered(2, tierFor(STANDING.recent, 0), log, 'young'), 0);
+  q.admit(tiered(2, tierFor(STANDING.established, 1), log, 'known-busy'), 20);
+  q.release(100);
+  assert.equal(log.at(-1), 'start known-busy', 'standing before pace among light paces');
+  q.release(100);
+  assert.equal(log.at(-1), 'start young');
+  // Bounded: a young reputation that came 100 ms earlier goes first.
+  q.admit(tiered(2, tierFor(STANDING.recent, 0), log, 'young-earlier'), 400);
+  q.admit(tiered(2, tierFor(STANDING.established, 1), log, 'known-later'), 500);
+  q.release(600);
+  assert.equal(log.at(-1), 'start young-earlier');
+});
+
 /** Admits each [rank, tier, name, at] behind one busy slot, then releases until all started; the start order. */
 function startOrder(arrivals: ReadonlyArray<readonly [number, number, string, number]>, releaseAt: number): string[] {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });

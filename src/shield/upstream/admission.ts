@@ -170,13 +170,19 @@ export const STANDING = Object.freeze({
 // 8 is no token at pace 0–1 (group 2); 9–11 are paces 2, 3, 4 (groups 3–5), with or without a token
 // (a request with no token is paced by its source, filters/request/clearance.ts).
 const HEAD_START_BY_STANDING = [0, 250, 500, 1000]; // ms behind an established customer
-const PACE_ONE_MS = 500; // a token at pace 1 (4–7 requests in 5 s) waits this much more
+// A token at pace 1 (4–7 requests in 5 s) waits this much more, by standing. An established
+// customer's busy moment (a login's page, POST and redirect; a page and its assets) must not put
+// it behind reputations minutes old at pace 0 — bots that browsed just before their flood send
+// their first requests light, about 300 of them in the flood's first second (browse-then-flood,
+// --known-customers: an established customer's account page waited 306 ms behind them at 500):
+// among light paces, what a token proves about the past ranks before its pace.
+const PACE_ONE_MS_BY_STANDING = [200, 500, 500, 500];
 /** Number of distinct tiers. */
 export const TIERS = 12;
 const GROUP_OF: readonly number[] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 4, 5];
 const GROUPS = 6;
 const OFFSET_OF: readonly number[] = Array.from({ length: TIERS }, (_, t) =>
-  t < 8 ? (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * PACE_ONE_MS : 0);
+  t < 8 ? (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * (PACE_ONE_MS_BY_STANDING[t >> 1] as number) : 0);
 /** Tier 0 … TIERS - 1 of a request by standing (STANDING) and pace level (0–4). */
 export function tierFor(standing: number, pace: number): number {
   if (pace <= 1) return standing >= STANDING.anonymous ? ANONYMOUS_TIER : Math.max(0, standing) * 2 + Math.max(0, pace);
