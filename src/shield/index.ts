@@ -13,6 +13,8 @@ export type { RequestContext } from './context.js';
 export type { Verdict } from './verdict.js';
 // The challenge protocol's reference client (docs/challenge.md), for non-browser clients.
 export { solveChallenge, solvePow } from './challenge/solver.js';
+// A reputation for a client known before this shield ran (bench ddos --known-customers).
+export { mintReputationCookie } from './reputation/issue.js';
 export { parseChallengeHeader, type ChallengeDescription } from './challenge/header.js';
 export { createTrafficSketch, type TrafficSketch, type Observation } from './detect/source-tracker.js';
 export { createSpaceSaving } from './detect/space-saving.js';

@@ -1,5 +1,8 @@
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { clientBindingKey } from '../defence/binding.js';
 import { COOKIE_NAMES, serializeCookie } from './cookie.js';
-import { signToken, toTokenTime, type RandomBytes, type TokenKeyring, type TokenPayload } from './token.js';
+import { addressPrefix } from './prefix.js';
+import { createKeyring, signToken, toTokenTime, type RandomBytes, type TokenKeyring, type TokenPayload } from './token.js';
 
 /** What the response filter knows when deciding whether to hand out a reputation cookie. */
 export interface ReputationIssueFacts {
@@ -51,4 +54,23 @@ export function planReputationCookie(facts: ReputationIssueFacts, policy: Reputa
     id: rep?.id ?? policy.randomBytes(9).toString('base64url'),
   }, policy.keys);
   return serializeCookie(COOKIE_NAMES.rep, token, { maxAgeS: ttlS, secure: facts.secure });
+}
+
+/**
+ * The reputation cookie (name and value) a shield signing with `secret` (its `detection.secret`)
+ * gives a client at `address` with `userAgent` first seen at `firstSeenMs`, bound as the response
+ * filter binds it (the address's /24 or /48, a digest of the agent). For clients known before this
+ * shield ran — the bench's returning customers (`bench ddos --known-customers`), or customers
+ * carried over from a previous deployment's key.
+ * @example
+ * const [name, value] = mintReputationCookie(secret, { address: '203.0.113.7', userAgent }, Date.now() - 7 * 86_400_000);
+ */
+export function mintReputationCookie(secret: string, client: { address: string; userAgent: string | undefined }, firstSeenMs: number,
+  opts: { ttlS?: number; randomBytes?: RandomBytes } = {}): readonly [string, string] {
+  const iat = toTokenTime(firstSeenMs);
+  const token = signToken({
+    k: 'rep', iat, exp: iat + (opts.ttlS ?? DEFAULT_TTL_S), p: addressPrefix(client.address),
+    f: clientBindingKey(client.userAgent), id: (opts.randomBytes ?? cryptoRandomBytes)(9).toString('base64url'),
+  }, createKeyring(Buffer.from(secret)));
+  return [COOKIE_NAMES.rep, token];
 }
