@@ -48,7 +48,8 @@ const LANGUAGE_ID = KNOWN_NAMES.indexOf(ACCEPT_LANGUAGE);
 const ENCODING_ID = KNOWN_NAMES.indexOf(ACCEPT_ENCODING);
 const CONNECTION_ID = KNOWN_NAMES.indexOf(CONNECTION);
 const byHash = new Map<number, number>(KNOWN_NAMES.map((n, i) => [fnv1a32(n), i]));
-const STATE_IDS: ReadonlySet<number> = new Set(KNOWN_NAMES.flatMap((n, i) => (STATE_NAMES.has(n) ? [i] : [])));
+// By name id: one array read per header on the request path, not a Set lookup.
+const IS_STATE: Uint8Array = Uint8Array.from(KNOWN_NAMES, (n) => (STATE_NAMES.has(n) ? 1 : 0));
 if (byHash.size !== KNOWN_NAMES.length) throw new Error('fingerprint: header-name hash collision');
 
 const MAX_HEADERS = 64; // names beyond this are not read: a request with 500 headers is its own shape
@@ -130,7 +131,7 @@ export function describeFingerprint(rawHeaders: readonly string[], extra: Finger
       if (names[names.length - 1] !== '*') names.push('*');
       continue;
     }
-    if (STATE_IDS.has(id)) continue;
+    if (IS_STATE[id] === 1) continue;
     const known = KNOWN_NAMES[id] as string;
     names.push(known);
     if (known === ACCEPT) accept ??= value;
@@ -180,7 +181,7 @@ export function requestFingerprint(rawHeaders: readonly string[], extra: Fingerp
       lastUnknown = true;
       continue;
     }
-    if (STATE_IDS.has(id)) continue;
+    if (IS_STATE[id] === 1) continue;
     lastUnknown = false;
     feed(0x100 + id);
     if (id === ACCEPT_ID) { if (accept < 0) accept = i + 1; }

@@ -24,8 +24,8 @@ export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>): s
     if (amp < 0) amp = n;
     let eq = urlOrSearch.indexOf('=', start);
     if (eq < 0 || eq > amp) eq = amp;
-    if (eq > start && !(ignore !== undefined && ignore.has(urlOrSearch.slice(start, eq)))) {
-      let key = urlOrSearch.slice(start, eq);
+    let key = eq > start ? urlOrSearch.slice(start, eq) : '';
+    if (key !== '' && !(ignore !== undefined && ignore.has(key))) {
       // Random keys (`?8f3a9c1e=1`) all fold into one `{k}` so they cannot mint shapes at will.
       if (isIdSegment(key)) key = '{k}';
       else if (key.length > MAX_KEY_CHARS) key = key.slice(0, MAX_KEY_CHARS) + '…';
