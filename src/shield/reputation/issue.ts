@@ -48,12 +48,16 @@ export function planReputationCookie(facts: ReputationIssueFacts, policy: Reputa
   // A reputation's exp - ttl is when it was last signed; one signed by the previous key is
   // re-signed at once, so a key rotation migrates active clients without losing their age.
   if (rep && rep.kid === policy.keys.current.id && nowS - (rep.exp - ttlS) < (policy.refreshAfterS ?? DEFAULT_REFRESH_S)) return undefined;
-  const token = signToken({
-    k: 'rep', iat: rep ? rep.iat : nowS, exp: nowS + ttlS, p: facts.prefix,
-    ...(facts.fingerprint !== undefined ? { f: facts.fingerprint } : {}),
-    id: rep?.id ?? policy.randomBytes(9).toString('base64url'),
-  }, policy.keys);
+  const token = reputationToken({ iat: rep ? rep.iat : nowS, exp: nowS + ttlS, prefix: facts.prefix, fingerprint: facts.fingerprint, id: rep?.id }, policy.keys, policy.randomBytes);
   return serializeCookie(COOKIE_NAMES.rep, token, { maxAgeS: ttlS, secure: facts.secure });
+}
+
+/** A signed reputation token; a new random id unless it keeps one. */
+function reputationToken(c: { iat: number; exp: number; prefix: string; fingerprint: string | undefined; id: string | undefined }, keys: TokenKeyring, randomBytes: RandomBytes): string {
+  return signToken({
+    k: 'rep', iat: c.iat, exp: c.exp, p: c.prefix, ...(c.fingerprint !== undefined ? { f: c.fingerprint } : {}),
+    id: c.id ?? randomBytes(9).toString('base64url'),
+  }, keys);
 }
 
 /**
@@ -68,9 +72,7 @@ export function planReputationCookie(facts: ReputationIssueFacts, policy: Reputa
 export function mintReputationCookie(secret: string, client: { address: string; userAgent: string | undefined }, firstSeenMs: number,
   opts: { ttlS?: number; randomBytes?: RandomBytes } = {}): readonly [string, string] {
   const iat = toTokenTime(firstSeenMs);
-  const token = signToken({
-    k: 'rep', iat, exp: iat + (opts.ttlS ?? DEFAULT_TTL_S), p: addressPrefix(client.address),
-    f: clientBindingKey(client.userAgent), id: (opts.randomBytes ?? cryptoRandomBytes)(9).toString('base64url'),
-  }, createKeyring(Buffer.from(secret)));
+  const token = reputationToken({ iat, exp: iat + (opts.ttlS ?? DEFAULT_TTL_S), prefix: addressPrefix(client.address), fingerprint: clientBindingKey(client.userAgent), id: undefined },
+    createKeyring(Buffer.from(secret)), opts.randomBytes ?? cryptoRandomBytes);
   return [COOKIE_NAMES.rep, token];
 }

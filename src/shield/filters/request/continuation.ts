@@ -2,7 +2,6 @@ import type { Clock } from '../../../core/clock.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 import type { RequestContext } from '../../context.js';
 import type { Continuations } from '../../defence/continuations.js';
-import { tierFor, WORST_TIER } from '../../upstream/admission.js';
 
 /**
  * The request that follows a critical request's redirect (Post/Redirect/Get: the account page after
@@ -16,10 +15,8 @@ export function createContinuationFilter(continuations: Continuations, ticker: C
     const pace = continuations.take(ctx.paceKey ?? ctx.clientKey, ctx.target, ticker.now());
     if (pace === undefined) return undefined;
     ctx.admissionClass = 'critical';
+    // Its tier is set from this level by the pace filter (filters/upstream-request/pace.ts).
     ctx.continuationPace = pace;
-    // Read at the clearance with this request counted as one more of the client's: the level its
-    // critical request was served at instead (a token revoked meanwhile stays last).
-    if (ctx.baseTier !== undefined && ctx.tier !== WORST_TIER) ctx.tier = Math.min(ctx.tier, tierFor(ctx.baseTier, pace));
     return undefined;
   });
 }

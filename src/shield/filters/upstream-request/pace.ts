@@ -29,8 +29,9 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     if (ctx.continuationPace !== undefined) level = Math.min(level, ctx.continuationPace);
     onExchangeEnd(ctx, () => pace.done(key));
     if (ctx.traits) ctx.traits.pace = level;
-    // A token revoked for flooding was already put last; never move a request up.
-    ctx.tier = Math.max(ctx.tier, tierFor(ctx.baseTier, level));
+    // Never above the tier the clearance read (a request is not moved up), except a continuation:
+    // the clearance read its level with the redirect counted as one more request of the action.
+    ctx.tier = ctx.continuationPace !== undefined ? tierFor(ctx.baseTier, level) : Math.max(ctx.tier, tierFor(ctx.baseTier, level));
     return undefined;
   });
 }
