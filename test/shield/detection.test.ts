@@ -260,12 +260,15 @@ test('behind a shared address each newcomer\'s no-JavaScript cookie is its own i
   assert.equal(shared[2]?.id, (await nojsPayload(nat)).id, 'past the budget, the address and agent\'s identity again');
 });
 
+/** The upstream's answer to a payment form: 303 to the order page (Post/Redirect/Get). */
+const payRedirectsToOrder = (req: IncomingMessage, res: ServerResponse): boolean => {
+  if (req.url !== '/pay/confirm') return false;
+  res.writeHead(303, { location: '/orders/7' }).end();
+  return true;
+};
+
 test('the page a critical request redirects to (Post/Redirect/Get) waits in the critical queue, once', async (t) => {
-  const h = await startHoldingShield(t, (req, res) => {
-    if (req.url !== '/pay/confirm') return false;
-    res.writeHead(303, { location: '/orders/7' }).end();
-    return true;
-  });
+  const h = await startHoldingShield(t, payRedirectsToOrder);
   const { shield, seen } = h;
   const customer = h.agent('127.0.0.41');
   const other = h.agent('127.0.0.42');
@@ -295,11 +298,7 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
 });
 
 test('a continuation is served at its critical request\'s pace, not one level heavier for the redirect itself', async (t) => {
-  const h = await startHoldingShield(t, (req, res) => {
-    if (req.url !== '/pay/confirm') return false;
-    res.writeHead(303, { location: '/orders/7' }).end();
-    return true;
-  });
+  const h = await startHoldingShield(t, payRedirectsToOrder);
   const { shield, seen } = h;
   const repOf = async (dispatcher: Agent): Promise<string> => {
     const r = await request(`${shield.url}/start`, { headers: BROWSER, dispatcher });

@@ -32,8 +32,6 @@ export interface LearnedStore {
    * flood learned as normal — the saved row would otherwise bring it back at every start for a week.
    */
   discard(): void;
-  /** When the saved baselines were written (ms), if there are any. */
-  savedAt(): number | undefined;
 }
 
 /** The learned-baselines service over the shield's database. */
@@ -46,7 +44,6 @@ export function createLearnedStore(d: {
   const read = d.db.prepare('SELECT saved_at AS savedAt, data FROM detector_learned WHERE id = 1');
   const write = d.db.prepare('INSERT INTO detector_learned (id, saved_at, data) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, data = excluded.data');
   const remove = d.db.prepare('DELETE FROM detector_learned WHERE id = 1');
-  const stamp = d.db.prepare('SELECT saved_at AS savedAt FROM detector_learned WHERE id = 1');
   let timer: NodeJS.Timeout | undefined;
   const save = (): boolean => {
     const learned = d.detector.learned();
@@ -63,7 +60,6 @@ export function createLearnedStore(d: {
     name: 'learned-baselines',
     save,
     discard() { remove.run(); },
-    savedAt: () => (stamp.get() as { savedAt: number } | undefined)?.savedAt,
     start() {
       const row = read.get() as { savedAt: number; data: string } | undefined;
       if (row !== undefined) {
