@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConcurrencyLimit } from '../../src/shield/detect/concurrency-limit.js';
-import { codelDecide, codelOnEmpty, initialCodel, queueMode, DEFAULT_CODEL_PARAMS, type CodelState } from '../../src/shield/detect/codel.js';
 import { createPrng } from './prng.js';
 
 /**
@@ -94,37 +93,3 @@ test('a slower upstream (higher latency at every load) keeps its capacity: the n
   assert.ok(limit.noLoadRttMs >= 55, `no-load ${limit.noLoadRttMs}`);
 });
 
-test('CoDel: no drop below target, drops after a full interval above it, closer and closer (RFC 8289)', () => {
-  const p = DEFAULT_CODEL_PARAMS;
-  let s: CodelState = initialCodel(0);
-  let now = 0;
-  const drops: number[] = [];
-  // Below target: never.
-  for (let i = 0; i < 100; i++) { const d = codelDecide(s, p.targetMs - 1, (now += 5)); s = d.state; assert.equal(d.drop, false); }
-  // Above target: the first drop comes one interval later, then at interval/√count.
-  const start = now;
-  for (let i = 0; i < 200; i++) {
-    const d = codelDecide(s, p.targetMs * 3, (now += 5));
-    s = d.state;
-    if (d.drop) drops.push(now - start);
-  }
-  assert.ok(drops[0]! >= p.intervalMs && drops[0]! <= p.intervalMs + 5, `first drop at ${drops[0]}`);
-  const gaps = drops.slice(1).map((t, i) => t - drops[i]!);
-  assert.ok(gaps.length >= 5);
-  assert.ok(gaps[0]! >= gaps.at(-1)!, `gaps shrink: ${gaps.join(',')}`);
-  // Back under target: dropping stops at once.
-  const d = codelDecide(s, 1, (now += 5));
-  assert.equal(d.drop, false);
-  assert.equal(d.state.dropping, false);
-  // Too old for any mode: always dropped.
-  assert.equal(codelDecide(initialCodel(now), p.maxWaitMs, now).drop, true);
-});
-
-test('adaptive LIFO: FIFO with the long deadline while the queue empties, LIFO with a short one when it does not', () => {
-  let s = initialCodel(0);
-  assert.deepEqual(queueMode(s, 50), { overloaded: false, order: 'fifo', maxWaitMs: DEFAULT_CODEL_PARAMS.maxWaitMs });
-  assert.deepEqual(queueMode(s, 500), { overloaded: true, order: 'lifo', maxWaitMs: DEFAULT_CODEL_PARAMS.intervalMs });
-  s = codelOnEmpty(s, 480);
-  assert.equal(queueMode(s, 500).order, 'fifo');
-  assert.equal(queueMode(initialCodel(0), 500, { ...DEFAULT_CODEL_PARAMS, adaptiveLifo: false }).order, 'fifo');
-});

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { createManualClock } from '../../src/core/clock.js';
 import { createTrafficSketch, type Observation } from '../../src/shield/detect/source-tracker.js';
 import { createEwma, createShareBaseline, ewmaStep, ewmaZ, EWMA_EMPTY, alphaOf } from '../../src/shield/detect/baseline.js';
-import { createLiveStats } from '../../src/shield/detect/live-stats.js';
 import { createPrng, randomInt } from './prng.js';
 
 const obs = (client: string, extra: Partial<Observation> = {}): Observation => ({
@@ -110,40 +109,6 @@ test('share baseline learns shares, decays absent values, stays bounded', () => 
   b.learn('fp', [{ value: 'c', share: 0.2 }, { value: 'd', share: 0.2 }, { value: 'e', share: 0.2 }, { value: 'a', share: 0.4 }]);
   assert.ok(b.values('fp').length <= 3);
   assert.equal(b.values('fp')[0]?.value, 'a');
-});
-
-test('live stats: per-second rows per scope, p95 from buckets, bounded history', () => {
-  const clock = createManualClock(0);
-  const stats = createLiveStats(clock, { historySeconds: 3, maxScopes: 2 });
-  for (let i = 0; i < 100; i++) {
-    stats.arrival('critical', 'bank', i < 30);
-    stats.verdict('critical', 'bank', i < 90 ? 'allow' : 'shed');
-    if (i < 90) stats.response('critical', 'bank', i < 85 ? 10 : 900, i >= 88);
-  }
-  stats.arrival('low', 'bank');
-  stats.arrival('extra', 'bank'); // a third route class folds into (other)
-  stats.admission('bank', 64, 64, 120);
-  clock.advance(1000);
-  const row = stats.tick();
-  assert.equal(row.durationMs, 1000);
-  assert.equal(row.global.arrivals, 102);
-  assert.equal(row.routes.critical?.arrivals, 100);
-  assert.equal(row.routes['(other)']?.arrivals, 1);
-  assert.equal(row.global.verdicts.shed, 10);
-  assert.equal(row.global.cookieless, 30);
-  assert.equal(row.global.errors, 2);
-  assert.ok(Math.abs(row.global.errorRatio - 2 / 90) < 1e-12);
-  assert.ok(Math.abs(row.routes.critical!.refusedRatio - 0.1) < 1e-12);
-  assert.ok(row.global.latencyP95Ms >= 900 && row.global.latencyP95Ms < 1400, `p95 ${row.global.latencyP95Ms}`);
-  assert.ok(Math.abs(row.global.latencyMeanMs - (85 * 10 + 5 * 900) / 90) < 1e-9);
-  assert.equal(row.upstreams.bank?.inFlight, 64);
-  assert.equal(row.upstreams.bank?.queueWaitMaxMs, 120);
-  for (let i = 0; i < 5; i++) { clock.advance(1000); stats.tick(); }
-  assert.equal(stats.history(10).length, 3);
-  const idle = stats.history(1)[0]!;
-  assert.equal(idle.global.arrivals, 0);
-  assert.equal(idle.upstreams.bank?.inFlight, 64, 'gauges carry over');
-  assert.equal(idle.upstreams.bank?.queueWaitMaxMs, 0);
 });
 
 test('EWMA warm-up is the exact mean and variance of what it saw; a long half-life does not freeze the first sample', () => {

@@ -38,7 +38,8 @@ const DEFAULT_REFRESH_S = 86_400;
  * over its capacity. That is a flood's first second or two, before detection declares the attack:
  * bots that flooded from the onset and kept their cookies earned reputations there, ranked with
  * the customers and went before them (challenge-solver drill: about 40 origin slots in the
- * attack's first four seconds; at rest no request waited more than 26 ms).
+ * attack's first four seconds; at rest no request waited more than 26 ms). Bots answered before
+ * the queue stood (the first ~100 ms) still get one.
  */
 export const STANDING_QUEUE_MS = 100;
 
