@@ -36,7 +36,7 @@
  *    more, and starve no one.
  * 3. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
  *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (established 0,
- *    recent reputation 250 ms; proof-of-work 500 ms, no-JavaScript cookie 1 s; a pace of 4–7
+ *    recent reputation 250 ms; proof-of-work and no-JavaScript cookie 1 s; a pace of 4–7
  *    requests in 5 s 500 ms more, 200 ms for an established reputation) — HAProxy's
  *    `set-priority-offset`. Priority is bounded: a payment
  *    overtakes tracking pages that came up to 500 ms before it, never the whole queue. In a flash
@@ -170,7 +170,14 @@ export const STANDING = Object.freeze({
 // during the attack (proof-of-work, no-JS cookie) at pace 0–1 (group 1), each with its head start;
 // 8 is no token at pace 0–1 (group 2); 9–11 are paces 2, 3, 4 (groups 3–5), with or without a token
 // (a request with no token is paced by its source, filters/request/clearance.ts).
-const HEAD_START_BY_STANDING = [0, 250, 500, 1000]; // ms behind an established customer
+// ms behind an established customer. A proof-of-work and the no-JavaScript cookie start level:
+// both are minted during the attack and neither proves a person. While the site asks only for the
+// no-JavaScript check, a proof-of-work is what a source over its address's rate was asked instead
+// (filters/request/clearance.ts): ranking it first put challenge-solving bots before the newcomers
+// who had simply followed the redirect (newcomers-under-attack drill: the bots' clearances went
+// before newcomers' pages queued at the same time). When the site asks everyone for work, everyone
+// new holds one and nothing changes.
+const HEAD_START_BY_STANDING = [0, 250, 1000, 1000];
 // A token at pace 1 (4–7 requests in 5 s) waits this much more, by standing. An established
 // customer's busy moment (a login's page, POST and redirect; a page and its assets) must not put
 // it behind reputations minutes old at pace 0 — bots that browsed just before their flood send
