@@ -201,26 +201,6 @@ test('level 2 from a signature the request matches is marked as such; an operato
   assert.deepEqual([forced.level, forced.bySignature], [2, undefined]);
 });
 
-test('in normal times an answer that waited in a standing queue earns no new reputation; one that did not wait does', async (t) => {
-  const h = await startHoldingShield(t);
-  const { shield } = h;
-  const first = request(`${shield.url}/hold`, { headers: BROWSER });
-  await h.held();
-  // The only slot is taken: this page load waits behind it, as a flood's onset queues requests
-  // before detection has declared anything.
-  const queued = request(`${shield.url}/track/3`, { headers: BROWSER });
-  await new Promise((r) => setTimeout(r, 250));
-  h.release();
-  const [r1, waited] = await Promise.all([first, queued]);
-  assert.equal(waited.statusCode, 200, 'served: nothing is challenged in normal times');
-  assert.equal(cookieOf(waited.headers['set-cookie'], 'rempart_rep'), undefined, 'no reputation for an answer from a standing queue');
-  assert.ok(cookieOf(r1.headers['set-cookie'], 'rempart_rep'), 'the request that did not wait got one');
-  await Promise.all([r1.body.dump(), waited.body.dump()]);
-  const again = await request(`${shield.url}/track/3`, { headers: BROWSER });
-  assert.ok(cookieOf(again.headers['set-cookie'], 'rempart_rep'), 'the same client gets one on its next answer once the queue is gone');
-  await again.body.dump();
-});
-
 test('a request with no token queued before the attack was seen gets the challenge once challenges begin, instead of starving behind token holders', async (t) => {
   const h = await startHoldingShield(t);
   const { shield, seen } = h;

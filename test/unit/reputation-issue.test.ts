@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createManualClock } from '../../src/core/clock.js';
 import { COOKIE_NAMES, hasSessionCookie, readCookie, serializeCookie } from '../../src/shield/reputation/cookie.js';
-import { planReputationCookie, STANDING_QUEUE_MS } from '../../src/shield/reputation/issue.js';
+import { planReputationCookie } from '../../src/shield/reputation/issue.js';
 import { addressPrefix } from '../../src/shield/reputation/prefix.js';
 import { rankReputation } from '../../src/shield/reputation/rank.js';
 import { createRevocationList } from '../../src/shield/reputation/revocation.js';
@@ -32,14 +32,6 @@ test('a client without reputation gets one on a successful answer in normal time
   assert.equal(planReputationCookie(facts, { ...policy, issue: false }), undefined, 'never during an attack');
   assert.equal(planReputationCookie({ ...facts, status: 404 }, policy), undefined);
   assert.match(planReputationCookie({ ...facts, secure: true }, policy)!, /; Secure$/);
-});
-
-test('no new reputation for an answer that waited in a standing queue (longer than a CoDel interval); a refresh still happens', () => {
-  assert.ok(planReputationCookie({ ...facts, queuedMs: STANDING_QUEUE_MS }, policy), 'a wait up to the interval is a burst, not a standing queue');
-  assert.equal(planReputationCookie({ ...facts, queuedMs: STANDING_QUEUE_MS + 1 }, policy), undefined);
-  const first = verify(planReputationCookie(facts, policy)!, T0);
-  const refreshed = planReputationCookie({ ...facts, reputation: first, now: T0 + DAY + 1000, queuedMs: 5000 }, policy);
-  assert.equal(verify(refreshed!, T0 + DAY + 1000).iat, first.iat, 're-signing keeps the first-seen time whatever the wait');
 });
 
 test('a reputation is refreshed once a day keeping its first-seen time and id, so its age keeps counting', () => {

@@ -14,8 +14,6 @@ export interface ReputationIssueFacts {
   readonly status: number;
   readonly secure: boolean;
   readonly now: number;
-  /** How long the request waited for an upstream slot, ms (undefined: it never queued). */
-  readonly queuedMs?: number | undefined;
 }
 
 /** When reputations are issued and how long they last. */
@@ -32,22 +30,11 @@ export interface ReputationIssuePolicy {
 
 const DEFAULT_TTL_S = 30 * 86_400;
 const DEFAULT_REFRESH_S = 86_400;
-/**
- * A request that waited longer than this for its upstream slot was answered from a standing queue:
- * the queue had not emptied for a whole CoDel interval (RFC 8289 §4.4, 100 ms), so the upstream was
- * over its capacity. That is a flood's first second or two, before detection declares the attack:
- * bots that flooded from the onset and kept their cookies earned reputations there, ranked with
- * the customers and went before them (challenge-solver drill: about 40 origin slots in the
- * attack's first four seconds; at rest no request waited more than 26 ms). Bots answered before
- * the queue stood (the first ~100 ms) still get one.
- */
-export const STANDING_QUEUE_MS = 100;
 
 /**
  * The Set-Cookie value to add to a response, or undefined: a new reputation for a client without
  * one, a refreshed one (keeping its first-seen time, so its age keeps counting) for a client whose
- * cookie is older than the refresh interval. Nothing during an attack, on an error answer, or
- * (a new one) on an answer that waited in a standing queue.
+ * cookie is older than the refresh interval. Nothing during an attack or on an error answer.
  * @example
  * // response filter, normal times only
  * const c = planReputationCookie({ reputation: pass.reputation, prefix, fingerprint, status, secure, now }, { issue: state === 'normal', keys, randomBytes });
@@ -58,8 +45,6 @@ export function planReputationCookie(facts: ReputationIssueFacts, policy: Reputa
   const ttlS = policy.ttlS ?? DEFAULT_TTL_S;
   const nowS = toTokenTime(facts.now);
   const rep = facts.reputation;
-  // A new reputation, not a refresh: re-signing one keeps its first-seen time, which gains nobody anything.
-  if (rep === undefined && (facts.queuedMs ?? 0) > STANDING_QUEUE_MS) return undefined;
   // A reputation's exp - ttl is when it was last signed; one signed by the previous key is
   // re-signed at once, so a key rotation migrates active clients without losing their age.
   if (rep && rep.kid === policy.keys.current.id && nowS - (rep.exp - ttlS) < (policy.refreshAfterS ?? DEFAULT_REFRESH_S)) return undefined;

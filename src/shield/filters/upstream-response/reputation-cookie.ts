@@ -29,8 +29,7 @@ export function pooledRandomBytes(source: (n: number) => Buffer): (n: number) =>
 /**
  * In normal times, answers carry a signed first-party reputation cookie (bound to the client's
  * address prefix and agent) so that clients known before an attack are recognised during it;
- * during an attack none is issued (it would be handed to the attackers too), nor a new one for an
- * answer that waited in a standing queue (the attack's onset, before it is declared). Also adds the headers
+ * during an attack none is issued (it would be handed to the attackers too). Also adds the headers
  * of a clearance an API client just earned. Runs after cache-store: cookies are never cached.
  */
 export function createReputationCookieFilter(d: { keys: TokenKeyring; randomBytes: RandomBytes; clock: Clock }): UpstreamResponseFilter {
@@ -49,7 +48,7 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
     const normal = traits.level === 0;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
-      status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(), queuedMs: ctx.queueMs,
+      status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, { issue: normal, keys: d.keys, randomBytes });
     if (cookie) appendCookie(res, cookie);
     return undefined;
