@@ -145,7 +145,11 @@ test('app challenge list: only with a push token of a pending authentication or 
   };
   await refused(fetchWith(ann.deviceId, {}), 'no proof');
   await refused(fetchWith(ann.deviceId, { authorization: `Bearer ${REQUESTER}` }), 'a requester token is not the device');
-  await refused(fetchWith(ann.deviceId, { 'push-ref': msg.ref, 'push-token': `${msg.token.slice(0, -2)}AA` }), 'altered push token');
+  // One character in the middle changed (a whole 6-bit group): replacing the last two with a fixed
+  // pair left the token as it was when they already were that pair, or touched only the padding bits.
+  const altered = `${msg.token.slice(0, 10)}${msg.token[10] === 'A' ? 'B' : 'A'}${msg.token.slice(11)}`;
+  assert.notEqual(altered, msg.token);
+  await refused(fetchWith(ann.deviceId, { 'push-ref': msg.ref, 'push-token': altered }), 'altered push token');
   await refused(fetchWith(bob.deviceId, { 'push-ref': msg.ref, 'push-token': msg.token }), "ann's push token on bob's device");
   const sig = (key: typeof ann.key, deviceId: string, ts: number) => sign(null, appFetchPayload(deviceId, ts), key).toString('base64url');
   await refused(fetchWith(ann.deviceId, { 'device-timestamp': String(clock.now()), 'device-signature': sig(bob.key, ann.deviceId, clock.now()) }), "bob's key for ann's device");
