@@ -437,6 +437,24 @@ test('requests with no token queued before the first challenge are offered their
   assert.deepEqual(log.slice(2), ['start known', 'start before-exempt', 'start after']);
 });
 
+test('the requests queued before the first challenge are answered oldest first, whatever their class', () => {
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });
+  const log: string[] = [];
+  const anon = (rank: number, name: string): Waiter => ({ ...tiered(rank, ANONYMOUS_TIER, log, name), rechallenge: () => { log.push(name); return true; } });
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit(anon(2, 'page-1'), 10); // normal class, first
+  q.admit(anon(1, 'login-1'), 20); // high class
+  q.admit(anon(3, 'asset-1'), 25); // low class
+  q.admit(anon(1, 'login-2'), 30);
+  q.admit(anon(2, 'page-2'), 40);
+  q.admit(anon(0, 'pay-1'), 45); // critical class, last
+  since = 50;
+  q.expire(60);
+  assert.deepEqual(log, ['start busy', 'page-1', 'login-1', 'asset-1', 'login-2', 'page-2', 'pay-1']);
+  assert.equal(q.queued, 0);
+});
+
 test('pressure is measured over the interval: bursts the queue absorbs are not saturation, a standing queue is', () => {
   const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 10, queueTimeoutMs: 10_000 });
   const log: string[] = [];
