@@ -474,26 +474,24 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         // answers go out in one loop, and whoever is answered first comes back first. Class by class,
         // a flood's class-high requests were answered, and returned, before newcomers' pages queued
         // earlier (newcomers-under-attack: 0.1 s ahead, and served first).
-        const at: number[] = [];
+        // `offered` is each queue's cursor; no allocation (this runs on every release).
         let left = 0; // entries to walk at most (dead ones included): the loop's bound
-        for (let r = 0; r < RANKS; r++) {
-          const i = r * TIERS + ANONYMOUS_TIER;
-          at.push(Math.max(heads[i] as number, offered[i] as number));
-          left += Math.max(0, (queues[i] as Waiter[]).length - (at[r] as number));
+        for (let i = ANONYMOUS_TIER; i < Q; i += TIERS) { // each class's queue of requests with no token
+          offered[i] = Math.max(heads[i] as number, offered[i] as number);
+          left += Math.max(0, (queues[i] as Waiter[]).length - (offered[i] as number));
         }
         for (; left > 0; left--) {
           let pick = -1;
           let oldest = since;
-          for (let r = 0; r < RANKS; r++) {
-            const w = (queues[r * TIERS + ANONYMOUS_TIER] as Waiter[])[at[r] as number];
-            if (w !== undefined && w.enqueuedAt < oldest) { oldest = w.enqueuedAt; pick = r; }
+          for (let i = ANONYMOUS_TIER; i < Q; i += TIERS) {
+            const w = (queues[i] as Waiter[])[offered[i] as number];
+            if (w !== undefined && w.enqueuedAt < oldest) { oldest = w.enqueuedAt; pick = i; }
           }
           if (pick === -1) break;
-          const w = (queues[pick * TIERS + ANONYMOUS_TIER] as Waiter[])[at[pick] as number] as Waiter;
-          at[pick] = (at[pick] as number) + 1;
+          const w = (queues[pick] as Waiter[])[offered[pick] as number] as Waiter;
+          offered[pick] = (offered[pick] as number) + 1;
           if (w.state === 'queued' && w.filed === undefined && w.rechallenge?.() === true) leave(w, 'rejected');
         }
-        for (let r = 0; r < RANKS; r++) offered[r * TIERS + ANONYMOUS_TIER] = at[r] as number;
       }
       const limit = now - self.params.queueTimeoutMs;
       for (let i = 0; i < Q; i++) {
