@@ -170,6 +170,38 @@ test('the detector goes under attack from upstream saturation alone and emits tr
   assert.ok(seen.some((e) => e.includes('→recovering')) && seen.some((e) => e.includes('recovering→normal')), seen.join('; '));
 });
 
+test('the detector suspects a flood within its first second, before the tick, and challenges clients without a token from then on', () => {
+  const clock = createManualClock(1_000_000);
+  const bus = createEventBus<ShieldEvents>();
+  const seen: Array<{ to: string; signal: string; withinMs?: number }> = [];
+  bus.on('attack:transition', (e) => seen.push({ to: e.to, signal: e.reason.signal, withinMs: e.reason.withinMs }));
+  const config = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] });
+  const detector = createDetector({
+    clock, bus, config: () => config,
+    pressure: { read: () => ({ saturation: 0.1, queueWaitMs: 0 }) }, blocks: { block() {}, unblock() {} },
+  });
+  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
+  const ctx = { routeClass: 'normal', clientKey: '127.0.0.1', paceKey: undefined } as unknown as Parameters<typeof detector.arrive>[0];
+  // 40 s of 20 requests a second: a warm baseline.
+  for (let s = 0; s < 40; s++) {
+    for (let i = 0; i < 20; i++) detector.arrive(ctx, traits);
+    clock.advance(1000); detector.tick();
+  }
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0, JSON.stringify(seen));
+  // A flood: 100 requests in the first 100 ms of a second.
+  clock.advance(100);
+  let firstAt = -1;
+  for (let i = 0; i < 100; i++) {
+    detector.arrive(ctx, traits);
+    if (firstAt < 0 && detector.policyFor('normal', traits, '127.0.0.1').level === 1) firstAt = i + 1;
+  }
+  assert.ok(firstAt > 20 && firstAt < 100, `challenged from arrival ${firstAt}, within the second (20/s is normal)`);
+  assert.deepEqual(seen.map((e) => [e.to, e.signal, e.withinMs]), [['suspect', 'arrival-rate', 100]]);
+  assert.ok(detector.challengingForMs() !== undefined, 'the challenge clock started with the suspicion');
+  clock.advance(900); detector.tick();
+  assert.equal(seen.length, 1, 'the tick at the second\'s end finds it already suspect: no second transition');
+});
+
 test('attack state, challenges and standings are Prometheus metrics', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  attackStep, clearForce, forceAttack, initialAttackState, readSignals, DEFAULT_ATTACK_PARAMS,
+  attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, readSignals, suspectEarly, DEFAULT_ATTACK_PARAMS,
   type AttackObservation, type AttackPhase, type AttackState, type AttackTransition,
 } from '../../src/shield/detect/attack-state.js';
 import { createPrng } from './prng.js';
@@ -144,4 +144,52 @@ test('overrides change thresholds: a lower kHigh and quicker escalation', () => 
   assert.equal(state.phase, 'suspect');
   state = attackStep(state, { arrivalsPerS: 125 }, (now += 1000), p).state;
   assert.equal(state.phase, 'under_attack');
+});
+
+test('a flood\'s first second: suspicion as soon as its count reaches the hot line, and the same under_attack timing after', () => {
+  const r = runner(11);
+  r.warm();
+  const windowStart = r.now;
+  const line = earlySuspectLine(r.state, windowStart);
+  assert.ok(Number.isFinite(line) && line > 110 && line < 400, `line ${line} sits over normal traffic (~100/s)`);
+  assert.equal(suspectEarly(r.state, line - 1, line, windowStart, windowStart + 200).transition, undefined, 'under the line: nothing yet');
+  const early = suspectEarly(r.state, line, line, windowStart, windowStart + 200);
+  assert.equal(early.state.phase, 'suspect');
+  assert.deepEqual([early.transition?.reason.signal, early.transition?.reason.withinMs, early.transition?.at], ['arrival-rate', 200, windowStart + 200]);
+  // What the tick would have decided at the second's end, with the whole second's count.
+  const atTick = attackStep(r.state, { ...r.normal(), arrivalsPerS: line }, windowStart + 1000);
+  assert.equal(atTick.state.phase, 'suspect', 'the early step is the one the tick takes a second later');
+  assert.equal(early.state.hotSince, atTick.state.hotSince, 'the hot run starts with the second, either way');
+  r.state = early.state;
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'suspect', 'the same second closes hot');
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'suspect');
+  assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1200 }), 'under_attack', 'third hot second, as without the early step');
+  assert.equal(earlySuspectLine(r.state, r.now), Infinity, 'no early line once not normal');
+});
+
+test('no early line while the baseline is cold, nor when the operator asks for more hot seconds than one', () => {
+  assert.equal(earlySuspectLine(initialAttackState(0), 0), Infinity, 'nothing learned: nothing to be over');
+  const r = runner(12);
+  r.warm();
+  assert.equal(earlySuspectLine(r.state, r.now, { suspectAfterS: 2 }), Infinity, 'two hot seconds needed, none yet');
+  r.state = attackStep(r.state, { ...r.normal(), arrivalsPerS: 1200 }, r.now + 1000, { suspectAfterS: 2 }).state;
+  assert.equal(r.state.phase, 'normal');
+  assert.ok(Number.isFinite(earlySuspectLine(r.state, r.now + 1000, { suspectAfterS: 2 })), 'one hot second behind: the open one completes it');
+});
+
+test('a baseline where every client comes without a cookie (an API) is not an attack: a share cannot rise over 1', () => {
+  let state: AttackState = initialAttackState(0);
+  let now = 0;
+  const random = createPrng(13);
+  const phases = new Set<AttackPhase>();
+  for (let s = 0; s < 180; s++) {
+    now += 1000;
+    // 20 req/s, 2% of them carrying a cookie: many seconds are 100% cookieless.
+    const arrivals = 20;
+    let unknown = 0;
+    for (let i = 0; i < arrivals; i++) if (random() >= 0.02) unknown++;
+    state = attackStep(state, { arrivalsPerS: arrivals, saturation: 0.2, errorRatio: 0, cookielessShare: unknown / arrivals }, now).state;
+    phases.add(state.phase);
+  }
+  assert.deepEqual([...phases], ['normal']);
 });

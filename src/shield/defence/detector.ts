@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
-import { attackStep, clearForce, forceAttack, initialAttackState, type AttackParams, type AttackPhase, type AttackState } from '../detect/attack-state.js';
+import { attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
 import { createShareBaseline, EWMA_EMPTY, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
@@ -130,7 +130,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   const strikes = createSpaceSaving(1024);
   const shared = createSharedAddresses();
   const states = new Map<RouteClass, AttackState>(ROUTE_CLASSES.map((c) => [c, initialAttackState(clock.now())]));
-  const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0 }]));
+  // `line`: the arrivals that decide suspicion before the second closes (attack-state.ts `earlySuspectLine`).
+  const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number; line: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0, line: Infinity }]));
+  let windowStart = clock.now();
   let plan: EscalationState = initialEscalation(clock.now());
   let active: readonly Mitigation[] = [];
   // Operator challenges live beside the escalation plan (it would lift them as soon as the attack ends).
@@ -149,6 +151,13 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     let worst: AttackPhase = 'normal';
     for (const s of states.values()) if (PHASE_RANK[s.phase] > PHASE_RANK[worst]) worst = s.phase;
     return worst;
+  };
+
+  const record = (cls: RouteClass, transition: AttackTransition): void => {
+    const event = { scope: cls, ...transition };
+    transitions.push(event);
+    if (transitions.length > 100) transitions.shift();
+    bus.emit('attack:transition', event);
   };
 
   const apply = (m: Mitigation, on: boolean): void => {
@@ -174,7 +183,19 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     arrive(ctx, t) {
       totalArrivals++;
       const c = counts.get(ctx.routeClass as RouteClass);
-      if (c) { c.arrivals++; if (t.standing === 'unknown') c.unknown++; }
+      if (c) {
+        c.arrivals++;
+        if (t.standing === 'unknown') c.unknown++;
+        // A flood's first second: challenges start as soon as its count is certain to be hot, not at
+        // the tick up to a second later (newcomers' first pages queued then, unchallenged).
+        if (c.arrivals >= c.line) {
+          const now = clock.now();
+          const step = suspectEarly(states.get(ctx.routeClass as RouteClass) as AttackState, c.arrivals, c.line, windowStart, now);
+          c.line = Infinity;
+          states.set(ctx.routeClass as RouteClass, step.state);
+          if (step.transition) { record(ctx.routeClass as RouteClass, step.transition); challengingSince ??= now; }
+        }
+      }
       // A personal token (reputation, proof-of-work) behind this address: several make it shared.
       const k = personalToken(ctx);
       if (k !== undefined) shared.see(ctx.clientKey, k, clock.now());
@@ -204,7 +225,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       let queueWaitMs = 0;
       for (const p of pressureOf.values()) { saturation = Math.max(saturation, p.saturation); queueWaitMs = Math.max(queueWaitMs, p.wait); }
       for (const cls of ROUTE_CLASSES) {
-        const c = counts.get(cls) as { arrivals: number; errors: number; unknown: number };
+        const c = counts.get(cls) as { arrivals: number; errors: number; unknown: number; line: number };
         let sat = 0;
         let wait = 0;
         for (const r of config.routes) {
@@ -220,13 +241,10 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         }, now, overrides);
         states.set(cls, step.state);
         c.arrivals = 0; c.errors = 0; c.unknown = 0;
-        if (step.transition) {
-          const event = { scope: cls, ...step.transition };
-          transitions.push(event);
-          if (transitions.length > 100) transitions.shift();
-          bus.emit('attack:transition', event);
-        }
+        c.line = earlySuspectLine(step.state, now, overrides);
+        if (step.transition) record(cls, step.transition);
       }
+      windowStart = now;
       const phase = worstPhase();
       // policyFor challenges clients without a token from the first suspicion on.
       if (phase === 'normal') challengingSince = undefined; else challengingSince ??= now;
@@ -344,12 +362,15 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         const saved = x.classes[cls];
         const st = states.get(cls);
         if (saved !== undefined && st !== undefined) states.set(cls, { ...st, rate: saved.rate, errors: saved.errors, cookieless: saved.cookieless });
+        const c = counts.get(cls);
+        if (c) c.line = earlySuspectLine(states.get(cls) as AttackState, windowStart, params());
       }
       shares.load(x.shares);
       return true;
     },
     forget(who) {
       for (const [cls, st] of states) states.set(cls, { ...st, rate: EWMA_EMPTY, errors: EWMA_EMPTY, cookieless: EWMA_EMPTY });
+      for (const c of counts.values()) c.line = Infinity;
       shares.load({});
       bus.emit('operator:action', { who, action: 'forget-baselines', detail: 'learned rates and shares forgotten: learning afresh' });
     },

@@ -33,6 +33,8 @@ export interface TransitionReason {
   readonly observed: number;
   readonly baseline: number;
   readonly threshold: number;
+  /** Set when the line was crossed before the second closed: after how many ms of it (`suspectEarly`). */
+  readonly withinMs?: number;
 }
 
 /** A phase change, emitted as an event by the caller. */
@@ -107,11 +109,7 @@ export function readSignals(state: AttackState, obs: AttackObservation, params: 
   const out: SignalReading[] = [];
   const warm = state.rate.samples >= params.warmupS;
   if (warm) {
-    const { mean, variance } = state.rate;
-    // Poisson floor: a count with mean λ per second varies by √λ even when nothing is wrong.
-    const sd = Math.max(Math.sqrt(variance), Math.sqrt(mean), 1);
-    const high = Math.max(mean + params.kHigh * sd, mean * params.rateLiftHigh);
-    const low = Math.max(mean + params.kLow * sd, mean * params.rateLiftLow);
+    const { mean, high, low } = rateLines(state.rate, params);
     out.push(reading('arrival-rate', obs.arrivalsPerS, mean, high, low));
     if (obs.errorRatio !== undefined) out.push(ratioReading('error-ratio', obs.errorRatio, state.errors, params.errorRise, params));
     if (obs.cookielessShare !== undefined) out.push(ratioReading('cookieless-share', obs.cookielessShare, state.cookieless, params.cookielessRise, params));
@@ -126,15 +124,32 @@ export function readSignals(state: AttackState, obs: AttackObservation, params: 
   return out;
 }
 
+/** The arrival-rate lines: `high` makes a second hot, `low` keeps it elevated. */
+function rateLines(rate: EwmaState, params: AttackParams): { mean: number; high: number; low: number } {
+  const { mean, variance } = rate;
+  // Poisson floor: a count with mean λ per second varies by √λ even when nothing is wrong.
+  const sd = Math.max(Math.sqrt(variance), Math.sqrt(mean), 1);
+  return {
+    mean,
+    high: Math.max(mean + params.kHigh * sd, mean * params.rateLiftHigh),
+    low: Math.max(mean + params.kLow * sd, mean * params.rateLiftLow),
+  };
+}
+
 function reading(signal: AttackSignal, observed: number, baseline: number, threshold: number, low: number): SignalReading {
   return { signal, observed, baseline, threshold, low, hot: observed >= threshold && observed > 0, elevated: observed >= low && observed > 0 };
 }
 
+/**
+ * A share's lines are not capped at 1: over a baseline near 1 (an API whose clients keep no cookies,
+ * a site whose errors are its normal) a share cannot rise by `rise`, so the signal says nothing and
+ * rate and saturation decide. Capped, a share of 1 over a baseline of 1 was "hot" every second.
+ */
 function ratioReading(signal: AttackSignal, observed: number, base: EwmaState, rise: number, p: AttackParams): SignalReading {
   const sd = Math.max(Math.sqrt(base.variance), 0.01);
   return reading(signal, observed, base.mean,
-    Math.min(1, Math.max(base.mean + p.kHigh * sd, base.mean + rise)),
-    Math.min(1, Math.max(base.mean + p.kLow * sd, base.mean + rise / 2)));
+    Math.max(base.mean + p.kHigh * sd, base.mean + rise),
+    Math.max(base.mean + p.kLow * sd, base.mean + rise / 2));
 }
 
 /** The reading furthest past its line (relative to the line), for a reason. */
@@ -213,6 +228,32 @@ export function attackStep(state: AttackState, obs: AttackObservation, now: numb
       break;
   }
   return { state: next };
+}
+
+/**
+ * The arrival count that, reached before the second opened at `windowStart` closes, decides
+ * suspicion (Infinity when it cannot: the scope is not normal, its baseline is not warm, or more hot
+ * seconds are still needed). Arrivals only grow within a second, so a count at this line is certain
+ * evidence that the second will be hot: `suspectEarly` takes the step the next `attackStep` would
+ * take, as soon as it is known instead of up to a second later. Rate only: saturation, errors and
+ * cookieless share are ratios or waits, which can still fall before the second ends.
+ */
+export function earlySuspectLine(state: AttackState, windowStart: number, overrides: Partial<AttackParams> = {}): number {
+  const p: AttackParams = { ...DEFAULT_ATTACK_PARAMS, ...overrides };
+  if (state.phase !== 'normal' || state.rate.samples < p.warmupS) return Infinity;
+  // The open second ends at windowStart + 1000: hot by then, is the run long enough?
+  if ((state.hotSince ?? windowStart) + p.suspectAfterS * 1000 > windowStart + 1000) return Infinity;
+  return Math.max(1, Math.ceil(rateLines(state.rate, p).high));
+}
+
+/** Moves a normal scope to suspect on `arrivals` at or over its `line` (from `earlySuspectLine`), before its second closes. */
+export function suspectEarly(state: AttackState, arrivals: number, line: number, windowStart: number, now: number): AttackStep {
+  if (state.phase !== 'normal' || arrivals < line) return { state };
+  const next: AttackState = { ...state, phase: 'suspect', since: now, hotSince: state.hotSince ?? windowStart, calmSince: undefined };
+  return {
+    state: next,
+    transition: { from: 'normal', to: 'suspect', at: now, reason: { signal: 'arrival-rate', observed: arrivals, baseline: state.rate.mean, threshold: line, withinMs: now - windowStart } },
+  };
 }
 
 /** Operator override: under_attack until `until` whatever the signals say. */
