@@ -38,6 +38,7 @@ import type { Detector } from './defence/detector.js';
 import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { IdentityPace } from './detect/identity-pace.js';
+import { DEFAULT_ATTACK_PARAMS } from './detect/attack-state.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
 import { createClearanceFilter, type ClearanceFilter } from './filters/request/clearance.js';
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
@@ -141,11 +142,18 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const concurrency = adaptive
     ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createConcurrencyLimit({ max: u.connections, min: Math.min(4, u.connections), initial: Math.min(u.connections, 20) })]))
     : undefined;
+  const standingMs = config.detection.attack.standingMs ?? DEFAULT_ATTACK_PARAMS.standingMs;
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
   let forwarder: Forwarder | undefined;
   const ticker = setInterval(() => {
     const now = shared.ticker.now();
-    for (const q of admission.values()) if (q.queued > 0) q.expire(now);
+    for (const [name, q] of admission) {
+      if (q.queued === 0) continue;
+      q.expire(now);
+      // A queue that stopped emptying raises suspicion now, not at the detector's next tick.
+      const standing = q.standingMs(now);
+      if (config.detection.enabled && standing >= standingMs) shared.detector.standing(name, standing, q.oldestWaitMs(now));
+    }
     for (const [name, u] of upstreams) {
       u.health.tick(now);
       // `connections` is per server: the upstream's slots follow the servers taking traffic.

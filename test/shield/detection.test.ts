@@ -59,6 +59,30 @@ async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage
   };
 }
 
+test('a queue that stops emptying puts the shield in suspect within a second, and browsers without a cookie get the no-JavaScript check', async (t) => {
+  const h = await startHoldingShield(t);
+  const held = request(`${h.shield.url}/hold`, { headers: API });
+  await h.held();
+  // Two requests wait behind the held slot: the queue stands.
+  const waiting = [request(`${h.shield.url}/w1`, { headers: API }), request(`${h.shield.url}/w2`, { headers: API })];
+  let state: { detection?: { phase?: string; recentTransitions?: Array<{ to: string; reason: { signal: string; withinMs?: number } }> } } = {};
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    state = await (await request(`${h.shield.adminUrl}/api/state`, { headers: ADMIN })).body.json() as typeof state;
+    if (state.detection?.phase !== 'normal') break;
+  }
+  assert.equal(state.detection?.phase, 'suspect', JSON.stringify(state.detection));
+  const first = state.detection?.recentTransitions?.[0];
+  assert.equal(first?.reason.signal, 'saturation');
+  assert.ok((first?.reason.withinMs ?? 0) >= 500, `suspected on the standing queue (${JSON.stringify(first)}), not a tick's whole second`);
+  const page = await request(`${h.shield.url}/track/1`, { headers: BROWSER });
+  assert.equal(page.statusCode, 307, 'a browser with no cookie is sent through the no-JavaScript check');
+  await page.body.dump();
+  h.release();
+  await (await held).body.dump();
+  for (const w of waiting) await (await w).body.dump();
+});
+
 test('in normal times answers carry a reputation cookie and nothing is challenged', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url);
@@ -200,6 +224,29 @@ test('the detector suspects a flood within its first second, before the tick, an
   assert.ok(detector.challengingForMs() !== undefined, 'the challenge clock started with the suspicion');
   clock.advance(900); detector.tick();
   assert.equal(seen.length, 1, 'the tick at the second\'s end finds it already suspect: no second transition');
+});
+
+test('a standing admission queue makes the classes its upstream serves suspect before the tick; other upstreams\' classes stay normal', () => {
+  const clock = createManualClock(1_000_000);
+  const bus = createEventBus<ShieldEvents>();
+  const seen: string[] = [];
+  bus.on('attack:transition', (e) => seen.push(`${e.scope} ${e.to} ${e.reason.signal} ${e.reason.withinMs}`));
+  const config = parseConfig({
+    upstreams: { shop: { url: 'http://127.0.0.1:1' }, bank: { url: 'http://127.0.0.1:2' } },
+    routes: [{ match: { path: '/bank' }, upstream: 'bank', class: 'critical' }, { match: { path: '/' }, upstream: 'shop', class: 'normal' }],
+  });
+  const detector = createDetector({
+    clock, bus, config: () => config,
+    pressure: { read: () => ({ saturation: 0, queueWaitMs: 0 }) }, blocks: { block() {}, unblock() {} },
+  });
+  const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
+  clock.advance(300);
+  detector.standing('shop', 200, 150);
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0, 'standing 200 ms: a burst, not yet evidence');
+  detector.standing('shop', 600, 150);
+  assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 1, 'the no-JavaScript check starts at once');
+  assert.equal(detector.policyFor('critical', traits, '127.0.0.1').level, 0, 'the bank\'s upstream does not stand');
+  assert.deepEqual(seen, ['normal suspect saturation 600']);
 });
 
 test('attack state, challenges and standings are Prometheus metrics', async (t) => {

@@ -479,3 +479,19 @@ test('pressure is measured over the interval: bursts the queue absorbs are not s
   assert.equal(flood.saturation, 1);
   assert.equal(flood.queueWaitMs, 1000, 'g has waited since 1000, and the queue never emptied since the last read');
 });
+
+test('standingMs: how long the queue has gone without emptying, reset when it empties', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  q.admit(waiter(2, log, 'a'), 0);
+  assert.equal(q.standingMs(100), 0, 'nothing waits: not standing');
+  q.admit(waiter(2, log, 'b'), 100);
+  q.admit(waiter(2, log, 'c'), 150);
+  assert.equal(q.standingMs(400), 300);
+  q.release(450); // b starts, c still waits: the queue has not emptied
+  assert.equal(q.standingMs(600), 500);
+  q.release(700); // c starts: empty
+  assert.equal(q.standingMs(800), 0);
+  q.admit(waiter(2, log, 'd'), 900);
+  assert.equal(q.standingMs(1000), 100, 'a new standing period starts with the next waiter');
+});

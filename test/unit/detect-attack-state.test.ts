@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, readSignals, suspectEarly, DEFAULT_ATTACK_PARAMS,
+  attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, readSignals, suspectEarly, suspectOnStanding, DEFAULT_ATTACK_PARAMS,
   type AttackObservation, type AttackPhase, type AttackState, type AttackTransition,
 } from '../../src/shield/detect/attack-state.js';
 import { createPrng } from './prng.js';
@@ -192,4 +192,19 @@ test('a baseline where every client comes without a cookie (an API) is not an at
     phases.add(state.phase);
   }
   assert.deepEqual([...phases], ['normal']);
+});
+
+test('a queue that stood for half a second with waits past the line makes a normal scope suspect at once, blamed on saturation', () => {
+  const r = runner(14);
+  r.warm();
+  const now = r.now + 300;
+  assert.equal(suspectOnStanding(r.state, 400, 200, now).transition, undefined, 'standing, but not long enough yet');
+  assert.equal(suspectOnStanding(r.state, 900, 30, now).transition, undefined, 'long, but the waits are short: a queue that moves');
+  const s = suspectOnStanding(r.state, 600, 120, now);
+  assert.equal(s.state.phase, 'suspect');
+  assert.deepEqual(s.transition?.reason, { signal: 'saturation', observed: 120, baseline: 0, threshold: DEFAULT_ATTACK_PARAMS.queueWaitMs, withinMs: 600 });
+  assert.equal(s.state.hotSince, now - 600, 'the hot run began when the queue started standing');
+  assert.equal(suspectOnStanding(s.state, 5000, 900, now + 1000).transition, undefined, 'only from normal: the tick decides under_attack');
+  assert.equal(suspectOnStanding(initialAttackState(0), 600, 120, 700).state.phase, 'suspect', 'no baseline needed: the queue is the upstream\'s own measure');
+  assert.equal(suspectOnStanding(r.state, 600, 120, now, { standingMs: 2000 }).transition, undefined, 'operators may ask for more');
 });

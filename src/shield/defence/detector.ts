@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
-import { attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
+import { attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, suspectOnStanding, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
 import { createShareBaseline, EWMA_EMPTY, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
@@ -74,6 +74,12 @@ export interface Detector extends Service<Config> {
   policyFor(routeClass: RouteClass | 'none', traits: RequestTraits, client: string): ChallengePolicy;
   /** An aggregate rate limit that applies to these traits, if a mitigation set one. */
   aggregateLimit(traits: RequestTraits): { key: string; ratePerS: number } | undefined;
+  /**
+   * `upstream`'s admission queue has not emptied for `standingMs`, its oldest waiter waiting
+   * `queueWaitMs`: the classes it serves become suspect now if that is enough (attack-state.ts
+   * `suspectOnStanding`), rather than at the next tick. Called by the runtime every 100 ms while it holds.
+   */
+  standing(upstream: string, standingMs: number, queueWaitMs: number): void;
   /** Runs one second of detection now (the service's ticker calls it; tests call it with a manual clock). */
   tick(): void;
   /** Forces "under attack" on every class until `untilMs`; `proofOfWork` also asks unknown and cookie-only clients for proof-of-work. */
@@ -209,6 +215,19 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (c && !o.aborted && (o.status >= 500 || o.status === 429)) c.errors++;
       const v = ctx.verdict;
       if ((v?.kind === 'deny' && v.code === 'RMP_ERR_RATE_LIMITED') || (v?.kind === 'challenge' && v.overLimit === true)) strikes.add(ctx.clientKey);
+    },
+    standing(upstream, standingMs, queueWaitMs) {
+      const now = clock.now();
+      const overrides = params();
+      for (const r of d.config().routes) {
+        if (r.upstream !== upstream) continue;
+        const cls = r.class as RouteClass;
+        const st = states.get(cls);
+        if (st === undefined || st.phase !== 'normal') continue;
+        const step = suspectOnStanding(st, standingMs, queueWaitMs, now, overrides);
+        states.set(cls, step.state);
+        if (step.transition) { record(cls, step.transition); challengingSince ??= now; }
+      }
     },
     tick() {
       const now = clock.now();

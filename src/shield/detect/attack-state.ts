@@ -33,7 +33,10 @@ export interface TransitionReason {
   readonly observed: number;
   readonly baseline: number;
   readonly threshold: number;
-  /** Set when the line was crossed before the second closed: after how many ms of it (`suspectEarly`). */
+  /**
+   * Set when suspicion came before the tick: how many ms into its second the arrivals crossed the
+   * line (`suspectEarly`), or how long the queue had stood (`suspectOnStanding`).
+   */
   readonly withinMs?: number;
 }
 
@@ -76,6 +79,13 @@ export interface AttackParams {
   /** In-flight/limit or queue wait that count as saturation (0.95, 50 ms). */
   readonly saturation: number;
   readonly queueWaitMs: number;
+  /**
+   * A queue that has not emptied for this long, its oldest waiter past `queueWaitMs`, raises
+   * suspicion at once (500 ms; `suspectOnStanding`) instead of at the tick that reads a whole
+   * standing second. Not shorter: a site's own page loads stand a small upstream's queue for a
+   * few hundred milliseconds.
+   */
+  readonly standingMs: number;
   /** Hot seconds before suspect (1) and before under_attack (3). */
   readonly suspectAfterS: number;
   readonly attackAfterS: number;
@@ -88,7 +98,7 @@ export interface AttackParams {
 /** Defaults: a 4σ jump for a second raises suspicion, three seconds of it is an attack. */
 export const DEFAULT_ATTACK_PARAMS: AttackParams = Object.freeze({
   halfLifeS: 600, warmupS: 30, kHigh: 4, kLow: 2, rateLiftHigh: 1.5, rateLiftLow: 1.2, errorRise: 0.1,
-  cookielessRise: 0.2, saturation: 0.95, queueWaitMs: 50, suspectAfterS: 1, attackAfterS: 3,
+  cookielessRise: 0.2, saturation: 0.95, queueWaitMs: 50, standingMs: 500, suspectAfterS: 1, attackAfterS: 3,
   suspectClearS: 5, calmAfterS: 5, coolDownS: 30,
 });
 
@@ -253,6 +263,23 @@ export function suspectEarly(state: AttackState, arrivals: number, line: number,
   return {
     state: next,
     transition: { from: 'normal', to: 'suspect', at: now, reason: { signal: 'arrival-rate', observed: arrivals, baseline: state.rate.mean, threshold: line, withinMs: now - windowStart } },
+  };
+}
+
+/**
+ * Moves a normal scope to suspect when its upstream's admission queue has stood (not emptied) for
+ * `standingMs` with its oldest waiter past `queueWaitMs`: the evidence the tick's saturation reading
+ * waits a whole aligned second for (RFC 8289 §3: a queue that does not drain is a standing queue).
+ * Suspicion costs a browser one redirect (the no-JavaScript check); under_attack still waits for
+ * the tick's readings.
+ */
+export function suspectOnStanding(state: AttackState, standingMs: number, queueWaitMs: number, now: number, overrides: Partial<AttackParams> = {}): AttackStep {
+  const p: AttackParams = { ...DEFAULT_ATTACK_PARAMS, ...overrides };
+  if (state.phase !== 'normal' || standingMs < p.standingMs || queueWaitMs < p.queueWaitMs) return { state };
+  const next: AttackState = { ...state, phase: 'suspect', since: now, hotSince: state.hotSince ?? now - standingMs, calmSince: undefined };
+  return {
+    state: next,
+    transition: { from: 'normal', to: 'suspect', at: now, reason: { signal: 'saturation', observed: queueWaitMs, baseline: 0, threshold: p.queueWaitMs, withinMs: standingMs } },
   };
 }
 

@@ -123,6 +123,8 @@ export interface AdmissionQueue {
   expire(now: number): number;
   /** How long the oldest waiter has waited, ms (0 when none waits). */
   oldestWaitMs(now: number): number;
+  /** How long requests have been waiting without the queue emptying, ms (0 when none waits). */
+  standingMs(now: number): number;
   /**
    * Pressure since the previous read (the detector reads once per second), and starts the next
    * interval. Averaged over the interval, not sampled at one instant: a site's own bursts put a
@@ -234,13 +236,14 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   let atLimitSince: number | undefined;
   let atLimitMs = 0;
   let emptied = true;
+  let standingSince: number | undefined; // since when the queue has not emptied
   const meter = (now: number): void => {
     if (now > lastNow) lastNow = now;
     meterFrom ??= now;
     const atLimit = inFlight >= self.params.maxInFlight;
     if (atLimit && atLimitSince === undefined) atLimitSince = now;
     else if (!atLimit && atLimitSince !== undefined) { atLimitMs += Math.max(0, now - atLimitSince); atLimitSince = undefined; }
-    if (queued === 0) emptied = true;
+    if (queued === 0) { emptied = true; standingSince = undefined; } else standingSince ??= now;
   };
   // Of the group-(b) waiters that reached the head, those whose pace had climbed past a customer's
   // by then (identities minted during the attack that turn out to flood), decayed over 5 s.
@@ -523,6 +526,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       emptied = queued === 0;
       return { saturation, queueWaitMs };
     },
+    standingMs: (now) => (queued === 0 || standingSince === undefined ? 0 : Math.max(0, now - standingSince)),
     oldestWaitMs(now) {
       if (queued === 0) return 0;
       let oldest = now;
