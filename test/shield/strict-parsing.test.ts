@@ -5,7 +5,7 @@ import { rawExchange, startRecordingUpstream, startTestShield, statusOf } from '
 // Each case is sent byte-for-byte on its own connection. RFC 9112 §6.1 and §6.3 (message framing),
 // §3.2 (Host), §5.2 (obs-fold), §3.2 (request target), RFC 9110 §5.5 (field values).
 const H = 'Host: shop.example\r\n';
-const cases: Array<{ name: string; bytes: string; status?: number }> = [
+const cases: Array<{ name: string; bytes: string | Buffer; status?: number }> = [
   { name: 'Content-Length with Transfer-Encoding', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
   { name: 'conflicting Content-Length', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!` },
   { name: 'repeated identical Content-Length', bytes: `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello` },
@@ -34,6 +34,9 @@ const cases: Array<{ name: string; bytes: string; status?: number }> = [
   { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
   { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
   { name: 'HTTP/2.0 on an HTTP/1 request line', bytes: `GET / HTTP/2.0\r\n${H}\r\n`, status: 505 },
+  // RFC 9113 §3.4: an HTTP/2 client with prior knowledge opens with this preface and a SETTINGS frame;
+  // the preface is built so that an HTTP/1.1 server rejects it (400, as nginx without http2). The shield speaks HTTP/1.1 only.
+  { name: 'HTTP/2 prior-knowledge preface', bytes: Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]) },
 ];
 
 test('malformed and ambiguous requests get 400 and never reach the upstream', async (t) => {
