@@ -270,6 +270,12 @@ const bufferingSchema = z.object({
   requestMemoryBytes: z.number().int().min(0).default(64 * 1024),
   /** Memory for request bodies over all requests; once spent, new bodies spool from their first byte. */
   requestMemoryBudgetBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+  /**
+   * Disk for spooled request bodies over all requests (0: bodies are never spooled). Beyond it a
+   * body that does not fit in memory is refused with 503: a flood of large uploads cannot fill the
+   * disk that customers' small bodies spill to once the memory budget is spent.
+   */
+  requestSpoolBudgetBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
   /** Where spooled bodies go (a private directory is created inside); default: the OS temp dir. */
   spoolDir: z.string().optional(),
   /**

@@ -9,6 +9,8 @@ export const ERRORS = {
   RMP_ERR_BODY_TIMEOUT: { status: 408, message: 'Request Timeout' },
   RMP_ERR_BODY_TOO_SLOW: { status: 408, message: 'Request Timeout' },
   RMP_ERR_BODY_TOO_LARGE: { status: 413, message: 'Content Too Large' },
+  /** A request body that fits neither the memory budget nor the disk spool budget now (or the spool write failed). */
+  RMP_ERR_BODY_STORAGE: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_VERSION: { status: 505, message: 'HTTP Version Not Supported' },
   RMP_ERR_METHOD: { status: 405, message: 'Method Not Allowed' },
   RMP_ERR_NO_ROUTE: { status: 404, message: 'Not Found' },

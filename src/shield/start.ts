@@ -88,6 +88,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const bodyGuards = createBodyGuards(ticker);
   const bodyBuffers = createBodyBuffers(bodyGuards, {
     memoryBudgetBytes: config.buffering.requestMemoryBudgetBytes,
+    spoolBudgetBytes: config.buffering.requestSpoolBudgetBytes,
     ...(config.buffering.spoolDir ? { spoolDir: config.buffering.spoolDir } : {}),
   });
   const b = config.buffering;
@@ -214,7 +215,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const control = createShieldControl({
     clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned,
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
-    bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
+    bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });
   let admin: Awaited<ReturnType<typeof startAdminServer>> | undefined;
   life.register({

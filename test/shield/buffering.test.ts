@@ -89,6 +89,57 @@ test('a body larger than the memory share is spooled to a file that is removed a
   assert.equal(upstream.seen.length, 1, 'the aborted request never reached the upstream');
 });
 
+test('spooled request bodies stay within their disk budget: a large body beyond it gets 503, small bodies still pass in memory', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-spool-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upstream = await startRecordingUpstream(t);
+  const held: Array<() => void> = [];
+  upstream.handler = (req, res, body) => {
+    const answer = (): void => { res.end(`bytes=${body.length}`); };
+    if (req.url === '/hold') held.push(answer); else answer();
+  };
+  const shield = await startTestShield(t, upstream.url, { buffering: { requestMemoryBytes: 1024, requestSpoolBudgetBytes: 300 * 1024, spoolDir: dir } });
+  const large = Buffer.alloc(200 * 1024, 7);
+
+  // 200 KiB spooled and held by the upstream: its file stays until the exchange ends.
+  const first = request(`${shield.url}/hold`, { method: 'POST', body: large });
+  assert.ok(await eventually(() => held.length === 1), 'the first large body reached the upstream');
+  assert.equal(spooled(dir).length, 1);
+
+  // Another 200 KiB would pass the 300 KiB budget: refused, never forwarded, its file removed.
+  const refused = await request(`${shield.url}/upload`, { method: 'POST', body: large });
+  assert.equal(refused.statusCode, 503);
+  assert.match(await refused.body.text(), /RMP_ERR_BODY_STORAGE|Service Unavailable/);
+  assert.ok(await eventually(() => spooled(dir).length === 1), `only the held body's file remains: ${spooled(dir).join(', ')}`);
+
+  // A customer's small body needs no disk: it passes.
+  const small = await request(`${shield.url}/login`, { method: 'POST', body: Buffer.alloc(500, 1) });
+  assert.equal(small.statusCode, 200);
+  assert.equal(await small.body.text(), 'bytes=500');
+  assert.deepEqual(upstream.seen.map((r) => r.url), ['/hold', '/login']);
+
+  // Once the held exchange ends its file goes, and the budget is free again.
+  held[0]?.();
+  assert.equal((await first).statusCode, 200);
+  assert.ok(await eventually(() => spooled(dir).length === 0), 'the held body\'s file is removed');
+  const again = await request(`${shield.url}/upload`, { method: 'POST', body: large });
+  assert.equal(again.statusCode, 200);
+  assert.equal(await again.body.text(), `bytes=${large.length}`);
+});
+
+test('with request spooling off, a body larger than its memory share gets 503 and a small one passes', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (_req, res, body) => { res.end(`bytes=${body.length}`); };
+  const shield = await startTestShield(t, upstream.url, { buffering: { requestMemoryBytes: 4096, requestSpoolBudgetBytes: 0 } });
+  const big = await request(`${shield.url}/upload`, { method: 'POST', body: Buffer.alloc(64 * 1024, 2) });
+  assert.equal(big.statusCode, 503);
+  await big.body.dump();
+  const small = await request(`${shield.url}/upload`, { method: 'POST', body: Buffer.alloc(1000, 2) });
+  assert.equal(small.statusCode, 200);
+  assert.equal(await small.body.text(), 'bytes=1000');
+  assert.deepEqual(upstream.seen.map((r) => r.bodyBytes), [1000]);
+});
+
 test('a body that stalls is cut with 408 without ever taking an upstream slot', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url, { listen: { limits: { bodyIdleTimeoutMs: 300 } } });
