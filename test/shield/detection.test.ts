@@ -247,6 +247,14 @@ test('a standing admission queue makes the classes its upstream serves suspect b
   assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 1, 'the no-JavaScript check starts at once');
   assert.equal(detector.policyFor('critical', traits, '127.0.0.1').level, 0, 'the bank\'s upstream does not stand');
   assert.deepEqual(seen, ['normal suspect saturation 600']);
+  // The challenges emptied the queue before the tick (the probe reads no pressure): the tick still
+  // reads the second's standing queue as saturation, and the suspicion becomes an attack.
+  clock.advance(700); detector.tick();
+  assert.deepEqual(seen, ['normal suspect saturation 600', 'normal under_attack saturation undefined']);
+  // The next second, calm: the evidence was read once.
+  clock.advance(1000); detector.tick();
+  assert.equal(seen.length, 2);
+  assert.equal(detector.policyFor('critical', traits, '127.0.0.1').level, 0, 'the bank\'s classes stay normal');
 });
 
 test('attack state, challenges and standings are Prometheus metrics', async (t) => {

@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
-import { attackStep, clearForce, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, suspectOnStanding, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
+import { attackStep, clearForce, DEFAULT_ATTACK_PARAMS, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, suspectOnStanding, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
 import { createShareBaseline, EWMA_EMPTY, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
@@ -139,6 +139,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   // `line`: the arrivals that decide suspicion before the second closes (attack-state.ts `earlySuspectLine`).
   const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number; line: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0, line: Infinity }]));
   let windowStart = clock.now();
+  // Per upstream, the longest wait of a queue that stood past `standingMs` since the last tick: the
+  // tick reads it as saturation, though the challenges it started may have emptied the queue since.
+  const stoodWait = new Map<string, number>();
   let plan: EscalationState = initialEscalation(clock.now());
   let active: readonly Mitigation[] = [];
   // Operator challenges live beside the escalation plan (it would lift them as soon as the attack ends).
@@ -219,6 +222,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     standing(upstream, standingMs, queueWaitMs) {
       const now = clock.now();
       const overrides = params();
+      if (standingMs >= (overrides.standingMs ?? DEFAULT_ATTACK_PARAMS.standingMs) && queueWaitMs >= (overrides.queueWaitMs ?? DEFAULT_ATTACK_PARAMS.queueWaitMs)) {
+        stoodWait.set(upstream, Math.max(stoodWait.get(upstream) ?? 0, queueWaitMs));
+      }
       for (const r of d.config().routes) {
         if (r.upstream !== upstream) continue;
         const cls = r.class as RouteClass;
@@ -238,8 +244,12 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       const pressureOf = new Map<string, { saturation: number; wait: number }>();
       for (const name of Object.keys(config.upstreams)) {
         const p = d.pressure.read(name);
-        pressureOf.set(name, { saturation: p.saturation, wait: p.queueWaitMs });
+        // A queue that stood past `standingMs` in this second is saturation even if it emptied
+        // since: without this, a flood that the first challenges kept out of the queue left the
+        // next tick calm, and suspicion lapsed back to normal 5 s later while the flood went on.
+        pressureOf.set(name, { saturation: p.saturation, wait: Math.max(p.queueWaitMs, stoodWait.get(name) ?? 0) });
       }
+      stoodWait.clear();
       let saturation = 0;
       let queueWaitMs = 0;
       for (const p of pressureOf.values()) { saturation = Math.max(saturation, p.saturation); queueWaitMs = Math.max(queueWaitMs, p.wait); }
