@@ -61,6 +61,16 @@ function loginPost(rng: Rng, src: FloodSource, origin: string): FloodRequest {
   return { method: 'POST', path: '/bank/login', headers, body };
 }
 
+/**
+ * A login form posted with a large body (padding after the credentials): what costs the target is
+ * the bytes — read, buffered, spooled to disk, forwarded — not the request count. One padding
+ * string per flood (the generator must not spend its CPU building bodies).
+ */
+function uploadPost(rng: Rng, src: FloodSource, origin: string, padding: string): FloodRequest {
+  const r = loginPost(rng, src, origin);
+  return { ...r, body: `${r.body as string}&comment=${padding}` };
+}
+
 const CROSS_SITES = ['https://shop.example', 'https://compare.example.net', 'https://widgets.example.org', 'https://news.example.com'];
 
 /**
@@ -178,6 +188,14 @@ export const SCENARIOS: Record<string, Scenario> = {
     name: 'login-flood', summary: 'POST /bank/login with random credentials from many sources (the most expensive route).',
     params: floodParams(400, 500, 2),
     plan: (p, ctx) => ({ floods: [flood(ctx, 'login-flood', p as never, (rng, s) => loginPost(rng, s, ctx.origin))], slow: [] }),
+  },
+  'upload-flood': {
+    name: 'upload-flood', summary: 'POST /bank/login with a large form body (padding after random credentials) from many sources: bytes to read, buffer and spool, not requests.',
+    params: { ...floodParams(100, 200, 2), kib: num(256, 'KiB of padding in each body', 1, 64 * 1024) },
+    plan: (p, ctx) => {
+      const padding = 'x'.repeat(p.kib! * 1024);
+      return { floods: [flood(ctx, 'upload-flood', p as never, (rng, s) => uploadPost(rng, s, ctx.origin, padding))], slow: [] };
+    },
   },
   slowloris: {
     name: 'slowloris', summary: 'Connections that send a request head one header line at a time and never finish it.',

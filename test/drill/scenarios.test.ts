@@ -117,6 +117,22 @@ test('login-flood: form POSTs of random credentials to /bank/login', async (t) =
   assertBrowserLike(srv.requests);
 });
 
+test('upload-flood: login form POSTs carrying the requested padding, from many sources', async (t) => {
+  const srv = await startRecordingServer((_q, res) => { res.statusCode = 401; res.end('{}'); });
+  t.after(srv.close);
+  await drill(srv.url, 'upload-flood', { rate: 100, sources: 50, kib: 64 });
+  assert.ok(srv.requests.length > 100, `${srv.requests.length} uploads`);
+  for (const q of srv.requests) {
+    assert.deepEqual([q.method, q.path, q.headers['content-type']], ['POST', '/bank/login', 'application/x-www-form-urlencoded']);
+    const f = new URLSearchParams(q.body);
+    assert.ok(f.get('user') && f.get('password'), 'credentials first, as in a login form');
+    assert.equal(f.get('comment')?.length, 64 * 1024, 'the padding asked for');
+    assert.equal(Number(q.headers['content-length']), Buffer.byteLength(q.body));
+  }
+  assert.ok(new Set(srv.requests.map((q) => q.addr)).size > 20, 'many sources');
+  assertBrowserLike(srv.requests);
+});
+
 test('preflight-flood: CORS preflights from many sources (OPTIONS, Origin, Access-Control-Request-*, no cookie, no body) at the login, the payment API and lookups', async (t) => {
   const srv = await startRecordingServer((_q, res) => { res.statusCode = 204; res.end(); });
   t.after(srv.close);

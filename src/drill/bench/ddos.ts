@@ -38,6 +38,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'cache-buster': { rate: 600, sources: 200, connections: 16 },
   'connection-churn': { rate: 600, sources: 1000, connections: 3 },
   'login-flood': { rate: 600, sources: 500, connections: 8 },
+  // 600 × 128 KiB: 75 MB/s of bodies at 12× the origin's request capacity.
+  'upload-flood': { rate: 600, sources: 500, connections: 8, kib: 128 },
   'preflight-flood': { rate: 600, sources: 1000, connections: 3 },
   'header-randomizer': { rate: 600, sources: 300, connections: 10 },
   'challenge-solver': { rate: 600, sources: 200, connections: 16 },
