@@ -26,10 +26,10 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
 
 /**
  * The default rows of `bench ddos`: every attack the detection issue names, a CORS-preflight flood
- * (requests no challenge may answer), a flood that opens a connection per request, and newcomers
- * arriving during an attack (64 cells of 20 s with 4 targets: about 26 minutes).
+ * (requests no challenge may answer), a flood that opens a connection per request, a flood of large
+ * uploads, and newcomers arriving during an attack (68 cells of 20 s with 4 targets: about 28 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
-  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'header-randomizer', 'login-flood', 'preflight-flood', 'waves', 'slowloris', 'slow-post', 'slow-read',
+  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'flash-crowd',
 ] as const;
