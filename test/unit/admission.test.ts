@@ -437,6 +437,30 @@ test('requests with no token queued before the first challenge are offered their
   assert.deepEqual(log.slice(2), ['start known', 'start before-exempt', 'start after']);
 });
 
+test('a request queued with no token before a second attack\'s challenges is offered its challenge, though the first attack pushed waiters out of its queue', () => {
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 3, queueTimeoutMs: 60_000, challengesSince: () => since });
+  const log: string[] = [];
+  const offered: string[] = [];
+  const anon = (name: string, answers: boolean): Waiter => ({
+    ...tiered(2, ANONYMOUS_TIER, log, name),
+    rechallenge: () => { offered.push(name); return answers; },
+  });
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  for (const [n, at] of [['exempt1', 10], ['exempt2', 20], ['exempt3', 30]] as const) q.admit(anon(n, false), at);
+  since = 50; // first attack: the three are offered (and stay: their route is never challenged)
+  q.expire(60);
+  assert.deepEqual(offered, ['exempt1', 'exempt2', 'exempt3']);
+  q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 70); // full: pushes out the newest anonymous
+  assert.deepEqual(log, ['start busy', 'reject exempt3 pushed-out']);
+  since = -Infinity; // the attack ends
+  q.release(80); // known starts
+  q.admit(anon('late', true), 100); // queued with no token in normal times
+  since = 150; // a second attack
+  q.expire(160);
+  assert.deepEqual(offered, ['exempt1', 'exempt2', 'exempt3', 'late'], 'the late request is offered its challenge');
+});
+
 test('the requests queued before the first challenge are answered oldest first, whatever their class', () => {
   let since = -Infinity;
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });

@@ -303,6 +303,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     const q = queues[i] as Waiter[];
     while (q.length > (heads[i] as number)) {
       const w = q.pop() as Waiter;
+      // The rechallenge cursor never points past the end: a waiter pushed later into the freed
+      // index would sit behind it and never be offered its challenge (in a later attack).
+      offered[i] = Math.min(offered[i] as number, q.length);
       if (w.state === 'queued') return w; // newest first: it has waited least
     }
     return undefined;
