@@ -356,6 +356,7 @@ const detectionSchema = z.object({
     kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),
     warmupS: z.number().int().min(0), saturation: z.number().positive().max(1), queueWaitMs: z.number().positive(), standingMs: z.number().positive(),
     suspectAfterS: z.number().int().min(0), attackAfterS: z.number().int().min(0), calmAfterS: z.number().int().min(0), coolDownS: z.number().int().min(0),
+    coldHoldS: z.number().int().min(0),
   }).partial().strict().default({}),
 }).strict();
 

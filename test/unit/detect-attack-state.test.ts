@@ -208,3 +208,53 @@ test('a queue that stood for half a second with waits past the line makes a norm
   assert.equal(suspectOnStanding(initialAttackState(0), 600, 120, 700).state.phase, 'suspect', 'no baseline needed: the queue is the upstream\'s own measure');
   assert.equal(suspectOnStanding(r.state, 600, 120, now, { standingMs: 2000 }).transition, undefined, 'operators may ask for more');
 });
+
+test('a cold baseline holds an attack while arrivals stand at twice what it saw, for at most coldHoldS per phase; then it recovers', () => {
+  const r = runner(7);
+  // Three seconds learned before the onset (a shield started just before it): ~20 req/s.
+  for (const n of [19, 22, 20]) assert.equal(r.step({ arrivalsPerS: n, saturation: 0.2 }), 'normal');
+  // The flood saturates the upstream; the no-JavaScript check then stops it: no saturation, but 600 req/s.
+  assert.equal(r.step({ arrivalsPerS: 600, saturation: 1 }), 'suspect');
+  assert.equal(r.step({ arrivalsPerS: 600, saturation: 1 }), 'under_attack');
+  for (let i = 0; i < 120; i++) assert.equal(r.step({ arrivalsPerS: 600, saturation: 0.1 }), 'under_attack', `held at +${i + 1} s`);
+  // The flood ends: back to what the baseline saw, and the usual way out.
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS - 1; i++) assert.equal(r.step({ arrivalsPerS: 25, saturation: 0.2 }), 'under_attack');
+  assert.equal(r.step({ arrivalsPerS: 25, saturation: 0.2 }), 'recovering');
+  const calm = r.transitions.at(-1)!;
+  assert.deepEqual([calm.reason.signal, calm.reason.observed], ['arrival-rate', 25], 'the reason names the rate under its hold line');
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.coolDownS - 1; i++) r.step({ arrivalsPerS: 25, saturation: 0.2 });
+  assert.equal(r.step({ arrivalsPerS: 25, saturation: 0.2 }), 'normal');
+  assert.equal(r.state.rate.samples, 3, 'no attack or recovery second was learned');
+});
+
+test('the cold hold is bounded: traffic that stays high (a lasting crowd) cannot hold the state for ever', () => {
+  const r = runner(8);
+  for (const n of [19, 22, 20]) r.step({ arrivalsPerS: n, saturation: 0.2 });
+  r.step({ arrivalsPerS: 100, saturation: 1 });
+  assert.equal(r.step({ arrivalsPerS: 100, saturation: 1 }), 'under_attack');
+  const hold = DEFAULT_ATTACK_PARAMS.coldHoldS;
+  const phases: AttackPhase[] = [];
+  for (let i = 0; i < 2 * hold + DEFAULT_ATTACK_PARAMS.calmAfterS + DEFAULT_ATTACK_PARAMS.coolDownS + 5; i++) phases.push(r.step({ arrivalsPerS: 100, saturation: 0.2 }));
+  assert.equal(phases[hold - 2], 'under_attack', 'held for coldHoldS');
+  assert.ok(phases.includes('recovering'), 'then recovering');
+  assert.equal(phases.at(-1), 'normal', 'and normal once the recovering hold ran out too');
+  // Off: the same traffic falls back to the cycle without the hold.
+  let s = initialAttackState(0);
+  let now = 0;
+  const off = (o: AttackObservation): void => { s = attackStep(s, o, now += 1000, { coldHoldS: 0 }).state; };
+  for (const n of [19, 22, 20]) off({ arrivalsPerS: n, saturation: 0.2 });
+  off({ arrivalsPerS: 100, saturation: 1 });
+  off({ arrivalsPerS: 100, saturation: 1 });
+  assert.equal(s.phase, 'under_attack');
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS; i++) off({ arrivalsPerS: 100, saturation: 0.2 });
+  assert.equal(s.phase, 'recovering', 'coldHoldS 0: no hold');
+});
+
+test('a cold baseline with fewer than two seconds learned holds nothing (a shield started during the attack)', () => {
+  const r = runner(10);
+  r.step({ arrivalsPerS: 600, saturation: 1 });
+  r.step({ arrivalsPerS: 600, saturation: 1 });
+  const phases: AttackPhase[] = [];
+  for (let i = 0; i < DEFAULT_ATTACK_PARAMS.calmAfterS + 1; i++) phases.push(r.step({ arrivalsPerS: 600, saturation: 0.1 }));
+  assert.equal(phases.at(-1), 'recovering');
+});

@@ -93,14 +93,23 @@ export interface AttackParams {
   readonly suspectClearS: number;
   readonly calmAfterS: number;
   readonly coolDownS: number;
+  /**
+   * Longest hold, per phase, on a baseline not yet warm (300 s; 0 = none): an attack that began
+   * before the rate baseline warmed stays under_attack or recovering while arrivals stand at twice
+   * what the baseline saw (see `coldHoldReading`), for at most this long in each phase.
+   */
+  readonly coldHoldS: number;
 }
 
 /** Defaults: a 4σ jump for a second raises suspicion, three seconds of it is an attack. */
 export const DEFAULT_ATTACK_PARAMS: AttackParams = Object.freeze({
   halfLifeS: 600, warmupS: 30, kHigh: 4, kLow: 2, rateLiftHigh: 1.5, rateLiftLow: 1.2, errorRise: 0.1,
   cookielessRise: 0.2, saturation: 0.95, queueWaitMs: 50, standingMs: 500, suspectAfterS: 1, attackAfterS: 3,
-  suspectClearS: 5, calmAfterS: 5, coolDownS: 30,
+  suspectClearS: 5, calmAfterS: 5, coolDownS: 30, coldHoldS: 300,
 });
+
+/** Seconds learned before a cold baseline may hold an attack (a mean of one partial second says little). */
+const COLD_MIN_SAMPLES = 2;
 
 /** A scope at rest, with nothing learned yet. */
 export function initialAttackState(now: number): AttackState {
@@ -132,6 +141,30 @@ export function readSignals(state: AttackState, obs: AttackObservation, params: 
     ? reading('saturation', wait, 0, params.queueWaitMs, params.queueWaitMs / 2)
     : reading('saturation', sat, 0, params.saturation, params.saturation * 0.8));
   return out;
+}
+
+/**
+ * The rate reading that holds an attack begun before the baseline warmed: elevated at twice the
+ * mean of the seconds learned (and 4 Poisson σ above it), never hot — it keeps a state, it never
+ * starts or escalates one.
+ *
+ * Why: with a cold baseline the rate is not read at all (a few seconds cannot say what normal is),
+ * so a flood the no-JavaScript check stops entirely leaves no signal once the queue drains. Measured
+ * (distributed-low-rate, 60 s cell, shield started 3 s before the flood): under_attack at +1 s,
+ * recovering at +6 s, normal at +36 s while the flood went on; the check stopped, the flood reached
+ * the origin until its queue stood again 0.5 s later, and the cycle repeated every ~36 s. The few
+ * seconds learned before the onset are a rough baseline, good enough to say that 600 req/s is not
+ * the 20 it saw. Bounded by `coldHoldS` per phase: traffic that legitimately grew since (a flash
+ * crowd that lasts) cannot hold the state for ever, and once normal again the baseline learns.
+ */
+function coldHoldReading(state: AttackState, obs: AttackObservation, params: AttackParams, now: number): SignalReading | undefined {
+  if (state.phase !== 'under_attack' && state.phase !== 'recovering') return undefined;
+  const samples = state.rate.samples;
+  if (samples >= params.warmupS || samples < COLD_MIN_SAMPLES || now - state.since >= params.coldHoldS * 1000) return undefined;
+  const { mean, variance } = state.rate;
+  const low = Math.max(mean * 2, mean + 4 * Math.max(Math.sqrt(variance), Math.sqrt(mean), 1));
+  const observed = obs.arrivalsPerS;
+  return { signal: 'arrival-rate', observed, baseline: mean, threshold: low, low, hot: false, elevated: observed >= low && observed > 0 };
 }
 
 /** The arrival-rate lines: `high` makes a second hot, `low` keeps it elevated. */
@@ -188,6 +221,8 @@ export interface AttackStep {
 export function attackStep(state: AttackState, obs: AttackObservation, now: number, overrides: Partial<AttackParams> = {}): AttackStep {
   const p: AttackParams = { ...DEFAULT_ATTACK_PARAMS, ...overrides };
   const readings = readSignals(state, obs, p);
+  const held = coldHoldReading(state, obs, p, now);
+  if (held !== undefined) readings.push(held);
   const hot = readings.filter((r) => r.hot);
   const elevated = readings.some((r) => r.elevated);
   const start = now - (obs.durationMs ?? 1000);
