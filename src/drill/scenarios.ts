@@ -280,6 +280,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
     }),
   },
+  'solver-crowd': {
+    name: 'solver-crowd',
+    summary: 'newcomers-under-attack from a crowd of bots, each at a person\'s pace (by default 2,000 sources at 0.3 req/s each): ' +
+      'every bot keeps its cookies and solves its challenge, so no identity, address or pace sets it apart from a newcomer; only customers known before the attack can be told from it.',
+    params: { ...floodParams(600, 2000, 2), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'solver-crowd', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
+      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
+    }),
+  },
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
     params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },

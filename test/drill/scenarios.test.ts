@@ -212,6 +212,35 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10 - 10, `${r.attack.components[0]!.statuses['200']} served`);
 });
 
+test('solver-crowd: many sources, each at a person\'s pace, each solving its challenge once; newcomers arrive at the onset', async (t) => {
+  let verified = 0;
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 2)) }), () => ({ level: 2, difficulty: 6 }));
+  const srv = await startRecordingServer((req, res, body) => {
+    const f = filter(req, body);
+    if (f.kind === 'answer') {
+      if (req.url?.startsWith('/.rempart/') && f.response.status < 400) verified++;
+      return sendPlain(res, f.response);
+    }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await drill(srv.url, 'solver-crowd', { rate: 60, sources: 60 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });
+  // Every bot met the challenge and solved it once.
+  assert.equal(r.attack.components[0]!.challengesSolved, 60);
+  assert.ok(verified >= 60, `${verified} verified (bots, then customers)`);
+  const legit = new Set(r.meta.population.legitAddresses);
+  const botRequests = srv.requests.filter((q) => !legit.has(q.addr) && !q.path.startsWith('/.rempart/'));
+  assert.ok(botRequests.length > 40, `${botRequests.length} bot requests`);
+  // A person's pace per source: 1 req/s asked, never a burst.
+  assert.ok(maxPerSourcePerSecond(botRequests) <= 4, `at most ${maxPerSourcePerSecond(botRequests)} per source per second`);
+  assert.equal(new Set(botRequests.map((q) => q.addr)).size, 60);
+  assertBrowserLike(botRequests);
+  // The legitimate population doubles at the onset: newcomers from addresses not seen before it.
+  const before = new Set(srv.requests.filter((q) => legit.has(q.addr) && q.t < 950).map((q) => q.addr));
+  const after = new Set(srv.requests.filter((q) => legit.has(q.addr)).map((q) => q.addr));
+  assert.ok(after.size > before.size, `${before.size} customer addresses before the onset, ${after.size} in all`);
+});
+
 test('flash-crowd: the legitimate population grows fivefold at the surge, no attack traffic', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);

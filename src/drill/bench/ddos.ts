@@ -44,6 +44,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'header-randomizer': { rate: 600, sources: 300, connections: 10 },
   'challenge-solver': { rate: 600, sources: 200, connections: 16 },
   'newcomers-under-attack': { rate: 600, sources: 200, connections: 16, factor: 2 },
+  // 0.3 req/s per bot: each identity as light as a customer's.
+  'solver-crowd': { rate: 600, sources: 2000, connections: 2, factor: 2 },
   waves: { rate: 600, sources: 1500, connections: 2 },
   mixed: { rate: 600, sources: 3000 },
   slowloris: { connections: 1500, sources: 100, openRate: 300 },
