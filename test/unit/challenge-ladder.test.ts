@@ -147,24 +147,6 @@ test('reputation: established passes every level first; a young one only proves 
   assert.equal(challenged(evaluateClearance(nav, L(2, { ...attack, recentPasses: () => true }), settings)).level, 1, 'no reputation, no pass');
 });
 
-test('reputation issued in the seconds before the first suspicion: passes like a young one, marked onset; earlier ones are not', () => {
-  const rep = (iatMs: number): string => `rempart_rep=${signToken({ k: 'rep', iat: Math.floor(iatMs / 1000), exp: Math.floor(iatMs / 1000) + 86_400 * 30, p: '203.0.113.0/24', f: 'fp', id: 'r2' }, settings.keys)}`;
-  const suspectedAt = T0 - 5_000;
-  const policy = L(1, { attackStartedAt: T0 - 4_000, suspectedAt });
-  // Issued 1 s before the suspicion (the attack's first requests were answered then, too).
-  const atOnset = passed(evaluateClearance({ ...nav, cookie: rep(suspectedAt - 1_000) }, policy, settings));
-  assert.deepEqual([atOnset.via, atOnset.standing, atOnset.rateKey, atOnset.onset], ['rep', 'checked', 'rep:r2', true]);
-  // Issued during the suspicion itself (a request queued in normal times, answered after): onset too.
-  assert.equal(passed(evaluateClearance({ ...nav, cookie: rep(suspectedAt + 500) }, policy, settings)).onset, true);
-  // A minute before: a young reputation, not onset.
-  const before = passed(evaluateClearance({ ...nav, cookie: rep(suspectedAt - 60_000) }, policy, settings));
-  assert.deepEqual([before.standing, before.onset], ['checked', undefined]);
-  // Established beats nothing here: an hour old is established whatever the suspicion.
-  assert.equal(passed(evaluateClearance({ ...nav, cookie: rep(T0 - 3_600_000) }, policy, settings)).standing, 'established');
-  // No suspicion (normal times): nothing is onset.
-  assert.equal(passed(evaluateClearance({ ...nav, cookie: rep(T0 - 1_000) }, L(0), settings)).onset, undefined);
-});
-
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {
   const rng = createPrng(7);
   const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];

@@ -40,8 +40,6 @@ export interface ClearancePolicy {
   readonly exempt?: boolean;
   /** When the current attack started, ms (ranks reputations); undefined in normal times. */
   readonly attackStartedAt?: number;
-  /** The first suspicion of the current attack, ms (ranks reputations issued just before it); undefined in normal times. */
-  readonly suspectedAt?: number;
   /** Revoked token ids (see createRevocationList). */
   readonly isRevoked?: (id: string) => boolean;
   /**
@@ -94,8 +92,6 @@ export type ClearanceDecision =
     readonly target: string;
     /** Headers to add to the upstream's response (a clearance just earned by an API client). */
     readonly responseHeaders?: Readonly<Record<string, string>>;
-    /** The reputation it passed with was issued in the attack's first seconds (reputation/rank.ts `onset`). */
-    readonly onset?: true;
   }
   | {
     readonly kind: 'challenge';
@@ -132,12 +128,9 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const needed = policy.exempt ? 0 : NEEDED[policy.level];
 
   const reputation = check('rep', readCookie(req.cookie, COOKIE_NAMES.rep));
-  const rank = rankReputation(reputation, req.now, { attackStartedAt: policy.attackStartedAt, minAgeMs: settings.reputationMinAgeMs, suspectedAt: policy.suspectedAt });
-  // A reputation from the attack's first seconds passes like a young one, and stands like a cookie
-  // minted during the attack (filters/request/clearance.ts standingOf).
-  const young = rank === 'recent' || rank === 'onset';
+  const rank = rankReputation(reputation, req.now, { attackStartedAt: policy.attackStartedAt, minAgeMs: settings.reputationMinAgeMs });
   const withRep = reputation ? { reputation } : {};
-  const pass = (via: 'exempt' | 'open' | 'rep' | 'clearance' | 'solved' | 'nojs', standing: ClientStanding, token?: TokenPayload, extra: { responseHeaders?: Record<string, string>; onset?: true } = {}): ClearanceDecision => ({
+  const pass = (via: 'exempt' | 'open' | 'rep' | 'clearance' | 'solved' | 'nojs', standing: ClientStanding, token?: TokenPayload, extra: { responseHeaders?: Record<string, string> } = {}): ClearanceDecision => ({
     kind: 'pass', via, standing, target: marked.clean, ...withRep, ...extra,
     ...(token?.id !== undefined ? { rateKey: `${token.k}:${token.id}`, token } : {}),
   });
@@ -165,8 +158,8 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
     problem ??= `pow:${solved.ok ? 'revoked' : (solved.reason satisfies PowRejection)}`;
   }
 
-  if (young && (needed <= STANDING_RANK.checked || (reputation?.id !== undefined && policy.recentPasses?.(reputation.id) === true))) {
-    return pass('rep', 'checked', reputation, rank === 'onset' ? { onset: true } : {});
+  if (rank === 'recent' && (needed <= STANDING_RANK.checked || (reputation?.id !== undefined && policy.recentPasses?.(reputation.id) === true))) {
+    return pass('rep', 'checked', reputation);
   }
   const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
   const navigation = isNavigation(req.accept, req.secFetchMode);
@@ -174,7 +167,7 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const proofFirst = needed > 0 && navigation && (req.method === 'GET' || req.method === 'HEAD')
     && req.address !== undefined && policy.addressFlooded?.(req.address) === true;
   if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
-  if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', young ? 'checked' : 'unknown');
+  if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
 
   const reason: ChallengeReason = answer ? 'answer-refused' : marked.attempts >= settings.nojsMaxAttempts ? 'cookies-not-kept' : problem ? 'invalid-token' : 'no-token';
   const withProblem = problem ? { problem } : {};

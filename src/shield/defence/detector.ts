@@ -20,8 +20,6 @@ export interface ChallengePolicy {
   readonly level: 0 | 1 | 2;
   readonly difficulty: number;
   readonly attackStartedAt: number | undefined;
-  /** Since when clients are challenged (the first suspicion), ms; undefined in normal times. */
-  readonly suspectedAt?: number;
   /** Level 2 comes only from a signature the request matches (not from an operator's forced proof-of-work). */
   readonly bySignature?: boolean;
 }
@@ -326,7 +324,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         if (traitValue(t, client, m.scope.dimension) === m.scope.value) { level = 2; rung = Math.max(rung, m.difficulty); }
       }
       const bySignature = level === 2 && !(powUntil > clock.now());
-      return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt, ...(challengingSince !== undefined ? { suspectedAt: challengingSince } : {}), ...(bySignature ? { bySignature } : {}) };
+      return { level, difficulty: Math.min(DEFAULT_DIFFICULTY.maxBits, DEFAULT_DIFFICULTY.minBits + rung), attackStartedAt, ...(bySignature ? { bySignature } : {}) };
     },
     aggregateLimit(t) {
       for (const m of active) {

@@ -49,8 +49,7 @@ const standingOf = (d: ClearanceDecision): number => {
   switch (d.standing) {
     case 'established': return STANDING.established;
     case 'cleared': return STANDING.cleared;
-    // A reputation issued in the attack's first seconds stands with the cookies minted during it.
-    case 'checked': return d.via === 'rep' && d.onset !== true ? STANDING.recent : d.rateKey !== undefined ? STANDING.checked : STANDING.anonymous;
+    case 'checked': return d.via === 'rep' ? STANDING.recent : d.rateKey !== undefined ? STANDING.checked : STANDING.anonymous;
     default: return STANDING.anonymous;
   }
 };
@@ -122,7 +121,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
-      level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, ...(policy.suspectedAt !== undefined ? { suspectedAt: policy.suspectedAt } : {}), isRevoked,
+      level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
       // A signature challenge (a path, an agent, a header order) matches the customers too: a
       // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
       // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
