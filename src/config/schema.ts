@@ -35,6 +35,12 @@ const limitsSchema = z.object({
   minBodyRateBytesPerS: z.number().int().min(0).default(1024),
   /** Time allowed before the minimum body rate is enforced. */
   bodyGraceMs: positiveMs.default(5_000),
+  /**
+   * Byte ranges one request may ask of the origin (nginx max_ranges). A Range with more, or with
+   * more than two overlapping ranges (RFC 9110 §14.2), is not forwarded: the origin sends the whole
+   * representation once (upstream/range.ts). 0 = Range is never forwarded.
+   */
+  maxRanges: z.number().int().min(0).max(1000).default(16),
   /** Largest request body forwarded, bytes (0 = unlimited); beyond it 413. */
   maxBodyBytes: z.number().int().min(0).default(100 * 1024 * 1024),
   /** A client that accepts no response bytes for this long is cut (nginx send_timeout). */

@@ -196,7 +196,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const limits = { ...config.listen.limits, memoryBytes: config.buffering.requestMemoryBytes };
   const upstreamRequest: UpstreamRequestFilter[] = [
     createBufferBodyFilter(shared.bodyBuffers, limits),
-    createForwardingHeadersFilter(formatForwardedFor),
+    createForwardingHeadersFilter(formatForwardedFor, config.listen.limits.maxRanges),
     ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined)] : []),
     ...(ext.upstreamRequest ?? []),
   ];

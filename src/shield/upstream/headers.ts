@@ -31,11 +31,13 @@ export interface ForwardingInfo {
   proto: 'http' | 'https';
   requestId: string;
   forwardedNode: string;
+  /** Leave out Range and If-Range (a range request the origin must not see: upstream/range.ts). */
+  dropRange?: boolean;
 }
 
 /**
  * Builds the upstream request's header list (flat [name, value, ...], order and case kept) from
- * the client's raw headers: hop-by-hop removed, forwarding fields set (X-Forwarded-For,
+ * the client's raw headers: hop-by-hop removed (and Range when `dropRange`), forwarding fields set (X-Forwarded-For,
  * X-Forwarded-Proto, RFC 7239 Forwarded, X-Request-Id).
  */
 export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHttpHeaders, info: ForwardingInfo): string[] {
@@ -48,6 +50,7 @@ export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHt
     const name = raw[i] as string;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || (extra !== undefined && extra.has(lower))) continue;
+    if (info.dropRange === true && (lower === 'range' || lower === 'if-range')) continue;
     if (FORWARDING.has(lower)) {
       if (!info.peerTrusted) continue;
       const value = raw[i + 1] as string;

@@ -1,0 +1,64 @@
+/**
+ * Byte-range requests a proxy should not pass on (RFC 9110 §14.2): "a server that supports range
+ * requests MAY ignore or reject a Range header field that contains ... more than two overlapping
+ * ranges, or a set of many small ranges that are not listed in ascending order, since both are
+ * indications of either a broken client or a deliberate denial-of-service attack". One request
+ * asking `bytes=0-,0-,0-,...` made Apache build a multipart answer the size of the file times the
+ * number of ranges (CVE-2011-3192, "Apache Killer"); nginx caps them with `max_ranges`.
+ *
+ * What the shield does with one (filters/upstream-request/forwarding-headers.ts): the Range and
+ * If-Range fields are not forwarded, so the origin sends the whole representation once (200), as
+ * RFC 9110 lets a server ignore Range. Nothing else in the request changes; a Range in another
+ * unit than bytes is the origin's business.
+ *
+ * Pure.
+ */
+
+/** One byte range as written: `first-last`, `first-` (to the end) or `-suffix` (the last bytes). */
+export interface ByteRange {
+  readonly first: number | undefined;
+  readonly last: number | undefined;
+  readonly suffix: number | undefined;
+}
+
+/** The ranges of a `bytes=` Range value, or undefined when it is not one (another unit, bad syntax). */
+export function parseByteRanges(value: string, max = 10_000): ByteRange[] | undefined {
+  const eq = value.indexOf('=');
+  if (eq < 0 || value.slice(0, eq).trim().toLowerCase() !== 'bytes') return undefined;
+  const out: ByteRange[] = [];
+  const parts = value.slice(eq + 1).split(',');
+  if (parts.length > max) return parts.map(() => ({ first: undefined, last: undefined, suffix: undefined }));
+  for (const raw of parts) {
+    const p = raw.trim();
+    if (p === '') continue; // RFC 9110 §5.6.1: empty list elements are ignored
+    const m = /^(\d*)-(\d*)$/.exec(p);
+    if (!m || (m[1] === '' && m[2] === '')) return undefined;
+    if (m[1] === '') out.push({ first: undefined, last: undefined, suffix: Number(m[2]) });
+    else out.push({ first: Number(m[1]), last: m[2] === '' ? undefined : Number(m[2]), suffix: undefined });
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Why a Range value must not reach the origin, or undefined when it may: more than `maxRanges`
+ * ranges (0: none at all), or more than two ranges overlapping one another. Suffix ranges are
+ * compared as ranges from the end: two of them always overlap.
+ */
+export function rangeRefusal(value: string, maxRanges: number): 'too-many-ranges' | 'overlapping-ranges' | undefined {
+  const ranges = parseByteRanges(value, maxRanges + 1);
+  if (ranges === undefined) return undefined;
+  if (ranges.length > maxRanges) return 'too-many-ranges';
+  if (ranges.length < 3) return undefined;
+  // Ranges from the start and suffix ranges cannot be compared without the length: each family alone.
+  const fromStart = ranges.filter((r) => r.first !== undefined).map((r) => [r.first as number, r.last ?? Infinity] as const).sort((a, b) => a[0] - b[0]);
+  const suffixes = ranges.filter((r) => r.suffix !== undefined).length;
+  let overlapping = suffixes > 1 ? suffixes : 0;
+  let end = -1;
+  let run = 0;
+  for (const [a, b] of fromStart) {
+    run = a <= end ? run + 1 : 1;
+    end = Math.max(end, b);
+    if (run >= 2) overlapping = Math.max(overlapping, run);
+  }
+  return overlapping > 2 ? 'overlapping-ranges' : undefined;
+}
