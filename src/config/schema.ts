@@ -27,6 +27,12 @@ const rateSchema = z.object({
 const limitsSchema = z.object({
   /** Largest request head (request line + headers) accepted, bytes; beyond it 431. */
   maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /**
+   * Most header field lines in one request (Apache LimitRequestFields 100, HAProxy tune.http.maxhdr
+   * 101); beyond it 431. Without it Node keeps the first 2,000 and drops the rest silently: the
+   * request would be forwarded other than it was sent.
+   */
+  maxHeaderCount: z.number().int().min(10).max(10_000).default(100),
   /** Whole request head must arrive within this time (slowloris), like nginx client_header_timeout. */
   headersTimeoutMs: positiveMs.default(10_000),
   /** Longest pause between two reads of a request body, like nginx client_body_timeout. */

@@ -170,7 +170,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const ext = shared.extensions;
 
   const det = config.detection;
-  const request: RequestFilter[] = [createValidateFilter()];
+  const request: RequestFilter[] = [createValidateFilter(config.listen.limits.maxHeaderCount)];
   // Before limits and challenges: the status page stays reachable under attack and with the origin down.
   if (config.status.enabled && shared.statusPages) request.push(createStatusPageFilter(shared.statusPages, config.status.path));
   if (det.enabled) request.push(createChallengeVerifyFilter(shared.challenge, shared.clock));

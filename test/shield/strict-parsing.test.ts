@@ -34,6 +34,10 @@ const cases: Array<{ name: string; bytes: string | Buffer; status?: number }> = 
   { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
   { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
   { name: 'HTTP/2.0 on an HTTP/1 request line', bytes: `GET / HTTP/2.0\r\n${H}\r\n`, status: 505 },
+  // RFC 6585 §5. Past limits.maxHeaderCount (100) the request is refused, not cut to its first lines.
+  { name: 'more header lines than maxHeaderCount', bytes: `GET / HTTP/1.1\r\n${H}${'X-A: 1\r\n'.repeat(100)}\r\n`, status: 431 },
+  // Node alone keeps 2,000 lines and drops the rest: a second Host there would go unseen.
+  { name: 'a second Host past the 2,000th line', bytes: `GET / HTTP/1.1\r\n${H}${'a:1\r\n'.repeat(2100)}Host: evil.example\r\n\r\n`, status: 431 },
   // RFC 9113 §3.4: an HTTP/2 client with prior knowledge opens with this preface and a SETTINGS frame;
   // the preface is built so that an HTTP/1.1 server rejects it (400, as nginx without http2). The shield speaks HTTP/1.1 only.
   { name: 'HTTP/2 prior-knowledge preface', bytes: Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]) },
@@ -58,8 +62,12 @@ test('malformed and ambiguous requests get 400 and never reach the upstream', as
   assert.equal(statusOf(chunked), 200);
   const absolute = await rawExchange(shield.port, `GET http://shop.example/abs?q=1 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
   assert.equal(statusOf(absolute), 200);
+  // Exactly maxHeaderCount lines pass, every one forwarded.
+  const hundred = await rawExchange(shield.port, `GET /many HTTP/1.1\r\n${H}${Array.from({ length: 98 }, (_, i) => `X-N${i}: ${i}\r\n`).join('')}Connection: close\r\n\r\n`);
+  assert.equal(statusOf(hundred), 200);
+  assert.equal(upstream.seen.at(-1)?.headers['x-n97'], '97');
   const wellKnown = await rawExchange(shield.port, `GET /.well-known/security.txt?v=1.2 HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
   assert.equal(statusOf(wellKnown), 200);
   assert.deepEqual(upstream.seen.map((s) => [s.method, s.url, s.bodyBytes]),
-    [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0], ['GET', '/.well-known/security.txt?v=1.2', 0]]);
+    [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0], ['GET', '/many', 0], ['GET', '/.well-known/security.txt?v=1.2', 0]]);
 });

@@ -41,6 +41,9 @@ function applyServerLimits(server: HttpServer, c: Config): void {
   server.requestTimeout = 0;
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
   server.maxRequestsPerSocket = l.maxRequestsPerConnection;
+  // One more than the limit is kept, so that a request over it is seen (and answered 431 by the
+  // validate filter) instead of being cut to the first lines.
+  server.maxHeadersCount = l.maxHeaderCount + 1;
 }
 
 /**

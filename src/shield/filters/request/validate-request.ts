@@ -10,8 +10,9 @@ import { named, type RequestFilter } from '../../pipeline/phases.js';
  * plain "chunked", Transfer-Encoding on HTTP/1.0, and request targets that are not origin-form
  * (or an absolute-form that disagrees with Host). Anything ambiguous is refused, never forwarded:
  * a disagreement between us and the upstream on where a request ends is request smuggling.
+ * And more header lines than `maxHeaderCount`: 431 (RFC 6585 §5), never a request cut short.
  */
-export function createValidateFilter(): RequestFilter {
+export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
   return named('validate', (ctx) => {
     const { req } = ctx;
     // HTTP/1.1 framing rules; an HTTP/2 listener's framing is checked by its own codec.
@@ -19,6 +20,7 @@ export function createValidateFilter(): RequestFilter {
     // RFC 9112 §2.3: only HTTP/1.x is parsed here.
     if (req.httpVersionMajor !== 1) return deny('RMP_ERR_VERSION', 'unsupported HTTP version', { close: true });
     const raw = req.rawHeaders;
+    if (raw.length > maxHeaderCount * 2) return deny('RMP_ERR_HEADERS_TOO_LARGE', `more than ${maxHeaderCount} header fields`, { close: true });
     let hosts = 0;
     let lengths = 0;
     let codings = 0;
