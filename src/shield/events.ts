@@ -5,7 +5,9 @@ import type { Mitigation } from './detect/escalation.js';
 import type { ServerTransition } from './upstream/health/monitor.js';
 
 /** Why a connection was refused before any HTTP parsing. */
-export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol';
+export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
+  /** An idle connection closed at the global cap to make room for a new one (listener/gate.ts). */
+  | 'evicted-idle';
 
 /** Events the shield publishes; metrics, logs and the console subscribe. */
 export type ShieldEvents = {

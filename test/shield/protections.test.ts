@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { request, Agent } from 'undici';
 import { openSocket, rawExchange, startRecordingUpstream, startTestShield, statusOf, waitClose } from '../helpers/servers.js';
 import { buildProxyV1, buildProxyV2 } from '../../src/shield/proxy-protocol/parse.js';
@@ -106,6 +107,38 @@ test('concurrent connections per client address are capped; other addresses are 
   await new Promise((r) => setTimeout(r, 50));
   const again = await rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: '127.0.90.1' });
   assert.equal(statusOf(again), 200);
+});
+
+test('at the global connection cap the longest-idle connection makes room for a new one; a connection serving a request never does', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { listen: { limits: { maxConnections: 10 } } });
+  // Ten connections that never send a byte (an idle-connection flood) hold the whole cap.
+  const held: Socket[] = [];
+  for (let i = 1; i <= 10; i++) { held.push(await openSocket(shield.port, `127.0.91.${i}`)); await new Promise((r) => setTimeout(r, 5)); }
+  t.after(() => held.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = held.map((s) => new Promise<number>((resolve) => { s.resume(); s.once('close', () => resolve(held.indexOf(s))); }));
+  // A customer still gets in: the oldest idle connection is closed for it.
+  const customer = await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: '127.0.91.50', timeoutMs: 2_000 });
+  assert.equal(statusOf(customer), 200);
+  assert.equal(await Promise.race(closed), 0, 'the longest idle went first');
+  assert.equal(held.filter((s) => s.destroyed).length, 1, 'one connection closed, no more');
+
+  // Ten connections each waiting for an answer: none is idle, so an eleventh is refused.
+  const release: Array<() => void> = [];
+  upstream.handler = (_req, res) => { release.push(() => res.end('late')); };
+  t.after(() => release.forEach((f) => f()));
+  held.forEach((s) => s.destroy());
+  await new Promise((r) => setTimeout(r, 100));
+  const busy = await Promise.all(Array.from({ length: 10 }, (_, i) => openSocket(shield.port, `127.0.92.${i + 1}`)));
+  t.after(() => busy.forEach((s) => s.destroy()));
+  for (const s of busy) s.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+  const deadline = Date.now() + 2_000;
+  while (release.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(release.length, 10, 'ten requests reached the upstream and wait there');
+  const eleventh = await rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress: '127.0.92.50', timeoutMs: 1_000 });
+  assert.equal(eleventh, '', 'no idle connection to close: the newcomer is reset');
+  assert.equal(busy.filter((s) => s.destroyed).length, 0, 'no connection serving a request was closed');
 });
 
 test('GCRA per client and class answers 429 with Retry-After; another client is not affected', async (t) => {

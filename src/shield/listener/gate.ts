@@ -42,6 +42,10 @@ export interface ConnectionGate {
   settings: GateSettings;
   /** Closes open connections whose address matches (used when a block is added). */
   disconnect(match: (address: string) => boolean): number;
+  /** A request is being served on this connection: it is not idle (never evicted meanwhile). */
+  busy(socket: Socket): void;
+  /** A request on this connection ended (answered or abandoned). */
+  done(socket: Socket): void;
   /** Connections per address, largest first (for the admin API). */
   top(n: number): Array<{ address: string; connections: number }>;
   destroyAll(): void;
@@ -57,6 +61,17 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   // Open connections per client key: an IPv6 client rotating addresses in its prefix is one client.
   const byClient = new Map<string, number>();
   let open = 0;
+  // Connections with no request in progress, the longest idle first (a Set keeps insertion order):
+  // a connection that never sent a whole request head (slowloris) stays at the front. At the global
+  // cap the oldest of them is closed to admit the newcomer — the way Envoy's overload manager closes
+  // idle connections first — instead of refusing everyone new while the cap is held by connections
+  // that do nothing. A connection serving a request is never closed for this.
+  const idle = new Set<Socket>();
+  const inProgress = new Map<Socket, number>();
+
+  // Every admitted connection: its client address, and how to count it out (once).
+  const admitted = new Map<Socket, { address: string; release(): void }>();
+  const release = (socket: Socket): void => { admitted.get(socket)?.release(); };
 
   const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'): void => {
     bus.emit('connection:refused', { address, reason });
@@ -68,7 +83,6 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   const admit = (socket: Socket, address: string, trusted: boolean, peerSource: 'tcp' | 'proxy-protocol'): void => {
     const s = gate.settings;
     if (ports.isBlocked(address, clock.now())) return refuse(socket, address, 'blocklist');
-    if (s.maxConnections > 0 && open >= s.maxConnections) return refuse(socket, address, 'global-cap');
     const key = ports.clientKey?.(address) ?? address;
     const held = byClient.get(key) ?? 0;
     // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
@@ -77,21 +91,35 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
       && !(held < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(key) === true)) {
       return refuse(socket, address, 'client-cap');
     }
+    if (s.maxConnections > 0 && open >= s.maxConnections) {
+      const victim = idle.values().next().value as Socket | undefined;
+      if (victim === undefined) return refuse(socket, address, 'global-cap');
+      idle.delete(victim);
+      bus.emit('connection:refused', { address: admitted.get(victim)?.address ?? '', reason: 'evicted-idle' });
+      // Counted out now: its 'close' comes later and must not be counted twice.
+      release(victim);
+      victim.destroy();
+    }
     let set = byAddress.get(address);
     if (!set) { set = new Set(); byAddress.set(address, set); }
     set.add(socket);
-    byClient.set(key, held + 1);
+    byClient.set(key, (byClient.get(key) ?? 0) + 1); // not `held`: an eviction may have counted one out
     open++;
+    idle.add(socket);
     setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined }));
     bus.emit('connection:open', { address });
-    socket.once('close', () => {
+    admitted.set(socket, { address, release: () => {
+      if (!admitted.delete(socket)) return;
       open--;
+      idle.delete(socket);
+      inProgress.delete(socket);
       const cur = byAddress.get(address);
       if (cur) { cur.delete(socket); if (cur.size === 0) byAddress.delete(address); }
       const n = (byClient.get(key) ?? 1) - 1;
       if (n <= 0) byClient.delete(key); else byClient.set(key, n);
       bus.emit('connection:close', { address });
-    });
+    } });
+    socket.once('close', () => release(socket));
     accept(socket);
   };
 
@@ -113,6 +141,18 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   }) as ConnectionGate;
 
   Object.defineProperty(gate, 'open', { get: () => open });
+  gate.busy = (socket) => {
+    if (!admitted.has(socket)) return;
+    idle.delete(socket);
+    inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
+  };
+  gate.done = (socket) => {
+    const n = (inProgress.get(socket) ?? 0) - 1;
+    if (n > 0) { inProgress.set(socket, n); return; }
+    inProgress.delete(socket);
+    // Idle again, and now the most recently active: the last to be closed at the cap.
+    if (admitted.has(socket) && !socket.destroyed) idle.add(socket);
+  };
   gate.settings = settings;
   gate.disconnect = (match) => {
     let n = 0;

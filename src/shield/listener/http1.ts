@@ -72,6 +72,9 @@ export function createHttp1Listener(o: {
   }, (req, res) => {
     const facts = connectionFacts(req.socket)
       ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined };
+    // Not idle while a request is served: the gate closes only idle connections at its cap.
+    gate.busy(req.socket);
+    res.once('close', () => gate.done(req.socket));
     o.entry(req, res, facts);
   });
   applyServerLimits(http, config);
@@ -89,6 +92,8 @@ export function createHttp1Listener(o: {
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const facts = connectionFacts(socket)
       ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
+    // A tunnel is never idle for the gate (it has its own idle timeout: websocket.idleTimeoutMs).
+    gate.busy(socket);
     if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket);
   });
   // The HTTP server never listens itself (the gate hands it sockets), so start its connection
