@@ -1,3 +1,4 @@
+import { connectionCapUnder, readOpenFilesLimit } from '../core/open-files.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
@@ -183,8 +184,15 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   for (const s of surfaces.services) life.register(s);
   life.register({ name: 'bodies', stop() { bodyGuards.close(); bodyBuffers.close(); responseSinks.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
+  const openFiles = readOpenFilesLimit();
+  const cap = connectionCapUnder(config.listen.limits.maxConnections, openFiles);
+  if (openFiles !== undefined && cap !== config.listen.limits.maxConnections) {
+    // nginx warns the same way ("worker_connections exceed open file resource limit").
+    log.warn({ maxConnections: config.listen.limits.maxConnections, openFilesLimit: openFiles, effective: cap },
+      'limits.maxConnections is at or above what the open-files limit leaves for clients: the listener holds at most the effective number (raise LimitNOFILE / ulimit -n to hold more)');
+  }
   const listener = createHttp1Listener({
-    config, clock, bus, nextId,
+    config, clock, bus, nextId, ...(openFiles !== undefined ? { openFiles } : {}),
     ports: {
       isBlocked: (address, now) => blocklist.lookup(address, now) !== undefined,
       isTrusted: (address) => runtime.isTrusted(address),

@@ -1,3 +1,4 @@
+import { connectionCapUnder } from '../../core/open-files.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -26,8 +27,8 @@ export interface Http1Listener extends Service<Config> {
 /** What the listener hands each request to: the exchange handler, with the connection's facts. */
 export type ExchangeEntry = (req: IncomingMessage, res: ServerResponse, conn: ConnectionFacts) => void;
 
-const gateSettings = (c: Config): GateSettings => ({
-  maxConnections: c.listen.limits.maxConnections,
+const gateSettings = (c: Config, openFiles: number | undefined): GateSettings => ({
+  maxConnections: connectionCapUnder(c.listen.limits.maxConnections, openFiles),
   maxConnectionsPerClient: c.listen.limits.maxConnectionsPerClient,
   proxyProtocol: c.listen.proxyProtocol,
   proxyHeaderTimeoutMs: c.listen.limits.headersTimeoutMs,
@@ -57,6 +58,8 @@ export function createHttp1Listener(o: {
   entry: ExchangeEntry; onStopWarning(open: number): void;
   /** Upgrade requests (WebSocket) and the tunnels they become; without them every upgrade is refused. */
   upgrade?: UpgradeEntry; tunnels?: Tunnels;
+  /** The process's open-files limit (core/open-files.ts): the connection cap stays under it. */
+  openFiles?: number;
 }): Http1Listener {
   let config = o.config;
   let draining = false;
@@ -100,7 +103,7 @@ export function createHttp1Listener(o: {
   // checker — which enforces headersTimeout — the way listen() would.
   http.emit('listening');
 
-  const gate = createConnectionGate(o.ports, gateSettings(config), o.clock, o.bus, (socket) => http.emit('connection', socket));
+  const gate = createConnectionGate(o.ports, gateSettings(config, o.openFiles), o.clock, o.bus, (socket) => http.emit('connection', socket));
   const net: NetServer = createNetServer({ noDelay: true }, gate);
 
   return {
@@ -116,7 +119,7 @@ export function createHttp1Listener(o: {
     reload(next) {
       config = next;
       applyServerLimits(http, next);
-      gate.settings = gateSettings(next);
+      gate.settings = gateSettings(next, o.openFiles);
     },
     async stop(graceMs) {
       net.close();

@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The process's soft limit on open files (RLIMIT_NOFILE), read from /proc/self/limits (Linux);
+ * undefined where it cannot be read or is unlimited. Node has no getrlimit.
+ */
+export function readOpenFilesLimit(read: () => string = () => readFileSync('/proc/self/limits', 'utf8')): number | undefined {
+  let text: string;
+  try { text = read(); } catch { return undefined; }
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(text);
+  if (!m || m[1] === 'unlimited') return undefined;
+  return Number(m[1]);
+}
+
+/**
+ * Client connections the listener may hold under an open-files limit: the configured cap (0 =
+ * none), but never so many that accepting one more fails for want of a descriptor — upstream
+ * pools, request spool files, logs and the database need theirs (a quarter of the limit, at most
+ * 1,024). Past the limit the kernel would refuse the connection whoever it is (EMFILE) before the
+ * connection gate could close an idle one to make room for it (listener/gate.ts).
+ */
+export function connectionCapUnder(configured: number, openFiles: number | undefined): number {
+  if (openFiles === undefined) return configured;
+  const room = Math.max(1, openFiles - Math.min(1024, Math.floor(openFiles / 4)));
+  return configured === 0 ? room : Math.min(configured, room);
+}
