@@ -18,7 +18,11 @@ test('`rempart drill`: Ctrl-C stops the run and the JSON and HTML reports are st
   let out = '';
   child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
-  await new Promise((r) => setTimeout(r, 4_000));
+  // Ctrl-C once the run is under way (traffic at the origin), not after a fixed time: on a busy
+  // machine tsx can take longer to start than any fixed wait, and an early SIGINT meets no handler.
+  const served = (): number => origin.stats().served.track + origin.stats().served.home + origin.stats().served.search;
+  for (let i = 0; i < 300 && served() === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   assert.ok(code !== null, out);

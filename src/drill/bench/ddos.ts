@@ -148,7 +148,16 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${stderr}`)), 30_000);
-    lines.once('line', (l) => { clearTimeout(t); try { resolve((JSON.parse(l) as { url: string }).url); } catch (e) { reject(e as Error); } });
+    // The server prints `{"url": ...}` once listening; log lines may come first (a start-up warning).
+    const onLine = (l: string): void => {
+      let url: unknown;
+      try { url = (JSON.parse(l) as { url?: unknown } | null)?.url; } catch { return; }
+      if (typeof url !== 'string') return;
+      clearTimeout(t);
+      lines.off('line', onLine);
+      resolve(url);
+    };
+    lines.on('line', onLine);
     child.once('exit', (code) => { clearTimeout(t); reject(new Error(`${kind} exited with ${code}: ${stderr.trim().split('\n').slice(-6).join('\n')}`)); });
   });
   return {
