@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOrigin } from '../../src/demo/origin/server.js';
+import { serverUrlOf } from '../../src/drill/bench/ddos.js';
 
 test('`rempart drill`: Ctrl-C stops the run and the JSON and HTML reports are still written', async (t) => {
   const origin = await startOrigin({ maxInFlight: 8, maxQueue: 16, serviceMs: 2 });
@@ -79,4 +80,13 @@ test('bench attack parameters: the run\'s overrides over the bench\'s own, per s
   assert.deepEqual(benchParams('login-flood', overrides), { ...BENCH_PARAMS['login-flood'], rate: 900 });
   assert.deepEqual(benchParams('slowloris', overrides), BENCH_PARAMS.slowloris);
   assert.deepEqual(benchParams('none', overrides), {});
+});
+
+test('bench: the spawned server\'s URL is read from its `{"url"}` line, whatever log lines come before it', () => {
+  const warning = JSON.stringify({ level: 40, msg: 'limits.maxConnections is at or above what the open-files limit leaves for clients' });
+  assert.equal(serverUrlOf(warning), undefined);
+  assert.equal(serverUrlOf('not json'), undefined);
+  assert.equal(serverUrlOf('null'), undefined);
+  assert.equal(serverUrlOf(JSON.stringify({ url: 42 })), undefined);
+  assert.equal(serverUrlOf(JSON.stringify({ url: 'http://127.0.0.1:41234' })), 'http://127.0.0.1:41234');
 });

@@ -135,6 +135,16 @@ export function checkOverrides(scenarios: readonly string[], overrides: DdosBenc
 
 export interface BenchCell { target: string; scenario: string; report: DrillReport | null; error?: string }
 
+/**
+ * The URL in a line of serve.ts's output, if the line is `{"url": ...}`: the server prints it once
+ * listening, and log lines may come first (the shield's start-up warnings, on stdout).
+ */
+export function serverUrlOf(line: string): string | undefined {
+  let url: unknown;
+  try { url = (JSON.parse(line) as { url?: unknown } | null)?.url; } catch { return undefined; }
+  return typeof url === 'string' ? url : undefined;
+}
+
 /** Spawns serve.ts in a child process and waits for the URL it prints. */
 async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{ url: string; child: ChildProcess; close(): Promise<void> }> {
   // Extra Node flags for the shield's process only, to profile it under attack
@@ -148,11 +158,9 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${kind} did not start within 30 s: ${stderr}`)), 30_000);
-    // The server prints `{"url": ...}` once listening; log lines may come first (a start-up warning).
     const onLine = (l: string): void => {
-      let url: unknown;
-      try { url = (JSON.parse(l) as { url?: unknown } | null)?.url; } catch { return; }
-      if (typeof url !== 'string') return;
+      const url = serverUrlOf(l);
+      if (url === undefined) return;
       clearTimeout(t);
       lines.off('line', onLine);
       resolve(url);
