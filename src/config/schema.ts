@@ -42,9 +42,9 @@ const limitsSchema = z.object({
   /** Time allowed before the minimum body rate is enforced. */
   bodyGraceMs: positiveMs.default(5_000),
   /**
-   * Byte ranges one request may ask of the origin (nginx max_ranges). A Range with more, or with
-   * more than two overlapping ranges (RFC 9110 §14.2), is not forwarded: the origin sends the whole
-   * representation once (upstream/range.ts). 0 = Range is never forwarded.
+   * Byte ranges one request may ask of the origin (nginx max_ranges). A Range with more, with more
+   * than two overlapping ranges, or that does not parse (RFC 9110 §14.2) is not forwarded: the
+   * origin sends the whole representation once (upstream/range.ts). 0 = Range is never forwarded.
    */
   maxRanges: z.number().int().min(0).max(1000).default(16),
   /** Largest request body forwarded, bytes (0 = unlimited); beyond it 413. */

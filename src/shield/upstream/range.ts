@@ -8,8 +8,7 @@
  *
  * What the shield does with one (filters/upstream-request/forwarding-headers.ts): the Range and
  * If-Range fields are not forwarded, so the origin sends the whole representation once (200), as
- * RFC 9110 lets a server ignore Range. Nothing else in the request changes; a Range in another
- * unit than bytes is the origin's business.
+ * RFC 9110 lets a server ignore Range. Nothing else in the request changes.
  *
  * Pure.
  */
@@ -21,16 +20,23 @@ export interface ByteRange {
   readonly suffix: number | undefined;
 }
 
-/** The ranges of a `bytes=` Range value, or undefined when it is not one (another unit, bad syntax). */
-export function parseByteRanges(value: string, max = 10_000): ByteRange[] | undefined {
+/** The unit of a Range value, lower-cased (`bytes`), or undefined when it has none. */
+function rangeUnit(value: string): string | undefined {
   const eq = value.indexOf('=');
-  if (eq < 0 || value.slice(0, eq).trim().toLowerCase() !== 'bytes') return undefined;
+  return eq < 0 ? undefined : value.slice(0, eq).trim().toLowerCase();
+}
+
+/**
+ * The ranges of a `bytes=` Range value, or undefined when it is not one: another unit, or a
+ * ranges-specifier that does not parse — which is also what several Range field lines look like
+ * once joined (`bytes=0-, bytes=0-`).
+ */
+export function parseByteRanges(value: string): ByteRange[] | undefined {
+  if (rangeUnit(value) !== 'bytes') return undefined;
+  // RFC 9110 §5.6.1: empty list elements are ignored.
+  const parts = value.slice(value.indexOf('=') + 1).split(',').map((p) => p.trim()).filter((p) => p !== '');
   const out: ByteRange[] = [];
-  const parts = value.slice(eq + 1).split(',');
-  if (parts.length > max) return parts.map(() => ({ first: undefined, last: undefined, suffix: undefined }));
-  for (const raw of parts) {
-    const p = raw.trim();
-    if (p === '') continue; // RFC 9110 §5.6.1: empty list elements are ignored
+  for (const p of parts) {
     const m = /^(\d*)-(\d*)$/.exec(p);
     if (!m || (m[1] === '' && m[2] === '')) return undefined;
     if (m[1] === '') out.push({ first: undefined, last: undefined, suffix: Number(m[2]) });
@@ -39,14 +45,21 @@ export function parseByteRanges(value: string, max = 10_000): ByteRange[] | unde
   return out.length > 0 ? out : undefined;
 }
 
+/** Why a Range must not reach the origin. */
+export type RangeRefusal = 'too-many-ranges' | 'overlapping-ranges' | 'invalid-ranges';
+
 /**
- * Why a Range value must not reach the origin, or undefined when it may: more than `maxRanges`
- * ranges (0: none at all), or more than two ranges overlapping one another. Suffix ranges are
- * compared as ranges from the end: two of them always overlap.
+ * Why a Range value must not reach the origin, or undefined when it may: a bytes range that does
+ * not parse (RFC 9110 §14.2: a server ignores an invalid ranges-specifier; several Range lines,
+ * joined, land here: an origin that read them as one list would build the Apache Killer's answer),
+ * more than `maxRanges` ranges (0: none at all), or more than two ranges overlapping one another.
+ * Suffix ranges are compared as ranges from the end: two of them always overlap. Another unit
+ * than bytes is the origin's business.
  */
-export function rangeRefusal(value: string, maxRanges: number): 'too-many-ranges' | 'overlapping-ranges' | undefined {
-  const ranges = parseByteRanges(value, maxRanges + 1);
-  if (ranges === undefined) return undefined;
+export function rangeRefusal(value: string, maxRanges: number): RangeRefusal | undefined {
+  if (rangeUnit(value) !== 'bytes') return undefined;
+  const ranges = parseByteRanges(value);
+  if (ranges === undefined) return 'invalid-ranges';
   if (ranges.length > maxRanges) return 'too-many-ranges';
   if (ranges.length < 3) return undefined;
   // Ranges from the start and suffix ranges cannot be compared without the length: each family alone.
