@@ -150,6 +150,22 @@ const floodParams = (rate: number, sources: number, connections: number): Record
   connections: num(connections, 'keep-alive connections per source (its concurrency)', 1, 256),
 });
 
+/**
+ * Challenge-solving bots (target-list GETs, cookies kept, `solves` challenges each) while the
+ * legitimate population grows by `factor` at the onset: the newcomers. `defaults` are the flood's
+ * rate, sources and connections per source.
+ */
+function newcomersScenario(name: string, defaults: [number, number, number], summary: string): Scenario {
+  return {
+    name, summary,
+    params: { ...floodParams(...defaults), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, name, p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
+      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
+    }),
+  };
+}
+
 /** Every scenario, by name. */
 export const SCENARIOS: Record<string, Scenario> = {
   none: { name: 'none', summary: 'No attack: the legitimate baseline.', params: {}, plan: () => ({ floods: [], slow: [] }) },
@@ -270,26 +286,12 @@ export const SCENARIOS: Record<string, Scenario> = {
       })], slow: [],
     }),
   },
-  'newcomers-under-attack': {
-    name: 'newcomers-under-attack',
-    summary: 'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +
-      'people coming to see why the site is slow, with no reputation, competing with bots that also keep cookies and solve challenges.',
-    params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'newcomers-under-attack', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
-      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
-    }),
-  },
-  'solver-crowd': {
-    name: 'solver-crowd',
-    summary: 'newcomers-under-attack from a crowd of bots, each at a person\'s pace (by default 2,000 sources at 0.3 req/s each): ' +
-      'every bot keeps its cookies and solves its challenge, so no identity, address or pace sets it apart from a newcomer; only customers known before the attack can be told from it.',
-    params: { ...floodParams(600, 2000, 2), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'solver-crowd', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
-      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
-    }),
-  },
+  'newcomers-under-attack': newcomersScenario('newcomers-under-attack', [500, 100, 4],
+    'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +
+    'people coming to see why the site is slow, with no reputation, competing with bots that also keep cookies and solve challenges.'),
+  'solver-crowd': newcomersScenario('solver-crowd', [600, 2000, 2],
+    'newcomers-under-attack from a crowd of bots, each at a person\'s pace (by default 2,000 sources at 0.3 req/s each): ' +
+    'every bot keeps its cookies and solves its challenge, so no identity, address or pace sets it apart from a newcomer; only customers known before the attack can be told from it.'),
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
     params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },

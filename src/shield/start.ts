@@ -1,4 +1,3 @@
-import { connectionCapUnder, readOpenFilesLimit } from '../core/open-files.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
@@ -6,6 +5,7 @@ import { createEventBus } from '../core/events.js';
 import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { createLogThrottle } from '../core/log-throttle.js';
+import { connectionCapUnder, readOpenFilesLimit } from '../core/open-files.js';
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';

@@ -36,6 +36,25 @@ function maxPerSourcePerSecond(reqs: Recorded[]): number {
   return max;
 }
 
+/**
+ * A recording server behind the shield's real challenge (level 2, 6 bits); `verified` counts the
+ * challenges answered correctly.
+ */
+async function startChallengedServer(t: { after(fn: () => unknown): void }, keyByte: number): Promise<{ srv: Awaited<ReturnType<typeof startRecordingServer>>; verified(): number }> {
+  let verified = 0;
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, keyByte)) }), () => ({ level: 2, difficulty: 6 }));
+  const srv = await startRecordingServer((req, res, body) => {
+    const f = filter(req, body);
+    if (f.kind === 'answer') {
+      if (req.url?.startsWith('/.rempart/') && f.response.status < 400) verified++;
+      return sendPlain(res, f.response);
+    }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  return { srv, verified: () => verified };
+}
+
 test('single-flood: one source, the requested rate, browser-like headers, sent = received', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);
@@ -189,20 +208,9 @@ test('slow-post: complete heads announcing a body that never finishes arriving',
 });
 
 test('challenge-solver: each bot solves the challenge once through the solver, then floods with its clearance', async (t) => {
-  let verified = 0;
-  // The shield's real challenge (level 2, 6 bits) in front of the test origin.
-  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 1)) }), () => ({ level: 2, difficulty: 6 }));
-  const srv = await startRecordingServer((req, res, body) => {
-    const f = filter(req, body);
-    if (f.kind === 'answer') {
-      if (req.url?.startsWith('/.rempart/') && f.response.status < 400) verified++;
-      return sendPlain(res, f.response);
-    }
-    res.end('ok');
-  });
-  t.after(srv.close);
+  const { srv, verified } = await startChallengedServer(t, 1);
   const r = await drill(srv.url, 'challenge-solver', { rate: 200, sources: 10 });
-  assert.equal(verified, 10);
+  assert.equal(verified(), 10);
   assert.equal(r.attack.components[0]!.challengesSolved, 10);
   // ~400 asked over the 2 s attack; each bot meets its challenge at the flood's start and solves it then
   // (first the no-JS redirect's cookie, then the proof of work for the clearance cookie).
@@ -213,21 +221,11 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
 });
 
 test('solver-crowd: many sources, each at a person\'s pace, each solving its challenge once; newcomers arrive at the onset', async (t) => {
-  let verified = 0;
-  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 2)) }), () => ({ level: 2, difficulty: 6 }));
-  const srv = await startRecordingServer((req, res, body) => {
-    const f = filter(req, body);
-    if (f.kind === 'answer') {
-      if (req.url?.startsWith('/.rempart/') && f.response.status < 400) verified++;
-      return sendPlain(res, f.response);
-    }
-    res.end('ok');
-  });
-  t.after(srv.close);
+  const { srv, verified } = await startChallengedServer(t, 2);
   const r = await drill(srv.url, 'solver-crowd', { rate: 60, sources: 60 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });
   // Every bot met the challenge and solved it once.
   assert.equal(r.attack.components[0]!.challengesSolved, 60);
-  assert.ok(verified >= 60, `${verified} verified (bots, then customers)`);
+  assert.ok(verified() >= 60, `${verified()} verified (bots, then customers)`);
   const legit = new Set(r.meta.population.legitAddresses);
   const botRequests = srv.requests.filter((q) => !legit.has(q.addr) && !q.path.startsWith('/.rempart/'));
   assert.ok(botRequests.length > 40, `${botRequests.length} bot requests`);

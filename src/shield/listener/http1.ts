@@ -1,4 +1,3 @@
-import { connectionCapUnder } from '../../core/open-files.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -6,6 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { ErrorCode } from '../../core/errors.js';
 import type { Service } from '../../core/lifecycle.js';
+import { connectionCapUnder } from '../../core/open-files.js';
 import { ERRORS } from '../../core/errors.js';
 import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
