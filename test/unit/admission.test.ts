@@ -519,3 +519,30 @@ test('standingMs: how long the queue has gone without emptying, reset when it em
   q.admit(waiter(2, log, 'd'), 900);
   assert.equal(q.standingMs(1000), 100, 'a new standing period starts with the next waiter');
 });
+
+test('under attack, flooding paces start only while fewer than half the limit is in flight; a customer arriving then starts at once', () => {
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 4, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });
+  const log: string[] = [];
+  const flood = tierFor(STANDING.cleared, 3);
+  // Normal times: a busy client is only busy, and fills every free slot.
+  for (let i = 0; i < 4; i++) q.admit(tiered(2, flood, log, `heavy${i}`), i);
+  assert.equal(q.inFlight, 4);
+  for (let i = 0; i < 4; i++) q.release(10);
+  assert.equal(q.inFlight, 0);
+  since = 20; // challenges begin
+  log.length = 0;
+  const results = [0, 1, 2, 3].map((i) => q.admit(tiered(2, flood, log, `bot${i}`), 30 + i));
+  assert.deepEqual(results, ['started', 'started', 'queued', 'queued'], 'half the limit, then they wait with slots free');
+  assert.equal(q.inFlight, 2);
+  assert.equal(q.admit(tiered(0, tierFor(STANDING.established, 0), log, 'login'), 40), 'started', 'the headroom is a customer\'s');
+  assert.equal(q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'newcomer'), 41), 'started', 'the queued floods do not hold back a light arrival');
+  assert.equal(q.inFlight, 4);
+  q.release(50); q.release(51); q.release(52); // 1 in flight: one bot may go
+  assert.deepEqual(log.slice(-1), ['start bot2']);
+  assert.equal(q.inFlight, 2);
+  since = -Infinity; // the attack ends: work-conserving again
+  q.release(60);
+  assert.deepEqual(log.slice(-1), ['start bot3']);
+  assert.equal(q.queued, 0);
+});
