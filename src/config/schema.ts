@@ -55,6 +55,12 @@ const limitsSchema = z.object({
   keepAliveTimeoutMs: positiveMs.default(5_000),
   /** A connection is closed after serving this many requests (0 = unlimited). */
   maxRequestsPerConnection: z.number().int().min(0).default(1000),
+  /**
+   * Pipelined requests that may wait behind the one a connection is being served (each connection
+   * is served one request at a time, as nginx and HAProxy do: listener/pipelining.ts). Past it the
+   * connection closes after the last one admitted; the client resends the rest (RFC 9112 §9.3.2).
+   */
+  maxPipelined: z.number().int().min(0).max(1000).default(16),
   /** Concurrent connections allowed from one client address (0 = unlimited). */
   maxConnectionsPerClient: z.number().int().min(0).default(256),
   /** Total concurrent connections on the listener (0 = unlimited). */

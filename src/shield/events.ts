@@ -7,7 +7,9 @@ import type { ServerTransition } from './upstream/health/monitor.js';
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
   /** An idle connection closed at the global cap to make room for a new one (listener/gate.ts). */
-  | 'evicted-idle';
+  | 'evicted-idle'
+  /** A connection that pipelined more requests than limits.maxPipelined, closed after those admitted (listener/pipelining.ts). */
+  | 'pipeline-depth';
 
 /** Events the shield publishes; metrics, logs and the console subscribe. */
 export type ShieldEvents = {

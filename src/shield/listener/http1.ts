@@ -10,6 +10,7 @@ import { ERRORS } from '../../core/errors.js';
 import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
 import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
+import { createSerialExchanges } from './pipelining.js';
 import { createConnectionGate, normalizeAddress, type ConnectionGate, type GatePorts, type GateSettings } from './gate.js';
 import type { Tunnels } from './tunnels.js';
 
@@ -75,11 +76,14 @@ export function createHttp1Listener(o: {
   }, (req, res) => {
     const facts = connectionFacts(req.socket)
       ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined };
-    // Not idle while a request is served: the gate closes only idle connections at its cap.
+    // Not idle while a request is served or waits its turn: the gate closes only idle connections at its cap.
     gate.busy(req.socket);
     res.once('close', () => gate.done(req.socket));
-    o.entry(req, res, facts);
+    serial.arrive(req, res, () => o.entry(req, res, facts));
   });
+  // Pipelined requests of one connection run one at a time, in order.
+  const serial = createSerialExchanges(() => config.listen.limits.maxPipelined, (socket) =>
+    o.bus.emit('connection:refused', { address: connectionFacts(socket)?.peer ?? normalizeAddress(socket.remoteAddress), reason: 'pipeline-depth' }));
   applyServerLimits(http, config);
   http.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) { socket.destroy(); return; }

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openSocket, startRecordingUpstream, startTestShield, waitClose } from '../helpers/servers.js';
+
+/** Writes `bytes` on a new connection and returns everything read until the shield closes it. */
+async function exchange(port: number, bytes: string): Promise<string> {
+  const socket = await openSocket(port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write(bytes);
+  assert.equal(await waitClose(socket, 5_000), 'closed');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+test('pipelined requests on one connection reach the upstream one at a time, in order (as nginx and HAProxy serve them)', async (t) => {
+  const up = await startRecordingUpstream(t);
+  let inFlight = 0;
+  let peak = 0;
+  up.handler = (req, res) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    setTimeout(() => {
+      inFlight--;
+      const body = req.url ?? '';
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+    }, 20);
+  };
+  const shield = await startTestShield(t, up.url);
+  const n = 12;
+  let bytes = '';
+  for (let i = 0; i < n; i++) bytes += `GET /item/${i} HTTP/1.1\r\nHost: shop.example\r\n${i === n - 1 ? 'Connection: close\r\n' : ''}\r\n`;
+  const text = await exchange(shield.port, bytes);
+  const bodies = [...text.matchAll(/\r\n\r\n(\/item\/\d+)/g)].map((m) => m[1]);
+  assert.deepEqual(bodies, Array.from({ length: n }, (_, i) => `/item/${i}`), 'every response, in order');
+  assert.equal(up.seen.length, n);
+  assert.equal(peak, 1, 'one request of the connection at the upstream at a time');
+});
+
+test('a pipelined POST and the GET after it: the body reaches the upstream whole, the answers come in order', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, up.url);
+  const body = 'x'.repeat(5000);
+  const text = await exchange(shield.port, `POST /form HTTP/1.1\r\nHost: shop.example\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+    + 'GET /after HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n\r\n');
+  assert.deepEqual([...text.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1]), ['/form', '/after']);
+  assert.deepEqual(up.seen.map((s) => [s.url, s.bodyBytes]), [['/form', 5000], ['/after', 0]]);
+});
+
+test('past limits.maxPipelined the connection closes after the last admitted request; the rest never reach the upstream', async (t) => {
+  const up = await startRecordingUpstream(t);
+  up.handler = (req, res) => setTimeout(() => { res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' }); res.end('ok'); }, 30);
+  const shield = await startTestShield(t, up.url, { listen: { limits: { maxPipelined: 2 } } });
+  const refused: string[] = [];
+  shield.bus.on('connection:refused', (e) => refused.push(e.reason));
+  let bytes = '';
+  for (let i = 0; i < 8; i++) bytes += `GET /item/${i} HTTP/1.1\r\nHost: shop.example\r\n\r\n`;
+  const text = await exchange(shield.port, bytes); // the shield closes the connection
+  const statuses = text.match(/HTTP\/1\.1 \d{3} /g) ?? [];
+  assert.equal(statuses.length, 3, 'the one served and the two that waited');
+  assert.match(text.split(/HTTP\/1\.1 /).at(-1) ?? '', /^200[^]*\r\nConnection: close\r\n/i);
+  assert.deepEqual(up.seen.map((s) => s.url), ['/item/0', '/item/1', '/item/2']);
+  assert.deepEqual(refused, ['pipeline-depth']);
+});
