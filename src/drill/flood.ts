@@ -52,6 +52,11 @@ export interface FloodSpec {
    * (home first) with browser headers, redirects, cookies and challenges, then floods with that jar.
    */
   warmup?: { fromS: number; pages: number; page(rng: Rng, pageIndex: number): string };
+  /**
+   * HTTP/1.1 pipelining: requests each connection writes before the first answer comes back
+   * (default 1, none). The source's concurrency is connections × this.
+   */
+  pipelining?: number;
   /** Per-request timeout, ms. */
   timeoutMs?: number;
   /**
@@ -80,9 +85,9 @@ export interface RunningFlood {
 
 const TICK_MS = 10;
 
-function poolFor(origin: string, src: FloodSource, conns: number): Pool {
+function poolFor(origin: string, src: FloodSource, conns: number, pipelining = 1): Pool {
   src.pool ??= new Pool(origin, {
-    connections: conns, pipelining: 1, keepAliveTimeout: 30_000,
+    connections: conns, pipelining, keepAliveTimeout: 30_000,
     ...(src.address ? { localAddress: src.address } : {}),
   });
   return src.pool;
@@ -130,8 +135,10 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     src.inFlight++;
     outstanding++;
     recordSent(counters, env.now());
-    poolFor(env.origin, src, spec.connectionsPerSource)
-      .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(spec.freshConnections ? { reset: true } : {}) })
+    poolFor(env.origin, src, spec.connectionsPerSource, spec.pipelining)
+      .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(spec.freshConnections ? { reset: true } : {}),
+        // undici holds the next request until this one's headers arrive unless told it will not block.
+        ...((spec.pipelining ?? 1) > 1 ? { blocking: false } : {}) })
       .then(async (res) => {
         if (spec.keepCookies || spec.solver) applySetCookie(src.cookies, res.headers['set-cookie']);
         if (!spec.solver || src.solvesLeft <= 0 || src.solving || res.statusCode < 300) { await res.body.dump(); return String(res.statusCode); }
@@ -171,7 +178,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
       const src = sources[order[cursor]!]!;
       cursor = (cursor + 1) % order.length;
       if (src.solving) { counters.notSentSolving++; continue; }
-      if (src.inFlight >= spec.connectionsPerSource) { counters.notSentBusy++; continue; }
+      if (src.inFlight >= spec.connectionsPerSource * (spec.pipelining ?? 1)) { counters.notSentBusy++; continue; }
       send(src);
     }
   };

@@ -189,6 +189,11 @@ export const SCENARIOS: Record<string, Scenario> = {
       floods: [flood(ctx, 'connection-churn', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), { freshConnections: true })], slow: [],
     }),
   },
+  'pipeline-flood': {
+    name: 'pipeline-flood', summary: 'Target-list GETs written ahead on each connection (HTTP/1.1 pipelining, `depth` per connection): few connections, many requests in flight on each.',
+    params: { ...floodParams(500, 20, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256) },
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'pipeline-flood', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0), { pipelining: p.depth! })], slow: [] }),
+  },
   'cache-buster': {
     name: 'cache-buster', summary: 'Search and tracking URLs with random query parameters, so no cache can answer them.',
     params: floodParams(600, 200, 4),

@@ -301,3 +301,24 @@ test('abort (Ctrl-C) stops the run early and still returns a report', async (t) 
   assert.ok(r.meta.elapsedS < 2);
   assert.ok(r.attack.totals.sent > 20);
 });
+
+test('pipeline-flood: each connection writes requests ahead of the answers (the server sees several in flight on one connection)', async (t) => {
+  let peak = 0;
+  const inFlight = new Map<object, number>();
+  const srv = await startRecordingServer(async (req, res) => {
+    const s = req.socket;
+    inFlight.set(s, (inFlight.get(s) ?? 0) + 1);
+    peak = Math.max(peak, inFlight.get(s)!);
+    await sleep(50);
+    inFlight.set(s, inFlight.get(s)! - 1);
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await drill(srv.url, 'pipeline-flood', { rate: 300, sources: 3, connections: 1, depth: 8 });
+  assert.ok(srv.requests.length > 150, `${srv.requests.length} requests`);
+  assert.ok(srv.requests.every((q) => q.method === 'GET'));
+  assert.ok(srv.connections.length <= 3, `${srv.connections.length} connections`);
+  assert.ok(peak > 1 && peak <= 8, `peak ${peak} requests in flight on one connection`);
+  assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) > 150);
+  assertBrowserLike(srv.requests);
+});
