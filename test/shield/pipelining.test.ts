@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openSocket, startRecordingUpstream, startTestShield, waitClose } from '../helpers/servers.js';
 
 /** Writes `bytes` on a new connection and returns everything read until the shield closes it. */
@@ -61,4 +62,20 @@ test('past limits.maxPipelined the connection closes after the last admitted req
   assert.match(text.split(/HTTP\/1\.1 /).at(-1) ?? '', /^200[^]*\r\nConnection: close\r\n/i);
   assert.deepEqual(up.seen.map((s) => s.url), ['/item/0', '/item/1', '/item/2']);
   assert.deepEqual(refused, ['pipeline-depth']);
+});
+
+test('a client that pipelines and does not read holds one upstream exchange, not one per request written ahead', async (t) => {
+  const up = await startRecordingUpstream(t);
+  // A long download: 64 MiB announced, 1 MiB written — the client never reads, so it never ends
+  // (a complete answer sitting in the kernel's buffers would rightly let the next request go).
+  up.handler = (_req, res) => { res.writeHead(200, { 'content-length': 64 << 20, 'cache-control': 'no-store' }); res.write(Buffer.alloc(1 << 20, 0x61)); };
+  const shield = await startTestShield(t, up.url);
+  const socket = await openSocket(shield.port);
+  socket.pause(); // never reads
+  let bytes = '';
+  for (let i = 0; i < 10; i++) bytes += `GET /big/${i} HTTP/1.1\r\nHost: shop.example\r\n\r\n`;
+  socket.write(bytes);
+  await sleep(800);
+  assert.deepEqual(up.seen.map((s) => s.url), ['/big/0'], 'the next request waits until the response before it is taken');
+  socket.destroy();
 });

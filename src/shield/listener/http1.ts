@@ -78,7 +78,7 @@ export function createHttp1Listener(o: {
       ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined };
     // Not idle while a request is served or waits its turn: the gate closes only idle connections at its cap.
     gate.busy(req.socket);
-    res.once('close', () => gate.done(req.socket));
+    res.once('close', () => { gate.done(req.socket); serial.done(req.socket); });
     serial.arrive(req, res, () => o.entry(req, res, facts));
   });
   // Pipelined requests of one connection run one at a time, in order.

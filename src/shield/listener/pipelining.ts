@@ -22,6 +22,8 @@ export interface SerialExchanges {
    * serving one, never if the connection pipelined past the bound. Returns what happened.
    */
   arrive(req: IncomingMessage, res: ServerResponse, run: () => void): 'run' | 'waiting' | 'over';
+  /** An exchange of `socket` ended (its response's 'close'): the next one waiting runs. */
+  done(socket: Socket): void;
 }
 
 interface Line {
@@ -51,7 +53,6 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       const line = lines.get(socket);
       if (line === undefined) {
         lines.set(socket, { waiting: [], over: false, last: res });
-        res.once('close', () => next(socket));
         run();
         return 'run';
       }
@@ -70,8 +71,8 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       }
       line.waiting.push(run);
       line.last = res;
-      res.once('close', () => next(socket));
       return 'waiting';
     },
+    done: next,
   };
 }
