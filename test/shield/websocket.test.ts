@@ -1,6 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
@@ -220,4 +221,22 @@ test('configuration: a WebSocket route cannot cache (config check names the key)
     upstreams: { origin: { url: 'http://127.0.0.1:9' } },
     routes: [{ match: { path: '/live/' }, upstream: 'origin', websocket: true, cache: { ttlS: 5 } }],
   }), /routes\[0\]\.cache|routes\.0\.cache/);
+});
+
+test('an upgrade pipelined behind a request waits for that answer: the 101 goes out after it, in order (RFC 9112 §9.3.2)', async (t) => {
+  const wss = new WebSocketServer({ noServer: true });
+  const upstream = createServer((_req, res) => setTimeout(() => { res.writeHead(200, { 'content-length': 9, 'cache-control': 'no-store' }); res.end('slow-done'); }, 150));
+  upstream.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => ws.send(d))));
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  t.after(() => { for (const c of wss.clients) c.terminate(); upstream.closeAllConnections(); upstream.close(); });
+  const shield = await startTestShield(t, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, { routes: wsRoutes() });
+  const raw = await rawExchange(shield.port, 'GET /slow HTTP/1.1\r\nHost: shop.example\r\n\r\n'
+    + 'GET /live/parcel/42 HTTP/1.1\r\nHost: shop.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', { timeoutMs: 1_000 });
+  const ok = raw.indexOf('HTTP/1.1 200');
+  const switched = raw.indexOf('HTTP/1.1 101');
+  assert.ok(ok >= 0 && switched >= 0, raw);
+  assert.ok(ok < switched, `the 200 first: ${JSON.stringify(raw.slice(0, 200))}`);
+  assert.ok(raw.slice(ok, switched).endsWith('slow-done'), 'the whole answer, then the 101');
 });

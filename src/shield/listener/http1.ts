@@ -101,7 +101,7 @@ export function createHttp1Listener(o: {
       ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
     // A tunnel is never idle for the gate (it has its own idle timeout: websocket.idleTimeoutMs).
     gate.busy(socket);
-    if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket);
+    serial.upgrade(socket, () => { if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket); });
   });
   // The HTTP server never listens itself (the gate hands it sockets), so start its connection
   // checker — which enforces headersTimeout — the way listen() would.

@@ -22,6 +22,13 @@ export interface SerialExchanges {
    * serving one, never if the connection pipelined past the bound. Returns what happened.
    */
   arrive(req: IncomingMessage, res: ServerResponse, run: () => void): 'run' | 'waiting' | 'over';
+  /**
+   * An upgrade request (WebSocket) on `socket`: `run` now if the connection is idle, else after the
+   * exchanges before it — Node hands the socket over at once, and its 101 would otherwise go out
+   * before, and its tunnel's bytes among, the answers still owed on that connection. Never run
+   * when the connection is closing past the bound.
+   */
+  upgrade(socket: Socket, run: () => void): void;
   /** An exchange of `socket` ended (its response's 'close'): the next one waiting runs. */
   done(socket: Socket): void;
 }
@@ -72,6 +79,12 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       line.waiting.push(run);
       line.last = res;
       return 'waiting';
+    },
+    upgrade(socket, run) {
+      const line = lines.get(socket);
+      if (line === undefined) { run(); return; }
+      // Node has detached its parser: nothing more arrives on this line, the bound does not apply.
+      if (!line.over) line.waiting.push(run);
     },
     done: next,
   };
