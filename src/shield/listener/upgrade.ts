@@ -29,7 +29,15 @@ export function createUpgradeAdapter(tunnels: Tunnels, exchange: UpgradeExchange
     socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
-    res.assignSocket(socket);
+    try {
+      res.assignSocket(socket);
+    } catch {
+      // Another answer still owns the socket (listener/pipelining.ts runs upgrades in turn, so
+      // this should not happen): close the connection rather than throw out of the event — an
+      // uncaught ERR_HTTP_SOCKET_ASSIGNED here ended the process.
+      socket.destroy();
+      return;
+    }
     let detached = false;
     const detach = (): void => { if (!detached) { detached = true; res.detachSocket(socket); } };
     res.once('finish', () => { detach(); socket.end(); });
