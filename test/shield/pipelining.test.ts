@@ -79,3 +79,21 @@ test('a client that pipelines and does not read holds one upstream exchange, not
   assert.deepEqual(up.seen.map((s) => s.url), ['/big/0'], 'the next request waits until the response before it is taken');
   socket.destroy();
 });
+
+test('a request that does not parse, or a CONNECT, pipelined behind one being served is refused after its answer, in order', async (t) => {
+  const up = await startRecordingUpstream(t);
+  up.handler = (_req, res) => setTimeout(() => { res.writeHead(200, { 'content-length': 9, 'cache-control': 'no-store' }); res.end('slow-done'); }, 100);
+  const shield = await startTestShield(t, up.url);
+  for (const [tail, status] of [
+    ['GARBAGE\r\n\r\n', 400],
+    ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405],
+    // Its head parses, its body does not: the 400 is its answer, and it never reaches the upstream.
+    ['POST /form HTTP/1.1\r\nHost: shop.example\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n', 400],
+  ] as const) {
+    const text = await exchange(shield.port, 'GET /slow HTTP/1.1\r\nHost: shop.example\r\n\r\n' + tail);
+    const statuses = (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).map((l) => Number(l.slice(9, 12)));
+    assert.deepEqual(statuses, [200, status], `${JSON.stringify(tail)}: ${JSON.stringify(text.slice(0, 120))}`);
+    assert.ok(text.indexOf('slow-done') < text.lastIndexOf('HTTP/1.1 '), 'the whole answer first');
+  }
+  assert.deepEqual(up.seen.map((r) => r.url), ['/slow', '/slow', '/slow']);
+});

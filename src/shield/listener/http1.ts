@@ -91,17 +91,18 @@ export function createHttp1Listener(o: {
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'RMP_ERR_HEADERS_TIMEOUT'
         : err.code === 'HPE_INVALID_VERSION' ? 'RMP_ERR_VERSION' : 'RMP_ERR_BAD_REQUEST';
     const id = o.nextId();
-    sendParseError(socket, id, code);
+    // After the answers still owed on this connection, in order.
+    serial.afterPending(socket, () => sendParseError(socket, id, code));
     o.bus.emit('client:error', { address: connectionFacts(socket)?.peer ?? normalizeAddress(socket.remoteAddress), code: err.code ?? code, status: ERRORS[code].status, requestId: id });
   });
-  http.on('connect', (_req, socket: Socket) => sendConnectRefused(socket));
+  http.on('connect', (_req, socket: Socket) => serial.afterPending(socket, () => sendConnectRefused(socket)));
   // With an 'upgrade' listener Node hands over every request carrying Connection: upgrade.
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const facts = connectionFacts(socket)
       ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
     // A tunnel is never idle for the gate (it has its own idle timeout: websocket.idleTimeoutMs).
     gate.busy(socket);
-    serial.upgrade(socket, () => { if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket); });
+    serial.afterPending(socket, () => { if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket); });
   });
   // The HTTP server never listens itself (the gate hands it sockets), so start its connection
   // checker — which enforces headersTimeout — the way listen() would.

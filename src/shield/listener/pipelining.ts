@@ -23,12 +23,14 @@ export interface SerialExchanges {
    */
   arrive(req: IncomingMessage, res: ServerResponse, run: () => void): 'run' | 'waiting' | 'over';
   /**
-   * An upgrade request (WebSocket) on `socket`: `run` now if the connection is idle, else after the
-   * exchanges before it — Node hands the socket over at once, and its 101 would otherwise go out
-   * before, and its tunnel's bytes among, the answers still owed on that connection. Never run
+   * Something that takes the connection over after its last request — an upgrade (WebSocket), a
+   * CONNECT refusal, the answer to a request that did not parse: `run` now if the connection is
+   * idle, else after the exchanges before it. Node hands these over at once, and their bytes would
+   * otherwise go out before (and be taken as) the answers still owed on that connection, RFC 9112
+   * §9.3.2. Node has stopped parsing the connection by then: nothing arrives after it. Never run
    * when the connection is closing past the bound.
    */
-  upgrade(socket: Socket, run: () => void): void;
+  afterPending(socket: Socket, run: () => void): void;
   /** An exchange of `socket` ended (its response's 'close'): the next one waiting runs. */
   done(socket: Socket): void;
 }
@@ -40,6 +42,8 @@ interface Line {
   over: boolean;
   /** The response of the last exchange admitted (it carries Connection: close when `over`). */
   last: ServerResponse;
+  /** Its request: while Node is still parsing its body, whatever Node hands over next concerns it. */
+  lastReq: IncomingMessage;
 }
 
 export function createSerialExchanges(maxWaiting: () => number, onOver: (socket: Socket) => void): SerialExchanges {
@@ -59,7 +63,7 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       const socket = req.socket;
       const line = lines.get(socket);
       if (line === undefined) {
-        lines.set(socket, { waiting: [], over: false, last: res });
+        lines.set(socket, { waiting: [], over: false, last: res, lastReq: req });
         run();
         return 'run';
       }
@@ -78,13 +82,21 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       }
       line.waiting.push(run);
       line.last = res;
+      line.lastReq = req;
       return 'waiting';
     },
-    upgrade(socket, run) {
+    afterPending(socket, run) {
       const line = lines.get(socket);
       if (line === undefined) { run(); return; }
-      // Node has detached its parser: nothing more arrives on this line, the bound does not apply.
-      if (!line.over) line.waiting.push(run);
+      if (line.over) return;
+      // Node stopped inside the last request's body (a chunk that does not parse): the refusal is
+      // that request's answer — now if it is the one being served, else in its place in the line.
+      if (!line.lastReq.complete) {
+        if (line.waiting.length === 0) { run(); return; }
+        line.waiting.pop();
+      }
+      // Nothing more arrives on this line: the bound does not apply.
+      line.waiting.push(run);
     },
     done: next,
   };
