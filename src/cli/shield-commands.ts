@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatProblem, isConfigError, loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
+import { onUncaught } from '../core/fatal.js';
 import { startShield } from '../shield/start.js';
 import { DEMO_DATA_DIR, runDemo } from '../demo/demo.js';
 
@@ -24,6 +25,7 @@ export function registerShieldCommands(program: Command): void {
         process.exit(EXIT_CONFIG);
       }
       const log = createLogger(config.log.level);
+      process.on('uncaughtException', onUncaught(log, (code) => process.exit(code)));
       const shield = await startShield({ config, logger: log });
       process.on('SIGHUP', () => {
         try {
