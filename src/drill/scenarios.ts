@@ -194,6 +194,13 @@ export const SCENARIOS: Record<string, Scenario> = {
     params: { ...floodParams(500, 20, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256) },
     plan: (p, ctx) => ({ floods: [flood(ctx, 'pipeline-flood', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0), { pipelining: p.depth! })], slow: [] }),
   },
+  'pipeline-solver': {
+    name: 'pipeline-solver', summary: 'pipeline-flood by bots that keep their cookies and solve the first `solves` challenges they meet (same protocol and CPU as a browser), then write requests ahead under their clearance: a token holder\'s requests in flight on few connections.',
+    params: { ...floodParams(600, 50, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'pipeline-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { pipelining: p.depth!, solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+    }),
+  },
   'cache-buster': {
     name: 'cache-buster', summary: 'Search and tracking URLs with random query parameters, so no cache can answer them.',
     params: floodParams(600, 200, 4),

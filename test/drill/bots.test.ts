@@ -76,6 +76,33 @@ test('challenge-solver: each bot solves the first challenge it meets, once, then
   assert.ok(challenged.length <= 10 * 2, `${challenged.length} requests before the clearance (at most 2 in flight per bot)`);
 });
 
+test('pipeline-solver: each bot solves once, then writes requests ahead on its connections with its clearance', async (t) => {
+  let peak = 0;
+  const inFlight = new Map<object, number>();
+  const srv = await startRecordingServer(async (req, res) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (req.url === '/solve') { res.writeHead(204, { 'set-cookie': `clr=${addr}; Path=/` }); return void res.end(); }
+    if (cookieOf(req.headers.cookie, 'clr') !== addr) { res.writeHead(429, { 'x-test-challenge': '1' }); return void res.end('solve me'); }
+    const s = req.socket;
+    inFlight.set(s, (inFlight.get(s) ?? 0) + 1);
+    peak = Math.max(peak, inFlight.get(s)!);
+    await new Promise((r) => setTimeout(r, 30));
+    inFlight.set(s, inFlight.get(s)! - 1);
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const solver = testSolver();
+  const r = await runDrill({
+    target: srv.url, scenario: 'pipeline-solver', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 14, graceMs: 200, solver,
+    params: { rate: 200, sources: 4, connections: 1, depth: 8 },
+  });
+  assert.equal(solver.solves, 4, 'one solve per bot');
+  assert.equal(r.attack.components[0]!.challengesSolved, 4);
+  const cleared = srv.requests.filter((q) => q.path !== '/solve' && cookieOf(q.headers.cookie, 'clr') === q.addr);
+  assert.ok(cleared.length > 100, `${cleared.length} requests with the clearance`);
+  assert.ok(peak > 1 && peak <= 8, `peak ${peak} cleared requests in flight on one connection`);
+});
+
 test('challenge-solver: a bot whose clearance stops working does not solve again beyond `solves`', async (t) => {
   const solvedBy = new Map<string, number>();
   const srv = await startRecordingServer((req, res) => {

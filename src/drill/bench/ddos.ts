@@ -39,6 +39,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'connection-churn': { rate: 600, sources: 1000, connections: 3 },
   // 50 × 4 connections × 16 written ahead: 3,200 requests in flight on 200 connections.
   'pipeline-flood': { rate: 600, sources: 50, connections: 4, depth: 16 },
+  // The same under clearances: the bots keep their cookies and solve their challenge.
+  'pipeline-solver': { rate: 600, sources: 50, connections: 4, depth: 16 },
   'login-flood': { rate: 600, sources: 500, connections: 8 },
   // 600 × 128 KiB: 75 MB/s of bodies at 12× the origin's request capacity.
   'upload-flood': { rate: 600, sources: 500, connections: 8, kib: 128 },
