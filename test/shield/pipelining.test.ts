@@ -97,3 +97,31 @@ test('a request that does not parse, or a CONNECT, pipelined behind one being se
   }
   assert.deepEqual(up.seen.map((r) => r.url), ['/slow', '/slow', '/slow']);
 });
+
+test('requests a client pipelined count in its pace: a request of another client queued after its first goes before it', async (t) => {
+  const up = await startRecordingUpstream(t);
+  up.handler = (req, res) => setTimeout(() => { res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' }); res.end('ok'); }, req.url === '/block' ? 300 : 20);
+  // One upstream slot, no per-address limit: only the order of the waiters is under test.
+  const shield = await startTestShield(t, up.url, {
+    upstreams: { origin: { url: up.url, connections: 1, maxQueue: 64, queueTimeoutMs: 5000, timeoutMs: 5000 } },
+    rateLimits: { enabled: false },
+  });
+  const get = (path: string, last = false): string => `GET ${path} HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: Mozilla/5.0 test\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
+  const blocker = await openSocket(shield.port, '127.0.97.10');
+  blocker.write(get('/block', true)); // holds the one slot for 300 ms
+  await sleep(50);
+  // One connection, twelve requests written ahead: the shield serves them one at a time, so only
+  // the first waits in the queue — with eleven more behind it on the connection.
+  const pipelining = await openSocket(shield.port, '127.0.97.11');
+  let bytes = '';
+  for (let i = 0; i < 12; i++) bytes += get(`/p/${i}`, i === 11);
+  pipelining.write(bytes);
+  await sleep(50);
+  const person = await openSocket(shield.port, '127.0.97.12');
+  person.write(get('/person', true));
+  await Promise.all([blocker, pipelining, person].map((s) => waitClose(s, 5_000)));
+  const order = up.seen.map((s) => s.url);
+  assert.equal(order[0], '/block');
+  assert.equal(order[1], '/person', `served after the blocker: ${order.slice(1, 4).join(', ')} (a client holding 12 requests is heavier than one holding 1)`);
+  assert.deepEqual(order.filter((u) => u.startsWith('/p/')), Array.from({ length: 12 }, (_, i) => `/p/${i}`), 'the pipelined ones are all served, in order');
+});

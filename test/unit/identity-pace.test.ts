@@ -91,6 +91,27 @@ test('requests still open count: a bot whose 16 connections all wait is heavy ho
   pace.done('never-seen'); // harmless
 });
 
+test('requests pipelined behind the one counted are open too, for that reading only', () => {
+  const pace = createIdentityPace(() => params);
+  // The connection is served one request at a time: the filter sees one, 15 wait behind it.
+  assert.equal(pace.hit('pipe', 0, 15), 3); // 16 open: 16 ≤ 16 < 32
+  assert.equal(pace.level('pipe', 1, 15), 3);
+  // Nothing is stored for them: they count when they run, each once.
+  assert.equal(pace.estimate('pipe', 1), 1);
+  assert.equal(pace.level('pipe', 1), 0);
+  pace.done('pipe');
+  assert.equal(pace.hit('pipe', 2, 14), 2); // 15 open: 8 ≤ 15 < 16
+  pace.done('pipe');
+  assert.equal(pace.hit('pipe', 3, 6), 1); // 7 open
+  // The same request without a backlog: a person's page.
+  assert.equal(createIdentityPace(() => params).hit('person', 0), 0);
+  // An identity past maxKeys is not stored, but its backlog still reads.
+  const full = createIdentityPace(() => ({ ...params, maxKeys: 1 }));
+  full.hit('a', 0);
+  assert.equal(full.hit('b', 0, 15), 3);
+  assert.equal(full.hit('c', 0), 0);
+});
+
 test('charge: more requests counted for an identity already tracked, none for an unknown one', () => {
   const pace = createIdentityPace(() => ({ bucketMs: 5000, lightRequests: 4, maxKeys: 100 }));
   assert.equal(pace.hit('k', 0), 0);

@@ -15,7 +15,10 @@
  * holding 16 connections that each wait in our queue sends only as fast as it is answered, so the
  * longer it waits the lighter its rate looks — but it always has 16 requests open, a person one or
  * two (by Little's law, open requests = rate × wait: under queueing they show the offered load the
- * completed rate hides).
+ * completed rate hides). Requests the client pipelined behind the one being counted are open too
+ * (`ahead`): served one at a time (listener/pipelining.ts), a connection that wrote 16 requests
+ * ahead holds 16 while the shield has seen one (drill pipeline-solver: bots holding 64 requests on
+ * 4 connections were at pace 0–1).
  *
  * Counts are per identity over every route: a flood spread across route classes must not look
  * light on each of them. Window: two buckets of `bucketMs`, a
@@ -41,16 +44,20 @@ export interface PaceParams {
 export const DEFAULT_PACE: PaceParams = Object.freeze({ bucketMs: 5000, lightRequests: 4, maxKeys: 200_000 });
 
 export interface IdentityPace {
-  /** Counts one request of `key` at `now`, open until `done`; returns its pace level. */
-  hit(key: string, now: number): number;
+  /**
+   * Counts one request of `key` at `now`, open until `done`; returns its pace level. `ahead`:
+   * requests of the same client already sent that no filter has seen yet (pipelined behind this
+   * one on its connection), counted as open for this reading.
+   */
+  hit(key: string, now: number, ahead?: number): number;
   /** A request counted by `hit` was answered (or abandoned). */
   done(key: string): void;
   /** Counts `n` more requests of an identity already tracked (a failed login weighs more than a page). */
   charge(key: string, n: number, now: number): void;
   /** Requests of `key` over the sliding window, or those still open if more, without counting one. */
   estimate(key: string, now: number): number;
-  /** The pace level of `key` now, without counting a request. */
-  level(key: string, now: number): number;
+  /** The pace level of `key` now, without counting a request; `ahead` as for `hit`. */
+  level(key: string, now: number, ahead?: number): number;
   /** Identities tracked now. */
   readonly size: number;
 }
@@ -90,29 +97,29 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     prev * (1 - (now - epoch * bucketMs) / bucketMs) + cur;
 
   // Without counting: an entry last touched in the previous bucket has that bucket as `prev` now.
-  const estimate = (key: string, now: number, bucketMs: number): number => {
+  const estimate = (key: string, now: number, bucketMs: number, ahead = 0): number => {
     const e = map.get(key);
-    if (e === undefined) return 0;
+    if (e === undefined) return ahead;
     const epoch = epochOf(now, bucketMs);
-    if (e.epoch === epoch) return Math.max(windowCount(e.prev, e.cur, now, epoch, bucketMs), e.open);
-    return Math.max(e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0, e.open);
+    if (e.epoch === epoch) return Math.max(windowCount(e.prev, e.cur, now, epoch, bucketMs), e.open + ahead);
+    return Math.max(e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0, e.open + ahead);
   };
 
   return {
     get size() { return map.size; },
-    hit(key, now) {
+    hit(key, now, ahead = 0) {
       const params = settings();
       const epoch = epochOf(now, params.bucketMs);
       if (epoch !== sweptEpoch) sweep(epoch);
       let e = map.get(key);
       if (e === undefined) {
-        if (map.size >= params.maxKeys) return 0;
+        if (map.size >= params.maxKeys) return paceLevel(1 + ahead, params.lightRequests);
         e = { epoch, cur: 0, prev: 0, open: 0 };
         map.set(key, e);
       } else roll(e, epoch);
       e.cur++;
       e.open++;
-      return paceLevel(Math.max(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open), params.lightRequests);
+      return paceLevel(Math.max(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open + ahead), params.lightRequests);
     },
     done(key) {
       const e = map.get(key);
@@ -124,9 +131,9 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       roll(e, epochOf(now, settings().bucketMs));
       e.cur += n;
     },
-    level(key, now) {
+    level(key, now, ahead = 0) {
       const params = settings();
-      return paceLevel(estimate(key, now, params.bucketMs), params.lightRequests);
+      return paceLevel(estimate(key, now, params.bucketMs, ahead), params.lightRequests);
     },
     estimate: (key, now) => estimate(key, now, settings().bucketMs),
   };

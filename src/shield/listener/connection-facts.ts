@@ -22,6 +22,13 @@ export interface ConnectionFacts {
   /** Application protocol of the connection. */
   readonly protocol: 'http/1.1' | 'h2';
   readonly tls: TlsFacts | undefined;
+  /**
+   * Requests the client already sent on this connection that wait behind the one being served
+   * (HTTP/1.1 pipelining: listener/pipelining.ts; an HTTP/2 connection's other open streams would
+   * be the same fact). They are the client's concurrency as much as the request being served is,
+   * though no filter has seen them yet. Absent: none can wait.
+   */
+  readonly pending?: () => number;
 }
 
 const facts = new WeakMap<Socket, ConnectionFacts>();

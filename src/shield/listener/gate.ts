@@ -18,6 +18,8 @@ export interface GatePorts {
   isShared?(address: string): boolean;
   /** The key connections are counted under for the per-client cap (an IPv6 client's /64: shield/client-key.ts); default the address. */
   clientKey?(address: string): string;
+  /** Requests waiting behind the one being served on `socket` (pipelined): ConnectionFacts.pending. */
+  pending?(socket: Socket): number;
 }
 
 /**
@@ -106,7 +108,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     byClient.set(key, (byClient.get(key) ?? 0) + 1); // not `held`: an eviction may have counted one out
     open++;
     idle.add(socket);
-    setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined }));
+    const pending = ports.pending;
+    setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined, ...(pending ? { pending: () => pending(socket) } : {}) }));
     bus.emit('connection:open', { address });
     admitted.set(socket, { address, release: () => {
       if (!admitted.delete(socket)) return;

@@ -75,7 +75,7 @@ export function createHttp1Listener(o: {
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
   }, (req, res) => {
     const facts = connectionFacts(req.socket)
-      ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined };
+      ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined, pending: () => serial.behind(req.socket) };
     // Not idle while a request is served or waits its turn: the gate closes only idle connections at its cap.
     gate.busy(req.socket);
     res.once('close', () => { gate.done(req.socket); serial.done(req.socket); });
@@ -108,7 +108,8 @@ export function createHttp1Listener(o: {
   // checker — which enforces headersTimeout — the way listen() would.
   http.emit('listening');
 
-  const gate = createConnectionGate(o.ports, gateSettings(config, o.openFiles), o.clock, o.bus, (socket) => http.emit('connection', socket));
+  // Requests a client pipelined behind the one being served count in its pace (ConnectionFacts.pending).
+  const gate = createConnectionGate({ ...o.ports, pending: (socket) => serial.behind(socket) }, gateSettings(config, o.openFiles), o.clock, o.bus, (socket) => http.emit('connection', socket));
   const net: NetServer = createNetServer({ noDelay: true }, gate);
 
   return {

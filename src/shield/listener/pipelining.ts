@@ -33,6 +33,8 @@ export interface SerialExchanges {
   afterPending(socket: Socket, run: () => void): void;
   /** An exchange of `socket` ended (its response's 'close'): the next one waiting runs. */
   done(socket: Socket): void;
+  /** How many requests of `socket` wait behind the one being served. */
+  behind(socket: Socket): number;
 }
 
 interface Line {
@@ -99,5 +101,6 @@ export function createSerialExchanges(maxWaiting: () => number, onOver: (socket:
       line.waiting.push(run);
     },
     done: next,
+    behind: (socket) => lines.get(socket)?.waiting.length ?? 0,
   };
 }

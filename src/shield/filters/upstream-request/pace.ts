@@ -20,7 +20,9 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
     const now = ticker.now();
-    let level = withSourcePace(pace.hit(key, now), pace, ctx, now);
+    // Requests the client pipelined behind this one are open too (listener/pipelining.ts): served one
+    // at a time, a connection writing 16 ahead would otherwise look as light as one person's page.
+    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0), pace, ctx, now);
     // A form submitted without its page loses what its token gave it: a flood's pace, whatever the
     // token's own. A request with no token is already behind every token holder (and one filed as a
     // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).
