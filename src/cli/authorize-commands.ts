@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { formatProblem, isConfigError } from '../config/load.js';
 import { createLogger } from '../core/logger.js';
+import { onUncaught } from '../core/fatal.js';
 import { loadAuthorizeConfigFile, parseAuthorizeConfig, startAuthorize, type AuthorizeConfig } from '../authorize/index.js';
 import { verifyAudit } from '../authorize/audit/audit-chain.js';
 
@@ -32,6 +33,9 @@ export function registerAuthorizeCommands(program: Command): void {
     .action(async (opts: { config?: string }) => {
       const config = loadOrExit(opts.config);
       const logger = createLogger(config.log.level);
+      // Every authentication is in the database before it is answered, so an exit here loses none:
+      // the restart ends or resumes each one (docs/authorize.md).
+      process.on('uncaughtException', onUncaught(logger, (code) => process.exit(code)));
       const a = await startAuthorize({ config, logger });
       logger.info({ url: a.url, db: config.store.file }, 'authorize: listening');
       let stopping = false;
