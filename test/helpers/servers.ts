@@ -69,14 +69,25 @@ export async function startTestShield(t: TestContext, upstreamUrl: string, overr
   return shield;
 }
 
-/** Sends raw bytes on a fresh TCP connection (optionally from a given 127.x source) and returns everything read until close or timeout. */
-export async function rawExchange(port: number, bytes: string | Buffer, opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<string> {
+/**
+ * Sends raw bytes on a fresh TCP connection (optionally from a given 127.x source) and returns
+ * everything read until close or timeout. An array is written piece by piece, `gapMs` apart.
+ */
+export async function rawExchange(port: number, bytes: string | Buffer | readonly Buffer[], opts: { localAddress?: string; timeoutMs?: number; gapMs?: number } = {}): Promise<string> {
   const socket = connect({ host: '127.0.0.1', port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   const chunks: Buffer[] = [];
   socket.on('error', () => {});
   socket.on('data', (c: Buffer) => chunks.push(c));
+  const pieces = Array.isArray(bytes) ? bytes as readonly Buffer[] : [bytes as string | Buffer];
+  const writeAll = async (): Promise<void> => {
+    for (const piece of pieces) {
+      if (socket.destroyed) return;
+      socket.write(piece);
+      if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+    }
+  };
   // A connection refused by the gate may be reset before or right after `connect`: both read as ''.
-  socket.once('connect', () => socket.write(bytes));
+  socket.once('connect', () => void writeAll());
   await waitClose(socket, opts.timeoutMs ?? 3_000);
   return Buffer.concat(chunks).toString('latin1');
 }

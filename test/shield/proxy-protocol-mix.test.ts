@@ -1,31 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { buildProxyV1, buildProxyV2, parseProxyHeader } from '../../src/shield/proxy-protocol/parse.js';
-import { rawExchange, startRecordingUpstream, startTestShield, statusOf, waitClose } from '../helpers/servers.js';
+import { rawExchange, startRecordingUpstream, startTestShield, statusOf } from '../helpers/servers.js';
 import { createPrng } from '../unit/prng.js';
 
 const LB = '127.0.95.1';
 const GET = 'GET /pp HTTP/1.1\r\nHost: x\r\n\r\n';
 const LAST = 'GET /pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
-
-/** Writes `chunks` one after another on a connection from the balancer, a few ms apart; returns what came back. */
-async function exchangeInChunks(port: number, chunks: Buffer[], gapMs: number, timeoutMs: number): Promise<string> {
-  const socket = connect({ host: '127.0.0.1', port, localAddress: LB });
-  const got: Buffer[] = [];
-  socket.on('error', () => {});
-  socket.on('data', (c: Buffer) => got.push(c));
-  const closed = waitClose(socket, timeoutMs);
-  await new Promise<void>((resolve) => { socket.once('connect', resolve); socket.once('close', () => resolve()); });
-  for (const c of chunks) {
-    if (socket.destroyed) break;
-    socket.write(c);
-    if (gapMs > 0) await sleep(gapMs);
-  }
-  await closed;
-  return Buffer.concat(got).toString('latin1');
-}
 
 test('a trusted balancer\'s connections with random PROXY headers (valid, truncated, corrupted, oversized, split anywhere): the shield survives, forwards only declared sources', async (t) => {
   const upstream = await startRecordingUpstream(t);
@@ -70,7 +51,7 @@ test('a trusted balancer\'s connections with random PROXY headers (valid, trunca
     // Split at random points: the reader must assemble a header that arrives in pieces.
     const cuts = [0, ...Array.from({ length: Math.floor(random() * 3) }, () => Math.floor(random() * whole.length)).sort((a, b) => a - b), whole.length];
     const chunks = cuts.slice(1).map((c, k) => whole.subarray(cuts[k], c)).filter((c) => c.length > 0);
-    const raw = await exchangeInChunks(shield.port, chunks, Math.floor(random() * 4), 300);
+    const raw = await rawExchange(shield.port, chunks, { localAddress: LB, gapMs: Math.floor(random() * 4), timeoutMs: 300 });
     if (raw.length > 0) assert.match(raw, /^HTTP\/1\.1 \d{3} /, `connection ${i} (case ${roll}): ${JSON.stringify(raw.slice(0, 80))}`);
     if (ok && statusOf(raw) === 200) valid++;
     // What reached the origin from this connection came under the address its header declared;
