@@ -195,6 +195,24 @@ test('an established customer at a busy moment (pace 1) goes before a young repu
   assert.equal(log.at(-1), 'start young-earlier');
 });
 
+
+test('a critical request at pace 1 keeps its class over pages of the same standing at pace 0 (200 ms, not 500)', () => {
+  for (const standing of [STANDING.recent, STANDING.cleared, STANDING.checked]) {
+    const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+    const log: string[] = [];
+    q.admit(tiered(2, 0, log, 'busy'), 0);
+    // A page of the same standing at pace 0 queued 20 ms before a login at pace 1 (its page, the POST):
+    // the login goes first (at 500 ms it waited for the page, class high's 250 ms offset notwithstanding).
+    q.admit(tiered(1, tierFor(standing, 0), log, 'page'), 0);
+    q.admit(tiered(0, tierFor(standing, 1), log, 'login'), 20);
+    // Another critical request of the same standing at pace 0 still goes before the login when it
+    // came less than 200 ms after it; one that came later does not.
+    q.admit(tiered(0, tierFor(standing, 0), log, 'critical-light'), 200);
+    q.admit(tiered(0, tierFor(standing, 0), log, 'critical-late'), 300);
+    for (let i = 0; i < 4; i++) q.release(500);
+    assert.deepEqual(log.slice(1), ['start critical-light', 'start login', 'start page', 'start critical-late'], `standing ${standing}`);
+  }
+});
 /** Admits each [rank, tier, name, at] behind one busy slot, then releases until all started; the start order. */
 function startOrder(arrivals: ReadonlyArray<readonly [number, number, string, number]>, releaseAt: number): string[] {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });

@@ -195,6 +195,13 @@ const HEAD_START_BY_STANDING = [0, 250, 1000, 1000];
 // --known-customers: an established customer's account page waited 306 ms behind them at 500):
 // among light paces, what a token proves about the past ranks before its pace.
 const PACE_ONE_MS_BY_STANDING = [200, 500, 500, 500];
+// A critical request at pace 1 waits no more than an established customer's would, whatever its
+// standing: within one standing, among light paces, the class an operator declared critical ranks
+// before pace. A login is a busy moment by nature (the page, the POST, the redirect) and a payment
+// page polls its status about once a second, both pace 1; at 500 ms a login ranked level with
+// the pages of the same standing queued beside it and waited for them (browse-then-flood, the
+// onset: a login queued 452 ms behind five customers' tracking pages and four bots' first requests).
+const CRITICAL_PACE_ONE_MS = 200;
 /** Number of distinct tiers. */
 export const TIERS = 12;
 const GROUP_OF: readonly number[] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 4, 5];
@@ -280,7 +287,12 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
   const qOf = (w: Waiter): number => rankOf(w) * TIERS + (w.filed ?? tierOf(w));
   const weight = (r: number): number => (self.params.weights ?? CLASS_WEIGHTS)[r] as number;
-  const classOffset = (r: number): number => (self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number;
+  // Deadline offset of a queue (rank × tier): the class's offset plus the tier's head start.
+  const offsets = Float64Array.from({ length: RANKS * TIERS }, (_, i) => {
+    const r = Math.floor(i / TIERS), t = i % TIERS;
+    const paceOne = t < 8 && (t & 1) === 1 && r === 0 ? (PACE_ONE_MS_BY_STANDING[t >> 1] as number) - CRITICAL_PACE_ONE_MS : 0;
+    return ((params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number) + (OFFSET_OF[t] as number) - Math.max(0, paceOne);
+  });
   const addLive = (i: number, n: number): void => {
     live[i] = (live[i] as number) + n;
     const g = Math.floor(i / TIERS) * GROUPS + (GROUP_OF[i % TIERS] as number);
@@ -351,7 +363,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
             if (w === undefined || now - w.enqueuedAt < bound) continue;
             // By how far past its bound: a payment that just became due goes before a tracking
             // page that has been due for less than their class offsets apart.
-            const k = w.enqueuedAt + bound + (OFFSET_OF[t] as number) + classOffset(r);
+            const k = w.enqueuedAt + bound + (offsets[i] as number);
             if (k < key) { key = k; chosen = i; }
           }
         }
@@ -372,7 +384,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
             if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
             const w = peek(i);
             if (w === undefined) continue;
-            const k = w.enqueuedAt + (OFFSET_OF[t] as number) + classOffset(r);
+            const k = w.enqueuedAt + (offsets[i] as number);
             if (k < key) { key = k; chosen = i; }
           }
         }
