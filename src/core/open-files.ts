@@ -24,3 +24,15 @@ export function connectionCapUnder(configured: number, openFiles: number | undef
   const room = Math.max(1, openFiles - Math.min(1024, Math.floor(openFiles / 4)));
   return configured === 0 ? room : Math.min(configured, room);
 }
+
+/**
+ * WebSocket tunnels the listener may hold when it holds at most `connectionCap` connections (0 =
+ * no cap): each tunnel keeps two descriptors, the client's socket and the upstream's, and both count
+ * against the cap (listener/gate.ts), so a quarter of it in tunnels leaves half the descriptors to
+ * everyone else. The configured cap (0 = none) when it is lower.
+ */
+export function tunnelCapUnder(configured: number, connectionCap: number): number {
+  if (connectionCap === 0) return configured;
+  const room = Math.max(1, Math.floor(connectionCap / 4));
+  return configured === 0 ? room : Math.min(configured, room);
+}

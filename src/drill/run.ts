@@ -14,6 +14,7 @@ import { checkTarget } from './safety.js';
 import { getScenario, resolveParams } from './scenarios.js';
 import { startSlow, type RunningSlow } from './slow.js';
 import { startSlowRead } from './slow-read.js';
+import { startWebSocketHold } from './websocket-hold.js';
 import { DEFAULT_USER_SETTINGS, runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
 
 /** Everything a drill needs; see docs/drill.md for what each knob means. */
@@ -238,7 +239,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
     origin, addresses: floodAddrs[i]!, identities: attackIdentity(floodAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
-  const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : startSlow)(s, {
+  const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : s.kind === 'websocket' ? startWebSocketHold : startSlow)(s, {
     host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
     identities: attackIdentity(slowAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));

@@ -260,6 +260,18 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'slow-read', kind: 'read', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, readBytes: p.readBytes!, path: '/static/app.js', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'websocket-hold': {
+    name: 'websocket-hold', summary: 'WebSocket handshakes on the live-tracking route from many sources, each tunnel then kept open with a ping per interval: descriptors held on both sides of the proxy; a light target-list flood beside it.',
+    params: {
+      connections: num(6000, 'tunnels held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
+      openRate: num(1500, 'new handshakes per second at most', 1), intervalMs: num(10000, 'ms between two pings on a tunnel (real time)', 100),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'websocket-hold', p),
+      slow: [{ label: 'websocket-hold', kind: 'websocket', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'header-randomizer': {
     name: 'header-randomizer', summary: 'Every request picks a new user agent, accept-language, referer from the same pool real browsers use.',
     params: floodParams(600, 300, 2),

@@ -11,14 +11,14 @@ import { randomToken } from './rng.js';
  */
 export interface SlowSpec {
   label: string;
-  kind: 'headers' | 'body' | 'read';
+  kind: 'headers' | 'body' | 'read' | 'websocket';
   /** Source addresses the connections are spread over. */
   sources: number;
   /** Connections held at once, over all sources. */
   connections: number;
   /** New connections per second, at most (reopening closed ones included). */
   openRatePerS: number;
-  /** One header line (slowloris), `chunkBytes` body bytes (slow POST) or one read of `readBytes` (slow read) per connection every intervalMs. */
+  /** One header line (slowloris), `chunkBytes` body bytes (slow POST), one read of `readBytes` (slow read) or one ping (WebSocket hold) per connection every intervalMs. */
   intervalMs: number;
   /** Slow POST: body bytes sent per interval (default 1). */
   chunkBytes?: number;

@@ -5,7 +5,7 @@ import { createEventBus } from '../core/events.js';
 import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { createLogThrottle } from '../core/log-throttle.js';
-import { connectionCapUnder, readOpenFilesLimit } from '../core/open-files.js';
+import { connectionCapUnder, readOpenFilesLimit, tunnelCapUnder } from '../core/open-files.js';
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
@@ -157,7 +157,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   runtime = buildRuntime(config, shared);
 
   const errorLogs = createLogThrottle(ticker);
-  const tunnels = createTunnels({ ...config.websocket });
+  const openFiles = readOpenFilesLimit();
+  const tunnelLimits = (c: Config): Config['websocket'] =>
+    ({ ...c.websocket, maxTotal: tunnelCapUnder(c.websocket.maxTotal, connectionCapUnder(c.listen.limits.maxConnections, openFiles)) });
+  const tunnels = createTunnels(tunnelLimits(config));
   const handler = createExchangeHandler(() => runtime, {
     draining: () => draining,
     onFailure(ctx, f) {
@@ -184,12 +187,15 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   for (const s of surfaces.services) life.register(s);
   life.register({ name: 'bodies', stop() { bodyGuards.close(); bodyBuffers.close(); responseSinks.close(); } });
   life.register({ name: 'runtime', async stop() { await runtime.close(); } });
-  const openFiles = readOpenFilesLimit();
   const cap = connectionCapUnder(config.listen.limits.maxConnections, openFiles);
   if (openFiles !== undefined && cap !== config.listen.limits.maxConnections) {
     // nginx warns the same way ("worker_connections exceed open file resource limit").
     log.warn({ maxConnections: config.listen.limits.maxConnections, openFilesLimit: openFiles, effective: cap },
       'limits.maxConnections is at or above what the open-files limit leaves for clients: the listener holds at most the effective number (raise LimitNOFILE / ulimit -n to hold more)');
+  }
+  if (tunnels.limits.maxTotal !== config.websocket.maxTotal && config.routes.some((r) => r.websocket)) {
+    log.warn({ maxTotal: config.websocket.maxTotal, maxConnections: cap, effective: tunnels.limits.maxTotal },
+      'websocket.maxTotal is above a quarter of the connections the listener holds (a tunnel keeps two descriptors): at most the effective number are held');
   }
   const listener = createHttp1Listener({
     config, clock, bus, nextId, ...(openFiles !== undefined ? { openFiles } : {}),
@@ -198,6 +204,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       isTrusted: (address) => runtime.isTrusted(address),
       isShared: (key) => detector.isSharedAddress(key),
       clientKey: (address) => runtime.clientKey(address),
+      heldBeyond: () => tunnels.open,
     },
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
@@ -266,7 +273,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       runtime = buildRuntime(next, shared);
       config = next;
       life.reload(next);
-      tunnels.limits = { ...next.websocket };
+      tunnels.limits = tunnelLimits(next);
       // Tunnels to a server the new configuration no longer has, or on a route that no longer accepts them, close cleanly.
       tunnels.closeWhere((t) => !next.upstreams[t.upstream]?.servers.some((s) => s.url === t.serverUrl)
         || !next.routes.some((r) => r.websocket && r.upstream === t.upstream), CLOSE_GOING_AWAY, 'configuration reloaded');

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
+import { openSocket, rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
 
 /** A ws echo server on 127.0.0.1:0; remembers the close codes it received. */
 async function startEcho(t: TestContext): Promise<{ url: string; closes: number[]; server: WebSocketServer; headers: Array<Record<string, unknown>> }> {
@@ -111,6 +111,63 @@ test('upgraded connections are capped per client and in total', async (t) => {
   const b3 = await as('198.51.100.2');
   t.after(() => b3.ws.terminate());
   assert.equal(b3.status, 101);
+});
+
+test('at the total cap a client holding fewer tunnels takes the place of the heaviest holder\'s newest (1013), never of an equal share', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { maxPerClient: 3, maxTotal: 3 }, trustedProxies: ['127.0.0.1/32'] });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  const as = (ip: string) => connectWs(url, { headers: { 'x-forwarded-for': ip } });
+  // One source holds every place (each source under its own cap: the drill's websocket-hold).
+  const a = [await as('198.51.100.1'), await as('198.51.100.1'), await as('198.51.100.1')];
+  t.after(() => a.forEach((c) => c.ws.terminate()));
+  assert.deepEqual(a.map((c) => c.status), [101, 101, 101]);
+  const a3closed = closed(a[2]!.ws);
+  // A customer's live page gets in; the source's newest tunnel is told to try again later.
+  const b1 = await as('198.51.100.2');
+  t.after(() => b1.ws.terminate());
+  assert.equal(b1.status, 101);
+  assert.deepEqual(await a3closed, { code: 1013, reason: 'tunnels full: fair share' });
+  // The customer's second tunnel would hold as many as the source keeps (2 against 2): refused.
+  const b2 = await as('198.51.100.2');
+  t.after(() => b2.ws.terminate());
+  assert.equal(b2.status, 503);
+  // Another newcomer takes the source's next newest; then shares are equal (1, 1, 1) and the source's retry is refused.
+  const a2closed = closed(a[1]!.ws);
+  const c1 = await as('198.51.100.3');
+  t.after(() => c1.ws.terminate());
+  assert.equal(c1.status, 101);
+  assert.equal((await a2closed).code, 1013);
+  const again = await as('198.51.100.1');
+  t.after(() => again.ws.terminate());
+  assert.equal(again.status, 503);
+  // The tunnels kept work, the source's oldest included.
+  for (const c of [a[0]!, b1, c1]) {
+    c.ws.send('still here');
+    const [msg] = await once(c.ws, 'message') as [Buffer];
+    assert.equal(msg.toString(), 'still here');
+  }
+});
+
+test('a tunnel holds two descriptors: tunnels are capped at a quarter of the connection cap, and their upstream sockets count against it', async (t) => {
+  const echo = await startEcho(t);
+  // maxTotal is 10,000 by default; under a cap of 8 connections, 2 tunnels (4 descriptors).
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), listen: { limits: { maxConnections: 8 } }, trustedProxies: ['127.0.0.1/32'] });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  const as = (ip: string) => connectWs(url, { headers: { 'x-forwarded-for': ip } });
+  const tunnels = [await as('198.51.100.1'), await as('198.51.100.2'), await as('198.51.100.3')];
+  t.after(() => tunnels.forEach((c) => c.ws.terminate()));
+  assert.deepEqual(tunnels.map((c) => c.status), [101, 101, 503]);
+  // Two tunnels count four; four idle connections fill the cap of eight.
+  const idle: import('node:net').Socket[] = [];
+  for (let i = 0; i < 4; i++) { idle.push(await openSocket(shield.port)); await new Promise((r) => setTimeout(r, 5)); }
+  t.after(() => idle.forEach((s) => s.destroy()));
+  await new Promise((r) => setTimeout(r, 50));
+  const closedIdle = idle.map((s) => new Promise<number>((resolve) => { s.resume(); s.once('close', () => resolve(idle.indexOf(s))); }));
+  const customer = await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeoutMs: 2_000 });
+  assert.equal(statusOf(customer), 426, 'admitted and forwarded (the upstream speaks only WebSocket)');
+  assert.equal(await Promise.race(closedIdle), 0, 'at the cap, counting the tunnels\' upstream sockets: the longest idle made room');
+  assert.equal(idle.filter((s) => s.destroyed).length, 1);
 });
 
 test('an idle upgraded connection is closed at its timeout with a close frame; traffic keeps it open', async (t) => {

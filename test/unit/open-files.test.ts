@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectionCapUnder, readOpenFilesLimit } from '../../src/core/open-files.js';
+import { connectionCapUnder, readOpenFilesLimit, tunnelCapUnder } from '../../src/core/open-files.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -25,4 +25,12 @@ test('the connection cap stays under the open-files limit, leaving descriptors f
   assert.equal(connectionCapUnder(20_000, undefined), 20_000, 'unknown limit: the configuration');
   assert.equal(connectionCapUnder(0, undefined), 0);
   assert.ok(connectionCapUnder(100, 2) >= 1);
+});
+
+test('WebSocket tunnels (two descriptors each) are capped at a quarter of the connection cap', () => {
+  assert.equal(tunnelCapUnder(10_000, 18_976), 4_744);
+  assert.equal(tunnelCapUnder(100, 18_976), 100, 'a configured cap under it is kept');
+  assert.equal(tunnelCapUnder(0, 768), 192, 'unlimited by configuration, not by descriptors');
+  assert.equal(tunnelCapUnder(10_000, 0), 10_000, 'no connection cap: the configuration');
+  assert.equal(tunnelCapUnder(10, 2), 1);
 });

@@ -32,6 +32,6 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
  * a person's pace each (80 cells of 20 s with 4 targets: about 33 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
-  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read',
+  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'flash-crowd',
 ] as const;

@@ -86,6 +86,18 @@ http {
   server {
     listen 127.0.0.1:${port} backlog=4096;
     limit_conn connperip ${h.connectionsPerAddress};
+    # Live parcel tracking: WebSocket upgrades passed through (nginx's documented proxying of them).
+    location /live/ {
+      limit_req zone=perip burst=${h.burst} nodelay;
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_connect_timeout 2s;
+      proxy_read_timeout 60s;
+    }
     location / {
       limit_req zone=perip burst=${h.burst} nodelay;
       proxy_pass http://origin;
@@ -170,6 +182,8 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
     { match: { path: '/api/pay/' }, upstream, class: 'critical' },
     { match: { path: '/bank/login', method: 'POST' }, upstream, class: 'critical' },
     { match: { path: '/bank/' }, upstream, class: 'high' },
+    // Live parcel tracking (the demo origin's WebSocket), as the demo configures it.
+    { match: { path: '/live/' }, upstream, class: 'normal', websocket: true },
     { match: { path: '/track' }, upstream, class: 'normal', ...track },
     { match: { path: '/search' }, upstream, class: 'normal', ...search },
     { match: { path: '/static/' }, upstream, class: 'low' },

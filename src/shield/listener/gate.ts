@@ -20,6 +20,13 @@ export interface GatePorts {
   clientKey?(address: string): string;
   /** Requests waiting behind the one being served on `socket` (pipelined): ConnectionFacts.pending. */
   pending?(socket: Socket): number;
+  /**
+   * Descriptors the listener's connections hold besides their own socket — a WebSocket tunnel's
+   * upstream socket — counted against `maxConnections` with them: the cap is what the open-files
+   * limit leaves (core/open-files.ts), and 7,400 tunnels held 14,800 descriptors while the gate
+   * counted 7,400 (drill websocket-hold: the kernel refused new connections, customers' included).
+   */
+  heldBeyond?(): number;
 }
 
 /**
@@ -93,14 +100,19 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
       && !(held < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(key) === true)) {
       return refuse(socket, address, 'client-cap');
     }
-    if (s.maxConnections > 0 && open >= s.maxConnections) {
-      const victim = idle.values().next().value as Socket | undefined;
-      if (victim === undefined) return refuse(socket, address, 'global-cap');
-      idle.delete(victim);
-      bus.emit('connection:refused', { address: admitted.get(victim)?.address ?? '', reason: 'evicted-idle' });
-      // Counted out now: its 'close' comes later and must not be counted twice.
-      release(victim);
-      victim.destroy();
+    if (s.maxConnections > 0) {
+      const beyond = ports.heldBeyond?.() ?? 0;
+      // Tunnels opened since the last admission can leave us over the cap by more than one: make
+      // room for this connection (bounded by the idle ones there are), or refuse it.
+      for (let over = open + beyond - s.maxConnections + 1; over > 0; over--) {
+        const victim = idle.values().next().value as Socket | undefined;
+        if (victim === undefined) return refuse(socket, address, 'global-cap');
+        idle.delete(victim);
+        bus.emit('connection:refused', { address: admitted.get(victim)?.address ?? '', reason: 'evicted-idle' });
+        // Counted out now: its 'close' comes later and must not be counted twice.
+        release(victim);
+        victim.destroy();
+      }
     }
     let set = byAddress.get(address);
     if (!set) { set = new Set(); byAddress.set(address, set); }

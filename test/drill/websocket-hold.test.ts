@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { runDrill } from '../../src/drill/run.js';
+import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+
+/** A ws server that records each handshake and counts pings per connection; refuses past `accept` tunnels with 503. */
+async function startWsServer(accept: number) {
+  const handshakes: Array<{ addr: string; path: string; ua: string }> = [];
+  const pings: number[] = [];
+  let open = 0;
+  let peakOpen = 0;
+  const wss = new WebSocketServer({
+    host: '127.0.0.1', port: 0,
+    verifyClient: (_info, cb) => (open >= accept ? cb(false, 503) : cb(true)),
+  });
+  wss.on('connection', (ws, req) => {
+    handshakes.push({ addr: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''), path: req.url ?? '', ua: String(req.headers['user-agent']) });
+    open++;
+    peakOpen = Math.max(peakOpen, open);
+    const i = pings.push(0) - 1;
+    ws.on('ping', () => { pings[i]!++; });
+    ws.on('close', () => { open--; });
+  });
+  await once(wss, 'listening');
+  return {
+    url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}`,
+    handshakes, pings, get peakOpen() { return peakOpen; },
+    close: async () => { for (const c of wss.clients) c.terminate(); await new Promise<void>((r) => wss.close(() => r())); },
+  };
+}
+
+test('websocket-hold: real WebSocket handshakes from the sources, each tunnel kept alive by pings; refusals are answers, and the pool refills', async (t) => {
+  const srv = await startWsServer(6);
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'websocket-hold', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 3, graceMs: 200,
+    params: { connections: 10, sources: 5, openRate: 200, intervalMs: 200, floodRate: 0 },
+  });
+  const c = r.attack.components.find((x) => x.label === 'websocket-hold')!;
+  // The server (ws) accepted each handshake as RFC 6455 asks: key, version 13, upgrade headers.
+  assert.equal(srv.peakOpen, 6, 'six tunnels held at once, the server\'s limit');
+  assert.ok(srv.handshakes.every((h) => /^\/live\/parcel\/[A-Za-z0-9]+$/.test(h.path) && ALL_IDENTITIES.some((i) => i.userAgent === h.ua)));
+  assert.equal(new Set(srv.handshakes.map((h) => h.addr)).size, 5, 'spread over the sources');
+  assert.equal(c.statuses['101'], 6);
+  assert.ok((c.statuses['503'] ?? 0) >= 4, `refused handshakes are counted as answers: ${JSON.stringify(c.statuses)}`);
+  // Refused connections are closed and opened again while the attack lasts: more handshakes than places.
+  assert.ok(c.sent > 10, `${c.sent} handshakes sent`);
+  // Each tunnel pinged about every 200 ms over ~2 s: a tunnel is held, not just opened.
+  assert.ok(srv.pings.filter((n) => n >= 5).length === 6, `pings per tunnel: ${srv.pings.join(',')}`);
+});
