@@ -385,6 +385,12 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     lines.push('', `Checkouts over the attack cells (every scenario but none and flash-crowd): ${totals.map((t) =>
       `${t.target} ${t.ok}/${t.attempts} (${pct(t.ok / t.attempts)}, ≥ ${pct(wilsonLower(t.ok, t.attempts))} at 95% confidence)`).join('; ')}.`);
   }
+  const critN = cells.filter((c) => c.scenario !== 'none' && c.report).map((c) => c.report!.legit.classes.critical.attempts).sort((a, b) => a - b);
+  if (critN.length) {
+    // A p99 over a few dozen attempts is the slowest one or the one before it: one login that waited decides it.
+    lines.push('', `Critical attempts per attack cell: median ${critN[Math.floor(critN.length / 2)]} (${critN[0]}–${critN[critN.length - 1]}); ` +
+      'under 100 attempts, a p99 is the slowest attempt or the next one.');
+  }
   lines.push('', 'Legit success: share of legitimate attempts (all classes) that ended 2xx/3xx; mitigated after: seconds from the attack onset until every ' +
     '2 s window of legitimate attempts (by start) is >= 99% successful for the rest of the run ("never" if the last window still fails); ' +
     'checkouts: payment authorizations created and polled to approval / payment sessions begun (whole run); ' +
