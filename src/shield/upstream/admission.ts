@@ -37,7 +37,7 @@
  * 3. **Within a group, the earliest deadline**: arrival plus an offset by class (critical 0,
  *    high 250 ms, normal 500 ms, low 1 s by default) and by what the token proves (established 0,
  *    recent reputation 250 ms; proof-of-work and no-JavaScript cookie 1 s; a pace of 4–7
- *    requests in 5 s 500 ms more, 200 ms for an established reputation) — HAProxy's
+ *    requests in 5 s 500 ms more, 200 ms for an established reputation or a critical request) — HAProxy's
  *    `set-priority-offset`. Priority is bounded: a payment
  *    overtakes tracking pages that came up to 500 ms before it, never the whole queue. In a flash
  *    crowd weighted class shares served the banking pages' share and timed out the newcomers'
