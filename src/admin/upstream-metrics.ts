@@ -8,6 +8,8 @@ export interface UpstreamMetricsSource {
   servers(): Iterable<[string, readonly ServerHealth[]]>;
   /** Upgraded (WebSocket) connections open now. */
   websockets(): number;
+  /** Tunnels closed so far to give their place to a client holding fewer (listener/tunnels.ts). */
+  websocketEvictions?(): number;
 }
 
 /**
@@ -33,6 +35,16 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
     },
   });
   new Gauge({ name: 'rempart_websocket_connections', help: 'Upgraded WebSocket connections open now', registers: [registry], collect() { this.set(source.websockets()); } });
+  // Read from the tunnels' own count on scrape: one closed per newcomer at the cap, no event each.
+  let evictionsSeen = 0;
+  new Counter({
+    name: 'rempart_websocket_evictions_total', help: 'WebSocket tunnels closed (1013) to give their place to a client holding fewer, at websocket.maxTotal',
+    registers: [registry],
+    collect() {
+      const n = source.websocketEvictions?.() ?? 0;
+      if (n > evictionsSeen) { this.inc(n - evictionsSeen); evictionsSeen = n; }
+    },
+  });
   const changes = new Counter({
     name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
     labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],

@@ -147,6 +147,9 @@ test('at the total cap a client holding fewer tunnels takes the place of the hea
     const [msg] = await once(c.ws, 'message') as [Buffer];
     assert.equal(msg.toString(), 'still here');
   }
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^rempart_websocket_evictions_total 2$/m);
+  assert.match(metrics, /^rempart_websocket_connections 3$/m);
 });
 
 test('a tunnel holds two descriptors: tunnels are capped at a quarter of the connection cap, and their upstream sockets count against it', async (t) => {

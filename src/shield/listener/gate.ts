@@ -24,7 +24,8 @@ export interface GatePorts {
    * Descriptors the listener's connections hold besides their own socket — a WebSocket tunnel's
    * upstream socket — counted against `maxConnections` with them: the cap is what the open-files
    * limit leaves (core/open-files.ts), and 7,400 tunnels held 14,800 descriptors while the gate
-   * counted 7,400 (drill websocket-hold: the kernel refused new connections, customers' included).
+   * counted 7,400 (drill websocket-hold: the shield ran out of descriptors, and customers' new
+   * connections waited in the kernel until some closed).
    */
   heldBeyond?(): number;
 }
