@@ -1,5 +1,5 @@
 import { replaceMarkdownSection } from '../../core/markdown-section.js';
-import { readOpenFilesLimit } from '../../core/open-files.js';
+import { connectionCapUnder, readOpenFilesLimit } from '../../core/open-files.js';
 import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -232,11 +232,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   if (!layout) throw new Error(`unknown layout ${o.layout} (known: ${Object.keys(BENCH_LAYOUTS).join(', ')})`);
   const t0 = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
-  // Sockets the generator may open: what this process's open-files limit leaves after a margin for
-  // its own files and the users (the drill's default, 8,000, is for a run at any target; the
-  // WebSocket hold holds 12,000).
-  const openFiles = readOpenFilesLimit();
-  const generatorSockets = openFiles === undefined ? 8000 : Math.max(8000, openFiles - Math.min(4096, Math.floor(openFiles / 4)));
+  // Sockets the generator may open: what this process's open-files limit leaves, as for the
+  // shield's listener (the drill's default, 8,000, is for a run at any target; the WebSocket hold
+  // holds 12,000). Unknown limit: the default.
+  const generatorSockets = Math.max(8000, connectionCapUnder(0, readOpenFilesLimit()));
   const needs = o.targets.filter((t) => t === 'nginx' || t === 'haproxy');
   if (needs.length) {
     const r = spawnSync('bash', [join(root, 'scripts', 'ensure-system-packages.sh'), ...needs], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -99,6 +99,9 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
   const attached = new Map<string, Set<Tunnel>>();
   let reserved = 0;
   let evicted = 0;
+  // At least the most places any client with an attached tunnel holds (raised as tunnels attach,
+  // made exact by each scan): makeRoom scans only when someone may hold two more than the newcomer.
+  let maxHeld = 0;
   let limits = initial;
   const keyOf = (info: TunnelInfo): string => info.clientKey ?? info.client;
   const dec = (client: string): void => {
@@ -115,13 +118,16 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
    * maxconn only refuse; the fair share is max-min fairness over client keys.
    */
   const makeRoom = (held: number): boolean => {
+    // Every handshake at the cap asks: with shares already even, answer without a scan.
+    if (maxHeld < held + 2) return false;
     let heaviest: Set<Tunnel> | undefined;
-    let most = held + 1;
+    let most = 0;
     for (const [key, set] of attached) {
       const n = perClient.get(key) ?? 0;
       if (n > most && set.size > 0) { most = n; heaviest = set; }
     }
-    if (heaviest === undefined) return false;
+    maxHeld = most;
+    if (heaviest === undefined || most < held + 2) return false;
     let newest: Tunnel | undefined;
     for (const t of heaviest) newest = t;
     if (newest === undefined) return false;
@@ -169,6 +175,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
       let mine = attached.get(key);
       if (mine === undefined) { mine = new Set(); attached.set(key, mine); }
       mine.add(tunnel);
+      maxHeld = Math.max(maxHeld, perClient.get(key) ?? 0);
       const end = (): void => {
         if (ended) return;
         ended = true;

@@ -206,8 +206,12 @@ const CRITICAL_PACE_ONE_MS = 200;
 export const TIERS = 12;
 const GROUP_OF: readonly number[] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 4, 5];
 const GROUPS = 6;
-const OFFSET_OF: readonly number[] = Array.from({ length: TIERS }, (_, t) =>
-  t < 8 ? (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * (PACE_ONE_MS_BY_STANDING[t >> 1] as number) : 0);
+/** Head start of a tier within class rank `r` (0 = critical), ms later: its standing's, and its pace-1 cost. */
+const headStart = (r: number, t: number): number => {
+  if (t >= 8) return 0;
+  const paceOne = Math.min(PACE_ONE_MS_BY_STANDING[t >> 1] as number, r === 0 ? CRITICAL_PACE_ONE_MS : Infinity);
+  return (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * paceOne;
+};
 /** Tier 0 … TIERS - 1 of a request by standing (STANDING) and pace level (0–4). */
 export function tierFor(standing: number, pace: number): number {
   if (pace <= 1) return standing >= STANDING.anonymous ? ANONYMOUS_TIER : Math.max(0, standing) * 2 + Math.max(0, pace);
@@ -287,12 +291,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
   const qOf = (w: Waiter): number => rankOf(w) * TIERS + (w.filed ?? tierOf(w));
   const weight = (r: number): number => (self.params.weights ?? CLASS_WEIGHTS)[r] as number;
-  // Deadline offset of a queue (rank × tier): the class's offset plus the tier's head start.
-  const offsets = Float64Array.from({ length: RANKS * TIERS }, (_, i) => {
-    const r = Math.floor(i / TIERS), t = i % TIERS;
-    const paceOne = t < 8 && (t & 1) === 1 && r === 0 ? (PACE_ONE_MS_BY_STANDING[t >> 1] as number) - CRITICAL_PACE_ONE_MS : 0;
-    return ((params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number) + (OFFSET_OF[t] as number) - Math.max(0, paceOne);
-  });
+  // Deadline offset of each queue (rank × tier), fixed for the queue's life: the class's offset
+  // plus the tier's head start.
+  const offsets = Float64Array.from({ length: RANKS * TIERS }, (_, i) =>
+    ((params.offsetsMs ?? CLASS_OFFSETS_MS)[Math.floor(i / TIERS)] as number) + headStart(Math.floor(i / TIERS), i % TIERS));
   const addLive = (i: number, n: number): void => {
     live[i] = (live[i] as number) + n;
     const g = Math.floor(i / TIERS) * GROUPS + (GROUP_OF[i % TIERS] as number);
