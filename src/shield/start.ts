@@ -209,7 +209,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
     tunnels,
-    upgrade: createUpgradeAdapter(tunnels, createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining })),
+    upgrade: createUpgradeAdapter(tunnels, createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining, isShared: (key) => detector.isSharedAddress(key) })),
   });
   // A disabled server's WebSocket tunnels close too (a drained one keeps them until they end).
   bus.on('upstream:server', (t) => {

@@ -152,6 +152,53 @@ test('at the total cap a client holding fewer tunnels takes the place of the hea
   assert.match(metrics, /^rempart_websocket_connections 3$/m);
 });
 
+test('behind a shared address (a carrier NAT) tunnels are held as by many clients: bots from fresh addresses take none of its customers\' places', async (t) => {
+  // An origin with pages (a customer's reputation is issued on one) and the live route's echo.
+  const origin = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<p>page</p>'); });
+  const wss = new WebSocketServer({ server: origin });
+  wss.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+  origin.listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  t.after(() => { for (const c of wss.clients) c.terminate(); origin.close(); });
+  const shield = await startTestShield(t, `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, { routes: wsRoutes(), websocket: { maxPerClient: 2, maxTotal: 4 } });
+  const NAT = '127.0.94.1';
+  const nav = (ua: string, cookie?: string): Record<string, string> => ({ accept: 'text/html', 'sec-fetch-mode': 'navigate', 'user-agent': ua, ...(cookie ? { cookie } : {}) });
+  const page = async (ua: string, cookie?: string): Promise<string | undefined> => {
+    const raw = await rawExchange(shield.port, `GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${Object.entries(nav(ua, cookie)).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`, { localAddress: NAT });
+    assert.equal(statusOf(raw), 200);
+    return /\r\nset-cookie: (rempart_rep=[^;]+)/i.exec(raw)?.[1];
+  };
+  // Two customers behind the NAT, each with a reputation of its own, seen using it: the address is shared.
+  const ua = ['Mozilla/5.0 customer-a', 'Mozilla/5.0 customer-b'];
+  const cookies = [await page(ua[0]!), await page(ua[1]!)];
+  assert.ok(cookies[0] && cookies[1]);
+  for (let i = 0; i < 2; i++) await page(ua[i]!, cookies[i]);
+  // Four live pages from the NAT: beyond the per-client cap of 2 (a shared address holds 16 times it), and the total cap is reached.
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  const nat: Array<{ ws: WebSocket; status: number }> = [];
+  for (let i = 0; i < 4; i++) nat.push(await connectWs(url, { localAddress: NAT, headers: { 'user-agent': ua[i % 2]!, cookie: cookies[i % 2]! } }));
+  t.after(() => nat.forEach((c) => c.ws.terminate()));
+  assert.deepEqual(nat.map((c) => c.status), [101, 101, 101, 101]);
+  let closedEarly = 0;
+  for (const c of nat) c.ws.once('close', () => { closedEarly++; });
+  // Bots from fresh addresses: counted as one client, the NAT (4 against 0) would give up a tunnel
+  // to each; weighted as the many it carries (4/16 each), it is no heavier than a newcomer.
+  for (const bot of ['127.0.94.9', '127.0.94.10']) {
+    const b = await connectWs(url, { localAddress: bot });
+    t.after(() => b.ws.terminate());
+    assert.equal(b.status, 503);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closedEarly, 0, 'no customer tunnel closed');
+  for (const c of nat) {
+    c.ws.send('still here');
+    const [msg] = await once(c.ws, 'message') as [Buffer];
+    assert.equal(msg.toString(), 'still here');
+  }
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^rempart_websocket_evictions_total 0$/m);
+});
+
 test('a tunnel holds two descriptors: tunnels are capped at a quarter of the connection cap, and their upstream sockets count against it', async (t) => {
   const echo = await startEcho(t);
   // maxTotal is 10,000 by default; under a cap of 8 connections, 2 tunnels (4 descriptors).

@@ -27,11 +27,14 @@ export interface Tunnels {
   readonly evicted: number;
   limits: TunnelLimits;
   /**
-   * Reserves a place for `client`; false when a cap is reached. At `maxTotal`, a client holding at
-   * least two fewer tunnels than the heaviest holder takes the place of that holder's newest tunnel,
-   * closed with 1013 (Try Again Later). Each true must be followed by `attach` or `unreserve`.
+   * Reserves a place for `client`; false when a cap is reached. `weight` (default 1) is how many
+   * clients the key stands for: a shared address (a carrier NAT) may hold `weight` times
+   * `maxPerClient`, and its share is its places divided by its weight. At `maxTotal`, the client
+   * with the largest share gives up its newest tunnel (closed with 1013, Try Again Later) when its
+   * share after that would still be at least the newcomer's: weighted max-min fairness. Each true
+   * must be followed by `attach` or `unreserve`.
    */
-  reserve(client: string): boolean;
+  reserve(client: string, weight?: number): boolean;
   unreserve(client: string): void;
   /**
    * Relays bytes both ways between the client's socket and the upstream's from now on; `clientHead`
@@ -96,41 +99,54 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
   const live = new Set<Tunnel>();
   // Places per client key (reserved and attached), and the attached tunnels of each, oldest first.
   const perClient = new Map<string, number>();
+  // Weights other than 1, by client key, as last given to `reserve`.
+  const weights = new Map<string, number>();
   const attached = new Map<string, Set<Tunnel>>();
   let reserved = 0;
   let evicted = 0;
-  // At least the most places any client with an attached tunnel holds (raised as tunnels attach,
-  // made exact by each scan): makeRoom scans only when someone may hold two more than the newcomer.
-  let maxHeld = 0;
+  // At least the largest share (places / weight) of any client with an attached tunnel (raised as
+  // tunnels attach, made exact by each scan): makeRoom scans only when a swap may be possible.
+  let maxShare = 0;
   let limits = initial;
   const keyOf = (info: TunnelInfo): string => info.clientKey ?? info.client;
+  const weightOf = (key: string): number => weights.get(key) ?? 1;
   const dec = (client: string): void => {
     const n = (perClient.get(client) ?? 1) - 1;
-    if (n <= 0) perClient.delete(client); else perClient.set(client, n);
+    if (n <= 0) { perClient.delete(client); weights.delete(client); } else perClient.set(client, n);
     reserved--;
   };
   /**
-   * At the total cap, the newest tunnel of the client holding the most gives way to `client` if that
-   * client holds at least two more than `held` — so each swap makes the shares more equal, and
-   * clients at equal shares never displace each other. Without this the cap is a pool anyone can
-   * drain: sources each under the per-client cap (800 × 15 in the drill's websocket-hold) hold every
-   * place, and a customer's live page is refused until they leave. nginx's limit_conn and HAProxy's
-   * maxconn only refuse; the fair share is max-min fairness over client keys.
+   * At the total cap, the newest tunnel of the client with the largest share gives way to a
+   * newcomer holding `held` at weight `w` if the victim's share after the swap is still at least
+   * the newcomer's: (most − 1) / its weight ≥ (held + 1) / w. So each swap makes the shares more
+   * equal, and clients at equal shares never displace each other (at weight 1: the victim holds at
+   * least two more). Without this the cap is a pool anyone can drain: sources each under the
+   * per-client cap (800 × 15 in the drill's websocket-hold) hold every place, and a customer's live
+   * page is refused until they leave. nginx's limit_conn and HAProxy's maxconn only refuse; the
+   * fair share is max-min fairness over client keys.
+   *
+   * Weighted because a key may be many clients: behind a carrier NAT (detect/shared-addresses.ts)
+   * twenty customers' live pages are twenty tunnels on one address, and counted as one client the
+   * NAT would be the heaviest holder, its customers' tunnels closed one by one for bots arriving
+   * from fresh addresses.
    */
-  const makeRoom = (held: number): boolean => {
+  const makeRoom = (held: number, w: number): boolean => {
+    const theirs = (held + 1) / w;
     // Every handshake at the cap asks: with shares already even, answer without a scan.
-    if (maxHeld < held + 2) return false;
+    if (maxShare <= theirs) return false;
     let heaviest: Set<Tunnel> | undefined;
     let most = 0;
+    let share = 0;
     for (const [key, set] of attached) {
       const n = perClient.get(key) ?? 0;
-      if (n > most && set.size > 0) { most = n; heaviest = set; }
+      const s = n / weightOf(key);
+      if (s > share && set.size > 0) { share = s; most = n; heaviest = set; }
     }
-    maxHeld = most;
-    if (heaviest === undefined || most < held + 2) return false;
+    maxShare = share;
+    if (heaviest === undefined) return false;
     let newest: Tunnel | undefined;
     for (const t of heaviest) newest = t;
-    if (newest === undefined) return false;
+    if (newest === undefined || (most - 1) / weightOf(keyOf(newest.info)) < theirs) return false;
     // Counted out now, so the newcomer's place is real while the victim's close completes.
     newest.counted = false;
     heaviest.delete(newest);
@@ -144,10 +160,11 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
     get evicted() { return evicted; },
     get limits() { return limits; },
     set limits(l) { limits = l; },
-    reserve(client) {
+    reserve(client, weight = 1) {
       const n = perClient.get(client) ?? 0;
-      if (limits.maxPerClient > 0 && n >= limits.maxPerClient) return false;
-      if (limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n)) return false;
+      if (limits.maxPerClient > 0 && n >= limits.maxPerClient * weight) return false;
+      if (limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n, weight)) return false;
+      if (weight !== 1) weights.set(client, weight); else weights.delete(client);
       perClient.set(client, n + 1);
       reserved++;
       return true;
@@ -175,7 +192,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
       let mine = attached.get(key);
       if (mine === undefined) { mine = new Set(); attached.set(key, mine); }
       mine.add(tunnel);
-      maxHeld = Math.max(maxHeld, perClient.get(key) ?? 0);
+      maxShare = Math.max(maxShare, (perClient.get(key) ?? 0) / weightOf(key));
       const end = (): void => {
         if (ended) return;
         ended = true;

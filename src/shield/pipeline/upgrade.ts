@@ -4,6 +4,7 @@ import type { ErrorCode } from '../../core/errors.js';
 import type { RequestContext } from '../context.js';
 import type { ShieldBus } from '../events.js';
 import type { Tunnels } from '../listener/tunnels.js';
+import { SHARED_CAP_FACTOR } from '../listener/gate.js';
 import type { UpgradeExchange } from '../listener/upgrade.js';
 import { sendError, sendVerdict } from '../edge/respond.js';
 import type { Verdict } from '../verdict.js';
@@ -28,7 +29,7 @@ export interface UpgradePipeline extends Pipeline {
  * own; its 101 is relayed and the two sockets joined as a tunnel. Other Upgrade values, and
  * WebSocket on other routes, get 400 (RFC 9110 §7.8 lets a server refuse an upgrade).
  */
-export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean }): UpgradeExchange {
+export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean; isShared?(clientKey: string): boolean }): UpgradeExchange {
   return function handleUpgrade(req, res, conn, handshake) {
     const p = current();
     const url = req.url ?? '/';
@@ -67,7 +68,8 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       const route = ctx.route;
       const upstream = route ? p.upstreams.get(route.upstream) : undefined;
       if (!route || !upstream) return refuse('RMP_ERR_UPGRADE');
-      if (!o.tunnels.reserve(ctx.clientKey)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
+      // A shared address (a carrier NAT) holds places as the many clients it carries, as at the gate.
+      if (!o.tunnels.reserve(ctx.clientKey, o.isShared?.(ctx.clientKey) === true ? SHARED_CAP_FACTOR : 1)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
       const server = upstream.pick(ctx);
       if (server === undefined) { o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
       server.outstanding++;
