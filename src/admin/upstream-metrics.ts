@@ -10,6 +10,8 @@ export interface UpstreamMetricsSource {
   websockets(): number;
   /** Tunnels closed so far to give their place to a client holding fewer (listener/tunnels.ts). */
   websocketEvictions?(): number;
+  /** Times a client's side of a tunnel was paused for sending over its frame or byte rate. */
+  websocketThrottled?(): number;
 }
 
 /**
@@ -35,16 +37,20 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
     },
   });
   new Gauge({ name: 'rempart_websocket_connections', help: 'Upgraded WebSocket connections open now', registers: [registry], collect() { this.set(source.websockets()); } });
-  // Read from the tunnels' own count on scrape: one closed per newcomer at the cap, no event each.
-  let evictionsSeen = 0;
-  new Counter({
-    name: 'rempart_websocket_evictions_total', help: 'WebSocket tunnels closed (1013) to give their place to a client holding fewer, at websocket.maxTotal',
-    registers: [registry],
-    collect() {
-      const n = source.websocketEvictions?.() ?? 0;
-      if (n > evictionsSeen) { this.inc(n - evictionsSeen); evictionsSeen = n; }
-    },
-  });
+  // Read from the tunnels' own counts on scrape: one per handshake at the cap or per chunk over a
+  // tunnel's rate, no event each.
+  const countedOnScrape = (name: string, help: string, read: (() => number) | undefined): void => {
+    let seen = 0;
+    new Counter({
+      name, help, registers: [registry],
+      collect() {
+        const n = read?.() ?? 0;
+        if (n > seen) { this.inc(n - seen); seen = n; }
+      },
+    });
+  };
+  countedOnScrape('rempart_websocket_evictions_total', 'WebSocket tunnels closed (1013) to give their place to a client holding fewer, at websocket.maxTotal', source.websocketEvictions);
+  countedOnScrape('rempart_websocket_throttled_total', 'Times a client\'s side of a WebSocket tunnel stopped being read for sending over websocket.clientFrames or clientBytes', source.websocketThrottled);
   const changes = new Counter({
     name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
     labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],

@@ -378,6 +378,12 @@ const detectionSchema = z.object({
   }).partial().strict().default({}),
 }).strict();
 
+/** A throttle on what a client sends into a tunnel (listener/tunnels.ts); 0 = unlimited. */
+function tunnelRateSchema(ratePerS: number, burst: number) {
+  return z.object({ ratePerS: z.number().min(0).default(ratePerS), burst: z.number().int().min(0).default(burst) })
+    .strict().default({ ratePerS, burst });
+}
+
 /** Upgraded WebSocket connections (routes with `websocket: true`). */
 const websocketSchema = z.object({
   /** A tunnel with no byte either way for this long is closed (close frame 1001). */
@@ -386,6 +392,10 @@ const websocketSchema = z.object({
   maxPerClient: z.number().int().min(0).default(16),
   /** Upgraded connections in total (0 = unlimited). */
   maxTotal: z.number().int().min(0).default(10_000),
+  /** Frames a client sends into one tunnel: sustained per second (0 = unlimited) and burst; beyond, reading pauses. */
+  clientFrames: tunnelRateSchema(100, 200),
+  /** Bytes a client sends into one tunnel: sustained per second (0 = unlimited) and burst; beyond, reading pauses. */
+  clientBytes: tunnelRateSchema(1 << 20, 4 << 20),
 }).strict();
 
 const logSchema = z.object({

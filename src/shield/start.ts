@@ -223,6 +223,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
     websockets: () => tunnels.open,
     websocketEvictions: () => tunnels.evicted,
+    websocketThrottled: () => tunnels.throttled,
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
   const detachLog = attachAccessLog(bus, log, () => config.log.access);

@@ -199,6 +199,53 @@ test('behind a shared address (a carrier NAT) tunnels are held as by many client
   assert.match(metrics, /^rempart_websocket_evictions_total 0$/m);
 });
 
+test('what a client sends into a tunnel is throttled (frames and bytes per tunnel): nothing lost, order kept, the excess paced', async (t) => {
+  const echo = await startEcho(t);
+  const arrivals: number[] = [];
+  echo.server.on('connection', (ws) => ws.on('message', () => arrivals.push(performance.now())));
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { clientFrames: { ratePerS: 100, burst: 10 }, clientBytes: { ratePerS: 256 * 1024, burst: 64 * 1024 } } });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  // 50 small messages at once: 10 within the burst, 40 at 100 a second (~400 ms).
+  const a = await connectWs(url);
+  t.after(() => a.ws.terminate());
+  const echoed: string[] = [];
+  a.ws.on('message', (m: Buffer) => echoed.push(m.toString()));
+  const t0 = performance.now();
+  for (let i = 0; i < 50; i++) a.ws.send(`m${i}`);
+  for (let i = 0; i < 200 && echoed.length < 50; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(echoed, Array.from({ length: 50 }, (_, i) => `m${i}`));
+  const spread = (arrivals.at(-1) ?? 0) - t0;
+  assert.ok(spread >= 300, `the upstream got 50 frames over ${spread.toFixed(0)} ms`);
+  // One 384 KiB message: 64 KiB of burst, then 256 KiB a second (~1.25 s) — whole when it arrives.
+  arrivals.length = 0;
+  const b = await connectWs(url);
+  t.after(() => b.ws.terminate());
+  const big = Buffer.alloc(384 * 1024, 3);
+  const t1 = performance.now();
+  b.ws.send(big);
+  const [back] = await once(b.ws, 'message') as [Buffer];
+  assert.ok(back.equals(big));
+  assert.ok((arrivals[0] ?? 0) - t1 >= 900, `384 KiB arrived after ${((arrivals[0] ?? 0) - t1).toFixed(0)} ms`);
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  const throttled = Number(/^rempart_websocket_throttled_total (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(throttled >= 2, `throttled ${throttled}`);
+});
+
+test('tunnel throttles off (ratePerS 0): the same 50 messages and 384 KiB pass at once', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { clientFrames: { ratePerS: 0 }, clientBytes: { ratePerS: 0 } } });
+  const a = await connectWs(`${shield.url.replace('http', 'ws')}/live/p`);
+  t.after(() => a.ws.terminate());
+  const echoed: string[] = [];
+  a.ws.on('message', (m: Buffer) => echoed.push(m.toString()));
+  for (let i = 0; i < 50; i++) a.ws.send(`m${i}`);
+  a.ws.send(Buffer.alloc(384 * 1024, 3));
+  for (let i = 0; i < 250 && echoed.length < 51; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(echoed.length, 51);
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^rempart_websocket_throttled_total 0$/m);
+});
+
 test('a tunnel holds two descriptors: tunnels are capped at a quarter of the connection cap, and their upstream sockets count against it', async (t) => {
   const echo = await startEcho(t);
   // maxTotal is 10,000 by default; under a cap of 8 connections, 2 tunnels (4 descriptors).

@@ -42,6 +42,7 @@ test('the tracker finds every frame boundary whatever the chunking (7-bit, 16-bi
         pos += chunk.length;
       }
       assert.deepEqual([...new Set(seen)], ends, `mask ${mask} round ${round}`);
+      assert.equal(t.completed, frames.length, 'every frame counted once, the empty ones included');
     }
   }
 });

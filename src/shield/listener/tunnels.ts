@@ -1,5 +1,7 @@
 import type { Socket } from 'node:net';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
+import type { GcraParams } from '../limits/gcra.js';
+import { throttleStep } from '../limits/throttle.js';
 
 /** What a tunnel is for, so operators and reloads can pick tunnels to close. */
 export interface TunnelInfo {
@@ -18,6 +20,10 @@ export interface TunnelLimits {
   maxPerClient: number;
   /** 0 = unlimited. */
   maxTotal: number;
+  /** Frames a client may send into one tunnel (ratePerS 0 = unlimited); beyond, reading pauses. */
+  clientFrames?: GcraParams;
+  /** Bytes a client may send into one tunnel (ratePerS 0 = unlimited); beyond, reading pauses. */
+  clientBytes?: GcraParams;
 }
 
 /** The upgraded (WebSocket) connections of one listener. */
@@ -25,6 +31,8 @@ export interface Tunnels {
   readonly open: number;
   /** Tunnels closed so far to make room for a client holding fewer (fair share at `maxTotal`). */
   readonly evicted: number;
+  /** Times a client's side of a tunnel was paused for sending over `clientFrames` or `clientBytes`. */
+  readonly throttled: number;
   limits: TunnelLimits;
   /**
    * Reserves a place for `client`; false when a cap is reached. `weight` (default 1) is how many
@@ -54,25 +62,82 @@ interface Tunnel {
   counted: boolean;
 }
 
+/** What a relay asks before passing bytes on: whether it is throttled now, and how long to pause. */
+interface Throttle {
+  active(): boolean;
+  step(bytes: number, frames: number): number;
+}
+
 /**
  * One direction of a tunnel: bytes flow as they come (with backpressure); once closing, bytes flow
  * to the end of the frame in progress, then our close frame goes and this direction stops.
+ *
+ * `throttle`, given each frame (or part of one) passed on — its bytes, and 1 when it completed a
+ * frame — says how long to stop reading (0: go on). Throttled, a chunk is passed on frame by frame:
+ * the rest of a chunk past the frame that ran over waits with reading paused (at most one chunk is
+ * held), so a client that packs a thousand small messages into one read is paced too.
  */
-function relay(from: Socket, to: Socket, masked: boolean): { start(head: Buffer): void; close(code: number, reason: string): void } {
+function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): { start(head: Buffer): void; close(code: number, reason: string): void } {
   const frames: FrameTracker = createFrameTracker();
   let closing: Buffer | undefined;
   let done = false;
+  // Paused for the peer's window (`drain`) or for the throttle: reading resumes when neither holds.
+  let awaitingDrain = false;
+  let throttledUntil: NodeJS.Timeout | undefined;
+  // Read but not yet passed on: the rest of a chunk, while throttled.
+  let held: Buffer | undefined;
+  const resumeIfFree = (): void => {
+    if (!done && !awaitingDrain && throttledUntil === undefined && held === undefined && !from.destroyed) from.resume();
+  };
   const finish = (): void => {
     if (done || !closing) return;
     done = true; // what the peer still sends (its own close frame) is read and dropped
+    held = undefined;
     to.write(closing);
     to.end();
+  };
+  const write = (bytes: Buffer): void => {
+    if (!to.write(bytes)) { awaitingDrain = true; from.pause(); }
+  };
+  /** Passes `chunk` on frame by frame until the throttle says stop; the rest is held. */
+  const paced = (chunk: Buffer, limit: (bytes: number, frames: number) => number): void => {
+    to.cork();
+    try {
+      let off = 0;
+      while (off < chunk.length) {
+        const before = frames.completed;
+        const n = frames.consume(chunk.subarray(off), true);
+        write(chunk.subarray(off, off + n));
+        off += n;
+        const pauseMs = limit(n, frames.completed - before);
+        if (pauseMs <= 0) continue;
+        if (off < chunk.length) held = chunk.subarray(off);
+        from.pause();
+        throttledUntil = setTimeout(() => {
+          throttledUntil = undefined;
+          const rest = held;
+          held = undefined;
+          if (rest !== undefined && !done) { if (closing) push(rest); else paced(rest, limit); }
+          resumeIfFree();
+        }, Math.ceil(pauseMs));
+        throttledUntil.unref();
+        return;
+      }
+    } finally {
+      to.uncork();
+    }
   };
   const push = (chunk: Buffer): void => {
     if (done) return;
     if (!closing) {
-      frames.consume(chunk, false);
-      if (!to.write(chunk)) from.pause();
+      // Order is kept: anything read while some is held (paused, so rarely) queues behind it.
+      if (held !== undefined) { held = Buffer.concat([held, chunk]); return; }
+      if (throttle === undefined || !throttle.active()) {
+        frames.consume(chunk, false);
+        write(chunk);
+      } else {
+        paced(chunk, throttle.step);
+      }
       return;
     }
     const n = frames.consume(chunk, true);
@@ -83,11 +148,13 @@ function relay(from: Socket, to: Socket, masked: boolean): { start(head: Buffer)
     start(head) {
       if (head.length > 0) push(head);
       from.on('data', push);
-      to.on('drain', () => { if (!done) from.resume(); });
+      to.on('drain', () => { awaitingDrain = false; resumeIfFree(); });
     },
     close(code, reason) {
       if (closing) return;
       closing = closeFrame(code, reason, masked);
+      if (throttledUntil !== undefined) { clearTimeout(throttledUntil); throttledUntil = undefined; }
+      // A throttled relay stops at a frame boundary, so what it held is dropped with our close frame.
       if (frames.atBoundary) finish();
       else from.resume(); // let the rest of the frame in progress through
     },
@@ -104,6 +171,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
   const attached = new Map<string, Set<Tunnel>>();
   let reserved = 0;
   let evicted = 0;
+  let throttled = 0;
   // At least the largest share (places / weight) of any client with an attached tunnel (raised as
   // tunnels attach, made exact by each scan): makeRoom scans only when a swap may be possible.
   let maxShare = 0;
@@ -158,6 +226,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
   const self: Tunnels = {
     get open() { return live.size; },
     get evicted() { return evicted; },
+    get throttled() { return throttled; },
     get limits() { return limits; },
     set limits(l) { limits = l; },
     reserve(client, weight = 1) {
@@ -172,7 +241,28 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
     unreserve: dec,
     attach(info, client, upstream, clientHead, upstreamHead, onEnd) {
       const t0 = performance.now();
-      const up = relay(client, upstream, true);
+      // What the client sends is paced per tunnel (frames and bytes); what the upstream sends is not.
+      let frameTat: number | undefined;
+      let byteTat: number | undefined;
+      const step = (bytes: number, n: number): number => {
+        const { clientFrames: f, clientBytes: b } = limits;
+        const now = performance.now();
+        let pauseMs = 0;
+        if (f !== undefined && f.ratePerS > 0 && n > 0) {
+          const r = throttleStep(frameTat, now, n, f);
+          frameTat = r.tat;
+          pauseMs = r.pauseMs;
+        }
+        if (b !== undefined && b.ratePerS > 0) {
+          const r = throttleStep(byteTat, now, bytes, b);
+          byteTat = r.tat;
+          pauseMs = Math.max(pauseMs, r.pauseMs);
+        }
+        if (pauseMs > 0) throttled++;
+        return pauseMs;
+      };
+      const active = (): boolean => (limits.clientFrames?.ratePerS ?? 0) > 0 || (limits.clientBytes?.ratePerS ?? 0) > 0;
+      const up = relay(client, upstream, true, { active, step });
       const down = relay(upstream, client, false);
       let why = 'closed';
       let ended = false;

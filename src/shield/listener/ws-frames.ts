@@ -14,6 +14,8 @@ export interface FrameTracker {
   consume(chunk: Buffer, stopAtBoundary: boolean): number;
   /** True between frames (nothing of a frame seen yet, or the last one complete). */
   readonly atBoundary: boolean;
+  /** Frames completed so far (control frames and each fragment of a message count one). */
+  readonly completed: number;
 }
 
 /** Creates a tracker positioned at a frame boundary. */
@@ -23,8 +25,10 @@ export function createFrameTracker(): FrameTracker {
   let need = 2; // header bytes needed (grows once byte 1 is known)
   let payload = 0; // payload bytes left in the current frame
   let inPayload = false;
+  let completed = 0;
   return {
     get atBoundary() { return have === 0 && !inPayload; },
+    get completed() { return completed; },
     consume(chunk, stopAtBoundary) {
       let i = 0;
       while (i < chunk.length) {
@@ -32,7 +36,7 @@ export function createFrameTracker(): FrameTracker {
           const n = Math.min(payload, chunk.length - i);
           payload -= n;
           i += n;
-          if (payload === 0) { inPayload = false; if (stopAtBoundary) return i; }
+          if (payload === 0) { inPayload = false; completed++; if (stopAtBoundary) return i; }
           continue;
         }
         header[have++] = chunk[i++] as number;
@@ -48,6 +52,7 @@ export function createFrameTracker(): FrameTracker {
         have = 0;
         need = 2;
         if (payload > 0) { inPayload = true; continue; }
+        completed++;
         if (stopAtBoundary) return i;
       }
       return i;
