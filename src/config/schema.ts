@@ -51,8 +51,13 @@ const limitsSchema = z.object({
   maxBodyBytes: z.number().int().min(0).default(100 * 1024 * 1024),
   /** A client that accepts no response bytes for this long is cut (nginx send_timeout). */
   sendTimeoutMs: positiveMs.default(60_000),
-  /** Idle keep-alive connections are closed after this time. */
-  keepAliveTimeoutMs: positiveMs.default(5_000),
+  /**
+   * Idle keep-alive connections are closed after this time: nginx's 75 s, longer than a load
+   * balancer's idle timeout in front (60 s for an AWS ALB) so that it closes first — the other way
+   * round it sends requests into connections the shield is closing, and answers them 502. Idle
+   * connections make room for new ones when the listener is full (listener/gate.ts).
+   */
+  keepAliveTimeoutMs: positiveMs.default(75_000),
   /** A connection is closed after serving this many requests (0 = unlimited). */
   maxRequestsPerConnection: z.number().int().min(0).default(1000),
   /**
