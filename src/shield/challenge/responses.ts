@@ -51,8 +51,12 @@ export function nojsIdentity(b: ClientBinding, s: ChallengeSettings): string {
  */
 export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings, personal = false): PlainResponse {
   const iat = toTokenTime(b.now);
-  const identity = personal ? { id: s.randomBytes(9).toString('base64url'), n: 1 as const } : { id: nojsIdentity(b, s) };
-  const token = signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), ...identity }, s.keys);
+  const sign = (identity: { id: string; n?: 1 }): string => signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), ...identity }, s.keys);
+  // A personal identity is drawn at random (never the same twice); the address's is a pure
+  // function of address, agent and second, so its token is signed once a second per client.
+  const token = personal || b.address === undefined
+    ? sign(personal ? { id: s.randomBytes(9).toString('base64url'), n: 1 } : { id: nojsIdentity(b, s) })
+    : s.nojsTokens.get(iat, `${b.address}\n${b.prefix}\n${b.fingerprint ?? ''}\n${s.keys.current.id}`, () => sign({ id: nojsIdentity(b, s) }));
   // RFC 9110 §15.4.8: 307 keeps the method and body, so a form POST is replayed with the cookie.
   return {
     status: 307,

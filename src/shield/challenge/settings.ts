@@ -1,5 +1,6 @@
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { RandomBytes, TokenKeyring } from '../reputation/token.js';
+import { createTickMemo, type TickMemo } from '../../core/tick-memo.js';
 
 /** Reserved paths: answered by the shield, never forwarded. */
 export const CHALLENGE_PATHS = {
@@ -28,7 +29,16 @@ export interface ChallengeSettings {
   readonly nojsMaxAttempts: number;
   /** Retry-After on challenge answers, s. */
   readonly retryAfterS: number;
+  /**
+   * No-JavaScript tokens signed this second, by address, agent and prefix (challenge/responses.ts):
+   * such a token is a pure function of those and the second, and a flood asks for it again and
+   * again — each costs two HMACs (bench:refusal).
+   */
+  readonly nojsTokens: TickMemo<string>;
 }
+
+/** Distinct clients whose no-JavaScript token is kept within one second. */
+const NOJS_TOKENS_KEPT = 50_000;
 
 /** The defaults (see docs/challenge.md for why). */
 export const CHALLENGE_DEFAULTS = {
@@ -46,8 +56,8 @@ export const CHALLENGE_DEFAULTS = {
  * @example
  * const settings = createChallengeSettings({ keys: createKeyring(secret) });
  */
-export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes'>>): ChallengeSettings {
-  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: nodeRandomBytes, ...o };
+export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes' | 'nojsTokens'>>): ChallengeSettings {
+  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: nodeRandomBytes, ...o, nojsTokens: createTickMemo(NOJS_TOKENS_KEPT) };
   for (const k of ['nojsTtlS', 'challengeTtlS', 'clearanceTtlS', 'reputationMinAgeMs', 'retryAfterS'] as const) {
     if (!(s[k] > 0)) throw new RangeError(`challenge setting ${k} must be > 0, got ${s[k]}`);
   }

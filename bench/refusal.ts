@@ -1,0 +1,200 @@
+/**
+ * bench:refusal — how many flood requests a second each target turns away, on loopback, in one run.
+ * Under a flood the proxy answers far more requests than it forwards: its cost per refusal, not per
+ * forwarded request, decides how long a customer's request waits behind the flood's on the same
+ * core (ddos bench at 3,000 req/s: the shield at 90% of a core while the flood's connections
+ * opened, a new connection waiting up to 1 s in the kernel's accept queue).
+ *
+ * The flood: wrk (1 thread, 256 keep-alive connections), every request a different tracking URL
+ * from one of 2,000 client addresses (X-Forwarded-For from RFC 2544's benchmarking range
+ * 198.18.0.0/15, the proxies trusting the loopback peer), no cookie kept. Targets:
+ *   nginx        limit_req keyed on the forwarded address, 1 request a minute: everything past the
+ *                first is 503 (the cheapest refusal an nginx operator can configure)
+ *   rempart-nav  the shield in forced attack mode (admin API), browser navigations: each answered
+ *                with the no-JavaScript redirect (307 + a signed cookie), or whatever the ladder
+ *                escalates to for an address that never comes back with it
+ *   rempart-api  the same with API requests (Accept: application/json)
+ *   node-min     node:http answering 503 with a short body: Node's own floor here
+ *   baseline-*   (only with REMPART_BASELINE_DIST=<another checkout's dist>) an earlier build, same run
+ * Rounds are interleaved so machine noise hits every target alike; medians are reported, and the
+ * shield's own count of answers by outcome (its /metrics) says what the refusals were.
+ * Usage: npm run bench:refusal [-- --duration 8 --rounds 3]
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runWrk, type WrkResult } from './lib/wrk.js';
+import { startProcess, waitForPort, type Started } from './lib/processes.js';
+import { freePort } from '../src/core/free-port.js';
+import { replaceMarkdownSection } from '../src/core/markdown-section.js';
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? def : Number(process.argv[i + 1]);
+};
+const durationS = arg('duration', 8);
+const rounds = arg('rounds', 3);
+const CONNECTIONS = 256;
+const SOURCES = 2000;
+const TOKEN = 'bench-refusal-admin-token';
+
+spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync('test', ['-x', p]).status === 0) ?? 'nginx';
+
+const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-refusal-'));
+chmodSync(dir, 0o777);
+
+/** A wrk script: a new tracking URL per request, from one of SOURCES forwarded addresses. */
+function floodScript(accept: string, navigate: boolean): string {
+  const file = join(dir, `flood-${navigate ? 'nav' : 'api'}.lua`);
+  writeFileSync(file, `
+local n = 0
+request = function()
+  n = n + 1
+  local a = n % ${SOURCES}
+  local headers = {
+    ["X-Forwarded-For"] = "198.18." .. math.floor(a / 256) .. "." .. (a % 256),
+    ["Accept"] = "${accept}",
+    ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) bench-refusal",
+    ${navigate ? '["Sec-Fetch-Mode"] = "navigate",' : ''}
+  }
+  return wrk.format("GET", "/track/6A" .. n, headers)
+end
+`);
+  return file;
+}
+
+function nginxConf(port: number, originPort: number): string {
+  const d = join(dir, 'nginx');
+  spawnSync('mkdir', ['-p', d]);
+  chmodSync(d, 0o777);
+  const file = join(d, 'nginx.conf');
+  writeFileSync(file, `worker_processes 1;
+daemon off;
+pid ${d}/nginx.pid;
+error_log ${d}/error.log crit;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi;
+  uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
+  keepalive_requests 100000;
+  limit_req_zone $http_x_forwarded_for zone=flood:10m rate=1r/m;
+  server {
+    listen 127.0.0.1:${port};
+    location / { limit_req zone=flood; limit_req_status 503; proxy_pass http://127.0.0.1:${originPort}; }
+  }
+}
+`);
+  return file;
+}
+
+function rempartConf(port: number, admin: number, originPort: number): string {
+  const file = join(dir, `rempart-${port}.yaml`);
+  writeFileSync(file, `
+listen: { address: 127.0.0.1, port: ${port} }
+admin: { address: 127.0.0.1, port: ${admin}, token: ${TOKEN} }
+trustedProxies: [127.0.0.1/32]
+upstreams: { origin: { url: http://127.0.0.1:${originPort} } }
+routes: [ { match: { path: / }, upstream: origin, class: normal } ]
+log: { level: warn, access: false }
+`);
+  return file;
+}
+
+async function forceAttack(admin: number): Promise<void> {
+  const r = await fetch(`http://127.0.0.1:${admin}/api/attack`, {
+    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ttlS: 3600, reason: 'bench:refusal' }),
+  });
+  if (r.status !== 200) throw new Error(`forcing attack mode on :${admin} answered ${r.status}`);
+}
+
+/** The shield's answers by outcome so far (rempart_requests_total summed over classes). */
+async function outcomes(admin: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^rempart_requests_total\{([^}]*)\} (\d+(?:\.\d+)?)$/gm)) {
+    const outcome = /outcome="([^"]+)"/.exec(m[1] ?? '')?.[1] ?? '?';
+    out.set(outcome, (out.get(outcome) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+const [originPort, nginxPort, rempartPort, adminPort, minPort, basePort, baseAdminPort] = ports as [number, number, number, number, number, number, number];
+const started: Started[] = [];
+const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
+process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
+
+try {
+  // The origin is never reached by a refused request; it is there so every target has one.
+  started.push(startProcess('node', ['bench/fixtures/minimal-refuser.mjs', String(originPort)]));
+  started.push(startProcess(NGINX, ['-e', join(dir, 'nginx-error.log'), '-c', nginxConf(nginxPort, originPort)]));
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort, adminPort, originPort)]));
+  started.push(startProcess('node', ['bench/fixtures/minimal-refuser.mjs', String(minPort)]));
+  const baselineDist = process.env.REMPART_BASELINE_DIST;
+  if (baselineDist) started.push(startProcess(process.execPath, [join(baselineDist, 'src/cli/main.js'), 'start', '--config', rempartConf(basePort, baseAdminPort, originPort)]));
+  await Promise.all([originPort, nginxPort, rempartPort, minPort, ...(baselineDist ? [basePort] : [])].map((p) => waitForPort(p)));
+  await forceAttack(adminPort);
+  if (baselineDist) await forceAttack(baseAdminPort);
+
+  const nav = floodScript('text/html,application/xhtml+xml', true);
+  const api = floodScript('application/json', false);
+  const url = (port: number): string => `http://127.0.0.1:${port}/`;
+  const targets: Record<string, { url: string; script: string }> = {
+    nginx: { url: url(nginxPort), script: nav },
+    'rempart-nav': { url: url(rempartPort), script: nav },
+    'rempart-api': { url: url(rempartPort), script: api },
+    'node-min': { url: url(minPort), script: nav },
+    ...(baselineDist ? { 'baseline-nav': { url: url(basePort), script: nav }, 'baseline-api': { url: url(basePort), script: api } } : {}),
+  };
+  const names = Object.keys(targets);
+  const results = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]]));
+  // Warm-up: JIT, connections, and the shield's state for 2,000 addresses.
+  for (const name of names) await runWrk(targets[name]!.url, { connections: CONNECTIONS, durationS: 2, script: targets[name]!.script });
+  const before = await outcomes(adminPort);
+  for (let r = 0; r < rounds; r++) {
+    for (const name of names) {
+      results[name]!.push(await runWrk(targets[name]!.url, { connections: CONNECTIONS, durationS, script: targets[name]!.script }));
+      process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(results[name]!.at(-1)?.rps ?? 0)} req/s\n`);
+    }
+  }
+  const after = await outcomes(adminPort);
+  const answered = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
+  const total = answered.reduce((a, [, v]) => a + v, 0);
+
+  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
+  const m = (rs: WrkResult[], k: keyof WrkResult): number => median(rs.map((x) => x[k]));
+  const rows = names.map((n) => ({ n, rps: m(results[n]!, 'rps'), p50: m(results[n]!, 'p50Ms'), p99: m(results[n]!, 'p99Ms'), errors: results[n]!.reduce((a, x) => a + x.errors, 0) }));
+  const by = Object.fromEntries(rows.map((r) => [r.n, r]));
+  const f = (x: number, d = 2): string => x.toFixed(d);
+  const table = [
+    '| target | refusals/s | p50 ms | p99 ms | socket errors |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.n} | ${Math.round(r.rps)} | ${f(r.p50)} | ${f(r.p99)} | ${r.errors} |`),
+  ].join('\n');
+  const ratios = [
+    `- Rempart (navigations) / nginx limit_req: **${f(by['rempart-nav']!.rps / by.nginx!.rps)}**; API requests / nginx: ${f(by['rempart-api']!.rps / by.nginx!.rps)}`,
+    `- Rempart (navigations) / Node's floor: ${f(by['rempart-nav']!.rps / by['node-min']!.rps)}; API requests / Node's floor: ${f(by['rempart-api']!.rps / by['node-min']!.rps)}`,
+    ...(baselineDist ? [`- This build / baseline (${baselineDist}): navigations ${f(by['rempart-nav']!.rps / by['baseline-nav']!.rps)}, API requests ${f(by['rempart-api']!.rps / by['baseline-api']!.rps)}`] : []),
+    `- What the shield answered over the measured rounds (its metrics, both request kinds): ${answered.map(([k, v]) => `${k} ${(100 * v / total).toFixed(1)}%`).join(', ')}`,
+  ].join('\n');
+  const md = `### Refusals under a flood (\`npm run bench:refusal -- --duration ${durationS} --rounds ${rounds}\`)
+
+Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, 2 cores shared by
+wrk (1 thread, ${CONNECTIONS} keep-alive connections, every request a new URL from one of ${SOURCES} forwarded addresses, no cookie kept)
+and the target (nginx 1 worker, or Rempart 1 process in forced attack mode). Medians of ${rounds} interleaved rounds of ${durationS} s.
+
+${table}
+
+${ratios}
+`;
+  process.stdout.write(`\n${md}\n`);
+  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', 'bench:refusal', md);
+} finally {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
