@@ -1,6 +1,6 @@
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import type { RandomBytes, TokenKeyring } from '../reputation/token.js';
 import { createTickMemo, type TickMemo } from '../../core/tick-memo.js';
+import { createRandomPool } from '../../core/random-pool.js';
 
 /** Reserved paths: answered by the shield, never forwarded. */
 export const CHALLENGE_PATHS = {
@@ -52,12 +52,12 @@ export const CHALLENGE_DEFAULTS = {
 
 /**
  * Builds frozen settings from a keyring and optional overrides; randomness defaults to
- * node:crypto (tests pass a seeded source).
+ * node:crypto's, drawn a pool at a time (core/random-pool.ts; tests pass a seeded source).
  * @example
  * const settings = createChallengeSettings({ keys: createKeyring(secret) });
  */
 export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes' | 'nojsTokens'>>): ChallengeSettings {
-  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: nodeRandomBytes, ...o, nojsTokens: createTickMemo(NOJS_TOKENS_KEPT) };
+  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: createRandomPool(), ...o, nojsTokens: createTickMemo(NOJS_TOKENS_KEPT) };
   for (const k of ['nojsTtlS', 'challengeTtlS', 'clearanceTtlS', 'reputationMinAgeMs', 'retryAfterS'] as const) {
     if (!(s[k] > 0)) throw new RangeError(`challenge setting ${k} must be > 0, got ${s[k]}`);
   }

@@ -1,4 +1,4 @@
-import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { createRandomPool } from '../../core/random-pool.js';
 import { clientBindingKey } from '../defence/binding.js';
 import { COOKIE_NAMES, serializeCookie } from './cookie.js';
 import { addressPrefix } from './prefix.js';
@@ -73,6 +73,6 @@ export function mintReputationCookie(secret: string, client: { address: string; 
   opts: { ttlS?: number; randomBytes?: RandomBytes } = {}): readonly [string, string] {
   const iat = toTokenTime(firstSeenMs);
   const token = reputationToken({ iat, exp: iat + (opts.ttlS ?? DEFAULT_TTL_S), prefix: addressPrefix(client.address), fingerprint: clientBindingKey(client.userAgent), id: undefined },
-    createKeyring(Buffer.from(secret)), opts.randomBytes ?? cryptoRandomBytes);
+    createKeyring(Buffer.from(secret)), opts.randomBytes ?? createRandomPool());
   return [COOKIE_NAMES.rep, token];
 }
