@@ -117,7 +117,8 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): 
           throttledUntil = undefined;
           const rest = held;
           held = undefined;
-          if (rest !== undefined && !done) { if (closing) push(rest); else paced(rest, limit); }
+          // A tunnel that ended meanwhile (either socket gone) passes nothing more on.
+          if (rest !== undefined && !done && !closing && !from.destroyed && !to.destroyed) paced(rest, limit);
           resumeIfFree();
         }, Math.ceil(pauseMs));
         throttledUntil.unref();
