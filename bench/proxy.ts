@@ -17,45 +17,23 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWrk, type WrkResult } from './lib/wrk.js';
+import { nginxBinary, writeNginxConf } from './lib/nginx.js';
+import { median, numberArg } from './lib/args.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 
-const arg = (name: string, def: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
-const durationS = arg('duration', 8);
-const rounds = arg('rounds', 3);
+const durationS = numberArg('duration', 8);
+const rounds = numberArg('rounds', 3);
 const latencyDurationS = Math.max(3, Math.round(durationS / 2));
 
 spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync('test', ['-x', p]).status === 0) ?? 'nginx';
+const NGINX = nginxBinary();
 
 const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-proxy-'));
 chmodSync(dir, 0o777);
 
-function nginxConf(name: string, server: string): string {
-  const d = join(dir, name);
-  spawnSync('mkdir', ['-p', d]);
-  chmodSync(d, 0o777);
-  const conf = `worker_processes 1;
-daemon off;
-pid ${d}/nginx.pid;
-error_log ${d}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi;
-  uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
-  keepalive_requests 100000;
-${server}
-}
-`;
-  const file = join(d, 'nginx.conf');
-  writeFileSync(file, conf);
-  return file;
-}
+const nginxConf = (name: string, server: string): string => writeNginxConf(dir, name, server);
 
 const [originPort, nginxPort, rempartPort, adminPort, logPort, logAdminPort, minPort, plainPort, plainAdminPort, basePort, baseAdminPort] = await Promise.all(Array.from({ length: 11 }, () => freePort()));
 const started: Started[] = [];
@@ -136,7 +114,6 @@ log: { level: warn, access: false }
       process.stderr.write(`round ${r + 1}/${rounds} ${name}: ${Math.round(loaded[name].at(-1)?.rps ?? 0)} req/s\n`);
     }
   }
-  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
   const m = (rs: WrkResult[], k: keyof WrkResult): number => median(rs.map((x) => x[k]));
   const f = (x: number, d = 2): string => x.toFixed(d);
   const rows = (Object.keys(targets) as Name[]).map((n) => ({

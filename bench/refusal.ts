@@ -25,22 +25,20 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWrk, type WrkResult } from './lib/wrk.js';
+import { nginxBinary, writeNginxConf } from './lib/nginx.js';
+import { median, numberArg } from './lib/args.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 
-const arg = (name: string, def: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? def : Number(process.argv[i + 1]);
-};
-const durationS = arg('duration', 8);
-const rounds = arg('rounds', 3);
+const durationS = numberArg('duration', 8);
+const rounds = numberArg('rounds', 3);
 const CONNECTIONS = 256;
 const SOURCES = 2000;
 const TOKEN = 'bench-refusal-admin-token';
 
 spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync('test', ['-x', p]).status === 0) ?? 'nginx';
+const NGINX = nginxBinary();
 
 const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-refusal-'));
 chmodSync(dir, 0o777);
@@ -65,29 +63,13 @@ end
   return file;
 }
 
+/** nginx refusing by forwarded address: past the first request a minute, 503. */
 function nginxConf(port: number, originPort: number): string {
-  const d = join(dir, 'nginx');
-  spawnSync('mkdir', ['-p', d]);
-  chmodSync(d, 0o777);
-  const file = join(d, 'nginx.conf');
-  writeFileSync(file, `worker_processes 1;
-daemon off;
-pid ${d}/nginx.pid;
-error_log ${d}/error.log crit;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${d}/body; proxy_temp_path ${d}/proxy; fastcgi_temp_path ${d}/fcgi;
-  uwsgi_temp_path ${d}/uwsgi; scgi_temp_path ${d}/scgi;
-  keepalive_requests 100000;
-  limit_req_zone $http_x_forwarded_for zone=flood:10m rate=1r/m;
+  return writeNginxConf(dir, 'nginx', `  limit_req_zone $http_x_forwarded_for zone=flood:10m rate=1r/m;
   server {
     listen 127.0.0.1:${port};
     location / { limit_req zone=flood; limit_req_status 503; proxy_pass http://127.0.0.1:${originPort}; }
-  }
-}
-`);
-  return file;
+  }`, 'crit');
 }
 
 function rempartConf(port: number, admin: number, originPort: number): string {
@@ -166,7 +148,6 @@ try {
   const answered = [...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
   const total = answered.reduce((a, [, v]) => a + v, 0);
 
-  const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
   const m = (rs: WrkResult[], k: keyof WrkResult): number => median(rs.map((x) => x[k]));
   const rows = names.map((n) => ({ n, rps: m(results[n]!, 'rps'), p50: m(results[n]!, 'p50Ms'), p99: m(results[n]!, 'p99Ms'), errors: results[n]!.reduce((a, x) => a + x.errors, 0) }));
   const by = Object.fromEntries(rows.map((r) => [r.n, r]));
