@@ -18,7 +18,10 @@
  *   baseline-*   (only with REMPART_BASELINE_DIST=<another checkout's dist>) an earlier build, same run
  * Rounds are interleaved so machine noise hits every target alike; medians are reported, and the
  * shield's own count of answers by outcome (its /metrics) says what the refusals were.
- * Usage: npm run bench:refusal [-- --duration 8 --rounds 3]
+ * With --close every request carries `Connection: close`: the target answers and closes, wrk opens a
+ * new connection for the next one — a TCP accept, a parse and a close per refusal, as the drill's
+ * connection-churn row and many botnet HTTP tools send (recorded in its own section).
+ * Usage: npm run bench:refusal [-- --duration 8 --rounds 3 --close]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
@@ -36,6 +39,7 @@ const rounds = numberArg('rounds', 3);
 const CONNECTIONS = 256;
 const SOURCES = 2000;
 const TOKEN = 'bench-refusal-admin-token';
+const close = process.argv.includes('--close');
 
 spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
 const NGINX = nginxBinary();
@@ -56,6 +60,7 @@ request = function()
     ["Accept"] = "${accept}",
     ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) bench-refusal",
     ${navigate ? '["Sec-Fetch-Mode"] = "navigate",' : ''}
+    ${close ? '["Connection"] = "close",' : ''}
   }
   return wrk.format("GET", "/track/6A" .. n, headers)
 end
@@ -163,10 +168,10 @@ try {
     ...(baselineDist ? [`- This build / baseline (${baselineDist}): navigations ${f(by['rempart-nav']!.rps / by['baseline-nav']!.rps)}, API requests ${f(by['rempart-api']!.rps / by['baseline-api']!.rps)}`] : []),
     `- What the shield answered over the measured rounds (its metrics, both request kinds): ${answered.map(([k, v]) => `${k} ${(100 * v / total).toFixed(1)}%`).join(', ')}`,
   ].join('\n');
-  const md = `### Refusals under a flood (\`npm run bench:refusal -- --duration ${durationS} --rounds ${rounds}\`)
+  const md = `### Refusals under a flood${close ? ', a new connection per request' : ''} (\`npm run bench:refusal -- --duration ${durationS} --rounds ${rounds}${close ? ' --close' : ''}\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, 2 cores shared by
-wrk (1 thread, ${CONNECTIONS} keep-alive connections, every request a new URL from one of ${SOURCES} forwarded addresses, no cookie kept)
+wrk (1 thread, ${CONNECTIONS} ${close ? 'connections each closed after one request (Connection: close) and opened again' : 'keep-alive connections'}, every request a new URL from one of ${SOURCES} forwarded addresses, no cookie kept)
 and the target (nginx 1 worker, or Rempart 1 process in forced attack mode). Medians of ${rounds} interleaved rounds of ${durationS} s.
 
 ${table}
@@ -174,7 +179,7 @@ ${table}
 ${ratios}
 `;
   process.stdout.write(`\n${md}\n`);
-  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', 'bench:refusal', md);
+  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', close ? 'bench:refusal-close' : 'bench:refusal', md);
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
