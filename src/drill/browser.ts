@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
+import { connectorFrom } from './local-ports.js';
 import { browserHeaders, type BrowserIdentity, type ResourceKind } from './headers.js';
 
 /** Options of one simulated browser. */
@@ -72,8 +73,8 @@ export function createBrowser(opts: BrowserOptions): Browser {
     connections: opts.connections ?? 6,
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    // undici takes the source address at the top level (a `connect.localAddress` is overridden).
-    ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    // The source address, each connection on a port the drill picks (drill/local-ports.ts).
+    ...(opts.localAddress ? { connect: connectorFrom(opts.localAddress) } : {}),
   });
   const jar = new Map<string, string>(opts.cookies ?? []);
   const origin = new URL(opts.origin);

@@ -6,6 +6,7 @@ import { browserHeaders, type BrowserIdentity } from './headers.js';
 import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
+import { connectorFrom } from './local-ports.js';
 
 /** One attacking source: its address, its connections, its cookies (for clearance), its browser identity. */
 export interface FloodSource {
@@ -88,7 +89,7 @@ const TICK_MS = 10;
 function poolFor(origin: string, src: FloodSource, conns: number, pipelining = 1): Pool {
   src.pool ??= new Pool(origin, {
     connections: conns, pipelining, keepAliveTimeout: 30_000,
-    ...(src.address ? { localAddress: src.address } : {}),
+    ...(src.address ? { connect: connectorFrom(src.address) } : {}),
   });
   return src.pool;
 }

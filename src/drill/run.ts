@@ -326,6 +326,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const elMax = elDelay.max / 1e6;
   const cpuShare = (cpu.user + cpu.system) / 1e6 / Math.max(wallS, 1e-9);
   if (elP99 > 100) warnings.push(`drill event loop delayed up to ${elP99.toFixed(0)} ms (p99): measured latencies include that much of the drill's own delay`);
+  // One long stall hides under the p99 and lands whole in the slowest attempts' latency (the p99 of
+  // a class with a few dozen attempts): a bind() walking the ephemeral range did, 9.6 s at once.
+  else if (elMax > 1000) warnings.push(`drill event loop stalled once for ${(elMax / 1000).toFixed(1)} s: the slowest measured latencies may be the drill's own delay`);
   if (cpuShare > 0.9) warnings.push(`the drill used ${(cpuShare * 100).toFixed(0)}% of a core: this ${cpus().length}-core machine is near the generator's limit`);
   if (originReport.available && originReport.unattributed && originReport.unattributed > 0) {
     warnings.push(`${originReport.unattributed} origin requests came from addresses outside the drill's populations (a proxy that does not forward the client address?)`);

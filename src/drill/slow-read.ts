@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { browserHeaders } from './headers.js';
 import { recordAnswer } from './metrics.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
+import { drillLocalPorts } from './local-ports.js';
 
 /**
  * Slow read: each connection sends a complete, valid GET for a large response, then reads the
@@ -86,7 +87,7 @@ export function startSlowRead(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const h = holdConnections(spec, env, {
     open(idx, address) {
       const socket: Socket = connect({
-        host: env.host, port: env.port, ...(address ? { localAddress: address } : {}),
+        host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}),
         onread: {
           buffer: readBuffer,
           callback(n: number, buf: Uint8Array): boolean {

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
+import { drillLocalPorts } from './local-ports.js';
 
 /**
  * Slow connection attacks: slowloris (a request head that never ends, one header line at a time),
@@ -147,7 +148,7 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const answered = new WeakSet<Socket>();
   const h = holdConnections(spec, env, {
     open(idx, address) {
-      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address } : {}) });
+      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
       socket.setNoDelay(true);
       socket.once('connect', () => socket.write(head(idx)));
       socket.on('data', (buf: Buffer) => {

@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { recordAnswer } from './metrics.js';
 import { randomToken } from './rng.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
+import { drillLocalPorts } from './local-ports.js';
 
 /**
  * A masked client ping frame (RFC 6455 §5.5.2: FIN, opcode 0x9, masked as every client frame must
@@ -31,7 +32,7 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const h = holdConnections(spec, env, {
     open(idx, address) {
       const id = env.identities[idx % env.identities.length]!;
-      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address } : {}) });
+      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
       socket.setNoDelay(true);
       socket.once('connect', () => socket.write([
         `GET ${spec.path}${randomToken(env.rng, 10)} HTTP/1.1`,
