@@ -11,11 +11,15 @@ import { createPowSolver, nojsRedirectTarget, parsePowChallenge, type ChallengeH
  * thread (it only reads headers).
  */
 export interface ThreadedSolver extends ChallengeSolver {
-  /** Terminates the workers (started on the first solve). */
+  /** Terminates the workers (started on the first solve, or by `warm`). */
   close(): Promise<void>;
+  /** Starts the workers now, so that the first solve does not wait for them to load (a second or more). */
+  warm(): void;
   /** Workers loaded and solving; solves made on them so far. */
   readonly threadsReady: number;
   readonly solvedOnThreads: number;
+  /** Wall time of each proof of work handed to a worker, ms: the wait for a worker, the hashing and the verify round trip (at most 100,000 kept). */
+  readonly solveMs: readonly number[];
 }
 
 type ToWorker =
@@ -39,6 +43,7 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
   let nextId = 0;
   let turn = 0;
   let solvedOnThreads = 0;
+  const solveMs: number[] = [];
 
   const onMessage = (w: Worker) => (m: FromWorker): void => {
     if (m.kind === 'ready') { ready.push(w); for (const go of waiting.splice(0)) go(); return; }
@@ -81,7 +86,9 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
   return {
     get threadsReady() { return ready.length; },
     get solvedOnThreads() { return solvedOnThreads; },
+    solveMs,
     detect: (res) => inline.detect(res),
+    warm: () => start(),
     async solve(first, http, signal) {
       if (signal?.aborted) return false;
       start();
@@ -104,8 +111,10 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
       }
       const w = ready[turn++ % ready.length]!;
       const id = nextId++;
+      const startedMs = performance.now();
+      const timed = (ok: boolean): boolean => { if (solveMs.length < 100_000) solveMs.push(performance.now() - startedMs); return ok; };
       return new Promise<boolean>((resolve, reject) => {
-        pending.set(id, { http, resolve, reject });
+        pending.set(id, { http, resolve: (ok) => resolve(timed(ok)), reject });
         // An aborted solve is abandoned: its worker finishes the hash and its answer is ignored.
         signal?.addEventListener('abort', () => { if (pending.delete(id)) resolve(false); }, { once: true });
         w.postMessage({ kind: 'solve', id, res: plain(res) } satisfies ToWorker);

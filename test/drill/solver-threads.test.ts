@@ -7,6 +7,7 @@ import { createChallengeSettings } from '../../src/shield/challenge/settings.js'
 import { createKeyring } from '../../src/shield/reputation/token.js';
 import { createChallengeFilter, sendPlain } from '../challenge/server.js';
 import { startRecordingServer } from './recording-server.js';
+import { runDrill } from '../../src/drill/run.js';
 
 test('threaded solver: browsers pass the shield\'s real challenge with the hashing in worker threads, requests made by each browser', async (t) => {
   const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 2)) }), () => ({ level: 2, difficulty: 10 }));
@@ -36,4 +37,39 @@ test('threaded solver: browsers pass the shield\'s real challenge with the hashi
   }
   await solver.close();
   assert.equal(await solver.solve({ status: 200, headers: {}, body: '', url: srv.url }, { request: () => Promise.reject(new Error('unused')) }, AbortSignal.abort()), false);
+});
+
+test('warm: the workers load before any solve; every solve on them is timed', async (t) => {
+  const solver = createThreadedSolver({ threads: 1 });
+  t.after(() => solver.close());
+  assert.equal(solver.threadsReady, 0, 'nothing loaded before warm');
+  solver.warm();
+  for (let i = 0; i < 200 && solver.threadsReady < 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(solver.threadsReady, 1, 'loaded within 20 s without a solve');
+  assert.deepEqual(solver.solveMs, []);
+});
+
+test('a drill run hashes the customers\' proofs of work on threads of their own, apart from the bots\'', async (t) => {
+  // 13 bits: over what is solved inline while workers load, so that every solve is a worker's.
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 3)) }), () => ({ level: 2, difficulty: 13 }));
+  const srv = await startRecordingServer((req, res, body) => {
+    const f = filter(req, body);
+    if (f.kind === 'answer') return sendPlain(res, f.response);
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'challenge-solver', durationS: 6, leadS: 3, trackingUsers: 3, bankingUsers: 0, usersPerAddress: 1, seed: 4, graceMs: 300,
+    params: { rate: 20, sources: 4, connections: 1, solves: 1 },
+  });
+  const solves = r.generator.solves!;
+  // Every request is challenged (level 2); a verify is one solve, made from the solver's address.
+  const customers = new Set(r.meta.population.legitAddresses ?? []);
+  const verifies = srv.requests.filter((q) => q.path.startsWith('/.rempart/'));
+  const byCustomers = verifies.filter((q) => customers.has(q.addr)).length;
+  assert.equal(solves.bots.count, 4, 'each bot solved once, on the bots\' threads');
+  assert.equal(verifies.length - byCustomers, 4);
+  assert.ok(byCustomers >= 1, 'customers solved too (every page is challenged)');
+  assert.equal(solves.users.count, byCustomers, 'every customer\'s solve on the customers\' threads');
+  assert.ok(solves.users.maxMs > 0 && solves.bots.maxMs > 0);
 });
