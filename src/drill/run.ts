@@ -170,15 +170,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     : !scenario.leadS ? Math.min(3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
   // Proofs of work are hashed off the generator's event loop (worker threads) unless a solver is
   // given; the customers' on threads of their own. A browser hashes on its own device, whatever the
-  // bots do: in one pool a customer's proof of work would queue behind the bots' (theirs waited
-  // 5–6 s at p50 in challenge-solver and solver-crowd, hundreds of bots on two threads).
+  // bots do: in one pool a customer's proof of work would queue behind the bots' hashing (solver-
+  // crowd: 440 solves of ~0.4 s each on two threads in a 17 s attack, p99 9.4 s).
   const botThreads = opts.solver ? null : createThreadedSolver();
   const userThreads = opts.solver ? null : createThreadedSolver();
   const solver = opts.solver ?? userThreads!;
   const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads! });
   // Loaded during the lead (a worker takes a second or more to load here): a browser's hashing is
   // ready when its page is. The bots' load on their first solve, as before; warming them too changed
-  // nothing measurable (their solves' p50 stayed 5.6–5.8 s: hashing under contention, not loading).
+  // nothing measurable (their solves' p50 stayed 5.6–5.8 s, most of it the redirect after the verify
+  // waiting in the target's queue).
   userThreads?.warm();
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
   const tracking = opts.trackingUsers ?? 40;

@@ -18,7 +18,11 @@ export interface ThreadedSolver extends ChallengeSolver {
   /** Workers loaded and solving; solves made on them so far. */
   readonly threadsReady: number;
   readonly solvedOnThreads: number;
-  /** Wall time of each proof of work handed to a worker, ms: the wait for a worker, the hashing and the verify round trip (at most 100,000 kept). */
+  /**
+   * Wall time of each proof of work handed to a worker, ms (at most 100,000 kept): the wait for a
+   * worker, the hashing, the verify, and the page its 303 leads back to — which a target under
+   * attack may queue.
+   */
   readonly solveMs: readonly number[];
 }
 
