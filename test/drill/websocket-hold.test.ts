@@ -43,7 +43,9 @@ test('websocket-hold: real WebSocket handshakes from the sources, each tunnel ke
   // The server (ws) accepted each handshake as RFC 6455 asks: key, version 13, upgrade headers.
   assert.equal(srv.peakOpen, 6, 'six tunnels held at once, the server\'s limit');
   assert.ok(srv.handshakes.every((h) => /^\/live\/parcel\/[A-Za-z0-9]+$/.test(h.path) && ALL_IDENTITIES.some((i) => i.userAgent === h.ua)));
-  assert.equal(new Set(srv.handshakes.map((h) => h.addr)).size, 5, 'spread over the sources');
+  // A handshake the server completes after the drill destroyed its socket (the run's end) has no address left.
+  const addrs = srv.handshakes.map((h) => h.addr).filter((a) => a !== '');
+  assert.equal(new Set(addrs).size, 5, `spread over the sources: ${JSON.stringify(addrs)}`);
   assert.equal(c.statuses['101'], 6);
   assert.ok((c.statuses['503'] ?? 0) >= 4, `refused handshakes are counted as answers: ${JSON.stringify(c.statuses)}`);
   // Refused connections are closed and opened again while the attack lasts: more handshakes than places.
