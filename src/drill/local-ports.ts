@@ -16,7 +16,8 @@ import { buildConnector } from 'undici';
  *
  * An explicit port binds in constant time: libuv sets SO_REUSEADDR on every bind, so a port whose
  * last connection is in TIME_WAIT binds again, and on loopback the kernel reuses a TIME_WAIT 4-tuple
- * for a new outgoing connection (net.ipv4.tcp_tw_reuse = 2, the default). Measured: 1,000
+ * for a new outgoing connection (net.ipv4.tcp_tw_reuse = 2, the default) once a second has passed
+ * since its last segment — long before a cursor over 51,000 ports comes back to it. Measured: 1,000
  * connections a second from one address for 45 s, 40,000 in TIME_WAIT, no delay over 20 ms.
  * A port still held by a live connection from the same address fails (EADDRNOTAVAIL at connect, or
  * EADDRINUSE against a listener on it): the undici connector tries the next one.
