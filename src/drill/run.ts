@@ -7,7 +7,7 @@ import type { ChallengeSolver } from './challenge.js';
 import { createThreadedSolver } from './solver-threads.js';
 import { startFlood, type RunningFlood } from './flood.js';
 import { pickIdentity, type BrowserIdentity } from './headers.js';
-import { DRILL_CLASSES, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
+import { DRILL_CLASSES, latencySummary, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
 import { createOriginSampler, type OriginReport } from './origin-stats.js';
 import { createRng, type Rng } from './rng.js';
 import { checkTarget } from './safety.js';
@@ -124,7 +124,7 @@ export interface DrillReport {
   origin: OriginReport;
   generator: {
     eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuCoreShare: number; warnings: string[];
-    /** Proofs of work hashed on the drill's worker threads, customers' and bots' apart: how many, and their wall time (wait for a thread, hashing, verify). */
+    /** Proofs of work hashed on the drill's worker threads, customers' and bots' apart: how many, and their wall time (ThreadedSolver.solveMs: the wait for a thread, the hashing, the verify and the page its 303 leads back to). */
     solves?: { users: SolveTimes; bots: SolveTimes };
   };
 }
@@ -133,9 +133,9 @@ export interface DrillReport {
 export interface SolveTimes { count: number; p50Ms: number; p99Ms: number; maxMs: number }
 
 const solveTimes = (xs: readonly number[]): SolveTimes => {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
-  return { count: s.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: s.at(-1) ?? 0 };
+  if (xs.length === 0) return { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
+  const l = latencySummary(xs);
+  return { count: xs.length, p50Ms: l.p50, p99Ms: l.p99, maxMs: l.max };
 };
 
 /** Legitimate users' /24s that also hold attack addresses. */

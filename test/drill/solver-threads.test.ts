@@ -9,13 +9,18 @@ import { createChallengeFilter, sendPlain } from '../challenge/server.js';
 import { startRecordingServer } from './recording-server.js';
 import { runDrill } from '../../src/drill/run.js';
 
-test('threaded solver: browsers pass the shield\'s real challenge with the hashing in worker threads, requests made by each browser', async (t) => {
-  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 2)) }), () => ({ level: 2, difficulty: 10 }));
-  const srv = await startRecordingServer((req, res, body) => {
+/** A server that challenges every request with the shield's real filter (level 2, `difficulty` bits) and answers `ok` once cleared. */
+async function challengingServer(key: number, difficulty: number) {
+  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, key)) }), () => ({ level: 2, difficulty }));
+  return startRecordingServer((req, res, body) => {
     const f = filter(req, body);
     if (f.kind === 'answer') return sendPlain(res, f.response);
     res.end('ok');
   });
+}
+
+test('threaded solver: browsers pass the shield\'s real challenge with the hashing in worker threads, requests made by each browser', async (t) => {
+  const srv = await challengingServer(2, 10);
   t.after(srv.close);
   const solver = createThreadedSolver({ threads: 2 });
   t.after(() => solver.close());
@@ -51,12 +56,7 @@ test('warm: the workers load before any solve; every solve on them is timed', as
 
 test('a drill run hashes the customers\' proofs of work on threads of their own, apart from the bots\'', async (t) => {
   // 13 bits: over what is solved inline while workers load, so that every solve is a worker's.
-  const filter = createChallengeFilter(createChallengeSettings({ keys: createKeyring(Buffer.alloc(32, 3)) }), () => ({ level: 2, difficulty: 13 }));
-  const srv = await startRecordingServer((req, res, body) => {
-    const f = filter(req, body);
-    if (f.kind === 'answer') return sendPlain(res, f.response);
-    res.end('ok');
-  });
+  const srv = await challengingServer(3, 13);
   t.after(srv.close);
   const r = await runDrill({
     target: srv.url, scenario: 'challenge-solver', durationS: 6, leadS: 3, trackingUsers: 3, bankingUsers: 0, usersPerAddress: 1, seed: 4, graceMs: 300,
