@@ -203,31 +203,24 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: env.addresses.filter((a): a is string => !!a) };
 }
 
-/** The HTTP access a bot gives a solver: its own address, connections and cookie jar, browser headers, same-origin redirects. */
+/**
+ * The HTTP access a bot gives a solver: its own address, connections and cookie jar, browser
+ * headers. It follows no redirect: an attack tool keeps the clearance cookie from the verify's
+ * answer and floods on at once, instead of loading the page the 303 leads back to (which a shield
+ * under attack may queue for seconds). The solver follows the no-JavaScript redirect itself.
+ */
 function botHttp(env: FloodEnv, src: FloodSource, conns: number): ChallengeHttp {
   const pool = poolFor(env.origin, src, conns);
   const origin = new URL(env.origin).origin;
   return {
     async request(method, path, init = {}) {
-      let m = method;
-      let p = path;
-      let body = init.body;
-      // Bounded: at most 5 redirects, as a browser would follow (RFC 9110 §15.4).
-      for (let hop = 0; ; hop++) {
-        const headers = browserHeaders(src.identity, body !== undefined ? 'json-post' : 'document');
-        if (src.cookies.size) headers.cookie = [...src.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-        if (body !== undefined) { headers['content-type'] = init.contentType ?? 'application/json'; headers.origin = origin; }
-        const res = await pool.request({ method: m, path: p, headers, body, headersTimeout: 5_000, bodyTimeout: 5_000, signal: env.signal });
-        applySetCookie(src.cookies, res.headers['set-cookie']);
-        const text = await res.body.text();
-        const loc = typeof res.headers.location === 'string' ? new URL(res.headers.location, origin + p) : null;
-        if (hop < 5 && res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && loc && loc.origin === origin) {
-          if (res.statusCode !== 307 && res.statusCode !== 308) { m = 'GET'; body = undefined; }
-          p = loc.pathname + loc.search;
-          continue;
-        }
-        return { status: res.statusCode, headers: res.headers, body: text, url: origin + p };
-      }
+      const body = init.body;
+      const headers = browserHeaders(src.identity, body !== undefined ? 'json-post' : 'document');
+      if (src.cookies.size) headers.cookie = [...src.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      if (body !== undefined) { headers['content-type'] = init.contentType ?? 'application/json'; headers.origin = origin; }
+      const res = await pool.request({ method, path, headers, body, headersTimeout: 5_000, bodyTimeout: 5_000, signal: env.signal });
+      applySetCookie(src.cookies, res.headers['set-cookie']);
+      return { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: origin + path };
     },
   };
 }

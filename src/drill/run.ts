@@ -124,7 +124,7 @@ export interface DrillReport {
   origin: OriginReport;
   generator: {
     eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuCoreShare: number; warnings: string[];
-    /** Proofs of work hashed on the drill's worker threads, customers' and bots' apart: how many, and their wall time (ThreadedSolver.solveMs: the wait for a thread, the hashing, the verify and the page its 303 leads back to). */
+    /** Proofs of work hashed on the drill's worker threads, customers' and bots' apart: how many, and their wall time (ThreadedSolver.solveMs: the wait for a thread, the hashing, the verify and, for customers, the page its 303 leads back to). */
     solves?: { users: SolveTimes; bots: SolveTimes };
   };
 }

@@ -20,8 +20,9 @@ export interface ThreadedSolver extends ChallengeSolver {
   readonly solvedOnThreads: number;
   /**
    * Wall time of each proof of work handed to a worker, ms (at most 100,000 kept): the wait for a
-   * worker, the hashing, the verify, and the page its 303 leads back to — which a target under
-   * attack may queue.
+   * worker, the hashing, the verify, and — when the client's HTTP follows redirects, as the
+   * customers' browsers do, not the flood's bots — the page its 303 leads back to, which a target
+   * under attack may queue.
    */
   readonly solveMs: readonly number[];
 }

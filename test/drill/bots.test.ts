@@ -48,17 +48,18 @@ function testSolver(): ChallengeSolver & { solves: number } {
     async solve(_res: unknown, http: { request(m: string, p: string): Promise<{ status: number }> }) {
       s.solves++;
       const a = await http.request('GET', '/solve');
-      return a.status === 204;
+      return a.status >= 200 && a.status < 400;
     },
   };
   return s;
 }
 
-test('challenge-solver: each bot solves the first challenge it meets, once, then floods with its clearance', async (t) => {
+test('challenge-solver: each bot solves the first challenge it meets, once, then floods with its clearance (not loading the page the verify redirects to)', async (t) => {
   let solves = 0;
   const srv = await startRecordingServer((req, res) => {
     const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    if (req.url === '/solve') { solves++; res.writeHead(204, { 'set-cookie': `clr=${addr}; Path=/` }); return void res.end(); }
+    // As the shield's verify: 303 back to the page, the clearance in the same answer.
+    if (req.url === '/solve') { solves++; res.writeHead(303, { 'set-cookie': `clr=${addr}; Path=/`, location: '/landing' }); return void res.end(); }
     if (cookieOf(req.headers.cookie, 'clr') !== addr) { res.writeHead(429, { 'x-test-challenge': '1' }); return void res.end('solve me'); }
     res.end('ok');
   });
@@ -70,6 +71,7 @@ test('challenge-solver: each bot solves the first challenge it meets, once, then
   });
   assert.equal(solves, 10, 'one solve per bot');
   assert.equal(r.attack.components[0]!.challengesSolved, 10);
+  assert.equal(srv.requests.filter((q) => q.path === '/landing').length, 0, 'the bots flood on from the verify answer');
   const cleared = srv.requests.filter((q) => q.path !== '/solve' && cookieOf(q.headers.cookie, 'clr') === q.addr);
   const challenged = srv.requests.filter((q) => q.path !== '/solve' && !q.headers.cookie);
   assert.ok(cleared.length > 100, `${cleared.length} requests with the clearance`);
@@ -98,6 +100,7 @@ test('pipeline-solver: each bot solves once, then writes requests ahead on its c
   });
   assert.equal(solver.solves, 4, 'one solve per bot');
   assert.equal(r.attack.components[0]!.challengesSolved, 4);
+  assert.equal(srv.requests.filter((q) => q.path === '/landing').length, 0, 'the bots flood on from the verify answer');
   const cleared = srv.requests.filter((q) => q.path !== '/solve' && cookieOf(q.headers.cookie, 'clr') === q.addr);
   assert.ok(cleared.length > 100, `${cleared.length} requests with the clearance`);
   assert.ok(peak > 1 && peak <= 8, `peak ${peak} cleared requests in flight on one connection`);
