@@ -333,8 +333,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
           : 'every connection of the sources was waiting for the target (target back-pressure)';
       warnings.push(`${c.label}: sent ${r.achievedRatePerS.toFixed(0)} req/s of ${r.requestedRatePerS.toFixed(0)} requested — ${why}`);
     }
-    if (c.kind === 'slow' && r.peakHeld !== undefined && plan.slow.find((s) => s.label === c.label)!.connections > r.peakHeld * 1.1) {
-      warnings.push(`${c.label}: held at most ${r.peakHeld} connections of ${plan.slow.find((s) => s.label === c.label)!.connections} asked for`);
+    const slowSpec = c.kind === 'slow' ? plan.slow.find((s) => s.label === c.label) : undefined;
+    if (slowSpec?.kind === 'connect') {
+      // A connection flood holds nothing on purpose; what counts is how many it opened.
+      if (r.achievedRatePerS < 0.9 * slowSpec.openRatePerS) {
+        warnings.push(`${c.label}: opened ${r.achievedRatePerS.toFixed(0)} connections/s of ${slowSpec.openRatePerS} asked for (the target's accepts or this machine were the limit)`);
+      }
+    } else if (slowSpec && r.peakHeld !== undefined && slowSpec.connections > r.peakHeld * 1.1) {
+      warnings.push(`${c.label}: held at most ${r.peakHeld} connections of ${slowSpec.connections} asked for`);
     }
     return r;
   });

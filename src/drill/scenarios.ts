@@ -233,6 +233,18 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     plan: (p, ctx) => ({ floods: [], slow: [slowloris(ctx, p)] }),
   },
+  'connect-flood': {
+    name: 'connect-flood', summary: 'Connections opened and closed at once without a byte (a connect()/close() loop), spread over many sources: an accept, a socket and a close per connection and no request to judge; a light target-list flood beside it.',
+    params: {
+      openRate: num(2000, 'connections opened per second', 1), sources: num(2000, 'source addresses', 1, 10_000),
+      connections: num(2000, 'connections open at once, at most (each closes as soon as it is established)', 1, 20_000),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'connect-flood', p),
+      slow: [{ label: 'connect-flood', kind: 'connect', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'slow-post': {
     name: 'slow-post', summary: 'POST /bank/login announcing a large body, then chunkBytes per interval; a light target-list flood beside it.',
     params: {

@@ -5,14 +5,17 @@ import { randomToken } from './rng.js';
 import { drillLocalPorts } from './local-ports.js';
 
 /**
- * Slow connection attacks: slowloris (a request head that never ends, one header line at a time),
- * slow POST (a complete head announcing a body that trickles in a few bytes at a time) and slow
- * read (complete GETs whose large answers are read a few bytes at a time, see slow-read.ts). They
- * hold connections rather than send requests: "sent" counts connections opened.
+ * Connection attacks: slowloris (a request head that never ends, one header line at a time),
+ * slow POST (a complete head announcing a body that trickles in a few bytes at a time), slow
+ * read (complete GETs whose large answers are read a few bytes at a time, see slow-read.ts) and
+ * the connection flood (connect, then close at once without a byte: the target pays an accept, a
+ * socket and a close per connection, and no request ever shows). They hold or open connections
+ * rather than send requests: "sent" counts connections opened.
  */
 export interface SlowSpec {
   label: string;
-  kind: 'headers' | 'body' | 'read' | 'websocket';
+  /** `connect`: a connection flood — each connection is closed by the client once established, sending nothing. */
+  kind: 'headers' | 'body' | 'read' | 'websocket' | 'connect';
   /** Source addresses the connections are spread over. */
   sources: number;
   /** Connections held at once, over all sources. */
@@ -128,7 +131,7 @@ export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver
   return { counters, held, longestHeldMs: () => longestHeldMs, done };
 }
 
-/** Starts slowloris or slow POST; connections are spread round-robin over the source addresses. */
+/** Starts slowloris, slow POST or a connection flood; connections are spread round-robin over the source addresses. */
 export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const head = (idx: number): string => {
     const id = env.identities[idx % env.identities.length]!;
@@ -150,17 +153,20 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
     open(idx, address) {
       const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
       socket.setNoDelay(true);
-      socket.once('connect', () => socket.write(head(idx)));
+      // A connection flood closes as a connect()/close() loop does: a FIN right after the handshake.
+      socket.once('connect', () => (spec.kind === 'connect' ? socket.end() : socket.write(head(idx))));
       socket.on('data', (buf: Buffer) => {
         if (answered.has(socket)) return;
         answered.add(socket);
         const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf.toString('latin1', 0, 16));
         recordAnswer(h.counters, env.now(), m ? m[1]! : 'data');
       });
-      socket.once('close', () => { if (!answered.has(socket) && h.held.has(socket)) recordAnswer(h.counters, env.now(), 'closed'); });
+      // The client closes a connection flood's sockets itself: no answer to count.
+      if (spec.kind !== 'connect') socket.once('close', () => { if (!answered.has(socket) && h.held.has(socket)) recordAnswer(h.counters, env.now(), 'closed'); });
       return socket;
     },
     trickle(socket) {
+      if (spec.kind === 'connect') return;
       socket.write(spec.kind === 'headers' ? `X-${randomToken(env.rng, 5)}: ${randomToken(env.rng, 6)}\r\n` : chunk);
     },
   });

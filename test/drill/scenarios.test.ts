@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { runDrill, type DrillOptions } from '../../src/drill/run.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
@@ -195,6 +197,33 @@ test('slowloris: held connections from several sources that never complete a req
   const c = r.attack.components[0]!;
   assert.equal(c.kind, 'slow');
   assert.ok((c.peakHeld ?? 0) >= 55, `peak held ${c.peakHeld}`);
+});
+
+test('connect-flood: connections from many sources, each closed by the client right after the handshake without a byte', async (t) => {
+  // A bare TCP server: what a connection flood costs is below HTTP.
+  const conns: Array<{ addr: string; bytes: number; endedByClient: boolean }> = [];
+  const server = createNetServer((s) => {
+    const c = { addr: (s.remoteAddress ?? '').replace(/^::ffff:/, ''), bytes: 0, endedByClient: false };
+    conns.push(c);
+    s.on('data', (b: Buffer) => { c.bytes += b.length; });
+    s.on('end', () => { c.endedByClient = true; s.end(); });
+    s.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const r = await drill(url, 'connect-flood', { openRate: 300, sources: 8, connections: 50, floodRate: 0 });
+  // 2 s of attack at 300/s: about 600 (a loaded machine may open fewer, never more).
+  assert.ok(conns.length >= 300 && conns.length <= 620, `${conns.length} connections`);
+  assert.equal(new Set(conns.map((c) => c.addr)).size, 8, 'spread over the sources');
+  assert.equal(conns.reduce((a, c) => a + c.bytes, 0), 0, 'not a byte sent');
+  const ended = conns.filter((c) => c.endedByClient).length;
+  assert.ok(ended >= conns.length - 50, `${ended} of ${conns.length} closed by the client (at most the last 50 cut at the end)`);
+  const c = r.attack.components[0]!;
+  assert.equal(c.label, 'connect-flood');
+  assert.ok(Math.abs(c.sent - conns.length) <= 50, `sent ${c.sent} vs ${conns.length} accepted`);
+  assert.ok(!r.generator.warnings.some((w) => w.includes('held at most')), 'a connection flood holds nothing on purpose');
 });
 
 test('slow-post: complete heads announcing a body that never finishes arriving', async (t) => {

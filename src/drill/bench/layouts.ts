@@ -27,11 +27,12 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
 /**
  * The default rows of `bench ddos`: every attack the detection issue names, a CORS-preflight flood
  * (requests no challenge may answer), a flood that opens a connection per request, one that
- * pipelines many requests on few connections (also by bots that solve their challenge), a flood of
- * large uploads, and newcomers arriving during an attack, from 200 bots or from a crowd of 2,000 at
- * a person's pace each (80 cells of 20 s with 4 targets: about 33 minutes).
+ * pipelines many requests on few connections (also by bots that solve their challenge), connections
+ * opened and closed without a request, a flood of large uploads, and newcomers arriving during an
+ * attack, from 200 bots or from a crowd of 2,000 at a person's pace each (88 cells of 20 s with 4
+ * targets: about 35 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
-  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
+  'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'connect-flood', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'flash-crowd',
 ] as const;
