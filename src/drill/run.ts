@@ -83,6 +83,8 @@ export interface AttackComponentReport {
   challengesSolved?: number;
   peakHeld?: number;
   longestHeldMs?: number;
+  /** Connection flood: connections established per second of the attack (it holds nothing on purpose). */
+  connectionsPerS?: number;
   /** Slow read: response bytes read and responses read to their end. */
   bytesRead?: number;
   responsesCompleted?: number;
@@ -336,6 +338,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const slowSpec = c.kind === 'slow' ? plan.slow.find((s) => s.label === c.label) : undefined;
     if (slowSpec?.kind === 'connect') {
       // A connection flood holds nothing on purpose; what counts is how many it opened.
+      r.connectionsPerS = r.achievedRatePerS;
       if (r.achievedRatePerS < 0.9 * slowSpec.openRatePerS) {
         warnings.push(`${c.label}: opened ${r.achievedRatePerS.toFixed(0)} connections/s of ${slowSpec.openRatePerS} asked for (the target's accepts or this machine were the limit)`);
       }

@@ -375,7 +375,8 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     const a = r.attack.components;
     const slow = a.find((x) => x.kind === 'slow');
     const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
-    const offered = slow ? `${int(slow.peakHeld ?? 0)} conns held${flood ? ` + ${flood}` : ''}` : flood || '—';
+    const conns = slow?.connectionsPerS !== undefined ? `${int(slow.connectionsPerS)} conns/s opened` : `${int(slow?.peakHeld ?? 0)} conns held`;
+    const offered = slow ? `${conns}${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
     lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${checkouts} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
   }
@@ -395,7 +396,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     'checkouts: payment authorizations created and polled to approval / payment sessions begun (whole run); ' +
     'p99 per class over ended attempts, failures included, critical also as a multiple of the same target\'s no-attack p99 ' +
     '(— = no attempt of that class started during the attack). Attack sent/s is what was written to sockets, never the rate asked ' +
-    `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for slowloris, the peak of connections held. Attack → origin: requests from attacker ` +
+    `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for the slow attacks, the peak of connections held (for connect-flood, connections opened per second). Attack → origin: requests from attacker ` +
     'addresses the origin served or rejected (it counts per client address, through X-Forwarded-For).');
   const warnings = cells.flatMap((c) => (c.report?.generator.warnings ?? []).map((w) => `- ${c.scenario} × ${c.target}: ${w}`));
   if (warnings.length) lines.push('', 'Generator and measurement warnings:', ...warnings);
