@@ -226,6 +226,28 @@ test('connect-flood: connections from many sources, each closed by the client ri
   assert.ok(!r.generator.warnings.some((w) => w.includes('held at most')), 'a connection flood holds nothing on purpose');
 });
 
+test('slow attacks: each connection trickles on its own phase, an interval after it opened, not all in one tick', async (t) => {
+  // A bare TCP server timing every chunk after the first (the request line and first headers).
+  const at: number[] = [];
+  const t0 = performance.now();
+  const server = createNetServer((s) => {
+    let first = true;
+    s.on('data', () => { if (first) first = false; else at.push(performance.now() - t0); });
+    s.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => { server.close(); });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // 60 connections opened over ~0.3 s, one header line each every 600 ms.
+  await drill(url, 'slowloris', { connections: 60, sources: 6, openRate: 200, intervalMs: 600 }, { durationS: 2.6 });
+  assert.ok(at.length >= 100, `${at.length} header lines trickled`);
+  // With one timer for all, every round lands in the same few ms; with a phase each, a round spreads as the opening did.
+  let most = 0;
+  for (let i = 0, j = 0; i < at.length; i++) { while (at[i]! - at[j]! >= 50) j++; most = Math.max(most, i - j + 1); }
+  assert.ok(most <= 30, `at most ${most} header lines within 50 ms (60 connections)`);
+});
+
 test('slow-post: complete heads announcing a body that never finishes arriving', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);
