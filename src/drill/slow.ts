@@ -66,7 +66,8 @@ export interface SlowDriver {
 /**
  * The loop every slow attack shares: opens connections at `openRatePerS` up to `connections` held,
  * round-robin over the sources, reopens what the target closes, calls `trickle` for each socket
- * every interval on that socket's own phase, samples the held count each 250 ms, and destroys everything at the end of the window.
+ * every interval on that socket's own phase, samples the held count each 250 ms, and destroys
+ * everything at the end of the window.
  */
 export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver): { counters: AttackCounters; held: Set<Socket>; longestHeldMs(): number; done: Promise<void> } {
   const counters = createAttackCounters(spec.label, 'slow', env.seconds);
@@ -96,10 +97,10 @@ export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver
     // The slot just run comes round again one interval from now.
     const slot = wheel[(slotsRun + slots - 1) % slots]!;
     slot.add(socket);
-    socket.once('close', () => slot.delete(socket));
     socket.once('connect', () => recordSent(counters, env.now()));
     socket.on('error', () => undefined);
     socket.once('close', () => {
+      slot.delete(socket);
       if (!held.delete(socket)) return;
       longestHeldMs = Math.max(longestHeldMs, env.now() - openedMs);
     });

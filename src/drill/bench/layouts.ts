@@ -35,7 +35,8 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'flash-crowd',
-  // Last: in one matrix run every cell after it measured slower for every target (twentieth
-  // session, cause not found — 136,000 connections opened and closed by one drill process).
+  // Last: in a whole run, cells after its direct-target cell measured slower for every target
+  // (twentieth session; cause not found — the origin alone is neither busy nor slow after a
+  // connection flood, docs/benchmarks.md). Here it cannot touch another cell.
   'connect-flood',
 ] as const;
