@@ -125,3 +125,32 @@ test('requests a client pipelined count in its pace: a request of another client
   assert.equal(order[1], '/person', `served after the blocker: ${order.slice(1, 4).join(', ')} (a client holding 12 requests is heavier than one holding 1)`);
   assert.deepEqual(order.filter((u) => u.startsWith('/p/')), Array.from({ length: 12 }, (_, i) => `/p/${i}`), 'the pipelined ones are all served, in order');
 });
+
+test('a client that pipelines and leaves with answers still owed gives back every upstream slot it held', async (t) => {
+  // Node never emits 'close' for a response queued behind another on a connection that went away:
+  // anything held per waiting request would leak. The shield runs one exchange of a connection at a
+  // time and frees it when its response closes, so a pipeline flood cannot eat the upstream's slots.
+  const up = await startRecordingUpstream(t);
+  let inFlight = 0;
+  let peak = 0;
+  up.handler = (_req, res) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    res.once('close', () => inFlight--);
+    setTimeout(() => { res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' }); res.end('ok'); }, 150);
+  };
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 2_000, connections: 2, queueTimeoutMs: 1_000 } } });
+  for (let round = 0; round < 4; round++) {
+    const before = up.seen.length;
+    const socket = await openSocket(shield.port);
+    socket.write(`GET /item/${round} HTTP/1.1\r\nHost: shop.example\r\n\r\n`.repeat(6));
+    for (let i = 0; i < 200 && up.seen.length === before; i++) await sleep(5);
+    assert.equal(up.seen.length, before + 1, 'the first request is at the upstream');
+    socket.destroy();
+  }
+  for (let i = 0; i < 200 && inFlight > 0; i++) await sleep(10);
+  peak = 0;
+  const answers = await Promise.all([1, 2].map((i) => fetch(`http://127.0.0.1:${shield.port}/after/${i}`).then((r) => r.status)));
+  assert.deepEqual(answers, [200, 200]);
+  assert.equal(peak, 2, 'both upstream slots free: the two requests ran at once');
+});

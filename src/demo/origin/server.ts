@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createCapacityGate } from './capacity.js';
 import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
@@ -226,6 +226,8 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     return send(res, 404, 'text/plain', 'not found\n');
   }
 
+  // Workers held by each connection's requests, freed if it closes before they answer.
+  const workersOf = new WeakMap<Socket, Set<() => void>>();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin.invalid');
     if (opts.name) res.setHeader('x-origin', opts.name);
@@ -248,8 +250,23 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
     // A client that left while queued already closed `res`: its 'close' will not fire again,
     // so release the worker now instead of leaking it.
-    if (res.closed || res.destroyed || req.socket.destroyed) { release(); return; }
-    res.once('close', release);
+    const socket = req.socket;
+    if (res.closed || res.destroyed || socket.destroyed) { release(); return; }
+    // The worker is free once the response is done — or once its connection is gone: a response
+    // queued behind an earlier one on a pipelining connection is never given the socket, and Node
+    // emits neither 'finish' nor 'close' for it when the client leaves. Tied to 'close' alone, every
+    // such request kept a worker for good (a pipeline flood straight at the origin left it with
+    // fewer workers for the rest of a bench run).
+    let held = workersOf.get(socket);
+    if (!held) {
+      const set = (held = new Set());
+      workersOf.set(socket, set);
+      // One listener per connection, however deep it pipelines.
+      socket.once('close', () => { for (const free of set) free(); set.clear(); });
+    }
+    held.add(release);
+    const own = held;
+    res.once('close', () => { own.delete(release); release(); });
     try {
       await new Promise((r) => setTimeout(r, serviceMs * COST[group]));
       await handle(req, res, group, url);

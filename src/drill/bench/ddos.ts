@@ -207,20 +207,23 @@ async function warmUp(url: string): Promise<void> {
   }
 }
 
-async function originIdle(statsUrl: string, maxMs: number): Promise<void> {
+async function originIdle(statsUrl: string, maxMs: number): Promise<string | undefined> {
   const u = new URL(statsUrl);
   const c = new Client(u.origin);
   const deadline = Date.now() + maxMs;
+  let last = { inFlight: 0, queued: 0 };
   try {
     while (Date.now() < deadline) {
       const r = await c.request({ method: 'GET', path: u.pathname });
-      const s = (await r.body.json()) as { inFlight: number; queued: number };
-      if (s.inFlight === 0 && s.queued === 0) return;
+      last = (await r.body.json()) as { inFlight: number; queued: number };
+      if (last.inFlight === 0 && last.queued === 0) return undefined;
       await sleep(200);
     }
   } finally {
     await c.close();
   }
+  // A cell measured against a busy origin is not comparable with the others: say so in its report.
+  return `the origin was not idle when the cell began (${last.inFlight} requests in flight, ${last.queued} queued after ${maxMs / 1000} s): its figures are not comparable`;
 }
 
 /** Runs the whole matrix and returns its cells; prints progress and the final table. */
@@ -304,7 +307,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           target.close = s.close;
           await warmUp(s.url);
         }
-        await originIdle(statsUrl, 10_000);
+        const busy = await originIdle(statsUrl, 10_000);
         // Our own child, by PID: the first origin server dies mid-attack.
         const killer = kill !== undefined ? setTimeout(() => origin.child.kill('SIGKILL'), kill * 1000) : undefined;
         try {
@@ -315,6 +318,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}),
             maxConnections: generatorSockets,
           });
+          if (busy !== undefined) { report.generator.warnings.push(busy); log(`warning: ${scenario} × ${target.name}: ${busy}`); }
           cells.push({ target: target.name, scenario, report });
           log(`[${n}/${total}] ${scenario} × ${target.name}: legit ${pct(report.legit.all.successRatio)}, p99 ${ms(report.legit.all.p99)}, mitigated ${mitigationText(report.legit.mitigation)}, ` +
             `attack sent ${int(report.attack.totals.achievedRatePerS)}/s, reaching origin ${report.origin.attackReached ?? 'n/a'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);

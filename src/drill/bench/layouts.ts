@@ -35,8 +35,8 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
   'browse-then-flood', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'flash-crowd',
-  // Last: in a whole run, cells after its direct-target cell measured slower for every target
-  // (twentieth session; cause not found — the origin alone is neither busy nor slow after a
-  // connection flood, docs/benchmarks.md). Here it cannot touch another cell.
+  // Last since the twentieth session, when every cell after it once measured slower; the cause
+  // was the demo origin losing workers to pipelined requests whose client left (pipeline-flood's
+  // direct cell, fixed in the twenty-first), not the connection flood (docs/benchmarks.md).
   'connect-flood',
 ] as const;

@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startOrigin } from '../../src/demo/origin/server.js';
+import { openSocket } from '../helpers/servers.js';
+
+// Node gives a pipelined request's response the socket only once the one before it is done; if the
+// client leaves first, that response never emits 'close'. The origin must free its workers anyway.
+test('demo origin: workers held by requests pipelined on a connection the client abandons are freed', async (t) => {
+  const origin = await startOrigin({ maxInFlight: 4, maxQueue: 16, serviceMs: 40 });
+  t.after(() => origin.close());
+  for (let round = 0; round < 3; round++) {
+    const socket = await openSocket(origin.port);
+    socket.write('GET /track/XY1 HTTP/1.1\r\nHost: origin\r\n\r\n'.repeat(6));
+    // Wait until the origin has taken its workers, then leave with every answer still owed.
+    for (let i = 0; i < 100 && origin.stats().inFlight < 4; i++) await sleep(5);
+    assert.equal(origin.stats().inFlight, 4, 'the pipelined requests hold every worker');
+    socket.destroy();
+    for (let i = 0; i < 200 && (origin.stats().inFlight > 0 || origin.stats().queued > 0); i++) await sleep(10);
+    assert.deepEqual({ inFlight: origin.stats().inFlight, queued: origin.stats().queued }, { inFlight: 0, queued: 0 }, `round ${round}: every worker back`);
+  }
+  // And the origin still serves at full capacity: four slow requests at once, none waiting in the queue.
+  const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`${origin.url}/track/XY2`).then((r) => r.status)));
+  assert.deepEqual(answers, [200, 200, 200, 200]);
+});
