@@ -88,6 +88,8 @@ export interface AttackComponentReport {
   /** Slow read: response bytes read and responses read to their end. */
   bytesRead?: number;
   responsesCompleted?: number;
+  /** WebSocket message flood: messages written into the tunnels per second of the attack. */
+  messagesPerS?: number;
   /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
   warmup?: { pages: number; ok: number; botsWithCookies: number };
 }
@@ -315,7 +317,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, warmup: f.warmup })),
     ...slows.map((s, i) => ({
       c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs,
-      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted,
+      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent,
     })),
   ].map((x) => {
     const c = x.c;
@@ -328,6 +330,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
     if ('bytesRead' in x && x.bytesRead !== undefined) { r.bytesRead = x.bytesRead; r.responsesCompleted = x.responsesCompleted ?? 0; }
+    if ('messagesSent' in x && x.messagesSent !== undefined) r.messagesPerS = c.activeSeconds > 0 ? x.messagesSent / active : 0;
     if ('warmup' in x && x.warmup) r.warmup = { ...x.warmup };
     if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
       const why = c.notSentSolving > Math.max(c.notSentBehind, c.notSentBusy)
@@ -344,6 +347,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       if (r.achievedRatePerS < 0.9 * slowSpec.openRatePerS) {
         warnings.push(`${c.label}: opened ${r.achievedRatePerS.toFixed(0)} connections/s of ${slowSpec.openRatePerS} asked for (the target's accepts or this machine were the limit)`);
       }
+    } else if (slowSpec?.messages && r.messagesPerS !== undefined && r.messagesPerS < 0.9 * slowSpec.connections * 1000 / slowSpec.intervalMs) {
+      // The rate a message flood offers is its tunnels times its pace: say which one fell short.
+      warnings.push(`${c.label}: sent ${r.messagesPerS.toFixed(0)} messages/s of ${(slowSpec.connections * 1000 / slowSpec.intervalMs).toFixed(0)} asked for (${r.peakHeld ?? 0} of ${slowSpec.connections} tunnels held at most)`);
     } else if (slowSpec && r.peakHeld !== undefined && slowSpec.connections > r.peakHeld * 1.1) {
       warnings.push(`${c.label}: held at most ${r.peakHeld} connections of ${slowSpec.connections} asked for`);
     }

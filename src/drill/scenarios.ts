@@ -284,6 +284,17 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'websocket-hold', kind: 'websocket', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'websocket-flood': {
+    name: 'websocket-flood', summary: 'WebSocket tunnels on the live-tracking route from many sources, each sending the application a message to act on (a status refresh, one lookup at the origin) every interval: a request flood inside tunnels, past every per-request defence, each tunnel at a person\'s pace.',
+    params: {
+      connections: num(600, 'tunnels held at once (attempted)', 1, 50_000), sources: num(200, 'source addresses', 1, 10_000),
+      openRate: num(600, 'new handshakes per second at most', 1), intervalMs: num(1000, 'ms between two messages on a tunnel (real time)', 10),
+    },
+    plan: (p, ctx) => ({
+      floods: [],
+      slow: [{ label: 'websocket-flood', kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'header-randomizer': {
     name: 'header-randomizer', summary: 'Every request picks a new user agent, accept-language, referer from the same pool real browsers use.',
     params: floodParams(600, 300, 2),

@@ -28,6 +28,11 @@ export interface SlowSpec {
   chunkBytes?: number;
   /** Slow read: bytes read from the socket per interval, at most. */
   readBytes?: number;
+  /**
+   * WebSocket: each interval sends a text message (the live page's refresh, which the application
+   * answers with a lookup) instead of a ping — a message flood inside tunnels a proxy only relays.
+   */
+  messages?: boolean;
   /** Path requested; slow POST targets a form that accepts bodies. */
   path: string;
   /** Content-Length announced by slow POST. */
@@ -52,6 +57,8 @@ export interface RunningSlow {
   /** Slow read: response bytes actually read from the sockets, and responses read to their end. */
   readonly bytesRead?: number;
   readonly responsesCompleted?: number;
+  /** WebSocket message flood: text messages written into the tunnels. */
+  readonly messagesSent?: number;
   done: Promise<void>;
 }
 

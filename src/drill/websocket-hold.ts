@@ -10,10 +10,20 @@ import { drillLocalPorts } from './local-ports.js';
  * be, §5.3) with a 4-byte payload: what keeps a tunnel from being closed as idle.
  */
 function pingFrame(): Buffer {
+  return maskedFrame(0x9, randomBytes(4));
+}
+
+/** The live page's refresh as a client sends it: a masked text frame (opcode 0x1, RFC 6455 §5.6). */
+const REFRESH = Buffer.from('{"type":"refresh"}');
+function refreshFrame(): Buffer {
+  return maskedFrame(0x1, REFRESH);
+}
+
+/** One unfragmented client frame (FIN set) with a payload under 126 bytes, masked (§5.3). */
+function maskedFrame(opcode: number, payload: Buffer): Buffer {
   const mask = randomBytes(4);
-  const payload = randomBytes(4);
   const frame = Buffer.alloc(2 + 4 + payload.length);
-  frame[0] = 0x89;
+  frame[0] = 0x80 | opcode;
   frame[1] = 0x80 | payload.length;
   mask.copy(frame, 2);
   for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
@@ -25,10 +35,12 @@ function pingFrame(): Buffer {
  * accepts upgrades and then only sends a ping every interval — a connection held on both sides of
  * a proxy (the client's and the upstream's descriptors) for as long as the attacker likes, which a
  * per-request defence never sees again after the handshake. "Sent" counts handshakes; answers are
- * their status (101 when the tunnel opened).
+ * their status (101 when the tunnel opened). With `spec.messages`, a message flood: every interval
+ * each tunnel sends the application a message it must act on (the live page's refresh).
  */
 export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const opened = new WeakSet<Socket>();
+  let messagesSent = 0;
   const h = holdConnections(spec, env, {
     open(idx, address) {
       const id = env.identities[idx % env.identities.length]!;
@@ -57,8 +69,15 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
       return socket;
     },
     trickle(socket) {
-      if (opened.has(socket)) socket.write(pingFrame());
+      if (!opened.has(socket)) return;
+      if (!spec.messages) { socket.write(pingFrame()); return; }
+      socket.write(refreshFrame());
+      messagesSent++;
     },
   });
-  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done };
+  return {
+    counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done,
+    // A getter (read at the end of the run), not a spread: a spread would copy today's 0.
+    get messagesSent() { return spec.messages ? messagesSent : undefined; },
+  };
 }

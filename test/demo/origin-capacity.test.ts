@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { startOrigin } from '../../src/demo/origin/server.js';
 import { openSocket } from '../helpers/servers.js';
 
@@ -22,4 +24,24 @@ test('demo origin: workers held by requests pipelined on a connection the client
   // And the origin still serves at full capacity: four slow requests at once, none waiting in the queue.
   const answers = await Promise.all(Array.from({ length: 4 }, () => fetch(`${origin.url}/track/XY2`).then((r) => r.status)));
   assert.deepEqual(answers, [200, 200, 200, 200]);
+});
+
+test('demo origin: a live client\'s message is a lookup on the same workers as pages — answered with the status, or busy when the queue is full', async (t) => {
+  const origin = await startOrigin({ maxInFlight: 1, maxQueue: 1, serviceMs: 60 });
+  t.after(() => origin.close());
+  const ws = new WebSocket(`${origin.url.replace('http', 'ws')}/live/parcel/XY1`);
+  const messages: Array<Record<string, unknown>> = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Record<string, unknown>));
+  await once(ws, 'open');
+  for (let i = 0; i < 20 && messages.length < 1; i++) await sleep(10); // the push on connect
+  const pushed = messages.length;
+  // Three refreshes at once on a 1-worker, 1-place origin: one served, one queued, one refused.
+  for (let i = 0; i < 3; i++) ws.send(JSON.stringify({ type: 'refresh' }));
+  for (let i = 0; i < 100 && messages.length < pushed + 3; i++) await sleep(10);
+  const answers = messages.slice(pushed, pushed + 3);
+  assert.equal(answers.filter((m) => m.error === 'busy').length, 1, JSON.stringify(answers));
+  assert.equal(answers.filter((m) => typeof m.status === 'string').length, 2, JSON.stringify(answers));
+  assert.equal(origin.stats().served.live, 2);
+  assert.equal(origin.stats().rejected, 1);
+  ws.close();
 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { runDrill } from '../../src/drill/run.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
 
 /** A ws server that records each handshake and counts pings per connection; refuses past `accept` tunnels with 503. */
 async function startWsServer(accept: number) {
@@ -52,4 +53,22 @@ test('websocket-hold: real WebSocket handshakes from the sources, each tunnel ke
   assert.ok(c.sent > 10, `${c.sent} handshakes sent`);
   // Each tunnel pinged about every 200 ms over ~2 s: a tunnel is held, not just opened.
   assert.ok(srv.pings.filter((n) => n >= 5).length === 6, `pings per tunnel: ${srv.pings.join(',')}`);
+});
+
+test('websocket-flood: tunnels from the sources each send the live page\'s refresh every interval; the origin looks each one up', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1, maxInFlight: 8, maxQueue: 2_000 });
+  t.after(() => origin.close());
+  const r = await runDrill({
+    target: origin.url, scenario: 'websocket-flood', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 4, graceMs: 300,
+    params: { connections: 20, sources: 4, openRate: 400, intervalMs: 100 },
+  });
+  const c = r.attack.components.find((x) => x.label === 'websocket-flood')!;
+  assert.equal(c.statuses['101'], 20, `every tunnel opened: ${JSON.stringify(c.statuses)}`);
+  // 20 tunnels × 10 messages/s for 2 s: about 200/s while the attack lasts (a loaded machine sends fewer, never more).
+  assert.ok(c.messagesPerS !== undefined && c.messagesPerS > 120 && c.messagesPerS <= 215, `${c.messagesPerS} messages/s`);
+  const s = origin.stats();
+  const sent = Math.round((c.messagesPerS ?? 0) * 2);
+  assert.ok(s.served.live >= sent * 0.8 && s.served.live <= sent + 20, `origin looked up ${s.served.live} of about ${sent} messages`);
+  assert.equal(s.served.track + s.served.home + s.served.other, 0, 'nothing but the tunnels reached the origin');
+  assert.ok(!r.generator.warnings.some((w) => w.includes('messages/s')), r.generator.warnings.join('; '));
 });

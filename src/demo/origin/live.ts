@@ -28,11 +28,22 @@ ws.onclose = (e) => { document.getElementById('state').textContent = 'connexion 
 };
 
 /**
+ * What a message from a live client costs: a status lookup, through the same workers as the
+ * origin's pages (`req` is the upgrade request, for per-client accounting). Resolves false when
+ * the origin is too busy to look (its queue is full).
+ */
+export type LiveLookup = (req: IncomingMessage) => Promise<boolean>;
+
+/**
  * Live parcel status over WebSocket (RFC 6455), for the demo's WebSocket page: a client connected
  * to /live/parcel/{id} gets the parcel's status every `intervalMs`, moving one step each time, with
- * the name of the origin server that sends it (the demo runs two behind the shield).
+ * the name of the origin server that sends it (the demo runs two behind the shield). Every text
+ * message a client sends asks for the status now ("refresh"), as a live application's client
+ * messages do: each costs a lookup (`lookup`), answered with the status, or `{"error":"busy"}`
+ * when the origin could not look. A client that sends many makes the origin work for each one —
+ * what a WebSocket message flood costs an application behind any proxy that only relays frames.
  */
-export function attachLiveStatus(server: Server, name: string, intervalMs = 2_000): () => void {
+export function attachLiveStatus(server: Server, name: string, intervalMs = 2_000, lookup?: LiveLookup): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const m = /^\/live\/parcel\/([A-Za-z0-9-]{1,40})$/.exec(req.url ?? '');
@@ -46,6 +57,16 @@ export function attachLiveStatus(server: Server, name: string, intervalMs = 2_00
       };
       push();
       const timer = setInterval(push, intervalMs);
+      if (lookup) {
+        ws.on('message', (_data, isBinary) => {
+          if (isBinary) return;
+          void lookup(req).then((ok) => {
+            if (ws.readyState !== ws.OPEN) return;
+            if (ok) ws.send(JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now() }));
+            else ws.send(JSON.stringify({ error: 'busy' }));
+          });
+        });
+      }
       ws.on('close', () => clearInterval(timer));
       ws.on('error', () => clearInterval(timer));
     });

@@ -53,7 +53,7 @@ function createSigner(secret: string | undefined): { sign(v: string): string; op
 }
 
 /** Path groups counted separately in the origin's statistics. */
-export type OriginPathGroup = 'home' | 'track' | 'search' | 'login' | 'account' | 'pay' | 'static' | 'other';
+export type OriginPathGroup = 'home' | 'track' | 'search' | 'login' | 'account' | 'pay' | 'static' | 'live' | 'other';
 
 export interface OriginStats {
   served: Record<OriginPathGroup, number>;
@@ -81,7 +81,7 @@ export interface Origin {
 export const DEMO_PASSWORD = 'demo-password';
 
 const COST: Record<OriginPathGroup, number> = {
-  home: 1, track: 1, search: 2, login: 3, account: 1, pay: 1, static: 0.2, other: 1,
+  home: 1, track: 1, search: 2, login: 3, account: 1, pay: 1, static: 0.2, live: 1, other: 1,
 };
 
 function groupOf(method: string, path: string): OriginPathGroup {
@@ -278,7 +278,21 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
   });
   server.keepAliveTimeout = 30_000;
-  const detachLive = attachLiveStatus(server, opts.name ?? 'origin');
+  // A live client's message is a status lookup: a worker for a tracking lookup's time, like a page.
+  const liveLookup = async (req: IncomingMessage): Promise<boolean> => {
+    const client = clientOf(req);
+    const release = await gate.acquire();
+    if (!release) { rejected++; client.rejected++; return false; }
+    try {
+      await new Promise((r) => setTimeout(r, serviceMs * COST.live));
+      served.live++;
+      client.served++;
+      return true;
+    } finally {
+      release();
+    }
+  };
+  const detachLive = attachLiveStatus(server, opts.name ?? 'origin', 2_000, liveLookup);
   server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;

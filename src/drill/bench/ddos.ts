@@ -60,6 +60,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   // 800 sources × 15 tunnels, each under a per-address cap of 16: past the shield's descriptor
   // budget at a 20,000 open-files limit (a tunnel holds two), opened in 8 s.
   'websocket-hold': { connections: 12000, sources: 800, openRate: 1500, intervalMs: 10000 },
+  // 200 sources × 3 tunnels, one message a second each: 600 lookups/s, 12× the origin's capacity.
+  'websocket-flood': { connections: 600, sources: 200, openRate: 600, intervalMs: 1000 },
   // 6 req/s per bot (under per-address limits); 2 pages each in a 10 s warm-up: 20 req/s of browsing.
   'browse-then-flood': { rate: 600, sources: 100, connections: 32, warmupS: 10, pages: 2 },
 };
@@ -379,7 +381,8 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     const a = r.attack.components;
     const slow = a.find((x) => x.kind === 'slow');
     const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
-    const conns = slow?.connectionsPerS !== undefined ? `${int(slow.connectionsPerS)} conns/s opened` : `${int(slow?.peakHeld ?? 0)} conns held`;
+    const conns = slow?.connectionsPerS !== undefined ? `${int(slow.connectionsPerS)} conns/s opened`
+      : `${int(slow?.peakHeld ?? 0)} conns held${slow?.messagesPerS !== undefined ? `, ${int(slow.messagesPerS)} msgs/s` : ''}`;
     const offered = slow ? `${conns}${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
     lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${checkouts} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);
