@@ -401,6 +401,13 @@ const websocketSchema = z.object({
   clientFrames: tunnelRateSchema(100, 200),
   /** Bytes a client sends into one tunnel: sustained per second (0 = unlimited) and burst; beyond, reading pauses. */
   clientBytes: tunnelRateSchema(1 << 20, 4 << 20),
+  /**
+   * While an upstream is contended (requests wait for it, or it is at its concurrency limit), each
+   * frame a client sends into a tunnel waits for a slot of that upstream behind every request, and
+   * holds it until the upstream answers on the tunnel (upstream/message-admission.ts). Off: frames
+   * are relayed unmetered beyond `clientFrames`/`clientBytes`, as nginx and HAProxy relay them.
+   */
+  admitMessages: z.boolean().default(true),
 }).strict();
 
 const logSchema = z.object({

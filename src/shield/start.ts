@@ -34,6 +34,8 @@ import { createOperatorSurfaces } from '../console/surfaces.js';
 import { deepFreeze } from '../config/freeze.js';
 import { createHealthRegistry } from './upstream/health/monitor.js';
 import { createTunnels } from './listener/tunnels.js';
+import { createMessageGate, type MessageGate } from './upstream/message-admission.js';
+import type { AdmissionQueue } from './upstream/admission.js';
 import { CLOSE_GOING_AWAY } from './listener/ws-frames.js';
 import { createUpgradeHandler } from './pipeline/upgrade.js';
 import { createUpgradeAdapter } from './listener/upgrade.js';
@@ -160,7 +162,22 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const openFiles = readOpenFilesLimit();
   const tunnelLimits = (c: Config): Config['websocket'] =>
     ({ ...c.websocket, maxTotal: tunnelCapUnder(c.websocket.maxTotal, connectionCapUnder(c.listen.limits.maxConnections, openFiles)) });
-  const tunnels = createTunnels(tunnelLimits(config));
+  // One message gate per admission queue: a reload brings new queues, and new gates with them.
+  const gates = new WeakMap<AdmissionQueue, MessageGate>();
+  const tunnels = createTunnels(tunnelLimits(config), {
+    messageGate(name) {
+      const rt = runtime;
+      if (!rt.config.websocket.admitMessages) return undefined;
+      const q = rt.admission.get(name);
+      if (q === undefined) return undefined;
+      let g = gates.get(q);
+      if (g === undefined) {
+        g = createMessageGate(q, () => ticker.now(), () => rt.limits?.get(name)?.noLoadRttMs);
+        gates.set(q, g);
+      }
+      return g;
+    },
+  });
   const handler = createExchangeHandler(() => runtime, {
     draining: () => draining,
     onFailure(ctx, f) {
@@ -224,6 +241,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     websockets: () => tunnels.open,
     websocketEvictions: () => tunnels.evicted,
     websocketThrottled: () => tunnels.throttled,
+    websocketMessagesWaited: () => tunnels.messagesWaited,
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
   const detachLog = attachAccessLog(bus, log, () => config.log.access);

@@ -394,3 +394,56 @@ test('an upgrade pipelined behind a request waits for that answer: the 101 goes 
   assert.ok(ok < switched, `the 200 first: ${JSON.stringify(raw.slice(0, 200))}`);
   assert.ok(raw.slice(ok, switched).endsWith('slow-done'), 'the whole answer, then the 101');
 });
+
+test('while the upstream is contended, frames a client sends into a tunnel wait behind its requests — none lost, order kept; with admitMessages off they do not', async (t) => {
+  // One upstream serving pages (300 ms each, one at a time) and a live socket that answers each message.
+  const seen: Array<{ what: string; at: number }> = [];
+  const http = createServer((req, res) => {
+    setTimeout(() => {
+      seen.push({ what: `done ${req.url}`, at: performance.now() });
+      res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' });
+      res.end('ok');
+    }, 300);
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d) => {
+    seen.push({ what: String(d), at: performance.now() });
+    setTimeout(() => ws.send(`re ${String(d)}`), 20);
+  })));
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(() => { for (const c of wss.clients) c.terminate(); http.close(); });
+  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  for (const admitMessages of [true, false]) {
+    seen.length = 0;
+    const shield = await startTestShield(t, origin, { routes: wsRoutes(), upstreams: { origin: { url: origin, timeoutMs: 5_000, connections: 1 } }, websocket: { admitMessages },
+      // Pages queued 600 ms would raise suspicion and challenge the third (429): not what this test is about.
+      detection: { enabled: false } });
+    const { ws } = await connectWs(`${shield.url.replace('http', 'ws')}/live/p`);
+    const answers: string[] = [];
+    ws.on('message', (m: Buffer) => answers.push(m.toString()));
+    // Not contended: ten frames pass at once.
+    for (let i = 0; i < 10; i++) ws.send(`a${i}`);
+    for (let i = 0; i < 100 && answers.length < 10; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(answers.length, 10);
+    // Three pages on a one-slot upstream (~900 ms): contended throughout; five frames meanwhile.
+    const pages = [1, 2, 3].map((i) => fetch(`${shield.url}/page/${i}`).then((r) => r.status));
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 5; i++) ws.send(`b${i}`);
+    // And a message in three fragments: it waits as one message, and arrives whole.
+    ws.send('c1', { fin: false });
+    ws.send('c2', { fin: false });
+    ws.send('c3', { fin: true });
+    assert.deepEqual(await Promise.all(pages), [200, 200, 200]);
+    for (let i = 0; i < 100 && answers.length < 16; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(answers.slice(10), ['re b0', 're b1', 're b2', 're b3', 're b4', 're c1c2c3'], 'every message, in order');
+    const firstFrame = seen.find((s) => s.what === 'b0')!.at;
+    const pagesDone = seen.filter((s) => s.what.startsWith('done')).map((s) => s.at);
+    if (admitMessages) assert.ok(firstFrame >= Math.max(...pagesDone) - 1, 'the frames reached the upstream after the pages waiting for it');
+    else assert.ok(firstFrame < Math.min(...pagesDone), 'unmetered, the frames went at once');
+    const waited = Number(/^rempart_websocket_messages_waited_total (\d+)$/m.exec(await (await fetch(`${shield.adminUrl}/metrics`)).text())?.[1]);
+    if (admitMessages) assert.ok(waited >= 1, `${waited} frames waited`);
+    else assert.equal(waited, 0);
+    ws.terminate();
+  }
+});

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
 import type { GcraParams } from '../limits/gcra.js';
 import { throttleStep } from '../limits/throttle.js';
+import type { MessageGate } from '../upstream/message-admission.js';
 
 /** What a tunnel is for, so operators and reloads can pick tunnels to close. */
 export interface TunnelInfo {
@@ -33,6 +34,8 @@ export interface Tunnels {
   readonly evicted: number;
   /** Times a client's side of a tunnel was paused for sending over `clientFrames` or `clientBytes`. */
   readonly throttled: number;
+  /** Messages that waited for a slot of their contended upstream (`messageGate`). */
+  readonly messagesWaited: number;
   limits: TunnelLimits;
   /**
    * Reserves a place for `client`; false when a cap is reached. `weight` (default 1) is how many
@@ -69,6 +72,26 @@ interface Throttle {
 }
 
 /**
+ * What a relay asks at the start of each message while `active`: whether it may go now. If not,
+ * the gate keeps `resume` and calls it (never from within `pass`) when it may go.
+ */
+interface FrameGate {
+  active(): boolean;
+  pass(resume: () => void): boolean;
+}
+
+/**
+ * Whether a frame whose first byte is `b0` starts a message (opcode text or binary, RFC 6455
+ * §5.2): the work an application does is per message. Continuation frames belong to the message
+ * already let through (holding them until the upstream answered would wait for an answer that
+ * needs them), and control frames (ping, pong, close; §5.5) are answered by the WebSocket layer.
+ */
+const startsMessage = (b0: number): boolean => {
+  const opcode = b0 & 0x0f;
+  return opcode === 0x1 || opcode === 0x2;
+};
+
+/**
  * One direction of a tunnel: bytes flow as they come (with backpressure); once closing, bytes flow
  * to the end of the frame in progress, then our close frame goes and this direction stops.
  *
@@ -77,14 +100,14 @@ interface Throttle {
  * the rest of a chunk past the frame that ran over waits with reading paused (at most one chunk is
  * held), so a client that packs a thousand small messages into one read is paced too.
  */
-function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): { start(head: Buffer): void; close(code: number, reason: string): void } {
+function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, gate?: FrameGate, onFrames?: () => void): { start(head: Buffer): void; close(code: number, reason: string): void } {
   const frames: FrameTracker = createFrameTracker();
   let closing: Buffer | undefined;
   let done = false;
   // Paused for the peer's window (`drain`) or for the throttle: reading resumes when neither holds.
   let awaitingDrain = false;
   let throttledUntil: NodeJS.Timeout | undefined;
-  // Read but not yet passed on: the rest of a chunk, while throttled.
+  // Read but not yet passed on: the rest of a chunk, while throttled or waiting at the gate.
   let held: Buffer | undefined;
   const resumeIfFree = (): void => {
     if (!done && !awaitingDrain && throttledUntil === undefined && held === undefined && !from.destroyed) from.resume();
@@ -99,12 +122,24 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): 
   const write = (bytes: Buffer): void => {
     if (!to.write(bytes)) { awaitingDrain = true; from.pause(); }
   };
+  const noPause = (): number => 0;
   /** Passes `chunk` on frame by frame until the throttle says stop; the rest is held. */
   const paced = (chunk: Buffer, limit: (bytes: number, frames: number) => number): void => {
     to.cork();
     try {
       let off = 0;
       while (off < chunk.length) {
+        if (gate !== undefined && frames.atBoundary && startsMessage(chunk[off] as number) && !gate.pass(() => {
+          const rest = held;
+          held = undefined;
+          if (rest !== undefined && !done && !closing && !from.destroyed && !to.destroyed) paced(rest, limit);
+          resumeIfFree();
+        })) {
+          // This frame waits for its turn upstream, unread past its first bytes: TCP pushes back.
+          held = chunk.subarray(off);
+          from.pause();
+          return;
+        }
         const before = frames.completed;
         const n = frames.consume(chunk.subarray(off), true);
         write(chunk.subarray(off, off + n));
@@ -133,11 +168,14 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): 
     if (!closing) {
       // Order is kept: anything read while some is held (paused, so rarely) queues behind it.
       if (held !== undefined) { held = Buffer.concat([held, chunk]); return; }
-      if (throttle === undefined || !throttle.active()) {
+      const throttled = throttle !== undefined && throttle.active();
+      if (!throttled && (gate === undefined || !gate.active())) {
+        const before = frames.completed;
         frames.consume(chunk, false);
         write(chunk);
+        if (onFrames !== undefined && frames.completed > before) onFrames();
       } else {
-        paced(chunk, throttle.step);
+        paced(chunk, throttled ? throttle.step : noPause);
       }
       return;
     }
@@ -155,7 +193,7 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): 
       if (closing) return;
       closing = closeFrame(code, reason, masked);
       if (throttledUntil !== undefined) { clearTimeout(throttledUntil); throttledUntil = undefined; }
-      // A throttled relay stops at a frame boundary, so what it held is dropped with our close frame.
+      // A throttled or gated relay stops at a frame boundary, so what it held is dropped with our close frame.
       if (frames.atBoundary) finish();
       else from.resume(); // let the rest of the frame in progress through
     },
@@ -163,7 +201,13 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle): 
 }
 
 /** Creates the registry; it owns no timer (idle timeouts are the sockets' own). */
-export function createTunnels(initial: TunnelLimits): Tunnels {
+export function createTunnels(initial: TunnelLimits, opts: {
+  /**
+   * The admission of an upstream's tunnel messages (upstream/message-admission.ts), looked up at
+   * each frame (a reload brings new queues); undefined lets frames through unmetered.
+   */
+  messageGate?: (upstream: string) => MessageGate | undefined;
+} = {}): Tunnels {
   const live = new Set<Tunnel>();
   // Places per client key (reserved and attached), and the attached tunnels of each, oldest first.
   const perClient = new Map<string, number>();
@@ -173,6 +217,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
   let reserved = 0;
   let evicted = 0;
   let throttled = 0;
+  let messagesWaited = 0;
   // At least the largest share (places / weight) of any client with an attached tunnel (raised as
   // tunnels attach, made exact by each scan): makeRoom scans only when a swap may be possible.
   let maxShare = 0;
@@ -228,6 +273,7 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
     get open() { return live.size; },
     get evicted() { return evicted; },
     get throttled() { return throttled; },
+    get messagesWaited() { return messagesWaited; },
     get limits() { return limits; },
     set limits(l) { limits = l; },
     reserve(client, weight = 1) {
@@ -263,8 +309,57 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
         return pauseMs;
       };
       const active = (): boolean => (limits.clientFrames?.ratePerS ?? 0) > 0 || (limits.clientBytes?.ratePerS ?? 0) > 0;
-      const up = relay(client, upstream, true, { active, step });
-      const down = relay(upstream, client, false);
+      // While the upstream is contended, each client message waits for a slot and holds it until the
+      // upstream sends something back on this tunnel (or the gate's hold time): one at a time.
+      let freeSlot: (() => void) | undefined;
+      let holdTimer: NodeJS.Timeout | undefined;
+      let afterSlot: (() => void) | undefined;
+      let cancelTake: (() => void) | undefined;
+      // A slot came for the message waiting at the gate: it goes at the relay's next ask.
+      let ready = false;
+      // The message at the gate was counted as waiting (once, however many times it is turned back).
+      let waited = false;
+      const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
+      const free = (): void => {
+        if (freeSlot === undefined) return;
+        const release = freeSlot;
+        freeSlot = undefined;
+        clearTimeout(holdTimer);
+        release();
+        const next = afterSlot;
+        afterSlot = undefined;
+        next?.();
+      };
+      const frameGate: FrameGate | undefined = opts.messageGate === undefined ? undefined : {
+        active() {
+          if (freeSlot !== undefined || cancelTake !== undefined) return true;
+          return opts.messageGate?.(info.upstream)?.contended() === true;
+        },
+        pass(resume) {
+          if (ready) { ready = false; waited = false; return true; }
+          if (freeSlot !== undefined) { afterSlot = resume; countWait(); return false; }
+          const g = opts.messageGate?.(info.upstream);
+          if (g === undefined || !g.contended()) { waited = false; return true; }
+          let inPass = true;
+          let now = false;
+          const cancel = g.take((release) => {
+            cancelTake = undefined;
+            freeSlot = release;
+            holdTimer = setTimeout(free, g.holdMs());
+            holdTimer.unref();
+            // The message goes with this slot; the next one waits until the slot is given back.
+            if (inPass) now = true;
+            else { ready = true; resume(); }
+          });
+          inPass = false;
+          if (now) { waited = false; return true; }
+          cancelTake = cancel;
+          countWait();
+          return false;
+        },
+      };
+      const up = relay(client, upstream, true, { active, step }, frameGate);
+      const down = relay(upstream, client, false, undefined, undefined, frameGate === undefined ? undefined : free);
       let why = 'closed';
       let ended = false;
       const tunnel: Tunnel = {
@@ -291,6 +386,11 @@ export function createTunnels(initial: TunnelLimits): Tunnels {
         const set = attached.get(key);
         if (set !== undefined) { set.delete(tunnel); if (set.size === 0) attached.delete(key); }
         if (tunnel.counted) dec(key);
+        // Its place in the upstream's queue, or the slot its last frame held, goes back.
+        cancelTake?.();
+        cancelTake = undefined;
+        afterSlot = undefined;
+        free();
         client.destroy();
         upstream.destroy();
         onEnd(why, performance.now() - t0);

@@ -1,0 +1,90 @@
+import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
+
+/**
+ * What a client's WebSocket message costs the upstream, accounted where requests are: in its
+ * admission queue.
+ *
+ * A tunnel is invisible to per-request defences once open: every message a client sends inside it
+ * is work for the application (a chat line stored, a subscription looked up, a status refreshed),
+ * and a few hundred tunnels each at a person's pace — one message a second — are ten times a small
+ * origin's capacity while no request is ever seen (the drill's websocket-flood). nginx and HAProxy
+ * relay frames and only cap connections; a per-tunnel rate (listener/tunnels.ts, 100 frames/s by
+ * default) bounds one tunnel, not many.
+ *
+ * So, while the upstream is contended — requests wait in its queue, or it is at its concurrency
+ * limit — each message a client starts in a tunnel (a text or binary frame; continuation and control
+ * frames follow freely) waits for a slot of the upstream like a request, in the lowest class at the
+ * worst tier: behind every request of every client, and under attack within the headroom flooding
+ * paces get (admission.ts, rule 5). The message holds its slot until the upstream sends something
+ * back on that tunnel (most applications answer a message; this is when the work it caused ended)
+ * or `holdMs` passes, and a tunnel has one message at a time in the upstream while contended. Reading from the client pauses meanwhile: TCP pushes back on the sender, nothing is
+ * dropped or reordered. When the upstream is not contended nothing waits and no slot is taken:
+ * WebSocket traffic costs nothing extra in normal times.
+ */
+export interface MessageGate {
+  /** Whether a frame must take a slot now: requests wait, or the upstream is at its limit. */
+  contended(): boolean;
+  /**
+   * Asks for a slot; `granted` runs once one is given (possibly before this returns) with the
+   * function that gives it back. Returns a cancel function for a tunnel that ends while waiting.
+   */
+  take(granted: (release: () => void) => void): () => void;
+  /** Longest a frame holds its slot when the upstream sends nothing back, ms. */
+  holdMs(): number;
+}
+
+/** How soon a frame pushed out of a full queue asks again, ms. */
+const RETRY_MS = 100;
+/** Bounds of a frame's hold when the upstream does not answer, ms. */
+const HOLD_MIN_MS = 5;
+const HOLD_MAX_MS = 1_000;
+
+/**
+ * The gate of one upstream's admission queue. `noLoadMs` is the upstream's latency when idle (the
+ * adaptive limit's estimate; undefined without one): what one unit of its work takes, so a frame
+ * with no answer holds a slot about as long as a request would.
+ */
+export function createMessageGate(queue: AdmissionQueue, now: () => number, noLoadMs: () => number | undefined): MessageGate {
+  return {
+    contended: () => queue.queued > 0 || queue.inFlight >= queue.params.maxInFlight,
+    holdMs() {
+      const m = noLoadMs();
+      return m === undefined || !Number.isFinite(m) ? 100 : Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, 2 * m));
+    },
+    take(granted) {
+      let cancelled = false;
+      let retry: NodeJS.Timeout | undefined;
+      let current: Waiter | undefined;
+      const ask = (): void => {
+        retry = undefined;
+        if (cancelled) return;
+        const w: Waiter = {
+          rank: 3,
+          tier: WORST_TIER,
+          enqueuedAt: now(),
+          state: 'new',
+          start() {
+            current = undefined;
+            let released = false;
+            // A tunnel that ended while its turn came gives the slot straight back.
+            if (cancelled) { queue.release(now()); return; }
+            granted(() => { if (!released) { released = true; queue.release(now()); } });
+          },
+          // Pushed out by requests, or waited past the queue timeout: the frame is not dropped, it asks again.
+          reject() {
+            current = undefined;
+            if (!cancelled) { retry = setTimeout(ask, RETRY_MS); retry.unref(); }
+          },
+        };
+        current = w;
+        queue.admit(w, now());
+      };
+      ask();
+      return () => {
+        cancelled = true;
+        if (retry !== undefined) clearTimeout(retry);
+        if (current !== undefined) queue.cancel(current);
+      };
+    },
+  };
+}

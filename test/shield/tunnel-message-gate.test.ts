@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTunnels } from '../../src/shield/listener/tunnels.js';
+import type { MessageGate } from '../../src/shield/upstream/message-admission.js';
+
+/** Two connected loopback sockets. */
+async function pair(t: { after(fn: () => unknown): void }): Promise<[Socket, Socket]> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const a = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  const [b] = await accepted;
+  server.close();
+  t.after(() => { a.destroy(); b.destroy(); });
+  return [a, b];
+}
+
+/** A client frame (masked, RFC 6455 §5.3) or a server frame (unmasked), payload under 126 bytes. */
+function frame(opcode: number, text: string, masked: boolean): Buffer {
+  const payload = Buffer.from(text);
+  const head = Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | payload.length]);
+  if (!masked) return Buffer.concat([head, payload]);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await sleep(10);
+  assert.ok(cond(), what);
+}
+
+test('tunnel: while the upstream is contended each message waits for its slot, goes the moment it gets one, holds it until the upstream answers; control frames never wait', async (t) => {
+  let contended = true;
+  const grants: Array<(release: () => void) => void> = [];
+  let released = 0;
+  const gate: MessageGate = { contended: () => contended, take: (granted) => { grants.push(granted); return () => undefined; }, holdMs: () => 10_000 };
+  const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
+  const [browser, shieldClientSide] = await pair(t);
+  const [shieldUpstreamSide, origin] = await pair(t);
+  let atOrigin = Buffer.alloc(0);
+  origin.on('data', (b: Buffer) => { atOrigin = Buffer.concat([atOrigin, b]); });
+  let atBrowser = Buffer.alloc(0);
+  browser.on('data', (b: Buffer) => { atBrowser = Buffer.concat([atBrowser, b]); });
+  assert.ok(tunnels.reserve('c'));
+  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s' }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => undefined);
+
+  const one = frame(0x1, 'one', true);
+  browser.write(one);
+  await until(() => grants.length === 1, 'the message asked for a slot');
+  await sleep(50);
+  assert.equal(atOrigin.length, 0, 'nothing reaches the upstream before the slot');
+  grants[0]!(() => { released++; });
+  await until(() => atOrigin.length === one.length, 'the message goes once its slot comes');
+  assert.equal(released, 0, 'and holds the slot');
+
+  const two = frame(0x1, 'two', true);
+  browser.write(two);
+  await sleep(50);
+  assert.equal(atOrigin.length, one.length, 'one message at a time in the upstream');
+  assert.equal(grants.length, 1, 'the next one waits for the tunnel\'s slot, not in the queue');
+  const ping = frame(0x9, 'p', true);
+  origin.write(frame(0x1, 'answer one', false));
+  await until(() => released === 1, 'the upstream\'s answer gives the slot back');
+  await until(() => grants.length === 2, 'the next message asks for a slot');
+  grants[1]!(() => { released++; });
+  await until(() => atOrigin.length === one.length + two.length, 'and goes once it has one');
+  browser.write(ping);
+  await until(() => atOrigin.length === one.length + two.length + ping.length, 'a ping passes while a message holds the slot');
+
+  contended = false;
+  origin.write(frame(0x1, 'answer two', false));
+  await until(() => released === 2, 'answered');
+  const three = frame(0x1, 'three', true);
+  browser.write(three);
+  await until(() => atOrigin.length === one.length + two.length + ping.length + three.length, 'not contended: the message goes at once');
+  assert.equal(grants.length, 2, 'without a slot');
+  assert.equal(tunnels.messagesWaited, 2);
+  assert.ok(atBrowser.length > 0, 'the upstream\'s answers reached the client');
+});
