@@ -33,11 +33,17 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   assert.ok(cond(), what);
 }
 
-test('tunnel: while the upstream is contended each message waits for its slot, goes the moment it gets one, holds it until the upstream answers; control frames never wait', async (t) => {
+test('tunnel: each message takes a slot, holds it until the upstream answers; contended, it waits for one and goes the moment it has it, one per tunnel; control frames never wait', async (t) => {
   let contended = true;
   const grants: Array<(release: () => void) => void> = [];
   let released = 0;
-  const gate: MessageGate = { contended: () => contended, take: (granted) => { grants.push(granted); return () => undefined; }, holdMs: () => 10_000 };
+  let atOnce = 0;
+  // As the admission queue does: a slot at once when the upstream is not contended, else later.
+  const gate: MessageGate = {
+    contended: () => contended,
+    take: (granted) => { if (contended) grants.push(granted); else { atOnce++; granted(() => { released++; }); } return () => undefined; },
+    holdMs: () => 10_000,
+  };
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
   const [browser, shieldClientSide] = await pair(t);
   const [shieldUpstreamSide, origin] = await pair(t);
@@ -77,7 +83,14 @@ test('tunnel: while the upstream is contended each message waits for its slot, g
   const three = frame(0x1, 'three', true);
   browser.write(three);
   await until(() => atOrigin.length === one.length + two.length + ping.length + three.length, 'not contended: the message goes at once');
-  assert.equal(grants.length, 2, 'without a slot');
+  assert.equal(atOnce, 1, 'with a slot taken at once');
+  const four = frame(0x1, 'four', true);
+  browser.write(four);
+  await until(() => atOrigin.length === one.length + two.length + ping.length + three.length + four.length, 'not contended, a tunnel may have several messages upstream');
+  assert.equal(atOnce, 2);
+  origin.write(Buffer.concat([frame(0x1, 'answer three', false), frame(0x1, 'answer four', false)]));
+  await until(() => released === 4, 'two answers in one read give both slots back');
+  assert.equal(grants.length, 2);
   assert.equal(tunnels.messagesWaited, 2);
   assert.ok(atBrowser.length > 0, 'the upstream\'s answers reached the client');
 });

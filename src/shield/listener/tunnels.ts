@@ -100,7 +100,7 @@ const startsMessage = (b0: number): boolean => {
  * the rest of a chunk past the frame that ran over waits with reading paused (at most one chunk is
  * held), so a client that packs a thousand small messages into one read is paced too.
  */
-function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, gate?: FrameGate, onFrames?: () => void): { start(head: Buffer): void; close(code: number, reason: string): void } {
+function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, gate?: FrameGate, onFrames?: (completed: number) => void): { start(head: Buffer): void; close(code: number, reason: string): void } {
   const frames: FrameTracker = createFrameTracker();
   let closing: Buffer | undefined;
   let done = false;
@@ -173,7 +173,7 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
         const before = frames.completed;
         frames.consume(chunk, false);
         write(chunk);
-        if (onFrames !== undefined && frames.completed > before) onFrames();
+        if (onFrames !== undefined && frames.completed > before) onFrames(frames.completed - before);
       } else {
         paced(chunk, throttled ? throttle.step : noPause);
       }
@@ -309,10 +309,11 @@ export function createTunnels(initial: TunnelLimits, opts: {
         return pauseMs;
       };
       const active = (): boolean => (limits.clientFrames?.ratePerS ?? 0) > 0 || (limits.clientBytes?.ratePerS ?? 0) > 0;
-      // While the upstream is contended, each client message waits for a slot and holds it until the
-      // upstream sends something back on this tunnel (or the gate's hold time): one at a time.
-      let freeSlot: (() => void) | undefined;
-      let holdTimer: NodeJS.Timeout | undefined;
+      // Each message a client starts takes a slot of the upstream (at once when one is free) and holds
+      // it until the upstream sends something back on this tunnel, or the gate's hold time: the
+      // upstream's work is counted where requests are. While the upstream is contended a tunnel has
+      // one message there at a time; otherwise a chatty one may hold several.
+      const slots: Array<{ release: () => void; timer: NodeJS.Timeout }> = [];
       let afterSlot: (() => void) | undefined;
       let cancelTake: (() => void) | undefined;
       // A slot came for the message waiting at the gate: it goes at the relay's next ask.
@@ -320,34 +321,37 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;
       const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
-      const free = (): void => {
-        if (freeSlot === undefined) return;
-        const release = freeSlot;
-        freeSlot = undefined;
-        clearTimeout(holdTimer);
-        release();
+      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout }): void => {
+        const i = slots.indexOf(slot);
+        if (i === -1) return;
+        slots.splice(i, 1);
+        clearTimeout(slot.timer);
+        slot.release();
         const next = afterSlot;
         afterSlot = undefined;
         next?.();
       };
+      // The upstream answered on this tunnel: the oldest messages' work is done, one per frame.
+      const answered = (completed: number): void => {
+        for (let n = completed; n > 0 && slots.length > 0; n--) giveBack(slots[0]!);
+      };
+      const hold = (release: () => void, ms: number): void => {
+        const slot = { release, timer: setTimeout(() => giveBack(slot), ms) };
+        slot.timer.unref();
+        slots.push(slot);
+      };
       const frameGate: FrameGate | undefined = opts.messageGate === undefined ? undefined : {
-        active() {
-          if (freeSlot !== undefined || cancelTake !== undefined) return true;
-          return opts.messageGate?.(info.upstream)?.contended() === true;
-        },
+        active: () => opts.messageGate?.(info.upstream) !== undefined,
         pass(resume) {
           if (ready) { ready = false; waited = false; return true; }
-          if (freeSlot !== undefined) { afterSlot = resume; countWait(); return false; }
           const g = opts.messageGate?.(info.upstream);
-          if (g === undefined || !g.contended()) { waited = false; return true; }
+          if (g === undefined) { waited = false; return true; }
+          if (slots.length > 0 && g.contended()) { afterSlot = resume; countWait(); return false; }
           let inPass = true;
           let now = false;
           const cancel = g.take((release) => {
             cancelTake = undefined;
-            freeSlot = release;
-            holdTimer = setTimeout(free, g.holdMs());
-            holdTimer.unref();
-            // The message goes with this slot; the next one waits until the slot is given back.
+            hold(release, g.holdMs());
             if (inPass) now = true;
             else { ready = true; resume(); }
           });
@@ -359,7 +363,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
         },
       };
       const up = relay(client, upstream, true, { active, step }, frameGate);
-      const down = relay(upstream, client, false, undefined, undefined, frameGate === undefined ? undefined : free);
+      const down = relay(upstream, client, false, undefined, undefined, frameGate === undefined ? undefined : answered);
       let why = 'closed';
       let ended = false;
       const tunnel: Tunnel = {
@@ -390,7 +394,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
         cancelTake?.();
         cancelTake = undefined;
         afterSlot = undefined;
-        free();
+        for (const slot of [...slots]) giveBack(slot);
         client.destroy();
         upstream.destroy();
         onEnd(why, performance.now() - t0);

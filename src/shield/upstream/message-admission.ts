@@ -11,18 +11,22 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
  * relay frames and only cap connections; a per-tunnel rate (listener/tunnels.ts, 100 frames/s by
  * default) bounds one tunnel, not many.
  *
- * So, while the upstream is contended — requests wait in its queue, or it is at its concurrency
- * limit — each message a client starts in a tunnel (a text or binary frame; continuation and control
- * frames follow freely) waits for a slot of the upstream like a request, in the lowest class at the
- * worst tier: behind every request of every client, and under attack within the headroom flooding
- * paces get (admission.ts, rule 5). The message holds its slot until the upstream sends something
- * back on that tunnel (most applications answer a message; this is when the work it caused ended)
- * or `holdMs` passes, and a tunnel has one message at a time in the upstream while contended. Reading from the client pauses meanwhile: TCP pushes back on the sender, nothing is
- * dropped or reordered. When the upstream is not contended nothing waits and no slot is taken:
- * WebSocket traffic costs nothing extra in normal times.
+ * So each message a client starts in a tunnel (a text or binary frame; continuation and control
+ * frames follow freely) takes a slot of the upstream like a request — at once when one is free and
+ * nobody waits — in the lowest class at the worst tier: behind every request of every client, and
+ * under attack within the headroom flooding paces get (admission.ts, rule 5). It holds the slot
+ * until the upstream sends something back on that tunnel (most applications answer a message;
+ * this is when the work it caused ended) or `holdMs` passes. While the upstream is contended a
+ * tunnel has one message at a time there. Reading from the client pauses while a message waits:
+ * TCP pushes back on the sender, nothing is dropped or reordered.
+ *
+ * Taking a slot even when the upstream is idle is what bounds the onset: the first version let
+ * messages through unmetered until the upstream was contended, and 600 tunnels' messages arrived
+ * together each time the queue emptied — the origin refused 111–157 requests in such seconds
+ * (websocket-flood: 99.2% legit success, mitigated after 9 s).
  */
 export interface MessageGate {
-  /** Whether a frame must take a slot now: requests wait, or the upstream is at its limit. */
+  /** Whether the upstream is contended: requests wait, or it is at its limit (a tunnel then has one message there). */
   contended(): boolean;
   /**
    * Asks for a slot; `granted` runs once one is given (possibly before this returns) with the
