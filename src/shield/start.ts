@@ -172,7 +172,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       if (q === undefined) return undefined;
       let g = gates.get(q);
       if (g === undefined) {
-        g = createMessageGate(q, () => ticker.now(), () => rt.limits?.get(name)?.noLoadRttMs);
+        g = createMessageGate(q, () => ticker.now(), () => { const l = rt.limits?.get(name); return l === undefined || l.smoothedRttMs <= 0 ? undefined : l.smoothedRttMs; });
         gates.set(q, g);
       }
       return g;

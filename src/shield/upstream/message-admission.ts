@@ -33,7 +33,7 @@ export interface MessageGate {
    * function that gives it back. Returns a cancel function for a tunnel that ends while waiting.
    */
   take(granted: (release: () => void) => void): () => void;
-  /** Longest a frame holds its slot when the upstream sends nothing back, ms. */
+  /** Longest a message holds its slot when the upstream sends nothing back, ms. */
   holdMs(): number;
 }
 
@@ -44,15 +44,18 @@ const HOLD_MIN_MS = 5;
 const HOLD_MAX_MS = 1_000;
 
 /**
- * The gate of one upstream's admission queue. `noLoadMs` is the upstream's latency when idle (the
- * adaptive limit's estimate; undefined without one): what one unit of its work takes, so a frame
- * with no answer holds a slot about as long as a request would.
+ * The gate of one upstream's admission queue. `latencyMs` is how long the upstream's requests take
+ * now (the adaptive limit's smoothed latency; undefined without one), so a message with no answer
+ * holds a slot about as long as a request would. Not the idle latency: a message that waits in the
+ * upstream's own queue works later, and a bound of twice the idle latency let 20 slots admit 250
+ * messages a second into an origin that serves 50 (websocket-flood: its queue full in 3 seconds of
+ * 20). The smoothed latency rises with that queue, and the messages slow with it.
  */
-export function createMessageGate(queue: AdmissionQueue, now: () => number, noLoadMs: () => number | undefined): MessageGate {
+export function createMessageGate(queue: AdmissionQueue, now: () => number, latencyMs: () => number | undefined): MessageGate {
   return {
     contended: () => queue.queued > 0 || queue.inFlight >= queue.params.maxInFlight,
     holdMs() {
-      const m = noLoadMs();
+      const m = latencyMs();
       return m === undefined || !Number.isFinite(m) ? 100 : Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, 2 * m));
     },
     take(granted) {
