@@ -47,9 +47,9 @@ const HOLD_MAX_MS = 1_000;
  * The gate of one upstream's admission queue. `latencyMs` is how long the upstream's requests take
  * now (the adaptive limit's smoothed latency; undefined without one), so a message with no answer
  * holds a slot about as long as a request would. Not the idle latency: a message that waits in the
- * upstream's own queue works later, and a bound of twice the idle latency let 20 slots admit 250
- * messages a second into an origin that serves 50 (websocket-flood: its queue full in 3 seconds of
- * 20). The smoothed latency rises with that queue, and the messages slow with it.
+ * upstream's own queue works later. Measured in the websocket-flood drill, no better than twice the
+ * idle latency (the origin's queue still fills in a few seconds of 20: those bursts come from
+ * elsewhere, docs/benchmarks.md); kept as the better estimate of a message's cost under load.
  */
 export function createMessageGate(queue: AdmissionQueue, now: () => number, latencyMs: () => number | undefined): MessageGate {
   return {
