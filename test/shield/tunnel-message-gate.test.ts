@@ -38,11 +38,13 @@ test('tunnel: each message takes a slot, holds it until the upstream answers; co
   const grants: Array<(release: () => void) => void> = [];
   let released = 0;
   let atOnce = 0;
+  let answerAfter = 0;
   // As the admission queue does: a slot at once when the upstream is not contended, else later.
   const gate: MessageGate = {
     contended: () => contended,
     take: (granted) => { if (contended) grants.push(granted); else { atOnce++; granted(() => { released++; }); } return () => undefined; },
     holdMs: () => 10_000,
+    answerAfterMs: () => answerAfter,
   };
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
   const [browser, shieldClientSide] = await pair(t);
@@ -92,5 +94,16 @@ test('tunnel: each message takes a slot, holds it until the upstream answers; co
   await until(() => released === 4, 'two answers in one read give both slots back');
   assert.equal(grants.length, 2);
   assert.equal(tunnels.messagesWaited, 2);
+  // A frame from the upstream sooner than answerAfterMs is its own push, not the message's answer.
+  answerAfter = 300;
+  const five = frame(0x1, 'five', true);
+  browser.write(five);
+  await until(() => atOnce === 3, 'five takes a slot');
+  origin.write(frame(0x1, 'a push', false));
+  await sleep(100);
+  assert.equal(released, 4, 'the early push does not give the slot back');
+  await sleep(250);
+  origin.write(frame(0x1, 'answer five', false));
+  await until(() => released === 5, 'an answer after it does');
   assert.ok(atBrowser.length > 0, 'the upstream\'s answers reached the client');
 });

@@ -20,7 +20,8 @@ test('message gate: contended only while requests wait or the upstream is at its
   assert.equal(gate.contended(), true, 'at the limit');
   q.release(++now);
   assert.equal(gate.contended(), false);
-  assert.equal(gate.holdMs(), 40, 'twice the upstream\'s no-load latency');
+  assert.equal(gate.holdMs(), 40, 'twice the upstream\'s latency');
+  assert.equal(gate.answerAfterMs(), 20, 'an answer counts from once a request would have taken');
 });
 
 test('message gate: a frame waits behind every request, even one of the worst client that came after it', () => {

@@ -313,7 +313,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // it until the upstream sends something back on this tunnel, or the gate's hold time: the
       // upstream's work is counted where requests are. While the upstream is contended a tunnel has
       // one message there at a time; otherwise a chatty one may hold several.
-      const slots: Array<{ release: () => void; timer: NodeJS.Timeout }> = [];
+      const slots: Array<{ release: () => void; timer: NodeJS.Timeout; answerFrom: number }> = [];
       let afterSlot: (() => void) | undefined;
       let cancelTake: (() => void) | undefined;
       // A slot came for the message waiting at the gate: it goes at the relay's next ask.
@@ -321,7 +321,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;
       const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
-      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout }): void => {
+      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout; answerFrom: number }): void => {
         const i = slots.indexOf(slot);
         if (i === -1) return;
         slots.splice(i, 1);
@@ -333,10 +333,11 @@ export function createTunnels(initial: TunnelLimits, opts: {
       };
       // The upstream answered on this tunnel: the oldest messages' work is done, one per frame.
       const answered = (completed: number): void => {
-        for (let n = completed; n > 0 && slots.length > 0; n--) giveBack(slots[0]!);
+        const now = performance.now();
+        for (let n = completed; n > 0 && slots.length > 0 && slots[0]!.answerFrom <= now; n--) giveBack(slots[0]!);
       };
-      const hold = (release: () => void, ms: number): void => {
-        const slot = { release, timer: setTimeout(() => giveBack(slot), ms) };
+      const hold = (release: () => void, g: MessageGate): void => {
+        const slot = { release, timer: setTimeout(() => giveBack(slot), g.holdMs()), answerFrom: performance.now() + g.answerAfterMs() };
         slot.timer.unref();
         slots.push(slot);
       };
@@ -351,7 +352,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
           let now = false;
           const cancel = g.take((release) => {
             cancelTake = undefined;
-            hold(release, g.holdMs());
+            hold(release, g);
             if (inPass) now = true;
             else { ready = true; resume(); }
           });

@@ -15,8 +15,8 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
  * frames follow freely) takes a slot of the upstream like a request — at once when one is free and
  * nobody waits — in the lowest class at the worst tier: behind every request of every client, and
  * under attack within the headroom flooding paces get (admission.ts, rule 5). It holds the slot
- * until the upstream sends something back on that tunnel (most applications answer a message;
- * this is when the work it caused ended) or `holdMs` passes. While the upstream is contended a
+ * until the upstream sends something back on that tunnel after `answerAfterMs` (most applications
+ * answer a message; this is when the work it caused ended) or `holdMs` passes. While the upstream is contended a
  * tunnel has one message at a time there. Reading from the client pauses while a message waits:
  * TCP pushes back on the sender, nothing is dropped or reordered.
  *
@@ -35,6 +35,13 @@ export interface MessageGate {
   take(granted: (release: () => void) => void): () => void;
   /** Longest a message holds its slot when the upstream sends nothing back, ms. */
   holdMs(): number;
+  /**
+   * How long a message holds its slot at least, ms: a frame the upstream sends sooner is not taken
+   * for its answer. Applications push on their own too (the demo's live page every 2 s), and
+   * with every push taken for an answer, messages still queued at a loaded upstream gave their
+   * slots back and more came in behind them.
+   */
+  answerAfterMs(): number;
 }
 
 /** How soon a frame pushed out of a full queue asks again, ms. */
@@ -58,6 +65,8 @@ export function createMessageGate(queue: AdmissionQueue, now: () => number, late
       const m = latencyMs();
       return m === undefined || !Number.isFinite(m) ? 100 : Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, 2 * m));
     },
+    // Half the longest hold: the upstream's current latency, as long as a request takes now.
+    answerAfterMs() { return this.holdMs() / 2; },
     take(granted) {
       let cancelled = false;
       let retry: NodeJS.Timeout | undefined;
