@@ -52,7 +52,7 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
   };
   countedOnScrape('rempart_websocket_evictions_total', 'WebSocket tunnels closed (1013) to give their place to a client holding fewer, at websocket.maxTotal', source.websocketEvictions);
   countedOnScrape('rempart_websocket_throttled_total', 'Times a client\'s side of a WebSocket tunnel stopped being read for sending over websocket.clientFrames or clientBytes', source.websocketThrottled);
-  countedOnScrape('rempart_websocket_messages_waited_total', 'Messages a client started in a WebSocket tunnel that waited for a slot of their contended upstream (websocket.admitMessages)', source.websocketMessagesWaited);
+  countedOnScrape('rempart_websocket_messages_waited_total', 'Messages a client started in a WebSocket tunnel that waited for a slot of their upstream (websocket.admitMessages)', source.websocketMessagesWaited);
   const changes = new Counter({
     name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
     labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],

@@ -402,10 +402,11 @@ const websocketSchema = z.object({
   /** Bytes a client sends into one tunnel: sustained per second (0 = unlimited) and burst; beyond, reading pauses. */
   clientBytes: tunnelRateSchema(1 << 20, 4 << 20),
   /**
-   * While an upstream is contended (requests wait for it, or it is at its concurrency limit), each
-   * frame a client sends into a tunnel waits for a slot of that upstream behind every request, and
-   * holds it until the upstream answers on the tunnel (upstream/message-admission.ts). Off: frames
-   * are relayed unmetered beyond `clientFrames`/`clientBytes`, as nginx and HAProxy relay them.
+   * Each message a client starts in a tunnel takes a slot of its upstream like a request (at once
+   * when one is free, else behind every request) and holds it until the upstream answers on the
+   * tunnel; while the upstream is contended, one message per tunnel at a time
+   * (upstream/message-admission.ts). Off: frames are relayed unmetered beyond
+   * `clientFrames`/`clientBytes`, as nginx and HAProxy relay them.
    */
   admitMessages: z.boolean().default(true),
 }).strict();

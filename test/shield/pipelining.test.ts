@@ -13,20 +13,29 @@ async function exchange(port: number, bytes: string): Promise<string> {
   return Buffer.concat(chunks).toString('latin1');
 }
 
-test('pipelined requests on one connection reach the upstream one at a time, in order (as nginx and HAProxy serve them)', async (t) => {
-  const up = await startRecordingUpstream(t);
+/**
+ * Answers every request `delayMs` later with `body(url)`, counting the requests at the upstream at
+ * once (until each response closes); `peak()` is the most seen since the last `resetPeak()`.
+ */
+function slowAnswers(up: Awaited<ReturnType<typeof startRecordingUpstream>>, delayMs: number, body: (url: string) => string): { peak(): number; inFlight(): number; resetPeak(): void } {
   let inFlight = 0;
   let peak = 0;
   up.handler = (req, res) => {
     inFlight++;
     peak = Math.max(peak, inFlight);
+    res.once('close', () => inFlight--);
     setTimeout(() => {
-      inFlight--;
-      const body = req.url ?? '';
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-      res.end(body);
-    }, 20);
+      const b = body(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(b), 'cache-control': 'no-store' });
+      res.end(b);
+    }, delayMs);
   };
+  return { peak: () => peak, inFlight: () => inFlight, resetPeak: () => { peak = 0; } };
+}
+
+test('pipelined requests on one connection reach the upstream one at a time, in order (as nginx and HAProxy serve them)', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const load = slowAnswers(up, 20, (url) => url);
   const shield = await startTestShield(t, up.url);
   const n = 12;
   let bytes = '';
@@ -35,7 +44,7 @@ test('pipelined requests on one connection reach the upstream one at a time, in 
   const bodies = [...text.matchAll(/\r\n\r\n(\/item\/\d+)/g)].map((m) => m[1]);
   assert.deepEqual(bodies, Array.from({ length: n }, (_, i) => `/item/${i}`), 'every response, in order');
   assert.equal(up.seen.length, n);
-  assert.equal(peak, 1, 'one request of the connection at the upstream at a time');
+  assert.equal(load.peak(), 1, 'one request of the connection at the upstream at a time');
 });
 
 test('a pipelined POST and the GET after it: the body reaches the upstream whole, the answers come in order', async (t) => {
@@ -131,14 +140,7 @@ test('a client that pipelines and leaves with answers still owed gives back ever
   // anything held per waiting request would leak. The shield runs one exchange of a connection at a
   // time and frees it when its response closes, so a pipeline flood cannot eat the upstream's slots.
   const up = await startRecordingUpstream(t);
-  let inFlight = 0;
-  let peak = 0;
-  up.handler = (_req, res) => {
-    inFlight++;
-    peak = Math.max(peak, inFlight);
-    res.once('close', () => inFlight--);
-    setTimeout(() => { res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' }); res.end('ok'); }, 150);
-  };
+  const load = slowAnswers(up, 150, () => 'ok');
   const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 2_000, connections: 2, queueTimeoutMs: 1_000 } } });
   for (let round = 0; round < 4; round++) {
     const before = up.seen.length;
@@ -148,9 +150,9 @@ test('a client that pipelines and leaves with answers still owed gives back ever
     assert.equal(up.seen.length, before + 1, 'the first request is at the upstream');
     socket.destroy();
   }
-  for (let i = 0; i < 200 && inFlight > 0; i++) await sleep(10);
-  peak = 0;
+  for (let i = 0; i < 200 && load.inFlight() > 0; i++) await sleep(10);
+  load.resetPeak();
   const answers = await Promise.all([1, 2].map((i) => fetch(`http://127.0.0.1:${shield.port}/after/${i}`).then((r) => r.status)));
   assert.deepEqual(answers, [200, 200]);
-  assert.equal(peak, 2, 'both upstream slots free: the two requests ran at once');
+  assert.equal(load.peak(), 2, 'both upstream slots free: the two requests ran at once');
 });

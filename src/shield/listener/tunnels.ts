@@ -34,7 +34,7 @@ export interface Tunnels {
   readonly evicted: number;
   /** Times a client's side of a tunnel was paused for sending over `clientFrames` or `clientBytes`. */
   readonly throttled: number;
-  /** Messages that waited for a slot of their contended upstream (`messageGate`). */
+  /** Messages that waited for a slot of their upstream (none was free) (`messageGate`). */
   readonly messagesWaited: number;
   limits: TunnelLimits;
   /**

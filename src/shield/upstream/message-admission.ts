@@ -59,14 +59,15 @@ const HOLD_MAX_MS = 1_000;
  * elsewhere, docs/benchmarks.md); kept as the better estimate of a message's cost under load.
  */
 export function createMessageGate(queue: AdmissionQueue, now: () => number, latencyMs: () => number | undefined): MessageGate {
+  const holdMs = (): number => {
+    const m = latencyMs();
+    return m === undefined || !Number.isFinite(m) ? 100 : Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, 2 * m));
+  };
   return {
     contended: () => queue.queued > 0 || queue.inFlight >= queue.params.maxInFlight,
-    holdMs() {
-      const m = latencyMs();
-      return m === undefined || !Number.isFinite(m) ? 100 : Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, 2 * m));
-    },
+    holdMs,
     // Half the longest hold: the upstream's current latency, as long as a request takes now.
-    answerAfterMs() { return this.holdMs() / 2; },
+    answerAfterMs: () => holdMs() / 2,
     take(granted) {
       let cancelled = false;
       let retry: NodeJS.Timeout | undefined;
