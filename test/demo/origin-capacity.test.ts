@@ -35,13 +35,34 @@ test('demo origin: a live client\'s message is a lookup on the same workers as p
   await once(ws, 'open');
   for (let i = 0; i < 20 && messages.length < 1; i++) await sleep(10); // the push on connect
   const pushed = messages.length;
-  // Three refreshes at once on a 1-worker, 1-place origin: one served, one queued, one refused.
-  for (let i = 0; i < 3; i++) ws.send(JSON.stringify({ type: 'refresh' }));
+  // Three refreshes at once on a 1-worker, 1-place origin: one served, one queued, one refused;
+  // each answer names the refresh it answers.
+  for (let i = 0; i < 3; i++) ws.send(JSON.stringify({ type: 'refresh', id: 10 + i }));
   for (let i = 0; i < 100 && messages.length < pushed + 3; i++) await sleep(10);
   const answers = messages.slice(pushed, pushed + 3);
   assert.equal(answers.filter((m) => m.error === 'busy').length, 1, JSON.stringify(answers));
   assert.equal(answers.filter((m) => typeof m.status === 'string').length, 2, JSON.stringify(answers));
-  assert.equal(origin.stats().served.live, 2);
+  assert.deepEqual(answers.map((m) => m.re).sort(), [10, 11, 12]);
+  assert.equal(origin.stats().served.live, 3, 'the handshake and two refreshes');
   assert.equal(origin.stats().rejected, 1);
+  ws.close();
+});
+
+test('demo origin: a live handshake is authorised on the same workers as pages — 503 when the origin is too busy to look', async (t) => {
+  const origin = await startOrigin({ maxInFlight: 1, maxQueue: 1, serviceMs: 200 });
+  t.after(() => origin.close());
+  // One page in the worker, one in the queue: the handshake finds no place.
+  const pages = [fetch(`${origin.url}/track/XY1`), fetch(`${origin.url}/track/XY2`)];
+  for (let i = 0; i < 50 && origin.stats().queued < 1; i++) await sleep(5);
+  const refused = new WebSocket(`${origin.url.replace('http', 'ws')}/live/parcel/XY1`);
+  const [, res] = await once(refused, 'unexpected-response') as [unknown, { statusCode: number; headers: Record<string, string> }];
+  assert.equal(res.statusCode, 503);
+  assert.equal(res.headers['retry-after'], '1');
+  await Promise.all(pages);
+  // Idle again: the handshake takes a worker for a lookup's time, then the tunnel opens.
+  assert.equal(origin.stats().served.live, 0);
+  const ws = new WebSocket(`${origin.url.replace('http', 'ws')}/live/parcel/XY1`);
+  await once(ws, 'open');
+  assert.equal(origin.stats().served.live, 1, 'the handshake was looked up before the 101');
   ws.close();
 });

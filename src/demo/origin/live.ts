@@ -28,7 +28,7 @@ ws.onclose = (e) => { document.getElementById('state').textContent = 'connexion 
 };
 
 /**
- * What a message from a live client costs: a status lookup, through the same workers as the
+ * What a live client's handshake or message costs: a lookup, through the same workers as the
  * origin's pages (`req` is the upgrade request, for per-client accounting). Resolves false when
  * the origin is too busy to look (its queue is full).
  */
@@ -37,38 +37,58 @@ export type LiveLookup = (req: IncomingMessage) => Promise<boolean>;
 /**
  * Live parcel status over WebSocket (RFC 6455), for the demo's WebSocket page: a client connected
  * to /live/parcel/{id} gets the parcel's status every `intervalMs`, moving one step each time, with
- * the name of the origin server that sends it (the demo runs two behind the shield). Every text
- * message a client sends asks for the status now ("refresh"), as a live application's client
- * messages do: each costs a lookup (`lookup`), answered with the status, or `{"error":"busy"}`
- * when the origin could not look. A client that sends many makes the origin work for each one —
- * what a WebSocket message flood costs an application behind any proxy that only relays frames.
+ * the name of the origin server that sends it (the demo runs two behind the shield).
+ *
+ * With `lookup`, the application works as live applications do:
+ * - **the handshake is authorised** before the 101 — one lookup (a session or subscription
+ *   check), answered 503 when the origin is too busy to look: opening a tunnel costs the origin
+ *   what a page does, so handshakes opened faster than it can look are a flood of their own;
+ * - **every text message a client sends asks for the status now** ("refresh"): each costs a
+ *   lookup, answered with the status, or `{"error":"busy"}` when the origin could not look. A
+ *   message `{"type":"refresh","id":N}` gets its answer with `"re":N`, so a client can tell its
+ *   answer from the pushes. A client that sends many makes the origin work for each one — what a
+ *   WebSocket message flood costs an application behind any proxy that only relays frames.
  */
 export function attachLiveStatus(server: Server, name: string, intervalMs = 2_000, lookup?: LiveLookup): () => void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const m = /^\/live\/parcel\/([A-Za-z0-9-]{1,40})$/.exec(req.url ?? '');
-    if (!m) { socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'); return; }
+  const open = (req: IncomingMessage, socket: Duplex, head: Buffer, id: string): void => {
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const id = m[1] as string;
       let step = (createHash('sha256').update(id).digest()[0] ?? 0) % 2;
+      const status = (re?: number): string => JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now(), ...(re !== undefined ? { re } : {}) });
       const push = (): void => {
-        ws.send(JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now() }));
+        ws.send(status());
         if (step < STEPS.length - 1) step++;
       };
       push();
       const timer = setInterval(push, intervalMs);
       if (lookup) {
-        ws.on('message', (_data, isBinary) => {
+        ws.on('message', (data, isBinary) => {
           if (isBinary) return;
+          const re = refreshId(data);
           void lookup(req).then((ok) => {
             if (ws.readyState !== ws.OPEN) return;
-            if (ok) ws.send(JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now() }));
-            else ws.send(JSON.stringify({ error: 'busy' }));
+            ws.send(ok ? status(re) : JSON.stringify({ error: 'busy', ...(re !== undefined ? { re } : {}) }));
           });
         });
       }
       ws.on('close', () => clearInterval(timer));
       ws.on('error', () => clearInterval(timer));
+    });
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const m = /^\/live\/parcel\/([A-Za-z0-9-]{1,40})$/.exec(req.url ?? '');
+    if (!m) { socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'); return; }
+    const id = m[1] as string;
+    if (!lookup) { open(req, socket, head, id); return; }
+    // Node's server stops watching an upgraded socket's errors: a client resetting it while its
+    // handshake waits for a worker must not end the process.
+    const onError = (): void => { socket.destroy(); };
+    socket.on('error', onError);
+    void lookup(req).then((ok) => {
+      socket.off('error', onError);
+      if (socket.destroyed) return;
+      if (!ok) { socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'); return; }
+      open(req, socket, head, id);
     });
   };
   server.on('upgrade', onUpgrade);
@@ -77,4 +97,14 @@ export function attachLiveStatus(server: Server, name: string, intervalMs = 2_00
     for (const c of wss.clients) c.terminate();
     wss.close();
   };
+}
+
+/** The id of a refresh message (`{"type":"refresh","id":N}`), or undefined. */
+function refreshId(data: unknown): number | undefined {
+  try {
+    const m = JSON.parse(String(data)) as { id?: unknown };
+    return typeof m.id === 'number' && Number.isSafeInteger(m.id) ? m.id : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -278,7 +278,8 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
   });
   server.keepAliveTimeout = 30_000;
-  // A live client's message is a status lookup: a worker for a tracking lookup's time, like a page.
+  // A live client's handshake (its session checked) and each of its messages (a status lookup):
+  // a worker for a tracking lookup's time, like a page.
   const liveLookup = async (req: IncomingMessage): Promise<boolean> => {
     const client = clientOf(req);
     const release = await gate.acquire();
