@@ -447,3 +447,62 @@ test('while the upstream is contended, frames a client sends into a tunnel wait 
     ws.terminate();
   }
 });
+
+test('a WebSocket handshake waits for an upstream slot like a request: behind the pages already queued, 503 + Retry-After when the queue is full, its place given up when the client leaves', async (t) => {
+  // One slot, pages held until the test lets them go; the upgrade handler counts handshakes as they arrive.
+  const seen: string[] = [];
+  const held: Array<() => void> = [];
+  const http = createServer((req, res) => {
+    seen.push(`page ${req.url}`);
+    held.push(() => { res.writeHead(200, { 'content-length': 2, 'cache-control': 'no-store' }); res.end('ok'); });
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (req, socket, head) => { seen.push(`upgrade ${req.url}`); wss.handleUpgrade(req, socket, head, () => {}); });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(() => { for (const c of wss.clients) c.terminate(); http.close(); });
+  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const shield = await startTestShield(t, origin, { routes: wsRoutes(), upstreams: { origin: { url: origin, timeoutMs: 5_000, connections: 1, maxQueue: 2 } },
+    detection: { enabled: false } });
+  const until = async (f: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); };
+  const first = fetch(`${shield.url}/page/1`).then((r) => r.status);
+  await until(() => seen.length === 1);
+  const second = fetch(`${shield.url}/page/2`).then((r) => r.status);
+  await new Promise((r) => setTimeout(r, 50));
+  // The handshake takes the queue's last place; a second one finds it full.
+  const live = connectWs(`${shield.url.replace('http', 'ws')}/live/a`);
+  await new Promise((r) => setTimeout(r, 50));
+  const refused = await rawExchange(shield.port, 'GET /live/b HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  assert.equal(statusOf(refused), 503);
+  assert.match(refused, /\r\nretry-after: 1\r\n/i);
+  assert.deepEqual(seen, ['page /page/1'], 'nothing reached the upstream past its one slot');
+  // Pages go in their turn, then the handshake.
+  held.shift()!();
+  await until(() => seen.length === 2);
+  held.shift()!();
+  const { ws, status } = await live;
+  assert.equal(status, 101);
+  assert.deepEqual(seen, ['page /page/1', 'page /page/2', 'upgrade /live/a']);
+  assert.deepEqual(await Promise.all([first, second]), [200, 200]);
+  // The 101 gave the slot back: a page is served while the tunnel stays open.
+  const third = fetch(`${shield.url}/page/3`).then((r) => r.status);
+  await until(() => seen.length === 4);
+  held.shift()!();
+  assert.equal(await third, 200);
+  // A client that leaves while its handshake waits gives up its place: the upstream never sees it.
+  const fourth = fetch(`${shield.url}/page/4`).then((r) => r.status);
+  await until(() => seen.length === 5);
+  const leaving = await openSocket(shield.port);
+  leaving.write('GET /live/c HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  leaving.destroy();
+  await new Promise((r) => setTimeout(r, 50));
+  held.shift()!();
+  assert.equal(await fourth, 200);
+  const fifth = fetch(`${shield.url}/page/5`).then((r) => r.status);
+  await until(() => seen.length === 6);
+  held.shift()!();
+  assert.equal(await fifth, 200);
+  assert.deepEqual(seen.slice(3), ['page /page/3', 'page /page/4', 'page /page/5'], 'the abandoned handshake never went upstream');
+  ws.terminate();
+});

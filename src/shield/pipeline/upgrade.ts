@@ -12,6 +12,8 @@ import { filterResponseHeaders } from '../upstream/headers.js';
 import { upstreamErrorCode } from '../upstream/error-code.js';
 import type { Upstream } from '../upstream/pools.js';
 import { requestUpgrade } from '../upstream/websocket.js';
+import { admitHandshake } from '../upstream/handshake-admission.js';
+import type { AdmissionQueue } from '../upstream/admission.js';
 import type { Pipeline } from './handler.js';
 import type { UpstreamRequest } from './phases.js';
 import { isPromise, runFilters } from './run.js';
@@ -19,6 +21,7 @@ import { isPromise, runFilters } from './run.js';
 /** What the upgrade path needs of a configuration besides the pipeline. */
 export interface UpgradePipeline extends Pipeline {
   readonly upstreams: Map<string, Upstream>;
+  readonly admission: Map<string, AdmissionQueue>;
 }
 
 /**
@@ -70,38 +73,53 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       if (!route || !upstream) return refuse('RMP_ERR_UPGRADE');
       // A shared address (a carrier NAT) holds places as the many clients it carries, as at the gate.
       if (!o.tunnels.reserve(ctx.clientKey, o.isShared?.(ctx.clientKey) === true ? SHARED_CAP_FACTOR : 1)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
-      const server = upstream.pick(ctx);
-      if (server === undefined) { o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
-      server.outstanding++;
-      const t0 = performance.now();
-      const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
-        ctx.upstreamMs = performance.now() - t0;
-        if (out.kind !== 'upgraded') {
-          server.outstanding--;
-          o.tunnels.unreserve(ctx.clientKey);
-          if (out.kind === 'error') {
-            upstream.health.onFailure(server.index, p.now());
-            return refuse(upstreamErrorCode(out.error));
+      const send = (release: () => void): void => {
+        // The client left while its handshake waited.
+        if (handshake.closed) { release(); o.tunnels.unreserve(ctx.clientKey); return; }
+        const server = upstream.pick(ctx);
+        if (server === undefined) { release(); o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
+        server.outstanding++;
+        const t0 = performance.now();
+        const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
+          ctx.upstreamMs = performance.now() - t0;
+          // The upstream answered the handshake: the work it cost is done (the tunnel's messages are metered on their own).
+          release();
+          if (out.kind !== 'upgraded') {
+            server.outstanding--;
+            o.tunnels.unreserve(ctx.clientKey);
+            if (out.kind === 'error') {
+              upstream.health.onFailure(server.index, p.now());
+              return refuse(upstreamErrorCode(out.error));
+            }
+            if (out.response.statusCode && out.response.statusCode >= 500) upstream.health.onFailure(server.index, p.now());
+            // The origin declined (its own auth, a 426 for another version): its answer goes back as is.
+            res.writeHead(out.response.statusCode ?? 502, filterResponseHeaders(out.response.headers));
+            out.response.pipe(res);
+            return;
           }
-          if (out.response.statusCode && out.response.statusCode >= 500) upstream.health.onFailure(server.index, p.now());
-          // The origin declined (its own auth, a 426 for another version): its answer goes back as is.
-          res.writeHead(out.response.statusCode ?? 502, filterResponseHeaders(out.response.headers));
-          out.response.pipe(res);
-          return;
-        }
-        upstream.health.onSuccess(server.index);
-        const opened = !handshake.closed;
-        // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
-        handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
-          server.outstanding--;
-          if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
-          else o.tunnels.unreserve(ctx.clientKey);
+          upstream.health.onSuccess(server.index);
+          const opened = !handshake.closed;
+          // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
+          handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
+            server.outstanding--;
+            if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
+            else o.tunnels.unreserve(ctx.clientKey);
+          });
+          if (!opened) return;
+          log(101);
+          o.bus.emit('websocket:open', { client: ctx.client, upstream: upstream.name, server: server.name });
         });
-        if (!opened) return;
-        log(101);
-        o.bus.emit('websocket:open', { client: ctx.client, upstream: upstream.name, server: server.name });
+        handshake.onClose(cancel);
+      };
+      const queue = p.admission.get(route.upstream);
+      if (queue === undefined || !upstream.health.anyAvailable) return send(() => {});
+      // The handshake is a request to the upstream: it waits for a slot like one (upstream/handshake-admission.ts).
+      const cancelWait = admitHandshake(queue, ctx, p.now, send, (code) => {
+        o.tunnels.unreserve(ctx.clientKey);
+        // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated, as for any request.
+        refuse(code, 1);
       });
-      handshake.onClose(cancel);
+      handshake.onClose(cancelWait);
     };
 
     const afterRequestFilters = (v: Verdict | undefined): void => {

@@ -156,6 +156,8 @@ export interface UpstreamPressure {
   readonly queueWaitMs: number;
 }
 
+/** A route class's rank in the queue (0 = critical … 3 = low); `none` (no route matched) is low. */
+export const CLASS_RANK: Readonly<Record<'critical' | 'high' | 'normal' | 'low' | 'none', number>> = Object.freeze({ critical: 0, high: 1, normal: 2, low: 3, none: 3 });
 /** Default shares of a full queue by rank (critical, high, normal, low): the lowest class is pushed out first. */
 export const CLASS_WEIGHTS: readonly number[] = Object.freeze([8, 4, 2, 1]);
 /** Default deadline offsets by rank (critical, high, normal, low), ms. */

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
 import { isRempartError, type ErrorCode } from '../../core/errors.js';
-import type { RouteClass } from '../../config/schema.js';
 import { onExchangeEnd, type RequestContext } from '../context.js';
 import type { BodyGuards, BodyLimits } from '../body-guard.js';
 import { hasRequestBody } from '../http-message.js';
@@ -11,7 +10,7 @@ import type { BodyObserver, Failure, UpstreamRequest, UpstreamResponseFilter } f
 import type { Verdict } from '../verdict.js';
 import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
-import type { AdmissionQueue, AdmissionRejection, Waiter } from './admission.js';
+import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 import type { ServerHealth } from './health/monitor.js';
 import { isReplayable, isRetryableError } from './retry.js';
@@ -61,8 +60,6 @@ export interface Forwarder {
   evictStalled(now: number): number;
 }
 
-const RANK: Record<RouteClass | 'none', number> = { critical: 0, high: 1, normal: 2, low: 3, none: 3 };
-
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
 const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
 
@@ -98,7 +95,7 @@ class Exchange implements Waiter {
     readonly queue: AdmissionQueue,
     readonly cb: ForwardCallbacks,
   ) {
-    this.rank = RANK[subject.admissionClass ?? subject.routeClass];
+    this.rank = CLASS_RANK[subject.admissionClass ?? subject.routeClass];
     this.tier = subject.tier;
   }
 

@@ -1,0 +1,48 @@
+import type { RequestContext } from '../context.js';
+import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
+
+/** How a handshake's wait for an upstream slot ended, when it did not start. */
+export type HandshakeRefusal = 'RMP_ERR_QUEUE_TIMEOUT' | 'RMP_ERR_UPSTREAM_BUSY';
+
+/**
+ * A WebSocket upgrade request (RFC 6455 §4.1) waits for a slot of its upstream's admission queue
+ * like any request, and holds it until the upstream answers the handshake (101 or anything else):
+ * that answer is the end of the work the handshake costs. Applications do work there — the
+ * session cookie looked up, the subscription authorised — and an upgrade that went straight to a
+ * server on a connection of its own was the one request no queue counted: handshakes opened
+ * faster than the upstream can authorise them (the drill's websocket-hold, 1,500 a second) reached
+ * it all at once. The tunnel that follows is not a request: its messages are metered on their own
+ * (message-admission.ts), and the slot is back once the 101 arrives.
+ *
+ * The handshake waits in its route's class at its client's tier (a known customer's live page
+ * before a flood's), with the request's context as the subject the queue re-judges at the head.
+ * Returns the function that takes a waiting handshake out of the queue (its client left).
+ */
+export function admitHandshake(
+  queue: AdmissionQueue,
+  ctx: RequestContext,
+  now: () => number,
+  started: (release: () => void) => void,
+  refused: (code: HandshakeRefusal) => void,
+): () => void {
+  let released = false;
+  const w: Waiter = {
+    rank: CLASS_RANK[ctx.admissionClass ?? ctx.routeClass],
+    tier: ctx.tier,
+    subject: ctx,
+    enqueuedAt: now(),
+    state: 'new',
+    start() {
+      ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
+      ctx.admittedTier = w.filed ?? ctx.tier;
+      started(() => { if (!released) { released = true; queue.release(now()); } });
+    },
+    reject(why: AdmissionRejection) {
+      ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
+      refused(why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY');
+    },
+  };
+  queue.admit(w, w.enqueuedAt);
+  // A client that leaves while its handshake waits takes it out of the queue.
+  return () => queue.cancel(w);
+}
