@@ -1,7 +1,8 @@
 import { Pool } from 'undici';
+import { WebSocket } from 'ws';
 import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
-import { connectorFrom } from './local-ports.js';
-import { browserHeaders, type BrowserIdentity, type ResourceKind } from './headers.js';
+import { connectorFrom, drillLocalPorts } from './local-ports.js';
+import { browserHeaders, websocketHeaders, type BrowserIdentity, type ResourceKind } from './headers.js';
 
 /** Options of one simulated browser. */
 export interface BrowserOptions {
@@ -36,9 +37,22 @@ export interface BrowserResponse extends ChallengeResponse {
   challenged: boolean;
 }
 
+/** How a WebSocket handshake ended: 101 with the open socket, or the refusal's status (0: no answer). */
+export interface WebSocketOpening {
+  status: number;
+  socket?: WebSocket;
+  /** Why no status came: 'timeout' (no answer in time), 'aborted', or 'error'. */
+  failure?: 'timeout' | 'aborted' | 'error';
+}
+
 /** A cookie-keeping, redirect-following HTTP client bound to one source address. */
 export interface Browser {
   fetch(method: string, path: string, init?: FetchInit): Promise<BrowserResponse>;
+  /**
+   * Opens a WebSocket on `path` as the page's script would: the browser's cookies and identity, its
+   * source address; no redirect or challenge is followed (a browser's WebSocket cannot).
+   */
+  openWebSocket(path: string, init: { timeoutMs: number; signal?: AbortSignal }): Promise<WebSocketOpening>;
   readonly cookies: ReadonlyMap<string, string>;
   close(): Promise<void>;
 }
@@ -133,6 +147,33 @@ export function createBrowser(opts: BrowserOptions): Browser {
       if (!solved) return { ...res, challenged: true };
       const retry = await follow(method, path, init, signal, timeoutMs);
       return { ...retry, challenged: true };
+    },
+    openWebSocket(path, init) {
+      const headers = websocketHeaders(opts.identity, opts.origin);
+      const cookie = cookieHeader(jar);
+      if (cookie) headers.cookie = cookie;
+      const address = opts.localAddress;
+      const ws = new WebSocket(`${origin.origin.replace(/^http/, 'ws')}${path}`, {
+        headers, handshakeTimeout: init.timeoutMs, perMessageDeflate: false,
+        // The source address on a port the drill picks (drill/local-ports.ts); ws hands these to net.connect.
+        ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}),
+      });
+      return new Promise<WebSocketOpening>((resolve) => {
+        let settled = false;
+        const settle = (o: WebSocketOpening): void => {
+          if (settled) return;
+          settled = true;
+          init.signal?.removeEventListener('abort', onAbort);
+          if (o.socket === undefined) ws.terminate();
+          resolve(o);
+        };
+        const onAbort = (): void => settle({ status: 0, failure: 'aborted' });
+        if (init.signal?.aborted) { onAbort(); return; }
+        init.signal?.addEventListener('abort', onAbort, { once: true });
+        ws.once('open', () => settle({ status: 101, socket: ws }));
+        ws.once('unexpected-response', (_req, res) => { res.resume(); settle({ status: res.statusCode ?? 0 }); });
+        ws.on('error', (err: Error) => settle({ status: 0, failure: /timed out|timeout/i.test(err.message) ? 'timeout' : 'error' }));
+      });
     },
     close: () => pool.destroy(),
   };

@@ -63,3 +63,20 @@ export function browserHeaders(id: BrowserIdentity, kind: ResourceKind, referer?
   h['accept-language'] = id.acceptLanguage;
   return h;
 }
+
+/**
+ * The headers a browser with `id` sends with a WebSocket handshake from a page of `origin` (the
+ * client library adds Host, Upgrade, Connection and the Sec-WebSocket-* fields, RFC 6455 §4.1):
+ * the page's origin, no caching, the same identity as its pages.
+ */
+export function websocketHeaders(id: BrowserIdentity, origin: string): Record<string, string> {
+  const h: Record<string, string> = { pragma: 'no-cache', 'cache-control': 'no-cache', 'user-agent': id.userAgent, origin };
+  if (id.family !== 'safari') {
+    h['sec-fetch-site'] = 'same-origin';
+    h['sec-fetch-mode'] = 'websocket';
+    h['sec-fetch-dest'] = 'empty';
+  }
+  h['accept-encoding'] = 'gzip, deflate, br';
+  h['accept-language'] = id.acceptLanguage;
+  return h;
+}

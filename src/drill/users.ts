@@ -46,11 +46,16 @@ export interface UserSettings {
   pollMaxS: number;
   /** Password every simulated customer knows (the demo origin's). */
   password: string;
+  /**
+   * Share of parcel lookups after which the user follows the parcel live: the live page's
+   * WebSocket, kept open for a think time, with the refresh pressed once (0 = never).
+   */
+  liveShare: number;
 }
 
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
-  paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password',
+  paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -58,7 +63,7 @@ export function classOf(method: string, path: string): DrillClass {
   if (path.startsWith('/api/pay/')) return 'critical';
   if (path.startsWith('/bank/login') && method === 'POST') return 'critical';
   if (path.startsWith('/bank/')) return 'high';
-  if (path.startsWith('/track') || path.startsWith('/search')) return 'normal';
+  if (path.startsWith('/track') || path.startsWith('/search') || path.startsWith('/live/')) return 'normal';
   return 'low';
 }
 
@@ -151,6 +156,58 @@ export async function trackingSession(ctx: UserContext, firstVisit: boolean): Pr
     const id = parcelId(ctx.rng);
     const done = await withReloads(ctx, 'GET', `/track/${id}`, 'GET /track/:id', { kind: 'json', referer: `${ctx.origin}/track` });
     if (!ctx.signal.aborted) ctx.goal('lookup', done);
+    if (done && ctx.rng.next() < ctx.settings.liveShare) await followLive(ctx, id);
+  }
+}
+
+/** Routes of the live page's WebSocket as samples name them (the report sums them as `live`). */
+export const LIVE_OPEN_ROUTE = 'WS /live/parcel/:id';
+export const LIVE_REFRESH_ROUTE = 'WS refresh';
+
+/**
+ * Following a parcel live, as the tracking page's script does (the demo's /live/parcel/{id}): a
+ * WebSocket opened with the browser's cookies, kept open while the user reads (one think time),
+ * the refresh pressed once in the middle — a message the application answers with a lookup. Two
+ * samples, class normal like the lookup: the handshake (ok on 101; a refusal's status otherwise;
+ * the user does not retry) and the refresh (ok when its answer came, 503 when the application
+ * answered busy, a timeout after the user's patience). The answer is the frame that names the
+ * refresh (`re`): the application also pushes the status on its own every 2 s.
+ */
+async function followLive(ctx: UserContext, id: string): Promise<void> {
+  if (ctx.signal.aborted) return;
+  const path = `/live/parcel/${id}`;
+  const startMs = ctx.now();
+  const o = await ctx.browser.openWebSocket(path, { timeoutMs: ctx.settings.patienceMs, signal: ctx.requestSignal });
+  const latencyMs = ctx.now() - startMs;
+  const outcome: Outcome = o.socket ? 'ok' : o.status > 0 ? 'http_error' : ctx.requestSignal.aborted ? 'unfinished' : o.failure === 'timeout' ? 'timeout' : 'error';
+  ctx.record({ startMs, latencyMs, cls: 'normal', route: LIVE_OPEN_ROUTE, status: o.status, outcome });
+  const ws = o.socket;
+  if (!ws) return;
+  try {
+    const [a, b] = ctx.settings.thinkS;
+    if (!(await think(ctx, [a / 2, b / 2]))) return;
+    const re = ctx.rng.int(1, 1_000_000);
+    const sent = ctx.now();
+    const answer = await new Promise<'ok' | 'busy' | 'none' | 'closed'>((resolve) => {
+      const done = (v: 'ok' | 'busy' | 'none' | 'closed'): void => { clearTimeout(timer); ws.off('message', onMessage); ws.off('close', onClose); resolve(v); };
+      const onMessage = (data: unknown): void => {
+        let m: { re?: unknown; error?: unknown };
+        try { m = JSON.parse(String(data)) as typeof m; } catch { return; }
+        if (m.re === re) done(m.error === undefined ? 'ok' : 'busy');
+      };
+      const onClose = (): void => done('closed');
+      const timer = setTimeout(() => done('none'), ctx.settings.patienceMs);
+      ws.on('message', onMessage);
+      ws.once('close', onClose);
+      ws.send(JSON.stringify({ type: 'refresh', id: re }));
+    });
+    const refreshOutcome: Outcome = answer === 'ok' ? 'ok' : answer === 'busy' ? 'http_error' : ctx.requestSignal.aborted ? 'unfinished' : answer === 'none' ? 'timeout' : 'error';
+    ctx.record({ startMs: sent, latencyMs: ctx.now() - sent, cls: 'normal', route: LIVE_REFRESH_ROUTE, status: answer === 'ok' ? 200 : answer === 'busy' ? 503 : 0, outcome: refreshOutcome });
+    await think(ctx, [a / 2, b / 2]);
+  } finally {
+    ws.close(1000);
+    // A peer that does not answer the close frame is not waited for (ws would wait 30 s).
+    setTimeout(() => ws.terminate(), 1_000).unref();
   }
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startOrigin } from '../../src/demo/origin/server.js';
 import { runDrill } from '../../src/drill/run.js';
+import { LIVE_OPEN_ROUTE, LIVE_REFRESH_ROUTE } from '../../src/drill/users.js';
 import { createBrowser } from '../../src/drill/browser.js';
 import { createPowSolver } from '../../src/drill/challenge.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
@@ -23,7 +24,7 @@ test('known responses through real sockets: every 4th normal-class answer is a 5
   t.after(srv.close);
   const r = await runDrill({
     target: srv.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 12, bankingUsers: 0, timeScale: 20, seed: 3,
-    userSettings: { reloads: [0, 0] }, graceMs: 2000,
+    userSettings: { reloads: [0, 0], liveShare: 0 }, graceMs: 2000,
   });
   const n = r.legit.classes.normal;
   assert.equal(n.unfinished, 0);
@@ -72,6 +73,58 @@ test('banking users log in (303 + cookie), browse, and poll a payment until appr
   assert.ok(r.origin.available && r.origin.servedByGroup.account! >= 4, 'account pages served (cookie kept)');
   assert.equal(r.origin.legitReached, r.origin.served + r.origin.rejected);
   assert.equal(r.origin.attackReached, 0);
+});
+
+test('tracking users follow parcels live against the demo origin: a WebSocket with the browser\'s cookies and identity, a refresh answered by name', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1 });
+  t.after(origin.close);
+  const handshakes: Array<Record<string, unknown>> = [];
+  origin.server.prependListener('upgrade', (req) => handshakes.push({ ...req.headers }));
+  const r = await runDrill({
+    target: origin.url, scenario: 'none', durationS: 4, leadS: 0, trackingUsers: 4, bankingUsers: 0, timeScale: 20, seed: 4,
+    userSettings: { liveShare: 1 }, originStats: `${origin.url}/__origin/stats`,
+  });
+  const open = r.legit.routes[LIVE_OPEN_ROUTE];
+  const refresh = r.legit.routes[LIVE_REFRESH_ROUTE];
+  assert.ok(open && open.attempts >= 4, JSON.stringify(r.legit.routes));
+  assert.equal(open.successRatio, 1);
+  assert.deepEqual(open.statuses, { 101: open.attempts });
+  assert.ok(refresh && refresh.attempts >= 2, JSON.stringify(refresh));
+  assert.equal(refresh.successRatio, 1);
+  assert.equal(r.legit.goals.lookup?.successRatio, 1);
+  // Each handshake and each refresh is a lookup at the origin (group live), as the report's samples say.
+  assert.ok(r.origin.servedByGroup.live! >= open.attempts + refresh.attempts, JSON.stringify(r.origin.servedByGroup));
+  // The handshakes carried what a browser's do: its identity and the page's origin.
+  assert.ok(handshakes.length >= open.attempts);
+  for (const h of handshakes) {
+    assert.equal(h.origin, origin.url);
+    assert.match(String(h['user-agent']), /^Mozilla\/5\.0/);
+    assert.equal(h['sec-websocket-version'], '13');
+  }
+});
+
+test('a browser opens a WebSocket with its cookies; a refused handshake is its status, an unanswered one a timeout', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1 });
+  t.after(origin.close);
+  const seen: Array<string | undefined> = [];
+  origin.server.prependListener('upgrade', (req) => seen.push(req.headers.cookie));
+  const browser = createBrowser({ origin: origin.url, identity: ALL_IDENTITIES[0]!, cookies: [['rp_rep', 'v1.abc'], ['sid', '42']] });
+  t.after(() => browser.close());
+  const ok = await browser.openWebSocket('/live/parcel/XY1', { timeoutMs: 2_000 });
+  assert.equal(ok.status, 101);
+  assert.deepEqual(seen, ['rp_rep=v1.abc; sid=42']);
+  ok.socket!.terminate();
+  assert.equal((await browser.openWebSocket('/live/nowhere', { timeoutMs: 2_000 })).status, 404);
+  // A listener that never answers: the handshake times out.
+  const { createServer } = await import('node:net');
+  const silent = createServer(() => {}).listen(0, '127.0.0.1');
+  await new Promise((r) => silent.once('listening', r));
+  t.after(() => silent.close());
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  const mute = createBrowser({ origin: `http://127.0.0.1:${port}`, identity: ALL_IDENTITIES[0]! });
+  const none = await mute.openWebSocket('/live/parcel/XY1', { timeoutMs: 200 });
+  assert.deepEqual({ status: none.status, failure: none.failure }, { status: 0, failure: 'timeout' });
+  await mute.close();
 });
 
 test('a browser keeps cookies, follows same-origin redirects only, and solves a challenge paying the CPU', async (t) => {
