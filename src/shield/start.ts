@@ -226,7 +226,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     entry: handler,
     onStopWarning: (open) => log.warn({ open }, 'shutdown grace over: closing connections with requests in flight'),
     tunnels,
-    upgrade: createUpgradeAdapter(tunnels, createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining, isShared: (key) => detector.isSharedAddress(key) })),
+    upgrade: createUpgradeAdapter(tunnels, createUpgradeHandler(() => runtime, { tunnels, bus, nextId, draining: () => draining, isShared: (key) => detector.isSharedAddress(key), pace })),
   });
   // A disabled server's WebSocket tunnels close too (a drained one keeps them until they end).
   bus.on('upstream:server', (t) => {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTunnels } from '../../src/shield/listener/tunnels.js';
-import type { MessageGate } from '../../src/shield/upstream/message-admission.js';
+import type { MessageGate, MessagePlace, MessageSender } from '../../src/shield/upstream/message-admission.js';
 
 /** Two connected loopback sockets. */
 async function pair(t: { after(fn: () => unknown): void }): Promise<[Socket, Socket]> {
@@ -106,4 +106,50 @@ test('tunnel: each message takes a slot, holds it until the upstream answers; co
   origin.write(frame(0x1, 'answer five', false));
   await until(() => released === 5, 'an answer after it does');
   assert.ok(atBrowser.length > 0, 'the upstream\'s answers reached the client');
+});
+
+test('tunnel: each message is placed once by the tunnel\'s sender, however often it is turned back; its place is done when answered, or when the tunnel ends', async (t) => {
+  let contended = true;
+  const asks: Array<{ granted: (release: () => void) => void; place: MessagePlace | undefined }> = [];
+  const gate: MessageGate = {
+    contended: () => contended,
+    take: (granted, place) => { asks.push({ granted, place }); return () => undefined; },
+    holdMs: () => 10_000,
+    answerAfterMs: () => 0,
+  };
+  const log: string[] = [];
+  let n = 0;
+  const sender: MessageSender = {
+    start() {
+      const i = ++n;
+      log.push(`start ${i}`);
+      return { rank: 2, tier: i, done: () => log.push(`done ${i}`) };
+    },
+  };
+  const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
+  const [browser, shieldClientSide] = await pair(t);
+  const [shieldUpstreamSide, origin] = await pair(t);
+  let atOrigin = 0;
+  origin.on('data', (b: Buffer) => { atOrigin += b.length; });
+  let ended = false;
+  assert.ok(tunnels.reserve('c'));
+  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s', sender }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => { ended = true; });
+  const one = frame(0x1, 'one', true);
+  browser.write(one);
+  await until(() => asks.length === 1, 'the message asked for a slot');
+  assert.deepEqual(asks[0]!.place && { rank: asks[0]!.place.rank, tier: asks[0]!.place.tier }, { rank: 2, tier: 1 }, 'at its sender\'s place');
+  asks[0]!.granted(() => undefined);
+  await until(() => atOrigin === one.length, 'sent once granted');
+  // The next message waits for the tunnel's slot (contended): placed only when it asks the queue.
+  browser.write(frame(0x1, 'two', true));
+  await sleep(30);
+  assert.deepEqual(log, ['start 1'], 'not placed while it waits for its own tunnel\'s slot');
+  origin.write(frame(0x1, 'answer one', false));
+  await until(() => asks.length === 2, 'asks once the first was answered');
+  assert.deepEqual(log, ['start 1', 'done 1', 'start 2']);
+  // Turned back (the fake never grants): it stays placed once; the tunnel ends with it waiting.
+  contended = false;
+  browser.destroy();
+  await until(() => ended, 'the tunnel ended');
+  assert.deepEqual(log, ['start 1', 'done 1', 'start 2', 'done 2'], 'the waiting message\'s place is done too');
 });

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
 import type { GcraParams } from '../limits/gcra.js';
 import { throttleStep } from '../limits/throttle.js';
-import type { MessageGate } from '../upstream/message-admission.js';
+import type { MessageGate, MessagePlace, MessageSender } from '../upstream/message-admission.js';
 
 /** What a tunnel is for, so operators and reloads can pick tunnels to close. */
 export interface TunnelInfo {
@@ -12,6 +12,8 @@ export interface TunnelInfo {
   readonly upstream: string;
   readonly server: string;
   readonly serverUrl: string;
+  /** Who sends its messages, for their place in the upstream's queue (`messageGate`); absent: the worst. */
+  readonly sender?: MessageSender;
 }
 
 /** Caps and timeout of upgraded connections. */
@@ -313,7 +315,9 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // it until the upstream sends something back on this tunnel, or the gate's hold time: the
       // upstream's work is counted where requests are. While the upstream is contended a tunnel has
       // one message there at a time; otherwise a chatty one may hold several.
-      const slots: Array<{ release: () => void; timer: NodeJS.Timeout; answerFrom: number }> = [];
+      const slots: Array<{ release: () => void; timer: NodeJS.Timeout; answerFrom: number; place: MessagePlace | undefined }> = [];
+      // The message at the gate: placed once as it starts, however often it is turned back.
+      let placed: MessagePlace | undefined;
       let afterSlot: (() => void) | undefined;
       let cancelTake: (() => void) | undefined;
       // A slot came for the message waiting at the gate: it goes at the relay's next ask.
@@ -321,12 +325,13 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;
       const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
-      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout; answerFrom: number }): void => {
+      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout; answerFrom: number; place: MessagePlace | undefined }): void => {
         const i = slots.indexOf(slot);
         if (i === -1) return;
         slots.splice(i, 1);
         clearTimeout(slot.timer);
         slot.release();
+        slot.place?.done();
         const next = afterSlot;
         afterSlot = undefined;
         next?.();
@@ -336,8 +341,8 @@ export function createTunnels(initial: TunnelLimits, opts: {
         const now = performance.now();
         for (let n = completed; n > 0 && slots.length > 0 && slots[0]!.answerFrom <= now; n--) giveBack(slots[0]!);
       };
-      const hold = (release: () => void, g: MessageGate): void => {
-        const slot = { release, timer: setTimeout(() => giveBack(slot), g.holdMs()), answerFrom: performance.now() + g.answerAfterMs() };
+      const hold = (release: () => void, g: MessageGate, place: MessagePlace | undefined): void => {
+        const slot = { release, timer: setTimeout(() => giveBack(slot), g.holdMs()), answerFrom: performance.now() + g.answerAfterMs(), place };
         slot.timer.unref();
         slots.push(slot);
       };
@@ -346,16 +351,19 @@ export function createTunnels(initial: TunnelLimits, opts: {
         pass(resume) {
           if (ready) { ready = false; waited = false; return true; }
           const g = opts.messageGate?.(info.upstream);
-          if (g === undefined) { waited = false; return true; }
+          if (g === undefined) { waited = false; placed?.done(); placed = undefined; return true; }
           if (slots.length > 0 && g.contended()) { afterSlot = resume; countWait(); return false; }
           let inPass = true;
           let now = false;
+          // Placed when it asks for a slot: its sender's pace then counts it, until it is answered.
+          const place = placed ??= info.sender?.start();
           const cancel = g.take((release) => {
             cancelTake = undefined;
-            hold(release, g);
+            placed = undefined;
+            hold(release, g, place);
             if (inPass) now = true;
             else { ready = true; resume(); }
-          });
+          }, place);
           inPass = false;
           if (now) { waited = false; return true; }
           cancelTake = cancel;
@@ -394,6 +402,8 @@ export function createTunnels(initial: TunnelLimits, opts: {
         // Its place in the upstream's queue, or the slot its last frame held, goes back.
         cancelTake?.();
         cancelTake = undefined;
+        placed?.done();
+        placed = undefined;
         afterSlot = undefined;
         for (const slot of [...slots]) giveBack(slot);
         client.destroy();

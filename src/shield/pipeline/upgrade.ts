@@ -17,6 +17,8 @@ import type { AdmissionQueue } from '../upstream/admission.js';
 import type { Pipeline } from './handler.js';
 import type { UpstreamRequest } from './phases.js';
 import { isPromise, runFilters } from './run.js';
+import type { IdentityPace } from '../detect/identity-pace.js';
+import { createMessageSender } from '../filters/upstream-request/pace.js';
 
 /** What the upgrade path needs of a configuration besides the pipeline. */
 export interface UpgradePipeline extends Pipeline {
@@ -32,7 +34,7 @@ export interface UpgradePipeline extends Pipeline {
  * own; its 101 is relayed and the two sockets joined as a tunnel. Other Upgrade values, and
  * WebSocket on other routes, get 400 (RFC 9110 §7.8 lets a server refuse an upgrade).
  */
-export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean; isShared?(clientKey: string): boolean }): UpgradeExchange {
+export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnels: Tunnels; bus: ShieldBus; nextId(): string; draining(): boolean; isShared?(clientKey: string): boolean; pace?: IdentityPace }): UpgradeExchange {
   return function handleUpgrade(req, res, conn, handshake) {
     const p = current();
     const url = req.url ?? '/';
@@ -100,7 +102,9 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
           upstream.health.onSuccess(server.index);
           const opened = !handshake.closed;
           // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
-          handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url }, (reason, durationMs) => {
+          // Its messages are placed as its token's requests would be (filters/upstream-request/pace.ts).
+          const sender = o.pace === undefined ? undefined : createMessageSender(ctx, o.pace, { now: p.now });
+          handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url, ...(sender ? { sender } : {}) }, (reason, durationMs) => {
             server.outstanding--;
             if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
             else o.tunnels.unreserve(ctx.clientKey);

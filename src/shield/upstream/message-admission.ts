@@ -13,8 +13,14 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
  *
  * So each message a client starts in a tunnel (a text or binary frame; continuation and control
  * frames follow freely) takes a slot of the upstream like a request — at once when one is free and
- * nobody waits — in the lowest class at the worst tier: behind every request of every client, and
- * under attack within the headroom flooding paces get (admission.ts, rule 5). It holds the slot
+ * nobody waits — as a request of its sender would: in the tunnel's route class, at the tier of
+ * the token its handshake carried, with every message counted in that token's pace like a request
+ * (a tunnel that floods makes its sender a flooder, its requests included). A tunnel opened without
+ * a token has no pace to read: its messages wait in the lowest class at the worst tier, behind every
+ * request of every client, and under attack within the headroom flooding paces get (admission.ts,
+ * rule 5). At the worst tier for everyone (the first version), customers' own live refreshes timed
+ * out behind the flood's requests: 0 of 21 answered in websocket-flood, 3 of 27 in
+ * challenge-solver, while every page of theirs succeeded (docs/benchmarks.md). It holds the slot
  * until the upstream sends something back on that tunnel after `answerAfterMs` (most applications
  * answer a message; this is when the work it caused ended) or `holdMs` passes. While the upstream is contended a
  * tunnel has one message at a time there. Reading from the client pauses while a message waits:
@@ -25,14 +31,37 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
  * together each time the queue emptied — the origin refused 111–157 requests in such seconds
  * (websocket-flood: 99.2% legit success, mitigated after 9 s).
  */
+/** One message's place in the queue (its sender's, read when the message starts). */
+export interface MessagePlace {
+  /** 0 = critical … 3 = low: the tunnel's route class. */
+  readonly rank: number;
+  /** The sender's tier now: its standing and its pace, this message counted. */
+  readonly tier: number;
+  /** The message was answered, or gave up its slot: it no longer counts as open in the pace. */
+  done(): void;
+}
+
+/**
+ * Who sends a tunnel's messages, as the handshake found it (its token and standing). Absent for
+ * a tunnel opened without a token: with no identity whose pace can be read, its messages wait at
+ * the worst tier, behind every request.
+ */
+export interface MessageSender {
+  /** Called once as each message starts. */
+  start(): MessagePlace;
+}
+
+/** Where a message of a tunnel without a sender waits: the low class, the worst tier. */
+export const ANONYMOUS_MESSAGE: MessagePlace = Object.freeze({ rank: 3, tier: WORST_TIER, done() {} });
+
 export interface MessageGate {
   /** Whether the upstream is contended: requests wait, or it is at its limit (a tunnel then has one message there). */
   contended(): boolean;
   /**
-   * Asks for a slot; `granted` runs once one is given (possibly before this returns) with the
-   * function that gives it back. Returns a cancel function for a tunnel that ends while waiting.
+   * Asks for a slot at `place`; `granted` runs once one is given (possibly before this returns)
+   * with the function that gives it back. Returns a cancel function for a tunnel that ends while waiting.
    */
-  take(granted: (release: () => void) => void): () => void;
+  take(granted: (release: () => void) => void, place?: MessagePlace): () => void;
   /** Longest a message holds its slot when the upstream sends nothing back, ms. */
   holdMs(): number;
   /**
@@ -68,7 +97,7 @@ export function createMessageGate(queue: AdmissionQueue, now: () => number, late
     holdMs,
     // Half the longest hold: the upstream's current latency, as long as a request takes now.
     answerAfterMs: () => holdMs() / 2,
-    take(granted) {
+    take(granted, place = ANONYMOUS_MESSAGE) {
       let cancelled = false;
       let retry: NodeJS.Timeout | undefined;
       let current: Waiter | undefined;
@@ -76,8 +105,8 @@ export function createMessageGate(queue: AdmissionQueue, now: () => number, late
         retry = undefined;
         if (cancelled) return;
         const w: Waiter = {
-          rank: 3,
-          tier: WORST_TIER,
+          rank: place.rank,
+          tier: place.tier,
           enqueuedAt: now(),
           state: 'new',
           start() {

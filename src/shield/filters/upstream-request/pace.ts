@@ -2,7 +2,8 @@ import type { Clock } from '../../../core/clock.js';
 import { named, type UpstreamRequestFilter } from '../../pipeline/phases.js';
 import { onExchangeEnd, type RequestContext } from '../../context.js';
 import type { IdentityPace } from '../../detect/identity-pace.js';
-import { STANDING, tierFor } from '../../upstream/admission.js';
+import { CLASS_RANK, STANDING, tierFor } from '../../upstream/admission.js';
+import type { MessageSender } from '../../upstream/message-admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 
@@ -44,4 +45,30 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
  */
 export function withSourcePace(own: number, pace: IdentityPace, ctx: RequestContext, now: number): number {
   return ctx.sourceKey === undefined ? own : Math.max(own, pace.level(ctx.sourceKey, now));
+}
+
+/**
+ * The sender of a tunnel's messages, from its handshake's request: each message is placed as a
+ * request of the same token would be — its route's class, the tier of the token's standing at its
+ * pace with this message counted (open until answered), raised to its source's pace as requests
+ * are. A live page's refresh is a person's request; a tunnel that floods makes its token a
+ * flooder's, for its requests too. Undefined when the handshake carried no token (nothing to pace):
+ * its messages wait at the worst tier (upstream/message-admission.ts).
+ */
+export function createMessageSender(ctx: RequestContext, pace: IdentityPace, ticker: Clock): MessageSender | undefined {
+  const key = ctx.paceKey;
+  const standing = ctx.baseTier;
+  if (key === undefined || standing === undefined) return undefined;
+  const rank = CLASS_RANK[ctx.admissionClass ?? ctx.routeClass];
+  // Only what the pace needs of the handshake's context is kept, not the context for the tunnel's life.
+  const source = ctx.sourceKey === undefined ? undefined : { sourceKey: ctx.sourceKey } as RequestContext;
+  return {
+    start() {
+      const now = ticker.now();
+      const own = pace.hit(key, now);
+      const level = source === undefined ? own : withSourcePace(own, pace, source, now);
+      let open = true;
+      return { rank, tier: tierFor(standing, level), done() { if (open) { open = false; pace.done(key); } } };
+    },
+  };
 }
