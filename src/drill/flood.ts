@@ -1,12 +1,12 @@
-import { setMaxListeners } from 'node:events';
 import { Pool } from 'undici';
-import { applySetCookie, createBrowser } from './browser.js';
+import { applySetCookie } from './browser.js';
 import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
 import { browserHeaders, type BrowserIdentity } from './headers.js';
 import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
 import { connectorFrom } from './local-ports.js';
+import { browseFirst, type WarmupSpec } from './warmup.js';
 
 /** One attacking source: its address, its connections, its cookies (for clearance), its browser identity. */
 export interface FloodSource {
@@ -52,7 +52,7 @@ export interface FloodSpec {
    * Before the flood, each bot browses like a customer from `fromS` to `startS`: `pages` page loads
    * (home first) with browser headers, redirects, cookies and challenges, then floods with that jar.
    */
-  warmup?: { fromS: number; pages: number; page(rng: Rng, pageIndex: number): string };
+  warmup?: WarmupSpec;
   /**
    * HTTP/1.1 pipelining: requests each connection writes before the first answer comes back
    * (default 1, none). The source's concurrency is connections × this.
@@ -185,7 +185,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   };
 
   const done = (async () => {
-    if (spec.warmup) await browseFirst(spec, env, sources, warm!, () => solved++);
+    if (spec.warmup) await browseFirst(spec.warmup, spec.startS, env, sources, warm!, spec.solver, () => solved++);
     if (warm) warm.botsWithCookies = sources.filter((s) => s.cookies.size > 0).length;
     lastMs = env.now();
     const timer = setInterval(tick, TICK_MS);
@@ -225,47 +225,3 @@ function botHttp(env: FloodEnv, src: FloodSource, conns: number): ChallengeHttp 
   };
 }
 
-/**
- * Warm-up of browse-then-flood bots: each bot is a browser (same identity and address as its flood)
- * loading `pages` pages at random times before the attack, keeping what the site sets, solving any
- * challenge as a browser does; its jar becomes the flood's. Pages are spread so the warm-up looks
- * like customers, not a burst.
- */
-async function browseFirst(spec: FloodSpec, env: FloodEnv, sources: FloodSource[], warm: { pages: number; ok: number }, onSolved: () => void): Promise<void> {
-  const w = spec.warmup!;
-  const fromMs = w.fromS * 1000;
-  const toMs = Math.max(fromMs, spec.startS * 1000 - 250);
-  const countingSolver: ChallengeSolver | undefined = spec.solver && {
-    detect: (res) => spec.solver!.detect(res),
-    solve: async (res, http, signal) => { const ok = await spec.solver!.solve(res, http, signal); if (ok) onSolved(); return ok; },
-  };
-  // The attack starts on time whatever the warm-up's state: pages still loading then are abandoned.
-  const end = new AbortController();
-  const endTimer = setTimeout(() => end.abort(), Math.max(0, spec.startS * 1000 - env.now()));
-  const signal = AbortSignal.any([env.signal, end.signal]);
-  setMaxListeners(0, signal, end.signal);
-  const bot = async (src: FloodSource): Promise<void> => {
-    const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, toMs)).sort((a, b) => a - b);
-    const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
-    let referer: string | undefined;
-    try {
-      for (const [i, at] of times.entries()) {
-        const wait = at - env.now();
-        if (wait > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, wait); signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
-        if (signal.aborted) break;
-        const path = w.page(env.rng, i);
-        warm.pages++;
-        try {
-          const res = await browser.fetch('GET', path, { kind: path.startsWith('/track/') ? 'json' : 'document', ...(referer ? { referer } : {}), timeoutMs: 5_000, signal });
-          if (res.status >= 200 && res.status < 400) warm.ok++;
-          referer = res.url;
-        } catch { /* a page that failed: the bot browses on */ }
-      }
-    } finally {
-      for (const [k, v] of browser.cookies) src.cookies.set(k, v);
-      void browser.close().catch(() => undefined);
-    }
-  };
-  await Promise.all(sources.map(bot));
-  clearTimeout(endTimer);
-}

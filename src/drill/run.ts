@@ -317,7 +317,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, warmup: f.warmup })),
     ...slows.map((s, i) => ({
       c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs,
-      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent,
+      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent, warmup: s.warmup,
     })),
   ].map((x) => {
     const c = x.c;

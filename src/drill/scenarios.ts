@@ -295,6 +295,23 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'websocket-flood', kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'websocket-browse-flood': {
+    name: 'websocket-browse-flood', summary: 'websocket-flood from bots that browsed like customers first (browser headers, normal pages, cookies kept): their tunnels\' handshakes carry what customers\' carry, so their messages come from identities with a standing, not from anonymous tunnels.',
+    params: {
+      connections: num(600, 'tunnels held at once (attempted)', 1, 50_000), sources: num(200, 'source addresses', 1, 10_000),
+      openRate: num(600, 'new handshakes per second at most', 1), intervalMs: num(1000, 'ms between two messages on a tunnel (real time)', 10),
+      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [],
+      slow: [{
+        label: 'websocket-browse-flood', kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!,
+        path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS, warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
+      }],
+    }),
+  },
   'header-randomizer': {
     name: 'header-randomizer', summary: 'Every request picks a new user agent, accept-language, referer from the same pool real browsers use.',
     params: floodParams(600, 300, 2),

@@ -3,6 +3,7 @@ import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } f
 import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
 import { drillLocalPorts } from './local-ports.js';
+import type { WarmupSpec } from './warmup.js';
 
 /**
  * Connection attacks: slowloris (a request head that never ends, one header line at a time),
@@ -33,6 +34,11 @@ export interface SlowSpec {
    * answers with a lookup) instead of a ping — a message flood inside tunnels a proxy only relays.
    */
   messages?: boolean;
+  /**
+   * WebSocket: before the attack each source browses like a customer (drill/warmup.ts) and its
+   * tunnels' handshakes carry the cookies it kept — bots that hold what customers hold.
+   */
+  warmup?: WarmupSpec;
   /** Path requested; slow POST targets a form that accepts bodies. */
   path: string;
   /** Content-Length announced by slow POST. */
@@ -59,6 +65,8 @@ export interface RunningSlow {
   readonly responsesCompleted?: number;
   /** WebSocket message flood: text messages written into the tunnels. */
   readonly messagesSent?: number;
+  /** Warm-up (WebSocket with `warmup`): page loads made and answered 2xx/3xx, sources holding a cookie when the attack began. */
+  readonly warmup?: { pages: number; ok: number; botsWithCookies: number };
   done: Promise<void>;
 }
 

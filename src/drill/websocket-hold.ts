@@ -4,6 +4,7 @@ import { recordAnswer } from './metrics.js';
 import { randomToken } from './rng.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
 import { drillLocalPorts } from './local-ports.js';
+import { browseFirst, type BrowsingBot } from './warmup.js';
 
 /**
  * A masked client ping frame (RFC 6455 §5.5.2: FIN, opcode 0x9, masked as every client frame must
@@ -41,9 +42,18 @@ function maskedFrame(opcode: number, payload: Buffer): Buffer {
 export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const opened = new WeakSet<Socket>();
   let messagesSent = 0;
+  // With a warm-up, each source is a bot that browsed first: connection idx is its source's, with its jar.
+  const bots: BrowsingBot[] = env.addresses.map((address, i) => ({ address, identity: env.identities[i % env.identities.length]!, cookies: new Map<string, string>() }));
+  const warm = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
+  if (spec.warmup) {
+    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `http://${env.hostHeader}` }, bots, warm!)
+      .then(() => { warm!.botsWithCookies = bots.filter((b) => b.cookies.size > 0).length; });
+  }
   const h = holdConnections(spec, env, {
     open(idx, address) {
-      const id = env.identities[idx % env.identities.length]!;
+      const bot = spec.warmup ? bots[idx % bots.length] : undefined;
+      const id = bot?.identity ?? env.identities[idx % env.identities.length]!;
+      const cookie = bot && bot.cookies.size > 0 ? `Cookie: ${[...bot.cookies].map(([k, v]) => `${k}=${v}`).join('; ')}` : undefined;
       const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
       socket.setNoDelay(true);
       socket.once('connect', () => socket.write([
@@ -55,6 +65,7 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
         'Sec-WebSocket-Version: 13',
         `Origin: http://${env.hostHeader}`,
+        ...(cookie ? [cookie] : []),
         '', '',
       ].join('\r\n')));
       socket.on('data', (buf: Buffer) => {
@@ -79,5 +90,6 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
     counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done,
     // A getter (read at the end of the run), not a spread: a spread would copy today's 0.
     get messagesSent() { return spec.messages ? messagesSent : undefined; },
+    ...(warm ? { warmup: warm } : {}),
   };
 }

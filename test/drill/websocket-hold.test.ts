@@ -72,3 +72,39 @@ test('websocket-flood: tunnels from the sources each send the live page\'s refre
   assert.equal(s.served.track + s.served.home + s.served.other, 0, 'nothing but the tunnels reached the origin');
   assert.ok(!r.generator.warnings.some((w) => w.includes('messages/s')), r.generator.warnings.join('; '));
 });
+
+test('websocket-browse-flood: each source browses first and keeps the cookie the site set; its tunnels\' handshakes carry it, then flood messages', async (t) => {
+  const { createServer } = await import('node:http');
+  const handshakes: Array<{ addr: string; cookie: string | undefined }> = [];
+  const issued = new Map<string, string>(); // source address → the cookie value the site gave it
+  let pages = 0;
+  let messages = 0;
+  const http = createServer((req, res) => {
+    pages++;
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const v = issued.get(addr) ?? `v${issued.size + 1}`;
+    issued.set(addr, v);
+    res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `rp=${v}; Path=/; HttpOnly` });
+    res.end('<p>page</p>');
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  http.on('upgrade', (req, socket, head) => {
+    handshakes.push({ addr: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''), cookie: req.headers.cookie });
+    wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', () => { messages++; }));
+  });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  t.after(() => { for (const c of wss.clients) c.terminate(); http.close(); });
+  const r = await runDrill({
+    target: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, scenario: 'websocket-browse-flood', durationS: 3, trackingUsers: 0, bankingUsers: 0, seed: 6, graceMs: 300,
+    params: { connections: 8, sources: 4, openRate: 400, intervalMs: 100, warmupS: 1, pages: 2 },
+  });
+  const c = r.attack.components.find((x) => x.label === 'websocket-browse-flood')!;
+  assert.equal(pages, 8, 'two pages per source before the attack');
+  assert.deepEqual(c.warmup, { pages: 8, ok: 8, botsWithCookies: 4 });
+  assert.equal(c.statuses['101'], 8);
+  const withAddr = handshakes.filter((h) => h.addr !== '');
+  assert.ok(withAddr.length >= 8);
+  for (const h of withAddr) assert.equal(h.cookie, `rp=${issued.get(h.addr)}`, `the handshake from ${h.addr} carries its own source's cookie`);
+  assert.ok(messages > 50, `${messages} messages`);
+});

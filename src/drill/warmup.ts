@@ -1,0 +1,71 @@
+import { setMaxListeners } from 'node:events';
+import { createBrowser } from './browser.js';
+import type { ChallengeSolver } from './challenge.js';
+import type { BrowserIdentity } from './headers.js';
+import type { AttackEnv } from './attack-env.js';
+import type { Rng } from './rng.js';
+
+/** Browsing before an attack: `pages` page loads per bot between `fromS` and the attack's start. */
+export interface WarmupSpec {
+  fromS: number;
+  pages: number;
+  page(rng: Rng, pageIndex: number): string;
+}
+
+/** A bot as its warm-up sees it: its address, its browser identity, the jar it fills. */
+export interface BrowsingBot {
+  readonly address: string | undefined;
+  readonly identity: BrowserIdentity;
+  readonly cookies: Map<string, string>;
+}
+
+/** What a warm-up did: page loads made and answered 2xx/3xx. */
+export interface WarmupCounts { pages: number; ok: number }
+
+/**
+ * Warm-up of bots that browse like customers before their attack: each bot is a browser (same
+ * identity and address as its attack) loading `pages` pages at random times between `fromS` and
+ * `startS`, keeping what the site sets, solving any challenge as a browser does (`solver`,
+ * `onSolved` counting each solve); its jar becomes the attack's. Pages are spread so the warm-up
+ * looks like customers, not a burst. The attack starts on time whatever the warm-up's state.
+ */
+export async function browseFirst(
+  w: WarmupSpec, startS: number, env: AttackEnv & { origin: string }, bots: readonly BrowsingBot[], warm: WarmupCounts,
+  solver?: ChallengeSolver, onSolved?: () => void,
+): Promise<void> {
+  const fromMs = w.fromS * 1000;
+  const toMs = Math.max(fromMs, startS * 1000 - 250);
+  const countingSolver: ChallengeSolver | undefined = solver && {
+    detect: (res) => solver.detect(res),
+    solve: async (res, http, signal) => { const ok = await solver.solve(res, http, signal); if (ok) onSolved?.(); return ok; },
+  };
+  // Pages still loading when the attack starts are abandoned.
+  const end = new AbortController();
+  const endTimer = setTimeout(() => end.abort(), Math.max(0, startS * 1000 - env.now()));
+  const signal = AbortSignal.any([env.signal, end.signal]);
+  setMaxListeners(0, signal, end.signal);
+  const bot = async (src: BrowsingBot): Promise<void> => {
+    const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, toMs)).sort((a, b) => a - b);
+    const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
+    let referer: string | undefined;
+    try {
+      for (const [i, at] of times.entries()) {
+        const wait = at - env.now();
+        if (wait > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, wait); signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
+        if (signal.aborted) break;
+        const path = w.page(env.rng, i);
+        warm.pages++;
+        try {
+          const res = await browser.fetch('GET', path, { kind: path.startsWith('/track/') ? 'json' : 'document', ...(referer ? { referer } : {}), timeoutMs: 5_000, signal });
+          if (res.status >= 200 && res.status < 400) warm.ok++;
+          referer = res.url;
+        } catch { /* a page that failed: the bot browses on */ }
+      }
+    } finally {
+      for (const [k, v] of browser.cookies) src.cookies.set(k, v);
+      void browser.close().catch(() => undefined);
+    }
+  };
+  await Promise.all(bots.map(bot));
+  clearTimeout(endTimer);
+}
