@@ -94,17 +94,24 @@ test('tunnel: each message takes a slot, holds it until the upstream answers; co
   await until(() => released === 4, 'two answers in one read give both slots back');
   assert.equal(grants.length, 2);
   assert.equal(tunnels.messagesWaited, 2);
-  // A frame from the upstream sooner than answerAfterMs is its own push, not the message's answer.
+  // A frame from the upstream sooner than answerAfterMs may be its own push: the slot is held until
+  // answerAfterMs has passed, then given back (not kept to the hold's end, 10 s here).
   answerAfter = 300;
   const five = frame(0x1, 'five', true);
   browser.write(five);
   await until(() => atOnce === 3, 'five takes a slot');
   origin.write(frame(0x1, 'a push', false));
   await sleep(100);
-  assert.equal(released, 4, 'the early push does not give the slot back');
-  await sleep(250);
-  origin.write(frame(0x1, 'answer five', false));
-  await until(() => released === 5, 'an answer after it does');
+  assert.equal(released, 4, 'the early frame does not give the slot back at once');
+  await until(() => released === 5, 'it goes back once answerAfterMs has passed');
+  // With no frame at all, a message keeps its slot to the end of the hold.
+  const six = frame(0x1, 'six', true);
+  browser.write(six);
+  await until(() => atOnce === 4, 'six takes a slot');
+  await sleep(400);
+  assert.equal(released, 5, 'no frame, no answer: held');
+  origin.write(frame(0x1, 'answer six', false));
+  await until(() => released === 6, 'an answer after answerAfterMs gives it back at once');
   assert.ok(atBrowser.length > 0, 'the upstream\'s answers reached the client');
 });
 
@@ -152,4 +159,34 @@ test('tunnel: each message is placed once by the tunnel\'s sender, however often
   browser.destroy();
   await until(() => ended, 'the tunnel ended');
   assert.deepEqual(log, ['start 1', 'done 1', 'start 2', 'done 2'], 'the waiting message\'s place is done too');
+});
+
+test('tunnel: a message placed behind a backlog tells its sender how many its client already sent behind it', async (t) => {
+  const asks: Array<(release: () => void) => void> = [];
+  const gate: MessageGate = {
+    contended: () => true,
+    take: (granted) => { asks.push(granted); return () => undefined; },
+    holdMs: () => 10_000,
+    answerAfterMs: () => 0,
+  };
+  const aheads: number[] = [];
+  const sender: MessageSender = { start(ahead = 0) { aheads.push(ahead); return { rank: 2, tier: 0, done() {} }; } };
+  const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
+  const [browser, shieldClientSide] = await pair(t);
+  const [shieldUpstreamSide, origin] = await pair(t);
+  let atOrigin = 0;
+  origin.on('data', (b: Buffer) => { atOrigin += b.length; });
+  assert.ok(tunnels.reserve('c'));
+  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s', sender }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => undefined);
+  const m = (s: string) => frame(0x1, s, true);
+  browser.write(m('one'));
+  await until(() => asks.length === 1, 'the first message asks');
+  // While it waits, the client sends three more (a ping among them is no message).
+  browser.write(Buffer.concat([m('two'), frame(0x9, 'p', true), m('three'), m('four')]));
+  await sleep(30);
+  asks[0]!(() => undefined);
+  await until(() => atOrigin >= m('one').length, 'the first goes');
+  origin.write(frame(0x1, 'answer', false));
+  await until(() => asks.length === 2, 'the second asks once the first is answered');
+  assert.deepEqual(aheads, [0, 2], 'the second was placed with two messages behind it');
 });

@@ -53,3 +53,17 @@ test('message sender: open messages count until answered; a clearance\'s message
   for (const h of held) h.done();
   m.done();
 });
+
+test('message sender: a message with a backlog behind it is placed at the pace that backlog shows (one message at a time hides it otherwise)', () => {
+  const clock = createManualClock(10_000);
+  const pace = createIdentityPace(() => params);
+  const sender = createMessageSender(handshake({ paceKey: 'rep:2', baseTier: STANDING.recent }), pace, clock)!;
+  const light = sender.start(0);
+  assert.equal(light.tier, tierFor(STANDING.recent, 0));
+  light.done();
+  clock.advance(1_000);
+  const backlogged = sender.start(9); // nine more already sent behind it while it waited
+  assert.ok(backlogged.tier >= tierFor(STANDING.recent, 2), `tier ${backlogged.tier}`);
+  backlogged.done();
+  assert.equal(pace.level('rep:2', clock.now()), 0, 'for that reading only: the backlog is not counted as sent');
+});

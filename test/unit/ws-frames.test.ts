@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Writable } from 'node:stream';
 import * as ws from 'ws';
-import { closeFrame, createFrameTracker } from '../../src/shield/listener/ws-frames.js';
+import { closeFrame, createFrameTracker, messagesAhead, MESSAGES_AHEAD_MAX } from '../../src/shield/listener/ws-frames.js';
 import { createRng } from '../../src/core/rng.js';
 
 /** One WebSocket frame (RFC 6455 §5.2), masked or not. */
@@ -61,4 +61,22 @@ test('close frames are valid RFC 6455 frames: unmasked toward the client, masked
     assert.deepEqual(got, { code: 1001, reason: 'shutting down' });
   }
   assert.equal(closeFrame(1000, 'x'.repeat(500), false).length, 2 + 125, 'a control frame carries at most 125 bytes');
+});
+
+test('messages ahead: text and binary frames after the current one, continuations and control frames not counted; a frame cut short ends the count', () => {
+  const text = (s: string, fin = true) => frame(0x1, Buffer.from(s), true, fin);
+  const cont = (s: string) => frame(0x0, Buffer.from(s), true);
+  const ping = frame(0x9, Buffer.from('p'), true);
+  const big = frame(0x2, Buffer.alloc(70_000, 1), true); // a 64-bit length
+  const mid = frame(0x2, Buffer.alloc(300, 2), true); // a 16-bit length
+  const buf = Buffer.concat([text('a'), ping, text('b', false), cont('c'), mid, big, text('d')]);
+  assert.equal(messagesAhead(buf, 0), 4, 'b, mid, big, d — not the first, the ping or the continuation');
+  assert.equal(messagesAhead(buf, text('a').length), 4, 'from the ping: the ping is the current frame');
+  // The same bytes cut inside `big`'s payload: only what is known is counted.
+  assert.equal(messagesAhead(buf.subarray(0, buf.length - text('d').length - 10), 0), 3);
+  // Cut inside a header: stops there.
+  assert.equal(messagesAhead(Buffer.concat([text('a'), text('b').subarray(0, 1)]), 0), 0);
+  assert.equal(messagesAhead(Buffer.alloc(0), 0), 0);
+  // A client that packed a thousand messages into one read: bounded.
+  assert.equal(messagesAhead(Buffer.concat(Array.from({ length: 1000 }, () => text('x'))), 0), MESSAGES_AHEAD_MAX);
 });

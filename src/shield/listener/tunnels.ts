@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, type FrameTracker } from './ws-frames.js';
+import { CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_TRY_AGAIN_LATER, closeFrame, createFrameTracker, messagesAhead, type FrameTracker } from './ws-frames.js';
 import type { GcraParams } from '../limits/gcra.js';
 import { throttleStep } from '../limits/throttle.js';
 import type { MessageGate, MessagePlace, MessageSender } from '../upstream/message-admission.js';
@@ -79,7 +79,8 @@ interface Throttle {
  */
 interface FrameGate {
   active(): boolean;
-  pass(resume: () => void): boolean;
+  /** `ahead`: messages the client already sent behind this one, in what was read (ws-frames.ts). */
+  pass(resume: () => void, ahead: number): boolean;
 }
 
 /**
@@ -136,7 +137,7 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
           held = undefined;
           if (rest !== undefined && !done && !closing && !from.destroyed && !to.destroyed) paced(rest, limit);
           resumeIfFree();
-        })) {
+        }, messagesAhead(chunk, off))) {
           // This frame waits for its turn upstream, unread past its first bytes: TCP pushes back.
           held = chunk.subarray(off);
           from.pause();
@@ -315,7 +316,9 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // it until the upstream sends something back on this tunnel, or the gate's hold time: the
       // upstream's work is counted where requests are. While the upstream is contended a tunnel has
       // one message there at a time; otherwise a chatty one may hold several.
-      const slots: Array<{ release: () => void; timer: NodeJS.Timeout; answerFrom: number; place: MessagePlace | undefined }> = [];
+      // `early`: a frame came back before `answerFrom`; the slot goes back then, not at the hold's end.
+      type Slot = { release: () => void; timer: NodeJS.Timeout; answerFrom: number; place: MessagePlace | undefined; early: boolean };
+      const slots: Slot[] = [];
       // The message at the gate: placed once as it starts, however often it is turned back.
       let placed: MessagePlace | undefined;
       let afterSlot: (() => void) | undefined;
@@ -325,7 +328,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;
       const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
-      const giveBack = (slot: { release: () => void; timer: NodeJS.Timeout; answerFrom: number; place: MessagePlace | undefined }): void => {
+      const giveBack = (slot: Slot): void => {
         const i = slots.indexOf(slot);
         if (i === -1) return;
         slots.splice(i, 1);
@@ -336,27 +339,45 @@ export function createTunnels(initial: TunnelLimits, opts: {
         afterSlot = undefined;
         next?.();
       };
-      // The upstream answered on this tunnel: the oldest messages' work is done, one per frame.
+      // The upstream answered on this tunnel: the oldest messages' work is done, one per frame. A
+      // frame sooner than the upstream's current latency may be the application's own push rather
+      // than the answer (the demo pushes every 2 s), so the slot is held until that latency has
+      // passed — a message costs at least what a request costs now — and given back then. Held to
+      // the end of `holdMs` instead (twice that latency), a message answered at once kept its slot
+      // idle for the second half: websocket-browse-flood's origin ran at 26–38 lookups a second
+      // of 50 while customers' pages waited seconds in the queue.
       const answered = (completed: number): void => {
         const now = performance.now();
-        for (let n = completed; n > 0 && slots.length > 0 && slots[0]!.answerFrom <= now; n--) giveBack(slots[0]!);
+        let n = completed;
+        for (let i = 0; n > 0 && i < slots.length;) {
+          const slot = slots[i]!;
+          if (slot.early) { i++; continue; }
+          n--;
+          if (slot.answerFrom <= now) { giveBack(slot); continue; }
+          slot.early = true;
+          clearTimeout(slot.timer);
+          slot.timer = setTimeout(() => giveBack(slot), slot.answerFrom - now);
+          slot.timer.unref();
+          i++;
+        }
       };
       const hold = (release: () => void, g: MessageGate, place: MessagePlace | undefined): void => {
-        const slot = { release, timer: setTimeout(() => giveBack(slot), g.holdMs()), answerFrom: performance.now() + g.answerAfterMs(), place };
+        const slot: Slot = { release, timer: setTimeout(() => giveBack(slot), g.holdMs()), answerFrom: performance.now() + g.answerAfterMs(), place, early: false };
         slot.timer.unref();
         slots.push(slot);
       };
       const frameGate: FrameGate | undefined = opts.messageGate === undefined ? undefined : {
         active: () => opts.messageGate?.(info.upstream) !== undefined,
-        pass(resume) {
+        pass(resume, ahead) {
           if (ready) { ready = false; waited = false; return true; }
           const g = opts.messageGate?.(info.upstream);
           if (g === undefined) { waited = false; placed?.done(); placed = undefined; return true; }
           if (slots.length > 0 && g.contended()) { afterSlot = resume; countWait(); return false; }
           let inPass = true;
           let now = false;
-          // Placed when it asks for a slot: its sender's pace then counts it, until it is answered.
-          const place = placed ??= info.sender?.start();
+          // Placed when it asks for a slot: its sender's pace then counts it, until it is answered,
+          // and the messages its client sent behind it as open meanwhile (they wait on it).
+          const place = placed ??= info.sender?.start(ahead);
           const cancel = g.take((release) => {
             cancelTake = undefined;
             placed = undefined;

@@ -60,6 +60,37 @@ export function createFrameTracker(): FrameTracker {
   };
 }
 
+/** Most messages `messagesAhead` counts: beyond this a tunnel is a flood whatever the exact number. */
+export const MESSAGES_AHEAD_MAX = 64;
+
+/**
+ * Messages a client already sent behind the frame that starts at `from` in `buf`: frames after it
+ * whose header is in `buf` and whose opcode starts a message (text or binary, RFC 6455 §5.2),
+ * skipping each payload; it stops at the first header or payload that runs past `buf`, or at
+ * MESSAGES_AHEAD_MAX. A tunnel whose reading paused while a message waited for the upstream finds,
+ * when it reads again, what its client kept sending meanwhile: a backlog is the load it offers
+ * beyond what it is served, as pipelined requests are for a connection (listener/pipelining.ts).
+ */
+export function messagesAhead(buf: Buffer, from: number): number {
+  let n = 0;
+  let off = from;
+  let first = true;
+  // Bounded: each pass moves `off` forward by at least a 2-byte header.
+  while (off + 2 <= buf.length && n < MESSAGES_AHEAD_MAX) {
+    const b0 = buf[off] as number;
+    const b1 = buf[off + 1] as number;
+    const len7 = b1 & 0x7f;
+    const headerBytes = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+    if (off + headerBytes > buf.length) break;
+    const payload = len7 === 126 ? buf.readUInt16BE(off + 2) : len7 === 127 ? Number(buf.readBigUInt64BE(off + 2)) : len7;
+    const opcode = b0 & 0x0f;
+    if (!first && (opcode === 0x1 || opcode === 0x2)) n++;
+    first = false;
+    off += headerBytes + payload;
+  }
+  return n;
+}
+
 /** WebSocket close status codes we send (RFC 6455 §7.4.1). */
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;

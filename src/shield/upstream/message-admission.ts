@@ -47,8 +47,11 @@ export interface MessagePlace {
  * the worst tier, behind every request.
  */
 export interface MessageSender {
-  /** Called once as each message starts. */
-  start(): MessagePlace;
+  /**
+   * Called once as each message asks for a slot. `ahead`: messages its client already sent behind
+   * it (read, waiting on it): open too for this reading of the pace, as pipelined requests are.
+   */
+  start(ahead?: number): MessagePlace;
 }
 
 /** Where a message of a tunnel without a sender waits: the low class, the worst tier. */

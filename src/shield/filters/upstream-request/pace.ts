@@ -63,9 +63,11 @@ export function createMessageSender(ctx: RequestContext, pace: IdentityPace, tic
   // Only what the pace needs of the handshake's context is kept, not the context for the tunnel's life.
   const source = ctx.sourceKey === undefined ? undefined : { sourceKey: ctx.sourceKey } as RequestContext;
   return {
-    start() {
+    start(ahead = 0) {
       const now = ticker.now();
-      const own = pace.hit(key, now);
+      // A backlog behind this message is load offered beyond what the tunnel is served: a tunnel
+      // waits for one message at a time, so without it a flooding tunnel looks as light as a page.
+      const own = pace.hit(key, now, ahead);
       const level = source === undefined ? own : withSourcePace(own, pace, source, now);
       let open = true;
       return { rank, tier: tierFor(standing, level), done() { if (open) { open = false; pace.done(key); } } };
