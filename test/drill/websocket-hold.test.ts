@@ -68,7 +68,9 @@ test('websocket-flood: tunnels from the sources each send the live page\'s refre
   assert.ok(c.messagesPerS !== undefined && c.messagesPerS > 120 && c.messagesPerS <= 215, `${c.messagesPerS} messages/s`);
   const s = origin.stats();
   const sent = Math.round((c.messagesPerS ?? 0) * 2);
-  assert.ok(s.served.live >= sent * 0.8 && s.served.live <= sent + 20, `origin looked up ${s.served.live} of about ${sent} messages`);
+  // The origin looks up each handshake (20) and each message; `sent` is a rate times the window, an estimate.
+  const messages = s.served.live - (c.statuses['101'] ?? 0);
+  assert.ok(messages >= sent * 0.8 && messages <= sent * 1.1 + 10, `origin looked up ${messages} messages of about ${sent}`);
   assert.equal(s.served.track + s.served.home + s.served.other, 0, 'nothing but the tunnels reached the origin');
   assert.ok(!r.generator.warnings.some((w) => w.includes('messages/s')), r.generator.warnings.join('; '));
 });

@@ -21,8 +21,9 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
  * rule 5). At the worst tier for everyone (the first version), customers' own live refreshes timed
  * out behind the flood's requests: 0 of 21 answered in websocket-flood, 3 of 27 in
  * challenge-solver, while every page of theirs succeeded (docs/benchmarks.md). It holds the slot
- * until the upstream sends something back on that tunnel after `answerAfterMs` (most applications
- * answer a message; this is when the work it caused ended) or `holdMs` passes. While the upstream is contended a
+ * until the upstream sends something back on that tunnel, and at least `answerAfterMs` (most
+ * applications answer a message; this is when the work it caused ended), or until `holdMs` passes
+ * with nothing sent back. While the upstream is contended a
  * tunnel has one message at a time there. Reading from the client pauses while a message waits:
  * TCP pushes back on the sender, nothing is dropped or reordered.
  *
@@ -68,10 +69,10 @@ export interface MessageGate {
   /** Longest a message holds its slot when the upstream sends nothing back, ms. */
   holdMs(): number;
   /**
-   * How long a message holds its slot at least, ms: a frame the upstream sends sooner is not taken
-   * for its answer. Applications push on their own too (the demo's live page every 2 s), and
-   * with every push taken for an answer, messages still queued at a loaded upstream gave their
-   * slots back and more came in behind them.
+   * How long a message holds its slot at least, ms: a frame the upstream sends sooner gives the
+   * slot back only once this has passed. Applications push on their own too (the demo's live page
+   * every 2 s), and with every push taken for an answer at once, messages still queued at a loaded
+   * upstream gave their slots back and more came in behind them (listener/tunnels.ts).
    */
   answerAfterMs(): number;
 }
