@@ -462,8 +462,9 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   await once(http, 'listening');
   t.after(() => { for (const c of wss.clients) c.terminate(); http.close(); });
   const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  // Two tunnels per client: the abandoned handshake below must give its place back.
   const shield = await startTestShield(t, origin, { routes: wsRoutes(), upstreams: { origin: { url: origin, timeoutMs: 5_000, connections: 1, maxQueue: 2 } },
-    detection: { enabled: false } });
+    websocket: { maxPerClient: 2 }, detection: { enabled: false } });
   const until = async (f: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); };
   const first = fetch(`${shield.url}/page/1`).then((r) => r.status);
   await until(() => seen.length === 1);
@@ -504,5 +505,9 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   held.shift()!();
   assert.equal(await fifth, 200);
   assert.deepEqual(seen.slice(3), ['page /page/3', 'page /page/4', 'page /page/5'], 'the abandoned handshake never went upstream');
+  // Its tunnel place came back: with one tunnel open, the client's second opens (maxPerClient 2).
+  const again = await connectWs(`${shield.url.replace('http', 'ws')}/live/d`);
+  assert.equal(again.status, 101);
+  again.ws.terminate();
   ws.terminate();
 });

@@ -58,7 +58,8 @@ test('handshake admission: a full queue or a queue timeout refuses it with the c
   q.expire(now += 600);
   assert.deepEqual(log.slice(2), ['start queued', 'slow RMP_ERR_QUEUE_TIMEOUT']);
   const cancel = admitHandshake(q, ctxOf('normal', 8), () => now, () => log.push('start cancelled'), (c) => log.push(`cancelled ${c}`));
-  cancel();
+  assert.equal(cancel(), true, 'it was waiting');
+  assert.equal(cancel(), false, 'once only');
   q.release(now += 10);
   assert.equal(q.inFlight, 0, 'the slot stays free: the cancelled handshake is gone');
   assert.deepEqual(log.slice(4), []);

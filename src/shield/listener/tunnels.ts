@@ -344,7 +344,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
       // than the answer (the demo pushes every 2 s), so the slot is held until that latency has
       // passed — a message costs at least what a request costs now — and given back then. Held to
       // the end of `holdMs` instead (twice that latency), a message answered at once kept its slot
-      // idle for the second half: websocket-browse-flood's origin ran at 26–38 lookups a second
+      // idle for the second half: websocket-browse-flood's origin ran at 26–48 lookups a second
       // of 50 while customers' pages waited seconds in the queue.
       const answered = (completed: number): void => {
         const now = performance.now();

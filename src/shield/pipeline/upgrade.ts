@@ -123,7 +123,8 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
         // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated, as for any request.
         refuse(code, 1);
       });
-      handshake.onClose(cancelWait);
+      // A client that leaves while its handshake waits gives up its place in the queue and its tunnel place.
+      handshake.onClose(() => { if (cancelWait()) o.tunnels.unreserve(ctx.clientKey); });
     };
 
     const afterRequestFilters = (v: Verdict | undefined): void => {

@@ -16,7 +16,8 @@ export type HandshakeRefusal = 'RMP_ERR_QUEUE_TIMEOUT' | 'RMP_ERR_UPSTREAM_BUSY'
  *
  * The handshake waits in its route's class at its client's tier (a known customer's live page
  * before a flood's), with the request's context as the subject the queue re-judges at the head.
- * Returns the function that takes a waiting handshake out of the queue (its client left).
+ * Returns the function that takes a waiting handshake out of the queue (its client left): true
+ * when it was still waiting (it will neither start nor be refused), false once it had left it.
  */
 export function admitHandshake(
   queue: AdmissionQueue,
@@ -24,7 +25,7 @@ export function admitHandshake(
   now: () => number,
   started: (release: () => void) => void,
   refused: (code: HandshakeRefusal) => void,
-): () => void {
+): () => boolean {
   let released = false;
   const w: Waiter = {
     rank: CLASS_RANK[ctx.admissionClass ?? ctx.routeClass],
@@ -43,6 +44,9 @@ export function admitHandshake(
     },
   };
   queue.admit(w, w.enqueuedAt);
-  // A client that leaves while its handshake waits takes it out of the queue.
-  return () => queue.cancel(w);
+  return () => {
+    if (w.state !== 'queued') return false;
+    queue.cancel(w);
+    return true;
+  };
 }
