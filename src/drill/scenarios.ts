@@ -134,6 +134,17 @@ const lightFloodParams = (): Record<string, ParamDef> => ({
   floodSources: num(100, 'sources of the light flood', 1, 100_000),
 });
 
+/** Parameters of a message flood inside WebSocket tunnels (websocket-flood and its variants). */
+const messageFloodParams = (): Record<string, ParamDef> => ({
+  connections: num(600, 'tunnels held at once (attempted)', 1, 50_000), sources: num(200, 'source addresses', 1, 10_000),
+  openRate: num(600, 'new handshakes per second at most', 1), intervalMs: num(1000, 'ms between two messages on a tunnel (real time)', 10),
+});
+
+/** Tunnels on the live-tracking route, each sending the live page's refresh every interval. */
+function messageFlood(label: string, p: Record<string, number>, ctx: ScenarioContext): SlowSpec {
+  return { label, kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS };
+}
+
 const WARMUP_PAGES = ['/', '/track', '/search', '/track/:id', '/bank/login', '/static/site.css'] as const;
 
 /** The pages a customer loads while browsing: home first, then tracking, search, a lookup, the login page. */
@@ -286,31 +297,18 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'websocket-flood': {
     name: 'websocket-flood', summary: 'WebSocket tunnels on the live-tracking route from many sources, each sending the application a message to act on (a status refresh, one lookup at the origin) every interval: a request flood inside tunnels, past every per-request defence, each tunnel at a person\'s pace.',
-    params: {
-      connections: num(600, 'tunnels held at once (attempted)', 1, 50_000), sources: num(200, 'source addresses', 1, 10_000),
-      openRate: num(600, 'new handshakes per second at most', 1), intervalMs: num(1000, 'ms between two messages on a tunnel (real time)', 10),
-    },
-    plan: (p, ctx) => ({
-      floods: [],
-      slow: [{ label: 'websocket-flood', kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
-    }),
+    params: messageFloodParams(),
+    plan: (p, ctx) => ({ floods: [], slow: [messageFlood('websocket-flood', p, ctx)] }),
   },
   'websocket-browse-flood': {
     name: 'websocket-browse-flood', summary: 'websocket-flood from bots that browsed like customers first (browser headers, normal pages, cookies kept): their tunnels\' handshakes carry what customers\' carry, so their messages come from identities with a standing, not from anonymous tunnels.',
     params: {
-      connections: num(600, 'tunnels held at once (attempted)', 1, 50_000), sources: num(200, 'source addresses', 1, 10_000),
-      openRate: num(600, 'new handshakes per second at most', 1), intervalMs: num(1000, 'ms between two messages on a tunnel (real time)', 10),
+      ...messageFloodParams(),
       warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
       pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
     },
     leadS: (p) => p.warmupS!,
-    plan: (p, ctx) => ({
-      floods: [],
-      slow: [{
-        label: 'websocket-browse-flood', kind: 'websocket', messages: true, sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!,
-        path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS, warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
-      }],
-    }),
+    plan: (p, ctx) => ({ floods: [], slow: [{ ...messageFlood('websocket-browse-flood', p, ctx), warmup: { fromS: 0, pages: p.pages!, page: warmupPage } }] }),
   },
   'header-randomizer': {
     name: 'header-randomizer', summary: 'Every request picks a new user agent, accept-language, referer from the same pool real browsers use.',

@@ -120,7 +120,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
       const now = shared.ticker.now();
-      const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx, now);
+      const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
       return tierFor(ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
     }

@@ -79,8 +79,11 @@ interface Throttle {
  */
 interface FrameGate {
   active(): boolean;
-  /** `ahead`: messages the client already sent behind this one, in what was read (ws-frames.ts). */
-  pass(resume: () => void, ahead: number): boolean;
+  /**
+   * `ahead`: counts the messages the client already sent behind this one, in what was read
+   * (ws-frames.ts) — asked only when the message is placed, not at every pass.
+   */
+  pass(resume: () => void, ahead: () => number): boolean;
 }
 
 /**
@@ -137,7 +140,7 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
           held = undefined;
           if (rest !== undefined && !done && !closing && !from.destroyed && !to.destroyed) paced(rest, limit);
           resumeIfFree();
-        }, messagesAhead(chunk, off))) {
+        }, () => messagesAhead(chunk, off))) {
           // This frame waits for its turn upstream, unread past its first bytes: TCP pushes back.
           held = chunk.subarray(off);
           from.pause();
@@ -377,7 +380,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
           let now = false;
           // Placed when it asks for a slot: its sender's pace then counts it, until it is answered,
           // and the messages its client sent behind it as open meanwhile (they wait on it).
-          const place = placed ??= info.sender?.start(ahead);
+          const place = placed ??= info.sender?.start(ahead());
           const cancel = g.take((release) => {
             cancelTake = undefined;
             placed = undefined;

@@ -23,7 +23,7 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     const now = ticker.now();
     // Requests the client pipelined behind this one are open too (listener/pipelining.ts): served one
     // at a time, a connection writing 16 ahead would otherwise look as light as one person's page.
-    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0), pace, ctx, now);
+    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
     // A form submitted without its page loses what its token gave it: a flood's pace, whatever the
     // token's own. A request with no token is already behind every token holder (and one filed as a
     // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).
@@ -43,8 +43,8 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
  * A request's pace level `own` (its token's), raised to its source's when it has one: a clearance
  * earned during the attack is as heavy as the address and agent it came from (request/clearance.ts).
  */
-export function withSourcePace(own: number, pace: IdentityPace, ctx: RequestContext, now: number): number {
-  return ctx.sourceKey === undefined ? own : Math.max(own, pace.level(ctx.sourceKey, now));
+export function withSourcePace(own: number, pace: IdentityPace, sourceKey: string | undefined, now: number): number {
+  return sourceKey === undefined ? own : Math.max(own, pace.level(sourceKey, now));
 }
 
 /**
@@ -61,14 +61,14 @@ export function createMessageSender(ctx: RequestContext, pace: IdentityPace, tic
   if (key === undefined || standing === undefined) return undefined;
   const rank = CLASS_RANK[ctx.admissionClass ?? ctx.routeClass];
   // Only what the pace needs of the handshake's context is kept, not the context for the tunnel's life.
-  const source = ctx.sourceKey === undefined ? undefined : { sourceKey: ctx.sourceKey } as RequestContext;
+  const source = ctx.sourceKey;
   return {
     start(ahead = 0) {
       const now = ticker.now();
       // A backlog behind this message is load offered beyond what the tunnel is served: a tunnel
       // waits for one message at a time, so without it a flooding tunnel looks as light as a page.
       const own = pace.hit(key, now, ahead);
-      const level = source === undefined ? own : withSourcePace(own, pace, source, now);
+      const level = withSourcePace(own, pace, source, now);
       let open = true;
       return { rank, tier: tierFor(standing, level), done() { if (open) { open = false; pace.done(key); } } };
     },
