@@ -309,29 +309,38 @@ test('a full queue pushes out the worst standing first, in any class; an anonymo
   assert.equal(q.queued, 2);
 });
 
-test('standing never lets more than maxInFlight start (property over random arrivals)', () => {
+test('standing and messages never let more than maxInFlight start; messages are counted apart (property over random arrivals)', () => {
   const rng = createPrng(7);
-  const q = createAdmissionQueue({ maxInFlight: 3, maxQueue: 20, queueTimeoutMs: 50 });
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 3, maxQueue: 20, queueTimeoutMs: 50, challengesSince: () => since });
   let running = 0;
+  let messages = 0;
   let peak = 0;
+  let peakMessages = 0;
   const log: string[] = [];
   for (let step = 0; step < 5000; step++) {
     const now = step;
+    if (step % 500 === 0) since = since === -Infinity ? now : -Infinity; // attacks come and go
     if (rng() < 0.6) {
+      const message = rng() < 0.4;
       const w: Waiter = {
-        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * TIERS), enqueuedAt: 0, state: 'new',
-        start: () => { running++; peak = Math.max(peak, running); },
+        rank: Math.floor(rng() * 4), tier: Math.floor(rng() * TIERS), enqueuedAt: 0, state: 'new', message,
+        start: () => { running++; if (message) messages++; peak = Math.max(peak, running); peakMessages = Math.max(peakMessages, messages); },
         reject: () => log.push('r'),
       };
       q.admit(w, now);
     } else if (running > 0) {
+      const message = messages > 0 && (messages === running || rng() < 0.5);
       running--;
-      q.release(now);
+      if (message) messages--;
+      q.release(now, message);
     }
     q.expire(now);
     assert.ok(q.inFlight <= 3 && running === q.inFlight, `step ${step}: running ${running}, inFlight ${q.inFlight}`);
+    assert.equal(q.messagesInFlight, messages, `step ${step}`);
   }
   assert.equal(peak, 3);
+  assert.equal(peakMessages, 3, 'messages too may take every slot');
 });
 
 /** A queue with `knownFirstMs` behind one busy slot. */
@@ -563,4 +572,61 @@ test('under attack, flooding paces start only while fewer than half the limit is
   q.release(60);
   assert.deepEqual(log.slice(-1), ['start bot3']);
   assert.equal(q.queued, 0);
+});
+
+test('under attack, tunnel messages holding half the limit wait for requests of the same standing; with no request waiting they take every slot', () => {
+  let since = -Infinity;
+  const q = createAdmissionQueue({ maxInFlight: 4, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });
+  const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
+  const message = (name: string): Waiter => ({ ...tiered(2, tierFor(STANDING.checked, 1), log, name), message: true });
+  const releaseMessage = (now: number): void => q.release(now, true);
+  // Normal times: messages and requests share by deadline only.
+  for (let i = 0; i < 4; i++) q.admit(message(`m${i}`), i);
+  assert.equal(q.messagesInFlight, 4, 'with nobody waiting, messages take every slot');
+  q.admit(message('m4'), 5);
+  q.admit(tiered(2, nojs, log, 'page0'), 600); // deadline 2100, after m4's 1505
+  releaseMessage(700);
+  assert.deepEqual(log.slice(-1), ['start m4'], 'in normal times the earlier deadline goes first');
+  for (let i = 0; i < 4; i++) releaseMessage(800);
+  assert.equal(q.inFlight, 1);
+  q.release(810); // page0 done
+  assert.equal(q.inFlight, 0);
+
+  since = 1000; // challenges begin
+  log.length = 0;
+  for (let i = 0; i < 4; i++) q.admit(message(`bot${i}`), 1000 + i);
+  assert.equal(q.messagesInFlight, 4, 'still work-conserving: no request waits');
+  for (let i = 4; i < 8; i++) q.admit(message(`bot${i}`), 1010 + i);
+  q.admit(tiered(2, nojs, log, 'page1'), 1600); // deadlines: bots 2514–2517, page1 2600
+  q.admit(tiered(2, nojs, log, 'page2'), 1601);
+  releaseMessage(1700);
+  assert.deepEqual(log.slice(-1), ['start page1'], 'four messages in flight of four: the request goes first');
+  releaseMessage(1701);
+  assert.deepEqual(log.slice(-1), ['start page2'], 'three of four is still past the half');
+  releaseMessage(1702);
+  assert.deepEqual(log.slice(-1), ['start bot4'], 'no request waits: a message takes the slot');
+  assert.equal(q.messagesInFlight, 2);
+  q.admit(tiered(2, nojs, log, 'page3'), 1710);
+  q.release(1720); // page1 done: messages hold 2 of 4, the half
+  assert.deepEqual(log.slice(-1), ['start page3'], 'at the half, the request before older messages');
+  q.release(1730); // page2 done
+  assert.deepEqual(log.slice(-1), ['start bot5']);
+  assert.equal(q.messagesInFlight, 3);
+  assert.equal(q.inFlight, 4);
+  since = -Infinity; // the attack ends
+  q.admit(tiered(2, nojs, log, 'page4'), 1740);
+  releaseMessage(1750);
+  assert.deepEqual(log.slice(-1), ['start bot6'], 'in normal times the earlier deadline goes first again');
+});
+
+test('a full queue pushes out a waiting message before a request of the same group', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 60_000 });
+  const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
+  q.admit(tiered(2, nojs, log, 'busy'), 0);
+  q.admit({ ...tiered(2, nojs, log, 'msg'), message: true }, 1);
+  q.admit(tiered(2, nojs, log, 'page'), 2); // the newest, yet the message leaves
+  assert.equal(q.admit(tiered(0, nojs, log, 'login'), 3), 'queued');
+  assert.deepEqual(log.slice(-1), ['reject msg pushed-out']);
 });

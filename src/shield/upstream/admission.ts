@@ -57,6 +57,18 @@
  *    and the customers' logins waited behind them, critical p99 2.9× the no-attack baseline).
  *    In normal times a heavy client is only busy, and is served as soon as a slot is free.
  *
+ * 6. **Tunnel messages take at most half the limit under attack while requests wait**
+ *    (message-admission.ts). A message is placed by its sender's token like a request, but bots
+ *    that browsed like customers hold the same standing as the customers who came after them (the
+ *    no-JavaScript cookie, once the warm-up itself had put the site under attack), and 200 tunnels
+ *    at one message a second each are four times a small origin's capacity while every tunnel is
+ *    at a person's pace: per identity nothing sets them apart, and the customers' pages waited
+ *    behind their messages until they gave up (websocket-browse-flood drill, docs/benchmarks.md).
+ *    An aggregate bound on the kind of work, as on a prefix or a fingerprint that jumped: while
+ *    challenges are on and half the limit is held by messages, a waiting request goes before any
+ *    message; with no request to start, messages take the free slots (work-conserving). Customers'
+ *    own messages share that half with the flood's, ordered by tier as before.
+ *
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
  *
@@ -74,6 +86,8 @@ export interface Waiter {
   readonly tier?: number;
   /** Whatever the queue's `retier` hook needs to judge this waiter again (the request context). */
   readonly subject?: unknown;
+  /** A WebSocket message rather than a request (rule 6); its slot is released with `release(now, true)`. */
+  readonly message?: boolean;
   enqueuedAt: number;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
@@ -123,8 +137,8 @@ export interface AdmissionParams {
 export interface AdmissionQueue {
   /** Starts the waiter now, queues it, or rejects it; returns which. */
   admit(w: Waiter, now: number): 'started' | 'queued' | 'rejected';
-  /** A started request finished: frees its slot and starts the next waiter, if any. */
-  release(now: number): void;
+  /** A started request (or, with `message`, a message) finished: frees its slot and starts the next waiter, if any. */
+  release(now: number, message?: boolean): void;
   /** A queued waiter's client left: it gives up its place. */
   cancel(w: Waiter): void;
   /** Rejects waiters that waited longer than the queue timeout; returns how many. */
@@ -141,6 +155,8 @@ export interface AdmissionQueue {
    */
   readPressure(now: number): UpstreamPressure;
   readonly inFlight: number;
+  /** Of `inFlight`, the tunnel messages (rule 6). */
+  readonly messagesInFlight: number;
   readonly queued: number;
   params: AdmissionParams;
 }
@@ -228,6 +244,8 @@ export const WORST_TIER = TIERS - 1;
 const FLOOD_GROUP = 3;
 /** Under attack, flooding paces start only while fewer than this share of the limit is in flight. */
 const FLOOD_HEADROOM = 0.5;
+/** Under attack, messages take at most this share of the limit while requests wait (rule 6). */
+const MESSAGE_SHARE = 0.5;
 /** Past this share of (b) heads found flooding, (a) goes strictly first again. */
 const MINTED_FLOODING_MAX = 0.2;
 /** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
@@ -244,15 +262,18 @@ function createDecayed(halfLifeMs: number): { add(now: number): void; value(now:
 
 /** Creates the admission queue of one upstream. */
 export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
-  // One FIFO per (rank, tier); heads are the oldest. Arrays with a moving head index avoid O(n) shift().
+  // One FIFO per (kind, rank, tier), requests then messages (rule 6); heads are the oldest. Arrays
+  // with a moving head index avoid O(n) shift().
   const Q = RANKS * TIERS;
-  const queues: Waiter[][] = Array.from({ length: Q }, () => []);
-  const heads: number[] = new Array<number>(Q).fill(0);
-  const live: number[] = new Array<number>(Q).fill(0); // live waiters per (rank, tier)
-  const offered: number[] = new Array<number>(Q).fill(0); // index up to which `rechallenge` was offered
+  const QK = 2 * Q;
+  const queues: Waiter[][] = Array.from({ length: QK }, () => []);
+  const heads: number[] = new Array<number>(QK).fill(0);
+  const live: number[] = new Array<number>(QK).fill(0); // live waiters per (kind, rank, tier)
+  const offered: number[] = new Array<number>(QK).fill(0); // index up to which `rechallenge` was offered
   const liveGroup: number[] = new Array<number>(RANKS * GROUPS).fill(0); // per (rank, group)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
+  let messagesInFlight = 0;
   let queued = 0;
   // Pressure meter (readPressure): time at the limit since the last read, and whether the queue
   // emptied in that time. Updated on every change of inFlight or queued (`meter`).
@@ -287,11 +308,15 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   };
 
   // Rule 5: flooding paces wait for headroom while challenges are on.
+  const underAttack = (): boolean => (self.params.challengesSince?.() ?? -Infinity) !== -Infinity;
   const floodCapped = (): boolean =>
-    inFlight >= Math.max(1, Math.floor(self.params.maxInFlight * FLOOD_HEADROOM)) && (self.params.challengesSince?.() ?? -Infinity) !== -Infinity;
+    inFlight >= Math.max(1, Math.floor(self.params.maxInFlight * FLOOD_HEADROOM)) && underAttack();
+  // Rule 6: messages wait for requests once they hold their share under attack.
+  const messagesCapped = (): boolean =>
+    messagesInFlight >= Math.max(1, Math.floor(self.params.maxInFlight * MESSAGE_SHARE)) && underAttack();
   const rankOf = (w: Waiter): number => Math.min(RANKS - 1, Math.max(0, w.rank));
   const tierOf = (w: Waiter): number => Math.min(TIERS - 1, Math.max(0, w.tier ?? TIERS - 1));
-  const qOf = (w: Waiter): number => rankOf(w) * TIERS + (w.filed ?? tierOf(w));
+  const qOf = (w: Waiter): number => (w.message === true ? Q : 0) + rankOf(w) * TIERS + (w.filed ?? tierOf(w));
   const weight = (r: number): number => (self.params.weights ?? CLASS_WEIGHTS)[r] as number;
   // Deadline offset of each queue (rank × tier), fixed for the queue's life: the class's offset
   // plus the tier's head start.
@@ -299,7 +324,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     ((params.offsetsMs ?? CLASS_OFFSETS_MS)[Math.floor(i / TIERS)] as number) + headStart(Math.floor(i / TIERS), i % TIERS));
   const addLive = (i: number, n: number): void => {
     live[i] = (live[i] as number) + n;
-    const g = Math.floor(i / TIERS) * GROUPS + (GROUP_OF[i % TIERS] as number);
+    const g = Math.floor((i % Q) / TIERS) * GROUPS + (GROUP_OF[i % TIERS] as number);
     liveGroup[g] = (liveGroup[g] as number) + n;
   };
 
@@ -353,46 +378,11 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     const retier = self.params.retier;
     const within = self.params.knownFirstMs !== undefined && floodingShare(now) <= MINTED_FLOODING_MAX && mintedLoad(now) <= MINTED_LOAD_MAX ? self.params.knownFirstMs : undefined;
     const groups = floodCapped() ? FLOOD_GROUP : GROUPS;
+    const capped = messagesCapped();
     for (let guard = 0; guard <= queued * TIERS + 1; guard++) {
-      let chosen = -1;
-      // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
-      if (within !== undefined) {
-        let key = Infinity;
-        for (let r = 0; r < RANKS; r++) {
-          if ((liveGroup[r * GROUPS] as number) === 0) continue;
-          const bound = within[r] ?? 0;
-          for (let t = 0; t < TIERS && GROUP_OF[t] === 0; t++) {
-            const i = r * TIERS + t;
-            const w = (live[i] as number) === 0 ? undefined : peek(i);
-            if (w === undefined || now - w.enqueuedAt < bound) continue;
-            // By how far past its bound: a payment that just became due goes before a tracking
-            // page that has been due for less than their class offsets apart.
-            const k = w.enqueuedAt + bound + (offsets[i] as number);
-            if (k < key) { key = k; chosen = i; }
-          }
-        }
-      }
-      // Otherwise the earliest deadline among the heads of the first group holding anyone (each
-      // queue is in arrival order and has one offset, so its head is its earliest deadline); with
-      // a bound, (a) and (b) are one group.
-      for (let g = 0; g < groups && chosen === -1; g++) {
-        if (within !== undefined && g === 1) continue; // served with group 0
-        let key = Infinity;
-        for (let r = 0; r < RANKS; r++) {
-          const waiting = (liveGroup[r * GROUPS + g] as number) + (within !== undefined && g === 0 ? liveGroup[r * GROUPS + 1] as number : 0);
-          if (waiting === 0) continue;
-          for (let t = 0; t < TIERS; t++) {
-            const i = r * TIERS + t;
-            if ((live[i] as number) === 0) continue;
-            const tg = GROUP_OF[t] as number;
-            if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
-            const w = peek(i);
-            if (w === undefined) continue;
-            const k = w.enqueuedAt + (offsets[i] as number);
-            if (k < key) { key = k; chosen = i; }
-          }
-        }
-      }
+      // Rule 6: past their share, messages start only when no request can.
+      let chosen = choose(now, within, groups, capped ? 1 : 2);
+      if (chosen === -1 && capped) chosen = choose(now, within, groups, 2);
       if (chosen === -1) return undefined;
       const q = queues[chosen] as Waiter[];
       const w = q[heads[chosen] as number] as Waiter;
@@ -419,15 +409,70 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     }
     return undefined;
   };
+
+  /**
+   * The queue whose head goes next, among the first `kinds` kinds (1: requests only, 2: messages
+   * too), or -1. `within`: the bound of group (a) over (b) when they are served together.
+   */
+  const choose = (now: number, within: readonly number[] | undefined, groups: number, kinds: number): number => {
+    let chosen = -1;
+    // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
+    if (within !== undefined) {
+      let key = Infinity;
+      for (let r = 0; r < RANKS; r++) {
+        if ((liveGroup[r * GROUPS] as number) === 0) continue;
+        const bound = within[r] ?? 0;
+        for (let t = 0; t < TIERS && GROUP_OF[t] === 0; t++) {
+          for (let k = 0; k < kinds; k++) {
+            const i = k * Q + r * TIERS + t;
+            const w = (live[i] as number) === 0 ? undefined : peek(i);
+            if (w === undefined || now - w.enqueuedAt < bound) continue;
+            // By how far past its bound: a payment that just became due goes before a tracking
+            // page that has been due for less than their class offsets apart.
+            const d = w.enqueuedAt + bound + (offsets[i - k * Q] as number);
+            if (d < key) { key = d; chosen = i; }
+          }
+        }
+      }
+    }
+    // Otherwise the earliest deadline among the heads of the first group holding anyone (each
+    // queue is in arrival order and has one offset, so its head is its earliest deadline); with
+    // a bound, (a) and (b) are one group.
+    for (let g = 0; g < groups && chosen === -1; g++) {
+      if (within !== undefined && g === 1) continue; // served with group 0
+      let key = Infinity;
+      for (let r = 0; r < RANKS; r++) {
+        const waiting = (liveGroup[r * GROUPS + g] as number) + (within !== undefined && g === 0 ? liveGroup[r * GROUPS + 1] as number : 0);
+        if (waiting === 0) continue;
+        for (let t = 0; t < TIERS; t++) {
+          const tg = GROUP_OF[t] as number;
+          if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
+          for (let k = 0; k < kinds; k++) {
+            const i = k * Q + r * TIERS + t;
+            if ((live[i] as number) === 0) continue;
+            const w = peek(i);
+            if (w === undefined) continue;
+            const d = w.enqueuedAt + (offsets[i - k * Q] as number);
+            if (d < key) { key = d; chosen = i; }
+          }
+        }
+      }
+    }
+    return chosen;
+  };
   // (A moved waiter keeps its arrival time, so it may sit behind younger ones in its new queue:
   // `expire` then reaches it a little after its timeout. It is of a worse standing there anyway.)
 
   /** Newest waiter of rank r in group g, from its tier with the latest head start. */
   const popGroup = (r: number, g: number): Waiter | undefined => {
     for (let t = TIERS - 1; t >= 0; t--) {
-      if (GROUP_OF[t] !== g || (live[r * TIERS + t] as number) === 0) continue;
-      const w = popQueue(r * TIERS + t);
-      if (w) return w;
+      if (GROUP_OF[t] !== g) continue;
+      // A message first: pushed out, it asks again (message-admission.ts); a request is refused.
+      for (let k = 1; k >= 0; k--) {
+        const i = k * Q + r * TIERS + t;
+        const w = (live[i] as number) === 0 ? undefined : popQueue(i);
+        if (w) return w;
+      }
     }
     return undefined;
   };
@@ -467,6 +512,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (!w) break;
       leave(w, 'started');
       inFlight++;
+      if (w.message === true) messagesInFlight++;
       w.start();
     }
   };
@@ -477,6 +523,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (GROUP_OF[tierOf(w)] === 1) mintedArrivals.add(now);
       if (inFlight < self.params.maxInFlight && queued === 0 && !((GROUP_OF[tierOf(w)] as number) >= FLOOD_GROUP && floodCapped())) {
         inFlight++;
+        if (w.message === true) messagesInFlight++;
         meter(now);
         w.state = 'started';
         w.start();
@@ -501,8 +548,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       meter(now);
       return (w.state as Waiter['state']) === 'started' ? 'started' : 'queued';
     },
-    release(now) {
+    release(now, message) {
       inFlight--;
+      if (message === true) messagesInFlight--;
       completions.add(now);
       self.expire(now);
       pump(now);
@@ -539,7 +587,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         }
       }
       const limit = now - self.params.queueTimeoutMs;
-      for (let i = 0; i < Q; i++) {
+      for (let i = 0; i < QK; i++) {
         const q = queues[i] as Waiter[];
         while ((heads[i] as number) < q.length) {
           const w = q[heads[i] as number] as Waiter;
@@ -572,13 +620,14 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     oldestWaitMs(now) {
       if (queued === 0) return 0;
       let oldest = now;
-      for (let i = 0; i < Q; i++) {
+      for (let i = 0; i < QK; i++) {
         const w = (live[i] as number) > 0 ? peek(i) : undefined;
         if (w !== undefined && w.enqueuedAt < oldest) oldest = w.enqueuedAt;
       }
       return now - oldest;
     },
     get inFlight() { return inFlight; },
+    get messagesInFlight() { return messagesInFlight; },
     get queued() { return queued; },
   };
   return self;

@@ -111,14 +111,15 @@ export function createMessageGate(queue: AdmissionQueue, now: () => number, late
         const w: Waiter = {
           rank: place.rank,
           tier: place.tier,
+          message: true,
           enqueuedAt: now(),
           state: 'new',
           start() {
             current = undefined;
             let released = false;
             // A tunnel that ended while its turn came gives the slot straight back.
-            if (cancelled) { queue.release(now()); return; }
-            granted(() => { if (!released) { released = true; queue.release(now()); } });
+            if (cancelled) { queue.release(now(), true); return; }
+            granted(() => { if (!released) { released = true; queue.release(now(), true); } });
           },
           // Pushed out by requests, or waited past the queue timeout: the frame is not dropped, it asks again.
           reject() {
