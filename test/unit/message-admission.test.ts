@@ -80,3 +80,20 @@ test('message gate: pushed out of a full queue by a request, a frame is not drop
   release?.();
   assert.equal(q.inFlight, 0);
 });
+
+test('message gate: a granted frame counts as a message in flight until its slot goes back (admission rule 6)', () => {
+  let now = 0;
+  const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const gate = createMessageGate(q, () => now, () => 20);
+  const releases: Array<() => void> = [];
+  gate.take((r) => releases.push(r), { rank: 2, tier: 6, done() {} });
+  assert.equal(q.messagesInFlight, 1);
+  assert.equal(q.inFlight, 1);
+  const log: string[] = [];
+  q.admit(request(2, 6, log, 'page'), ++now);
+  assert.equal(q.messagesInFlight, 1, 'a request is not a message');
+  releases[0]!();
+  releases[0]!(); // twice: the slot goes back once
+  assert.equal(q.messagesInFlight, 0);
+  assert.equal(q.inFlight, 1);
+});
