@@ -381,8 +381,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     const capped = messagesCapped();
     for (let guard = 0; guard <= queued * TIERS + 1; guard++) {
       // Rule 6: past their share, messages start only when no request can.
-      let chosen = choose(now, within, groups, capped ? 1 : 2);
-      if (chosen === -1 && capped) chosen = choose(now, within, groups, 2);
+      let chosen = choose(now, within, groups, 0, capped ? 1 : 2);
+      if (chosen === -1 && capped) chosen = choose(now, within, groups, 1, 2); // the requests were just scanned
       if (chosen === -1) return undefined;
       const q = queues[chosen] as Waiter[];
       const w = q[heads[chosen] as number] as Waiter;
@@ -411,10 +411,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   };
 
   /**
-   * The queue whose head goes next, among the first `kinds` kinds (1: requests only, 2: messages
-   * too), or -1. `within`: the bound of group (a) over (b) when they are served together.
+   * The queue whose head goes next among kinds `from` ≤ k < `to` (0: requests, 1: messages), or
+   * -1. `within`: the bound of group (a) over (b) when they are served together.
    */
-  const choose = (now: number, within: readonly number[] | undefined, groups: number, kinds: number): number => {
+  const choose = (now: number, within: readonly number[] | undefined, groups: number, from: number, to: number): number => {
     let chosen = -1;
     // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
     if (within !== undefined) {
@@ -423,7 +423,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         if ((liveGroup[r * GROUPS] as number) === 0) continue;
         const bound = within[r] ?? 0;
         for (let t = 0; t < TIERS && GROUP_OF[t] === 0; t++) {
-          for (let k = 0; k < kinds; k++) {
+          for (let k = from; k < to; k++) {
             const i = k * Q + r * TIERS + t;
             const w = (live[i] as number) === 0 ? undefined : peek(i);
             if (w === undefined || now - w.enqueuedAt < bound) continue;
@@ -447,7 +447,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         for (let t = 0; t < TIERS; t++) {
           const tg = GROUP_OF[t] as number;
           if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
-          for (let k = 0; k < kinds; k++) {
+          for (let k = from; k < to; k++) {
             const i = k * Q + r * TIERS + t;
             if ((live[i] as number) === 0) continue;
             const w = peek(i);
