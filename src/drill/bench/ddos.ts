@@ -211,20 +211,35 @@ async function warmUp(url: string): Promise<void> {
   }
 }
 
-async function originIdle(statsUrl: string, maxMs: number): Promise<string | undefined> {
+/**
+ * Waits (at most `maxMs`) for the origin to have nothing in flight or queued; a warning when it never
+ * did. Never throws: an origin that refuses its stats connection for a moment (its accept queue full
+ * after a flood cell) is asked again, and one that never answers is a warning on the cell — a
+ * rejection here once ended a 92-cell matrix run with an uncaught ECONNREFUSED.
+ */
+export async function originIdle(statsUrl: string, maxMs: number): Promise<string | undefined> {
   const u = new URL(statsUrl);
   const c = new Client(u.origin);
   const deadline = Date.now() + maxMs;
-  let last = { inFlight: 0, queued: 0 };
+  let last: { inFlight: number; queued: number } | undefined;
+  let failure: string | undefined;
   try {
     while (Date.now() < deadline) {
-      const r = await c.request({ method: 'GET', path: u.pathname });
-      last = (await r.body.json()) as { inFlight: number; queued: number };
-      if (last.inFlight === 0 && last.queued === 0) return undefined;
+      try {
+        const r = await c.request({ method: 'GET', path: u.pathname, headersTimeout: 2_000, bodyTimeout: 2_000 });
+        last = (await r.body.json()) as { inFlight: number; queued: number };
+        failure = undefined;
+        if (last.inFlight === 0 && last.queued === 0) return undefined;
+      } catch (err) {
+        failure = (err as { code?: string }).code ?? (err as Error).message;
+      }
       await sleep(200);
     }
   } finally {
-    await c.close();
+    await c.close().catch(() => undefined);
+  }
+  if (failure !== undefined || last === undefined) {
+    return `the origin's stats did not answer before the cell began (${failure ?? 'no answer'} for ${maxMs / 1000} s): its figures are not comparable`;
   }
   // A cell measured against a busy origin is not comparable with the others: say so in its report.
   return `the origin was not idle when the cell began (${last.inFlight} requests in flight, ${last.queued} queued after ${maxMs / 1000} s): its figures are not comparable`;
@@ -298,7 +313,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       for (const target of targets) {
         if (o.signal?.aborted) break;
         n++;
-        if (kill !== undefined && (origin.child.exitCode !== null || origin.child.signalCode !== null)) {
+        // Killed on purpose (--kill-server) or died under the last cell's flood: a fresh one, so one
+        // dead origin costs its cell, not every cell after it.
+        if (origin.child.exitCode !== null || origin.child.signalCode !== null) {
+          if (kill === undefined) log(`warning: the origin exited (${origin.child.exitCode ?? origin.child.signalCode}) before ${scenario} × ${target.name}; started again`);
           origin = await spawnServer('origin', { ...originOpts, port: originPort });
           await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
         }
