@@ -313,26 +313,29 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       for (const target of targets) {
         if (o.signal?.aborted) break;
         n++;
-        // Killed on purpose (--kill-server) or died under the last cell's flood: a fresh one, so one
-        // dead origin costs its cell, not every cell after it.
-        if (origin.child.exitCode !== null || origin.child.signalCode !== null) {
-          if (kill === undefined) log(`warning: the origin exited (${origin.child.exitCode ?? origin.child.signalCode}) before ${scenario} × ${target.name}; started again`);
-          origin = await spawnServer('origin', { ...originOpts, port: originPort });
-          await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
-        }
-        const restart = restarts.get(target.name);
-        if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0 || o.accessLogDir !== undefined)) {
-          // A fresh shield, started just before its cell (not idle through the other targets' cells).
-          await target.close();
-          const s = await restart(o.accessLogDir !== undefined ? join(o.accessLogDir, `${scenario}--${target.name}.jsonl`) : undefined);
-          target.url = s.url;
-          target.close = s.close;
-          await warmUp(s.url);
-        }
-        const busy = await originIdle(statsUrl, 10_000);
-        // Our own child, by PID: the first origin server dies mid-attack.
-        const killer = kill !== undefined ? setTimeout(() => origin.child.kill('SIGKILL'), kill * 1000) : undefined;
+        // Everything a cell needs, its preparation included, fails as that cell: an error between
+        // cells (a shield that would not restart, an origin gone) once ended a 92-cell run uncaught.
+        let killer: NodeJS.Timeout | undefined;
         try {
+          // Killed on purpose (--kill-server) or died under the last cell's flood: a fresh one, so
+          // one dead origin costs its cell, not every cell after it.
+          if (origin.child.exitCode !== null || origin.child.signalCode !== null) {
+            if (kill === undefined) log(`warning: the origin exited (${origin.child.exitCode ?? origin.child.signalCode}) before ${scenario} × ${target.name}; started again`);
+            origin = await spawnServer('origin', { ...originOpts, port: originPort });
+            await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
+          }
+          const restart = restarts.get(target.name);
+          if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0 || o.accessLogDir !== undefined)) {
+            // A fresh shield, started just before its cell (not idle through the other targets' cells).
+            await target.close();
+            const s = await restart(o.accessLogDir !== undefined ? join(o.accessLogDir, `${scenario}--${target.name}.jsonl`) : undefined);
+            target.url = s.url;
+            target.close = s.close;
+            await warmUp(s.url);
+          }
+          const busy = await originIdle(statsUrl, 10_000);
+          // Our own child, by PID: the first origin server dies mid-attack.
+          if (kill !== undefined) killer = setTimeout(() => origin.child.kill('SIGKILL'), kill * 1000);
           const report = await runDrill({
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale, ...(o.leadS !== undefined ? { leadS: o.leadS } : {}),
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
