@@ -306,6 +306,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     }
   }
   const cells: BenchCell[] = [];
+  // Written after every cell as well as at the end, so a run that dies keeps what it measured.
+  const writeJson = (complete: boolean): void => {
+    if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, complete, cells }, null, 1));
+  };
   try {
     const total = o.scenarios.length * targets.length;
     let n = 0;
@@ -353,6 +357,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           log(`[${n}/${total}] ${scenario} × ${target.name}: failed: ${(err as Error).message}`);
         } finally {
           clearTimeout(killer);
+          writeJson(false);
         }
       }
     }
@@ -363,7 +368,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const elapsedS = (Date.now() - t0) / 1000;
   const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
   process.stdout.write(`${md}\n`);
-  if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, cells }, null, 1));
+  writeJson(true);
   if (o.record) replaceMarkdownSection(o.record, kill !== undefined ? 'bench:ddos-kill-server' : 'bench:ddos', md);
   return cells;
 }
