@@ -6,6 +6,7 @@ import { runDrill, type DrillProgress } from '../drill/run.js';
 import { getScenario, SCENARIOS } from '../drill/scenarios.js';
 import { BENCH_LAYOUTS, DEFAULT_BENCH_SCENARIOS, type BenchLayout } from '../drill/bench/layouts.js';
 import type { AddressLayout } from '../drill/addresses.js';
+import { ACCOUNT_DATA } from '../drill/users.js';
 
 const benchLayoutArg = (v: string): BenchLayout => {
   if (!(v in BENCH_LAYOUTS)) throw new InvalidArgumentError(`layout must be one of ${Object.keys(BENCH_LAYOUTS).join(', ')}`);
@@ -23,6 +24,11 @@ const count = (name: string) => (v: string): number => {
   return n;
 };
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const pageRequests = (v: string): number => {
+  const n = count('page requests')(v);
+  if (n > ACCOUNT_DATA.length) throw new InvalidArgumentError(`page requests must be at most ${ACCOUNT_DATA.length} (the account page's data: ${ACCOUNT_DATA.join(', ')})`);
+  return n;
+};
 const layoutArg = (v: string): AddressLayout => {
   if (v !== 'disjoint' && v !== 'shared-24' && v !== 'shared-address') throw new InvalidArgumentError('layout must be disjoint, shared-24 or shared-address');
   return v;
@@ -134,8 +140,9 @@ export function registerDrillCommands(program: Command): void {
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')
+    .option('--page-requests <n>', 'requests the banking account page\'s script sends at once for its data, as a browser does (default 0: a page is one request)', pageRequests)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -155,7 +162,8 @@ export function registerDrillCommands(program: Command): void {
           scenarios, layout: o.layout,
           durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
-          ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}), params,
+          ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}),
+          ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), params,
         });
       } finally {
         sig.dispose();

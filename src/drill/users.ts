@@ -51,11 +51,18 @@ export interface UserSettings {
    * WebSocket, kept open for a think time, with the refresh pressed once (0 = never).
    */
   liveShare: number;
+  /**
+   * Requests the account page's script sends in parallel once the page has loaded, drawn in
+   * [min, max]: a bank's dashboard fetches its private data (accounts, transactions, messages …)
+   * as a browser does, over its six connections, none of it cacheable. 0 = a page is one request.
+   */
+  pageRequests: [number, number];
 }
 
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
+  pageRequests: [0, 0],
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -211,6 +218,17 @@ async function followLive(ctx: UserContext, id: string): Promise<void> {
   }
 }
 
+/** The account page's data, as its script names it (the demo's /bank/api/{name}). */
+export const ACCOUNT_DATA = ['accounts', 'transactions', 'messages', 'cards', 'beneficiaries', 'notifications', 'documents', 'offers', 'profile', 'limits', 'savings', 'alerts'] as const;
+
+/** The account page's script: `pageRequests` requests for its data at once, as a browser sends them. */
+async function accountData(ctx: UserContext): Promise<void> {
+  const n = Math.min(ACCOUNT_DATA.length, ctx.rng.int(ctx.settings.pageRequests[0], ctx.settings.pageRequests[1]));
+  if (n <= 0 || ctx.signal.aborted) return;
+  await Promise.all(ACCOUNT_DATA.slice(0, n).map((name) =>
+    attempt(ctx, 'GET', `/bank/api/${name}`, 'GET /bank/api/:name', { kind: 'json', referer: `${ctx.origin}/bank/account` })));
+}
+
 /** One banking session: login page, login, 1–3 account pages, and for 20–30% a payment polled to approval. */
 export async function bankingSession(ctx: UserContext, userId: string): Promise<void> {
   const s = ctx.settings;
@@ -227,7 +245,8 @@ export async function bankingSession(ctx: UserContext, userId: string): Promise<
   const pages = ctx.rng.int(1, 3);
   for (let i = 0; i < pages; i++) {
     if (!(await think(ctx, s.thinkS))) return;
-    await attempt(ctx, 'GET', '/bank/account', 'GET /bank/account', { kind: 'document', referer: `${ctx.origin}/bank/account` });
+    const account = await attempt(ctx, 'GET', '/bank/account', 'GET /bank/account', { kind: 'document', referer: `${ctx.origin}/bank/account` });
+    if (ok(account)) await accountData(ctx);
   }
   if (ctx.rng.next() >= s.paymentShare) return;
   const pay = JSON.stringify({ amount: (ctx.rng.int(500, 50_000) / 100).toFixed(2), payee: `FR76${randomToken(ctx.rng, 10)}` });

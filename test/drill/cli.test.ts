@@ -59,6 +59,8 @@ test('`rempart bench ddos --param` rejects a malformed pair, a scenario not in t
     [['--param', 'sources=3'], /expected scenario\.key=number/],
     [['--scenarios', 'none', '--param', 'browse-then-flood.sources=3'], /not among the scenarios of this run/],
     [['--scenarios', 'browse-then-flood', '--param', 'browse-then-flood.sourcez=3'], /has no parameter "sourcez" \(it has: rate, sources/],
+    [['--page-requests', '13'], /page requests must be at most 12 \(the account page's data: accounts, transactions/],
+    [['--page-requests', '-1'], /page requests must be a whole number >= 0/],
   ];
   for (const [args, message] of cases) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', 'ddos', '--targets', 'rempart', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -75,6 +75,36 @@ test('banking users log in (303 + cookie), browse, and poll a payment until appr
   assert.equal(r.origin.attackReached, 0);
 });
 
+test('the account page\'s script fetches its data at once, with the session; the demo origin answers 401 without one', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1 });
+  t.after(origin.close);
+  // Requests open at the origin at once, per route: the page's data comes in parallel.
+  let open = 0;
+  let peak = 0;
+  origin.server.prependListener('request', (req, res) => {
+    if (!String(req.url).startsWith('/bank/api/')) return;
+    peak = Math.max(peak, ++open);
+    res.once('finish', () => { open--; });
+  });
+  const r = await runDrill({
+    target: origin.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 0, bankingUsers: 2, timeScale: 20, seed: 9,
+    userSettings: { paymentShare: 0, pageRequests: [4, 4] }, originStats: `${origin.url}/__origin/stats`,
+  });
+  const pages = r.legit.routes['GET /bank/account'];
+  const data = r.legit.routes['GET /bank/api/:name'];
+  assert.ok(pages && pages.attempts >= 2, JSON.stringify(r.legit.routes));
+  assert.ok(data, JSON.stringify(r.legit.routes));
+  // Four per account page answered (a page still loading when the run ends may leave some unfinished).
+  assert.ok(data.attempts >= 4 * pages.ok - 4 && data.attempts <= 4 * pages.attempts, `${data.attempts} data requests for ${pages.attempts} pages`);
+  assert.equal(data.statuses['200'], data.ok);
+  assert.ok(data.ok >= 4);
+  assert.ok(peak >= 2, `at most ${peak} open at once: not in parallel`);
+  // Private data is never cacheable, and needs the session.
+  const anon = await fetch(`${origin.url}/bank/api/accounts`);
+  assert.equal(anon.status, 401);
+  assert.equal(anon.headers.get('cache-control'), 'no-store');
+});
+
 test('tracking users follow parcels live against the demo origin: a WebSocket with the browser\'s cookies and identity, a refresh answered by name', async (t) => {
   const origin = await startOrigin({ serviceMs: 1 });
   t.after(origin.close);

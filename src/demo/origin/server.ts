@@ -196,7 +196,16 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
     if (group === 'account') {
       const sid = /(?:^|;\s*)sid=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      if (!sid || (!sessions.has(sid) && signer.open(sid) === undefined)) return send(res, 302, 'text/plain', 'login first\n', { location: '/bank/login' });
+      const known = sid !== undefined && (sessions.has(sid) || signer.open(sid) !== undefined);
+      // The account page's script asks for its data here: private, never cached, 401 (not a
+      // redirect to the login page) without a session, as an API answers.
+      if (path.startsWith('/bank/api/')) {
+        if (!known) return json(res, 401, { error: 'login first' }, { 'cache-control': 'no-store' });
+        const name = path.slice('/bank/api/'.length);
+        const h = createHash('sha256').update(`${sid}:${name}`).digest();
+        return json(res, 200, { name, items: Array.from({ length: 1 + ((h[0] ?? 0) % 5) }, (_, i) => ({ id: i, value: h[i + 1] ?? 0 })) }, { 'cache-control': 'private, no-store' });
+      }
+      if (!known) return send(res, 302, 'text/plain', 'login first\n', { location: '/bank/login' });
       return send(res, 200, 'text/html; charset=utf-8', bankAccountPage());
     }
     if (group === 'pay') {

@@ -126,6 +126,8 @@ export interface DdosBenchOptions {
    * a week before the run (known-customers.ts). Default: none, every reputation is the cell's own.
    */
   knownCustomers?: boolean;
+  /** Requests the account page's script sends at once for its data (users.ts `pageRequests`); default 0. */
+  pageRequests?: number;
   log?(line: string): void;
 }
 
@@ -343,7 +345,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           const report = await runDrill({
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale, ...(o.leadS !== undefined ? { leadS: o.leadS } : {}),
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
-            params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout, userSettings: BENCH_USER_SETTINGS,
+            params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout,
+            userSettings: { ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}) },
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}),
             maxConnections: generatorSockets,
           });
@@ -382,6 +385,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
+    (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.killServerAtS !== undefined) {
