@@ -351,8 +351,22 @@ const detectionSchema = z.object({
    */
   pace: z.object({
     windowS: z.number().positive().max(300).default(5),
+    /** The line before anything is learned, and the floor of what is learned. */
     lightRequests: z.number().int().positive().default(4),
-  }).strict().default({ windowS: 5, lightRequests: 4 }),
+    /**
+     * The rate line learned from the site's own customers in normal times: the `quantile` of the
+     * requests a reputation holder sent per window (a dashboard whose script fetches ten things at
+     * once is one page), used once `minSamples` windows were seen, never above `maxLightRequests`.
+     * The open-request line stays `lightRequests` (detect/pace-profile.ts).
+     */
+    learn: z.object({
+      enabled: z.boolean().default(true),
+      quantile: z.number().min(0.5).max(1).default(0.99),
+      minSamples: z.number().int().positive().default(200),
+      maxLightRequests: z.number().int().positive().max(256).default(16),
+      halfLifeS: z.number().positive().default(3600),
+    }).strict().default({ enabled: true, quantile: 0.99, minSamples: 200, maxLightRequests: 16, halfLifeS: 3600 }),
+  }).strict().default({ windowS: 5, lightRequests: 4, learn: { enabled: true, quantile: 0.99, minSamples: 200, maxLightRequests: 16, halfLifeS: 3600 } }),
   /**
    * Per class, how long a request of a client known before the attack may wait behind older
    * requests of clients who got their token during it before it goes first (0: always first).

@@ -205,7 +205,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   upstreamResponse.push(createRequestIdFilter(), createContinuationGrantFilter(shared.continuations, shared.ticker));
   if (det.enabled) {
     upstreamResponse.push(
-      createFailedAuthFilter(shared.pace, shared.ticker, () => config.detection.pace.lightRequests),
+      createFailedAuthFilter(shared.pace, shared.ticker, () => shared.detector.paceLightRequests()),
       createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
     );
   }

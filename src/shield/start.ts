@@ -121,14 +121,18 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   });
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
   // Per-token pace (monotonic clock): lighter identities first when requests wait.
-  let paceOf: { config: Config; params: PaceParams } | undefined;
+  // Its rate line is the detector's (raised to what customers were learned to send); its
+  // open-request line stays the configured one (detect/pace-profile.ts). Reputation holders'
+  // buckets go back to the detector, which learns them in normal times.
+  let paceOf: { config: Config; light: number; params: PaceParams } | undefined;
   const pace = createIdentityPace(() => {
-    if (paceOf?.config !== config) {
+    const light = detector.paceLightRequests();
+    if (paceOf?.config !== config || paceOf.light !== light) {
       const p = config.detection.pace;
-      paceOf = { config, params: { ...DEFAULT_PACE, bucketMs: p.windowS * 1000, lightRequests: p.lightRequests } };
+      paceOf = { config, light, params: { ...DEFAULT_PACE, bucketMs: p.windowS * 1000, lightRequests: light, openLightRequests: p.lightRequests } };
     }
     return paceOf.params;
-  });
+  }, (requests) => detector.learnPace(requests));
   let runtime: Runtime;
   const detector = createDetector({
     clock, bus, config: () => config,

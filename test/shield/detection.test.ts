@@ -586,3 +586,43 @@ test('under attack, an address that went over its rate sends its page loads to p
   assert.equal(fetched.statusCode, 200);
   await fetched.body.dump();
 });
+
+test('customers whose dashboard asks for nine things at once teach the shield its pace line (learned from reputations in normal times, shown in /api/state)', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  // Short windows and few samples so that a test sees learning: the mechanism is the default's.
+  const shield = await startTestShield(t, upstream.url, { detection: { pace: { windowS: 0.25, learn: { minSamples: 10 } } } });
+  const state = async (): Promise<{ lightRequests: number; learnedLine: number | null; learnedBuckets: number }> => {
+    const r = await request(`${shield.adminUrl}/api/state`, { headers: ADMIN });
+    return ((await r.body.json()) as { detection: { pace: { lightRequests: number; learnedLine: number | null; learnedBuckets: number } } }).detection.pace;
+  };
+  // One request with no token: its hit sweeps the pace windows that are over, which reports them.
+  const anonymous = async (path: string): Promise<void> => (await request(`${shield.url}${path}`, { headers: API })).body.dump();
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  assert.deepEqual(await state(), { lightRequests: 4, learnedLine: null, learnedBuckets: 0 });
+  // Twelve customers load the dashboard (the reputation comes with the page), whose script then
+  // asks for nine things at once, from the same browser.
+  const DATA = { accept: 'application/json', 'sec-fetch-mode': 'cors', 'user-agent': BROWSER['user-agent'] };
+  const customers = await Promise.all(Array.from({ length: 12 }, async (_, i) => {
+    const page = await request(`${shield.url}/account/${i}`, { headers: BROWSER });
+    await page.body.dump();
+    const rep = cookieOf(page.headers['set-cookie'], 'rempart_rep');
+    assert.ok(rep, 'a reputation with the page, in normal times');
+    return rep;
+  }));
+  await Promise.all(customers.flatMap((rep, i) => Array.from({ length: 9 }, async (_, k) =>
+    (await request(`${shield.url}/account/${i}/data/${k}`, { headers: { ...DATA, cookie: rep } })).body.dump())));
+  await sleep(600);
+  await anonymous('/api/sweep');
+  let pace = await state();
+  for (let i = 0; i < 30 && pace.learnedLine === null; i++) { await sleep(100); pace = await state(); } // the detector's next tick
+  assert.ok(pace.learnedBuckets >= 12, JSON.stringify(pace));
+  // Nine in a window is light now (a burst cut in two by a window's edge counts as two smaller ones).
+  assert.deepEqual(pace, { lightRequests: 10, learnedLine: 10, learnedBuckets: pace.learnedBuckets });
+  // Requests with no reputation (newcomers, API clients) teach it nothing.
+  const before = pace.learnedBuckets;
+  await Promise.all(Array.from({ length: 20 }, (_, k) => anonymous(`/api/${k}`)));
+  await sleep(600);
+  await anonymous('/api/sweep');
+  await sleep(1_100);
+  assert.ok((await state()).learnedBuckets <= before, 'no bucket added');
+});

@@ -130,3 +130,51 @@ test('forgetting resets the rate baselines and shares of a running detector, whi
   second(detector, clock, 40);
   assert.equal(detector.learned()?.classes.normal?.rate.samples, 1, 'learning from the next second on');
 });
+
+test('customers\' pace is learned in normal times only, raises the line within its bounds, outlives a restart and is forgotten with the rest', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const pressure = { saturated: false };
+  const detector = detectorAt(clock, pressure);
+  const line = (d: Detector): unknown => (d.state() as { pace: unknown }).pace;
+  assert.equal(detector.paceLightRequests(), 4, 'nothing learned: the configured line');
+  // 195 customers' buckets: a dashboard's 11 requests in every tenth.
+  for (let i = 0; i < 195; i++) detector.learnPace(i % 10 === 0 ? 11 : 2);
+  second(detector, clock, 10);
+  assert.equal(detector.paceLightRequests(), 4, 'under minSamples (200)');
+  for (let i = 0; i < 10; i++) detector.learnPace(2);
+  second(detector, clock, 10);
+  assert.equal(detector.paceLightRequests(), 12, 'a bucket of 11 is light now');
+  assert.deepEqual(line(detector), { lightRequests: 12, learnedLine: 12, learnedBuckets: 205 });
+  // Under attack nothing is learned: a flood of heavy buckets does not move it.
+  pressure.saturated = true;
+  for (let s = 0; s < 4; s++) second(detector, clock, 10);
+  assert.notEqual((detector.state() as { phase: string }).phase, 'normal');
+  for (let i = 0; i < 5000; i++) detector.learnPace(200);
+  second(detector, clock, 10);
+  assert.equal(detector.paceLightRequests(), 12);
+  // Saved with the baselines (in normal times), restored by a restarted shield.
+  const calm = detectorAt(clock, { saturated: false });
+  for (let i = 0; i < 300; i++) calm.learnPace(i % 10 === 0 ? 11 : 2);
+  second(calm, clock, 10);
+  const saved = calm.learned();
+  assert.ok(saved?.pace !== undefined);
+  const restarted = detectorAt(clock, { saturated: false });
+  assert.equal(restarted.restore(JSON.parse(JSON.stringify(saved))), true);
+  assert.equal(restarted.paceLightRequests(), 12);
+  // A row saved before the pace was learned (no `pace`) is still restored.
+  const { pace: _, ...older } = saved!;
+  assert.equal(detectorAt(clock, { saturated: false }).restore(JSON.parse(JSON.stringify(older))), true);
+  // Forgotten with the rest: the configured line again.
+  restarted.forget('operator');
+  assert.equal(restarted.paceLightRequests(), 4);
+  // Never above maxLightRequests (16), and off when learning is disabled.
+  const heavy = detectorAt(clock, { saturated: false });
+  for (let i = 0; i < 300; i++) heavy.learnPace(100);
+  second(heavy, clock, 10);
+  assert.equal(heavy.paceLightRequests(), 16);
+  const off = parseConfig({ upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }], detection: { pace: { learn: { enabled: false } } } });
+  const fixed = createDetector({ clock, bus: createEventBus<ShieldEvents>(), config: () => off, pressure: { read: () => ({ saturation: 0, queueWaitMs: 0 }) }, blocks: { block() {}, unblock() {} } });
+  for (let i = 0; i < 300; i++) fixed.learnPace(100);
+  second(fixed, clock, 10);
+  assert.equal(fixed.paceLightRequests(), 4);
+});

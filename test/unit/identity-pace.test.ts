@@ -135,3 +135,47 @@ test('a refused login (401, 403) weighs a pace level on its identity; other answ
   assert.equal(pace.level('bot', 10), 2, 'two refusals: behind customers');
   assert.equal(pace.level('person', 10), 0);
 });
+
+test('completed buckets of learning identities go to the sink, once each, without what charge added', () => {
+  const seen: Array<[number, number]> = [];
+  const pace = createIdentityPace(() => params, (n, now) => seen.push([n, now]));
+  const hit = (k: string, t: number, learn?: boolean): void => { pace.hit(k, t, 0, learn); pace.done(k); };
+  // A customer's dashboard: 9 requests at once in bucket 0, 3 in bucket 1; a refused login charged on top.
+  for (let i = 0; i < 9; i++) hit('rep:a', 1000 + i, true);
+  pace.charge('rep:a', 4, 1100);
+  for (let i = 0; i < 3; i++) hit('rep:a', 6000 + i, true);
+  assert.deepEqual(seen, [[9, 6000]], 'bucket 0 reported at the first request of bucket 1, the charge left out');
+  // Not learning: a key whose requests never said so (a source, a clearance) reports nothing.
+  for (let i = 0; i < 20; i++) hit('src:x', 6100 + i);
+  // Silence: the sweep of bucket 3 drops both identities and reports the learner's last bucket.
+  hit('other', 15_000);
+  assert.deepEqual(seen, [[9, 6000], [3, 15_000]]);
+  assert.equal(pace.size, 1);
+  // A bucket with only charges in it reports nothing.
+  pace.hit('rep:b', 20_000, 0, true); pace.done('rep:b');
+  pace.charge('rep:b', 4, 25_100);
+  hit('rep:b', 30_500, true);
+  assert.deepEqual(seen.slice(2), [[1, 25_100]], 'bucket 4 (one request), then bucket 5 held only a charge');
+});
+
+test('the open-request line is its own: a heavy page read light by rate, six open at once still a busy browser, more a bot', () => {
+  // A learned rate line of 16 (pace-profile.ts), the configured 4 for requests open at once.
+  const pace = createIdentityPace(() => ({ ...params, lightRequests: 16, openLightRequests: 4 }));
+  const levels: number[] = [];
+  // A dashboard: 12 requests at once over a browser's 6 connections, answered 6 at a time.
+  for (let i = 0; i < 6; i++) levels.push(pace.hit('page', 1000 + i));
+  for (let i = 0; i < 6; i++) pace.done('page');
+  for (let i = 0; i < 6; i++) levels.push(pace.hit('page', 1100 + i));
+  for (let i = 0; i < 6; i++) pace.done('page');
+  assert.equal(Math.max(...levels), 1, 'at most six open: level 1 by the open line, 12 in the window under 16');
+  assert.equal(pace.level('page', 1200), 0);
+  // A bot holding 32 requests open: heavy whatever the rate line.
+  let bot = 0;
+  for (let i = 0; i < 32; i++) bot = pace.hit('bot', 1000 + i);
+  assert.equal(bot, 4, '32 open on the line of 4: the top level (32 counted on the rate line of 16: level 2)');
+  // With no open line set, both readings use lightRequests (as before).
+  const same = createIdentityPace(() => ({ ...params, lightRequests: 16 }));
+  let l = 0;
+  for (let i = 0; i < 32; i++) l = same.hit('bot', 1000 + i);
+  assert.equal(l, 2);
+});

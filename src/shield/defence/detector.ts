@@ -12,6 +12,7 @@ import { personalToken, type RequestContext, type RequestTraits } from '../conte
 import type { Outcome } from '../pipeline/phases.js';
 import type { ShieldBus } from '../events.js';
 import { createSharedAddresses } from '../detect/shared-addresses.js';
+import { createPaceProfile, effectiveLightRequests, type PaceProfileData } from '../detect/pace-profile.js';
 
 const PHASE_RANK: Record<AttackPhase, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
 
@@ -39,6 +40,8 @@ export interface LearnedBaselines {
   readonly version: 1;
   readonly classes: Record<string, { rate: EwmaState; errors: EwmaState; cookieless: EwmaState }>;
   readonly shares: ShareBaselineData;
+  /** Requests per identity per pace bucket, customers in normal times (absent in rows saved before it). */
+  readonly pace?: PaceProfileData;
 }
 
 const ewmaOk = (e: unknown): e is EwmaState => {
@@ -108,6 +111,16 @@ export interface Detector extends Service<Config> {
   forget(who: string): void;
   /** The traffic sketch's top entries per dimension as of the last tick (the console's top offenders). */
   offenders(): TrafficSnapshot | undefined;
+  /**
+   * A customer's pace bucket is over: `requests` sent by one reputation holder in one bucket
+   * (identity-pace.ts). Learned only while every class is normal (detect/pace-profile.ts).
+   */
+  learnPace(requests: number): void;
+  /**
+   * The rate line identity pace uses now (`detection.pace.lightRequests`, raised to what the site's
+   * customers were learned to send, up to `detection.pace.learn.maxLightRequests`). Updated each tick.
+   */
+  paceLightRequests(): number;
 }
 
 const traitValue = (t: RequestTraits, client: string, d: Dimension): string | undefined => {
@@ -135,6 +148,17 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   const shares = createShareBaseline();
   const strikes = createSpaceSaving(1024);
   const shared = createSharedAddresses();
+  const paceCfg = (): Config['detection']['pace'] => d.config().detection.pace;
+  const paceProfile = createPaceProfile(() => {
+    const l = paceCfg().learn;
+    return { quantile: l.quantile, minSamples: l.minSamples, halfLifeMs: l.halfLifeS * 1000 };
+  });
+  // The line identity pace reads on every request: computed once a tick, not per request.
+  let paceLine: number | undefined;
+  const paceLightNow = (): number => {
+    const p = paceCfg();
+    return effectiveLightRequests(p.lightRequests, p.learn.enabled ? paceLine : undefined, p.learn.maxLightRequests);
+  };
   const states = new Map<RouteClass, AttackState>(ROUTE_CLASSES.map((c) => [c, initialAttackState(clock.now())]));
   // `line`: the arrivals that decide suspicion before the second closes (attack-state.ts `earlySuspectLine`).
   const counts = new Map<RouteClass, { arrivals: number; errors: number; unknown: number; line: number }>(ROUTE_CLASSES.map((c) => [c, { arrivals: 0, errors: 0, unknown: 0, line: Infinity }]));
@@ -238,6 +262,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     tick() {
       const now = clock.now();
       const config = d.config();
+      paceLine = paceProfile.line(now);
       const overrides = params();
       // Each class is judged by the upstreams its routes use: a flood on one class's upstream does not
       // put a class served elsewhere under attack.
@@ -380,13 +405,15 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (worstPhase() !== 'normal') return undefined;
       const classes: LearnedBaselines['classes'] = {};
       for (const [cls, st] of states) classes[cls] = { rate: st.rate, errors: st.errors, cookieless: st.cookieless };
-      return { version: 1, classes, shares: shares.save() };
+      return { version: 1, classes, shares: shares.save(), pace: paceProfile.save(clock.now()) };
     },
     restore(data) {
       const x = data as Partial<LearnedBaselines> | null;
       if (x === null || typeof x !== 'object' || x.version !== 1 || typeof x.classes !== 'object' || x.classes === null || typeof x.shares !== 'object' || x.shares === null) return false;
       for (const v of Object.values(x.classes)) if (!ewmaOk(v?.rate) || !ewmaOk(v?.errors) || !ewmaOk(v?.cookieless)) return false;
       for (const v of Object.values(x.shares)) if (typeof v?.samples !== 'number' || !Array.isArray(v.shares)) return false;
+      if (x.pace !== undefined && !paceProfile.load(x.pace, clock.now())) return false;
+      paceLine = paceProfile.line(clock.now());
       for (const cls of ROUTE_CLASSES) {
         const saved = x.classes[cls];
         const st = states.get(cls);
@@ -401,9 +428,15 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       for (const [cls, st] of states) states.set(cls, { ...st, rate: EWMA_EMPTY, errors: EWMA_EMPTY, cookieless: EWMA_EMPTY });
       for (const c of counts.values()) c.line = Infinity;
       shares.load({});
-      bus.emit('operator:action', { who, action: 'forget-baselines', detail: 'learned rates and shares forgotten: learning afresh' });
+      paceProfile.clear();
+      paceLine = undefined;
+      bus.emit('operator:action', { who, action: 'forget-baselines', detail: 'learned rates, shares and customers\' pace forgotten: learning afresh' });
     },
     offenders: () => lastSnapshot,
+    learnPace(requests) {
+      if (paceCfg().learn.enabled && worstPhase() === 'normal') paceProfile.add(requests, clock.now());
+    },
+    paceLightRequests: paceLightNow,
     state() {
       const now = clock.now();
       return {
@@ -414,6 +447,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         // Seconds each dimension's shares were learned from (30 make them warm): what an operator
         // forgets with DELETE /api/detection/baselines.
         learnedShares: Object.fromEntries(DIMENSIONS.map((dim) => [dim, shares.samples(dim)])),
+        // The pace line in use, what the site's customers were learned to send, and from how many
+        // of their buckets (detect/pace-profile.ts; the line is learned past `learn.minSamples`).
+        pace: { lightRequests: paceLightNow(), learnedLine: paceLine ?? null, learnedBuckets: Math.round(paceProfile.samples(now)) },
         escalationLevel: plan.level,
         signatures: signatures.slice(0, 10),
         mitigations: [

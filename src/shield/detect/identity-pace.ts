@@ -20,6 +20,11 @@
  * ahead holds 16 while the shield has seen one (drill pipeline-solver: bots holding 64 requests on
  * 4 connections were at pace 0–1).
  *
+ * Two lines on the same doubling scale: `lightRequests` for the windowed count, which the shield
+ * raises to what the site's customers were learned to send (pace-profile.ts: a dashboard that
+ * fetches ten things at once), and `openLightRequests` for requests open at once, which it does not
+ * (a browser holds six connections to a host, whatever the page).
+ *
  * Counts are per identity over every route: a flood spread across route classes must not look
  * light on each of them. Window: two buckets of `bucketMs`, a
  * sliding estimate in between (as a sliding-window rate limiter does). Memory is bounded: stale
@@ -37,6 +42,13 @@ export interface PaceParams {
   readonly bucketMs: number;
   /** Requests in a window below which an identity is light (level 0); each level doubles it. */
   readonly lightRequests: number;
+  /**
+   * Requests open at once below which an identity is light, on the same doubling scale; default
+   * `lightRequests`. Kept apart because a learned `lightRequests` (pace-profile.ts) follows how many
+   * requests the site's pages make, while what a browser holds open at once does not (six
+   * connections to a host over HTTP/1.1, however heavy the page).
+   */
+  readonly openLightRequests?: number;
   /** Identities tracked at most (per tracker, all classes together). */
   readonly maxKeys: number;
 }
@@ -47,9 +59,10 @@ export interface IdentityPace {
   /**
    * Counts one request of `key` at `now`, open until `done`; returns its pace level. `ahead`:
    * requests of the same client already sent that no filter has seen yet (pipelined behind this
-   * one on its connection), counted as open for this reading.
+   * one on its connection), counted as open for this reading. `learn`: the identity's completed
+   * buckets go to the tracker's bucket sink (a reputation from normal times: what customers send).
    */
-  hit(key: string, now: number, ahead?: number): number;
+  hit(key: string, now: number, ahead?: number, learn?: boolean): number;
   /** A request counted by `hit` was answered (or abandoned). */
   done(key: string): void;
   /** Counts `n` more requests of an identity already tracked (a failed login weighs more than a page). */
@@ -62,7 +75,13 @@ export interface IdentityPace {
   readonly size: number;
 }
 
-interface Entry { epoch: number; cur: number; prev: number; open: number }
+interface Entry {
+  epoch: number; cur: number; prev: number; open: number;
+  /** Requests of `cur` that `charge` added (a refused login's weight), not requests sent. */
+  charged: number;
+  /** Completed buckets go to the sink. */
+  learn: boolean;
+}
 
 /** The level of a window count on the doubling scale: < light → 0, < 2·light → 1, < 4·light → 2, else 3. */
 export function paceLevel(count: number, lightRequests: number): number {
@@ -72,23 +91,34 @@ export function paceLevel(count: number, lightRequests: number): number {
   return level;
 }
 
-/** `settings` is read on every call, so a configuration reload applies at once. */
-export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PACE): IdentityPace {
+/**
+ * `settings` is read on every call, so a configuration reload applies at once. `onBucket` gets the
+ * requests a learning identity sent in each of its buckets once the bucket is over (within two
+ * buckets of its end: at the identity's next request or at the sweep that drops it).
+ */
+export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PACE, onBucket?: (requests: number, now: number) => void): IdentityPace {
   const map = new Map<string, Entry>();
   let sweptEpoch = -1;
 
   const epochOf = (now: number, bucketMs: number): number => Math.floor(now / bucketMs);
 
-  // Drops identities silent for a whole window: they would count 0 anyway. O(n) once per bucket.
-  const sweep = (epoch: number): void => {
-    sweptEpoch = epoch;
-    for (const [k, e] of map) if (e.epoch < epoch - 1 && e.open === 0) map.delete(k);
+  const report = (e: Entry, now: number): void => {
+    const sent = e.cur - e.charged;
+    if (e.learn && sent > 0) onBucket?.(sent, now);
   };
 
-  const roll = (e: Entry, epoch: number): void => {
+  // Drops identities silent for a whole window: they would count 0 anyway. O(n) once per bucket.
+  const sweep = (epoch: number, now: number): void => {
+    sweptEpoch = epoch;
+    for (const [k, e] of map) if (e.epoch < epoch - 1 && e.open === 0) { report(e, now); map.delete(k); }
+  };
+
+  const roll = (e: Entry, epoch: number, now: number): void => {
     if (e.epoch === epoch) return;
+    report(e, now);
     e.prev = e.epoch === epoch - 1 ? e.cur : 0;
     e.cur = 0;
+    e.charged = 0;
     e.epoch = epoch;
   };
 
@@ -97,29 +127,37 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     prev * (1 - (now - epoch * bucketMs) / bucketMs) + cur;
 
   // Without counting: an entry last touched in the previous bucket has that bucket as `prev` now.
+  const windowOf = (e: Entry, now: number, bucketMs: number): number => {
+    const epoch = epochOf(now, bucketMs);
+    if (e.epoch === epoch) return windowCount(e.prev, e.cur, now, epoch, bucketMs);
+    return e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0;
+  };
   const estimate = (key: string, now: number, bucketMs: number, ahead = 0): number => {
     const e = map.get(key);
-    if (e === undefined) return ahead;
-    const epoch = epochOf(now, bucketMs);
-    if (e.epoch === epoch) return Math.max(windowCount(e.prev, e.cur, now, epoch, bucketMs), e.open + ahead);
-    return Math.max(e.epoch === epoch - 1 ? windowCount(e.cur, 0, now, epoch, bucketMs) : 0, e.open + ahead);
+    return e === undefined ? ahead : Math.max(windowOf(e, now, bucketMs), e.open + ahead);
   };
+  // The heavier of the two readings, each on its own line.
+  const levelOf = (window: number, open: number, p: PaceParams): number =>
+    Math.max(paceLevel(window, p.lightRequests), paceLevel(open, p.openLightRequests ?? p.lightRequests));
 
   return {
     get size() { return map.size; },
-    hit(key, now, ahead = 0) {
+    hit(key, now, ahead = 0, learn = false) {
       const params = settings();
       const epoch = epochOf(now, params.bucketMs);
-      if (epoch !== sweptEpoch) sweep(epoch);
+      if (epoch !== sweptEpoch) sweep(epoch, now);
       let e = map.get(key);
       if (e === undefined) {
-        if (map.size >= params.maxKeys) return paceLevel(1 + ahead, params.lightRequests);
-        e = { epoch, cur: 0, prev: 0, open: 0 };
+        if (map.size >= params.maxKeys) return levelOf(1, 1 + ahead, params);
+        e = { epoch, cur: 0, prev: 0, open: 0, charged: 0, learn };
         map.set(key, e);
-      } else roll(e, epoch);
+      } else {
+        roll(e, epoch, now);
+        if (learn) e.learn = true;
+      }
       e.cur++;
       e.open++;
-      return paceLevel(Math.max(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open + ahead), params.lightRequests);
+      return levelOf(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open + ahead, params);
     },
     done(key) {
       const e = map.get(key);
@@ -128,12 +166,14 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     charge(key, n, now) {
       const e = map.get(key);
       if (e === undefined) return;
-      roll(e, epochOf(now, settings().bucketMs));
+      roll(e, epochOf(now, settings().bucketMs), now);
       e.cur += n;
+      e.charged += n;
     },
     level(key, now, ahead = 0) {
       const params = settings();
-      return paceLevel(estimate(key, now, params.bucketMs, ahead), params.lightRequests);
+      const e = map.get(key);
+      return e === undefined ? levelOf(0, ahead, params) : levelOf(windowOf(e, now, params.bucketMs), e.open + ahead, params);
     },
     estimate: (key, now) => estimate(key, now, settings().bucketMs),
   };

@@ -23,7 +23,8 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     const now = ticker.now();
     // Requests the client pipelined behind this one are open too (listener/pipelining.ts): served one
     // at a time, a connection writing 16 ahead would otherwise look as light as one person's page.
-    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
+    // A reputation's requests teach the detector what customers send (learned only in normal times).
+    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0, ctx.baseTier <= STANDING.recent), pace, ctx.sourceKey, now);
     // A form submitted without its page loses what its token gave it: a flood's pace, whatever the
     // token's own. A request with no token is already behind every token holder (and one filed as a
     // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).
