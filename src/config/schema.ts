@@ -365,8 +365,8 @@ const detectionSchema = z.object({
       minSamples: z.number().int().positive().default(200),
       maxLightRequests: z.number().int().positive().max(256).default(16),
       halfLifeS: z.number().positive().default(3600),
-    }).strict().default({ enabled: true, quantile: 0.99, minSamples: 200, maxLightRequests: 16, halfLifeS: 3600 }),
-  }).strict().default({ windowS: 5, lightRequests: 4, learn: { enabled: true, quantile: 0.99, minSamples: 200, maxLightRequests: 16, halfLifeS: 3600 } }),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
   /**
    * Per class, how long a request of a client known before the attack may wait behind older
    * requests of clients who got their token during it before it goes first (0: always first).
