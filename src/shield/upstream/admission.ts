@@ -220,16 +220,6 @@ const PACE_ONE_MS_BY_STANDING = [200, 500, 500, 500];
 // the pages of the same standing queued beside it and waited for them (browse-then-flood, the
 // onset: a login queued 452 ms behind five customers' tracking pages and four bots' first requests).
 const CRITICAL_PACE_ONE_MS = 200;
-// A critical request's standing costs it at most a recent reputation's head start. The standing's
-// head start orders pages: a minted identity's tracking page waits a second behind a known
-// customer's. Applied to a login it made the one request that turns a newcomer into a customer
-// wait a second behind known customers' *pages* at the moment an attack's onset halves what the
-// origin serves (browse-then-flood, twenty-sixth session: a no-JavaScript customer's login, tier
-// 7, queued 1.4 s behind reputations' tracking pages queued after it). It stays bounded: (a) still
-// goes strictly first while minted identities flood (rule 2), a known customer's critical request
-// still goes before any newcomer's (its bound is 0), and a flood of logins is paced heavy by its
-// refused attempts (detect/identity-pace.ts) whatever its standing.
-const CRITICAL_STANDING_MS = 250;
 /** Number of distinct tiers. */
 export const TIERS = 12;
 const GROUP_OF: readonly number[] = [0, 0, 0, 0, 1, 1, 1, 1, 2, 3, 4, 5];
@@ -237,10 +227,8 @@ const GROUPS = 6;
 /** Head start of a tier within class rank `r` (0 = critical), ms later: its standing's, and its pace-1 cost. */
 const headStart = (r: number, t: number): number => {
   if (t >= 8) return 0;
-  const critical = r === 0;
-  const paceOne = Math.min(PACE_ONE_MS_BY_STANDING[t >> 1] as number, critical ? CRITICAL_PACE_ONE_MS : Infinity);
-  const standing = Math.min(HEAD_START_BY_STANDING[t >> 1] as number, critical ? CRITICAL_STANDING_MS : Infinity);
-  return standing + (t & 1) * paceOne;
+  const paceOne = Math.min(PACE_ONE_MS_BY_STANDING[t >> 1] as number, r === 0 ? CRITICAL_PACE_ONE_MS : Infinity);
+  return (HEAD_START_BY_STANDING[t >> 1] as number) + (t & 1) * paceOne;
 };
 /** Tier 0 … TIERS - 1 of a request by standing (STANDING) and pace level (0–4). */
 export function tierFor(standing: number, pace: number): number {
