@@ -180,13 +180,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const userThreads = opts.solver ? null : createThreadedSolver();
   const solver = opts.solver ?? userThreads!;
   const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads! });
-  // Loaded during the lead (a worker takes a second or more to load here): a browser's hashing is
-  // ready when its page is, and so is an attack tool's when its flood starts. Loaded on their first
-  // solve, the bots' threads kept every bot of challenge-solver quiet for the first 650 ms of the
-  // attack (all 82 solves ended 655–657 ms after they began: the threads loading, the hashing a few
-  // ms) — an artifact of the drill, not a cost a real bot pays.
-  userThreads?.warm();
-  if (plan.floods.some((f) => f.solver)) botThreads?.warm();
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
   const tracking = opts.trackingUsers ?? 40;
   const banking = opts.bankingUsers ?? 15;
@@ -216,6 +209,15 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const floodAddrs = plan.floods.map((f) => pickAttack(f.sources));
   const slowAddrs = plan.slow.map((s) => pickAttack(s.sources));
   const attackSet = new Set<string>([...floodAddrs.flat(), ...slowAddrs.flat()].filter((a): a is string => !!a));
+  // Loaded during the lead (a worker takes a second or more to load here): a browser's hashing is
+  // ready when its page is, and so is an attack tool's when its flood starts. Loaded on their first
+  // solve, the bots' threads kept every bot of challenge-solver quiet for the first 650 ms of the
+  // attack (all 82 solves ended 655–657 ms after they began: the threads loading, the hashing a few
+  // ms) — an artifact of the drill, not a cost a real bot pays. Started only once nothing above can
+  // throw (the socket budget, a layout the addresses do not fit): a loaded worker keeps the process
+  // alive, and a bench whose cell failed there never exited.
+  userThreads?.warm();
+  if (plan.floods.some((f) => f.solver)) botThreads?.warm();
   const legitSet = new Set<string>(legitAddrs.filter((a): a is string => !!a));
 
   const stopNew = new AbortController();

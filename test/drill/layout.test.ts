@@ -1,4 +1,6 @@
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { createAddressAllocator, prefix24 } from '../../src/drill/addresses.js';
 import { createRng } from '../../src/drill/rng.js';
@@ -59,4 +61,26 @@ test('drill --layout shared-24: attackers arrive from the customers\' /24s; CGNA
   assert.equal(r2.meta.population.addresses, 2);
   assert.equal(new Set(srv2.requests.map((q) => q.addr)).size, 2, '40 users behind 2 carrier addresses');
   assert.equal(r2.legit.mitigation, null, 'no attack, no time to mitigation');
+});
+
+test('a drill whose attack addresses do not fit its layout rejects, and leaves no worker thread keeping the process alive', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  // In a process of its own: a solver thread left running would keep that process from exiting.
+  const code = `import { runDrill } from ${JSON.stringify(new URL('../../src/drill/run.ts', import.meta.url).href)};
+    try {
+      await runDrill({ target: ${JSON.stringify(srv.url)}, scenario: 'challenge-solver', durationS: 2, seed: 3, timeScale: 20,
+        trackingUsers: 2, bankingUsers: 0, usersPerAddress: 1, layout: 'shared-24', params: { rate: 50, sources: 2000, connections: 1 } });
+      console.log('ran');
+    } catch (err) { console.log('rejected: ' + err.message); }`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  // Bounded: a child still running after 60 s is killed and the test fails.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [exitCode, signal] = await once(child, 'exit') as [number | null, NodeJS.Signals | null];
+  clearTimeout(killer);
+  assert.match(out, /rejected: shared-\/24 layout: 2000 attack addresses do not fit/);
+  assert.equal(signal, null, 'the process exited by itself');
+  assert.equal(exitCode, 0);
 });
