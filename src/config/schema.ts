@@ -333,8 +333,18 @@ const detectionSchema = z.object({
   previousSecret: secretSchema.optional(),
   /** Path prefixes never challenged (the status page must stay reachable under attack). */
   exemptPaths: z.array(z.string().startsWith('/')).default(['/status']),
-  /** Cookies that mark an authenticated session: critical routes carrying one are never challenged. */
+  /**
+   * Cookies that carry the application's session. A value the shield saw the origin set (on a 2xx
+   * or 3xx answer: a login) is an authenticated customer's: its requests are never challenged and
+   * rank with established customers, paced and rate-limited as one identity
+   * (reputation/sessions.ts). A value it never saw only spares critical routes the challenge.
+   */
   sessionCookies: z.array(z.string().min(1)).default([]),
+  /** Sessions remembered (digests only): at most `maxEntries`, each for at most `maxAgeS` after it was last seen. */
+  sessions: z.object({
+    maxEntries: z.number().int().min(1).max(10_000_000).default(200_000),
+    maxAgeS: z.number().int().min(1).max(30 * 86_400).default(43_200),
+  }).strict().prefault({}),
   /** Each reputation or clearance is itself rate-limited; past it the token is revoked (its holder misbehaves). */
   perToken: rateSchema.default({ ratePerS: 5, burst: 50 }),
   /**

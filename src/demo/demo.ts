@@ -64,6 +64,8 @@ export function demoConfig(originUrl: string | readonly string[], o: DemoOptions
       { match: { path: '/' }, upstream: 'origin', class: 'normal' },
     ],
     log: { level: 'info', access: false },
+    // The demo bank's session cookie: customers who logged in rank first and are never challenged.
+    detection: { sessionCookies: ['sid'] },
     status: DEMO_STATUS,
     // The console reads the payment channel in use; the event log and status history survive restarts.
     console: authorizeUrl ? { authorizeUrl: `${authorizeUrl}/authorize` } : {},

@@ -84,7 +84,8 @@ export interface RequestTraits {
   readonly pathTemplate: string;
   readonly userAgent: string;
   readonly queryShape: string;
-  readonly standing: 'established' | 'cleared' | 'checked' | 'unknown';
+  /** What the client's cookies prove; `authenticated`: a session the shield saw the origin issue (reputation/sessions.ts). */
+  readonly standing: 'authenticated' | 'established' | 'cleared' | 'checked' | 'unknown';
   /** A token holder's pace level on this route class (0 light … 3 heaviest; 0 without a token). */
   pace: number;
   /** The challenge level detection asked of this request (0 in normal times); read again by the response filters. */
@@ -96,13 +97,14 @@ export interface RequestTraits {
 }
 
 /**
- * The request's personal token, if it carries one: a reputation or a solved proof-of-work (its pace
- * key, `rep:<id>` / `clr:<id>`). Not the no-JavaScript cookie, whose identity is the address and
- * agent (challenge/responses.ts). Set by the clearance filter.
+ * The request's personal token, if it carries one: a reputation, a solved proof-of-work or a
+ * session the origin issued (its pace key, `rep:<id>` / `clr:<id>` / `ses:<digest>`). Not the
+ * no-JavaScript cookie, whose identity is the address and agent (challenge/responses.ts). Set by
+ * the clearance filter.
  */
 export function personalToken(ctx: RequestContext): string | undefined {
   const k = ctx.paceKey;
-  return k !== undefined && (k.startsWith('rep:') || k.startsWith('clr:')) ? k : undefined;
+  return k !== undefined && (k.startsWith('rep:') || k.startsWith('clr:') || k.startsWith('ses:')) ? k : undefined;
 }
 
 /** Registers work to run when the exchange ends (allocates the list only when used). */

@@ -27,6 +27,7 @@ import type { PageVisits } from './defence/page-visits.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
 import { createFailedAuthFilter } from './filters/upstream-response/failed-auth.js';
+import { createSessionIssueFilter } from './filters/upstream-response/session-issue.js';
 import { createContinuationGrantFilter } from './filters/upstream-response/continuation-grant.js';
 import { personalToken, type RequestContext } from './context.js';
 import { createForwarder, type Forwarder } from './upstream/forward.js';
@@ -37,6 +38,7 @@ import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
 import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
+import type { SessionTable } from './reputation/sessions.js';
 import type { IdentityPace } from './detect/identity-pace.js';
 import { DEFAULT_ATTACK_PARAMS } from './detect/attack-state.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
@@ -65,6 +67,8 @@ export interface SharedState {
   detector: Detector;
   challenge: ChallengeSettings;
   revocations: RevocationList;
+  /** Sessions the origin issued (reputation/sessions.ts): the standing of authenticated customers. */
+  sessions: SessionTable;
   /** Per-token pace (admission serves lighter identities first). */
   pace: IdentityPace;
   /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
@@ -183,7 +187,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (det.enabled) {
     request.push(clearance = createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
-      revocations: shared.revocations, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
+      revocations: shared.revocations, sessions: shared.sessions, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
     const c = clearance;
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,
@@ -206,6 +210,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (det.enabled) {
     upstreamResponse.push(
       createFailedAuthFilter(shared.pace, shared.ticker, () => shared.detector.paceLightRequests()),
+      ...(det.sessionCookies.length > 0 ? [createSessionIssueFilter(shared.sessions, det.sessionCookies, shared.clock)] : []),
       createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
     );
   }

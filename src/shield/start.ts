@@ -28,6 +28,7 @@ import type { ShieldEvents } from './events.js';
 import { createDetector } from './defence/detector.js';
 import { createChallengeSettings } from './challenge/settings.js';
 import { createKeyring } from './reputation/token.js';
+import { createSessionTable } from './reputation/sessions.js';
 import { createRevocationList } from './reputation/revocation.js';
 import { randomBytes } from 'node:crypto';
 import { createOperatorSurfaces } from '../console/surfaces.js';
@@ -120,6 +121,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     reputationMinAgeMs: det.reputationMinAgeS * 1000,
   });
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
+  // Sized once, at start (like the cache): a reload keeps the sessions it knows.
+  const sessions = createSessionTable(det.sessions);
   // Per-token pace (monotonic clock): lighter identities first when requests wait.
   // Its rate line is the detector's (raised to what customers were learned to send); its
   // open-request line stays the configured one (detect/pace-profile.ts). Reputation holders'
@@ -157,7 +160,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

@@ -204,12 +204,13 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
     routes: rempartRoutes('origin', opts.cache === true),
-    // Only with --known-customers: the key their week-old reputations were signed with.
-    ...(opts.secret !== undefined ? { detection: { secret: opts.secret } } : {}),
+    // The site's description, as its routes are: the demo bank's session cookie. Only with
+    // --known-customers: the key their week-old reputations were signed with.
+    detection: { sessionCookies: ['sid'], ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
     // The access log (one JSON line per request: queue wait, tier, pace, identity digest) only when
     // asked for: it costs the shield a serialisation per request.
     log: opts.accessLog !== undefined ? { level: 'info', access: true } : { level: 'warn', access: false },
   });
   const shield = await startShield({ config, ...(opts.accessLog !== undefined ? { logger: createLogger('info', { destination: opts.accessLog }) } : {}) });
-  return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration and the demo route classes', close: () => shield.close() };
+  return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration, the demo route classes and session cookie', close: () => shield.close() };
 }

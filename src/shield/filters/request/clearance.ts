@@ -7,7 +7,8 @@ import { evaluateClearance, type ClearanceDecision } from '../../challenge/evalu
 import { NOJS_MARKER, type ChallengeSettings } from '../../challenge/settings.js';
 import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
-import { hasSessionCookie } from '../../reputation/cookie.js';
+import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
+import type { SessionTable } from '../../reputation/sessions.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
 import { addressPrefixes } from '../../detect/address-prefix.js';
@@ -36,6 +37,8 @@ export interface ClearanceDeps {
   ticker: Clock;
   exemptPaths: readonly string[];
   sessionCookies: readonly string[];
+  /** Sessions the origin issued (wall clock, as `clock`). */
+  sessions: SessionTable;
   dryRun: boolean;
 }
 
@@ -105,6 +108,17 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // A customer logged in to a critical route (payment) is never sent through a challenge.
     return ctx.routeClass === 'critical' && d.sessionCookies.length > 0 && hasSessionCookie(ctx.req.headers.cookie, d.sessionCookies);
   };
+  /** The digest of a session the origin issued that this request carries, if any. */
+  const knownSession = (cookie: string | undefined): string | undefined => {
+    if (cookie === undefined || d.sessionCookies.length === 0 || d.sessions.size === 0) return undefined;
+    const now = d.clock.now();
+    for (const n of d.sessionCookies) {
+      const v = readCookie(cookie, n);
+      const key = v ? d.sessions.known(v, now) : undefined;
+      if (key !== undefined) return key;
+    }
+    return undefined;
+  };
   // Built once, not per request.
   const isRevoked = (id: string): boolean => d.revocations.isRevoked(id);
   const addressFlooded = (address: string): boolean => d.detector.floodedAddress(address);
@@ -167,6 +181,36 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     d.detector.addressOverRate(ctx.clientKey);
     return { kind: 'challenge', reason: `address over its rate for class ${ctx.routeClass}`, level: 2, response, overLimit: true };
   };
+  /**
+   * A customer who logged in: the session the origin issued is its identity and its standing, as
+   * an established customer's, whatever its other cookies say and whatever the site asks of others
+   * now (no challenge: it authenticated to the application, more than any challenge proves). It is
+   * paced and rate-limited as one identity — one account, however many addresses share its cookie
+   * — and, flooding past the per-token rate, no longer trusted: it starts over with its other
+   * cookies. A bot's made-up credentials never get here (the origin refuses them and sets nothing);
+   * an attacker with real accounts gets one identity per account.
+   */
+  const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, dryRun: boolean): Verdict | undefined => {
+    (traits as { standing: RequestTraits['standing'] }).standing = 'authenticated';
+    ctx.baseTier = STANDING.established;
+    ctx.paceKey = `ses:${session}`;
+    traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
+    ctx.tier = tierFor(ctx.baseTier, traits.pace);
+    d.detector.arrive(ctx, traits);
+    // What passing would have done besides: the protocol's marker left out, a reputation refreshed.
+    if (decision.kind === 'pass') {
+      ctx.target = decision.target;
+      ctx.reputation = decision.reputation;
+      if (decision.responseHeaders) ctx.setHeaders = decision.responseHeaders;
+    }
+    const r = d.limiter.check(`tok ${ctx.paceKey}`, d.perToken);
+    if (r.allowed) return undefined;
+    if (dryRun) { traits.wouldHave = 'session over its rate: no longer trusted'; return undefined; }
+    d.sessions.revoke(session);
+    d.detector.tokenRevoked(ctx.clientKey);
+    ctx.tier = WORST_TIER;
+    return deny('RMP_ERR_RATE_LIMITED', 'session over its rate, no longer trusted', { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
+  };
   const filter = named('clearance', (ctx: RequestContext): Verdict | undefined => {
     const { req } = ctx;
     const h = req.headers;
@@ -191,6 +235,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
+    const session = knownSession(h.cookie);
+    if (session !== undefined) return authenticated(ctx, traits, decision, session, dryRun);
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
     // Read, not counted: the request counts in its pace only if it reaches the upstream

@@ -1,0 +1,157 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
+import { startTestShield } from '../helpers/servers.js';
+
+const ADMIN = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
+const BROWSER = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'user-agent': 'Mozilla/5.0 test' };
+
+const cookieOf = (setCookie: string | string[] | undefined, name: string): string | undefined =>
+  (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).find((v) => v.startsWith(`${name}=`))?.split(';')[0];
+
+async function forceAttack(adminUrl: string): Promise<void> {
+  const r = await request(`${adminUrl}/api/attack`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ ttlS: 60, reason: 'test', who: 'tester' }) });
+  assert.equal(r.statusCode, 200);
+  await r.body.dump();
+}
+
+/**
+ * A bank-like origin: `POST /login` with the right password answers 303 and sets `sid`, a wrong one
+ * 401 (setting a throwaway `sid` too, as some frameworks do); `/logout` clears it; `/hold` keeps
+ * the origin's only slot until released; everything else is 200. `seen` lists what reached it.
+ */
+async function startBank(t: TestContext) {
+  const seen: string[] = [];
+  const gate: { release?: (() => void) | undefined } = {};
+  const server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/hold') { gate.release = () => res.end('held'); return; }
+    if (req.method === 'POST' && req.url === '/login') {
+      let body = '';
+      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('end', () => {
+        if (body === 'password=right') res.writeHead(303, { location: '/account', 'set-cookie': `sid=${randomUUID()}; Path=/; HttpOnly` }).end();
+        else res.writeHead(401, { 'set-cookie': `sid=${randomUUID()}; Path=/` }).end('wrong password');
+      });
+      return;
+    }
+    if (req.url === '/logout') { res.writeHead(200, { 'set-cookie': 'sid=; Path=/; Max-Age=0' }).end('bye'); return; }
+    res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url, seen,
+    async held(): Promise<void> {
+      for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(gate.release, 'the hold takes the only slot');
+    },
+    release(): void { gate.release?.(); gate.release = undefined; },
+  };
+}
+
+async function login(shieldUrl: string, password: string, headers: Record<string, string> = {}): Promise<{ status: number; sid: string | undefined }> {
+  const r = await request(`${shieldUrl}/login`, { method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `password=${password}` });
+  await r.body.dump();
+  return { status: r.statusCode, sid: cookieOf(r.headers['set-cookie'], 'sid') };
+}
+
+test('a session the origin issued spares its holder every challenge under attack; a forged, refused or cleared one does not', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, { detection: { sessionCookies: ['sid'] } });
+  // Logged in before the attack, and a login the origin refused (its throwaway sid).
+  const ok = await login(shield.url, 'right');
+  assert.equal(ok.status, 303);
+  assert.ok(ok.sid);
+  const refused = await login(shield.url, 'wrong');
+  assert.equal(refused.status, 401);
+  assert.ok(refused.sid, 'the origin set a cookie on its refusal');
+  await forceAttack(shield.adminUrl);
+  const page = async (cookie?: string): Promise<number> => {
+    const r = await request(`${shield.url}/account`, { headers: { ...BROWSER, ...(cookie ? { cookie } : {}) } });
+    await r.body.dump();
+    return r.statusCode;
+  };
+  const before = bank.seen.length;
+  assert.equal(await page(), 307, 'no cookie: the no-JavaScript check');
+  assert.equal(await page('sid=made-up'), 307, 'a session the origin never issued proves nothing');
+  assert.equal(await page(refused.sid), 307, 'nor one it set on a refusal');
+  assert.equal(bank.seen.length, before, 'none of them reached the origin');
+  assert.equal(await page(ok.sid), 200, 'the customer who logged in goes straight through');
+  assert.equal(await page(`rempart_rep=stale; ${ok.sid}`), 200, 'whatever else it carries');
+  assert.deepEqual(bank.seen.slice(before), ['GET /account', 'GET /account']);
+  // A login during the attack counts as well (once its sender passed the check).
+  const check = await request(`${shield.url}/login`, { method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+  await check.body.dump();
+  assert.equal(check.statusCode, 307);
+  const nojs = cookieOf(check.headers['set-cookie'], 'rempart_nojs');
+  assert.ok(nojs);
+  const during = await login(shield.url, 'right', { cookie: nojs });
+  assert.equal(during.status, 303);
+  assert.equal(await page(during.sid), 200, 'logged in during the attack: no further check');
+  // Logging out clears it: the same cookie is worth nothing after.
+  const out = await request(`${shield.url}/logout`, { headers: { ...BROWSER, cookie: ok.sid! } });
+  await out.body.dump();
+  assert.equal(out.statusCode, 200);
+  assert.equal(await page(ok.sid), 307, 'cleared by the origin: a stranger again');
+  assert.equal(await page(during.sid), 200, 'another customer\'s session is untouched');
+});
+
+test('waiting for the origin, a logged-in customer goes before a newcomer who only followed the no-JavaScript check', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, {
+    upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
+    detection: { sessionCookies: ['sid'], adaptiveConcurrency: false },
+  });
+  // Separate addresses: the newcomer's no-JS identity is its address and agent's.
+  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const customer = agent('127.0.61.1');
+  const newcomer = agent('127.0.61.2');
+  const r = await request(`${shield.url}/login`, { dispatcher: customer, method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+  await r.body.dump();
+  const sid = cookieOf(r.headers['set-cookie'], 'sid');
+  assert.ok(sid);
+  await forceAttack(shield.adminUrl);
+  const first = await request(`${shield.url}/page`, { dispatcher: newcomer, headers: BROWSER });
+  await first.body.dump();
+  assert.equal(first.statusCode, 307);
+  const nojs = cookieOf(first.headers['set-cookie'], 'rempart_nojs');
+  assert.ok(nojs);
+  const hold = request(`${shield.url}/hold`, { dispatcher: agent('127.0.61.3'), headers: { ...BROWSER, cookie: sid } });
+  await bank.held();
+  const mark = bank.seen.length;
+  // The newcomer's page queues first, the customer's 50 ms later.
+  const newcomerPage = request(`${shield.url}/newcomer`, { dispatcher: newcomer, headers: { ...BROWSER, cookie: nojs } });
+  await new Promise((res) => setTimeout(res, 50));
+  const customerPage = request(`${shield.url}/customer`, { dispatcher: customer, headers: { ...BROWSER, cookie: sid } });
+  await new Promise((res) => setTimeout(res, 50));
+  bank.release();
+  for (const p of [hold, newcomerPage, customerPage]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
+  assert.deepEqual(bank.seen.slice(mark), ['GET /customer', 'GET /newcomer']);
+});
+
+test('a session flooded with is rate-limited as one identity, then no longer trusted', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, { detection: { sessionCookies: ['sid'], perToken: { ratePerS: 0.5, burst: 3 } } });
+  const ok = await login(shield.url, 'right');
+  assert.ok(ok.sid);
+  await forceAttack(shield.adminUrl);
+  // From several addresses at once: one account, one identity.
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const a = new Agent({ localAddress: `127.0.62.${i + 1}` });
+    t.after(() => a.close());
+    const r = await request(`${shield.url}/account`, { dispatcher: a, headers: { ...BROWSER, cookie: ok.sid! } });
+    await r.body.dump();
+    statuses.push(r.statusCode);
+  }
+  const refusedAt = statuses.indexOf(429);
+  assert.ok(refusedAt >= 3, `within its burst, served: ${statuses.join(',')}`);
+  assert.ok(statuses.slice(0, refusedAt).every((s) => s === 200), statuses.join(','));
+  assert.ok(statuses.slice(refusedAt + 1).length > 0 && statuses.slice(refusedAt + 1).every((s) => s === 307),
+    `past it: refused once, then a stranger again (the no-JavaScript check): ${statuses.join(',')}`);
+});
