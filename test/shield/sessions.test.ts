@@ -101,7 +101,7 @@ test('a session the origin issued spares its holder every challenge under attack
   assert.equal(await page(during.sid), 200, 'another customer\'s session is untouched');
 });
 
-test('waiting for the origin, a logged-in customer goes before a newcomer who only followed the no-JavaScript check', async (t) => {
+test('waiting for the origin, a logged-in customer\'s payment goes before a newcomer\'s page; its other pages wait their turn', async (t) => {
   const bank = await startBank(t);
   const shield = await startTestShield(t, bank.url, {
     upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
@@ -124,14 +124,17 @@ test('waiting for the origin, a logged-in customer goes before a newcomer who on
   const hold = request(`${shield.url}/hold`, { dispatcher: agent('127.0.61.3'), headers: { ...BROWSER, cookie: sid } });
   await bank.held();
   const mark = bank.seen.length;
-  // The newcomer's page queues first, the customer's 50 ms later.
+  // The newcomer's page queues first, the customer's page 50 ms later, its payment (a critical
+  // route) 50 ms after that.
   const newcomerPage = request(`${shield.url}/newcomer`, { dispatcher: newcomer, headers: { ...BROWSER, cookie: nojs } });
   await new Promise((res) => setTimeout(res, 50));
   const customerPage = request(`${shield.url}/customer`, { dispatcher: customer, headers: { ...BROWSER, cookie: sid } });
   await new Promise((res) => setTimeout(res, 50));
+  const payment = request(`${shield.url}/pay/1`, { dispatcher: customer, headers: { ...BROWSER, cookie: sid } });
+  await new Promise((res) => setTimeout(res, 50));
   bank.release();
-  for (const p of [hold, newcomerPage, customerPage]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
-  assert.deepEqual(bank.seen.slice(mark), ['GET /customer', 'GET /newcomer']);
+  for (const p of [hold, newcomerPage, customerPage, payment]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
+  assert.deepEqual(bank.seen.slice(mark), ['GET /pay/1', 'GET /newcomer', 'GET /customer']);
 });
 
 test('a session flooded with is rate-limited as one identity, then no longer trusted', async (t) => {

@@ -182,17 +182,24 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     return { kind: 'challenge', reason: `address over its rate for class ${ctx.routeClass}`, level: 2, response, overLimit: true };
   };
   /**
-   * A customer who logged in: the session the origin issued is its identity and its standing, as
-   * an established customer's, whatever its other cookies say and whatever the site asks of others
-   * now (no challenge: it authenticated to the application, more than any challenge proves). It is
-   * paced and rate-limited as one identity — one account, however many addresses share its cookie
-   * — and, flooding past the per-token rate, no longer trusted: it starts over with its other
-   * cookies. A bot's made-up credentials never get here (the origin refuses them and sets nothing);
-   * an attacker with real accounts gets one identity per account.
+   * A customer who logged in: the session the origin issued is its identity, whatever its other
+   * cookies say, and it is never challenged (it authenticated to the application, more than any
+   * challenge proves). It is paced and rate-limited as one identity — one account, however many
+   * addresses share its cookie — and, flooding past the per-token rate, no longer trusted: it
+   * starts over with its other cookies. A bot's made-up credentials never get here (the origin
+   * refuses them and sets nothing); an attacker with real accounts gets one identity per account.
+   *
+   * Its standing: an established customer's on the routes the operator declared critical (the
+   * payment it logged in for), its other cookies' elsewhere — at least the no-JavaScript check's,
+   * which it is never asked for. Established on every route, the customers who logged in during a
+   * flash crowd went before the crowd's other newcomers on all their pages, were served at once,
+   * came back sooner and took the capacity: the crowd's parcel lookups neared the 5 s patience and
+   * some were abandoned (flash-crowd drill, seed 1: 97.9% against 99.9%; docs/benchmarks.md,
+   * twenty-sixth session).
    */
   const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, dryRun: boolean): Verdict | undefined => {
     (traits as { standing: RequestTraits['standing'] }).standing = 'authenticated';
-    ctx.baseTier = STANDING.established;
+    ctx.baseTier = ctx.routeClass === 'critical' ? STANDING.established : Math.min(standingOf(decision), STANDING.checked);
     ctx.paceKey = `ses:${session}`;
     traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
     ctx.tier = tierFor(ctx.baseTier, traits.pace);
