@@ -31,6 +31,8 @@ export interface ControlDeps {
   learned?: Pick<LearnedStore, 'discard'> | undefined;
   /** Monotonic clock of the upstream health state (ejection deadlines). */
   ticker?: Clock;
+  /** How many sessions the origin issued the shield knows (reputation/sessions.ts). */
+  sessionsKnown?: () => number;
 }
 
 /** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
@@ -51,7 +53,9 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
           url: u.url, balance: u.balance, servers: rt.upstreams.get(k)?.health.describe(d.ticker?.now() ?? d.clock.now()), connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
           ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
         }])),
-        detection: config.detection.enabled ? d.detector.state() : { enabled: false },
+        detection: config.detection.enabled
+          ? { ...(d.detector.state() as Record<string, unknown>), sessions: { cookies: config.detection.sessionCookies, known: d.sessionsKnown?.() ?? 0 } }
+          : { enabled: false },
         routes: config.routes.map((r) => ({ name: r.name, match: r.match, upstream: r.upstream, class: r.class })),
         phases: Object.fromEntries(Object.entries(rt.phases).map(([phase, list]) => [phase, (list as Array<{ name: string }>).map((f) => f.name)])),
         rateLimits: config.rateLimits,

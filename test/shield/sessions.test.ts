@@ -70,6 +70,11 @@ test('a session the origin issued spares its holder every challenge under attack
   const refused = await login(shield.url, 'wrong');
   assert.equal(refused.status, 401);
   assert.ok(refused.sid, 'the origin set a cookie on its refusal');
+  const known = async (): Promise<unknown> => {
+    const r = await request(`${shield.adminUrl}/api/state`, { headers: ADMIN });
+    return ((await r.body.json()) as { detection: { sessions: unknown } }).detection.sessions;
+  };
+  assert.deepEqual(await known(), { cookies: ['sid'], known: 1 }, 'the refused login\'s cookie was not learned');
   await forceAttack(shield.adminUrl);
   const page = async (cookie?: string): Promise<number> => {
     const r = await request(`${shield.url}/account`, { headers: { ...BROWSER, ...(cookie ? { cookie } : {}) } });
@@ -98,6 +103,7 @@ test('a session the origin issued spares its holder every challenge under attack
   await out.body.dump();
   assert.equal(out.statusCode, 200);
   assert.equal(await page(ok.sid), 307, 'cleared by the origin: a stranger again');
+  assert.deepEqual(await known(), { cookies: ['sid'], known: 1 });
   assert.equal(await page(during.sid), 200, 'another customer\'s session is untouched');
 });
 
