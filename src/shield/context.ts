@@ -66,6 +66,14 @@ export interface RequestContext {
   /** A clearance earned during the attack is also as heavy as its source (address and agent): that source's pace key. */
   sourceKey?: string | undefined;
   baseTier?: number | undefined;
+  /**
+   * A session the origin issued, on a route that is not critical: admission files it as an
+   * established customer's while known customers go strictly first (upstream/admission.ts
+   * `sessionTier`), and `queueStanding` says which standing it was filed with.
+   */
+  authenticated?: boolean | undefined;
+  /** The standing admission filed the request with, when not `baseTier` (its pace is re-read against it). */
+  queueStanding?: number | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;
   /** Headers to add to the answer (a clearance just earned by an API client). */

@@ -126,7 +126,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const now = shared.ticker.now();
       const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
-      return tierFor(ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
+      return tierFor(ctx.queueStanding ?? ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
     }
     : undefined;
   const k = config.detection.knownFirstMs;

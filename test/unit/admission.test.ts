@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ANONYMOUS_TIER, createAdmissionQueue, STANDING, tierFor, TIERS, type Waiter } from '../../src/shield/upstream/admission.js';
+import { ANONYMOUS_TIER, createAdmissionQueue, paceOfTier, sessionTier, STANDING, tierFor, TIERS, type Waiter } from '../../src/shield/upstream/admission.js';
 import { createPrng } from './prng.js';
 
 function waiter(rank: number, log: string[], name: string): Waiter {
@@ -395,7 +395,7 @@ test('knownFirstMs: a known client\'s critical request (bound 0) goes before any
 });
 
 /** Newcomers arrive `perCompletion` at a time for each completion for 1 s, then a known client comes at 3 s; who starts next. */
-function nextAfterArrivals(perCompletion: number): string | undefined {
+function nextAfterArrivals(perCompletion: number, strict?: (strict: boolean) => void): string | undefined {
   const log: string[] = [];
   const q = sharedQueue(log);
   const nojs = tierFor(STANDING.checked, 0);
@@ -404,6 +404,7 @@ function nextAfterArrivals(perCompletion: number): string | undefined {
     for (let i = 0; i < perCompletion; i++) q.admit(tiered(2, nojs, log, `n${t}-${i}`), t - 5);
     q.release(t);
   }
+  strict?.(q.knownStrict(1000));
   // The oldest newcomer still waiting came before 1 s (deadline < 2.5 s); the known client's is 3.5 s.
   q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 3000);
   q.release(3001);
@@ -413,6 +414,28 @@ function nextAfterArrivals(perCompletion: number): string | undefined {
 test('knownFirstMs: newcomers arriving faster than 1.5x what the upstream completes make known clients strictly first again', () => {
   assert.notEqual(nextAfterArrivals(1), 'start known', 'a crowd (one arrival per completion): shared, the older newcomer first');
   assert.equal(nextAfterArrivals(20), 'start known', 'a flood of minted identities (20 per completion): strict');
+});
+
+test('knownStrict says which mode the queue is in: shared with a crowd, strict under a flood of minted identities, always strict without the bound', () => {
+  const modes: boolean[] = [];
+  nextAfterArrivals(1, (m) => modes.push(m));
+  nextAfterArrivals(20, (m) => modes.push(m));
+  assert.deepEqual(modes, [false, true]);
+  assert.equal(createAdmissionQueue({ maxInFlight: 1, maxQueue: 1, queueTimeoutMs: 1 }).knownStrict(0), true);
+});
+
+test('sessionTier: a logged-in customer\'s request ranks as an established customer\'s at the same pace in strict mode only', () => {
+  for (const standing of [STANDING.recent, STANDING.cleared, STANDING.checked]) {
+    for (const pace of [0, 1]) {
+      const t = tierFor(standing, pace);
+      assert.equal(paceOfTier(t), pace);
+      assert.equal(sessionTier(t, false), t, 'shared: its own standing');
+      assert.equal(sessionTier(t, true), tierFor(STANDING.established, pace), 'strict: established, same pace');
+    }
+  }
+  // A flooding pace stays a flooding pace, whatever the standing.
+  for (const pace of [2, 3, 4]) assert.equal(sessionTier(tierFor(STANDING.checked, pace), true), tierFor(STANDING.checked, pace));
+  assert.equal(paceOfTier(ANONYMOUS_TIER), 0);
 });
 
 test('knownFirstMs: when the minted identities reaching the head turn out to flood, known clients are strictly first again', () => {
@@ -629,4 +652,18 @@ test('a full queue pushes out a waiting message before a request of the same gro
   q.admit(tiered(2, nojs, log, 'page'), 2); // the newest, yet the message leaves
   assert.equal(q.admit(tiered(0, nojs, log, 'login'), 3), 'queued');
   assert.deepEqual(log.slice(-1), ['reject msg pushed-out']);
+});
+
+test('queueTier: a logged-in customer\'s page is filed as established only while the queue is strict, and says so for the pace re-read', async () => {
+  const { queueTier } = await import('../../src/shield/upstream/queue-tier.js');
+  let strict = false;
+  const queue = { knownStrict: () => strict } as unknown as Parameters<typeof queueTier>[1];
+  const ctx = { tier: tierFor(STANDING.checked, 1), authenticated: true, queueStanding: undefined } as unknown as Parameters<typeof queueTier>[0];
+  assert.equal(queueTier(ctx, queue, 0), tierFor(STANDING.checked, 1));
+  assert.equal(ctx.queueStanding, undefined);
+  strict = true;
+  assert.equal(queueTier(ctx, queue, 0), tierFor(STANDING.established, 1));
+  assert.equal(ctx.queueStanding, STANDING.established);
+  const stranger = { tier: tierFor(STANDING.checked, 0) } as unknown as Parameters<typeof queueTier>[0];
+  assert.equal(queueTier(stranger, queue, 0), tierFor(STANDING.checked, 0), 'no session: its own tier, whatever the mode');
 });

@@ -8,6 +8,7 @@ import type { BodyGuards, BodyLimits } from '../body-guard.js';
 import { hasRequestBody } from '../http-message.js';
 import type { BodyObserver, Failure, UpstreamRequest, UpstreamResponseFilter } from '../pipeline/phases.js';
 import type { Verdict } from '../verdict.js';
+import { queueTier } from './queue-tier.js';
 import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
 import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
@@ -96,7 +97,7 @@ class Exchange implements Waiter {
     readonly cb: ForwardCallbacks,
   ) {
     this.rank = CLASS_RANK[subject.admissionClass ?? subject.routeClass];
-    this.tier = subject.tier;
+    this.tier = queueTier(subject, queue, shared.deps.clock.now());
   }
 
   start(): void {

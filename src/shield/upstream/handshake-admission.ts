@@ -1,5 +1,6 @@
 import type { RequestContext } from '../context.js';
 import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
+import { queueTier } from './queue-tier.js';
 
 /** How a handshake's wait for an upstream slot ended, when it did not start. */
 export type HandshakeRefusal = 'RMP_ERR_QUEUE_TIMEOUT' | 'RMP_ERR_UPSTREAM_BUSY';
@@ -29,13 +30,13 @@ export function admitHandshake(
   let released = false;
   const w: Waiter = {
     rank: CLASS_RANK[ctx.admissionClass ?? ctx.routeClass],
-    tier: ctx.tier,
+    tier: queueTier(ctx, queue, now()),
     subject: ctx,
     enqueuedAt: now(),
     state: 'new',
     start() {
       ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
-      ctx.admittedTier = w.filed ?? ctx.tier;
+      ctx.admittedTier = w.filed ?? w.tier;
       started(() => { if (!released) { released = true; queue.release(now()); } });
     },
     reject(why: AdmissionRejection) {

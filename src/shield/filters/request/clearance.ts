@@ -200,6 +200,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, dryRun: boolean): Verdict | undefined => {
     (traits as { standing: RequestTraits['standing'] }).standing = 'authenticated';
     ctx.baseTier = ctx.routeClass === 'critical' ? STANDING.established : Math.min(standingOf(decision), STANDING.checked);
+    // Elsewhere, established while the minted group floods (upstream/admission.ts `sessionTier`).
+    ctx.authenticated = ctx.routeClass !== 'critical';
     ctx.paceKey = `ses:${session}`;
     traits.pace = d.pace.level(ctx.paceKey, d.ticker.now());
     ctx.tier = tierFor(ctx.baseTier, traits.pace);
