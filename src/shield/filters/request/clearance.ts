@@ -190,12 +190,13 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    * refuses them and sets nothing); an attacker with real accounts gets one identity per account.
    *
    * Its standing: an established customer's on the routes the operator declared critical (the
-   * payment it logged in for), its other cookies' elsewhere — at least the no-JavaScript check's,
-   * which it is never asked for. Established on every route, the customers who logged in during a
-   * flash crowd went before the crowd's other newcomers on all their pages, were served at once,
-   * came back sooner and took the capacity: the crowd's parcel lookups neared the 5 s patience and
-   * some were abandoned (flash-crowd drill, seed 1: 97.9% against 99.9%; docs/benchmarks.md,
-   * twenty-sixth session).
+   * payment it logged in for); elsewhere its other cookies' — at least the no-JavaScript check's,
+   * which it is never asked for — which admission raises to established while the minted group
+   * floods (upstream/queue-tier.ts). Established on every route whatever the mode, the customers
+   * who logged in during a flash crowd went before the crowd's other newcomers on all their pages,
+   * were served at once, came back sooner and took the capacity: the crowd's parcel lookups neared
+   * the 5 s patience and some were abandoned (flash-crowd drill, seed 1: 97.9% against 99.9%;
+   * docs/benchmarks.md, twenty-sixth session).
    */
   const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, dryRun: boolean): Verdict | undefined => {
     (traits as { standing: RequestTraits['standing'] }).standing = 'authenticated';
