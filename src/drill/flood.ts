@@ -78,7 +78,7 @@ export interface RunningFlood {
   /** Challenges solved by the bots (challenge-solver scenario). */
   solved: number;
   /** Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood began. */
-  warmup?: { pages: number; ok: number; botsWithCookies: number };
+  warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
   /** Resolves when the flood stopped and its requests settled (or were destroyed). */
   done: Promise<void>;
   sourceAddresses: string[];
@@ -120,7 +120,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   let issued = 0;
   let lastMs = env.now();
   let solved = 0;
-  const warm = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
+  const warm: RunningFlood['warmup'] = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
   let outstanding = 0;
   let settle: (() => void) | null = null;
   const timeoutMs = spec.timeoutMs ?? 5_000;

@@ -91,7 +91,7 @@ export interface AttackComponentReport {
   /** WebSocket message flood: messages written into the tunnels per second of the attack. */
   messagesPerS?: number;
   /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
-  warmup?: { pages: number; ok: number; botsWithCookies: number };
+  warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
 }
 
 /** The drill's result: what legitimate users experienced, what the attack offered, what the origin saw. */
@@ -179,8 +179,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const botThreads = opts.solver ? null : createThreadedSolver();
   const userThreads = opts.solver ? null : createThreadedSolver();
   const solver = opts.solver ?? userThreads!;
-  const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads! });
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
+  const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads!, password: settings.password });
   const tracking = opts.trackingUsers ?? 40;
   const banking = opts.bankingUsers ?? 15;
   const perAddr = Math.max(1, opts.usersPerAddress ?? 4);

@@ -2,6 +2,7 @@ import type { ChallengeSolver } from './challenge.js';
 import type { FloodRequest, FloodSource, FloodSpec } from './flood.js';
 import { ALL_IDENTITIES, browserHeaders, pickReferer } from './headers.js';
 import { parcelId, randomToken, type Rng } from './rng.js';
+import { ACCOUNT_DATA } from './users.js';
 import type { SlowSpec } from './slow.js';
 
 /** A documented, overridable numeric parameter of a scenario. */
@@ -15,6 +16,8 @@ export interface ScenarioContext {
   timeScale: number;
   rng: Rng;
   solver: ChallengeSolver;
+  /** The password of the site's accounts, as its customers know it (bots that hold accounts log in with it). */
+  password: string;
 }
 
 /** What a scenario asks the engine to run, besides the legitimate users. */
@@ -153,6 +156,25 @@ function warmupPage(rng: Rng, i: number): string {
   if (p === '/search') return `/search?q=${rng.pick(WORDS)}`;
   if (p === '/track/:id') return `/track/${parcelId(rng)}`;
   return p;
+}
+
+/**
+ * What a bot logged in to an account sends: the pages and data only a customer reaches (the account
+ * page, its data API), payment creations on the critical route, and target-list GETs.
+ */
+function accountMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
+  const roll = rng.next();
+  const referer = `${origin}/bank/account`;
+  if (roll < 0.3) return { method: 'GET', path: '/bank/account', headers: browserHeaders(src.identity, 'document', referer) };
+  if (roll < 0.55) return { method: 'GET', path: `/bank/api/${rng.pick(ACCOUNT_DATA)}`, headers: browserHeaders(src.identity, 'json', referer) };
+  if (roll < 0.75) {
+    const headers = browserHeaders(src.identity, 'json-post', referer);
+    headers.origin = origin;
+    headers['content-type'] = 'application/json';
+    const body = JSON.stringify({ amount: (rng.int(500, 50_000) / 100).toFixed(2), payee: `FR76${randomToken(rng, 10)}` });
+    return { method: 'POST', path: '/api/pay/authorizations', headers, body };
+  }
+  return listGet(rng, src, origin, 0.38);
 }
 
 const floodParams = (rate: number, sources: number, connections: number): Record<string, ParamDef> => ({
@@ -345,6 +367,23 @@ export const SCENARIOS: Record<string, Scenario> = {
     plan: (p, ctx) => ({
       floods: [flood(ctx, 'browse-then-flood', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), {
         solver: ctx.solver, solves: p.solves!, keepCookies: true, warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
+      })], slow: [],
+    }),
+  },
+  'account-holders': {
+    name: 'account-holders', summary: 'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
+      'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session.',
+    params: {
+      ...floodParams(600, 100, 32),
+      warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(2, 'pages each bot loads before it logs in', 1, 100),
+      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'account-holders', p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
+        solver: ctx.solver, solves: p.solves!, keepCookies: true,
+        warmup: { fromS: 0, pages: p.pages!, page: warmupPage, login: { password: ctx.password, user: (i) => `member${700000 + i}` } },
       })], slow: [],
     }),
   },

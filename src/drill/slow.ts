@@ -66,7 +66,7 @@ export interface RunningSlow {
   /** WebSocket message flood: text messages written into the tunnels. */
   readonly messagesSent?: number;
   /** Warm-up (WebSocket with `warmup`): page loads made and answered 2xx/3xx, sources holding a cookie when the attack began. */
-  readonly warmup?: { pages: number; ok: number; botsWithCookies: number };
+  readonly warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
   done: Promise<void>;
 }
 

@@ -10,17 +10,23 @@ export interface WarmupSpec {
   fromS: number;
   pages: number;
   page(rng: Rng, pageIndex: number): string;
+  /**
+   * Bots that hold real accounts: after its pages each bot logs in (the login page, then the form
+   * with `user(botIndex)` and the accounts' `password`), keeping the session the site sets.
+   */
+  login?: { readonly password: string; user(botIndex: number): string };
 }
 
 /** A bot as its warm-up sees it: its address, its browser identity, the jar it fills. */
 export interface BrowsingBot {
+  readonly index: number;
   readonly address: string | undefined;
   readonly identity: BrowserIdentity;
   readonly cookies: Map<string, string>;
 }
 
-/** What a warm-up did: page loads made and answered 2xx/3xx. */
-export interface WarmupCounts { pages: number; ok: number }
+/** What a warm-up did: page loads made and answered 2xx/3xx; logins tried and landed on the account. */
+export interface WarmupCounts { pages: number; ok: number; logins?: number; loggedIn?: number }
 
 /**
  * Warm-up of bots that browse like customers before their attack: each bot is a browser (same
@@ -61,6 +67,7 @@ export async function browseFirst(
           referer = res.url;
         } catch { /* a page that failed: the bot browses on */ }
       }
+      if (w.login && !signal.aborted) await logIn(browser, w.login.user(src.index), w.login.password, warm, signal);
     } finally {
       for (const [k, v] of browser.cookies) src.cookies.set(k, v);
       void browser.close().catch(() => undefined);
@@ -68,4 +75,16 @@ export async function browseFirst(
   };
   await Promise.all(bots.map(bot));
   clearTimeout(endTimer);
+}
+
+/** A bot's login as a customer's: the form page, then the form posted, following the redirect to the account. */
+async function logIn(browser: ReturnType<typeof createBrowser>, user: string, password: string, warm: WarmupCounts, signal: AbortSignal): Promise<void> {
+  warm.logins = (warm.logins ?? 0) + 1;
+  try {
+    const page = await browser.fetch('GET', '/bank/login', { kind: 'document', timeoutMs: 5_000, signal });
+    if (page.status !== 200) return;
+    const body = new URLSearchParams({ user, password }).toString();
+    const res = await browser.fetch('POST', '/bank/login', { kind: 'form', body, referer: page.url, timeoutMs: 5_000, signal });
+    if (res.status === 200 && !res.url.endsWith('/bank/login')) warm.loggedIn = (warm.loggedIn ?? 0) + 1;
+  } catch { /* a login that failed: the bot floods without a session */ }
 }

@@ -40,6 +40,43 @@ test('browse-then-flood: bots browse pages with browser headers before the attac
   assert.ok(srv.requests.some((q) => q.method === 'POST' && q.path === '/bank/login'), 'the flood is the distributed mix (login POSTs among GETs)');
 });
 
+test('account-holders: each bot logs in to an account of its own with the site\'s password before the attack, then floods account pages and payments with its session', async (t) => {
+  // A bank in miniature: the form posted with the right password sets a session and redirects to the account.
+  const sessions = new Map<string, string>();
+  const srv = await startRecordingServer((req, res, body) => {
+    if (req.method === 'POST' && req.url === '/bank/login') {
+      const form = new URLSearchParams(body);
+      if (form.get('password') !== 'pw-of-the-test') { res.statusCode = 401; res.end('no'); return; }
+      const sid = `s${sessions.size + 1}`;
+      sessions.set(sid, form.get('user')!);
+      res.writeHead(303, { location: '/bank/account', 'set-cookie': `sid=${sid}; Path=/; HttpOnly` }).end();
+      return;
+    }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'account-holders', durationS: 4, trackingUsers: 0, bankingUsers: 0, seed: 12, graceMs: 200,
+    params: { rate: 150, sources: 8, connections: 2, warmupS: 1.5, pages: 1, solves: 0 }, userSettings: { password: 'pw-of-the-test' },
+  });
+  const c = r.attack.components[0]!;
+  assert.equal(c.warmup!.logins, 8);
+  assert.equal(c.warmup!.loggedIn, 8, 'every bot landed on its account');
+  assert.equal(new Set(sessions.values()).size, 8, 'one account per bot');
+  const flood = srv.requests.filter((q) => q.t > 1_600 && !(q.method === 'POST' && q.path === '/bank/login'));
+  assert.ok(flood.length > 100, `${flood.length} flood requests`);
+  assert.ok(flood.every((q) => sessions.has(cookieOf(q.headers.cookie, 'sid') ?? '')), 'every flood request carries its bot\'s session');
+  const bySid = new Map<string, string>();
+  for (const q of flood) {
+    const sid = cookieOf(q.headers.cookie, 'sid')!;
+    assert.equal(bySid.get(sid) ?? q.addr, q.addr, 'a session stays on the address that logged in');
+    bySid.set(sid, q.addr);
+  }
+  const share = (f: (q: typeof flood[number]) => boolean) => flood.filter(f).length / flood.length;
+  assert.ok(share((q) => q.method === 'POST' && q.path === '/api/pay/authorizations') > 0.1, 'payment creations on the critical route');
+  assert.ok(share((q) => q.path === '/bank/account' || q.path.startsWith('/bank/api/')) > 0.35, 'account pages and their data');
+});
+
 /** A test protocol: 429 + `x-test-challenge` without a `clr` cookie; GET /solve sets one. */
 function testSolver(): ChallengeSolver & { solves: number } {
   const s = {

@@ -47,7 +47,7 @@ export function renderText(r: DrillReport): string {
     if (solved.length) out.push(solved.join('; '));
     for (const c of r.attack.components) {
       if (c.bytesRead !== undefined) out.push(`${c.label}: ${int(c.bytesRead)} response bytes read in all, ${int(c.responsesCompleted ?? 0)} responses read to their end, longest connection ${ms(c.longestHeldMs ?? 0)}`);
-      if (c.warmup) out.push(`${c.label}: warm-up ${int(c.warmup.ok)}/${int(c.warmup.pages)} pages answered, ${int(c.warmup.botsWithCookies)} of ${int(c.sources)} bots held cookies when the flood began`);
+      if (c.warmup) out.push(`${c.label}: warm-up ${int(c.warmup.ok)}/${int(c.warmup.pages)} pages answered, ${int(c.warmup.botsWithCookies)} of ${int(c.sources)} bots held cookies when the flood began${c.warmup.logins ? ` (${int(c.warmup.loggedIn ?? 0)} of ${int(c.warmup.logins)} logged in to an account)` : ''}`);
     }
   }
   out.push('');
