@@ -51,7 +51,10 @@ export async function browseFirst(
   const signal = AbortSignal.any([env.signal, end.signal]);
   setMaxListeners(0, signal, end.signal);
   const bot = async (src: BrowsingBot): Promise<void> => {
-    const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, toMs)).sort((a, b) => a - b);
+    // A bot that logs in browses in the first 60% of the warm-up: its login (two requests to a
+    // busy origin, tried again when refused) must land before the attack starts.
+    const pagesToMs = w.login ? fromMs + (toMs - fromMs) * 0.6 : toMs;
+    const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, pagesToMs)).sort((a, b) => a - b);
     const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
     let referer: string | undefined;
     try {
@@ -77,14 +80,21 @@ export async function browseFirst(
   clearTimeout(endTimer);
 }
 
-/** A bot's login as a customer's: the form page, then the form posted, following the redirect to the account. */
+/**
+ * A bot's login as a customer's: the form page, then the form posted, following the redirect to the
+ * account; tried again (at most 3 times, a second apart) when the site was too busy to answer.
+ */
 async function logIn(browser: ReturnType<typeof createBrowser>, user: string, password: string, warm: WarmupCounts, signal: AbortSignal): Promise<void> {
   warm.logins = (warm.logins ?? 0) + 1;
-  try {
-    const page = await browser.fetch('GET', '/bank/login', { kind: 'document', timeoutMs: 5_000, signal });
-    if (page.status !== 200) return;
-    const body = new URLSearchParams({ user, password }).toString();
-    const res = await browser.fetch('POST', '/bank/login', { kind: 'form', body, referer: page.url, timeoutMs: 5_000, signal });
-    if (res.status === 200 && !res.url.endsWith('/bank/login')) warm.loggedIn = (warm.loggedIn ?? 0) + 1;
-  } catch { /* a login that failed: the bot floods without a session */ }
+  for (let attempt = 0; attempt < 3 && !signal.aborted; attempt++) {
+    if (attempt > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, 1_000); signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
+    try {
+      const page = await browser.fetch('GET', '/bank/login', { kind: 'document', timeoutMs: 5_000, signal });
+      if (page.status !== 200) continue;
+      const body = new URLSearchParams({ user, password }).toString();
+      const res = await browser.fetch('POST', '/bank/login', { kind: 'form', body, referer: page.url, timeoutMs: 5_000, signal });
+      if (res.status === 200 && !res.url.endsWith('/bank/login')) { warm.loggedIn = (warm.loggedIn ?? 0) + 1; return; }
+      if (res.status === 401 || res.status === 403) return; // refused: the credentials are wrong, not the site busy
+    } catch { /* no answer in time: tried again while the warm-up lasts */ }
+  }
 }
