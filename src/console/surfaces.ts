@@ -18,6 +18,8 @@ import { createChannelWatch } from './channels.js';
 import { createLiveFeed } from './live.js';
 import { createSessionStore } from './sessions.js';
 import { createLearnedStore, type LearnedStore } from '../shield/defence/learned-store.js';
+import { createOriginSessionStore } from '../shield/reputation/session-store.js';
+import type { SessionTable } from '../shield/reputation/sessions.js';
 
 /** The operator console and the public status page of one shield, with the services they run. */
 export interface OperatorSurfaces {
@@ -40,6 +42,8 @@ export function createOperatorSurfaces(d: {
   clock: Clock; bus: ShieldBus; config: () => Config; detector: Detector; log: Logger;
   /** Whether any server of an upstream can take traffic (the shield's health registry). */
   upstreamUp?: (upstream: string) => boolean | undefined;
+  /** The sessions the origin issued, kept in the file across a restart (only with storage.database). */
+  sessions?: SessionTable;
 }): OperatorSurfaces {
   const { clock, bus, config } = d;
   const first = config();
@@ -101,6 +105,7 @@ export function createOperatorSurfaces(d: {
   // Last: it stops first, saving the baselines before the event log's service closes the file.
   const learned = first.detection.enabled ? createLearnedStore({ db, detector: d.detector, clock, log: d.log }) : undefined;
   if (learned) services.push(learned);
+  if (d.sessions && first.storage.database && first.detection.enabled) services.push(createOriginSessionStore({ db, sessions: d.sessions, clock, log: d.log }));
 
   let files: Map<string, StaticFile> | undefined;
   return {

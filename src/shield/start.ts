@@ -121,7 +121,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     reputationMinAgeMs: det.reputationMinAgeS * 1000,
   });
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
-  // Sized once, at start (like the cache): a reload keeps the sessions it knows.
+  // Sized once, at start (like the cache): a reload keeps the sessions it knows; with
+  // storage.database a restart does too (reputation/session-store.ts).
   const sessions = createSessionTable(det.sessions);
   // Per-token pace (monotonic clock): lighter identities first when requests wait.
   // Its rate line is the detector's (raised to what customers were learned to send); its
@@ -156,6 +157,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const surfaces = createOperatorSurfaces({
     clock, bus, config: () => config, detector, log,
     upstreamUp: (name) => shared.health.all().find((h) => h.upstream === name)?.anyAvailable,
+    sessions,
   });
   const shared = {
     statusPages: surfaces.status,

@@ -1,6 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
@@ -163,4 +166,31 @@ test('a session flooded with is rate-limited as one identity, then no longer tru
   assert.ok(statuses.slice(0, refusedAt).every((s) => s === 200), statuses.join(','));
   assert.ok(statuses.slice(refusedAt + 1).length > 0 && statuses.slice(refusedAt + 1).every((s) => s === 307),
     `past it: refused once, then a stranger again (the no-JavaScript check): ${statuses.join(',')}`);
+});
+
+test('with storage.database, a shield restarted during an attack still knows the sessions it saw issued; one cleared before the restart stays forgotten', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-sessions-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const bank = await startBank(t);
+  const settings = { detection: { sessionCookies: ['sid'] }, storage: { database: join(dir, 'shield.db') } };
+  const first = await startTestShield(t, bank.url, settings);
+  const kept = await login(first.url, 'right');
+  const cleared = await login(first.url, 'right');
+  assert.equal(kept.status, 303);
+  const out = await request(`${first.url}/logout`, { headers: { ...BROWSER, cookie: cleared.sid! } });
+  await out.body.dump();
+  await first.close();
+
+  const second = await startTestShield(t, bank.url, settings);
+  const r = await request(`${second.adminUrl}/api/state`, { headers: ADMIN });
+  assert.deepEqual(((await r.body.json()) as { detection: { sessions: unknown } }).detection.sessions, { cookies: ['sid'], known: 1 });
+  await forceAttack(second.adminUrl);
+  const page = async (cookie?: string): Promise<number> => {
+    const res = await request(`${second.url}/account`, { headers: { ...BROWSER, ...(cookie ? { cookie } : {}) } });
+    await res.body.dump();
+    return res.statusCode;
+  };
+  assert.equal(await page(kept.sid), 200, 'logged in before the restart: straight through');
+  assert.equal(await page(cleared.sid), 307, 'logged out before the restart: a stranger');
+  assert.equal(await page(), 307);
 });

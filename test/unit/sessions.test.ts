@@ -63,3 +63,53 @@ test('Set-Cookie lines: a session cookie set, set for a lifetime, or cleared (RF
   assert.equal(sessionCookieChange('sidx=v; Path=/', names, now), undefined, 'names match exactly');
   assert.equal(sessionCookieChange('=v; Path=/', names, now), undefined);
 });
+
+test('changes to keep across a restart: sessions learned and forgotten, and one in use only once its expiry moved on by the slack', () => {
+  const t = createSessionTable({ maxEntries: 10, maxAgeS: 3600 }); // slack: 5 minutes (a tenth of maxAgeS, at most 5 min)
+  assert.deepEqual(t.takeChanges(), []);
+  t.learn('a', 0, 7200);
+  t.learn('b', 0);
+  const a = sessionDigest('a');
+  const b = sessionDigest('b');
+  assert.deepEqual(t.takeChanges(), [{ key: a, expires: 3_600_000, hardExpires: 7_200_000 }, { key: b, expires: 3_600_000, hardExpires: Infinity }]);
+  assert.deepEqual(t.takeChanges(), [], 'taken once');
+  t.known('a', 60_000);
+  assert.deepEqual(t.takeChanges(), [], 'used a minute later: not rewritten');
+  t.known('a', 300_000);
+  assert.deepEqual(t.takeChanges(), [{ key: a, expires: 3_900_000, hardExpires: 7_200_000 }], 'its expiry moved on 5 minutes');
+  t.forget('b');
+  t.forget('never-set');
+  assert.deepEqual(t.takeChanges(), [{ key: b, gone: true }], 'a forgotten session; nothing for one never known');
+  t.revoke(a);
+  assert.deepEqual(t.takeChanges(), [{ key: a, gone: true }]);
+  // Expired when asked for: gone.
+  t.learn('c', 0, 10);
+  t.takeChanges();
+  assert.equal(t.known('c', 10_000), undefined);
+  assert.deepEqual(t.takeChanges(), [{ key: sessionDigest('c'), gone: true }]);
+});
+
+test('restore: sessions kept before a restart are known again; expired ones skipped; past maxEntries the soonest to expire dropped', () => {
+  const before = createSessionTable({ maxEntries: 10, maxAgeS: 3600 });
+  before.learn('kept', 0);
+  before.learn('short', 0, 60);
+  before.learn('long', 0, 86_400);
+  const saved = before.takeChanges().filter((c): c is { key: string; expires: number; hardExpires: number } => !('gone' in c));
+  const after = createSessionTable({ maxEntries: 10, maxAgeS: 3600 });
+  assert.equal(after.restore(saved, 120_000), 2, 'the 60 s session expired meanwhile');
+  assert.ok(after.known('kept', 120_000));
+  assert.ok(after.known('long', 120_000));
+  assert.equal(after.known('short', 120_000), undefined);
+  assert.deepEqual(after.takeChanges().map((c) => 'gone' in c), [], 'restored rows are not written back');
+  // A shield with a shorter maxAgeS trusts a restored session no longer than its own.
+  const strict = createSessionTable({ maxEntries: 10, maxAgeS: 60 });
+  strict.restore(saved, 120_000);
+  assert.ok(strict.known('long', 179_000));
+  assert.equal(strict.known('kept', 181_000), undefined, 'unused for more than 60 s after the restart');
+  // Smaller table: the ones that expire last are kept.
+  const small = createSessionTable({ maxEntries: 1, maxAgeS: 3600 });
+  const records = [5_000, 9_000, 7_000].map((expires, i) => ({ key: sessionDigest(`v${i}`), expires, hardExpires: Infinity }));
+  assert.equal(small.restore(records, 0), 1);
+  assert.equal(small.size, 1);
+  assert.ok(small.known('v1', 1_000), 'the one that expires last');
+});

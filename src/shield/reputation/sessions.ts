@@ -13,9 +13,10 @@ import { createHash } from 'node:crypto';
  * where one leaks from), at most `maxEntries` (the least recently seen go first) for at most
  * `maxAgeS` or the cookie's own lifetime, whichever is shorter. A session the origin clears
  * (empty value, `Max-Age=0`, an `Expires` in the past — RFC 6265 §5.3) is forgotten, as is one
- * whose holder floods with it (the caller's per-token limit). Per process: sessions issued before
- * a restart, or by another worker, are not known; their holders fall back to the standing of their
- * other cookies.
+ * whose holder floods with it (the caller's per-token limit). Kept across a restart when the
+ * shield has a database (reputation/session-store.ts reads `takeChanges`); not shared between
+ * processes: a session another shield saw issued is not known here, and its holder falls back to
+ * the standing of its other cookies.
  *
  * Pure but for the digest: the caller passes `now` (ms).
  */
@@ -29,7 +30,19 @@ export interface SessionTable {
   /** Forgets the session whose digest is `key` (its holder flooded with it). */
   revoke(key: string): void;
   readonly size: number;
+  /**
+   * What changed since the last call, to keep across a restart: the record of a session learned or
+   * still in use (its expiry moved on by `saveSlackMs` or more since last taken), the key alone of
+   * one forgotten, revoked or expired.
+   */
+  takeChanges(): SessionChange[];
+  /** Sessions kept before a restart; expired ones are skipped, and past `maxEntries` the soonest to expire. Returns how many it took. */
+  restore(records: readonly SessionRecord[], now: number): number;
 }
+
+/** A remembered session as kept across a restart (`hardExpires` Infinity: the cookie names no lifetime). */
+export interface SessionRecord { readonly key: string; readonly expires: number; readonly hardExpires: number }
+export type SessionChange = SessionRecord | { readonly key: string; readonly gone: true };
 
 export interface SessionTableParams {
   /** Sessions remembered at most; past it the least recently seen are forgotten. */
@@ -43,36 +56,70 @@ export const sessionDigest = (value: string): string => createHash('sha256').upd
 
 export function createSessionTable(params: SessionTableParams): SessionTable {
   // Map order is insertion order: refreshed entries are re-inserted, so the first is the least recently seen.
-  const entries = new Map<string, { expires: number; hardExpires: number }>();
+  const entries = new Map<string, { expires: number; hardExpires: number; takenExpires: number }>();
   const maxAgeMs = params.maxAgeS * 1000;
+  // Keys changed since takeChanges last ran. A session in use moves its expiry on at every request;
+  // it is taken again only once that moved `slackMs` (a restart may then forget it that much sooner).
+  const changed = new Set<string>();
+  const slackMs = Math.min(maxAgeMs / 10, 300_000);
+  const remove = (key: string): void => { if (entries.delete(key)) changed.add(key); };
+  const insert = (key: string, expires: number, hardExpires: number, takenExpires: number): void => {
+    entries.delete(key);
+    entries.set(key, { expires, hardExpires, takenExpires });
+    if (entries.size > params.maxEntries) {
+      const oldest = entries.keys().next().value;
+      if (oldest !== undefined) remove(oldest);
+    }
+  };
   return {
     learn(value, now, lifetimeS) {
       if (value.length === 0) return;
       const key = sessionDigest(value);
       const hard = lifetimeS === undefined ? Infinity : now + Math.max(0, lifetimeS) * 1000;
-      if (hard <= now) { entries.delete(key); return; }
-      entries.delete(key);
-      entries.set(key, { expires: Math.min(hard, now + maxAgeMs), hardExpires: hard });
-      if (entries.size > params.maxEntries) {
-        const oldest = entries.keys().next().value;
-        if (oldest !== undefined) entries.delete(oldest);
-      }
+      if (hard <= now) { remove(key); return; }
+      insert(key, Math.min(hard, now + maxAgeMs), hard, -Infinity);
+      changed.add(key);
     },
-    forget(value) { entries.delete(sessionDigest(value)); },
+    forget(value) { remove(sessionDigest(value)); },
     known(value, now) {
       if (value.length === 0 || entries.size === 0) return undefined;
       const key = sessionDigest(value);
       const e = entries.get(key);
       if (e === undefined) return undefined;
-      if (e.expires <= now) { entries.delete(key); return undefined; }
+      if (e.expires <= now) { remove(key); return undefined; }
       // In use: trusted for another maxAgeS (never past the cookie's own lifetime), and most recently seen.
       e.expires = Math.min(e.hardExpires, now + maxAgeMs);
+      if (e.expires - e.takenExpires >= slackMs) changed.add(key);
       entries.delete(key);
       entries.set(key, e);
       return key;
     },
-    revoke(key) { entries.delete(key); },
+    revoke(key) { remove(key); },
     get size() { return entries.size; },
+    takeChanges() {
+      const out: SessionChange[] = [];
+      for (const key of changed) {
+        const e = entries.get(key);
+        if (e === undefined) { out.push({ key, gone: true }); continue; }
+        e.takenExpires = e.expires;
+        out.push({ key, expires: e.expires, hardExpires: e.hardExpires });
+      }
+      changed.clear();
+      return out;
+    },
+    restore(records, now) {
+      // Soonest to expire first: the order they were last seen in, as near as the records tell.
+      const live = records.filter((r) => r.expires > now && r.hardExpires > now && r.key.length > 0).sort((a, b) => a.expires - b.expires);
+      let taken = 0;
+      for (const r of live.slice(-params.maxEntries)) {
+        if (entries.has(r.key)) continue; // one this process already saw is newer
+        // Never trusted longer than this shield's own maxAgeS from now, whatever was saved.
+        const expires = Math.min(r.expires, r.hardExpires, now + maxAgeMs);
+        insert(r.key, expires, r.hardExpires, expires);
+        taken++;
+      }
+      return taken;
+    },
   };
 }
 
