@@ -374,9 +374,9 @@ export const SCENARIOS: Record<string, Scenario> = {
     name: 'account-holders', summary: 'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
       'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session.',
     params: {
-      ...floodParams(600, 100, 32),
+      ...floodParams(600, 50, 64),
       warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
-      pages: num(2, 'pages each bot loads before it logs in', 1, 100),
+      pages: num(1, 'pages each bot loads before it logs in', 1, 100),
       solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
     },
     leadS: (p) => p.warmupS!,
