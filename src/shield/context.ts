@@ -74,6 +74,11 @@ export interface RequestContext {
   authenticated?: boolean | undefined;
   /** The standing admission filed the request with, when not `baseTier` (its pace is re-read against it). */
   queueStanding?: number | undefined;
+  /**
+   * The pace key of the session this exchange's answer set (`ses:<digest>`, a login's): the request
+   * that follows its redirect carries that session, and takes the continuation under it.
+   */
+  issuedSessionKey?: string | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;
   /** Headers to add to the answer (a clearance just earned by an API client). */

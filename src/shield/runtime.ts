@@ -206,7 +206,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
   if (caches) upstreamResponse.push(createStaleOnErrorStatusFilter(shared.cache, shared.ticker), createCacheStoreFilter(shared.cache, shared.coalescer, shared.ticker, config.cache.maxObjectBytes));
-  upstreamResponse.push(createRequestIdFilter(), createContinuationGrantFilter(shared.continuations, shared.ticker));
+  upstreamResponse.push(createRequestIdFilter());
   if (det.enabled) {
     upstreamResponse.push(
       createFailedAuthFilter(shared.pace, shared.ticker, () => shared.detector.paceLightRequests()),
@@ -214,6 +214,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
     );
   }
+  // After session-issue: a login's redirect is granted to the session it set.
+  upstreamResponse.push(createContinuationGrantFilter(shared.continuations, shared.ticker));
   upstreamResponse.push(...(ext.upstreamResponse ?? []));
   const failure: FailureFilter[] = [...(ext.failure ?? [])];
   if (caches) failure.unshift(createStaleIfErrorFilter(shared.cache, shared.ticker));

@@ -194,3 +194,48 @@ test('with storage.database, a shield restarted during an attack still knows the
   assert.equal(await page(cleared.sid), 307, 'logged out before the restart: a stranger');
   assert.equal(await page(), 307);
 });
+
+test('a login answered with a new session lends its critical place to the page it redirects to, which comes with that session', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, {
+    upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
+    routes: [
+      { match: { path: '/login', method: 'POST' }, upstream: 'origin', class: 'critical' },
+      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
+    ],
+    detection: { sessionCookies: ['sid'], adaptiveConcurrency: false },
+  });
+  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const customer = agent('127.0.63.1');
+  const newcomer = agent('127.0.63.2');
+  const holder = agent('127.0.63.3');
+  const held = await request(`${shield.url}/login`, { dispatcher: holder, method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+  await held.body.dump();
+  const holderSid = cookieOf(held.headers['set-cookie'], 'sid')!;
+  await forceAttack(shield.adminUrl);
+  const nojsOf = async (dispatcher: Agent): Promise<string> => {
+    const r = await request(`${shield.url}/page`, { dispatcher, headers: BROWSER });
+    await r.body.dump();
+    assert.equal(r.statusCode, 307);
+    return cookieOf(r.headers['set-cookie'], 'rempart_nojs')!;
+  };
+  const customerNojs = await nojsOf(customer);
+  const newcomerNojs = await nojsOf(newcomer);
+  // The customer logs in during the attack: 303 to /account with a session it did not have.
+  const loggedIn = await request(`${shield.url}/login`, { dispatcher: customer, method: 'POST', headers: { ...BROWSER, cookie: customerNojs, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+  await loggedIn.body.dump();
+  assert.equal(loggedIn.statusCode, 303);
+  assert.equal(loggedIn.headers.location, '/account');
+  const sid = cookieOf(loggedIn.headers['set-cookie'], 'sid')!;
+  const hold = request(`${shield.url}/hold`, { dispatcher: holder, headers: { ...BROWSER, cookie: holderSid } });
+  await bank.held();
+  const mark = bank.seen.length;
+  // A newcomer's page queues first; the customer's account page — the login's redirect — after it.
+  const newcomerPage = request(`${shield.url}/newcomer`, { dispatcher: newcomer, headers: { ...BROWSER, cookie: newcomerNojs } });
+  await new Promise((res) => setTimeout(res, 50));
+  const account = request(`${shield.url}/account`, { dispatcher: customer, headers: { ...BROWSER, cookie: `${customerNojs}; ${sid}` } });
+  await new Promise((res) => setTimeout(res, 50));
+  bank.release();
+  for (const p of [hold, newcomerPage, account]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
+  assert.deepEqual(bank.seen.slice(mark), ['GET /account', 'GET /newcomer'], 'the login\'s redirect went first, under the session it set');
+});

@@ -8,7 +8,10 @@ const FOLLOWED = new Set([301, 302, 303, 307, 308]);
 
 /**
  * A critical request answered with a redirect on the same site lends its class to the request
- * that follows it (filters/request/continuation.ts, defence/continuations.ts).
+ * that follows it (filters/request/continuation.ts, defence/continuations.ts). Granted to the
+ * identity that request will carry: the session the answer set when it set one (a login's 303 —
+ * the account page comes with the new session, whose identity is the session's, not the
+ * login's cookies'), else the critical request's own. Runs after the session-issue filter.
  */
 export function createContinuationGrantFilter(continuations: Continuations, ticker: Clock): UpstreamResponseFilter {
   return named('continuation-grant', (ctx: RequestContext, res: UpstreamResponse) => {
@@ -16,7 +19,7 @@ export function createContinuationGrantFilter(continuations: Continuations, tick
     const location = res.headers.location;
     if (typeof location !== 'string') return undefined;
     const target = sameSiteTarget(location, ctx.path, ctx.req.headers.host);
-    if (target !== undefined) continuations.grant(ctx.paceKey ?? ctx.clientKey, target, ticker.now(), ctx.traits?.pace ?? 0);
+    if (target !== undefined) continuations.grant(ctx.issuedSessionKey ?? ctx.paceKey ?? ctx.clientKey, target, ticker.now(), ctx.traits?.pace ?? 0);
     return undefined;
   });
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../../../core/clock.js';
 import { named, type UpstreamResponse, type UpstreamResponseFilter } from '../../pipeline/phases.js';
 import type { RequestContext } from '../../context.js';
 import { readCookie } from '../../reputation/cookie.js';
-import { sessionCookieChange, type SessionTable } from '../../reputation/sessions.js';
+import { sessionCookieChange, sessionDigest, type SessionTable } from '../../reputation/sessions.js';
 
 /**
  * Watches the origin's answers for the session cookies named in `detection.sessionCookies`: a
@@ -22,7 +22,11 @@ export function createSessionIssueFilter(sessions: SessionTable, names: readonly
       const previous = readCookie(ctx.req.headers.cookie, change.name);
       if (previous !== undefined && previous !== change.value) sessions.forget(previous);
       if (change.cleared) sessions.forget(change.value);
-      else sessions.learn(change.value, now, change.lifetimeS);
+      else {
+        sessions.learn(change.value, now, change.lifetimeS);
+        // The identity its holder's next request counts under (filters/request/clearance.ts).
+        ctx.issuedSessionKey = `ses:${sessionDigest(change.value)}`;
+      }
     }
     return undefined;
   });
