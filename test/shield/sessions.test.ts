@@ -239,3 +239,45 @@ test('a login answered with a new session lends its critical place to the page i
   for (const p of [hold, newcomerPage, account]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
   assert.deepEqual(bank.seen.slice(mark), ['GET /account', 'GET /newcomer'], 'the login\'s redirect went first, under the session it set');
 });
+
+test('a logged-in customer\'s continuation waits as established, before a newcomer\'s critical request queued earlier', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, {
+    upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
+    routes: [
+      { match: { path: '/login', method: 'POST' }, upstream: 'origin', class: 'critical' },
+      { match: { path: '/pay/' }, upstream: 'origin', class: 'critical' },
+      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
+    ],
+    detection: { sessionCookies: ['sid'], adaptiveConcurrency: false },
+  });
+  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
+  const customer = agent('127.0.64.1');
+  const newcomer = agent('127.0.64.2');
+  const holder = agent('127.0.64.3');
+  const loginAs = async (dispatcher: Agent, cookie?: string) => {
+    const r = await request(`${shield.url}/login`, { dispatcher, method: 'POST', headers: { ...BROWSER, ...(cookie ? { cookie } : {}), 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+    await r.body.dump();
+    assert.equal(r.statusCode, 303);
+    return cookieOf(r.headers['set-cookie'], 'sid')!;
+  };
+  const holderSid = await loginAs(holder);
+  const first = await loginAs(customer); // logged in before the attack
+  await forceAttack(shield.adminUrl);
+  const nojs = await request(`${shield.url}/page`, { dispatcher: newcomer, headers: BROWSER });
+  await nojs.body.dump();
+  const newcomerNojs = cookieOf(nojs.headers['set-cookie'], 'rempart_nojs')!;
+  // The customer logs in again during the attack: a new session, 303 to /account.
+  const second = await loginAs(customer, first);
+  assert.notEqual(second, first);
+  const hold = request(`${shield.url}/hold`, { dispatcher: holder, headers: { ...BROWSER, cookie: holderSid } });
+  await bank.held();
+  const mark = bank.seen.length;
+  const newcomerPay = request(`${shield.url}/pay/n`, { dispatcher: newcomer, headers: { ...BROWSER, cookie: newcomerNojs } });
+  await new Promise((res) => setTimeout(res, 50));
+  const account = request(`${shield.url}/account`, { dispatcher: customer, headers: { ...BROWSER, cookie: second } });
+  await new Promise((res) => setTimeout(res, 50));
+  bank.release();
+  for (const p of [hold, newcomerPay, account]) { const x = await p; assert.equal(x.statusCode, 200); await x.body.dump(); }
+  assert.deepEqual(bank.seen.slice(mark), ['GET /account', 'GET /pay/n'], 'the login\'s page waited as the login did, not at its cookies\' standing');
+});
