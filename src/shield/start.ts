@@ -123,7 +123,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
   // Sized once, at start (like the cache): a reload keeps the sessions it knows; with
   // storage.database a restart does too (reputation/session-store.ts).
-  const sessions = createSessionTable(det.sessions);
+  const sessions = createSessionTable({ ...det.sessions, journal: config.storage.database !== undefined && det.enabled });
   // Per-token pace (monotonic clock): lighter identities first when requests wait.
   // Its rate line is the detector's (raised to what customers were learned to send); its
   // open-request line stays the configured one (detect/pace-profile.ts). Reputation holders'

@@ -65,7 +65,7 @@ test('Set-Cookie lines: a session cookie set, set for a lifetime, or cleared (RF
 });
 
 test('changes to keep across a restart: sessions learned and forgotten, and one in use only once its expiry moved on by the slack', () => {
-  const t = createSessionTable({ maxEntries: 10, maxAgeS: 3600 }); // slack: 5 minutes (a tenth of maxAgeS, at most 5 min)
+  const t = createSessionTable({ maxEntries: 10, maxAgeS: 3600, journal: true }); // slack: 5 minutes (a tenth of maxAgeS, at most 5 min)
   assert.deepEqual(t.takeChanges(), []);
   t.learn('a', 0, 7200);
   t.learn('b', 0);
@@ -87,10 +87,15 @@ test('changes to keep across a restart: sessions learned and forgotten, and one 
   t.takeChanges();
   assert.equal(t.known('c', 10_000), undefined);
   assert.deepEqual(t.takeChanges(), [{ key: sessionDigest('c'), gone: true }]);
+  // Without a reader nothing is journaled (the journal would otherwise grow for good).
+  const plain = createSessionTable({ maxEntries: 10, maxAgeS: 3600 });
+  plain.learn('a', 0);
+  plain.forget('a');
+  assert.deepEqual(plain.takeChanges(), []);
 });
 
 test('restore: sessions kept before a restart are known again; expired ones skipped; past maxEntries the soonest to expire dropped', () => {
-  const before = createSessionTable({ maxEntries: 10, maxAgeS: 3600 });
+  const before = createSessionTable({ maxEntries: 10, maxAgeS: 3600, journal: true });
   before.learn('kept', 0);
   before.learn('short', 0, 60);
   before.learn('long', 0, 86_400);

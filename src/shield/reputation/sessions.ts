@@ -49,6 +49,11 @@ export interface SessionTableParams {
   readonly maxEntries: number;
   /** Longest a session is trusted after it was set or last seen, s (and never past its own lifetime). */
   readonly maxAgeS: number;
+  /**
+   * Keep the changes `takeChanges` returns (a store reads them). Off, nothing is journaled: with no
+   * reader, the journal would grow with every session ever learned.
+   */
+  readonly journal?: boolean;
 }
 
 /** 128 bits of SHA-256: a key, not the credential. */
@@ -61,8 +66,9 @@ export function createSessionTable(params: SessionTableParams): SessionTable {
   // Keys changed since takeChanges last ran. A session in use moves its expiry on at every request;
   // it is taken again only once that moved `slackMs` (a restart may then forget it that much sooner).
   const changed = new Set<string>();
+  const note = params.journal === true ? (key: string): void => { changed.add(key); } : (): void => {};
   const slackMs = Math.min(maxAgeMs / 10, 300_000);
-  const remove = (key: string): void => { if (entries.delete(key)) changed.add(key); };
+  const remove = (key: string): void => { if (entries.delete(key)) note(key); };
   const insert = (key: string, expires: number, hardExpires: number, takenExpires: number): void => {
     entries.delete(key);
     entries.set(key, { expires, hardExpires, takenExpires });
@@ -78,7 +84,7 @@ export function createSessionTable(params: SessionTableParams): SessionTable {
       const hard = lifetimeS === undefined ? Infinity : now + Math.max(0, lifetimeS) * 1000;
       if (hard <= now) { remove(key); return; }
       insert(key, Math.min(hard, now + maxAgeMs), hard, -Infinity);
-      changed.add(key);
+      note(key);
     },
     forget(value) { remove(sessionDigest(value)); },
     known(value, now) {
@@ -89,7 +95,7 @@ export function createSessionTable(params: SessionTableParams): SessionTable {
       if (e.expires <= now) { remove(key); return undefined; }
       // In use: trusted for another maxAgeS (never past the cookie's own lifetime), and most recently seen.
       e.expires = Math.min(e.hardExpires, now + maxAgeMs);
-      if (e.expires - e.takenExpires >= slackMs) changed.add(key);
+      if (e.expires - e.takenExpires >= slackMs) note(key);
       entries.delete(key);
       entries.set(key, e);
       return key;
