@@ -1,3 +1,4 @@
+import type { WarmupReport } from './warmup.js';
 import { Pool } from 'undici';
 import { applySetCookie } from './browser.js';
 import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
@@ -78,7 +79,7 @@ export interface RunningFlood {
   /** Challenges solved by the bots (challenge-solver scenario). */
   solved: number;
   /** Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood began. */
-  warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
+  warmup?: WarmupReport;
   /** Resolves when the flood stopped and its requests settled (or were destroyed). */
   done: Promise<void>;
   sourceAddresses: string[];

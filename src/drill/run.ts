@@ -1,3 +1,4 @@
+import type { WarmupReport } from './warmup.js';
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -91,7 +92,7 @@ export interface AttackComponentReport {
   /** WebSocket message flood: messages written into the tunnels per second of the attack. */
   messagesPerS?: number;
   /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
-  warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
+  warmup?: WarmupReport;
 }
 
 /** The drill's result: what legitimate users experienced, what the attack offered, what the origin saw. */

@@ -1,3 +1,4 @@
+import type { WarmupReport } from './warmup.js';
 import { connect, type Socket } from 'node:net';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { AttackEnv } from './attack-env.js';
@@ -66,7 +67,7 @@ export interface RunningSlow {
   /** WebSocket message flood: text messages written into the tunnels. */
   readonly messagesSent?: number;
   /** Warm-up (WebSocket with `warmup`): page loads made and answered 2xx/3xx, sources holding a cookie when the attack began. */
-  readonly warmup?: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number };
+  readonly warmup?: WarmupReport;
   done: Promise<void>;
 }
 

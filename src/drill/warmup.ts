@@ -28,6 +28,9 @@ export interface BrowsingBot {
 /** What a warm-up did: page loads made and answered 2xx/3xx; logins tried and landed on the account. */
 export interface WarmupCounts { pages: number; ok: number; logins?: number; loggedIn?: number }
 
+/** A warm-up as the report shows it: its counts, and the bots holding at least one cookie when the flood began. */
+export interface WarmupReport extends WarmupCounts { botsWithCookies: number }
+
 /**
  * Warm-up of bots that browse like customers before their attack: each bot is a browser (same
  * identity and address as its attack) loading `pages` pages at random times between `fromS` and

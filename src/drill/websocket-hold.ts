@@ -1,3 +1,4 @@
+import type { WarmupReport } from './warmup.js';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { recordAnswer } from './metrics.js';
@@ -44,7 +45,7 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
   let messagesSent = 0;
   // With a warm-up, each source is a bot that browsed first: connection idx is its source's, with its jar.
   const bots: BrowsingBot[] = env.addresses.map((address, i) => ({ index: i, address, identity: env.identities[i % env.identities.length]!, cookies: new Map<string, string>() }));
-  const warm: { pages: number; ok: number; botsWithCookies: number; logins?: number; loggedIn?: number } | undefined = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
+  const warm: WarmupReport | undefined = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
   if (spec.warmup) {
     void browseFirst(spec.warmup, spec.startS, { ...env, origin: `http://${env.hostHeader}` }, bots, warm!)
       .then(() => { warm!.botsWithCookies = bots.filter((b) => b.cookies.size > 0).length; });
