@@ -64,3 +64,29 @@ test('handshake admission: a full queue or a queue timeout refuses it with the c
   assert.equal(q.inFlight, 0, 'the slot stays free: the cancelled handshake is gone');
   assert.deepEqual(log.slice(4), []);
 });
+
+test('handshake admission: tunnel work under attack — once handshakes hold half the limit, a page queued after a handshake goes first; in normal times, arrival order', () => {
+  for (const attack of [false, true]) {
+    let now = 0;
+    const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 10, queueTimeoutMs: 10_000, challengesSince: () => (attack ? 0 : -Infinity) });
+    const log: string[] = [];
+    const releases: (() => void)[] = [];
+    const handshake = (name: string): void => {
+      admitHandshake(q, ctxOf('normal', 6), () => now, (r) => { log.push(`start ${name}`); releases.push(r); }, (c) => log.push(c));
+    };
+    handshake('h1');
+    q.admit(request(2, 6, log, 'busy'), now);
+    assert.equal(q.messagesInFlight, 1, 'a started handshake counts as tunnel work');
+    now += 1;
+    handshake('h2'); // queued first
+    now += 1;
+    q.admit(request(2, 6, log, 'page'), now); // same class and tier, queued after it
+    q.release(now += 10); // 'busy' done: h1 holds one slot of two, the half
+    assert.deepEqual(log.slice(-1), [attack ? 'start page' : 'start h2'],
+      attack ? 'under attack, with handshakes holding half the limit, the request goes first' : 'in normal times the earlier arrival goes first');
+    releases.shift()!(); // h1's answer: its slot goes back as tunnel work
+    assert.deepEqual(log.slice(-1), [attack ? 'start h2' : 'start page'], 'with no request waiting, the handshake takes the slot');
+    assert.equal(q.messagesInFlight, 1, 'one handshake in flight again, the other released');
+    assert.equal(q.inFlight, 2);
+  }
+});

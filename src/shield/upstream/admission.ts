@@ -67,7 +67,9 @@
  *    An aggregate bound on the kind of work, as on a prefix or a fingerprint that jumped: while
  *    challenges are on and half the limit is held by messages, a waiting request goes before any
  *    message; with no request to start, messages take the free slots (work-conserving). Customers'
- *    own messages share that half with the flood's, ordered by tier as before.
+ *    own messages share that half with the flood's, ordered by tier as before. A WebSocket
+ *    handshake is tunnel work too (handshake-admission.ts): it opens a channel, and the bots'
+ *    handshakes at the onset were the backlog customers' pages waited behind.
  *
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
@@ -86,7 +88,7 @@ export interface Waiter {
   readonly tier?: number;
   /** Whatever the queue's `retier` hook needs to judge this waiter again (the request context). */
   readonly subject?: unknown;
-  /** A WebSocket message rather than a request (rule 6); its slot is released with `release(now, true)`. */
+  /** Tunnel work — a WebSocket message or handshake — rather than a request (rule 6); its slot is released with `release(now, true)`. */
   readonly message?: boolean;
   enqueuedAt: number;
   /** Managed by the queue. */
@@ -155,7 +157,7 @@ export interface AdmissionQueue {
    */
   readPressure(now: number): UpstreamPressure;
   readonly inFlight: number;
-  /** Of `inFlight`, the tunnel messages (rule 6). */
+  /** Of `inFlight`, the tunnels' work: messages and handshakes (rule 6). */
   readonly messagesInFlight: number;
   readonly queued: number;
   /**

@@ -16,7 +16,15 @@ export type HandshakeRefusal = 'RMP_ERR_QUEUE_TIMEOUT' | 'RMP_ERR_UPSTREAM_BUSY'
  * (message-admission.ts), and the slot is back once the 101 arrives.
  *
  * The handshake waits in its route's class at its client's tier (a known customer's live page
- * before a flood's), with the request's context as the subject the queue re-judges at the head.
+ * before a flood's), with the request's context as the subject the queue re-judges at the head —
+ * and as tunnel work, with the messages (admission.ts rule 6): under attack, once tunnels' work
+ * holds half the limit, a waiting request goes before a waiting handshake. A handshake opens a
+ * channel for later; a page is what a person is waiting for now. Ranked as a request, 200 bots
+ * that had browsed like customers (the same no-JavaScript standing as the customers who came after
+ * them) queued 600 handshakes at the onset, three each, under any pace, and the origin authorised
+ * them at ~25 a second for ten seconds while the customers' parcel lookups waited behind them in
+ * arrival order until they gave up (websocket-browse-flood drill, access log, twenty-eighth
+ * session).
  * Returns the function that takes a waiting handshake out of the queue (its client left): true
  * when it was still waiting (it will neither start nor be refused), false once it had left it.
  */
@@ -32,12 +40,13 @@ export function admitHandshake(
     rank: CLASS_RANK[ctx.admissionClass ?? ctx.routeClass],
     tier: queueTier(ctx, queue, now()),
     subject: ctx,
+    message: true,
     enqueuedAt: now(),
     state: 'new',
     start() {
       ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
       ctx.admittedTier = w.filed ?? w.tier;
-      started(() => { if (!released) { released = true; queue.release(now()); } });
+      started(() => { if (!released) { released = true; queue.release(now(), true); } });
     },
     reject(why: AdmissionRejection) {
       ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
