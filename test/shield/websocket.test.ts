@@ -466,6 +466,8 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   const shield = await startTestShield(t, origin, { routes: wsRoutes(), upstreams: { origin: { url: origin, timeoutMs: 5_000, connections: 1, maxQueue: 2 } },
     websocket: { maxPerClient: 2 }, detection: { enabled: false } });
   const until = async (f: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); };
+  const ended: Array<{ path: string; aborted: boolean; queueMs: number | undefined }> = [];
+  shield.bus.on('request:end', (e) => ended.push({ path: e.ctx.path, aborted: e.aborted, queueMs: e.ctx.queueMs }));
   const first = fetch(`${shield.url}/page/1`).then((r) => r.status);
   await until(() => seen.length === 1);
   const second = fetch(`${shield.url}/page/2`).then((r) => r.status);
@@ -505,6 +507,10 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   held.shift()!();
   assert.equal(await fifth, 200);
   assert.deepEqual(seen.slice(3), ['page /page/3', 'page /page/4', 'page /page/5'], 'the abandoned handshake never went upstream');
+  const abandoned = ended.find((e) => e.path === '/live/c');
+  assert.ok(abandoned, 'the abandoned handshake is logged, as an abandoned request is');
+  assert.equal(abandoned.aborted, true);
+  assert.ok((abandoned.queueMs ?? 0) >= 40, `with its wait in the queue (${abandoned.queueMs} ms)`);
   // Its tunnel place came back: with one tunnel open, the client's second opens (maxPerClient 2).
   const again = await connectWs(`${shield.url.replace('http', 'ws')}/live/d`);
   assert.equal(again.status, 101);

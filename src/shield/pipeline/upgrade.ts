@@ -48,11 +48,12 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       tier: ANONYMOUS_TIER, paceKey: undefined, sourceKey: undefined, baseTier: undefined, reputation: undefined, setHeaders: undefined, onAbort: undefined, cleanup: undefined,
     };
     let logged = false;
-    const log = (status: number): void => {
+    // `aborted`: the client left before an answer (logged as 499, as an HTTP request it abandoned).
+    const log = (status: number, aborted = false): void => {
       if (logged) return;
       logged = true;
       if (ctx.cleanup) for (const fn of ctx.cleanup) fn();
-      for (const f of p.phases.logging) f(ctx, { status, durationMs: performance.now() - ctx.startedAt, aborted: false });
+      for (const f of p.phases.logging) f(ctx, { status, durationMs: performance.now() - ctx.startedAt, aborted });
     };
     res.once('finish', () => log(res.statusCode));
     const refuse = (code: ErrorCode, retryAfterS?: number): void => {
@@ -77,7 +78,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       if (!o.tunnels.reserve(ctx.clientKey, o.isShared?.(ctx.clientKey) === true ? SHARED_CAP_FACTOR : 1)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
       const send = (release: () => void): void => {
         // The client left while its handshake waited.
-        if (handshake.closed) { release(); o.tunnels.unreserve(ctx.clientKey); return; }
+        if (handshake.closed) { release(); o.tunnels.unreserve(ctx.clientKey); log(res.statusCode, true); return; }
         const server = upstream.pick(ctx);
         if (server === undefined) { release(); o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
         server.outstanding++;
@@ -123,8 +124,9 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
         // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated, as for any request.
         refuse(code, 1);
       });
-      // A client that leaves while its handshake waits gives up its place in the queue and its tunnel place.
-      handshake.onClose(() => { if (cancelWait()) o.tunnels.unreserve(ctx.clientKey); });
+      // A client that leaves while its handshake waits gives up its place in the queue and its tunnel
+      // place, and is logged with its wait: a handshake abandoned in the queue is a customer who gave up.
+      handshake.onClose(() => { if (cancelWait()) { o.tunnels.unreserve(ctx.clientKey); log(res.statusCode, true); } });
     };
 
     const afterRequestFilters = (v: Verdict | undefined): void => {

@@ -57,6 +57,7 @@ export function admitHandshake(
   return () => {
     if (w.state !== 'queued') return false;
     queue.cancel(w);
+    ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
     return true;
   };
 }
