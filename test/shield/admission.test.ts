@@ -140,4 +140,21 @@ test('the access log tells how long each request waited for an upstream slot, at
   assert.equal(typeof second.tier, 'number');
   assert.match(String(second.identity), /^[0-9a-f]{16}$/, 'the identity is a digest, never the token or address itself');
   assert.equal(first.identity, second.identity, 'one client, no token: both counted in its source\'s pace');
+
+  // A client that gives up while its request waits: 499, with the wait and the tier it waited at.
+  const busy = get('/slow');
+  for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const gone = new AbortController();
+  const leaving = request(`${shield.url}/leaves`, { dispatcher: agent, signal: gone.signal, headers: { 'user-agent': 'test-agent/1' } }).catch(() => 'aborted');
+  await new Promise((r) => setTimeout(r, 200));
+  gone.abort();
+  assert.equal(await leaving, 'aborted');
+  for (let i = 0; i < 100 && !access('/leaves'); i++) await new Promise((r) => setTimeout(r, 10));
+  const left = access('/leaves');
+  assert.ok(left, 'the abandoned request is logged');
+  assert.equal(left.status, 499);
+  assert.ok(typeof left.queueMs === 'number' && left.queueMs >= 150, `with its wait (${String(left.queueMs)} ms)`);
+  assert.equal(typeof left.tier, 'number', 'and the tier it waited at');
+  held.shift()?.end('done');
+  assert.equal(await busy, 200);
 });

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { openSocket, rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
+import { ANONYMOUS_TIER } from '../../src/shield/upstream/admission.js';
 
 /** A ws echo server on 127.0.0.1:0; remembers the close codes it received. */
 async function startEcho(t: TestContext): Promise<{ url: string; closes: number[]; server: WebSocketServer; headers: Array<Record<string, unknown>> }> {
@@ -466,8 +467,8 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   const shield = await startTestShield(t, origin, { routes: wsRoutes(), upstreams: { origin: { url: origin, timeoutMs: 5_000, connections: 1, maxQueue: 2 } },
     websocket: { maxPerClient: 2 }, detection: { enabled: false } });
   const until = async (f: () => boolean): Promise<void> => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 10)); };
-  const ended: Array<{ path: string; aborted: boolean; queueMs: number | undefined }> = [];
-  shield.bus.on('request:end', (e) => ended.push({ path: e.ctx.path, aborted: e.aborted, queueMs: e.ctx.queueMs }));
+  const ended: Array<{ path: string; aborted: boolean; queueMs: number | undefined; tier: number | undefined }> = [];
+  shield.bus.on('request:end', (e) => ended.push({ path: e.ctx.path, aborted: e.aborted, queueMs: e.ctx.queueMs, tier: e.ctx.admittedTier }));
   const first = fetch(`${shield.url}/page/1`).then((r) => r.status);
   await until(() => seen.length === 1);
   const second = fetch(`${shield.url}/page/2`).then((r) => r.status);
@@ -511,6 +512,7 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   assert.ok(abandoned, 'the abandoned handshake is logged, as an abandoned request is');
   assert.equal(abandoned.aborted, true);
   assert.ok((abandoned.queueMs ?? 0) >= 40, `with its wait in the queue (${abandoned.queueMs} ms)`);
+  assert.equal(abandoned.tier, ANONYMOUS_TIER, 'and the tier it waited at (detection off: every request anonymous)');
   // Its tunnel place came back: with one tunnel open, the client's second opens (maxPerClient 2).
   const again = await connectWs(`${shield.url.replace('http', 'ws')}/live/d`);
   assert.equal(again.status, 101);

@@ -131,7 +131,9 @@ class Exchange implements Waiter {
 
   clientClosed(): void {
     this.aborted = true;
-    if (this.state === 'queued') this.queue.cancel(this);
+    // Abandoned in the queue: the access log still gets its wait and its tier (a 499 with no wait
+    // said nothing of why a customer gave up).
+    if (this.state === 'queued') { this.noteAdmission(); this.queue.cancel(this); }
     // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it

@@ -58,6 +58,7 @@ export function admitHandshake(
     if (w.state !== 'queued') return false;
     queue.cancel(w);
     ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
+    ctx.admittedTier = w.filed ?? w.tier;
     return true;
   };
 }
