@@ -198,7 +198,11 @@ test('an established customer at a busy moment (pace 1) goes before a young repu
 
 test('a critical request at pace 1 keeps its class over pages of the same standing at pace 0 (200 ms, not 500)', () => {
   for (const standing of [STANDING.recent, STANDING.cleared, STANDING.checked]) {
-    const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+    // Minted standings in the shared mode (knownFirstMs): in the strict one, rule 3b puts their
+    // critical requests first outright. A reputation in the strict one: in the shared one, its
+    // critical requests are due at once (bound 0).
+    const minted = standing !== STANDING.recent;
+    const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000, ...(minted ? { knownFirstMs: [0, 750, 2000, 2500] } : {}) });
     const log: string[] = [];
     q.admit(tiered(2, 0, log, 'busy'), 0);
     // A page of the same standing at pace 0 queued 20 ms before a login at pace 1 (its page, the POST):
@@ -392,6 +396,27 @@ test('knownFirstMs: a known client\'s critical request (bound 0) goes before any
   assert.equal(log2.at(-1), 'start known-payment');
   q2.release(2300);
   assert.equal(log2.at(-1), 'start known-tracking');
+});
+
+test('rule 3b: while known clients go strictly first, a minted identity\'s critical request goes before the minted group\'s other classes, however long they waited; known clients still before it; in the shared mode, head starts only', () => {
+  const nojs = tierFor(STANDING.checked, 0);
+  const run = (strict: boolean): string[] => {
+    const log: string[] = [];
+    const q = strict
+      ? createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000 })
+      : createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, knownFirstMs: [0, 750, 2000, 2500] });
+    q.admit(tiered(2, 0, log, 'busy'), 0);
+    for (let i = 0; i < 3; i++) q.admit(tiered(2, nojs, log, `page${i}`), i); // deadlines ~1500
+    q.admit(tiered(1, nojs, log, 'login-page'), 10);
+    q.admit(tiered(0, nojs, log, 'newcomer-login'), 3000); // deadline ~4000
+    q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known-page'), 3001);
+    for (let i = 0; i < 6; i++) q.release(3002 + i);
+    return log.slice(1);
+  };
+  assert.deepEqual(run(true), ['start known-page', 'start newcomer-login', 'start login-page', 'start page0', 'start page1', 'start page2'],
+    'strict: the known page first, then the newcomer\'s login before the group\'s pages queued 3 s earlier');
+  assert.deepEqual(run(false), ['start login-page', 'start page0', 'start page1', 'start page2', 'start known-page', 'start newcomer-login'],
+    'shared: earliest deadline, as before (the known page by deadline: 3501 before the login\'s 4000)');
 });
 
 /** Newcomers arrive `perCompletion` at a time for each completion for 1 s, then a known client comes at 3 s; who starts next. */

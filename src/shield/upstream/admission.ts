@@ -43,6 +43,16 @@
  *    crowd weighted class shares served the banking pages' share and timed out the newcomers'
  *    tracking pages (normal class 47–65% success); bounded offsets keep first come, first served
  *    within about a second.
+ * 3b. **While (a) goes strictly first** (rule 2's measures say the minted group floods), **group
+ *    (b)'s critical requests go before its other classes**, not by a bounded head start. In that
+ *    mode (b)'s share is what (a) leaves, and its queue holds each bot's first requests at a
+ *    customer's pace — sent the moment the shield answered what they had queued before the first
+ *    challenge, ahead of the people arriving in the next seconds. A newcomer's login (a POST on a
+ *    critical route) then waited behind that backlog's pages, 1.6–4.0 s (newcomers-under-attack
+ *    drill: critical p99 16× the no-attack baseline, docs/benchmarks.md, twenty-eighth session).
+ *    Not a lane for floods: a flood on a critical route leaves group (b) within its first requests
+ *    (its pace; a form submitted without its page counts as a flood's), and in the shared mode — a
+ *    flash crowd — the head starts alone decide, as weighted classes starved its tracking pages.
  * 4. **Requests with no token queued before the first challenge** are answered with the challenge
  *    they would get now (`rechallenge`), once challenges begin: they never had a token to show,
  *    and would otherwise wait behind every token holder until they time out (a flash crowd's
@@ -430,6 +440,32 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   };
 
   /**
+   * The queue of group `g` whose head has the earliest deadline among ranks below `ranks`, kinds
+   * `from` ≤ k < `to`, or -1. With `within`, group (b) is scanned as part of group 0.
+   */
+  const earliest = (g: number, ranks: number, within: readonly number[] | undefined, from: number, to: number): number => {
+    let chosen = -1;
+    let key = Infinity;
+    for (let r = 0; r < ranks; r++) {
+      const waiting = (liveGroup[r * GROUPS + g] as number) + (within !== undefined && g === 0 ? liveGroup[r * GROUPS + 1] as number : 0);
+      if (waiting === 0) continue;
+      for (let t = 0; t < TIERS; t++) {
+        const tg = GROUP_OF[t] as number;
+        if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
+        for (let k = from; k < to; k++) {
+          const i = k * Q + r * TIERS + t;
+          if ((live[i] as number) === 0) continue;
+          const w = peek(i);
+          if (w === undefined) continue;
+          const d = w.enqueuedAt + (offsets[i - k * Q] as number);
+          if (d < key) { key = d; chosen = i; }
+        }
+      }
+    }
+    return chosen;
+  };
+
+  /**
    * The queue whose head goes next among kinds `from` ≤ k < `to` (0: requests, 1: messages), or
    * -1. `within`: the bound of group (a) over (b) when they are served together.
    */
@@ -459,23 +495,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     // a bound, (a) and (b) are one group.
     for (let g = 0; g < groups && chosen === -1; g++) {
       if (within !== undefined && g === 1) continue; // served with group 0
-      let key = Infinity;
-      for (let r = 0; r < RANKS; r++) {
-        const waiting = (liveGroup[r * GROUPS + g] as number) + (within !== undefined && g === 0 ? liveGroup[r * GROUPS + 1] as number : 0);
-        if (waiting === 0) continue;
-        for (let t = 0; t < TIERS; t++) {
-          const tg = GROUP_OF[t] as number;
-          if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
-          for (let k = from; k < to; k++) {
-            const i = k * Q + r * TIERS + t;
-            if ((live[i] as number) === 0) continue;
-            const w = peek(i);
-            if (w === undefined) continue;
-            const d = w.enqueuedAt + (offsets[i - k * Q] as number);
-            if (d < key) { key = d; chosen = i; }
-          }
-        }
-      }
+      // Rule 3b: while (a) goes strictly first, group (b)'s critical requests go before its other classes.
+      if (within === undefined && g === 1 && (liveGroup[1] as number) > 0) chosen = earliest(g, 1, undefined, from, to);
+      if (chosen === -1) chosen = earliest(g, RANKS, within, from, to);
     }
     return chosen;
   };
