@@ -36,6 +36,11 @@ export function admitHandshake(
   refused: (code: HandshakeRefusal) => void,
 ): () => boolean {
   let released = false;
+  // What the access log tells of the wait, however it ended (started, refused, abandoned).
+  const noteWait = (): void => {
+    ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
+    ctx.admittedTier = w.filed ?? w.tier;
+  };
   const w: Waiter = {
     rank: CLASS_RANK[ctx.admissionClass ?? ctx.routeClass],
     tier: queueTier(ctx, queue, now()),
@@ -44,12 +49,11 @@ export function admitHandshake(
     enqueuedAt: now(),
     state: 'new',
     start() {
-      ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
-      ctx.admittedTier = w.filed ?? w.tier;
+      noteWait();
       started(() => { if (!released) { released = true; queue.release(now(), true); } });
     },
     reject(why: AdmissionRejection) {
-      ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
+      noteWait();
       refused(why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY');
     },
   };
@@ -57,8 +61,7 @@ export function admitHandshake(
   return () => {
     if (w.state !== 'queued') return false;
     queue.cancel(w);
-    ctx.queueMs = Math.max(0, now() - w.enqueuedAt);
-    ctx.admittedTier = w.filed ?? w.tier;
+    noteWait();
     return true;
   };
 }
