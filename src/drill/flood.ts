@@ -1,4 +1,3 @@
-import type { WarmupReport } from './warmup.js';
 import { Pool } from 'undici';
 import { applySetCookie } from './browser.js';
 import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
@@ -7,7 +6,7 @@ import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
 import { connectorFrom } from './local-ports.js';
-import { browseFirst, type WarmupSpec } from './warmup.js';
+import { browseFirst, type WarmupReport, type WarmupSpec } from './warmup.js';
 
 /** One attacking source: its address, its connections, its cookies (for clearance), its browser identity. */
 export interface FloodSource {

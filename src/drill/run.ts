@@ -1,4 +1,3 @@
-import type { WarmupReport } from './warmup.js';
 import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -17,6 +16,7 @@ import { startSlow, type RunningSlow } from './slow.js';
 import { startSlowRead } from './slow-read.js';
 import { startWebSocketHold } from './websocket-hold.js';
 import { DEFAULT_USER_SETTINGS, runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
+import type { WarmupReport } from './warmup.js';
 
 /** Everything a drill needs; see docs/drill.md for what each knob means. */
 export interface DrillOptions {

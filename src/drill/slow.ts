@@ -1,10 +1,9 @@
-import type { WarmupReport } from './warmup.js';
 import { connect, type Socket } from 'node:net';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
 import { drillLocalPorts } from './local-ports.js';
-import type { WarmupSpec } from './warmup.js';
+import type { WarmupReport, WarmupSpec } from './warmup.js';
 
 /**
  * Connection attacks: slowloris (a request head that never ends, one header line at a time),

@@ -1,11 +1,10 @@
-import type { WarmupReport } from './warmup.js';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { recordAnswer } from './metrics.js';
 import { randomToken } from './rng.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
 import { drillLocalPorts } from './local-ports.js';
-import { browseFirst, type BrowsingBot } from './warmup.js';
+import { browseFirst, type BrowsingBot, type WarmupReport } from './warmup.js';
 
 /**
  * A masked client ping frame (RFC 6455 §5.5.2: FIN, opcode 0x9, masked as every client frame must

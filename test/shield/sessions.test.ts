@@ -195,23 +195,37 @@ test('with storage.database, a shield restarted during an attack still knows the
   assert.equal(await page(), 307);
 });
 
-test('a login answered with a new session lends its critical place to the page it redirects to, which comes with that session', async (t) => {
+/**
+ * The bank behind a shield with one upstream slot, sessions learned from `sid`, logins critical
+ * (`routes` between them and the catch-all), and three clients on addresses of their own in
+ * 127.0.`subnet`.0/24: a customer, a newcomer, and a holder of the slot. `loginAs` posts the right
+ * password (with `cookie`) and returns the session the 303 to /account set.
+ */
+async function bankBehindShield(t: TestContext, subnet: number, routes: Array<Record<string, unknown>> = []) {
   const bank = await startBank(t);
   const shield = await startTestShield(t, bank.url, {
     upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
     routes: [
       { match: { path: '/login', method: 'POST' }, upstream: 'origin', class: 'critical' },
+      ...routes,
       { match: { path: '/' }, upstream: 'origin', class: 'normal' },
     ],
     detection: { sessionCookies: ['sid'], adaptiveConcurrency: false },
   });
   const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
-  const customer = agent('127.0.63.1');
-  const newcomer = agent('127.0.63.2');
-  const holder = agent('127.0.63.3');
-  const held = await request(`${shield.url}/login`, { dispatcher: holder, method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
-  await held.body.dump();
-  const holderSid = cookieOf(held.headers['set-cookie'], 'sid')!;
+  const loginAs = async (dispatcher: Agent, cookie?: string): Promise<string> => {
+    const r = await request(`${shield.url}/login`, { dispatcher, method: 'POST', headers: { ...BROWSER, ...(cookie ? { cookie } : {}), 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+    await r.body.dump();
+    assert.equal(r.statusCode, 303);
+    assert.equal(r.headers.location, '/account');
+    return cookieOf(r.headers['set-cookie'], 'sid')!;
+  };
+  return { bank, shield, loginAs, customer: agent(`127.0.${subnet}.1`), newcomer: agent(`127.0.${subnet}.2`), holder: agent(`127.0.${subnet}.3`) };
+}
+
+test('a login answered with a new session lends its critical place to the page it redirects to, which comes with that session', async (t) => {
+  const { bank, shield, loginAs, customer, newcomer, holder } = await bankBehindShield(t, 63);
+  const holderSid = await loginAs(holder);
   await forceAttack(shield.adminUrl);
   const nojsOf = async (dispatcher: Agent): Promise<string> => {
     const r = await request(`${shield.url}/page`, { dispatcher, headers: BROWSER });
@@ -222,11 +236,7 @@ test('a login answered with a new session lends its critical place to the page i
   const customerNojs = await nojsOf(customer);
   const newcomerNojs = await nojsOf(newcomer);
   // The customer logs in during the attack: 303 to /account with a session it did not have.
-  const loggedIn = await request(`${shield.url}/login`, { dispatcher: customer, method: 'POST', headers: { ...BROWSER, cookie: customerNojs, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
-  await loggedIn.body.dump();
-  assert.equal(loggedIn.statusCode, 303);
-  assert.equal(loggedIn.headers.location, '/account');
-  const sid = cookieOf(loggedIn.headers['set-cookie'], 'sid')!;
+  const sid = await loginAs(customer, customerNojs);
   const hold = request(`${shield.url}/hold`, { dispatcher: holder, headers: { ...BROWSER, cookie: holderSid } });
   await bank.held();
   const mark = bank.seen.length;
@@ -241,26 +251,7 @@ test('a login answered with a new session lends its critical place to the page i
 });
 
 test('a logged-in customer\'s continuation waits as established, before a newcomer\'s critical request queued earlier', async (t) => {
-  const bank = await startBank(t);
-  const shield = await startTestShield(t, bank.url, {
-    upstreams: { origin: { url: bank.url, timeoutMs: 5_000, connections: 1 } },
-    routes: [
-      { match: { path: '/login', method: 'POST' }, upstream: 'origin', class: 'critical' },
-      { match: { path: '/pay/' }, upstream: 'origin', class: 'critical' },
-      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
-    ],
-    detection: { sessionCookies: ['sid'], adaptiveConcurrency: false },
-  });
-  const agent = (address: string): Agent => { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; };
-  const customer = agent('127.0.64.1');
-  const newcomer = agent('127.0.64.2');
-  const holder = agent('127.0.64.3');
-  const loginAs = async (dispatcher: Agent, cookie?: string) => {
-    const r = await request(`${shield.url}/login`, { dispatcher, method: 'POST', headers: { ...BROWSER, ...(cookie ? { cookie } : {}), 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
-    await r.body.dump();
-    assert.equal(r.statusCode, 303);
-    return cookieOf(r.headers['set-cookie'], 'sid')!;
-  };
+  const { bank, shield, loginAs, customer, newcomer, holder } = await bankBehindShield(t, 64, [{ match: { path: '/pay/' }, upstream: 'origin', class: 'critical' }]);
   const holderSid = await loginAs(holder);
   const first = await loginAs(customer); // logged in before the attack
   await forceAttack(shield.adminUrl);
