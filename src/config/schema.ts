@@ -380,14 +380,17 @@ const detectionSchema = z.object({
   /**
    * Per class, how long a request of a client known before the attack may wait behind older
    * requests of clients who got their token during it before it goes first (0: always first).
-   * Applies while those newcomers behave like a crowd of people (upstream/admission.ts).
+   * Applies while those newcomers behave like a crowd of people (upstream/admission.ts). The
+   * normal class's 3 s sits between a crowd's shared wait (~2.5–3 s, HAProxy's FIFO in the drill)
+   * and a person's patience: at 2 s the known customers' pages came back sooner and pushed the
+   * newcomers' tail past 5 s (flash-crowd drill, docs/benchmarks.md twenty-ninth session).
    */
   knownFirstMs: z.object({
     critical: offsetSchema.default(0),
     high: offsetSchema.default(750),
-    normal: offsetSchema.default(2000),
-    low: offsetSchema.default(2500),
-  }).strict().default({ critical: 0, high: 750, normal: 2000, low: 2500 }),
+    normal: offsetSchema.default(3000),
+    low: offsetSchema.default(3500),
+  }).strict().default({ critical: 0, high: 750, normal: 3000, low: 3500 }),
   /**
    * How long a page a source loaded backs its form submissions: a non-safe request to a critical
    * route whose same-site Referer names a page its address and agent did not load within this time
