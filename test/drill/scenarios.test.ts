@@ -290,6 +290,40 @@ test('solver-crowd: many sources, each at a person\'s pace, each solving its cha
   assert.ok(after.size > before.size, `${before.size} customer addresses before the onset, ${after.size} in all`);
 });
 
+test('login-crowd: each bot at a person\'s pace loads the login form, then posts a guess from it, one request at a time; newcomers arrive at the onset', async (t) => {
+  const { srv } = await startChallengedServer(t, 3);
+  const r = await drill(srv.url, 'login-crowd', { rate: 60, sources: 30 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });
+  assert.equal(r.attack.components[0]!.challengesSolved, 30);
+  const legit = new Set(r.meta.population.legitAddresses);
+  // The challenge's own follow-ups (the no-JavaScript redirect, the proof-of-work's verify) aside.
+  const bots = srv.requests.filter((q) => !legit.has(q.addr) && !q.path.startsWith('/.rempart/') && !q.path.includes('rempart-nojs'));
+  assert.equal(new Set(bots.map((q) => q.addr)).size, 30);
+  assertBrowserLike(bots.filter((q) => q.method === 'GET'));
+  const bySource = new Map<string, Recorded[]>();
+  for (const q of bots) bySource.set(q.addr, [...(bySource.get(q.addr) ?? []), q]);
+  let posts = 0;
+  for (const [addr, reqs] of bySource) {
+    reqs.sort((a, b) => a.t - b.t);
+    // The form, then a post from it, then the form again: never two posts (or two forms) in a row.
+    reqs.forEach((q, i) => {
+      assert.equal(q.path, '/bank/login', `${addr}: ${q.method} ${q.path}`);
+      assert.equal(q.method, i % 2 === 0 ? 'GET' : 'POST', `${addr}: request ${i} is ${q.method}`);
+    });
+    for (const q of reqs.filter((x) => x.method === 'POST')) {
+      posts++;
+      assert.equal(q.headers.referer, `${srv.url}/bank/login`, 'posted from the form it loaded');
+      assert.equal(q.headers['content-type'], 'application/x-www-form-urlencoded');
+      const form = new URLSearchParams(q.body);
+      assert.ok(form.get('user') && form.get('password'), 'a guessed login');
+    }
+  }
+  assert.ok(posts >= 20, `${posts} posts`);
+  assert.ok(maxPerSourcePerSecond(bots) <= 4, `at most ${maxPerSourcePerSecond(bots)} per source per second`);
+  const before = new Set(srv.requests.filter((q) => legit.has(q.addr) && q.t < 950).map((q) => q.addr));
+  const after = new Set(srv.requests.filter((q) => legit.has(q.addr)).map((q) => q.addr));
+  assert.ok(after.size > before.size, `${before.size} customer addresses before the onset, ${after.size} in all`);
+});
+
 test('flash-crowd: the legitimate population grows fivefold at the surge, no attack traffic', async (t) => {
   const srv = await startRecordingServer();
   t.after(srv.close);

@@ -51,6 +51,9 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'newcomers-under-attack': { rate: 600, sources: 200, connections: 16, factor: 2 },
   // 0.3 req/s per bot: each identity as light as a customer's.
   'solver-crowd': { rate: 600, sources: 2000, connections: 2, factor: 2 },
+  // The same crowd guessing logins from the form it loaded (one connection per bot: the post
+  // follows the form's answer): up to 300 posts/s at 3x a lookup's cost.
+  'login-crowd': { rate: 600, sources: 2000, connections: 1, factor: 2 },
   waves: { rate: 600, sources: 1500, connections: 2 },
   mixed: { rate: 600, sources: 3000 },
   slowloris: { connections: 1500, sources: 100, openRate: 300 },
