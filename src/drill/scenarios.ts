@@ -69,9 +69,9 @@ function loginPost(rng: Rng, src: FloodSource, origin: string): FloodRequest {
  * browser's page request), then posts a guess from it — its Referer the page it loaded, from the
  * same address and agent, as a browser submits a form — and loads the form again. A shield that
  * ranks a form post by the page behind it sees a backed login, and one that ranks logins first
- * sees a critical request; only the origin's refusals (401) tell it from a customer's.
+ * sees a critical request; only the origin's refusals (401) tell it from a customer's. With one
+ * connection per bot (the scenario's default) a bot posts only once its form was answered.
  */
-// One connection per bot (the scenario's default): a bot posts only once its form was answered.
 function formThenGuess(origin: string): FloodSpec['request'] {
   const atForm = new Set<number>(); // sources whose last request loaded the form: their next posts it
   return (rng, src) => {
@@ -205,12 +205,12 @@ const floodParams = (rate: number, sources: number, connections: number): Record
  * legitimate population grows by `factor` at the onset: the newcomers. `defaults` are the flood's
  * rate, sources and connections per source.
  */
-function newcomersScenario(name: string, defaults: [number, number, number], summary: string): Scenario {
+function newcomersScenario(name: string, defaults: [number, number, number], summary: string, request: (origin: string) => FloodSpec['request'] = (origin) => (rng, s) => listGet(rng, s, origin, 0.38)): Scenario {
   return {
     name, summary,
     params: { ...floodParams(...defaults), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, name, p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
+      floods: [flood(ctx, name, p as never, request(ctx.origin), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
     }),
   };
@@ -410,15 +410,10 @@ export const SCENARIOS: Record<string, Scenario> = {
   'solver-crowd': newcomersScenario('solver-crowd', [600, 2000, 2],
     'newcomers-under-attack from a crowd of bots, each at a person\'s pace (by default 2,000 sources at 0.3 req/s each): ' +
     'every bot keeps its cookies and solves its challenge, so no identity, address or pace sets it apart from a newcomer; only customers known before the attack can be told from it.'),
-  'login-crowd': {
-    name: 'login-crowd', summary: 'Credential stuffing from a crowd of bots at a person\'s pace (by default 2,000 sources at 0.3 req/s each), keeping cookies and solving challenges: ' +
-      'each loads the login form and posts a guessed login from it, as a customer would, while newcomers arrive (the population x factor at the onset). The logins are backed by their page and on the critical route; only the origin\'s refusals set them apart.',
-    params: { ...floodParams(600, 2000, 1), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'login-crowd', p as never, formThenGuess(ctx.origin), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
-      slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
-    }),
-  },
+  'login-crowd': newcomersScenario('login-crowd', [600, 2000, 1],
+    'Credential stuffing from a crowd of bots at a person\'s pace (by default 2,000 sources at 0.3 req/s each), keeping cookies and solving challenges: ' +
+    'each loads the login form and posts a guessed login from it, as a customer would, while newcomers arrive (the population x factor at the onset). The logins are backed by their page and on the critical route; only the origin\'s refusals set them apart.',
+    formThenGuess),
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
     params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },
