@@ -404,6 +404,24 @@ export const SCENARIOS: Record<string, Scenario> = {
       })], slow: [],
     }),
   },
+  'session-replay': {
+    name: 'session-replay', summary: 'A few customers\' sessions, stolen or bought, replayed from a botnet: a handful of bots log in during the warm-up, ' +
+      'every bot browses like a customer (cookies kept, challenges solved) and then floods what only a logged-in customer reaches with one of those sessions (account-holders\' mix), from its own address.',
+    params: {
+      ...floodParams(600, 200, 8),
+      sessions: num(4, 'sessions replayed by all the bots (each logged in once, by one bot)', 1, 1000),
+      warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(1, 'pages each bot loads before the attack', 1, 100),
+      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'session-replay', p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
+        solver: ctx.solver, solves: p.solves!, keepCookies: true,
+        warmup: { fromS: 0, pages: p.pages!, page: warmupPage, login: { password: ctx.password, user: (i) => `member${700000 + i}`, share: Math.min(p.sessions!, p.sources!) } },
+      })], slow: [],
+    }),
+  },
   'newcomers-under-attack': newcomersScenario('newcomers-under-attack', [500, 100, 4],
     'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +
     'people coming to see why the site is slow, with no reputation, competing with bots that also keep cookies and solve challenges.'),

@@ -14,7 +14,16 @@ export interface WarmupSpec {
    * Bots that hold real accounts: after its pages each bot logs in (the login page, then the form
    * with `user(botIndex)` and the accounts' `password`), keeping the session the site sets.
    */
-  login?: { readonly password: string; user(botIndex: number): string };
+  login?: {
+    readonly password: string;
+    user(botIndex: number): string;
+    /**
+     * Sessions replayed: only bots 0 … share-1 log in, and when the warm-up ends every bot takes the
+     * cookies the login of bot (index mod share) was given (its session), beside its own jar — one
+     * stolen session replayed from many addresses. Absent: each bot its own account and session.
+     */
+    readonly share?: number;
+  };
 }
 
 /** A bot as its warm-up sees it: its address, its browser identity, the jar it fills. */
@@ -53,6 +62,9 @@ export async function browseFirst(
   const endTimer = setTimeout(() => end.abort(), Math.max(0, startS * 1000 - env.now()));
   const signal = AbortSignal.any([env.signal, end.signal]);
   setMaxListeners(0, signal, end.signal);
+  const share = w.login?.share;
+  // What each logging-in bot's login set (its session), for the bots that replay it.
+  const sessions = new Map<number, Map<string, string>>();
   const bot = async (src: BrowsingBot): Promise<void> => {
     // A bot that logs in browses in the first 60% of the warm-up: its login (two requests to a
     // busy origin, tried again when refused) must land before the attack starts.
@@ -73,7 +85,11 @@ export async function browseFirst(
           referer = res.url;
         } catch { /* a page that failed: the bot browses on */ }
       }
-      if (w.login && !signal.aborted) await logIn(browser, w.login.user(src.index), w.login.password, warm, signal);
+      if (w.login && !signal.aborted && (share === undefined || src.index < share)) {
+        const before = new Map(browser.cookies);
+        await logIn(browser, w.login.user(src.index), w.login.password, warm, signal);
+        sessions.set(src.index, new Map([...browser.cookies].filter(([k, v]) => before.get(k) !== v)));
+      }
     } finally {
       for (const [k, v] of browser.cookies) src.cookies.set(k, v);
       void browser.close().catch(() => undefined);
@@ -81,6 +97,7 @@ export async function browseFirst(
   };
   await Promise.all(bots.map(bot));
   clearTimeout(endTimer);
+  if (share !== undefined) for (const src of bots) for (const [k, v] of sessions.get(src.index % share) ?? []) src.cookies.set(k, v);
 }
 
 /**

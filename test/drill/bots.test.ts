@@ -77,6 +77,45 @@ test('account-holders: each bot logs in to an account of its own with the site\'
   assert.ok(share((q) => q.path === '/bank/account' || q.path.startsWith('/bank/api/')) > 0.35, 'account pages and their data');
 });
 
+test('session-replay: a few bots log in, then every bot floods with one of those sessions from its own address, keeping its own cookies beside it', async (t) => {
+  const sessions = new Map<string, string>();
+  let issued = 0;
+  const srv = await startRecordingServer((req, res, body) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (req.method === 'POST' && req.url === '/bank/login') {
+      const form = new URLSearchParams(body);
+      if (form.get('password') !== 'pw-of-the-test') { res.statusCode = 401; res.end('no'); return; }
+      const sid = `s${sessions.size + 1}`;
+      sessions.set(sid, addr);
+      res.writeHead(303, { location: '/bank/account', 'set-cookie': `sid=${sid}; Path=/; HttpOnly` }).end();
+      return;
+    }
+    // Every visitor's own cookie, naming its address: it must stay the bot's own.
+    if (!cookieOf(req.headers.cookie, 'rep')) { issued++; res.setHeader('set-cookie', `rep=${addr}-${issued}; Path=/; HttpOnly`); }
+    res.end('ok');
+  });
+  t.after(srv.close);
+  const r = await runDrill({
+    target: srv.url, scenario: 'session-replay', durationS: 4, trackingUsers: 0, bankingUsers: 0, seed: 13, graceMs: 200,
+    params: { rate: 150, sources: 9, connections: 2, warmupS: 1.5, pages: 1, solves: 0, sessions: 2 }, userSettings: { password: 'pw-of-the-test' },
+  });
+  const c = r.attack.components[0]!;
+  assert.equal(c.warmup!.logins, 2, 'only as many logins as sessions replayed');
+  assert.equal(c.warmup!.loggedIn, 2);
+  assert.equal(sessions.size, 2);
+  const flood = srv.requests.filter((q) => q.t > 1_600 && !(q.method === 'POST' && q.path === '/bank/login'));
+  assert.ok(flood.length > 100, `${flood.length} flood requests`);
+  assert.ok(flood.every((q) => sessions.has(cookieOf(q.headers.cookie, 'sid') ?? '')), 'every flood request carries one of the sessions');
+  const addrsBySid = new Map<string, Set<string>>();
+  for (const q of flood) {
+    const sid = cookieOf(q.headers.cookie, 'sid')!;
+    addrsBySid.set(sid, (addrsBySid.get(sid) ?? new Set()).add(q.addr));
+    assert.equal(cookieOf(q.headers.cookie, 'rep')?.split('-')[0], q.addr, 'beside the session, the bot\'s own cookie');
+  }
+  assert.equal(new Set(flood.map((q) => q.addr)).size, 9, 'the flood comes from every bot');
+  for (const [sid, addrs] of addrsBySid) assert.ok(addrs.size >= 4, `session ${sid} replayed from ${addrs.size} addresses`);
+});
+
 /** A test protocol: 429 + `x-test-challenge` without a `clr` cookie; GET /solve sets one. */
 function testSolver(): ChallengeSolver & { solves: number } {
   const s = {

@@ -73,6 +73,9 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   // 2-worker origin in a 10 s warm-up (beside the customers' traffic) land about half; with
   // --duration 30 and warmupS=15 every one does (docs/benchmarks.md, twenty-seventh session).
   'account-holders': { rate: 600, sources: 50, connections: 64, warmupS: 10, pages: 1 },
+  // Four customers' sessions, each logged in once by one bot in the warm-up, replayed by 200 bots
+  // at 3 req/s each from their own addresses (every bot browsed a page first and keeps its cookies).
+  'session-replay': { rate: 600, sources: 200, connections: 8, warmupS: 10, pages: 1, sessions: 4 },
 };
 
 /** The legitimate population of every cell. */
