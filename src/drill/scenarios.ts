@@ -194,6 +194,34 @@ function accountMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
   return listGet(rng, src, origin, 0.38);
 }
 
+/**
+ * Bots logged in to accounts, flooding what only a customer reaches (`accountMix`) after a warm-up:
+ * each its own account and session, or, with `sessions`, that many sessions logged in once each and
+ * replayed by every bot beside its own cookies.
+ */
+function accountsScenario(name: string, defaults: [number, number, number], summary: string, sessions?: ParamDef): Scenario {
+  return {
+    name, summary,
+    params: {
+      ...floodParams(...defaults),
+      ...(sessions ? { sessions } : {}),
+      warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(1, 'pages each bot loads in the warm-up, before any login', 1, 100),
+      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, name, p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
+        solver: ctx.solver, solves: p.solves!, keepCookies: true,
+        warmup: {
+          fromS: 0, pages: p.pages!, page: warmupPage,
+          login: { password: ctx.password, user: (i) => `member${700000 + i}`, ...(p.sessions !== undefined ? { share: Math.min(p.sessions, p.sources!) } : {}) },
+        },
+      })], slow: [],
+    }),
+  };
+}
+
 const floodParams = (rate: number, sources: number, connections: number): Record<string, ParamDef> => ({
   rate: num(rate, 'total requests per second offered', 0.1),
   sources: num(sources, 'distinct source addresses', 1, 100_000),
@@ -387,41 +415,13 @@ export const SCENARIOS: Record<string, Scenario> = {
       })], slow: [],
     }),
   },
-  'account-holders': {
-    name: 'account-holders', summary: 'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
-      'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session.',
-    params: {
-      ...floodParams(600, 50, 64),
-      warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
-      pages: num(1, 'pages each bot loads before it logs in', 1, 100),
-      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
-    },
-    leadS: (p) => p.warmupS!,
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'account-holders', p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
-        solver: ctx.solver, solves: p.solves!, keepCookies: true,
-        warmup: { fromS: 0, pages: p.pages!, page: warmupPage, login: { password: ctx.password, user: (i) => `member${700000 + i}` } },
-      })], slow: [],
-    }),
-  },
-  'session-replay': {
-    name: 'session-replay', summary: 'A few customers\' sessions, stolen or bought, replayed from a botnet: a handful of bots log in during the warm-up, ' +
-      'every bot browses like a customer (cookies kept, challenges solved) and then floods what only a logged-in customer reaches with one of those sessions (account-holders\' mix), from its own address.',
-    params: {
-      ...floodParams(600, 200, 8),
-      sessions: num(4, 'sessions replayed by all the bots (each logged in once, by one bot)', 1, 1000),
-      warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
-      pages: num(1, 'pages each bot loads before the attack', 1, 100),
-      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
-    },
-    leadS: (p) => p.warmupS!,
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'session-replay', p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
-        solver: ctx.solver, solves: p.solves!, keepCookies: true,
-        warmup: { fromS: 0, pages: p.pages!, page: warmupPage, login: { password: ctx.password, user: (i) => `member${700000 + i}`, share: Math.min(p.sessions!, p.sources!) } },
-      })], slow: [],
-    }),
-  },
+  'account-holders': accountsScenario('account-holders', [600, 50, 64],
+    'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
+    'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session.'),
+  'session-replay': accountsScenario('session-replay', [600, 200, 8],
+    'A few customers\' sessions, stolen or bought, replayed from a botnet: a handful of bots log in during the warm-up, ' +
+    'every bot browses like a customer (cookies kept, challenges solved) and then floods what only a logged-in customer reaches with one of those sessions (account-holders\' mix), from its own address.',
+    num(4, 'sessions replayed by all the bots (each logged in once, by one bot)', 1, 1000)),
   'newcomers-under-attack': newcomersScenario('newcomers-under-attack', [500, 100, 4],
     'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +
     'people coming to see why the site is slow, with no reputation, competing with bots that also keep cookies and solve challenges.'),
