@@ -2,12 +2,12 @@ import { setMaxListeners } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createAddressAllocator, prefix24, type AddressLayout } from './addresses.js';
-import { createBrowser, type Browser } from './browser.js';
 import type { ChallengeSolver } from './challenge.js';
 import { createThreadedSolver } from './solver-threads.js';
 import { startFlood, type RunningFlood } from './flood.js';
 import { pickIdentity, type BrowserIdentity } from './headers.js';
 import { DRILL_CLASSES, latencySummary, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
+import { populationIdentities, startPopulation, type RunningPopulation } from './population.js';
 import { createOriginSampler, type OriginReport } from './origin-stats.js';
 import { createRng, type Rng } from './rng.js';
 import { checkTarget } from './safety.js';
@@ -15,7 +15,7 @@ import { getScenario, resolveParams } from './scenarios.js';
 import { startSlow, type RunningSlow } from './slow.js';
 import { startSlowRead } from './slow-read.js';
 import { startWebSocketHold } from './websocket-hold.js';
-import { DEFAULT_USER_SETTINGS, runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
+import { DEFAULT_USER_SETTINGS, type GoalName, type UserSettings } from './users.js';
 import type { WarmupReport } from './warmup.js';
 
 /** Everything a drill needs; see docs/drill.md for what each knob means. */
@@ -46,6 +46,11 @@ export interface DrillOptions {
   leadS?: number;
   /** Grace for pending legitimate requests after the end, ms. */
   graceMs?: number;
+  /**
+   * Solves the challenges of customers and bots alike, on this thread (a test's). Without one, the
+   * customers run on a thread of their own (drill/population.ts) and every proof of work is hashed
+   * on solver threads.
+   */
   solver?: ChallengeSolver;
   /**
    * Returning customers: the cookie each user of the population before the crowd already holds
@@ -128,7 +133,10 @@ export interface DrillReport {
   };
   origin: OriginReport;
   generator: {
+    /** The attack generator's event loop (this thread): how far behind schedule the attack could fall. */
     eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; cpuCoreShare: number; warnings: string[];
+    /** The customers' event loop — their own thread unless a test's solver kept them here: what of it their latencies include. */
+    users?: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; onThread: boolean };
     /** Proofs of work hashed on the drill's worker threads, customers' and bots' apart: how many, and their wall time (ThreadedSolver.solveMs: the wait for a thread, the hashing, the verify and, for customers, the page its 303 leads back to). */
     solves?: { users: SolveTimes; bots: SolveTimes };
   };
@@ -174,14 +182,15 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const leadS = opts.leadS !== undefined ? Math.min(opts.leadS, durationS * 0.75)
     : !scenario.leadS ? Math.min(3, durationS * 0.2) : Math.min(scenario.leadS(params), durationS * 0.5);
   // Proofs of work are hashed off the generator's event loop (worker threads) unless a solver is
-  // given; the customers' on threads of their own. A browser hashes on its own device, whatever the
-  // bots do: in one pool a customer's proof of work would queue behind the bots' hashing (solver-
-  // crowd: 440 solves of ~0.4 s each on two threads in a 17 s attack, p99 9.4 s).
+  // given; the customers' on threads of their own (drill/population.ts). A browser hashes on its own
+  // device, whatever the bots do: in one pool a customer's proof of work would queue behind the
+  // bots' hashing (solver-crowd: 440 solves of ~0.4 s each on two threads in a 17 s attack, p99 9.4 s).
   const botThreads = opts.solver ? null : createThreadedSolver();
-  const userThreads = opts.solver ? null : createThreadedSolver();
-  const solver = opts.solver ?? userThreads!;
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
   const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads!, password: settings.password });
+  // The customers' random source, drawn where it always was in the run's sequence (a fork's seed):
+  // a seed replays the same customers on their thread as it did on this one.
+  const userSeed = Math.floor(rng.next() * 4294967296);
   const tracking = opts.trackingUsers ?? 40;
   const banking = opts.bankingUsers ?? 15;
   const perAddr = Math.max(1, opts.usersPerAddress ?? 4);
@@ -217,7 +226,6 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   // ms) — an artifact of the drill, not a cost a real bot pays. Started only once nothing above can
   // throw (the socket budget, a layout the addresses do not fit): a loaded worker keeps the process
   // alive, and a bench whose cell failed there never exited.
-  userThreads?.warm();
   if (plan.floods.some((f) => f.solver)) botThreads?.warm();
   const legitSet = new Set<string>(legitAddrs.filter((a): a is string => !!a));
 
@@ -228,6 +236,26 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const onExternal = (): void => { stopNew.abort(); stopRequests.abort(); };
   opts.signal?.addEventListener('abort', onExternal, { once: true });
 
+  // Drawn up front: the shared-address layout gives each bot the agent of a customer at its address.
+  const userIdentities = populationIdentities(userSeed, totalUsers);
+  const baseUsers = tracking + banking;
+  let population: RunningPopulation;
+  try {
+    population = await startPopulation({
+      origin, timeScale, settings, tracking, banking, totalUsers, addresses: legitAddrs, seed: userSeed,
+      ...(plan.crowd ? { crowdAtS: plan.crowd.atS } : {}),
+      knownCookies: Array.from({ length: Math.min(baseUsers, totalUsers) }, (_, i) => {
+        const address = legitAddrs[i % legitAddrs.length];
+        return address !== undefined ? opts.knownCookie?.(address, userIdentities[i]!.userAgent) : undefined;
+      }),
+      stopAtMs: durationS * 1000, graceMs: opts.graceMs ?? 3_000,
+    }, opts.solver ? { solver: opts.solver } : {});
+  } catch (err) {
+    await botThreads?.close();
+    throw err;
+  }
+  opts.signal?.addEventListener('abort', () => population.abort(), { once: true });
+
   const elDelay = monitorEventLoopDelay({ resolution: 20 });
   elDelay.enable();
   const cpu0 = process.cpuUsage();
@@ -235,37 +263,17 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const t0 = performance.now();
   const now = (): number => performance.now() - t0;
 
-  const samples: LegitSample[] = [];
-  const goals: Partial<Record<GoalName, { attempts: number; ok: number }>> = {};
-  let legitOk = 0;
   const sampler = createOriginSampler(opts.originStats, seconds, now);
-  await sampler.start();
+  try {
+    await sampler.start();
+  } catch (err) {
+    await Promise.all([population.terminate(), botThreads?.close()]);
+    throw err;
+  }
+  population.start(performance.timeOrigin + t0);
 
-  const browsers: Browser[] = [];
-  const users: Promise<void>[] = [];
-  const userRng = rng.fork();
-  // Drawn up front: the shared-address layout gives each bot the agent of a customer at its address.
-  const userIdentities = Array.from({ length: totalUsers }, () => pickIdentity(userRng));
   const attackIdentity = (addrs: readonly (string | undefined)[], attackRng: Rng): BrowserIdentity[] =>
     addrs.map((_, k) => (layout === 'shared-address' ? userIdentities[k % legitAddrs.length]! : pickIdentity(attackRng)));
-  const baseUsers = tracking + banking;
-  const startUser = (i: number): void => {
-    if (stopNew.signal.aborted) return;
-    const profile = i % (tracking + banking) < tracking ? 'tracking' : 'banking';
-    const address = legitAddrs[i % legitAddrs.length];
-    const known = i < baseUsers && address !== undefined ? opts.knownCookie?.(address, userIdentities[i]!.userAgent) : undefined;
-    const browser = createBrowser({ origin, localAddress: address, identity: userIdentities[i]!, solver, ...(known ? { cookies: [known] } : {}) });
-    browsers.push(browser);
-    const ctx: UserContext = {
-      browser, rng: userRng.fork(), origin, timeScale, now, settings, signal: stopNew.signal, requestSignal: stopRequests.signal,
-      record: (s) => { samples.push(s); if (s.outcome === 'ok') legitOk++; },
-      goal: (name, ok) => { const g = (goals[name] ??= { attempts: 0, ok: 0 }); g.attempts++; if (ok) g.ok++; },
-    };
-    users.push(runUser(ctx, profile, `client${100000 + i}`).catch(() => undefined));
-  };
-  for (let i = 0; i < baseUsers; i++) startUser(i);
-  const crowdTimer = plan.crowd && setTimeout(() => { for (let i = baseUsers; i < totalUsers; i++) startUser(i); }, plan.crowd.atS * 1000);
-
   const attackRng = rng.fork();
   const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
     origin, addresses: floodAddrs[i]!, identities: attackIdentity(floodAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
@@ -278,7 +286,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const progress = opts.onProgress && setInterval(() => {
     const sec = Math.floor(now() / 1000) - 1;
     opts.onProgress!({
-      elapsedS: now() / 1000, durationS, legitAttempts: samples.length, legitOk,
+      elapsedS: now() / 1000, durationS, legitAttempts: population.progress.attempts, legitOk: population.progress.ok,
       attackSentLastS: floods.reduce((a, f) => a + (f.counters.sentPerSecond[sec] ?? 0), 0),
       attackRequestedPerS: plan.floods.reduce((a, f) => a + (now() / 1000 >= f.startS ? f.ratePerS * (f.schedule ? f.schedule(now() / 1000) : 1) : 0), 0),
       slowHeld: slows.reduce((a, s) => a + s.held, 0),
@@ -286,23 +294,18 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   }, 500);
 
   await abortableDelay(Math.max(0, durationS * 1000 - now()), stopNew.signal);
-  // The window ends when users stop starting requests, not at the nominal duration: a user timer
-  // that fired late (a loaded event loop) starts its request after it, and a request sent must be
-  // a request counted (test/drill/users.test.ts compares with what the server received).
-  const stoppedAtMs = now();
-  const elapsedS = Math.min(stoppedAtMs / 1000, durationS);
   stopNew.abort();
-  clearTimeout(crowdTimer);
-  // Pending legitimate requests get a grace period, then are cut and recorded as unfinished.
-  const settled = Promise.all(users);
-  await Promise.race([settled, abortableDelay(opts.graceMs ?? 3_000, stopRequests.signal)]);
+  // The customers stop on their own clock, give their pending requests the grace and cut the rest;
+  // the window ends when they stopped starting requests.
+  const pop = await population.done;
+  const { samples, goals } = pop;
+  const stoppedAtMs = pop.stoppedAtMs;
+  const elapsedS = Math.min(stoppedAtMs / 1000, durationS);
   stopRequests.abort();
-  await Promise.race([settled, abortableDelay(2_000, new AbortController().signal)]);
   await Promise.all([...floods.map((f) => f.done), ...slows.map((s) => s.done)]);
   clearInterval(progress);
   const originReport = await sampler.finish(attackSet, legitSet);
-  await Promise.all(browsers.map((b) => b.close().catch(() => undefined)));
-  await Promise.all([userThreads?.close(), botThreads?.close()]);
+  await botThreads?.close();
   opts.signal?.removeEventListener('abort', onExternal);
   elDelay.disable();
   const cpu = process.cpuUsage(cpu0);
@@ -367,10 +370,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const elP99 = elDelay.percentile(99) / 1e6;
   const elMax = elDelay.max / 1e6;
   const cpuShare = (cpu.user + cpu.system) / 1e6 / Math.max(wallS, 1e-9);
-  if (elP99 > 100) warnings.push(`drill event loop delayed up to ${elP99.toFixed(0)} ms (p99): measured latencies include that much of the drill's own delay`);
+  const users = pop.eventLoop;
+  const where = users.onThread ? 'the customers\' thread\'s' : 'the drill\'s';
+  if (users.p99Ms > 100) warnings.push(`${where} event loop delayed up to ${users.p99Ms.toFixed(0)} ms (p99): measured latencies include that much of the drill's own delay`);
   // One long stall hides under the p99 and lands whole in the slowest attempts' latency (the p99 of
   // a class with a few dozen attempts): a bind() walking the ephemeral range did, 9.6 s at once.
-  else if (elMax > 1000) warnings.push(`drill event loop stalled once for ${(elMax / 1000).toFixed(1)} s: the slowest measured latencies may be the drill's own delay`);
+  else if (users.maxMs > 1000) warnings.push(`${where} event loop stalled once for ${(users.maxMs / 1000).toFixed(1)} s: the slowest measured latencies may be the drill's own delay`);
+  // Apart from the customers, the generator's delay is the attack's: sent behind its schedule.
+  if (users.onThread && elP99 > 100) warnings.push(`the attack generator's event loop delayed up to ${elP99.toFixed(0)} ms (p99): the attack was sent up to that much behind its schedule (the customers, on their own thread, did not wait for it)`);
   if (cpuShare > 0.9) warnings.push(`the drill used ${(cpuShare * 100).toFixed(0)}% of a core: this ${cpus().length}-core machine is near the generator's limit`);
   if (originReport.available && originReport.unattributed && originReport.unattributed > 0) {
     warnings.push(`${originReport.unattributed} origin requests came from addresses outside the drill's populations (a proxy that does not forward the client address?)`);
@@ -413,7 +420,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     origin: originReport,
     generator: {
       eventLoopDelayP99Ms: elP99, eventLoopDelayMaxMs: elMax, cpuCoreShare: cpuShare, warnings,
-      ...(userThreads && botThreads ? { solves: { users: solveTimes(userThreads.solveMs), bots: solveTimes(botThreads.solveMs) } } : {}),
+      users: { eventLoopDelayP99Ms: users.p99Ms, eventLoopDelayMaxMs: users.maxMs, onThread: users.onThread },
+      ...(botThreads ? { solves: { users: solveTimes(pop.solveMs), bots: solveTimes(botThreads.solveMs) } } : {}),
     },
   };
 }

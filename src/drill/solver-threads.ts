@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { createPowSolver, nojsRedirectTarget, parsePowChallenge, type ChallengeHttp, type ChallengeResponse, type ChallengeSolver } from './challenge.js';
+import { startModuleWorker, workerPortFor } from './module-worker.js';
 
 /**
  * Runs the drill's challenge solver (`createPowSolver`, unchanged) in worker threads, so that the
@@ -67,16 +67,10 @@ export function createThreadedSolver(opts: { threads?: number } = {}): ThreadedS
     );
   };
 
-  // The worker loads this very module (no other path is ever imported this way).
-  const selfImport = 'import(' + JSON.stringify(import.meta.url) + ')';
   const start = (): void => {
     while (workers.length < size) {
-      // Run from TypeScript sources, the worker registers tsx's loader first (Node 20 workers do
-      // not inherit loader hooks, and `--import tsx` in execArgv comes too late).
-      const file = fileURLToPath(import.meta.url);
-      const w = file.endsWith('.ts')
-        ? new Worker(`import('tsx/esm/api').then((t) => { t.register(); return ${selfImport}; })`, { eval: true })
-        : new Worker(file);
+      // The worker loads this very module (no other path is ever imported this way).
+      const w = startModuleWorker(import.meta.url, 'pow-solver');
       w.unref();
       w.on('message', onMessage(w));
       w.on('error', (err) => {
@@ -140,8 +134,9 @@ const INLINE_MAX_BITS = 12;
 /** A response as structured-clone-safe data (undici's header objects have a null prototype). */
 const plain = (r: ChallengeResponse): ChallengeResponse => ({ status: r.status, headers: { ...r.headers }, body: r.body, url: r.url });
 
-if (!isMainThread && parentPort) {
-  const port = parentPort;
+const solverThread = workerPortFor('pow-solver');
+if (solverThread) {
+  const { port } = solverThread;
   const solver = createPowSolver();
   const calls = new Map<string, { resolve(r: ChallengeResponse): void; reject(e: Error): void }>();
   let nextCall = 0;

@@ -98,7 +98,7 @@ Summaries cover attempts started ${m.window.fromS.toFixed(1)}–${m.window.toS.t
 <div class="chart" id="chart-success"></div><div class="chart" id="chart-latency"></div>
 <h2>Attack</h2>${attackTable(r)}<div class="chart" id="chart-attack"></div>
 <h2>Origin</h2><p>${origin}</p><div class="chart" id="chart-origin"></div>
-<h2>Generator</h2><p>Event-loop delay p99 ${r.generator.eventLoopDelayP99Ms.toFixed(0)} ms, ${(r.generator.cpuCoreShare * 100).toFixed(0)}% of a core on a ${m.machine.cpus}-core machine.</p>
+<h2>Generator</h2><p>Event-loop delay p99 ${r.generator.eventLoopDelayP99Ms.toFixed(0)} ms${r.generator.users?.onThread ? ` (the customers' own thread: ${r.generator.users.eventLoopDelayP99Ms.toFixed(0)} ms)` : ''}, ${(r.generator.cpuCoreShare * 100).toFixed(0)}% of a core on a ${m.machine.cpus}-core machine.</p>
 ${warnings ? `<ul class="warn">${warnings}</ul>` : '<p>No generator warnings: every rate shown was sent.</p>'}
 <script id="data" type="application/json">${data}</script>
 <script>${js}</script>

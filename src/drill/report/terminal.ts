@@ -58,7 +58,8 @@ export function renderText(r: DrillReport): string {
   } else {
     out.push('Origin: not measured (pass --origin-stats URL of the origin\'s /__origin/stats)');
   }
-  out.push(`Generator: event-loop delay p99 ${r.generator.eventLoopDelayP99Ms.toFixed(0)} ms, ${(r.generator.cpuCoreShare * 100).toFixed(0)}% of a core, ${r.meta.machine.cpus} cores`);
+  const users = r.generator.users?.onThread ? `; customers' thread ${r.generator.users.eventLoopDelayP99Ms.toFixed(0)} ms` : '';
+  out.push(`Generator: event-loop delay p99 ${r.generator.eventLoopDelayP99Ms.toFixed(0)} ms${users}, ${(r.generator.cpuCoreShare * 100).toFixed(0)}% of a core, ${r.meta.machine.cpus} cores`);
   const sv = r.generator.solves;
   if (sv && sv.users.count + sv.bots.count > 0) {
     out.push(`Proofs of work on the drill's threads: customers ${sv.users.count} (p50 ${sv.users.p50Ms.toFixed(0)} ms, p99 ${sv.users.p99Ms.toFixed(0)} ms), bots ${sv.bots.count} (p50 ${sv.bots.p50Ms.toFixed(0)} ms, p99 ${sv.bots.p99Ms.toFixed(0)} ms)`);
