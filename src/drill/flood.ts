@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { applySetCookie } from './browser.js';
 import type { ChallengeHttp, ChallengeResponse, ChallengeSolver } from './challenge.js';
 import { browserHeaders, type BrowserIdentity } from './headers.js';
@@ -6,6 +6,7 @@ import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
 import { connectorFrom } from './local-ports.js';
+import { createRelogins, type ReloginSpec, type Relogins } from './relogin.js';
 import { browseFirst, type WarmupReport, type WarmupSpec } from './warmup.js';
 
 /** One attacking source: its address, its connections, its cookies (for clearance), its browser identity. */
@@ -20,6 +21,12 @@ export interface FloodSource {
   solvesLeft: number;
   /** A solve is under way: the bot sends nothing else meanwhile. */
   solving: boolean;
+  /** Logins this bot may still make during the flood when its session is refused. */
+  reloginsLeft: number;
+  /** A login is under way: the bot sends nothing else meanwhile. */
+  loggingIn: boolean;
+  /** When the bot's last login began, run ms (its warm-up's, or -Infinity: none yet). */
+  lastLoginMs: number;
 }
 
 export interface FloodRequest { method: string; path: string; headers: Record<string, string>; body?: string }
@@ -54,6 +61,13 @@ export interface FloodSpec {
    */
   warmup?: WarmupSpec;
   /**
+   * Bots that log in again when their session is refused, as an attacker holding the credentials
+   * does: a bot with logins left whose request is answered 429, 401 or 403 logs in again as its
+   * warm-up did (`warmup.login`, required: the account of bot index mod `share`), at most `times`
+   * times and one login every `gapS` seconds, sending nothing meanwhile.
+   */
+  relogin?: ReloginSpec;
+  /**
    * HTTP/1.1 pipelining: requests each connection writes before the first answer comes back
    * (default 1, none). The source's concurrency is connections × this.
    */
@@ -77,7 +91,10 @@ export interface RunningFlood {
   counters: AttackCounters;
   /** Challenges solved by the bots (challenge-solver scenario). */
   solved: number;
-  /** Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood began. */
+  /**
+   * Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood
+   * began; with `relogin`, the logins made during the flood and how many landed.
+   */
   warmup?: WarmupReport;
   /** Resolves when the flood stopped and its requests settled (or were destroyed). */
   done: Promise<void>;
@@ -108,10 +125,11 @@ const errorKey = (err: unknown): string => {
  * as not sent (busy source or generator behind schedule), never as sent.
  */
 export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
+  if (spec.relogin && !spec.warmup?.login) throw new Error(`${spec.label}: bots that log in again need a warm-up login (warmup.login)`);
   const counters = createAttackCounters(spec.label, 'flood', env.seconds);
   const sources: FloodSource[] = env.addresses.map((address, index) => ({
     index, address, identity: env.identities[index % env.identities.length]!, cookies: new Map(), inFlight: 0, pool: null,
-    solvesLeft: spec.solver ? spec.solves ?? 1 : 0, solving: false,
+    solvesLeft: spec.solver ? spec.solves ?? 1 : 0, solving: false, reloginsLeft: spec.relogin?.times ?? 0, loggingIn: false, lastLoginMs: -Infinity,
   }));
   const order = sources.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) { const j = env.rng.int(0, i); [order[i], order[j]] = [order[j]!, order[i]!]; }
@@ -128,6 +146,22 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   // Requests still pending a moment after the flood stops are cut by destroying the pools
   // (counted as `unanswered`); no per-request abort listener, which costs with thousands in flight.
   let cut = false;
+  const relogins: Relogins | undefined = spec.relogin && warm && spec.warmup?.login
+    ? createRelogins(spec.relogin, spec.warmup.login, env, warm, spec.solver, () => solved++)
+    : undefined;
+
+  /** Reads an answer; a challenge the bot may still solve starts its solve (true), sending nothing meanwhile. */
+  const startSolveOn = async (src: FloodSource, res: Dispatcher.ResponseData, path: string): Promise<boolean> => {
+    if (!spec.solver || src.solvesLeft <= 0 || src.solving || src.loggingIn || res.statusCode < 300) { await res.body.dump(); return false; }
+    const answer: ChallengeResponse = { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: env.origin + path };
+    if (!spec.solver.detect(answer) || src.solvesLeft <= 0 || src.solving || src.loggingIn) return false;
+    src.solvesLeft--;
+    src.solving = true;
+    void spec.solver.solve(answer, botHttp(env, src, spec.connectionsPerSource), env.signal)
+      .then((okSolve) => { if (okSolve) solved++; }, () => undefined)
+      .finally(() => { src.solving = false; });
+    return true;
+  };
 
   const send = (src: FloodSource): void => {
     const r = spec.request(env.rng, src);
@@ -142,15 +176,8 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
         ...((spec.pipelining ?? 1) > 1 ? { blocking: false } : {}) })
       .then(async (res) => {
         if (spec.keepCookies || spec.solver) applySetCookie(src.cookies, res.headers['set-cookie']);
-        if (!spec.solver || src.solvesLeft <= 0 || src.solving || res.statusCode < 300) { await res.body.dump(); return String(res.statusCode); }
-        const answer: ChallengeResponse = { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: env.origin + r.path };
-        if (spec.solver.detect(answer) && src.solvesLeft > 0 && !src.solving) {
-          src.solvesLeft--;
-          src.solving = true;
-          void spec.solver.solve(answer, botHttp(env, src, spec.connectionsPerSource), env.signal)
-            .then((okSolve) => { if (okSolve) solved++; }, () => undefined)
-            .finally(() => { src.solving = false; });
-        }
+        const solving = await startSolveOn(src, res, r.path);
+        if (!solving) relogins?.onAnswer(src, res.statusCode);
         return String(res.statusCode);
       }, (err: unknown) => (cut || env.signal.aborted ? 'unanswered' : errorKey(err)))
       .then((key) => {
@@ -179,6 +206,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
       const src = sources[order[cursor]!]!;
       cursor = (cursor + 1) % order.length;
       if (src.solving) { counters.notSentSolving++; continue; }
+      if (src.loggingIn) { counters.notSentLoggingIn++; continue; }
       if (src.inFlight >= spec.connectionsPerSource * (spec.pipelining ?? 1)) { counters.notSentBusy++; continue; }
       send(src);
     }
@@ -194,6 +222,8 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
       env.signal.addEventListener('abort', () => { clearTimeout(stopAt); resolve(); }, { once: true });
     });
     clearInterval(timer);
+    // Logins under way when the flood stops are abandoned.
+    await relogins?.stop();
     if (outstanding > 0 && !env.signal.aborted) {
       await new Promise<void>((resolve) => { settle = resolve; setTimeout(resolve, 1_500).unref(); });
     }

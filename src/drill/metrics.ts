@@ -121,6 +121,8 @@ export interface AttackCounters {
   notSentBehind: number;
   /** Due but not sent: the source was solving a challenge (bots send nothing meanwhile). */
   notSentSolving: number;
+  /** Due but not sent: the source was logging in again after its session was refused (it sends nothing meanwhile). */
+  notSentLoggingIn: number;
   statuses: Record<string, number>;
   sentPerSecond: number[];
   answeredPerSecond: number[];
@@ -133,7 +135,7 @@ export interface AttackCounters {
 /** Creates zeroed counters for a run of `seconds` seconds. */
 export function createAttackCounters(label: string, kind: 'flood' | 'slow', seconds: number): AttackCounters {
   return {
-    label, kind, requested: 0, sent: 0, notSentBusy: 0, notSentBehind: 0, notSentSolving: 0, statuses: {},
+    label, kind, requested: 0, sent: 0, notSentBusy: 0, notSentBehind: 0, notSentSolving: 0, notSentLoggingIn: 0, statuses: {},
     sentPerSecond: new Array<number>(seconds).fill(0), answeredPerSecond: new Array<number>(seconds).fill(0),
     heldPerSecond: new Array<number>(seconds).fill(0), activeSeconds: 0,
   };

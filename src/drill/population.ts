@@ -96,7 +96,9 @@ export async function runPopulation(
   setMaxListeners(0, stopNew.signal);
   setMaxListeners(0, stopRequests.signal);
   const onAbort = (): void => { stopNew.abort(); stopRequests.abort(); };
-  abort.addEventListener('abort', onAbort, { once: true });
+  // Stopped before it started (a Ctrl-C while its thread loaded): nothing is started at all.
+  if (abort.aborted) onAbort();
+  else abort.addEventListener('abort', onAbort, { once: true });
 
   const rng = createRng(spec.seed);
   const identities = Array.from({ length: spec.totalUsers }, () => pickIdentity(rng));

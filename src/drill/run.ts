@@ -85,6 +85,8 @@ export interface AttackComponentReport {
   notSentBehind: number;
   /** Due while the bot was solving a challenge. */
   notSentSolving: number;
+  /** Due while the bot was logging in again after its session was refused. */
+  notSentLoggingIn: number;
   statuses: Record<string, number>;
   challengesSolved?: number;
   peakHeld?: number;
@@ -254,7 +256,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     await botThreads?.close();
     throw err;
   }
-  opts.signal?.addEventListener('abort', () => population.abort(), { once: true });
+  // A Ctrl-C while the customers' thread loaded stops them before they start.
+  if (opts.signal?.aborted) population.abort();
+  else opts.signal?.addEventListener('abort', () => population.abort(), { once: true });
 
   const elDelay = monitorEventLoopDelay({ resolution: 20 });
   elDelay.enable();
@@ -331,7 +335,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     const r: AttackComponentReport = {
       label: c.label, kind: c.kind, sources: x.sources, requested: c.requested, sent: c.sent,
       requestedRatePerS: c.activeSeconds > 0 ? c.requested / active : 0, achievedRatePerS: c.activeSeconds > 0 ? c.sent / active : 0,
-      notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, notSentSolving: c.notSentSolving, statuses: c.statuses,
+      notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, notSentSolving: c.notSentSolving, notSentLoggingIn: c.notSentLoggingIn, statuses: c.statuses,
     };
     if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
@@ -339,8 +343,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     if ('messagesSent' in x && x.messagesSent !== undefined) r.messagesPerS = c.activeSeconds > 0 ? x.messagesSent / active : 0;
     if ('warmup' in x && x.warmup) r.warmup = { ...x.warmup };
     if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
-      const why = c.notSentSolving > Math.max(c.notSentBehind, c.notSentBusy)
-        ? 'the bots were solving challenges (they send nothing meanwhile)'
+      const why = c.notSentSolving + c.notSentLoggingIn > Math.max(c.notSentBehind, c.notSentBusy)
+        ? 'the bots were solving challenges or logging in again (they send nothing meanwhile)'
         : c.notSentBehind > c.notSentBusy
           ? 'this machine could not keep up (generator behind schedule)'
           : 'every connection of the sources was waiting for the target (target back-pressure)';

@@ -208,11 +208,15 @@ function accountsScenario(name: string, defaults: [number, number, number], summ
       warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
       pages: num(1, 'pages each bot loads in the warm-up, before any login', 1, 100),
       solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+      relogins: num(0, 'logins each bot may make again during the flood when its session is refused (429/401/403 to a request carrying it), at most one every reloginGapS seconds', 0, 1000),
+      reloginGapS: num(2, 'seconds between two logins of one bot, at least', 0.1, 3600),
     },
     leadS: (p) => p.warmupS!,
     plan: (p, ctx) => ({
       floods: [flood(ctx, name, p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
         solver: ctx.solver, solves: p.solves!, keepCookies: true,
+        // 0 (the default) leaves the flood as it was before bots logged in again: no `relogin` at all.
+        ...(Math.floor(p.relogins!) > 0 ? { relogin: { times: Math.floor(p.relogins!), gapS: p.reloginGapS! } } : {}),
         warmup: {
           fromS: 0, pages: p.pages!, page: warmupPage,
           login: { password: ctx.password, user: (i) => `member${700000 + i}`, ...(p.sessions !== undefined ? { share: Math.min(p.sessions, p.sources!) } : {}) },
@@ -417,10 +421,12 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'account-holders': accountsScenario('account-holders', [600, 50, 64],
     'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
-    'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session.'),
+    'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session; ' +
+    'with `relogins`, a bot whose session is refused logs in again and floods on with the new one.'),
   'session-replay': accountsScenario('session-replay', [600, 200, 8],
     'A few customers\' sessions, stolen or bought, replayed from a botnet: a handful of bots log in during the warm-up, ' +
-    'every bot browses like a customer (cookies kept, challenges solved) and then floods what only a logged-in customer reaches with one of those sessions (account-holders\' mix), from its own address.',
+    'every bot browses like a customer (cookies kept, challenges solved) and then floods what only a logged-in customer reaches with one of those sessions (account-holders\' mix), from its own address; ' +
+    'with `relogins`, a bot whose session is refused logs in to that session\'s account and floods on with a session of its own.',
     num(4, 'sessions replayed by all the bots (each logged in once, by one bot)', 1, 1000)),
   'newcomers-under-attack': newcomersScenario('newcomers-under-attack', [500, 100, 4],
     'Challenge-solving bots flood while customers who never visited before arrive (the population x factor at the onset): ' +

@@ -3,6 +3,7 @@ import { createBrowser } from './browser.js';
 import type { ChallengeSolver } from './challenge.js';
 import type { BrowserIdentity } from './headers.js';
 import type { AttackEnv } from './attack-env.js';
+import { logIn } from './login.js';
 import type { Rng } from './rng.js';
 
 /** Browsing before an attack: `pages` page loads per bot between `fromS` and the attack's start. */
@@ -32,10 +33,16 @@ export interface BrowsingBot {
   readonly address: string | undefined;
   readonly identity: BrowserIdentity;
   readonly cookies: Map<string, string>;
+  /** When the bot's last login began, run ms: set by its warm-up, read by a flood whose bots log in again. */
+  lastLoginMs?: number;
 }
 
-/** What a warm-up did: page loads made and answered 2xx/3xx; logins tried and landed on the account. */
-export interface WarmupCounts { pages: number; ok: number; logins?: number; loggedIn?: number }
+/**
+ * What a warm-up did: page loads made and answered 2xx/3xx; logins tried and landed on the account;
+ * for bots that log in again when their session is refused, the logins made during the attack and
+ * how many landed.
+ */
+export interface WarmupCounts { pages: number; ok: number; logins?: number; loggedIn?: number; relogins?: number; reloggedIn?: number }
 
 /** A warm-up as the report shows it: its counts, and the bots holding at least one cookie when the flood began. */
 export interface WarmupReport extends WarmupCounts { botsWithCookies: number }
@@ -87,7 +94,9 @@ export async function browseFirst(
       }
       if (w.login && !signal.aborted && (share === undefined || src.index < share)) {
         const before = new Map(browser.cookies);
-        await logIn(browser, w.login.user(src.index), w.login.password, warm, signal);
+        src.lastLoginMs = env.now();
+        warm.logins = (warm.logins ?? 0) + 1;
+        if (await logIn(browser, w.login.user(src.index), w.login.password, signal)) warm.loggedIn = (warm.loggedIn ?? 0) + 1;
         sessions.set(src.index, new Map([...browser.cookies].filter(([k, v]) => before.get(k) !== v)));
       }
     } finally {
@@ -98,23 +107,4 @@ export async function browseFirst(
   await Promise.all(bots.map(bot));
   clearTimeout(endTimer);
   if (share !== undefined) for (const src of bots) for (const [k, v] of sessions.get(src.index % share) ?? []) src.cookies.set(k, v);
-}
-
-/**
- * A bot's login as a customer's: the form page, then the form posted, following the redirect to the
- * account; tried again (at most 3 times, a second apart) when the site was too busy to answer.
- */
-async function logIn(browser: ReturnType<typeof createBrowser>, user: string, password: string, warm: WarmupCounts, signal: AbortSignal): Promise<void> {
-  warm.logins = (warm.logins ?? 0) + 1;
-  for (let attempt = 0; attempt < 3 && !signal.aborted; attempt++) {
-    if (attempt > 0) await new Promise<void>((resolve) => { const t = setTimeout(resolve, 1_000); signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true }); });
-    try {
-      const page = await browser.fetch('GET', '/bank/login', { kind: 'document', timeoutMs: 5_000, signal });
-      if (page.status !== 200) continue;
-      const body = new URLSearchParams({ user, password }).toString();
-      const res = await browser.fetch('POST', '/bank/login', { kind: 'form', body, referer: page.url, timeoutMs: 5_000, signal });
-      if (res.status === 200 && !res.url.endsWith('/bank/login')) { warm.loggedIn = (warm.loggedIn ?? 0) + 1; return; }
-      if (res.status === 401 || res.status === 403) return; // refused: the credentials are wrong, not the site busy
-    } catch { /* no answer in time: tried again while the warm-up lasts */ }
-  }
 }

@@ -116,6 +116,113 @@ test('session-replay: a few bots log in, then every bot floods with one of those
   for (const [sid, addrs] of addrsBySid) assert.ok(addrs.size >= 4, `session ${sid} replayed from ${addrs.size} addresses`);
 });
 
+/** One session the bank issued: to whom, to which address, when (server ms), and the requests that carried it. */
+interface Issued { user: string; addr: string; t: number; uses: number; served: number }
+
+/**
+ * A bank in miniature that refuses a session after `limit` requests with it, as the shield does past
+ * a session's rate (429, for good); the login page and form always answer. Every visitor also gets a
+ * cookie of its own (`rep`, naming its address), which must survive its logins.
+ */
+async function startSessionBank(limit: number) {
+  const sessions = new Map<string, Issued>();
+  const t0 = performance.now();
+  const srv = await startRecordingServer((req, res, body) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (!cookieOf(req.headers.cookie, 'rep')) res.setHeader('set-cookie', `rep=${addr}; Path=/`);
+    if (req.url === '/bank/login' && req.method === 'POST') {
+      const form = new URLSearchParams(body);
+      if (form.get('password') !== 'pw-of-the-test') { res.statusCode = 401; res.end('no'); return; }
+      const sid = `s${sessions.size + 1}`;
+      sessions.set(sid, { user: form.get('user')!, addr, t: performance.now() - t0, uses: 0, served: 0 });
+      res.writeHead(303, { location: '/bank/account', 'set-cookie': `sid=${sid}; Path=/; HttpOnly` }).end();
+      return;
+    }
+    const s = sessions.get(cookieOf(req.headers.cookie, 'sid') ?? '');
+    if (s && req.url !== '/bank/login' && ++s.uses > limit) { res.statusCode = 429; res.end('session over its rate'); return; }
+    if (s) s.served++;
+    res.end('ok');
+  });
+  return { ...srv, sessions };
+}
+
+/** The bank's sessions by the address they were issued to, in issuing order. */
+function loginsByAddress(sessions: Map<string, Issued>): Map<string, Array<Issued & { sid: string }>> {
+  const out = new Map<string, Array<Issued & { sid: string }>>();
+  for (const [sid, s] of sessions) out.set(s.addr, [...(out.get(s.addr) ?? []), { ...s, sid }]);
+  return out;
+}
+
+test('account-holders with relogins: a bot whose session is refused logs in again with its account, at most `relogins` times and `reloginGapS` apart, and floods on with the new session beside its own cookies', async (t) => {
+  const bank = await startSessionBank(10);
+  t.after(bank.close);
+  // Each bot burns a session in ~0.3 s (37 req/s): the gap (1 s) and the count (2) are what bound its logins.
+  const r = await runDrill({
+    target: bank.url, scenario: 'account-holders', durationS: 4, trackingUsers: 0, bankingUsers: 0, seed: 21, graceMs: 200,
+    params: { rate: 150, sources: 4, connections: 2, warmupS: 1.5, pages: 1, solves: 0, relogins: 2, reloginGapS: 1 }, userSettings: { password: 'pw-of-the-test' },
+  });
+  const c = r.attack.components[0]!;
+  assert.equal(c.warmup!.loggedIn, 4, 'every bot logged in during the warm-up');
+  const byAddr = loginsByAddress(bank.sessions);
+  assert.equal(byAddr.size, 4);
+  for (const [addr, logins] of byAddr) {
+    assert.ok(logins.length >= 2 && logins.length <= 3, `${addr}: ${logins.length} logins (1 + at most 2 again)`);
+    assert.equal(new Set(logins.map((l) => l.user)).size, 1, `${addr} logs in again with its own account`);
+    for (let i = 1; i < logins.length; i++) {
+      // Measured at the form post: a login's page load (~ms on loopback) may shift it a little.
+      assert.ok(logins[i]!.t - logins[i - 1]!.t >= 1_000 - 150, `${addr}: logins ${(logins[i]!.t - logins[i - 1]!.t).toFixed(0)} ms apart`);
+    }
+    for (const l of logins.slice(1)) assert.ok(l.served >= 5, `${addr}: ${l.served} requests served with its new session ${l.sid}`);
+  }
+  const again = bank.sessions.size - 4;
+  assert.equal(c.warmup!.relogins, again, 'every login during the flood is counted');
+  assert.equal(c.warmup!.reloggedIn, again);
+  // Beside each new session, the bot's own cookie: the login replaced the session only.
+  const late = bank.requests.filter((q) => q.t > 1_600);
+  assert.ok(late.every((q) => cookieOf(q.headers.cookie, 'rep') === q.addr), 'every bot kept its own cookie');
+  // A bot floods with its latest session: nothing after a login carries the one before it.
+  for (const logins of byAddr.values()) {
+    for (let i = 1; i < logins.length; i++) {
+      const stale = bank.requests.filter((q) => q.t > logins[i]!.t + 50 && cookieOf(q.headers.cookie, 'sid') === logins[i - 1]!.sid);
+      assert.equal(stale.length, 0, `${stale.length} requests with ${logins[i - 1]!.sid} after ${logins[i]!.sid} was issued`);
+    }
+  }
+});
+
+test('session-replay with relogins: bots whose replayed session is refused each log in to the account of bot (index mod sessions), and with relogins 0 no bot logs in during the flood', async (t) => {
+  const bank = await startSessionBank(10);
+  t.after(bank.close);
+  const params = { rate: 150, sources: 6, connections: 2, warmupS: 1.5, pages: 1, solves: 0, sessions: 2 };
+  const run = (relogins: number) => runDrill({
+    target: bank.url, scenario: 'session-replay', durationS: 2.5, trackingUsers: 0, bankingUsers: 0, seed: 22, graceMs: 200,
+    params: { ...params, relogins, reloginGapS: 0.5 }, userSettings: { password: 'pw-of-the-test' },
+  });
+
+  const still = await run(0);
+  assert.equal(bank.sessions.size, 2, 'only the warm-up\'s logins');
+  assert.equal(still.attack.components[0]!.warmup!.relogins, undefined, 'no relogin counts: the flood is as it was');
+  assert.ok((still.attack.components[0]!.statuses['429'] ?? 0) > 100, 'the bots flood on with their refused sessions');
+
+  bank.sessions.clear();
+  bank.requests.length = 0;
+  const r = await run(1);
+  const c = r.attack.components[0]!;
+  const byAddr = loginsByAddress(bank.sessions);
+  const warm = [...bank.sessions.values()].slice(0, 2);
+  assert.deepEqual(warm.map((s) => s.user).sort(), ['member700000', 'member700001'], 'the warm-up: bots 0 and 1');
+  const flood = [...bank.sessions.values()].slice(2);
+  assert.equal(flood.length, 6, 'every bot logged in once during the flood (relogins 1)');
+  assert.equal(c.warmup!.relogins, 6);
+  assert.equal(c.warmup!.reloggedIn, 6);
+  for (const [addr, logins] of byAddr) {
+    assert.ok(logins.length <= 2, `${addr}: ${logins.length} logins`);
+    assert.equal(new Set(logins.map((l) => l.user)).size, 1, `${addr} logs in to the account of the session it replayed`);
+  }
+  // Bots i and i + 2 and i + 4 replayed login i's session: three logins again to each account.
+  assert.deepEqual(flood.map((s) => s.user).sort(), ['member700000', 'member700000', 'member700000', 'member700001', 'member700001', 'member700001']);
+  assert.ok(flood.every((s) => s.served >= 5), `requests served with the new sessions: ${flood.map((s) => s.served).join(', ')}`);
+});
+
 /** A test protocol: 429 + `x-test-challenge` without a `clr` cookie; GET /solve sets one. */
 function testSolver(): ChallengeSolver & { solves: number } {
   const s = {

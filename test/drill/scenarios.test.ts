@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { runDrill, type DrillOptions } from '../../src/drill/run.js';
+import { runDrill, type DrillOptions, type DrillProgress } from '../../src/drill/run.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { createKeyring } from '../../src/shield/reputation/token.js';
@@ -378,9 +378,10 @@ test('abort (Ctrl-C) stops the run early and still returns a report', async (t) 
   const srv = await startRecordingServer();
   t.after(srv.close);
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 1000);
+  // A second into the run's own clock (its customers' thread loads before it starts).
+  const onProgress = (p: DrillProgress): void => { if (p.elapsedS >= 1) ac.abort(); };
   const t0 = Date.now();
-  const r = await drill(srv.url, 'single-flood', { rate: 100 }, { durationS: 30, signal: ac.signal, trackingUsers: 4, timeScale: 20 });
+  const r = await drill(srv.url, 'single-flood', { rate: 100 }, { durationS: 30, signal: ac.signal, trackingUsers: 4, timeScale: 20, onProgress });
   assert.ok(Date.now() - t0 < 5000);
   assert.equal(r.meta.stoppedEarly, true);
   assert.ok(r.meta.elapsedS < 2);
