@@ -344,6 +344,11 @@ const detectionSchema = z.object({
   sessions: z.object({
     maxEntries: z.number().int().min(1).max(10_000_000).default(200_000),
     maxAgeS: z.number().int().min(1).max(30 * 86_400).default(43_200),
+    /**
+     * A client whose session was revoked for flooding past `perToken` gets no trusted session for
+     * this long: the sessions it logs in to meanwhile are not learned (0: each login trusted anew).
+     */
+    revokedHolderS: z.number().int().min(0).max(86_400).default(600),
   }).strict().prefault({}),
   /** Each reputation or clearance is itself rate-limited; past it the token is revoked (its holder misbehaves). */
   perToken: rateSchema.default({ ratePerS: 5, burst: 50 }),

@@ -69,6 +69,8 @@ export interface SharedState {
   revocations: RevocationList;
   /** Sessions the origin issued (reputation/sessions.ts): the standing of authenticated customers. */
   sessions: SessionTable;
+  /** Identities whose session was revoked: the next sessions they log in to are not learned. */
+  sessionHolders: RevocationList;
   /** Per-token pace (admission serves lighter identities first). */
   pace: IdentityPace;
   /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
@@ -187,7 +189,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (det.enabled) {
     request.push(clearance = createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
-      revocations: shared.revocations, sessions: shared.sessions, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
+      revocations: shared.revocations, sessions: shared.sessions, sessionHolders: shared.sessionHolders, revokedHolderMs: det.sessions.revokedHolderS * 1000, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
     }));
     const c = clearance;
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,
@@ -210,7 +212,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   if (det.enabled) {
     upstreamResponse.push(
       createFailedAuthFilter(shared.pace, shared.ticker, () => shared.detector.paceLightRequests()),
-      ...(det.sessionCookies.length > 0 ? [createSessionIssueFilter(shared.sessions, det.sessionCookies, shared.clock)] : []),
+      ...(det.sessionCookies.length > 0 ? [createSessionIssueFilter(shared.sessions, det.sessionCookies, shared.clock, shared.sessionHolders)] : []),
       createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
     );
   }

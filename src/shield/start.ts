@@ -121,6 +121,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     reputationMinAgeMs: det.reputationMinAgeS * 1000,
   });
   const revocations = createRevocationList({ maxEntries: 100_000, clock });
+  // Identities whose session was revoked, each until its ban ends (filters/request/clearance.ts).
+  const sessionHolders = createRevocationList({ maxEntries: 100_000, clock });
   // Sized once, at start (like the cache): a reload keeps the sessions it knows; with
   // storage.database a restart does too (reputation/session-store.ts).
   const sessions = createSessionTable({ ...det.sessions, journal: config.storage.database !== undefined && det.enabled });
@@ -162,7 +164,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

@@ -168,6 +168,47 @@ test('a session flooded with is rate-limited as one identity, then no longer tru
     `past it: refused once, then a stranger again (the no-JavaScript check): ${statuses.join(',')}`);
 });
 
+test('a client whose session was revoked for flooding gets no trusted session from its next login; another client\'s login is trusted, and with revokedHolderS 0 so is its own', async (t) => {
+  const bank = await startBank(t);
+  const run = async (revokedHolderS: number, third: number): Promise<{ again: number; other: number }> => {
+    const shield = await startTestShield(t, bank.url, { detection: { sessionCookies: ['sid'], perToken: { ratePerS: 0.5, burst: 3 }, sessions: { revokedHolderS } } });
+    const from = (octet: number): Agent => { const a = new Agent({ localAddress: `127.0.${third}.${octet}` }); t.after(() => a.close()); return a; };
+    const holder = from(1);
+    const first = await loginVia(shield.url, holder);
+    assert.ok(first.sid);
+    // Flooding with its session past the per-token rate: refused once, then no longer trusted.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push(await getAccount(shield.url, holder, first.sid!));
+    assert.ok(statuses.includes(429), statuses.join(','));
+    // Its holder logs in again, as a bot holding the password would: the origin issues a session...
+    const again = await loginVia(shield.url, holder);
+    assert.equal(again.status, 303);
+    assert.ok(again.sid && again.sid !== first.sid);
+    const other = await loginVia(shield.url, from(2));
+    await forceAttack(shield.adminUrl);
+    // ... that spares the challenge under attack only if the shield learned it.
+    return { again: await getAccount(shield.url, holder, again.sid!), other: await getAccount(shield.url, from(2), other.sid!) };
+  };
+  const held = await run(600, 64);
+  assert.equal(held.again, 307, 'its new session is a stranger\'s: the no-JavaScript check');
+  assert.equal(held.other, 200, 'another client\'s login is trusted');
+  const trusted = await run(0, 65);
+  assert.equal(trusted.again, 200, 'revokedHolderS 0: each login trusted anew');
+  assert.equal(trusted.other, 200);
+});
+
+async function loginVia(shieldUrl: string, dispatcher: Agent): Promise<{ status: number; sid: string | undefined }> {
+  const r = await request(`${shieldUrl}/login`, { dispatcher, method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
+  await r.body.dump();
+  return { status: r.statusCode, sid: cookieOf(r.headers['set-cookie'], 'sid') };
+}
+
+async function getAccount(shieldUrl: string, dispatcher: Agent, sid: string): Promise<number> {
+  const r = await request(`${shieldUrl}/account`, { dispatcher, headers: { ...BROWSER, cookie: sid } });
+  await r.body.dump();
+  return r.statusCode;
+}
+
 test('with storage.database, a shield restarted during an attack still knows the sessions it saw issued; one cleared before the restart stays forgotten', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rempart-sessions-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -39,6 +39,12 @@ export interface ClearanceDeps {
   sessionCookies: readonly string[];
   /** Sessions the origin issued (wall clock, as `clock`). */
   sessions: SessionTable;
+  /**
+   * Identities whose session was revoked (wall clock): the sessions they log in to next are not
+   * learned for `revokedHolderMs` (filters/upstream-response/session-issue.ts).
+   */
+  sessionHolders: RevocationList;
+  revokedHolderMs: number;
   dryRun: boolean;
 }
 
@@ -198,7 +204,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    * the 5 s patience and some were abandoned (flash-crowd drill, seed 1: 97.9% against 99.9%;
    * docs/benchmarks.md, twenty-sixth session).
    */
-  const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, dryRun: boolean): Verdict | undefined => {
+  const authenticated = (ctx: RequestContext, traits: RequestTraits, decision: ClearanceDecision, session: string, agentKey: string, dryRun: boolean): Verdict | undefined => {
     (traits as { standing: RequestTraits['standing'] }).standing = 'authenticated';
     ctx.baseTier = ctx.routeClass === 'critical' ? STANDING.established : Math.min(standingOf(decision), STANDING.checked);
     // Elsewhere, established while the minted group floods (upstream/admission.ts `sessionTier`).
@@ -217,6 +223,15 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     if (r.allowed) return undefined;
     if (dryRun) { traits.wouldHave = 'session over its rate: no longer trusted'; return undefined; }
     d.sessions.revoke(session);
+    // Its holder would log in again for a fresh session, and with it a fresh identity, rate and
+    // standing — a bot holding the account's password does (account-holders drill, relogins: the
+    // sessions of each re-login ranked as established customers on the critical routes until their
+    // pace showed). The identity its other cookies give it gets no trusted session for a while; on
+    // a shared address the source's identity is many people's, and is left alone.
+    const holder = paceKeyOf(decision, ctx.clientKey, agentKey);
+    if (d.revokedHolderMs > 0 && !(holder === sourceKeyOf(ctx.clientKey, agentKey) && d.detector.isSharedAddress(ctx.clientKey))) {
+      d.sessionHolders.revoke(holder, d.clock.now() + d.revokedHolderMs);
+    }
     d.detector.tokenRevoked(ctx.clientKey);
     ctx.tier = WORST_TIER;
     return deny('RMP_ERR_RATE_LIMITED', 'session over its rate, no longer trusted', { retryAfterS: Math.max(1, Math.ceil(r.retryAfterMs / 1000)) });
@@ -246,7 +261,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
     const session = knownSession(h.cookie);
-    if (session !== undefined) return authenticated(ctx, traits, decision, session, dryRun);
+    if (session !== undefined) return authenticated(ctx, traits, decision, session, agentKey, dryRun);
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
     ctx.baseTier = standingOf(decision);
     // Read, not counted: the request counts in its pace only if it reaches the upstream
