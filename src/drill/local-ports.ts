@@ -1,4 +1,5 @@
 import { buildConnector } from 'undici';
+import { workerPortFor } from './module-worker.js';
 
 /**
  * Local ports for the drill's sockets, chosen per source address by the drill instead of by the
@@ -17,7 +18,7 @@ import { buildConnector } from 'undici';
  * An explicit port binds in constant time: libuv sets SO_REUSEADDR on every bind, so a port whose
  * last connection is in TIME_WAIT binds again, and on loopback the kernel reuses a TIME_WAIT 4-tuple
  * for a new outgoing connection (net.ipv4.tcp_tw_reuse = 2, the default) once a second has passed
- * since its last segment — long before a cursor over 51,000 ports comes back to it. Measured: 1,000
+ * since its last segment — long before a cursor over 41,000 ports comes back to it. Measured: 1,000
  * connections a second from one address for 45 s, 40,000 in TIME_WAIT, no delay over 20 ms.
  * A port still held by a live connection from the same address fails (EADDRNOTAVAIL at connect, or
  * EADDRINUSE against a listener on it): the undici connector tries the next one.
@@ -27,8 +28,16 @@ export interface LocalPorts {
   next(address: string): number;
 }
 
-/** The range cycled through: above the well-known and registered ports most services listen on. */
-export const LOCAL_PORT_RANGE: readonly [number, number] = Object.freeze([10_000, 60_999]) as readonly [number, number];
+/**
+ * The ranges cycled through, above the well-known and registered ports most services listen on: the
+ * customers' thread (drill/population.ts) binds from the lower, everything else from the upper. A
+ * cursor is module state, one per thread, and both threads bind from the same carrier addresses in
+ * the cgnat-shared layout: two cursors starting at the same point of one range walked the same
+ * ports in step, and the customers' sockets found them held by the bots' live connections
+ * (login-crowd, cgnat-shared: 249 customer requests failed with EADDRNOTAVAIL, 40% success).
+ */
+export const CUSTOMER_PORT_RANGE: readonly [number, number] = Object.freeze([10_000, 19_999]) as readonly [number, number];
+export const LOCAL_PORT_RANGE: readonly [number, number] = Object.freeze([20_000, 60_999]) as readonly [number, number];
 
 /** A cursor per address over `range` (inclusive), each starting at a point derived from the address. */
 export function createLocalPorts(range: readonly [number, number] = LOCAL_PORT_RANGE): LocalPorts {
@@ -53,8 +62,8 @@ export function createLocalPorts(range: readonly [number, number] = LOCAL_PORT_R
   };
 }
 
-/** The drill's ports: one cursor per source address for every socket the process opens. */
-export const drillLocalPorts: LocalPorts = createLocalPorts();
+/** The drill's ports: one cursor per source address for every socket this thread opens, in this thread's range. */
+export const drillLocalPorts: LocalPorts = createLocalPorts(workerPortFor('population') ? CUSTOMER_PORT_RANGE : LOCAL_PORT_RANGE);
 
 const BIND_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 

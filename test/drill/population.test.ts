@@ -79,3 +79,19 @@ test('customers run on a thread of their own: the generator\'s stalls are not in
   assert.deepEqual([...apart.agents.keys()].sort(), [...here.agents.keys()].sort());
   for (const [addr, uas] of apart.agents) assert.deepEqual([...uas].sort(), [...here.agents.get(addr)!].sort(), addr);
 });
+
+test('customers behind the bots\' carrier addresses bind other ports than the bots: none of their connections fails to bind', async (t) => {
+  const target = await startChildTarget();
+  t.after(target.close);
+  // 60 bots (8 connections each, kept busy by the 200 ms answers) behind the customers' 3 addresses.
+  const r = await runDrill({
+    target: target.url, scenario: 'distributed-low-rate', params: { rate: 500, sources: 60, connections: 8 }, layout: 'shared-address',
+    durationS: 3, leadS: 0.5, trackingUsers: 12, bankingUsers: 0, timeScale: 20, seed: 5, graceMs: 1000, userSettings: { reloads: [0, 0], liveShare: 0 },
+  });
+  assert.equal(r.generator.users?.onThread, true);
+  assert.equal(r.meta.population.addresses, 3);
+  assert.ok(r.attack.totals.sent > 300, `${r.attack.totals.sent} attack requests`);
+  const all = r.legit.all;
+  assert.ok(all.attempts >= 15, `${all.attempts} attempts`);
+  assert.equal(all.outcomes.error ?? 0, 0, `customers' requests that failed to connect: ${JSON.stringify(all.outcomes)}`);
+});
