@@ -92,6 +92,25 @@ test('in normal times answers carry a reputation cookie and nothing is challenge
   await r.body.dump();
 });
 
+test('in normal times a page that waited for the upstream earns no reputation; the next one, answered at once, does', async (t) => {
+  const h = await startHoldingShield(t);
+  const holder = request(`${h.shield.url}/hold`, { dispatcher: h.agent('127.0.66.1'), headers: BROWSER });
+  await h.held();
+  const client = h.agent('127.0.66.2');
+  const waited = request(`${h.shield.url}/track/1`, { dispatcher: client, headers: BROWSER });
+  await new Promise((res) => setTimeout(res, 50));
+  h.release();
+  await (await holder).body.dump();
+  const first = await waited;
+  assert.equal(first.statusCode, 200);
+  await first.body.dump();
+  assert.equal(cookieOf(first.headers['set-cookie'], 'rempart_rep'), undefined, 'it waited 50 ms for the only slot: no reputation');
+  const second = await request(`${h.shield.url}/track/2`, { dispatcher: client, headers: BROWSER });
+  assert.equal(second.statusCode, 200);
+  await second.body.dump();
+  assert.ok(cookieOf(second.headers['set-cookie'], 'rempart_rep'), 'answered at once: a reputation');
+});
+
 test('under attack a browser without cookies gets the no-JavaScript check, passes with the cookie, and lands on the original URL', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url);

@@ -45,7 +45,15 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
     // or asset requests without cookies cannot make us sign a token per response.
     if (!traits || (ctx.reputation === undefined && !isNavigation(ctx.req.headers.accept, ctx.req.headers['sec-fetch-mode'] as string | undefined))) return undefined;
     // The level the clearance filter got for this request: one policy lookup per exchange, not two.
-    const normal = traits.level === 0;
+    // And an answer that did not wait for an upstream slot: a page the origin took at once is the
+    // evidence of calm the attack state gives only a second or so later (a standing queue raises
+    // suspicion after `standingMs`, then the tick). Bots that browsed in that second earned
+    // reputations the customers arriving a moment later could not, and went before them at the
+    // onset (session-replay drill, cgnat-shared: 25 bots with recent reputations served at a
+    // customer's pace while customers holding the no-JavaScript cookie waited). A client that
+    // waited gets its reputation with a later page, once the site is calm.
+    const waited = (ctx.queueMs ?? 0) >= 1;
+    const normal = traits.level === 0 && !waited;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
       status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
