@@ -6,7 +6,7 @@ import type { ChallengeSolver } from './challenge.js';
 import { pickIdentity, type BrowserIdentity } from './headers.js';
 import type { LegitSample } from './metrics.js';
 import { startModuleWorker, workerPortFor } from './module-worker.js';
-import { createRng } from './rng.js';
+import { createRng, type Rng } from './rng.js';
 import { createThreadedSolver } from './solver-threads.js';
 import { runUser, type GoalName, type UserContext, type UserSettings } from './users.js';
 
@@ -72,9 +72,11 @@ export interface RunningPopulation {
 
 /** The identities of the population's users, in user order: the same draw as its thread makes. */
 export function populationIdentities(seed: number, totalUsers: number): BrowserIdentity[] {
-  const rng = createRng(seed);
-  return Array.from({ length: totalUsers }, () => pickIdentity(rng));
+  return drawIdentities(createRng(seed), totalUsers);
 }
+
+/** The first draws of the population's random source: one identity per user, in user order. */
+const drawIdentities = (rng: Rng, n: number): BrowserIdentity[] => Array.from({ length: n }, () => pickIdentity(rng));
 
 const delay = (ms: number, signal?: AbortSignal): Promise<void> => new Promise((resolve) => {
   if (signal?.aborted) return resolve();
@@ -101,7 +103,7 @@ export async function runPopulation(
   else abort.addEventListener('abort', onAbort, { once: true });
 
   const rng = createRng(spec.seed);
-  const identities = Array.from({ length: spec.totalUsers }, () => pickIdentity(rng));
+  const identities = drawIdentities(rng, spec.totalUsers);
   const samples: LegitSample[] = [];
   const goals: PopulationResult['goals'] = {};
   const browsers: Browser[] = [];

@@ -197,6 +197,31 @@ test('a client whose session was revoked for flooding gets no trusted session fr
   assert.equal(trusted.other, 200);
 });
 
+test('a client that flooded with its session beside a reputation, then logs in again without its cookies, is still held: its source is', async (t) => {
+  const bank = await startBank(t);
+  const shield = await startTestShield(t, bank.url, { detection: { sessionCookies: ['sid'], perToken: { ratePerS: 0.5, burst: 3 } } });
+  const holder = new Agent({ localAddress: '127.0.67.1' });
+  t.after(() => holder.close());
+  // A page in normal times earns a reputation: the identity the holder's other cookies give it.
+  const page = await request(`${shield.url}/page`, { dispatcher: holder, headers: BROWSER });
+  await page.body.dump();
+  const rep = cookieOf(page.headers['set-cookie'], 'rempart_rep');
+  assert.ok(rep);
+  const first = await loginVia(shield.url, holder);
+  assert.ok(first.sid);
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) statuses.push(await getAccount(shield.url, holder, `${first.sid}; ${rep}`));
+  assert.ok(statuses.includes(429), statuses.join(','));
+  // Its cookies thrown away, it logs in again from the same address and browser.
+  const again = await loginVia(shield.url, holder);
+  assert.equal(again.status, 303);
+  await forceAttack(shield.adminUrl);
+  // Learned, its session would be served (200) whatever its source's pace; not learned, the request
+  // is a cookieless stranger's from a source that flooded (the check, or the queue's refusal).
+  const status = await getAccount(shield.url, holder, again.sid!);
+  assert.ok(status === 307 || status === 503, `its new session is not learned: ${status}`);
+});
+
 async function loginVia(shieldUrl: string, dispatcher: Agent): Promise<{ status: number; sid: string | undefined }> {
   const r = await request(`${shieldUrl}/login`, { dispatcher, method: 'POST', headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right' });
   await r.body.dump();

@@ -226,11 +226,16 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     // Its holder would log in again for a fresh session, and with it a fresh identity, rate and
     // standing — a bot holding the account's password does (account-holders drill, relogins: the
     // sessions of each re-login ranked as established customers on the critical routes until their
-    // pace showed). The identity its other cookies give it gets no trusted session for a while; on
-    // a shared address the source's identity is many people's, and is left alone.
-    const holder = paceKeyOf(decision, ctx.clientKey, agentKey);
-    if (d.revokedHolderMs > 0 && !(holder === sourceKeyOf(ctx.clientKey, agentKey) && d.detector.isSharedAddress(ctx.clientKey))) {
-      d.sessionHolders.revoke(holder, d.clock.now() + d.revokedHolderMs);
+    // pace showed). The identity its other cookies give it gets no trusted session for a while, and
+    // so does its source (address and agent): a bot that drops its cookies before it logs in again
+    // comes back as its source. On a shared address the source is many people's, and is left alone.
+    if (d.revokedHolderMs > 0) {
+      const until = d.clock.now() + d.revokedHolderMs;
+      const holder = paceKeyOf(decision, ctx.clientKey, agentKey);
+      const source = sourceKeyOf(ctx.clientKey, agentKey);
+      const shared = d.detector.isSharedAddress(ctx.clientKey);
+      if (holder !== source) d.sessionHolders.revoke(holder, until);
+      if (!shared) d.sessionHolders.revoke(source, until);
     }
     d.detector.tokenRevoked(ctx.clientKey);
     ctx.tier = WORST_TIER;
