@@ -253,12 +253,16 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       stopAtMs: durationS * 1000, graceMs: opts.graceMs ?? 3_000,
     }, opts.solver ? { solver: opts.solver } : {});
   } catch (err) {
+    opts.signal?.removeEventListener('abort', onExternal);
     await botThreads?.close();
     throw err;
   }
   // A Ctrl-C while the customers' thread loaded stops them before they start.
+  // Removed when the run ends: a bench's one signal outlives its cells (a listener left per cell
+  // grew past Node's warning threshold of 10 in a bench run).
+  const onExternalPopulation = (): void => population.abort();
   if (opts.signal?.aborted) population.abort();
-  else opts.signal?.addEventListener('abort', () => population.abort(), { once: true });
+  else opts.signal?.addEventListener('abort', onExternalPopulation, { once: true });
 
   const elDelay = monitorEventLoopDelay({ resolution: 20 });
   elDelay.enable();
@@ -271,6 +275,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   try {
     await sampler.start();
   } catch (err) {
+    opts.signal?.removeEventListener('abort', onExternal);
+    opts.signal?.removeEventListener('abort', onExternalPopulation);
     await Promise.all([population.terminate(), botThreads?.close()]);
     throw err;
   }
@@ -311,6 +317,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const originReport = await sampler.finish(attackSet, legitSet);
   await botThreads?.close();
   opts.signal?.removeEventListener('abort', onExternal);
+  opts.signal?.removeEventListener('abort', onExternalPopulation);
   elDelay.disable();
   const cpu = process.cpuUsage(cpu0);
   const wallS = now() / 1000;

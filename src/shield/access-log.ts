@@ -9,7 +9,11 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
       // Upstream failures are logged once, as warnings, where they happen; this is the access line.
       if (!access()) return;
       log.info({
-        reqId: ctx.id, client: ctx.client, method: ctx.req.method, path: ctx.path, class: ctx.routeClass,
+        reqId: ctx.id, client: ctx.client,
+        // The TCP peer's port, as nginx's $remote_port and HAProxy's %cp (one connection's requests
+        // grouped, a client told from others behind its NAT); a PROXY protocol header's is not kept.
+        port: ctx.conn.peerSource === 'tcp' ? ctx.req.socket.remotePort : undefined,
+        method: ctx.req.method, path: ctx.path, class: ctx.routeClass,
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,

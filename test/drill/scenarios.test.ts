@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { runDrill, type DrillOptions, type DrillProgress } from '../../src/drill/run.js';
 import { ALL_IDENTITIES } from '../../src/drill/headers.js';
@@ -386,6 +386,16 @@ test('abort (Ctrl-C) stops the run early and still returns a report', async (t) 
   assert.equal(r.meta.stoppedEarly, true);
   assert.ok(r.meta.elapsedS < 2);
   assert.ok(r.attack.totals.sent > 20);
+});
+
+test('a run leaves no listener on a signal that outlives it (a bench passes one signal to every cell)', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const ac = new AbortController();
+  for (let i = 0; i < 2; i++) {
+    await drill(srv.url, 'single-flood', { rate: 20 }, { durationS: 1, leadS: 0.3, signal: ac.signal, trackingUsers: 2, timeScale: 20 });
+  }
+  assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
 });
 
 test('pipeline-flood: each connection writes requests ahead of the answers (the server sees several in flight on one connection)', async (t) => {

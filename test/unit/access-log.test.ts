@@ -10,8 +10,8 @@ const logged = (): { lines: Array<Record<string, unknown>>; log: pino.Logger } =
   const lines: Array<Record<string, unknown>> = [];
   return { lines, log: pino({ base: null }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
 };
-const ctx = (verdict: unknown, paceKey?: string): RequestContext =>
-  ({ id: 'r-1', client: '127.0.0.9', req: { method: 'GET' }, path: '/track', routeClass: 'normal', verdict, paceKey }) as unknown as RequestContext;
+const ctx = (verdict: unknown, paceKey?: string, peerSource: 'tcp' | 'proxy-protocol' = 'tcp'): RequestContext =>
+  ({ id: 'r-1', client: '127.0.0.9', req: { method: 'GET', socket: { remotePort: 40123 } }, conn: { peerSource }, path: '/track', routeClass: 'normal', verdict, paceKey }) as unknown as RequestContext;
 
 test('an access line names which limit or challenge answered, and never a token id', () => {
   const { lines, log } = logged();
@@ -27,4 +27,13 @@ test('an access line names which limit or challenge answered, and never a token 
   ]);
   assert.ok(!JSON.stringify(lines).includes('secret-token-id'), 'the identity is a digest');
   assert.match(String(lines[2]?.identity), /^[0-9a-f]{16}$/);
+});
+
+test('an access line carries the TCP peer\'s port, not a port a PROXY protocol header replaced', () => {
+  const { lines, log } = logged();
+  const bus = createEventBus<ShieldEvents>();
+  attachAccessLog(bus, log, () => true);
+  bus.emit('request:end', { ctx: ctx(undefined), status: 200, durationMs: 1, aborted: false });
+  bus.emit('request:end', { ctx: ctx(undefined, undefined, 'proxy-protocol'), status: 200, durationMs: 1, aborted: false });
+  assert.deepEqual(lines.map((l) => l.port), [40123, undefined]);
 });
