@@ -153,6 +153,45 @@ test('at the total cap a client holding fewer tunnels takes the place of the hea
   assert.match(metrics, /^rempart_websocket_connections 3$/m);
 });
 
+test('at an address\'s own cap, an identity holding fewer tunnels takes the place of the address\'s heaviest holder\'s newest (1013), never of an equal one', async (t) => {
+  const echo = await startEcho(t);
+  const shield = await startTestShield(t, echo.url, { routes: wsRoutes(), websocket: { maxPerClient: 3, maxTotal: 100 } });
+  const url = `${shield.url.replace('http', 'ws')}/live/p`;
+  // One address, identities told apart by their agents (no token: the address and agent are the identity).
+  const ADDR = '127.0.95.1';
+  const as = (ua: string) => connectWs(url, { localAddress: ADDR, headers: { 'user-agent': ua } });
+  const bot = [await as('bot/1'), await as('bot/1'), await as('bot/1')];
+  t.after(() => bot.forEach((c) => c.ws.terminate()));
+  assert.deepEqual(bot.map((c) => c.status), [101, 101, 101]);
+  // Another client behind the same address: the address is at its cap, the bot holds three.
+  const bot3closed = closed(bot[2]!.ws);
+  const c1 = await as('Mozilla/5.0 customer-1');
+  t.after(() => c1.ws.terminate());
+  assert.equal(c1.status, 101);
+  assert.deepEqual(await bot3closed, { code: 1013, reason: 'tunnels full: fair share within the address' });
+  // The bot's retry would take the customer's only place while it keeps two: refused.
+  const retry = await as('bot/1');
+  t.after(() => retry.ws.terminate());
+  assert.equal(retry.status, 503);
+  // A second customer takes the bot's next newest (2 against 0); then every holder has one and the third is refused.
+  const bot2closed = closed(bot[1]!.ws);
+  const c2 = await as('Mozilla/5.0 customer-2');
+  t.after(() => c2.ws.terminate());
+  assert.equal(c2.status, 101);
+  assert.equal((await bot2closed).code, 1013);
+  const c3 = await as('Mozilla/5.0 customer-3');
+  t.after(() => c3.ws.terminate());
+  assert.equal(c3.status, 503);
+  for (const c of [bot[0]!, c1, c2]) {
+    c.ws.send('still here');
+    const [msg] = await once(c.ws, 'message') as [Buffer];
+    assert.equal(msg.toString(), 'still here');
+  }
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  assert.match(metrics, /^rempart_websocket_evictions_total 2$/m);
+  assert.match(metrics, /^rempart_websocket_connections 3$/m);
+});
+
 test('behind a shared address (a carrier NAT) tunnels are held as by many clients: bots from fresh addresses take none of its customers\' places', async (t) => {
   // An origin with pages (a customer's reputation is issued on one) and the live route's echo.
   const origin = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<p>page</p>'); });

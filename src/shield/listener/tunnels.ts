@@ -9,6 +9,8 @@ export interface TunnelInfo {
   readonly client: string;
   /** The key its place was reserved under (`reserve`): the client's, shield/client-key.ts. Default `client`. */
   readonly clientKey?: string;
+  /** Whose tunnel it is among its key's (`reserve`'s `holder`): an identity, one of the many a shared address carries. */
+  readonly holder?: string;
   readonly upstream: string;
   readonly server: string;
   readonly serverUrl: string;
@@ -46,9 +48,15 @@ export interface Tunnels {
    * with the largest share gives up its newest tunnel (closed with 1013, Try Again Later) when its
    * share after that would still be at least the newcomer's: weighted max-min fairness. Each true
    * must be followed by `attach` or `unreserve`.
+   *
+   * `holder`: whose tunnel it is among the key's (an identity: a token, or the address and agent).
+   * At the key's own cap, a holder with fewer places takes the place of the newest tunnel of the
+   * key's heaviest holder when that one would still hold at least as many (the same max-min rule,
+   * within the key): a carrier-NAT address's places are its customers' as much as the bots'
+   * behind it.
    */
-  reserve(client: string, weight?: number): boolean;
-  unreserve(client: string): void;
+  reserve(client: string, weight?: number, holder?: string): boolean;
+  unreserve(client: string, holder?: string): void;
   /**
    * Relays bytes both ways between the client's socket and the upstream's from now on; `clientHead`
    * and `upstreamHead` are bytes each side sent beyond the handshake. `onEnd` hears when it closes.
@@ -220,6 +228,8 @@ export function createTunnels(initial: TunnelLimits, opts: {
   // Weights other than 1, by client key, as last given to `reserve`.
   const weights = new Map<string, number>();
   const attached = new Map<string, Set<Tunnel>>();
+  // Places per holder within a key (reserved and attached), for keys whose tunnels name one.
+  const perHolder = new Map<string, Map<string, number>>();
   let reserved = 0;
   let evicted = 0;
   let throttled = 0;
@@ -230,10 +240,52 @@ export function createTunnels(initial: TunnelLimits, opts: {
   let limits = initial;
   const keyOf = (info: TunnelInfo): string => info.clientKey ?? info.client;
   const weightOf = (key: string): number => weights.get(key) ?? 1;
-  const dec = (client: string): void => {
+  const dec = (client: string, holder?: string): void => {
     const n = (perClient.get(client) ?? 1) - 1;
     if (n <= 0) { perClient.delete(client); weights.delete(client); } else perClient.set(client, n);
     reserved--;
+    if (holder === undefined) return;
+    const mine = perHolder.get(client);
+    const h = (mine?.get(holder) ?? 1) - 1;
+    if (h > 0) mine?.set(holder, h);
+    else { mine?.delete(holder); if (mine?.size === 0) perHolder.delete(client); }
+  };
+  /** Gives up `t`'s place now (its close completes later) and tells its client to try again later. */
+  const evict = (t: Tunnel, set: Set<Tunnel>, reason: string): void => {
+    t.counted = false;
+    set.delete(t);
+    dec(keyOf(t.info), t.info.holder);
+    evicted++;
+    t.close(CLOSE_TRY_AGAIN_LATER, reason);
+  };
+  /**
+   * At a key's own cap, the newest tunnel of the key's heaviest holder gives way to `holder` when
+   * that holder would still hold at least as many after the swap: (most − 1) ≥ (held + 1). Without
+   * it a carrier-NAT address's places went to whoever opened first: 200 bots that had browsed like
+   * customers held three tunnels each behind the customers' two addresses, and the customers' live
+   * pages were refused (websocket-browse-flood drill, cgnat-shared layout: 13 of 17 handshakes 503).
+   * Holders at equal counts never displace each other, so bots that each hold as many as the next
+   * cannot churn one another's tunnels.
+   */
+  const makeRoomWithin = (key: string, holder: string): boolean => {
+    const set = attached.get(key);
+    const counts = perHolder.get(key);
+    if (set === undefined || counts === undefined) return false;
+    const held = counts.get(holder) ?? 0;
+    let heaviest: string | undefined;
+    let most = 0;
+    for (const t of set) {
+      const h = t.info.holder;
+      if (h === undefined || h === holder) continue;
+      const n = counts.get(h) ?? 0;
+      if (n > most) { most = n; heaviest = h; }
+    }
+    if (heaviest === undefined || most - 1 < held + 1) return false;
+    let newest: Tunnel | undefined;
+    for (const t of set) if (t.info.holder === heaviest) newest = t;
+    if (newest === undefined) return false;
+    evict(newest, set, 'tunnels full: fair share within the address');
+    return true;
   };
   /**
    * At the total cap, the newest tunnel of the client with the largest share gives way to a
@@ -268,11 +320,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
     for (const t of heaviest) newest = t;
     if (newest === undefined || (most - 1) / weightOf(keyOf(newest.info)) < theirs) return false;
     // Counted out now, so the newcomer's place is real while the victim's close completes.
-    newest.counted = false;
-    heaviest.delete(newest);
-    dec(keyOf(newest.info));
-    evicted++;
-    newest.close(CLOSE_TRY_AGAIN_LATER, 'tunnels full: fair share');
+    evict(newest, heaviest, 'tunnels full: fair share');
     return true;
   };
   const self: Tunnels = {
@@ -282,13 +330,21 @@ export function createTunnels(initial: TunnelLimits, opts: {
     get messagesWaited() { return messagesWaited; },
     get limits() { return limits; },
     set limits(l) { limits = l; },
-    reserve(client, weight = 1) {
-      const n = perClient.get(client) ?? 0;
-      if (limits.maxPerClient > 0 && n >= limits.maxPerClient * weight) return false;
+    reserve(client, weight = 1, holder) {
+      let n = perClient.get(client) ?? 0;
+      if (limits.maxPerClient > 0 && n >= limits.maxPerClient * weight) {
+        if (holder === undefined || !makeRoomWithin(client, holder)) return false;
+        n = perClient.get(client) ?? 0;
+      }
       if (limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n, weight)) return false;
       if (weight !== 1) weights.set(client, weight); else weights.delete(client);
       perClient.set(client, n + 1);
       reserved++;
+      if (holder !== undefined) {
+        let mine = perHolder.get(client);
+        if (mine === undefined) { mine = new Map(); perHolder.set(client, mine); }
+        mine.set(holder, (mine.get(holder) ?? 0) + 1);
+      }
       return true;
     },
     unreserve: dec,
@@ -422,7 +478,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
         live.delete(tunnel);
         const set = attached.get(key);
         if (set !== undefined) { set.delete(tunnel); if (set.size === 0) attached.delete(key); }
-        if (tunnel.counted) dec(key);
+        if (tunnel.counted) dec(key, info.holder);
         // Its place in the upstream's queue, or the slot its last frame held, goes back.
         cancelTake?.();
         cancelTake = undefined;

@@ -74,13 +74,16 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       const route = ctx.route;
       const upstream = route ? p.upstreams.get(route.upstream) : undefined;
       if (!route || !upstream) return refuse('RMP_ERR_UPGRADE');
-      // A shared address (a carrier NAT) holds places as the many clients it carries, as at the gate.
-      if (!o.tunnels.reserve(ctx.clientKey, o.isShared?.(ctx.clientKey) === true ? SHARED_CAP_FACTOR : 1)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
+      // A shared address (a carrier NAT) holds places as the many clients it carries, as at the gate;
+      // within an address's places, its identities (whose pace the handshake counted in) share fairly.
+      const holder = ctx.paceKey;
+      const unreserve = (): void => o.tunnels.unreserve(ctx.clientKey, holder);
+      if (!o.tunnels.reserve(ctx.clientKey, o.isShared?.(ctx.clientKey) === true ? SHARED_CAP_FACTOR : 1, holder)) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);
       const send = (release: () => void): void => {
         // The client left while its handshake waited.
-        if (handshake.closed) { release(); o.tunnels.unreserve(ctx.clientKey); log(res.statusCode, true); return; }
+        if (handshake.closed) { release(); unreserve(); log(res.statusCode, true); return; }
         const server = upstream.pick(ctx);
-        if (server === undefined) { release(); o.tunnels.unreserve(ctx.clientKey); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
+        if (server === undefined) { release(); unreserve(); return refuse('RMP_ERR_UPSTREAM_DOWN', 1); }
         server.outstanding++;
         const t0 = performance.now();
         const cancel = requestUpgrade(server, up, String(req.headers.upgrade), upstream.timeoutMs, (out) => {
@@ -89,7 +92,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
           release();
           if (out.kind !== 'upgraded') {
             server.outstanding--;
-            o.tunnels.unreserve(ctx.clientKey);
+            unreserve();
             if (out.kind === 'error') {
               upstream.health.onFailure(server.index, p.now());
               return refuse(upstreamErrorCode(out.error));
@@ -105,10 +108,10 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
           // RFC 6455 §4.2.2: the server's 101 (Sec-WebSocket-Accept, protocol, extensions) goes back verbatim.
           // Its messages are placed as its token's requests would be (filters/upstream-request/pace.ts).
           const sender = o.pace === undefined ? undefined : createMessageSender(ctx, o.pace, { now: p.now });
-          handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, upstream: upstream.name, server: server.name, serverUrl: server.url, ...(sender ? { sender } : {}) }, (reason, durationMs) => {
+          handshake.accept(out.response.rawHeaders, out.socket, out.head, { client: ctx.client, clientKey: ctx.clientKey, ...(holder !== undefined ? { holder } : {}), upstream: upstream.name, server: server.name, serverUrl: server.url, ...(sender ? { sender } : {}) }, (reason, durationMs) => {
             server.outstanding--;
             if (opened) o.bus.emit('websocket:close', { client: ctx.client, upstream: upstream.name, reason, durationMs });
-            else o.tunnels.unreserve(ctx.clientKey);
+            else unreserve();
           });
           if (!opened) return;
           log(101);
@@ -120,13 +123,13 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       if (queue === undefined || !upstream.health.anyAvailable) return send(() => {});
       // The handshake is a request to the upstream: it waits for a slot like one (upstream/handshake-admission.ts).
       const cancelWait = admitHandshake(queue, ctx, p.now, send, (code) => {
-        o.tunnels.unreserve(ctx.clientKey);
+        unreserve();
         // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated, as for any request.
         refuse(code, 1);
       });
       // A client that leaves while its handshake waits gives up its place in the queue and its tunnel
       // place, and is logged with its wait: a handshake abandoned in the queue is a customer who gave up.
-      handshake.onClose(() => { if (cancelWait()) { o.tunnels.unreserve(ctx.clientKey); log(res.statusCode, true); } });
+      handshake.onClose(() => { if (cancelWait()) { unreserve(); log(res.statusCode, true); } });
     };
 
     const afterRequestFilters = (v: Verdict | undefined): void => {
