@@ -12,7 +12,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         reqId: ctx.id, client: ctx.client,
         // The TCP peer's port, as nginx's $remote_port and HAProxy's %cp (one connection's requests
         // grouped, a client told from others behind its NAT); a PROXY protocol header's is not kept.
-        port: ctx.conn.peerSource === 'tcp' ? ctx.req.socket.remotePort : undefined,
+        port: ctx.conn.peerPort,
         method: ctx.req.method, path: ctx.path, class: ctx.routeClass,
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,

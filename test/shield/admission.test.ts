@@ -140,6 +140,9 @@ test('the access log tells how long each request waited for an upstream slot, at
   assert.equal(typeof second.tier, 'number');
   assert.match(String(second.identity), /^[0-9a-f]{16}$/, 'the identity is a digest, never the token or address itself');
   assert.equal(first.identity, second.identity, 'one client, no token: both counted in its source\'s pace');
+  // The TCP peer's port ($remote_port): the second request came on a connection of its own.
+  assert.ok(Number.isInteger(first.port) && Number(first.port) > 0 && Number.isInteger(second.port), `ports ${String(first.port)}, ${String(second.port)}`);
+  assert.notEqual(first.port, second.port);
 
   // A client that gives up while its request waits: 499, with the wait and the tier it waited at.
   const busy = get('/slow');

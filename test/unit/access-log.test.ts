@@ -11,7 +11,7 @@ const logged = (): { lines: Array<Record<string, unknown>>; log: pino.Logger } =
   return { lines, log: pino({ base: null }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } }) };
 };
 const ctx = (verdict: unknown, paceKey?: string, peerSource: 'tcp' | 'proxy-protocol' = 'tcp'): RequestContext =>
-  ({ id: 'r-1', client: '127.0.0.9', req: { method: 'GET', socket: { remotePort: 40123 } }, conn: { peerSource }, path: '/track', routeClass: 'normal', verdict, paceKey }) as unknown as RequestContext;
+  ({ id: 'r-1', client: '127.0.0.9', req: { method: 'GET' }, conn: { peerSource, ...(peerSource === 'tcp' ? { peerPort: 40123 } : {}) }, path: '/track', routeClass: 'normal', verdict, paceKey }) as unknown as RequestContext;
 
 test('an access line names which limit or challenge answered, and never a token id', () => {
   const { lines, log } = logged();

@@ -17,6 +17,8 @@ export interface ConnectionFacts {
   readonly peer: string;
   /** How `peer` was learned. */
   readonly peerSource: 'tcp' | 'proxy-protocol';
+  /** The TCP peer's port when `peer` is the TCP peer (access log: nginx's $remote_port, HAProxy's %cp). */
+  readonly peerPort?: number;
   /** Whether forwarding headers (X-Forwarded-For, Forwarded) on this connection are believed. */
   readonly trusted: boolean;
   /** Application protocol of the connection. */

@@ -122,7 +122,7 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     open++;
     idle.add(socket);
     const pending = ports.pending;
-    setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, trusted, protocol: 'http/1.1', tls: undefined, ...(pending ? { pending: () => pending(socket) } : {}) }));
+    setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, ...(peerSource === 'tcp' && socket.remotePort !== undefined ? { peerPort: socket.remotePort } : {}), trusted, protocol: 'http/1.1', tls: undefined, ...(pending ? { pending: () => pending(socket) } : {}) }));
     bus.emit('connection:open', { address });
     admitted.set(socket, { address, release: () => {
       if (!admitted.delete(socket)) return;

@@ -75,7 +75,7 @@ export function createHttp1Listener(o: {
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
   }, (req, res) => {
     const facts = connectionFacts(req.socket)
-      ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined, pending: () => serial.behind(req.socket) };
+      ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', peerPort: req.socket.remotePort, trusted: false, protocol: 'http/1.1', tls: undefined, pending: () => serial.behind(req.socket) };
     // Not idle while a request is served or waits its turn: the gate closes only idle connections at its cap.
     gate.busy(req.socket);
     res.once('close', () => { gate.done(req.socket); serial.done(req.socket); });
@@ -99,7 +99,7 @@ export function createHttp1Listener(o: {
   // With an 'upgrade' listener Node hands over every request carrying Connection: upgrade.
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const facts = connectionFacts(socket)
-      ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
+      ?? { peer: normalizeAddress(socket.remoteAddress), peerSource: 'tcp', peerPort: socket.remotePort, trusted: false, protocol: 'http/1.1', tls: undefined } as ConnectionFacts;
     // A tunnel is never idle for the gate (it has its own idle timeout: websocket.idleTimeoutMs).
     gate.busy(socket);
     serial.afterPending(socket, () => { if (o.upgrade) o.upgrade(req, socket, head, facts); else sendConnectRefused(socket); });
