@@ -40,6 +40,18 @@ async function connectWs(url: string, opts: ConstructorParameters<typeof WebSock
 const closed = (ws: WebSocket): Promise<{ code: number; reason: string }> =>
   new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
 
+/** Each tunnel still echoes; the metrics count `evictions` tunnels given up and, if given, `open` tunnels open. */
+async function assertTunnelsKept(adminUrl: string, kept: WebSocket[], evictions: number, open?: number): Promise<void> {
+  for (const ws of kept) {
+    ws.send('still here');
+    const [msg] = await once(ws, 'message') as [Buffer];
+    assert.equal(msg.toString(), 'still here');
+  }
+  const metrics = await (await fetch(`${adminUrl}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^rempart_websocket_evictions_total ${evictions}$`, 'm'));
+  if (open !== undefined) assert.match(metrics, new RegExp(`^rempart_websocket_connections ${open}$`, 'm'));
+}
+
 test('a WebSocket echo works through the shield (text, and a 1 MB binary message in many frames)', async (t) => {
   const echo = await startEcho(t);
   const shield = await startTestShield(t, echo.url, { routes: wsRoutes() });
@@ -143,14 +155,7 @@ test('at the total cap a client holding fewer tunnels takes the place of the hea
   t.after(() => again.ws.terminate());
   assert.equal(again.status, 503);
   // The tunnels kept work, the source's oldest included.
-  for (const c of [a[0]!, b1, c1]) {
-    c.ws.send('still here');
-    const [msg] = await once(c.ws, 'message') as [Buffer];
-    assert.equal(msg.toString(), 'still here');
-  }
-  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
-  assert.match(metrics, /^rempart_websocket_evictions_total 2$/m);
-  assert.match(metrics, /^rempart_websocket_connections 3$/m);
+  await assertTunnelsKept(shield.adminUrl, [a[0]!, b1, c1].map((c) => c.ws), 2, 3);
 });
 
 test('at an address\'s own cap, an identity holding fewer tunnels takes the place of the address\'s heaviest holder\'s newest (1013), never of an equal one', async (t) => {
@@ -182,14 +187,7 @@ test('at an address\'s own cap, an identity holding fewer tunnels takes the plac
   const c3 = await as('Mozilla/5.0 customer-3');
   t.after(() => c3.ws.terminate());
   assert.equal(c3.status, 503);
-  for (const c of [bot[0]!, c1, c2]) {
-    c.ws.send('still here');
-    const [msg] = await once(c.ws, 'message') as [Buffer];
-    assert.equal(msg.toString(), 'still here');
-  }
-  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
-  assert.match(metrics, /^rempart_websocket_evictions_total 2$/m);
-  assert.match(metrics, /^rempart_websocket_connections 3$/m);
+  await assertTunnelsKept(shield.adminUrl, [bot[0]!, c1, c2].map((c) => c.ws), 2, 3);
 });
 
 test('behind a shared address (a carrier NAT) tunnels are held as by many clients: bots from fresh addresses take none of its customers\' places', async (t) => {
@@ -230,13 +228,7 @@ test('behind a shared address (a carrier NAT) tunnels are held as by many client
   }
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(closedEarly, 0, 'no customer tunnel closed');
-  for (const c of nat) {
-    c.ws.send('still here');
-    const [msg] = await once(c.ws, 'message') as [Buffer];
-    assert.equal(msg.toString(), 'still here');
-  }
-  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
-  assert.match(metrics, /^rempart_websocket_evictions_total 0$/m);
+  await assertTunnelsKept(shield.adminUrl, nat.map((c) => c.ws), 0);
 });
 
 test('what a client sends into a tunnel is throttled (frames and bytes per tunnel): nothing lost, order kept, the excess paced', async (t) => {

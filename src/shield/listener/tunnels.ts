@@ -263,7 +263,8 @@ export function createTunnels(initial: TunnelLimits, opts: {
    * that holder would still hold at least as many after the swap: (most − 1) ≥ (held + 1). Without
    * it a carrier-NAT address's places went to whoever opened first: 200 bots that had browsed like
    * customers held three tunnels each behind the customers' two addresses, and the customers' live
-   * pages were refused (websocket-browse-flood drill, cgnat-shared layout: 13 of 17 handshakes 503).
+   * pages were refused (websocket-browse-flood drill, cgnat-shared layout, seed 1: 10 customers'
+   * handshakes answered 503 RMP_ERR_UPGRADE_LIMIT).
    * Holders at equal counts never displace each other, so bots that each hold as many as the next
    * cannot churn one another's tunnels.
    */
@@ -332,11 +333,14 @@ export function createTunnels(initial: TunnelLimits, opts: {
     set limits(l) { limits = l; },
     reserve(client, weight = 1, holder) {
       let n = perClient.get(client) ?? 0;
-      if (limits.maxPerClient > 0 && n >= limits.maxPerClient * weight) {
+      // A swap within the key leaves the total as it was: the total cap has nothing more to ask
+      // (and asked after the swap, a refusal would have closed a tunnel for nothing).
+      const swapped = limits.maxPerClient > 0 && n >= limits.maxPerClient * weight;
+      if (swapped) {
         if (holder === undefined || !makeRoomWithin(client, holder)) return false;
         n = perClient.get(client) ?? 0;
       }
-      if (limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n, weight)) return false;
+      if (!swapped && limits.maxTotal > 0 && reserved >= limits.maxTotal && !makeRoom(n, weight)) return false;
       if (weight !== 1) weights.set(client, weight); else weights.delete(client);
       perClient.set(client, n + 1);
       reserved++;
