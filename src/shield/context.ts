@@ -79,6 +79,8 @@ export interface RequestContext {
    * that follows its redirect carries that session, and takes the continuation under it.
    */
   issuedSessionKey?: string | undefined;
+  /** The page-visit id this exchange's answer gave the browser (defence/visit-cookie.ts): its page is recorded under it. */
+  visitId?: string | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;
   /** Headers to add to the answer (a clearance just earned by an API client). */

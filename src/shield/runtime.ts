@@ -25,6 +25,7 @@ import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from 
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
+import { createVisitCookieFilter } from './filters/upstream-response/visit-cookie.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
 import { createFailedAuthFilter } from './filters/upstream-response/failed-auth.js';
 import { createSessionIssueFilter } from './filters/upstream-response/session-issue.js';
@@ -214,6 +215,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       createFailedAuthFilter(shared.pace, shared.ticker, () => shared.detector.paceLightRequests()),
       ...(det.sessionCookies.length > 0 ? [createSessionIssueFilter(shared.sessions, det.sessionCookies, shared.clock, shared.sessionHolders)] : []),
       createReputationCookieFilter({ keys: shared.challenge.keys, randomBytes: shared.challenge.randomBytes, clock: shared.clock }),
+      ...(det.formPageTtlS > 0 ? [createVisitCookieFilter({ randomBytes: shared.challenge.randomBytes })] : []),
     );
   }
   // After session-issue: a login's redirect is granted to the session it set.

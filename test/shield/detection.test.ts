@@ -443,21 +443,26 @@ test('a continuation is served at its critical request\'s pace, not one level he
  * Four POSTs queued behind a held slot, in this order: a bot holding a reputation (earned on
  * another page) that copies a browser's form POST, Referer included; the same without a token;
  * an app's POST with no Referer and no token; a customer holding a reputation, from the page it
- * loaded. Returns the order the upstream saw them in.
+ * loaded. Each token holder sends every cookie it was given, as a browser does. `natBot`: the bot
+ * sends from the customer's address with the same agent (a carrier NAT). Returns the order the
+ * upstream saw them in.
  */
-async function submissionOrder(t: TestContext, detection: Record<string, unknown> = {}): Promise<string[]> {
+async function submissionOrder(t: TestContext, detection: Record<string, unknown> = {}, natBot = false): Promise<string[]> {
   const h = await startHoldingShield(t, undefined, detection);
   const { shield, seen } = h;
   const form = `${shield.url}/pay/form`;
   const customer = h.agent('127.0.0.51');
-  const bot = h.agent('127.0.0.52');
+  const bot = h.agent(natBot ? '127.0.0.51' : '127.0.0.52');
   const repFrom = async (url: string, dispatcher: Agent): Promise<string> => {
     const r = await request(url, { headers: BROWSER, dispatcher });
     assert.equal(r.statusCode, 200);
     await r.body.dump();
     const rep = cookieOf(r.headers['set-cookie'], 'rempart_rep');
     assert.ok(rep, 'a reputation in normal times');
-    return rep;
+    const visit = cookieOf(r.headers['set-cookie'], 'rempart_pv');
+    // With submissions never judged by their page, no page is recorded and no visit cookie given.
+    assert.equal(visit !== undefined, detection.formPageTtlS !== 0, 'a page-visit cookie with the page');
+    return visit === undefined ? rep : `${rep}; ${visit}`;
   };
   const customerRep = await repFrom(form, customer);
   const botRep = await repFrom(`${shield.url}/news`, bot);
@@ -487,6 +492,11 @@ async function submissionOrder(t: TestContext, detection: Record<string, unknown
 test('a form submitted to a critical route without its page (its Referer never loaded by that source) loses its token\'s standing; one with its page, or with no Referer, does not', async (t) => {
   assert.deepEqual(await submissionOrder(t), ['customer', 'anon-bot', 'app', 'bot'],
     'the bot\'s reputation went behind every light request, though it came first; requests with no token stay in arrival order');
+});
+
+test('behind a carrier NAT, a customer\'s page load backs only that customer\'s form post, not a bot\'s with the same address and agent (its own page-visit cookie)', async (t) => {
+  assert.deepEqual(await submissionOrder(t, {}, true), ['customer', 'anon-bot', 'app', 'bot'],
+    'keyed by address and agent alone, the customer\'s page would have backed the bot\'s post and it would have gone first');
 });
 
 test('with detection.formPageTtlS 0 no submission is judged by its page', async (t) => {

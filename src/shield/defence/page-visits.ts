@@ -1,5 +1,5 @@
 /**
- * Page visits: which pages each source (address and agent) loaded lately, so that a form
+ * Page visits: which pages each browser loaded lately, so that a form
  * submission can be checked against the page it says it came from.
  *
  * Why: a browser submits only a form it loaded. Its POST names the form's page in `Referer`
@@ -18,12 +18,13 @@
  * `ttlMs` (a form left open overnight), makes its POST count as unbacked: under attack it waits
  * behind light traffic, never more.
  *
- * Keyed by source (address and agent, defence/binding.ts), not by token: a browser's token may change between the page
- * and the POST (a challenge answered in between), its address and agent do not. Customers behind one
- * carrier-NAT address with the same agent back each other's POSTs: leniency, not a hole a flood can
- * widen (it still needs a customer's page load per address and agent).
+ * Keyed by browser, not by token: a browser's token may change between the page and the POST (a
+ * challenge answered in between). A browser is its page-visit cookie (defence/visit-cookie.ts), else
+ * its source, address and agent (defence/binding.ts). By source alone, customers behind one
+ * carrier-NAT address with the same agent backed each other's POSTs — and the bots' behind it.
+ * This module only counts; the keys are the caller's.
  *
- * Memory is bounded: at most `maxEntries` (source, page) pairs, the least recently loaded forgotten
+ * Memory is bounded: at most `maxEntries` (visitor, page) pairs, the least recently loaded forgotten
  * first. Pure: the caller passes `now` (monotonic ms).
  */
 import { createRecencyMap } from '../../core/recency-map.js';
@@ -31,17 +32,17 @@ import { createRecencyMap } from '../../core/recency-map.js';
 export interface PageVisitParams {
   /** How long a loaded page backs a submission from it, ms. */
   readonly ttlMs: number;
-  /** (source, page) pairs held at most. */
+  /** (visitor, page) pairs held at most. */
   readonly maxEntries: number;
 }
 
 export const DEFAULT_PAGE_VISITS: PageVisitParams = Object.freeze({ ttlMs: 30 * 60_000, maxEntries: 100_000 });
 
 export interface PageVisits {
-  /** `source` loaded `path` (its path, no query) at `now`. */
-  loaded(source: string, path: string, now: number): void;
-  /** Whether `source` loaded `path` within the last `ttlMs`. */
-  hasLoaded(source: string, path: string, now: number): boolean;
+  /** `visitor` (a browser, or a source) loaded `path` (its path, no query) at `now`. */
+  loaded(visitor: string, path: string, now: number): void;
+  /** Whether `visitor` loaded `path` within the last `ttlMs`. */
+  hasLoaded(visitor: string, path: string, now: number): boolean;
   readonly size: number;
 }
 
@@ -51,16 +52,16 @@ export function createPageVisits(settings: () => Partial<PageVisitParams> = () =
   const ttlMs = (): number => settings().ttlMs ?? DEFAULT_PAGE_VISITS.ttlMs;
   const maxEntries = (): number => settings().maxEntries ?? DEFAULT_PAGE_VISITS.maxEntries;
   const map = createRecencyMap<number>();
-  const keyOf = (source: string, path: string): string => `${source}\n${path}`;
+  const keyOf = (visitor: string, path: string): string => `${visitor}\n${path}`;
   return {
-    loaded(source, path, now) {
-      const key = keyOf(source, path);
+    loaded(visitor, path, now) {
+      const key = keyOf(visitor, path);
       if (map.peek(key) === undefined && map.size >= maxEntries()) { const o = map.oldest(); if (o) map.delete(o[0]); }
       map.set(key, now);
     },
-    hasLoaded(source, path, now) {
+    hasLoaded(visitor, path, now) {
       if (map.size === 0) return false;
-      const at = map.peek(keyOf(source, path));
+      const at = map.peek(keyOf(visitor, path));
       return at !== undefined && now - at <= ttlMs();
     },
     get size() { return map.size; },

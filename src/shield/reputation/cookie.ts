@@ -3,8 +3,8 @@
  * path, only a scan for the few names the shield owns.
  */
 
-/** The shield's cookie names: reputation, no-JavaScript check, clearance. */
-export const COOKIE_NAMES = { rep: 'rempart_rep', nojs: 'rempart_nojs', clr: 'rempart_clr' } as const;
+/** The shield's cookie names: reputation, no-JavaScript check, clearance, page visits (defence/visit-cookie.ts). */
+export const COOKIE_NAMES = { rep: 'rempart_rep', nojs: 'rempart_nojs', clr: 'rempart_clr', pv: 'rempart_pv' } as const;
 
 /** The value of cookie `name` in a Cookie request header, or undefined (first occurrence wins, RFC 6265 §5.4). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
@@ -26,7 +26,8 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 /** Attributes of a Set-Cookie line. */
 export interface CookieOptions {
-  readonly maxAgeS: number;
+  /** Absent: a session cookie (kept until the browser's session ends, RFC 6265 §5.3). */
+  readonly maxAgeS?: number;
   /** Only over https: a Secure cookie set over http is dropped by browsers (RFC 6265bis §5.6). */
   readonly secure: boolean;
   readonly httpOnly?: boolean;
@@ -34,7 +35,8 @@ export interface CookieOptions {
 
 /** A Set-Cookie value: Path=/, SameSite=Lax, HttpOnly unless told otherwise, Secure when the request was https. */
 export function serializeCookie(name: string, value: string, opts: CookieOptions): string {
-  return `${name}=${value}; Path=/; Max-Age=${Math.max(0, Math.floor(opts.maxAgeS))}${opts.httpOnly === false ? '' : '; HttpOnly'}; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
+  const age = opts.maxAgeS === undefined ? '' : `; Max-Age=${Math.max(0, Math.floor(opts.maxAgeS))}`;
+  return `${name}=${value}; Path=/${age}${opts.httpOnly === false ? '' : '; HttpOnly'}; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
 }
 
 /**

@@ -7,7 +7,8 @@ import type { RandomBytes, TokenKeyring } from '../../reputation/token.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import { isNavigation } from '../../challenge/request.js';
 
-const appendCookie = (res: UpstreamResponse, cookie: string): void => {
+/** Adds a Set-Cookie line to an upstream answer, after those it has. */
+export const appendCookie = (res: UpstreamResponse, cookie: string): void => {
   const cur = res.headers['set-cookie'];
   res.headers['set-cookie'] = cur === undefined ? [cookie] : Array.isArray(cur) ? [...cur, cookie] : [cur, cookie];
 };
