@@ -79,7 +79,7 @@ export interface RequestContext {
    * that follows its redirect carries that session, and takes the continuation under it.
    */
   issuedSessionKey?: string | undefined;
-  /** The page-visit id this exchange's answer gave the browser (defence/visit-cookie.ts): its page is recorded under it. */
+  /** The browser's page-visit id, the one its cookie carried or its answer just gave it (defence/visit-cookie.ts): its page is recorded under it. */
   visitId?: string | undefined;
   /** A verified reputation the client carried (the response filter refreshes or issues one). */
   reputation: TokenPayload | undefined;

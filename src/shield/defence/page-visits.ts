@@ -27,6 +27,7 @@
  * Memory is bounded: at most `maxEntries` (visitor, page) pairs, the least recently loaded forgotten
  * first. Pure: the caller passes `now` (monotonic ms).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { createRecencyMap } from '../../core/recency-map.js';
 
 export interface PageVisitParams {
@@ -82,4 +83,14 @@ export function sameSiteRefererPath(referer: string | undefined, host: string | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a GET or HEAD is a page load: a navigation (`Sec-Fetch-Dest` document or frame), or, from
+ * a client that sends no `Sec-Fetch-Dest`, one that accepts HTML.
+ */
+export function isPageLoad(method: string | undefined, headers: IncomingHttpHeaders): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  const dest = headers['sec-fetch-dest'];
+  return dest !== undefined ? dest === 'document' || dest === 'iframe' || dest === 'frame' : (headers.accept ?? '').includes('text/html');
 }

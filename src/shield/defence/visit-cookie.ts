@@ -52,12 +52,3 @@ export function visitorKey(visitId: string | undefined, clientKey: string, heade
   return visitId !== undefined ? visitKeyOf(visitId) : sourceKeyOf(clientKey, clientBindingKey(headers['user-agent']));
 }
 
-/**
- * Whether a GET or HEAD is a page load: a navigation (`Sec-Fetch-Dest` document or frame), or, from
- * a client that sends no `Sec-Fetch-Dest`, one that accepts HTML.
- */
-export function isPageLoad(method: string | undefined, headers: IncomingHttpHeaders): boolean {
-  if (method !== 'GET' && method !== 'HEAD') return false;
-  const dest = headers['sec-fetch-dest'];
-  return dest !== undefined ? dest === 'document' || dest === 'iframe' || dest === 'frame' : (headers.accept ?? '').includes('text/html');
-}

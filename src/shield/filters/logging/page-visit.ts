@@ -1,8 +1,8 @@
 import type { Clock } from '../../../core/clock.js';
 import { named, type LoggingFilter } from '../../pipeline/phases.js';
 import type { RequestContext } from '../../context.js';
-import type { PageVisits } from '../../defence/page-visits.js';
-import { isPageLoad, readVisitId, visitorKey } from '../../defence/visit-cookie.js';
+import { isPageLoad, type PageVisits } from '../../defence/page-visits.js';
+import { readVisitId, visitorKey } from '../../defence/visit-cookie.js';
 
 /**
  * A page (a navigation, or an HTML answer to a client that sends no `Sec-Fetch-Dest`) answered 2xx
@@ -13,7 +13,8 @@ import { isPageLoad, readVisitId, visitorKey } from '../../defence/visit-cookie.
 export function createPageVisitFilter(visits: PageVisits, ticker: Clock): LoggingFilter {
   return named('page-visit', (ctx: RequestContext, o) => {
     if (o.aborted || !((o.status >= 200 && o.status < 300) || o.status === 304)) return;
-    // The page itself, not a challenge or a refusal answered in its place.
+    // The page itself, not a challenge or a refusal answered in its place. A page from the cache did
+    // not pass the visit-cookie filter: its cookie is read here.
     if (ctx.verdict !== undefined && ctx.verdict.kind !== 'allow' && ctx.verdict.kind !== 'cached') return;
     const h = ctx.req.headers;
     if (!isPageLoad(ctx.req.method, h)) return;

@@ -1,7 +1,6 @@
 import type { RequestContext } from '../../context.js';
 import { sameSiteRefererPath, type PageVisits } from '../../defence/page-visits.js';
-import { clientBindingKey, sourceKeyOf } from '../../defence/binding.js';
-import { readVisitId, visitKeyOf } from '../../defence/visit-cookie.js';
+import { readVisitId, visitKeyOf, visitorKey } from '../../defence/visit-cookie.js';
 
 // Methods that submit nothing (RFC 9110 §9.2.1, safe methods).
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -23,5 +22,5 @@ export function unbackedSubmission(ctx: RequestContext, visits: PageVisits, now:
   if (page === undefined) return false;
   const id = readVisitId(h.cookie);
   if (id !== undefined && visits.hasLoaded(visitKeyOf(id), page, now)) return false;
-  return !visits.hasLoaded(sourceKeyOf(ctx.clientKey, clientBindingKey(h['user-agent'])), page, now);
+  return !visits.hasLoaded(visitorKey(undefined, ctx.clientKey, h), page, now);
 }

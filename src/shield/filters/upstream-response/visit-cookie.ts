@@ -1,7 +1,8 @@
 import { named, type UpstreamResponseFilter } from '../../pipeline/phases.js';
 import type { RequestContext } from '../../context.js';
 import type { RandomBytes } from '../../reputation/token.js';
-import { isPageLoad, readVisitId, VISIT_ID_BYTES, visitCookie } from '../../defence/visit-cookie.js';
+import { isPageLoad } from '../../defence/page-visits.js';
+import { readVisitId, VISIT_ID_BYTES, visitCookie } from '../../defence/visit-cookie.js';
 import { appendCookie, pooledRandomBytes } from './reputation-cookie.js';
 
 /**
@@ -15,10 +16,11 @@ export function createVisitCookieFilter(d: { randomBytes: RandomBytes }): Upstre
   return named('visit-cookie', (ctx: RequestContext, res) => {
     if (res.status < 200 || (res.status >= 300 && res.status !== 304)) return undefined;
     const h = ctx.req.headers;
-    if (!isPageLoad(ctx.req.method, h) || readVisitId(h.cookie) !== undefined) return undefined;
-    const id = randomBytes(VISIT_ID_BYTES).toString('base64url');
-    ctx.visitId = id;
-    appendCookie(res, visitCookie(id, ctx.conn.tls !== undefined));
+    if (!isPageLoad(ctx.req.method, h)) return undefined;
+    ctx.visitId = readVisitId(h.cookie);
+    if (ctx.visitId !== undefined) return undefined;
+    ctx.visitId = randomBytes(VISIT_ID_BYTES).toString('base64url');
+    appendCookie(res, visitCookie(ctx.visitId, ctx.conn.tls !== undefined));
     return undefined;
   });
 }
