@@ -132,6 +132,7 @@ test('tunnel: each message is placed once by the tunnel\'s sender, however often
       log.push(`start ${i}`);
       return { rank: 2, tier: i, done: () => log.push(`done ${i}`) };
     },
+    backlog() {},
   };
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
   const [browser, shieldClientSide] = await pair(t);
@@ -161,7 +162,7 @@ test('tunnel: each message is placed once by the tunnel\'s sender, however often
   assert.deepEqual(log, ['start 1', 'done 1', 'start 2', 'done 2'], 'the waiting message\'s place is done too');
 });
 
-test('tunnel: a message placed behind a backlog tells its sender how many its client already sent behind it', async (t) => {
+test('tunnel: what the client keeps sending while its message waits is read on and told to its sender as a backlog, one write at a time as a client sends; taken back as it goes and when the tunnel ends', async (t) => {
   const asks: Array<(release: () => void) => void> = [];
   const gate: MessageGate = {
     contended: () => true,
@@ -169,24 +170,61 @@ test('tunnel: a message placed behind a backlog tells its sender how many its cl
     holdMs: () => 10_000,
     answerAfterMs: () => 0,
   };
-  const aheads: number[] = [];
-  const sender: MessageSender = { start(ahead = 0) { aheads.push(ahead); return { rank: 2, tier: 0, done() {} }; } };
+  const told: number[] = [];
+  const sender: MessageSender = { start() { return { rank: 2, tier: 0, done() {} }; }, backlog(n) { told.push(n); } };
+  const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
+  const [browser, shieldClientSide] = await pair(t);
+  const [shieldUpstreamSide, origin] = await pair(t);
+  let atOrigin = Buffer.alloc(0);
+  origin.on('data', (b: Buffer) => { atOrigin = Buffer.concat([atOrigin, b]); });
+  let ended = false;
+  assert.ok(tunnels.reserve('c'));
+  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s', sender }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => { ended = true; });
+  const m = (s: string) => frame(0x1, s, true);
+  browser.write(m('one'));
+  await until(() => asks.length === 1, 'the first message asks');
+  // While it waits, the client sends three more and a ping (no message), each in a write of its own:
+  // a paused socket hands such data over one read at a time, so only reading on shows them.
+  for (const f of [m('two'), frame(0x9, 'p', true), m('three'), m('four')]) { browser.write(f); await sleep(15); }
+  await until(() => told.at(-1) === 3, `the backlog grows as the client writes (told ${told.join(',')})`);
+  assert.deepEqual(told, [1, 2, 3], 'each message told as it came, the ping not counted');
+  assert.equal(atOrigin.length, 0, 'nothing passed on while the first waits');
+  asks[0]!(() => undefined);
+  await until(() => atOrigin.length >= m('one').length, 'the first goes');
+  // It now holds the tunnel's slot: the second waits for it with the other two behind it.
+  await until(() => told.at(-1) === 2, `two behind the second (told ${told.join(',')})`);
+  assert.ok(atOrigin.equals(m('one')), 'only the first passed on, in order');
+  browser.destroy();
+  await until(() => ended, 'the tunnel ended');
+  assert.equal(told.at(-1), 0, 'the tunnel ended: its backlog is taken back');
+});
+
+test('tunnel: past the read bound while a message waits, reading pauses (TCP pushes back) and the rest stays unread; it reads on once the message goes', async (t) => {
+  const asks: Array<(release: () => void) => void> = [];
+  const gate: MessageGate = {
+    contended: () => true,
+    take: (granted) => { asks.push(granted); return () => undefined; },
+    holdMs: () => 10_000,
+    answerAfterMs: () => 0,
+  };
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
   const [browser, shieldClientSide] = await pair(t);
   const [shieldUpstreamSide, origin] = await pair(t);
   let atOrigin = 0;
   origin.on('data', (b: Buffer) => { atOrigin += b.length; });
   assert.ok(tunnels.reserve('c'));
-  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s', sender }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => undefined);
+  tunnels.attach({ client: 'c', upstream: 'origin', server: 's', serverUrl: 'http://s' }, shieldClientSide, shieldUpstreamSide, Buffer.alloc(0), Buffer.alloc(0), () => undefined);
   const m = (s: string) => frame(0x1, s, true);
   browser.write(m('one'));
   await until(() => asks.length === 1, 'the first message asks');
-  // While it waits, the client sends three more (a ping among them is no message).
-  browser.write(Buffer.concat([m('two'), frame(0x9, 'p', true), m('three'), m('four')]));
-  await sleep(30);
+  // 4 MiB of messages behind it, far past what the shield reads on and what the kernel buffers.
+  const big = Buffer.concat(Array.from({ length: 64 * 1024 }, () => m('x'.repeat(57))));
+  let flushed = false;
+  browser.write(big, () => { flushed = true; });
+  await sleep(200);
+  assert.equal(flushed, false, 'the client is pushed back: the shield stopped reading');
+  assert.ok(shieldClientSide.isPaused(), 'reading paused past the bound');
   asks[0]!(() => undefined);
   await until(() => atOrigin >= m('one').length, 'the first goes');
-  origin.write(frame(0x1, 'answer', false));
-  await until(() => asks.length === 2, 'the second asks once the first is answered');
-  assert.deepEqual(aheads, [0, 2], 'the second was placed with two messages behind it');
+  assert.equal(atOrigin, m('one').length, 'the next waits for the first one\'s slot');
 });

@@ -9,6 +9,7 @@ function answered(p: IdentityPace): IdentityPace {
   return {
     hit(key, now) { const level = p.hit(key, now); p.done(key); return level; },
     done: (key) => p.done(key),
+    hold: (key, delta, now) => p.hold(key, delta, now),
     charge: (key, n, now) => p.charge(key, n, now),
     estimate: (key, now) => p.estimate(key, now),
     level: (key, now) => p.level(key, now),
@@ -178,4 +179,29 @@ test('the open-request line is its own: a heavy page read light by rate, six ope
   let l = 0;
   for (let i = 0; i < 32; i++) l = same.hit('bot', 1000 + i);
   assert.equal(l, 2);
+});
+
+test('hold: a backlog is open without being counted as sent, keeps its identity tracked, and is taken back', () => {
+  const pace = createIdentityPace(() => ({ bucketMs: 5000, lightRequests: 4, maxKeys: 3 }));
+  pace.hit('a', 0);
+  pace.done('a');
+  pace.hold('a', 8, 100);
+  assert.equal(pace.level('a', 100), 2, 'one sent, eight open behind: a flood\'s open count');
+  assert.equal(pace.estimate('a', 100), 8);
+  // Silent for three buckets while it holds a backlog: still tracked.
+  pace.hit('b', 15_000);
+  pace.done('b');
+  assert.equal(pace.level('a', 15_000), 2, 'not swept while something is held');
+  pace.hold('a', -8, 15_000);
+  assert.equal(pace.level('a', 15_000), 0);
+  pace.hold('a', -3, 15_000);
+  assert.equal(pace.estimate('a', 15_000), 0, 'never below nothing open');
+  // An unknown identity's backlog starts tracking it; taking back from an unknown one does nothing.
+  pace.hold('c', -1, 15_000);
+  assert.equal(pace.size, 2);
+  pace.hold('c', 5, 15_000);
+  assert.equal(pace.level('c', 15_000), 1);
+  // Past maxKeys a new identity is not tracked, as for hit.
+  pace.hold('d', 9, 15_000);
+  assert.equal(pace.level('d', 15_000), 0);
 });

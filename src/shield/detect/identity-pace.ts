@@ -65,6 +65,12 @@ export interface IdentityPace {
   hit(key: string, now: number, ahead?: number, learn?: boolean): number;
   /** A request counted by `hit` was answered (or abandoned). */
   done(key: string): void;
+  /**
+   * Adds `delta` (negative: takes it back) to what `key` has open without counting a request sent:
+   * messages its client wrote that wait, read and held, behind the one being served (a tunnel's
+   * backlog, listener/tunnels.ts). Open, they keep the identity tracked until taken back.
+   */
+  hold(key: string, delta: number, now: number): void;
   /** Counts `n` more requests of an identity already tracked (a failed login weighs more than a page). */
   charge(key: string, n: number, now: number): void;
   /** Requests of `key` over the sliding window, or those still open if more, without counting one. */
@@ -162,6 +168,15 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
     done(key) {
       const e = map.get(key);
       if (e !== undefined && e.open > 0) e.open--;
+    },
+    hold(key, delta, now) {
+      let e = map.get(key);
+      if (e === undefined) {
+        if (delta <= 0 || map.size >= settings().maxKeys) return;
+        e = { epoch: epochOf(now, settings().bucketMs), cur: 0, prev: 0, open: 0, charged: 0, learn: false };
+        map.set(key, e);
+      }
+      e.open = Math.max(0, e.open + delta);
     },
     charge(key, n, now) {
       const e = map.get(key);

@@ -87,12 +87,25 @@ interface Throttle {
  */
 interface FrameGate {
   active(): boolean;
+  pass(resume: () => void): boolean;
   /**
-   * `ahead`: counts the messages the client already sent behind this one, in what was read
-   * (ws-frames.ts) — asked only when the message is placed, not at every pass.
+   * Messages the client already sent behind the one waiting at the gate, read and held (counted by
+   * ws-frames.ts `messagesAhead`): told as the backlog changes, 0 once it goes.
    */
-  pass(resume: () => void, ahead: () => number): boolean;
+  backlog(n: number): void;
 }
+
+/**
+ * Bytes read while a message waits at the gate before reading pauses. What the client keeps
+ * sending meanwhile is its backlog, which its identity's pace counts as open (Little's law, as for
+ * pipelined requests): paused at once, a tunnel holding one message at a time hid it — Node hands
+ * a paused socket's data over one read at a time, a frame each from a client writing one a
+ * second, so the bots' tunnels in websocket-browse-flood showed nothing behind their message and
+ * stayed at a person's pace however much more they offered than they were served (thirty-third
+ * session, docs/benchmarks.md). A paused socket's stream buffers this much anyway (Node's default
+ * highWaterMark), so a tunnel holds no more memory than before; past it, TCP pushes back.
+ */
+const GATED_READ_BYTES = 16 * 1024;
 
 /**
  * Whether a frame whose first byte is `b0` starts a message (opcode text or binary, RFC 6455
@@ -123,8 +136,10 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
   let throttledUntil: NodeJS.Timeout | undefined;
   // Read but not yet passed on: the rest of a chunk, while throttled or waiting at the gate.
   let held: Buffer | undefined;
+  // `held` starts with a message waiting at the gate: reading goes on (to GATED_READ_BYTES) and counts its backlog.
+  let gated = false;
   const resumeIfFree = (): void => {
-    if (!done && !awaitingDrain && throttledUntil === undefined && held === undefined && !from.destroyed) from.resume();
+    if (!done && !awaitingDrain && throttledUntil === undefined && (held === undefined || (gated && held.length < GATED_READ_BYTES)) && !from.destroyed) from.resume();
   };
   const finish = (): void => {
     if (done || !closing) return;
@@ -146,12 +161,15 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
         if (gate !== undefined && frames.atBoundary && startsMessage(chunk[off] as number) && !gate.pass(() => {
           const rest = held;
           held = undefined;
+          gated = false;
+          gate.backlog(0);
           if (rest !== undefined && !done && !closing && !from.destroyed && !to.destroyed) paced(rest, limit);
           resumeIfFree();
-        }, () => messagesAhead(chunk, off))) {
-          // This frame waits for its turn upstream, unread past its first bytes: TCP pushes back.
+        })) {
+          // This message waits for its turn upstream; what follows it is held, and read on to a bound.
           held = chunk.subarray(off);
-          from.pause();
+          gated = true;
+          holdGated();
           return;
         }
         const before = frames.completed;
@@ -177,11 +195,20 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
       to.uncork();
     }
   };
+  /** A message waits at the gate with `held` behind it: tells its backlog; pauses reading past the bound. */
+  const holdGated = (): void => {
+    gate?.backlog(messagesAhead(held as Buffer, 0));
+    if ((held as Buffer).length >= GATED_READ_BYTES) from.pause();
+  };
   const push = (chunk: Buffer): void => {
     if (done) return;
     if (!closing) {
-      // Order is kept: anything read while some is held (paused, so rarely) queues behind it.
-      if (held !== undefined) { held = Buffer.concat([held, chunk]); return; }
+      // Order is kept: anything read while some is held queues behind it.
+      if (held !== undefined) {
+        held = Buffer.concat([held, chunk]);
+        if (gated) holdGated();
+        return;
+      }
       const throttled = throttle !== undefined && throttle.active();
       if (!throttled && (gate === undefined || !gate.active())) {
         const before = frames.completed;
@@ -206,6 +233,7 @@ function relay(from: Socket, to: Socket, masked: boolean, throttle?: Throttle, g
     close(code, reason) {
       if (closing) return;
       closing = closeFrame(code, reason, masked);
+      if (gated) { gated = false; gate?.backlog(0); }
       if (throttledUntil !== undefined) { clearTimeout(throttledUntil); throttledUntil = undefined; }
       // A throttled or gated relay stops at a frame boundary, so what it held is dropped with our close frame.
       if (frames.atBoundary) finish();
@@ -388,6 +416,8 @@ export function createTunnels(initial: TunnelLimits, opts: {
       let cancelTake: (() => void) | undefined;
       // A slot came for the message waiting at the gate: it goes at the relay's next ask.
       let ready = false;
+      // Messages read behind the one at the gate, as last told to the sender.
+      let behind = 0;
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;
       const countWait = (): void => { if (!waited) { waited = true; messagesWaited++; } };
@@ -431,16 +461,21 @@ export function createTunnels(initial: TunnelLimits, opts: {
       };
       const frameGate: FrameGate | undefined = opts.messageGate === undefined ? undefined : {
         active: () => opts.messageGate?.(info.upstream) !== undefined,
-        pass(resume, ahead) {
+        backlog(n) {
+          if (n === behind) return;
+          behind = n;
+          info.sender?.backlog(n);
+        },
+        pass(resume) {
           if (ready) { ready = false; waited = false; return true; }
           const g = opts.messageGate?.(info.upstream);
           if (g === undefined) { waited = false; placed?.done(); placed = undefined; return true; }
           if (slots.length > 0 && g.contended()) { afterSlot = resume; countWait(); return false; }
           let inPass = true;
           let now = false;
-          // Placed when it asks for a slot: its sender's pace then counts it, until it is answered,
-          // and the messages its client sent behind it as open meanwhile (they wait on it).
-          const place = placed ??= info.sender?.start(ahead());
+          // Placed when it asks for a slot: its sender's pace then counts it, until it is answered
+          // (the messages its client sent behind it count as open on their own: `backlog`).
+          const place = placed ??= info.sender?.start();
           const cancel = g.take((release) => {
             cancelTake = undefined;
             placed = undefined;
@@ -488,6 +523,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
         cancelTake = undefined;
         placed?.done();
         placed = undefined;
+        if (behind > 0) { behind = 0; info.sender?.backlog(0); }
         afterSlot = undefined;
         for (const slot of [...slots]) giveBack(slot);
         client.destroy();

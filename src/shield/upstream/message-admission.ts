@@ -48,11 +48,14 @@ export interface MessagePlace {
  * the worst tier, behind every request.
  */
 export interface MessageSender {
+  /** Called once as each message asks for a slot. */
+  start(): MessagePlace;
   /**
-   * Called once as each message asks for a slot. `ahead`: messages its client already sent behind
-   * it (read, waiting on it): open too for this reading of the pace, as pipelined requests are.
+   * Messages its client already sent behind the one waiting for a slot (read, held): open for the
+   * sender's pace while they wait, as pipelined requests are — the load a tunnel offers beyond the
+   * one message at a time it is served. Told as it changes; 0 once they go or the tunnel ends.
    */
-  start(ahead?: number): MessagePlace;
+  backlog(n: number): void;
 }
 
 /** Where a message of a tunnel without a sender waits: the low class, the worst tier. */

@@ -63,15 +63,24 @@ export function createMessageSender(ctx: RequestContext, pace: IdentityPace, tic
   const rank = CLASS_RANK[ctx.admissionClass ?? ctx.routeClass];
   // Only what the pace needs of the handshake's context is kept, not the context for the tunnel's life.
   const source = ctx.sourceKey;
+  // What this tunnel holds behind its waiting message, as counted in the pace now.
+  let behind = 0;
   return {
-    start(ahead = 0) {
+    start() {
       const now = ticker.now();
-      // A backlog behind this message is load offered beyond what the tunnel is served: a tunnel
-      // waits for one message at a time, so without it a flooding tunnel looks as light as a page.
-      const own = pace.hit(key, now, ahead);
+      const own = pace.hit(key, now);
       const level = withSourcePace(own, pace, source, now);
       let open = true;
       return { rank, tier: tierFor(standing, level), done() { if (open) { open = false; pace.done(key); } } };
+    },
+    // A backlog is load offered beyond what the tunnel is served: it waits for one message at a
+    // time, so without it a flooding tunnel looks as light as a page — and open, it is read by
+    // everything of the token's still waiting (its handshakes, its requests: runtime.ts `retier`).
+    backlog(n) {
+      const d = Math.max(0, n) - behind;
+      if (d === 0) return;
+      behind += d;
+      pace.hold(key, d, ticker.now());
     },
   };
 }
