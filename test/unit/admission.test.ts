@@ -668,6 +668,29 @@ test('under attack, tunnel messages holding half the limit wait for requests of 
   assert.deepEqual(log.slice(-1), ['start bot6'], 'in normal times the earlier deadline goes first again');
 });
 
+test('a waiting message that tells its tier itself is re-read at the head like a request (its sender flooded since it was placed); the hook still judges the rest', () => {
+  let messageTier = tierFor(STANDING.checked, 0);
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 60_000, retier: (w) => w.tier as number });
+  const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
+  q.admit(tiered(2, nojs, log, 'busy'), 0);
+  q.admit({ ...tiered(2, nojs, log, 'bot-msg'), message: true, tierNow: () => messageTier }, 1);
+  q.admit(tiered(2, nojs, log, 'page'), 2);
+  messageTier = tierFor(STANDING.checked, 3); // its tunnels' backlog showed
+  q.release(10);
+  assert.deepEqual(log.slice(-1), ['start page'], 'the message moved behind the page that came after it');
+  q.release(20);
+  assert.deepEqual(log.slice(-1), ['start bot-msg'], 'with nobody better waiting it still goes');
+  // Without a retier hook (detection off) nothing is re-read.
+  const plain = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 60_000 });
+  const log2: string[] = [];
+  plain.admit(tiered(2, nojs, log2, 'busy'), 0);
+  plain.admit({ ...tiered(2, nojs, log2, 'msg'), message: true, tierNow: () => tierFor(STANDING.checked, 3) }, 1);
+  plain.admit(tiered(2, nojs, log2, 'page'), 2);
+  plain.release(10);
+  assert.deepEqual(log2.slice(-1), ['start msg']);
+});
+
 test('a full queue pushes out a waiting message before a request of the same group', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 2, queueTimeoutMs: 60_000 });
   const log: string[] = [];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAdmissionQueue, type Waiter } from '../../src/shield/upstream/admission.js';
+import { ANONYMOUS_TIER, createAdmissionQueue, STANDING, tierFor, type Waiter } from '../../src/shield/upstream/admission.js';
 import { createMessageGate } from '../../src/shield/upstream/message-admission.js';
 
 function request(rank: number, tier: number, log: string[], name: string): Waiter {
@@ -96,4 +96,28 @@ test('message gate: a granted frame counts as a message in flight until its slot
   releases[0]!(); // twice: the slot goes back once
   assert.equal(q.messagesInFlight, 0);
   assert.equal(q.inFlight, 1);
+});
+
+test('message gate: a frame that asks again after being pushed out asks at its sender\'s tier now (it flooded meanwhile)', async () => {
+  let now = 0;
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 1, queueTimeoutMs: 10_000 });
+  const gate = createMessageGate(q, () => now, () => 10);
+  const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
+  let senderTier = nojs;
+  q.admit(request(2, nojs, log, 'page'), now);
+  gate.take(() => log.push('granted'), { rank: 2, tier: nojs, tierNow: () => senderTier, done() {} });
+  q.admit(request(0, nojs, log, 'login'), ++now); // the queue is full: the frame is pushed out
+  senderTier = tierFor(STANDING.checked, 3);
+  q.release(++now); // the login starts
+  for (let i = 0; i < 50 && q.queued === 0; i++) await sleep(20);
+  assert.equal(q.queued, 1, 'the frame asked again');
+  // A request with no token (tier 8) finds the queue full: it pushes the frame out only if the
+  // frame now waits at a flooder's tier — at the tier it was placed at, it would be refused itself.
+  q.admit(request(2, ANONYMOUS_TIER, log, 'anonymous'), ++now);
+  q.release(++now);
+  assert.deepEqual(log, ['start page', 'start login', 'start anonymous']);
+  q.release(++now); // nothing else waits: the frame goes when it asks again
+  for (let i = 0; i < 50 && !log.includes('granted'); i++) await sleep(20);
+  assert.deepEqual(log, ['start page', 'start login', 'start anonymous', 'granted']);
 });

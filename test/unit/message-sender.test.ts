@@ -73,3 +73,22 @@ test('message sender: a backlog behind a waiting message is open for its token w
   assert.equal(pace.level('rep:2', clock.now()), 0, 'taken back: two messages sent in the window, none open');
   assert.equal(pace.estimate('rep:2', clock.now()), 2, 'the backlog was never counted as sent');
 });
+
+test('message sender: a placed message tells its sender\'s tier now, as its token floods after it was placed', () => {
+  const clock = createManualClock(10_000);
+  const pace = createIdentityPace(() => params);
+  const sender = createMessageSender(handshake({ paceKey: 'nojs:1', baseTier: STANDING.checked, sourceKey: 'src:b' }), pace, clock)!;
+  const m = sender.start();
+  assert.equal(m.tier, tierFor(STANDING.checked, 0));
+  assert.equal(m.tierNow?.(), tierFor(STANDING.checked, 0), 'nothing changed yet');
+  // The same token's other tunnels fill up behind their messages.
+  sender.backlog(12);
+  assert.equal(m.tierNow?.(), tierFor(STANDING.checked, pace.level('nojs:1', clock.now())));
+  assert.ok(m.tierNow!() >= tierFor(STANDING.checked, 2), `tier now ${m.tierNow!()}`);
+  assert.equal(m.tier, tierFor(STANDING.checked, 0), 'the tier it was placed at is kept');
+  sender.backlog(0);
+  // Its source floods (requests without the token from the same address and agent).
+  for (let i = 0; i < 40; i++) { pace.hit('src:b', clock.now()); pace.done('src:b'); }
+  assert.equal(m.tierNow?.(), tierFor(STANDING.checked, pace.level('src:b', clock.now())), 'raised to its source\'s pace, as requests are');
+  m.done();
+});

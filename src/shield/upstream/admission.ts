@@ -101,6 +101,11 @@ export interface Waiter {
   readonly tier?: number;
   /** Whatever the queue's `retier` hook needs to judge this waiter again (the request context). */
   readonly subject?: unknown;
+  /**
+   * The waiter's tier now, for one that can tell it itself (a tunnel's message: its sender's pace
+   * now, message-admission.ts); read at the head instead of the `retier` hook, when there is one.
+   */
+  readonly tierNow?: () => number;
   /** Tunnel work — a WebSocket message or handshake — rather than a request (rule 6); its slot is released with `release(now, true)`. */
   readonly message?: boolean;
   enqueuedAt: number;
@@ -421,7 +426,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       heads[chosen] = (heads[chosen] as number) + 1;
       const from = chosen % TIERS;
       if (retier !== undefined) {
-        const t = Math.min(TIERS - 1, Math.max(0, retier(w)));
+        const t = Math.min(TIERS - 1, Math.max(0, w.tierNow?.() ?? retier(w)));
         if (GROUP_OF[from] === 1) {
           mintedHeads.add(now);
           if (GROUP_OF[t] !== 1) mintedFlooding.add(now);

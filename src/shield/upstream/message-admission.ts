@@ -36,8 +36,13 @@ import { WORST_TIER, type AdmissionQueue, type Waiter } from './admission.js';
 export interface MessagePlace {
   /** 0 = critical … 3 = low: the tunnel's route class. */
   readonly rank: number;
-  /** The sender's tier now: its standing and its pace, this message counted. */
+  /** The sender's tier when the message asked: its standing and its pace, this message counted. */
   readonly tier: number;
+  /**
+   * The sender's tier now: its pace may have climbed while the message waited (its tunnels' backlog,
+   * its requests). The queue reads it when the message reaches the head, as it re-reads a request's.
+   */
+  tierNow?(): number;
   /** The message was answered, or gave up its slot: it no longer counts as open in the pace. */
   done(): void;
 }
@@ -108,12 +113,15 @@ export function createMessageGate(queue: AdmissionQueue, now: () => number, late
       let cancelled = false;
       let retry: NodeJS.Timeout | undefined;
       let current: Waiter | undefined;
+      const tierNow = place.tierNow?.bind(place);
       const ask = (): void => {
         retry = undefined;
         if (cancelled) return;
         const w: Waiter = {
           rank: place.rank,
-          tier: place.tier,
+          // Asking again (pushed out), at the tier its sender has come to since, never a better one.
+          tier: tierNow === undefined ? place.tier : Math.max(place.tier, tierNow()),
+          ...(tierNow !== undefined ? { tierNow } : {}),
           message: true,
           enqueuedAt: now(),
           state: 'new',

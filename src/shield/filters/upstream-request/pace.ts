@@ -71,7 +71,14 @@ export function createMessageSender(ctx: RequestContext, pace: IdentityPace, tic
       const own = pace.hit(key, now);
       const level = withSourcePace(own, pace, source, now);
       let open = true;
-      return { rank, tier: tierFor(standing, level), done() { if (open) { open = false; pace.done(key); } } };
+      return {
+        rank,
+        tier: tierFor(standing, level),
+        // Read at the head of the queue: placed light before its token's flood showed (the bots'
+        // first messages, sent the moment their tunnels opened), it goes where that flood is now.
+        tierNow() { const t = ticker.now(); return tierFor(standing, withSourcePace(pace.level(key, t), pace, source, t)); },
+        done() { if (open) { open = false; pace.done(key); } },
+      };
     },
     // A backlog is load offered beyond what the tunnel is served: it waits for one message at a
     // time, so without it a flooding tunnel looks as light as a page — and open, it is read by
