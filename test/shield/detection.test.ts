@@ -31,7 +31,7 @@ async function forceAttack(adminUrl: string): Promise<void> {
  * A shield in front of an upstream with one slot, held by `/hold` until `release()`: what waits
  * behind it shows the admission queue's order (`seen`, method and path as the upstream got them).
  */
-async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage, res: ServerResponse) => boolean, detection: Record<string, unknown> = {}) {
+async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage, res: ServerResponse) => boolean, detection: Record<string, unknown> = {}, config: Record<string, unknown> = {}) {
   const gate: { release?: (() => void) | undefined } = {};
   const seen: string[] = [];
   const server = createServer((req, res) => {
@@ -46,6 +46,7 @@ async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage
   const shield = await startTestShield(t, `http://127.0.0.1:${port}`, {
     upstreams: { origin: { url: `http://127.0.0.1:${port}`, timeoutMs: 5_000, connections: 1 } },
     detection: { adaptiveConcurrency: false, ...detection },
+    ...config,
   });
   return {
     shield, seen,
@@ -497,6 +498,51 @@ test('a form submitted to a critical route without its page (its Referer never l
 test('behind a carrier NAT, a customer\'s page load backs only that customer\'s form post, not a bot\'s with the same address and agent (its own page-visit cookie)', async (t) => {
   assert.deepEqual(await submissionOrder(t, {}, true), ['customer', 'anon-bot', 'app', 'bot'],
     'keyed by address and agent alone, the customer\'s page would have backed the bot\'s post and it would have gone first');
+});
+
+test('behind a carrier NAT, a form page answered from the cache names its browser too: it backs that browser\'s post, not a bot\'s with the same address and agent', async (t) => {
+  const h = await startHoldingShield(t, undefined, {}, {
+    routes: [
+      { match: { path: '/pay/form' }, upstream: 'origin', class: 'critical', cache: { ttlS: 60 } },
+      { match: { path: '/pay/' }, upstream: 'origin', class: 'critical' },
+      { match: { path: '/' }, upstream: 'origin', class: 'normal' },
+    ],
+  });
+  const { shield, seen } = h;
+  const form = `${shield.url}/pay/form`;
+  const nat = h.agent('127.0.0.51');
+  const get = async (url: string, dispatcher: Agent, cookie?: string) => {
+    const r = await request(url, { headers: { ...BROWSER, ...(cookie ? { cookie } : {}) }, dispatcher });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
+    return r.headers;
+  };
+  await get(form, h.agent('127.0.0.60')); // someone elsewhere loads the form: it is stored
+  // The customer, without a cookie yet, gets the form from the cache — and a page-visit cookie with it.
+  const hit = await get(form, nat);
+  assert.equal(hit['x-rempart-cache'], 'HIT');
+  const pv = cookieOf(hit['set-cookie'], 'rempart_pv');
+  assert.ok(pv, 'a page-visit cookie with the cached page');
+  const customerRep = cookieOf((await get(`${shield.url}/news`, nat, pv))['set-cookie'], 'rempart_rep');
+  assert.ok(customerRep, 'a reputation in normal times');
+  const customer = `${customerRep}; ${pv}`;
+  // The bot: same address, same agent, a reputation and a page-visit cookie of its own — and the form's Referer.
+  const botHeaders = await get(`${shield.url}/other`, nat);
+  const bot = [cookieOf(botHeaders['set-cookie'], 'rempart_rep'), cookieOf(botHeaders['set-cookie'], 'rempart_pv')].join('; ');
+  const post = (who: string, cookie: string) => request(`${shield.url}/pay/confirm?who=${who}`, {
+    method: 'POST', body: 'ok=1', dispatcher: nat,
+    headers: { ...BROWSER, 'content-type': 'application/x-www-form-urlencoded', referer: form, origin: shield.url, cookie },
+  });
+  const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: h.agent('127.0.0.54') });
+  await h.held();
+  const bots = post('bot', bot);
+  await new Promise((r) => setTimeout(r, 50));
+  const customers = post('customer', customer);
+  await new Promise((r) => setTimeout(r, 50));
+  h.release();
+  for (const p of [held, bots, customers]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  assert.deepEqual(seen.filter((x) => x.startsWith('POST')).map((x) => x.replace('POST /pay/confirm?who=', '')), ['customer', 'bot'],
+    'keyed by address and agent, the cached page would have backed the bot\'s post and it would have gone first');
 });
 
 test('with detection.formPageTtlS 0 no submission is judged by its page', async (t) => {

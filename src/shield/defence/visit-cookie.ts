@@ -17,8 +17,10 @@ import { COOKIE_NAMES, readCookie, serializeCookie } from '../reputation/cookie.
  * on the first page answer, whatever the attack state, and only names the browser: it grants
  * nothing, so it needs no signature — an id a bot invents or drops names no page it loaded.
  *
- * A browser without the cookie (a page answered from the cache, a client that keeps no cookies)
- * is known by its source, as before: never stricter than the source alone.
+ * A browser without the cookie (a client that keeps no cookies) is known by its source, as before:
+ * never stricter than the source alone. A page from the cache gives the cookie too: given only with
+ * the origin's answers, a cached login page was its source's and backed every browser's post behind
+ * that address and agent.
  */
 
 /** Random bytes in a visit id (base64url: 16 characters). */
@@ -46,7 +48,7 @@ export const visitKeyOf = (id: string): string => `pv ${id}`;
 /**
  * Whose page load a request is (defence/page-visits.ts): the browser named by `visitId` (the
  * request's cookie, or the one its answer just set), else its source, address and agent — a
- * browser that was given no cookie (a page from the cache) or keeps none.
+ * browser that keeps no cookie.
  */
 export function visitorKey(visitId: string | undefined, clientKey: string, headers: IncomingHttpHeaders): string {
   return visitId !== undefined ? visitKeyOf(visitId) : sourceKeyOf(clientKey, clientBindingKey(headers['user-agent']));

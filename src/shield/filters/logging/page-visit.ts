@@ -13,8 +13,8 @@ import { readVisitId, visitorKey } from '../../defence/visit-cookie.js';
 export function createPageVisitFilter(visits: PageVisits, ticker: Clock): LoggingFilter {
   return named('page-visit', (ctx: RequestContext, o) => {
     if (o.aborted || !((o.status >= 200 && o.status < 300) || o.status === 304)) return;
-    // The page itself, not a challenge or a refusal answered in its place. A page from the cache did
-    // not pass the visit-cookie filter: its cookie is read here.
+    // The page itself, not a challenge or a refusal answered in its place. `visitId` is set for a
+    // page the origin or the cache answered; read here for anything else (the stale copy of a page).
     if (ctx.verdict !== undefined && ctx.verdict.kind !== 'allow' && ctx.verdict.kind !== 'cached') return;
     const h = ctx.req.headers;
     if (!isPageLoad(ctx.req.method, h)) return;

@@ -1,7 +1,7 @@
 import type { Clock } from '../../../core/clock.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 import { cacheKey, isCacheableRequest } from '../../cache/policy.js';
-import type { CacheStore } from '../../cache/store.js';
+import type { CachedResponse, CacheStore } from '../../cache/store.js';
 import type { Coalescer } from '../../cache/coalesce.js';
 import { onExchangeEnd, type RequestContext } from '../../context.js';
 import type { Verdict } from '../../verdict.js';
@@ -9,13 +9,16 @@ import type { Verdict } from '../../verdict.js';
 /**
  * For routes with a `cache` setting: computes the key (the route's stable id plus the listed query
  * parameters only, so cache-busting parameters hit the same entry) and answers fresh copies
- * without the upstream. Concurrent misses of one key wait for the first one's answer; only that
+ * without the upstream. `onHit` may add headers of the exchange's own to a copy (`ctx.res`: the
+ * page-visit cookie), never to what is stored. Concurrent misses of one key wait for the first one's answer; only that
  * wait makes the filter asynchronous.
  */
-export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer, clock: Clock): RequestFilter {
-  const hit = (key: string): Verdict | undefined => {
+export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer, clock: Clock, onHit?: (ctx: RequestContext, entry: CachedResponse) => void): RequestFilter {
+  const hit = (ctx: RequestContext, key: string): Verdict | undefined => {
     const entry = store.fresh(key, clock.now());
-    return entry ? { kind: 'cached', entry, state: 'HIT' } : undefined;
+    if (entry === undefined) return undefined;
+    onHit?.(ctx, entry);
+    return { kind: 'cached', entry, state: 'HIT' };
   };
   return named('cache', (ctx: RequestContext) => {
     const policy = ctx.route?.cache;
@@ -23,13 +26,13 @@ export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer,
     if (!policy || !ctx.route || !isCacheableRequest(method, ctx.req.headers)) return undefined;
     const key = cacheKey(method, ctx.route.id, ctx.target, policy);
     ctx.cacheKey = key;
-    const fresh = hit(key);
+    const fresh = hit(ctx, key);
     if (fresh) return fresh;
     if (coalescer.lead(key)) {
       onExchangeEnd(ctx, () => coalescer.done(key));
       return undefined;
     }
     // Not stored (personal, too large, failed): every waiter goes upstream at once, never one by one.
-    return coalescer.wait(key).then(() => hit(key));
+    return coalescer.wait(key).then(() => hit(ctx, key));
   });
 }

@@ -6,21 +6,36 @@ import { readVisitId, VISIT_ID_BYTES, visitCookie } from '../../defence/visit-co
 import { appendCookie, pooledRandomBytes } from './reputation-cookie.js';
 
 /**
- * A page the origin answers (2xx, 304) to a browser without a page-visit cookie gives it one, in
- * normal times and under attack alike: the page is then recorded as that browser's, and its form
- * posts are checked against its own page loads (defence/visit-cookie.ts). Runs after cache-store:
- * the cookie is never cached.
+ * Names the browser a page answer (2xx, 304) goes to: the page-visit id its cookie carries, or a
+ * new one. Returns the Set-Cookie line that gives the new one, if any; `ctx.visitId` is set either
+ * way for the page-visit logging filter.
  */
-export function createVisitCookieFilter(d: { randomBytes: RandomBytes }): UpstreamResponseFilter {
+export type VisitIdGiver = (ctx: RequestContext, status: number) => string | undefined;
+
+export function createVisitIdGiver(d: { randomBytes: RandomBytes }): VisitIdGiver {
   const randomBytes = pooledRandomBytes(d.randomBytes);
-  return named('visit-cookie', (ctx: RequestContext, res) => {
-    if (res.status < 200 || (res.status >= 300 && res.status !== 304)) return undefined;
+  return (ctx, status) => {
+    if (status < 200 || (status >= 300 && status !== 304)) return undefined;
     const h = ctx.req.headers;
     if (!isPageLoad(ctx.req.method, h)) return undefined;
     ctx.visitId = readVisitId(h.cookie);
     if (ctx.visitId !== undefined) return undefined;
     ctx.visitId = randomBytes(VISIT_ID_BYTES).toString('base64url');
-    appendCookie(res, visitCookie(ctx.visitId, ctx.conn.tls !== undefined));
+    return visitCookie(ctx.visitId, ctx.conn.tls !== undefined);
+  };
+}
+
+/**
+ * A page the origin answers (2xx, 304) to a browser without a page-visit cookie gives it one, in
+ * normal times and under attack alike: the page is then recorded as that browser's, and its form
+ * posts are checked against its own page loads (defence/visit-cookie.ts). Runs after cache-store:
+ * the cookie is never cached. A page answered from the cache gets one the same way (the cache
+ * lookup's `onHit`, runtime.ts).
+ */
+export function createVisitCookieFilter(give: VisitIdGiver): UpstreamResponseFilter {
+  return named('visit-cookie', (ctx: RequestContext, res) => {
+    const cookie = give(ctx, res.status);
+    if (cookie !== undefined) appendCookie(res, cookie);
     return undefined;
   });
 }
