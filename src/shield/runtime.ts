@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/schema.js';
 import type { BodyGuards } from './body-guard.js';
 import type { BodyBuffers } from './body/request-buffer.js';
-import type { CachedResponse, CacheStore } from './cache/store.js';
+import type { CacheStore } from './cache/store.js';
 import type { Coalescer } from './cache/coalesce.js';
 import { compileRoutes } from './routes.js';
 import { named, type LoggingFilter, type PhaseExtensions, type Phases, type RequestFilter, type UpstreamRequestFilter, type UpstreamResponseFilter, type FailureFilter } from './pipeline/phases.js';
@@ -25,7 +25,7 @@ import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from 
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
-import { createVisitCookieFilter, createVisitIdGiver } from './filters/upstream-response/visit-cookie.js';
+import { createVisitCookieFilter, createVisitIdGiver, visitCookieOnCacheHit } from './filters/upstream-response/visit-cookie.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
 import { createFailedAuthFilter } from './filters/upstream-response/failed-auth.js';
 import { createSessionIssueFilter } from './filters/upstream-response/session-issue.js';
@@ -200,11 +200,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   request.push(...(ext.request ?? []));
   // A page answered from the cache names its browser as one the origin answered does (page visits).
   const giveVisitId = det.enabled && det.formPageTtlS > 0 ? createVisitIdGiver({ randomBytes: shared.challenge.randomBytes }) : undefined;
-  const visitOnHit = giveVisitId === undefined ? undefined : (ctx: RequestContext, entry: CachedResponse): void => {
-    const cookie = giveVisitId(ctx, entry.status);
-    if (cookie !== undefined) ctx.res.appendHeader('set-cookie', cookie);
-  };
-  if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker, visitOnHit));
+  if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker, giveVisitId && visitCookieOnCacheHit(giveVisitId)));
 
   const limits = { ...config.listen.limits, memoryBytes: config.buffering.requestMemoryBytes };
   const upstreamRequest: UpstreamRequestFilter[] = [

@@ -162,7 +162,8 @@ test('tunnel: each message is placed once by the tunnel\'s sender, however often
   assert.deepEqual(log, ['start 1', 'done 1', 'start 2', 'done 2'], 'the waiting message\'s place is done too');
 });
 
-test('tunnel: what the client keeps sending while its message waits is read on and told to its sender as a backlog, one write at a time as a client sends; taken back as it goes and when the tunnel ends', async (t) => {
+/** A gate of an upstream that is always contended: every message asks, and waits until the test grants it. */
+function alwaysContended(): { gate: MessageGate; asks: Array<(release: () => void) => void> } {
   const asks: Array<(release: () => void) => void> = [];
   const gate: MessageGate = {
     contended: () => true,
@@ -170,6 +171,11 @@ test('tunnel: what the client keeps sending while its message waits is read on a
     holdMs: () => 10_000,
     answerAfterMs: () => 0,
   };
+  return { gate, asks };
+}
+
+test('tunnel: what the client keeps sending while its message waits is read on and told to its sender as a backlog, one write at a time as a client sends; taken back as it goes and when the tunnel ends', async (t) => {
+  const { gate, asks } = alwaysContended();
   const told: number[] = [];
   const sender: MessageSender = { start() { return { rank: 2, tier: 0, done() {} }; }, backlog(n) { told.push(n); } };
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
@@ -199,14 +205,8 @@ test('tunnel: what the client keeps sending while its message waits is read on a
   assert.equal(told.at(-1), 0, 'the tunnel ended: its backlog is taken back');
 });
 
-test('tunnel: past the read bound while a message waits, reading pauses (TCP pushes back) and the rest stays unread; it reads on once the message goes', async (t) => {
-  const asks: Array<(release: () => void) => void> = [];
-  const gate: MessageGate = {
-    contended: () => true,
-    take: (granted) => { asks.push(granted); return () => undefined; },
-    holdMs: () => 10_000,
-    answerAfterMs: () => 0,
-  };
+test('tunnel: past the read bound while a message waits, reading pauses (TCP pushes back) and the rest stays unread; the next message still waits for its turn', async (t) => {
+  const { gate, asks } = alwaysContended();
   const tunnels = createTunnels({ idleTimeoutMs: 60_000, maxPerClient: 0, maxTotal: 0 }, { messageGate: () => gate });
   const [browser, shieldClientSide] = await pair(t);
   const [shieldUpstreamSide, origin] = await pair(t);

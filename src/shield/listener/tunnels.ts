@@ -416,7 +416,7 @@ export function createTunnels(initial: TunnelLimits, opts: {
       let cancelTake: (() => void) | undefined;
       // A slot came for the message waiting at the gate: it goes at the relay's next ask.
       let ready = false;
-      // Messages read behind the one at the gate, as last told to the sender.
+      // Messages read behind the one at the gate, as last told to the sender (told only as it changes).
       let behind = 0;
       // The message at the gate was counted as waiting (once, however many times it is turned back).
       let waited = false;

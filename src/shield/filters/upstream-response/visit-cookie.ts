@@ -1,4 +1,5 @@
 import { named, type UpstreamResponseFilter } from '../../pipeline/phases.js';
+import type { CachedResponse } from '../../cache/store.js';
 import type { RequestContext } from '../../context.js';
 import type { RandomBytes } from '../../reputation/token.js';
 import { isPageLoad } from '../../defence/page-visits.js';
@@ -29,8 +30,8 @@ export function createVisitIdGiver(d: { randomBytes: RandomBytes }): VisitIdGive
  * A page the origin answers (2xx, 304) to a browser without a page-visit cookie gives it one, in
  * normal times and under attack alike: the page is then recorded as that browser's, and its form
  * posts are checked against its own page loads (defence/visit-cookie.ts). Runs after cache-store:
- * the cookie is never cached. A page answered from the cache gets one the same way (the cache
- * lookup's `onHit`, runtime.ts).
+ * the cookie is never cached. A page answered from the cache gets one the same way
+ * (`visitCookieOnCacheHit`).
  */
 export function createVisitCookieFilter(give: VisitIdGiver): UpstreamResponseFilter {
   return named('visit-cookie', (ctx: RequestContext, res) => {
@@ -38,4 +39,15 @@ export function createVisitCookieFilter(give: VisitIdGiver): UpstreamResponseFil
     if (cookie !== undefined) appendCookie(res, cookie);
     return undefined;
   });
+}
+
+/**
+ * The same for a page answered from the cache (the cache lookup's `onHit`): the cookie goes on
+ * this exchange's answer, never on the stored copy (which holds no Set-Cookie: cache/policy.ts).
+ */
+export function visitCookieOnCacheHit(give: VisitIdGiver): (ctx: RequestContext, entry: CachedResponse) => void {
+  return (ctx, entry) => {
+    const cookie = give(ctx, entry.status);
+    if (cookie !== undefined) ctx.res.appendHeader('set-cookie', cookie);
+  };
 }
