@@ -6,6 +6,7 @@ import { runDrill, type DrillProgress } from '../drill/run.js';
 import { getScenario, SCENARIOS } from '../drill/scenarios.js';
 import { BENCH_LAYOUTS, DEFAULT_BENCH_SCENARIOS, type BenchLayout } from '../drill/bench/layouts.js';
 import type { AddressLayout } from '../drill/addresses.js';
+import { parseOriginShape, type OriginShape } from '../drill/bench/origin-shape.js';
 import { ACCOUNT_DATA } from '../drill/users.js';
 
 const benchLayoutArg = (v: string): BenchLayout => {
@@ -141,8 +142,9 @@ export function registerDrillCommands(program: Command): void {
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')
     .option('--page-requests <n>', 'requests the banking account page\'s script sends at once for its data, as a browser does (default 0: a page is one request)', pageRequests)
+    .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -163,12 +165,21 @@ export function registerDrillCommands(program: Command): void {
           durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}),
-          ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), params,
+          ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), ...(o.origin !== undefined ? { origin: o.origin } : {}), params,
         });
       } finally {
         sig.dispose();
       }
     });
+}
+
+/** `--origin workers=N,serviceMs=N[,queue=N]` over the bench's origin, checked as it is parsed. */
+function originShapeArg(text: string): Partial<OriginShape> {
+  try {
+    return parseOriginShape(text);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--origin: /, ''));
+  }
 }
 
 const BENCH_PARAM = /^([a-z0-9-]+)\.([A-Za-z0-9]+)=(-?[0-9.]+)$/;

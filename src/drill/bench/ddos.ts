@@ -17,6 +17,7 @@ import { getScenario } from '../scenarios.js';
 import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
 import { benchSecret, knownCustomerCookie } from './known-customers.js';
 import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
+import { originCapacity, type OriginShape } from './origin-shape.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -28,7 +29,7 @@ const root = join(here, '..', '..', '..');
  */
 export const BENCH_ORIGIN = { maxInFlight: 2, maxQueue: 64, serviceMs: 40, approveAfterS: 1, largeAssetBytes: 16 * 1024 * 1024 } as const;
 /** Origin capacity on its cheapest dynamic route (tracking lookup), requests/s. */
-export const BENCH_CAPACITY = BENCH_ORIGIN.maxInFlight / (BENCH_ORIGIN.serviceMs / 1000);
+export const BENCH_CAPACITY = originCapacity(BENCH_ORIGIN);
 
 /** Attack parameters of the bench, per scenario (each at least 10x BENCH_CAPACITY where it is a rate). */
 // Sources x connections >= 3,000: enough concurrency to keep offering 600 req/s to a target that
@@ -138,6 +139,8 @@ export interface DdosBenchOptions {
   knownCustomers?: boolean;
   /** Requests the account page's script sends at once for its data (users.ts `pageRequests`); default 0. */
   pageRequests?: number;
+  /** Another origin than BENCH_ORIGIN (workers, queue, service time): see origin-shape.ts. */
+  origin?: Partial<OriginShape>;
   log?(line: string): void;
 }
 
@@ -280,7 +283,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const knownCookie = secret !== undefined ? knownCustomerCookie(secret) : undefined;
   // The failover run's two servers share their application state (signed sessions and payment ids,
   // as servers on one database would), so a customer whose server dies can go on on the other.
-  const originOpts = kill !== undefined ? { ...BENCH_ORIGIN, stateSecret: randomBytes(16).toString('hex') } : BENCH_ORIGIN;
+  const shape = { ...BENCH_ORIGIN, ...o.origin };
+  const capacity = originCapacity(shape);
+  if (600 / capacity < 10) log(`warning: the origin's capacity (${capacity.toFixed(0)} lookups/s) makes the bench's 600 req/s floods ${(600 / capacity).toFixed(1)}× it, under the 10× the issue asks`);
+  const originOpts = kill !== undefined ? { ...shape, stateSecret: randomBytes(16).toString('hex') } : shape;
   let origin = await spawnServer('origin', originOpts);
   const originPort = Number(new URL(origin.url).port);
   // The failover run's second server survives every cell: origin figures are its own.
@@ -320,7 +326,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const cells: BenchCell[] = [];
   // Written after every cell as well as at the end, so a run that dies keeps what it measured.
   const writeJson = (complete: boolean): void => {
-    if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: BENCH_ORIGIN, complete, cells }, null, 1));
+    if (o.json) writeFileSync(o.json, JSON.stringify({ options: { ...o, signal: undefined }, origin: shape, complete, cells }, null, 1));
   };
   try {
     const total = o.scenarios.length * targets.length;
@@ -391,8 +397,10 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   const lines: string[] = [];
   const cmd = `npx tsx src/cli/main.ts ${(o.argv ?? ['bench', 'ddos']).join(' ')}`;
   lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
-  lines.push(`Origin (src/demo/origin, own process): ${BENCH_ORIGIN.maxInFlight} workers, queue ${BENCH_ORIGIN.maxQueue}, ${BENCH_ORIGIN.serviceMs} ms per lookup ` +
-    `→ capacity ${BENCH_CAPACITY} req/s on its cheapest route (search ${BENCH_CAPACITY / 2}/s, login ${(BENCH_CAPACITY / 3).toFixed(0)}/s). ` +
+  const shape = { ...BENCH_ORIGIN, ...o.origin };
+  const capacity = originCapacity(shape);
+  lines.push(`Origin (src/demo/origin, own process${o.origin ? ', **not the bench\'s default** (`--origin`)' : ''}): ${shape.maxInFlight} workers, queue ${shape.maxQueue}, ${shape.serviceMs} ms per lookup ` +
+    `→ capacity ${Number(capacity.toFixed(1))} req/s on its cheapest route (search ${Number((capacity / 2).toFixed(1))}/s, login ${(capacity / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
@@ -445,7 +453,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     'checkouts: payment authorizations created and polled to approval / payment sessions begun (whole run); ' +
     'p99 per class over ended attempts, failures included, critical also as a multiple of the same target\'s no-attack p99 ' +
     '(— = no attempt of that class started during the attack). Attack sent/s is what was written to sockets, never the rate asked ' +
-    `(capacity ×${(600 / BENCH_CAPACITY).toFixed(0)} at 600 req/s); for the slow attacks, the peak of connections held (for connect-flood, connections opened per second). Attack → origin: requests from attacker ` +
+    `(capacity ×${(600 / capacity).toFixed(0)} at 600 req/s); for the slow attacks, the peak of connections held (for connect-flood, connections opened per second). Attack → origin: requests from attacker ` +
     'addresses the origin served or rejected (it counts per client address, through X-Forwarded-For).');
   const warnings = cells.flatMap((c) => (c.report?.generator.warnings ?? []).map((w) => `- ${c.scenario} × ${c.target}: ${w}`));
   if (warnings.length) lines.push('', 'Generator and measurement warnings:', ...warnings);
