@@ -93,3 +93,48 @@ test('a slower upstream (higher latency at every load) keeps its capacity: the n
   assert.ok(limit.noLoadRttMs >= 55, `no-load ${limit.noLoadRttMs}`);
 });
 
+
+test('a kind\'s first sample only sets its no-load RTT: a stream of new kinds does not read as an idle upstream', () => {
+  // Two samples in three are of kinds never seen before (article slugs, a flood of random paths),
+  // queued like every other: counted at "ratio 1" they would hide the queueing the rest shows.
+  const random = createPrng(5);
+  const limit = createConcurrencyLimit({ initial: 100, max: 1000, maxKinds: 100_000 }); // a bound wide enough to hold them all
+  const capacity = 20;
+  let now = 0;
+  let fresh = 0;
+  for (let r = 0; r < 400; r++) {
+    const inFlight = limit.limit;
+    const rtt = 20 * Math.max(1, inFlight / capacity);
+    for (let i = 0; i < inFlight; i++) {
+      const kind = i % 3 === 0 ? 'page' : `slug-${fresh++}`;
+      limit.onSample({ rttMs: rtt * (1 + (random() - 0.5) * 0.1), inFlight, kind }, now + (i * rtt) / inFlight);
+    }
+    now += rtt;
+  }
+  assert.ok(Math.abs(limit.estimate - capacity) <= 0.25 * capacity, `limit ${limit.estimate.toFixed(1)} for a capacity of ${capacity}`);
+});
+
+test('past the bound a new kind waits for a place, never pooled: a long tail of kinds does not read as queueing', () => {
+  // Three frequent kinds and a tail of 50 rarer ones of varied cost, 8 kinds at most. A pool
+  // shared by the kinds past the bound would hold the least RTT of the whole tail, and its costlier
+  // kinds would read as queueing: the limit would sink under the capacity of an idle upstream.
+  const frequent = [['page', 10], ['search', 20], ['login', 40]] as const;
+  const random = createPrng(3);
+  const limit = createConcurrencyLimit({ initial: 10, max: 2000, maxKinds: 8 });
+  const capacity = 60;
+  let now = 0;
+  for (let r = 0; r < 800; r++) {
+    const inFlight = limit.limit;
+    for (let i = 0; i < inFlight; i++) {
+      const tail = Math.floor(random() * 50);
+      const [kind, base] = random() < 0.7 ? frequent[Math.floor(random() * 3)]! : [`tail-${tail}`, 10 + (tail % 5) * 15] as const;
+      limit.onSample({ rttMs: base * Math.max(1, inFlight / capacity) * (1 + (random() - 0.5) * 0.1), inFlight, kind }, now + (i * 20) / inFlight);
+    }
+    now += 20;
+  }
+  assert.ok(Math.abs(limit.estimate - capacity) <= 0.25 * capacity, `limit ${limit.estimate.toFixed(1)} for a capacity of ${capacity}`);
+  // A new kind's first sample, however slow, is its no-load RTT: the limit does not move.
+  const before = limit.estimate;
+  limit.onSample({ rttMs: 500, inFlight: limit.limit, kind: 'report' }, now);
+  assert.equal(limit.estimate, before);
+});

@@ -41,7 +41,7 @@ export interface ConcurrencyLimitParams {
   readonly backoff: number;
   /** The no-load RTT is the least RTT of the last one or two windows of this length (10 s). */
   readonly noLoadWindowMs: number;
-  /** Kinds with their own no-load RTT; later kinds share one. Default 256. */
+  /** Kinds with their own no-load RTT; a new kind past it is not judged until one frees its place. Default 256. */
   readonly maxKinds: number;
   /** Every this often the limit is halved for two round trips to re-measure the no-load RTT. */
   readonly probeEveryMs: number;
@@ -116,16 +116,32 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     }
     if (!(rtt > 0 && Number.isFinite(rtt))) return exposed(now);
     if (now - windowStart >= p.noLoadWindowMs) {
-      for (const m of kinds.values()) { m.previous = m.current; m.current = Infinity; }
+      // A kind not seen in the window that ends would have no no-load RTT left: it gives up its place.
+      for (const [k, m] of kinds) {
+        if (m.current === Infinity) kinds.delete(k);
+        else { m.previous = m.current; m.current = Infinity; }
+      }
       windowStart = now;
     }
     const kind = sample.kind ?? '';
-    let m = kinds.get(kind) ?? kinds.get('*');
+    // Past the bound a new kind is not judged until a place frees (a kind unseen for a whole
+    // window gives its place up). Pooled, the kinds past the bound would share the least RTT of
+    // all of them and every costlier one would read as queueing (the limit sinks to its floor);
+    // evicting the least recently seen instead re-learns a kind's no-load RTT from samples that
+    // queued, over and over in a long tail of kinds, and each one read as an idle upstream (the
+    // limit ran away to its ceiling): both measured in test/unit/detect-admission.test.ts.
+    let m = kinds.get(kind);
     if (m === undefined) {
+      if (kinds.size >= p.maxKinds) return exposed(now);
       m = { current: Infinity, previous: Infinity };
-      kinds.set(kinds.size < p.maxKinds - 1 ? kind : '*', m);
+      kinds.set(kind, m);
     }
+    // A kind's first sample is its own no-load RTT by definition: it says nothing about queueing,
+    // and counted as "ratio 1" a stream of new kinds (slugs, a flood of random paths) would read
+    // as an idle upstream and grow the limit. It only sets the kind's RTT.
+    const first = m.current === Infinity && m.previous === Infinity;
     if (rtt < m.current) m.current = rtt;
+    if (first) return exposed(now);
     noLoad = Math.min(m.current, m.previous);
     smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.

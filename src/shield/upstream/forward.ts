@@ -11,6 +11,7 @@ import type { Verdict } from '../verdict.js';
 import { queueTier } from './queue-tier.js';
 import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
+import { latencyKind } from './latency-kind.js';
 import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 import type { ServerHealth } from './health/monitor.js';
@@ -193,7 +194,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
     if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
-    deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, statusCode === 503, ctx.route?.id ?? '');
+    deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, statusCode === 503, latencyKind(ctx));
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
@@ -262,7 +263,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (ctx.upstreamMs === undefined) {
       ctx.upstreamMs = performance.now() - this.t0;
-      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, true, ctx.route?.id ?? '');
+      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, true, latencyKind(ctx));
     }
     if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
     // A body guard verdict (slow POST, too large) travels through undici as the body's error.
