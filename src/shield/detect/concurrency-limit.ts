@@ -2,8 +2,8 @@
  * Adaptive concurrency limit per upstream, discovering capacity from latency in the manner of
  * TCP Vegas and Netflix concurrency-limits' Gradient2: while the smoothed ratio of RTT to no-load
  * RTT (per kind of request) stays near 1 the limit grows by about √limit per round trip; when it
- * rises past a tolerance the limit is pulled toward limit / ratio (by Little's law, what the
- * upstream completes without queueing); a drop or timeout backs off multiplicatively.
+ * rises past a tolerance the limit steps to limit / ratio (by Little's law, what the upstream
+ * completes without queueing), once a round trip; a drop or timeout backs off multiplicatively.
  *
  * A limit that starts (or drifts) above capacity sees a steady RTT of noLoad × limit / capacity and
  * cannot tell it from a slow upstream, so, like BBR's ProbeRTT, the limit is halved for two round
@@ -34,9 +34,10 @@ export interface ConcurrencyLimitParams {
   readonly growTolerance: number;
   /** Shrink once smoothed RTT > noLoad × (1 + shrinkTolerance). Default 0.2. */
   readonly shrinkTolerance: number;
-  /** Weight of each sample in the smoothed RTT (0.1) and of each shrink step (0.1). */
+  /** Weight of each sample in the smoothed RTT (0.1). */
   readonly rttSmoothing: number;
-  readonly shrinkSmoothing: number;
+  /** Least factor one shrink step may apply (0.5): a step per round trip, at most halving. */
+  readonly shrinkFloor: number;
   /** Multiplier on a drop. Default 0.9. */
   readonly backoff: number;
   /** The no-load RTT is the least RTT of the last one or two windows of this length (10 s). */
@@ -50,7 +51,7 @@ export interface ConcurrencyLimitParams {
 /** Defaults: start at 20, between 4 and 1000. */
 export const DEFAULT_LIMIT_PARAMS: ConcurrencyLimitParams = Object.freeze({
   initial: 20, min: 4, max: 1000, growTolerance: 0.1, shrinkTolerance: 0.2, rttSmoothing: 0.1,
-  shrinkSmoothing: 0.1, backoff: 0.9, noLoadWindowMs: 10_000, maxKinds: 256, probeEveryMs: 5_000,
+  shrinkFloor: 0.5, backoff: 0.9, noLoadWindowMs: 10_000, maxKinds: 256, probeEveryMs: 5_000,
 });
 
 /** An adaptive limit: feed it samples, read `limit` (whole requests) before admitting. */
@@ -84,6 +85,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   let smoothed = 0;
   let ratioSmoothed = 0;
   let lastDrop = -Infinity;
+  let shrinkHoldUntil = -Infinity;
   let nextProbeAt: number | undefined;
   let probeUntil = -Infinity;
   const exposed = (now: number): number => Math.floor(now < probeUntil ? Math.max(p.min, limit / 2) : limit);
@@ -146,11 +148,21 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
     const sampleRatio = rtt / noLoad;
+    // A probe's samples are there to find the no-load RTT (above); at half the limit they would
+    // read as room to grow once the probe ends, while the smoothed ratio still holds them.
+    if (now < probeUntil) return exposed(now);
     ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
     const ratio = ratioSmoothed;
     if (ratio > 1 + p.shrinkTolerance) {
-      const target = (limit * (1 + p.growTolerance)) / ratio;
-      limit = Math.max(p.min, limit + p.shrinkSmoothing * (target - limit));
+      // One step per round trip, to what the upstream completes without queueing (Little's law),
+      // then nothing until the samples sent under the new limit come back (this one's RTT): the
+      // ones still arriving were sent under the old limit and queued behind its excess. A step
+      // per sample compounded over a round trip: a limit of 20 over an 8-worker origin fell to
+      // the floor of 4 within a second of a flash crowd (thirty-fifth session).
+      if (now >= shrinkHoldUntil) {
+        limit = Math.max(p.min, limit * Math.max(p.shrinkFloor, (1 + p.growTolerance) / ratio));
+        shrinkHoldUntil = now + rtt;
+      }
     } else if (ratio <= 1 + p.growTolerance && sample.inFlight >= limit / 2) {
       // Only grow when the limit is used: an idle upstream tells nothing about its capacity.
       limit = Math.min(p.max, limit + 1 / Math.sqrt(limit)); // ≈ √limit per round trip of `limit` samples
