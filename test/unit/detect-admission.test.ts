@@ -138,3 +138,44 @@ test('past the bound a new kind waits for a place, never pooled: a long tail of 
   limit.onSample({ rttMs: 500, inFlight: limit.limit, kind: 'report' }, now);
   assert.equal(limit.estimate, before);
 });
+
+/**
+ * A FIFO origin of `workers` workers at `serviceMs` a request, always more demand than the limit
+ * admits: requests past the workers queue at the origin, so answers sent under an old, higher
+ * limit come back late, as they do from a real upstream. Returns the limit after each answer.
+ */
+function fifoOrigin(workers: number, serviceMs: number, initial: number, answers: number): number[] {
+  const limit = createConcurrencyLimit({ initial, max: 1000 });
+  const free = Array.from({ length: workers }, () => 0); // when each worker is next free
+  const inFlight: number[] = []; // completion times, in sending order (FIFO)
+  let now = 0;
+  const trace: number[] = [];
+  const send = (): void => {
+    const w = free.indexOf(Math.min(...free));
+    const done = Math.max(now, free[w]!) + serviceMs;
+    free[w] = done;
+    inFlight.push(done);
+  };
+  const sent: Array<{ at: number; inFlight: number }> = [];
+  for (let n = 0; n < answers; n++) {
+    while (inFlight.length < limit.limit) { send(); sent.push({ at: now, inFlight: inFlight.length }); }
+    inFlight.sort((a, b) => a - b);
+    now = inFlight.shift()!;
+    const s = sent.shift()!;
+    limit.onSample({ rttMs: now - s.at, inFlight: s.inFlight }, now);
+    trace.push(limit.estimate); // not the limit exposed: a probe halves that for two round trips by design
+  }
+  return trace;
+}
+
+test('a limit above an origin\'s capacity steps down to it without falling to the floor', () => {
+  // 8 workers at 160 ms from a limit of 20: the excess queues at the origin, and its answers come
+  // back for a while after the first step down. Judged per answer, each of them stepped the limit
+  // down again: it fell to the floor of 4 within a second (half the origin idle).
+  const trace = fifoOrigin(8, 160, 20, 2000);
+  const settled = trace.slice(100);
+  assert.ok(Math.min(...settled) >= 6, `fell to ${Math.min(...settled)}`);
+  const tail = trace.slice(-500);
+  const mean = tail.reduce((a, b) => a + b, 0) / tail.length;
+  assert.ok(mean >= 7 && mean <= 11, `settled at ${mean.toFixed(1)} for 8 workers`);
+});

@@ -1,9 +1,10 @@
 /**
  * Adaptive concurrency limit per upstream, discovering capacity from latency in the manner of
- * TCP Vegas and Netflix concurrency-limits' Gradient2: while the smoothed ratio of RTT to no-load
- * RTT (per kind of request) stays near 1 the limit grows by about √limit per round trip; when it
- * rises past a tolerance the limit steps to limit / ratio (by Little's law, what the upstream
- * completes without queueing), once a round trip; a drop or timeout backs off multiplicatively.
+ * TCP Vegas and Netflix concurrency-limits' Gradient2, judged once a round trip (a limit's worth
+ * of answers sent under the limit in force): while their mean ratio of RTT to no-load RTT (per kind
+ * of request) stays near 1 the limit grows by half √limit; past a tolerance it steps down to what
+ * those answers say the upstream completes without queueing (Little's law: in flight when sent /
+ * ratio); a drop or timeout backs off multiplicatively.
  *
  * A limit that starts (or drifts) above capacity sees a steady RTT of noLoad × limit / capacity and
  * cannot tell it from a slow upstream, so, like BBR's ProbeRTT, the limit is halved for two round
@@ -14,7 +15,7 @@
 /** One completed (or dropped) upstream request. */
 export interface LimitSample {
   readonly rttMs: number;
-  /** Requests in flight when this one was sent or finished. */
+  /** Requests in flight when this one was sent, itself included. */
   readonly inFlight: number;
   /** Timed out, refused or answered 503 by the upstream. */
   readonly dropped?: boolean;
@@ -85,7 +86,13 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   let smoothed = 0;
   let ratioSmoothed = 0;
   let lastDrop = -Infinity;
-  let shrinkHoldUntil = -Infinity;
+  let changedAt = -Infinity;
+  // The ratios of the samples judged since the window began: a step down is judged on their mean.
+  let windowSum = 0;
+  let windowCount = 0;
+  let windowUsed = 0;
+  // And what each says the upstream completes without queueing: in flight when sent / its ratio.
+  let windowCapacity = 0;
   let nextProbeAt: number | undefined;
   let probeUntil = -Infinity;
   const exposed = (now: number): number => Math.floor(now < probeUntil ? Math.max(p.min, limit / 2) : limit);
@@ -110,6 +117,9 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     if (now >= nextProbeAt) {
       probeUntil = now + 2 * (smoothed > 0 ? smoothed : rtt);
       nextProbeAt = now + p.probeEveryMs;
+      // Answers sent at half the limit show no queueing, by design: none of them is judged.
+      changedAt = probeUntil;
+      windowSum = windowCapacity = windowCount = windowUsed = 0;
     }
     if (sample.dropped) {
       // One back-off per round trip: a burst of timeouts is one congestion event (RFC 5681 §3.1).
@@ -148,24 +158,38 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
     const sampleRatio = rtt / noLoad;
-    // A probe's samples are there to find the no-load RTT (above); at half the limit they would
-    // read as room to grow once the probe ends, while the smoothed ratio still holds them.
-    if (now < probeUntil) return exposed(now);
+    // Sent before the limit last changed: it tells of the limit before (an answer sent before a
+    // step down queued behind the excess the step corrects, and would step it down again).
+    if (now - rtt < changedAt) return exposed(now);
     ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
-    const ratio = ratioSmoothed;
-    if (ratio > 1 + p.shrinkTolerance) {
-      // One step per round trip, to what the upstream completes without queueing (Little's law),
-      // then nothing until the samples sent under the new limit come back (this one's RTT): the
-      // ones still arriving were sent under the old limit and queued behind its excess. A step
-      // per sample compounded over a round trip: a limit of 20 over an 8-worker origin fell to
-      // the floor of 4 within a second of a flash crowd (thirty-fifth session).
-      if (now >= shrinkHoldUntil) {
-        limit = Math.max(p.min, limit * Math.max(p.shrinkFloor, (1 + p.growTolerance) / ratio));
-        shrinkHoldUntil = now + rtt;
-      }
-    } else if (ratio <= 1 + p.growTolerance && sample.inFlight >= limit / 2) {
+    windowSum += sampleRatio;
+    windowCapacity += sample.inFlight / sampleRatio;
+    if (sample.inFlight >= limit / 2) windowUsed++;
+    if (++windowCount < Math.max(1, Math.round(limit))) return exposed(now);
+    // Judged once per round trip — a limit's worth of answers sent under the limit in force — on
+    // their mean: a step down to what the upstream completes without queueing, or a step up of
+    // half √limit. Judged per answer (until the thirty-fifth session), steps compounded over a
+    // round trip, and the answers still coming back from under an old limit stepped it down again
+    // for what the first step corrected: a limit of 20 over an 8-worker origin fell to the floor
+    // of 4 within a second of a flash crowd (test/unit/detect-admission.test.ts, the FIFO origin).
+    // Half a round trip is not enough: its answers are the cohort's first, those that did not
+    // queue, and the limit grew on them past capacity.
+    const mean = windowSum / windowCount;
+    const capacity = windowCapacity / windowCount;
+    const used = windowUsed * 2 >= windowCount;
+    windowSum = 0;
+    windowCapacity = 0;
+    windowCount = 0;
+    windowUsed = 0;
+    if (mean > 1 + p.shrinkTolerance) {
+      // Little's law on what was in flight when each was sent, not on the limit now: answers
+      // sent just after a step still queued behind the excess of the limit before it.
+      limit = Math.max(p.min, limit * p.shrinkFloor, Math.min(limit, capacity * (1 + p.growTolerance)));
+      changedAt = now;
+    } else if (mean <= 1 + p.growTolerance && used) {
       // Only grow when the limit is used: an idle upstream tells nothing about its capacity.
-      limit = Math.min(p.max, limit + 1 / Math.sqrt(limit)); // ≈ √limit per round trip of `limit` samples
+      limit = Math.min(p.max, limit + Math.sqrt(limit) / 2);
+      changedAt = now;
     }
     return exposed(now);
   }

@@ -159,7 +159,12 @@ class Attempt implements Dispatcher.DispatchHandler {
   /** The response head arrived: too late to try another server. */
   started = false;
 
-  constructor(readonly ex: Exchange, readonly server: ServerHealth, readonly retry: boolean) {}
+  /** Requests in flight at the upstream when this one was sent, itself included (the adaptive limit's Little's law). */
+  readonly inFlightAtSend: number;
+
+  constructor(readonly ex: Exchange, readonly server: ServerHealth, readonly retry: boolean) {
+    this.inFlightAtSend = ex.queue.inFlight;
+  }
 
   release(): void {
     if (this.released) return;
@@ -194,7 +199,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
     if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
-    deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, statusCode === 503, latencyKind(ctx));
+    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, latencyKind(ctx));
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
@@ -263,7 +268,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (ctx.upstreamMs === undefined) {
       ctx.upstreamMs = performance.now() - this.t0;
-      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, ex.queue.inFlight, true, latencyKind(ctx));
+      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, latencyKind(ctx));
     }
     if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
     // A body guard verdict (slow POST, too large) travels through undici as the body's error.
