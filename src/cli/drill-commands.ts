@@ -142,7 +142,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')
     .option('--page-requests <n>', 'requests the banking account page\'s script sends at once for its data, as a browser does (default 0: a page is one request)', pageRequests)
-    .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N] — the same matrix against another application', originShapeArg)
+    .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N][,spreadPct=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
     .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');

@@ -66,3 +66,20 @@ test('demo origin: a live handshake is authorised on the same workers as pages �
   assert.equal(origin.stats().served.live, 1, 'the handshake was looked up before the 101');
   ws.close();
 });
+
+test('demo origin: with a service-time spread, lookups at no load take from (1 − spread) to (1 + spread) times the mean; a spread out of range is refused', async (t) => {
+  await assert.rejects(startOrigin({ serviceSpread: 0.95 }), /serviceSpread must be from 0 to 0\.9, got 0\.95/);
+  const origin = await startOrigin({ maxInFlight: 4, serviceMs: 60, serviceSpread: 0.9 });
+  t.after(() => origin.close());
+  const took: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = performance.now();
+    const r = await fetch(`${origin.url}/track/XY${i}`);
+    await r.arrayBuffer();
+    took.push(performance.now() - t0);
+  }
+  // 6–114 ms a lookup: a timer never fires early, so none under 6 ms; forty draws all above 0.6 of
+  // the mean (36 ms) would be a chance of 0.72^40 (about 2 in a million) with the spread working.
+  assert.ok(Math.min(...took) >= 6, `fastest ${Math.min(...took).toFixed(1)} ms`);
+  assert.ok(Math.min(...took) < 36, `fastest ${Math.min(...took).toFixed(1)} ms: no spread`);
+});

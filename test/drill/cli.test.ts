@@ -61,7 +61,7 @@ test('`rempart bench ddos --param` rejects a malformed pair, a scenario not in t
     [['--scenarios', 'browse-then-flood', '--param', 'browse-then-flood.sourcez=3'], /has no parameter "sourcez" \(it has: rate, sources/],
     [['--page-requests', '13'], /page requests must be at most 12 \(the account page's data: accounts, transactions/],
     [['--page-requests', '-1'], /page requests must be a whole number >= 0/],
-    [['--origin', 'workerz=8'], /unknown key "workerz" \(known: workers, queue, serviceMs\)/],
+    [['--origin', 'workerz=8'], /unknown key "workerz" \(known: workers, queue, serviceMs, spreadPct\)/],
     [['--origin', 'workers=0'], /workers must be an integer from 1 to 1024, got "0"/],
   ];
   for (const [args, message] of cases) {

@@ -17,6 +17,13 @@ export interface OriginOptions {
   maxQueue?: number;
   /** Base service time of a tracking lookup, ms; search costs 2x, login 3x, static 0.2x. */
   serviceMs?: number;
+  /**
+   * How much each request's service time varies around its mean, 0–0.9 (default 0: every lookup
+   * takes exactly `serviceMs`): uniform between (1 − spread) and (1 + spread) times it. A real
+   * application's latency varies at no load (a cache hit, a cold row); a shield that judges
+   * queueing from latency must not read that variation as load.
+   */
+  serviceSpread?: number;
   /** Seconds after creation at which a payment authorization is approved by the (simulated) app. */
   approveAfterS?: number;
   /**
@@ -132,6 +139,9 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
   const maxInFlight = opts.maxInFlight ?? 64;
   const maxQueue = opts.maxQueue ?? 256;
   const serviceMs = opts.serviceMs ?? 10;
+  const spread = opts.serviceSpread ?? 0;
+  if (!(spread >= 0 && spread <= 0.9)) throw new RangeError(`serviceSpread must be from 0 to 0.9, got ${spread}`);
+  const serviceTime = (cost: number): number => serviceMs * cost * (spread === 0 ? 1 : 1 - spread + 2 * spread * Math.random());
   const approveAfterMs = (opts.approveAfterS ?? 4) * 1000;
   let asset: { body: Buffer; etag: string } | null = null; // built on first request: most runs never ask
   const getAsset = (): { body: Buffer; etag: string } => {
@@ -277,7 +287,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const own = held;
     res.once('close', () => { own.delete(release); release(); });
     try {
-      await new Promise((r) => setTimeout(r, serviceMs * COST[group]));
+      await new Promise((r) => setTimeout(r, serviceTime(COST[group])));
       await handle(req, res, group, url);
       served[group]++;
       client.served++;
@@ -294,7 +304,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const release = await gate.acquire();
     if (!release) { rejected++; client.rejected++; return false; }
     try {
-      await new Promise((r) => setTimeout(r, serviceMs * COST.live));
+      await new Promise((r) => setTimeout(r, serviceTime(COST.live)));
       served.live++;
       client.served++;
       return true;

@@ -399,7 +399,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
   const shape = { ...BENCH_ORIGIN, ...o.origin };
   const capacity = originCapacity(shape);
-  lines.push(`Origin (src/demo/origin, own process${o.origin ? ', **not the bench\'s default** (`--origin`)' : ''}): ${shape.maxInFlight} workers, queue ${shape.maxQueue}, ${shape.serviceMs} ms per lookup ` +
+  lines.push(`Origin (src/demo/origin, own process${o.origin ? ', **not the bench\'s default** (`--origin`)' : ''}): ${shape.maxInFlight} workers, queue ${shape.maxQueue}, ${shape.serviceMs} ms per lookup${shape.serviceSpread ? ` (each ±${Math.round(shape.serviceSpread * 100)}%, uniform)` : ''} ` +
     `→ capacity ${Number(capacity.toFixed(1))} req/s on its cheapest route (search ${Number((capacity / 2).toFixed(1))}/s, login ${(capacity / 3).toFixed(0)}/s). ` +
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +

@@ -11,18 +11,20 @@ export interface OriginShape {
   readonly maxInFlight: number;
   /** Requests it queues beyond those before refusing (503). */
   readonly maxQueue: number;
-  /** Milliseconds one lookup (its cheapest dynamic route) takes. */
+  /** Milliseconds one lookup (its cheapest dynamic route) takes, on average. */
   readonly serviceMs: number;
+  /** How much a request's service time varies around its mean (0–0.9, uniform): see the demo origin's `serviceSpread`. */
+  readonly serviceSpread?: number;
 }
 
 /** The names `--origin` accepts, and the field each sets. */
-const KEYS: Readonly<Record<string, keyof OriginShape>> = { workers: 'maxInFlight', queue: 'maxQueue', serviceMs: 'serviceMs' };
+const KEYS: Readonly<Record<string, keyof OriginShape>> = { workers: 'maxInFlight', queue: 'maxQueue', serviceMs: 'serviceMs', spreadPct: 'serviceSpread' };
 const BOUNDS: Readonly<Record<keyof OriginShape, readonly [number, number]>> = {
-  maxInFlight: [1, 1024], maxQueue: [0, 100_000], serviceMs: [1, 10_000],
+  maxInFlight: [1, 1024], maxQueue: [0, 100_000], serviceMs: [1, 10_000], serviceSpread: [0, 90],
 };
 
 /**
- * `workers=8,serviceMs=160[,queue=256]`: what to change in the bench's origin. Every key known,
+ * `workers=8,serviceMs=160[,queue=256][,spreadPct=50]`: what to change in the bench's origin. Every key known,
  * every value an integer in range, each at most once; an error naming what is wrong otherwise (a
  * typo must not silently measure the default origin).
  */
@@ -42,7 +44,7 @@ export function parseOriginShape(text: string): Partial<OriginShape> {
     if (raw === '' || !Number.isInteger(value) || value < lo || value > hi) {
       throw new Error(`--origin: ${key} must be an integer from ${lo} to ${hi}, got "${raw}"`);
     }
-    out[field] = value;
+    out[field] = field === 'serviceSpread' ? value / 100 : value;
   }
   if (seen.size === 0) throw new Error('--origin: expected key=value pairs, e.g. workers=8,serviceMs=160');
   return out;
