@@ -5,61 +5,49 @@ import { createPrng } from './prng.js';
 
 /**
  * A server of known capacity C: latency is `base` while in flight ≤ C, then grows in proportion
- * (Little's law for a saturated server: RTT = inFlight / throughput). Clients always want more
- * than the limit, so in flight = the limit. Returns the limit after `rounds` round trips.
+ * (Little's law for a saturated server: RTT = inFlight / throughput). First `lightRounds` round
+ * trips of light traffic (a quarter of C in flight: normal times, when the no-load RTT is
+ * learned), then clients always want more than the limit, so in flight = the limit. Returns the
+ * limit after each round trip of the saturated part.
  */
-function simulate(capacity: number, initial: number, seed: number, rounds = 400): { final: number; trace: number[] } {
+function simulate(capacity: number, initial: number, seed: number, rounds = 400, lightRounds = 20): { final: number; trace: number[] } {
   const random = createPrng(seed);
   const limit = createConcurrencyLimit({ initial, max: 5000 });
   const base = 20;
   let now = 0;
   const trace: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const inFlight = limit.limit;
+  for (let r = 0; r < lightRounds + rounds; r++) {
+    const inFlight = r < lightRounds ? Math.max(1, Math.floor(capacity / 4)) : limit.limit;
     const rtt = base * Math.max(1, inFlight / capacity);
     for (let i = 0; i < inFlight; i++) {
       limit.onSample({ rttMs: rtt * (1 + (random() - 0.5) * 0.1), inFlight }, now + (i * rtt) / inFlight);
     }
     now += rtt;
-    trace.push(limit.estimate);
+    if (r >= lightRounds) trace.push(limit.estimate);
   }
   return { final: limit.estimate, trace };
 }
 
-test('the limit converges within ±25% of a known capacity, from below and from above', () => {
+test('the limit converges on a known capacity, from below and from above, and stays near it', () => {
   for (const capacity of [10, 40, 150, 400]) {
     for (const initial of [4, capacity * 5]) {
       const { final, trace } = simulate(capacity, initial, capacity + initial);
       assert.ok(Math.abs(final - capacity) <= 0.25 * capacity, `C=${capacity} from ${initial}: ${final.toFixed(1)}`);
-      // And stays there: the last quarter of the run never leaves the band.
-      for (const v of trace.slice(-100)) assert.ok(Math.abs(v - capacity) <= 0.25 * capacity, `C=${capacity} from ${initial}: drifted to ${v.toFixed(1)}`);
+      // And stays there: the last quarter of the run stays within what a Vegas-style limit keeps
+      // by design — a queue of up to a fifth of the limit before it steps down, then its step up
+      // of ½√limit (a third of a limit of 10) before the next round trip tells.
+      for (const v of trace.slice(-100)) assert.ok(v >= 0.75 * capacity && v <= 1.35 * capacity, `C=${capacity} from ${initial}: drifted to ${v.toFixed(1)}`);
     }
   }
 });
 
-test('a mix of cheap and costly requests: per-kind no-load RTTs keep the limit on capacity', () => {
-  // The demo origin's shape: static files 2 ms, pages 10 ms, search 20 ms, login 30 ms.
-  const kinds = [['static', 2], ['page', 10], ['search', 20], ['login', 30]] as const;
-  const run = (withKinds: boolean): number => {
-    const random = createPrng(11);
-    const limit = createConcurrencyLimit({ initial: 10, max: 2000 });
-    const capacity = 80;
-    let now = 0;
-    for (let r = 0; r < 600; r++) {
-      const inFlight = limit.limit;
-      for (let i = 0; i < inFlight; i++) {
-        const [kind, base] = kinds[Math.floor(random() * kinds.length)]!;
-        const rtt = base * Math.max(1, inFlight / capacity) * (1 + (random() - 0.5) * 0.1);
-        limit.onSample({ rttMs: rtt, inFlight, ...(withKinds ? { kind } : {}) }, now + (i * 15) / inFlight);
-      }
-      now += 15;
-    }
-    return limit.estimate;
-  };
-  const withKinds = run(true);
-  assert.ok(Math.abs(withKinds - 80) <= 20, `with kinds: ${withKinds.toFixed(1)}`);
-  // Without kinds the 2 ms files set the no-load RTT and every 30 ms login reads as queueing.
-  assert.ok(run(false) < 40, 'the failure mode kinds exist for');
+test('a limit started far above capacity with no light traffic to learn from comes down by its probes', () => {
+  // No answer at light load before the flood (a shield restarted under attack): the no-load RTT
+  // is what the first answers, already queued, showed; every probe (5 s) halves the limit for two
+  // round trips and teaches the RTT at half of it. Slower than with normal times behind it.
+  const { trace } = simulate(10, 50, 60, 1500, 0);
+  const last = trace.slice(-100);
+  assert.ok(Math.max(...last) <= 15, `C=10 from 50: still ${Math.max(...last).toFixed(1)} after 1,500 round trips`);
 });
 
 test('drops back off multiplicatively once per round trip; idle upstreams do not grow the limit', () => {
@@ -93,89 +81,105 @@ test('a slower upstream (higher latency at every load) keeps its capacity: the n
   assert.ok(limit.noLoadRttMs >= 55, `no-load ${limit.noLoadRttMs}`);
 });
 
-
-test('a kind\'s first sample only sets its no-load RTT: a stream of new kinds does not read as an idle upstream', () => {
-  // Two samples in three are of kinds never seen before (article slugs, a flood of random paths),
-  // queued like every other: counted at "ratio 1" they would hide the queueing the rest shows.
-  const random = createPrng(5);
-  const limit = createConcurrencyLimit({ initial: 100, max: 1000, maxKinds: 100_000 }); // a bound wide enough to hold them all
-  const capacity = 20;
-  let now = 0;
-  let fresh = 0;
-  for (let r = 0; r < 400; r++) {
-    const inFlight = limit.limit;
-    const rtt = 20 * Math.max(1, inFlight / capacity);
-    for (let i = 0; i < inFlight; i++) {
-      const kind = i % 3 === 0 ? 'page' : `slug-${fresh++}`;
-      limit.onSample({ rttMs: rtt * (1 + (random() - 0.5) * 0.1), inFlight, kind }, now + (i * rtt) / inFlight);
-    }
-    now += rtt;
-  }
-  assert.ok(Math.abs(limit.estimate - capacity) <= 0.25 * capacity, `limit ${limit.estimate.toFixed(1)} for a capacity of ${capacity}`);
-});
-
-test('past the bound a new kind waits for a place, never pooled: a long tail of kinds does not read as queueing', () => {
-  // Three frequent kinds and a tail of 50 rarer ones of varied cost, 8 kinds at most. A pool
-  // shared by the kinds past the bound would hold the least RTT of the whole tail, and its costlier
-  // kinds would read as queueing: the limit would sink under the capacity of an idle upstream.
-  const frequent = [['page', 10], ['search', 20], ['login', 40]] as const;
-  const random = createPrng(3);
-  const limit = createConcurrencyLimit({ initial: 10, max: 2000, maxKinds: 8 });
-  const capacity = 60;
-  let now = 0;
-  for (let r = 0; r < 800; r++) {
-    const inFlight = limit.limit;
-    for (let i = 0; i < inFlight; i++) {
-      const tail = Math.floor(random() * 50);
-      const [kind, base] = random() < 0.7 ? frequent[Math.floor(random() * 3)]! : [`tail-${tail}`, 10 + (tail % 5) * 15] as const;
-      limit.onSample({ rttMs: base * Math.max(1, inFlight / capacity) * (1 + (random() - 0.5) * 0.1), inFlight, kind }, now + (i * 20) / inFlight);
-    }
-    now += 20;
-  }
-  assert.ok(Math.abs(limit.estimate - capacity) <= 0.25 * capacity, `limit ${limit.estimate.toFixed(1)} for a capacity of ${capacity}`);
-  // A new kind's first sample, however slow, is its no-load RTT: the limit does not move.
-  const before = limit.estimate;
-  limit.onSample({ rttMs: 500, inFlight: limit.limit, kind: 'report' }, now);
-  assert.equal(limit.estimate, before);
-});
+/** One request the FIFO origin below serves: its kind and how long it keeps a worker. */
+interface Job { readonly kind?: string; readonly serviceMs: number }
 
 /**
- * A FIFO origin of `workers` workers at `serviceMs` a request, always more demand than the limit
- * admits: requests past the workers queue at the origin, so answers sent under an old, higher
- * limit come back late, as they do from a real upstream. Returns the limit after each answer.
+ * A FIFO origin of `workers` workers, always more demand than the limit admits: requests past the
+ * workers queue at the origin, so answers sent under an old, higher limit come back late, as from
+ * a real upstream. Each request is drawn by `draw` (its kind and service time). Returns the limit
+ * after each answer (the estimate, not the limit exposed: a probe halves that by design).
  */
-function fifoOrigin(workers: number, serviceMs: number, initial: number, answers: number): number[] {
-  const limit = createConcurrencyLimit({ initial, max: 1000 });
-  const free = Array.from({ length: workers }, () => 0); // when each worker is next free
-  const inFlight: number[] = []; // completion times, in sending order (FIFO)
+function fifoOrigin(o: { workers: number; initial: number; answers: number; draw(random: () => number): Job; maxKinds?: number; seed?: number }): number[] {
+  const random = createPrng(o.seed ?? 1);
+  const limit = createConcurrencyLimit({ initial: o.initial, max: 1000, ...(o.maxKinds !== undefined ? { maxKinds: o.maxKinds } : {}) });
+  const free = Array.from({ length: o.workers }, () => 0); // when each worker is next free
+  const inFlight: Array<{ done: number; at: number; inFlight: number; kind?: string }> = [];
   let now = 0;
   const trace: number[] = [];
-  const send = (): void => {
-    const w = free.indexOf(Math.min(...free));
-    const done = Math.max(now, free[w]!) + serviceMs;
-    free[w] = done;
-    inFlight.push(done);
-  };
-  const sent: Array<{ at: number; inFlight: number }> = [];
-  for (let n = 0; n < answers; n++) {
-    while (inFlight.length < limit.limit) { send(); sent.push({ at: now, inFlight: inFlight.length }); }
-    inFlight.sort((a, b) => a - b);
-    now = inFlight.shift()!;
-    const s = sent.shift()!;
-    limit.onSample({ rttMs: now - s.at, inFlight: s.inFlight }, now);
-    trace.push(limit.estimate); // not the limit exposed: a probe halves that for two round trips by design
+  for (let n = 0; n < o.answers; n++) {
+    while (inFlight.length < limit.limit) {
+      const job = o.draw(random);
+      const w = free.indexOf(Math.min(...free));
+      const done = Math.max(now, free[w]!) + job.serviceMs;
+      free[w] = done;
+      inFlight.push({ done, at: now, inFlight: inFlight.length + 1, ...(job.kind !== undefined ? { kind: job.kind } : {}) });
+    }
+    inFlight.sort((a, b) => a.done - b.done);
+    const answer = inFlight.shift()!;
+    now = answer.done;
+    limit.onSample({ rttMs: now - answer.at, inFlight: answer.inFlight, ...(answer.kind !== undefined ? { kind: answer.kind } : {}) }, now);
+    trace.push(limit.estimate);
   }
   return trace;
 }
+
+const meanOf = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 test('a limit above an origin\'s capacity steps down to it without falling to the floor', () => {
   // 8 workers at 160 ms from a limit of 20: the excess queues at the origin, and its answers come
   // back for a while after the first step down. Judged per answer, each of them stepped the limit
   // down again: it fell to the floor of 4 within a second (half the origin idle).
-  const trace = fifoOrigin(8, 160, 20, 2000);
+  const trace = fifoOrigin({ workers: 8, initial: 20, answers: 2000, draw: () => ({ serviceMs: 160 }) });
   const settled = trace.slice(100);
   assert.ok(Math.min(...settled) >= 6, `fell to ${Math.min(...settled)}`);
-  const tail = trace.slice(-500);
-  const mean = tail.reduce((a, b) => a + b, 0) / tail.length;
+  const mean = meanOf(trace.slice(-500));
   assert.ok(mean >= 7 && mean <= 11, `settled at ${mean.toFixed(1)} for 8 workers`);
+});
+
+test('an origin whose latency varies at no load keeps its capacity: the no-load RTT is a mean, not the fastest answer', () => {
+  // 32 workers, 160 ms ± 50% (uniform): against its fastest answer (80 ms) every typical one read
+  // as queueing, and the limit sat at its floor of 4, an eighth of the origin (until the
+  // thirty-fifth session; at ± 20% too).
+  for (const spread of [0.2, 0.5]) {
+    const trace = fifoOrigin({ workers: 32, initial: 20, answers: 6000, seed: 7, draw: (random) => ({ serviceMs: 160 * (1 - spread + 2 * spread * random()) }) });
+    const tail = trace.slice(-2000);
+    const mean = meanOf(tail);
+    assert.ok(mean >= 26 && mean <= 48, `± ${spread * 100}%: settled at ${mean.toFixed(1)} for 32 workers`);
+    assert.ok(Math.min(...tail) >= 16, `± ${spread * 100}%: fell to ${Math.min(...tail).toFixed(1)}`);
+  }
+});
+
+test('a mix of cheap and costly requests: each kind is judged against its own no-load RTT', () => {
+  // The demo origin's shape: static files 2 ms, pages 10 ms, search 20 ms, login 30 ms, 20 workers.
+  const kinds = [['static', 2], ['page', 10], ['search', 20], ['login', 30]] as const;
+  const trace = fifoOrigin({ workers: 20, initial: 10, answers: 8000, seed: 11, draw: (random) => {
+    const [kind, serviceMs] = kinds[Math.floor(random() * kinds.length)]!;
+    return { kind, serviceMs: serviceMs * (1 + (random() - 0.5) * 0.1) };
+  } });
+  const mean = meanOf(trace.slice(-3000));
+  assert.ok(mean >= 16 && mean <= 30, `settled at ${mean.toFixed(1)} for 20 workers`);
+});
+
+test('a kind\'s first sample only sets its no-load RTT: a stream of new kinds does not read as an idle upstream', () => {
+  // Five requests in six are of kinds never seen before (article slugs, a flood of random paths),
+  // queued like every other: counted at "ratio 1" they would hide the queueing the rest shows.
+  let fresh = 0;
+  let n = 0;
+  const trace = fifoOrigin({ workers: 20, initial: 20, answers: 6000, maxKinds: 100_000, draw: () => ({ kind: n++ % 6 === 0 ? 'page' : `slug-${fresh++}`, serviceMs: 20 }) });
+  const mean = meanOf(trace.slice(-2000));
+  // Counted, they held it at about 32 (1.6×; measured when the exclusion was taken out).
+  assert.ok(mean >= 16 && mean <= 26, `settled at ${mean.toFixed(1)} for 20 workers`);
+});
+
+test('past the bound a new kind waits for a place, never pooled: a long tail of kinds does not read as queueing', () => {
+  // Three frequent kinds and a tail of 50 rarer ones of varied cost, 8 kinds at most. A pool
+  // shared by the kinds past the bound would hold the least RTT of the whole tail, and its costlier
+  // kinds would read as queueing: the limit sank under the capacity of an idle upstream.
+  const frequent = [['page', 10], ['search', 20], ['login', 40]] as const;
+  const trace = fifoOrigin({ workers: 30, initial: 10, answers: 8000, maxKinds: 8, seed: 3, draw: (random) => {
+    const tail = Math.floor(random() * 50);
+    const [kind, serviceMs] = random() < 0.7 ? frequent[Math.floor(random() * 3)]! : [`tail-${tail}`, 10 + (tail % 5) * 15] as const;
+    return { kind, serviceMs: serviceMs * (1 + (random() - 0.5) * 0.1) };
+  } });
+  const mean = meanOf(trace.slice(-3000));
+  assert.ok(mean >= 24 && mean <= 45, `settled at ${mean.toFixed(1)} for 30 workers`);
+});
+
+test('a new kind\'s first answer, however slow, leaves the limit alone', () => {
+  const limit = createConcurrencyLimit({ initial: 10 });
+  for (let i = 0; i < 50; i++) limit.onSample({ rttMs: 10, inFlight: 10, kind: 'page' }, i * 10);
+  const before = limit.estimate;
+  limit.onSample({ rttMs: 500, inFlight: 10, kind: 'report' }, 600);
+  assert.equal(limit.estimate, before);
 });

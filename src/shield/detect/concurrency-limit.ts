@@ -4,12 +4,14 @@
  * of answers sent under the limit in force): while their mean ratio of RTT to no-load RTT (per kind
  * of request) stays near 1 the limit grows by half √limit; past a tolerance it steps down to what
  * those answers say the upstream completes without queueing (Little's law: in flight when sent /
- * ratio); a drop or timeout backs off multiplicatively.
+ * ratio); a drop or timeout backs off multiplicatively. A kind's no-load RTT is the mean RTT of its
+ * answers sent at light load (at most half the limit in flight), not its fastest: see `kinds`.
  *
- * A limit that starts (or drifts) above capacity sees a steady RTT of noLoad × limit / capacity and
- * cannot tell it from a slow upstream, so, like BBR's ProbeRTT, the limit is halved for two round
- * trips every `probeEveryMs`: if the RTT falls with it, the lower RTT becomes the no-load RTT and
- * the limit shrinks toward capacity. It costs about 2 RTTs of half concurrency every 5 s.
+ * A limit that starts (or drifts) above capacity with no light traffic to learn from sees a steady
+ * RTT of noLoad × limit / capacity and cannot tell it from a slow upstream, so, like BBR's
+ * ProbeRTT, the limit is halved for two round trips every `probeEveryMs`: the RTT at half the limit
+ * joins the no-load mean, and if it is lower the limit steps down. It costs about 2 RTTs of half
+ * concurrency every 5 s.
  */
 
 /** One completed (or dropped) upstream request. */
@@ -31,17 +33,20 @@ export interface ConcurrencyLimitParams {
   readonly initial: number;
   readonly min: number;
   readonly max: number;
-  /** Grow while smoothed RTT ≤ noLoad × (1 + growTolerance). Default 0.1. */
+  /** Grow while a round's mean ratio of RTT to no-load RTT is ≤ 1 + growTolerance. Default 0.05. */
   readonly growTolerance: number;
-  /** Shrink once smoothed RTT > noLoad × (1 + shrinkTolerance). Default 0.2. */
+  /** Step down once it is > 1 + shrinkTolerance. Default 0.2. */
   readonly shrinkTolerance: number;
-  /** Weight of each sample in the smoothed RTT (0.1). */
+  /** Weight of each sample in the smoothed RTT and ratio (0.1): for graphs and the probe's length. */
   readonly rttSmoothing: number;
   /** Least factor one shrink step may apply (0.5): a step per round trip, at most halving. */
   readonly shrinkFloor: number;
   /** Multiplier on a drop. Default 0.9. */
   readonly backoff: number;
-  /** The no-load RTT is the least RTT of the last one or two windows of this length (10 s). */
+  /**
+   * A kind's no-load RTT is the mean RTT of its answers sent at light load (at most half the limit
+   * in flight) in the last one or two windows of this length (10 s).
+   */
   readonly noLoadWindowMs: number;
   /** Kinds with their own no-load RTT; a new kind past it is not judged until one frees its place. Default 256. */
   readonly maxKinds: number;
@@ -51,7 +56,7 @@ export interface ConcurrencyLimitParams {
 
 /** Defaults: start at 20, between 4 and 1000. */
 export const DEFAULT_LIMIT_PARAMS: ConcurrencyLimitParams = Object.freeze({
-  initial: 20, min: 4, max: 1000, growTolerance: 0.1, shrinkTolerance: 0.2, rttSmoothing: 0.1,
+  initial: 20, min: 4, max: 1000, growTolerance: 0.05, shrinkTolerance: 0.2, rttSmoothing: 0.1,
   shrinkFloor: 0.5, backoff: 0.9, noLoadWindowMs: 10_000, maxKinds: 256, probeEveryMs: 5_000,
 });
 
@@ -68,6 +73,18 @@ export interface ConcurrencyLimit {
   readonly smoothedRatio: number;
 }
 
+/** A kind's answers at light load, this window and the last (see `kinds` below). */
+interface KindRtt {
+  /** The kind's first answer's RTT: its no-load RTT until one is sent at light load. */
+  readonly first: number;
+  sum: number;
+  count: number;
+  previousSum: number;
+  previousCount: number;
+  /** Answered in this window at all (a kind unseen for a whole window gives its place up). */
+  seen: boolean;
+}
+
 /**
  * A latency-driven concurrency limit (see the module comment).
  * @example
@@ -78,9 +95,14 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   const p: ConcurrencyLimitParams = { ...DEFAULT_LIMIT_PARAMS, ...overrides };
   if (!(p.min >= 1 && p.max >= p.min)) throw new RangeError(`need 1 ≤ min ≤ max, got ${p.min}, ${p.max}`);
   let limit = Math.min(p.max, Math.max(p.min, p.initial));
-  // Windowed minimum as in BBR's min_rtt filter (draft-ietf-ccwg-bbr, MinRTT):
-  // a path that became slower for good is learned within two windows, a fast past is forgotten.
-  const kinds = new Map<string, { current: number; previous: number }>();
+  // Per kind, the RTT at light load: the mean over this window and the last of the answers sent
+  // with at most half the limit in flight (a probe's, under sustained load), as BBR's windowed
+  // min_rtt filter (draft-ietf-ccwg-bbr) keeps a recent past: a slower upstream is learned within
+  // two windows, a fast past is forgotten. Not the minimum (until the thirty-fifth session): a real
+  // application's latency varies at no load — a cache hit, a cold row — and against its fastest
+  // answer every typical one read as queueing: at ±20% the limit sat at its floor of 4 over an
+  // upstream of 32 workers, at an eighth of its capacity (test/unit/detect-admission.test.ts).
+  const kinds = new Map<string, KindRtt>();
   let windowStart = -Infinity;
   let noLoad = Infinity;
   let smoothed = 0;
@@ -94,6 +116,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   // And what each says the upstream completes without queueing: in flight when sent / its ratio.
   let windowCapacity = 0;
   let nextProbeAt: number | undefined;
+  let probeFrom = -Infinity;
   let probeUntil = -Infinity;
   const exposed = (now: number): number => Math.floor(now < probeUntil ? Math.max(p.min, limit / 2) : limit);
   let current = Math.floor(limit);
@@ -115,6 +138,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     const rtt = sample.rttMs;
     nextProbeAt ??= now + 1000;
     if (now >= nextProbeAt) {
+      probeFrom = now;
       probeUntil = now + 2 * (smoothed > 0 ? smoothed : rtt);
       nextProbeAt = now + p.probeEveryMs;
       // Answers sent at half the limit show no queueing, by design: none of them is judged.
@@ -128,10 +152,13 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     }
     if (!(rtt > 0 && Number.isFinite(rtt))) return exposed(now);
     if (now - windowStart >= p.noLoadWindowMs) {
-      // A kind not seen in the window that ends would have no no-load RTT left: it gives up its place.
+      // A kind not seen in the window that ends gives up its place.
       for (const [k, m] of kinds) {
-        if (m.current === Infinity) kinds.delete(k);
-        else { m.previous = m.current; m.current = Infinity; }
+        if (!m.seen) { kinds.delete(k); continue; }
+        if (m.count > 0) { m.previousSum = m.sum; m.previousCount = m.count; }
+        m.sum = 0;
+        m.count = 0;
+        m.seen = false;
       }
       windowStart = now;
     }
@@ -145,16 +172,17 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     let m = kinds.get(kind);
     if (m === undefined) {
       if (kinds.size >= p.maxKinds) return exposed(now);
-      m = { current: Infinity, previous: Infinity };
-      kinds.set(kind, m);
+      // A kind's first sample is its own no-load RTT by definition: it says nothing about queueing,
+      // and counted as "ratio 1" a stream of new kinds (slugs, a flood of random paths) would read
+      // as an idle upstream and grow the limit. It only sets the kind's RTT.
+      kinds.set(kind, { first: rtt, sum: 0, count: 0, previousSum: 0, previousCount: 0, seen: true });
+      return exposed(now);
     }
-    // A kind's first sample is its own no-load RTT by definition: it says nothing about queueing,
-    // and counted as "ratio 1" a stream of new kinds (slugs, a flood of random paths) would read
-    // as an idle upstream and grow the limit. It only sets the kind's RTT.
-    const first = m.current === Infinity && m.previous === Infinity;
-    if (rtt < m.current) m.current = rtt;
-    if (first) return exposed(now);
-    noLoad = Math.min(m.current, m.previous);
+    m.seen = true;
+    const sentAt = now - rtt;
+    if (sample.inFlight <= Math.max(1, limit / 2) || (sentAt >= probeFrom && sentAt < probeUntil)) { m.sum += rtt; m.count++; }
+    // Until one is sent at light load, its first answer stands for it (sent at any load).
+    noLoad = m.count + m.previousCount > 0 ? (m.sum + m.previousSum) / (m.count + m.previousCount) : m.first;
     smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
     const sampleRatio = rtt / noLoad;
