@@ -109,12 +109,13 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   let ratioSmoothed = 0;
   let lastDrop = -Infinity;
   let changedAt = -Infinity;
-  // The ratios of the samples judged since the window began: a step down is judged on their mean.
-  let windowSum = 0;
-  let windowCount = 0;
-  let windowUsed = 0;
-  // And what each says the upstream completes without queueing: in flight when sent / its ratio.
-  let windowCapacity = 0;
+  // The answers judged in this round (a limit's worth, sent under the limit in force): the sum of
+  // their ratios, how many, how many were sent with the limit at least half used.
+  let roundSum = 0;
+  let roundCount = 0;
+  let roundUsed = 0;
+  // And of what each says the upstream completes without queueing: in flight when sent / its ratio.
+  let roundCapacity = 0;
   let nextProbeAt: number | undefined;
   let probeFrom = -Infinity;
   let probeUntil = -Infinity;
@@ -143,7 +144,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       nextProbeAt = now + p.probeEveryMs;
       // Answers sent at half the limit show no queueing, by design: none of them is judged.
       changedAt = probeUntil;
-      windowSum = windowCapacity = windowCount = windowUsed = 0;
+      roundSum = roundCapacity = roundCount = roundUsed = 0;
     }
     if (sample.dropped) {
       // One back-off per round trip: a burst of timeouts is one congestion event (RFC 5681 §3.1).
@@ -190,10 +191,10 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     // step down queued behind the excess the step corrects, and would step it down again).
     if (now - rtt < changedAt) return exposed(now);
     ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
-    windowSum += sampleRatio;
-    windowCapacity += sample.inFlight / sampleRatio;
-    if (sample.inFlight >= limit / 2) windowUsed++;
-    if (++windowCount < Math.max(1, Math.round(limit))) return exposed(now);
+    roundSum += sampleRatio;
+    roundCapacity += sample.inFlight / sampleRatio;
+    if (sample.inFlight >= limit / 2) roundUsed++;
+    if (++roundCount < Math.max(1, Math.round(limit))) return exposed(now);
     // Judged once per round trip — a limit's worth of answers sent under the limit in force — on
     // their mean: a step down to what the upstream completes without queueing, or a step up of
     // half √limit. Judged per answer (until the thirty-fifth session), steps compounded over a
@@ -202,13 +203,13 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     // of 4 within a second of a flash crowd (test/unit/detect-admission.test.ts, the FIFO origin).
     // Half a round trip is not enough: its answers are the cohort's first, those that did not
     // queue, and the limit grew on them past capacity.
-    const mean = windowSum / windowCount;
-    const capacity = windowCapacity / windowCount;
-    const used = windowUsed * 2 >= windowCount;
-    windowSum = 0;
-    windowCapacity = 0;
-    windowCount = 0;
-    windowUsed = 0;
+    const mean = roundSum / roundCount;
+    const capacity = roundCapacity / roundCount;
+    const used = roundUsed * 2 >= roundCount;
+    roundSum = 0;
+    roundCapacity = 0;
+    roundCount = 0;
+    roundUsed = 0;
     if (mean > 1 + p.shrinkTolerance) {
       // Little's law on what was in flight when each was sent, not on the limit now: answers
       // sent just after a step still queued behind the excess of the limit before it.
