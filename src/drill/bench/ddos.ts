@@ -144,6 +144,9 @@ export interface DdosBenchOptions {
   log?(line: string): void;
 }
 
+/** The origin of a run: the bench's, with what `--origin` changes. */
+const benchOrigin = (o: Pick<DdosBenchOptions, 'origin'>): OriginShape & { approveAfterS: number; largeAssetBytes: number } => ({ ...BENCH_ORIGIN, ...o.origin });
+
 /** The attack parameters of a scenario's cells: the bench's own, then the run's overrides. */
 export function benchParams(scenario: string, overrides: DdosBenchOptions['params']): Record<string, number> {
   return { ...BENCH_PARAMS[scenario], ...overrides?.[scenario] };
@@ -283,7 +286,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const knownCookie = secret !== undefined ? knownCustomerCookie(secret) : undefined;
   // The failover run's two servers share their application state (signed sessions and payment ids,
   // as servers on one database would), so a customer whose server dies can go on on the other.
-  const shape = { ...BENCH_ORIGIN, ...o.origin };
+  const shape = benchOrigin(o);
   const capacity = originCapacity(shape);
   if (600 / capacity < 10) log(`warning: the origin's capacity (${capacity.toFixed(0)} lookups/s) makes the bench's 600 req/s floods ${(600 / capacity).toFixed(1)}× it, under the 10× the issue asks`);
   const originOpts = kill !== undefined ? { ...shape, stateSecret: randomBytes(16).toString('hex') } : shape;
@@ -397,7 +400,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
   const lines: string[] = [];
   const cmd = `npx tsx src/cli/main.ts ${(o.argv ?? ['bench', 'ddos']).join(' ')}`;
   lines.push(`Command: \`${cmd}\` — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, whole matrix in ${elapsedS.toFixed(0)} s.`, '');
-  const shape = { ...BENCH_ORIGIN, ...o.origin };
+  const shape = benchOrigin(o);
   const capacity = originCapacity(shape);
   lines.push(`Origin (src/demo/origin, own process${o.origin ? ', **not the bench\'s default** (`--origin`)' : ''}): ${shape.maxInFlight} workers, queue ${shape.maxQueue}, ${shape.serviceMs} ms per lookup${shape.serviceSpread ? ` (each ±${Math.round(shape.serviceSpread * 100)}%, uniform)` : ''} ` +
     `→ capacity ${Number(capacity.toFixed(1))} req/s on its cheapest route (search ${Number((capacity / 2).toFixed(1))}/s, login ${(capacity / 3).toFixed(0)}/s). ` +

@@ -95,7 +95,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   const p: ConcurrencyLimitParams = { ...DEFAULT_LIMIT_PARAMS, ...overrides };
   if (!(p.min >= 1 && p.max >= p.min)) throw new RangeError(`need 1 ≤ min ≤ max, got ${p.min}, ${p.max}`);
   let limit = Math.min(p.max, Math.max(p.min, p.initial));
-  // Per kind, the RTT at light load: the mean over this window and the last of the answers sent
+  // Per kind, the RTT at light load: the mean over this window and the last that had any, of the answers sent
   // with at most half the limit in flight (a probe's, under sustained load), as BBR's windowed
   // min_rtt filter (draft-ietf-ccwg-bbr) keeps a recent past: a slower upstream is learned within
   // two windows, a fast past is forgotten. Not the minimum (until the thirty-fifth session): a real
@@ -189,7 +189,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     const sampleRatio = rtt / noLoad;
     // Sent before the limit last changed: it tells of the limit before (an answer sent before a
     // step down queued behind the excess the step corrects, and would step it down again).
-    if (now - rtt < changedAt) return exposed(now);
+    if (sentAt < changedAt) return exposed(now);
     ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
     roundSum += sampleRatio;
     roundCapacity += sample.inFlight / sampleRatio;
