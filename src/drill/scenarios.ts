@@ -116,6 +116,18 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
   return { method: 'OPTIONS', path, headers };
 }
 
+/**
+ * A search with `terms` terms — words of the site's vocabulary and one random token, so no cache
+ * holds its answer — sent as a browser submits the search form. The costliest request a site
+ * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
+ * at a person's pace costs the origin what a dozen customers' pages do.
+ */
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number): FloodRequest {
+  const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
+  words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
+  return { method: 'GET', path: `/search?q=${words.join('+')}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+}
+
 /** The mix of a distributed flood: target-list GETs (about 38% with random placeholders) and login POSTs. */
 function ddosiaMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
   return rng.next() < 0.2 ? loginPost(rng, src, origin) : listGet(rng, src, origin, 0.38);
@@ -397,6 +409,17 @@ export const SCENARIOS: Record<string, Scenario> = {
     params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
     plan: (p, ctx) => ({
       floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+    }),
+  },
+  'costly-search': {
+    name: 'costly-search', summary: 'Bots at a person\'s pace (0.6 req/s each by default) flood the costliest request a site has: searches of `terms` terms (one random, so no cache holds them), each costing the origin a dozen pages; they keep their cookies and solve their challenge.',
+    params: {
+      ...floodParams(600, 1000, 2),
+      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+      terms: num(8, 'terms of each search (the demo origin charges a search lookup per term, up to 32)', 1, 32),
+    },
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
     }),
   },
   'preflight-flood': {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { startOrigin } from '../../src/demo/origin/server.js';
+import { MAX_SEARCH_TERMS, searchTerms, startOrigin } from '../../src/demo/origin/server.js';
 import { openSocket } from '../helpers/servers.js';
 
 // Node gives a pipelined request's response the socket only once the one before it is done; if the
@@ -82,4 +82,26 @@ test('demo origin: with a service-time spread, lookups at no load take from (1 â
   // the mean (36 ms) would be a chance of 0.72^40 (about 2 in a million) with the spread working.
   assert.ok(Math.min(...took) >= 6, `fastest ${Math.min(...took).toFixed(1)} ms`);
   assert.ok(Math.min(...took) < 36, `fastest ${Math.min(...took).toFixed(1)} ms: no spread`);
+});
+
+test('demo origin: a search costs a lookup per term of its query (one word as before, up to 32 terms), whether the form sent + or spaces', async (t) => {
+  assert.equal(searchTerms(null), 1);
+  assert.equal(searchTerms(''), 1);
+  assert.equal(searchTerms('colis'), 1);
+  assert.equal(searchTerms('colis  suivi+lettre'), 3);
+  assert.equal(searchTerms(Array(50).fill('w').join(' ')), MAX_SEARCH_TERMS);
+  const origin = await startOrigin({ maxInFlight: 4, serviceMs: 20 });
+  t.after(() => origin.close());
+  const time = async (q: string): Promise<number> => {
+    const t0 = performance.now();
+    const r = await fetch(`${origin.url}/search?q=${q}`);
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    return performance.now() - t0;
+  };
+  // One word: 2 lookups (40 ms); six words: 12 (240 ms). Timers never fire early.
+  const one = await time('colis');
+  const six = await time('colis+suivi+lettre+bureau+timbre+retour');
+  assert.ok(one >= 39 && one < 200, `one word ${one.toFixed(0)} ms`);
+  assert.ok(six >= 239, `six words ${six.toFixed(0)} ms`);
 });

@@ -271,6 +271,24 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10 - 10, `${r.attack.components[0]!.statuses['200']} served`);
 });
 
+test('costly-search: searches of the asked number of terms (one random: no two alike), at a person\'s pace per source, each bot solving its challenge', async (t) => {
+  const { srv, verified } = await startChallengedServer(t, 3);
+  const r = await drill(srv.url, 'costly-search', { rate: 100, sources: 40, terms: 6 });
+  assert.equal(verified(), 40, 'every bot solved its challenge once');
+  const searches = srv.requests.filter((q) => q.path.startsWith('/search?'));
+  assert.ok(searches.length > 60, `${searches.length} searches`);
+  for (const q of searches) {
+    const terms = new URL(q.path, 'http://x').searchParams.get('q')!.split(' ');
+    assert.equal(terms.length, 6, q.path);
+    assert.ok(terms.every((w) => /^[a-z0-9]+$/.test(w)), q.path);
+  }
+  assert.ok(new Set(searches.map((q) => q.path)).size > 0.98 * searches.length, 'no two searches alike');
+  assertBrowserLike(searches);
+  // 100 req/s over 40 sources: 2.5 req/s each, never a burst of a connection's worth more.
+  assert.ok(maxPerSourcePerSecond(searches) <= 6, `${maxPerSourcePerSecond(searches)} in a second from one source`);
+  assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) > 40);
+});
+
 test('solver-crowd: many sources, each at a person\'s pace, each solving its challenge once; newcomers arrive at the onset', async (t) => {
   const { srv, verified } = await startChallengedServer(t, 2);
   const r = await drill(srv.url, 'solver-crowd', { rate: 60, sources: 60 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });

@@ -15,7 +15,10 @@ export interface OriginOptions {
   maxInFlight?: number;
   /** Requests waiting for a worker; beyond it the origin answers 503 at once. */
   maxQueue?: number;
-  /** Base service time of a tracking lookup, ms; search costs 2x, login 3x, static 0.2x. */
+  /**
+   * Base service time of a tracking lookup, ms; search costs 2x per term of its query (a one-word
+   * search 2x, up to `MAX_SEARCH_TERMS`), login 3x, static 0.2x.
+   */
   serviceMs?: number;
   /**
    * How much each request's service time varies around its mean, 0–0.9 (default 0: every lookup
@@ -90,6 +93,19 @@ export const DEMO_PASSWORD = 'demo-password';
 const COST: Record<OriginPathGroup, number> = {
   home: 1, track: 1, search: 2, login: 3, account: 1, pay: 1, static: 0.2, live: 1, other: 1,
 };
+
+/** Terms a search runs at most: the application bounds its query, as real search engines do. */
+export const MAX_SEARCH_TERMS = 32;
+
+/**
+ * Terms of a search query (words separated by spaces or `+`, as a form sends them), 1 at least:
+ * a full-text search intersects one posting list per term, so its cost grows with them — what an
+ * attacker who looks for the costliest request on a site sends (drill `costly-search`).
+ */
+export function searchTerms(q: string | null): number {
+  const n = (q ?? '').split(/[\s+]+/).filter((w) => w.length > 0).length;
+  return Math.min(MAX_SEARCH_TERMS, Math.max(1, n));
+}
 
 function groupOf(method: string, path: string): OriginPathGroup {
   if (path === '/' || path === '/index.html') return 'home';
@@ -287,7 +303,8 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const own = held;
     res.once('close', () => { own.delete(release); release(); });
     try {
-      await new Promise((r) => setTimeout(r, serviceTime(COST[group])));
+      const cost = group === 'search' ? COST.search * searchTerms(url.searchParams.get('q')) : COST[group];
+      await new Promise((r) => setTimeout(r, serviceTime(cost)));
       await handle(req, res, group, url);
       served[group]++;
       client.served++;
