@@ -406,6 +406,11 @@ const detectionSchema = z.object({
   reputationMinAgeS: z.number().int().positive().default(600),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */
   adaptiveConcurrency: z.boolean().default(true),
+  /**
+   * Count a request in its identity's pace as the typical requests of its kind it costs the
+   * upstream, learned by query shape and charged by answer (detect/request-cost.ts).
+   */
+  costWeighting: z.boolean().default(true),
   /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */
   attack: z.object({
     kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),

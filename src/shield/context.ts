@@ -67,6 +67,13 @@ export interface RequestContext {
   sourceKey?: string | undefined;
   baseTier?: number | undefined;
   /**
+   * The request's query shape with value sizes and the typical requests of its kind it costs the
+   * upstream (detect/request-cost.ts), set by the pace filter: its answer teaches the shape's cost,
+   * and while it is in flight admission counts it as that many (upstream/admission.ts, rule 5).
+   */
+  costShape?: string | undefined;
+  costWeight?: number | undefined;
+  /**
    * A session the origin issued, on a route that is not critical: admission files it as an
    * established customer's while known customers go strictly first (upstream/admission.ts
    * `sessionTier`), and `queueStanding` says which standing it was filed with.

@@ -24,6 +24,8 @@ import type { HealthRegistry } from './upstream/health/monitor.js';
 import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
+import type { RequestCost } from './detect/request-cost.js';
+import { latencyKind } from './upstream/latency-kind.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
 import { createVisitCookieFilter, createVisitIdGiver, visitCookieOnCacheHit } from './filters/upstream-response/visit-cookie.js';
 import { createContinuationFilter } from './filters/request/continuation.js';
@@ -74,6 +76,8 @@ export interface SharedState {
   sessionHolders: RevocationList;
   /** Per-token pace (admission serves lighter identities first). */
   pace: IdentityPace;
+  /** What each kind and query shape of request costs the upstream, in its kind's typical requests. */
+  requestCost: RequestCost;
   /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
   continuations: Continuations;
   /** Pages each source loaded lately, which back its form submissions (defence/page-visits.ts). */
@@ -122,11 +126,19 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const adaptive = config.detection.enabled && config.detection.adaptiveConcurrency;
   // A waiting token holder's standing falls as its pace climbs (requests queued before its flood showed).
   const pace = shared.pace;
+  // An answer teaches its query shape's cost (detect/request-cost.ts).
+  const weighsCost = config.detection.enabled && config.detection.costWeighting;
   const retier = config.detection.enabled
     ? (w: Waiter): number => {
       const ctx = w.subject as RequestContext | undefined;
       if (ctx?.paceKey === undefined || ctx.baseTier === undefined) return w.tier ?? 0;
       const now = shared.ticker.now();
+      // What its shape costs, read again at the head: a costly search queued before its shape had
+      // answers (a flood's first second) counts what it costs once they came back.
+      if (weighsCost && ctx.costShape !== undefined) {
+        const weight = shared.requestCost.weight(latencyKind(ctx), ctx.costShape);
+        if (weight > (ctx.costWeight ?? 1)) { pace.charge(ctx.paceKey, weight - (ctx.costWeight ?? 1), now); ctx.costWeight = weight; }
+      }
       const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
       return tierFor(ctx.queueStanding ?? ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
@@ -206,7 +218,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamRequest: UpstreamRequestFilter[] = [
     createBufferBodyFilter(shared.bodyBuffers, limits),
     createForwardingHeadersFilter(formatForwardedFor, config.listen.limits.maxRanges),
-    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined)] : []),
+    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined, det.costWeighting ? shared.requestCost : undefined)] : []),
     ...(ext.upstreamRequest ?? []),
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
@@ -254,12 +266,19 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     draining: shared.draining,
     ...(clearance ? { rechallenge: clearance.rechallenge } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
-    ...(concurrency ? {
-      // Each route is its own kind of request: a 2 ms static file and a 30 ms login each have their no-load RTT.
-      onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string) {
-        const limit = concurrency.get(upstream);
+    ...(concurrency || weighsCost ? {
+      // Each kind of request (route, method, path template) has its own no-load RTT: a 2 ms static
+      // file and a 30 ms login are not read as queueing, nor as costly.
+      onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string, ctx: RequestContext, status?: number) {
         const queue = admission.get(upstream);
-        if (!limit || !queue) return;
+        if (!queue) return;
+        // Light load: at most half the limit in flight when it was sent, as the limit reads it.
+        // Only 2xx answers are the work itself: a 304 or a refused query is fast because none was done.
+        if (weighsCost && status !== undefined && status >= 200 && status < 300 && ctx.costShape !== undefined) {
+          shared.requestCost.observe({ kind, shape: ctx.costShape, rttMs, light: inFlight <= Math.max(1, queue.params.maxInFlight / 2) }, shared.ticker.now());
+        }
+        const limit = concurrency?.get(upstream);
+        if (!limit) return;
         const next = limit.onSample({ rttMs, inFlight, dropped, kind }, shared.ticker.now());
         if (next !== queue.params.maxInFlight) queue.params = { ...queue.params, maxInFlight: next };
       },

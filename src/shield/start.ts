@@ -13,6 +13,7 @@ import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createPageVisits } from './defence/page-visits.js';
 import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
+import { createRequestCost } from './detect/request-cost.js';
 import { createBodyGuards } from './body-guard.js';
 import { createBodyBuffers } from './body/request-buffer.js';
 import { createCacheStore } from './cache/store.js';
@@ -164,7 +165,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

@@ -622,6 +622,27 @@ test('under attack, flooding paces start only while fewer than half the limit is
   assert.equal(q.queued, 0);
 });
 
+test('under attack, a costly request in flight counts as the requests it costs: flooding paces wait while it runs, a customer does not', () => {
+  const q = createAdmissionQueue({ maxInFlight: 8, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => 0 });
+  const log: string[] = [];
+  const flood = tierFor(STANDING.checked, 2);
+  // One 8-term search costing 6 pages: 1 in flight, counted as 6 of the headroom of 4.
+  assert.equal(q.admit({ ...tiered(2, flood, log, 'search'), cost: 6 }, 0), 'started');
+  assert.equal(q.admit(tiered(2, flood, log, 'bot'), 1), 'queued', 'counted as one, it would have left 3 of 4');
+  assert.equal(q.admit({ ...tiered(2, flood, log, 'search2'), cost: 6 }, 2), 'queued');
+  assert.equal(q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'customer'), 3), 'started', 'a light request takes a free slot at once');
+  assert.equal(q.inFlight, 2);
+  q.release(10, false, 6); // the search ends: the flooding paces may go again, in order
+  assert.deepEqual(log.slice(-2), ['start bot', 'start search2']);
+  q.release(20, false, 1);
+  q.release(21, false, 1);
+  q.release(22, false, 6);
+  assert.equal(q.inFlight, 0);
+  // All costs given back: four cheap flooding requests fill the headroom again, no more.
+  const results = [0, 1, 2, 3, 4].map((i) => q.admit(tiered(2, flood, log, `b${i}`), 30 + i));
+  assert.deepEqual(results, ['started', 'started', 'started', 'started', 'queued']);
+});
+
 test('under attack, tunnel messages holding half the limit wait for requests of the same standing; with no request waiting they take every slot', () => {
   let since = -Infinity;
   const q = createAdmissionQueue({ maxInFlight: 4, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since });

@@ -32,11 +32,12 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
  * attack, from 200 bots or from a crowd of 2,000 at a person's pace each (browsing, or guessing
  * logins from the form they loaded), and a message flood inside WebSocket tunnels, also from bots
  * that browsed first, bots that log in to accounts of their own before they flood, and bots that
- * replay a few customers' sessions (108 cells of 20 s with 4 targets: about 46 minutes).
+ * replay a few customers' sessions, and a crowd at a person's pace flooding the costliest search
+ * (112 cells of 20 s with 4 targets: about 48 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
-  'browse-then-flood', 'account-holders', 'session-replay', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'login-crowd', 'flash-crowd',
+  'browse-then-flood', 'account-holders', 'session-replay', 'challenge-solver', 'newcomers-under-attack', 'solver-crowd', 'login-crowd', 'costly-search', 'flash-crowd',
   // Last since the twentieth session, when every cell after it once measured slower; the cause
   // was the demo origin losing workers to pipelined requests whose client left (pipeline-flood's
   // direct cell, fixed in the twenty-first), not the connection flood (docs/benchmarks.md).

@@ -12,6 +12,8 @@ export const CHALLENGE_PATHS = {
 
 /** Query parameter counting no-JavaScript redirects; stripped before the request is forwarded. */
 export const NOJS_MARKER = 'rempart-nojs';
+/** Query keys of the shield's own protocol, not the client's traffic: left out of query shapes. */
+export const PROTOCOL_QUERY_KEYS: ReadonlySet<string> = new Set([NOJS_MARKER]);
 
 /** Settings of the challenge ladder, compiled once at start-up (keys, lifetimes, randomness). */
 export interface ChallengeSettings {

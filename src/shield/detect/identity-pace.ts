@@ -61,8 +61,10 @@ export interface IdentityPace {
    * requests of the same client already sent that no filter has seen yet (pipelined behind this
    * one on its connection), counted as open for this reading. `learn`: the identity's completed
    * buckets go to the tracker's bucket sink (a reputation from normal times: what customers send).
+   * `weight`: the requests this one counts as in the window (detect/request-cost.ts: a search of
+   * many terms costs the origin a dozen pages); the sink still learns it as one request sent.
    */
-  hit(key: string, now: number, ahead?: number, learn?: boolean): number;
+  hit(key: string, now: number, ahead?: number, learn?: boolean, weight?: number): number;
   /** A request counted by `hit` was answered (or abandoned). */
   done(key: string): void;
   /**
@@ -148,20 +150,21 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
 
   return {
     get size() { return map.size; },
-    hit(key, now, ahead = 0, learn = false) {
+    hit(key, now, ahead = 0, learn = false, weight = 1) {
       const params = settings();
       const epoch = epochOf(now, params.bucketMs);
       if (epoch !== sweptEpoch) sweep(epoch, now);
       let e = map.get(key);
       if (e === undefined) {
-        if (map.size >= params.maxKeys) return levelOf(1, 1 + ahead, params);
+        if (map.size >= params.maxKeys) return levelOf(weight, 1 + ahead, params);
         e = { epoch, cur: 0, prev: 0, open: 0, charged: 0, learn };
         map.set(key, e);
       } else {
         roll(e, epoch, now);
         if (learn) e.learn = true;
       }
-      e.cur++;
+      e.cur += weight;
+      e.charged += weight - 1;
       e.open++;
       return levelOf(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open + ahead, params);
     },

@@ -108,6 +108,11 @@ export interface Waiter {
   readonly tierNow?: () => number;
   /** Tunnel work — a WebSocket message or handshake — rather than a request (rule 6); its slot is released with `release(now, true)`. */
   readonly message?: boolean;
+  /**
+   * Typical requests of its kind this one costs the upstream (detect/request-cost.ts), 1 by
+   * default: while it is in flight, rule 5 counts it as that many. Released with `release(now, false, cost)`.
+   */
+  readonly cost?: number;
   enqueuedAt: number;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
@@ -157,8 +162,8 @@ export interface AdmissionParams {
 export interface AdmissionQueue {
   /** Starts the waiter now, queues it, or rejects it; returns which. */
   admit(w: Waiter, now: number): 'started' | 'queued' | 'rejected';
-  /** A started request (or, with `message`, a message) finished: frees its slot and starts the next waiter, if any. */
-  release(now: number, message?: boolean): void;
+  /** A started request (or, with `message`, a message) finished: frees its slot and starts the next waiter, if any. `cost`: the waiter's. */
+  release(now: number, message?: boolean, cost?: number): void;
   /** A queued waiter's client left: it gives up its place. */
   cancel(w: Waiter): void;
   /** Rejects waiters that waited longer than the queue timeout; returns how many. */
@@ -311,6 +316,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
   let messagesInFlight = 0;
+  // What the requests in flight cost beyond one each (Waiter.cost), for rule 5.
+  let costBeyond = 0;
   let queued = 0;
   // Pressure meter (readPressure): time at the limit since the last read, and whether the queue
   // emptied in that time. Updated on every change of inFlight or queued (`meter`).
@@ -344,10 +351,17 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return arrivals < MINTED_LOAD_MIN ? 0 : arrivals / Math.max(1, completions.value(now));
   };
 
-  // Rule 5: flooding paces wait for headroom while challenges are on.
+  // Rule 5: flooding paces wait for headroom while challenges are on. A costly request in flight
+  // counts as the requests it costs: one 8-term search holds a worker as long as eight pages, and
+  // counted as one, flooding paces filled the headroom with them (drill costly-search).
   const underAttack = (): boolean => (self.params.challengesSince?.() ?? -Infinity) !== -Infinity;
   const floodCapped = (): boolean =>
-    inFlight >= Math.max(1, Math.floor(self.params.maxInFlight * FLOOD_HEADROOM)) && underAttack();
+    inFlight + costBeyond >= Math.max(1, Math.floor(self.params.maxInFlight * FLOOD_HEADROOM)) && underAttack();
+  const started = (w: Waiter): void => {
+    inFlight++;
+    if (w.message === true) messagesInFlight++;
+    if (w.cost !== undefined && w.cost > 1) costBeyond += w.cost - 1;
+  };
   // Rule 6: messages wait for requests once they hold their share under attack.
   const messagesCapped = (): boolean =>
     messagesInFlight >= Math.max(1, Math.floor(self.params.maxInFlight * MESSAGE_SHARE)) && underAttack();
@@ -560,8 +574,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       const w = next(now);
       if (!w) break;
       leave(w, 'started');
-      inFlight++;
-      if (w.message === true) messagesInFlight++;
+      started(w);
       w.start();
     }
   };
@@ -571,8 +584,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     admit(w, now) {
       if (GROUP_OF[tierOf(w)] === 1) mintedArrivals.add(now);
       if (inFlight < self.params.maxInFlight && queued === 0 && !((GROUP_OF[tierOf(w)] as number) >= FLOOD_GROUP && floodCapped())) {
-        inFlight++;
-        if (w.message === true) messagesInFlight++;
+        started(w);
         meter(now);
         w.state = 'started';
         w.start();
@@ -597,9 +609,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       meter(now);
       return (w.state as Waiter['state']) === 'started' ? 'started' : 'queued';
     },
-    release(now, message) {
+    release(now, message, cost) {
       inFlight--;
       if (message === true) messagesInFlight--;
+      if (cost !== undefined && cost > 1) costBeyond = Math.max(0, costBeyond - (cost - 1));
       completions.add(now);
       self.expire(now);
       pump(now);

@@ -37,8 +37,8 @@ export interface ForwarderDeps {
   sendTimeoutMs: number;
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
-  /** One completed exchange's latency to response headers, for an adaptive concurrency limit. */
-  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string): void;
+  /** One completed exchange's latency to response headers (its status, when it had one), for an adaptive concurrency limit and the request-cost model. */
+  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string, ctx: RequestContext, status?: number): void;
   /** The challenge a queued request with no token would get now (filters/request/clearance.ts). */
   rechallenge?(ctx: RequestContext): Verdict | undefined;
   /** A request that failed before any response byte goes to another server. */
@@ -85,6 +85,8 @@ class Exchange implements Waiter {
   filed: number | undefined = undefined;
   /** The client closed the connection before its response was complete. */
   aborted = false;
+  /** What it costs the upstream in typical requests: read again while it waits (runtime.ts, retier), fixed once started. */
+  get cost(): number { return this.subject.costWeight ?? 1; }
   /** A response head arrived from the upstream. */
   responded = false;
   controller: Dispatcher.DispatchController | undefined = undefined;
@@ -170,7 +172,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     this.server.outstanding--;
-    this.ex.queue.release(this.ex.shared.deps.clock.now());
+    this.ex.queue.release(this.ex.shared.deps.clock.now(), false, this.ex.cost);
   }
 
   /** Pauses the upstream until the client drains what the sink holds. */
@@ -199,7 +201,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
     if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
-    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, latencyKind(ctx));
+    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, latencyKind(ctx), ctx, statusCode);
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
@@ -268,7 +270,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (ctx.upstreamMs === undefined) {
       ctx.upstreamMs = performance.now() - this.t0;
-      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, latencyKind(ctx));
+      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, latencyKind(ctx), ex.subject);
     }
     if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
     // A body guard verdict (slow POST, too large) travels through undici as the body's error.
@@ -281,10 +283,10 @@ class Attempt implements Dispatcher.DispatchHandler {
 /** Sends one attempt of the exchange to a server: the one picked now, or `retry` for the second (and last) attempt. */
 function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const { subject: ctx, upstream, queue, shared: { deps } } = ex;
-  if (ex.aborted) { queue.release(deps.clock.now()); return; }
+  if (ex.aborted) { queue.release(deps.clock.now(), false, ex.cost); return; }
   const server = retry ?? upstream.pick(ctx);
   // Every server went down while the request waited for a slot.
-  if (server === undefined) { queue.release(deps.clock.now()); ex.cb.fail(ctx, ALL_DOWN); return; }
+  if (server === undefined) { queue.release(deps.clock.now(), false, ex.cost); ex.cb.fail(ctx, ALL_DOWN); return; }
   server.outstanding++;
   if (retry === undefined) upstream.retryBudget?.onRequest(deps.clock.now());
   // A body read whole replays from memory or its spooled file; a streamed one is guarded now

@@ -4,7 +4,7 @@ import { named, type RequestFilter } from '../../pipeline/phases.js';
 import type { RequestContext, RequestTraits } from '../../context.js';
 import { deny, type Verdict } from '../../verdict.js';
 import { evaluateClearance, type ClearanceDecision } from '../../challenge/evaluate.js';
-import { NOJS_MARKER, type ChallengeSettings } from '../../challenge/settings.js';
+import { PROTOCOL_QUERY_KEYS, type ChallengeSettings } from '../../challenge/settings.js';
 import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
 import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
@@ -86,7 +86,6 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
  * of traffic, normally 0.0%") and asked those newcomers for proof-of-work (flash-crowd drill,
  * `--lead 40`).
  */
-const PROTOCOL_KEYS: ReadonlySet<string> = new Set([NOJS_MARKER]);
 
 /**
  * The clearance filter, its re-evaluation of a queued request with no token, and the answer to a
@@ -253,7 +252,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       fingerprint: requestFingerprint(req.rawHeaders, { method: req.method ?? 'GET', httpVersion: req.httpVersion }),
       pathTemplate: pathTemplate(ctx.path),
       userAgent: ua,
-      queryShape: q === -1 ? '' : queryShape(ctx.target.slice(q + 1), PROTOCOL_KEYS),
+      queryShape: q === -1 ? '' : queryShape(ctx.target.slice(q + 1), PROTOCOL_QUERY_KEYS),
       standing: 'unknown',
       pace: 0,
       level: 0,

@@ -6,6 +6,10 @@ import { CLASS_RANK, STANDING, tierFor } from '../../upstream/admission.js';
 import type { MessageSender } from '../../upstream/message-admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
+import type { RequestCost } from '../../detect/request-cost.js';
+import { queryShape } from '../../detect/query-shape.js';
+import { PROTOCOL_QUERY_KEYS } from '../../challenge/settings.js';
+import { latencyKind } from '../../upstream/latency-kind.js';
 
 /** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
 const UNBACKED_PACE = 2;
@@ -16,15 +20,22 @@ const UNBACKED_PACE = 2;
  * origin: a cache hit, a challenge or a refusal costs the origin nothing and must not make a
  * customer whose browser fetched a dozen cached files look like a flood (detect/identity-pace.ts).
  */
-export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: PageVisits): UpstreamRequestFilter {
+export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: PageVisits, cost?: RequestCost): UpstreamRequestFilter {
   return named('pace', (ctx: RequestContext) => {
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
     const now = ticker.now();
+    // What the request costs the origin, in its kind's typical requests, by its query's shape: a
+    // search of many terms counts as the dozen pages it costs (detect/request-cost.ts).
+    let weight = 1;
+    if (cost !== undefined) {
+      const shape = ctx.costShape = queryShape(ctx.target, PROTOCOL_QUERY_KEYS, true);
+      weight = ctx.costWeight = cost.weight(latencyKind(ctx), shape);
+    }
     // Requests the client pipelined behind this one are open too (listener/pipelining.ts): served one
     // at a time, a connection writing 16 ahead would otherwise look as light as one person's page.
     // A reputation's requests teach the detector what customers send (learned only in normal times).
-    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0, ctx.baseTier <= STANDING.recent), pace, ctx.sourceKey, now);
+    let level = withSourcePace(pace.hit(key, now, ctx.conn.pending?.() ?? 0, ctx.baseTier <= STANDING.recent, weight), pace, ctx.sourceKey, now);
     // A form submitted without its page loses what its token gave it: a flood's pace, whatever the
     // token's own. A request with no token is already behind every token holder (and one filed as a
     // flood is not offered the challenge when challenges begin: upstream/admission.ts, rule 4).

@@ -1,0 +1,137 @@
+/**
+ * Request cost: how many of its kind's typical requests one request costs the upstream, learned
+ * from the upstream's own answers, so the pace of an identity (detect/identity-pace.ts) counts
+ * what it takes from the origin and not only how often it asks.
+ *
+ * Why: the costliest request a site exposes to anyone — a search of many terms, a report over a
+ * long range, a page of a thousand rows — costs the origin a dozen typical ones at a person's
+ * pace. Counted in requests, a bot sending one a second is as light as a customer and is served
+ * beside them (drill `costly-search`: 45 such searches took most of a 2-worker origin's time for
+ * 17 s). Serving the identities that took least of the origin's time first is least-attained-
+ * service scheduling measured in service time, as fair queueing measures flows in bytes, not in
+ * packets (Demers, Keshav, Shenker 1989; RFC 8290 §4 counts DRR credits in bytes).
+ *
+ * A request's cost is read from its **shape** — the query's keys and the size class of each value
+ * (detect/query-shape.ts), what cost often follows while content does not — as the fastest answer
+ * of that shape (this window, `windowMs`, and the last that had any) against the median RTT of its
+ * kind (route, method and path template, upstream/latency-kind.ts) at light load. The shape's
+ * fastest answer, not its mean: queueing at the origin only ever adds to an answer's time, and a
+ * cheap request queued behind costly ones reads as slow as they are (head-of-line blocking at a
+ * 2-worker origin: a customer's 80 ms search took 700 ms behind two 8-term ones), so a mean — or an
+ * answer's own time charged to its identity — would weigh the customers the flood delayed. The
+ * kind's median, not its fastest: against the fastest, a kind whose answers vary (a cache hit, a
+ * 304) would make every typical answer of it read as costly, and a customer weighed as a flood is
+ * the error that must not happen; not its mean either: "light load" is at most half the limit in
+ * flight, and on a 2-worker origin under a limit of 4 that is both workers busy — customers'
+ * searches sent then queued behind costly ones and pulled a mean up until the costly shape weighed
+ * less than it cost (measured: 6 where it cost 8). The other way, a costly shape is under-weighed
+ * by the spread of its service time, which is where the shield stood without it. The kind's median
+ * is taught only by shapes that weigh 1, so a long flood of costly requests answered at light load
+ * (a probe's) does not raise it. Learned from answers, a shape weighs a request before it is
+ * sent: a crowd of bots that each send one costly search is weighed from their first request on,
+ * once a few of them were answered.
+ *
+ * A kind never answered at light load (a shield started under attack) weighs nothing: every
+ * request counts 1. Bounded: at most `maxShapes` shapes and as many kinds, the least recently
+ * answered given up first. Pure: the caller passes `now`.
+ */
+
+export interface RequestCostParams {
+  /** Shapes (and kinds) remembered at most. */
+  readonly maxShapes: number;
+  /** Answers of a shape, and light-load answers of its kind, before it weighs anything. */
+  readonly minSamples: number;
+  /** Most requests one request may count as. */
+  readonly maxWeight: number;
+  /** A shape's fastest answer is of this window and the last that had an answer, ms. */
+  readonly windowMs: number;
+  /** Relative step of a kind's running median RTT at light load (frugal streaming median). */
+  readonly kindStep: number;
+}
+
+export const DEFAULT_REQUEST_COST: RequestCostParams = Object.freeze({ maxShapes: 4096, minSamples: 3, maxWeight: 16, windowMs: 10_000, kindStep: 0.02 });
+
+/** One upstream answer. */
+export interface CostSample {
+  readonly kind: string;
+  /** The request's query shape with value sizes (`queryShape(target, ignore, true)`). */
+  readonly shape: string;
+  readonly rttMs: number;
+  /** Sent with at most half the upstream's limit in flight. */
+  readonly light: boolean;
+}
+
+export interface RequestCost {
+  /** Requests one request of this kind and shape counts as (1 … maxWeight), before it is sent. */
+  weight(kind: string, shape: string): number;
+  /** Learns from an answer. */
+  observe(sample: CostSample, now: number): void;
+  /** Shapes remembered now. */
+  readonly shapes: number;
+}
+
+/** A shape's least RTT of this window and of the last window that had any. */
+interface Least { cur: number; prev: number; from: number; n: number }
+/** A kind's running median RTT at light load; its first answers kept until it has `SEED` of them. */
+interface Median { value: number; n: number; first: number[] | undefined }
+/** Answers of a kind whose exact median seeds the running one: a first answer that was a cache hit must not. */
+const SEED = 15;
+
+export function createRequestCost(overrides: Partial<RequestCostParams> = {}): RequestCost {
+  const p: RequestCostParams = { ...DEFAULT_REQUEST_COST, ...overrides };
+  if (!(p.maxShapes >= 1 && p.minSamples >= 1 && p.maxWeight >= 1 && p.windowMs > 0 && p.kindStep > 0 && p.kindStep < 1)) {
+    throw new RangeError('maxShapes, minSamples and maxWeight must be at least 1, windowMs positive, kindStep in (0, 1)');
+  }
+  const kinds = new Map<string, Median>();
+  const shapes = new Map<string, Least>();
+
+  // Least recently answered first out: a touched entry moves to the end of the map's order.
+  const touch = <T>(map: Map<string, T>, key: string, fresh: () => T): T => {
+    let m = map.get(key);
+    if (m !== undefined) map.delete(key);
+    else {
+      if (map.size >= p.maxShapes) map.delete(map.keys().next().value as string);
+      m = fresh();
+    }
+    map.set(key, m);
+    return m;
+  };
+  const weigh = (kind: string, key: string): number => {
+    const k = kinds.get(kind);
+    const m = shapes.get(key);
+    if (k === undefined || k.n < p.minSamples || m === undefined || m.n < p.minSamples) return 1;
+    const multiple = Math.min(m.cur, m.prev) / k.value;
+    return multiple >= 2 ? Math.min(p.maxWeight, Math.round(multiple)) : 1;
+  };
+
+  return {
+    get shapes() { return shapes.size; },
+    weight: (kind, shape) => weigh(kind, `${kind}?${shape}`),
+    observe(s, now) {
+      if (!(s.rttMs > 0 && Number.isFinite(s.rttMs))) return;
+      const key = `${s.kind}?${s.shape}`;
+      if (s.light && weigh(s.kind, key) === 1) {
+        const k = touch(kinds, s.kind, (): Median => ({ value: s.rttMs, n: 0, first: [] }));
+        k.n++;
+        if (k.first !== undefined) {
+          // The exact median of the first answers, then a running one from there.
+          k.first.push(s.rttMs);
+          k.value = k.first.slice().sort((a, b) => a - b)[k.first.length >> 1] as number;
+          if (k.first.length >= SEED) k.first = undefined;
+        } else {
+          // Frugal streaming median (Ma, Muthukrishnan, Sandler 2013) in relative steps: it moves
+          // toward each answer by a step, so half of them faster or slower cannot drag it.
+          k.value = s.rttMs > k.value ? k.value * (1 + p.kindStep) : k.value / (1 + p.kindStep);
+        }
+      }
+      const m = touch(shapes, key, (): Least => ({ cur: Infinity, prev: Infinity, from: now, n: 0 }));
+      if (now - m.from >= p.windowMs) {
+        if (Number.isFinite(m.cur)) m.prev = m.cur;
+        m.cur = Infinity;
+        m.from = now;
+      }
+      m.cur = Math.min(m.cur, s.rttMs);
+      m.n++;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { request, Agent } from 'undici';
+import { parseConfig } from '../../src/config/load.js';
+import { startShield } from '../../src/shield/start.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
+
+/**
+ * A shield in front of the demo origin, whose search costs a lookup per term: returns a GET that
+ * resolves to the request's access-log line.
+ */
+async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: boolean) {
+  const origin = await startOrigin({ maxInFlight: 4, serviceMs: 10 });
+  t.after(() => origin.close());
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    upstreams: { origin: { url: origin.url, connections: 8 } },
+    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false },
+    detection: { costWeighting },
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 4 });
+  t.after(() => agent.close());
+  return async (q: string, userAgent: string): Promise<Record<string, unknown>> => {
+    const before = lines.length;
+    const r = await request(`${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
+    await r.body.dump();
+    assert.equal(r.statusCode, 200);
+    for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.msg === 'access'); i++) await new Promise((res) => setTimeout(res, 5));
+    return lines.slice(before).find((l) => l.msg === 'access')!;
+  };
+}
+
+const EIGHT = 'colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k';
+
+for (const costWeighting of [true, false]) {
+  test(`a search of eight terms from a client never seen before counts as the eight it costs in its pace (costWeighting ${costWeighting})`, async (t) => {
+    const search = await searchSite(t, costWeighting);
+    // Normal times: one-word searches one at a time (20 ms each) teach the kind's RTT at light load;
+    // a few 8-term ones (160 ms each) teach their shape's.
+    for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`);
+    for (let i = 0; i < 3; i++) await search(EIGHT, `searcher/${i}`);
+    // A client never seen before: its first request is its pace's first.
+    const costly = await search(EIGHT.replace('x7f3k', 'q9w2e'), 'newcomer/costly');
+    const cheap = await search('bureau', 'newcomer/cheap');
+    assert.equal(cheap.pace, 0, 'a one-word search counts one');
+    // Eight lookups against the one-word search's two: weight 4 at least (level 1 at 4 requests in
+    // the window, level 2 at 8), whatever the loopback timers added.
+    if (costWeighting) assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
+    else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
+  });
+}

@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequestCost } from '../../src/shield/detect/request-cost.js';
+import { queryShape } from '../../src/shield/detect/query-shape.js';
+import { createPrng } from './prng.js';
+
+const SEARCH = 'search GET /search';
+const ONE_WORD = queryShape('/search?q=colis', undefined, true);
+const EIGHT_WORDS = queryShape('/search?q=colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k', undefined, true);
+
+test('query shapes with sizes: each key carries the bit length of its value\'s length; without sizes, the keys alone as before', () => {
+  assert.equal(queryShape('/search?q=colis', undefined, true), 'q:3');
+  assert.equal(queryShape('/search?q=recommande', undefined, true), 'q:4');
+  assert.equal(EIGHT_WORDS, 'q:6');
+  assert.equal(queryShape('/list?page=2&size=1000&empty=&flag', undefined, true), 'empty:0&flag:0&page:1&size:3');
+  assert.equal(queryShape('/list?page=2&size=1000', undefined, false), 'page&size');
+  assert.equal(queryShape('/search', undefined, true), '');
+});
+
+/** Answers of a search origin, 10 a second from `from` on: one-word searches at 80 ms ± 20%, costly ones at `costlyMs`, each after `wait()` more (queueing). */
+function feed(cost: ReturnType<typeof createRequestCost>, o: { n: number; from?: number; costlyShare: number; costlyMs: number; light: boolean; wait?: (random: () => number, costly: boolean) => number; seed?: number }): number {
+  const random = createPrng(o.seed ?? 1);
+  let now = o.from ?? 0;
+  for (let i = 0; i < o.n; i++, now += 100) {
+    const costly = random() < o.costlyShare;
+    const service = (costly ? o.costlyMs : 80) * (0.8 + 0.4 * random());
+    cost.observe({ kind: SEARCH, shape: costly ? EIGHT_WORDS : ONE_WORD, rttMs: service + (o.wait?.(random, costly) ?? 0), light: o.light }, now);
+  }
+  return now;
+}
+
+test('a costly shape weighs its fastest answer against its kind\'s mean at light load; the customers\' shape weighs one', () => {
+  const cost = createRequestCost();
+  // Normal times: one-word searches at light load teach the kind's no-load RTT.
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  assert.equal(cost.weight(SEARCH, EIGHT_WORDS), 1, 'never answered: no evidence, one request');
+  // The flood: a third of the answers are 8-term searches costing 8x, sent under load.
+  feed(cost, { n: 300, from: t, costlyShare: 1 / 3, costlyMs: 640, light: false, seed: 2 });
+  const w = cost.weight(SEARCH, EIGHT_WORDS);
+  assert.ok(w >= 6 && w <= 8, `costly shape weighs ${w}`);
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  assert.equal(cost.weight('other GET /', ONE_WORD), 1, 'another kind knows nothing of it');
+});
+
+test('queueing, and cheap requests stuck behind costly ones, do not weigh the customers: the fastest answers did not wait', () => {
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  // Head-of-line blocking at the origin: most cheap answers wait 0-1.3 s behind costly ones; one
+  // in ten is sent to a free worker.
+  feed(cost, { n: 600, from: t, costlyShare: 0.3, costlyMs: 640, light: false, seed: 3, wait: (random) => (random() < 0.1 ? 0 : 1300 * random()) });
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  const w = cost.weight(SEARCH, EIGHT_WORDS);
+  assert.ok(w >= 6 && w <= 8, `costly shape weighs ${w} under queueing`);
+});
+
+test('a kind never answered at light load weighs nothing; a weight is at most maxWeight; under twice the kind\'s cost, one', () => {
+  const cold = createRequestCost();
+  for (let i = 0; i < 50; i++) cold.observe({ kind: SEARCH, shape: EIGHT_WORDS, rttMs: 640, light: false }, i * 100);
+  assert.equal(cold.weight(SEARCH, EIGHT_WORDS), 1);
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 100, costlyShare: 0, costlyMs: 0, light: true });
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'q:9', rttMs: 80_000, light: false }, t + i);
+  assert.equal(cost.weight(SEARCH, 'q:9'), 16);
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'q:4', rttMs: 120, light: false }, t + i);
+  assert.equal(cost.weight(SEARCH, 'q:4'), 1, 'under 2x: one');
+});
+
+test('a shape\'s cost follows it within two windows: a search that became cheap weighs one again', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 100, costlyShare: 0, costlyMs: 0, light: true });
+  t = feed(cost, { n: 100, from: t, costlyShare: 1, costlyMs: 640, light: false });
+  assert.ok(cost.weight(SEARCH, EIGHT_WORDS) >= 6);
+  // The application added an index: the same searches now take what one word does.
+  feed(cost, { n: 250, from: t, costlyShare: 1, costlyMs: 80, light: false, seed: 9 });
+  assert.equal(cost.weight(SEARCH, EIGHT_WORDS), 1);
+});
+
+test('shapes are bounded: past maxShapes the least recently answered is given up, a busy one kept', () => {
+  const cost = createRequestCost({ maxShapes: 64 });
+  let t = feed(cost, { n: 100, costlyShare: 0, costlyMs: 0, light: true });
+  t = feed(cost, { n: 100, from: t, costlyShare: 0.5, costlyMs: 640, light: false, seed: 5 });
+  for (let i = 0; i < 5000; i++, t += 1) {
+    cost.observe({ kind: SEARCH, shape: `k${i}:3`, rttMs: 80, light: false }, t);
+    if (i % 20 === 0) cost.observe({ kind: SEARCH, shape: EIGHT_WORDS, rttMs: 640, light: false }, t);
+  }
+  assert.ok(cost.shapes <= 64, `${cost.shapes} shapes`);
+  assert.ok(cost.weight(SEARCH, EIGHT_WORDS) >= 6, 'the busy costly shape is still known');
+  assert.equal(cost.weight(SEARCH, 'k0:3'), 1);
+});
+
+test('a kind whose answers vary (a third of them 1 ms: cache hits, 304s) does not weigh its typical shapes: the kind is its mean, not its fastest', () => {
+  const cost = createRequestCost();
+  const random = createPrng(4);
+  let t = 0;
+  for (let i = 0; i < 300; i++, t += 100) {
+    const hit = random() < 1 / 3;
+    cost.observe({ kind: SEARCH, shape: hit ? 'q:3&v:2' : ONE_WORD, rttMs: hit ? 1 : 80 * (0.8 + 0.4 * random()), light: true }, t);
+  }
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  assert.equal(cost.weight(SEARCH, 'q:3&v:2'), 1);
+});
+
+test('a long flood of costly requests answered at light load does not raise its kind\'s mean: only shapes that weigh one teach it', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 100, costlyShare: 0, costlyMs: 0, light: true });
+  t = feed(cost, { n: 20, from: t, costlyShare: 1, costlyMs: 640, light: false });
+  // Probes: for a minute, every answer is sent at light load and nine in ten are costly.
+  feed(cost, { n: 600, from: t, costlyShare: 0.9, costlyMs: 640, light: true, seed: 8 });
+  assert.ok(cost.weight(SEARCH, EIGHT_WORDS) >= 6, `weighs ${cost.weight(SEARCH, EIGHT_WORDS)}`);
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+});
+
+test('a kind whose first answer was a cache hit: its median is of its first answers, and its typical shape weighs one from the third', () => {
+  const cost = createRequestCost();
+  cost.observe({ kind: SEARCH, shape: 'q:3&v:2', rttMs: 1, light: true }, 0);
+  for (let i = 1; i <= 4; i++) cost.observe({ kind: SEARCH, shape: ONE_WORD, rttMs: 78 + i, light: true }, i * 100);
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: EIGHT_WORDS, rttMs: 640, light: false }, 1000 + i);
+  assert.equal(cost.weight(SEARCH, EIGHT_WORDS), 8);
+});
