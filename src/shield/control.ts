@@ -33,6 +33,8 @@ export interface ControlDeps {
   ticker?: Clock;
   /** How many sessions the origin issued the shield knows (reputation/sessions.ts). */
   sessionsKnown?: () => number;
+  /** The query shapes that cost the upstream more than one request each (detect/request-cost.ts). */
+  costlyShapes?: () => unknown[];
 }
 
 /** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
@@ -54,7 +56,11 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
           ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
         }])),
         detection: config.detection.enabled
-          ? { ...(d.detector.state() as Record<string, unknown>), sessions: { cookies: config.detection.sessionCookies, known: d.sessionsKnown?.() ?? 0 } }
+          ? {
+            ...(d.detector.state() as Record<string, unknown>),
+            sessions: { cookies: config.detection.sessionCookies, known: d.sessionsKnown?.() ?? 0 },
+            costWeighting: { enabled: config.detection.costWeighting, costly: config.detection.costWeighting ? d.costlyShapes?.() ?? [] : [] },
+          }
           : { enabled: false },
         routes: config.routes.map((r) => ({ name: r.name, match: r.match, upstream: r.upstream, class: r.class })),
         phases: Object.fromEntries(Object.entries(rt.phases).map(([phase, list]) => [phase, (list as Array<{ name: string }>).map((f) => f.name)])),

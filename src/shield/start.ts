@@ -260,7 +260,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size,
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, costlyShapes: () => shared.requestCost.heaviest(10),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });

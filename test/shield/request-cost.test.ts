@@ -18,7 +18,7 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
   const config = parseConfig({
     listen: { address: '127.0.0.1', port: 0 },
-    admin: { port: 0 },
+    admin: { address: '127.0.0.1', port: 0, token: TOKEN },
     upstreams: { origin: { url: origin.url, connections: 8 } },
     routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
     rateLimits: { enabled: false },
@@ -29,7 +29,11 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
   t.after(() => shield.close());
   const agent = new Agent({ connections: 4 });
   t.after(() => agent.close());
-  return async (q: string, userAgent: string): Promise<Record<string, unknown>> => {
+  const costly = async (): Promise<unknown> => {
+    const r = await request(`${shield.adminUrl}/api/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return ((await r.body.json()) as { detection: { costWeighting: unknown } }).detection.costWeighting;
+  };
+  const search = async (q: string, userAgent: string): Promise<Record<string, unknown>> => {
     const before = lines.length;
     const r = await request(`${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
     await r.body.dump();
@@ -37,13 +41,15 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     for (let i = 0; i < 100 && !lines.slice(before).some((l) => l.msg === 'access'); i++) await new Promise((res) => setTimeout(res, 5));
     return lines.slice(before).find((l) => l.msg === 'access')!;
   };
+  return { search, costly };
 }
 
+const TOKEN = 'test-admin-token-0123456789';
 const EIGHT = 'colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k';
 
 for (const costWeighting of [true, false]) {
   test(`a search of eight terms from a client never seen before counts as the eight it costs in its pace (costWeighting ${costWeighting})`, async (t) => {
-    const search = await searchSite(t, costWeighting);
+    const { search, costly: shown } = await searchSite(t, costWeighting);
     // Normal times: one-word searches one at a time (20 ms each) teach the kind's RTT at light load;
     // a few 8-term ones (160 ms each) teach their shape's.
     for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`);
@@ -56,5 +62,15 @@ for (const costWeighting of [true, false]) {
     // the window, level 2 at 8), whatever the loopback timers added.
     if (costWeighting) assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
     else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
+    // The operator sees which shapes cost what (GET /api/state).
+    const state = await shown() as { enabled: boolean; costly: Array<{ kind: string; shape: string; weight: number; fastestMs: number }> };
+    assert.equal(state.enabled, costWeighting);
+    if (!costWeighting) { assert.deepEqual(state.costly, []); return; }
+    assert.equal(state.costly.length, 1, JSON.stringify(state));
+    const [heavy] = state.costly;
+    assert.equal(heavy!.shape, 'q:6');
+    assert.match(heavy!.kind, /GET \/search$/);
+    assert.ok(heavy!.weight >= 4 && heavy!.fastestMs >= 160, JSON.stringify(heavy));
   });
 }
+

@@ -119,3 +119,15 @@ test('a kind whose first answer was a cache hit: its median is of its first answ
   for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: EIGHT_WORDS, rttMs: 640, light: false }, 1000 + i);
   assert.equal(cost.weight(SEARCH, EIGHT_WORDS), 8);
 });
+
+test('the operator is shown the shapes that weigh more than one, heaviest first', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 100, costlyShare: 0, costlyMs: 0, light: true });
+  t = feed(cost, { n: 60, from: t, costlyShare: 1, costlyMs: 640, light: false });
+  for (let i = 0; i < 3; i++, t += 100) cost.observe({ kind: SEARCH, shape: 'q:5', rttMs: 300, light: false }, t);
+  const shown = cost.heaviest(10);
+  assert.deepEqual(shown.map((x) => [x.kind, x.shape]), [[SEARCH, EIGHT_WORDS], [SEARCH, 'q:5']]);
+  assert.ok(shown[0]!.weight > shown[1]!.weight && shown[1]!.weight >= 3);
+  assert.ok(shown[0]!.fastestMs >= 512 && shown[0]!.fastestMs < 640);
+  assert.equal(cost.heaviest(1).length, 1);
+});

@@ -68,10 +68,12 @@ export interface RequestCost {
   observe(sample: CostSample, now: number): void;
   /** Shapes remembered now. */
   readonly shapes: number;
+  /** The shapes that weigh more than one, heaviest first, at most `n`: what an operator is shown. */
+  heaviest(n: number): Array<{ kind: string; shape: string; weight: number; fastestMs: number }>;
 }
 
 /** A shape's least RTT of this window and of the last window that had any. */
-interface Least { cur: number; prev: number; from: number; n: number }
+interface Least { readonly kind: string; readonly shape: string; cur: number; prev: number; from: number; n: number }
 /** A kind's running median RTT at light load; its first answers kept until it has `SEED` of them. */
 interface Median { value: number; n: number; first: number[] | undefined }
 /** Answers of a kind whose exact median seeds the running one: a first answer that was a cache hit must not. */
@@ -107,6 +109,14 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
   return {
     get shapes() { return shapes.size; },
     weight: (kind, shape) => weigh(kind, `${kind}?${shape}`),
+    heaviest(n) {
+      const out: Array<{ kind: string; shape: string; weight: number; fastestMs: number }> = [];
+      for (const [key, m] of shapes) {
+        const weight = weigh(m.kind, key);
+        if (weight > 1) out.push({ kind: m.kind, shape: m.shape, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)) });
+      }
+      return out.sort((a, b) => b.weight - a.weight).slice(0, Math.max(0, n));
+    },
     observe(s, now) {
       if (!(s.rttMs > 0 && Number.isFinite(s.rttMs))) return;
       const key = `${s.kind}?${s.shape}`;
@@ -124,7 +134,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
           k.value = s.rttMs > k.value ? k.value * (1 + p.kindStep) : k.value / (1 + p.kindStep);
         }
       }
-      const m = touch(shapes, key, (): Least => ({ cur: Infinity, prev: Infinity, from: now, n: 0 }));
+      const m = touch(shapes, key, (): Least => ({ kind: s.kind, shape: s.shape, cur: Infinity, prev: Infinity, from: now, n: 0 }));
       if (now - m.from >= p.windowMs) {
         if (Number.isFinite(m.cur)) m.prev = m.cur;
         m.cur = Infinity;
