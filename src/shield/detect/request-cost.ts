@@ -31,6 +31,10 @@
  * sent: a crowd of bots that each send one costly search is weighed from their first request on,
  * once a few of them were answered.
  *
+ * Only requests with a query are weighed (and teach their kind): without one there is no shape to
+ * tell a request's cost by, and most requests — pages, files, APIs by path — then cost the hot path
+ * no lookup.
+ *
  * A kind never answered at light load (a shield started under attack) weighs nothing: every
  * request counts 1. Bounded: at most `maxShapes` shapes and as many kinds, the least recently
  * answered given up first. Pure: the caller passes `now`.

@@ -26,9 +26,10 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     const key = ctx.paceKey;
     const now = ticker.now();
     // What the request costs the origin, in its kind's typical requests, by its query's shape: a
-    // search of many terms counts as the dozen pages it costs (detect/request-cost.ts).
+    // search of many terms counts as the dozen pages it costs (detect/request-cost.ts). A request
+    // without a query has no shape to tell its cost by, and costs nothing to look up.
     let weight = 1;
-    if (cost !== undefined) {
+    if (cost !== undefined && ctx.target.includes('?')) {
       const shape = ctx.costShape = queryShape(ctx.target, PROTOCOL_QUERY_KEYS, true);
       weight = ctx.costWeight = cost.weight(latencyKind(ctx), shape);
     }
