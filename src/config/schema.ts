@@ -408,7 +408,7 @@ const detectionSchema = z.object({
   adaptiveConcurrency: z.boolean().default(true),
   /**
    * Count a request in its identity's pace as the typical requests of its kind it costs the
-   * upstream, learned by query shape and charged by answer (detect/request-cost.ts).
+   * upstream, learned from the upstream's answers by query shape (detect/request-cost.ts).
    */
   costWeighting: z.boolean().default(true),
   /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */

@@ -134,6 +134,10 @@ function ddosiaMix(rng: Rng, src: FloodSource, origin: string): FloodRequest {
 }
 
 const num = (d: number, doc: string, min?: number, max?: number): ParamDef => ({ default: d, doc, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) });
+/** Challenges each bot solves during its flood: the parameter of every scenario whose bots solve them. */
+const SOLVES = num(1, 'challenges each bot solves during the flood', 0, 1000);
+/** Bots that keep every cookie they are given and solve their first `solves` challenges as a browser would. */
+const solving = (ctx: ScenarioContext, p: Record<string, number>): Partial<FloodSpec> => ({ solver: ctx.solver, solves: p.solves!, keepCookies: true });
 
 function flood(ctx: ScenarioContext, label: string, p: { sources: number; connections: number; rate: number }, request: FloodSpec['request'], extra: Partial<FloodSpec> = {}): FloodSpec {
   return { label, sources: p.sources, connectionsPerSource: p.connections, ratePerS: p.rate, startS: ctx.startS, stopS: ctx.stopS, request, ...extra };
@@ -219,14 +223,14 @@ function accountsScenario(name: string, defaults: [number, number, number], summ
       ...(sessions ? { sessions } : {}),
       warmupS: num(10, 'seconds of browsing and logging in before the attack (the attack starts then, at most half the run)', 1, 1800),
       pages: num(1, 'pages each bot loads in the warm-up, before any login', 1, 100),
-      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+      solves: SOLVES,
       relogins: num(0, 'logins each bot may make again during the flood when its session is refused (429/401/403 to a request carrying it), at most one every reloginGapS seconds', 0, 1000),
       reloginGapS: num(2, 'seconds between two logins of one bot, at least', 0.1, 3600),
     },
     leadS: (p) => p.warmupS!,
     plan: (p, ctx) => ({
       floods: [flood(ctx, name, p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
-        solver: ctx.solver, solves: p.solves!, keepCookies: true,
+        ...solving(ctx, p),
         // 0 (the default) leaves the flood as it was before bots logged in again: no `relogin` at all.
         ...(Math.floor(p.relogins!) > 0 ? { relogin: { times: Math.floor(p.relogins!), gapS: p.reloginGapS! } } : {}),
         warmup: {
@@ -252,9 +256,9 @@ const floodParams = (rate: number, sources: number, connections: number): Record
 function newcomersScenario(name: string, defaults: [number, number, number], summary: string, request: (origin: string) => FloodSpec['request'] = (origin) => (rng, s) => listGet(rng, s, origin, 0.38)): Scenario {
   return {
     name, summary,
-    params: { ...floodParams(...defaults), solves: num(1, 'challenges each bot solves during the flood', 0, 1000), factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    params: { ...floodParams(...defaults), solves: SOLVES, factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, name, p as never, request(ctx.origin), { solver: ctx.solver, solves: p.solves!, keepCookies: true })],
+      floods: [flood(ctx, name, p as never, request(ctx.origin), solving(ctx, p))],
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
     }),
   };
@@ -290,9 +294,9 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'pipeline-solver': {
     name: 'pipeline-solver', summary: 'pipeline-flood by bots that keep their cookies and solve the first `solves` challenges they meet (same protocol and CPU as a browser), then write requests ahead under their clearance: a token holder\'s requests in flight on few connections.',
-    params: { ...floodParams(600, 50, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
+    params: { ...floodParams(600, 50, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256), solves: SOLVES },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'pipeline-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { pipelining: p.depth!, solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+      floods: [flood(ctx, 'pipeline-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { pipelining: p.depth!, ...solving(ctx, p) })], slow: [],
     }),
   },
   'cache-buster': {
@@ -406,20 +410,20 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'challenge-solver': {
     name: 'challenge-solver', summary: 'Bots solve the first `solves` challenges they meet (same protocol and CPU as a browser), keep their cookies and flood with their clearance.',
-    params: { ...floodParams(500, 100, 4), solves: num(1, 'challenges each bot solves during the flood', 0, 1000) },
+    params: { ...floodParams(500, 100, 4), solves: SOLVES },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+      floods: [flood(ctx, 'challenge-solver', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), solving(ctx, p))], slow: [],
     }),
   },
   'costly-search': {
     name: 'costly-search', summary: 'Bots at a person\'s pace (0.6 req/s each by default) flood the costliest request a site has: searches of `terms` terms (one random, so no cache holds them), each costing the origin a dozen pages; they keep their cookies and solve their challenge.',
     params: {
       ...floodParams(600, 1000, 2),
-      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+      solves: SOLVES,
       terms: num(8, 'terms of each search (the demo origin charges a search lookup per term, up to 32)', 1, 32),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!), { solver: ctx.solver, solves: p.solves!, keepCookies: true })], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {
@@ -433,12 +437,12 @@ export const SCENARIOS: Record<string, Scenario> = {
       ...floodParams(600, 100, 32),
       warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
       pages: num(3, 'pages each bot loads during the warm-up', 1, 100),
-      solves: num(1, 'challenges each bot solves during the flood', 0, 1000),
+      solves: SOLVES,
     },
     leadS: (p) => p.warmupS!,
     plan: (p, ctx) => ({
       floods: [flood(ctx, 'browse-then-flood', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), {
-        solver: ctx.solver, solves: p.solves!, keepCookies: true, warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
+        ...solving(ctx, p), warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
       })], slow: [],
     }),
   },

@@ -269,9 +269,10 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     ...(concurrency || weighsCost ? {
       // Each kind of request (route, method, path template) has its own no-load RTT: a 2 ms static
       // file and a 30 ms login are not read as queueing, nor as costly.
-      onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string, ctx: RequestContext, status?: number) {
+      onSample(upstream: string, rttMs: number, inFlight: number, dropped: boolean, ctx: RequestContext, status?: number) {
         const queue = admission.get(upstream);
         if (!queue) return;
+        const kind = latencyKind(ctx);
         // Light load: at most half the limit in flight when it was sent, as the limit reads it.
         // Only 2xx answers are the work itself: a 304 or a refused query is fast because none was done.
         if (weighsCost && status !== undefined && status >= 200 && status < 300 && ctx.costShape !== undefined) {

@@ -11,7 +11,6 @@ import type { Verdict } from '../verdict.js';
 import { queueTier } from './queue-tier.js';
 import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
-import { latencyKind } from './latency-kind.js';
 import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 import type { ServerHealth } from './health/monitor.js';
@@ -38,7 +37,7 @@ export interface ForwarderDeps {
   /** True while the shield shuts down: each response is then its connection's last. */
   draining(): boolean;
   /** One completed exchange's latency to response headers (its status, when it had one), for an adaptive concurrency limit and the request-cost model. */
-  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, kind: string, ctx: RequestContext, status?: number): void;
+  onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, ctx: RequestContext, status?: number): void;
   /** The challenge a queued request with no token would get now (filters/request/clearance.ts). */
   rechallenge?(ctx: RequestContext): Verdict | undefined;
   /** A request that failed before any response byte goes to another server. */
@@ -201,7 +200,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
     if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
-    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, latencyKind(ctx), ctx, statusCode);
+    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, ctx, statusCode);
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
@@ -270,7 +269,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (ctx.upstreamMs === undefined) {
       ctx.upstreamMs = performance.now() - this.t0;
-      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, latencyKind(ctx), ex.subject);
+      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, ctx);
     }
     if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
     // A body guard verdict (slow POST, too large) travels through undici as the body's error.
