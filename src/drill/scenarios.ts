@@ -122,10 +122,26 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
  * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
  * at a person's pace costs the origin what a dozen customers' pages do.
  */
-function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number): FloodRequest {
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number): FloodRequest {
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
-  return { method: 'GET', path: `/search?q=${words.join('+')}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  return { method: 'GET', path: `/search?q=${words.join('+')}${varied(rng, vary)}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+}
+
+/**
+ * Query parameters a search page accepts and ignores, named as sites name them (words, not ids, so a
+ * shield cannot fold them into one random key): each of the first `vary` is added with probability
+ * one half, its value 1 to 63 characters long. 2^vary sets of keys, each value in one of six
+ * size classes: a flood in which nearly every request has a query shape never seen before.
+ */
+const SEARCH_EXTRAS = ['page', 'sort', 'lang', 'order', 'view', 'type', 'region', 'category', 'from', 'format', 'filter', 'limit', 'ref', 'source', 'period', 'display'] as const;
+
+function varied(rng: Rng, vary: number): string {
+  let out = '';
+  for (let i = 0; i < Math.min(vary, SEARCH_EXTRAS.length); i++) {
+    if (rng.next() < 0.5) out += `&${SEARCH_EXTRAS[i]}=${randomToken(rng, Math.floor(2 ** (rng.next() * 6)))}`;
+  }
+  return out;
 }
 
 /** The mix of a distributed flood: target-list GETs (about 38% with random placeholders) and login POSTs. */
@@ -421,9 +437,10 @@ export const SCENARIOS: Record<string, Scenario> = {
       ...floodParams(600, 1000, 2),
       solves: SOLVES,
       terms: num(8, 'terms of each search (the demo origin charges a search lookup per term, up to 32)', 1, 32),
+      vary: num(0, 'ignored parameters that may ride along each search (each with probability 1/2, values of 1-63 characters): up to 16, so almost every search has a query shape never seen before', 0, 16),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!), solving(ctx, p))], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {
