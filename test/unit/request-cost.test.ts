@@ -131,3 +131,51 @@ test('the operator is shown the shapes that weigh more than one, heaviest first'
   assert.ok(shown[0]!.fastestMs >= 512 && shown[0]!.fastestMs < 640);
   assert.equal(cost.heaviest(1).length, 1);
 });
+
+/** An 8-term search with a few of `extras` ignored parameters of random lengths: a shape never seen before, nearly every time. */
+function variedShape(random: () => number, extras: readonly string[]): string {
+  let url = '/search?q=colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k';
+  for (const k of extras) if (random() < 0.5) url += `&${k}=${'x'.repeat(Math.floor(2 ** (random() * 6)))}`;
+  return queryShape(url, undefined, true);
+}
+
+test('a shape never answered is weighed by its heaviest part: a flood adding ignored parameters of any length to its costly search is weighed from its first requests on', () => {
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  const random = createPrng(11);
+  const extras = ['page', 'sort', 'lang', 'order', 'view', 'type', 'region', 'category'];
+  const seen = new Set<string>();
+  for (let i = 0; i < 60; i++) {
+    const shape = variedShape(random, extras);
+    seen.add(shape);
+    cost.observe({ kind: SEARCH, shape, rttMs: 640 * (0.8 + 0.4 * random()), light: false }, t + i * 100);
+  }
+  assert.ok(seen.size >= 40, `${seen.size} shapes of 60 searches`);
+  // A search of a shape never seen: weighed by its parts (q:6 was costly on every request carrying it).
+  const fresh = queryShape('/search?q=colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k&display=yy&page=x', undefined, true);
+  assert.ok(!seen.has(fresh));
+  const w = cost.weight(SEARCH, fresh);
+  assert.ok(w >= 6 && w <= 8, `a fresh shape with a costly part weighs ${w}`);
+  // The customers' searches, and a new combination of their own parts, weigh one.
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  assert.equal(cost.weight(SEARCH, queryShape('/search?q=colis&lang=fr', undefined, true)), 1, 'q:3 was cheap; lang:2 never answered');
+  assert.ok(cost.heaviest(100).some((x) => x.scope === 'part' && x.shape === 'q:6'), 'the costly part is shown');
+});
+
+test('a part weighs more than one only when every request carrying it was costly; a shape\'s own answers outweigh its parts\'', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  // sort:4 rides on costly searches and on cheap ones: its fastest answer is cheap.
+  for (let i = 0; i < 20; i++, t += 100) {
+    cost.observe({ kind: SEARCH, shape: 'q:6&sort:4', rttMs: 640, light: false }, t);
+    cost.observe({ kind: SEARCH, shape: 'q:3&sort:4', rttMs: 85, light: false }, t);
+  }
+  assert.equal(cost.weight(SEARCH, 'q:3&sort:4&view:2'), 1, 'q:3 and sort:4 were each answered fast');
+  assert.ok(cost.weight(SEARCH, 'q:6&view:2') >= 6, 'q:6 never was');
+  // A customer's combination with the costly part, answered fast three times: its own answers win.
+  for (let i = 0; i < 3; i++, t += 100) cost.observe({ kind: SEARCH, shape: 'page:1&q:6', rttMs: 90, light: false }, t);
+  assert.equal(cost.weight(SEARCH, 'page:1&q:6'), 1);
+  assert.ok(cost.weight(SEARCH, 'q:6&sort:4') >= 6, 'a shape known costly stays costly');
+  // Its answers are the part's too: q:6 was answered fast once, so it no longer weighs a shape never seen.
+  assert.equal(cost.weight(SEARCH, 'q:6&view:2'), 1);
+});

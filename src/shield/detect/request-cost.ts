@@ -31,13 +31,25 @@
  * sent: a crowd of bots that each send one costly search is weighed from their first request on,
  * once a few of them were answered.
  *
+ * A shape never answered is weighed by its **parts** — each key with its value's size class — as
+ * the heaviest part that has been: a part weighs what the fastest answer of any request carrying
+ * it took, so it weighs more than one only when every request that carried it was costly. Without
+ * it, a flood whose requests each add a few ignored parameters (`&sort=…&page=…`, words a shield
+ * cannot fold into one random key, values of any length) has a shape never seen before on nearly
+ * every request, each unweighed until answered three times (drill `costly-search` with `vary`),
+ * while its costly part (`q` of many terms) is the same on all of them. A shape's own answers,
+ * once it has them, outweigh its parts' (what is known of the whole is more specific than what is
+ * known of its parts): a customer's new combination of a costly part is weighed as costly only
+ * until three of its own answers say otherwise.
+ *
  * Only requests with a query are weighed (and teach their kind): without one there is no shape to
  * tell a request's cost by, and most requests — pages, files, APIs by path — then cost the hot path
  * no lookup.
  *
  * A kind never answered at light load (a shield started under attack) weighs nothing: every
- * request counts 1. Bounded: at most `maxShapes` shapes and as many kinds, the least recently
- * answered given up first. Pure: the caller passes `now`.
+ * request counts 1. Bounded: at most `maxShapes` shapes, as many parts and as many kinds, the least
+ * recently answered given up first (a flood minting shapes churns the shapes, not the parts it
+ * always carries). Pure: the caller passes `now`.
  */
 
 export interface RequestCostParams {
@@ -72,8 +84,19 @@ export interface RequestCost {
   observe(sample: CostSample, now: number): void;
   /** Shapes remembered now. */
   readonly shapes: number;
-  /** The shapes that weigh more than one, heaviest first, at most `n`: what an operator is shown. */
-  heaviest(n: number): Array<{ kind: string; shape: string; weight: number; fastestMs: number }>;
+  /** Parts (a key and its value's size class) remembered now. */
+  readonly parts: number;
+  /** The shapes and parts that weigh more than one, heaviest first, at most `n`: what an operator is shown. */
+  heaviest(n: number): CostlyShape[];
+}
+
+export interface CostlyShape {
+  readonly kind: string;
+  /** A whole query shape, or one part of shapes (`scope: 'part'`). */
+  readonly shape: string;
+  readonly scope: 'shape' | 'part';
+  readonly weight: number;
+  readonly fastestMs: number;
 }
 
 /** A shape's least RTT of this window and of the last window that had any. */
@@ -90,6 +113,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
   }
   const kinds = new Map<string, Median>();
   const shapes = new Map<string, Least>();
+  const parts = new Map<string, Least>();
 
   // Least recently answered first out: a touched entry moves to the end of the map's order.
   const touch = <T>(map: Map<string, T>, key: string, fresh: () => T): T => {
@@ -102,29 +126,51 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     map.set(key, m);
     return m;
   };
-  const weigh = (kind: string, key: string): number => {
+  /** What one entry's fastest answer weighs against its kind's median; undefined until both know enough. */
+  const multiple = (k: Median | undefined, m: Least | undefined): number | undefined => {
+    if (k === undefined || k.n < p.minSamples || m === undefined || m.n < p.minSamples) return undefined;
+    const x = Math.min(m.cur, m.prev) / k.value;
+    return x >= 2 ? Math.min(p.maxWeight, Math.round(x)) : 1;
+  };
+  const weigh = (kind: string, shape: string): number => {
     const k = kinds.get(kind);
-    const m = shapes.get(key);
-    if (k === undefined || k.n < p.minSamples || m === undefined || m.n < p.minSamples) return 1;
-    const multiple = Math.min(m.cur, m.prev) / k.value;
-    return multiple >= 2 ? Math.min(p.maxWeight, Math.round(multiple)) : 1;
+    if (k === undefined || k.n < p.minSamples) return 1;
+    const whole = multiple(k, shapes.get(`${kind}?${shape}`));
+    if (whole !== undefined) return whole;
+    let heaviest = 1;
+    for (const part of partsOf(shape)) heaviest = Math.max(heaviest, multiple(k, parts.get(`${kind}?${part}`)) ?? 1);
+    return heaviest;
+  };
+  const learn = (map: Map<string, Least>, kind: string, shape: string, rttMs: number, now: number): void => {
+    const m = touch(map, `${kind}?${shape}`, (): Least => ({ kind, shape, cur: Infinity, prev: Infinity, from: now, n: 0 }));
+    if (now - m.from >= p.windowMs) {
+      if (Number.isFinite(m.cur)) m.prev = m.cur;
+      m.cur = Infinity;
+      m.from = now;
+    }
+    m.cur = Math.min(m.cur, rttMs);
+    m.n++;
   };
 
   return {
     get shapes() { return shapes.size; },
-    weight: (kind, shape) => weigh(kind, `${kind}?${shape}`),
+    get parts() { return parts.size; },
+    weight: weigh,
     heaviest(n) {
-      const out: Array<{ kind: string; shape: string; weight: number; fastestMs: number }> = [];
-      for (const [key, m] of shapes) {
-        const weight = weigh(m.kind, key);
-        if (weight > 1) out.push({ kind: m.kind, shape: m.shape, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)) });
+      const out: CostlyShape[] = [];
+      for (const [scope, map] of [['shape', shapes], ['part', parts]] as const) {
+        for (const [key, m] of map) {
+          // A shape of one part is shown once, as the shape.
+          if (scope === 'part' && shapes.has(key)) continue;
+          const weight = multiple(kinds.get(m.kind), m) ?? 1;
+          if (weight > 1) out.push({ kind: m.kind, shape: m.shape, scope, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)) });
+        }
       }
       return out.sort((a, b) => b.weight - a.weight).slice(0, Math.max(0, n));
     },
     observe(s, now) {
       if (!(s.rttMs > 0 && Number.isFinite(s.rttMs))) return;
-      const key = `${s.kind}?${s.shape}`;
-      if (s.light && weigh(s.kind, key) === 1) {
+      if (s.light && weigh(s.kind, s.shape) === 1) {
         const k = touch(kinds, s.kind, (): Median => ({ value: s.rttMs, n: 0, first: [] }));
         k.n++;
         if (k.first !== undefined) {
@@ -138,14 +184,14 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
           k.value = s.rttMs > k.value ? k.value * (1 + p.kindStep) : k.value / (1 + p.kindStep);
         }
       }
-      const m = touch(shapes, key, (): Least => ({ kind: s.kind, shape: s.shape, cur: Infinity, prev: Infinity, from: now, n: 0 }));
-      if (now - m.from >= p.windowMs) {
-        if (Number.isFinite(m.cur)) m.prev = m.cur;
-        m.cur = Infinity;
-        m.from = now;
-      }
-      m.cur = Math.min(m.cur, s.rttMs);
-      m.n++;
+      learn(shapes, s.kind, s.shape, s.rttMs, now);
+      for (const part of partsOf(s.shape)) learn(parts, s.kind, part, s.rttMs, now);
     },
   };
+}
+
+/** The parts of a query shape (`a:3&b:1` → `a:3`, `b:1`); the mark of keys beyond the limit is no part. */
+function partsOf(shape: string): string[] {
+  if (shape.indexOf('&') < 0) return shape === '' ? [] : [shape];
+  return shape.split('&').filter((x) => x !== '…');
 }
