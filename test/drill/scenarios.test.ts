@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { queryShape } from '../../src/shield/detect/query-shape.js';
+import { isIdSegment } from '../../src/shield/detect/path-template.js';
+import { PROTOCOL_QUERY_KEYS } from '../../src/shield/challenge/settings.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getEventListeners, once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -271,9 +274,9 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10 - 10, `${r.attack.components[0]!.statuses['200']} served`);
 });
 
-test('costly-search: searches of the asked number of terms (one random: no two alike), at a person\'s pace per source, each bot solving its challenge', async (t) => {
+test('costly-search: searches of the asked number of terms (one random: no two alike), with `vary` ignored parameters making nearly every query shape new, at a person\'s pace per source, each bot solving its challenge', async (t) => {
   const { srv, verified } = await startChallengedServer(t, 3);
-  const r = await drill(srv.url, 'costly-search', { rate: 100, sources: 40, terms: 6 });
+  const r = await drill(srv.url, 'costly-search', { rate: 100, sources: 40, terms: 6, vary: 8 });
   assert.equal(verified(), 40, 'every bot solved its challenge once');
   const searches = srv.requests.filter((q) => q.path.startsWith('/search?'));
   assert.ok(searches.length > 60, `${searches.length} searches`);
@@ -283,6 +286,12 @@ test('costly-search: searches of the asked number of terms (one random: no two a
     assert.ok(terms.every((w) => /^[a-z0-9]+$/.test(w)), q.path);
   }
   assert.ok(new Set(searches.map((q) => q.path)).size > 0.98 * searches.length, 'no two searches alike');
+  // Words a site accepts, not ids a shield folds into one key; values of every size class 1-6.
+  const extras = searches.flatMap((q) => [...new URL(q.path, 'http://x').searchParams.keys()].filter((k) => k !== 'q' && !PROTOCOL_QUERY_KEYS.has(k)));
+  assert.ok(extras.length > 3 * searches.length, `${extras.length} extra parameters on ${searches.length} searches`);
+  assert.deepEqual(extras.filter((k) => !/^[a-z]+$/.test(k) || isIdSegment(k)), []);
+  const shapes = new Set(searches.map((q) => queryShape(q.path, PROTOCOL_QUERY_KEYS, true)));
+  assert.ok(shapes.size > 0.8 * searches.length, `${shapes.size} query shapes in ${searches.length} searches`);
   assertBrowserLike(searches);
   // 100 req/s over 40 sources: 2.5 req/s each, never a burst of a connection's worth more.
   assert.ok(maxPerSourcePerSecond(searches) <= 6, `${maxPerSourcePerSecond(searches)} in a second from one source`);

@@ -62,6 +62,10 @@ for (const costWeighting of [true, false]) {
     // the window, level 2 at 8), whatever the loopback timers added.
     if (costWeighting) assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
     else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
+    // A shape never seen (ignored parameters ride along): weighed by its costly part, `q:6`.
+    const varied = await search(`${EIGHT.replace('x7f3k', 'z8x7c')}&sort=date&page=3`, 'newcomer/varied');
+    if (costWeighting) assert.ok(Number(varied.pace) >= 1, `pace ${String(varied.pace)}`);
+    else assert.equal(varied.pace, 0);
     // The operator sees which shapes cost what (GET /api/state).
     const state = await shown() as { enabled: boolean; costly: Array<{ kind: string; shape: string; weight: number; fastestMs: number }> };
     assert.equal(state.enabled, costWeighting);

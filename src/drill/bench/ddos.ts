@@ -54,7 +54,7 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'solver-crowd': { rate: 600, sources: 2000, connections: 2, factor: 2 },
   // 1,000 bots at 0.6 req/s each (a person's pace by count), every request an 8-term search:
   // 600 requests/s costing 16 lookups each, 190x the origin's capacity in lookups.
-  'costly-search': { rate: 600, sources: 1000, connections: 2, terms: 8 },
+  'costly-search': { rate: 600, sources: 1000, connections: 2, terms: 8, vary: 8 },
   // The same crowd guessing logins from the form it loaded (one connection per bot: the post
   // follows the form's answer): up to 300 posts/s at 3x a lookup's cost.
   'login-crowd': { rate: 600, sources: 2000, connections: 1, factor: 2 },
