@@ -29,6 +29,10 @@
  *    (flash-crowd drill 99.9–100%). A shorter bound gives the known customers a shorter wait
  *    than the crowd's shared one, and they come back for more sooner: at 2 s for the normal
  *    class the newcomers' pages waited up to 5 s (98.9–99.7%, twenty-ninth session).
+ *    A newcomer's page ages too (`MINTED_OVERDUE_MS`): a (b) request of the normal or low class
+ *    that has waited the bound and a second more goes first as well, so past both bounds the
+ *    newcomers wait about a second longer than the known customers rather than absorbing the
+ *    whole of a crowd's excess (flash-crowd drill 98.1–99.6% → 99.6–100%, thirty-seventh session).
  *    It holds only while (b) looks like a crowd of people:
  *    - its requests arrive no faster than 1.5× what the upstream completes (people wait for
  *      their pages; a crowd's newcomers stayed under 1.1×, 200 challenge-solving bots sent 1.5–6.4×
@@ -288,6 +292,23 @@ const FLOOD_GROUP = 3;
 const FLOOD_HEADROOM = 0.5;
 /** Under attack, messages take at most this share of the limit while requests wait (rule 6). */
 const MESSAGE_SHARE = 0.5;
+/**
+ * In the shared mode (rule 2), how much longer than a reputation's bound a minted identity's
+ * request waits before it goes first too. Without it, the bound made the newcomers absorb the
+ * whole of a crowd's excess: known customers were capped at their bound and the newcomers' pages
+ * queued at the crowd's peak reached the 5 s patience (flash-crowd drill, thirty-seventh session:
+ * 9 tracking pages queued within 0.2 s of the peak, at 4.95–5.0 s; HAProxy's FIFO ~3.4 s for
+ * everyone). Priority aging: past both bounds, a newcomer waits at most this much longer than a
+ * known customer.
+ */
+const MINTED_OVERDUE_MS = 1000;
+/**
+ * The first class rank whose minted requests age (2: normal, then low). Not the critical and high
+ * classes: newcomers' logins and banking pages aging past every page (at 1 s and 1.75 s) made the
+ * crowd's tracking pages absorb its excess instead (flash-crowd drill 94.6–96.0%); their class
+ * offsets already put them ahead.
+ */
+const AGING_FROM_RANK = 2;
 /** Past this share of (b) heads found flooding, (a) goes strictly first again. */
 const MINTED_FLOODING_MAX = 0.2;
 /** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
@@ -493,24 +514,38 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
    */
   const choose = (now: number, within: readonly number[] | undefined, groups: number, from: number, to: number): number => {
     let chosen = -1;
-    // A reputation overdue by its class's bound goes first (earliest deadline among the overdue).
+    // A reputation overdue by its class's bound goes first (earliest deadline among the overdue),
+    // and so does a minted identity's page overdue by that bound and MINTED_OVERDUE_MS more —
+    // unless the reputation's is a critical request: a known customer's payment never waits
+    // behind newcomers.
     if (within !== undefined) {
       let key = Infinity;
+      let aged = -1;
+      let agedKey = Infinity;
       for (let r = 0; r < RANKS; r++) {
-        if ((liveGroup[r * GROUPS] as number) === 0) continue;
-        const bound = within[r] ?? 0;
-        for (let t = 0; t < TIERS && GROUP_OF[t] === 0; t++) {
+        if ((liveGroup[r * GROUPS] as number) + (r >= AGING_FROM_RANK ? liveGroup[r * GROUPS + 1] as number : 0) === 0) continue;
+        for (let t = 0; t < TIERS && (GROUP_OF[t] as number) <= 1; t++) {
+          const minted = GROUP_OF[t] === 1;
+          if (minted && r < AGING_FROM_RANK) break;
+          const bound = (within[r] ?? 0) + (minted ? MINTED_OVERDUE_MS : 0);
           for (let k = from; k < to; k++) {
             const i = k * Q + r * TIERS + t;
             const w = (live[i] as number) === 0 ? undefined : peek(i);
             if (w === undefined || now - w.enqueuedAt < bound) continue;
             // By how far past its bound: a payment that just became due goes before a tracking
-            // page that has been due for less than their class offsets apart.
-            const d = w.enqueuedAt + bound + (offsets[i - k * Q] as number);
-            if (d < key) { key = d; chosen = i; }
+            // page that has been due for less than their class offsets apart. An aged page by its
+            // class offset alone: past its bound, how long it waited counts, not its token.
+            if (minted) {
+              const d = w.enqueuedAt + bound + ((self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number);
+              if (d < agedKey) { agedKey = d; aged = i; }
+            } else {
+              const d = w.enqueuedAt + bound + (offsets[i - k * Q] as number);
+              if (d < key) { key = d; chosen = i; }
+            }
           }
         }
       }
+      if (aged !== -1 && (chosen === -1 || (agedKey < key && Math.floor((chosen % Q) / TIERS) !== 0))) chosen = aged;
     }
     // Otherwise the earliest deadline among the heads of the first group holding anyone (each
     // queue is in arrival order and has one offset, so its head is its earliest deadline); with
