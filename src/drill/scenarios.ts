@@ -122,10 +122,12 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
  * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
  * at a person's pace costs the origin what a dozen customers' pages do.
  */
-function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number): FloodRequest {
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number): FloodRequest {
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
-  return { method: 'GET', path: `/search?q=${words.join('+')}${varied(rng, vary)}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  // A decoy: one word as long as the search, which the origin answers at a word's cost.
+  const q = rng.next() < cheap ? randomToken(rng, words.join('+').length) : words.join('+');
+  return { method: 'GET', path: `/search?q=${q}${varied(rng, vary)}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
 }
 
 /**
@@ -438,9 +440,10 @@ export const SCENARIOS: Record<string, Scenario> = {
       solves: SOLVES,
       terms: num(8, 'terms of each search (the demo origin charges a search lookup per term, up to 32)', 1, 32),
       vary: num(0, 'ignored parameters that may ride along each search (each with probability 1/2, values of 1-63 characters): up to 16, so almost every search has a query shape never seen before', 0, 16),
+      cheap: num(0, 'share of the searches sent as one word as long as the search (cheap to the origin, the same length): decoys that make a costly query\'s length read as cheap', 0, 1),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!), solving(ctx, p))], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {

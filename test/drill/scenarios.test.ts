@@ -274,17 +274,20 @@ test('challenge-solver: each bot solves the challenge once through the solver, t
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) >= flood.length - 10 - 10, `${r.attack.components[0]!.statuses['200']} served`);
 });
 
-test('costly-search: searches of the asked number of terms (one random: no two alike), with `vary` ignored parameters making nearly every query shape new, at a person\'s pace per source, each bot solving its challenge', async (t) => {
+test('costly-search: searches of the asked number of terms (one random: no two alike), with `vary` ignored parameters making nearly every query shape new and a `cheap` share of one-word decoys as long, at a person\'s pace per source, each bot solving its challenge', async (t) => {
   const { srv, verified } = await startChallengedServer(t, 3);
-  const r = await drill(srv.url, 'costly-search', { rate: 100, sources: 40, terms: 6, vary: 8 });
+  const r = await drill(srv.url, 'costly-search', { rate: 100, sources: 40, terms: 6, vary: 8, cheap: 0.25 });
   assert.equal(verified(), 40, 'every bot solved its challenge once');
   const searches = srv.requests.filter((q) => q.path.startsWith('/search?'));
   assert.ok(searches.length > 60, `${searches.length} searches`);
+  let decoys = 0;
   for (const q of searches) {
     const terms = new URL(q.path, 'http://x').searchParams.get('q')!.split(' ');
-    assert.equal(terms.length, 6, q.path);
+    // A decoy is one word as long as a search of 6 terms (at least 6 x 4 + 5 characters).
+    if (terms.length === 1) { decoys++; assert.ok(terms[0]!.length >= 29, q.path); } else assert.equal(terms.length, 6, q.path);
     assert.ok(terms.every((w) => /^[a-z0-9]+$/.test(w)), q.path);
   }
+  assert.ok(decoys > 0.15 * searches.length && decoys < 0.35 * searches.length, `${decoys} decoys in ${searches.length} searches`);
   assert.ok(new Set(searches.map((q) => q.path)).size > 0.98 * searches.length, 'no two searches alike');
   // Words a site accepts, not ids a shield folds into one key; values of every size class 1-6.
   const extras = searches.flatMap((q) => [...new URL(q.path, 'http://x').searchParams.keys()].filter((k) => k !== 'q' && !PROTOCOL_QUERY_KEYS.has(k)));

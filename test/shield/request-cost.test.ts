@@ -62,7 +62,7 @@ for (const costWeighting of [true, false]) {
     // the window, level 2 at 8), whatever the loopback timers added.
     if (costWeighting) assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
     else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
-    // A shape never seen (ignored parameters ride along): weighed by its costly part, `q:6`.
+    // A shape never seen (ignored parameters ride along): weighed by its costly part, `q:6*4`.
     const varied = await search(`${EIGHT.replace('x7f3k', 'z8x7c')}&sort=date&page=3`, 'newcomer/varied');
     if (costWeighting) assert.ok(Number(varied.pace) >= 1, `pace ${String(varied.pace)}`);
     else assert.equal(varied.pace, 0);
@@ -72,7 +72,7 @@ for (const costWeighting of [true, false]) {
     if (!costWeighting) { assert.deepEqual(state.costly, []); return; }
     assert.equal(state.costly.length, 1, JSON.stringify(state));
     const [heavy] = state.costly;
-    assert.equal(heavy!.shape, 'q:6');
+    assert.equal(heavy!.shape, 'q:6*4');
     assert.match(heavy!.kind, /GET \/search$/);
     assert.ok(heavy!.weight >= 4 && heavy!.fastestMs >= 160, JSON.stringify(heavy));
   });

@@ -11,7 +11,9 @@ const EIGHT_WORDS = queryShape('/search?q=colis+suivi+lettre+bureau+timbre+retou
 test('query shapes with sizes: each key carries the bit length of its value\'s length; without sizes, the keys alone as before', () => {
   assert.equal(queryShape('/search?q=colis', undefined, true), 'q:3');
   assert.equal(queryShape('/search?q=recommande', undefined, true), 'q:4');
-  assert.equal(EIGHT_WORDS, 'q:6');
+  assert.equal(EIGHT_WORDS, 'q:6*4', 'a list of 8 items: its count\'s class too');
+  assert.equal(queryShape('/search?q=lettre%20suivie&ids=1,2,3,4', undefined, true), 'ids:3*3&q:4*2');
+  assert.equal(queryShape('/search?q=colissuivilettrebureautimbreretourcartex7f3k', undefined, true), 'q:6', 'one long word is no list');
   assert.equal(queryShape('/list?page=2&size=1000&empty=&flag', undefined, true), 'empty:0&flag:0&page:1&size:3');
   assert.equal(queryShape('/list?page=2&size=1000', undefined, false), 'page&size');
   assert.equal(queryShape('/search', undefined, true), '');
@@ -159,7 +161,7 @@ test('a shape never answered is weighed by its heaviest part: a flood adding ign
   // The customers' searches, and a new combination of their own parts, weigh one.
   assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
   assert.equal(cost.weight(SEARCH, queryShape('/search?q=colis&lang=fr', undefined, true)), 1, 'q:3 was cheap; lang:2 never answered');
-  assert.ok(cost.heaviest(100).some((x) => x.scope === 'part' && x.shape === 'q:6'), 'the costly part is shown');
+  assert.ok(cost.heaviest(100).some((x) => x.scope === 'part' && x.shape === 'q:6*4'), 'the costly part is shown');
 });
 
 test('a part weighs more than one only when every request carrying it was costly; a shape\'s own answers outweigh its parts\'', () => {
@@ -178,4 +180,19 @@ test('a part weighs more than one only when every request carrying it was costly
   assert.ok(cost.weight(SEARCH, 'q:6&sort:4') >= 6, 'a shape known costly stays costly');
   // Its answers are the part's too: q:6 was answered fast once, so it no longer weighs a shape never seen.
   assert.equal(cost.weight(SEARCH, 'q:6&view:2'), 1);
+});
+
+test('cheap single words as long as a costly list do not make the list read cheap: a list\'s item count is part of its shape', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  const random = createPrng(12);
+  const longWord = queryShape('/search?q=colissuivilettrebureautimbreretourcartex7f3k', undefined, true);
+  for (let i = 0; i < 60; i++, t += 100) {
+    // One search in five is a single word of the 8-term search's length (answered at a word's cost).
+    const poison = random() < 0.2;
+    cost.observe({ kind: SEARCH, shape: poison ? longWord : EIGHT_WORDS, rttMs: (poison ? 80 : 640) * (0.8 + 0.4 * random()), light: false }, t);
+  }
+  const w = cost.weight(SEARCH, EIGHT_WORDS);
+  assert.ok(w >= 6 && w <= 8, `the 8-term search weighs ${w}`);
+  assert.equal(cost.weight(SEARCH, longWord), 1);
 });

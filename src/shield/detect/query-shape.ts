@@ -3,7 +3,12 @@
  * a cache-buster that varies values keeps one shape and one that invents keys shows as new shapes.
  * With `sizes`, each key also carries the size class of its value (bits of its length: `q:3` for
  * 4–7 characters), what a request's cost to the origin often follows — a search's terms, a page
- * size, an export's date range — while a value's content does not (detect/request-cost.ts).
+ * size, an export's date range — while a value's content does not (detect/request-cost.ts); and
+ * a value that is a list (items separated by `+`, `,`, `|` or an encoded space or comma) the class
+ * of its item count (`q:6*4` for 8–15 items): one long word and eight short ones are the same
+ * length, and a search costs by its terms, a batch lookup (`ids=1,2,3`) by its ids. Without it, a
+ * flood of costly lists that also sends a few cheap single words of the same length would make
+ * their shape's fastest answer a cheap one, and the cost weight blind to the lists.
  */
 import { isIdSegment } from './path-template.js';
 
@@ -32,11 +37,30 @@ export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>, si
       // Random keys (`?8f3a9c1e=1`) all fold into one `{k}` so they cannot mint shapes at will.
       if (isIdSegment(key)) key = '{k}';
       else if (key.length > MAX_KEY_CHARS) key = key.slice(0, MAX_KEY_CHARS) + '…';
-      if (sizes) key += `:${32 - Math.clz32(amp - Math.min(amp, eq + 1))}`;
+      if (sizes) {
+        key += `:${32 - Math.clz32(amp - Math.min(amp, eq + 1))}`;
+        const items = eq < amp ? listItems(urlOrSearch, eq + 1, amp) : 1;
+        if (items > 1) key += `*${32 - Math.clz32(items)}`;
+      }
       if (!keys.includes(key)) keys.push(key);
     }
     start = amp + 1;
   }
   keys.sort();
   return start < n ? keys.join('&') + '&…' : keys.join('&');
+}
+
+/** Items of a list value in `s[from, to)`: separators `+ , |` and the encoded space, comma and bar, plus one. */
+function listItems(s: string, from: number, to: number): number {
+  let n = 1;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 43 || c === 44 || c === 124) n++; // + , |
+    else if (c === 37 && i + 2 < to) { // %20 %2C %7C
+      const hi = s.charCodeAt(i + 1);
+      const lo = s.charCodeAt(i + 2) | 0x20;
+      if ((hi === 50 && (lo === 48 || lo === 99)) || (hi === 55 && lo === 99)) { n++; i += 2; }
+    }
+  }
+  return n;
 }
