@@ -126,7 +126,8 @@ function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number,
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
   // A decoy: one word as long as the search, which the origin answers at a word's cost.
-  const q = rng.next() < cheap ? randomToken(rng, words.join('+').length) : words.join('+');
+  const search = words.join('+');
+  const q = rng.next() < cheap ? randomToken(rng, search.length) : search;
   return { method: 'GET', path: `/search?q=${q}${varied(rng, vary)}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
 }
 

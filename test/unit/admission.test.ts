@@ -380,30 +380,23 @@ test('knownFirstMs: newcomers who waited longer go before a known client until i
 test('knownFirstMs: a newcomer\'s page that waited its class bound and a second more goes first too, by how far past its bound; not a newcomer\'s critical or high request', () => {
   const nojs = tierFor(STANDING.checked, 0);
   const known = tierFor(STANDING.recent, 0);
+  // Who starts first in a shared queue when one slot frees at `at`, of waiters [rank, tier, name, queued at].
+  const first = (waiters: ReadonlyArray<readonly [number, number, string, number]>, at: number): string | undefined => {
+    const log: string[] = [];
+    const q = sharedQueue(log);
+    for (const [rank, tier, name, t] of waiters) q.admit(tiered(rank, tier, log, name), t);
+    q.release(at);
+    return log.at(-1);
+  };
   // Normal class (bound 2000 in this queue, 3000 for a newcomer): the newcomer waited 3.2 s, the
   // known client 2.1 s: both past their bounds, the newcomer by more.
-  const log: string[] = [];
-  const q = sharedQueue(log);
-  q.admit(tiered(2, nojs, log, 'newcomer-page'), 0);
-  q.admit(tiered(2, known, log, 'known-page'), 1100);
-  q.release(3200);
-  assert.equal(log.at(-1), 'start newcomer-page', 'a crowd\'s newcomers do not absorb all of its excess');
+  assert.equal(first([[2, nojs, 'newcomer-page', 0], [2, known, 'known-page', 1100]], 3200), 'start newcomer-page', 'a crowd\'s newcomers do not absorb all of its excess');
   // The same a second later for the known client: it goes first (both due, it by more).
-  const log2: string[] = [];
-  const q2 = sharedQueue(log2);
-  q2.admit(tiered(2, nojs, log2, 'newcomer-page'), 500);
-  q2.admit(tiered(2, known, log2, 'known-page'), 1000);
-  q2.release(3600);
-  assert.equal(log2.at(-1), 'start known-page');
+  assert.equal(first([[2, nojs, 'newcomer-page', 500], [2, known, 'known-page', 1000]], 3600), 'start known-page');
   // A newcomer's high-class request does not age past a known client's overdue page: newcomers'
   // logins and banking pages jumping ahead of every page starved the crowd's tracking pages
   // (flash-crowd drill 94.6-96.0%, thirty-seventh session).
-  const log3: string[] = [];
-  const q3 = sharedQueue(log3);
-  q3.admit(tiered(1, nojs, log3, 'newcomer-high'), 0);
-  q3.admit(tiered(2, known, log3, 'known-page'), 100);
-  q3.release(5000);
-  assert.equal(log3.at(-1), 'start known-page');
+  assert.equal(first([[1, nojs, 'newcomer-high', 0], [2, known, 'known-page', 100]], 5000), 'start known-page');
 });
 
 test('knownFirstMs: a known client\'s critical request (bound 0) goes before any newcomer, however long they waited', () => {

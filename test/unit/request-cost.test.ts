@@ -87,6 +87,7 @@ test('shapes are bounded: past maxShapes the least recently answered is given up
     if (i % 20 === 0) cost.observe({ kind: SEARCH, shape: EIGHT_WORDS, rttMs: 640, light: false }, t);
   }
   assert.ok(cost.shapes <= 64, `${cost.shapes} shapes`);
+  assert.ok(cost.parts <= 64, `${cost.parts} parts`);
   assert.ok(cost.weight(SEARCH, EIGHT_WORDS) >= 6, 'the busy costly shape is still known');
   assert.equal(cost.weight(SEARCH, 'k0:3'), 1);
 });

@@ -520,10 +520,12 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     // behind newcomers.
     if (within !== undefined) {
       let key = Infinity;
+      let keyCritical = false;
       let aged = -1;
       let agedKey = Infinity;
       for (let r = 0; r < RANKS; r++) {
         if ((liveGroup[r * GROUPS] as number) + (r >= AGING_FROM_RANK ? liveGroup[r * GROUPS + 1] as number : 0) === 0) continue;
+        const classOffset = (self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number;
         for (let t = 0; t < TIERS && (GROUP_OF[t] as number) <= 1; t++) {
           const minted = GROUP_OF[t] === 1;
           if (minted && r < AGING_FROM_RANK) break;
@@ -536,16 +538,16 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
             // page that has been due for less than their class offsets apart. An aged page by its
             // class offset alone: past its bound, how long it waited counts, not its token.
             if (minted) {
-              const d = w.enqueuedAt + bound + ((self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number);
+              const d = w.enqueuedAt + bound + classOffset;
               if (d < agedKey) { agedKey = d; aged = i; }
             } else {
               const d = w.enqueuedAt + bound + (offsets[i - k * Q] as number);
-              if (d < key) { key = d; chosen = i; }
+              if (d < key) { key = d; chosen = i; keyCritical = r === 0; }
             }
           }
         }
       }
-      if (aged !== -1 && (chosen === -1 || (agedKey < key && Math.floor((chosen % Q) / TIERS) !== 0))) chosen = aged;
+      if (aged !== -1 && !keyCritical && agedKey < key) chosen = aged;
     }
     // Otherwise the earliest deadline among the heads of the first group holding anyone (each
     // queue is in arrival order and has one offset, so its head is its earliest deadline); with
