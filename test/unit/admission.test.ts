@@ -377,7 +377,7 @@ test('knownFirstMs: newcomers who waited longer go before a known client until i
   assert.equal(log2.at(-1), 'start known');
 });
 
-test('knownFirstMs: a newcomer\'s page that waited its class bound and a second more goes first too, by how far past its bound; not a newcomer\'s critical or high request', () => {
+test('knownFirstMs: a newcomer\'s page that waited its class bound and a second more goes first too, by how far past its bound; a newcomer\'s critical or high request no sooner than its page', () => {
   const nojs = tierFor(STANDING.checked, 0);
   const known = tierFor(STANDING.recent, 0);
   // Who starts first in a shared queue when one slot frees at `at`, of waiters [rank, tier, name, queued at].
@@ -393,10 +393,39 @@ test('knownFirstMs: a newcomer\'s page that waited its class bound and a second 
   assert.equal(first([[2, nojs, 'newcomer-page', 0], [2, known, 'known-page', 1100]], 3200), 'start newcomer-page', 'a crowd\'s newcomers do not absorb all of its excess');
   // The same a second later for the known client: it goes first (both due, it by more).
   assert.equal(first([[2, nojs, 'newcomer-page', 500], [2, known, 'known-page', 1000]], 3600), 'start known-page');
-  // A newcomer's high-class request does not age past a known client's overdue page: newcomers'
-  // logins and banking pages jumping ahead of every page starved the crowd's tracking pages
-  // (flash-crowd drill 94.6-96.0%, thirty-seventh session).
+  // A newcomer's high-class request does not age sooner than its page: newcomers' logins and
+  // banking pages jumping ahead of every page starved the crowd's tracking pages (flash-crowd
+  // drill 94.6-96.0%, thirty-seventh session).
   assert.equal(first([[1, nojs, 'newcomer-high', 0], [2, known, 'known-page', 100]], 5000), 'start known-page');
+});
+
+test('knownFirstMs: under a standing overload of overdue known pages, a newcomer\'s login and banking page still start — at the normal class\'s bound and a second more, not before', () => {
+  const nojs = tierFor(STANDING.checked, 0);
+  const known = tierFor(STANDING.recent, 0);
+  for (const [rank, name] of [[0, 'newcomer-login'], [1, 'newcomer-account']] as const) {
+    const log: string[] = [];
+    const q = sharedQueue(log); // bounds: normal 2000 ms, so a newcomer's request ages at 3000
+    // Known customers' tracking pages arrive faster than the one slot serves them (20 a second,
+    // 10 served): from 2 s on, some known page is always overdue. The newcomer comes at 3 s.
+    let startedAt = -1;
+    for (let t = 50; t <= 10_000 && startedAt === -1; t += 50) {
+      q.admit(tiered(2, known, log, `known@${t}`), t);
+      if (t === 3000) q.admit(tiered(rank, nojs, log, name), t);
+      if (t % 100 === 0) {
+        q.release(t);
+        if (log.at(-1) === `start ${name}`) startedAt = t;
+      }
+    }
+    assert.ok(log.filter((l) => l.startsWith('start known')).length > 30, 'the overload ran past the bounds');
+    // Before: it never aged, and waited for as long as a known page was overdue (to its timeout).
+    assert.ok(startedAt !== -1, `${name} starved behind overdue known pages`);
+    // Not before its aging bound (3000 ms after it came): sooner costs the crowd's tracking pages.
+    assert.ok(startedAt >= 6000, `${name} started at ${startedAt} ms, before the normal class's bound + 1 s`);
+    // Once aged, in order of how far past their bounds with the overdue known pages (its key
+    // 3000 + 3000 + its class offset against a page's arrival + 2000 + 750): it goes after the
+    // pages that came before about 3.3 s, which one slot for two arrivals reaches at about 7 s.
+    assert.ok(startedAt <= 7500, `${name} started at ${startedAt} ms`);
+  }
 });
 
 test('knownFirstMs: a known client\'s critical request (bound 0) goes before any newcomer, however long they waited', () => {

@@ -29,10 +29,12 @@
  *    (flash-crowd drill 99.9–100%). A shorter bound gives the known customers a shorter wait
  *    than the crowd's shared one, and they come back for more sooner: at 2 s for the normal
  *    class the newcomers' pages waited up to 5 s (98.9–99.7%, twenty-ninth session).
- *    A newcomer's page ages too (`MINTED_OVERDUE_MS`): a (b) request of the normal or low class
- *    that has waited the bound and a second more goes first as well, so past both bounds the
- *    newcomers wait about a second longer than the known customers rather than absorbing the
- *    whole of a crowd's excess (flash-crowd drill 98.1–99.6% → 99.6–100%, thirty-seventh session).
+ *    A newcomer's request ages too (`MINTED_OVERDUE_MS`): a (b) request that has waited its
+ *    class's bound — the normal class's for the critical and high classes — and a second more
+ *    goes first as well, so past both bounds the newcomers wait about a second longer than the
+ *    known customers rather than absorbing the whole of a crowd's excess (flash-crowd drill
+ *    98.1–99.6% → 99.6–100%, thirty-seventh session), and no newcomer's request waits for as long
+ *    as someone else is overdue (`MINTED_AGING_RANK`).
  *    It holds only while (b) looks like a crowd of people:
  *    - its requests arrive no faster than 1.5× what the upstream completes (people wait for
  *      their pages; a crowd's newcomers stayed under 1.1×, 200 challenge-solving bots sent 1.5–6.4×
@@ -303,12 +305,15 @@ const MESSAGE_SHARE = 0.5;
  */
 const MINTED_OVERDUE_MS = 1000;
 /**
- * The first class rank whose minted requests age (2: normal, then low). Not the critical and high
- * classes: newcomers' logins and banking pages aging past every page (at 1 s and 1.75 s) made the
- * crowd's tracking pages absorb its excess instead (flash-crowd drill 94.6–96.0%); their class
- * offsets already put them ahead.
+ * The class whose bound a minted identity's request never ages later than (2: normal): a
+ * newcomer's login or banking page ages with its tracking pages, not sooner and never not at all.
+ * Sooner cost the crowd's tracking pages, which wait at the edge of a person's patience in a flash
+ * crowd: critical at 0 / 1 / 2 s, flash-crowd drill 97.2–98.8% against 99.4–100% (thirty-eighth
+ * session); critical and high at 1 s and 1.75 s, 94.6–96.0% (thirty-seventh). Never, a newcomer's
+ * account page waited for as long as someone else was overdue — under a standing overload, to
+ * its 10 s timeout (newcomers-under-attack at 40 req/s; the flash crowd lost 1–4 of them a run).
  */
-const AGING_FROM_RANK = 2;
+const MINTED_AGING_RANK = 2;
 /** Past this share of (b) heads found flooding, (a) goes strictly first again. */
 const MINTED_FLOODING_MAX = 0.2;
 /** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
@@ -515,8 +520,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const choose = (now: number, within: readonly number[] | undefined, groups: number, from: number, to: number): number => {
     let chosen = -1;
     // A reputation overdue by its class's bound goes first (earliest deadline among the overdue),
-    // and so does a minted identity's page overdue by that bound and MINTED_OVERDUE_MS more —
-    // unless the reputation's is a critical request: a known customer's payment never waits
+    // and so does a minted identity's request overdue by that bound — or the normal class's, if
+    // later — and MINTED_OVERDUE_MS more, unless the reputation's is a critical request: a known customer's payment never waits
     // behind newcomers.
     if (within !== undefined) {
       let key = Infinity;
@@ -524,12 +529,13 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       let aged = -1;
       let agedKey = Infinity;
       for (let r = 0; r < RANKS; r++) {
-        if ((liveGroup[r * GROUPS] as number) + (r >= AGING_FROM_RANK ? liveGroup[r * GROUPS + 1] as number : 0) === 0) continue;
+        if ((liveGroup[r * GROUPS] as number) + (liveGroup[r * GROUPS + 1] as number) === 0) continue;
         const classOffset = (self.params.offsetsMs ?? CLASS_OFFSETS_MS)[r] as number;
+        const knownBound = within[r] ?? 0;
+        const mintedBound = Math.max(knownBound, within[MINTED_AGING_RANK] ?? 0) + MINTED_OVERDUE_MS;
         for (let t = 0; t < TIERS && (GROUP_OF[t] as number) <= 1; t++) {
           const minted = GROUP_OF[t] === 1;
-          if (minted && r < AGING_FROM_RANK) break;
-          const bound = (within[r] ?? 0) + (minted ? MINTED_OVERDUE_MS : 0);
+          const bound = minted ? mintedBound : knownBound;
           for (let k = from; k < to; k++) {
             const i = k * Q + r * TIERS + t;
             const w = (live[i] as number) === 0 ? undefined : peek(i);
