@@ -27,6 +27,8 @@ export interface FloodSource {
   loggingIn: boolean;
   /** When the bot's last login began, run ms (its warm-up's, or -Infinity: none yet). */
   lastLoginMs: number;
+  /** With `relogin.fresh`: makes the bot a new client (another address and agent, no cookies). */
+  renew?(): void;
 }
 
 export interface FloodRequest { method: string; path: string; headers: Record<string, string>; body?: string }
@@ -85,6 +87,11 @@ export interface FloodSpec {
 /** A flood's environment: the run's sources and the target origin. */
 export interface FloodEnv extends AttackEnv {
   origin: string;
+  /**
+   * Addresses and identities the bots move to when they log in again as new clients
+   * (`relogin.fresh`), taken in turn by whichever bot logs in next (reused once all were taken).
+   */
+  spares?: { addresses: (string | undefined)[]; identities: BrowserIdentity[] };
 }
 
 export interface RunningFlood {
@@ -146,6 +153,20 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
   // Requests still pending a moment after the flood stops are cut by destroying the pools
   // (counted as `unanswered`); no per-request abort listener, which costs with thousands in flight.
   let cut = false;
+  // Pools of the addresses bots left (relogin.fresh): closed once their requests end, destroyed at the end.
+  const retired: Pool[] = [];
+  let spareCursor = 0;
+  const renew = (src: FloodSource): void => {
+    const spares = env.spares;
+    if (!spares || spares.addresses.length === 0) throw new Error(`${spec.label}: bots that log in again as new clients need spare addresses`);
+    const k = spareCursor++ % spares.addresses.length;
+    if (src.pool) { retired.push(src.pool); void src.pool.close().catch(() => undefined); }
+    src.pool = null;
+    src.address = spares.addresses[k];
+    src.identity = spares.identities[k % spares.identities.length]!;
+    src.cookies.clear();
+  };
+  if (spec.relogin?.fresh) for (const src of sources) src.renew = () => renew(src);
   const relogins: Relogins | undefined = spec.relogin && warm && spec.warmup?.login
     ? createRelogins(spec.relogin, spec.warmup.login, env, warm, spec.solver, () => solved++)
     : undefined;
@@ -228,9 +249,10 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
       await new Promise<void>((resolve) => { settle = resolve; setTimeout(resolve, 1_500).unref(); });
     }
     cut = true;
-    await Promise.all(sources.map((s) => s.pool?.destroy().catch(() => undefined)));
+    await Promise.all([...sources.map((s) => s.pool), ...retired].map((p) => p?.destroy().catch(() => undefined)));
   })();
-  return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: env.addresses.filter((a): a is string => !!a) };
+  const used = [...env.addresses, ...(spec.relogin?.fresh ? env.spares?.addresses ?? [] : [])];
+  return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: used.filter((a): a is string => !!a) };
 }
 
 /**

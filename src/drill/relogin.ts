@@ -3,11 +3,17 @@ import type { ChallengeSolver } from './challenge.js';
 import { logInWithJar, type JarBot } from './login.js';
 import type { WarmupCounts, WarmupSpec } from './warmup.js';
 
-/** How often a flood's bots log in again: `times` logins each at most, one every `gapS` seconds. */
-export interface ReloginSpec { times: number; gapS: number }
+/**
+ * How often a flood's bots log in again: `times` logins each at most, one every `gapS` seconds;
+ * with `fresh`, each as a new client — its cookies thrown away, from another address with another
+ * browser's agent (the flood's `renew`) — as an attacker does once it sees its sessions refused.
+ */
+export interface ReloginSpec { times: number; gapS: number; fresh?: boolean }
 
 /** A flood's bot as its logins see it: its jar, what it has under way, its budgets. */
 export interface ReloggingBot extends JarBot {
+  /** With `fresh`: the bot becomes a new client before it logs in again (cookies, address, agent). */
+  renew?(): void;
   readonly index: number;
   reloginsLeft: number;
   /** A login is under way: the flood sends nothing from the bot meanwhile. */
@@ -54,7 +60,7 @@ function budgetedSolver(bot: ReloggingBot, solver: ChallengeSolver, onSolved: ()
  * Bots that log in again as an attacker holding the credentials does when the shield stops trusting
  * a session: on a refused answer, a bot with logins left and none within `gapS` logs in as its
  * warm-up did (`login`, the account of bot index mod `share`) from its own address, identity and
- * jar, and the new session replaces the old in its jar. `counts` gets `relogins` (begun) and
+ * jar — with `spec.fresh`, renewed first — and the new session replaces the old in its jar. `counts` gets `relogins` (begun) and
  * `reloggedIn` (landed on the account).
  */
 export function createRelogins(
@@ -72,6 +78,7 @@ export function createRelogins(
   const logInAgain = (bot: ReloggingBot): void => {
     bot.reloginsLeft--;
     bot.loggingIn = true;
+    if (spec.fresh) bot.renew?.();
     bot.lastLoginMs = env.now();
     counts.relogins = (counts.relogins ?? 0) + 1;
     const user = login.user(login.share === undefined ? bot.index : bot.index % login.share);

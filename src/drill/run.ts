@@ -4,7 +4,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createAddressAllocator, prefix24, type AddressLayout } from './addresses.js';
 import type { ChallengeSolver } from './challenge.js';
 import { createThreadedSolver } from './solver-threads.js';
-import { startFlood, type RunningFlood } from './flood.js';
+import { startFlood, type FloodSpec, type RunningFlood } from './flood.js';
 import { pickIdentity, type BrowserIdentity } from './headers.js';
 import { DRILL_CLASSES, latencySummary, perSecond, summarize, summarizeByClass, timeToMitigation, type ClassSummary, type DrillClass, type LegitSample, type Mitigation, type SeriesPoint } from './metrics.js';
 import { populationIdentities, startPopulation, type RunningPopulation } from './population.js';
@@ -147,6 +147,9 @@ export interface DrillReport {
 /** Solves made and their wall times, ms. */
 export interface SolveTimes { count: number; p50Ms: number; p99Ms: number; maxMs: number }
 
+/** Addresses a flood's bots may move to when they log in again as new clients (reused past it). */
+const MAX_SPARE_ADDRESSES = 4096;
+
 const solveTimes = (xs: readonly number[]): SolveTimes => {
   if (xs.length === 0) return { count: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
   const l = latencySummary(xs);
@@ -218,7 +221,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     if (layout === 'shared-address') return Array.from({ length: n }, (_, k) => legitAddrs[k % legitAddrs.length]);
     return pick(n);
   };
-  const floodAddrs = plan.floods.map((f) => pickAttack(f.sources));
+  // Bots that log in again as new clients (relogin.fresh) move to addresses of their own, drawn as
+  // the bots' were, beyond their first ones.
+  const spareCount = (f: FloodSpec): number => (f.relogin?.fresh ? Math.min(f.sources * f.relogin.times, MAX_SPARE_ADDRESSES) : 0);
+  const floodAddrs = plan.floods.map((f) => pickAttack(f.sources + spareCount(f)));
   const slowAddrs = plan.slow.map((s) => pickAttack(s.sources));
   const attackSet = new Set<string>([...floodAddrs.flat(), ...slowAddrs.flat()].filter((a): a is string => !!a));
   // Loaded during the lead (a worker takes a second or more to load here): a browser's hashing is
@@ -285,9 +291,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   const attackIdentity = (addrs: readonly (string | undefined)[], attackRng: Rng): BrowserIdentity[] =>
     addrs.map((_, k) => (layout === 'shared-address' ? userIdentities[k % legitAddrs.length]! : pickIdentity(attackRng)));
   const attackRng = rng.fork();
-  const floods: RunningFlood[] = plan.floods.map((f, i) => startFlood(f, {
-    origin, addresses: floodAddrs[i]!, identities: attackIdentity(floodAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
-  }));
+  const floods: RunningFlood[] = plan.floods.map((f, i) => {
+    const addrs = floodAddrs[i]!;
+    const ids = attackIdentity(addrs, attackRng);
+    return startFlood(f, {
+      origin, addresses: addrs.slice(0, f.sources), identities: ids.slice(0, f.sources), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
+      ...(spareCount(f) > 0 ? { spares: { addresses: addrs.slice(f.sources), identities: ids.slice(f.sources) } } : {}),
+    });
+  });
   const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : s.kind === 'websocket' ? startWebSocketHold : startSlow)(s, {
     host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
     identities: attackIdentity(slowAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,

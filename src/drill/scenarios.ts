@@ -245,13 +245,14 @@ function accountsScenario(name: string, defaults: [number, number, number], summ
       solves: SOLVES,
       relogins: num(0, 'logins each bot may make again during the flood when its session is refused (429/401/403 to a request carrying it), at most one every reloginGapS seconds', 0, 1000),
       reloginGapS: num(2, 'seconds between two logins of one bot, at least', 0.1, 3600),
+      reloginFresh: num(0, '1: a bot logs in again as a new client — its cookies thrown away, from another address with another browser\'s agent — as an attacker does once it sees its sessions refused', 0, 1),
     },
     leadS: (p) => p.warmupS!,
     plan: (p, ctx) => ({
       floods: [flood(ctx, name, p as never, (rng, s) => accountMix(rng, s, ctx.origin), {
         ...solving(ctx, p),
         // 0 (the default) leaves the flood as it was before bots logged in again: no `relogin` at all.
-        ...(Math.floor(p.relogins!) > 0 ? { relogin: { times: Math.floor(p.relogins!), gapS: p.reloginGapS! } } : {}),
+        ...(Math.floor(p.relogins!) > 0 ? { relogin: { times: Math.floor(p.relogins!), gapS: p.reloginGapS!, ...(p.reloginFresh! >= 1 ? { fresh: true } : {}) } } : {}),
         warmup: {
           fromS: 0, pages: p.pages!, page: warmupPage,
           login: { password: ctx.password, user: (i) => `member${700000 + i}`, ...(p.sessions !== undefined ? { share: Math.min(p.sessions, p.sources!) } : {}) },

@@ -189,6 +189,39 @@ test('account-holders with relogins: a bot whose session is refused logs in agai
   }
 });
 
+test('account-holders with reloginFresh: a bot whose session is refused logs in to its account again as a new client — from another address, none of its cookies — and floods on from there', async (t) => {
+  const bank = await startSessionBank(10);
+  t.after(bank.close);
+  const r = await runDrill({
+    target: bank.url, scenario: 'account-holders', durationS: 4, trackingUsers: 0, bankingUsers: 0, seed: 23, graceMs: 200,
+    params: { rate: 150, sources: 4, connections: 2, warmupS: 1.5, pages: 1, solves: 0, relogins: 2, reloginGapS: 1, reloginFresh: 1 }, userSettings: { password: 'pw-of-the-test' },
+  });
+  const c = r.attack.components[0]!;
+  assert.equal(c.warmup!.loggedIn, 4, 'every bot logged in during the warm-up');
+  const logins = [...bank.sessions.values()];
+  const warmAddrs = new Set(logins.slice(0, 4).map((l) => l.addr));
+  assert.equal(warmAddrs.size, 4);
+  const again = logins.slice(4);
+  assert.ok(again.length >= 4, `${again.length} logins during the flood`);
+  assert.equal(c.warmup!.relogins, again.length, 'every login during the flood is counted');
+  // Each from an address of its own, none of the warm-up's: the spares are taken in turn.
+  assert.equal(new Set(again.map((l) => l.addr)).size, again.length, 'every login again from another address');
+  assert.ok(again.every((l) => !warmAddrs.has(l.addr)));
+  for (const user of new Set(logins.map((l) => l.user))) {
+    const mine = logins.filter((l) => l.user === user);
+    assert.ok(mine.length <= 3, `${user}: ${mine.length} logins (1 + at most 2 again)`);
+    // Once the bot moved, its earlier address sends nothing more.
+    for (let i = 1; i < mine.length; i++) {
+      const left = bank.requests.filter((q) => q.addr === mine[i - 1]!.addr && q.t > mine[i]!.t);
+      assert.equal(left.length, 0, `${user}: ${left.length} requests from ${mine[i - 1]!.addr} after it logged in from ${mine[i]!.addr}`);
+    }
+    for (const l of mine.slice(1)) assert.ok(l.served >= 5, `${user}: ${l.served} requests served with the session it got at ${l.addr}`);
+  }
+  // None of its cookies followed it: each address carries only the cookie the bank gave that address.
+  const wrong = bank.requests.filter((q) => { const rep = cookieOf(q.headers.cookie, 'rep'); return rep !== undefined && rep !== q.addr; });
+  assert.equal(wrong.length, 0, `${wrong.length} requests carried a cookie given to another address`);
+});
+
 test('session-replay with relogins: bots whose replayed session is refused each log in to the account of bot (index mod sessions), and with relogins 0 no bot logs in during the flood', async (t) => {
   const bank = await startSessionBank(10);
   t.after(bank.close);
