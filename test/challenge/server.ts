@@ -45,7 +45,7 @@ export function createChallengeFilter(settings: ChallengeSettings, policy: () =>
     const prefix = addressPrefix(req.socket.remoteAddress ?? '');
     const fingerprint = header(req, 'user-agent')?.slice(0, 64);
     const now = clock.now();
-    const common = { prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), secure: false, now, accept: header(req, 'accept'), secFetchMode: header(req, 'sec-fetch-mode') };
+    const common = { prefix, ...(fingerprint !== undefined ? { fingerprint } : {}), secure: false, now, accept: header(req, 'accept'), secFetchMode: header(req, 'sec-fetch-mode'), secFetchSite: header(req, 'sec-fetch-site') };
     if (isVerifyPath(path)) return { kind: 'answer', response: handleVerify({ ...common, method: req.method ?? 'GET', target, body }, settings) };
     const p = policy();
     const d = evaluateClearance({

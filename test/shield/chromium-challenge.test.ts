@@ -35,3 +35,45 @@ test('through the real shield forced to proof-of-work, Chromium passes the no-JS
   assert.ok(cookies.some((c) => c.name === 'rempart_clr' && c.httpOnly), 'an HttpOnly clearance cookie is held');
   assert.deepEqual(upstream.seen.map((r) => r.url).filter((u) => u !== '/favicon.ico'), ['/parcels/6A12345678901?lang=fr&x=a%20b'], 'challenges never reached the upstream');
 });
+
+test('through the real shield at the no-JavaScript level, a page loaded before the attack still gets its stylesheet and its fetch(): Chromium follows the redirect they get and keeps its cookie', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    if (req.url?.startsWith('/static/site.css')) { res.writeHead(200, { 'content-type': 'text/css' }); res.end('#styled { color: rgb(1, 2, 3); }'); return; }
+    if (req.url?.startsWith('/api/parcel')) { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"status":"in transit"}'); return; }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>origin</title><p id="styled">parcel</p>');
+  };
+  const shield = await startTestShield(t, upstream.url);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  t.after(() => browser.close());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${shield.url}/track`);
+  await page.waitForSelector('#styled');
+  // The attack begins while the page is open, and the page holds no token: its answer came before
+  // any challenge (a queued page earns no reputation; here the cookies are simply dropped).
+  const force = await request(`${shield.adminUrl}/api/attack`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
+    body: JSON.stringify({ reason: 'browser test', ttlS: 120 }),
+  });
+  assert.equal(force.statusCode, 200);
+  await force.body.dump();
+  await context.clearCookies();
+  const statuses: Array<[string, number]> = [];
+  page.on('response', (r) => { if (r.url().startsWith(shield.url)) statuses.push([new URL(r.url()).pathname, r.status()]); });
+  const color = await page.evaluate(() => new Promise<string>((resolve, reject) => {
+    const link = document.createElement('link');
+    link.rel = 'stylesheet';
+    link.href = '/static/site.css';
+    link.onload = () => resolve(getComputedStyle(document.getElementById('styled')!).color);
+    link.onerror = () => reject(new Error('stylesheet refused'));
+    document.head.append(link);
+  }));
+  assert.equal(color, 'rgb(1, 2, 3)', 'the stylesheet applies');
+  const fetched = await page.evaluate(async () => { const r = await fetch('/api/parcel/6A12345678901'); return { status: r.status, body: await r.text() }; });
+  assert.deepEqual(fetched, { status: 200, body: '{"status":"in transit"}' });
+  assert.deepEqual(statuses.filter(([, s]) => s !== 200).map(([p, s]) => `${s} ${p}`), ['307 /static/site.css'], 'one no-JavaScript redirect; the fetch went with its cookie');
+  assert.ok((await context.cookies()).some((c) => c.name === 'rempart_nojs'), 'the redirect\'s cookie is kept');
+  assert.deepEqual(upstream.seen.map((r) => r.url).filter((u) => u !== '/favicon.ico'), ['/track', '/static/site.css', '/api/parcel/6A12345678901'], 'the origin never sees the marker');
+});

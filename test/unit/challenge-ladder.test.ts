@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { evaluateClearance, type ClearanceDecision, type ClearancePolicy, type ClearanceRequest } from '../../src/shield/challenge/evaluate.js';
 import { parseChallengeHeader } from '../../src/shield/challenge/header.js';
 import { leadingZeroBits, powDigest } from '../../src/shield/challenge/pow.js';
-import { isNavigation, readNojsMarker, returnPath } from '../../src/shield/challenge/request.js';
+import { isNavigation, isSameOriginSubresource, readNojsMarker, returnPath } from '../../src/shield/challenge/request.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { solveChallenge, solvePow } from '../../src/shield/challenge/solver.js';
 import { handleVerify, isVerifyPath, type VerifyRequest } from '../../src/shield/challenge/verify.js';
@@ -147,20 +147,44 @@ test('reputation: established passes every level first; a young one only proves 
   assert.equal(challenged(evaluateClearance(nav, L(2, { ...attack, recentPasses: () => true }), settings)).level, 1, 'no reputation, no pass');
 });
 
+test('level 1: a page\'s own stylesheet or fetch (Fetch Metadata same-origin, not a navigation) gets the no-JS redirect a browser follows; not at level 2, not cross-site, not a POST, not without Fetch Metadata', () => {
+  const css: ClearanceRequest = { ...nav, target: '/static/site.css', accept: 'text/css,*/*;q=0.1', secFetchMode: 'no-cors', secFetchSite: 'same-origin' };
+  const c = challenged(evaluateClearance(css, L(1), settings));
+  assert.equal(c.level, 1);
+  assert.equal(c.response.status, 307);
+  assert.equal(c.response.headers.location, '/static/site.css?rempart-nojs=1');
+  const back = passed(evaluateClearance({ ...css, target: '/static/site.css?rempart-nojs=1', cookie: cookieOf(c.response.headers['set-cookie']) }, L(1), settings));
+  assert.equal(back.via, 'nojs');
+  assert.equal(back.target, '/static/site.css');
+  // A page's fetch() too (cors mode).
+  assert.equal(challenged(evaluateClearance({ ...api, secFetchSite: 'same-origin' }, L(1), settings)).response.status, 307);
+  // Otherwise the API client's challenge, as before.
+  for (const [why, req, level] of [
+    ['level 2', css, 2], ['cross-site', { ...css, secFetchSite: 'cross-site' }, 1], ['no Fetch Metadata', { ...css, secFetchMode: undefined, secFetchSite: undefined }, 1],
+    ['a POST', { ...api, method: 'POST', secFetchSite: 'same-origin' }, 1], ['back without its cookie', { ...css, target: '/static/site.css?rempart-nojs=1' }, 1],
+  ] as const) {
+    assert.equal(challenged(evaluateClearance(req, L(level), settings)).response.status, 429, why);
+  }
+});
+
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {
   const rng = createPrng(7);
   const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];
   const modes = [undefined, 'navigate', 'cors', 'same-origin', 'no-cors', 'websocket'];
+  const sites = [undefined, 'same-origin', 'same-site', 'cross-site', 'none'];
   for (let i = 0; i < 400; i++) {
     const req: ClearanceRequest = {
       ...nav, method: rng() < 0.8 ? 'GET' : 'POST', accept: accepts[Math.floor(rng() * accepts.length)], secFetchMode: modes[Math.floor(rng() * modes.length)],
       target: rng() < 0.3 ? '/x?rempart-nojs=1' : '/x', cookie: rng() < 0.3 ? 'rempart_clr=garbage' : undefined,
+      secFetchSite: sites[Math.floor(rng() * sites.length)],
     };
     const level = (1 + Math.floor(rng() * 2)) as 1 | 2;
     const c = challenged(evaluateClearance(req, L(level), settings));
     const html = String(c.response.headers['content-type'] ?? '').includes('html');
     if (!isNavigation(req.accept, req.secFetchMode)) {
-      assert.equal(c.response.status, 429);
+      // A page's own subresource or fetch at level 1, first time: the no-JavaScript redirect.
+      const subresource = level === 1 && req.method === 'GET' && !req.target.includes('rempart-nojs') && isSameOriginSubresource(req.secFetchSite, req.secFetchMode);
+      assert.equal(c.response.status, subresource ? 307 : 429);
       assert.equal(html, false);
     } else {
       const first = !req.target.includes('rempart-nojs');

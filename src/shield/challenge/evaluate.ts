@@ -3,7 +3,7 @@ import { rankReputation } from '../reputation/rank.js';
 import { verifyToken, type TokenKind, type TokenPayload, type TokenRejection } from '../reputation/token.js';
 import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
 import { checkPowSolution, type PowRejection } from './pow.js';
-import { isNavigation, readNojsMarker, returnPath, withNojsMarker } from './request.js';
+import { isNavigation, isSameOriginSubresource, readNojsMarker, returnPath, withNojsMarker } from './request.js';
 import { apiChallengeResponse, interstitialResponse, mintClearance, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
 import type { ChallengeSettings } from './settings.js';
 
@@ -14,6 +14,8 @@ export interface ClearanceRequest {
   readonly target: string;
   readonly accept: string | undefined;
   readonly secFetchMode: string | undefined;
+  /** Sec-Fetch-Site: with a non-navigation mode, `same-origin` marks a page's own subresource or fetch. */
+  readonly secFetchSite?: string | undefined;
   /** The Cookie header. */
   readonly cookie: string | undefined;
   /** Rempart-Clearance request header (clients without a cookie jar). */
@@ -171,12 +173,20 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
 
   const reason: ChallengeReason = answer ? 'answer-refused' : marked.attempts >= settings.nojsMaxAttempts ? 'cookies-not-kept' : problem ? 'invalid-token' : 'no-token';
   const withProblem = problem ? { problem } : {};
+  const firstCheck = !nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts;
   if (!navigation) {
+    // A page's own stylesheet, script or fetch, at the no-JavaScript level: the redirect a browser
+    // follows for it, as for the page (its page may have been answered before challenges began,
+    // without a cookie). Not at level 2: the no-JavaScript cookie would not pass it there.
+    if (policy.level === 1 && firstCheck && (req.method === 'GET' || req.method === 'HEAD') && isSameOriginSubresource(req.secFetchSite, req.secFetchMode)) {
+      const personal = policy.personalNojs?.() === true;
+      return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));
+    }
     return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding(), settings, reason));
   }
   // The no-JavaScript check comes first at level 2 too: a flood that keeps no cookies costs a
   // body-less 307 instead of a signed challenge page, and only cookie keepers get to work.
-  if (!nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts && !proofFirst) {
+  if (firstCheck && !proofFirst) {
     // Asked here, not in the lazy builder: the budget is spent when the decision is made.
     const personal = policy.personalNojs?.() === true;
     return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));

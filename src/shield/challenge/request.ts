@@ -10,6 +10,18 @@ export function isNavigation(accept: string | undefined, secFetchMode: string | 
   return accept !== undefined && accept.includes('text/html');
 }
 
+/**
+ * True when a browser asks for this on behalf of one of the site's own pages — a stylesheet,
+ * script, image or `fetch()` — per Fetch Metadata (W3C Fetch Metadata §2.1–2.3: a same-origin
+ * request that is not a navigation, a WebSocket or a download). A browser follows a redirect for
+ * it and keeps the cookie the redirect sets, as it does for a page; it cannot answer a proof-of-work
+ * challenge, which would leave the page it loaded without its stylesheet. Sent only by browsers
+ * (clients that forge it get the no-JavaScript check a page load gets).
+ */
+export function isSameOriginSubresource(secFetchSite: string | undefined, secFetchMode: string | undefined): boolean {
+  return secFetchSite === 'same-origin' && (secFetchMode === 'no-cors' || secFetchMode === 'cors' || secFetchMode === 'same-origin');
+}
+
 /** A target split into the no-JavaScript redirect count and the target without the marker. */
 export interface MarkedTarget {
   readonly clean: string;
