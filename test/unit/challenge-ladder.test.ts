@@ -147,7 +147,7 @@ test('reputation: established passes every level first; a young one only proves 
   assert.equal(challenged(evaluateClearance(nav, L(2, { ...attack, recentPasses: () => true }), settings)).level, 1, 'no reputation, no pass');
 });
 
-test('level 1: a page\'s own stylesheet or fetch (Fetch Metadata same-origin, not a navigation) gets the no-JS redirect a browser follows; not at level 2, not cross-site, not a POST, not without Fetch Metadata', () => {
+test('level 1: a page\'s own stylesheet or fetch (Fetch Metadata same-origin, not a navigation) gets the no-JS redirect a browser follows; not at level 2, not cross-site, not a POST, not without Fetch Metadata, not from a flooded address', () => {
   const css: ClearanceRequest = { ...nav, target: '/static/site.css', accept: 'text/css,*/*;q=0.1', secFetchMode: 'no-cors', secFetchSite: 'same-origin' };
   const c = challenged(evaluateClearance(css, L(1), settings));
   assert.equal(c.level, 1);
@@ -165,6 +165,10 @@ test('level 1: a page\'s own stylesheet or fetch (Fetch Metadata same-origin, no
   ] as const) {
     assert.equal(challenged(evaluateClearance(req, L(level), settings)).response.status, 429, why);
   }
+  // From a flooded address, whose page loads go to proof-of-work: the API client's challenge too.
+  const fromFlooded = { ...css, address: '203.0.113.9' };
+  assert.equal(challenged(evaluateClearance(fromFlooded, L(1, { addressFlooded: (a) => a === '203.0.113.9' }), settings)).response.status, 429, 'flooded address');
+  assert.equal(challenged(evaluateClearance(fromFlooded, L(1, { addressFlooded: () => false }), settings)).response.status, 307);
 });
 
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {

@@ -166,8 +166,9 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const nojs = check('nojs', readCookie(req.cookie, COOKIE_NAMES.nojs));
   const navigation = isNavigation(req.accept, req.secFetchMode);
   // A page load from a flooded address: only a personal no-JavaScript cookie (`n`) counts.
-  const proofFirst = needed > 0 && navigation && (req.method === 'GET' || req.method === 'HEAD')
-    && req.address !== undefined && policy.addressFlooded?.(req.address) === true;
+  const read = req.method === 'GET' || req.method === 'HEAD';
+  const flooded = (): boolean => req.address !== undefined && policy.addressFlooded?.(req.address) === true;
+  const proofFirst = needed > 0 && navigation && read && flooded();
   if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
   if (needed === 0) return pass(policy.exempt ? 'exempt' : 'open', rank === 'recent' ? 'checked' : 'unknown');
 
@@ -177,8 +178,10 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   if (!navigation) {
     // A page's own stylesheet, script or fetch, at the no-JavaScript level: the redirect a browser
     // follows for it, as for the page (its page may have been answered before challenges began,
-    // without a cookie). Not at level 2: the no-JavaScript cookie would not pass it there.
-    if (policy.level === 1 && firstCheck && (req.method === 'GET' || req.method === 'HEAD') && isSameOriginSubresource(req.secFetchSite, req.secFetchMode)) {
+    // without a cookie). Not at level 2: the no-JavaScript cookie would not pass it there; not from
+    // a flooded address, whose page loads go to proof-of-work (the cookie minted here would be the
+    // address's and agent's, which its flooders share).
+    if (policy.level === 1 && firstCheck && read && isSameOriginSubresource(req.secFetchSite, req.secFetchMode) && !flooded()) {
       const personal = policy.personalNojs?.() === true;
       return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));
     }
