@@ -8,7 +8,10 @@ import type { Rng } from './rng.js';
 export interface BrowserIdentity {
   userAgent: string;
   acceptLanguage: string;
-  /** Chromium-family browsers send sec-ch-ua and sec-fetch-*; Firefox/Safari differ. */
+  /**
+   * Chromium-family browsers send sec-ch-ua; all three send sec-fetch-site/mode/dest (Fetch
+   * Metadata: Chromium 76+, Firefox 90+, Safari 16.4+), Safari after the Referer.
+   */
   family: 'chromium' | 'firefox' | 'safari';
 }
 
@@ -53,12 +56,14 @@ export function browserHeaders(id: BrowserIdentity, kind: ResourceKind, referer?
   h.accept = kind === 'document' || kind === 'form'
     ? 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
     : kind === 'css' ? 'text/css,*/*;q=0.1' : kind === 'script' ? '*/*' : 'application/json, text/plain, */*';
-  if (id.family !== 'safari') {
+  const fetchMetadata = (): void => {
     h['sec-fetch-site'] = referer ? 'same-origin' : 'none';
     h['sec-fetch-mode'] = kind === 'document' || kind === 'form' ? 'navigate' : kind === 'css' || kind === 'script' ? 'no-cors' : 'cors';
     h['sec-fetch-dest'] = kind === 'document' || kind === 'form' ? 'document' : kind === 'css' ? 'style' : kind === 'script' ? 'script' : 'empty';
-  }
+  };
+  if (id.family !== 'safari') fetchMetadata();
   if (referer) h.referer = referer;
+  if (id.family === 'safari') fetchMetadata();
   h['accept-encoding'] = 'gzip, deflate, br';
   h['accept-language'] = id.acceptLanguage;
   return h;
@@ -71,11 +76,9 @@ export function browserHeaders(id: BrowserIdentity, kind: ResourceKind, referer?
  */
 export function websocketHeaders(id: BrowserIdentity, origin: string): Record<string, string> {
   const h: Record<string, string> = { pragma: 'no-cache', 'cache-control': 'no-cache', 'user-agent': id.userAgent, origin };
-  if (id.family !== 'safari') {
-    h['sec-fetch-site'] = 'same-origin';
-    h['sec-fetch-mode'] = 'websocket';
-    h['sec-fetch-dest'] = 'empty';
-  }
+  h['sec-fetch-site'] = 'same-origin';
+  h['sec-fetch-mode'] = 'websocket';
+  h['sec-fetch-dest'] = 'empty';
   h['accept-encoding'] = 'gzip, deflate, br';
   h['accept-language'] = id.acceptLanguage;
   return h;
