@@ -740,6 +740,25 @@ test('under attack, tunnel messages holding half the limit wait for requests of 
   assert.deepEqual(log.slice(-1), ['start bot6'], 'in normal times the earlier deadline goes first again');
 });
 
+test('under attack, tunnel work past its half waits for requests of its own group or a better one, not a worse group\'s: a known customer\'s handshake goes before newcomers\' pages', () => {
+  const q = createAdmissionQueue({ maxInFlight: 2, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => 0 });
+  const log: string[] = [];
+  const nojs = tierFor(STANDING.checked, 0);
+  const known = tierFor(STANDING.recent, 0);
+  const tunnel = (tier: number, name: string): Waiter => ({ ...tiered(2, tier, log, name), message: true });
+  q.admit(tunnel(nojs, 'bot-msg'), 0); // tunnel work holds one slot of two: the half
+  q.admit(tiered(2, nojs, log, 'busy'), 0);
+  q.admit(tiered(2, nojs, log, 'newcomer-page'), 10);
+  q.admit(tunnel(nojs, 'bot-handshake'), 5); // the minted group's: after its pages
+  q.admit(tunnel(known, 'customer-handshake'), 20); // the known group's: before the minted group's pages
+  q.release(100);
+  assert.deepEqual(log.slice(-1), ['start customer-handshake']);
+  q.release(110, true);
+  assert.deepEqual(log.slice(-1), ['start newcomer-page'], 'a minted handshake still waits for the minted pages');
+  q.release(120);
+  assert.deepEqual(log.slice(-1), ['start bot-handshake'], 'no request waits: tunnel work takes the slot');
+});
+
 test('a waiting message that tells its tier itself is re-read at the head like a request (its sender flooded since it was placed); the hook still judges the rest', () => {
   let messageTier = tierFor(STANDING.checked, 0);
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 60_000, retier: (w) => w.tier as number });
