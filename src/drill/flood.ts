@@ -251,7 +251,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     cut = true;
     await Promise.all([...sources.map((s) => s.pool), ...retired].map((p) => p?.destroy().catch(() => undefined)));
   })();
-  const used = [...env.addresses, ...(spec.relogin?.fresh ? env.spares?.addresses ?? [] : [])];
+  const used = [...env.addresses, ...(env.spares?.addresses ?? [])];
   return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: used.filter((a): a is string => !!a) };
 }
 

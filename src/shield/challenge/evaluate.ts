@@ -174,25 +174,23 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
 
   const reason: ChallengeReason = answer ? 'answer-refused' : marked.attempts >= settings.nojsMaxAttempts ? 'cookies-not-kept' : problem ? 'invalid-token' : 'no-token';
   const withProblem = problem ? { problem } : {};
-  const firstCheck = !nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts;
-  if (!navigation) {
-    // A page's own stylesheet, script or fetch, at the no-JavaScript level: the redirect a browser
-    // follows for it, as for the page (its page may have been answered before challenges began,
-    // without a cookie). Not at level 2: the no-JavaScript cookie would not pass it there; not from
-    // a flooded address, whose page loads go to proof-of-work (the cookie minted here would be the
-    // address's and agent's, which its flooders share).
-    if (policy.level === 1 && firstCheck && read && isSameOriginSubresource(req.secFetchSite, req.secFetchMode) && !flooded()) {
-      const personal = policy.personalNojs?.() === true;
-      return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));
-    }
-    return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding(), settings, reason));
-  }
-  // The no-JavaScript check comes first at level 2 too: a flood that keeps no cookies costs a
-  // body-less 307 instead of a signed challenge page, and only cookie keepers get to work.
-  if (firstCheck && !proofFirst) {
+  // The no-JavaScript check, a body-less 307: for a page load at level 2 too (a flood that keeps no
+  // cookies costs that instead of a signed challenge page, and only cookie keepers get to work),
+  // but not from a flooded address; and at level 1 for a page's own stylesheet, script or fetch,
+  // which a browser follows as it does for the page (its page may have been answered before
+  // challenges began, without a cookie) — not at level 2, where the cookie would not pass it, nor
+  // from a flooded address, where the cookie minted would be the address's and agent's, which its
+  // flooders share.
+  const nojsCheck = !nojs && rank === 'none' && marked.attempts < settings.nojsMaxAttempts && (navigation
+    ? !proofFirst
+    : policy.level === 1 && read && isSameOriginSubresource(req.secFetchSite, req.secFetchMode) && !flooded());
+  if (nojsCheck) {
     // Asked here, not in the lazy builder: the budget is spent when the decision is made.
     const personal = policy.personalNojs?.() === true;
     return challenge(1, reason, withProblem, () => nojsRedirect(withNojsMarker(marked.clean, marked.attempts + 1), binding(), settings, personal));
+  }
+  if (!navigation) {
+    return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding(), settings, reason));
   }
   // Level 2 for a client that keeps cookies, or one that came back from the redirect without its cookie.
   return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding(), settings));

@@ -530,8 +530,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     let chosen = -1;
     // A reputation overdue by its class's bound goes first (earliest deadline among the overdue),
     // and so does a minted identity's request overdue by that bound — or the normal class's, if
-    // later — and MINTED_OVERDUE_MS more, unless the reputation's is a critical request: a known customer's payment never waits
-    // behind newcomers.
+    // later — and MINTED_OVERDUE_MS more, unless the reputation's is a critical request: a known
+    // customer's payment never waits behind newcomers.
     if (within !== undefined) {
       let key = Infinity;
       let keyCritical = false;
