@@ -492,27 +492,39 @@ test('knownFirstMs: newcomers arriving faster than 1.5x what the upstream comple
   assert.equal(nextAfterArrivals(20), 'start known', 'a flood of minted identities (20 per completion): strict');
 });
 
-/** n minted requests queued in the first 100 ms, then 4 s of the upstream completing 50 a second. */
-function afterBurst(n: number): { strict: boolean; next: string | undefined } {
+/**
+ * n minted waiters queued in the first 100 ms — tunnel work (WebSocket handshakes) or requests —,
+ * then 4 s of the upstream completing 50 a second; then a known client's page.
+ */
+function afterBurst(n: number, tunnel: boolean): { strict: boolean; next: string | undefined } {
   const log: string[] = [];
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 1000, queueTimeoutMs: 60_000, knownFirstMs: [0, 750, 3000, 3500], retier: (w) => w.tier as number });
+  let messageInFlight = false; // what the one slot holds, released as such
   q.admit(tiered(2, 0, log, 'busy'), 0);
-  for (let i = 0; i < n; i++) q.admit(tiered(2, tierFor(STANDING.checked, 0), log, `burst${i}`), i / 4);
-  for (let t = 20; t < 4000; t += 20) q.release(t);
+  for (let i = 0; i < n; i++) {
+    const w = tiered(2, tierFor(STANDING.checked, 0), log, `burst${i}`);
+    q.admit({ ...w, message: tunnel, start: () => { messageInFlight = tunnel; w.start(); } }, i / 4);
+  }
+  for (let t = 20; t < 4000; t += 20) q.release(t, messageInFlight);
   const strict = q.knownStrict(4000);
   q.admit(tiered(2, tierFor(STANDING.established, 0), log, 'known'), 4000);
-  q.release(4001);
+  q.release(4001, messageInFlight);
   return { strict, next: log.at(-1) };
 }
 
-test('knownFirstMs: a burst of minted requests left waiting, more than 6 s of what the upstream completes, keeps known clients strictly first once its arrivals have decayed', () => {
-  // 600 queued, 200 served: 400 wait, 8 s of the upstream's work. Their arrivals, decayed, read
-  // under 1.5x the completions by now; shared, the oldest of them (aged past 4 s) would go first.
-  const burst = afterBurst(600);
+test('knownFirstMs: a burst of minted tunnel work left waiting, more than 6 s of what the upstream completes, keeps known clients strictly first once its arrivals have decayed; a crowd\'s pages do not', () => {
+  // 600 handshakes queued, 200 served: 400 wait, 8 s of the upstream's work. Their arrivals,
+  // decayed, read under 1.5x the completions by now; shared, the oldest of them (aged past 4 s)
+  // would go first.
+  const burst = afterBurst(600, true);
   assert.equal(burst.strict, true);
   assert.equal(burst.next, 'start known');
-  // 400 queued: 200 wait, 4 s of work — a crowd's backlog: shared, by age.
-  const crowd = afterBurst(400);
+  // 400 handshakes: 200 wait, 4 s of work: shared, by age.
+  const fewer = afterBurst(400, true);
+  assert.equal(fewer.strict, false);
+  assert.match(fewer.next ?? '', /^start burst/);
+  // 600 pages: people waiting for what they asked, however many — a crowd: shared, by age.
+  const crowd = afterBurst(600, false);
   assert.equal(crowd.strict, false);
   assert.match(crowd.next ?? '', /^start burst/);
 });
