@@ -325,7 +325,10 @@ const MINTED_AGING_RANK = 2;
 const MINTED_FLOODING_MAX = 0.2;
 /** Past this ratio of (b) arrivals to upstream completions, (a) goes strictly first again. */
 const MINTED_LOAD_MAX = 1.5;
-/** Below this decayed count of (b) arrivals (about 3.5 requests/s), no ratio makes them a flood. */
+/**
+ * Below this decayed count of (b) arrivals (about 3.5 requests/s), no ratio makes them a flood;
+ * below this many (b) tunnel waiters, no backlog does (and there may be no completion yet).
+ */
 const MINTED_LOAD_MIN = 10;
 /**
  * Past this backlog of (b)'s tunnel work, in seconds of what the upstream completes, (a) goes
@@ -390,7 +393,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   };
   const mintedArrivals = createDecayed(2000);
   const completions = createDecayed(2000);
-  // The (b) tunnel work waiting over the upstream's completions per second (the decayed count × ln 2 / 2 s).
+  // The (b) tunnel work waiting (kept by addLive) over the upstream's completions per second (the
+  // decayed count × ln 2 / its 2 s half-life).
   let mintedTunnelWork = 0;
   const mintedBacklogS = (now: number): number =>
     mintedTunnelWork < MINTED_LOAD_MIN ? 0 : mintedTunnelWork / Math.max(1, (completions.value(now) * Math.LN2) / 2);
