@@ -178,7 +178,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     if (!spec.solver.detect(answer) || src.solvesLeft <= 0 || src.solving || src.loggingIn) return false;
     src.solvesLeft--;
     src.solving = true;
-    void spec.solver.solve(answer, botHttp(env, src, spec.connectionsPerSource), env.signal)
+    void spec.solver.solve(answer, botHttp(env, src, spec.connectionsPerSource, timeoutMs), env.signal)
       .then((okSolve) => { if (okSolve) solved++; }, () => undefined)
       .finally(() => { src.solving = false; });
     return true;
@@ -261,7 +261,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
  * answer and floods on at once, instead of loading the page the 303 leads back to (which a shield
  * under attack may queue for seconds). The solver follows the no-JavaScript redirect itself.
  */
-function botHttp(env: FloodEnv, src: FloodSource, conns: number): ChallengeHttp {
+function botHttp(env: FloodEnv, src: FloodSource, conns: number, timeoutMs: number): ChallengeHttp {
   const pool = poolFor(env.origin, src, conns);
   const origin = new URL(env.origin).origin;
   return {
@@ -270,7 +270,7 @@ function botHttp(env: FloodEnv, src: FloodSource, conns: number): ChallengeHttp 
       const headers = browserHeaders(src.identity, body !== undefined ? 'json-post' : 'document');
       if (src.cookies.size) headers.cookie = [...src.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
       if (body !== undefined) { headers['content-type'] = init.contentType ?? 'application/json'; headers.origin = origin; }
-      const res = await pool.request({ method, path, headers, body, headersTimeout: 5_000, bodyTimeout: 5_000, signal: env.signal });
+      const res = await pool.request({ method, path, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: env.signal });
       applySetCookie(src.cookies, res.headers['set-cookie']);
       return { status: res.statusCode, headers: res.headers, body: await res.body.text(), url: origin + path };
     },

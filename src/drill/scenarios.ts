@@ -158,8 +158,11 @@ const SOLVES = num(1, 'challenges each bot solves during the flood', 0, 1000);
 /** Bots that keep every cookie they are given and solve their first `solves` challenges as a browser would. */
 const solving = (ctx: ScenarioContext, p: Record<string, number>): Partial<FloodSpec> => ({ solver: ctx.solver, solves: p.solves!, keepCookies: true });
 
-function flood(ctx: ScenarioContext, label: string, p: { sources: number; connections: number; rate: number }, request: FloodSpec['request'], extra: Partial<FloodSpec> = {}): FloodSpec {
-  return { label, sources: p.sources, connectionsPerSource: p.connections, ratePerS: p.rate, startS: ctx.startS, stopS: ctx.stopS, request, ...extra };
+function flood(ctx: ScenarioContext, label: string, p: { sources: number; connections: number; rate: number; timeoutS?: number }, request: FloodSpec['request'], extra: Partial<FloodSpec> = {}): FloodSpec {
+  return {
+    label, sources: p.sources, connectionsPerSource: p.connections, ratePerS: p.rate, startS: ctx.startS, stopS: ctx.stopS, request,
+    ...(p.timeoutS !== undefined ? { timeoutMs: p.timeoutS * 1000 } : {}), ...extra,
+  };
 }
 
 function slowloris(ctx: ScenarioContext, p: Record<string, number>, label = 'slowloris'): SlowSpec {
@@ -266,6 +269,7 @@ const floodParams = (rate: number, sources: number, connections: number): Record
   rate: num(rate, 'total requests per second offered', 0.1),
   sources: num(sources, 'distinct source addresses', 1, 100_000),
   connections: num(connections, 'keep-alive connections per source (its concurrency)', 1, 256),
+  timeoutS: num(5, 'seconds a bot waits for an answer before it gives up on the request (a person gives up at 5; a tool that never gives up holds its connections until answered)', 0.5, 600),
 });
 
 /**
@@ -282,6 +286,13 @@ function newcomersScenario(name: string, defaults: [number, number, number], sum
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
     }),
   };
+}
+
+/** `s` with the default of its parameter `k` set to `v`. */
+function withDefault(s: Scenario, k: string, v: number): Scenario {
+  const d = s.params[k];
+  if (!d) throw new Error(`scenario ${s.name} has no parameter "${k}"`);
+  return { ...s, params: { ...s.params, [k]: { ...d, default: v } } };
 }
 
 /** Every scenario, by name. */
@@ -407,6 +418,9 @@ export const SCENARIOS: Record<string, Scenario> = {
     params: messageFloodParams(),
     plan: (p, ctx) => ({ floods: [], slow: [messageFlood('websocket-flood', p, ctx)] }),
   },
+  'closed-loop': withDefault(newcomersScenario('closed-loop', [600, 600, 1],
+    'Challenge-solving bots (target-list GETs, cookies kept) that loop one request at a time on each connection and wait for every answer as long as it takes (60 s, k6\'s default): they never give up on a request, so they stay in any queue that keeps them, where people give up after seconds; the legitimate population grows by `factor` at the onset (the newcomers).'),
+  'timeoutS', 60),
   'websocket-browse-flood': {
     name: 'websocket-browse-flood', summary: 'websocket-flood from bots that browsed like customers first (browser headers, normal pages, cookies kept): their tunnels\' handshakes carry what customers\' carry, so their messages come from identities with a standing, not from anonymous tunnels.',
     params: {

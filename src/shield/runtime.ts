@@ -265,6 +265,14 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     sendTimeoutMs: config.listen.limits.sendTimeoutMs,
     draining: shared.draining,
     ...(clearance ? { rechallenge: clearance.rechallenge } : {}),
+    // Rule 7 (admission.ts): a request that waited the whole queue timeout without its client
+    // giving up is what a person does not send — people reload or leave within seconds, and the
+    // browser closes the request. It weighs two page levels on its identity's pace, so the request
+    // a tool sends the moment it is refused ranks with flooding paces (group d) for the pace's
+    // window instead of as the newest of the minted group, before the people who arrived since.
+    onQueueTimeout: (ctx) => {
+      if (ctx.paceKey !== undefined) shared.pace.charge(ctx.paceKey, 2 * shared.detector.paceLightRequests(), shared.ticker.now());
+    },
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency || weighsCost ? {
       // Each kind of request (route, method, path template) has its own no-load RTT: a 2 ms static

@@ -529,6 +529,36 @@ test('knownFirstMs: a burst of minted tunnel work left waiting, more than 6 s of
   assert.match(crowd.next ?? '', /^start burst/);
 });
 
+/**
+ * Ten minted requests queued at the start by clients that never give up, then at `at` a minted
+ * newcomer's page and, 50 ms later, a known client's page; what starts next, and after it.
+ */
+function afterStanding(at: number): { strict: boolean; order: string[] } {
+  const log: string[] = [];
+  const q = sharedQueue(log, [0, 750, 3000, 3500]);
+  const nojs = tierFor(STANDING.checked, 0);
+  for (let i = 0; i < 10; i++) q.admit(tiered(2, nojs, log, `tool${i}`), i);
+  q.admit(tiered(2, tierFor(STANDING.cleared, 0), log, 'solver'), at - 200); // a tool that solved a proof-of-work
+  q.admit(tiered(2, nojs, log, 'newcomer'), at - 100);
+  q.admit(tiered(2, tierFor(STANDING.recent, 0), log, 'known'), at - 50);
+  const strict = q.knownStrict(at);
+  for (let k = 0; k < 4; k++) q.release(at + k);
+  return { strict, order: log.slice(-4) };
+}
+
+test('rule 7: a minted request waiting past a person\'s patience (6 s) makes known clients strictly first and the minted group newest first; at 5 s, shared and oldest first', () => {
+  // At 5 s the tools' requests are a crowd's pages at the edge of patience: shared, the oldest aged first.
+  const crowd = afterStanding(5000);
+  assert.equal(crowd.strict, false);
+  assert.deepEqual(crowd.order, ['start tool0', 'start tool1', 'start tool2', 'start tool3']);
+  // Past 6 s no person is still waiting for them: the known client goes first, then the newest
+  // minted requests across the minted tiers (the newcomer's, then the solver's), then the tools'
+  // from the newest.
+  const tools = afterStanding(6500);
+  assert.equal(tools.strict, true);
+  assert.deepEqual(tools.order, ['start known', 'start newcomer', 'start solver', 'start tool9']);
+});
+
 test('knownStrict says which mode the queue is in: shared with a crowd, strict under a flood of minted identities, always strict without the bound', () => {
   const modes: boolean[] = [];
   nextAfterArrivals(1, (m) => modes.push(m));

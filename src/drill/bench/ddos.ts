@@ -69,6 +69,9 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'websocket-hold': { connections: 12000, sources: 800, openRate: 1500, intervalMs: 10000 },
   // 200 sources × 3 tunnels, one message a second each: 600 lookups/s, 12× the origin's capacity.
   'websocket-flood': { connections: 600, sources: 200, openRate: 600, intervalMs: 1000 },
+  // 600 bots, one connection each, looping and waiting up to 60 s for each answer (k6's default
+  // timeout): 600 requests outstanding at all times, at most 600 req/s when answered at once.
+  'closed-loop': { rate: 600, sources: 600, connections: 1, factor: 2, timeoutS: 60 },
   // The same tunnels from bots that browsed 2 pages each first and keep their cookies.
   'websocket-browse-flood': { connections: 600, sources: 200, openRate: 600, intervalMs: 1000, warmupS: 10, pages: 2 },
   // 6 req/s per bot (under per-address limits); 2 pages each in a 10 s warm-up: 20 req/s of browsing.

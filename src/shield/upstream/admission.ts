@@ -97,6 +97,19 @@
  *    handshake is tunnel work too (handshake-admission.ts): it opens a channel, and the bots'
  *    handshakes at the onset were the backlog customers' pages waited behind.
  *
+ * 7. **Past a person's patience, group (b) goes newest first** (`MINTED_STALE_MS`). People give up
+ *    on a page after seconds — they reload or leave, and the browser closes the request, which
+ *    leaves the queue (`cancel`). What still waits in (b) after 6 s is a client that never gives
+ *    up: a load tool looping one request per connection (k6 waits 60 s by default). 600 such bots
+ *    holding the no-JavaScript cookie or a clearance are 600 (b) requests waiting at all times, each
+ *    at a person's pace, arriving as fast as they are answered (a closed loop): rule 2 read them as
+ *    a crowd, their requests aged past every bound and went before known customers' overdue pages,
+ *    and first come, first served put every newcomer behind 7–10 s of them (closed-loop drill:
+ *    75–78% legitimate success). While a (b) request has waited that long, (a) is strictly first
+ *    (rule 2) and (b)'s requests go newest first, the class offsets mirrored — adaptive LIFO: under
+ *    a wait longer than people stay, the oldest requests are those nobody waits for any more (90.5 /
+ *    90.8%). Tunnel work keeps its order (rules 2 and 6 bound it).
+ *
  * When the queue is full, the worst group loses its newest waiter, from the class most over its
  * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
  *
@@ -342,6 +355,15 @@ const MINTED_LOAD_MIN = 10;
  * 9 points (74.7 / 57.1% → 67.9 / 47.0%, seed 1).
  */
 const MINTED_BACKLOG_MAX_S = 6;
+/**
+ * A (b) request older than this has outlived a person's patience (rule 7): people give up on a
+ * page after a few seconds — they reload or leave, and either way the browser closes the request,
+ * which leaves the queue (`cancel`). What still waits past it is a client that never gives up: a
+ * load tool looping one request per connection (k6, wrk, most botnet HTTP tools wait for their
+ * answer, k6 up to 60 s). Above the 5 s the drill's people wait, so a flash crowd never reaches it
+ * there.
+ */
+const MINTED_STALE_MS = 6000;
 /** An exponentially decayed count: `value` is about rate × halfLife / ln 2. */
 function createDecayed(halfLifeMs: number): { add(now: number): void; value(now: number): number } {
   let v = 0;
@@ -459,6 +481,37 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return undefined;
   };
 
+  /** Newest live waiter of queue i, left in place (dead entries after it are dropped). */
+  const peekNewest = (i: number): Waiter | undefined => {
+    const q = queues[i] as Waiter[];
+    while (q.length > (heads[i] as number)) {
+      const w = q[q.length - 1] as Waiter;
+      if (w.state === 'queued') return w;
+      q.pop();
+      offered[i] = Math.min(offered[i] as number, q.length);
+    }
+    return undefined;
+  };
+
+  // Rule 7: while (b) holds a request past a person's patience, its requests go newest first.
+  let newestFirst = false;
+  const lifo = (i: number): boolean => newestFirst && i < Q && GROUP_OF[i % TIERS] === 1;
+  /** The waiter of queue i that goes next from it: its oldest, or its newest under rule 7. */
+  const front = (i: number): Waiter | undefined => (lifo(i) ? peekNewest(i) : peek(i));
+  /** Whether a (b) request has waited past a person's patience (its queues' heads are their oldest). */
+  const mintedStale = (now: number): boolean => {
+    if (queued === 0) return false;
+    for (let r = 0; r < RANKS; r++) {
+      if ((liveGroup[r * GROUPS + 1] as number) === 0) continue;
+      for (let t = 0; t < TIERS; t++) {
+        if (GROUP_OF[t] !== 1 || (live[r * TIERS + t] as number) === 0) continue;
+        const w = peek(r * TIERS + t);
+        if (w !== undefined && now - w.enqueuedAt > MINTED_STALE_MS) return true;
+      }
+    }
+    return false;
+  };
+
   /** Newest live waiter of queue i, removed from it. */
   const popQueue = (i: number): Waiter | undefined => {
     const q = queues[i] as Waiter[];
@@ -481,6 +534,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const next = (now: number): Waiter | undefined => {
     if (queued === 0) return undefined; // every release asks: most find nobody waiting
     const retier = self.params.retier;
+    newestFirst = mintedStale(now);
     const within = self.knownStrict(now) ? undefined : self.params.knownFirstMs;
     const groups = floodCapped() ? FLOOD_GROUP : GROUPS;
     const capped = messagesCapped();
@@ -496,8 +550,14 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       }
       if (chosen === -1) return undefined;
       const q = queues[chosen] as Waiter[];
-      const w = q[heads[chosen] as number] as Waiter;
-      heads[chosen] = (heads[chosen] as number) + 1;
+      let w: Waiter;
+      if (lifo(chosen)) {
+        w = q.pop() as Waiter; // front() left it last
+        offered[chosen] = Math.min(offered[chosen] as number, q.length);
+      } else {
+        w = q[heads[chosen] as number] as Waiter;
+        heads[chosen] = (heads[chosen] as number) + 1;
+      }
       const from = chosen % TIERS;
       if (retier !== undefined) {
         const t = Math.min(TIERS - 1, Math.max(0, w.tierNow?.() ?? retier(w)));
@@ -537,9 +597,12 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         for (let k = from; k < to; k++) {
           const i = k * Q + r * TIERS + t;
           if ((live[i] as number) === 0) continue;
-          const w = peek(i);
+          const w = front(i);
           if (w === undefined) continue;
-          const d = w.enqueuedAt + (offsets[i - k * Q] as number);
+          // Rule 7 mirrors the deadline: newest first, and a class's offset still bounds how much
+          // later a lower class must arrive to go first. Only (b) is newest first, and then (a)
+          // is strict and scanned apart: the two keys are never compared.
+          const d = lifo(i) ? (offsets[i - k * Q] as number) - w.enqueuedAt : w.enqueuedAt + (offsets[i - k * Q] as number);
           if (d < key) { key = d; chosen = i; }
         }
       }
@@ -572,7 +635,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
           const bound = minted ? mintedBound : knownBound;
           for (let k = from; k < to; k++) {
             const i = k * Q + r * TIERS + t;
-            const w = (live[i] as number) === 0 ? undefined : peek(i);
+            const w = (live[i] as number) === 0 ? undefined : front(i);
             if (w === undefined || now - w.enqueuedAt < bound) continue;
             // By how far past its bound: a payment that just became due goes before a tracking
             // page that has been due for less than their class offsets apart. An aged page by its
@@ -700,7 +763,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     },
     knownStrict(now) {
       return self.params.knownFirstMs === undefined || floodingShare(now) > MINTED_FLOODING_MAX || mintedLoad(now) > MINTED_LOAD_MAX
-        || mintedBacklogS(now) > MINTED_BACKLOG_MAX_S;
+        || mintedBacklogS(now) > MINTED_BACKLOG_MAX_S || mintedStale(now);
     },
     expire(now) {
       let n = 0;

@@ -40,6 +40,11 @@ export interface ForwarderDeps {
   onSample?(upstream: string, rttMs: number, inFlight: number, dropped: boolean, ctx: RequestContext, status?: number): void;
   /** The challenge a queued request with no token would get now (filters/request/clearance.ts). */
   rechallenge?(ctx: RequestContext): Verdict | undefined;
+  /**
+   * A request refused after waiting the whole queue timeout, its client still there (503): the
+   * runtime weighs it on its identity's pace (admission.ts, rule 7).
+   */
+  onQueueTimeout?(ctx: RequestContext): void;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
 }
@@ -119,6 +124,7 @@ class Exchange implements Waiter {
     this.noteAdmission();
     if (ctx.res.headersSent || ctx.res.destroyed) return;
     const code: ErrorCode = why === 'queue-timeout' ? 'RMP_ERR_QUEUE_TIMEOUT' : 'RMP_ERR_UPSTREAM_BUSY';
+    if (why === 'queue-timeout') this.shared.deps.onQueueTimeout?.(ctx);
     this.cb.fail(ctx, { code, error: undefined, reachedUpstream: false });
   }
 
