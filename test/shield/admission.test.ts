@@ -161,3 +161,47 @@ test('the access log tells how long each request waited for an upstream slot, at
   held.shift()?.end('done');
   assert.equal(await busy, 200);
 });
+
+test('a request refused at the queue timeout with its client still there weighs on its identity\'s pace: the next one it sends ranks with flooding paces (admission rule 7)', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  upstream.handler = (req, res) => {
+    if (req.url === '/slow') { held.push(res); return; }
+    res.end(`ok ${req.url}`);
+  };
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 },
+    admin: { port: 0 },
+    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 300 } },
+    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false },
+    detection: { adaptiveConcurrency: false },
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 4 });
+  t.after(() => agent.close());
+  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent, headers: { 'user-agent': 'loop-tool/1' } }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+  const access = (path: string) => lines.find((l) => l.msg === 'access' && l.path === path);
+  const logged = async (path: string) => {
+    for (let i = 0; i < 100 && !access(path); i++) await new Promise((r) => setTimeout(r, 10));
+    return access(path);
+  };
+
+  const slow = get('/slow');
+  for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await get('/refused'), 503, 'nothing frees the slot: refused at the queue timeout');
+  const refused = await logged('/refused');
+  assert.equal(refused?.outcome, 'RMP_ERR_QUEUE_TIMEOUT');
+  assert.ok(Number(refused?.pace) <= 1, `light when it came (pace ${String(refused?.pace)})`);
+  // The tool asks again at once, as it does after every answer (the slot is still held: refused too).
+  assert.equal(await get('/again'), 503);
+  const next = await logged('/again');
+  held.shift()?.end('done');
+  assert.equal(await slow, 200);
+  assert.ok(next, 'the next request is logged');
+  assert.ok(Number(next.pace) >= 2, `its next request counts as a flood's (pace ${String(next.pace)}, tier ${String(next.tier)})`);
+});
