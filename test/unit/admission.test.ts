@@ -559,6 +559,20 @@ test('rule 7: a minted request waiting past a person\'s patience (6 s) makes kno
   assert.deepEqual(tools.order, ['start known', 'start newcomer', 'start solver', 'start tool9']);
 });
 
+test('rule 7: a full queue served newest first pushes out the minted group\'s oldest waiter, not its newest', () => {
+  const pushedOut = (at: number): string | undefined => {
+    const log: string[] = [];
+    const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 60_000, knownFirstMs: [0, 750, 3000, 3500], retier: (w) => w.tier as number });
+    const nojs = tierFor(STANDING.checked, 0);
+    q.admit(tiered(2, 0, log, 'busy'), 0);
+    for (let i = 0; i < 10; i++) q.admit(tiered(3, nojs, log, `tool${i}`), i); // the queue is full
+    q.admit(tiered(2, nojs, log, 'newcomer'), at); // the low class is over its share: it gives way
+    return log.find((l) => l.includes('pushed-out'));
+  };
+  assert.equal(pushedOut(5000), 'reject tool9 pushed-out', 'first come, first served: the newest gives way');
+  assert.equal(pushedOut(6500), 'reject tool0 pushed-out', 'newest first: the oldest gives way');
+});
+
 test('knownStrict says which mode the queue is in: shared with a crowd, strict under a flood of minted identities, always strict without the bound', () => {
   const modes: boolean[] = [];
   nextAfterArrivals(1, (m) => modes.push(m));

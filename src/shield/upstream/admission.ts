@@ -110,8 +110,9 @@
  *    a wait longer than people stay, the oldest requests are those nobody waits for any more (90.5 /
  *    90.8%). Tunnel work keeps its order (rules 2 and 6 bound it).
  *
- * When the queue is full, the worst group loses its newest waiter, from the class most over its
- * share by `weights` (lowest class first); an arrival of a better group pushes out a worse one.
+ * When the queue is full, the worst group loses its newest waiter (its oldest while served newest
+ * first, rule 7), from the class most over its share by `weights` (lowest class first); an arrival
+ * of a better group pushes out a worse one.
  *
  * Pure: no timers, no I/O; the caller passes `now` and runs `expire` on a ticker.
  */
@@ -512,6 +513,16 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return false;
   };
 
+  /**
+   * Oldest live waiter of queue i, removed from it: who gives way in a queue served newest first
+   * (rule 7), where the oldest is the one least likely to be served, and least likely to be wanted.
+   */
+  const popOldest = (i: number): Waiter | undefined => {
+    const w = peek(i);
+    if (w !== undefined) heads[i] = (heads[i] as number) + 1;
+    return w;
+  };
+
   /** Newest live waiter of queue i, removed from it. */
   const popQueue = (i: number): Waiter | undefined => {
     const q = queues[i] as Waiter[];
@@ -673,7 +684,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       // A message first: pushed out, it asks again (message-admission.ts); a request is refused.
       for (let k = 1; k >= 0; k--) {
         const i = k * Q + r * TIERS + t;
-        const w = (live[i] as number) === 0 ? undefined : popQueue(i);
+        const w = (live[i] as number) === 0 ? undefined : lifo(i) ? popOldest(i) : popQueue(i);
         if (w) return w;
       }
     }
@@ -732,6 +743,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       }
       const r = rankOf(w);
       if (queued >= self.params.maxQueue) {
+        newestFirst = mintedStale(now);
         const victim = victimFor(r, GROUP_OF[tierOf(w)] as number);
         if (!victim) { meter(now); w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
         leave(victim, 'rejected');
