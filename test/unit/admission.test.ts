@@ -563,6 +563,20 @@ test('rule 7: minted requests waiting past a person\'s patience (6 s), more than
   assert.deepEqual(patient.order, ['start tool0', 'start tool1', 'start tool2', 'start known']);
 });
 
+test('rule 7 holds for one queue timeout once it holds, then the shared mode returns', () => {
+  const log: string[] = [];
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 10_000, knownFirstMs: [0, 750, 3000, 3500], retier: (w) => w.tier as number });
+  const nojs = tierFor(STANDING.checked, 0);
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  for (let i = 0; i < 30; i++) q.admit(tiered(2, nojs, log, `tool${i}`), i);
+  assert.equal(q.knownStrict(6500), true, '30 stale minted requests');
+  for (let k = 0; k < 31; k++) q.release(6500 + k); // every one served: none waits any more
+  q.admit(tiered(2, nojs, log, 'newcomer'), 7000);
+  assert.equal(q.knownStrict(7000), true, 'held: nothing stale waits, within one queue timeout');
+  assert.equal(q.knownStrict(16_400), true);
+  assert.equal(q.knownStrict(16_600), false, 'one queue timeout after it last held');
+});
+
 test('rule 7: a full queue served newest first pushes out the minted group\'s oldest waiter, not its newest', () => {
   const pushedOut = (at: number): string | undefined => {
     const log: string[] = [];
