@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
@@ -99,7 +99,11 @@ test('a client that leaves after its request was sent keeps the upstream slot un
   assert.equal(peak, 1, 'never more requests at the upstream than its connections');
 });
 
-test('the access log tells how long each request waited for an upstream slot, at which tier, and whose pace it counted in', async (t) => {
+/**
+ * A shield with one upstream slot and its access log read back: `/slow` holds the slot until the
+ * test ends it (`held`); every other path is answered at once. Requests carry `userAgent`.
+ */
+async function oneSlotShield(t: TestContext, userAgent: string, upstreamOptions: { queueTimeoutMs?: number } = {}) {
   const upstream = await startRecordingUpstream(t);
   const held: ServerResponse[] = [];
   upstream.handler = (req, res) => {
@@ -111,7 +115,7 @@ test('the access log tells how long each request waited for an upstream slot, at
   const config = parseConfig({
     listen: { address: '127.0.0.1', port: 0 },
     admin: { port: 0 },
-    upstreams: { origin: { url: upstream.url, connections: 1 } },
+    upstreams: { origin: { url: upstream.url, connections: 1, ...upstreamOptions } },
     routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
     rateLimits: { enabled: false },
     detection: { adaptiveConcurrency: false },
@@ -121,7 +125,12 @@ test('the access log tells how long each request waited for an upstream slot, at
   t.after(() => shield.close());
   const agent = new Agent({ connections: 4 });
   t.after(() => agent.close());
-  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent, headers: { 'user-agent': 'test-agent/1' } }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent, headers: { 'user-agent': userAgent } }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+  return { shield, agent, held, lines, get };
+}
+
+test('the access log tells how long each request waited for an upstream slot, at which tier, and whose pace it counted in', async (t) => {
+  const { shield, agent, held, lines, get } = await oneSlotShield(t, 'test-agent/1');
 
   const slow = get('/slow');
   for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -163,28 +172,7 @@ test('the access log tells how long each request waited for an upstream slot, at
 });
 
 test('a request refused at the queue timeout with its client still there weighs on its identity\'s pace: the next one it sends ranks with flooding paces (admission rule 7)', async (t) => {
-  const upstream = await startRecordingUpstream(t);
-  const held: ServerResponse[] = [];
-  upstream.handler = (req, res) => {
-    if (req.url === '/slow') { held.push(res); return; }
-    res.end(`ok ${req.url}`);
-  };
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  const config = parseConfig({
-    listen: { address: '127.0.0.1', port: 0 },
-    admin: { port: 0 },
-    upstreams: { origin: { url: upstream.url, connections: 1, queueTimeoutMs: 300 } },
-    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
-    rateLimits: { enabled: false },
-    detection: { adaptiveConcurrency: false },
-    log: { level: 'info', access: true },
-  });
-  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
-  t.after(() => shield.close());
-  const agent = new Agent({ connections: 4 });
-  t.after(() => agent.close());
-  const get = (path: string) => request(`${shield.url}${path}`, { dispatcher: agent, headers: { 'user-agent': 'loop-tool/1' } }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+  const { held, lines, get } = await oneSlotShield(t, 'loop-tool/1', { queueTimeoutMs: 300 });
   const access = (path: string) => lines.find((l) => l.msg === 'access' && l.path === path);
   const logged = async (path: string) => {
     for (let i = 0; i < 100 && !access(path); i++) await new Promise((r) => setTimeout(r, 10));

@@ -97,21 +97,20 @@
  *    handshake is tunnel work too (handshake-admission.ts): it opens a channel, and the bots'
  *    handshakes at the onset were the backlog customers' pages waited behind.
  *
- * 7. **Past a person's patience, group (b) goes newest first** (`MINTED_STALE_MS`, when more (b)
- *    requests than the upstream completes in 2 s have waited that long; then for one queue timeout
- *    more). People give up
+ * 7. **Past a person's patience, group (b) goes newest first** (`MINTED_STALE_MS`). People give up
  *    on a page after seconds — they reload or leave, and the browser closes the request, which
  *    leaves the queue (`cancel`). What still waits in (b) after 6 s, in numbers, is clients that
  *    never give up: load tools looping one request per connection (k6 waits 60 s by default), not
- *    the few browsers a crowd keeps waiting for a stylesheet or a login (MINTED_STALE_MASS_S). 600 such bots
- *    holding the no-JavaScript cookie or a clearance are 600 (b) requests waiting at all times, each
- *    at a person's pace, arriving as fast as they are answered (a closed loop): rule 2 read them as
- *    a crowd, their requests aged past every bound and went before known customers' overdue pages,
- *    and first come, first served put every newcomer behind 7–10 s of them (closed-loop drill:
- *    75–78% legitimate success). While that many (b) requests have waited that long, (a) is strictly first
- *    (rule 2) and (b)'s requests go newest first, the class offsets mirrored — adaptive LIFO: under
- *    a wait longer than people stay, the oldest requests are those nobody waits for any more (90.5 /
- *    90.8%). Tunnel work keeps its order (rules 2 and 6 bound it).
+ *    the few browsers a crowd keeps waiting for a stylesheet or a login (MINTED_STALE_MASS_S). 600
+ *    such bots holding the no-JavaScript cookie or a clearance are 600 (b) requests waiting at all
+ *    times, each at a person's pace, arriving as fast as they are answered (a closed loop): rule 2
+ *    read them as a crowd, their requests aged past every bound and went before known customers'
+ *    overdue pages, and first come, first served put every newcomer behind 7–10 s of them
+ *    (closed-loop drill: 75–78% legitimate success). While more (b) requests than the upstream
+ *    completes in 2 s have waited that long, and for one queue timeout after, (a) is strictly
+ *    first (rule 2) and (b)'s requests go newest first, the class offsets mirrored — adaptive LIFO:
+ *    under a wait longer than people stay, the oldest requests are those nobody waits for any more
+ *    (90.1 / 90.2%). Tunnel work keeps its order (rules 2 and 6 bound it).
  *
  * When the queue is full, the worst group loses its newest waiter (its oldest while served newest
  * first, rule 7), from the class most over its share by `weights` (lowest class first); an arrival
@@ -510,7 +509,6 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const lifo = (i: number): boolean => newestFirst && i < Q && GROUP_OF[i % TIERS] === 1;
   /** The waiter of queue i that goes next from it: its oldest, or its newest under rule 7. */
   const front = (i: number): Waiter | undefined => (lifo(i) ? peekNewest(i) : peek(i));
-  /** Whether a (b) request has waited past a person's patience (its queues' heads are their oldest). */
   /**
    * Whether enough (b) requests have waited past a person's patience (MINTED_STALE_MASS_S). Each
    * queue is in arrival order, so the count walks from its head and stops at the first younger
@@ -527,6 +525,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       for (let t = 0; t < TIERS; t++) {
         const i = r * TIERS + t;
         if (GROUP_OF[t] !== 1 || (live[i] as number) === 0) continue;
+        if (peek(i) === undefined) continue; // drops the dead entries at its head
         const q = queues[i] as Waiter[];
         for (let j = heads[i] as number; j < q.length; j++) {
           const w = q[j] as Waiter;
@@ -577,7 +576,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const next = (now: number): Waiter | undefined => {
     if (queued === 0) return undefined; // every release asks: most find nobody waiting
     const retier = self.params.retier;
-    newestFirst = mintedStale(now);
+    newestFirst = mintedStale(now); // when true, the hold makes knownStrict's own reading free
     const within = self.knownStrict(now) ? undefined : self.params.knownFirstMs;
     const groups = floodCapped() ? FLOOD_GROUP : GROUPS;
     const capped = messagesCapped();
