@@ -82,6 +82,13 @@ export interface FloodSpec {
    * that count per connection see one request each.
    */
   freshConnections?: boolean;
+  /**
+   * Tools that start over when refused: a bot whose request is answered 503 or 429 (a challenge it
+   * does not solve) throws its cookie jar away and gets its `solves` back, as a restarted attack
+   * tool session does; with `newAgent`, it also takes another browser's User-Agent from the pool
+   * (tools that rotate agents per session). Its address stays its own.
+   */
+  forgetOnRefusal?: { newAgent: boolean };
 }
 
 /** A flood's environment: the run's sources and the target origin. */
@@ -98,6 +105,8 @@ export interface RunningFlood {
   counters: AttackCounters;
   /** Challenges solved by the bots (challenge-solver scenario). */
   solved: number;
+  /** Times a bot threw its cookies away on a refusal (`forgetOnRefusal`). */
+  forgotten: number;
   /**
    * Warm-up: page loads made and answered 2xx/3xx, bots holding at least one cookie when the flood
    * began; with `relogin`, the logins made during the flood and how many landed.
@@ -167,6 +176,13 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     src.cookies.clear();
   };
   if (spec.relogin?.fresh) for (const src of sources) src.renew = () => renew(src);
+  let forgotten = 0;
+  const forget = (src: FloodSource, newAgent: boolean): void => {
+    forgotten++;
+    src.cookies.clear();
+    src.solvesLeft = spec.solver ? spec.solves ?? 1 : 0;
+    if (newAgent) src.identity = env.identities[env.rng.int(0, env.identities.length - 1)]!;
+  };
   const relogins: Relogins | undefined = spec.relogin && warm && spec.warmup?.login
     ? createRelogins(spec.relogin, spec.warmup.login, env, warm, spec.solver, () => solved++)
     : undefined;
@@ -199,6 +215,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
         if (spec.keepCookies || spec.solver) applySetCookie(src.cookies, res.headers['set-cookie']);
         const solving = await startSolveOn(src, res, r.path);
         if (!solving) relogins?.onAnswer(src, res.statusCode);
+        if (!solving && spec.forgetOnRefusal && (res.statusCode === 503 || res.statusCode === 429)) forget(src, spec.forgetOnRefusal.newAgent);
         return String(res.statusCode);
       }, (err: unknown) => (cut || env.signal.aborted ? 'unanswered' : errorKey(err)))
       .then((key) => {
@@ -252,7 +269,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     await Promise.all([...sources.map((s) => s.pool), ...retired].map((p) => p?.destroy().catch(() => undefined)));
   })();
   const used = [...env.addresses, ...(env.spares?.addresses ?? [])];
-  return { counters, get solved() { return solved; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: used.filter((a): a is string => !!a) };
+  return { counters, get solved() { return solved; }, get forgotten() { return forgotten; }, ...(warm ? { warmup: warm } : {}), done, sourceAddresses: used.filter((a): a is string => !!a) };
 }
 
 /**

@@ -89,6 +89,8 @@ export interface AttackComponentReport {
   notSentLoggingIn: number;
   statuses: Record<string, number>;
   challengesSolved?: number;
+  /** Times a bot threw its cookies away when refused and started over (`forgetOnRefusal`). */
+  identitiesDropped?: number;
   peakHeld?: number;
   longestHeldMs?: number;
   /** Connection flood: connections established per second of the attack (it holds nothing on purpose). */
@@ -342,7 +344,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   series.all = perSecond(samples, seriesSeconds);
 
   const components: AttackComponentReport[] = [
-    ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, warmup: f.warmup })),
+    ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, forgotten: plan.floods[i]!.forgetOnRefusal ? f.forgotten : undefined, warmup: f.warmup })),
     ...slows.map((s, i) => ({
       c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs,
       bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent, warmup: s.warmup,
@@ -356,6 +358,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       notSentBusy: c.notSentBusy, notSentBehind: c.notSentBehind, notSentSolving: c.notSentSolving, notSentLoggingIn: c.notSentLoggingIn, statuses: c.statuses,
     };
     if ('solved' in x && x.solved !== undefined) r.challengesSolved = x.solved;
+    if ('forgotten' in x && x.forgotten !== undefined) r.identitiesDropped = x.forgotten;
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
     if ('bytesRead' in x && x.bytesRead !== undefined) { r.bytesRead = x.bytesRead; r.responsesCompleted = x.responsesCompleted ?? 0; }
     if ('messagesSent' in x && x.messagesSent !== undefined) r.messagesPerS = c.activeSeconds > 0 ? x.messagesSent / active : 0;

@@ -156,7 +156,12 @@ const num = (d: number, doc: string, min?: number, max?: number): ParamDef => ({
 /** Challenges each bot solves during its flood: the parameter of every scenario whose bots solve them. */
 const SOLVES = num(1, 'challenges each bot solves during the flood', 0, 1000);
 /** Bots that keep every cookie they are given and solve their first `solves` challenges as a browser would. */
-const solving = (ctx: ScenarioContext, p: Record<string, number>): Partial<FloodSpec> => ({ solver: ctx.solver, solves: p.solves!, keepCookies: true });
+const solving = (ctx: ScenarioContext, p: Record<string, number>): Partial<FloodSpec> => ({
+  solver: ctx.solver, solves: p.solves!, keepCookies: true,
+  ...((p.forget ?? 0) >= 1 ? { forgetOnRefusal: { newAgent: p.forget! >= 2 } } : {}),
+});
+/** Tools that start over when refused (flood.ts `forgetOnRefusal`). */
+const FORGET = num(0, '1: a bot refused (503, or a 429 it does not solve) throws its cookies away and starts over (its solves back); 2: also with another browser\'s User-Agent', 0, 2);
 
 function flood(ctx: ScenarioContext, label: string, p: { sources: number; connections: number; rate: number; timeoutS?: number }, request: FloodSpec['request'], extra: Partial<FloodSpec> = {}): FloodSpec {
   return {
@@ -280,7 +285,7 @@ const floodParams = (rate: number, sources: number, connections: number): Record
 function newcomersScenario(name: string, defaults: [number, number, number], summary: string, request: (origin: string) => FloodSpec['request'] = (origin) => (rng, s) => listGet(rng, s, origin, 0.38)): Scenario {
   return {
     name, summary,
-    params: { ...floodParams(...defaults), solves: SOLVES, factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    params: { ...floodParams(...defaults), solves: SOLVES, forget: FORGET, factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
     plan: (p, ctx) => ({
       floods: [flood(ctx, name, p as never, request(ctx.origin), solving(ctx, p))],
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },

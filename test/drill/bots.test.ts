@@ -358,3 +358,44 @@ test('browse-then-flood: the flood starts on time even when warm-up pages hang',
   assert.ok(c.requested >= 100, `${c.requested} flood requests due in 1.5 s at 100/s`);
   assert.ok(srv.requests.filter((q) => q.t >= 1500).length > 30, 'the flood reached the target during the attack window');
 });
+
+test('closed-loop with forget: a bot refused with 503 throws its cookies away, solves again, and with forget=2 comes back with another agent; with forget=0 it keeps them', async (t) => {
+  const run = async (forget: number) => {
+    let issued = 0;
+    // Each solve gives a new clearance; a request holding one is refused (503), one without is challenged.
+    const srv = await startRecordingServer((req, res) => {
+      if (req.url === '/solve') { issued++; res.writeHead(204, { 'set-cookie': `clr=${issued}; Path=/` }); return void res.end(); }
+      if (!cookieOf(req.headers.cookie, 'clr')) { res.writeHead(429, { 'x-test-challenge': '1' }); return void res.end('solve me'); }
+      res.writeHead(503, { 'retry-after': '1' }).end('busy');
+    });
+    t.after(srv.close);
+    const solver = testSolver();
+    const r = await runDrill({
+      target: srv.url, scenario: 'closed-loop', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 15, graceMs: 200, solver,
+      params: { rate: 200, sources: 6, connections: 1, forget, timeoutS: 2 },
+    });
+    return { srv, solver, c: r.attack.components[0]! };
+  };
+  const kept = await run(0);
+  assert.equal(kept.solver.solves, 6, 'without forget: one solve per bot');
+  assert.equal(kept.c.identitiesDropped, undefined);
+  assert.ok((kept.c.statuses['503'] ?? 0) > 50, 'the bots flood on, refused, with the clearance they kept');
+
+  for (const forget of [1, 2]) {
+    const { srv, solver, c } = await run(forget);
+    assert.ok(solver.solves > 6 * 3, `forget=${forget}: ${solver.solves} solves (each refusal starts a bot over)`);
+    assert.ok(c.identitiesDropped! >= (c.statuses['503'] ?? 0) - 6, `forget=${forget}: ${c.identitiesDropped} drops for ${c.statuses['503']} refusals`);
+    const byAddr = new Map<string, typeof srv.requests>();
+    for (const q of srv.requests) { const l = byAddr.get(q.addr) ?? []; l.push(q); byAddr.set(q.addr, l); }
+    assert.equal(byAddr.size, 6);
+    let agentsChanged = 0;
+    for (const l of byAddr.values()) {
+      const flood = l.filter((q) => q.path !== '/solve');
+      // One connection per bot: its requests are sequential, so the one after a refused request is its next.
+      for (let i = 1; i < flood.length; i++) if (cookieOf(flood[i - 1]!.headers.cookie, 'clr')) assert.equal(flood[i]!.headers.cookie, undefined, 'after a refusal, no cookie');
+      if (new Set(l.map((q) => q.headers['user-agent'])).size > 1) agentsChanged++;
+    }
+    if (forget === 1) assert.equal(agentsChanged, 0, 'forget=1 keeps the agent');
+    else assert.ok(agentsChanged >= 4, `forget=2: ${agentsChanged} of 6 bots changed agent`);
+  }
+});

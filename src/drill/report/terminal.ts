@@ -43,7 +43,8 @@ export function renderText(r: DrillReport): string {
         int(g['2xx'] ?? 0), int(g['3xx'] ?? 0), int(g['4xx'] ?? 0), int(g['5xx'] ?? 0), other || '-']);
     }
     out.push(textTable(a));
-    const solved = r.attack.components.filter((c) => c.challengesSolved !== undefined).map((c) => `${c.label}: ${c.challengesSolved} challenges solved`);
+    const solved = r.attack.components.filter((c) => c.challengesSolved !== undefined)
+      .map((c) => `${c.label}: ${c.challengesSolved} challenges solved${c.identitiesDropped !== undefined ? `, cookies thrown away ${c.identitiesDropped} times` : ''}`);
     if (solved.length) out.push(solved.join('; '));
     for (const c of r.attack.components) {
       if (c.bytesRead !== undefined) out.push(`${c.label}: ${int(c.bytesRead)} response bytes read in all, ${int(c.responsesCompleted ?? 0)} responses read to their end, longest connection ${ms(c.longestHeldMs ?? 0)}`);
