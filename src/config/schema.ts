@@ -397,6 +397,15 @@ const detectionSchema = z.object({
     low: offsetSchema.default(3500),
   }).strict().default({ critical: 0, high: 750, normal: 3000, low: 3500 }),
   /**
+   * How long a request of a client that got its token during the attack may wait before it counts
+   * as a client that never gives up (admission rule 7, upstream/admission.ts): past it, in numbers,
+   * known clients go strictly first and the newcomers' requests newest first. People give up on a
+   * page after a few seconds; load tools wait as long as they are kept (k6: 60 s). Raise it for a
+   * site whose customers' clients wait longer (an app with a 30 s timeout); at or above an
+   * upstream's `queueTimeoutMs` the rule never holds there.
+   */
+  patienceMs: z.number().int().min(1000).max(600_000).default(6000),
+  /**
    * How long a page a source loaded backs its form submissions: a non-safe request to a critical
    * route whose same-site Referer names a page its address and agent did not load within this time
    * counts at a flood's pace in admission (defence/page-visits.ts). 0 turns the check off.

@@ -38,6 +38,14 @@ test('the issue example loads, with defaults filled in and the result frozen', (
   assert.throws(() => { (c.listen as { port: number }).port = 1; });
 });
 
+test('detection.patienceMs (admission rule 7): 6 s by default, an operator\'s value kept, under a second refused at its line', () => {
+  const env = { REMPART_ADMIN_TOKEN: 'a-very-secret-token-123' };
+  assert.equal(parseConfigText(good, 'x.yaml', env).detection.patienceMs, 6000);
+  assert.equal(parseConfigText(`${good}detection: { patienceMs: 30000 }\n`, 'x.yaml', env).detection.patienceMs, 30_000);
+  const bad = problems(`${good}detection:\n  patienceMs: 500\n`, env);
+  assert.deepEqual(bad.map((p) => [p.path, p.line]), [['detection.patienceMs', good.split('\n').length + 1]]);
+});
+
 test('every problem is reported with its key path and line', () => {
   const text = [
     'listen: { address: 127.0.0.1, port: 99999 }', // 1

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { runDrill } from '../../src/drill/run.js';
 import type { ChallengeSolver } from '../../src/drill/challenge.js';
 import { startRecordingServer } from './recording-server.js';
+import { renderText } from '../../src/drill/report/terminal.js';
+import { renderHtml } from '../../src/drill/report/html.js';
 
 const cookieOf = (header: unknown, name: string): string | undefined => new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(String(header ?? ''))?.[1];
 
@@ -374,7 +376,7 @@ test('closed-loop with forget: a bot refused with 503 throws its cookies away, s
       target: srv.url, scenario: 'closed-loop', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 15, graceMs: 200, solver,
       params: { rate: 200, sources: 6, connections: 1, forget, timeoutS: 2 },
     });
-    return { srv, solver, c: r.attack.components[0]! };
+    return { srv, solver, c: r.attack.components[0]!, r };
   };
   const kept = await run(0);
   assert.equal(kept.solver.solves, 6, 'without forget: one solve per bot');
@@ -382,7 +384,9 @@ test('closed-loop with forget: a bot refused with 503 throws its cookies away, s
   assert.ok((kept.c.statuses['503'] ?? 0) > 50, 'the bots flood on, refused, with the clearance they kept');
 
   for (const forget of [1, 2]) {
-    const { srv, solver, c } = await run(forget);
+    const { srv, solver, c, r } = await run(forget);
+    assert.match(renderText(r), new RegExp(`cookies thrown away ${c.identitiesDropped} times`), 'the terminal report tells it');
+    assert.match(renderHtml(r), new RegExp(`started over ${c.identitiesDropped} times`), 'and the HTML report');
     assert.ok(solver.solves > 6 * 3, `forget=${forget}: ${solver.solves} solves (each refusal starts a bot over)`);
     assert.ok(c.identitiesDropped! >= (c.statuses['503'] ?? 0) - 6, `forget=${forget}: ${c.identitiesDropped} drops for ${c.statuses['503']} refusals`);
     const byAddr = new Map<string, typeof srv.requests>();

@@ -348,8 +348,8 @@ test('standing and messages never let more than maxInFlight start; messages are 
 });
 
 /** A queue with `knownFirstMs` behind one busy slot. */
-function sharedQueue(log: string[], knownFirstMs: readonly number[] = [0, 750, 2000, 2500]) {
-  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, knownFirstMs, retier: (w) => w.tier as number });
+function sharedQueue(log: string[], knownFirstMs: readonly number[] = [0, 750, 2000, 2500], patienceMs?: number) {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, knownFirstMs, retier: (w) => w.tier as number, ...(patienceMs !== undefined ? { patienceMs } : {}) });
   q.admit(tiered(2, 0, log, 'busy'), 0);
   return q;
 }
@@ -533,9 +533,9 @@ test('knownFirstMs: a burst of minted tunnel work left waiting, more than 6 s of
  * `n` minted requests queued at the start by clients that never give up, then at `at` a minted
  * newcomer's page and, 50 ms later, a known client's page; what starts next, and after it.
  */
-function afterStanding(at: number, n = 30): { strict: boolean; order: string[] } {
+function afterStanding(at: number, n = 30, patienceMs?: number): { strict: boolean; order: string[] } {
   const log: string[] = [];
-  const q = sharedQueue(log, [0, 750, 3000, 3500]);
+  const q = sharedQueue(log, [0, 750, 3000, 3500], patienceMs);
   const nojs = tierFor(STANDING.checked, 0);
   for (let i = 0; i < n; i++) q.admit(tiered(2, nojs, log, `tool${i}`), i);
   q.admit(tiered(2, tierFor(STANDING.cleared, 0), log, 'solver'), at - 200); // a tool that solved a proof-of-work
@@ -561,6 +561,17 @@ test('rule 7: minted requests waiting past a person\'s patience (6 s), more than
   const patient = afterStanding(6500, 3);
   assert.equal(patient.strict, false);
   assert.deepEqual(patient.order, ['start tool0', 'start tool1', 'start tool2', 'start known']);
+});
+
+test('rule 7 follows the configured patience: with patienceMs 20 s the same 30 requests at 6.5 s are a crowd\'s, at 21 s tools\'', () => {
+  const patient = afterStanding(6500, 30, 20_000);
+  assert.equal(patient.strict, false);
+  assert.deepEqual(patient.order, ['start tool0', 'start tool1', 'start tool2', 'start tool3']);
+  const tools = afterStanding(21_000, 30, 20_000);
+  assert.equal(tools.strict, true);
+  assert.deepEqual(tools.order, ['start known', 'start newcomer', 'start solver', 'start tool29']);
+  // A shorter patience than the default: 4.5 s past it at 5 s.
+  assert.equal(afterStanding(5000, 30, 4000).strict, true);
 });
 
 test('rule 7 holds for one queue timeout once it holds, then the shared mode returns', () => {

@@ -36,6 +36,7 @@ function attackTable(r: DrillReport): string {
     ...(c.bytesRead !== undefined ? [`${c.label}: ${int(c.bytesRead)} response bytes read in all, ${int(c.responsesCompleted ?? 0)} responses read to their end.`] : []),
     ...(c.warmup ? [`${c.label}: warm-up ${int(c.warmup.ok)}/${int(c.warmup.pages)} pages answered, ${int(c.warmup.botsWithCookies)} of ${int(c.sources)} bots held cookies when the flood began.${c.warmup.logins ? ` (${int(c.warmup.loggedIn ?? 0)} of ${int(c.warmup.logins)} logged in to an account)` : ''}`] : []),
     ...(c.challengesSolved !== undefined ? [`${c.label}: ${int(c.challengesSolved)} challenges solved.`] : []),
+    ...(c.identitiesDropped !== undefined ? [`${c.label}: the bots threw their cookies away and started over ${int(c.identitiesDropped)} times when refused.`] : []),
   ]).map((n) => `<li>${esc(n)}</li>`).join('');
   return `<table><thead><tr><th>component</th><th>sources</th><th>asked/s</th><th>sent/s</th><th>sent</th><th>2xx</th><th>4xx</th><th>5xx</th><th>other</th></tr></thead><tbody>${rows}</tbody></table>${notes ? `<ul>${notes}</ul>` : ''}`;
 }

@@ -97,7 +97,7 @@
  *    handshake is tunnel work too (handshake-admission.ts): it opens a channel, and the bots'
  *    handshakes at the onset were the backlog customers' pages waited behind.
  *
- * 7. **Past a person's patience, group (b) goes newest first** (`MINTED_STALE_MS`). People give up
+ * 7. **Past a person's patience, group (b) goes newest first** (`patienceMs`, 6 s). People give up
  *    on a page after seconds — they reload or leave, and the browser closes the request, which
  *    leaves the queue (`cancel`). What still waits in (b) after 6 s, in numbers, is clients that
  *    never give up: load tools looping one request per connection (k6 waits 60 s by default), not
@@ -185,6 +185,12 @@ export interface AdmissionParams {
    * are not. Waiters with no token queued before then are offered their `rechallenge`.
    */
   challengesSince?: () => number;
+  /**
+   * A minted identity's request waiting longer than this has outlived its client's patience (rule
+   * 7); default MINTED_STALE_MS. Sites whose customers wait longer for an answer (an app with a 30 s
+   * timeout) raise it; at or above `queueTimeoutMs` rule 7 never holds.
+   */
+  patienceMs?: number;
 }
 
 /** The admission state of one upstream. */
@@ -365,7 +371,7 @@ const MINTED_BACKLOG_MAX_S = 6;
  * load tool looping one request per connection (k6, wrk, most botnet HTTP tools wait for their
  * answer, k6 up to 60 s) — or a patient person's login, a stylesheet a browser keeps waiting for.
  */
-const MINTED_STALE_MS = 6000;
+const MINTED_STALE_MS = 6000; // default of AdmissionParams.patienceMs (detection.patienceMs)
 /**
  * Rule 7 holds while more (b) requests than the upstream completes in this long (and at least
  * MINTED_LOAD_MIN) have waited past MINTED_STALE_MS. One stale request is not enough: in a flash
@@ -518,6 +524,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const mintedStale = (now: number): boolean => {
     if (now < staleUntil) return true;
     if (queued === 0) return false;
+    const patienceMs = self.params.patienceMs ?? MINTED_STALE_MS;
     const need = Math.max(MINTED_LOAD_MIN, (MINTED_STALE_MASS_S * completions.value(now) * Math.LN2) / 2);
     let stale = 0;
     for (let r = 0; r < RANKS; r++) {
@@ -529,7 +536,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         const q = queues[i] as Waiter[];
         for (let j = heads[i] as number; j < q.length; j++) {
           const w = q[j] as Waiter;
-          if (now - w.enqueuedAt <= MINTED_STALE_MS) break;
+          if (now - w.enqueuedAt <= patienceMs) break;
           if (w.state === 'queued' && ++stale >= need) {
             // Held for one queue timeout: the tools' requests refused at it come back younger than
             // 6 s (the refusal charges their pace for a while, then they are light again), and in
