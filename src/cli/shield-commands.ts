@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatProblem, isConfigError, loadConfigFile } from '../config/load.js';
+import { configWarnings } from '../config/warnings.js';
 import { createLogger } from '../core/logger.js';
 import { onUncaught } from '../core/fatal.js';
 import { startShield } from '../shield/start.js';
@@ -56,6 +57,8 @@ export function registerShieldCommands(program: Command): void {
       try {
         const c = loadConfigFile(resolve(file));
         const servers = Object.values(c.upstreams).reduce((n, u) => n + u.servers.length, 0);
+        // Valid but probably not meant: said, not refused (exit 0).
+        for (const w of configWarnings(c)) process.stderr.write(`${file}: warning: ${w.path}: ${w.message}\n`);
         process.stdout.write(`${file}: OK (${Object.keys(c.upstreams).length} upstream(s) with ${servers} server(s), ${c.routes.length} route(s))\n`);
       } catch (err) {
         if (!isConfigError(err)) throw err;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { configWarnings } from '../config/warnings.js';
 import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
 import { createEventBus } from '../core/events.js';
 import { createLifecycle } from '../core/lifecycle.js';
@@ -226,6 +227,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     log.warn({ maxTotal: config.websocket.maxTotal, maxConnections: cap, effective: tunnels.limits.maxTotal },
       'websocket.maxTotal is above a quarter of the connections the listener holds (a tunnel keeps two descriptors): at most the effective number are held');
   }
+  for (const w of configWarnings(config)) log.warn({ key: w.path }, w.message);
   const listener = createHttp1Listener({
     config, clock, bus, nextId, ...(openFiles !== undefined ? { openFiles } : {}),
     ports: {
@@ -301,6 +303,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
         || next.admin.address !== config.admin.address || next.admin.port !== config.admin.port) {
         log.warn({ file }, 'listen/admin address changes take effect only after a restart');
       }
+      for (const w of configWarnings(next)) log.warn({ file, key: w.path }, w.message);
       const previous = runtime;
       runtime = buildRuntime(next, shared);
       config = next;

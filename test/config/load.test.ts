@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, isConfigError, type ConfigProblem } from '../../src/config/load.js';
+import { configWarnings } from '../../src/config/warnings.js';
 
 const good = `
 listen: { address: 127.0.0.1, port: 8080 }
@@ -102,4 +103,20 @@ test('`rempart config check` prints every problem and exits 2; a good file exits
   const ok = run('examples/rempart.yaml');
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /OK/);
+  assert.doesNotMatch(ok.stderr, /warning/);
+  // Valid, but rule 7 can never hold: a warning naming the key, exit 0.
+  const off = join(dir, 'patience.yaml');
+  writeFileSync(off, 'upstreams:\n  origin: { url: http://127.0.0.1:9100, queueTimeoutMs: 8000 }\nroutes:\n  - { match: { path: / }, upstream: origin }\ndetection: { patienceMs: 8000 }\n');
+  const warned = run(off);
+  assert.equal(warned.status, 0, warned.stderr);
+  assert.match(warned.stderr, /patience\.yaml: warning: upstreams\.origin\.queueTimeoutMs: detection\.patienceMs \(8000 ms\) is at or above upstreams\.origin\.queueTimeoutMs \(8000 ms\)/);
+});
+
+test('configWarnings: patience at or above a queue timeout is said per upstream; with detection off, nothing', () => {
+  const env = { REMPART_ADMIN_TOKEN: 'a-very-secret-token-123' };
+  const two = `upstreams:\n  a: { url: http://127.0.0.1:9100, queueTimeoutMs: 5000 }\n  b: { url: http://127.0.0.1:9101 }\nroutes:\n  - { match: { path: / }, upstream: a }\n`;
+  assert.deepEqual(configWarnings(parseConfigText(two, 'x.yaml', env)).map((w) => w.path), ['upstreams.a.queueTimeoutMs']);
+  assert.deepEqual(configWarnings(parseConfigText(`${two}detection: { patienceMs: 12000 }\n`, 'x.yaml', env)).map((w) => w.path), ['upstreams.a.queueTimeoutMs', 'upstreams.b.queueTimeoutMs']);
+  assert.deepEqual(configWarnings(parseConfigText(`${two}detection: { enabled: false }\n`, 'x.yaml', env)), []);
+  assert.deepEqual(configWarnings(parseConfigText(good, 'x.yaml', env)), []);
 });
