@@ -374,7 +374,7 @@ const MINTED_BACKLOG_MAX_S = 6;
 const MINTED_STALE_MS = 6000; // default of AdmissionParams.patienceMs (detection.patienceMs)
 /**
  * Rule 7 holds while more (b) requests than the upstream completes in this long (and at least
- * MINTED_LOAD_MIN) have waited past MINTED_STALE_MS. One stale request is not enough: in a flash
+ * MINTED_LOAD_MIN) have waited past the patience (`patienceMs`). One stale request is not enough: in a flash
  * crowd of eight times the usual users, a few logins and stylesheets whose browsers wait longer
  * than people read waited past 6 s, and the strict mode and newest-first order they set off cost
  * the crowd ten points (74.7 → 64.4%, seed 1). 600 tools held 300–600 stale requests, 8–15 s of
