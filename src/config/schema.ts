@@ -413,6 +413,12 @@ const detectionSchema = z.object({
   formPageTtlS: z.number().int().min(0).max(86_400).default(1800),
   /** A reputation counts as "known before the attack" when issued this long before its start. */
   reputationMinAgeS: z.number().int().positive().default(600),
+  /**
+   * A reputation established by its issue time but first presented to this shield as many woke
+   * with the attack ranks as an identity minted during it (reputation/roster.ts): what the shield
+   * saw before the attack counts, not only when a token was issued.
+   */
+  wokenReputations: z.boolean().default(true),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */
   adaptiveConcurrency: z.boolean().default(true),
   /**

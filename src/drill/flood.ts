@@ -89,6 +89,12 @@ export interface FloodSpec {
    * (tools that rotate agents per session). Its address stays its own.
    */
   forgetOnRefusal?: { newAgent: boolean };
+  /**
+   * The cookie each bot holds before its first request, by its address and User-Agent: a
+   * reputation the target issued to that client long before (farmed by browsing over days, as a
+   * botnet's residential addresses can). Absent or undefined: an empty jar.
+   */
+  initialCookie?: (address: string, userAgent: string) => readonly [string, string] | undefined;
 }
 
 /** A flood's environment: the run's sources and the target origin. */
@@ -147,6 +153,10 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     index, address, identity: env.identities[index % env.identities.length]!, cookies: new Map(), inFlight: 0, pool: null,
     solvesLeft: spec.solver ? spec.solves ?? 1 : 0, solving: false, reloginsLeft: spec.relogin?.times ?? 0, loggingIn: false, lastLoginMs: -Infinity,
   }));
+  for (const src of sources) {
+    const c = src.address !== undefined ? spec.initialCookie?.(src.address, src.identity.userAgent) : undefined;
+    if (c) src.cookies.set(c[0], c[1]);
+  }
   const order = sources.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) { const j = env.rng.int(0, i); [order[i], order[j]] = [order[j]!, order[i]!]; }
   let cursor = 0;

@@ -18,6 +18,11 @@ export interface ScenarioContext {
   solver: ChallengeSolver;
   /** The password of the site's accounts, as its customers know it (bots that hold accounts log in with it). */
   password: string;
+  /**
+   * The reputation cookie the target would have issued `ageS` ago to a client at `address` with
+   * `userAgent`; only where the drill knows the target's key (`rempart bench ddos`).
+   */
+  farmedCookie?(address: string, userAgent: string, ageS: number): readonly [string, string];
 }
 
 /** What a scenario asks the engine to run, besides the legitimate users. */
@@ -32,6 +37,8 @@ export interface Scenario {
   name: string;
   summary: string;
   params: Record<string, ParamDef>;
+  /** Its bots hold cookies only the target's key can mint (`ScenarioContext.farmedCookie`): the bench must know the key. */
+  needsTargetKey?: boolean;
   /** Seconds of normal traffic the scenario needs before its attack (default 3, at most 20% of the run; a warm-up may take up to half). */
   leadS?(p: Record<string, number>): number;
   plan(p: Record<string, number>, ctx: ScenarioContext): ScenarioPlan;
@@ -506,6 +513,27 @@ export const SCENARIOS: Record<string, Scenario> = {
     'Credential stuffing from a crowd of bots at a person\'s pace (by default 2,000 sources at 0.3 req/s each), keeping cookies and solving challenges: ' +
     'each loads the login form and posts a guessed login from it, as a customer would, while newcomers arrive (the population x factor at the onset). The logins are backed by their page and on the critical route; only the origin\'s refusals set them apart.',
     formThenGuess),
+  'sleeper-crowd': {
+    name: 'sleeper-crowd', needsTargetKey: true,
+    summary: 'solver-crowd from bots that hold reputations the site issued long before (`ageS`, a day by default): farmed by browsing from their own addresses ' +
+      'over days, as a botnet of residential addresses can, then replayed at the onset from those addresses with the same agents, each bot at a person\'s pace. ' +
+      'Per request, identity, address and pace they hold what a returning customer holds; needs the target\'s key (`rempart bench ddos`).',
+    params: {
+      ...floodParams(600, 2000, 2), solves: SOLVES,
+      ageS: num(86_400, 'how long before the run the bots\' reputations were issued, s (past the shield\'s reputationMinAgeS, 10 min, they are established)', 0, 30 * 86_400),
+      factor: num(1, 'legitimate population multiplier at the onset (newcomers)', 1, 20),
+    },
+    plan: (p, ctx) => {
+      const farmed = ctx.farmedCookie;
+      if (!farmed) throw new Error('sleeper-crowd: the bots hold reputations the target issued before the run, which needs the target\'s key: run it with `rempart bench ddos`');
+      return {
+        floods: [flood(ctx, 'sleeper-crowd', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), {
+          ...solving(ctx, p), initialCookie: (address, userAgent) => farmed(address, userAgent, p.ageS!),
+        })],
+        slow: [], ...(p.factor! > 1 ? { crowd: { factor: p.factor!, atS: ctx.startS } } : {}),
+      };
+    },
+  },
   'flash-crowd': {
     name: 'flash-crowd', summary: 'A sudden surge of real users (legitimate population x factor): they should be served or queued, not blocked.',
     params: { factor: num(5, 'legitimate population multiplier at the surge', 1, 20) },

@@ -21,7 +21,7 @@ import { createRequestIdFilter } from './filters/upstream-response/request-id.js
 import { createStaleIfErrorFilter } from './filters/failure/stale-if-error.js';
 import { closeUpstreams, createUpstreams, type Upstream } from './upstream/pools.js';
 import type { HealthRegistry } from './upstream/health/monitor.js';
-import { createAdmissionQueue, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
+import { createAdmissionQueue, STANDING, tierFor, type AdmissionQueue, type Waiter } from './upstream/admission.js';
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
 import type { RequestCost } from './detect/request-cost.js';
@@ -42,6 +42,7 @@ import type { Detector } from './defence/detector.js';
 import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { SessionTable } from './reputation/sessions.js';
+import type { ReputationRoster } from './reputation/roster.js';
 import type { IdentityPace } from './detect/identity-pace.js';
 import { DEFAULT_ATTACK_PARAMS } from './detect/attack-state.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
@@ -82,6 +83,8 @@ export interface SharedState {
   continuations: Continuations;
   /** Pages each source loaded lately, which back its form submissions (defence/page-visits.ts). */
   pageVisits: PageVisits;
+  /** Reputations seen presented, kept across reloads (reputation/roster.ts). */
+  roster: ReputationRoster;
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
   /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
@@ -139,6 +142,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         const weight = shared.requestCost.weight(latencyKind(ctx), ctx.costShape);
         if (weight > (ctx.costWeight ?? 1)) { pace.charge(ctx.paceKey, weight - (ctx.costWeight ?? 1), now); ctx.costWeight = weight; }
       }
+      // A reputation presented in the onset's first second, before the first suspicion, passed as
+      // established; once the wake-up shows, it waits in group (c) (reputation/roster.ts).
+      if (ctx.baseTier === STANDING.established && clearance?.wokenNow(ctx) === true) ctx.baseTier = STANDING.anonymous;
       const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
       return tierFor(ctx.queueStanding ?? ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
@@ -203,6 +209,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     request.push(clearance = createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
       revocations: shared.revocations, sessions: shared.sessions, sessionHolders: shared.sessionHolders, revokedHolderMs: det.sessions.revokedHolderS * 1000, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
+      ...(det.wokenReputations ? { roster: shared.roster } : {}),
     }));
     const c = clearance;
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,

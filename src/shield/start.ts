@@ -12,6 +12,7 @@ import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createPageVisits } from './defence/page-visits.js';
+import { createReputationRoster } from './reputation/roster.js';
 import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
 import { createRequestCost } from './detect/request-cost.js';
@@ -166,7 +167,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster: createReputationRoster(),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

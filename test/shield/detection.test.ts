@@ -9,6 +9,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { createDetector } from '../../src/shield/defence/detector.js';
 import type { ShieldEvents } from '../../src/shield/events.js';
 import { solveChallenge } from '../../src/shield/challenge/solver.js';
+import { mintReputationCookie } from '../../src/shield/reputation/issue.js';
+import { WAKE_LEAD_MS } from '../../src/shield/reputation/roster.js';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 
 const ADMIN = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
@@ -700,4 +702,59 @@ test('customers whose dashboard asks for nine things at once teach the shield it
   await anonymous('/api/sweep');
   await sleep(1_100);
   assert.ok((await state()).learnedBuckets <= before, 'no bucket added');
+});
+
+/**
+ * A customer seen before the attack, then `sleepers` bots whose reputations the shield issued a
+ * week before but never saw, all presented after the attack began while the only upstream slot is
+ * held; the customer's request last. Returns the order in which the upstream got them.
+ */
+async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}): Promise<string[]> {
+  const secret = 'woken-reputations-test-secret-0123456789abcdef';
+  const h = await startHoldingShield(t, undefined, { secret, ...detection });
+  const { shield, seen, agent } = h;
+  const weekAgo = Date.now() - 7 * 86_400_000;
+  const repOf = (address: string, userAgent: string): string => mintReputationCookie(secret, { address, userAgent }, weekAgo).join('=');
+  const CUSTOMER = { ...BROWSER, 'user-agent': 'Mozilla/5.0 customer' };
+  const customer = agent('127.0.0.61');
+  const customerRep = repOf('127.0.0.61', CUSTOMER['user-agent']);
+  const before = await request(`${shield.url}/before`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer });
+  assert.equal(before.statusCode, 200);
+  await before.body.dump();
+  // Seen more than the onset's lead (roster.ts WAKE_LEAD_MS) before the attack's first suspicion.
+  await new Promise((r) => setTimeout(r, WAKE_LEAD_MS + 100));
+  await forceAttack(shield.adminUrl);
+  const holder = agent('127.0.0.53');
+  const toHold = await request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
+  await toHold.body.dump();
+  const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
+  await h.held();
+  const waiting: Array<Promise<{ statusCode: number; body: { dump(): Promise<unknown> } }>> = [];
+  for (let i = 0; i < sleepers; i++) {
+    const address = `127.0.${2 + (i >> 7)}.${1 + (i & 127)}`;
+    const ua = `Mozilla/5.0 sleeper ${i}`;
+    waiting.push(request(`${shield.url}/sleeper${i}`, { headers: { ...BROWSER, 'user-agent': ua, cookie: repOf(address, ua) }, dispatcher: agent(address) }));
+    await new Promise((r) => setTimeout(r, i === 0 ? 30 : 2));
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  waiting.push(request(`${shield.url}/customer`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer }));
+  await new Promise((r) => setTimeout(r, 50));
+  h.release();
+  for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  return seen.slice(seen.indexOf('GET /hold') + 1).map((s) => s.slice('GET /'.length));
+}
+
+test('reputations that wake by the dozen with an attack, never seen before it, wait behind the customer the attack found on the site — even those presented before the wake-up showed', async (t) => {
+  const order = await wakeOrder(t, 60);
+  // sleeper0 came first and passed as established (the wake-up had not shown yet): the customer
+  // goes before it only because it was judged again at the head of the queue.
+  assert.equal(order[0], 'customer', `the customer seen before the attack goes first (${order.slice(0, 3).join(', ')})`);
+  assert.equal(order.length, 61);
+});
+
+test('with detection.wokenReputations false, or a few reputations returning during an attack, a reputation\'s issue time alone decides', async (t) => {
+  const off = await wakeOrder(t, 60, { wokenReputations: false });
+  assert.equal(off[0], 'sleeper0', 'established by issue time, and earlier: first');
+  const few = await wakeOrder(t, 5);
+  assert.equal(few[0], 'sleeper0', 'five returning customers are no wake-up');
 });

@@ -58,6 +58,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   // The same crowd guessing logins from the form it loaded (one connection per bot: the post
   // follows the form's answer): up to 300 posts/s at 3x a lookup's cost.
   'login-crowd': { rate: 600, sources: 2000, connections: 1, factor: 2 },
+  // solver-crowd's crowd holding reputations the shield issued a day before (farmed).
+  'sleeper-crowd': { rate: 600, sources: 2000, connections: 2 },
   waves: { rate: 600, sources: 1500, connections: 2 },
   mixed: { rate: 600, sources: 3000 },
   slowloris: { connections: 1500, sources: 100, openRate: 300 },
@@ -288,8 +290,11 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
   }
   const kill = o.killServerAtS;
-  const secret = o.knownCustomers === true ? benchSecret() : undefined;
-  const knownCookie = secret !== undefined ? knownCustomerCookie(secret) : undefined;
+  // The shield's key, when the bench must mint what the shield would have issued before the run:
+  // returning customers' reputations, or those bots farmed (scenarios that need the target's key).
+  const secret = o.knownCustomers === true || o.scenarios.some((s) => getScenario(s).needsTargetKey === true) ? benchSecret() : undefined;
+  const knownCookie = secret !== undefined && o.knownCustomers === true ? knownCustomerCookie(secret) : undefined;
+  const farmedCookie = secret !== undefined ? (address: string, userAgent: string, ageS: number) => knownCustomerCookie(secret, Date.now, ageS)(address, userAgent) : undefined;
   // The failover run's two servers share their application state (signed sessions and payment ids,
   // as servers on one database would), so a customer whose server dies can go on on the other.
   const shape = benchOrigin(o);
@@ -372,7 +377,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
             params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout,
             userSettings: { ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}) },
-            originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}),
+            originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}), ...(farmedCookie !== undefined ? { farmedCookie } : {}),
             maxConnections: generatorSockets,
           });
           if (busy !== undefined) { report.generator.warnings.push(busy); log(`warning: ${scenario} × ${target.name}: ${busy}`); }

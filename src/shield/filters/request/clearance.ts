@@ -9,6 +9,7 @@ import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
 import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
 import type { SessionTable } from '../../reputation/sessions.js';
+import type { ReputationRoster } from '../../reputation/roster.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
 import { addressPrefixes } from '../../detect/address-prefix.js';
@@ -46,6 +47,12 @@ export interface ClearanceDeps {
   sessionHolders: RevocationList;
   revokedHolderMs: number;
   dryRun: boolean;
+  /**
+   * Reputations seen presented (monotonic `ticker`): one established by its issue time but first
+   * presented when many woke with the attack ranks as minted during it (reputation/roster.ts).
+   * Absent: the issue time alone decides (`detection.wokenReputations: false`).
+   */
+  roster?: ReputationRoster;
 }
 
 // Standing by what a token proves (admission gives better standings a head start and serves
@@ -93,6 +100,12 @@ export function paceKeyOf(decision: ClearanceDecision, client: string, agentKey:
  */
 export type ClearanceFilter = RequestFilter & {
   rechallenge(ctx: RequestContext): Verdict | undefined;
+  /**
+   * Whether a request that passed as an established customer's has since turned out to hold a
+   * woken reputation (reputation/roster.ts): one presented in the onset's first second, before the
+   * first suspicion, is judged again while it waits, and then waits in group (c).
+   */
+  wokenNow(ctx: RequestContext): boolean;
   overAddressLimit(ctx: RequestContext): Verdict | undefined;
 };
 
@@ -149,6 +162,32 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       personalNojs,
       addressFlooded,
     }, d.settings);
+  };
+  /**
+   * Whether a request's reputation, established by its issue time, was first presented as many
+   * woke with the attack (reputation/roster.ts). Every verified reputation is noted, whatever its
+   * rank. Such a request passes — its holder may be a returning customer — but waits with the
+   * requests that hold no token, group (c): after the customers the attack found on the site and
+   * after the newcomers who proved something during it, since the wake-up is what a farm of
+   * reputations does (drill `sleeper-crowd`).
+   */
+  const roster = d.roster;
+  const awake = (decision: ClearanceDecision): boolean => {
+    const id = decision.kind === 'pass' ? decision.reputation?.id : undefined;
+    if (roster === undefined || id === undefined || decision.kind !== 'pass') return false;
+    const now = d.ticker.now();
+    const first = roster.see(id, now);
+    if (decision.standing !== 'established') return false;
+    const ago = d.detector.challengingForMs();
+    return ago !== undefined && roster.woken(first, now - ago, now);
+  };
+  const wokenNow = (ctx: RequestContext): boolean => {
+    const id = ctx.reputation?.id;
+    const first = id === undefined || ctx.authenticated === true || ctx.baseTier !== STANDING.established ? undefined : roster?.firstSeen(id);
+    const ago = first === undefined ? undefined : d.detector.challengingForMs();
+    if (first === undefined || ago === undefined) return false;
+    const now = d.ticker.now();
+    return roster?.woken(first, now - ago, now) === true;
   };
   /**
    * The challenge a request that passed with no token would get now (undefined: it would still
@@ -264,10 +303,11 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
+    const woken = awake(decision);
     const session = knownSession(h.cookie);
     if (session !== undefined) return authenticated(ctx, traits, decision, session, agentKey, dryRun);
-    (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? decision.standing : 'unknown';
-    ctx.baseTier = standingOf(decision);
+    (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? (woken ? 'cleared' : decision.standing) : 'unknown';
+    ctx.baseTier = woken ? STANDING.anonymous : standingOf(decision);
     // Read, not counted: the request counts in its pace only if it reaches the upstream
     // (filters/upstream-request/pace.ts). A challenge answered here never does: no key, no lookup.
     if (decision.kind === 'pass' || dryRun) {
@@ -325,5 +365,5 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     }
     return undefined;
   });
-  return Object.assign(filter, { rechallenge, overAddressLimit });
+  return Object.assign(filter, { rechallenge, overAddressLimit, wokenNow });
 }

@@ -1,0 +1,124 @@
+/**
+ * The reputations this shield has seen presented, and since when: what makes a reputation "known
+ * before the attack" is that its holder was around before it — not only that the token was issued
+ * then.
+ *
+ * Why: a reputation is a signed cookie with its issue time. Anyone who gets one answer in normal
+ * times holds one, and ten minutes later (`reputationMinAgeS`) it ranks with the customers of
+ * years. A botnet that sends one request per bot in the quiet hours before its attack, keeps the
+ * cookies and then floods at a person's pace holds what a returning customer holds — group (a) in
+ * admission, first in the queue — and the customers share the origin with it in proportion to the
+ * requests (drill `sleeper-crowd`: 5.6% legitimate success; 13.0% with returning customers). At
+ * the onset, though, those reputations wake up all at once, and the shield never saw them before:
+ * the customers the attack found on the site, it did. A reputation first presented after the
+ * attack began (or not seen within the roster's memory) is ranked with the identities minted
+ * during the attack (filters/request/clearance.ts), which admission serves after the known group
+ * while the minted group floods.
+ *
+ * Memory is bounded: at most `maxIds` reputations, the least recently presented dropped first, and
+ * none kept past `memoryMs` without a sighting. Pure: the caller passes `now`.
+ */
+import { createRecencyMap } from '../../core/recency-map.js';
+
+export interface RosterParams {
+  /** Reputations remembered at most. */
+  readonly maxIds: number;
+  /** A reputation not presented for this long is forgotten (it counts as first seen when it returns). */
+  readonly memoryMs: number;
+}
+
+export const DEFAULT_ROSTER: RosterParams = Object.freeze({ maxIds: 200_000, memoryMs: 3_600_000 });
+
+export interface ReputationRoster {
+  /**
+   * Notes that reputation `id` was presented at `now`; returns when it was first presented, this
+   * sighting included (`now` for one never seen, or forgotten).
+   */
+  see(id: string, now: number): number;
+  /**
+   * Whether a reputation first presented at `first` woke with the attack that began at `attackFrom`
+   * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, while more
+   * reputations were first presented since then than in the memory before (at least WAKE_MIN) — a
+   * wake-up of many, not the few customers who return during an attack.
+   */
+  woken(first: number, attackFrom: number, now: number): boolean;
+  /** When reputation `id` was first presented, if remembered; not a sighting. */
+  firstSeen(id: string): number | undefined;
+  /** Reputations remembered now. */
+  readonly size: number;
+}
+
+/**
+ * Sightings this close before the first suspicion of an attack belong to its onset: the detector
+ * suspects a flood about a second after it begins, and bots at a person's pace present their
+ * reputations over the seconds after the onset.
+ */
+export const WAKE_LEAD_MS = 1000;
+/** Fewer first sightings than this since the onset are never a wake-up. */
+export const WAKE_MIN = 50;
+
+interface Sighting { first: number; last: number }
+
+/**
+ * Creates a roster. Entries are kept in order of their last sighting (core/recency-map.ts), so the
+ * stale and the least recent are at the front, where each call sweeps a few. The
+ * times of first sightings are kept in order too (a ring as large as the roster), so counting
+ * those since a moment is a binary search.
+ * @example
+ * const roster = createReputationRoster();
+ * const first = roster.see(token.id, ticker.now());
+ * if (roster.woken(first, attackFrom, ticker.now())) standing = 'cleared';
+ */
+export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): ReputationRoster {
+  const seen = createRecencyMap<Sighting>();
+  const sweep = (now: number): void => {
+    // Bounded work per call: each call adds at most one entry, so two removals keep the bound.
+    for (let n = 0; n < 2; n++) {
+      const o = seen.oldest();
+      if (o === undefined || (seen.size <= params.maxIds && now - o[1].last <= params.memoryMs)) break;
+      seen.delete(o[0]);
+    }
+  };
+  // First sightings in time order: a ring of `cap` times, `count` of them held, the oldest at `head`.
+  const cap = Math.max(1, params.maxIds);
+  const firsts = new Float64Array(cap);
+  let head = 0;
+  let count = 0;
+  const at = (i: number): number => firsts[(head + i) % cap] as number;
+  const addFirst = (t: number): void => {
+    if (count === cap) { head = (head + 1) % cap; count--; }
+    firsts[(head + count) % cap] = t;
+    count++;
+  };
+  /** First sightings at or after `t` held in the ring. */
+  const since = (t: number): number => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at(mid) < t) lo = mid + 1; else hi = mid;
+    }
+    return count - lo;
+  };
+  return {
+    see(id, now) {
+      const s = seen.use(id);
+      if (s !== undefined && now - s.last <= params.memoryMs) {
+        s.last = now;
+        return s.first;
+      }
+      seen.set(id, { first: now, last: now });
+      addFirst(now);
+      sweep(now);
+      return now;
+    },
+    woken(first, attackFrom, now) {
+      const onset = attackFrom - WAKE_LEAD_MS;
+      if (first < onset) return false;
+      const after = since(onset);
+      return after >= WAKE_MIN && after > since(Math.max(onset - params.memoryMs, now - params.memoryMs)) - after;
+    },
+    firstSeen: (id) => seen.peek(id)?.first,
+    get size() { return seen.size; },
+  };
+}
