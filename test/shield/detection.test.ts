@@ -758,3 +758,44 @@ test('with detection.wokenReputations false, or a few reputations returning duri
   const few = await wakeOrder(t, 5);
   assert.equal(few[0], 'sleeper0', 'five returning customers are no wake-up');
 });
+
+test('a logged-in customer\'s payment keeps its place during a wake-up, even when its own reputation was first presented after the onset: its session, not its reputation, makes it established there', async (t) => {
+  const secret = 'woken-reputations-test-secret-0123456789abcdef';
+  const h = await startHoldingShield(t, (req, res) => {
+    if (req.method !== 'POST' || req.url !== '/login') return false;
+    res.writeHead(303, { location: '/account', 'set-cookie': 'sid=customer-session-1; Path=/; HttpOnly' }).end();
+    return true;
+  }, { secret, sessionCookies: ['sid'] });
+  const { shield, seen, agent } = h;
+  const weekAgo = Date.now() - 7 * 86_400_000;
+  const repOf = (address: string, userAgent: string): string => mintReputationCookie(secret, { address, userAgent }, weekAgo).join('=');
+  await forceAttack(shield.adminUrl);
+  const CUSTOMER = { ...BROWSER, 'user-agent': 'Mozilla/5.0 customer' };
+  const customer = agent('127.0.0.62');
+  const rep = repOf('127.0.0.62', CUSTOMER['user-agent']);
+  const login = await request(`${shield.url}/login`, { method: 'POST', headers: { ...CUSTOMER, cookie: rep, 'content-type': 'application/x-www-form-urlencoded' }, body: 'password=right', dispatcher: customer });
+  assert.equal(login.statusCode, 303);
+  await login.body.dump();
+  const sid = cookieOf(login.headers['set-cookie'], 'sid') ?? '';
+  const holder = agent('127.0.0.53');
+  const toHold = await request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
+  await toHold.body.dump();
+  const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
+  await h.held();
+  const waiting = [];
+  for (let i = 0; i < 60; i++) {
+    const address = `127.0.${2 + (i >> 7)}.${1 + (i & 127)}`;
+    const ua = `Mozilla/5.0 sleeper ${i}`;
+    waiting.push(request(`${shield.url}/sleeper${i}`, { headers: { ...BROWSER, 'user-agent': ua, cookie: repOf(address, ua) }, dispatcher: agent(address) }));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  // Later than the class offsets cover (a critical request goes before pages up to 500 ms older):
+  // only its group puts it first.
+  await new Promise((r) => setTimeout(r, 700));
+  waiting.push(request(`${shield.url}/pay/1`, { headers: { ...CUSTOMER, cookie: `${rep}; ${sid}` }, dispatcher: customer }));
+  await new Promise((r) => setTimeout(r, 50));
+  h.release();
+  for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
+  const order = seen.slice(seen.indexOf('GET /hold') + 1);
+  assert.equal(order[0], 'GET /pay/1', `the payment first (${order.slice(0, 3).join(', ')})`);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReputationRoster, WAKE_LEAD_MS, WAKE_MIN } from '../../src/shield/reputation/roster.js';
+import { createReputationRoster, WAKE_LEAD_MS, WAKE_LIFT, WAKE_MIN } from '../../src/shield/reputation/roster.js';
 
 test('roster: a reputation keeps its first sighting while it is seen within the memory, and is forgotten past it', () => {
   const r = createReputationRoster({ maxIds: 100, memoryMs: 60_000 });
@@ -39,8 +39,9 @@ test('roster: reputations that wake in their hundreds with an attack are woken; 
   assert.equal(r.woken(1000, 10_000, now), false, 'a customer the attack found on the site');
 });
 
-test('roster: a few returning customers during an attack, or fewer than were seen before it, are no wake-up', () => {
+test('roster: returning customers who arrive during an attack about as they did before it are no wake-up; a burst of first sightings is', () => {
   assert.equal(afterOnset(WAKE_MIN - 1).woken(11_000, 10_000, 12_000), false, `under ${WAKE_MIN} first sightings`);
-  assert.equal(afterOnset(90, 100).woken(11_000, 10_000, 12_000), false, 'no more than the reputations seen before the onset');
-  assert.equal(afterOnset(110, 100).woken(11_000, 10_000, 12_000), true, 'more than seen before: a wake-up');
+  // 100 reputations first seen over the 8 s the roster saw before the onset (9 s): 12.5 a second.
+  assert.equal(afterOnset(60, 100).woken(11_000, 10_000, 12_000), false, '60 in the 3 s since: 20 a second, under four times that');
+  assert.equal(afterOnset(200, 100).woken(11_000, 10_000, 12_000), true, `200 in 3 s: past ${WAKE_LIFT} times the rate before`);
 });

@@ -33,8 +33,8 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
  * logins from the form they loaded), and a message flood inside WebSocket tunnels, also from bots
  * that browsed first, bots that log in to accounts of their own before they flood, and bots that
  * replay a few customers' sessions, and a crowd at a person's pace flooding the costliest search
- * and bots that loop one request at a time and never give up on it (116 cells of 20 s with 4
- * targets: about 50 minutes).
+ * and bots that loop one request at a time and never give up on it, and a crowd holding
+ * reputations farmed the day before (120 cells of 20 s with 4 targets: about 52 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
@@ -49,4 +49,7 @@ export const DEFAULT_BENCH_SCENARIOS = [
   'websocket-browse-flood',
   // Fortieth session: bots that never give up on a request (a closed loop with a 60 s timeout).
   'closed-loop',
+  // Forty-second session: bots holding reputations the shield issued a day before (farmed),
+  // woken at the onset at a person's pace each.
+  'sleeper-crowd',
 ] as const;

@@ -37,9 +37,10 @@ export interface ReputationRoster {
   see(id: string, now: number): number;
   /**
    * Whether a reputation first presented at `first` woke with the attack that began at `attackFrom`
-   * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, while more
-   * reputations were first presented since then than in the memory before (at least WAKE_MIN) — a
-   * wake-up of many, not the few customers who return during an attack.
+   * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, while
+   * reputations are first presented since then at more than WAKE_LIFT times their rate before it
+   * (and at least WAKE_MIN of them) — a wake-up of many, not the customers who return during an
+   * attack as they did before it.
    */
   woken(first: number, attackFrom: number, now: number): boolean;
   /** When reputation `id` was first presented, if remembered; not a sighting. */
@@ -56,6 +57,12 @@ export interface ReputationRoster {
 export const WAKE_LEAD_MS = 1000;
 /** Fewer first sightings than this since the onset are never a wake-up. */
 export const WAKE_MIN = 50;
+/**
+ * A wake-up: first sightings since the onset at more than this many times their rate in the hour
+ * before it (what the roster saw of it). Returning customers arrive during an attack about as they
+ * did before it; a farm's reputations arrive in the seconds after its onset.
+ */
+export const WAKE_LIFT = 4;
 
 interface Sighting { first: number; last: number }
 
@@ -114,9 +121,13 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     },
     woken(first, attackFrom, now) {
       const onset = attackFrom - WAKE_LEAD_MS;
-      if (first < onset) return false;
+      if (first < onset || count === 0) return false;
       const after = since(onset);
-      return after >= WAKE_MIN && after > since(Math.max(onset - params.memoryMs, now - params.memoryMs)) - after;
+      if (after < WAKE_MIN) return false;
+      // The rate of first sightings before the onset, over what the roster saw of the hour before it.
+      const from = Math.min(onset, Math.max(onset - params.memoryMs, at(0)));
+      const beforeRate = (count - after - (count - since(from))) / Math.max(1000, onset - from);
+      return after / Math.max(1000, now - onset) > WAKE_LIFT * beforeRate;
     },
     firstSeen: (id) => seen.peek(id)?.first,
     get size() { return seen.size; },

@@ -183,7 +183,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   };
   const wokenNow = (ctx: RequestContext): boolean => {
     const id = ctx.reputation?.id;
-    const first = id === undefined || ctx.authenticated === true || ctx.baseTier !== STANDING.established ? undefined : roster?.firstSeen(id);
+    // Established by its reputation, not by a session on a critical route (`authenticated`).
+    const first = id === undefined || ctx.traits?.standing !== 'established' || ctx.baseTier !== STANDING.established ? undefined : roster?.firstSeen(id);
     const ago = first === undefined ? undefined : d.detector.challengingForMs();
     if (first === undefined || ago === undefined) return false;
     const now = d.ticker.now();
