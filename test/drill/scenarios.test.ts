@@ -320,6 +320,24 @@ test('solver-crowd: many sources, each at a person\'s pace, each solving its cha
   assert.ok(after.size > before.size, `${before.size} customer addresses before the onset, ${after.size} in all`);
 });
 
+test('sleeper-crowd: every bot sends from its first request the reputation the target issued it `ageS` before, for its own address and agent; without the target\'s key the scenario refuses to start', async (t) => {
+  const srv = await startRecordingServer((_req, res) => { res.end('ok'); });
+  t.after(srv.close);
+  const minted: Array<{ address: string; userAgent: string; ageS: number }> = [];
+  const r = await drill(srv.url, 'sleeper-crowd', { rate: 40, sources: 20, ageS: 3600 }, {
+    durationS: 2, farmedCookie: (address, userAgent, ageS) => { minted.push({ address, userAgent, ageS }); return ['rempart_rep', `farmed|${address}|${userAgent}`]; },
+  });
+  const botRequests = srv.requests.filter((q) => !r.meta.population.legitAddresses.includes(q.addr));
+  assert.ok(botRequests.length > 20, `${botRequests.length} bot requests`);
+  assert.equal(minted.length, 20, 'one reputation per bot');
+  assert.ok(minted.every((m) => m.ageS === 3600));
+  for (const q of botRequests) {
+    assert.equal(q.headers.cookie, `rempart_rep=farmed|${q.addr}|${String(q.headers['user-agent'])}`, 'its own reputation, bound to its address and agent, from the first request on');
+  }
+  assertBrowserLike(botRequests);
+  await assert.rejects(drill(srv.url, 'sleeper-crowd', { rate: 10, sources: 5 }, { durationS: 1 }), /needs the target's key/);
+});
+
 test('login-crowd: each bot at a person\'s pace loads the login form, then posts a guess from it, one request at a time; newcomers arrive at the onset', async (t) => {
   const { srv } = await startChallengedServer(t, 3);
   const r = await drill(srv.url, 'login-crowd', { rate: 60, sources: 30 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });
