@@ -522,13 +522,16 @@ export const SCENARIOS: Record<string, Scenario> = {
       ...floodParams(600, 2000, 2), solves: SOLVES,
       ageS: num(86_400, 'how long before the run the bots\' reputations were issued, s (past the shield\'s reputationMinAgeS, 10 min, they are established)', 0, 30 * 86_400),
       factor: num(1, 'legitimate population multiplier at the onset (newcomers)', 1, 20),
+      prewakeS: num(0, 'seconds before the onset in which each bot loads one page with its reputation (the shield then saw it before the attack); 0: every bot wakes at the onset', 0, 600),
     },
+    leadS: (p) => Math.max(3, p.prewakeS!),
     plan: (p, ctx) => {
       const farmed = ctx.farmedCookie;
       if (!farmed) throw new Error('sleeper-crowd: the bots hold reputations the target issued before the run, which needs the target\'s key: run it with `rempart bench ddos`');
       return {
         floods: [flood(ctx, 'sleeper-crowd', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), {
           ...solving(ctx, p), initialCookie: (address, userAgent) => farmed(address, userAgent, p.ageS!),
+          ...(p.prewakeS! > 0 ? { warmup: { fromS: Math.max(0, ctx.startS - p.prewakeS!), pages: 1, page: warmupPage } } : {}),
         })],
         slow: [], ...(p.factor! > 1 ? { crowd: { factor: p.factor!, atS: ctx.startS } } : {}),
       };

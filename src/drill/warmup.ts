@@ -77,7 +77,8 @@ export async function browseFirst(
     // busy origin, tried again when refused) must land before the attack starts.
     const pagesToMs = w.login ? fromMs + (toMs - fromMs) * 0.6 : toMs;
     const times = Array.from({ length: w.pages }, () => env.rng.between(fromMs, pagesToMs)).sort((a, b) => a - b);
-    const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, ...(countingSolver ? { solver: countingSolver } : {}) });
+    // With the cookies the bot already holds (a reputation farmed before the run: sleeper-crowd).
+    const browser = createBrowser({ origin: env.origin, localAddress: src.address, identity: src.identity, connections: 2, cookies: src.cookies, ...(countingSolver ? { solver: countingSolver } : {}) });
     let referer: string | undefined;
     try {
       for (const [i, at] of times.entries()) {

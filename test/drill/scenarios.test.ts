@@ -336,6 +336,17 @@ test('sleeper-crowd: every bot sends from its first request the reputation the t
   }
   assertBrowserLike(botRequests);
   await assert.rejects(drill(srv.url, 'sleeper-crowd', { rate: 10, sources: 5 }, { durationS: 1 }), /needs the target's key/);
+  // prewakeS: each bot loads one page with its reputation in the seconds before the onset.
+  await fetch(`${srv.url}/run-starts`).then((x) => x.text());
+  const early = srv.requests.length;
+  const runStart = srv.requests[early - 1]!.t;
+  const woke = await drill(srv.url, 'sleeper-crowd', { rate: 20, sources: 10, prewakeS: 1 }, {
+    durationS: 3, leadS: 1.5, farmedCookie: (address, userAgent) => ['rempart_rep', `farmed|${address}|${userAgent}`],
+  });
+  const legit = new Set(woke.meta.population.legitAddresses);
+  const before = srv.requests.slice(early).filter((q) => !legit.has(q.addr) && q.t < runStart + 1450); // the onset: 1.5 s
+  assert.equal(new Set(before.map((q) => q.addr)).size, 10, 'every bot was seen before the onset');
+  assert.ok(before.every((q) => q.headers.cookie?.startsWith('rempart_rep=farmed|')), 'with its reputation');
 });
 
 test('login-crowd: each bot at a person\'s pace loads the login form, then posts a guess from it, one request at a time; newcomers arrive at the onset', async (t) => {
