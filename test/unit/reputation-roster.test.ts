@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReputationRoster, WAKE_LEAD_MS, WAKE_LIFT, WAKE_MIN } from '../../src/shield/reputation/roster.js';
+import { createReputationRoster, SURGE_HISTORY_MS, WAKE_LEAD_MS, WAKE_LIFT, WAKE_MIN } from '../../src/shield/reputation/roster.js';
 
 test('roster: a reputation keeps its first sighting while it is seen within the memory, and is forgotten past it', () => {
   const r = createReputationRoster({ maxIds: 100, memoryMs: 60_000 });
@@ -44,4 +44,32 @@ test('roster: returning customers who arrive during an attack about as they did 
   // 100 reputations first seen over the 8 s the roster saw before the onset (9 s): 12.5 a second.
   assert.equal(afterOnset(60, 100).woken(11_000, 10_000, 12_000), false, '60 in the 3 s since: 20 a second, under four times that');
   assert.equal(afterOnset(200, 100).woken(11_000, 10_000, 12_000), true, `200 in 3 s: past ${WAKE_LIFT} times the rate before`);
+});
+
+/** A site whose customers are first seen one a second from 0 on; `surge` reputations first presented within 2 s from `surgeAt`. */
+function surgeBefore(surgeAt: number, surge: number) {
+  const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  const firsts: Record<string, number> = {};
+  for (let t = 0; t < 30 * 60_000; t += 1000) {
+    firsts[`customer${t}`] = r.see(`customer${t}`, t);
+    if (t === surgeAt) for (let i = 0; i < surge; i++) firsts[`farmed${i}`] = r.see(`farmed${i}`, t + i * (2000 / surge));
+  }
+  return { r, firsts };
+}
+
+test('roster: a surge of first sightings in the hour before an attack (a farm presenting its reputations once before the flood) is woken; the customers first seen at their usual rate then are not', () => {
+  const attack = 30 * 60_000; // first suspicion
+  const { r, firsts } = surgeBefore(20 * 60_000, 300);
+  assert.equal(r.woken(firsts.farmed0 as number, attack, attack + 2000), true, 'first seen 10 min before the attack, with 299 others within 2 s');
+  assert.equal(r.woken(firsts.farmed299 as number, attack, attack + 2000), true);
+  assert.equal(r.woken(firsts[`customer${15 * 60_000}`] as number, attack, attack + 2000), false, 'a customer first seen 15 min before, at the usual rate');
+  // The same surge 70 minutes before the attack: past the roster's memory, nothing to hold against it.
+  assert.equal(r.woken(firsts.farmed0 as number, 20 * 60_000 + 70 * 60_000, 20 * 60_000 + 70 * 60_000 + 2000), false);
+});
+
+test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a shield restarted under traffic sees its whole clientele first at once', () => {
+  const { r, firsts } = surgeBefore(SURGE_HISTORY_MS - 60_000, 300);
+  assert.equal(r.woken(firsts.farmed0 as number, 30 * 60_000, 30 * 60_000 + 2000), false);
+  const later = surgeBefore(SURGE_HISTORY_MS + 60_000, 300);
+  assert.equal(later.r.woken(later.firsts.farmed0 as number, 30 * 60_000, 30 * 60_000 + 2000), true, 'the same surge a minute past the history needed');
 });

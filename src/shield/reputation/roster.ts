@@ -40,7 +40,9 @@ export interface ReputationRoster {
    * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, while
    * reputations are first presented since then at more than WAKE_LIFT times their rate before it
    * (and at least WAKE_MIN of them) — a wake-up of many, not the customers who return during an
-   * attack as they did before it.
+   * attack as they did before it; or first presented within the hour before it, in a surge of first
+   * sightings at more than WAKE_LIFT times the rate of the SURGE_HISTORY_MS or more before the surge
+   * (SURGE_SPAN_MS either side) — a farm that presented its reputations once just before its flood.
    */
   woken(first: number, attackFrom: number, now: number): boolean;
   /** When reputation `id` was first presented, if remembered; not a sighting. */
@@ -63,6 +65,10 @@ export const WAKE_MIN = 50;
  * did before it; a farm's reputations arrive in the seconds after its onset.
  */
 export const WAKE_LIFT = 4;
+/** A surge of first sightings before the onset is read over this long either side of a sighting. */
+export const SURGE_SPAN_MS = 10_000;
+/** No surge is judged on less history than this before it. */
+export const SURGE_HISTORY_MS = 5 * 60_000;
 
 interface Sighting { first: number; last: number }
 
@@ -120,14 +126,28 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
       return now;
     },
     woken(first, attackFrom, now) {
+      if (count === 0) return false;
       const onset = attackFrom - WAKE_LEAD_MS;
-      if (first < onset || count === 0) return false;
-      const after = since(onset);
-      if (after < WAKE_MIN) return false;
-      // The rate of first sightings before the onset, over what the roster saw of the hour before it.
-      const from = Math.min(onset, Math.max(onset - params.memoryMs, at(0)));
-      const beforeRate = (count - after - (count - since(from))) / Math.max(1000, onset - from);
-      return after / Math.max(1000, now - onset) > WAKE_LIFT * beforeRate;
+      if (first >= onset) {
+        const after = since(onset);
+        if (after < WAKE_MIN) return false;
+        // The rate of first sightings before the onset, over what the roster saw of the hour before it.
+        const from = Math.min(onset, Math.max(onset - params.memoryMs, at(0)));
+        const beforeRate = (since(from) - after) / Math.max(1000, onset - from);
+        return after / Math.max(1000, now - onset) > WAKE_LIFT * beforeRate;
+      }
+      // First presented within the hour before the attack: woken if in a surge of first sightings
+      // (a farm presenting its reputations once just before its flood), judged against at least
+      // SURGE_HISTORY_MS of what came before the surge — never on a roster too young to know its
+      // site's usual rate (a shield restarted under traffic sees its whole clientele first at once).
+      if (first < onset - params.memoryMs) return false;
+      const w0 = first - SURGE_SPAN_MS;
+      const w1 = Math.min(onset, first + SURGE_SPAN_MS);
+      const from = Math.max(w0 - params.memoryMs, at(0));
+      if (w0 - from < SURGE_HISTORY_MS) return false;
+      const n = since(w0) - since(w1);
+      const baseline = (since(from) - since(w0)) / (w0 - from);
+      return n >= WAKE_MIN && n / Math.max(1000, w1 - w0) > WAKE_LIFT * baseline;
     },
     firstSeen: (id) => seen.peek(id)?.first,
     get size() { return seen.size; },
