@@ -10,10 +10,11 @@
  * admission, first in the queue — and the customers share the origin with it in proportion to the
  * requests (drill `sleeper-crowd`: 5.6% legitimate success; 13.0% with returning customers). At
  * the onset, though, those reputations wake up all at once, and the shield never saw them before:
- * the customers the attack found on the site, it did. A reputation first presented after the
- * attack began (or not seen within the roster's memory) is ranked with the identities minted
- * during the attack (filters/request/clearance.ts), which admission serves after the known group
- * while the minted group floods.
+ * the customers the attack found on the site, it did. A reputation first presented as many wake
+ * with the attack (`woken`) — or in a surge of first sightings within the hour before it, a farm
+ * presenting its reputations once just before its flood — passes, but waits with the requests that
+ * hold no token (filters/request/clearance.ts): after the customers known before the attack and the
+ * newcomers who proved something during it.
  *
  * Memory is bounded: at most `maxIds` reputations, the least recently presented dropped first, and
  * none kept past `memoryMs` without a sighting. Pure: the caller passes `now`.
