@@ -49,8 +49,8 @@ export interface ClearanceDeps {
   dryRun: boolean;
   /**
    * Reputations seen presented (monotonic `ticker`): one established by its issue time but first
-   * presented when many woke with the attack ranks as minted during it (reputation/roster.ts).
-   * Absent: the issue time alone decides (`detection.wokenReputations: false`).
+   * presented when many woke with the attack passes, and waits with the token-less requests
+   * (reputation/roster.ts). Absent: the issue time alone decides (`detection.wokenReputations: false`).
    */
   roster?: ReputationRoster;
 }
@@ -182,6 +182,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     return ago !== undefined && roster.woken(first, now - ago, now);
   };
   const wokenNow = (ctx: RequestContext): boolean => {
+    if (d.dryRun || ctx.route?.dryRun === true) return false;
     const id = ctx.reputation?.id;
     // Established by its reputation, not by a session on a critical route (`authenticated`).
     const first = id === undefined || ctx.traits?.standing !== 'established' || ctx.baseTier !== STANDING.established ? undefined : roster?.firstSeen(id);
@@ -304,7 +305,9 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
-    const woken = awake(decision);
+    let woken = awake(decision);
+    // A dry run records it and enforces nothing.
+    if (woken && dryRun) { traits.wouldHave = 'a woken reputation: would wait in group (c)'; woken = false; }
     const session = knownSession(h.cookie);
     if (session !== undefined) return authenticated(ctx, traits, decision, session, agentKey, dryRun);
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? (woken ? 'cleared' : decision.standing) : 'unknown';
