@@ -724,10 +724,16 @@ async function wakeOrder(t: TestContext, sleepers: number, detection: Record<str
   // Seen more than the onset's lead (roster.ts WAKE_LEAD_MS) before the attack's first suspicion.
   await new Promise((r) => setTimeout(r, WAKE_LEAD_MS + 100));
   await forceAttack(shield.adminUrl);
+  // The only upstream slot taken (a dry run lets the first request through; under the forced
+  // attack it is asked for the no-JavaScript check first).
   const holder = agent('127.0.0.53');
-  const toHold = await request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
-  await toHold.body.dump();
-  const held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
+  let held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: holder });
+  for (let i = 0; i < 20 && !seen.includes('GET /hold'); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!seen.includes('GET /hold')) {
+    const toHold = await held;
+    await toHold.body.dump();
+    held = request(`${shield.url}/hold`, { headers: { ...BROWSER, cookie: cookieOf(toHold.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: holder });
+  }
   await h.held();
   const waiting: Array<Promise<{ statusCode: number; body: { dump(): Promise<unknown> } }>> = [];
   for (let i = 0; i < sleepers; i++) {
@@ -752,11 +758,13 @@ test('reputations that wake by the dozen with an attack, never seen before it, w
   assert.equal(order.length, 61);
 });
 
-test('with detection.wokenReputations false, or a few reputations returning during an attack, a reputation\'s issue time alone decides', async (t) => {
+test('with detection.wokenReputations false, a few reputations returning during an attack, or a dry run, a reputation\'s issue time alone decides', async (t) => {
   const off = await wakeOrder(t, 60, { wokenReputations: false });
   assert.equal(off[0], 'sleeper0', 'established by issue time, and earlier: first');
   const few = await wakeOrder(t, 5);
   assert.equal(few[0], 'sleeper0', 'five returning customers are no wake-up');
+  const dry = await wakeOrder(t, 60, { dryRun: true });
+  assert.equal(dry[0], 'sleeper0', 'a dry run records the wake-up and moves nothing');
 });
 
 test('a logged-in customer\'s payment keeps its place during a wake-up, even when its own reputation was first presented after the onset: its session, not its reputation, makes it established there', async (t) => {
