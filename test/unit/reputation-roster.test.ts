@@ -73,3 +73,16 @@ test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a 
   const later = surgeBefore(SURGE_HISTORY_MS + 60_000, 300);
   assert.equal(later.r.woken(later.firsts.farmed0 as number, 30 * 60_000, 30 * 60_000 + 2000), true, 'the same surge a minute past the history needed');
 });
+
+test('roster: a reputation that woke in the onset\'s burst stays woken however long the attack lasts; one first presented an hour into it, as customers return, does not', () => {
+  const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < 10 * 60_000; t += 1000) r.see(`customer${t}`, t); // one new face a second
+  const attack = 10 * 60_000;
+  const farmed = r.see('farmed0', attack + 100);
+  for (let i = 1; i < 2000; i++) r.see(`farmed${i}`, attack + 100 + i); // 2,000 in 2 s
+  let late = 0;
+  for (let t = attack + 5000; t < attack + 50 * 60_000; t += 1000) late = r.see(`returning${t}`, t); // customers return as before
+  const now = attack + 50 * 60_000;
+  assert.equal(r.woken(farmed, attack, now), true, '50 minutes into the attack');
+  assert.equal(r.woken(late, attack, now), false);
+});

@@ -81,7 +81,7 @@ interface Sighting { first: number; last: number }
  * @example
  * const roster = createReputationRoster();
  * const first = roster.see(token.id, ticker.now());
- * if (roster.woken(first, attackFrom, ticker.now())) standing = 'cleared';
+ * if (roster.woken(first, attackFrom, ticker.now())) ctx.baseTier = STANDING.anonymous; // group (c)
  */
 export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): ReputationRoster {
   const seen = createRecencyMap<Sighting>();
@@ -130,12 +130,17 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
       if (count === 0) return false;
       const onset = attackFrom - WAKE_LEAD_MS;
       if (first >= onset) {
-        const after = since(onset);
-        if (after < WAKE_MIN) return false;
+        // First sightings around this one's (SURGE_SPAN_MS either side, from the onset on): judged
+        // where it woke, so a reputation that woke in the onset's burst stays woken however long
+        // the attack lasts, and one first presented an hour into it, as customers return, is not.
+        const w0 = Math.max(onset, first - SURGE_SPAN_MS);
+        const w1 = Math.min(now, first + SURGE_SPAN_MS);
+        const n = since(w0) - since(w1 + 1);
+        if (since(onset) < WAKE_MIN || n < WAKE_MIN) return false;
         // The rate of first sightings before the onset, over what the roster saw of the hour before it.
         const from = Math.min(onset, Math.max(onset - params.memoryMs, at(0)));
-        const beforeRate = (since(from) - after) / Math.max(1000, onset - from);
-        return after / Math.max(1000, now - onset) > WAKE_LIFT * beforeRate;
+        const beforeRate = (since(from) - since(onset)) / Math.max(1000, onset - from);
+        return n / Math.max(1000, w1 - w0) > WAKE_LIFT * beforeRate;
       }
       // First presented within the hour before the attack: woken if in a surge of first sightings
       // (a farm presenting its reputations once just before its flood), judged against at least
