@@ -415,8 +415,9 @@ const detectionSchema = z.object({
   reputationMinAgeS: z.number().int().positive().default(600),
   /**
    * A reputation established by its issue time but first presented to this shield as many woke
-   * with the attack ranks as an identity minted during it (reputation/roster.ts): what the shield
-   * saw before the attack counts, not only when a token was issued.
+   * with the attack (or in a surge just before it) passes but waits with the token-less requests
+   * (reputation/roster.ts): what the shield saw before the attack counts, not only when a token
+   * was issued.
    */
   wokenReputations: z.boolean().default(true),
   /** Adapt each upstream's concurrency to the latency it shows (gradient), `connections` being the ceiling. */

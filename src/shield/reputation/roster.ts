@@ -38,12 +38,12 @@ export interface ReputationRoster {
   see(id: string, now: number): number;
   /**
    * Whether a reputation first presented at `first` woke with the attack that began at `attackFrom`
-   * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, while
-   * reputations are first presented since then at more than WAKE_LIFT times their rate before it
-   * (and at least WAKE_MIN of them) — a wake-up of many, not the customers who return during an
-   * attack as they did before it; or first presented within the hour before it, in a surge of first
-   * sightings at more than WAKE_LIFT times the rate of the SURGE_HISTORY_MS or more before the surge
-   * (SURGE_SPAN_MS either side) — a farm that presented its reputations once just before its flood.
+   * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, among first
+   * sightings (SURGE_SPAN_MS either side of its own, at least WAKE_MIN) at more than WAKE_LIFT
+   * times their rate before the onset — a wake-up of many, not the customers who return during an
+   * attack as they did before it; or first presented within the memory before it, in a surge of
+   * first sightings at more than WAKE_LIFT times the rate of the SURGE_HISTORY_MS or more before the
+   * surge — a farm that presented its reputations once just before its flood.
    */
   woken(first: number, attackFrom: number, now: number): boolean;
   /** When reputation `id` was first presented, if remembered; not a sighting. */
@@ -61,12 +61,12 @@ export const WAKE_LEAD_MS = 1000;
 /** Fewer first sightings than this since the onset are never a wake-up. */
 export const WAKE_MIN = 50;
 /**
- * A wake-up: first sightings since the onset at more than this many times their rate in the hour
- * before it (what the roster saw of it). Returning customers arrive during an attack about as they
- * did before it; a farm's reputations arrive in the seconds after its onset.
+ * A wake-up: first sightings around a reputation's own at more than this many times their rate in
+ * the hour before the onset (what the roster saw of it). Returning customers arrive during an
+ * attack about as they did before it; a farm's reputations arrive in the seconds after its onset.
  */
 export const WAKE_LIFT = 4;
-/** A surge of first sightings before the onset is read over this long either side of a sighting. */
+/** First sightings are counted over this long either side of the one judged. */
 export const SURGE_SPAN_MS = 10_000;
 /** No surge is judged on less history than this before it. */
 export const SURGE_HISTORY_MS = 5 * 60_000;

@@ -172,24 +172,24 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    * reputations does (drill `sleeper-crowd`).
    */
   const roster = d.roster;
+  /** Whether a reputation first presented at `first` woke with the attack under way (none: false). */
+  const wokeWithAttack = (r: ReputationRoster, first: number): boolean => {
+    const ago = d.detector.challengingForMs();
+    const now = d.ticker.now();
+    return ago !== undefined && r.woken(first, now - ago, now);
+  };
   const awake = (decision: ClearanceDecision): boolean => {
     const id = decision.kind === 'pass' ? decision.reputation?.id : undefined;
     if (roster === undefined || id === undefined || decision.kind !== 'pass') return false;
-    const now = d.ticker.now();
-    const first = roster.see(id, now);
-    if (decision.standing !== 'established') return false;
-    const ago = d.detector.challengingForMs();
-    return ago !== undefined && roster.woken(first, now - ago, now);
+    const first = roster.see(id, d.ticker.now());
+    return decision.standing === 'established' && wokeWithAttack(roster, first);
   };
   const wokenNow = (ctx: RequestContext): boolean => {
-    if (d.dryRun || ctx.route?.dryRun === true) return false;
-    const id = ctx.reputation?.id;
+    if (roster === undefined || d.dryRun || ctx.route?.dryRun === true) return false;
     // Established by its reputation, not by a session on a critical route (`authenticated`).
-    const first = id === undefined || ctx.traits?.standing !== 'established' || ctx.baseTier !== STANDING.established ? undefined : roster?.firstSeen(id);
-    const ago = first === undefined ? undefined : d.detector.challengingForMs();
-    if (first === undefined || ago === undefined) return false;
-    const now = d.ticker.now();
-    return roster?.woken(first, now - ago, now) === true;
+    const id = ctx.traits?.standing === 'established' ? ctx.reputation?.id : undefined;
+    const first = id === undefined ? undefined : roster.firstSeen(id);
+    return first !== undefined && wokeWithAttack(roster, first);
   };
   /**
    * The challenge a request that passed with no token would get now (undefined: it would still
