@@ -10,7 +10,7 @@ export interface ShieldMetrics {
 }
 
 /** Creates the registry and subscribes it to the bus; gauges read live values on scrape. */
-export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number }): ShieldMetrics {
+export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number }): ShieldMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rempart_process_' });
   // Per request, counts are plain numbers: prom-client hashes the label set on every `inc`
@@ -83,6 +83,26 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
       for (let l = 0; l < pendingPace.length; l++) if ((pendingPace[l] as number) > 0) { this.labels(String(l)).inc(pendingPace[l]); pendingPace[l] = 0; }
     },
   });
+  // Reputations that woke with an attack (reputation/roster.ts): how many, and the requests that waited for it.
+  const wakeUps = new Counter({
+    name: 'rempart_reputation_wakeups_total', help: 'Attacks in which reputations established before them woke with them (dry run included, labelled)',
+    labelNames: ['dry_run'] as const, registers: [registry],
+  });
+  let wokenCounted = 0;
+  new Counter({
+    name: 'rempart_woken_reputations_total', help: 'Reputations judged woken with an attack, each counted once per attack',
+    registers: [registry],
+    collect() {
+      const total = live.wokenReputations?.() ?? 0;
+      if (total > wokenCounted) { this.inc(total - wokenCounted); wokenCounted = total; }
+    },
+  });
+  let pendingWoken = 0;
+  new Counter({
+    name: 'rempart_requests_woken_total', help: 'Requests that passed on a woken reputation and waited with the token-less requests',
+    registers: [registry],
+    collect() { if (pendingWoken > 0) { this.inc(pendingWoken); pendingWoken = 0; } },
+  });
   const PHASE_VALUE: Record<string, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
   const offs = [
     bus.on('attack:transition', (e) => {
@@ -96,6 +116,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
       if (t) {
         pendingStanding.set(t.standing, (pendingStanding.get(t.standing) ?? 0) + 1);
         if (t.standing !== 'unknown' && t.pace >= 0 && t.pace < pendingPace.length) pendingPace[t.pace] = (pendingPace[t.pace] as number) + 1;
+        if (t.woken === true) pendingWoken++;
         if (t.challenged > 0) challenges.labels(String(t.challenged), String(t.wouldHave === undefined)).inc();
       }
       const v = ctx.verdict;
@@ -104,6 +125,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
       countRequest(ctx.routeClass, outcome);
       if (ctx.upstreamMs !== undefined && ctx.route) latency.series(ctx.route.upstream).observe(ctx.upstreamMs / 1000);
     }),
+    bus.on('reputation:wake', (e) => wakeUps.labels(String(e.wakeUp.dryRun)).inc()),
     bus.on('connection:refused', (e) => refused.labels(e.reason).inc()),
     bus.on('client:error', (e) => malformed.labels(e.code).inc()),
   ];

@@ -14,6 +14,8 @@ export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock):
       `${e.scope}: ${e.from} → ${e.to} (${e.reason.signal}: observed ${round(e.reason.observed)} vs baseline ${round(e.reason.baseline)})`, e)),
     bus.on('mitigation:added', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}added ${describe(e.mitigation)}`, e)),
     bus.on('mitigation:lifted', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}lifted ${describe(e.mitigation)}`, e)),
+    bus.on('reputation:wake', ({ wakeUp: w }) => add('mitigation', 'detector',
+      `${w.dryRun ? '[dry run] ' : ''}reputations woke with the attack (${w.reason.kind}: ${w.reason.firstSightings} first sightings in ${round(w.reason.spanMs / 1000)} s, ${round(w.reason.observedPerS)}/s vs usual ${round(w.reason.baselinePerS)}/s): they wait with the token-less requests`, w)),
     bus.on('block:added', (e) => add('block', 'shield', `blocked ${e.cidr}${e.ttlS ? ` for ${e.ttlS} s` : ''}: ${e.reason}`, e)),
     bus.on('block:removed', (e) => add('block', 'shield', `unblocked ${e.cidr}`, e)),
     bus.on('operator:action', (e) => add('operator', e.who, `${e.action}${e.detail ? `: ${e.detail}` : ''}`, e)),

@@ -31,6 +31,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         identity: ctx.paceKey === undefined ? undefined : fnv1a64Hex(ctx.paceKey),
         fp: ctx.traits?.fingerprint,
         ...(ctx.traits?.wouldHave ? { wouldHave: ctx.traits.wouldHave } : {}),
+        // Passed on a reputation that woke with the attack, and waited with the token-less requests.
+        ...(ctx.traits?.woken === true ? { woken: true } : {}),
       }, 'access');
     }),
     bus.on('client:error', (e) => log.debug({ reqId: e.requestId, client: e.address, code: e.code, status: e.status }, 'malformed request refused')),
@@ -41,7 +43,12 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
     bus.on('attack:transition', (e) => log.warn({ class: e.scope, from: e.from, to: e.to, signal: e.reason.signal, observed: e.reason.observed, baseline: e.reason.baseline, threshold: e.reason.threshold }, 'attack state changed')),
     bus.on('mitigation:added', (e) => log.warn({ id: e.mitigation.id, kind: e.mitigation.kind, reason: e.mitigation.reason, dryRun: e.dryRun }, 'mitigation added')),
     bus.on('mitigation:lifted', (e) => log.info({ id: e.mitigation.id, kind: e.mitigation.kind, dryRun: e.dryRun }, 'mitigation lifted')),
+    bus.on('reputation:wake', ({ wakeUp: w }) => log.warn({
+      kind: w.reason.kind, firstSightings: w.reason.firstSightings, spanMs: w.reason.spanMs, observedPerS: round(w.reason.observedPerS), baselinePerS: round(w.reason.baselinePerS), dryRun: w.dryRun,
+    }, 'reputations established before the attack woke with it: they wait with the token-less requests')),
     bus.on('operator:action', (e) => log.warn({ who: e.who, action: e.action, detail: e.detail }, 'operator action')),
   ];
   return () => offs.forEach((off) => off());
 }
+
+const round = (n: number): number => Math.round(n * 100) / 100;

@@ -116,6 +116,11 @@ export interface RequestTraits {
   challenged: 0 | 1 | 2;
   /** Dry run: what would have been enforced. */
   wouldHave: string | undefined;
+  /**
+   * A reputation established by its issue time that woke with the attack (reputation/roster.ts):
+   * it passed, and waits with the token-less requests.
+   */
+  woken?: boolean;
 }
 
 /**

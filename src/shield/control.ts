@@ -33,6 +33,8 @@ export interface ControlDeps {
   ticker?: Clock;
   /** How many sessions the origin issued the shield knows (reputation/sessions.ts). */
   sessionsKnown?: () => number;
+  /** The reputations seen presented and those that woke with an attack (reputation/roster.ts, wake-watch.ts). */
+  reputations?: () => unknown;
   /** The query shapes that cost the upstream more than one request each (detect/request-cost.ts). */
   costlyShapes?: () => unknown[];
 }
@@ -59,6 +61,7 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
           ? {
             ...(d.detector.state() as Record<string, unknown>),
             sessions: { cookies: config.detection.sessionCookies, known: d.sessionsKnown?.() ?? 0 },
+            reputations: { wokenReputations: config.detection.wokenReputations, ...(d.reputations?.() as Record<string, unknown> | undefined) },
             costWeighting: { enabled: config.detection.costWeighting, costly: config.detection.costWeighting ? d.costlyShapes?.() ?? [] : [] },
           }
           : { enabled: false },

@@ -3,6 +3,7 @@ import type { RequestContext } from './context.js';
 import type { AttackTransition } from './detect/attack-state.js';
 import type { Mitigation } from './detect/escalation.js';
 import type { ServerTransition } from './upstream/health/monitor.js';
+import type { WakeEvent } from './reputation/wake-watch.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
@@ -26,6 +27,11 @@ export type ShieldEvents = {
   'attack:transition': AttackTransition & { scope: string };
   'mitigation:added': { mitigation: Mitigation; dryRun: boolean };
   'mitigation:lifted': { mitigation: Mitigation; dryRun: boolean };
+  /**
+   * Reputations established before the attack woke with it (reputation/roster.ts): once per
+   * attack, at the first one judged woken, with the first sightings that showed it.
+   */
+  'reputation:wake': WakeEvent;
   /** An upstream server changed state (ejected, probed down or up, drained, disabled, back). */
   'upstream:server': ServerTransition;
   /** A request that failed before any response byte was sent again to another server. */

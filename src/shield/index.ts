@@ -18,4 +18,5 @@ export { mintReputationCookie } from './reputation/issue.js';
 export { parseChallengeHeader, type ChallengeDescription } from './challenge/header.js';
 export { createTrafficSketch, type TrafficSketch, type Observation } from './detect/source-tracker.js';
 export { createSpaceSaving } from './detect/space-saving.js';
+export { createReputationRoster, DEFAULT_ROSTER } from './reputation/roster.js';
 export { addressPrefixes } from './detect/address-prefix.js';

@@ -43,6 +43,7 @@ import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { SessionTable } from './reputation/sessions.js';
 import type { ReputationRoster } from './reputation/roster.js';
+import type { WakeWatch } from './reputation/wake-watch.js';
 import type { IdentityPace } from './detect/identity-pace.js';
 import { DEFAULT_ATTACK_PARAMS } from './detect/attack-state.js';
 import { createChallengeVerifyFilter } from './filters/request/challenge-verify.js';
@@ -85,6 +86,8 @@ export interface SharedState {
   pageVisits: PageVisits;
   /** Reputations seen presented, kept across reloads (reputation/roster.ts). */
   roster: ReputationRoster;
+  /** Woken reputations counted for the operator (reputation/wake-watch.ts). */
+  wakes?: WakeWatch;
   /** The public status page, served from memory (absent: no status page). */
   statusPages?: StatusPagesPort | undefined;
   /** Upstream servers' health (ejections, probes, operator drains): survives reloads. */
@@ -144,7 +147,10 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       }
       // A reputation presented in the onset's first second, before the first suspicion, passed as
       // established; once the wake-up shows, it waits in group (c) (reputation/roster.ts).
-      if (ctx.baseTier === STANDING.established && clearance?.wokenNow(ctx) === true) ctx.baseTier = STANDING.anonymous;
+      if (ctx.baseTier === STANDING.established && clearance?.wokenNow(ctx) === true) {
+        ctx.baseTier = STANDING.anonymous;
+        if (ctx.traits) ctx.traits.woken = true;
+      }
       const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
       return tierFor(ctx.queueStanding ?? ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
@@ -209,7 +215,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     request.push(clearance = createClearanceFilter({
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
       revocations: shared.revocations, sessions: shared.sessions, sessionHolders: shared.sessionHolders, revokedHolderMs: det.sessions.revokedHolderS * 1000, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
-      ...(det.wokenReputations ? { roster: shared.roster } : {}),
+      ...(det.wokenReputations ? { roster: shared.roster, ...(shared.wakes ? { wakes: shared.wakes } : {}) } : {}),
     }));
     const c = clearance;
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,

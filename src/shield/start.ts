@@ -13,6 +13,7 @@ import { createCidrTable } from './blocklist/cidr-table.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createPageVisits } from './defence/page-visits.js';
 import { createReputationRoster } from './reputation/roster.js';
+import { createWakeWatch } from './reputation/wake-watch.js';
 import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
 import { createRequestCost } from './detect/request-cost.js';
@@ -167,7 +168,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster: createReputationRoster(),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster: createReputationRoster(), wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);
@@ -250,7 +251,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     if (t.to === 'up') log.info(line, 'upstream server up'); else log.warn(line, 'upstream server down');
   });
 
-  const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size });
+  const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size, wokenReputations: () => shared.wakes.totalReputations });
   const detachUpstreamMetrics = attachUpstreamMetrics(metrics.registry, bus, {
     servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
     websockets: () => tunnels.open,
@@ -263,7 +264,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, costlyShapes: () => shared.requestCost.heaviest(10),
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });

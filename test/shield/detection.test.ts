@@ -10,7 +10,8 @@ import { createDetector } from '../../src/shield/defence/detector.js';
 import type { ShieldEvents } from '../../src/shield/events.js';
 import { solveChallenge } from '../../src/shield/challenge/solver.js';
 import { mintReputationCookie } from '../../src/shield/reputation/issue.js';
-import { WAKE_LEAD_MS } from '../../src/shield/reputation/roster.js';
+import { WAKE_LEAD_MS, WAKE_MIN } from '../../src/shield/reputation/roster.js';
+import type { WakeEvent, WakeState } from '../../src/shield/reputation/wake-watch.js';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 
 const ADMIN = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
@@ -704,15 +705,21 @@ test('customers whose dashboard asks for nine things at once teach the shield it
   assert.ok((await state()).learnedBuckets <= before, 'no bucket added');
 });
 
+/** GET /api/state's `detection.reputations`. */
+type RosterView = WakeState & { wokenReputations: boolean; remembered?: number };
+
 /**
  * A customer seen before the attack, then `sleepers` bots whose reputations the shield issued a
  * week before but never saw, all presented after the attack began while the only upstream slot is
- * held; the customer's request last. Returns the order in which the upstream got them.
+ * held; the customer's request last. Returns the order in which the upstream got them, and what
+ * the operator saw of the wake-up: the events, GET /api/state's reputations and the metrics.
  */
-async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}): Promise<string[]> {
+async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}): Promise<{ order: string[]; events: WakeEvent[]; reputations: RosterView; metrics: string }> {
   const secret = 'woken-reputations-test-secret-0123456789abcdef';
   const h = await startHoldingShield(t, undefined, { secret, ...detection });
   const { shield, seen, agent } = h;
+  const events: WakeEvent[] = [];
+  shield.bus.on('reputation:wake', (e) => events.push(e));
   const weekAgo = Date.now() - 7 * 86_400_000;
   const repOf = (address: string, userAgent: string): string => mintReputationCookie(secret, { address, userAgent }, weekAgo).join('=');
   const CUSTOMER = { ...BROWSER, 'user-agent': 'Mozilla/5.0 customer' };
@@ -747,24 +754,52 @@ async function wakeOrder(t: TestContext, sleepers: number, detection: Record<str
   await new Promise((r) => setTimeout(r, 50));
   h.release();
   for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
-  return seen.slice(seen.indexOf('GET /hold') + 1).map((s) => s.slice('GET /'.length));
+  const state = await request(`${shield.adminUrl}/api/state`, { headers: ADMIN });
+  const metrics = await request(`${shield.adminUrl}/metrics`, { headers: ADMIN });
+  return {
+    order: seen.slice(seen.indexOf('GET /hold') + 1).map((s) => s.slice('GET /'.length)),
+    events, reputations: ((await state.body.json()) as { detection: { reputations: RosterView } }).detection.reputations, metrics: await metrics.body.text(),
+  };
 }
 
 test('reputations that wake by the dozen with an attack, never seen before it, wait behind the customer the attack found on the site — even those presented before the wake-up showed', async (t) => {
-  const order = await wakeOrder(t, 60);
+  const { order, events, reputations, metrics } = await wakeOrder(t, 60);
   // sleeper0 came first and passed as established (the wake-up had not shown yet): the customer
   // goes before it only because it was judged again at the head of the queue.
   assert.equal(order[0], 'customer', `the customer seen before the attack goes first (${order.slice(0, 3).join(', ')})`);
   assert.equal(order.length, 61);
+  // What the operator sees: one event for the attack, with the first sightings that showed it.
+  assert.equal(events.length, 1, 'one event per attack, not one per reputation');
+  const e = events[0]?.wakeUp;
+  assert.equal(e?.reason.kind, 'onset');
+  assert.equal(e?.dryRun, false);
+  assert.ok((e?.reason.firstSightings ?? 0) >= WAKE_MIN && (e?.reason.observedPerS ?? 0) > 4 * (e?.reason.baselinePerS ?? Infinity), JSON.stringify(e?.reason));
+  assert.equal(reputations.wokenReputations, true);
+  assert.equal(reputations.remembered, 61, 'the customer and the 60 sleepers');
+  assert.equal(reputations.totalWakeUps, 1);
+  // The sleepers from the wake-up on, each counted once, and the first one too once judged again.
+  const last = reputations.last;
+  assert.ok(last !== null && last.reputations >= 60 - WAKE_MIN && last.reputations <= 60, JSON.stringify(last));
+  assert.equal(reputations.totalReputations, last.reputations);
+  assert.match(metrics, new RegExp(`rempart_woken_reputations_total ${reputations.totalReputations}\\n`));
+  assert.match(metrics, /rempart_reputation_wakeups_total\{dry_run="false"\} 1\n/);
+  assert.match(metrics, new RegExp(`rempart_requests_woken_total ${last.requests}\\n`));
 });
 
 test('with detection.wokenReputations false, a few reputations returning during an attack, or a dry run, a reputation\'s issue time alone decides', async (t) => {
   const off = await wakeOrder(t, 60, { wokenReputations: false });
-  assert.equal(off[0], 'sleeper0', 'established by issue time, and earlier: first');
+  assert.equal(off.order[0], 'sleeper0', 'established by issue time, and earlier: first');
+  assert.equal(off.events.length, 0);
+  assert.equal(off.reputations.wokenReputations, false);
   const few = await wakeOrder(t, 5);
-  assert.equal(few[0], 'sleeper0', 'five returning customers are no wake-up');
+  assert.equal(few.order[0], 'sleeper0', 'five returning customers are no wake-up');
+  assert.equal(few.events.length, 0);
+  assert.equal(few.reputations.last, null);
   const dry = await wakeOrder(t, 60, { dryRun: true });
-  assert.equal(dry[0], 'sleeper0', 'a dry run records the wake-up and moves nothing');
+  assert.equal(dry.order[0], 'sleeper0', 'a dry run records the wake-up and moves nothing');
+  assert.equal(dry.events[0]?.wakeUp.dryRun, true, 'and says so');
+  assert.match(dry.metrics, /rempart_reputation_wakeups_total\{dry_run="true"\} 1\n/);
+  assert.match(dry.metrics, /rempart_requests_woken_total 0\n/, 'no request waited for it');
 });
 
 test('a logged-in customer\'s payment keeps its place during a wake-up, even when its own reputation was first presented after the onset: its session, not its reputation, makes it established there', async (t) => {

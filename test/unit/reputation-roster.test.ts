@@ -4,29 +4,29 @@ import { createReputationRoster, SURGE_HISTORY_MS, WAKE_LEAD_MS, WAKE_LIFT, WAKE
 
 test('roster: a reputation keeps its first sighting while it is seen within the memory, and is forgotten past it', () => {
   const r = createReputationRoster({ maxIds: 100, memoryMs: 60_000 });
-  assert.equal(r.see('a', 1000), 1000, 'never seen: first now');
-  assert.equal(r.see('a', 50_000), 1000);
-  assert.equal(r.see('a', 100_000), 1000, 'each sighting renews the memory');
-  assert.equal(r.see('a', 170_000), 170_000, 'unseen for 70 s: forgotten, first again');
+  assert.equal(r.see('a', 1000, true), 1000, 'never seen: first now');
+  assert.equal(r.see('a', 50_000, true), 1000);
+  assert.equal(r.see('a', 100_000, true), 1000, 'each sighting renews the memory');
+  assert.equal(r.see('a', 170_000, true), 170_000, 'unseen for 70 s: forgotten, first again');
 });
 
 test('roster: memory is bounded by maxIds, the least recently seen dropped first', () => {
   const r = createReputationRoster({ maxIds: 100, memoryMs: 3_600_000 });
-  r.see('kept', 0);
+  r.see('kept', 0, true);
   for (let i = 0; i < 1000; i++) {
-    r.see(`bot${i}`, i + 1);
-    if (i % 50 === 0) r.see('kept', i + 1); // seen again and again: never the least recent
+    r.see(`bot${i}`, i + 1, true);
+    if (i % 50 === 0) r.see('kept', i + 1, true); // seen again and again: never the least recent
     assert.ok(r.size <= 100, `size ${r.size} after ${i + 1}`);
   }
-  assert.equal(r.see('kept', 2000), 0, 'the busy one kept its first sighting');
-  assert.equal(r.see('bot0', 2000), 2000, 'the first bots were dropped: first again');
+  assert.equal(r.see('kept', 2000, true), 0, 'the busy one kept its first sighting');
+  assert.equal(r.see('bot0', 2000, true), 2000, 'the first bots were dropped: first again');
 });
 
 /** 30 customers seen before an attack whose first suspicion is at 10 s; `late` reputations first presented after it. */
 function afterOnset(late: number, before = 30) {
   const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
-  for (let i = 0; i < before; i++) r.see(`customer${i}`, 1000 + i * 10);
-  for (let i = 0; i < late; i++) r.see(`late${i}`, 9500 + i); // from half a second before the suspicion on
+  for (let i = 0; i < before; i++) r.see(`customer${i}`, 1000 + i * 10, true);
+  for (let i = 0; i < late; i++) r.see(`late${i}`, 9500 + i, true); // from half a second before the suspicion on
   return r;
 }
 
@@ -51,8 +51,8 @@ function surgeBefore(surgeAt: number, surge: number) {
   const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
   const firsts: Record<string, number> = {};
   for (let t = 0; t < 30 * 60_000; t += 1000) {
-    firsts[`customer${t}`] = r.see(`customer${t}`, t);
-    if (t === surgeAt) for (let i = 0; i < surge; i++) firsts[`farmed${i}`] = r.see(`farmed${i}`, t + i * (2000 / surge));
+    firsts[`customer${t}`] = r.see(`customer${t}`, t, true);
+    if (t === surgeAt) for (let i = 0; i < surge; i++) firsts[`farmed${i}`] = r.see(`farmed${i}`, t + i * (2000 / surge), true);
   }
   return { r, firsts };
 }
@@ -76,13 +76,66 @@ test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a 
 
 test('roster: a reputation that woke in the onset\'s burst stays woken however long the attack lasts; one first presented an hour into it, as customers return, does not', () => {
   const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
-  for (let t = 0; t < 10 * 60_000; t += 1000) r.see(`customer${t}`, t); // one new face a second
+  for (let t = 0; t < 10 * 60_000; t += 1000) r.see(`customer${t}`, t, true); // one new face a second
   const attack = 10 * 60_000;
-  const farmed = r.see('farmed0', attack + 100);
-  for (let i = 1; i < 2000; i++) r.see(`farmed${i}`, attack + 100 + i); // 2,000 in 2 s
+  const farmed = r.see('farmed0', attack + 100, true);
+  for (let i = 1; i < 2000; i++) r.see(`farmed${i}`, attack + 100 + i, true); // 2,000 in 2 s
   let late = 0;
-  for (let t = attack + 5000; t < attack + 50 * 60_000; t += 1000) late = r.see(`returning${t}`, t); // customers return as before
+  for (let t = attack + 5000; t < attack + 50 * 60_000; t += 1000) late = r.see(`returning${t}`, t, true); // customers return as before
   const now = attack + 50 * 60_000;
   assert.equal(r.woken(farmed, attack, now), true, '50 minutes into the attack');
   assert.equal(r.woken(late, attack, now), false);
+});
+
+test('roster: only reputations established when first presented count — newcomers\' reputations, issued seconds before, neither lift the baseline nor make a wake-up', () => {
+  const r = createReputationRoster({ maxIds: 50_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < 10 * 60_000; t += 1000) r.see(`customer${t}`, t, true); // returning customers, one a second
+  const attack = 10 * 60_000;
+  // A stream of fresh reputations just before the onset (a flash crowd of newcomers, or an attacker
+  // minting them to lift the rate the farm is judged against): 20,000 in 10 s, 34 a second over
+  // the ten minutes the roster saw, and the farm's 50 a second is under four times that.
+  for (let i = 0; i < 20_000; i++) r.see(`fresh${i}`, attack - 11_000 + i / 2, false);
+  const farmed = r.see('farmed0', attack, true);
+  for (let i = 1; i < 200; i++) r.see(`farmed${i}`, attack + i * 10, true); // 200 in 2 s
+  assert.equal(r.woken(farmed, attack, attack + 3000), true);
+  // 3,000 newcomers first presented after the onset are no wake-up for a customer among them.
+  const q = createReputationRoster({ maxIds: 20_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < 10 * 60_000; t += 1000) q.see(`customer${t}`, t, true);
+  for (let i = 0; i < 3000; i++) q.see(`fresh${i}`, attack + i, false);
+  const returning = q.see('returning', attack + 1500, true);
+  assert.equal(q.woken(returning, attack, attack + 3000), false);
+});
+
+test('roster: a burst of first sightings within the hour before (a poisoner presenting other reputations) does not lift the usual rate; a stream over most of the hour does', () => {
+  const attack = 60 * 60_000;
+  const farmAt = (r: ReturnType<typeof createReputationRoster>): number => {
+    const first = r.see('farmed0', attack, true);
+    for (let i = 1; i < 200; i++) r.see(`farmed${i}`, attack + i * 50, true); // 200 in 10 s: 20 a second
+    return first;
+  };
+  const r = createReputationRoster({ maxIds: 100_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < attack - 2000; t += 1000) r.see(`customer${t}`, t, true); // the usual: one a second
+  // 20,000 others presented over the minute five minutes before: the hour's mean is 6.6 a second,
+  // over a quarter of the farm's 20; the median of its 10 s bins stays at one.
+  for (let i = 0; i < 20_000; i++) r.see(`poison${i}`, attack - 5 * 60_000 + i * 3, true);
+  const first = farmAt(r);
+  const why = r.explain(first, attack, attack + 12_000);
+  assert.ok(why !== undefined, 'woken despite the burst');
+  assert.equal(why.kind, 'onset');
+  assert.equal(why.baselinePerS, 1);
+  assert.ok(why.observedPerS > WAKE_LIFT * why.baselinePerS);
+  // Poison kept up over 40 minutes of the hour: the usual rate is what it was most of the hour.
+  const s = createReputationRoster({ maxIds: 100_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < attack - 2000; t += 1000) s.see(`customer${t}`, t, true);
+  for (let t = attack - 45 * 60_000; t < attack - 5 * 60_000; t += 200) s.see(`poison${t}`, t, true); // 5 a second for 40 min
+  assert.equal(s.woken(farmAt(s), attack, attack + 12_000), false, 'a sustained poisoning (12,000 aged reputations over 40 minutes) is not caught');
+});
+
+test('roster: a woken reputation is counted once per attack', () => {
+  const r = createReputationRoster({ maxIds: 100, memoryMs: 60_000 });
+  r.see('a', 1000, true);
+  assert.equal(r.markWoken('a', 5000), true);
+  assert.equal(r.markWoken('a', 5000), false, 'the same attack');
+  assert.equal(r.markWoken('a', 90_000), true, 'a later attack');
+  assert.equal(r.markWoken('never', 5000), false);
 });

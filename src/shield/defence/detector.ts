@@ -71,6 +71,8 @@ export interface Detector extends Service<Config> {
   floodedAddress(address: string): boolean;
   /** For how long, ms, clients without a token have been challenged (undefined: they are not, all is normal). */
   challengingForMs(): number | undefined;
+  /** Since when (wall clock, ms) clients without a token have been challenged: the attack's identity until all is normal again. */
+  challengingSince(): number | undefined;
   /** Learns from a finished exchange (logging phase). */
   finish(ctx: RequestContext, outcome: Outcome): void;
   /** The challenge level for a request of this class with these traits. */
@@ -213,6 +215,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     addressOverRate: (address) => shared.overRate(address, clock.now()),
     floodedAddress: (address) => shared.flooded(address, clock.now()),
     challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
+    challengingSince: () => challengingSince,
     arrive(ctx, t) {
       totalArrivals++;
       const c = counts.get(ctx.routeClass as RouteClass);

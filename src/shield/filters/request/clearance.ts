@@ -10,6 +10,7 @@ import { apiChallengeResponse, interstitialResponse } from '../../challenge/resp
 import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
 import type { SessionTable } from '../../reputation/sessions.js';
 import type { ReputationRoster } from '../../reputation/roster.js';
+import type { WakeWatch } from '../../reputation/wake-watch.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
 import { addressPrefixes } from '../../detect/address-prefix.js';
@@ -53,6 +54,8 @@ export interface ClearanceDeps {
    * (reputation/roster.ts). Absent: the issue time alone decides (`detection.wokenReputations: false`).
    */
   roster?: ReputationRoster;
+  /** Counts the woken reputations for the operator (absent: not counted). */
+  wakes?: WakeWatch;
 }
 
 // Standing by what a token proves (admission gives better standings a head start and serves
@@ -172,24 +175,39 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
    * reputations does (drill `sleeper-crowd`).
    */
   const roster = d.roster;
-  /** Whether a reputation first presented at `first` woke with the attack under way (none: false). */
-  const wokeWithAttack = (r: ReputationRoster, first: number): boolean => {
-    const ago = d.detector.challengingForMs();
+  // The attack under way, on the roster's clock: computed once per attack, so that it names the
+  // attack (counted once per reputation, reputation/wake-watch.ts) — read again from the two clocks
+  // on each request, it would move by a millisecond.
+  let attackSince = Number.NaN;
+  let attackTick = 0;
+  /** The first suspicion of the attack under way (monotonic), if a reputation first presented at `first` woke with it. */
+  const wokeWith = (r: ReputationRoster, first: number): number | undefined => {
+    const since = d.detector.challengingSince();
+    if (since === undefined) return undefined;
     const now = d.ticker.now();
-    return ago !== undefined && r.woken(first, now - ago, now);
+    if (since !== attackSince) { attackSince = since; attackTick = now - Math.max(0, d.clock.now() - since); }
+    return r.woken(first, attackTick, now) ? attackTick : undefined;
   };
-  const awake = (decision: ClearanceDecision): boolean => {
+  /** Counts a woken request for the operator (reputation/wake-watch.ts); true. */
+  const noteWoken = (r: ReputationRoster, id: string, first: number, attackFrom: number, dryRun: boolean): true => {
+    d.wakes?.woken(attackFrom, r.markWoken(id, attackFrom), () => r.explain(first, attackFrom, d.ticker.now()), dryRun);
+    return true;
+  };
+  const awake = (decision: ClearanceDecision, dryRun: boolean): boolean => {
     const id = decision.kind === 'pass' ? decision.reputation?.id : undefined;
     if (roster === undefined || id === undefined || decision.kind !== 'pass') return false;
-    const first = roster.see(id, d.ticker.now());
-    return decision.standing === 'established' && wokeWithAttack(roster, first);
+    const established = decision.standing === 'established';
+    const first = roster.see(id, d.ticker.now(), established);
+    const attackFrom = established ? wokeWith(roster, first) : undefined;
+    return attackFrom !== undefined && noteWoken(roster, id, first, attackFrom, dryRun);
   };
   const wokenNow = (ctx: RequestContext): boolean => {
     if (roster === undefined || d.dryRun || ctx.route?.dryRun === true) return false;
     // Established by its reputation, not by a session on a critical route (`authenticated`).
     const id = ctx.traits?.standing === 'established' ? ctx.reputation?.id : undefined;
     const first = id === undefined ? undefined : roster.firstSeen(id);
-    return first !== undefined && wokeWithAttack(roster, first);
+    const attackFrom = first === undefined ? undefined : wokeWith(roster, first);
+    return attackFrom !== undefined && noteWoken(roster, id as string, first as number, attackFrom, false);
   };
   /**
    * The challenge a request that passed with no token would get now (undefined: it would still
@@ -299,15 +317,17 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       level: 0,
       challenged: 0,
       wouldHave: undefined,
+      woken: false,
     };
     ctx.traits = traits;
     const policy = d.detector.policyFor(ctx.routeClass, traits, ctx.clientKey);
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
-    let woken = awake(decision);
+    let woken = awake(decision, dryRun);
     // A dry run records it and enforces nothing.
     if (woken && dryRun) { traits.wouldHave = 'a woken reputation: would wait in group (c)'; woken = false; }
+    traits.woken = woken;
     const session = knownSession(h.cookie);
     if (session !== undefined) return authenticated(ctx, traits, decision, session, agentKey, dryRun);
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? (woken ? 'cleared' : decision.standing) : 'unknown';
