@@ -140,7 +140,7 @@ const markdown = [
   '',
   '| measure | value |',
   '|---|---:|',
-  `| retained memory, ${ROSTER.toLocaleString('en')} reputations (map, recency order, ring of first sightings) | **${mib(rosterUsed)} MiB** |`,
+  `| retained memory, ${ROSTER.toLocaleString('en')} reputations (map, recency order, two rings of first sightings) | **${mib(rosterUsed)} MiB** |`,
   `| building an id, baseline: CPU | ${idOnly.cpu.toFixed(0)} ns |`,
   `| first sighting (entry, ring, sweep): CPU / wall | ${presented.cpu.toFixed(0)} / ${presented.wall.toFixed(0)} ns (id included) |`,
   `| a sighting of a reputation remembered (every request with one): CPU / wall | ${again.cpu.toFixed(0)} / ${again.wall.toFixed(0)} ns (id included) |`,

@@ -46,13 +46,16 @@ test('roster: returning customers who arrive during an attack about as they did 
   assert.equal(afterOnset(200, 100).woken(11_000, 10_000, 12_000), true, `200 in 3 s: past ${WAKE_LIFT} times the rate before`);
 });
 
-/** A site whose customers are first seen one a second from 0 on; `surge` reputations first presented within 2 s from `surgeAt`. */
-function surgeBefore(surgeAt: number, surge: number) {
+/**
+ * A site whose customers are first seen one a second from 0 on; `surge` reputations first
+ * presented within 2 s from `surgeAt` (`returning`: issued long before, else as they were minted).
+ */
+function surgeBefore(surgeAt: number, surge: number, returning = true) {
   const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
   const firsts: Record<string, number> = {};
   for (let t = 0; t < 30 * 60_000; t += 1000) {
-    firsts[`customer${t}`] = r.see(`customer${t}`, t, true);
-    if (t === surgeAt) for (let i = 0; i < surge; i++) firsts[`farmed${i}`] = r.see(`farmed${i}`, t + i * (2000 / surge), true);
+    firsts[`customer${t}`] = r.see(`customer${t}`, t, t % 2000 === 0); // half of them newcomers
+    if (t === surgeAt) for (let i = 0; i < surge; i++) firsts[`farmed${i}`] = r.see(`farmed${i}`, t + i * (2000 / surge), returning);
   }
   return { r, firsts };
 }
@@ -65,6 +68,14 @@ test('roster: a surge of first sightings in the hour before an attack (a farm pr
   assert.equal(r.woken(firsts[`customer${15 * 60_000}`] as number, attack, attack + 2000), false, 'a customer first seen 15 min before, at the usual rate');
   // The same surge 70 minutes before the attack: past the roster's memory, nothing to hold against it.
   assert.equal(r.woken(firsts.farmed0 as number, 20 * 60_000 + 70 * 60_000, 20 * 60_000 + 70 * 60_000 + 2000), false);
+});
+
+test('roster: a farm that presented its reputations as it minted them, in a burst within the hour before the attack, is woken there too', () => {
+  const attack = 30 * 60_000;
+  const { r, firsts } = surgeBefore(20 * 60_000, 300, false);
+  const why = r.explain(firsts.farmed0 as number, attack, attack + 2000);
+  assert.equal(why?.kind, 'surge');
+  assert.equal(r.woken(firsts[`customer${15 * 60_000}`] as number, attack, attack + 2000), false);
 });
 
 test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a shield restarted under traffic sees its whole clientele first at once', () => {
@@ -87,7 +98,7 @@ test('roster: a reputation that woke in the onset\'s burst stays woken however l
   assert.equal(r.woken(late, attack, now), false);
 });
 
-test('roster: only reputations established when first presented count — newcomers\' reputations, issued seconds before, neither lift the baseline nor make a wake-up', () => {
+test('roster: at the onset only returning reputations count — newcomers\' reputations, presented in the visit that earned them, neither lift the baseline nor make a wake-up', () => {
   const r = createReputationRoster({ maxIds: 50_000, memoryMs: 3_600_000 });
   for (let t = 0; t < 10 * 60_000; t += 1000) r.see(`customer${t}`, t, true); // returning customers, one a second
   const attack = 10 * 60_000;

@@ -20,6 +20,7 @@
  * none kept past `memoryMs` without a sighting. Pure: the caller passes `now`.
  */
 import { createRecencyMap } from '../../core/recency-map.js';
+import { createSightingRing } from './sighting-ring.js';
 
 export interface RosterParams {
   /** Reputations remembered at most. */
@@ -33,23 +34,25 @@ export const DEFAULT_ROSTER: RosterParams = Object.freeze({ maxIds: 200_000, mem
 export interface ReputationRoster {
   /**
    * Notes that reputation `id` was presented at `now`; returns when it was first presented, this
-   * sighting included (`now` for one never seen, or forgotten). `established`: whether it was
-   * established by its issue time when presented. Only those count among the first sightings a
-   * wake-up is judged on: a farm's reputations are, and so are returning customers'; a newcomer's,
-   * issued seconds before, is not — nor can one be minted to lift the baseline without waiting
-   * `reputationMinAgeS` first.
+   * sighting included (`now` for one never seen, or forgotten). `returning`: issued at least
+   * RETURNING_AFTER_MS before this sighting — not in the visit that earned it. A wake-up at the
+   * onset is judged among those only: a farm's reputations and returning customers' are, a
+   * newcomer's, presented with the request after the answer that issued it, is not — a site with
+   * many newcomers does not hide a farm behind them (and fresh reputations minted to lift the
+   * baseline must wait a minute first). A surge before the onset is judged among all first
+   * sightings: a farm that presents its reputations once as it mints them, in the hour before its
+   * attack, is a surge of newcomers then.
    */
-  see(id: string, now: number, established: boolean): number;
+  see(id: string, now: number, returning: boolean): number;
   /**
    * Whether a reputation first presented at `first` woke with the attack that began at `attackFrom`
    * (its first suspicion): first presented within WAKE_LEAD_MS before it or later, among first
-   * sightings (SURGE_SPAN_MS either side of its own, at least WAKE_MIN) at more than WAKE_LIFT
-   * times their usual rate before the onset (the median over SURGE_SPAN_MS bins) — a wake-up of
-   * many, not the customers who return during an attack as they did before it; or first presented
-   * within the memory before it, in a surge of first sightings at more than WAKE_LIFT times their
-   * usual rate over the SURGE_HISTORY_MS or more before the surge — a farm that presented its
-   * reputations once just before its flood. First sightings count only of reputations established
-   * when first presented (`see`).
+   * returning sightings (SURGE_SPAN_MS either side of its own, at least WAKE_MIN) at more than
+   * WAKE_LIFT times their usual rate before the onset (the median over SURGE_SPAN_MS bins) — a
+   * wake-up of many, not the customers who return during an attack as they did before it; or first
+   * presented within the memory before it, in a surge of first sightings (all of them) at more than
+   * WAKE_LIFT times their usual rate over the SURGE_HISTORY_MS or more before the surge — a farm
+   * that presented its reputations once just before its flood, or as it minted them.
    */
   woken(first: number, attackFrom: number, now: number): boolean;
   /** The same judgement as a value: what was counted against what (undefined: not woken). */
@@ -72,6 +75,8 @@ export interface ReputationRoster {
  * reputations over the seconds after the onset.
  */
 export const WAKE_LEAD_MS = 1000;
+/** A reputation first presented this long after its issue or more is a returning one (`see`). */
+export const RETURNING_AFTER_MS = 60_000;
 /** Fewer first sightings than this since the onset are never a wake-up. */
 export const WAKE_MIN = 50;
 /**
@@ -107,11 +112,11 @@ interface Sighting { first: number; last: number; woke: number }
 /**
  * Creates a roster. Entries are kept in order of their last sighting (core/recency-map.ts), so the
  * stale and the least recent are at the front, where each call sweeps a few. The
- * times of first sightings are kept in order too (a ring as large as the roster), so counting
- * those since a moment is a binary search.
+ * times of first sightings are kept in order too (reputation/sighting-ring.ts, as large as the
+ * roster), so counting those since a moment is a binary search.
  * @example
  * const roster = createReputationRoster();
- * const first = roster.see(token.id, ticker.now(), decision.standing === 'established');
+ * const first = roster.see(token.id, ticker.now(), wallNow - token.iat * 1000 >= RETURNING_AFTER_MS);
  * if (roster.woken(first, attackFrom, ticker.now())) ctx.baseTier = STANDING.anonymous; // group (c)
  */
 export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): ReputationRoster {
@@ -124,99 +129,52 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
       seen.delete(o[0]);
     }
   };
-  // First sightings in time order: a ring of `cap` times, `count` of them held, the oldest at `head`.
-  const cap = Math.max(1, params.maxIds);
-  const firsts = new Float64Array(cap);
-  let head = 0;
-  let count = 0;
-  const at = (i: number): number => firsts[(head + i) % cap] as number;
-  const addFirst = (t: number): void => {
-    if (count === cap) { head = (head + 1) % cap; count--; }
-    firsts[(head + count) % cap] = t;
-    count++;
-  };
-  /** First sightings at or after `t` held in the ring. */
-  const since = (t: number): number => {
-    let lo = 0;
-    let hi = count;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (at(mid) < t) lo = mid + 1; else hi = mid;
-    }
-    return count - lo;
-  };
-  /**
-   * The usual rate of first sightings (per second) over what the roster saw of the memory before
-   * `end`: the median over
-   * SURGE_SPAN_MS bins back from `end` (the oldest one partial). A median, not the mean: a burst
-   * within the hour before — a restart's whole clientele at once, or an attacker presenting other
-   * reputations to lift the baseline its farm is judged against — moves it only if it fills half
-   * the bins. Results are kept per `end`: the bins before it no longer change.
-   */
-  const usual = new Map<number, number>();
+  // First sightings in time order: all of them (the surge rule), and the returning ones (the onset's).
+  const all = createSightingRing(params.maxIds, params.memoryMs, SURGE_SPAN_MS);
+  const returns = createSightingRing(params.maxIds, params.memoryMs, SURGE_SPAN_MS);
   // The attacks markWoken was told of: the last one's start, and its number.
   let attackAt = Number.NaN;
   let attackNo = 0;
-  const usualRate = (end: number): number => {
-    const known = usual.get(end);
-    if (known !== undefined) return known;
-    const from = Math.min(end, Math.max(end - params.memoryMs, at(0)));
-    const rates: number[] = [];
-    let after = since(end);
-    for (let b = end; b > from; b -= SURGE_SPAN_MS) {
-      const lo = Math.max(from, b - SURGE_SPAN_MS);
-      // A sliver of a bin at the roster's start says nothing about a rate once there are whole ones.
-      if (b - lo < 1000 && rates.length > 0) break;
-      const n = since(lo);
-      rates.push(((n - after) * 1000) / Math.max(1000, b - lo));
-      after = n;
-    }
-    rates.sort((x, y) => x - y);
-    const m = rates.length;
-    const rate = m === 0 ? 0 : m % 2 === 1 ? (rates[(m - 1) / 2] as number) : ((rates[m / 2 - 1] as number) + (rates[m / 2] as number)) / 2;
-    if (usual.size >= 64) usual.clear();
-    usual.set(end, rate);
-    return rate;
-  };
   const verdict = (kind: WakeReason['kind'], n: number, spanMs: number, baselinePerS: number): WakeReason | undefined => {
     const observedPerS = (n * 1000) / spanMs;
     return n >= WAKE_MIN && observedPerS > WAKE_LIFT * baselinePerS ? { kind, firstSightings: n, spanMs, observedPerS, baselinePerS } : undefined;
   };
   const judge = (first: number, attackFrom: number, now: number): WakeReason | undefined => {
-    if (count === 0) return undefined;
     const onset = attackFrom - WAKE_LEAD_MS;
     if (first >= onset) {
-      // First sightings around this one's (SURGE_SPAN_MS either side, from the onset on): judged
-      // where it woke, so a reputation that woke in the onset's burst stays woken however long
-      // the attack lasts, and one first presented an hour into it, as customers return, is not.
-      if (since(onset) < WAKE_MIN) return undefined;
+      // Returning first sightings around this one's (SURGE_SPAN_MS either side, from the onset on):
+      // judged where it woke, so a reputation that woke in the onset's burst stays woken however
+      // long the attack lasts, and one first presented an hour into it, as customers return, is not.
+      if (returns.since(onset) < WAKE_MIN) return undefined;
       const w0 = Math.max(onset, first - SURGE_SPAN_MS);
       const w1 = Math.min(now, first + SURGE_SPAN_MS);
-      return verdict('onset', since(w0) - since(w1 + 1), Math.max(1000, w1 - w0), usualRate(onset));
+      return verdict('onset', returns.since(w0) - returns.since(w1 + 1), Math.max(1000, w1 - w0), returns.usualRate(onset));
     }
     // First presented within the hour before the attack: woken if in a surge of first sightings
-    // (a farm presenting its reputations once just before its flood), judged against at least
-    // SURGE_HISTORY_MS of what came before the surge — never on a roster too young to know its
-    // site's usual rate (a shield restarted under traffic sees its whole clientele first at once).
-    if (first < onset - params.memoryMs) return undefined;
+    // (a farm presenting its reputations once just before its flood, or as it minted them), judged
+    // against at least SURGE_HISTORY_MS of what came before the surge — never on a roster too young
+    // to know its site's usual rate (a shield restarted under traffic sees its whole clientele
+    // first at once).
+    const oldest = all.oldest();
+    if (oldest === undefined || first < onset - params.memoryMs) return undefined;
     const w0 = first - SURGE_SPAN_MS;
     const w1 = Math.min(onset, first + SURGE_SPAN_MS);
-    const from = Math.max(w0 - params.memoryMs, at(0));
-    if (w0 - from < SURGE_HISTORY_MS) return undefined;
+    if (w0 - Math.max(w0 - params.memoryMs, oldest) < SURGE_HISTORY_MS) return undefined;
     // The history ends at a bin boundary before the surge, so judging each of its reputations
     // reuses one baseline.
     const end = Math.floor(w0 / SURGE_SPAN_MS) * SURGE_SPAN_MS;
-    return verdict('surge', since(w0) - since(w1), Math.max(1000, w1 - w0), usualRate(end));
+    return verdict('surge', all.since(w0) - all.since(w1), Math.max(1000, w1 - w0), all.usualRate(end));
   };
   return {
-    see(id, now, established) {
+    see(id, now, returning) {
       const s = seen.use(id);
       if (s !== undefined && now - s.last <= params.memoryMs) {
         s.last = now;
         return s.first;
       }
       seen.set(id, { first: now, last: now, woke: 0 });
-      if (established) addFirst(now);
+      all.add(now);
+      if (returning) returns.add(now);
       sweep(now);
       return now;
     },

@@ -9,7 +9,7 @@ import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
 import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
 import type { SessionTable } from '../../reputation/sessions.js';
-import type { ReputationRoster } from '../../reputation/roster.js';
+import { RETURNING_AFTER_MS, type ReputationRoster } from '../../reputation/roster.js';
 import type { WakeWatch } from '../../reputation/wake-watch.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
@@ -196,9 +196,10 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   const awake = (decision: ClearanceDecision, dryRun: boolean): boolean => {
     const id = decision.kind === 'pass' ? decision.reputation?.id : undefined;
     if (roster === undefined || id === undefined || decision.kind !== 'pass') return false;
-    const established = decision.standing === 'established';
-    const first = roster.see(id, d.ticker.now(), established);
-    const attackFrom = established ? wokeWith(roster, first) : undefined;
+    // Issued a minute or more before (wall clock, as the token's issue time): not in this visit.
+    const iat = decision.reputation?.iat;
+    const first = roster.see(id, d.ticker.now(), iat !== undefined && d.clock.now() - iat * 1000 >= RETURNING_AFTER_MS);
+    const attackFrom = decision.standing === 'established' ? wokeWith(roster, first) : undefined;
     return attackFrom !== undefined && noteWoken(roster, id, first, attackFrom, dryRun);
   };
   const wokenNow = (ctx: RequestContext): boolean => {

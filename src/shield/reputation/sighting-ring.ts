@@ -1,0 +1,72 @@
+/**
+ * Times of first sightings in order, bounded: counting those in a span is two binary searches, and
+ * their usual rate is a median that a burst does not move (reputation/roster.ts).
+ */
+export interface SightingRing {
+  /** Adds a time, never earlier than the last one added; the oldest goes once `cap` are held. */
+  add(t: number): void;
+  /** Times held at or after `t`. */
+  since(t: number): number;
+  /** Times held. */
+  readonly count: number;
+  /** The oldest time held (undefined when empty). */
+  oldest(): number | undefined;
+  /**
+   * The usual rate (per second) over what the ring holds of the `memoryMs` before `end`: the
+   * median over `binMs` bins back from `end`, the oldest one partial. A median, not the mean: a
+   * burst within the memory — a restart's whole clientele at once, or an attacker presenting other
+   * reputations to lift the baseline its farm is judged against — moves it only if it fills half
+   * the bins. Kept per `end`: the bins before a past moment no longer change.
+   */
+  usualRate(end: number): number;
+}
+
+/** Creates a ring of at most `cap` times. */
+export function createSightingRing(cap: number, memoryMs: number, binMs: number): SightingRing {
+  const size = Math.max(1, cap);
+  const times = new Float64Array(size);
+  let head = 0;
+  let count = 0;
+  const at = (i: number): number => times[(head + i) % size] as number;
+  const since = (t: number): number => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at(mid) < t) lo = mid + 1; else hi = mid;
+    }
+    return count - lo;
+  };
+  const usual = new Map<number, number>();
+  return {
+    add(t) {
+      if (count === size) { head = (head + 1) % size; count--; }
+      times[(head + count) % size] = t;
+      count++;
+    },
+    since,
+    get count() { return count; },
+    oldest: () => (count === 0 ? undefined : at(0)),
+    usualRate(end) {
+      const known = usual.get(end);
+      if (known !== undefined) return known;
+      const from = count === 0 ? end : Math.min(end, Math.max(end - memoryMs, at(0)));
+      const rates: number[] = [];
+      let after = since(end);
+      for (let b = end; b > from; b -= binMs) {
+        const lo = Math.max(from, b - binMs);
+        // A sliver of a bin at the ring's start says nothing about a rate once there are whole ones.
+        if (b - lo < 1000 && rates.length > 0) break;
+        const n = since(lo);
+        rates.push(((n - after) * 1000) / Math.max(1000, b - lo));
+        after = n;
+      }
+      rates.sort((x, y) => x - y);
+      const m = rates.length;
+      const rate = m === 0 ? 0 : m % 2 === 1 ? (rates[(m - 1) / 2] as number) : ((rates[m / 2 - 1] as number) + (rates[m / 2] as number)) / 2;
+      if (usual.size >= 64) usual.clear();
+      usual.set(end, rate);
+      return rate;
+    },
+  };
+}
