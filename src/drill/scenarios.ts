@@ -523,6 +523,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       ageS: num(86_400, 'how long before the run the bots\' reputations were issued, s (past the shield\'s reputationMinAgeS, 10 min, they are established)', 0, 30 * 86_400),
       factor: num(1, 'legitimate population multiplier at the onset (newcomers)', 1, 20),
       prewakeS: num(0, 'seconds before the onset in which each bot loads one page with its reputation (the shield then saw it before the attack); 0: every bot wakes at the onset', 0, 600),
+      rampS: num(0, 'seconds over which the flood ramps from nothing to its rate: the bots join one by one (each bot\'s first request is its first sighting), the first of them before the shield sees an attack; 0: all at the onset', 0, 3600),
     },
     leadS: (p) => Math.max(3, p.prewakeS!),
     plan: (p, ctx) => {
@@ -531,6 +532,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return {
         floods: [flood(ctx, 'sleeper-crowd', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), {
           ...solving(ctx, p), initialCookie: (address, userAgent) => farmed(address, userAgent, p.ageS!),
+          ...(p.rampS! > 0 ? { schedule: (tS: number) => (tS - ctx.startS) / p.rampS! } : {}),
           ...(p.prewakeS! > 0 ? { warmup: { fromS: Math.max(0, ctx.startS - p.prewakeS!), pages: 1, page: warmupPage } } : {}),
         })],
         slow: [], ...(p.factor! > 1 ? { crowd: { factor: p.factor!, atS: ctx.startS } } : {}),

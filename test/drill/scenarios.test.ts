@@ -348,6 +348,20 @@ test('sleeper-crowd: every bot sends from its first request the reputation the t
   const before = srv.requests.slice(early).filter((q) => !legit.has(q.addr) && q.t < runStart + 1450); // the onset: 1.5 s
   assert.equal(new Set(before.map((q) => q.addr)).size, 10, 'every bot was seen before the onset');
   assert.ok(before.every((q) => q.headers.cookie?.startsWith('rempart_rep=farmed|')), 'with its reputation');
+  // rampS: the flood grows from nothing to its rate over rampS, the bots joining one by one.
+  await fetch(`${srv.url}/ramp-starts`).then((x) => x.text());
+  const mark = srv.requests.length;
+  const t0 = srv.requests[mark - 1]!.t;
+  const ramp = await drill(srv.url, 'sleeper-crowd', { rate: 40, sources: 40, rampS: 2 }, {
+    durationS: 3, leadS: 0.5, farmedCookie: (address, userAgent) => ['rempart_rep', `farmed|${address}|${userAgent}`],
+  });
+  const legitR = new Set(ramp.meta.population.legitAddresses);
+  const bots = srv.requests.slice(mark).filter((q) => !legitR.has(q.addr));
+  const firstS = bots.filter((q) => q.t < t0 + 1500); // the ramp's first second: a quarter of its requests
+  const secondS = bots.filter((q) => q.t >= t0 + 1500 && q.t < t0 + 2500);
+  assert.ok(firstS.length < secondS.length, `${firstS.length} requests in the ramp's first second, ${secondS.length} in its second`);
+  assert.ok(new Set(firstS.map((q) => q.addr)).size <= 25, `${new Set(firstS.map((q) => q.addr)).size} of 40 bots joined in the first second`);
+  assert.ok(new Set(bots.map((q) => q.addr)).size >= 35, 'and the others after');
 });
 
 test('login-crowd: each bot at a person\'s pace loads the login form, then posts a guess from it, one request at a time; newcomers arrive at the onset', async (t) => {

@@ -78,6 +78,21 @@ test('roster: a farm that presented its reputations as it minted them, in a burs
   assert.equal(r.woken(firsts[`customer${15 * 60_000}`] as number, attack, attack + 2000), false);
 });
 
+test('roster: aged reputations joining gradually before the onset (a farm ramping up below detection) surge among the returning ones, on a site whose newcomers would hide them among all first sightings', () => {
+  const r = createReputationRoster({ maxIds: 100_000, memoryMs: 3_600_000 });
+  const attack = 30 * 60_000;
+  for (let t = 0; t < attack; t += 200) r.see(`newcomer${t}`, t, false); // five newcomers a second
+  for (let t = 0; t < attack; t += 2000) r.see(`customer${t}`, t + 1, true); // a returning customer every 2 s
+  // From two minutes before the attack, 300 farmed reputations over 20 s: 15 a second, under four
+  // times all first sightings' usual 5.5, over four times the returning ones' 0.5.
+  const first = r.see('farmed0', attack - 120_000, true);
+  for (let i = 1; i < 300; i++) r.see(`farmed${i}`, attack - 120_000 + (i * 20_000) / 300, true);
+  const why = r.explain(first, attack, attack + 2000);
+  assert.equal(why?.kind, 'surge');
+  assert.equal(why?.baselinePerS, 0.5, 'judged against the returning ones');
+  assert.equal(r.woken(r.firstSeen('customer1200000') as number, attack, attack + 2000), false);
+});
+
 test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a shield restarted under traffic sees its whole clientele first at once', () => {
   const { r, firsts } = surgeBefore(SURGE_HISTORY_MS - 60_000, 300);
   assert.equal(r.woken(firsts.farmed0 as number, 30 * 60_000, 30 * 60_000 + 2000), false);

@@ -50,9 +50,10 @@ export interface ReputationRoster {
    * returning sightings (SURGE_SPAN_MS either side of its own, at least WAKE_MIN) at more than
    * WAKE_LIFT times their usual rate before the onset (the median over SURGE_SPAN_MS bins) — a
    * wake-up of many, not the customers who return during an attack as they did before it; or first
-   * presented within the memory before it, in a surge of first sightings (all of them) at more than
-   * WAKE_LIFT times their usual rate over the SURGE_HISTORY_MS or more before the surge — a farm
-   * that presented its reputations once just before its flood, or as it minted them.
+   * presented within the memory before it, in a surge of first sightings (all of them, or the
+   * returning ones) at more than WAKE_LIFT times their usual rate over the SURGE_HISTORY_MS or more
+   * before the surge — a farm that presented its reputations once just before its flood, or as it
+   * minted them, or joined its flood gradually before the detector saw it.
    */
   woken(first: number, attackFrom: number, now: number): boolean;
   /** The same judgement as a value: what was counted against what (undefined: not woken). */
@@ -161,9 +162,13 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     const w1 = Math.min(onset, first + SURGE_SPAN_MS);
     if (w0 - Math.max(w0 - params.memoryMs, oldest) < SURGE_HISTORY_MS) return undefined;
     // The history ends at a bin boundary before the surge, so judging each of its reputations
-    // reuses one baseline.
+    // reuses one baseline. A surge of all first sightings (a farm presenting its reputations as it
+    // mints them), or of the returning ones (a farm of aged reputations joining its flood before
+    // the detector sees it, on a site whose many newcomers would hide it among all of them).
     const end = Math.floor(w0 / SURGE_SPAN_MS) * SURGE_SPAN_MS;
-    return verdict('surge', all.since(w0) - all.since(w1), Math.max(1000, w1 - w0), all.usualRate(end));
+    const spanMs = Math.max(1000, w1 - w0);
+    return verdict('surge', all.since(w0) - all.since(w1), spanMs, all.usualRate(end))
+      ?? verdict('surge', returns.since(w0) - returns.since(w1), spanMs, returns.usualRate(end));
   };
   return {
     see(id, now, returning) {
