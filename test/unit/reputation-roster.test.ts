@@ -93,6 +93,16 @@ test('roster: aged reputations joining gradually before the onset (a farm rampin
   assert.equal(r.woken(r.firstSeen('customer1200000') as number, attack, attack + 2000), false);
 });
 
+test('roster: a farm ramping up from nothing, on a site with no returning customer in the hour, is woken before and after the onset — the returning first sightings\' usual rate counts the empty bins the roster watched', () => {
+  const r = createReputationRoster();
+  for (let i = 0; i < 300; i++) r.see(`newcomer${i}`, 1000 + i * 60, false); // newcomers in the first 20 s
+  const firsts: number[] = [];
+  for (let i = 0; i < 2000; i++) firsts.push(r.see(`farmed${i}`, 330_000 + Math.sqrt(i) * 1000, true)); // i bots by 330 + sqrt(i) s
+  const attack = 345_500; // the first suspicion, 15.5 s into the ramp
+  for (const i of [0, 100, 200]) assert.equal(r.explain(firsts[i] as number, attack, attack + 5000)?.kind, 'surge', `bot ${i}, before the onset`);
+  for (const i of [230, 400, 1999]) assert.equal(r.explain(firsts[i] as number, attack, (firsts[i] as number) + 2000)?.kind, 'onset', `bot ${i}, after it`);
+});
+
 test('roster: no surge is judged on less than SURGE_HISTORY_MS of history — a shield restarted under traffic sees its whole clientele first at once', () => {
   const { r, firsts } = surgeBefore(SURGE_HISTORY_MS - 60_000, 300);
   assert.equal(r.woken(firsts.farmed0 as number, 30 * 60_000, 30 * 60_000 + 2000), false);

@@ -141,6 +141,9 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     return n >= WAKE_MIN && observedPerS > WAKE_LIFT * baselinePerS ? { kind, firstSightings: n, spanMs, observedPerS, baselinePerS } : undefined;
   };
   const judge = (first: number, attackFrom: number, now: number): WakeReason | undefined => {
+    // What the roster watched: since its oldest first sighting held (of any reputation).
+    const watchedFrom = all.oldest();
+    if (watchedFrom === undefined) return undefined;
     const onset = attackFrom - WAKE_LEAD_MS;
     if (first >= onset) {
       // Returning first sightings around this one's (SURGE_SPAN_MS either side, from the onset on):
@@ -149,26 +152,25 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
       if (returns.since(onset) < WAKE_MIN) return undefined;
       const w0 = Math.max(onset, first - SURGE_SPAN_MS);
       const w1 = Math.min(now, first + SURGE_SPAN_MS);
-      return verdict('onset', returns.since(w0) - returns.since(w1 + 1), Math.max(1000, w1 - w0), returns.usualRate(onset));
+      return verdict('onset', returns.since(w0) - returns.since(w1 + 1), Math.max(1000, w1 - w0), returns.usualRate(onset, watchedFrom));
     }
     // First presented within the hour before the attack: woken if in a surge of first sightings
     // (a farm presenting its reputations once just before its flood, or as it minted them), judged
     // against at least SURGE_HISTORY_MS of what came before the surge — never on a roster too young
     // to know its site's usual rate (a shield restarted under traffic sees its whole clientele
     // first at once).
-    const oldest = all.oldest();
-    if (oldest === undefined || first < onset - params.memoryMs) return undefined;
+    if (first < onset - params.memoryMs) return undefined;
     const w0 = first - SURGE_SPAN_MS;
     const w1 = Math.min(onset, first + SURGE_SPAN_MS);
-    if (w0 - Math.max(w0 - params.memoryMs, oldest) < SURGE_HISTORY_MS) return undefined;
+    if (w0 - Math.max(w0 - params.memoryMs, watchedFrom) < SURGE_HISTORY_MS) return undefined;
     // The history ends at a bin boundary before the surge, so judging each of its reputations
     // reuses one baseline. A surge of all first sightings (a farm presenting its reputations as it
     // mints them), or of the returning ones (a farm of aged reputations joining its flood before
     // the detector sees it, on a site whose many newcomers would hide it among all of them).
     const end = Math.floor(w0 / SURGE_SPAN_MS) * SURGE_SPAN_MS;
     const spanMs = Math.max(1000, w1 - w0);
-    return verdict('surge', all.since(w0) - all.since(w1), spanMs, all.usualRate(end))
-      ?? verdict('surge', returns.since(w0) - returns.since(w1), spanMs, returns.usualRate(end));
+    return verdict('surge', all.since(w0) - all.since(w1), spanMs, all.usualRate(end, watchedFrom))
+      ?? verdict('surge', returns.since(w0) - returns.since(w1), spanMs, returns.usualRate(end, watchedFrom));
   };
   return {
     see(id, now, returning) {

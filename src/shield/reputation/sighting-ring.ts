@@ -12,13 +12,16 @@ export interface SightingRing {
   /** The oldest time held (undefined when empty). */
   oldest(): number | undefined;
   /**
-   * The usual rate (per second) over what the ring holds of the `memoryMs` before `end`: the
-   * median over `binMs` bins back from `end`, the oldest one partial. A median, not the mean: a
+   * The usual rate (per second) over the `memoryMs` before `end`, from `watchedFrom` on (when the
+   * caller began to watch: bins with nothing in them count — a ring that holds only a farm's first
+   * sightings must not take the farm for the usual): the median over `binMs` bins back from `end`,
+   * the oldest one partial. A median, not the mean: a
    * burst within the memory — a restart's whole clientele at once, or an attacker presenting other
    * reputations to lift the baseline its farm is judged against — moves it only if it fills half
-   * the bins. Kept per `end`: the bins before a past moment no longer change.
+   * the bins. Kept per `end`: the bins before a past moment no longer change (`watchedFrom` is the same for
+   * every call of one caller).
    */
-  usualRate(end: number): number;
+  usualRate(end: number, watchedFrom: number): number;
 }
 
 /** Creates a ring of at most `cap` times. */
@@ -47,15 +50,15 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
     since,
     get count() { return count; },
     oldest: () => (count === 0 ? undefined : at(0)),
-    usualRate(end) {
+    usualRate(end, watchedFrom) {
       const known = usual.get(end);
       if (known !== undefined) return known;
-      const from = count === 0 ? end : Math.min(end, Math.max(end - memoryMs, at(0)));
+      const from = Math.min(end, Math.max(end - memoryMs, watchedFrom));
       const rates: number[] = [];
       let after = since(end);
       for (let b = end; b > from; b -= binMs) {
         const lo = Math.max(from, b - binMs);
-        // A sliver of a bin at the ring's start says nothing about a rate once there are whole ones.
+        // A sliver of a bin at the watch's start says nothing about a rate once there are whole ones.
         if (b - lo < 1000 && rates.length > 0) break;
         const n = since(lo);
         rates.push(((n - after) * 1000) / Math.max(1000, b - lo));
