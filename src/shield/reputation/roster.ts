@@ -81,9 +81,10 @@ export const RETURNING_AFTER_MS = 60_000;
 /** Fewer first sightings than this since the onset are never a wake-up. */
 export const WAKE_MIN = 50;
 /**
- * A wake-up: first sightings around a reputation's own at more than this many times their rate in
- * the hour before the onset (what the roster saw of it). Returning customers arrive during an
- * attack about as they did before it; a farm's reputations arrive in the seconds after its onset.
+ * A wake-up: first sightings around a reputation's own at more than this many times their usual
+ * rate in the hour before (the median of its 10 s bins, over what the roster watched of it).
+ * Returning customers arrive during an attack about as they did before it; a farm's reputations
+ * arrive in the seconds after its onset.
  */
 export const WAKE_LIFT = 4;
 /** First sightings are counted over this long either side of the one judged. */
