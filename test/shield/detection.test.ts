@@ -810,6 +810,8 @@ test('a logged-in customer\'s payment keeps its place during a wake-up, even whe
     return true;
   }, { secret, sessionCookies: ['sid'] });
   const { shield, seen, agent } = h;
+  const woken: string[] = [];
+  shield.bus.on('request:end', ({ ctx }) => { if (ctx.traits?.woken === true) woken.push(ctx.path); });
   const weekAgo = Date.now() - 7 * 86_400_000;
   const repOf = (address: string, userAgent: string): string => mintReputationCookie(secret, { address, userAgent }, weekAgo).join('=');
   await forceAttack(shield.adminUrl);
@@ -841,4 +843,7 @@ test('a logged-in customer\'s payment keeps its place during a wake-up, even whe
   for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   const order = seen.slice(seen.indexOf('GET /hold') + 1);
   assert.equal(order[0], 'GET /pay/1', `the payment first (${order.slice(0, 3).join(', ')})`);
+  // Neither counted nor logged as waiting for its reputation: the sleepers were.
+  assert.ok(!woken.includes('/pay/1'), 'the payment did not wait for its reputation');
+  assert.ok(woken.filter((p) => p.startsWith('/sleeper')).length >= 60 - WAKE_MIN, `${woken.length} woken`);
 });

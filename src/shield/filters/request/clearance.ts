@@ -58,6 +58,9 @@ export interface ClearanceDeps {
   wakes?: WakeWatch;
 }
 
+/** A reputation found woken (reputation/roster.ts): which, first presented when, with the attack that began when. */
+interface Wake { readonly r: ReputationRoster; readonly id: string; readonly first: number; readonly attackFrom: number }
+
 // Standing by what a token proves (admission gives better standings a head start and serves
 // token holders at a customer's pace before anonymous requests and heavier paces, see
 // upstream/admission.ts): a proof-of-work proves work, not history — bots that solve must not
@@ -188,19 +191,19 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     if (since !== attackSince) { attackSince = since; attackTick = now - Math.max(0, d.clock.now() - since); }
     return r.woken(first, attackTick, now) ? attackTick : undefined;
   };
-  /** Counts a woken request for the operator (reputation/wake-watch.ts); true. */
-  const noteWoken = (r: ReputationRoster, id: string, first: number, attackFrom: number, dryRun: boolean): true => {
-    d.wakes?.woken(attackFrom, r.markWoken(id, attackFrom), () => r.explain(first, attackFrom, d.ticker.now()), dryRun);
-    return true;
+  /** Counts a request that waits in group (c) for a woken reputation, for the operator (reputation/wake-watch.ts). */
+  const noteWoken = (w: Wake, dryRun: boolean): void => {
+    d.wakes?.woken(w.attackFrom, w.r.markWoken(w.id, w.attackFrom), () => w.r.explain(w.first, w.attackFrom, d.ticker.now()), dryRun);
   };
-  const awake = (decision: ClearanceDecision, dryRun: boolean): boolean => {
+  /** Notes the request's reputation as seen; the wake-up it belongs to, if it woke with the attack. */
+  const awake = (decision: ClearanceDecision): Wake | undefined => {
     const id = decision.kind === 'pass' ? decision.reputation?.id : undefined;
-    if (roster === undefined || id === undefined || decision.kind !== 'pass') return false;
+    if (roster === undefined || id === undefined || decision.kind !== 'pass') return undefined;
     // Issued a minute or more before (wall clock, as the token's issue time): not in this visit.
     const iat = decision.reputation?.iat;
     const first = roster.see(id, d.ticker.now(), iat !== undefined && d.clock.now() - iat * 1000 >= RETURNING_AFTER_MS);
     const attackFrom = decision.standing === 'established' ? wokeWith(roster, first) : undefined;
-    return attackFrom !== undefined && noteWoken(roster, id, first, attackFrom, dryRun);
+    return attackFrom === undefined ? undefined : { r: roster, id, first, attackFrom };
   };
   const wokenNow = (ctx: RequestContext): boolean => {
     if (roster === undefined || d.dryRun || ctx.route?.dryRun === true) return false;
@@ -208,7 +211,9 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const id = ctx.traits?.standing === 'established' ? ctx.reputation?.id : undefined;
     const first = id === undefined ? undefined : roster.firstSeen(id);
     const attackFrom = first === undefined ? undefined : wokeWith(roster, first);
-    return attackFrom !== undefined && noteWoken(roster, id as string, first as number, attackFrom, false);
+    if (attackFrom === undefined) return false;
+    noteWoken({ r: roster, id: id as string, first: first as number, attackFrom }, false);
+    return true;
   };
   /**
    * The challenge a request that passed with no token would get now (undefined: it would still
@@ -325,12 +330,15 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     traits.level = policy.level;
     const dryRun = d.dryRun || ctx.route?.dryRun === true;
     const decision = decide(ctx, agentKey, policy, exempt(ctx), dryRun);
-    let woken = awake(decision, dryRun);
-    // A dry run records it and enforces nothing.
-    if (woken && dryRun) { traits.wouldHave = 'a woken reputation: would wait in group (c)'; woken = false; }
-    traits.woken = woken;
+    const wake = awake(decision);
     const session = knownSession(h.cookie);
+    // A session the origin issued decides instead (`authenticated`): such a request never waits for its reputation.
     if (session !== undefined) return authenticated(ctx, traits, decision, session, agentKey, dryRun);
+    if (wake !== undefined) noteWoken(wake, dryRun);
+    // A dry run records it and enforces nothing.
+    if (wake !== undefined && dryRun) traits.wouldHave = 'a woken reputation: would wait in group (c)';
+    const woken = wake !== undefined && !dryRun;
+    traits.woken = woken;
     (traits as { standing: RequestTraits['standing'] }).standing = decision.kind === 'pass' ? (woken ? 'cleared' : decision.standing) : 'unknown';
     ctx.baseTier = woken ? STANDING.anonymous : standingOf(decision);
     // Read, not counted: the request counts in its pace only if it reaches the upstream
