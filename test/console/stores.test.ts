@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openShieldDatabase } from '../../src/console/database.js';
 import { createEventStore } from '../../src/console/event-store.js';
+import { attachEventLog } from '../../src/console/event-log.js';
 import { createStatusStore } from '../../src/status/store.js';
 import { createStatusService } from '../../src/status/service.js';
 import { createEventBus } from '../../src/core/events.js';
@@ -90,4 +91,19 @@ test('status service: the app channel going down opens the SMS-fallback incident
   assert.equal(two.s.incidents().length, 0);
   two.s.stop?.(0);
   two.db.close();
+});
+
+test('event log: a wake-up of reputations is one entry, saying what showed it', () => {
+  const store = createEventStore(openShieldDatabase(undefined));
+  const bus = createEventBus<ShieldEvents>();
+  const detach = attachEventLog(bus, store, createManualClock(5000));
+  const reason = { kind: 'onset' as const, firstSightings: 212, spanMs: 4000, observedPerS: 53, baselinePerS: 0.5 };
+  bus.emit('reputation:wake', { wakeUp: { attackStartedAt: 4000, firstAt: 5000, reputations: 1, requests: 1, dryRun: false, reason } });
+  bus.emit('reputation:wake', { wakeUp: { attackStartedAt: 9000, firstAt: 9500, reputations: 1, requests: 1, dryRun: true, reason } });
+  store.flush();
+  detach();
+  const entries = store.query({ types: ['mitigation'] });
+  assert.equal(entries.length, 2);
+  assert.match(entries[1]!.summary, /^reputations woke with the attack \(onset: 212 first sightings in 4 s, 53\/s vs usual 0\.5\/s\)/);
+  assert.match(entries[0]!.summary, /^\[dry run\] reputations woke/);
 });
