@@ -108,6 +108,9 @@ const idOnly = timed(ROSTER, () => { for (let i = 0; i < ROSTER; i++) sink += re
 const attackFrom = HOUR + 5000;
 const firstJudge = timed(1, () => { sink += roster.woken(attackFrom + 100, attackFrom, attackFrom + 2000) ? 1 : 0; });
 const judged = timed(1e5, () => { for (let i = 0; i < 1e5; i++) sink += roster.woken(attackFrom + (i % 2000), attackFrom, attackFrom + 3000) ? 1 : 0; });
+// Customers first seen across the hour before it, each judged by the surge rule (what a returning
+// customer's every request costs during an attack): one baseline per 10 s bin, worked out once.
+const customers = timed(1e5, () => { for (let i = 0; i < 1e5; i++) sink += roster.woken(((i * 7919) % ROSTER) * (HOUR / ROSTER) + 0.25, attackFrom, attackFrom + 3000) ? 1 : 0; });
 const rosterOk = roster.size === ROSTER;
 const ok = used <= BUDGET && snap.total === SOURCES && heavyFound && singleCount >= 1 && rosterOk;
 
@@ -146,6 +149,7 @@ const markdown = [
   `| a sighting of a reputation remembered (every request with one): CPU / wall | ${again.cpu.toFixed(0)} / ${again.wall.toFixed(0)} ns (id included) |`,
   `| judging a woken reputation, the attack's first (usual rate over 360 bins): wall | ${(firstJudge.wall / 1000).toFixed(0)} µs |`,
   `| judging a woken reputation, then (usual rate reused): CPU / wall | ${judged.cpu.toFixed(0)} / ${judged.wall.toFixed(0)} ns |`,
+  `| judging customers first seen across the hour before (surge rule, 360 baselines): CPU / wall | ${customers.cpu.toFixed(0)} / ${customers.wall.toFixed(0)} ns |`,
 ].join('\n');
 console.log(markdown);
 if (process.argv.includes('--no-record')) console.log('\n(not recorded)');

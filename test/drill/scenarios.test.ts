@@ -337,26 +337,22 @@ test('sleeper-crowd: every bot sends from its first request the reputation the t
   }
   assertBrowserLike(botRequests);
   await assert.rejects(drill(srv.url, 'sleeper-crowd', { rate: 10, sources: 5 }, { durationS: 1 }), /needs the target's key/);
+  /** A run after a marker request: its bots' requests, and when it began (the marker, server clock). */
+  const sleeperRun = async (params: Record<string, number>, extra: Partial<DrillOptions>) => {
+    await fetch(`${srv.url}/run-starts`).then((x) => x.text());
+    const mark = srv.requests.length;
+    const t0 = srv.requests[mark - 1]!.t;
+    const run = await drill(srv.url, 'sleeper-crowd', params, { ...extra, farmedCookie: (address, userAgent) => ['rempart_rep', `farmed|${address}|${userAgent}`] });
+    const legit = new Set(run.meta.population.legitAddresses);
+    return { t0, bots: srv.requests.slice(mark).filter((q) => !legit.has(q.addr)) };
+  };
   // prewakeS: each bot loads one page with its reputation in the seconds before the onset.
-  await fetch(`${srv.url}/run-starts`).then((x) => x.text());
-  const early = srv.requests.length;
-  const runStart = srv.requests[early - 1]!.t;
-  const woke = await drill(srv.url, 'sleeper-crowd', { rate: 20, sources: 10, prewakeS: 1 }, {
-    durationS: 3, leadS: 1.5, farmedCookie: (address, userAgent) => ['rempart_rep', `farmed|${address}|${userAgent}`],
-  });
-  const legit = new Set(woke.meta.population.legitAddresses);
-  const before = srv.requests.slice(early).filter((q) => !legit.has(q.addr) && q.t < runStart + 1450); // the onset: 1.5 s
+  const woke = await sleeperRun({ rate: 20, sources: 10, prewakeS: 1 }, { durationS: 3, leadS: 1.5 });
+  const before = woke.bots.filter((q) => q.t < woke.t0 + 1450); // the onset: 1.5 s
   assert.equal(new Set(before.map((q) => q.addr)).size, 10, 'every bot was seen before the onset');
   assert.ok(before.every((q) => q.headers.cookie?.startsWith('rempart_rep=farmed|')), 'with its reputation');
   // rampS: the flood grows from nothing to its rate over rampS, the bots joining one by one.
-  await fetch(`${srv.url}/ramp-starts`).then((x) => x.text());
-  const mark = srv.requests.length;
-  const t0 = srv.requests[mark - 1]!.t;
-  const ramp = await drill(srv.url, 'sleeper-crowd', { rate: 40, sources: 40, rampS: 2 }, {
-    durationS: 3, leadS: 0.5, farmedCookie: (address, userAgent) => ['rempart_rep', `farmed|${address}|${userAgent}`],
-  });
-  const legitR = new Set(ramp.meta.population.legitAddresses);
-  const bots = srv.requests.slice(mark).filter((q) => !legitR.has(q.addr));
+  const { t0, bots } = await sleeperRun({ rate: 40, sources: 40, rampS: 2 }, { durationS: 3, leadS: 0.5 });
   const firstS = bots.filter((q) => q.t < t0 + 1500); // the ramp's first second: a quarter of its requests
   const secondS = bots.filter((q) => q.t >= t0 + 1500 && q.t < t0 + 2500);
   assert.ok(firstS.length < secondS.length, `${firstS.length} requests in the ramp's first second, ${secondS.length} in its second`);

@@ -20,7 +20,7 @@
  * none kept past `memoryMs` without a sighting. Pure: the caller passes `now`.
  */
 import { createRecencyMap } from '../../core/recency-map.js';
-import { createSightingRing } from './sighting-ring.js';
+import { createSightingRing, type SightingRing } from './sighting-ring.js';
 
 export interface RosterParams {
   /** Reputations remembered at most. */
@@ -137,9 +137,12 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
   // The attacks markWoken was told of: the last one's start, and its number.
   let attackAt = Number.NaN;
   let attackNo = 0;
-  const verdict = (kind: WakeReason['kind'], n: number, spanMs: number, baselinePerS: number): WakeReason | undefined => {
+  /** `n` first sightings over `spanMs` against `ring`'s usual rate before `end` (worked out only for WAKE_MIN or more). */
+  const verdict = (kind: WakeReason['kind'], n: number, spanMs: number, ring: SightingRing, end: number, watchedFrom: number): WakeReason | undefined => {
+    if (n < WAKE_MIN) return undefined;
     const observedPerS = (n * 1000) / spanMs;
-    return n >= WAKE_MIN && observedPerS > WAKE_LIFT * baselinePerS ? { kind, firstSightings: n, spanMs, observedPerS, baselinePerS } : undefined;
+    const baselinePerS = ring.usualRate(end, watchedFrom);
+    return observedPerS > WAKE_LIFT * baselinePerS ? { kind, firstSightings: n, spanMs, observedPerS, baselinePerS } : undefined;
   };
   const judge = (first: number, attackFrom: number, now: number): WakeReason | undefined => {
     // What the roster watched: since its oldest first sighting held (of any reputation).
@@ -153,7 +156,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
       if (returns.since(onset) < WAKE_MIN) return undefined;
       const w0 = Math.max(onset, first - SURGE_SPAN_MS);
       const w1 = Math.min(now, first + SURGE_SPAN_MS);
-      return verdict('onset', returns.since(w0) - returns.since(w1 + 1), Math.max(1000, w1 - w0), returns.usualRate(onset, watchedFrom));
+      return verdict('onset', returns.since(w0) - returns.since(w1 + 1), Math.max(1000, w1 - w0), returns, onset, watchedFrom);
     }
     // First presented within the hour before the attack: woken if in a surge of first sightings
     // (a farm presenting its reputations once just before its flood, or as it minted them), judged
@@ -170,8 +173,8 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     // the detector sees it, on a site whose many newcomers would hide it among all of them).
     const end = Math.floor(w0 / SURGE_SPAN_MS) * SURGE_SPAN_MS;
     const spanMs = Math.max(1000, w1 - w0);
-    return verdict('surge', all.since(w0) - all.since(w1), spanMs, all.usualRate(end, watchedFrom))
-      ?? verdict('surge', returns.since(w0) - returns.since(w1), spanMs, returns.usualRate(end, watchedFrom));
+    return verdict('surge', all.since(w0) - all.since(w1), spanMs, all, end, watchedFrom)
+      ?? verdict('surge', returns.since(w0) - returns.since(w1), spanMs, returns, end, watchedFrom);
   };
   return {
     see(id, now, returning) {

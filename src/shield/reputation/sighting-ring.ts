@@ -40,7 +40,10 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
     }
     return count - lo;
   };
+  // One entry per bin boundary a judgement ends at: enough for the whole memory, so judging the
+  // customers first seen across the hour before an attack works each baseline out once.
   const usual = new Map<number, number>();
+  const usualMax = Math.ceil(memoryMs / binMs) + 16;
   return {
     add(t) {
       if (count === size) { head = (head + 1) % size; count--; }
@@ -67,7 +70,7 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
       rates.sort((x, y) => x - y);
       const m = rates.length;
       const rate = m === 0 ? 0 : m % 2 === 1 ? (rates[(m - 1) / 2] as number) : ((rates[m / 2 - 1] as number) + (rates[m / 2] as number)) / 2;
-      if (usual.size >= 64) usual.clear();
+      if (usual.size >= usualMax) usual.clear();
       usual.set(end, rate);
       return rate;
     },

@@ -59,7 +59,7 @@ export interface ClearanceDeps {
 }
 
 /** A reputation found woken (reputation/roster.ts): which, first presented when, with the attack that began when. */
-interface Wake { readonly r: ReputationRoster; readonly id: string; readonly first: number; readonly attackFrom: number }
+interface Wake { readonly id: string; readonly first: number; readonly attackFrom: number }
 
 // Standing by what a token proves (admission gives better standings a head start and serves
 // token holders at a customer's pace before anonymous requests and heavier paces, see
@@ -193,7 +193,8 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
   };
   /** Counts a request that waits in group (c) for a woken reputation, for the operator (reputation/wake-watch.ts). */
   const noteWoken = (w: Wake, dryRun: boolean): void => {
-    d.wakes?.woken(w.attackFrom, w.r.markWoken(w.id, w.attackFrom), () => w.r.explain(w.first, w.attackFrom, d.ticker.now()), dryRun);
+    if (roster === undefined) return;
+    d.wakes?.woken(w.attackFrom, roster.markWoken(w.id, w.attackFrom), () => roster.explain(w.first, w.attackFrom, d.ticker.now()), dryRun);
   };
   /** Notes the request's reputation as seen; the wake-up it belongs to, if it woke with the attack. */
   const awake = (decision: ClearanceDecision): Wake | undefined => {
@@ -203,7 +204,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const iat = decision.reputation?.iat;
     const first = roster.see(id, d.ticker.now(), iat !== undefined && d.clock.now() - iat * 1000 >= RETURNING_AFTER_MS);
     const attackFrom = decision.standing === 'established' ? wokeWith(roster, first) : undefined;
-    return attackFrom === undefined ? undefined : { r: roster, id, first, attackFrom };
+    return attackFrom === undefined ? undefined : { id, first, attackFrom };
   };
   const wokenNow = (ctx: RequestContext): boolean => {
     if (roster === undefined || d.dryRun || ctx.route?.dryRun === true) return false;
@@ -212,7 +213,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const first = id === undefined ? undefined : roster.firstSeen(id);
     const attackFrom = first === undefined ? undefined : wokeWith(roster, first);
     if (attackFrom === undefined) return false;
-    noteWoken({ r: roster, id: id as string, first: first as number, attackFrom }, false);
+    noteWoken({ id: id as string, first: first as number, attackFrom }, false);
     return true;
   };
   /**
