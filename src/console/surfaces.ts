@@ -19,6 +19,8 @@ import { createLiveFeed } from './live.js';
 import { createSessionStore } from './sessions.js';
 import { createLearnedStore, type LearnedStore } from '../shield/defence/learned-store.js';
 import { createOriginSessionStore } from '../shield/reputation/session-store.js';
+import { createRosterStore } from '../shield/reputation/roster-store.js';
+import type { ReputationRoster } from '../shield/reputation/roster.js';
 import type { SessionTable } from '../shield/reputation/sessions.js';
 
 /** The operator console and the public status page of one shield, with the services they run. */
@@ -44,6 +46,8 @@ export function createOperatorSurfaces(d: {
   upstreamUp?: (upstream: string) => boolean | undefined;
   /** The sessions the origin issued, kept in the file across a restart (only with storage.database). */
   sessions?: SessionTable;
+  /** The reputations presented and since when, kept in the file across a restart (only with storage.database), on the monotonic `ticker`. */
+  roster?: { roster: ReputationRoster; ticker: Clock };
 }): OperatorSurfaces {
   const { clock, bus, config } = d;
   const first = config();
@@ -106,6 +110,9 @@ export function createOperatorSurfaces(d: {
   const learned = first.detection.enabled ? createLearnedStore({ db, detector: d.detector, clock, log: d.log }) : undefined;
   if (learned) services.push(learned);
   if (d.sessions && first.storage.database && first.detection.enabled) services.push(createOriginSessionStore({ db, sessions: d.sessions, clock, log: d.log }));
+  if (d.roster && first.storage.database && first.detection.enabled && first.detection.wokenReputations) {
+    services.push(createRosterStore({ db, roster: d.roster.roster, ticker: d.roster.ticker, clock, log: d.log }));
+  }
 
   let files: Map<string, StaticFile> | undefined;
   return {

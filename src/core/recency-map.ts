@@ -12,6 +12,8 @@ export interface RecencyMap<V> {
   oldest(): [string, V] | undefined;
   /** Entries from the least recently used on; deleting the entry just visited is safe. */
   fromOldest(): IterableIterator<[string, V]>;
+  /** Entries from the most recently used back; deleting the entry just visited is safe. */
+  fromNewest(): IterableIterator<[string, V]>;
 }
 
 interface Node<V> {
@@ -78,6 +80,14 @@ export function createRecencyMap<V>(): RecencyMap<V> {
         const next = n.next;
         yield [n.key, n.value];
         n = next;
+      }
+    },
+    *fromNewest() {
+      let n = tail;
+      while (n !== undefined) {
+        const prev = n.prev;
+        yield [n.key, n.value];
+        n = prev;
       }
     },
   };

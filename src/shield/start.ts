@@ -159,16 +159,18 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       unblock(cidr) { if (blocklist.remove(cidr)) bus.emit('block:removed', { cidr }); },
     },
   });
+  // Reputations seen presented, and since when (with storage.database, across restarts too).
+  const roster = createReputationRoster();
   // The console and the status page (event log, incidents, live feed); the status page is the first filter's.
   const surfaces = createOperatorSurfaces({
     clock, bus, config: () => config, detector, log,
     upstreamUp: (name) => shared.health.all().find((h) => h.upstream === name)?.anyAvailable,
-    sessions,
+    sessions, roster: { roster, ticker },
   });
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster: createReputationRoster(), wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster, wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

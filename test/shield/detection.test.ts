@@ -2,6 +2,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { createManualClock } from '../../src/core/clock.js';
 import { createEventBus } from '../../src/core/events.js';
@@ -714,20 +717,26 @@ type RosterView = WakeState & { wokenReputations: boolean; remembered?: number }
  * held; the customer's request last. Returns the order in which the upstream got them, and what
  * the operator saw of the wake-up: the events, GET /api/state's reputations and the metrics.
  */
-async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}): Promise<{ order: string[]; events: WakeEvent[]; reputations: RosterView; metrics: string }> {
+async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}, opts: { restart?: { database?: string } } = {}): Promise<{ order: string[]; events: WakeEvent[]; reputations: RosterView; metrics: string }> {
   const secret = 'woken-reputations-test-secret-0123456789abcdef';
-  const h = await startHoldingShield(t, undefined, { secret, ...detection });
-  const { shield, seen, agent } = h;
-  const events: WakeEvent[] = [];
-  shield.bus.on('reputation:wake', (e) => events.push(e));
+  const config = opts.restart?.database !== undefined ? { storage: { database: opts.restart.database } } : {};
+  let h = await startHoldingShield(t, undefined, { secret, ...detection }, config);
   const weekAgo = Date.now() - 7 * 86_400_000;
   const repOf = (address: string, userAgent: string): string => mintReputationCookie(secret, { address, userAgent }, weekAgo).join('=');
   const CUSTOMER = { ...BROWSER, 'user-agent': 'Mozilla/5.0 customer' };
-  const customer = agent('127.0.0.61');
+  const customer = h.agent('127.0.0.61');
   const customerRep = repOf('127.0.0.61', CUSTOMER['user-agent']);
-  const before = await request(`${shield.url}/before`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer });
+  const before = await request(`${h.shield.url}/before`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer });
   assert.equal(before.statusCode, 200);
   await before.body.dump();
+  if (opts.restart !== undefined) {
+    // A restart (an operator's reflex during an attack): the shield that saw the customer stops.
+    await h.shield.close();
+    h = await startHoldingShield(t, undefined, { secret, ...detection }, config);
+  }
+  const { shield, seen, agent } = h;
+  const events: WakeEvent[] = [];
+  shield.bus.on('reputation:wake', (e) => events.push(e));
   // Seen more than the onset's lead (roster.ts WAKE_LEAD_MS) before the attack's first suspicion.
   await new Promise((r) => setTimeout(r, WAKE_LEAD_MS + 100));
   await forceAttack(shield.adminUrl);
@@ -800,6 +809,17 @@ test('with detection.wokenReputations false, a few reputations returning during 
   assert.equal(dry.events[0]?.wakeUp.dryRun, true, 'and says so');
   assert.match(dry.metrics, /rempart_reputation_wakeups_total\{dry_run="true"\} 1\n/);
   assert.match(dry.metrics, /rempart_requests_woken_total 0\n/, 'no request waited for it');
+});
+
+test('the customers the shield saw before a restart are no first sightings after it (storage.database): the customer still goes before the reputations that wake with the attack; without the file it is one of them', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-roster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const kept = await wakeOrder(t, 60, {}, { restart: { database: join(dir, 'shield.db') } });
+  assert.equal(kept.order[0], 'customer', `restored: the customer first (${kept.order.slice(0, 3).join(', ')})`);
+  assert.equal(kept.reputations.remembered, 61);
+  assert.equal(kept.events.length, 1, 'the wake-up still shows');
+  const lost = await wakeOrder(t, 60, {}, { restart: {} });
+  assert.notEqual(lost.order[0], 'customer', 'first seen after the restart, in the wake-up: waits with it');
 });
 
 test('a logged-in customer\'s payment keeps its place during a wake-up, even when its own reputation was first presented after the onset: its session, not its reputation, makes it established there', async (t) => {

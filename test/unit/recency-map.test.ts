@@ -43,5 +43,6 @@ test('same order as a Map re-inserted on each use (random operations)', () => {
     else assert.equal(m.peek(key), ref.get(key));
   }
   assert.deepEqual([...m.fromOldest()], [...ref]);
+  assert.deepEqual([...m.fromNewest()], [...ref].reverse(), 'the same order backwards');
   assert.deepEqual(m.oldest(), [...ref][0]);
 });

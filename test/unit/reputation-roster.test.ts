@@ -175,3 +175,64 @@ test('roster: a woken reputation is counted once per attack', () => {
   assert.equal(r.markWoken('a', 90_000), true, 'a later attack');
   assert.equal(r.markWoken('never', 5000), false);
 });
+
+test('roster: seenSince walks the reputations presented since a moment, the most recently presented first', () => {
+  const r = createReputationRoster({ maxIds: 100, memoryMs: 60_000 });
+  r.see('a', 1000, true);
+  r.see('b', 2000, false);
+  r.see('c', 3000, true);
+  r.see('a', 4000, true);
+  assert.deepEqual([...r.seenSince(2500)], [
+    { id: 'a', first: 1000, last: 4000, returning: true },
+    { id: 'c', first: 3000, last: 3000, returning: true },
+  ]);
+  assert.deepEqual([...r.seenSince(0)].map((e) => e.id), ['a', 'c', 'b']);
+});
+
+test('roster: restored after a restart, the customers keep their first sightings and a surge before the restart is judged after it; nothing is taken into a roster that has seen something', () => {
+  const { r, firsts } = surgeBefore(20 * 60_000, 300);
+  const saved = [...r.seenSince(-Infinity)];
+  // Down from 30 to 31 minutes; the attack's first suspicion at 32.
+  const q = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  assert.equal(q.restore(saved, 30 * 60_000, 31 * 60_000), true);
+  assert.equal(q.size, r.size);
+  const attack = 32 * 60_000;
+  assert.equal(q.see('farmed0', 31 * 60_000 + 5000, true), firsts.farmed0, 'the farm keeps its first sighting');
+  assert.equal(q.see(`customer${15 * 60_000}`, 31 * 60_000 + 5000, true), firsts[`customer${15 * 60_000}`]);
+  assert.equal(q.woken(firsts.farmed0 as number, attack, attack + 2000), true, 'the surge of 20 minutes before, judged after the restart');
+  assert.equal(q.woken(firsts[`customer${15 * 60_000}`] as number, attack, attack + 2000), false);
+  // Not restored: the farm and the customers are first seen together after the restart, and no
+  // surge is judged on a roster younger than SURGE_HISTORY_MS.
+  const cold = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  const farmFirst = cold.see('farmed0', 31 * 60_000 + 5000, true);
+  for (let i = 0; i < 600; i++) cold.see(`customer${i}`, 31 * 60_000 + 5000 + i, true);
+  assert.equal(cold.woken(farmFirst, attack, attack + 2000), false);
+  assert.equal(q.restore(saved, 30 * 60_000, 31 * 60_000), false, 'q has seen reputations');
+  // Past the memory, or beyond maxIds (the most recently presented kept), nothing is restored.
+  const small = createReputationRoster({ maxIds: 10, memoryMs: 3_600_000 });
+  assert.equal(small.restore(saved, 30 * 60_000, 31 * 60_000), true);
+  assert.deepEqual([...small.seenSince(-Infinity)].map((e) => e.id), saved.slice(0, 10).map((e) => e.id));
+  const late = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  late.restore(saved, 30 * 60_000, 95 * 60_000);
+  assert.equal(late.size, 0, 'down for 65 minutes: every reputation past the hour\'s memory');
+});
+
+test('roster: the time the shield was down counts for no rate — after 40 minutes down, customers returning as before are no wake-up', () => {
+  const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < 20 * 60_000; t += 1000) r.see(`customer${t}`, t, true); // one returning a second
+  const q = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  q.restore([...r.seenSince(-Infinity)], 20 * 60_000, 60 * 60_000);
+  for (let t = 60 * 60_000; t < 61 * 60_000; t += 1000) q.see(`back${t}`, t, true);
+  const attack = 61 * 60_000;
+  // Three a second for 20 s from the onset (60): under four times the one a second the roster watched.
+  let first = 0;
+  for (let i = 0; i < 60; i++) { const f = q.see(`during${i}`, attack + i * 333, true); if (i === 30) first = f; }
+  const why = q.explain(first, attack, attack + 20_000);
+  assert.equal(why, undefined, `judged against the watched minutes only (${JSON.stringify(why)})`);
+  // Counted as empty bins, the 40 minutes down would have made the usual rate 0.
+  const unaware = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  unaware.restore([...r.seenSince(-Infinity)], 60 * 60_000, 60 * 60_000);
+  for (let t = 60 * 60_000; t < 61 * 60_000; t += 1000) unaware.see(`back${t}`, t, true);
+  for (let i = 0; i < 60; i++) unaware.see(`during${i}`, attack + i * 333, true);
+  assert.equal(unaware.explain(first, attack, attack + 20_000)?.baselinePerS, 0);
+});

@@ -20,7 +20,7 @@
  * none kept past `memoryMs` without a sighting. Pure: the caller passes `now`.
  */
 import { createRecencyMap } from '../../core/recency-map.js';
-import { createSightingRing, type SightingRing } from './sighting-ring.js';
+import { createSightingRing, overlapMs, type SightingRing } from './sighting-ring.js';
 
 export interface RosterParams {
   /** Reputations remembered at most. */
@@ -68,6 +68,26 @@ export interface ReputationRoster {
   firstSeen(id: string): number | undefined;
   /** Reputations remembered now. */
   readonly size: number;
+  /**
+   * The reputations presented at or after `since`, the most recently presented first: what a save
+   * writes (reputation/roster-store.ts). Walks only those.
+   */
+  seenSince(since: number): IterableIterator<RosterEntry>;
+  /**
+   * Takes back what a previous process saved, into a roster that has seen nothing yet (false
+   * otherwise, nothing taken): `entries` in any order, at most `maxIds` of the most recently
+   * presented kept, none past the memory. `[downFrom, now)` was not watched — the shield was down —
+   * and counts for no rate (the usual rate is over what was watched).
+   */
+  restore(entries: readonly RosterEntry[], downFrom: number, now: number): boolean;
+}
+
+/** One remembered reputation, as saved: when first and last presented, and whether it was returning then. */
+export interface RosterEntry {
+  readonly id: string;
+  readonly first: number;
+  readonly last: number;
+  readonly returning: boolean;
 }
 
 /**
@@ -109,7 +129,7 @@ export interface WakeReason {
  * `woke`: the attack this reputation was last counted woken in, as the roster numbers attacks (0:
  * none) — a small integer, kept in the object as it is, where a time would be one more boxed double.
  */
-interface Sighting { first: number; last: number; woke: number }
+interface Sighting { first: number; last: number; woke: number; readonly returning: boolean }
 
 /**
  * Creates a roster. Entries are kept in order of their last sighting (core/recency-map.ts), so the
@@ -134,6 +154,8 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
   // First sightings in time order: all of them (the surge rule), and the returning ones (the onset's).
   const all = createSightingRing(params.maxIds, params.memoryMs, SURGE_SPAN_MS);
   const returns = createSightingRing(params.maxIds, params.memoryMs, SURGE_SPAN_MS);
+  // When the shield was down before this process restored its roster (none: never restored).
+  let down: { from: number; to: number } | undefined;
   // The attacks markWoken was told of: the last one's start, and its number.
   let attackAt = Number.NaN;
   let attackNo = 0;
@@ -166,7 +188,8 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     if (first < onset - params.memoryMs) return undefined;
     const w0 = first - SURGE_SPAN_MS;
     const w1 = Math.min(onset, first + SURGE_SPAN_MS);
-    if (w0 - Math.max(w0 - params.memoryMs, watchedFrom) < SURGE_HISTORY_MS) return undefined;
+    const h0 = Math.max(w0 - params.memoryMs, watchedFrom);
+    if (w0 - h0 - overlapMs(h0, w0, down) < SURGE_HISTORY_MS) return undefined;
     // The history ends at a bin boundary before the surge, so judging each of its reputations
     // reuses one baseline. A surge of all first sightings (a farm presenting its reputations as it
     // mints them), or of the returning ones (a farm of aged reputations joining its flood before
@@ -183,7 +206,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
         s.last = now;
         return s.first;
       }
-      seen.set(id, { first: now, last: now, woke: 0 });
+      seen.set(id, { first: now, last: now, woke: 0, returning });
       all.add(now);
       if (returning) returns.add(now);
       sweep(now);
@@ -201,5 +224,28 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     },
     firstSeen: (id) => seen.peek(id)?.first,
     get size() { return seen.size; },
+    *seenSince(since) {
+      for (const [id, s] of seen.fromNewest()) {
+        if (s.last < since) return;
+        yield { id, first: s.first, last: s.last, returning: s.returning };
+      }
+    },
+    restore(entries, downFrom, now) {
+      if (seen.size > 0 || all.count > 0) return false;
+      const kept = entries.filter((e) => now - e.last <= params.memoryMs && e.first <= e.last && e.last <= now)
+        .sort((x, y) => x.last - y.last).slice(-params.maxIds);
+      for (const e of kept) seen.set(e.id, { first: e.first, last: e.last, woke: 0, returning: e.returning });
+      kept.sort((x, y) => x.first - y.first);
+      for (const e of kept) {
+        all.add(e.first);
+        if (e.returning) returns.add(e.first);
+      }
+      if (now > downFrom) {
+        down = { from: downFrom, to: now };
+        all.unwatched(downFrom, now);
+        returns.unwatched(downFrom, now);
+      }
+      return true;
+    },
   };
 }

@@ -22,6 +22,17 @@ export interface SightingRing {
    * every call of one caller).
    */
   usualRate(end: number, watchedFrom: number): number;
+  /**
+   * Marks `[from, to)` as not watched — the shield was down between its last save and a restart
+   * (reputation/roster-store.ts): its bins are no empty bins, they are no bins at all. One span,
+   * the last restart's; set before judging.
+   */
+  unwatched(from: number, to: number): void;
+}
+
+/** How much of `[lo, hi)` lies in the span `gap` (0 without one). */
+export function overlapMs(lo: number, hi: number, gap: { from: number; to: number } | undefined): number {
+  return gap === undefined ? 0 : Math.max(0, Math.min(hi, gap.to) - Math.max(lo, gap.from));
 }
 
 /** Creates a ring of at most `cap` times. */
@@ -44,6 +55,7 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
   // customers first seen across the hour before an attack works each baseline out once.
   const usual = new Map<number, number>();
   const usualMax = Math.ceil(memoryMs / binMs) + 16;
+  let gap: { from: number; to: number } | undefined;
   return {
     add(t) {
       if (count === size) { head = (head + 1) % size; count--; }
@@ -61,10 +73,16 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
       let after = since(end);
       for (let b = end; b > from; b -= binMs) {
         const lo = Math.max(from, b - binMs);
-        // A sliver of a bin at the watch's start says nothing about a rate once there are whole ones.
-        if (b - lo < 1000 && rates.length > 0) break;
+        const watched = b - lo - overlapMs(lo, b, gap);
         const n = since(lo);
-        rates.push(((n - after) * 1000) / Math.max(1000, b - lo));
+        // A sliver of a bin at the watch's start — or beside the restart's gap — says nothing about
+        // a rate once there are whole ones; a bin the shield was down for is no bin.
+        if (watched < 1000 && (rates.length > 0 || watched <= 0)) {
+          if (lo === from) break;
+          after = n;
+          continue;
+        }
+        rates.push(((n - after) * 1000) / Math.max(1000, watched));
         after = n;
       }
       rates.sort((x, y) => x - y);
@@ -73,6 +91,10 @@ export function createSightingRing(cap: number, memoryMs: number, binMs: number)
       if (usual.size >= usualMax) usual.clear();
       usual.set(end, rate);
       return rate;
+    },
+    unwatched(from, to) {
+      gap = to > from ? { from, to } : undefined;
+      usual.clear();
     },
   };
 }
