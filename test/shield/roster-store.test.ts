@@ -3,18 +3,18 @@ import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import { createManualClock } from '../../src/core/clock.js';
 import { openShieldDatabase } from '../../src/console/database.js';
-import { createReputationRoster } from '../../src/shield/reputation/roster.js';
+import { createReputationRoster, DEFAULT_ROSTER } from '../../src/shield/reputation/roster.js';
 import { createRosterStore } from '../../src/shield/reputation/roster-store.js';
 
 const T0 = 1_700_000_000_000;
 
 /** A shield process's roster over `db`: its own monotonic clock, which began at `tickAt0`. */
-function processOver(db: ReturnType<typeof openShieldDatabase>, wall: ReturnType<typeof createManualClock>, tickAt0: number, opts: { everyMs?: number; touchEveryMs?: number } = {}) {
+function processOver(db: ReturnType<typeof openShieldDatabase>, wall: ReturnType<typeof createManualClock>, tickAt0: number, opts: { everyMs?: number; touchEveryMs?: number; maxIds?: number } = {}) {
   const ticker = { now: () => wall.now() - T0 + tickAt0 };
-  const roster = createReputationRoster({ maxIds: 100_000, memoryMs: 3_600_000 });
+  const roster = createReputationRoster({ maxIds: opts.maxIds ?? 100_000, memoryMs: 3_600_000 });
   const logged: Array<{ msg: string; o: Record<string, unknown> }> = [];
   const note = (o: unknown, msg?: string): void => { logged.push({ msg: msg ?? '', o: o as Record<string, unknown> }); };
-  const store = createRosterStore({ db, roster, clock: wall, ticker, log: { info: note, warn: note } as unknown as Pick<Logger, 'info' | 'warn'>, ...opts });
+  const store = createRosterStore({ db, roster, clock: wall, ticker, log: { info: note, warn: note } as unknown as Pick<Logger, 'info' | 'warn'>, ...(opts.everyMs !== undefined ? { everyMs: opts.everyMs } : {}), ...(opts.touchEveryMs !== undefined ? { touchEveryMs: opts.touchEveryMs } : {}) });
   return { roster, ticker, store, logged };
 }
 
@@ -73,5 +73,25 @@ test('while running, reputations first presented are written every few seconds, 
   a.roster.see('recent', a.ticker.now(), true);
   await wait();
   assert.deepEqual(rows(db).map((r) => r.id), ['recent']);
+  a.store.stop();
+});
+
+test('a touch of the whole roster (its default bound, 200,000) is written over many turns of the event loop, a chunk each, and every row lands', async () => {
+  const wall = createManualClock(T0);
+  const db = openShieldDatabase(undefined);
+  const a = processOver(db, wall, 0, { everyMs: 3_600_000, touchEveryMs: 300_000, maxIds: DEFAULT_ROSTER.maxIds });
+  a.store.start();
+  const n = DEFAULT_ROSTER.maxIds;
+  for (let i = 0; i < n; i++) a.roster.see(`r${i}`, a.ticker.now() + i / 1000, true);
+  wall.advance(300_000);
+  const count = (): number => (db.prepare('SELECT count(*) AS n FROM reputation_roster').get() as { n: number }).n;
+  // The periodic path (not the stop's): queued, then written a chunk a turn.
+  assert.equal(a.store.queue(true), n);
+  assert.ok(count() < n, 'nothing written in the same turn');
+  await new Promise((r) => setImmediate(r));
+  const afterOne = count();
+  assert.ok(afterOne > 0 && afterOne < n, `one turn writes one chunk (${afterOne})`);
+  for (let i = 0; i < 1000 && count() < n; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(count(), n);
   a.store.stop();
 });

@@ -37,13 +37,23 @@ export const CHUNK_ROWS = 2_000;
 
 type Row = [id: string, first: number, last: number, returning: number];
 
+/** The roster's file service. */
+export interface RosterStore extends Service<Config> {
+  start(): void;
+  stop(): void;
+  /** Writes at once what is due (the new first sightings; all last sightings too with `touch`): rows written. */
+  flush(touch: boolean): number;
+  /** Queues what is due to be written a chunk a turn, as the timer does: rows queued. */
+  queue(touch: boolean): number;
+}
+
 export function createRosterStore(d: {
   db: SqliteDatabase; roster: ReputationRoster;
   /** Wall clock (what is written) and the roster's own monotonic clock. */
   clock: Clock; ticker: Clock;
   log: Pick<Logger, 'info' | 'warn'>;
   memoryMs?: number; everyMs?: number; touchEveryMs?: number;
-}): Service<Config> & { start(): void; stop(): void; flush(touch: boolean): number } {
+}): RosterStore {
   const memoryMs = d.memoryMs ?? DEFAULT_ROSTER.memoryMs;
   d.db.exec(`CREATE TABLE IF NOT EXISTS reputation_roster (id TEXT PRIMARY KEY, first REAL NOT NULL, last REAL NOT NULL, returns INTEGER NOT NULL) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS reputation_roster_last ON reputation_roster (last);
@@ -112,7 +122,8 @@ export function createRosterStore(d: {
       if (queued.length > 0 || touch) writeRows(queued);
       return queued.length;
     }
-    pending.push(...rows);
+    // Not push(...rows): a touch of the whole roster is 200,000 arguments, past what a call takes.
+    pending = pending.length === 0 ? rows : pending.concat(rows);
     if (writing === undefined && pending.length > 0) writing = setImmediate(drain);
     return rows.length;
   };
@@ -127,6 +138,7 @@ export function createRosterStore(d: {
   return {
     name: 'reputation-roster',
     flush: (touch) => flush(touch, true),
+    queue: (touch) => flush(touch),
     start() {
       const wallNow = d.clock.now();
       const tickNow = d.ticker.now();
