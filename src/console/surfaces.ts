@@ -111,7 +111,7 @@ export function createOperatorSurfaces(d: {
   if (learned) services.push(learned);
   if (d.sessions && first.storage.database && first.detection.enabled) services.push(createOriginSessionStore({ db, sessions: d.sessions, clock, log: d.log }));
   if (d.roster && first.storage.database && first.detection.enabled && first.detection.wokenReputations) {
-    services.push(createRosterStore({ db, roster: d.roster.roster, ticker: d.roster.ticker, clock, log: d.log }));
+    services.push(createRosterStore({ db, roster: d.roster.roster, ticker: d.roster.ticker, clock, log: d.log, attackSince: () => d.detector.challengingSince() }));
   }
 
   let files: Map<string, StaticFile> | undefined;

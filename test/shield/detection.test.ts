@@ -717,7 +717,7 @@ type RosterView = WakeState & { wokenReputations: boolean; remembered?: number }
  * held; the customer's request last. Returns the order in which the upstream got them, and what
  * the operator saw of the wake-up: the events, GET /api/state's reputations and the metrics.
  */
-async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}, opts: { restart?: { database?: string } } = {}): Promise<{ order: string[]; events: WakeEvent[]; reputations: RosterView; metrics: string }> {
+async function wakeOrder(t: TestContext, sleepers: number, detection: Record<string, unknown> = {}, opts: { restart?: { database?: string; wokeBefore?: boolean } } = {}): Promise<{ order: string[]; events: WakeEvent[]; reputations: RosterView; metrics: string }> {
   const secret = 'woken-reputations-test-secret-0123456789abcdef';
   const config = opts.restart?.database !== undefined ? { storage: { database: opts.restart.database } } : {};
   let h = await startHoldingShield(t, undefined, { secret, ...detection }, config);
@@ -729,10 +729,32 @@ async function wakeOrder(t: TestContext, sleepers: number, detection: Record<str
   const before = await request(`${h.shield.url}/before`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer });
   assert.equal(before.statusCode, 200);
   await before.body.dump();
+  // Each sleeper keeps its reputation (one id), before and after a restart.
+  const cookies = new Map<number, string>();
+  const sleeper = (i: number): { path: string; headers: Record<string, string>; address: string } => {
+    const address = `127.0.${2 + (i >> 7)}.${1 + (i & 127)}`;
+    const ua = `Mozilla/5.0 sleeper ${i}`;
+    const cookie = cookies.get(i) ?? repOf(address, ua);
+    cookies.set(i, cookie);
+    return { path: `/sleeper${i}`, headers: { ...BROWSER, 'user-agent': ua, cookie }, address };
+  };
   if (opts.restart !== undefined) {
-    // A restart (an operator's reflex during an attack): the shield that saw the customer stops.
+    if (opts.restart.wokeBefore === true) {
+      // The sleepers wake with an attack before the restart (the upstream free: all served).
+      await new Promise((r) => setTimeout(r, WAKE_LEAD_MS + 100));
+      await forceAttack(h.shield.adminUrl);
+      const woke = [];
+      for (let i = 0; i < sleepers; i++) {
+        const s = sleeper(i);
+        woke.push(request(`${h.shield.url}${s.path}`, { headers: s.headers, dispatcher: h.agent(s.address) }).then(async (r) => { await r.body.dump(); return r.statusCode; }));
+      }
+      assert.ok((await Promise.all(woke)).every((c) => c === 200));
+    }
+    // A restart (an operator's reflex during an attack): the shield that saw them stops.
     await h.shield.close();
     h = await startHoldingShield(t, undefined, { secret, ...detection }, config);
+    // What it restored was presented more than the onset's lead before the next first suspicion.
+    await new Promise((r) => setTimeout(r, WAKE_LEAD_MS + 100));
   }
   const { shield, seen, agent } = h;
   const events: WakeEvent[] = [];
@@ -753,9 +775,8 @@ async function wakeOrder(t: TestContext, sleepers: number, detection: Record<str
   await h.held();
   const waiting: Array<Promise<{ statusCode: number; body: { dump(): Promise<unknown> } }>> = [];
   for (let i = 0; i < sleepers; i++) {
-    const address = `127.0.${2 + (i >> 7)}.${1 + (i & 127)}`;
-    const ua = `Mozilla/5.0 sleeper ${i}`;
-    waiting.push(request(`${shield.url}/sleeper${i}`, { headers: { ...BROWSER, 'user-agent': ua, cookie: repOf(address, ua) }, dispatcher: agent(address) }));
+    const s = sleeper(i);
+    waiting.push(request(`${shield.url}${s.path}`, { headers: s.headers, dispatcher: agent(s.address) }));
     await new Promise((r) => setTimeout(r, i === 0 ? 30 : 2));
   }
   await new Promise((r) => setTimeout(r, 50));
@@ -820,6 +841,16 @@ test('the customers the shield saw before a restart are no first sightings after
   assert.equal(kept.events.length, 1, 'the wake-up still shows');
   const lost = await wakeOrder(t, 60, {}, { restart: {} });
   assert.notEqual(lost.order[0], 'customer', 'first seen after the restart, in the wake-up: waits with it');
+});
+
+test('reputations that woke with an attack before a restart stay woken after it (storage.database): the restarted shield\'s attack continues the one under way', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-roster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { order, reputations } = await wakeOrder(t, 60, {}, { restart: { database: join(dir, 'shield.db'), wokeBefore: true } });
+  assert.equal(reputations.remembered, 61);
+  // Restored as first presented seconds before this attack's first suspicion, the sleepers would be
+  // established and go first in arrival order; judged from the attack under way at the restart, they wait.
+  assert.equal(order[0], 'customer', `the customer first (${order.slice(0, 3).join(', ')})`);
 });
 
 test('a logged-in customer\'s payment keeps its place during a wake-up, even when its own reputation was first presented after the onset: its session, not its reputation, makes it established there', async (t) => {

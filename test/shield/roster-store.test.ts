@@ -9,12 +9,12 @@ import { createRosterStore } from '../../src/shield/reputation/roster-store.js';
 const T0 = 1_700_000_000_000;
 
 /** A shield process's roster over `db`: its own monotonic clock, which began at `tickAt0`. */
-function processOver(db: ReturnType<typeof openShieldDatabase>, wall: ReturnType<typeof createManualClock>, tickAt0: number, opts: { everyMs?: number; touchEveryMs?: number; maxIds?: number } = {}) {
+function processOver(db: ReturnType<typeof openShieldDatabase>, wall: ReturnType<typeof createManualClock>, tickAt0: number, opts: { everyMs?: number; touchEveryMs?: number; maxIds?: number; attackSince?: number } = {}) {
   const ticker = { now: () => wall.now() - T0 + tickAt0 };
   const roster = createReputationRoster({ maxIds: opts.maxIds ?? 100_000, memoryMs: 3_600_000 });
   const logged: Array<{ msg: string; o: Record<string, unknown> }> = [];
   const note = (o: unknown, msg?: string): void => { logged.push({ msg: msg ?? '', o: o as Record<string, unknown> }); };
-  const store = createRosterStore({ db, roster, clock: wall, ticker, log: { info: note, warn: note } as unknown as Pick<Logger, 'info' | 'warn'>, ...(opts.everyMs !== undefined ? { everyMs: opts.everyMs } : {}), ...(opts.touchEveryMs !== undefined ? { touchEveryMs: opts.touchEveryMs } : {}) });
+  const store = createRosterStore({ db, roster, clock: wall, ticker, log: { info: note, warn: note } as unknown as Pick<Logger, 'info' | 'warn'>, ...(opts.everyMs !== undefined ? { everyMs: opts.everyMs } : {}), ...(opts.touchEveryMs !== undefined ? { touchEveryMs: opts.touchEveryMs } : {}), attackSince: () => opts.attackSince });
   return { roster, ticker, store, logged };
 }
 
@@ -24,7 +24,7 @@ const rows = (db: ReturnType<typeof openShieldDatabase>): Array<{ id: string; fi
 test('the roster outlives a restart: saved at stop, restored at start by a process whose monotonic clock began elsewhere, the time down counted', () => {
   const wall = createManualClock(T0);
   const db = openShieldDatabase(undefined);
-  const a = processOver(db, wall, 5_000);
+  const a = processOver(db, wall, 5_000, { attackSince: T0 + 50_000 });
   a.store.start();
   a.roster.see('customer', a.ticker.now(), true);
   wall.advance(60_000);
@@ -44,7 +44,7 @@ test('the roster outlives a restart: saved at stop, restored at start by a proce
   assert.equal(b.roster.firstSeen('customer'), b.ticker.now() - 91_000, 'first seen 91 s ago, on the new process\'s clock');
   assert.equal(b.roster.see('customer', b.ticker.now(), true), b.ticker.now() - 91_000, 'not a first sighting');
   const restored = b.logged.find((l) => l.msg === 'reputation roster restored');
-  assert.deepEqual(restored?.o, { reputations: 2, downS: 30 });
+  assert.deepEqual(restored?.o, { reputations: 2, downS: 30, attackUnderWayS: 41 }, 'and the attack under way at the stop, on the new clock');
   b.store.stop();
 });
 

@@ -236,3 +236,24 @@ test('roster: the time the shield was down counts for no rate — after 40 minut
   for (let i = 0; i < 60; i++) unaware.see(`during${i}`, attack + i * 333, true);
   assert.equal(unaware.explain(first, attack, attack + 20_000)?.baselinePerS, 0);
 });
+
+test('roster: an attack first suspected within a minute of a restart continues the one under way before it — the reputations that woke with it stay woken; one suspected later is a new attack', () => {
+  const r = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  for (let t = 0; t < 120_000; t += 1000) r.see(`customer${t}`, t, true); // two minutes of history
+  const attack = 120_000;
+  const farmed = r.see('farmed0', attack + 500, true);
+  for (let i = 1; i < 2000; i++) r.see(`farmed${i}`, attack + 500 + i, true);
+  assert.equal(r.woken(farmed, attack, attack + 3000), true, 'before the restart');
+  const saved = [...r.seenSince(-Infinity)];
+  // Stopped 5 s into the attack, back 2 s later; the restarted detector suspects the flood at +8.5 s.
+  const carried = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  carried.restore(saved, attack + 5000, attack + 7000, attack);
+  assert.equal(carried.woken(farmed, attack + 8500, attack + 9000), true, 'the same attack');
+  assert.equal(carried.woken(r.firstSeen('customer60000') as number, attack + 8500, attack + 9000), false);
+  assert.equal(carried.woken(farmed, attack + 7000 + 61_000, attack + 70_000), false, 'suspected past CARRY_MS: another attack, whose onset the farm was not part of');
+  // Restored without the attack: a new one at +8.5 s, and the farm first seen 8 s before its onset,
+  // on too short a history for a surge.
+  const fresh = createReputationRoster({ maxIds: 10_000, memoryMs: 3_600_000 });
+  fresh.restore(saved, attack + 5000, attack + 7000);
+  assert.equal(fresh.woken(farmed, attack + 8500, attack + 9000), false);
+});

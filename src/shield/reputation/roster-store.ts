@@ -52,21 +52,23 @@ export function createRosterStore(d: {
   /** Wall clock (what is written) and the roster's own monotonic clock. */
   clock: Clock; ticker: Clock;
   log: Pick<Logger, 'info' | 'warn'>;
+  /** Since when (wall clock) the attack under way has been (the detector's challengingSince): saved, so a restart continues it. */
+  attackSince?: () => number | undefined;
   memoryMs?: number; everyMs?: number; touchEveryMs?: number;
 }): RosterStore {
   const memoryMs = d.memoryMs ?? DEFAULT_ROSTER.memoryMs;
   d.db.exec(`CREATE TABLE IF NOT EXISTS reputation_roster (id TEXT PRIMARY KEY, first REAL NOT NULL, last REAL NOT NULL, returns INTEGER NOT NULL) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS reputation_roster_last ON reputation_roster (last);
-    CREATE TABLE IF NOT EXISTS reputation_roster_saved (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at REAL NOT NULL)`);
+    CREATE TABLE IF NOT EXISTS reputation_roster_saved (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at REAL NOT NULL, attack_since REAL)`);
   // A first sighting never moves; a later write only carries the last sighting on.
   const upsert = d.db.prepare('INSERT INTO reputation_roster (id, first, last, returns) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last = max(last, excluded.last)');
   const purge = d.db.prepare('DELETE FROM reputation_roster WHERE last < ?');
   const all = d.db.prepare('SELECT id, first, last, returns FROM reputation_roster WHERE last >= ?').raw();
-  const savedAt = d.db.prepare('SELECT saved_at FROM reputation_roster_saved WHERE id = 1').pluck();
-  const markSaved = d.db.prepare('INSERT INTO reputation_roster_saved (id, saved_at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at');
+  const savedAt = d.db.prepare('SELECT saved_at AS savedAt, attack_since AS attackSince FROM reputation_roster_saved WHERE id = 1');
+  const markSaved = d.db.prepare('INSERT INTO reputation_roster_saved (id, saved_at, attack_since) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, attack_since = excluded.attack_since');
   const write = d.db.transaction((rows: Row[], at: number) => {
     for (const r of rows) upsert.run(r[0], r[1], r[2], r[3]);
-    markSaved.run(at);
+    markSaved.run(at, d.attackSince?.() ?? null);
   });
 
   // Monotonic times of the last writes (every reputation presented since is still to write).
@@ -129,7 +131,9 @@ export function createRosterStore(d: {
   };
   const tick = (): void => {
     const touch = d.ticker.now() - lastTouch >= (d.touchEveryMs ?? ROSTER_TOUCH_EVERY_MS);
-    flush(touch);
+    // Nothing new: the save's time and the attack under way are still written (a crash's restart
+    // reads the time down from them).
+    if (flush(touch) === 0 && writing === undefined) writeRows([]);
     if (touch) {
       try { purge.run(d.clock.now() - memoryMs); } catch { /* the next touch purges */ }
     }
@@ -146,13 +150,14 @@ export function createRosterStore(d: {
       try {
         purge.run(wallNow - memoryMs);
         const rows = all.all(wallNow - memoryMs) as Row[];
-        const saved = savedAt.get() as number | undefined;
+        const saved = savedAt.get() as { savedAt: number; attackSince: number | null } | undefined;
         if (rows.length > 0) {
           const entries = rows.map((r) => ({ id: r[0], first: r[1] - offset, last: r[2] - offset, returning: r[3] === 1 }));
           // Down since the last save: no rate is judged over that time.
-          const downFrom = Math.min(tickNow, (saved ?? wallNow) - offset);
-          if (d.roster.restore(entries, downFrom, tickNow)) {
-            d.log.info({ reputations: d.roster.size, downS: Math.round((tickNow - downFrom) / 1000) }, 'reputation roster restored');
+          const downFrom = Math.min(tickNow, (saved?.savedAt ?? wallNow) - offset);
+          const underWay = saved?.attackSince != null ? saved.attackSince - offset : undefined;
+          if (d.roster.restore(entries, downFrom, tickNow, underWay)) {
+            d.log.info({ reputations: d.roster.size, downS: Math.round((tickNow - downFrom) / 1000), ...(underWay !== undefined ? { attackUnderWayS: Math.round((tickNow - underWay) / 1000) } : {}) }, 'reputation roster restored');
           }
         }
       } catch (e) {

@@ -77,9 +77,12 @@ export interface ReputationRoster {
    * Takes back what a previous process saved, into a roster that has seen nothing yet (false
    * otherwise, nothing taken): `entries` in any order, at most `maxIds` of the most recently
    * presented kept, none past the memory. `[downFrom, now)` was not watched — the shield was down —
-   * and counts for no rate (the usual rate is over what was watched).
+   * and counts for no rate (the usual rate is over what was watched). `underWay`: the first
+   * suspicion of the attack under way when the previous process last saved; an attack first
+   * suspected within CARRY_MS of `now` is that one (an operator restarted the shield during it),
+   * so the reputations that woke with it before the restart stay woken.
    */
-  restore(entries: readonly RosterEntry[], downFrom: number, now: number): boolean;
+  restore(entries: readonly RosterEntry[], downFrom: number, now: number, underWay?: number): boolean;
 }
 
 /** One remembered reputation, as saved: when first and last presented, and whether it was returning then. */
@@ -111,6 +114,12 @@ export const WAKE_LIFT = 4;
 export const SURGE_SPAN_MS = 10_000;
 /** No surge is judged on less history than this before it. */
 export const SURGE_HISTORY_MS = 5 * 60_000;
+/**
+ * An attack first suspected this soon after a restart continues the one under way before it
+ * (`restore`): the restarted detector sees the flood again within seconds, and the attack's start
+ * is what a wake-up is judged from.
+ */
+export const CARRY_MS = 60_000;
 
 /**
  * Why a reputation was judged woken: first sightings around its own (`firstSightings` over
@@ -156,6 +165,8 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
   const returns = createSightingRing(params.maxIds, params.memoryMs, SURGE_SPAN_MS);
   // When the shield was down before this process restored its roster (none: never restored).
   let down: { from: number; to: number } | undefined;
+  // The attack under way before the restart, and until when a new one is that one.
+  let carried: { from: number; until: number } | undefined;
   // The attacks markWoken was told of: the last one's start, and its number.
   let attackAt = Number.NaN;
   let attackNo = 0;
@@ -166,7 +177,8 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     const baselinePerS = ring.usualRate(end, watchedFrom);
     return observedPerS > WAKE_LIFT * baselinePerS ? { kind, firstSightings: n, spanMs, observedPerS, baselinePerS } : undefined;
   };
-  const judge = (first: number, attackFrom: number, now: number): WakeReason | undefined => {
+  const judge = (first: number, suspectedAt: number, now: number): WakeReason | undefined => {
+    const attackFrom = carried !== undefined && suspectedAt >= carried.from && suspectedAt <= carried.until ? carried.from : suspectedAt;
     // What the roster watched: since its oldest first sighting held (of any reputation).
     const watchedFrom = all.oldest();
     if (watchedFrom === undefined) return undefined;
@@ -230,7 +242,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
         yield { id, first: s.first, last: s.last, returning: s.returning };
       }
     },
-    restore(entries, downFrom, now) {
+    restore(entries, downFrom, now, underWay) {
       if (seen.size > 0 || all.count > 0) return false;
       const kept = entries.filter((e) => now - e.last <= params.memoryMs && e.first <= e.last && e.last <= now)
         .sort((x, y) => x.last - y.last).slice(-params.maxIds);
@@ -240,6 +252,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
         all.add(e.first);
         if (e.returning) returns.add(e.first);
       }
+      if (underWay !== undefined && underWay <= downFrom) carried = { from: underWay, until: now + CARRY_MS };
       if (now > downFrom) {
         down = { from: downFrom, to: now };
         all.unwatched(downFrom, now);
