@@ -140,11 +140,13 @@ export function registerDrillCommands(program: Command): void {
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
+    .option('--restart-shield <s>', 'restart run: each Rempart stopped gracefully this many seconds into each cell and started again on its port, its state in a SQLite file of the cell\'s own (recorded as bench:ddos-restart)', positive('restart time'))
+    .option('--restart-forgets', 'with --restart-shield: no state file, the restarted shield starts from nothing')
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')
     .option('--page-requests <n>', 'requests the banking account page\'s script sends at once for its data, as a browser does (default 0: a page is one request)', pageRequests)
     .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N][,spreadPct=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; origin?: Partial<OriginShape> }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -164,6 +166,7 @@ export function registerDrillCommands(program: Command): void {
           scenarios, layout: o.layout,
           durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
+          ...(o.restartShield !== undefined ? { restartShieldAtS: o.restartShield, ...(o.restartForgets === true ? { restartForgets: true } : {}) } : {}),
           ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}),
           ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), ...(o.origin !== undefined ? { origin: o.origin } : {}), params,
         });

@@ -94,3 +94,22 @@ test('bench: the spawned server\'s URL is read from its `{"url"}` line, whatever
   assert.equal(serverUrlOf(JSON.stringify({ url: 42 })), undefined);
   assert.equal(serverUrlOf(JSON.stringify({ url: 'http://127.0.0.1:41234' })), 'http://127.0.0.1:41234');
 });
+
+test('`bench ddos --restart-shield`: Rempart is stopped gracefully mid-cell and started again on its port with its state file — the customers get through again and the restarted shield restores what it saw', async () => {
+  const { runDdosBench } = await import('../../src/drill/bench/ddos.js');
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-restart-'));
+  const logs: string[] = [];
+  const cells = await runDdosBench({
+    targets: ['rempart'], scenarios: ['none'], durationS: 12, timeScale: 5, seed: 1,
+    restartShieldAtS: 5, accessLogDir: join(dir, 'al'), log: (l) => logs.push(l),
+  });
+  const report = cells[0]?.report;
+  assert.ok(report, JSON.stringify(cells[0]?.error ?? logs));
+  assert.doesNotMatch(logs.join('\n'), /restart failed/);
+  // The restarted process's own lines in the cell's access log: it restored the roster it saved.
+  const log = readFileSync(join(dir, 'al', 'none--rempart.jsonl'), 'utf8');
+  assert.match(log, /"msg":"reputation roster restored"/);
+  // Customers were answered after the restart (the shield listens on its port again).
+  const after = report.legit.series.all.filter((p) => p.t >= 9);
+  assert.ok(after.some((p) => p.ok > 0), `answered after the restart (${JSON.stringify(after)})`);
+});

@@ -129,6 +129,15 @@ export interface DdosBenchOptions {
    */
   killServerAtS?: number;
   /**
+   * Restart run: each Rempart is stopped (SIGTERM: a graceful stop) this many seconds into each cell
+   * and started again on its port — an operator's restart during an attack. With its state in a
+   * SQLite file of the cell's own (`storage.database`: learned baselines, origin sessions, the
+   * reputation roster) unless `restartForgets`.
+   */
+  restartShieldAtS?: number;
+  /** With restartShieldAtS: no state file, the restarted shield starts from nothing. */
+  restartForgets?: boolean;
+  /**
    * One Rempart process for the whole run, its state (attack phase, reputations, pace, strikes)
    * carried from cell to cell. Default: a fresh shield before each of its cells, so every cell is
    * an attack on a shield in normal times whose customers visited before it (see keepState in
@@ -290,6 +299,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
     if (r.status !== 0) log(`warning: could not install ${needs.join(' ')}`);
   }
   const kill = o.killServerAtS;
+  const restartAt = o.restartShieldAtS;
   // The shield's key, when the bench must mint what the shield would have issued before the run:
   // returning customers' reputations, or those bots farmed (scenarios that need the target's key).
   const secret = o.knownCustomers === true || o.scenarios.some((s) => getScenario(s).needsTargetKey === true) ? benchSecret() : undefined;
@@ -309,7 +319,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
   // How to start a shield afresh, by target name (Rempart targets).
-  const restarts = new Map<string, (accessLog?: string) => ReturnType<typeof spawnServer>>();
+  const restarts = new Map<string, (accessLog?: string, at?: { port: number; database?: string }) => ReturnType<typeof spawnServer>>();
   const unavailable: Record<string, string> = {};
   const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
@@ -319,8 +329,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir));
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
-        const start = (accessLog?: string): ReturnType<typeof spawnServer> =>
-          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}), ...(secret !== undefined ? { secret } : {}) });
+        const start = (accessLog?: string, at?: { port: number; database?: string }): ReturnType<typeof spawnServer> =>
+          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}), ...(secret !== undefined ? { secret } : {}), ...at });
         if (o.accessLogDir !== undefined) mkdirSync(o.accessLogDir, { recursive: true });
         const s = await start(o.accessLogDir !== undefined && o.keepState ? join(o.accessLogDir, `${name}.jsonl`) : undefined);
         restarts.set(name, start);
@@ -352,6 +362,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         // Everything a cell needs, its preparation included, fails as that cell: an error between
         // cells (a shield that would not restart, an origin gone) once ended a 92-cell run uncaught.
         let killer: NodeJS.Timeout | undefined;
+        let restarter: NodeJS.Timeout | undefined;
+        let restarting: Promise<void> | undefined;
         try {
           // Killed on purpose (--kill-server) or died under the last cell's flood: a fresh one, so
           // one dead origin costs its cell, not every cell after it.
@@ -361,13 +373,27 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             await sleep(3_000); // health checks (rise 2 × 1 s) see it back before the next cell
           }
           const restart = restarts.get(target.name);
-          if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0 || o.accessLogDir !== undefined)) {
+          const cellLog = o.accessLogDir !== undefined ? join(o.accessLogDir, `${scenario}--${target.name}.jsonl`) : undefined;
+          // A restart run's shield keeps its state in a file of the cell's own, on a port it gets back.
+          const stateFile = restart && restartAt !== undefined && o.restartForgets !== true ? join(dir, `${scenario}--${target.name}.db`) : undefined;
+          if (restart && !o.keepState && (si > 0 || targets.indexOf(target) > 0 || o.accessLogDir !== undefined || restartAt !== undefined)) {
             // A fresh shield, started just before its cell (not idle through the other targets' cells).
             await target.close();
-            const s = await restart(o.accessLogDir !== undefined ? join(o.accessLogDir, `${scenario}--${target.name}.jsonl`) : undefined);
+            const s = await restart(cellLog, stateFile !== undefined ? { port: 0, database: stateFile } : undefined);
             target.url = s.url;
             target.close = s.close;
             await warmUp(s.url);
+          }
+          if (restart && restartAt !== undefined) {
+            // Our own child, by PID (target.close): stopped gracefully and started again on its port.
+            const port = Number(new URL(target.url).port);
+            restarter = setTimeout(() => {
+              restarting = (async () => {
+                await target.close();
+                const s = await restart(cellLog, { port, ...(stateFile !== undefined ? { database: stateFile } : {}) });
+                target.close = s.close;
+              })().catch((err: unknown) => { log(`warning: ${scenario} × ${target.name}: the restart failed: ${(err as Error).message}`); });
+            }, restartAt * 1000);
           }
           const busy = await originIdle(statsUrl, 10_000);
           // Our own child, by PID: the first origin server dies mid-attack.
@@ -390,6 +416,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
           log(`[${n}/${total}] ${scenario} × ${target.name}: failed: ${(err as Error).message}`);
         } finally {
           clearTimeout(killer);
+          clearTimeout(restarter);
+          await restarting;
           writeJson(false);
         }
       }
@@ -402,7 +430,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
   process.stdout.write(`${md}\n`);
   writeJson(true);
-  if (o.record) replaceMarkdownSection(o.record, kill !== undefined ? 'bench:ddos-kill-server' : 'bench:ddos', md);
+  if (o.record) replaceMarkdownSection(o.record, kill !== undefined ? 'bench:ddos-kill-server' : restartAt !== undefined ? 'bench:ddos-restart' : 'bench:ddos', md);
   return cells;
 }
 
@@ -420,6 +448,12 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
+  if (o.restartShieldAtS !== undefined) {
+    lines.push(`**Restart run**: each Rempart is stopped (SIGTERM, graceful) ${o.restartShieldAtS} s into each cell and started again on its port, ` +
+      (o.restartForgets === true ? 'with no state file: the restarted shield starts from nothing (baselines, origin sessions, reputation roster).'
+        : 'with its state in a SQLite file of the cell\'s own (`storage.database`: learned baselines, origin sessions, the reputation roster).') +
+      ' Requests in flight at the stop and sent while it is down fail as they would for a customer.', '');
+  }
   if (o.killServerAtS !== undefined) {
     lines.push(`**Failover run**: two origin servers of that capacity each; the first is killed (SIGKILL) ${o.killServerAtS} s into each cell, ` +
       'mid-attack, and restarted between cells. They share their application state (signed sessions and payment ids, as on one database), ' +

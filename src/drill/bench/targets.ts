@@ -192,7 +192,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; secret?: string } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -200,9 +200,11 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     ? { servers: urls.map((url) => ({ url })), health: { active: { path: '/healthz', intervalMs: f.checkInterS * 1000, timeoutMs: 1_000, fall: f.fall, rise: f.rise } } }
     : { url: urls[0] };
   const config = parseConfig({
-    listen: { address: '127.0.0.1', port: 0 },
+    listen: { address: '127.0.0.1', port: opts.port ?? 0 },
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
+    // A restart run's state file (--restart-shield): what the shield keeps across a restart.
+    ...(opts.database !== undefined ? { storage: { database: opts.database } } : {}),
     routes: rempartRoutes('origin', opts.cache === true),
     // The site's description, as its routes are: the demo bank's session cookie. Only with
     // --known-customers: the key their week-old reputations were signed with.
