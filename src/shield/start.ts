@@ -265,8 +265,18 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const detachLog = attachAccessLog(bus, log, () => config.log.access);
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
+  // What the roster took back from storage.database at start, for the operator (wall-clock ages).
+  const restoredView = (): Record<string, number> | null => {
+    const r = roster.restored;
+    if (r === undefined) return null;
+    const now = ticker.now();
+    return {
+      agoS: Math.round((now - r.at) / 1000), reputations: r.reputations, downS: Math.round(r.downMs / 1000),
+      ...(r.attackFrom !== undefined ? { attackUnderWayForS: Math.round((r.at - r.attackFrom) / 1000) } : {}),
+    };
+  };
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10),
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
   });

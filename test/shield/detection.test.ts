@@ -709,7 +709,7 @@ test('customers whose dashboard asks for nine things at once teach the shield it
 });
 
 /** GET /api/state's `detection.reputations`. */
-type RosterView = WakeState & { wokenReputations: boolean; remembered?: number };
+type RosterView = WakeState & { wokenReputations: boolean; remembered?: number; restored?: { reputations: number; downS: number; attackUnderWayForS?: number } | null };
 
 /**
  * A customer seen before the attack, then `sleepers` bots whose reputations the shield issued a
@@ -838,6 +838,7 @@ test('the customers the shield saw before a restart are no first sightings after
   const kept = await wakeOrder(t, 60, {}, { restart: { database: join(dir, 'shield.db') } });
   assert.equal(kept.order[0], 'customer', `restored: the customer first (${kept.order.slice(0, 3).join(', ')})`);
   assert.equal(kept.reputations.remembered, 61);
+  assert.equal(kept.reputations.restored?.reputations, 1, 'the operator sees what was restored: the customer');
   assert.equal(kept.events.length, 1, 'the wake-up still shows');
   const lost = await wakeOrder(t, 60, {}, { restart: {} });
   assert.notEqual(lost.order[0], 'customer', 'first seen after the restart, in the wake-up: waits with it');
@@ -848,6 +849,8 @@ test('reputations that woke with an attack before a restart stay woken after it 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { order, reputations } = await wakeOrder(t, 60, {}, { restart: { database: join(dir, 'shield.db'), wokeBefore: true } });
   assert.equal(reputations.remembered, 61);
+  assert.equal(reputations.restored?.reputations, 61);
+  assert.ok((reputations.restored?.attackUnderWayForS ?? -1) >= 0, `the attack carried over (${JSON.stringify(reputations.restored)})`);
   // Restored as first presented seconds before this attack's first suspicion, the sleepers would be
   // established and go first in arrival order; judged from the attack under way at the restart, they wait.
   assert.equal(order[0], 'customer', `the customer first (${order.slice(0, 3).join(', ')})`);

@@ -83,6 +83,17 @@ export interface ReputationRoster {
    * so the reputations that woke with it before the restart stay woken.
    */
   restore(entries: readonly RosterEntry[], downFrom: number, now: number, underWay?: number): boolean;
+  /** What the last restore took back (undefined: none), on the roster's clock. */
+  readonly restored: RosterRestore | undefined;
+}
+
+/** A restore, for the operator: when, how many reputations, the time down, the attack carried over. */
+export interface RosterRestore {
+  readonly at: number;
+  readonly reputations: number;
+  readonly downMs: number;
+  /** The first suspicion of the attack under way at the last save, if any. */
+  readonly attackFrom: number | undefined;
 }
 
 /** One remembered reputation, as saved: when first and last presented, and whether it was returning then. */
@@ -167,6 +178,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
   let down: { from: number; to: number } | undefined;
   // The attack under way before the restart, and until when a new one is that one.
   let carried: { from: number; until: number } | undefined;
+  let restored: RosterRestore | undefined;
   // The attacks markWoken was told of: the last one's start, and its number.
   let attackAt = Number.NaN;
   let attackNo = 0;
@@ -236,6 +248,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
     },
     firstSeen: (id) => seen.peek(id)?.first,
     get size() { return seen.size; },
+    get restored() { return restored; },
     *seenSince(since) {
       for (const [id, s] of seen.fromNewest()) {
         if (s.last < since) return;
@@ -253,6 +266,7 @@ export function createReputationRoster(params: RosterParams = DEFAULT_ROSTER): R
         if (e.returning) returns.add(e.first);
       }
       if (underWay !== undefined && underWay <= downFrom) carried = { from: underWay, until: now + CARRY_MS };
+      restored = { at: now, reputations: kept.length, downMs: Math.max(0, now - downFrom), attackFrom: carried?.from };
       if (now > downFrom) {
         down = { from: downFrom, to: now };
         all.unwatched(downFrom, now);
