@@ -166,7 +166,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
     [name, createAdmissionQueue({
       maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, offsetsMs,
-      ...(retier ? { retier, challengesSince, knownFirstMs, patienceMs: config.detection.patienceMs } : {}),
+      ...(retier ? { retier, challengesSince, policyVersion: () => shared.detector.policyVersion(), knownFirstMs, patienceMs: config.detection.patienceMs } : {}),
     })]));
   // `connections` is the ceiling; the limit in force follows the latency the upstream shows, so
   // requests wait in our queue (where standing and class decide) rather than in the upstream's.

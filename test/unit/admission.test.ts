@@ -673,6 +673,26 @@ test('requests with no token queued before the first challenge are offered their
   assert.deepEqual(log.slice(2), ['start known', 'start before-exempt', 'start after']);
 });
 
+test('a request queued with no token is offered its challenge again when the policy changes: its class still normal when challenges began elsewhere gave it none, and under attack a second later does', () => {
+  let since = -Infinity;
+  let version = 0;
+  let level = 0; // its class's challenge level
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 100, queueTimeoutMs: 60_000, challengesSince: () => since, policyVersion: () => version });
+  const log: string[] = [];
+  const offered: string[] = [];
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  q.admit({ ...tiered(2, ANONYMOUS_TIER, log, 'page'), rechallenge: () => { offered.push('page'); if (level > 0) log.push('challenge page'); return level > 0; } }, 10);
+  since = 50; version = 1; // another class went suspect (a warm shield's arrival rate)
+  q.expire(60);
+  q.expire(70);
+  assert.deepEqual(offered, ['page'], 'offered once under the same policy');
+  level = 1; version = 2; // its own class under attack
+  q.expire(80);
+  assert.deepEqual(offered, ['page', 'page']);
+  assert.deepEqual(log, ['start busy', 'challenge page'], 'answered with its challenge, not left to wait behind every token holder');
+  assert.equal(q.queued, 0);
+});
+
 test('a request queued with no token before a second attack\'s challenges is offered its challenge, though the first attack pushed waiters out of its queue', () => {
   let since = -Infinity;
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 3, queueTimeoutMs: 60_000, challengesSince: () => since });

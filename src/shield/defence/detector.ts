@@ -73,6 +73,8 @@ export interface Detector extends Service<Config> {
   challengingForMs(): number | undefined;
   /** Since when (wall clock, ms) clients without a token have been challenged: the attack's identity until all is normal again. */
   challengingSince(): number | undefined;
+  /** Changes whenever what `policyFor` answers may have: a class's phase changed, a mitigation was added or lifted. */
+  policyVersion(): number;
   /** Learns from a finished exchange (logging phase). */
   finish(ctx: RequestContext, outcome: Outcome): void;
   /** The challenge level for a request of this class with these traits. */
@@ -188,7 +190,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     return worst;
   };
 
+  let policyVersion = 0;
   const record = (cls: RouteClass, transition: AttackTransition): void => {
+    policyVersion++;
     const event = { scope: cls, ...transition };
     transitions.push(event);
     if (transitions.length > 100) transitions.shift();
@@ -196,6 +200,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   };
 
   const apply = (m: Mitigation, on: boolean): void => {
+    policyVersion++;
     bus.emit(on ? 'mitigation:added' : 'mitigation:lifted', { mitigation: m, dryRun: self.dryRun });
     if (m.kind !== 'block' || self.dryRun) return;
     if (on) d.blocks.block(m.cidr, m.ttlS, m.reason); else d.blocks.unblock(m.cidr);
@@ -216,6 +221,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
     floodedAddress: (address) => shared.flooded(address, clock.now()),
     challengingForMs: () => (challengingSince === undefined ? undefined : Math.max(0, clock.now() - challengingSince)),
     challengingSince: () => challengingSince,
+    policyVersion: () => policyVersion,
     arrive(ctx, t) {
       totalArrivals++;
       const c = counts.get(ctx.routeClass as RouteClass);

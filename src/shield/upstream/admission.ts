@@ -186,6 +186,14 @@ export interface AdmissionParams {
    */
   challengesSince?: () => number;
   /**
+   * Changes whenever the challenge a request would get may have changed (a class's attack phase, a
+   * mitigation added or lifted: the detector's `policyVersion`). The waiters queued before the
+   * first challenge are offered theirs again then: a class still normal when challenges began
+   * elsewhere gave them none, and a second later it is under attack too (a warm shield's arrival
+   * rate makes one class suspect a second before saturation makes the others).
+   */
+  policyVersion?: () => number;
+  /**
    * A minted identity's request waiting longer than this has outlived its client's patience (rule
    * 7); default MINTED_STALE_MS. Sites whose customers wait longer for an answer (an app with a 30 s
    * timeout) raise it; at or above `queueTimeoutMs` rule 7 never holds.
@@ -399,6 +407,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const heads: number[] = new Array<number>(QK).fill(0);
   const live: number[] = new Array<number>(QK).fill(0); // live waiters per (kind, rank, tier)
   const offered: number[] = new Array<number>(QK).fill(0); // index up to which `rechallenge` was offered
+  let offeredAt = Number.NaN; // the policy version those offers were made under
   const liveGroup: number[] = new Array<number>(RANKS * GROUPS).fill(0); // per (rank, group)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
@@ -819,6 +828,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       let n = 0;
       const since = self.params.challengesSince?.() ?? -Infinity;
       if (since !== -Infinity) {
+        // A new policy: every waiter queued before the first challenge is offered its challenge
+        // again (a few times an attack; each offer is a policy lookup).
+        const version = self.params.policyVersion?.() ?? 0;
+        if (version !== offeredAt) { offeredAt = version; offered.fill(0); }
         // Oldest first across classes (a merge of the per-class queues, each in arrival order): the
         // answers go out in one loop, and whoever is answered first comes back first. Class by class,
         // a flood's class-high requests were answered, and returned, before newcomers' pages queued
