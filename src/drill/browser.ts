@@ -140,7 +140,10 @@ export function createBrowser(opts: BrowserOptions): Browser {
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
       const res = await follow(method, path, init, signal, timeoutMs);
-      if (!opts.solver?.detect(res)) return res;
+      // A browser answers a challenge for a page (the interstitial's script) or for a fetch() of a
+      // script that speaks the protocol; a <link> stylesheet or a <script> tag has no script of its
+      // own to solve one: refused, the page goes without it.
+      if (init.kind === 'css' || init.kind === 'script' || !opts.solver?.detect(res)) return res;
       const http = { request: (mm: string, pp: string, ii: { body?: string; contentType?: string } = {}) =>
         follow(mm, pp, { ...ii, kind: ii.body !== undefined ? 'json-post' : 'json' }, signal, timeoutMs) };
       const solved = await opts.solver.solve(res, http, signal);

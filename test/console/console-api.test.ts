@@ -162,6 +162,31 @@ test('console pages: served from the build with a strict CSP and never framed; a
 });
 
 
+test('a path challenged as a signature: a page\'s own stylesheet follows the no-JS check and passes at a customer\'s pace (a browser cannot solve its proof-of-work); a client without Fetch Metadata, or one fetching it as a flood, gets the challenge', async (t) => {
+  const { shield } = await startShieldWithConsole(t);
+  const c = await request(`${shield.adminUrl}/api/challenges`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ dimension: 'path', value: '/static/site.css', reason: 'a flash crowd of first visits' }),
+  });
+  assert.equal(c.statusCode, 201);
+  await c.body.dump();
+  const STYLE = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0', accept: 'text/css,*/*;q=0.1', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'style' };
+  const css = async (headers: Record<string, string>, target = '/static/site.css') => {
+    const r = await request(`${shield.url}${target}`, { headers });
+    await r.body.dump();
+    return r;
+  };
+  const first = await css(STYLE);
+  assert.equal(first.statusCode, 307, 'the no-JS check, which a browser follows for a stylesheet');
+  const cookie = String(first.headers['set-cookie']).split(';')[0] ?? '';
+  assert.equal((await css({ ...STYLE, cookie }, String(first.headers.location))).statusCode, 200, 'back with the cookie: served');
+  assert.equal((await css({ 'user-agent': STYLE['user-agent'], accept: 'text/css', cookie })).statusCode, 429, 'no Fetch Metadata: the API client\'s challenge');
+  // The same browser fetching it over and over: past a customer's pace, it pays.
+  let refused = 0;
+  for (let i = 0; i < 30; i++) if ((await css({ ...STYLE, cookie })).statusCode === 429) refused++;
+  assert.ok(refused > 0, 'a flood of it is challenged');
+});
+
 test('challenging a user agent from the console sends it to proof-of-work at once, other agents pass; lifting it ends that', async (t) => {
   const { shield } = await startShieldWithConsole(t);
   const s = await login(shield.adminUrl, 'alice', 'correct horse battery');

@@ -186,4 +186,11 @@ test('a browser keeps cookies, follows same-origin redirects only, and solves a 
   assert.ok(srv.requests.every((q) => q.addr === '127.8.9.10'));
   const afterLogin = srv.requests.find((q) => q.path === '/home')!;
   assert.equal(afterLogin.method, 'GET', '303 turns POST into GET');
+  // A stylesheet has no script to solve its challenge: a browser goes without it.
+  const fresh = createBrowser({ origin: srv.url, localAddress: '127.8.9.11', identity: ALL_IDENTITIES[0]!, solver: createPowSolver() });
+  t.after(() => fresh.close());
+  const css = await fresh.fetch('GET', '/static/site.css', { kind: 'css' });
+  assert.equal(css.status, 429);
+  assert.equal(css.challenged, false);
+  assert.equal(verifies, 1, 'not solved');
 });

@@ -171,6 +171,29 @@ test('level 1: a page\'s own stylesheet or fetch (Fetch Metadata same-origin, no
   assert.equal(challenged(evaluateClearance(fromFlooded, L(1, { addressFlooded: () => false }), settings)).response.status, 307);
 });
 
+test('level 2 from a signature: a page\'s own stylesheet or script with the no-JS cookie passes at a customer\'s pace (a browser cannot solve a proof-of-work for it); its page, its fetch(), a flooding pace, an operator\'s level 2 and a flooded address still pay', () => {
+  const css: ClearanceRequest = { ...nav, target: '/static/site.css', accept: 'text/css,*/*;q=0.1', secFetchMode: 'no-cors', secFetchSite: 'same-origin' };
+  const redirect = challenged(evaluateClearance(css, L(1), settings));
+  const cookie = cookieOf(redirect.response.headers['set-cookie']);
+  const seen: string[] = [];
+  const light = L(2, { subresourcePasses: (t) => { seen.push(t.k); return true; } });
+  const ok = passed(evaluateClearance({ ...css, cookie }, light, settings));
+  assert.equal(ok.standing, 'checked');
+  assert.deepEqual(seen, ['nojs'], 'asked with the cookie it holds');
+  // Without the cookie: the no-JS redirect a browser follows, then it passes as above.
+  assert.equal(challenged(evaluateClearance(css, light, settings)).response.status, 307);
+  for (const [why, req, policy, status] of [
+    ['a flooding pace', { ...css, cookie }, L(2, { subresourcePasses: () => false }), 429],
+    ['an operator\'s level 2 (not a signature)', { ...css, cookie }, L(2), 429],
+    ['its page', { ...nav, cookie }, light, 503],
+    ['a page\'s fetch() (cors: a script that can answer)', { ...api, secFetchSite: 'same-origin', cookie }, light, 429],
+    ['cross-site', { ...css, secFetchSite: 'cross-site', cookie }, light, 429],
+    ['from a flooded address', { ...css, cookie, address: '203.0.113.9' }, L(2, { subresourcePasses: () => true, addressFlooded: () => true }), 429],
+  ] as const) {
+    assert.equal(challenged(evaluateClearance(req, policy, settings)).response.status, status, why);
+  }
+});
+
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {
   const rng = createPrng(7);
   const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];

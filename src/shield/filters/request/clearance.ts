@@ -13,6 +13,7 @@ import { RETURNING_AFTER_MS, type ReputationRoster } from '../../reputation/rost
 import type { WakeWatch } from '../../reputation/wake-watch.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import type { RevocationList } from '../../reputation/revocation.js';
+import type { TokenPayload } from '../../reputation/token.js';
 import { addressPrefixes } from '../../detect/address-prefix.js';
 import { requestFingerprint } from '../../detect/fingerprint.js';
 import { pathTemplate } from '../../detect/path-template.js';
@@ -164,7 +165,12 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // young reputation at a customer's pace passes it; a flooding one (pace 2+) pays. Without
       // this, every customer who arrived in the 10 minutes before an attack paid proof-of-work on
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
-      ...(policy.bySignature === true ? { recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1 } : {}),
+      ...(policy.bySignature === true ? {
+        recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1,
+        // A page's stylesheet or script with the no-JavaScript cookie, at a customer's pace: the
+        // cookie's own pace if it is personal, else its source's (paceKeyOf).
+        subresourcePasses: (nojs: TokenPayload) => d.pace.level(nojs.n === 1 && nojs.id !== undefined ? `${nojs.k}:${nojs.id}` : sourceKeyOf(ctx.clientKey, agentKey), d.ticker.now()) <= 1,
+      } : {}),
       personalNojs,
       addressFlooded,
     }, d.settings);
