@@ -691,6 +691,16 @@ test('a request queued with no token is offered its challenge again when the pol
   assert.deepEqual(offered, ['page', 'page']);
   assert.deepEqual(log, ['start busy', 'challenge page'], 'answered with its challenge, not left to wait behind every token holder');
   assert.equal(q.queued, 0);
+  // One the filter passed with no token after challenges began elsewhere (its class still normal
+  // then): offered its challenge too once its class's policy changes; not before.
+  level = 0;
+  q.admit({ ...tiered(2, ANONYMOUS_TIER, log, 'login'), rechallenge: () => { offered.push('login'); if (level > 0) log.push('challenge login'); return level > 0; } }, 90);
+  q.expire(95);
+  assert.deepEqual(offered, ['page', 'page'], 'queued under the policy in force: judged under it already');
+  level = 1; version = 3;
+  q.expire(100);
+  assert.deepEqual(offered, ['page', 'page', 'login']);
+  assert.equal(log.at(-1), 'challenge login');
 });
 
 test('a request queued with no token before a second attack\'s challenges is offered its challenge, though the first attack pushed waiters out of its queue', () => {

@@ -408,6 +408,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const live: number[] = new Array<number>(QK).fill(0); // live waiters per (kind, rank, tier)
   const offered: number[] = new Array<number>(QK).fill(0); // index up to which `rechallenge` was offered
   let offeredAt = Number.NaN; // the policy version those offers were made under
+  let versionSeenAt = -Infinity; // when (queue clock) this queue first saw that version
   const liveGroup: number[] = new Array<number>(RANKS * GROUPS).fill(0); // per (rank, group)
   const counts: number[] = new Array<number>(RANKS).fill(0); // live waiters per rank
   let inFlight = 0;
@@ -828,10 +829,13 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       let n = 0;
       const since = self.params.challengesSince?.() ?? -Infinity;
       if (since !== -Infinity) {
-        // A new policy: every waiter queued before the first challenge is offered its challenge
-        // again (a few times an attack; each offer is a policy lookup).
+        // A new policy: every waiter with no token queued before it is offered its challenge again
+        // (a few times an attack; each offer is a policy lookup) — those queued before the first
+        // challenge, and those the filter passed since while their class was still normal. One
+        // queued under the policy in force was judged under it already.
         const version = self.params.policyVersion?.() ?? 0;
-        if (version !== offeredAt) { offeredAt = version; offered.fill(0); }
+        if (version !== offeredAt) { offeredAt = version; versionSeenAt = now; offered.fill(0); }
+        const before = self.params.policyVersion === undefined ? since : Math.max(since, versionSeenAt);
         // Oldest first across classes (a merge of the per-class queues, each in arrival order): the
         // answers go out in one loop, and whoever is answered first comes back first. Class by class,
         // a flood's class-high requests were answered, and returned, before newcomers' pages queued
@@ -844,7 +848,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         }
         for (; left > 0; left--) {
           let pick = -1;
-          let oldest = since;
+          let oldest = before;
           for (let i = ANONYMOUS_TIER; i < Q; i += TIERS) {
             const w = (queues[i] as Waiter[])[offered[i] as number];
             if (w !== undefined && w.enqueuedAt < oldest) { oldest = w.enqueuedAt; pick = i; }
