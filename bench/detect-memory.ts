@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { createManualClock } from '../src/core/clock.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
 import { openShieldDatabase } from '../src/console/database.js';
-import { CHUNK_ROWS, createRosterStore } from '../src/shield/reputation/roster-store.js';
-import { addressPrefixes, createReputationRoster, createSpaceSaving, createTrafficSketch, DEFAULT_ROSTER, type Observation } from '../src/shield/index.js';
+import { addressPrefixes, CHUNK_ROWS, createReputationRoster, createRosterStore, createSpaceSaving, createTrafficSketch, DEFAULT_ROSTER, type Observation } from '../src/shield/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {

@@ -19,4 +19,5 @@ export { parseChallengeHeader, type ChallengeDescription } from './challenge/hea
 export { createTrafficSketch, type TrafficSketch, type Observation } from './detect/source-tracker.js';
 export { createSpaceSaving } from './detect/space-saving.js';
 export { createReputationRoster, DEFAULT_ROSTER } from './reputation/roster.js';
+export { CHUNK_ROWS, createRosterStore } from './reputation/roster-store.js';
 export { addressPrefixes } from './detect/address-prefix.js';
