@@ -115,6 +115,9 @@ export type ClearanceDecision =
     readonly response: PlainResponse;
   };
 
+/** A token's own key for rate limits and pace: its kind and id (a token with an id). */
+export const rateKeyOf = (token: TokenPayload): string => `${token.k}:${token.id}`;
+
 const STANDING_RANK: Record<ClientStanding, number> = { established: 3, cleared: 2, checked: 1, unknown: 0 };
 // The lowest standing that passes each level.
 const NEEDED: Record<0 | 1 | 2, number> = { 0: 0, 1: 1, 2: 2 };
@@ -145,7 +148,7 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const withRep = reputation ? { reputation } : {};
   const pass = (via: 'exempt' | 'open' | 'rep' | 'clearance' | 'solved' | 'nojs', standing: ClientStanding, token?: TokenPayload, extra: { responseHeaders?: Record<string, string> } = {}): ClearanceDecision => ({
     kind: 'pass', via, standing, target: marked.clean, ...withRep, ...extra,
-    ...(token?.id !== undefined ? { rateKey: `${token.k}:${token.id}`, token } : {}),
+    ...(token?.id !== undefined ? { rateKey: rateKeyOf(token), token } : {}),
   });
   if (rank === 'established') return pass('rep', 'established', reputation);
 
@@ -183,8 +186,8 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
   // A page's own stylesheet, script or image under a signature's proof-of-work (see subresourcePasses):
   // not from a flooded address, where the cookie's identity is its flooders' too (unless personal).
-  const ownSubresource = read && req.secFetchMode === 'no-cors' && isSameOriginSubresource(req.secFetchSite, req.secFetchMode)
-    && policy.subresourcePasses !== undefined;
+  const ownSubresource = policy.subresourcePasses !== undefined && read && req.secFetchMode === 'no-cors'
+    && isSameOriginSubresource(req.secFetchSite, req.secFetchMode);
   if (nojs && ownSubresource && needed === STANDING_RANK.cleared && (nojs.n === 1 || !flooded()) && policy.subresourcePasses?.(nojs) === true) {
     return pass('nojs', 'checked', nojs);
   }

@@ -75,8 +75,7 @@ export function createRosterStore(d: {
 
   // Monotonic times of the last writes (every reputation presented since is still to write).
   let newSince = d.ticker.now();
-  let touchSince = newSince;
-  let lastTouch = newSince;
+  let touchSince = newSince; // never after newSince
   let pending: Row[] = [];
   let writing: NodeJS.Immediate | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -115,9 +114,9 @@ export function createRosterStore(d: {
    */
   const flush = (touch: boolean, atOnce = false): number => {
     const now = d.ticker.now();
-    const rows = collect(touch ? Math.min(touchSince, newSince) : newSince, newSince, touch);
+    const rows = collect(touch ? touchSince : newSince, newSince, touch);
     newSince = now;
-    if (touch) { touchSince = now; lastTouch = now; }
+    if (touch) touchSince = now;
     if (atOnce) {
       if (writing !== undefined) clearImmediate(writing);
       writing = undefined;
@@ -132,7 +131,7 @@ export function createRosterStore(d: {
     return rows.length;
   };
   const tick = (): void => {
-    const touch = d.ticker.now() - lastTouch >= (d.touchEveryMs ?? ROSTER_TOUCH_EVERY_MS);
+    const touch = d.ticker.now() - touchSince >= (d.touchEveryMs ?? ROSTER_TOUCH_EVERY_MS);
     // Nothing new: the save's time and the attack under way are still written (a crash's restart
     // reads the time down from them).
     if (flush(touch) === 0 && writing === undefined) writeRows([]);
@@ -165,7 +164,7 @@ export function createRosterStore(d: {
       } catch (e) {
         d.log.warn({ err: (e as Error).message }, 'saved reputation roster unreadable: starting afresh');
       }
-      newSince = touchSince = lastTouch = d.ticker.now();
+      newSince = touchSince = d.ticker.now();
       timer = setInterval(tick, d.everyMs ?? ROSTER_SAVE_EVERY_MS);
       timer.unref();
     },

@@ -830,9 +830,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       const since = self.params.challengesSince?.() ?? -Infinity;
       if (since !== -Infinity) {
         // A new policy: every waiter with no token queued before it is offered its challenge again
-        // (a few times an attack; each offer is a policy lookup) — those queued before the first
-        // challenge, and those the filter passed since while their class was still normal. One
-        // queued under the policy in force was judged under it already.
+        // — those queued before the first challenge, and those the filter passed since while their
+        // class was still normal. One queued under the policy in force was judged under it already.
+        // At most once a detector tick while signatures are re-sized, a walk over the waiters with
+        // no token (few under attack: the filter challenges them on arrival), a policy lookup each.
         const version = self.params.policyVersion?.() ?? 0;
         if (version !== offeredAt) { offeredAt = version; versionSeenAt = now; offered.fill(0); }
         const before = self.params.policyVersion === undefined ? since : Math.max(since, versionSeenAt);

@@ -3,7 +3,7 @@ import type { RateParams } from '../../../config/schema.js';
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 import type { RequestContext, RequestTraits } from '../../context.js';
 import { deny, type Verdict } from '../../verdict.js';
-import { evaluateClearance, type ClearanceDecision } from '../../challenge/evaluate.js';
+import { evaluateClearance, rateKeyOf, type ClearanceDecision } from '../../challenge/evaluate.js';
 import { PROTOCOL_QUERY_KEYS, type ChallengeSettings } from '../../challenge/settings.js';
 import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
@@ -167,9 +167,9 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       // the site's main path (challenge-solver drill: 15 customers challenged, 94-96%).
       ...(policy.bySignature === true ? {
         recentPasses: (id: string) => d.pace.level(`rep:${id}`, d.ticker.now()) <= 1,
-        // A page's stylesheet or script with the no-JavaScript cookie, at a customer's pace: the
-        // cookie's own pace if it is personal, else its source's (paceKeyOf).
-        subresourcePasses: (nojs: TokenPayload) => d.pace.level(nojs.n === 1 && nojs.id !== undefined ? `${nojs.k}:${nojs.id}` : sourceKeyOf(ctx.clientKey, agentKey), d.ticker.now()) <= 1,
+        // A page's stylesheet or script with the no-JavaScript cookie, at a customer's pace: in the
+        // pace it will count in once passed (paceKeyOf).
+        subresourcePasses: (nojs: TokenPayload) => d.pace.level(nojs.n === 1 && nojs.id !== undefined ? rateKeyOf(nojs) : sourceKeyOf(ctx.clientKey, agentKey), d.ticker.now()) <= 1,
       } : {}),
       personalNojs,
       addressFlooded,
