@@ -470,6 +470,38 @@ test('rule 3b: while known clients go strictly first, a minted identity\'s criti
     'shared: earliest deadline, as before (the known page by deadline: 2501 before the login\'s 3000)');
 });
 
+/**
+ * Rule 8. Group (b)'s busy identities (pace 1) arrive `perCompletion` at a time for each completion
+ * of the upstream over 1 s (after `known` known customers' requests queued at 0, served first); then
+ * a newcomer's page at pace 0, and a newcomer's login at pace 1; the next two starts.
+ */
+function afterBusy(perCompletion: number, initialBusy: number, known: number): string[] {
+  const log: string[] = [];
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10_000, queueTimeoutMs: 60_000 });
+  const busy = tierFor(STANDING.checked, 1);
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  for (let i = 0; i < known; i++) q.admit(tiered(2, 0, log, `known${i}`), 0);
+  for (let i = 0; i < initialBusy; i++) q.admit(tiered(2, busy, log, `bot-0-${i}`), 0);
+  for (let t = 10; t <= 1000; t += 10) {
+    for (let i = 0; i < perCompletion; i++) q.admit(tiered(2, busy, log, `bot-${t}-${i}`), t - 5);
+    q.release(t);
+  }
+  q.admit(tiered(2, tierFor(STANDING.checked, 0), log, 'newcomer-page'), 1000);
+  q.admit(tiered(0, busy, log, 'newcomer-login'), 1000);
+  const from = log.length;
+  q.release(1001);
+  q.release(1002);
+  return log.slice(from);
+}
+
+test('rule 8: while the minted group\'s busy identities (pace 1) arrive faster than the upstream completes, its pace 0 goes strictly first (after its critical requests); a busy moment keeps the head starts', () => {
+  assert.deepEqual(afterBusy(3, 0, 0), ['start newcomer-login', 'start newcomer-page'],
+    'a flood at pace 1 (3 per completion, 1 s): the newcomer\'s login, then its page, before 2 s of busy waiters 0.5-1 s older');
+  const moment = afterBusy(0, 20, 100);
+  assert.deepEqual(moment, ['start newcomer-login', 'start bot-0-0'],
+    '20 busy requests once, 1 s ago: the oldest goes before a page that came 1 s later (head start 500 ms)');
+});
+
 /** Newcomers arrive `perCompletion` at a time for each completion for 1 s, then a known client comes at 3 s; who starts next. */
 function nextAfterArrivals(perCompletion: number, strict?: (strict: boolean) => void): string | undefined {
   const log: string[] = [];

@@ -112,6 +112,13 @@
  *    under a wait longer than people stay, the oldest requests are those nobody waits for any more
  *    (90.1 / 90.2%). Tunnel work keeps its order (rules 2 and 6 bound it).
  *
+ * 8. **While (b)'s busy identities flood, its pace 0 goes strictly before its pace 1**
+ *    (MINTED_BUSY_MAX): when (b)'s requests at pace 1 arrive faster than the upstream completes
+ *    and are at least half of (b)'s arrivals. A person is busy for a moment; a crowd busy all the
+ *    time is a flood at a customer's pace, and pace 1's head start is lost under its standing
+ *    queue (rule 1). Critical requests first still (rule 3b): critical pace 0, critical pace 1,
+ *    then the other classes' pace 0, then their pace 1.
+ *
  * When the queue is full, the worst group loses its newest waiter (its oldest while served newest
  * first, rule 7), from the class most over its share by `weights` (lowest class first); an arrival
  * of a better group pushes out a worse one.
@@ -389,6 +396,20 @@ const MINTED_STALE_MS = 6000; // default of AdmissionParams.patienceMs (detectio
  * the upstream's work.
  */
 const MINTED_STALE_MASS_S = 2;
+/**
+ * Rule 8: past this ratio of group (b)'s pace-1 arrivals (busy identities: a customer's pace, busy)
+ * to what the upstream completes — and while they are at least half of (b)'s arrivals — (b)'s
+ * pace 0 goes strictly before its pace 1. A person is busy for a moment: a login's page, POST and
+ * redirect; a page and its data. A crowd of identities busy all the time, sending more than the
+ * upstream serves, is a flood at a customer's pace. A learned pace line (detect/pace-profile.ts)
+ * puts a flood of 1–2 requests a second per source at pace 1 where the default line puts it at
+ * pace 2 — and pace 1's head start (500 ms) is lost under a standing queue: the newcomers at pace 0
+ * were served only once they had waited the flood's own wait less 500 ms, ~4.9 s against their
+ * 5 s patience (newcomers-under-attack on a shield that had learned 40 s of traffic: 89.8%, the
+ * same run on a new shield 99.2%, where the bots were at pace 2). A flash crowd's newcomers are
+ * mostly at pace 0 and arrive under 1.1× the upstream's completions all told: never this.
+ */
+const MINTED_BUSY_MAX = 1;
 /** An exponentially decayed count: `value` is about rate × halfLife / ln 2. */
 function createDecayed(halfLifeMs: number): { add(now: number): void; value(now: number): number } {
   let v = 0;
@@ -441,6 +462,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     return heads < 1 ? 0 : mintedFlooding.value(now) / heads;
   };
   const mintedArrivals = createDecayed(2000);
+  const mintedBusy = createDecayed(2000); // (b) arrivals at pace 1 (rule 8)
   const completions = createDecayed(2000);
   // The (b) tunnel work waiting (kept by addLive) over the upstream's completions per second (the
   // decayed count × ln 2 / its 2 s half-life).
@@ -451,6 +473,11 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const mintedLoad = (now: number): number => {
     const arrivals = mintedArrivals.value(now);
     return arrivals < MINTED_LOAD_MIN ? 0 : arrivals / Math.max(1, completions.value(now));
+  };
+  // Rule 8: (b)'s busy identities flood — its pace 0 goes strictly before its pace 1.
+  const mintedBusyFloods = (now: number): boolean => {
+    const busy = mintedBusy.value(now);
+    return busy >= MINTED_LOAD_MIN && busy * 2 >= mintedArrivals.value(now) && busy / Math.max(1, completions.value(now)) > MINTED_BUSY_MAX;
   };
 
   // Rule 5: flooding paces wait for headroom while challenges are on. A costly request in flight
@@ -644,7 +671,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
    * The queue of group `g` whose head has the earliest deadline among ranks below `ranks`, kinds
    * `from` ≤ k < `to`, or -1. With `within`, group (b) is scanned as part of group 0.
    */
-  const earliest = (g: number, ranks: number, within: readonly number[] | undefined, from: number, to: number): number => {
+  const earliest = (g: number, ranks: number, within: readonly number[] | undefined, from: number, to: number, pace?: number): number => {
     let chosen = -1;
     let key = Infinity;
     for (let r = 0; r < ranks; r++) {
@@ -653,6 +680,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       for (let t = 0; t < TIERS; t++) {
         const tg = GROUP_OF[t] as number;
         if ((within !== undefined && tg === 1 ? 0 : tg) !== g) continue;
+        if (pace !== undefined && (t & 1) !== pace) continue; // rule 8 (group (b) only: tiers 4–7, pace = t & 1)
         for (let k = from; k < to; k++) {
           const i = k * Q + r * TIERS + t;
           if ((live[i] as number) === 0) continue;
@@ -716,9 +744,17 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     // a bound, (a) and (b) are one group.
     for (let g = 0; g < groups && chosen === -1; g++) {
       if (within !== undefined && g === 1) continue; // served with group 0
-      // Rule 3b: while (a) goes strictly first, group (b)'s critical requests go before its other classes.
-      if (within === undefined && g === 1 && (liveGroup[1] as number) > 0) chosen = earliest(g, 1, undefined, from, to);
-      if (chosen === -1) chosen = earliest(g, RANKS, within, from, to);
+      // Rule 3b: while (a) goes strictly first, group (b)'s critical requests go before its other
+      // classes; rule 8: and, while its busy identities flood, its pace 0 before its pace 1.
+      if (within === undefined && g === 1) {
+        const busy = mintedBusyFloods(now);
+        for (let pass = 0; pass < 4 && chosen === -1; pass++) {
+          const ranks = pass < 2 ? 1 : RANKS;
+          if (ranks === 1 && (liveGroup[1] as number) === 0) continue;
+          if (!busy && (pass & 1) === 1) continue;
+          chosen = earliest(g, ranks, undefined, from, to, busy ? pass & 1 : undefined);
+        }
+      } else chosen = earliest(g, RANKS, within, from, to);
     }
     return chosen;
   };
@@ -781,7 +817,10 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const self: AdmissionQueue = {
     params,
     admit(w, now) {
-      if (GROUP_OF[tierOf(w)] === 1) mintedArrivals.add(now);
+      if (GROUP_OF[tierOf(w)] === 1) {
+        mintedArrivals.add(now);
+        if ((tierOf(w) & 1) === 1) mintedBusy.add(now);
+      }
       if (inFlight < self.params.maxInFlight && queued === 0 && !((GROUP_OF[tierOf(w)] as number) >= FLOOD_GROUP && floodCapped())) {
         started(w);
         meter(now);
