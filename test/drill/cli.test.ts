@@ -101,11 +101,12 @@ test('`bench ddos --restart-shield`: Rempart is stopped gracefully mid-cell and 
   const logs: string[] = [];
   const cells = await runDdosBench({
     targets: ['rempart'], scenarios: ['none'], durationS: 12, timeScale: 5, seed: 1,
-    restartShieldAtS: 5, accessLogDir: join(dir, 'al'), log: (l) => logs.push(l),
+    restartShieldAtS: 5, accessLogDir: join(dir, 'al'), log: (l) => logs.push(l), out: (md) => logs.push(md),
   });
   const report = cells[0]?.report;
   assert.ok(report, JSON.stringify(cells[0]?.error ?? logs));
   assert.doesNotMatch(logs.join('\n'), /restart failed/);
+  assert.match(logs.join('\n'), /^\| none \| rempart \| /m, 'the table reaches the caller\'s `out`, not stdout');
   // The restarted process's own lines in the cell's access log: it restored the roster it saved.
   const log = readFileSync(join(dir, 'al', 'none--rempart.jsonl'), 'utf8');
   assert.match(log, /"msg":"reputation roster restored"/);

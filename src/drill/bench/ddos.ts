@@ -158,7 +158,10 @@ export interface DdosBenchOptions {
   pageRequests?: number;
   /** Another origin than BENCH_ORIGIN (workers, queue, service time): see origin-shape.ts. */
   origin?: Partial<OriginShape>;
+  /** Progress and warnings (stderr by default). */
   log?(line: string): void;
+  /** Where the finished table goes (stdout by default): a caller that reads the cells need not print it. */
+  out?(markdown: string): void;
 }
 
 /** The origin of a run: the bench's, with what `--origin` changes. */
@@ -428,7 +431,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   }
   const elapsedS = (Date.now() - t0) / 1000;
   const md = renderBenchMarkdown(cells, targets, unavailable, o, elapsedS);
-  process.stdout.write(`${md}\n`);
+  (o.out ?? ((m: string) => process.stdout.write(`${m}\n`)))(md);
   writeJson(true);
   if (o.record) replaceMarkdownSection(o.record, kill !== undefined ? 'bench:ddos-kill-server' : restartAt !== undefined ? 'bench:ddos-restart' : 'bench:ddos', md);
   return cells;
