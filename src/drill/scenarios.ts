@@ -167,6 +167,22 @@ const solving = (ctx: ScenarioContext, p: Record<string, number>): Partial<Flood
   solver: ctx.solver, solves: p.solves!, keepCookies: true,
   ...((p.forget ?? 0) >= 1 ? { forgetOnRefusal: { newAgent: p.forget! >= 2 } } : {}),
 });
+/**
+ * Bots that claim every GET is a page's own subresource — an image fetched by the page (Fetch
+ * Metadata, https://www.w3.org/TR/fetch-metadata/: `Sec-Fetch-Mode: no-cors`, `Sec-Fetch-Site:
+ * same-origin`) — which a browser cannot solve a proof-of-work for; the shield lets such a request
+ * pass a signature's proof-of-work with the no-JavaScript cookie at a customer's pace (docs/challenge.md).
+ */
+const FORGE = num(0, '1: every GET claims to be a page\'s own image (Sec-Fetch-Mode no-cors, Sec-Fetch-Site same-origin, Sec-Fetch-Dest image)', 0, 1);
+function forged(request: FloodSpec['request']): FloodSpec['request'] {
+  return (rng, s) => {
+    const r = request(rng, s);
+    if (r.method !== 'GET') return r;
+    const headers: Record<string, string> = { ...r.headers, accept: 'image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'image' };
+    delete headers['upgrade-insecure-requests'];
+    return { ...r, headers };
+  };
+}
 /** Tools that start over when refused (flood.ts `forgetOnRefusal`). */
 const FORGET = num(0, '1: a bot refused (503, or a 429 it does not solve) throws its cookies away and starts over (its solves back); 2: also with another browser\'s User-Agent', 0, 2);
 
@@ -292,9 +308,9 @@ const floodParams = (rate: number, sources: number, connections: number): Record
 function newcomersScenario(name: string, defaults: [number, number, number], summary: string, request: (origin: string) => FloodSpec['request'] = (origin) => (rng, s) => listGet(rng, s, origin, 0.38)): Scenario {
   return {
     name, summary,
-    params: { ...floodParams(...defaults), solves: SOLVES, forget: FORGET, factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
+    params: { ...floodParams(...defaults), solves: SOLVES, forget: FORGET, forge: FORGE, factor: num(2, 'legitimate population multiplier at the onset (the newcomers)', 1, 20) },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, name, p as never, request(ctx.origin), solving(ctx, p))],
+      floods: [flood(ctx, name, p as never, p.forge! >= 1 ? forged(request(ctx.origin)) : request(ctx.origin), solving(ctx, p))],
       slow: [], crowd: { factor: p.factor!, atS: ctx.startS },
     }),
   };

@@ -216,6 +216,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       detector: shared.detector, settings: shared.challenge, clock: shared.clock, limiter: shared.limiter, perToken: det.perToken, sharedAddressCookies: det.sharedAddressCookies,
       revocations: shared.revocations, sessions: shared.sessions, sessionHolders: shared.sessionHolders, revokedHolderMs: det.sessions.revokedHolderS * 1000, pace: shared.pace, ticker: shared.ticker, exemptPaths: det.exemptPaths, sessionCookies: det.sessionCookies, dryRun: det.dryRun,
       ...(det.wokenReputations ? { roster: shared.roster, ...(shared.wakes ? { wakes: shared.wakes } : {}) } : {}),
+      ...(det.formPageTtlS > 0 ? { pageVisits: shared.pageVisits } : {}),
     }));
     const c = clearance;
     if (config.rateLimits.enabled) request.push(createRateLimitFilter(shared.limiter, config.rateLimits.perClient, (ctx) => personalToken(ctx) !== undefined,
@@ -224,7 +225,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   request.push(createContinuationFilter(shared.continuations, shared.ticker));
   request.push(...(ext.request ?? []));
   // A page answered from the cache names its browser as one the origin answered does (page visits).
-  const giveVisitId = det.enabled && det.formPageTtlS > 0 ? createVisitIdGiver({ randomBytes: shared.challenge.randomBytes }) : undefined;
+  const giveVisitId = det.enabled && det.formPageTtlS > 0 ? createVisitIdGiver({ randomBytes: shared.challenge.randomBytes, visits: shared.pageVisits, ticker: shared.ticker }) : undefined;
   if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker, giveVisitId && visitCookieOnCacheHit(giveVisitId)));
 
   const limits = { ...config.listen.limits, memoryBytes: config.buffering.requestMemoryBytes };

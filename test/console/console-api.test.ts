@@ -162,7 +162,7 @@ test('console pages: served from the build with a strict CSP and never framed; a
 });
 
 
-test('a path challenged as a signature: a page\'s own stylesheet follows the no-JS check and passes at a customer\'s pace (a browser cannot solve its proof-of-work); a client without Fetch Metadata, or one fetching it as a flood, gets the challenge', async (t) => {
+test('a path challenged as a signature: a page\'s own stylesheet follows the no-JS check and passes at a customer\'s pace once its browser was answered a page (a browser cannot solve its proof-of-work); before any page, without Fetch Metadata, or fetched as a flood, it gets the challenge', async (t) => {
   const { shield } = await startShieldWithConsole(t);
   const c = await request(`${shield.adminUrl}/api/challenges`, {
     method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
@@ -178,8 +178,17 @@ test('a path challenged as a signature: a page\'s own stylesheet follows the no-
   };
   const first = await css(STYLE);
   assert.equal(first.statusCode, 307, 'the no-JS check, which a browser follows for a stylesheet');
-  const cookie = String(first.headers['set-cookie']).split(';')[0] ?? '';
-  assert.equal((await css({ ...STYLE, cookie }, String(first.headers.location))).statusCode, 200, 'back with the cookie: served');
+  const nojs = String(first.headers['set-cookie']).split(';')[0] ?? '';
+  assert.equal((await css({ ...STYLE, cookie: nojs }, String(first.headers.location))).statusCode, 429,
+    'back with the cookie from a browser that was answered no page: only claims to be a page\'s stylesheet (drill `forge`)');
+  // The page that links it: answered, with its page-visit cookie.
+  const page = await request(`${shield.url}/home`, { headers: { 'user-agent': STYLE['user-agent'], accept: 'text/html', 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', cookie: nojs } });
+  await page.body.dump();
+  assert.equal(page.statusCode, 200);
+  const pv = ([page.headers['set-cookie'] ?? []].flat() as string[]).map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('rempart_pv='));
+  assert.ok(pv, `the page gave a page-visit cookie: ${JSON.stringify(page.headers['set-cookie'])}`);
+  const cookie = `${nojs}; ${pv}`;
+  assert.equal((await css({ ...STYLE, cookie }, String(first.headers.location))).statusCode, 200, 'after its page: served');
   assert.equal((await css({ 'user-agent': STYLE['user-agent'], accept: 'text/css', cookie })).statusCode, 429, 'no Fetch Metadata: the API client\'s challenge');
   // The same browser fetching it over and over: past a customer's pace, it pays.
   let refused = 0;

@@ -320,6 +320,30 @@ test('solver-crowd: many sources, each at a person\'s pace, each solving its cha
   assert.ok(after.size > before.size, `${before.size} customer addresses before the onset, ${after.size} in all`);
 });
 
+test('solver-crowd forge=1: every bot GET claims to be a page\'s own image (Fetch Metadata no-cors, same-origin), still browser-like; forge=0 sends what the page kind says', async (t) => {
+  const srv = await startRecordingServer();
+  t.after(srv.close);
+  const run = async (forge: number): Promise<Recorded[]> => {
+    srv.requests.length = 0;
+    const r = await drill(srv.url, 'solver-crowd', { rate: 60, sources: 30, forge, solves: 0 }, { trackingUsers: 0 });
+    const legit = new Set(r.meta.population.legitAddresses);
+    return srv.requests.filter((q) => !legit.has(q.addr));
+  };
+  const forged = await run(1);
+  assert.ok(forged.length > 40, `${forged.length} bot requests`);
+  for (const q of forged) {
+    assert.equal(q.headers['sec-fetch-mode'], 'no-cors');
+    assert.equal(q.headers['sec-fetch-site'], 'same-origin');
+    assert.equal(q.headers['sec-fetch-dest'], 'image');
+    assert.match(String(q.headers.accept), /^image\//);
+    assert.equal(q.headers['upgrade-insecure-requests'], undefined);
+  }
+  assertBrowserLike(forged);
+  const honest = await run(0);
+  assert.ok(honest.some((q) => q.headers['sec-fetch-mode'] === 'navigate'), 'page loads navigate');
+  assert.ok(honest.every((q) => q.headers['sec-fetch-mode'] !== 'no-cors'));
+});
+
 test('sleeper-crowd: every bot sends from its first request the reputation the target issued it `ageS` before, for its own address and agent; without the target\'s key the scenario refuses to start', async (t) => {
   const srv = await startRecordingServer((_req, res) => { res.end('ok'); });
   t.after(srv.close);

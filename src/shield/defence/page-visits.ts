@@ -86,6 +86,14 @@ export function sameSiteRefererPath(referer: string | undefined, host: string | 
 }
 
 /**
+ * The path a browser's page answers are also recorded under as they start (the visit-cookie
+ * filter, at the response head): "this browser was answered a page" — what a page's own
+ * stylesheet, script or image follows (filters/request/clearance.ts). Never a request path (those
+ * start with '/').
+ */
+export const ANY_PAGE = '';
+
+/**
  * Whether a GET or HEAD is a page load: a navigation (`Sec-Fetch-Dest` document or frame), or, from
  * a client that sends no `Sec-Fetch-Dest`, one that accepts HTML.
  */
