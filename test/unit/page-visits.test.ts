@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPageVisits, sameSiteRefererPath } from '../../src/shield/defence/page-visits.js';
+import { answeredPage, noteAnsweredPage } from '../../src/shield/defence/answered-page.js';
+import type { RequestContext } from '../../src/shield/context.js';
 
 test('a page backs submissions from the source that loaded it, for that page only, within its ttl', () => {
   const v = createPageVisits(() => ({ ttlMs: 60_000 }));
@@ -38,4 +40,17 @@ test('only a Referer naming a page of the request\'s own host is judged; the roo
   assert.equal(sameSiteRefererPath('//shop.example/bank/login', 'bank.example'), undefined, 'a network-path reference to another host');
   assert.equal(sameSiteRefererPath(undefined, 'bank.example'), undefined);
   assert.equal(sameSiteRefererPath('https://bank.example/x', undefined), undefined);
+});
+
+test('answered a page: its page-visit cookie from the address the page went to, within the ttl; the same cookie from another address, or no cookie, is not', () => {
+  const v = createPageVisits(() => ({ ttlMs: 60_000 }));
+  const id = 'AAAAAAAAAAAAAAAA';
+  const ctx = (clientKey: string, cookie?: string) => ({ clientKey, req: { headers: cookie === undefined ? {} : { cookie } } }) as unknown as RequestContext;
+  assert.equal(answeredPage(ctx('127.0.0.7', `rempart_pv=${id}`), v, 1_000), false, 'before any page');
+  noteAnsweredPage(v, id, '127.0.0.7', 1_000);
+  assert.equal(answeredPage(ctx('127.0.0.7', `rempart_pv=${id}`), v, 2_000), true);
+  assert.equal(answeredPage(ctx('127.0.0.8', `rempart_pv=${id}`), v, 2_000), false, 'one bot\'s cookie copied by another address');
+  assert.equal(answeredPage(ctx('127.0.0.7'), v, 2_000), false, 'no cookie');
+  assert.equal(answeredPage(ctx('127.0.0.7', `rempart_pv=${id}`), v, 61_001), false, 'past the ttl');
+  assert.equal(v.hasLoaded('pv AAAAAAAAAAAAAAAA', '/', 2_000), false, 'no page path recorded by it (form submissions are judged apart)');
 });

@@ -86,10 +86,9 @@ export function sameSiteRefererPath(referer: string | undefined, host: string | 
 }
 
 /**
- * The path a browser's page answers are also recorded under as they start (the visit-cookie
- * filter, at the response head): "this browser was answered a page" — what a page's own
- * stylesheet, script or image follows (filters/request/clearance.ts). Never a request path (those
- * start with '/').
+ * The path "answered a page" is recorded under (defence/answered-page.ts, at the page answer's
+ * head): never a request path (those start with '/'). Those records share `maxEntries` with the
+ * pages themselves.
  */
 export const ANY_PAGE = '';
 

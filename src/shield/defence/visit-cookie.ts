@@ -14,8 +14,10 @@ import { COOKIE_NAMES, readCookie, serializeCookie } from '../reputation/cookie.
  * origin, went ahead of customers' lookups, which waited 5 s and were abandoned). A token cannot
  * be the key: a browser's token changes between the page and the post when a challenge is
  * answered in between, and the page may be loaded before the browser holds any. This cookie is set
- * on the first page answer, whatever the attack state, and only names the browser: it grants
- * nothing, so it needs no signature — an id a bot invents or drops names no page it loaded.
+ * on the first page answer, whatever the attack state, and only names the browser: an id a bot
+ * invents or drops names no page it loaded, so it needs no signature. What it grants — a page's own
+ * stylesheet passing a signature's proof-of-work once a page was answered (defence/answered-page.ts)
+ * — is bound to the address the page went to, so one bot's cookie copied by a crowd grants nothing.
  *
  * A browser without the cookie (a client that keeps no cookies) is known by its source, as before:
  * never stricter than the source alone. A page from the cache gives the cookie too: given only with

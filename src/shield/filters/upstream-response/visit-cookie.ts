@@ -3,8 +3,9 @@ import type { CachedResponse } from '../../cache/store.js';
 import type { RequestContext } from '../../context.js';
 import type { RandomBytes } from '../../reputation/token.js';
 import type { Clock } from '../../../core/clock.js';
-import { ANY_PAGE, isPageLoad, type PageVisits } from '../../defence/page-visits.js';
-import { readVisitId, VISIT_ID_BYTES, visitCookie, visitorKey } from '../../defence/visit-cookie.js';
+import { isPageLoad, type PageVisits } from '../../defence/page-visits.js';
+import { readVisitId, VISIT_ID_BYTES, visitCookie } from '../../defence/visit-cookie.js';
+import { noteAnsweredPage } from '../../defence/answered-page.js';
 import { appendCookie, pooledRandomBytes } from './reputation-cookie.js';
 
 /**
@@ -18,18 +19,18 @@ export function createVisitIdGiver(d: { randomBytes: RandomBytes; visits?: PageV
   const randomBytes = pooledRandomBytes(d.randomBytes);
   // The page's answer starts: its browser may fetch the page's stylesheet before its last byte
   // (a browser's preload scanner reads <link> in the head), so it is recorded now, not at the end.
-  const started = (ctx: RequestContext): void => {
-    if (d.visits !== undefined && d.ticker !== undefined) d.visits.loaded(visitorKey(ctx.visitId, ctx.clientKey, ctx.req.headers), ANY_PAGE, d.ticker.now());
+  const started = (ctx: RequestContext, visitId: string): void => {
+    if (d.visits !== undefined && d.ticker !== undefined) noteAnsweredPage(d.visits, visitId, ctx.clientKey, d.ticker.now());
   };
   return (ctx, status) => {
     if (status < 200 || (status >= 300 && status !== 304)) return undefined;
     const h = ctx.req.headers;
     if (!isPageLoad(ctx.req.method, h)) return undefined;
-    ctx.visitId = readVisitId(h.cookie);
-    if (ctx.visitId !== undefined) { started(ctx); return undefined; }
-    ctx.visitId = randomBytes(VISIT_ID_BYTES).toString('base64url');
-    started(ctx);
-    return visitCookie(ctx.visitId, ctx.conn.tls !== undefined);
+    const known = ctx.visitId = readVisitId(h.cookie);
+    if (known !== undefined) { started(ctx, known); return undefined; }
+    const id = ctx.visitId = randomBytes(VISIT_ID_BYTES).toString('base64url');
+    started(ctx, id);
+    return visitCookie(id, ctx.conn.tls !== undefined);
   };
 }
 
