@@ -816,6 +816,21 @@ test('pressure is measured over the interval: bursts the queue absorbs are not s
   assert.equal(flood.queueWaitMs, 1000, 'g has waited since 1000, and the queue never emptied since the last read');
 });
 
+test('pressure: a read a few milliseconds into the first request is no interval; the next read judges the whole span', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  // The shield's first page holds a one-slot upstream when the detector's first tick reads, 5 ms in.
+  q.admit(waiter(2, log, 'first-page'), 1000);
+  assert.deepEqual(q.readPressure(1005), { saturation: 0, queueWaitMs: 0 }, 'measured over 5 ms, the upstream read as saturated (a shield put in suspect by its first page)');
+  q.release(1040);
+  const next = q.readPressure(2005);
+  assert.ok(Math.abs(next.saturation - 40 / 1005) < 1e-9, `saturation ${next.saturation}: at the limit 40 ms of the 1005 since the first request`);
+  // From then on each read judges the second since the one before.
+  q.admit(waiter(2, log, 'second'), 2500);
+  const third = q.readPressure(3005);
+  assert.ok(Math.abs(third.saturation - 505 / 1000) < 1e-9, `saturation ${third.saturation}: at the limit from 2500 to 3005 of 2005-3005`);
+});
+
 test('standingMs: how long the queue has gone without emptying, reset when it empties', () => {
   const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
   const log: string[] = [];

@@ -359,6 +359,8 @@ const MESSAGE_SHARE = 0.5;
  * closed-loop 88.4 → 88.0% (mean), newcomers-under-attack 96.2 → 96.8% (forty-sixth session).
  */
 export const MINTED_OVERDUE_MS = 500;
+/** The shortest interval `readPressure` judges (the detector reads once a second). */
+const MIN_PRESSURE_SPAN_MS = 250;
 /**
  * The class whose bound a minted identity's request never ages later than (2: normal): a
  * newcomer's login or banking page ages with its tracking pages, not sooner and never not at all.
@@ -929,8 +931,14 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     },
     readPressure(now) {
       meter(now);
-      const from = meterFrom ?? now;
-      const span = now - from;
+      // An interval shorter than a quarter of the detector's second is a sample, not an
+      // interval: it stays open for the next read. Measured from the first request, a read a few
+      // milliseconds after it, while it held a one-slot upstream, found that upstream saturated
+      // for the whole "interval" — a shield put in suspect (no reputation cookie for its first
+      // customers) by its own first page: the likely cause of a test failing about one run in
+      // thirty on a loaded machine (test/shield/detection.test.ts, forty-sixth session).
+      if (meterFrom === undefined || now - meterFrom < MIN_PRESSURE_SPAN_MS) return { saturation: 0, queueWaitMs: 0 };
+      const span = now - meterFrom;
       const busy = atLimitMs + (atLimitSince !== undefined ? now - atLimitSince : 0);
       const saturation = span > 0 ? Math.min(1, busy / span) : (atLimitSince !== undefined ? 1 : 0);
       const queueWaitMs = !emptied && queued > 0 ? self.oldestWaitMs(now) : 0;
