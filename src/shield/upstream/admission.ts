@@ -935,8 +935,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       // interval: it stays open for the next read. Measured from the first request, a read a few
       // milliseconds after it, while it held a one-slot upstream, found that upstream saturated
       // for the whole "interval" — a shield put in suspect (no reputation cookie for its first
-      // customers) by its own first page: the likely cause of a test failing about one run in
-      // thirty on a loaded machine (test/shield/detection.test.ts, forty-sixth session).
+      // customers) by its own first page (forty-sixth session).
       if (meterFrom === undefined || now - meterFrom < MIN_PRESSURE_SPAN_MS) return { saturation: 0, queueWaitMs: 0 };
       const span = now - meterFrom;
       const busy = atLimitMs + (atLimitSince !== undefined ? now - atLimitSince : 0);

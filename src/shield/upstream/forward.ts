@@ -329,7 +329,10 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
-    queue.admit(ex, ex.enqueuedAt);
+    // Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
+    // preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
+    // no reputation: filters/upstream-response/reputation-cookie.ts).
+    if (queue.admit(ex, ex.enqueuedAt) === 'started') ctx.queueMs = 0;
   } as Forwarder;
   forward.evictStalled = (now) => {
     let n = 0;

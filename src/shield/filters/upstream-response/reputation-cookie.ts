@@ -52,7 +52,11 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
     // reputations the customers arriving a moment later could not, and went before them at the
     // onset (session-replay drill, cgnat-shared: 25 bots with recent reputations served at a
     // customer's pace while customers holding the no-JavaScript cookie waited). A client that
-    // waited gets its reputation with a later page, once the site is calm.
+    // waited gets its reputation with a later page, once the site is calm. A request started
+    // within its admission waited for nothing (upstream/forward.ts sets 0): the first page of a
+    // new process, its admission code cold, took a millisecond of the clock on a loaded machine
+    // and went without a reputation (a detection test failed about one run in thirty, forty-sixth
+    // session).
     const waited = (ctx.queueMs ?? 0) >= 1;
     const normal = traits.level === 0 && !waited;
     const cookie = planReputationCookie({
