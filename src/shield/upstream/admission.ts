@@ -930,16 +930,16 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       return n;
     },
     readPressure(now) {
-      meter(now);
+      meter(now); // sets meterFrom on the first call
       // An interval shorter than a quarter of the detector's second is a sample, not an
-      // interval: it stays open for the next read. Measured from the first request, a read a few
-      // milliseconds after it, while it held a one-slot upstream, found that upstream saturated
-      // for the whole "interval" — a shield put in suspect (no reputation cookie for its first
-      // customers) by its own first page (forty-sixth session).
-      if (meterFrom === undefined || now - meterFrom < MIN_PRESSURE_SPAN_MS) return { saturation: 0, queueWaitMs: 0 };
-      const span = now - meterFrom;
+      // interval: it stays open for the next read. The first interval starts with the first
+      // request; a read a few milliseconds after it, while it held a one-slot upstream, would find
+      // that upstream saturated for the whole "interval" and could put a new shield in suspect by
+      // its own first page (no reputation cookie for its first customers).
+      const span = now - (meterFrom as number);
+      if (span < MIN_PRESSURE_SPAN_MS) return { saturation: 0, queueWaitMs: 0 };
       const busy = atLimitMs + (atLimitSince !== undefined ? now - atLimitSince : 0);
-      const saturation = span > 0 ? Math.min(1, busy / span) : (atLimitSince !== undefined ? 1 : 0);
+      const saturation = Math.min(1, busy / span);
       const queueWaitMs = !emptied && queued > 0 ? self.oldestWaitMs(now) : 0;
       meterFrom = now;
       atLimitMs = 0;
