@@ -61,6 +61,21 @@ async function startHoldingShield(t: TestContext, answer?: (req: IncomingMessage
       for (let i = 0; i < 100 && gate.release === undefined; i++) await new Promise((r) => setTimeout(r, 10));
       assert.ok(gate.release, 'the hold takes the only slot');
     },
+    /**
+     * Waits until `n` requests wait in the upstream's admission queue, so the next one arrives after
+     * them however long a new connection takes on a loaded machine (a fixed pause alone let two
+     * requests from fresh agents arrive in the other order now and then).
+     */
+    async queued(n: number): Promise<void> {
+      let queued = 0;
+      for (let i = 0; i < 400; i++) {
+        const state = await (await request(`${shield.adminUrl}/api/state`, { headers: ADMIN })).body.json() as { upstreams: Record<string, { queued?: number }> };
+        queued = state.upstreams.origin?.queued ?? 0;
+        if (queued >= n) return;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.fail(`${n} requests queued behind the held slot (${queued} after 2 s and more)`);
+    },
     release(): void { gate.release?.(); gate.release = undefined; },
     agent(address: string): Agent { const a = new Agent({ localAddress: address }); t.after(() => a.close()); return a; },
   };
@@ -392,9 +407,10 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   await h.held();
   // Another client's page is queued first; the customer's order page (a normal route) after it.
   const first = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: other });
+  await h.queued(1);
   await new Promise((r) => setTimeout(r, 50));
   const follow = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: customer });
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(2);
   h.release();
   for (const p of [held, first, follow]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(1), ['GET /hold', 'GET /orders/7', 'GET /news'], 'the continuation went first');
@@ -402,9 +418,10 @@ test('the page a critical request redirects to (Post/Redirect/Get) waits in the 
   const held2 = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: other });
   await h.held();
   const first2 = request(`${shield.url}/news`, { headers: BROWSER, dispatcher: h.agent('127.0.0.43') });
+  await h.queued(1);
   await new Promise((r) => setTimeout(r, 50));
   const again = request(`${shield.url}/orders/7`, { headers: BROWSER, dispatcher: h.agent('127.0.0.44') });
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(2);
   h.release();
   for (const p of [held2, first2, again]) { const r = await p; await r.body.dump(); }
   assert.deepEqual(seen.slice(4), ['GET /hold', 'GET /news', 'GET /orders/7']);
@@ -438,9 +455,10 @@ test('a continuation is served at its critical request\'s pace, not one level he
   // The order page queues first; another customer's payment (critical, pace 0) 50 ms later. Both
   // hold young reputations: at pace 1 the order page would be 500 ms behind and go second.
   const follow = request(`${shield.url}/orders/7`, { headers: { ...BROWSER, cookie: mine }, dispatcher: customer });
+  await h.queued(1);
   await new Promise((r) => setTimeout(r, 50));
   const payment = request(`${shield.url}/pay/other`, { method: 'POST', headers: { ...BROWSER, cookie: theirs, 'content-type': 'application/x-www-form-urlencoded' }, body: 'ok=1', dispatcher: other });
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(2);
   h.release();
   for (const p of [held, follow, payment]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(-3), ['GET /hold', 'GET /orders/7', 'POST /pay/other'], 'the continuation kept its action\'s pace');
@@ -488,6 +506,7 @@ async function submissionOrder(t: TestContext, detection: Record<string, unknown
     ['app', h.agent('127.0.0.53'), {}], ['customer', customer, { referer: form, cookie: customerRep }],
   ] as const) {
     queued.push(post(who, dispatcher, opts));
+    await h.queued(queued.length);
     await new Promise((r) => setTimeout(r, 50));
   }
   h.release();
@@ -542,9 +561,10 @@ test('behind a carrier NAT, a form page answered from the cache names its browse
   const held = request(`${shield.url}/hold`, { headers: BROWSER, dispatcher: h.agent('127.0.0.54') });
   await h.held();
   const bots = post('bot', bot);
+  await h.queued(1);
   await new Promise((r) => setTimeout(r, 50));
   const customers = post('customer', customer);
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(2);
   h.release();
   for (const p of [held, bots, customers]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.filter((x) => x.startsWith('POST')).map((x) => x.replace('POST /pay/confirm?who=', '')), ['customer', 'bot'],
@@ -631,9 +651,10 @@ test('a proof-of-work solved during the attack does not make a heavy source ligh
   assert.equal(redirect.statusCode, 307);
   await redirect.body.dump();
   const newcomer = request(`${shield.url}/news`, { headers: { ...BROWSER, cookie: cookieOf(redirect.headers['set-cookie'], 'rempart_nojs') ?? '' }, dispatcher: visitor });
+  await h.queued(1);
   await new Promise((r) => setTimeout(r, 50));
   const cleared = request(`${shield.url}/api/b`, { headers: { accept: 'application/json', 'user-agent': BOT['user-agent'], 'rempart-clearance': clearance }, dispatcher: bot });
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(2);
   h.release();
   for (const p of [held, newcomer, cleared]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   assert.deepEqual(seen.slice(-3), ['GET /hold', 'GET /news', 'GET /api/b'], 'the newcomer went first');
@@ -779,9 +800,10 @@ async function wakeOrder(t: TestContext, sleepers: number, detection: Record<str
     waiting.push(request(`${shield.url}${s.path}`, { headers: s.headers, dispatcher: agent(s.address) }));
     await new Promise((r) => setTimeout(r, i === 0 ? 30 : 2));
   }
+  await h.queued(sleepers);
   await new Promise((r) => setTimeout(r, 50));
   waiting.push(request(`${shield.url}/customer`, { headers: { ...CUSTOMER, cookie: customerRep }, dispatcher: customer }));
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(sleepers + 1);
   h.release();
   for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   const state = await request(`${shield.adminUrl}/api/state`, { headers: ADMIN });
@@ -890,9 +912,10 @@ test('a logged-in customer\'s payment keeps its place during a wake-up, even whe
   }
   // Later than the class offsets cover (a critical request goes before pages up to 500 ms older):
   // only its group puts it first.
+  await h.queued(60);
   await new Promise((r) => setTimeout(r, 700));
   waiting.push(request(`${shield.url}/pay/1`, { headers: { ...CUSTOMER, cookie: `${rep}; ${sid}` }, dispatcher: customer }));
-  await new Promise((r) => setTimeout(r, 50));
+  await h.queued(61);
   h.release();
   for (const p of [held, ...waiting]) { const r = await p; assert.equal(r.statusCode, 200); await r.body.dump(); }
   const order = seen.slice(seen.indexOf('GET /hold') + 1);
