@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { request, type Dispatcher } from 'undici';
 import { openSocket, rawExchange, startTestShield, statusOf } from '../helpers/servers.js';
 import { ANONYMOUS_TIER } from '../../src/shield/upstream/admission.js';
 
@@ -549,4 +550,43 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   assert.equal(again.status, 101);
   again.ws.terminate();
   ws.terminate();
+});
+
+test('a live page\'s WebSocket under a path challenged as a signature: with the no-JS cookie of a browser that was answered its page it opens (a browser\'s WebSocket can answer no challenge); without the cookie, or before any page, it gets the API challenge', async (t) => {
+  const origin = createServer((_req, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><p>page</p>'); });
+  const live = new WebSocketServer({ server: origin });
+  live.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => { for (const c of live.clients) c.terminate(); live.close(); origin.close(); });
+  const shield = await startTestShield(t, `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, { routes: wsRoutes() });
+  const ADMIN = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
+  for (const value of ['/static/site.css', '/live/parcel/{id}']) {
+    const c = await fetch(`${shield.adminUrl}/api/challenges`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ dimension: 'path', value, reason: 'signature' }) });
+    assert.equal(c.status, 201, value);
+  }
+  const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0';
+  const SOCKET = { 'user-agent': UA, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'websocket', 'sec-fetch-dest': 'websocket' };
+  // undici's request, not fetch(): fetch sets Sec-Fetch-Mode itself.
+  const cookieNamed = (r: Dispatcher.ResponseData, name: string): string => [r.headers['set-cookie'] ?? []].flat().map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith(`${name}=`)) ?? '';
+  const socketUrl = `${shield.url.replace('http', 'ws')}/live/parcel/42`;
+  // The browser's no-JS cookie, from the redirect its stylesheet got.
+  const css = await request(`${shield.url}/static/site.css`, { headers: { 'user-agent': UA, accept: 'text/css', 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'no-cors' } });
+  await css.body.dump();
+  assert.equal(css.statusCode, 307);
+  const nojs = cookieNamed(css, 'rempart_nojs');
+  assert.ok(nojs);
+  assert.equal((await connectWs(socketUrl, { headers: SOCKET })).status, 429, 'no cookie: the API challenge (a redirect would fail the handshake as surely)');
+  assert.equal((await connectWs(socketUrl, { headers: { ...SOCKET, cookie: nojs } })).status, 429, 'no page answered to this browser: only claims to be a page\'s socket');
+  const page = await request(`${shield.url}/track/42`, { headers: { 'user-agent': UA, accept: 'text/html', 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate', cookie: nojs } });
+  assert.equal(page.statusCode, 200);
+  await page.body.dump();
+  const pv = cookieNamed(page, 'rempart_pv');
+  assert.ok(pv, 'the page gave a page-visit cookie');
+  const { ws, status } = await connectWs(socketUrl, { headers: { ...SOCKET, cookie: `${nojs}; ${pv}` } });
+  assert.equal(status, 101, 'the page\'s own socket opens');
+  ws.send('hello');
+  const [msg] = await once(ws, 'message') as [Buffer];
+  assert.equal(msg.toString(), 'hello');
+  ws.close(1000);
+  assert.equal((await connectWs(socketUrl, { headers: { ...SOCKET, 'sec-fetch-site': 'cross-site', cookie: `${nojs}; ${pv}` } })).status, 429, 'another site\'s socket: the API challenge');
 });

@@ -194,6 +194,31 @@ test('level 2 from a signature: a page\'s own stylesheet or script with the no-J
   }
 });
 
+test('level 2 from a signature: a page\'s WebSocket handshake with the no-JS cookie passes at a customer\'s pace like its stylesheet (a browser\'s WebSocket answers no challenge and follows no redirect); without the cookie, cross-site or at a flooding pace it gets the API challenge, never a redirect', () => {
+  const css: ClearanceRequest = { ...nav, target: '/static/site.css', accept: 'text/css,*/*;q=0.1', secFetchMode: 'no-cors', secFetchSite: 'same-origin' };
+  const cookie = cookieOf(challenged(evaluateClearance(css, L(1), settings)).response.headers['set-cookie']);
+  const socket: ClearanceRequest = { ...nav, target: '/live/parcel/42', accept: undefined, secFetchMode: 'websocket', secFetchSite: 'same-origin' };
+  const asked: string[] = [];
+  const light = L(2, { subresourcePasses: (t) => { asked.push(t.k); return true; } });
+  const ok = passed(evaluateClearance({ ...socket, cookie }, light, settings));
+  assert.equal(ok.standing, 'checked');
+  assert.equal(ok.via, 'nojs');
+  assert.deepEqual(asked, ['nojs'], 'judged by the same pace and page as a stylesheet');
+  for (const [why, req, policy] of [
+    ['no cookie: a redirect would fail the handshake', socket, light],
+    ['a flooding pace', { ...socket, cookie }, L(2, { subresourcePasses: () => false })],
+    ['an operator\'s level 2 (not a signature)', { ...socket, cookie }, L(2)],
+    ['cross-site', { ...socket, secFetchSite: 'cross-site', cookie }, light],
+    ['from a flooded address', { ...socket, cookie, address: '203.0.113.9' }, L(2, { subresourcePasses: () => true, addressFlooded: () => true })],
+  ] as const) {
+    const c = challenged(evaluateClearance(req, policy, settings));
+    assert.equal(c.response.status, 429, why);
+  }
+  // At level 1 the cookie passes it as before, and without one it is not redirected either.
+  assert.equal(passed(evaluateClearance({ ...socket, cookie }, L(1), settings)).via, 'nojs');
+  assert.equal(challenged(evaluateClearance(socket, L(1), settings)).response.status, 429);
+});
+
 test('property: whatever the request, API clients never get HTML or a 2xx challenge; navigations get 307 or the 503 page', () => {
   const rng = createPrng(7);
   const accepts = [undefined, '*/*', 'application/json', 'text/html', 'image/avif,image/webp,*/*', 'text/html,application/xhtml+xml'];

@@ -3,7 +3,7 @@ import { rankReputation } from '../reputation/rank.js';
 import { verifyToken, type TokenKind, type TokenPayload, type TokenRejection } from '../reputation/token.js';
 import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
 import { checkPowSolution, type PowRejection } from './pow.js';
-import { isNavigation, isSameOriginSubresource, readNojsMarker, returnPath, withNojsMarker } from './request.js';
+import { isNavigation, isSameOriginSubresource, isSameOriginWebSocket, readNojsMarker, returnPath, withNojsMarker } from './request.js';
 import { apiChallengeResponse, interstitialResponse, mintClearance, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
 import type { ChallengeSettings } from './settings.js';
 
@@ -59,6 +59,11 @@ export interface ClearancePolicy {
    * stylesheet: "fingerprint at 5.4% of traffic, normally 1.1%", "path /static/site.css at 21%,
    * normally 5.8%", drill flash-crowd with `--lead 40`). The caller answers for a signature's level
    * 2 only, and only at a customer's pace; without it no subresource gets past level 2 on that cookie.
+   * A page's WebSocket handshake (`Sec-Fetch-Mode: websocket`, same-origin) is asked too: a browser's
+   * WebSocket can neither answer the challenge nor follow a redirect (request.ts), and a live page
+   * whose handshake came a moment after a signature's proof-of-work began lost its tunnel
+   * (drill distributed-low-rate, origin of 16 workers at 320 ms: a customer's `/live/parcel/…`
+   * refused 429 5 ms after its page was answered with the same cookie).
    */
   readonly subresourcePasses?: (nojs: TokenPayload) => boolean;
   /**
@@ -184,10 +189,12 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const flooded = (): boolean => req.address !== undefined && policy.addressFlooded?.(req.address) === true;
   const proofFirst = needed > 0 && navigation && read && flooded();
   if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
-  // A page's own stylesheet, script or image under a signature's proof-of-work (see subresourcePasses):
-  // not from a flooded address, where the cookie's identity is its flooders' too (unless personal).
-  const ownSubresource = policy.subresourcePasses !== undefined && read && req.secFetchMode === 'no-cors'
-    && isSameOriginSubresource(req.secFetchSite, req.secFetchMode);
+  // A page's own stylesheet, script, image or WebSocket under a signature's proof-of-work (see
+  // subresourcePasses): not from a flooded address, where the cookie's identity is its flooders' too
+  // (unless personal).
+  const ownSubresource = policy.subresourcePasses !== undefined && read && (req.secFetchMode === 'no-cors'
+    ? isSameOriginSubresource(req.secFetchSite, req.secFetchMode)
+    : isSameOriginWebSocket(req.secFetchSite, req.secFetchMode));
   if (nojs && ownSubresource && needed === STANDING_RANK.cleared && (nojs.n === 1 || !flooded()) && policy.subresourcePasses?.(nojs) === true) {
     return pass('nojs', 'checked', nojs);
   }

@@ -22,6 +22,18 @@ export function isSameOriginSubresource(secFetchSite: string | undefined, secFet
   return secFetchSite === 'same-origin' && (secFetchMode === 'no-cors' || secFetchMode === 'cors' || secFetchMode === 'same-origin');
 }
 
+/**
+ * True for a browser's WebSocket handshake from one of the site's own pages (Fetch Metadata:
+ * `Sec-Fetch-Mode: websocket`, `Sec-Fetch-Site: same-origin`; W3C Fetch Metadata §2.3, the Fetch
+ * Standard's request mode "websocket"). Like a stylesheet it can answer no challenge, and it cannot
+ * follow the no-JavaScript redirect either: a status other than 101 fails the connection (RFC 6455
+ * §4.1), and the WebSocket API shows the page's script neither the status nor a header of the
+ * refusal (WHATWG WebSockets: an `error` event, then `close` with code 1006).
+ */
+export function isSameOriginWebSocket(secFetchSite: string | undefined, secFetchMode: string | undefined): boolean {
+  return secFetchSite === 'same-origin' && secFetchMode === 'websocket';
+}
+
 /** A target split into the no-JavaScript redirect count and the target without the marker. */
 export interface MarkedTarget {
   readonly clean: string;
