@@ -76,9 +76,13 @@ export function browserHeaders(id: BrowserIdentity, kind: ResourceKind, referer?
  */
 export function websocketHeaders(id: BrowserIdentity, origin: string): Record<string, string> {
   const h: Record<string, string> = { pragma: 'no-cache', 'cache-control': 'no-cache', 'user-agent': id.userAgent, origin };
-  h['sec-fetch-site'] = 'same-origin';
-  h['sec-fetch-mode'] = 'websocket';
-  h['sec-fetch-dest'] = 'empty';
+  // Chromium sends no Fetch Metadata on a handshake (Chromium 156, test/shield/chromium-challenge.test.ts):
+  // only its Origin says which page opened it. Firefox sends mode and site `websocket`, `same-origin`.
+  if (id.family !== 'chromium') {
+    h['sec-fetch-site'] = 'same-origin';
+    h['sec-fetch-mode'] = 'websocket';
+    h['sec-fetch-dest'] = 'empty';
+  }
   h['accept-encoding'] = 'gzip, deflate, br';
   h['accept-language'] = id.acceptLanguage;
   return h;

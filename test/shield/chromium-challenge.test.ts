@@ -77,3 +77,43 @@ test('through the real shield at the no-JavaScript level, a page loaded before t
   assert.ok((await context.cookies()).some((c) => c.name === 'rempart_nojs'), 'the redirect\'s cookie is kept');
   assert.deepEqual(upstream.seen.map((r) => r.url).filter((u) => u !== '/favicon.ico'), ['/track', '/static/site.css', '/api/parcel/6A12345678901'], 'the origin never sees the marker');
 });
+
+test('a live page opened with the no-JS cookie keeps its WebSocket when the socket\'s path goes to proof-of-work as a signature: its Origin names the site (Chromium sends no Fetch Metadata on a handshake) and the shield lets the page\'s own socket through', async (t) => {
+  const { createServer } = await import('node:http');
+  const { WebSocketServer } = await import('ws');
+  const handshakes: Array<Record<string, string | string[] | undefined>> = [];
+  const origin = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end('<!doctype html><title>origin</title><p id="page">parcel</p>'); });
+  const live = new WebSocketServer({ server: origin });
+  live.on('connection', (ws, req) => { handshakes.push(req.headers); ws.send('in transit'); });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => { for (const c of live.clients) c.terminate(); live.close(); origin.close(); });
+  const shield = await startTestShield(t, `http://127.0.0.1:${(origin.address() as { port: number }).port}`, {
+    routes: [{ match: { path: '/live/' }, upstream: 'origin', class: 'normal', websocket: true }, { match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+  });
+  const admin = async (path: string, body: unknown): Promise<void> => {
+    const r = await request(`${shield.adminUrl}${path}`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.ok(r.statusCode === 200 || r.statusCode === 201, `${path}: ${r.statusCode}`);
+    await r.body.dump();
+  };
+  // Under attack at the no-JavaScript level: the page is answered with the no-JS cookie, no reputation.
+  await admin('/api/attack', { reason: 'browser test', ttlS: 120 });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  t.after(() => browser.close());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${shield.url}/track/6A12345678901`);
+  await page.waitForSelector('#page');
+  const names = (await context.cookies()).map((c) => c.name);
+  assert.ok(names.includes('rempart_nojs') && !names.includes('rempart_rep'), `cookies held: ${names.join(', ')}`);
+  // Then the socket's path jumps as a signature and goes to proof-of-work.
+  await admin('/api/challenges', { dimension: 'path', value: '/live/parcel/{id}', reason: 'signature' });
+  const opened = await page.evaluate(() => new Promise<string>((resolve) => {
+    const ws = new WebSocket(`ws://${location.host}/live/parcel/6A12345678901`);
+    ws.onmessage = (e) => { resolve(String(e.data)); ws.close(); };
+    ws.onerror = () => resolve('refused');
+  }));
+  assert.equal(opened, 'in transit', 'the page\'s own socket opened');
+  // What the shield had to go on: Chromium's Origin, no Fetch Metadata on a handshake.
+  assert.equal(handshakes[0]?.origin, shield.url);
+  assert.equal(handshakes[0]?.['sec-fetch-mode'], undefined);
+});

@@ -552,7 +552,7 @@ test('a WebSocket handshake waits for an upstream slot like a request: behind th
   ws.terminate();
 });
 
-test('a live page\'s WebSocket under a path challenged as a signature: with the no-JS cookie of a browser that was answered its page it opens (a browser\'s WebSocket can answer no challenge); without the cookie, or before any page, it gets the API challenge', async (t) => {
+test('a live page\'s WebSocket under a path challenged as a signature: with the no-JS cookie of a browser that was answered its page it opens (a browser\'s WebSocket can answer no challenge), told by Fetch Metadata or by its Origin; without the cookie, before any page, or from another site it gets the API challenge', async (t) => {
   const origin = createServer((_req, res) => { res.setHeader('content-type', 'text/html'); res.end('<!doctype html><p>page</p>'); });
   const live = new WebSocketServer({ server: origin });
   live.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
@@ -589,4 +589,10 @@ test('a live page\'s WebSocket under a path challenged as a signature: with the 
   assert.equal(msg.toString(), 'hello');
   ws.close(1000);
   assert.equal((await connectWs(socketUrl, { headers: { ...SOCKET, 'sec-fetch-site': 'cross-site', cookie: `${nojs}; ${pv}` } })).status, 429, 'another site\'s socket: the API challenge');
+  // As Chromium sends it: no Fetch Metadata on a handshake, an Origin naming the site.
+  const chromium = await connectWs(socketUrl, { headers: { 'user-agent': UA, cookie: `${nojs}; ${pv}` }, origin: shield.url });
+  assert.equal(chromium.status, 101, 'its Origin is the site\'s');
+  chromium.ws.close(1000);
+  assert.equal((await connectWs(socketUrl, { headers: { 'user-agent': UA, cookie: `${nojs}; ${pv}` }, origin: 'https://elsewhere.example' })).status, 429, 'another site\'s Origin');
+  assert.equal((await connectWs(socketUrl, { headers: { 'user-agent': UA, cookie: `${nojs}; ${pv}` } })).status, 429, 'no Origin: not a browser');
 });

@@ -197,18 +197,25 @@ test('level 2 from a signature: a page\'s own stylesheet or script with the no-J
 test('level 2 from a signature: a page\'s WebSocket handshake with the no-JS cookie passes at a customer\'s pace like its stylesheet (a browser\'s WebSocket answers no challenge and follows no redirect); without the cookie, cross-site or at a flooding pace it gets the API challenge, never a redirect', () => {
   const css: ClearanceRequest = { ...nav, target: '/static/site.css', accept: 'text/css,*/*;q=0.1', secFetchMode: 'no-cors', secFetchSite: 'same-origin' };
   const cookie = cookieOf(challenged(evaluateClearance(css, L(1), settings)).response.headers['set-cookie']);
-  const socket: ClearanceRequest = { ...nav, target: '/live/parcel/42', accept: undefined, secFetchMode: 'websocket', secFetchSite: 'same-origin' };
+  const socket: ClearanceRequest = { ...nav, target: '/live/parcel/42', accept: undefined, secFetchMode: 'websocket', secFetchSite: 'same-origin', webSocket: { origin: 'https://shop.example', host: 'shop.example' } };
+  // Chromium sends no Fetch Metadata on a handshake: its Origin names the host it asks.
+  const chromium: ClearanceRequest = { ...socket, secFetchMode: undefined, secFetchSite: undefined };
   const asked: string[] = [];
   const light = L(2, { subresourcePasses: (t) => { asked.push(t.k); return true; } });
   const ok = passed(evaluateClearance({ ...socket, cookie }, light, settings));
   assert.equal(ok.standing, 'checked');
   assert.equal(ok.via, 'nojs');
   assert.deepEqual(asked, ['nojs'], 'judged by the same pace and page as a stylesheet');
+  assert.equal(passed(evaluateClearance({ ...chromium, cookie }, light, settings)).via, 'nojs', 'no Fetch Metadata, its Origin this host');
+  assert.equal(passed(evaluateClearance({ ...chromium, cookie, webSocket: { origin: 'http://SHOP.example', host: 'shop.example' } }, light, settings)).via, 'nojs', 'another scheme (TLS ended before the shield), any case');
   for (const [why, req, policy] of [
     ['no cookie: a redirect would fail the handshake', socket, light],
     ['a flooding pace', { ...socket, cookie }, L(2, { subresourcePasses: () => false })],
     ['an operator\'s level 2 (not a signature)', { ...socket, cookie }, L(2)],
     ['cross-site', { ...socket, secFetchSite: 'cross-site', cookie }, light],
+    ['another site\'s Origin', { ...chromium, cookie, webSocket: { origin: 'https://evil.example', host: 'shop.example' } }, light],
+    ['no Origin (not a browser)', { ...chromium, cookie, webSocket: { origin: undefined, host: 'shop.example' } }, light],
+    ['not an upgrade', { ...socket, cookie, webSocket: undefined }, light],
     ['from a flooded address', { ...socket, cookie, address: '203.0.113.9' }, L(2, { subresourcePasses: () => true, addressFlooded: () => true })],
   ] as const) {
     const c = challenged(evaluateClearance(req, policy, settings));

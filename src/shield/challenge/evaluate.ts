@@ -3,7 +3,7 @@ import { rankReputation } from '../reputation/rank.js';
 import { verifyToken, type TokenKind, type TokenPayload, type TokenRejection } from '../reputation/token.js';
 import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
 import { checkPowSolution, type PowRejection } from './pow.js';
-import { isNavigation, isSameOriginSubresource, isSameOriginWebSocket, readNojsMarker, returnPath, withNojsMarker } from './request.js';
+import { isNavigation, isSameOriginSubresource, isSameOriginWebSocket, readNojsMarker, returnPath, withNojsMarker, type WebSocketFacts } from './request.js';
 import { apiChallengeResponse, interstitialResponse, mintClearance, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
 import type { ChallengeSettings } from './settings.js';
 
@@ -16,6 +16,8 @@ export interface ClearanceRequest {
   readonly secFetchMode: string | undefined;
   /** Sec-Fetch-Site: with a non-navigation mode, `same-origin` marks a page's own subresource or fetch. */
   readonly secFetchSite?: string | undefined;
+  /** Present for a WebSocket upgrade: its Origin and Host (see isSameOriginWebSocket). */
+  readonly webSocket?: WebSocketFacts;
   /** The Cookie header. */
   readonly cookie: string | undefined;
   /** Rempart-Clearance request header (clients without a cookie jar). */
@@ -59,7 +61,7 @@ export interface ClearancePolicy {
    * stylesheet: "fingerprint at 5.4% of traffic, normally 1.1%", "path /static/site.css at 21%,
    * normally 5.8%", drill flash-crowd with `--lead 40`). The caller answers for a signature's level
    * 2 only, and only at a customer's pace; without it no subresource gets past level 2 on that cookie.
-   * A page's WebSocket handshake (`Sec-Fetch-Mode: websocket`, same-origin) is asked too: a browser's
+   * A page's WebSocket handshake (Fetch Metadata `websocket`, same-origin, or its Origin this host) is asked too: a browser's
    * WebSocket can neither answer the challenge nor follow a redirect (request.ts), and a live page
    * whose handshake came a moment after a signature's proof-of-work began lost its tunnel
    * (drill distributed-low-rate, origin of 16 workers at 320 ms: a customer's `/live/parcel/…`
@@ -194,7 +196,7 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   // (unless personal).
   const ownSubresource = policy.subresourcePasses !== undefined && read && (req.secFetchMode === 'no-cors'
     ? isSameOriginSubresource(req.secFetchSite, req.secFetchMode)
-    : isSameOriginWebSocket(req.secFetchSite, req.secFetchMode));
+    : isSameOriginWebSocket(req.secFetchSite, req.secFetchMode, req.webSocket));
   if (nojs && ownSubresource && needed === STANDING_RANK.cleared && (nojs.n === 1 || !flooded()) && policy.subresourcePasses?.(nojs) === true) {
     return pass('nojs', 'checked', nojs);
   }

@@ -23,15 +23,31 @@ export function isSameOriginSubresource(secFetchSite: string | undefined, secFet
 }
 
 /**
- * True for a browser's WebSocket handshake from one of the site's own pages (Fetch Metadata:
- * `Sec-Fetch-Mode: websocket`, `Sec-Fetch-Site: same-origin`; W3C Fetch Metadata §2.3, the Fetch
- * Standard's request mode "websocket"). Like a stylesheet it can answer no challenge, and it cannot
- * follow the no-JavaScript redirect either: a status other than 101 fails the connection (RFC 6455
- * §4.1), and the WebSocket API shows the page's script neither the status nor a header of the
- * refusal (WHATWG WebSockets: an `error` event, then `close` with code 1006).
+ * True for a browser's WebSocket handshake from one of the site's own pages. With Fetch Metadata,
+ * `Sec-Fetch-Mode: websocket` and `Sec-Fetch-Site: same-origin` (W3C Fetch Metadata §2.3; Firefox
+ * sends them); without, its `Origin` names the host it asks for — a browser sends Origin on every
+ * handshake (RFC 6455 §4.1), and Chromium sends no Fetch Metadata on one (Chromium 156:
+ * test/shield/chromium-challenge.test.ts). Like a stylesheet it can answer no challenge, nor follow
+ * the no-JavaScript redirect: a status other than 101 fails the connection (RFC 6455 §4.1), and the
+ * WebSocket API shows the page's script neither the status nor a header of the refusal (WHATWG
+ * WebSockets: an `error` event, then `close` with code 1006). `socket` is absent for a request that
+ * is not a WebSocket upgrade.
  */
-export function isSameOriginWebSocket(secFetchSite: string | undefined, secFetchMode: string | undefined): boolean {
-  return secFetchSite === 'same-origin' && secFetchMode === 'websocket';
+export function isSameOriginWebSocket(secFetchSite: string | undefined, secFetchMode: string | undefined, socket: WebSocketFacts | undefined): boolean {
+  if (socket === undefined) return false;
+  if (secFetchMode !== undefined) return secFetchMode === 'websocket' && secFetchSite === 'same-origin';
+  const { origin, host } = socket;
+  if (origin === undefined || host === undefined) return false;
+  const at = origin.indexOf('://');
+  // Hosts compare without case (RFC 3986 §3.2.2); the scheme is left out: behind a proxy that ends
+  // TLS, the page's https origin asks the shield over http.
+  return at > 0 && origin.slice(at + 3).toLowerCase() === host.toLowerCase();
+}
+
+/** A WebSocket handshake's Origin and Host headers (RFC 6455 §4.1). */
+export interface WebSocketFacts {
+  readonly origin: string | undefined;
+  readonly host: string | undefined;
 }
 
 /** A target split into the no-JavaScript redirect count and the target without the marker. */

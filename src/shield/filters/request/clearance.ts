@@ -165,7 +165,9 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       && d.limiter.check(`nojs-id ${ctx.clientKey}`, d.sharedAddressCookies).allowed;
     return evaluateClearance({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
-      secFetchSite: h['sec-fetch-site'] as string | undefined, cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
+      secFetchSite: h['sec-fetch-site'] as string | undefined,
+      ...(h.upgrade !== undefined && h.upgrade.toLowerCase() === 'websocket' ? { webSocket: { origin: h.origin, host: h.host } } : {}),
+      cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
       level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
