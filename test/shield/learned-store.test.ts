@@ -178,3 +178,30 @@ test('customers\' pace is learned in normal times only, raises the line within i
   second(fixed, clock, 10);
   assert.equal(fixed.paceLightRequests(), 4);
 });
+
+test('a window mostly one client\'s teaches no mix: after 40 s of a monitor\'s probes the shares stay cold and a crowd of browsers raises no signature on their fingerprint; the same 40 s from many clients would', () => {
+  const crowdAfter = (oneClient: boolean): { learned: number; signatures: string[] } => {
+    const clock = createManualClock(1_700_000_000_000);
+    const pressure = { saturated: false };
+    const detector = detectorAt(clock, pressure);
+    for (let s = 0; s < 40; s++) {
+      for (let i = 0; i < 5; i++) {
+        const client = oneClient ? '203.0.113.7' : `203.0.113.${1 + ((s * 5 + i) % 250)}`;
+        const traits: RequestTraits = { prefix: '203.0.113.0/24', prefix48: undefined, fingerprint: 'fp-monitor', pathTemplate: '/', userAgent: 'monitor', queryShape: '', standing: 'unknown', pace: 0, level: 0, challenged: 0, wouldHave: undefined };
+        detector.arrive({ client, clientKey: client, routeClass: 'normal', paceKey: undefined } as unknown as RequestContext, traits);
+      }
+      clock.advance(1000);
+      detector.tick();
+    }
+    const learned = (detector.state() as { learnedShares: Record<string, number> }).learnedShares.fingerprint ?? 0;
+    pressure.saturated = true;
+    for (let s = 0; s < 6; s++) second(detector, clock, 80);
+    return { learned, signatures: fingerprintSignatures(detector) };
+  };
+  const monitor = crowdAfter(true);
+  assert.equal(monitor.learned, 0, 'one client\'s windows are not learned');
+  assert.deepEqual(monitor.signatures, [], 'the crowd\'s browsers are no signature against a mix never learned');
+  const many = crowdAfter(false);
+  assert.ok(many.learned >= 30);
+  assert.ok(many.signatures.includes('fp-browser'), `against a mix learned from many clients the browsers' jump is one: ${many.signatures.join(', ')}`);
+});

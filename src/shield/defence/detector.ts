@@ -146,6 +146,26 @@ const traitValue = (t: RequestTraits, client: string, d: Dimension): string | un
  * Each second: one attack-state step per route class, signatures of what jumped while not normal,
  * and one escalation step that adds or lifts mitigations — each change an event with its reason.
  */
+/** Surely over this share of the window from one client, a window teaches no mix (`isPopulation`). */
+export const ONE_CLIENT_MAX_SHARE = 0.5;
+
+/**
+ * Whether a window's traffic is a population's, whose mix of fingerprints, agents, paths and query
+ * shapes is worth learning: not when one client surely sent over half of it (a monitor's probes, a
+ * load balancer's health checks at night, a benchmark's checks before its users come). Learned, such
+ * a window makes the first crowd of ordinary browsers a signature: a new shield in front of slow pages
+ * (16 workers × 320 ms) saw 28 s of the bench's own checks, one client, before its customers — its
+ * share baseline was warm (30 windows), and a flash crowd's browser read "fingerprint at 31.9% of
+ * traffic (normally 2.0%)" and went to proof-of-work (forty-seventh session, docs/benchmarks.md).
+ * Shares by the sketch's lower bound (count − error): only a client that surely dominates. An
+ * operator whose every request comes from one address (a proxy not declared in `trustedProxies`)
+ * learns no mix, and gets no signature on software: the shield sees one client there anyway.
+ */
+export function isPopulation(snap: TrafficSnapshot): boolean {
+  const top = snap.dimensions.client[0];
+  return top === undefined || snap.total <= 0 || (top.count - top.error) / snap.total <= ONE_CLIENT_MAX_SHARE;
+}
+
 export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => Config; pressure: PressureProbe; blocks: BlockPort }): Detector {
   const { clock, bus } = d;
   const sketch = createTrafficSketch({ clock });
@@ -317,7 +337,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       const snap = sketch.snapshot(20);
       lastSnapshot = snap;
       if (phase === 'normal') {
-        for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
+        if (isPopulation(snap)) for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
         signatures = [];
       } else {
         signatures = findSignatures(snap, shares);
