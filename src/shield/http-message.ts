@@ -5,3 +5,9 @@ export function hasRequestBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
+
+/** Whether the request asks to become a WebSocket (RFC 6455 §4.1: `Upgrade: websocket`, any case). */
+export function asksWebSocket(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  return upgrade !== undefined && upgrade.toLowerCase() === 'websocket';
+}

@@ -87,15 +87,18 @@ interface Job { readonly kind?: string; readonly serviceMs: number }
 /**
  * A FIFO origin of `workers` workers, always more demand than the limit admits: requests past the
  * workers queue at the origin, so answers sent under an old, higher limit come back late, as from
- * a real upstream. Each request is drawn by `draw` (its kind and service time). Returns the limit
- * after each answer (the estimate, not the limit exposed: a probe halves that by design).
+ * a real upstream. Each request is drawn by `draw` (its kind and service time). `trace`: the limit
+ * after each answer (the estimate, not the limit exposed: a probe halves that by design); `busy`:
+ * the share of the workers' time spent working (the limit exposed, probes included, decides what
+ * is sent).
  */
-function fifoOrigin(o: { workers: number; initial: number; answers: number; draw(random: () => number): Job; maxKinds?: number; seed?: number }): number[] {
+function runFifo(o: { workers: number; initial: number; answers: number; draw(random: () => number): Job; maxKinds?: number; seed?: number }): { trace: number[]; busy: number } {
   const random = createPrng(o.seed ?? 1);
   const limit = createConcurrencyLimit({ initial: o.initial, max: 1000, ...(o.maxKinds !== undefined ? { maxKinds: o.maxKinds } : {}) });
   const free = Array.from({ length: o.workers }, () => 0); // when each worker is next free
   const inFlight: Array<{ done: number; at: number; inFlight: number; kind?: string }> = [];
   let now = 0;
+  let work = 0;
   const trace: number[] = [];
   for (let n = 0; n < o.answers; n++) {
     while (inFlight.length < limit.limit) {
@@ -103,6 +106,7 @@ function fifoOrigin(o: { workers: number; initial: number; answers: number; draw
       const w = free.indexOf(Math.min(...free));
       const done = Math.max(now, free[w]!) + job.serviceMs;
       free[w] = done;
+      work += job.serviceMs;
       inFlight.push({ done, at: now, inFlight: inFlight.length + 1, ...(job.kind !== undefined ? { kind: job.kind } : {}) });
     }
     inFlight.sort((a, b) => a.done - b.done);
@@ -111,8 +115,10 @@ function fifoOrigin(o: { workers: number; initial: number; answers: number; draw
     limit.onSample({ rttMs: now - answer.at, inFlight: answer.inFlight, ...(answer.kind !== undefined ? { kind: answer.kind } : {}) }, now);
     trace.push(limit.estimate);
   }
-  return trace;
+  return { trace, busy: work / (o.workers * now) };
 }
+
+const fifoOrigin = (o: Parameters<typeof runFifo>[0]): number[] => runFifo(o).trace;
 
 const meanOf = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -184,34 +190,6 @@ test('a new kind\'s first answer, however slow, leaves the limit alone', () => {
   assert.equal(limit.estimate, before);
 });
 
-/**
- * The share of `workers`' time spent working when demand always exceeds the limit (FIFO origin as
- * above), over `answers` answers; the limit exposed, probes included, decides what is sent.
- */
-function busyShare(o: { workers: number; answers: number; seed: number; draw(random: () => number): Job }): number {
-  const random = createPrng(o.seed);
-  const limit = createConcurrencyLimit({ initial: 20, max: 1000 });
-  const free = Array.from({ length: o.workers }, () => 0);
-  const inFlight: Array<{ done: number; at: number; inFlight: number; kind?: string }> = [];
-  let now = 0;
-  let busy = 0;
-  for (let n = 0; n < o.answers; n++) {
-    while (inFlight.length < limit.limit) {
-      const job = o.draw(random);
-      const w = free.indexOf(Math.min(...free));
-      const done = Math.max(now, free[w]!) + job.serviceMs;
-      free[w] = done;
-      busy += job.serviceMs;
-      inFlight.push({ done, at: now, inFlight: inFlight.length + 1, ...(job.kind !== undefined ? { kind: job.kind } : {}) });
-    }
-    inFlight.sort((a, b) => a.done - b.done);
-    const answer = inFlight.shift()!;
-    now = answer.done;
-    limit.onSample({ rttMs: now - answer.at, inFlight: answer.inFlight, ...(answer.kind !== undefined ? { kind: answer.kind } : {}) }, now);
-  }
-  return busy / (o.workers * now);
-}
-
 test('an origin of slow pages keeps its workers busy: probes take at most a twentieth of the time', () => {
   // Pages of 320 ms ± 50% (uniform), logins 3x, stylesheets a fifth, 16 workers: a probe every 5 s
   // (two round trips of ~0.4 s at half the limit) took 15% of the time, 90.5–90.9% of the workers'
@@ -222,6 +200,6 @@ test('an origin of slow pages keeps its workers busy: probes take at most a twen
     const [kind, cost] = x < 0.5 ? ['track', 1] : x < 0.65 ? ['login', 3] : x < 0.85 ? ['account', 1] : ['static', 0.2];
     return { kind, serviceMs: 320 * (cost as number) * (0.5 + random()) };
   };
-  const shares = [1, 2, 3].map((seed) => busyShare({ workers: 16, answers: 20_000, seed, draw }));
+  const shares = [1, 2, 3].map((seed) => runFifo({ workers: 16, initial: 20, answers: 20_000, seed, draw }).busy);
   assert.ok(meanOf(shares) >= 0.92, `16 workers x 320 ms: ${shares.map((s) => s.toFixed(3)).join(', ')} busy`);
 });

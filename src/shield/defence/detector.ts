@@ -140,12 +140,6 @@ const traitValue = (t: RequestTraits, client: string, d: Dimension): string | un
   }
 };
 
-/**
- * Creates the detector service. Everything is relative to what it learned in normal times (rates,
- * shares of fingerprints, prefixes, paths): operators override thresholds, they need not set any.
- * Each second: one attack-state step per route class, signatures of what jumped while not normal,
- * and one escalation step that adds or lifts mitigations — each change an event with its reason.
- */
 /** Surely over this share of the window from one client, a window teaches no mix (`isPopulation`). */
 export const ONE_CLIENT_MAX_SHARE = 0.5;
 
@@ -163,9 +157,15 @@ export const ONE_CLIENT_MAX_SHARE = 0.5;
  */
 export function isPopulation(snap: TrafficSnapshot): boolean {
   const top = snap.dimensions.client[0];
-  return top === undefined || snap.total <= 0 || (top.count - top.error) / snap.total <= ONE_CLIENT_MAX_SHARE;
+  return top === undefined || top.count - top.error <= ONE_CLIENT_MAX_SHARE * snap.total;
 }
 
+/**
+ * Creates the detector service. Everything is relative to what it learned in normal times (rates,
+ * shares of fingerprints, prefixes, paths): operators override thresholds, they need not set any.
+ * Each second: one attack-state step per route class, signatures of what jumped while not normal,
+ * and one escalation step that adds or lifts mitigations — each change an event with its reason.
+ */
 export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => Config; pressure: PressureProbe; blocks: BlockPort }): Detector {
   const { clock, bus } = d;
   const sketch = createTrafficSketch({ clock });

@@ -13,8 +13,9 @@
  * joins the no-load mean, and if it is lower the limit steps down. It costs about 2 RTTs of half
  * concurrency every 5 s — at most a twentieth of the time (`probeMaxShare`): against pages of
  * ~0.4 s (16 workers × 320 ms ± 50%), two round trips every 5 s kept the limit at half 15% of the
- * time, and 91% of the workers busy under excess demand (93% over three seeds, 89–96%, with probes spaced to a twentieth;
- * test/unit/detect-admission.test.ts). BBR's ProbeRTT takes 200 ms every 10 s, 2% of the time.
+ * time, and 91% of the workers busy under excess demand (93% over three seeds, 89–96%, with
+ * probes spaced to a twentieth; test/unit/detect-admission.test.ts). BBR's ProbeRTT takes 200 ms
+ * every 10 s, 2% of the time.
  */
 
 /** One completed (or dropped) upstream request. */

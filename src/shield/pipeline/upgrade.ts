@@ -8,6 +8,7 @@ import { SHARED_CAP_FACTOR } from '../listener/gate.js';
 import type { UpgradeExchange } from '../listener/upgrade.js';
 import { sendError, sendVerdict } from '../edge/respond.js';
 import type { Verdict } from '../verdict.js';
+import { asksWebSocket } from '../http-message.js';
 import { filterResponseHeaders } from '../upstream/headers.js';
 import { upstreamErrorCode } from '../upstream/error-code.js';
 import type { Upstream } from '../upstream/pools.js';
@@ -65,7 +66,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
       sendVerdict(res, ctx.id, v, { now: p.now(), head: false, unreadBody: true });
     };
 
-    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !req.headers['sec-websocket-key']) {
+    if (!asksWebSocket(req) || req.method !== 'GET' || !req.headers['sec-websocket-key']) {
       return refuse('RMP_ERR_UPGRADE');
     }
     if (o.draining()) return refuse('RMP_ERR_UPGRADE_LIMIT', 5);

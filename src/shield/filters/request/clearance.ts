@@ -25,6 +25,7 @@ import { clientBindingKey, sourceKeyOf } from '../../defence/binding.js';
 import type { RateLimiterPort } from './rate-limit.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { answeredPage } from '../../defence/answered-page.js';
+import { asksWebSocket } from '../../http-message.js';
 
 /** What the clearance filter needs, resolved once per configuration. */
 export interface ClearanceDeps {
@@ -166,7 +167,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     return evaluateClearance({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       secFetchSite: h['sec-fetch-site'] as string | undefined,
-      ...(h.upgrade !== undefined && h.upgrade.toLowerCase() === 'websocket' ? { webSocket: { origin: h.origin, host: h.host } } : {}),
+      ...(asksWebSocket(ctx.req) ? { webSocket: { origin: h.origin, host: h.host } } : {}),
       cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
