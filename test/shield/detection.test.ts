@@ -247,9 +247,9 @@ test('the detector suspects a flood within its first second, before the tick, an
   });
   const traits = { prefix: '127.0.0.0/24', prefix48: undefined, fingerprint: 'f', pathTemplate: '/', userAgent: '', queryShape: '', standing: 'unknown' as const, pace: 0, level: 0 as const, challenged: 0 as const, wouldHave: undefined };
   const ctx = { routeClass: 'normal', clientKey: '127.0.0.1', paceKey: undefined } as unknown as Parameters<typeof detector.arrive>[0];
-  // 40 s of 20 requests a second: a warm baseline.
+  // 40 s of 20 requests a second from many clients: a warm baseline (one client's would teach none).
   for (let s = 0; s < 40; s++) {
-    for (let i = 0; i < 20; i++) detector.arrive(ctx, traits);
+    for (let i = 0; i < 20; i++) detector.arrive({ ...ctx, clientKey: `127.0.${s}.${i + 1}` }, traits);
     clock.advance(1000); detector.tick();
   }
   assert.equal(detector.policyFor('normal', traits, '127.0.0.1').level, 0, JSON.stringify(seen));

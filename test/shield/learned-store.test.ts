@@ -205,3 +205,27 @@ test('a window mostly one client\'s teaches no mix: after 40 s of a monitor\'s p
   assert.ok(many.learned >= 30);
   assert.ok(many.signatures.includes('fp-browser'), `against a mix learned from many clients the browsers' jump is one: ${many.signatures.join(', ')}`);
 });
+
+test('a window mostly one client\'s teaches no rate: after 40 s of one client\'s checks at 1 req/s, customers at 10 req/s are no attack; after the same from many clients they are a jump', () => {
+  const afterChecks = (oneClient: boolean): { samples: number; phase: string } => {
+    const clock = createManualClock(1_700_000_000_000);
+    const detector = detectorAt(clock, { saturated: false });
+    for (let s = 0; s < 40; s++) {
+      const client = oneClient ? '203.0.113.7' : `203.0.113.${1 + s}`;
+      const traits: RequestTraits = { prefix: '203.0.113.0/24', prefix48: undefined, fingerprint: 'fp-check', pathTemplate: '/', userAgent: 'check', queryShape: '', standing: 'unknown', pace: 0, level: 0, challenged: 0, wouldHave: undefined };
+      detector.arrive({ client, clientKey: client, routeClass: 'normal', paceKey: undefined } as unknown as RequestContext, traits);
+      clock.advance(1000);
+      detector.tick();
+    }
+    const classes = () => (detector.state() as { classes: Record<string, { phase: string; baselineSamples: number }> }).classes;
+    const samples = classes().normal?.baselineSamples ?? -1;
+    for (let s = 0; s < 10; s++) second(detector, clock, 10);
+    return { samples, phase: classes().normal?.phase ?? '' };
+  };
+  const checks = afterChecks(true);
+  assert.equal(checks.samples, 0, 'one client\'s seconds are not learned');
+  assert.equal(checks.phase, 'normal', 'customers after a cold baseline are no attack');
+  const many = afterChecks(false);
+  assert.ok(many.samples >= 30, `warm on many clients' seconds: ${many.samples}`);
+  assert.notEqual(many.phase, 'normal', 'ten times a learned rate is a jump');
+});

@@ -108,6 +108,16 @@ test('error-ratio jump is a signal; the baseline does not learn attack seconds',
   assert.ok(r.state.rate.mean < 110);
 });
 
+test('a second that was not a population\'s (one client sent most of it) teaches no baseline', () => {
+  const r = runner(9);
+  for (let i = 0; i < 60; i++) assert.equal(r.step({ ...r.normal(), arrivalsPerS: 1, population: false }), 'normal');
+  assert.equal(r.state.rate.samples, 0);
+  assert.equal(r.state.errors.samples, 0);
+  assert.equal(r.state.cookieless.samples, 0);
+  r.warm();
+  assert.equal(r.state.rate.samples, 60, 'a population\'s seconds are learned');
+});
+
 test('before warm-up only saturation counts', () => {
   const r = runner(8);
   for (let i = 0; i < 5; i++) r.step(r.normal());

@@ -140,12 +140,12 @@ const traitValue = (t: RequestTraits, client: string, d: Dimension): string | un
   }
 };
 
-/** Surely over this share of the window from one client, a window teaches no mix (`isPopulation`). */
+/** Surely over this share of the window from one client, a window teaches no mix nor rate (`isPopulation`). */
 export const ONE_CLIENT_MAX_SHARE = 0.5;
 
 /**
  * Whether a window's traffic is a population's, whose mix of fingerprints, agents, paths and query
- * shapes is worth learning: not when one client surely sent over half of it (a monitor's probes, a
+ * shapes, and whose rates, are worth learning: not when one client surely sent over half of it (a monitor's probes, a
  * load balancer's health checks at night, a benchmark's checks before its users come). Learned, such
  * a window makes the first crowd of ordinary browsers a signature: a new shield in front of slow pages
  * (16 workers × 320 ms) saw 28 s of the bench's own checks, one client, before its customers — its
@@ -153,7 +153,8 @@ export const ONE_CLIENT_MAX_SHARE = 0.5;
  * traffic (normally 2.0%)" and went to proof-of-work (forty-seventh session, docs/benchmarks.md).
  * Shares by the sketch's lower bound (count − error): only a client that surely dominates. An
  * operator whose every request comes from one address (a proxy not declared in `trustedProxies`)
- * learns no mix, and gets no signature on software: the shield sees one client there anyway.
+ * learns no mix and no rate, and gets no signature on software: the shield sees one client there
+ * anyway, and detects by its upstreams' saturation alone, which needs no baseline.
  */
 export function isPopulation(snap: TrafficSnapshot): boolean {
   const top = snap.dimensions.client[0];
@@ -307,6 +308,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       let saturation = 0;
       let queueWaitMs = 0;
       for (const p of pressureOf.values()) { saturation = Math.max(saturation, p.saturation); queueWaitMs = Math.max(queueWaitMs, p.wait); }
+      const snap = sketch.snapshot(20);
+      lastSnapshot = snap;
+      const population = isPopulation(snap);
       for (const cls of ROUTE_CLASSES) {
         const c = counts.get(cls) as { arrivals: number; errors: number; unknown: number; line: number };
         let sat = 0;
@@ -321,6 +325,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
           saturation: sat, queueWaitMs: wait,
           errorRatio: c.arrivals > 0 ? Math.min(1, c.errors / c.arrivals) : 0,
           cookielessShare: c.arrivals > 0 ? c.unknown / c.arrivals : 0,
+          population,
         }, now, overrides);
         states.set(cls, step.state);
         c.arrivals = 0; c.errors = 0; c.unknown = 0;
@@ -334,10 +339,8 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (phase === 'under_attack') {
         attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
       } else if (phase === 'normal') attackStartedAt = undefined;
-      const snap = sketch.snapshot(20);
-      lastSnapshot = snap;
       if (phase === 'normal') {
-        if (isPopulation(snap)) for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
+        if (population) for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
         signatures = [];
       } else {
         signatures = findSignatures(snap, shares);

@@ -22,6 +22,11 @@ export interface AttackObservation {
   readonly cookielessShare?: number;
   /** How long the observation covers; default 1000 ms. */
   readonly durationMs?: number;
+  /**
+   * False when one client surely sent most of the traffic the second belongs to (`isPopulation` in
+   * the detector): such a second teaches no baseline, as it teaches no mix. Default true.
+   */
+  readonly population?: boolean;
 }
 
 /** The signals a transition can be blamed on. */
@@ -232,9 +237,13 @@ export function attackStep(state: AttackState, obs: AttackObservation, now: numb
   const calmFor = calmSince === undefined ? 0 : now - calmSince;
   const saturated = hot.find((r) => r.signal === 'saturation');
 
-  // Learn only in normal times and never from a hot second: an attack must not become normal.
+  // Learn only in normal times and never from a hot second: an attack must not become normal. Nor
+  // from one client's traffic: a new shield in front of slow pages saw the bench's own checks (one
+  // client, ~1 req/s for 28 s) before its customers, its rate baseline was warm on them, and the
+  // customers' arrival (6-10 req/s) read as an attack that lasted the whole warm-up (forty-eighth
+  // session, docs/benchmarks.md): customers got only the no-JavaScript cookie, never a reputation.
   const alpha = alphaOf({ halfLife: p.halfLifeS });
-  const learn = state.phase === 'normal' && hot.length === 0;
+  const learn = state.phase === 'normal' && hot.length === 0 && obs.population !== false;
   let next: AttackState = {
     ...state,
     hotSince,
