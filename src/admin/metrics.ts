@@ -103,6 +103,10 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     registers: [registry],
     collect() { if (pendingWoken > 0) { this.inc(pendingWoken); pendingWoken = 0; } },
   });
+  // 1 while one client has sent most of the traffic for minutes and the baselines learn nothing
+  // (defence/learning-pause.ts): an alert on it finds a proxy missing from trustedProxies.
+  const learningPaused = new Gauge({ name: 'rempart_detection_learning_paused', help: 'Whether detection has learned nothing for minutes because one client sends most of the traffic (1) or learns (0)', registers: [registry] });
+  learningPaused.set(0);
   const PHASE_VALUE: Record<string, number> = { normal: 0, suspect: 1, recovering: 2, under_attack: 3 };
   const offs = [
     bus.on('attack:transition', (e) => {
@@ -126,6 +130,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
       if (ctx.upstreamMs !== undefined && ctx.route) latency.series(ctx.route.upstream).observe(ctx.upstreamMs / 1000);
     }),
     bus.on('reputation:wake', (e) => wakeUps.labels(String(e.wakeUp.dryRun)).inc()),
+    bus.on('detection:learning', (e) => learningPaused.set(e.paused ? 1 : 0)),
     bus.on('connection:refused', (e) => refused.labels(e.reason).inc()),
     bus.on('client:error', (e) => malformed.labels(e.code).inc()),
   ];

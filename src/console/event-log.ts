@@ -16,6 +16,9 @@ export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock):
     bus.on('mitigation:lifted', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}lifted ${describe(e.mitigation)}`, e)),
     bus.on('reputation:wake', ({ wakeUp: w }) => add('mitigation', 'detector',
       `${w.dryRun ? '[dry run] ' : ''}reputations woke with the attack (${w.reason.kind}: ${w.reason.firstSightings} first sightings in ${round(w.reason.spanMs / 1000)} s, ${round(w.reason.observedPerS)}/s vs usual ${round(w.reason.baselinePerS)}/s): they wait with the token-less requests`, w)),
+    bus.on('detection:learning', (e) => add('detection', 'detector', e.paused
+      ? `baselines not learning for ${Math.round(e.forMs / 1000)} s: one client (${e.client}) sent ${Math.round(e.share * 100)}% of the traffic — a proxy missing from trustedProxies?`
+      : `baselines learning again after ${Math.round(e.forMs / 1000)} s`, e)),
     bus.on('block:added', (e) => add('block', 'shield', `blocked ${e.cidr}${e.ttlS ? ` for ${e.ttlS} s` : ''}: ${e.reason}`, e)),
     bus.on('block:removed', (e) => add('block', 'shield', `unblocked ${e.cidr}`, e)),
     bus.on('operator:action', (e) => add('operator', e.who, `${e.action}${e.detail ? `: ${e.detail}` : ''}`, e)),

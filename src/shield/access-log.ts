@@ -46,6 +46,10 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
     bus.on('reputation:wake', ({ wakeUp: w }) => log.warn({
       kind: w.reason.kind, firstSightings: w.reason.firstSightings, spanMs: w.reason.spanMs, observedPerS: round(w.reason.observedPerS), baselinePerS: round(w.reason.baselinePerS), dryRun: w.dryRun,
     }, 'reputations established before the attack woke with it: they wait with the token-less requests')),
+    bus.on('detection:learning', (e) => (e.paused
+      ? log.warn({ client: e.client, share: round(e.share), forS: Math.round(e.forMs / 1000) },
+        'one client sent over half of the traffic for minutes: detection learns no rate and no mix from it; if a proxy or load balancer connects for your clients, declare it in trustedProxies')
+      : log.info({ forS: Math.round(e.forMs / 1000) }, 'traffic from many clients again: detection learns again'))),
     bus.on('operator:action', (e) => log.warn({ who: e.who, action: e.action, detail: e.detail }, 'operator action')),
   ];
   return () => offs.forEach((off) => off());

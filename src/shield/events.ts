@@ -4,6 +4,7 @@ import type { AttackTransition } from './detect/attack-state.js';
 import type { Mitigation } from './detect/escalation.js';
 import type { ServerTransition } from './upstream/health/monitor.js';
 import type { WakeEvent } from './reputation/wake-watch.js';
+import type { LearningPauseNotice } from './defence/learning-pause.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
@@ -32,6 +33,11 @@ export type ShieldEvents = {
    * attack, at the first one judged woken, with the first sightings that showed it.
    */
   'reputation:wake': WakeEvent;
+  /**
+   * The baselines stopped learning because one client sent most of the traffic for minutes (most
+   * often a proxy not declared in trustedProxies), or learn again (defence/learning-pause.ts).
+   */
+  'detection:learning': LearningPauseNotice;
   /** An upstream server changed state (ejected, probed down or up, drained, disabled, back). */
   'upstream:server': ServerTransition;
   /** A request that failed before any response byte was sent again to another server. */

@@ -10,6 +10,7 @@ import { createEventBus } from '../../src/core/events.js';
 import { createManualClock } from '../../src/core/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { ShieldEvents } from '../../src/shield/events.js';
+import { createShieldMetrics } from '../../src/admin/metrics.js';
 import type { AttackPhase } from '../../src/status/incident-rules.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -106,4 +107,25 @@ test('event log: a wake-up of reputations is one entry, saying what showed it', 
   assert.equal(entries.length, 2);
   assert.match(entries[1]!.summary, /^reputations woke with the attack \(onset: 212 first sightings in 4 s, 53\/s vs usual 0\.5\/s\)/);
   assert.match(entries[0]!.summary, /^\[dry run\] reputations woke/);
+});
+
+test('event log and metrics: baselines that learn nothing from one client are one entry and a gauge, and so is their end', async () => {
+  const store = createEventStore(openShieldDatabase(undefined));
+  const bus = createEventBus<ShieldEvents>();
+  const detach = attachEventLog(bus, store, createManualClock(5000));
+  const metrics = createShieldMetrics(bus, { openConnections: () => 0, blocklistSize: () => 0 });
+  assert.match(await metrics.registry.metrics(), /rempart_detection_learning_paused 0\n/);
+  bus.emit('detection:learning', { paused: true, client: '192.0.2.10', share: 0.97, forMs: 300_000 });
+  assert.match(await metrics.registry.metrics(), /rempart_detection_learning_paused 1\n/);
+  bus.emit('detection:learning', { paused: false, client: '198.51.100.3', share: 0.02, forMs: 420_000 });
+  assert.match(await metrics.registry.metrics(), /rempart_detection_learning_paused 0\n/);
+  store.flush();
+  detach();
+  metrics.detach();
+  const entries = store.query({ types: ['detection'] });
+  assert.equal(entries.length, 2);
+  assert.deepEqual(entries.map((e) => e.summary).sort(), [
+    'baselines learning again after 420 s',
+    'baselines not learning for 300 s: one client (192.0.2.10) sent 97% of the traffic — a proxy missing from trustedProxies?',
+  ]);
 });

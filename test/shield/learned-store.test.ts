@@ -229,3 +229,23 @@ test('a window mostly one client\'s teaches no rate: after 40 s of one client\'s
   assert.ok(many.samples >= 30, `warm on many clients' seconds: ${many.samples}`);
   assert.notEqual(many.phase, 'normal', 'ten times a learned rate is a jump');
 });
+
+test('the operator is told when one client sends most of the traffic for five minutes (a proxy missing from trustedProxies), in the state and as an event; and when many clients come back', () => {
+  const clock = createManualClock(1_700_000_000_000);
+  const bus = createEventBus<ShieldEvents>();
+  const notices: Array<{ paused: boolean; client: string }> = [];
+  bus.on('detection:learning', (e) => notices.push({ paused: e.paused, client: e.client }));
+  const detector = createDetector({ clock, bus, config: () => config, pressure: { read: () => ({ saturation: 0, queueWaitMs: 0 }) }, blocks: { block() {}, unblock() {} } });
+  const traits: RequestTraits = { prefix: '192.0.2.0/24', prefix48: undefined, fingerprint: 'fp', pathTemplate: '/', userAgent: 'ua', queryShape: '', standing: 'unknown', pace: 0, level: 0, challenged: 0, wouldHave: undefined };
+  const paused = (): number | null => (detector.state() as { learningPausedS: number | null }).learningPausedS;
+  for (let s = 0; s < 310; s++) {
+    for (let i = 0; i < 10; i++) detector.arrive({ client: '192.0.2.10', clientKey: '192.0.2.10', routeClass: 'normal', paceKey: undefined } as unknown as RequestContext, traits);
+    clock.advance(1000);
+    detector.tick();
+  }
+  assert.deepEqual(notices, [{ paused: true, client: '192.0.2.10' }]);
+  assert.ok((paused() ?? 0) >= 300, `paused for ${paused()} s`);
+  for (let s = 0; s < 15; s++) second(detector, clock, 40);
+  assert.deepEqual(notices.map((n) => n.paused), [true, false]);
+  assert.equal(paused(), null);
+});

@@ -2,6 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Service } from '../../core/lifecycle.js';
 import { ROUTE_CLASSES, type Config, type RouteClass } from '../../config/schema.js';
 import { attackStep, clearForce, DEFAULT_ATTACK_PARAMS, earlySuspectLine, forceAttack, initialAttackState, suspectEarly, suspectOnStanding, type AttackParams, type AttackPhase, type AttackState, type AttackTransition } from '../detect/attack-state.js';
+import { LEARNING, stepLearningPause, type LearningPauseState } from './learning-pause.js';
 import { createShareBaseline, EWMA_EMPTY, type EwmaState, type ShareBaselineData } from '../detect/baseline.js';
 import { CHALLENGEABLE, clearMitigation, initialEscalation, planStep, type EscalationState, type Mitigation } from '../detect/escalation.js';
 import { findSignatures, type Signature } from '../detect/signatures.js';
@@ -197,6 +198,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
   let manual: Array<{ mitigation: Mitigation; expiresAt: number }> = [];
   let signatures: Signature[] = [];
   let lastSnapshot: TrafficSnapshot | undefined;
+  let learning: LearningPauseState = LEARNING;
   let attackStartedAt: number | undefined;
   let challengingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -339,6 +341,13 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (phase === 'under_attack') {
         attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
       } else if (phase === 'normal') attackStartedAt = undefined;
+      const top = snap.dimensions.client[0];
+      const paused = stepLearningPause(learning, {
+        normal: phase === 'normal', population,
+        top: top === undefined ? undefined : { client: top.value, share: snap.total > 0 ? (top.count - top.error) / snap.total : 0 },
+      }, now);
+      learning = paused.state;
+      if (paused.notice) bus.emit('detection:learning', paused.notice);
       if (phase === 'normal') {
         if (population) for (const dim of DIMENSIONS) shares.learn(dim, snap.dimensions[dim].map((e) => ({ value: e.value, share: e.share })));
         signatures = [];
@@ -479,6 +488,9 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
         // Seconds each dimension's shares were learned from (30 make them warm): what an operator
         // forgets with DELETE /api/detection/baselines.
         learnedShares: Object.fromEntries(DIMENSIONS.map((dim) => [dim, shares.samples(dim)])),
+        // Seconds since normal windows last taught anything because one client sent most of them
+        // (learning-pause.ts): for minutes, most often a proxy missing from trustedProxies.
+        learningPausedS: learning.since === undefined ? null : Math.round((now - learning.since) / 1000),
         // The pace line in use, what the site's customers were learned to send, and from how many
         // of their buckets (detect/pace-profile.ts; the line is learned past `learn.minSamples`).
         pace: { lightRequests: paceLightNow(), learnedLine: paceLine ?? null, learnedBuckets: Math.round(paceProfile.samples(now)) },

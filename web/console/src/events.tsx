@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { fmtTime, get } from './api.js';
 
 interface LoggedEvent { id: number; at: number; type: string; who: string; summary: string }
-const TYPES = ['', 'attack', 'mitigation', 'block', 'operator', 'incident', 'channel', 'config', 'shield'];
+const TYPES = ['', 'attack', 'mitigation', 'block', 'operator', 'incident', 'channel', 'config', 'detection', 'shield'];
 
 /** The persisted event log, filtered by type, text and time range (GET /api/events). */
 export function EventLog() {
