@@ -146,12 +146,14 @@ export const ONE_CLIENT_MAX_SHARE = 0.5;
 
 /**
  * Whether a window's traffic is a population's, whose mix of fingerprints, agents, paths and query
- * shapes, and whose rates, are worth learning: not when one client surely sent over half of it (a monitor's probes, a
- * load balancer's health checks at night, a benchmark's checks before its users come). Learned, such
- * a window makes the first crowd of ordinary browsers a signature: a new shield in front of slow pages
- * (16 workers × 320 ms) saw 28 s of the bench's own checks, one client, before its customers — its
- * share baseline was warm (30 windows), and a flash crowd's browser read "fingerprint at 31.9% of
- * traffic (normally 2.0%)" and went to proof-of-work (forty-seventh session, docs/benchmarks.md).
+ * shapes, and whose rates, are worth learning: not when one client surely sent over half of it (a
+ * monitor's probes, a load balancer's health checks at night, a benchmark's checks before its users
+ * come). Learned, such a window makes the first crowd of ordinary browsers a signature: a new
+ * shield in front of slow pages (16 workers × 320 ms) saw 28 s of the bench's own checks, one
+ * client, before its customers — its share baseline was warm (30 windows), and a flash crowd's
+ * browser read "fingerprint at 31.9% of traffic (normally 2.0%)" and went to proof-of-work
+ * (forty-seventh session, docs/benchmarks.md); its rate baseline, learned the same way, read the
+ * customers' arrival as an attack (forty-eighth).
  * Shares by the sketch's lower bound (count − error): only a client that surely dominates. An
  * operator whose every request comes from one address (a proxy not declared in `trustedProxies`)
  * learns no mix and no rate, and gets no signature on software: the shield sees one client there
