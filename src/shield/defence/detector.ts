@@ -160,8 +160,14 @@ export const ONE_CLIENT_MAX_SHARE = 0.5;
  * anyway, and detects by its upstreams' saturation alone, which needs no baseline.
  */
 export function isPopulation(snap: TrafficSnapshot): boolean {
+  const top = topClient(snap);
+  return top === undefined || top.share <= ONE_CLIENT_MAX_SHARE;
+}
+
+/** The client that sent most of the window, and the share of it it surely sent (count − error). */
+function topClient(snap: TrafficSnapshot): { client: string; share: number } | undefined {
   const top = snap.dimensions.client[0];
-  return top === undefined || top.count - top.error <= ONE_CLIENT_MAX_SHARE * snap.total;
+  return top === undefined || snap.total === 0 ? undefined : { client: top.value, share: (top.count - top.error) / snap.total };
 }
 
 /**
@@ -343,11 +349,7 @@ export function createDetector(d: { clock: Clock; bus: ShieldBus; config: () => 
       if (phase === 'under_attack') {
         attackStartedAt ??= Math.min(...[...states.values()].filter((s) => s.phase === 'under_attack').map((s) => s.since));
       } else if (phase === 'normal') attackStartedAt = undefined;
-      const top = snap.dimensions.client[0];
-      const paused = stepLearningPause(learning, {
-        normal: phase === 'normal', population,
-        top: top === undefined ? undefined : { client: top.value, share: snap.total > 0 ? (top.count - top.error) / snap.total : 0 },
-      }, now);
+      const paused = stepLearningPause(learning, { normal: phase === 'normal', population, top: topClient(snap) }, now);
       learning = paused.state;
       if (paused.notice) bus.emit('detection:learning', paused.notice);
       if (phase === 'normal') {

@@ -49,9 +49,8 @@ export function stepLearningPause(
   if (!window.normal) return { state };
   const top = window.top ?? { client: '', share: 0 };
   if (window.population) {
-    if (state.since === undefined) return { state };
-    const notice = state.announced ? { paused: false, client: top.client, share: top.share, forMs: now - state.since } : undefined;
-    return notice === undefined ? { state: LEARNING } : { state: LEARNING, notice };
+    if (!state.announced) return { state: LEARNING };
+    return { state: LEARNING, notice: { paused: false, client: top.client, share: top.share, forMs: now - (state.since ?? now) } };
   }
   const since = state.since ?? now;
   if (!state.announced && now - since >= noticeMs) {
