@@ -24,6 +24,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // The wait for an upstream slot and the tier it ended at (HAProxy's Tw and queue): why a
         // request was slow under attack, and whom the admission order put first.
         ...(ctx.queueMs === undefined ? {} : { queueMs: Math.round(ctx.queueMs * 100) / 100, tier: ctx.admittedTier }),
+        // Of that wait, the time its untried query parts held it back (upstream/cost-probe.ts).
+        ...(ctx.heldMs === undefined ? {} : { heldMs: Math.round(ctx.heldMs * 100) / 100 }),
         standing: ctx.traits?.standing,
         pace: ctx.traits?.pace,
         // Whose pace it counted in, as a digest: requests of one identity can be grouped without

@@ -48,6 +48,8 @@ export interface RequestContext {
    * the request reached admission.
    */
   queueMs: number | undefined;
+  /** Of `queueMs`, the time held by the cost probe (untried query parts, upstream/cost-probe.ts); absent when not held. */
+  heldMs?: number | undefined;
   admittedTier: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;

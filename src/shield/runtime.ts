@@ -25,6 +25,7 @@ import { createAdmissionQueue, STANDING, tierFor, type AdmissionQueue, type Wait
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
 import type { RequestCost } from './detect/request-cost.js';
+import { createCostProbe, type CostProbe } from './upstream/cost-probe.js';
 import { latencyKind } from './upstream/latency-kind.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
 import { createVisitCookieFilter, createVisitIdGiver, visitCookieOnCacheHit } from './filters/upstream-response/visit-cookie.js';
@@ -103,6 +104,8 @@ export interface Runtime extends Pipeline {
   readonly admission: Map<string, AdmissionQueue>;
   /** Adaptive concurrency limits per upstream, when enabled. */
   readonly limits: Map<string, ReturnType<typeof createConcurrencyLimit>> | undefined;
+  /** Cost probes per upstream (requests of untried query parts), when cost weighting is on. */
+  readonly probes: Map<string, CostProbe> | undefined;
   isTrusted(address: string): boolean;
   /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
   close(): Promise<void>;
@@ -163,6 +166,11 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     const ago = shared.detector.challengingForMs();
     return ago === undefined ? -Infinity : shared.ticker.now() - ago;
   };
+  // Requests of a query part never measured go a few at a time (upstream/cost-probe.ts).
+  const share = config.detection.untriedShare;
+  const probes = weighsCost && share > 0
+    ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createCostProbe({ partShare: share, kindShare: Math.min(1, 4 * share), maxHeld: u.maxQueue, timeoutMs: u.queueTimeoutMs })]))
+    : undefined;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
     [name, createAdmissionQueue({
       maxInFlight: adaptive ? Math.min(u.connections, 20) : capacityOf(upstreams.get(name), u.connections), maxQueue: u.maxQueue, queueTimeoutMs: u.queueTimeoutMs, weights, offsetsMs,
@@ -179,6 +187,13 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const ticker = setInterval(() => {
     const now = shared.ticker.now();
     for (const [name, q] of admission) {
+      const probe = probes?.get(name);
+      if (probe !== undefined && probe.held > 0) {
+        probe.expire(now, q.params.maxInFlight);
+        // Held requests wait for a slot too: a flood of untried searches the probe holds is a standing queue.
+        const held = probe.standingMs(now);
+        if (config.detection.enabled && held >= standingMs) shared.detector.standing(name, held, probe.oldestHeldMs(now));
+      }
       if (q.queued === 0) continue;
       q.expire(now);
       // A queue that stopped emptying raises suspicion now, not at the detector's next tick.
@@ -287,6 +302,10 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     onQueueTimeout: (ctx) => {
       if (ctx.paceKey !== undefined) shared.pace.charge(ctx.paceKey, 2 * shared.detector.paceLightRequests(), shared.ticker.now());
     },
+    ...(probes ? {
+      probes,
+      untried: (ctx: RequestContext) => (ctx.costShape === undefined ? undefined : { kind: latencyKind(ctx), parts: shared.requestCost.untried(latencyKind(ctx), ctx.costShape) }),
+    } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency || weighsCost ? {
       // Each kind of request (route, method, path template) has its own no-load RTT: a 2 ms static
@@ -315,6 +334,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     config,
     phases,
     limits: concurrency,
+    probes,
     forward,
     upstreams,
     admission,

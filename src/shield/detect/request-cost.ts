@@ -80,6 +80,14 @@ export interface CostSample {
 export interface RequestCost {
   /** Requests one request of this kind and shape counts as (1 … maxWeight), before it is sent. */
   weight(kind: string, shape: string): number;
+  /**
+   * The parts of a request's shape whose cost nothing has shown yet (no answer of the shape, and
+   * of each of these parts no answer under twice its kind's median, nor enough answers to weigh
+   * it): what a cost probe (upstream/cost-probe.ts) lets through a few at a time. Empty when the
+   * request is weighed already — its shape, or one of its parts, known — and when its kind is not
+   * known either (a shield that knows nothing holds nothing back).
+   */
+  untried(kind: string, shape: string): readonly string[];
   /** Learns from an answer. */
   observe(sample: CostSample, now: number): void;
   /** Shapes remembered now. */
@@ -98,6 +106,8 @@ export interface CostlyShape {
   readonly weight: number;
   readonly fastestMs: number;
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** A shape's least RTT of this window and of the last window that had any. */
 interface Least { readonly kind: string; readonly shape: string; cur: number; prev: number; from: number; n: number }
@@ -141,6 +151,22 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     for (const part of partsOf(shape)) heaviest = Math.max(heaviest, multiple(k, parts.get(`${kind}?${part}`)) ?? 1);
     return heaviest;
   };
+  // Tried: enough answers to weigh it, or one fast enough that it cannot be costly (queueing only
+  // ever adds time, so a fast answer bounds its cost from above).
+  const tried = (k: Median, m: Least | undefined): boolean =>
+    m !== undefined && (m.n >= p.minSamples || Math.min(m.cur, m.prev) < 2 * k.value);
+  const untried = (kind: string, shape: string): readonly string[] => {
+    const k = kinds.get(kind);
+    if (k === undefined || k.n < p.minSamples || tried(k, shapes.get(`${kind}?${shape}`))) return NONE;
+    let out: string[] | undefined;
+    for (const part of partsOf(shape)) {
+      const m = parts.get(`${kind}?${part}`);
+      if (!tried(k, m)) (out ??= []).push(part);
+      // A part known to be costly weighs the request already: it is paced, not probed.
+      else if ((multiple(k, m) ?? 1) > 1) return NONE;
+    }
+    return out ?? NONE;
+  };
   const learn = (map: Map<string, Least>, kind: string, shape: string, rttMs: number, now: number): void => {
     const m = touch(map, `${kind}?${shape}`, (): Least => ({ kind, shape, cur: Infinity, prev: Infinity, from: now, n: 0 }));
     if (now - m.from >= p.windowMs) {
@@ -156,6 +182,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     get shapes() { return shapes.size; },
     get parts() { return parts.size; },
     weight: weigh,
+    untried,
     heaviest(n) {
       const out: CostlyShape[] = [];
       for (const [scope, map] of [['shape', shapes], ['part', parts]] as const) {

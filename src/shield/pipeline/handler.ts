@@ -142,6 +142,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       verdict: undefined,
       upstreamMs: undefined,
       queueMs: undefined,
+      heldMs: undefined,
       admittedTier: undefined,
       errorCode: undefined,
       cacheKey: undefined,

@@ -16,6 +16,7 @@ import type { Upstream } from './pools.js';
 import type { ServerHealth } from './health/monitor.js';
 import { isReplayable, isRetryableError } from './retry.js';
 import type { ResponseSink, ResponseSinks } from './response-sink.js';
+import type { CostProbe, ProbeTicket } from './cost-probe.js';
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
@@ -45,6 +46,10 @@ export interface ForwarderDeps {
    * runtime weighs it on its identity's pace (admission.ts, rule 7).
    */
   onQueueTimeout?(ctx: RequestContext): void;
+  /** Each upstream's cost probe (upstream/cost-probe.ts): requests of a query part never measured go a few at a time. */
+  probes?: Map<string, CostProbe>;
+  /** A request's kind and the query parts of it whose cost nothing has shown yet (none: nothing to probe). */
+  untried?(ctx: RequestContext): { kind: string; parts: readonly string[] } | undefined;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
 }
@@ -83,7 +88,8 @@ interface Shared {
  */
 class Exchange implements Waiter {
   readonly rank: number;
-  readonly tier: number;
+  /** Its tier when queued; judged again when the cost probe lets it go (what it costs may be known by then). */
+  tier: number;
   enqueuedAt = 0;
   state: Waiter['state'] = 'new';
   filed: number | undefined = undefined;
@@ -93,6 +99,8 @@ class Exchange implements Waiter {
   get cost(): number { return this.subject.costWeight ?? 1; }
   /** A response head arrived from the upstream. */
   responded = false;
+  /** Held by its upstream's cost probe before it is queued (untried query parts). */
+  probe: { readonly probe: CostProbe; readonly ticket: ProbeTicket } | undefined = undefined;
   controller: Dispatcher.DispatchController | undefined = undefined;
 
   constructor(
@@ -142,6 +150,7 @@ class Exchange implements Waiter {
     // Abandoned in the queue: the access log still gets its wait and its tier (a 499 with no wait
     // said nothing of why a customer gave up).
     if (this.state === 'queued') { this.noteAdmission(); this.queue.cancel(this); }
+    if (this.probe?.ticket.probe?.state === 'held') { this.noteAdmission(); this.probe.probe.cancel(this.probe.ticket); }
     // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
@@ -329,11 +338,44 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
-    // Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
-    // preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
-    // no reputation: filters/upstream-response/reputation-cookie.ts).
-    if (queue.admit(ex, ex.enqueuedAt) === 'started') ctx.queueMs = 0;
+    const probe = deps.probes?.get(name);
+    const untried = probe === undefined ? undefined : deps.untried?.(ctx);
+    if (probe !== undefined && untried !== undefined && untried.parts.length > 0) { probed(ex, probe, untried.kind, untried.parts); return; }
+    admit(ex);
   } as Forwarder;
+
+  /** Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
+   * preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
+   * no reputation: filters/upstream-response/reputation-cookie.ts). */
+  const admit = (ex: Exchange): void => {
+    if (ex.queue.admit(ex, ex.enqueuedAt) === 'started' && ex.subject.heldMs === undefined) ex.subject.queueMs = 0;
+  };
+  /** Through the cost probe first: queued now, or once the untried parts it carries have room. */
+  const probed = (ex: Exchange, probe: CostProbe, kind: string, parts: readonly string[]): void => {
+    const ctx = ex.subject;
+    let entering = true;
+    const ticket: ProbeTicket = {
+      kind, parts, arrivedAt: ex.enqueuedAt,
+      untried: () => deps.untried?.(ctx)?.parts ?? [],
+      go: () => {
+        if (!entering) {
+          ctx.heldMs = Math.max(0, clock.now() - ex.enqueuedAt);
+          // Held until its part was weighed: it counts what it costs now, in its pace and its tier,
+          // before it may take a free slot (runtime.ts, retier). Let go at its old tier, a flood's
+          // held searches took the slots the moment their part read costly.
+          const retier = ex.queue.params.retier;
+          if (retier !== undefined) ex.tier = Math.max(ex.tier, retier(ex));
+        }
+        admit(ex);
+      },
+      refuse: (why) => ex.reject(why),
+    };
+    ex.probe = { probe, ticket };
+    onExchangeEnd(ctx, () => probe.leave(ticket, ex.queue.params.maxInFlight, clock.now()));
+    const r = probe.enter(ticket, ex.queue.params.maxInFlight, clock.now());
+    entering = false;
+    if (r === 'refused') ex.reject('queue-full');
+  };
   forward.evictStalled = (now) => {
     let n = 0;
     for (const a of shared.paused) {

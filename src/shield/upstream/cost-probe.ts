@@ -1,0 +1,196 @@
+/**
+ * Cost probe: requests whose cost the upstream has never shown go to it a few at a time.
+ *
+ * Why: the request-cost model (detect/request-cost.ts) weighs a request by what answers of its
+ * query's shape, or of its parts, took — so the first requests of a costly shape are weighed as one
+ * until a few of them have been answered. Sent at the onset of a flood of costly searches, before
+ * anything is suspected, the free slots take them all: on an origin of 16 workers and pages of
+ * 320 ms, a flood's first 8–9 searches (5 s of a worker each) went at once, the origin was full
+ * for seconds and customers' pages waited past their patience behind them (drill `costly-search`,
+ * slow origin, forty-eighth session: 95.3% and 92.2% on two seeds of four, the rest 100%). A
+ * bound on requests in flight of one kind of work is what an aggregate limit on a prefix or a
+ * fingerprint is, applied to a query nobody has measured yet: slow-start for a shape, as TCP
+ * probes a path's capacity before it fills it (RFC 5681 §3.1).
+ *
+ * What is held is a request with a query part whose cost nothing has shown (`untried`: no answer,
+ * none fast, not enough to weigh it), and only while that part, or its kind, already has its share
+ * of the upstream's limit in flight untried: `partShare` of the limit per part (at least one),
+ * `kindShare` per kind (route, method, path template), so a flood spreading its searches over
+ * several size classes is bounded too. A cheap new part is tried and freed by its first answer
+ * (one fast answer proves it cheap); a costly one by enough answers to weigh it, after which its
+ * requests count what they cost in their identity's pace and go through the admission order like
+ * any other. A held request waits in arrival order behind the part that holds it, at most the
+ * queue timeout counted from its arrival (its wait here is part of its wait for a slot), and no
+ * more are held than `maxHeld`: the rest are refused as a full queue would refuse them.
+ *
+ * Pure: the caller passes the limit in force and `now`, and runs `expire` on a ticker.
+ */
+
+/** One request the probe may hold. */
+export interface ProbeTicket {
+  /** Its kind (route, method, path template: upstream/latency-kind.ts). */
+  readonly kind: string;
+  /** Its untried parts when it arrived, then as last read. */
+  parts: readonly string[];
+  /** When it arrived, queue clock ms: a held request's deadline counts from it. */
+  readonly arrivedAt: number;
+  /** Its untried parts now (answers of other requests may have tried them while it waited). */
+  untried(): readonly string[];
+  /** Leaves the probe for the admission queue. */
+  go(): void;
+  /** Refused: the probe is full (`queue-full`) or its wait ran out (`queue-timeout`). */
+  refuse(why: 'queue-full' | 'queue-timeout'): void;
+  /** Managed by the probe. */
+  probe?: { state: 'held' | 'going' | 'done' | 'refused' | 'cancelled'; counted: readonly string[] };
+}
+
+export interface CostProbeParams {
+  /** Share of the upstream's limit that one untried part may hold in flight (at least one request). */
+  readonly partShare: number;
+  /** Share of the limit that one kind's untried requests may hold in flight (at least a part's). */
+  readonly kindShare: number;
+  /** Requests held at most; beyond, refused. */
+  readonly maxHeld: number;
+  /** A held request is refused this long after its arrival, ms. */
+  readonly timeoutMs: number;
+}
+
+export interface CostProbe {
+  /** Lets the ticket go now (counted), holds it, or refuses it; returns which. Call only with untried parts. */
+  enter(t: ProbeTicket, limit: number, now: number): 'go' | 'held' | 'refused';
+  /** A ticket that went is done (its exchange ended): frees its share and lets held ones go. */
+  leave(t: ProbeTicket, limit: number, now: number): void;
+  /** A held ticket's client left. */
+  cancel(t: ProbeTicket): void;
+  /** Refuses held tickets past their deadline and lets go those the limit now allows; returns how many were refused. */
+  expire(now: number, limit: number): number;
+  /**
+   * How long tickets have been held without the probe emptying, ms, and how long its oldest held
+   * ticket has waited (0 when none): held requests are waiting for a slot too, and a flood the
+   * probe holds must raise suspicion as a standing admission queue does.
+   */
+  standingMs(now: number): number;
+  oldestHeldMs(now: number): number;
+  /** Tickets held now. */
+  readonly held: number;
+  /** Untried requests in flight now (that went through the probe and are not done). */
+  readonly inFlight: number;
+}
+
+/** Queue-clock keys: a kind's own, and each of its parts' (`kind?part`). */
+const partKey = (kind: string, part: string): string => `${kind}?${part}`;
+
+export function createCostProbe(params: CostProbeParams): CostProbe {
+  const { partShare, kindShare, maxHeld, timeoutMs } = params;
+  if (!(partShare > 0 && kindShare > 0 && maxHeld >= 0 && timeoutMs > 0)) throw new RangeError('partShare and kindShare must be positive, maxHeld at least 0, timeoutMs positive');
+  const counts = new Map<string, number>();
+  // Held tickets in arrival order, filed under the key that holds them.
+  const fifos = new Map<string, ProbeTicket[]>();
+  let held = 0;
+  let inFlight = 0;
+  let heldSince: number | undefined; // since when some ticket has been held
+
+  const capOf = (key: string, kind: string, limit: number): number => {
+    const part = Math.max(1, Math.floor(limit * partShare));
+    return key === kind ? Math.max(part, Math.floor(limit * kindShare)) : part;
+  };
+  const keysOf = (t: ProbeTicket): string[] => [t.kind, ...t.parts.map((p) => partKey(t.kind, p))];
+  /** The first of the ticket's keys at its cap, if any. */
+  const full = (keys: readonly string[], kind: string, limit: number): string | undefined =>
+    keys.find((k) => (counts.get(k) ?? 0) >= capOf(k, kind, limit));
+  const count = (keys: readonly string[], d: number): void => {
+    for (const k of keys) {
+      const n = (counts.get(k) ?? 0) + d;
+      if (n > 0) counts.set(k, n); else counts.delete(k);
+    }
+  };
+  const file = (key: string, t: ProbeTicket): void => {
+    let q = fifos.get(key);
+    if (q === undefined) fifos.set(key, q = []);
+    q.push(t);
+  };
+  const start = (t: ProbeTicket, keys: readonly string[]): void => {
+    t.probe = { state: 'going', counted: keys };
+    count(keys, 1);
+    if (keys.length > 0) inFlight++;
+    t.go();
+  };
+  /**
+   * Lets go the held tickets of `key`'s queue that may go now, in order: one whose parts were tried
+   * meanwhile goes uncounted; one held by another key now moves to that key's queue. Stops at the
+   * first one this key still holds.
+   */
+  const drain = (key: string, limit: number): void => {
+    const q = fifos.get(key);
+    if (q === undefined) return;
+    let i = 0;
+    for (; i < q.length; i++) {
+      const t = q[i] as ProbeTicket;
+      if (t.probe?.state !== 'held') continue;
+      t.parts = t.untried();
+      const keys = t.parts.length === 0 ? [] : keysOf(t);
+      const by = full(keys, t.kind, limit);
+      if (by === key) break;
+      if (by !== undefined) { file(by, t); continue; }
+      held--;
+      start(t, keys);
+    }
+    if (i >= q.length) fifos.delete(key);
+    else if (i > 0) q.splice(0, i);
+  };
+
+  return {
+    get held() { return held; },
+    get inFlight() { return inFlight; },
+    standingMs: (now) => (held > 0 && heldSince !== undefined ? Math.max(0, now - heldSince) : 0),
+    oldestHeldMs(now) {
+      let oldest = now;
+      for (const q of fifos.values()) {
+        const t = q.find((x) => x.probe?.state === 'held');
+        if (t !== undefined && t.arrivedAt < oldest) oldest = t.arrivedAt;
+      }
+      return now - oldest;
+    },
+    enter(t, limit, now) {
+      const keys = keysOf(t);
+      const by = full(keys, t.kind, limit);
+      if (by === undefined) { start(t, keys); return 'go'; }
+      if (held >= maxHeld) { t.probe = { state: 'refused', counted: [] }; return 'refused'; }
+      t.probe = { state: 'held', counted: [] };
+      if (held === 0) heldSince = now;
+      held++;
+      file(by, t);
+      return 'held';
+    },
+    leave(t, limit) {
+      const s = t.probe;
+      if (s?.state !== 'going') return;
+      s.state = 'done';
+      count(s.counted, -1);
+      if (s.counted.length > 0) inFlight--;
+      for (const k of s.counted) drain(k, limit);
+    },
+    cancel(t) {
+      if (t.probe?.state !== 'held') return;
+      t.probe.state = 'cancelled';
+      held--; // left in its queue, skipped when reached
+    },
+    expire(now, limit) {
+      let refused = 0;
+      for (const [key, q] of [...fifos]) {
+        for (const t of q) {
+          if (t.probe?.state !== 'held' || now - t.arrivedAt < timeoutMs) continue;
+          t.probe.state = 'refused';
+          held--;
+          refused++;
+          t.refuse('queue-timeout');
+        }
+        // A limit that grew, or parts tried by requests that never came through here, free some.
+        drain(key, limit);
+        const rest = fifos.get(key);
+        if (rest !== undefined && rest.every((t) => t.probe?.state !== 'held')) fifos.delete(key);
+      }
+      return refused;
+    },
+  };
+}

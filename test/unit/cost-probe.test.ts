@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCostProbe, type ProbeTicket } from '../../src/shield/upstream/cost-probe.js';
+
+const KIND = 'search GET /search';
+
+/** A ticket whose untried parts are read from `known` (parts tried meanwhile drop out). */
+function ticket(parts: string[], arrivedAt: number, log: string[], name: string, tried: Set<string> = new Set()): ProbeTicket {
+  return {
+    kind: KIND, parts, arrivedAt,
+    untried: () => parts.filter((p) => !tried.has(p)),
+    go: () => log.push(`go ${name}`),
+    refuse: (why) => log.push(`${why} ${name}`),
+  };
+}
+
+test('an untried part holds its share of the limit in flight; the rest wait in arrival order and go as those end', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.25, maxHeld: 100, timeoutMs: 5000 });
+  const log: string[] = [];
+  const limit = 16; // 2 per part, 4 per kind
+  const ts = Array.from({ length: 5 }, (_, i) => ticket(['q:6*4', `page:${i}`], i, log, `s${i}`));
+  assert.deepEqual(ts.map((t) => probe.enter(t, limit, t.arrivedAt)), ['go', 'go', 'held', 'held', 'held']);
+  assert.equal(probe.inFlight, 2);
+  assert.equal(probe.held, 3);
+  probe.leave(ts[0]!, limit, 100);
+  assert.deepEqual(log, ['go s0', 'go s1', 'go s2'], 'one ends, the oldest held goes');
+  probe.leave(ts[0]!, limit, 100); // twice: no effect
+  assert.equal(probe.inFlight, 2);
+  // Another part is not held by this one.
+  const other = ticket(['q:4'], 10, log, 'cheap');
+  assert.equal(probe.enter(other, limit, 10), 'go');
+  // The kind's share: 4 untried in flight at most, whatever the parts.
+  const fourth = ticket(['q:5'], 11, log, 'fourth');
+  const fifth = ticket(['q:7'], 12, log, 'fifth');
+  assert.equal(probe.enter(fourth, limit, 11), 'go');
+  assert.equal(probe.enter(fifth, limit, 12), 'held', 'the kind holds 4 of 16 untried');
+});
+
+test('a held request whose parts were tried meanwhile goes uncounted; one held by its kind moves on when its part frees', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.125, maxHeld: 100, timeoutMs: 5000 });
+  const log: string[] = [];
+  const tried = new Set<string>();
+  const limit = 8; // 1 per part and per kind
+  const a = ticket(['q:6*4'], 0, log, 'a', tried);
+  const b = ticket(['q:6*4'], 1, log, 'b', tried);
+  const c = ticket(['q:6*4'], 2, log, 'c', tried);
+  probe.enter(a, limit, 0);
+  probe.enter(b, limit, 1);
+  probe.enter(c, limit, 2);
+  // a's answer was fast: the part is tried, b and c go at once, uncounted.
+  tried.add('q:6*4');
+  probe.leave(a, limit, 300);
+  assert.deepEqual(log, ['go a', 'go b', 'go c']);
+  assert.equal(probe.inFlight, 0);
+  assert.equal(probe.held, 0);
+  probe.leave(b, limit, 400); // uncounted: nothing to free, nothing breaks
+  assert.equal(probe.inFlight, 0);
+});
+
+test('a held request is refused at its deadline from arrival; a cancelled one is skipped; past maxHeld, refused at once', () => {
+  const probe = createCostProbe({ partShare: 0.1, kindShare: 0.1, maxHeld: 2, timeoutMs: 5000 });
+  const log: string[] = [];
+  const limit = 4;
+  const first = ticket(['q:6*4'], 0, log, 'first');
+  const gone = ticket(['q:6*4'], 100, log, 'gone');
+  const late = ticket(['q:6*4'], 2000, log, 'late');
+  const over = ticket(['q:6*4'], 2100, log, 'over');
+  assert.equal(probe.enter(first, limit, 0), 'go');
+  assert.equal(probe.enter(gone, limit, 100), 'held');
+  assert.equal(probe.enter(late, limit, 2000), 'held');
+  assert.equal(probe.enter(over, limit, 2100), 'refused', 'two held at most');
+  probe.cancel(gone);
+  assert.equal(probe.held, 1);
+  assert.equal(probe.expire(6000, limit), 0, 'the cancelled one is not refused');
+  assert.equal(probe.expire(7000, limit), 1);
+  assert.deepEqual(log, ['go first', 'queue-timeout late']);
+  probe.leave(first, limit, 7100);
+  assert.deepEqual(log, ['go first', 'queue-timeout late'], 'nobody left to go');
+  assert.equal(probe.held, 0);
+  assert.equal(probe.inFlight, 0);
+});
+
+test('a limit that grew lets held requests go on the next tick', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.25, maxHeld: 10, timeoutMs: 5000 });
+  const log: string[] = [];
+  const t = Array.from({ length: 3 }, (_, i) => ticket(['q:6*4'], i, log, `t${i}`));
+  for (const x of t) probe.enter(x, 8, x.arrivedAt); // 1 per part at a limit of 8
+  assert.equal(probe.held, 2);
+  probe.expire(100, 16); // 2 per part now
+  assert.deepEqual(log, ['go t0', 'go t1']);
+  assert.equal(probe.held, 1);
+});
+
+test('held requests make a standing wait, as a queue that does not empty: since the first was held, and the oldest one\'s wait', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.25, maxHeld: 10, timeoutMs: 5000 });
+  const log: string[] = [];
+  assert.equal(probe.standingMs(1000), 0);
+  assert.equal(probe.oldestHeldMs(1000), 0);
+  const a = ticket(['q:6*4'], 1000, log, 'a');
+  const b = ticket(['q:6*4'], 1200, log, 'b');
+  const c = ticket(['q:6*4'], 1300, log, 'c');
+  probe.enter(a, 8, 1000);
+  probe.enter(b, 8, 1200);
+  probe.enter(c, 8, 1300);
+  assert.equal(probe.standingMs(1700), 500, 'held since b');
+  assert.equal(probe.oldestHeldMs(1700), 500);
+  probe.leave(a, 8, 1800); // b goes, c still held
+  assert.equal(probe.standingMs(1900), 700, 'it never emptied');
+  assert.equal(probe.oldestHeldMs(1900), 600, 'c is the oldest now');
+  probe.leave(b, 8, 2000);
+  assert.equal(probe.held, 0);
+  assert.equal(probe.standingMs(2100), 0);
+  const d = ticket(['q:6*4'], 3000, log, 'd');
+  assert.equal(probe.enter(d, 8, 3000), 'held', 'c holds the part');
+  assert.equal(probe.standingMs(3200), 200, 'counted again from the next hold');
+});
