@@ -13,6 +13,8 @@ export interface UpstreamMetricsSource {
   /** Times a client's side of a tunnel was paused for sending over its frame or byte rate. */
   websocketThrottled?(): number;
   websocketMessagesWaited?(): number;
+  /** Each upstream's cost probe (upstream/cost-probe.ts): its requests at the upstream and held. */
+  costProbes?(): Iterable<[string, { readonly inFlight: number; readonly held: number }]>;
 }
 
 /**
@@ -37,6 +39,18 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
       for (const [name, servers] of source.servers()) for (const s of servers) this.labels(name, s.name).set(s.outstanding);
     },
   });
+  for (const [name, help, read] of [
+    ['rempart_upstream_cost_probe_in_flight', 'Requests at the upstream carrying a query part whose cost it has not shown yet or that is costly (detection.costProbeShare)', (p: { inFlight: number }) => p.inFlight],
+    ['rempart_upstream_cost_probe_held', 'Requests held back until the untried or costly query part they carry has room at the upstream (detection.costProbeShare)', (p: { held: number }) => p.held],
+  ] as const) {
+    new Gauge({
+      name, help, labelNames: ['upstream'] as const, registers: [registry],
+      collect() {
+        this.reset();
+        for (const [upstream, probe] of source.costProbes?.() ?? []) this.labels(upstream).set(read(probe as { inFlight: number; held: number }));
+      },
+    });
+  }
   new Gauge({ name: 'rempart_websocket_connections', help: 'Upgraded WebSocket connections open now', registers: [registry], collect() { this.set(source.websockets()); } });
   // Read from the tunnels' own counts on scrape: one per handshake at the cap or per chunk over a
   // tunnel's rate, no event each.

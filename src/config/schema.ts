@@ -428,11 +428,12 @@ const detectionSchema = z.object({
    */
   costWeighting: z.boolean().default(true),
   /**
-   * Share of an upstream's concurrency limit that requests of one query part whose cost nothing
-   * has shown yet may hold in flight (four times that, at most all of it, for one route and path); the rest wait for its
-   * first answers (upstream/cost-probe.ts). 0 turns the probe off. Needs `costWeighting`.
+   * Share of an upstream's concurrency limit that requests carrying one query part whose cost
+   * nothing has shown yet, or that is known to be costly, may hold at the upstream (four times
+   * that, at most all of it, for one route and path); the rest wait their turn out of the queue
+   * (upstream/cost-probe.ts). 0 turns the probe off. Needs `costWeighting`.
    */
-  untriedShare: z.number().min(0).max(1).default(0.125),
+  costProbeShare: z.number().min(0).max(1).default(0.125),
   /** Overrides of the attack state machine's relative thresholds (see docs/detection.md). */
   attack: z.object({
     kHigh: z.number().positive(), kLow: z.number().positive(), rateLiftHigh: z.number().positive(), rateLiftLow: z.number().positive(),

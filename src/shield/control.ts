@@ -56,8 +56,8 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
         upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
           url: u.url, balance: u.balance, servers: rt.upstreams.get(k)?.health.describe(d.ticker?.now() ?? d.clock.now()), connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
           ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
-          // Requests of query parts never measured: in flight through the cost probe, and held back.
-          ...(rt.probes?.get(k) ? { untried: { inFlight: rt.probes.get(k)?.inFlight, held: rt.probes.get(k)?.held } } : {}),
+          // Requests of query parts never measured or known costly: in flight through the cost probe, and held back.
+          ...(rt.probes?.get(k) ? { costProbe: { inFlight: rt.probes.get(k)?.inFlight, held: rt.probes.get(k)?.held } } : {}),
         }])),
         detection: config.detection.enabled
           ? {

@@ -104,7 +104,7 @@ export interface Runtime extends Pipeline {
   readonly admission: Map<string, AdmissionQueue>;
   /** Adaptive concurrency limits per upstream, when enabled. */
   readonly limits: Map<string, ReturnType<typeof createConcurrencyLimit>> | undefined;
-  /** Cost probes per upstream (requests of untried query parts), when cost weighting is on. */
+  /** Cost probes per upstream (requests of untried or costly query parts), when cost weighting is on. */
   readonly probes: Map<string, CostProbe> | undefined;
   isTrusted(address: string): boolean;
   /** Stops the queue ticker; old pools finish their in-flight requests, then close. */
@@ -166,8 +166,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     const ago = shared.detector.challengingForMs();
     return ago === undefined ? -Infinity : shared.ticker.now() - ago;
   };
-  // Requests of a query part never measured go a few at a time (upstream/cost-probe.ts).
-  const share = config.detection.untriedShare;
+  // Requests of a query part never measured, or known to be costly, go a few at a time (upstream/cost-probe.ts).
+  const share = config.detection.costProbeShare;
   const probes = weighsCost && share > 0
     ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createCostProbe({ partShare: share, kindShare: Math.min(1, 4 * share), maxHeld: u.maxQueue, timeoutMs: u.queueTimeoutMs })]))
     : undefined;
@@ -190,7 +190,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const probe = probes?.get(name);
       if (probe !== undefined && probe.held > 0) {
         probe.expire(now, q.params.maxInFlight);
-        // Held requests wait for a slot too: a flood of untried searches the probe holds is a standing queue.
+        // Held requests wait for a slot too: a flood of costly searches the probe holds is a standing queue.
         const held = probe.standingMs(now);
         if (config.detection.enabled && held >= standingMs) shared.detector.standing(name, held, probe.oldestHeldMs(now));
       }
@@ -304,7 +304,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     },
     ...(probes ? {
       probes,
-      untried: (ctx: RequestContext) => (ctx.costShape === undefined ? undefined : { kind: latencyKind(ctx), parts: shared.requestCost.untried(latencyKind(ctx), ctx.costShape) }),
+      probeParts: (ctx: RequestContext) => (ctx.costShape === undefined ? undefined : { kind: latencyKind(ctx), parts: shared.requestCost.probeParts(latencyKind(ctx), ctx.costShape) }),
     } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency || weighsCost ? {

@@ -260,6 +260,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     websocketEvictions: () => tunnels.evicted,
     websocketThrottled: () => tunnels.throttled,
     websocketMessagesWaited: () => tunnels.messagesWaited,
+    costProbes: () => (runtime.probes === undefined ? [] : [...runtime.probes]),
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
   const detachLog = attachAccessLog(bus, log, () => config.log.access);

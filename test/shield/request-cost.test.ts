@@ -43,7 +43,8 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
     return mine()!;
   };
-  return { search, costly };
+  const admin = async (path: string): Promise<string> => (await request(`${shield.adminUrl}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.text();
+  return { search, costly, admin };
 }
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -81,23 +82,36 @@ for (const costWeighting of [true, false]) {
 }
 
 
-test('searches of a query part never measured go a few at a time until their answers weigh it; a known search beside them is not held', async (t) => {
-  const { search, costly: shown } = await searchSite(t, true);
+test('searches of a query part never measured, then known costly, go a few at a time; a known cheap search beside them is not held', async (t) => {
+  const { search, costly: shown, admin } = await searchSite(t, true);
   for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`);
+  const untried = async (): Promise<{ inFlight: number; held: number }> =>
+    (JSON.parse(await admin('/api/state')) as { upstreams: Record<string, { costProbe: { inFlight: number; held: number } }> }).upstreams.origin!.costProbe;
   // Six 8-term searches at once, each with a parameter of its own (every shape new, one costly
   // part), and a one-word search among them: the upstream's limit is 8, so one untried part holds
   // one slot and the other searches wait for its answers.
   const floods = Array.from({ length: 6 }, (_, i) => search(`${EIGHT.replace('x7f3k', `k${i}z`)}&v${i}=1`, `newcomer/${i}`));
   const customer = search('bureau', 'customer/now');
+  // The operator sees them held while they wait (GET /api/state, the metrics).
+  let seen = { inFlight: 0, held: 0 };
+  let metric = '';
+  for (let i = 0; i < 200 && seen.held === 0; i++) {
+    seen = await untried();
+    if (seen.held > 0) metric = await admin('/metrics');
+    else await new Promise((res) => setTimeout(res, 5));
+  }
+  assert.ok(seen.held >= 1 && seen.inFlight >= 1, JSON.stringify(seen));
+  assert.match(metric, /rempart_upstream_cost_probe_held\{upstream="origin"\} [1-9]/);
   const lines = await Promise.all(floods);
   const cheap = await customer;
   assert.equal(cheap.heldMs, undefined, 'a known search is not held');
   const held = lines.filter((l) => Number(l.heldMs) > 0);
-  // The first goes at once; the next waits for an answer (two lookups a term: 160 ms); once three
-  // have been answered the part is weighed and the rest go as any weighed request.
+  // The first goes at once; the next waits for its answer (two lookups a term: 160 ms), and so on:
+  // untried, then known to be costly, the part has one request at the upstream at a time.
   assert.equal(lines.filter((l) => l.heldMs === undefined).length, 1, JSON.stringify(lines.map((l) => l.heldMs)));
   assert.ok(held.length >= 2, JSON.stringify(lines.map((l) => l.heldMs)));
   for (const l of held) assert.ok(Number(l.queueMs) >= Number(l.heldMs), 'the held time is part of the wait for a slot');
   const state = await shown() as { costly: Array<{ shape: string }> };
   assert.ok(state.costly.some((c) => c.shape === 'q:6*4'), 'their answers weighed the part');
+  assert.deepEqual(await untried(), { inFlight: 0, held: 0 });
 });

@@ -1007,3 +1007,29 @@ test('queueTier: a logged-in customer\'s page is filed as established only while
   const stranger = { tier: tierFor(STANDING.checked, 0) } as unknown as Parameters<typeof queueTier>[0];
   assert.equal(queueTier(stranger, queue, 0), tierFor(STANDING.checked, 0), 'no session: its own tier, whatever the mode');
 });
+
+test('a waiter that defers when about to start steps out (its slot goes to the next), and starts when admitted again', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 10_000 });
+  const log: string[] = [];
+  let holding = true;
+  const probed = (name: string): Waiter => ({ ...waiter(2, log, name), defer: () => { if (holding) log.push(`defer ${name}`); return holding; } });
+  // Free slot, empty queue: it steps out at once and takes nothing.
+  const first = probed('first');
+  assert.equal(q.admit(first, 0), 'queued');
+  assert.equal(first.state, 'new');
+  assert.equal(q.inFlight, 0);
+  assert.equal(q.queued, 0);
+  q.admit(waiter(2, log, 'busy'), 1);
+  const second = probed('second');
+  q.admit(second, 2);
+  q.admit(waiter(2, log, 'after'), 3);
+  q.release(10); // busy ends: second reaches the head, defers, and `after` takes the slot
+  assert.deepEqual(log, ['defer first', 'start busy', 'defer second', 'start after']);
+  assert.equal(q.queued, 0);
+  assert.equal(second.state, 'new');
+  // Let go by the probe, it is admitted again and starts.
+  holding = false;
+  q.release(20);
+  assert.equal(q.admit(second, 20), 'started');
+  assert.deepEqual(log.slice(-1), ['start second']);
+});

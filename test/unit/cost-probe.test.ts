@@ -4,7 +4,11 @@ import { createCostProbe, type ProbeTicket } from '../../src/shield/upstream/cos
 
 const KIND = 'search GET /search';
 
-/** A ticket whose untried parts are read from `known` (parts tried meanwhile drop out). */
+/**
+ * A ticket whose untried parts are read from `tried` (parts tried meanwhile drop out). Let go, it
+ * logs it; `restart` stands for the admission queue starting it again at once (it comes back
+ * through `enter`).
+ */
 function ticket(parts: string[], arrivedAt: number, log: string[], name: string, tried: Set<string> = new Set()): ProbeTicket {
   return {
     kind: KIND, parts, arrivedAt,
@@ -14,7 +18,7 @@ function ticket(parts: string[], arrivedAt: number, log: string[], name: string,
   };
 }
 
-test('an untried part holds its share of the limit in flight; the rest wait in arrival order and go as those end', () => {
+test('an untried part holds its share of the limit at the upstream; the rest wait in arrival order and are let go as those end', () => {
   const probe = createCostProbe({ partShare: 0.125, kindShare: 0.25, maxHeld: 100, timeoutMs: 5000 });
   const log: string[] = [];
   const limit = 16; // 2 per part, 4 per kind
@@ -23,20 +27,22 @@ test('an untried part holds its share of the limit in flight; the rest wait in a
   assert.equal(probe.inFlight, 2);
   assert.equal(probe.held, 3);
   probe.leave(ts[0]!, limit, 100);
-  assert.deepEqual(log, ['go s0', 'go s1', 'go s2'], 'one ends, the oldest held goes');
-  probe.leave(ts[0]!, limit, 100); // twice: no effect
+  assert.deepEqual(log, ['go s2'], 'one ends, the oldest held is let go (one place: one let go)');
+  assert.equal(probe.inFlight, 1, 'let go is not started: counted when it comes back to start');
+  assert.equal(probe.enter(ts[2]!, limit, 110), 'go', 'back at the head of the admission queue, it starts');
+  probe.leave(ts[0]!, limit, 120); // twice: no effect
   assert.equal(probe.inFlight, 2);
   // Another part is not held by this one.
   const other = ticket(['q:4'], 10, log, 'cheap');
   assert.equal(probe.enter(other, limit, 10), 'go');
-  // The kind's share: 4 untried in flight at most, whatever the parts.
+  // The kind's share: 4 untried at the upstream at most, whatever the parts.
   const fourth = ticket(['q:5'], 11, log, 'fourth');
   const fifth = ticket(['q:7'], 12, log, 'fifth');
   assert.equal(probe.enter(fourth, limit, 11), 'go');
   assert.equal(probe.enter(fifth, limit, 12), 'held', 'the kind holds 4 of 16 untried');
 });
 
-test('a held request whose parts were tried meanwhile goes uncounted; one held by its kind moves on when its part frees', () => {
+test('a held request whose parts were tried meanwhile is let go; one held by its kind moves on when its part frees', () => {
   const probe = createCostProbe({ partShare: 0.125, kindShare: 0.125, maxHeld: 100, timeoutMs: 5000 });
   const log: string[] = [];
   const tried = new Set<string>();
@@ -47,14 +53,23 @@ test('a held request whose parts were tried meanwhile goes uncounted; one held b
   probe.enter(a, limit, 0);
   probe.enter(b, limit, 1);
   probe.enter(c, limit, 2);
-  // a's answer was fast: the part is tried, b and c go at once, uncounted.
+  // a's answer was fast: the part is tried, b and c are both let go.
   tried.add('q:6*4');
   probe.leave(a, limit, 300);
-  assert.deepEqual(log, ['go a', 'go b', 'go c']);
+  assert.deepEqual(log, ['go b', 'go c']);
   assert.equal(probe.inFlight, 0);
   assert.equal(probe.held, 0);
-  probe.leave(b, limit, 400); // uncounted: nothing to free, nothing breaks
+  probe.leave(b, limit, 400); // never counted: nothing to free, nothing breaks
   assert.equal(probe.inFlight, 0);
+  // Held by the kind, then by its part.
+  const d = ticket(['x:1'], 500, log, 'd');
+  const e = ticket(['y:1'], 501, log, 'e');
+  const f = ticket(['y:1'], 502, log, 'f');
+  assert.equal(probe.enter(d, limit, 500), 'go');
+  assert.equal(probe.enter(e, limit, 501), 'held', 'the kind is full');
+  assert.equal(probe.enter(f, limit, 502), 'held');
+  probe.leave(d, limit, 600);
+  assert.deepEqual(log.slice(2), ['go e'], 'one place for the kind: e, not f');
 });
 
 test('a held request is refused at its deadline from arrival; a cancelled one is skipped; past maxHeld, refused at once', () => {
@@ -73,9 +88,9 @@ test('a held request is refused at its deadline from arrival; a cancelled one is
   assert.equal(probe.held, 1);
   assert.equal(probe.expire(6000, limit), 0, 'the cancelled one is not refused');
   assert.equal(probe.expire(7000, limit), 1);
-  assert.deepEqual(log, ['go first', 'queue-timeout late']);
+  assert.deepEqual(log, ['queue-timeout late']);
   probe.leave(first, limit, 7100);
-  assert.deepEqual(log, ['go first', 'queue-timeout late'], 'nobody left to go');
+  assert.deepEqual(log, ['queue-timeout late'], 'nobody left to let go');
   assert.equal(probe.held, 0);
   assert.equal(probe.inFlight, 0);
 });
@@ -86,8 +101,8 @@ test('a limit that grew lets held requests go on the next tick', () => {
   const t = Array.from({ length: 3 }, (_, i) => ticket(['q:6*4'], i, log, `t${i}`));
   for (const x of t) probe.enter(x, 8, x.arrivedAt); // 1 per part at a limit of 8
   assert.equal(probe.held, 2);
-  probe.expire(100, 16); // 2 per part now
-  assert.deepEqual(log, ['go t0', 'go t1']);
+  probe.expire(100, 16); // 2 per part now: one more place
+  assert.deepEqual(log, ['go t1']);
   assert.equal(probe.held, 1);
 });
 
@@ -104,12 +119,14 @@ test('held requests make a standing wait, as a queue that does not empty: since 
   probe.enter(c, 8, 1300);
   assert.equal(probe.standingMs(1700), 500, 'held since b');
   assert.equal(probe.oldestHeldMs(1700), 500);
-  probe.leave(a, 8, 1800); // b goes, c still held
+  probe.leave(a, 8, 1800); // b is let go and starts; c still held
+  assert.equal(probe.enter(b, 8, 1800), 'go');
   assert.equal(probe.standingMs(1900), 700, 'it never emptied');
   assert.equal(probe.oldestHeldMs(1900), 600, 'c is the oldest now');
   probe.leave(b, 8, 2000);
   assert.equal(probe.held, 0);
   assert.equal(probe.standingMs(2100), 0);
+  assert.equal(probe.enter(c, 8, 2100), 'go');
   const d = ticket(['q:6*4'], 3000, log, 'd');
   assert.equal(probe.enter(d, 8, 3000), 'held', 'c holds the part');
   assert.equal(probe.standingMs(3200), 200, 'counted again from the next hold');

@@ -198,27 +198,32 @@ test('cheap single words as long as a costly list do not make the list read chea
   assert.equal(cost.weight(SEARCH, longWord), 1);
 });
 
-test('untried parts: none while the kind is unknown or the shape weighed; a part with no answer, or only slow ones short of weighing it, is untried; one fast answer tries it', () => {
+test('probe parts: none while the kind is unknown or the request known cheap; a part with no answer, or only slow ones, and a part known costly are bounded; one fast answer frees a part', () => {
   const cost = createRequestCost();
   const fresh = 'q:6*4&sort:3';
-  assert.deepEqual(cost.untried(SEARCH, fresh), [], 'a kind never answered: nothing known, nothing held back');
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), [], 'a kind never answered: nothing known, nothing held back');
   feed(cost, { n: 20, costlyShare: 0, costlyMs: 0, light: true });
-  assert.deepEqual(cost.untried(SEARCH, ONE_WORD), [], 'the customers\' shape is known');
-  assert.deepEqual(cost.untried(SEARCH, fresh), ['q:6*4', 'sort:3'], 'neither part ever answered');
+  assert.deepEqual(cost.probeParts(SEARCH, ONE_WORD), [], 'the customers\' shape is known cheap');
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3'], 'neither part ever answered');
   // Two slow answers of the costly part: not enough to weigh it, and nothing says it is cheap.
   cost.observe({ kind: SEARCH, shape: 'q:6*4', rttMs: 700, light: true }, 3000);
   cost.observe({ kind: SEARCH, shape: 'q:6*4&page:1', rttMs: 650, light: true }, 3100);
-  assert.deepEqual(cost.untried(SEARCH, fresh), ['q:6*4', 'sort:3']);
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3']);
   assert.equal(cost.weight(SEARCH, fresh), 1, 'weighed as one until it has enough answers');
-  // One fast answer carrying `sort:3` tries it (queueing only adds time).
+  // One fast answer carrying `sort:3` frees it (queueing only adds time).
   cost.observe({ kind: SEARCH, shape: 'q:3&sort:3', rttMs: 90, light: true }, 3200);
-  assert.deepEqual(cost.untried(SEARCH, fresh), ['q:6*4']);
-  // A third slow answer weighs the part: the request is weighed now, paced and not probed.
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4']);
+  // A third slow answer weighs the part: weighed, and still bounded — costly.
   cost.observe({ kind: SEARCH, shape: 'q:6*4', rttMs: 680, light: true }, 3300);
   assert.ok(cost.weight(SEARCH, fresh) >= 4, String(cost.weight(SEARCH, fresh)));
-  assert.deepEqual(cost.untried(SEARCH, fresh), []);
-  // A whole shape answered fast once is tried, whatever its parts.
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4']);
+  // A whole shape answered fast once is free, whatever its parts.
   cost.observe({ kind: SEARCH, shape: 'lang:2&view:5', rttMs: 85, light: true }, 3400);
-  assert.deepEqual(cost.untried(SEARCH, 'lang:2&view:5'), []);
-  assert.deepEqual(cost.untried(SEARCH, 'lang:2&view:6'), ['view:6'], 'only the part never answered');
+  assert.deepEqual(cost.probeParts(SEARCH, 'lang:2&view:5'), []);
+  assert.deepEqual(cost.probeParts(SEARCH, 'lang:2&view:6'), ['view:6'], 'only the part never answered');
+  // A costly whole whose parts are each cheap is bounded as one part: the shape.
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'a:1', rttMs: 80, light: true }, 3500 + i);
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'b:1', rttMs: 80, light: true }, 3600 + i);
+  for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'a:1&b:1', rttMs: 900, light: true }, 3700 + i);
+  assert.deepEqual(cost.probeParts(SEARCH, 'a:1&b:1'), ['a:1&b:1']);
 });

@@ -81,13 +81,14 @@ export interface RequestCost {
   /** Requests one request of this kind and shape counts as (1 … maxWeight), before it is sent. */
   weight(kind: string, shape: string): number;
   /**
-   * The parts of a request's shape whose cost nothing has shown yet (no answer of the shape, and
-   * of each of these parts no answer under twice its kind's median, nor enough answers to weigh
-   * it): what a cost probe (upstream/cost-probe.ts) lets through a few at a time. Empty when the
-   * request is weighed already — its shape, or one of its parts, known — and when its kind is not
-   * known either (a shield that knows nothing holds nothing back).
+   * The parts of a request's shape that the cost probe (upstream/cost-probe.ts) lets through a
+   * few at a time: those whose cost nothing has shown yet (no answer of the shape, and of the part
+   * no answer under twice its kind's median, nor enough answers to weigh it), and those known to
+   * be costly. Empty for a request known to be cheap — its shape, or every part of it — and when
+   * its kind is not known (a shield that knows nothing holds nothing back). A costly shape whose
+   * parts are each cheap is one part: the shape.
    */
-  untried(kind: string, shape: string): readonly string[];
+  probeParts(kind: string, shape: string): readonly string[];
   /** Learns from an answer. */
   observe(sample: CostSample, now: number): void;
   /** Shapes remembered now. */
@@ -155,16 +156,20 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
   // ever adds time, so a fast answer bounds its cost from above).
   const tried = (k: Median, m: Least | undefined): boolean =>
     m !== undefined && (m.n >= p.minSamples || Math.min(m.cur, m.prev) < 2 * k.value);
-  const untried = (kind: string, shape: string): readonly string[] => {
+  const probeParts = (kind: string, shape: string): readonly string[] => {
     const k = kinds.get(kind);
-    if (k === undefined || k.n < p.minSamples || tried(k, shapes.get(`${kind}?${shape}`))) return NONE;
+    if (k === undefined || k.n < p.minSamples) return NONE;
+    const whole = shapes.get(`${kind}?${shape}`);
+    const wholeTried = tried(k, whole);
+    if (wholeTried && (multiple(k, whole) ?? 1) === 1) return NONE;
     let out: string[] | undefined;
     for (const part of partsOf(shape)) {
       const m = parts.get(`${kind}?${part}`);
-      if (!tried(k, m)) (out ??= []).push(part);
-      // A part known to be costly weighs the request already: it is paced, not probed.
-      else if ((multiple(k, m) ?? 1) > 1) return NONE;
+      // Untried, or tried and costly: both are bounded in flight. A tried cheap part is not.
+      if (!tried(k, m) || (multiple(k, m) ?? 1) > 1) (out ??= []).push(part);
     }
+    // Parts each cheap (or tried) but the whole costly: the shape itself is bounded.
+    if (out === undefined && wholeTried) return [shape];
     return out ?? NONE;
   };
   const learn = (map: Map<string, Least>, kind: string, shape: string, rttMs: number, now: number): void => {
@@ -182,7 +187,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     get shapes() { return shapes.size; },
     get parts() { return parts.size; },
     weight: weigh,
-    untried,
+    probeParts,
     heaviest(n) {
       const out: CostlyShape[] = [];
       for (const [scope, map] of [['shape', shapes], ['part', parts]] as const) {

@@ -152,6 +152,11 @@ export interface Waiter {
    */
   readonly cost?: number;
   enqueuedAt: number;
+  /**
+   * Asked when the queue is about to start it: true when it steps out instead (the cost probe
+   * holds it, upstream/cost-probe.ts), to be admitted again later; its slot goes to the next.
+   */
+  defer?(now: number): boolean;
   /** Managed by the queue. */
   state: 'new' | 'queued' | 'started' | 'rejected' | 'cancelled';
   /** Managed by the queue: the tier it is filed under once the `retier` hook moved it down. */
@@ -675,6 +680,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         }
       }
       compact(chosen);
+      if (w.defer?.(now) === true) { leave(w, 'new'); continue; }
       return w;
     }
     return undefined;
@@ -835,6 +841,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         if ((tierOf(w) & 1) === 1) mintedBusy.add(now);
       }
       if (inFlight < self.params.maxInFlight && queued === 0 && !((GROUP_OF[tierOf(w)] as number) >= FLOOD_GROUP && floodCapped())) {
+        if (w.defer?.(now) === true) { w.state = 'new'; return 'queued'; }
         started(w);
         meter(now);
         w.state = 'started';

@@ -1,5 +1,6 @@
 /**
- * Cost probe: requests whose cost the upstream has never shown go to it a few at a time.
+ * Cost probe: requests whose cost the upstream has never shown, or has shown to be high, go to
+ * it a few at a time.
  *
  * Why: the request-cost model (detect/request-cost.ts) weighs a request by what answers of its
  * query's shape, or of its parts, took — so the first requests of a costly shape are weighed as one
@@ -7,41 +8,50 @@
  * anything is suspected, the free slots take them all: on an origin of 16 workers and pages of
  * 320 ms, a flood's first 8–9 searches (5 s of a worker each) went at once, the origin was full
  * for seconds and customers' pages waited past their patience behind them (drill `costly-search`,
- * slow origin, forty-eighth session: 95.3% and 92.2% on two seeds of four, the rest 100%). A
- * bound on requests in flight of one kind of work is what an aggregate limit on a prefix or a
- * fingerprint is, applied to a query nobody has measured yet: slow-start for a shape, as TCP
- * probes a path's capacity before it fills it (RFC 5681 §3.1).
+ * slow origin, forty-eighth session: 95.3% and 92.2% on two seeds of four, the rest 100%). Once
+ * weighed, a costly search counts a few typical requests in its identity's pace — eight pages'
+ * worth is still a customer's pace under a learned pace line — and when the requests held back
+ * were let go together the moment their part read costly, nine 5-second searches took the free
+ * slots at once (forty-ninth session, seed 4: 92.9%). A bound on requests in flight of one kind of
+ * work is what an aggregate limit on a prefix or a fingerprint is, applied to a query nobody has
+ * measured yet or that is known to cost much: slow-start for a shape, as TCP probes a path's
+ * capacity before it fills it (RFC 5681 §3.1), and a bulkhead for the costliest requests a site
+ * exposes to anyone.
  *
- * What is held is a request with a query part whose cost nothing has shown (`untried`: no answer,
- * none fast, not enough to weigh it), and only while that part, or its kind, already has its share
- * of the upstream's limit in flight untried: `partShare` of the limit per part (at least one),
- * `kindShare` per kind (route, method, path template), so a flood spreading its searches over
- * several size classes is bounded too. A cheap new part is tried and freed by its first answer
- * (one fast answer proves it cheap); a costly one by enough answers to weigh it, after which its
- * requests count what they cost in their identity's pace and go through the admission order like
- * any other. A held request waits in arrival order behind the part that holds it, at most the
- * queue timeout counted from its arrival (its wait here is part of its wait for a slot), and no
- * more are held than `maxHeld`: the rest are refused as a full queue would refuse them.
+ * What is held is a request with a query part that is untried (no answer, none fast, not enough
+ * to weigh it) or costly (request-cost.ts `probeParts`), when the admission queue is about to start
+ * it, and only while that part, or its kind, already has its share of the upstream's limit at the
+ * upstream: `partShare` of the limit per part (at least one), `kindShare` per kind (route, method,
+ * path template), so a flood spreading its searches over several size classes is bounded too.
+ * Counted from its start to the upstream's answer, not from its arrival nor to the client's
+ * leaving: a flood's requests waiting in the admission queue at a flooding tier must not hold a
+ * part against a customer's request that the admission order puts first (drill `pipeline-solver`:
+ * a customer's search held 5 s behind bots' searches that were themselves queued), and a bot that
+ * gives up does not stop the upstream working on its search. A cheap new part is freed by its first
+ * answer (one fast answer proves it cheap). A held request waits in arrival order behind the part
+ * that holds it, at most the queue timeout counted from its arrival (its wait here is part of its
+ * wait for a slot); let go, it is admitted again (the admission order decides again, with what it
+ * costs by then). No more are held than `maxHeld`: the rest are refused as a full queue would
+ * refuse them.
  *
  * Pure: the caller passes the limit in force and `now`, and runs `expire` on a ticker.
  */
 
 /** One request the probe may hold. */
 export interface ProbeTicket {
-  /** Its kind (route, method, path template: upstream/latency-kind.ts). */
-  readonly kind: string;
-  /** Its untried parts when it arrived, then as last read. */
+  /** Its kind (route, method, path template: upstream/latency-kind.ts) and its bounded parts (untried or costly), as last read. */
+  kind: string;
   parts: readonly string[];
   /** When it arrived, queue clock ms: a held request's deadline counts from it. */
   readonly arrivedAt: number;
-  /** Its untried parts now (answers of other requests may have tried them while it waited). */
+  /** Its bounded parts now (answers of other requests may have freed them while it waited). */
   untried(): readonly string[];
-  /** Leaves the probe for the admission queue. */
+  /** Let go: it asks the admission queue for a slot again (and comes back through `enter`). */
   go(): void;
-  /** Refused: the probe is full (`queue-full`) or its wait ran out (`queue-timeout`). */
-  refuse(why: 'queue-full' | 'queue-timeout'): void;
+  /** Refused: its wait ran out (`queue-timeout`). */
+  refuse(why: 'queue-timeout'): void;
   /** Managed by the probe. */
-  probe?: { state: 'held' | 'going' | 'done' | 'refused' | 'cancelled'; counted: readonly string[] };
+  probe?: { state: 'held' | 'going' | 'released' | 'done' | 'refused' | 'cancelled'; counted: readonly string[] };
 }
 
 export interface CostProbeParams {
@@ -56,7 +66,10 @@ export interface CostProbeParams {
 }
 
 export interface CostProbe {
-  /** Lets the ticket go now (counted), holds it, or refuses it; returns which. Call only with untried parts. */
+  /**
+   * A ticket about to start (its untried parts set): `go` — it starts now and is counted until
+   * `leave` —, `held` until its parts have room, or `refused` (the probe holds `maxHeld`).
+   */
   enter(t: ProbeTicket, limit: number, now: number): 'go' | 'held' | 'refused';
   /** A ticket that went is done (its exchange ended): frees its share and lets held ones go. */
   leave(t: ProbeTicket, limit: number, now: number): void;
@@ -73,11 +86,11 @@ export interface CostProbe {
   oldestHeldMs(now: number): number;
   /** Tickets held now. */
   readonly held: number;
-  /** Untried requests in flight now (that went through the probe and are not done). */
+  /** Untried requests at the upstream now (counted by `enter`, not yet done). */
   readonly inFlight: number;
 }
 
-/** Queue-clock keys: a kind's own, and each of its parts' (`kind?part`). */
+/** A kind's own key, and each of its parts' (`kind?part`). */
 const partKey = (kind: string, part: string): string => `${kind}?${part}`;
 
 export function createCostProbe(params: CostProbeParams): CostProbe {
@@ -109,20 +122,16 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
     if (q === undefined) fifos.set(key, q = []);
     q.push(t);
   };
-  const start = (t: ProbeTicket, keys: readonly string[]): void => {
-    t.probe = { state: 'going', counted: keys };
-    count(keys, 1);
-    if (keys.length > 0) inFlight++;
-    t.go();
-  };
   /**
-   * Lets go the held tickets of `key`'s queue that may go now, in order: one whose parts were tried
-   * meanwhile goes uncounted; one held by another key now moves to that key's queue. Stops at the
-   * first one this key still holds.
+   * Lets go the held tickets of `key`'s queue that have room now, in order: one whose parts were
+   * tried meanwhile, or whose keys are all under their caps — counting, for this pass only, those
+   * already let go, which have yet to start and be counted by `enter`; one held by another key
+   * moves to that key's queue. Stops at the first one this key still holds.
    */
   const drain = (key: string, limit: number): void => {
     const q = fifos.get(key);
     if (q === undefined) return;
+    const going: ProbeTicket[] = [];
     let i = 0;
     for (; i < q.length; i++) {
       const t = q[i] as ProbeTicket;
@@ -132,11 +141,15 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
       const by = full(keys, t.kind, limit);
       if (by === key) break;
       if (by !== undefined) { file(by, t); continue; }
-      held--;
-      start(t, keys);
+      t.probe = { state: 'released', counted: keys };
+      count(keys, 1);
+      going.push(t);
     }
     if (i >= q.length) fifos.delete(key);
     else if (i > 0) q.splice(0, i);
+    held -= going.length;
+    for (const t of going) count(t.probe?.counted ?? [], -1);
+    for (const t of going) t.go();
   };
 
   return {
@@ -154,7 +167,12 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
     enter(t, limit, now) {
       const keys = keysOf(t);
       const by = full(keys, t.kind, limit);
-      if (by === undefined) { start(t, keys); return 'go'; }
+      if (by === undefined) {
+        t.probe = { state: 'going', counted: keys };
+        count(keys, 1);
+        inFlight++;
+        return 'go';
+      }
       if (held >= maxHeld) { t.probe = { state: 'refused', counted: [] }; return 'refused'; }
       t.probe = { state: 'held', counted: [] };
       if (held === 0) heldSince = now;
@@ -167,7 +185,7 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
       if (s?.state !== 'going') return;
       s.state = 'done';
       count(s.counted, -1);
-      if (s.counted.length > 0) inFlight--;
+      inFlight--;
       for (const k of s.counted) drain(k, limit);
     },
     cancel(t) {

@@ -49,7 +49,7 @@ export interface ForwarderDeps {
   /** Each upstream's cost probe (upstream/cost-probe.ts): requests of a query part never measured go a few at a time. */
   probes?: Map<string, CostProbe>;
   /** A request's kind and the query parts of it whose cost nothing has shown yet (none: nothing to probe). */
-  untried?(ctx: RequestContext): { kind: string; parts: readonly string[] } | undefined;
+  probeParts?(ctx: RequestContext): { kind: string; parts: readonly string[] } | undefined;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
 }
@@ -99,8 +99,10 @@ class Exchange implements Waiter {
   get cost(): number { return this.subject.costWeight ?? 1; }
   /** A response head arrived from the upstream. */
   responded = false;
-  /** Held by its upstream's cost probe before it is queued (untried query parts). */
+  /** Its upstream's cost probe and its ticket there, for a request with a query (upstream/cost-probe.ts). */
   probe: { readonly probe: CostProbe; readonly ticket: ProbeTicket } | undefined = undefined;
+  /** When the cost probe last held it (queue clock). */
+  heldAt = 0;
   controller: Dispatcher.DispatchController | undefined = undefined;
 
   constructor(
@@ -118,6 +120,36 @@ class Exchange implements Waiter {
   start(): void {
     this.noteAdmission();
     sendAttempt(this, undefined);
+  }
+
+  /**
+   * Gives its upstream slot back (its answer's head arrived, or it never went): to the admission
+   * queue, and to the cost probe — whose count follows the upstream's work, not the client: a
+   * client that gives up does not stop the upstream working on its request.
+   */
+  releaseSlot(): void {
+    const now = this.shared.deps.clock.now();
+    this.queue.release(now, false, this.cost);
+    if (this.probe !== undefined) this.probe.probe.leave(this.probe.ticket, this.queue.params.maxInFlight, now);
+  }
+
+  /**
+   * About to start: a request carrying query parts whose cost nothing has shown yet starts only
+   * while they have room at the upstream; otherwise the probe holds it (upstream/cost-probe.ts).
+   */
+  defer(now: number): boolean {
+    const p = this.probe;
+    if (p === undefined) return false;
+    const u = this.shared.deps.probeParts?.(this.subject);
+    if (u === undefined || u.parts.length === 0) return false;
+    p.ticket.kind = u.kind;
+    p.ticket.parts = u.parts;
+    const r = p.probe.enter(p.ticket, this.queue.params.maxInFlight, now);
+    if (r === 'go') return false;
+    this.heldAt = now;
+    // Refused as a full queue refuses, once the queue is done choosing (not from within it).
+    if (r === 'refused') queueMicrotask(() => this.reject('queue-full'));
+    return true;
   }
 
   /** What the access log tells of the wait (HAProxy logs it as `Tw`). */
@@ -186,7 +218,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     this.server.outstanding--;
-    this.ex.queue.release(this.ex.shared.deps.clock.now(), false, this.ex.cost);
+    this.ex.releaseSlot();
   }
 
   /** Pauses the upstream until the client drains what the sink holds. */
@@ -296,11 +328,11 @@ class Attempt implements Dispatcher.DispatchHandler {
 
 /** Sends one attempt of the exchange to a server: the one picked now, or `retry` for the second (and last) attempt. */
 function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
-  const { subject: ctx, upstream, queue, shared: { deps } } = ex;
-  if (ex.aborted) { queue.release(deps.clock.now(), false, ex.cost); return; }
+  const { subject: ctx, upstream, shared: { deps } } = ex;
+  if (ex.aborted) { ex.releaseSlot(); return; }
   const server = retry ?? upstream.pick(ctx);
   // Every server went down while the request waited for a slot.
-  if (server === undefined) { queue.release(deps.clock.now(), false, ex.cost); ex.cb.fail(ctx, ALL_DOWN); return; }
+  if (server === undefined) { ex.releaseSlot(); ex.cb.fail(ctx, ALL_DOWN); return; }
   server.outstanding++;
   if (retry === undefined) upstream.retryBudget?.onRequest(deps.clock.now());
   // A body read whole replays from memory or its spooled file; a streamed one is guarded now
@@ -339,42 +371,36 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
     const probe = deps.probes?.get(name);
-    const untried = probe === undefined ? undefined : deps.untried?.(ctx);
-    if (probe !== undefined && untried !== undefined && untried.parts.length > 0) { probed(ex, probe, untried.kind, untried.parts); return; }
-    admit(ex);
+    if (probe !== undefined && ctx.costShape !== undefined) probed(ex, probe);
+    // Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
+    // preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
+    // no reputation: filters/upstream-response/reputation-cookie.ts).
+    if (queue.admit(ex, ex.enqueuedAt) === 'started') ctx.queueMs = 0;
   } as Forwarder;
 
-  /** Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
-   * preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
-   * no reputation: filters/upstream-response/reputation-cookie.ts). */
-  const admit = (ex: Exchange): void => {
-    if (ex.queue.admit(ex, ex.enqueuedAt) === 'started' && ex.subject.heldMs === undefined) ex.subject.queueMs = 0;
-  };
-  /** Through the cost probe first: queued now, or once the untried parts it carries have room. */
-  const probed = (ex: Exchange, probe: CostProbe, kind: string, parts: readonly string[]): void => {
+  /** Gives a request with a query its ticket at its upstream's cost probe (asked when it is about to start: `defer`). */
+  const probed = (ex: Exchange, probe: CostProbe): void => {
     const ctx = ex.subject;
-    let entering = true;
     const ticket: ProbeTicket = {
-      kind, parts, arrivedAt: ex.enqueuedAt,
-      untried: () => deps.untried?.(ctx)?.parts ?? [],
+      kind: '', parts: [], arrivedAt: ex.enqueuedAt,
+      untried: () => deps.probeParts?.(ctx)?.parts ?? [],
       go: () => {
-        if (!entering) {
-          ctx.heldMs = Math.max(0, clock.now() - ex.enqueuedAt);
-          // Held until its part was weighed: it counts what it costs now, in its pace and its tier,
-          // before it may take a free slot (runtime.ts, retier). Let go at its old tier, a flood's
-          // held searches took the slots the moment their part read costly.
-          const retier = ex.queue.params.retier;
-          if (retier !== undefined) ex.tier = Math.max(ex.tier, retier(ex));
-        }
-        admit(ex);
+        if (ex.aborted) return;
+        const now = clock.now();
+        ctx.heldMs = (ctx.heldMs ?? 0) + Math.max(0, now - ex.heldAt);
+        // Held until its part was weighed, it counts what it costs now, in its pace and its tier
+        // (runtime.ts, retier): let go at its old tier, a flood's held searches took the free
+        // slots the moment their part read costly.
+        const retier = ex.queue.params.retier;
+        if (retier !== undefined) ex.tier = Math.max(ex.tier, retier(ex));
+        // Asks again, as of its arrival: its wait is one wait (the queue files it by deadline).
+        const arrival = ex.enqueuedAt;
+        ex.queue.admit(ex, now);
+        ex.enqueuedAt = arrival;
       },
       refuse: (why) => ex.reject(why),
     };
     ex.probe = { probe, ticket };
-    onExchangeEnd(ctx, () => probe.leave(ticket, ex.queue.params.maxInFlight, clock.now()));
-    const r = probe.enter(ticket, ex.queue.params.maxInFlight, clock.now());
-    entering = false;
-    if (r === 'refused') ex.reject('queue-full');
   };
   forward.evictStalled = (now) => {
     let n = 0;
