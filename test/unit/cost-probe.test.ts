@@ -12,7 +12,7 @@ const KIND = 'search GET /search';
 function ticket(parts: string[], arrivedAt: number, log: string[], name: string, tried: Set<string> = new Set()): ProbeTicket {
   return {
     kind: KIND, parts, arrivedAt,
-    untried: () => parts.filter((p) => !tried.has(p)),
+    partsNow: () => parts.filter((p) => !tried.has(p)),
     go: () => log.push(`go ${name}`),
     refuse: (why) => log.push(`${why} ${name}`),
   };

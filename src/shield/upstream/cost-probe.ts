@@ -45,7 +45,7 @@ export interface ProbeTicket {
   /** When it arrived, queue clock ms: a held request's deadline counts from it. */
   readonly arrivedAt: number;
   /** Its bounded parts now (answers of other requests may have freed them while it waited). */
-  untried(): readonly string[];
+  partsNow(): readonly string[];
   /** Let go: it asks the admission queue for a slot again (and comes back through `enter`). */
   go(): void;
   /** Refused: its wait ran out (`queue-timeout`). */
@@ -55,9 +55,9 @@ export interface ProbeTicket {
 }
 
 export interface CostProbeParams {
-  /** Share of the upstream's limit that one untried part may hold in flight (at least one request). */
+  /** Share of the upstream's limit that one bounded part (untried or costly) may have at the upstream (at least one request). */
   readonly partShare: number;
-  /** Share of the limit that one kind's untried requests may hold in flight (at least a part's). */
+  /** Share of the limit that one kind's bounded requests may have at the upstream (at least a part's). */
   readonly kindShare: number;
   /** Requests held at most; beyond, refused. */
   readonly maxHeld: number;
@@ -67,7 +67,7 @@ export interface CostProbeParams {
 
 export interface CostProbe {
   /**
-   * A ticket about to start (its untried parts set): `go` — it starts now and is counted until
+   * A ticket about to start (its bounded parts set): `go` — it starts now and is counted until
    * `leave` —, `held` until its parts have room, or `refused` (the probe holds `maxHeld`).
    */
   enter(t: ProbeTicket, limit: number, now: number): 'go' | 'held' | 'refused';
@@ -136,7 +136,7 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
     for (; i < q.length; i++) {
       const t = q[i] as ProbeTicket;
       if (t.probe?.state !== 'held') continue;
-      t.parts = t.untried();
+      t.parts = t.partsNow();
       const keys = t.parts.length === 0 ? [] : keysOf(t);
       const by = full(keys, t.kind, limit);
       if (by === key) break;

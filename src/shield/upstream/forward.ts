@@ -46,9 +46,9 @@ export interface ForwarderDeps {
    * runtime weighs it on its identity's pace (admission.ts, rule 7).
    */
   onQueueTimeout?(ctx: RequestContext): void;
-  /** Each upstream's cost probe (upstream/cost-probe.ts): requests of a query part never measured go a few at a time. */
+  /** Each upstream's cost probe (upstream/cost-probe.ts): requests of a query part never measured, or costly, go a few at a time. */
   probes?: Map<string, CostProbe>;
-  /** A request's kind and the query parts of it whose cost nothing has shown yet (none: nothing to probe). */
+  /** A request's kind and the query parts of it the probe bounds — untried or costly (none: nothing to probe). */
   probeParts?(ctx: RequestContext): { kind: string; parts: readonly string[] } | undefined;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
@@ -134,8 +134,8 @@ class Exchange implements Waiter {
   }
 
   /**
-   * About to start: a request carrying query parts whose cost nothing has shown yet starts only
-   * while they have room at the upstream; otherwise the probe holds it (upstream/cost-probe.ts).
+   * About to start: a request carrying query parts of unknown or high cost starts only while they
+   * have room at the upstream; otherwise the probe holds it (upstream/cost-probe.ts).
    */
   defer(now: number): boolean {
     const p = this.probe;
@@ -383,7 +383,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ctx = ex.subject;
     const ticket: ProbeTicket = {
       kind: '', parts: [], arrivedAt: ex.enqueuedAt,
-      untried: () => deps.probeParts?.(ctx)?.parts ?? [],
+      partsNow: () => deps.probeParts?.(ctx)?.parts ?? [],
       go: () => {
         if (ex.aborted) return;
         const now = clock.now();
