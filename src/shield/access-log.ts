@@ -24,7 +24,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // The wait for an upstream slot and the tier it ended at (HAProxy's Tw and queue): why a
         // request was slow under attack, and whom the admission order put first.
         ...(ctx.queueMs === undefined ? {} : { queueMs: Math.round(ctx.queueMs * 100) / 100, tier: ctx.admittedTier }),
-        // Of that wait, the time its untried query parts held it back (upstream/cost-probe.ts).
+        // Of that wait, the time the cost probe held it back (a query part of unknown or high cost) (upstream/cost-probe.ts).
         ...(ctx.heldMs === undefined ? {} : { heldMs: Math.round(ctx.heldMs * 100) / 100 }),
         standing: ctx.traits?.standing,
         pace: ctx.traits?.pace,

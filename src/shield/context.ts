@@ -48,7 +48,7 @@ export interface RequestContext {
    * the request reached admission.
    */
   queueMs: number | undefined;
-  /** Of `queueMs`, the time held by the cost probe (untried query parts, upstream/cost-probe.ts); absent when not held. */
+  /** Of `queueMs`, the time held by the cost probe (query parts of unknown or high cost, upstream/cost-probe.ts); absent when not held. */
   heldMs?: number | undefined;
   admittedTier: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */

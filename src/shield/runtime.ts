@@ -304,7 +304,11 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     },
     ...(probes ? {
       probes,
-      probeParts: (ctx: RequestContext) => (ctx.costShape === undefined ? undefined : { kind: latencyKind(ctx), parts: shared.requestCost.probeParts(latencyKind(ctx), ctx.costShape) }),
+      probeParts: (ctx: RequestContext) => {
+        if (ctx.costShape === undefined) return undefined;
+        const kind = latencyKind(ctx);
+        return { kind, parts: shared.requestCost.probeParts(kind, ctx.costShape) };
+      },
     } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
     ...(concurrency || weighsCost ? {

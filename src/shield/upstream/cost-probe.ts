@@ -71,7 +71,7 @@ export interface CostProbe {
    * `leave` —, `held` until its parts have room, or `refused` (the probe holds `maxHeld`).
    */
   enter(t: ProbeTicket, limit: number, now: number): 'go' | 'held' | 'refused';
-  /** A ticket that went is done (its exchange ended): frees its share and lets held ones go. */
+  /** A ticket that went is done (the upstream answered, or it never reached it): frees its share and lets held ones go. */
   leave(t: ProbeTicket, limit: number, now: number): void;
   /** A held ticket's client left. */
   cancel(t: ProbeTicket): void;
@@ -86,7 +86,7 @@ export interface CostProbe {
   oldestHeldMs(now: number): number;
   /** Tickets held now. */
   readonly held: number;
-  /** Untried requests at the upstream now (counted by `enter`, not yet done). */
+  /** Requests with bounded parts at the upstream now (counted by `enter`, not yet done). */
   readonly inFlight: number;
 }
 

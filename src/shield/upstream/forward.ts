@@ -99,8 +99,10 @@ class Exchange implements Waiter {
   get cost(): number { return this.subject.costWeight ?? 1; }
   /** A response head arrived from the upstream. */
   responded = false;
-  /** Its upstream's cost probe and its ticket there, for a request with a query (upstream/cost-probe.ts). */
-  probe: { readonly probe: CostProbe; readonly ticket: ProbeTicket } | undefined = undefined;
+  /** Its upstream's cost probe, for a request with a query (upstream/cost-probe.ts). */
+  probe: CostProbe | undefined = undefined;
+  /** Its ticket there, made the first time it carries parts the probe bounds. */
+  ticket: ProbeTicket | undefined = undefined;
   /** When the cost probe last held it (queue clock). */
   heldAt = 0;
   controller: Dispatcher.DispatchController | undefined = undefined;
@@ -130,7 +132,7 @@ class Exchange implements Waiter {
   releaseSlot(): void {
     const now = this.shared.deps.clock.now();
     this.queue.release(now, false, this.cost);
-    if (this.probe !== undefined) this.probe.probe.leave(this.probe.ticket, this.queue.params.maxInFlight, now);
+    if (this.ticket !== undefined) this.probe?.leave(this.ticket, this.queue.params.maxInFlight, now);
   }
 
   /**
@@ -138,18 +140,44 @@ class Exchange implements Waiter {
    * have room at the upstream; otherwise the probe holds it (upstream/cost-probe.ts).
    */
   defer(now: number): boolean {
-    const p = this.probe;
-    if (p === undefined) return false;
+    const probe = this.probe;
+    if (probe === undefined) return false;
     const u = this.shared.deps.probeParts?.(this.subject);
     if (u === undefined || u.parts.length === 0) return false;
-    p.ticket.kind = u.kind;
-    p.ticket.parts = u.parts;
-    const r = p.probe.enter(p.ticket, this.queue.params.maxInFlight, now);
+    const ticket = this.ticket ??= this.newTicket();
+    ticket.kind = u.kind;
+    ticket.parts = u.parts;
+    const r = probe.enter(ticket, this.queue.params.maxInFlight, now);
     if (r === 'go') return false;
     this.heldAt = now;
     // Refused as a full queue refuses, once the queue is done choosing (not from within it).
     if (r === 'refused') queueMicrotask(() => this.reject('queue-full'));
     return true;
+  }
+
+  /** Its ticket at the cost probe: what the probe reads of it, and how it is let go or refused. */
+  private newTicket(): ProbeTicket {
+    const ctx = this.subject;
+    const { deps } = this.shared;
+    return {
+      kind: '', parts: [], arrivedAt: this.enqueuedAt,
+      partsNow: () => deps.probeParts?.(ctx)?.parts ?? [],
+      go: () => {
+        if (this.aborted) return;
+        const now = deps.clock.now();
+        ctx.heldMs = (ctx.heldMs ?? 0) + Math.max(0, now - this.heldAt);
+        // Held until its part was weighed, it counts what it costs now, in its pace and its tier
+        // (runtime.ts, retier): let go at its old tier, a flood's held searches took the free
+        // slots the moment their part read costly.
+        const retier = this.queue.params.retier;
+        if (retier !== undefined) this.tier = Math.max(this.tier, retier(this));
+        // Asks again, as of its arrival: its wait is one wait (the queue files it by deadline).
+        const arrival = this.enqueuedAt;
+        this.queue.admit(this, now);
+        this.enqueuedAt = arrival;
+      },
+      refuse: (why) => this.reject(why),
+    };
   }
 
   /** What the access log tells of the wait (HAProxy logs it as `Tw`). */
@@ -182,7 +210,7 @@ class Exchange implements Waiter {
     // Abandoned in the queue: the access log still gets its wait and its tier (a 499 with no wait
     // said nothing of why a customer gave up).
     if (this.state === 'queued') { this.noteAdmission(); this.queue.cancel(this); }
-    if (this.probe?.ticket.probe?.state === 'held') { this.noteAdmission(); this.probe.probe.cancel(this.probe.ticket); }
+    if (this.ticket?.probe?.state === 'held') { this.noteAdmission(); this.probe?.cancel(this.ticket); }
     // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
@@ -370,38 +398,14 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
-    const probe = deps.probes?.get(name);
-    if (probe !== undefined && ctx.costShape !== undefined) probed(ex, probe);
+    // Only a request with a query has parts the cost probe may bound (asked when it is about to start: `defer`).
+    if (ctx.costShape !== undefined) ex.probe = deps.probes?.get(name);
     // Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
     // preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
     // no reputation: filters/upstream-response/reputation-cookie.ts).
     if (queue.admit(ex, ex.enqueuedAt) === 'started') ctx.queueMs = 0;
   } as Forwarder;
 
-  /** Gives a request with a query its ticket at its upstream's cost probe (asked when it is about to start: `defer`). */
-  const probed = (ex: Exchange, probe: CostProbe): void => {
-    const ctx = ex.subject;
-    const ticket: ProbeTicket = {
-      kind: '', parts: [], arrivedAt: ex.enqueuedAt,
-      partsNow: () => deps.probeParts?.(ctx)?.parts ?? [],
-      go: () => {
-        if (ex.aborted) return;
-        const now = clock.now();
-        ctx.heldMs = (ctx.heldMs ?? 0) + Math.max(0, now - ex.heldAt);
-        // Held until its part was weighed, it counts what it costs now, in its pace and its tier
-        // (runtime.ts, retier): let go at its old tier, a flood's held searches took the free
-        // slots the moment their part read costly.
-        const retier = ex.queue.params.retier;
-        if (retier !== undefined) ex.tier = Math.max(ex.tier, retier(ex));
-        // Asks again, as of its arrival: its wait is one wait (the queue files it by deadline).
-        const arrival = ex.enqueuedAt;
-        ex.queue.admit(ex, now);
-        ex.enqueuedAt = arrival;
-      },
-      refuse: (why) => ex.reject(why),
-    };
-    ex.probe = { probe, ticket };
-  };
   forward.evictStalled = (now) => {
     let n = 0;
     for (const a of shared.paused) {
