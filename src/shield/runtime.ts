@@ -167,9 +167,11 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     return ago === undefined ? -Infinity : shared.ticker.now() - ago;
   };
   // Requests of a query part never measured, or known to be costly, go a few at a time (upstream/cost-probe.ts).
+  // A kind gets two parts' room: its half was the whole of a 2-worker origin under a limit of 4
+  // (docs/detection.md, the cost probe).
   const share = config.detection.costProbeShare;
   const probes = weighsCost && share > 0
-    ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createCostProbe({ partShare: share, kindShare: Math.min(1, 4 * share), maxHeld: u.maxQueue, timeoutMs: u.queueTimeoutMs })]))
+    ? new Map(Object.entries(config.upstreams).map(([name, u]) => [name, createCostProbe({ partShare: share, kindShare: Math.min(1, 2 * share), maxHeld: u.maxQueue, timeoutMs: u.queueTimeoutMs })]))
     : undefined;
   const admission = new Map<string, AdmissionQueue>(Object.entries(config.upstreams).map(([name, u]) =>
     [name, createAdmissionQueue({

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCostProbe, type ProbeTicket } from '../../src/shield/upstream/cost-probe.js';
+import { UNTRIED_PART } from '../../src/shield/detect/request-cost.js';
 
 const KIND = 'search GET /search';
 
@@ -9,9 +10,9 @@ const KIND = 'search GET /search';
  * logs it; `restart` stands for the admission queue starting it again at once (it comes back
  * through `enter`).
  */
-function ticket(parts: string[], arrivedAt: number, log: string[], name: string, tried: Set<string> = new Set()): ProbeTicket {
+function ticket(parts: string[], arrivedAt: number, log: string[], name: string, tried: Set<string> = new Set(), tier = 3): ProbeTicket {
   return {
-    kind: KIND, parts, arrivedAt,
+    kind: KIND, parts, arrivedAt, tier,
     partsNow: () => parts.filter((p) => !tried.has(p)),
     go: () => log.push(`go ${name}`),
     refuse: (why) => log.push(`${why} ${name}`),
@@ -130,4 +131,58 @@ test('held requests make a standing wait, as a queue that does not empty: since 
   const d = ticket(['q:6*4'], 3000, log, 'd');
   assert.equal(probe.enter(d, 8, 3000), 'held', 'c holds the part');
   assert.equal(probe.standingMs(3200), 200, 'counted again from the next hold');
+});
+
+test('a held line is in tier order, then arrival: a customer held after bots goes first', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.5, maxHeld: 10, timeoutMs: 5000 });
+  const log: string[] = [];
+  const limit = 8; // 1 per part
+  const first = ticket(['q:6*4'], 0, log, 'first', new Set(), 4);
+  assert.equal(probe.enter(first, limit, 0), 'go');
+  const bots = [1, 2, 3].map((i) => ticket(['q:6*4'], i, log, `bot${i}`, new Set(), 4));
+  for (const b of bots) assert.equal(probe.enter(b, limit, b.arrivedAt), 'held');
+  const customer = ticket(['q:6*4'], 10, log, 'customer', new Set(), 1);
+  const other = ticket(['q:6*4'], 11, log, 'other', new Set(), 1);
+  assert.equal(probe.enter(customer, limit, 10), 'held');
+  assert.equal(probe.enter(other, limit, 11), 'held');
+  probe.leave(first, limit, 700);
+  assert.deepEqual(log, ['go customer'], 'the best tier first, though it came last');
+  probe.enter(customer, limit, 700);
+  probe.leave(customer, limit, 1400);
+  probe.enter(other, limit, 1400);
+  probe.leave(other, limit, 2100);
+  assert.deepEqual(log, ['go customer', 'go other', 'go bot1'], 'then arrival order within a tier');
+});
+
+test('a full probe pushes out its worst-tier newest held request for a better one; an equal or worse one is refused', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.5, maxHeld: 2, timeoutMs: 5000 });
+  const log: string[] = [];
+  const limit = 8;
+  assert.equal(probe.enter(ticket(['q:6*4'], 0, log, 'first', new Set(), 4), limit, 0), 'go');
+  const a = ticket(['q:6*4'], 1, log, 'a', new Set(), 4);
+  const b = ticket(['q:6*4'], 2, log, 'b', new Set(), 4);
+  probe.enter(a, limit, 1);
+  probe.enter(b, limit, 2);
+  assert.equal(probe.enter(ticket(['q:6*4'], 3, log, 'same', new Set(), 4), limit, 3), 'refused', 'same tier: the newcomer is refused');
+  const customer = ticket(['q:6*4'], 4, log, 'customer', new Set(), 1);
+  assert.equal(probe.enter(customer, limit, 4), 'held');
+  assert.deepEqual(log, ['pushed-out b'], 'the newest of the worst tier made room');
+  assert.equal(probe.held, 2);
+  assert.equal(probe.expire(6000, limit), 2, 'b, pushed out, is not refused twice');
+  assert.deepEqual(log.slice().sort(), ['pushed-out b', 'queue-timeout a', 'queue-timeout customer']);
+});
+
+test('the kind\'s untried requests share one part\'s room: a second unknown waits, whatever its part', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.5, maxHeld: 10, timeoutMs: 5000 });
+  const log: string[] = [];
+  const tried = new Set<string>();
+  const limit = 4; // 1 per part (and for the untried), 2 per kind
+  const a = ticket(['q:6*4', UNTRIED_PART], 0, log, 'a', tried);
+  const b = ticket(['q:7*4', UNTRIED_PART], 1, log, 'b', tried);
+  assert.equal(probe.enter(a, limit, 0), 'go');
+  assert.equal(probe.enter(b, limit, 1), 'held', 'another size class, unknown too: one unknown at a time');
+  // a's answer was fast: its part is tried; b's part is still unknown, and goes next.
+  tried.add('q:6*4');
+  probe.leave(a, limit, 100);
+  assert.deepEqual(log, ['go b']);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequestCost } from '../../src/shield/detect/request-cost.js';
+import { createRequestCost, UNTRIED_PART } from '../../src/shield/detect/request-cost.js';
 import { queryShape } from '../../src/shield/detect/query-shape.js';
 import { createPrng } from './prng.js';
 
@@ -204,23 +204,23 @@ test('probe parts: none while the kind is unknown or the request known cheap; a 
   assert.deepEqual(cost.probeParts(SEARCH, fresh), [], 'a kind never answered: nothing known, nothing held back');
   feed(cost, { n: 20, costlyShare: 0, costlyMs: 0, light: true });
   assert.deepEqual(cost.probeParts(SEARCH, ONE_WORD), [], 'the customers\' shape is known cheap');
-  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3'], 'neither part ever answered');
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3', UNTRIED_PART], 'neither part ever answered: each bounded, and with the kind\'s other unknowns');
   // Two slow answers of the costly part: not enough to weigh it, and nothing says it is cheap.
   cost.observe({ kind: SEARCH, shape: 'q:6*4', rttMs: 700, light: true }, 3000);
   cost.observe({ kind: SEARCH, shape: 'q:6*4&page:1', rttMs: 650, light: true }, 3100);
-  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3']);
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', 'sort:3', UNTRIED_PART]);
   assert.equal(cost.weight(SEARCH, fresh), 1, 'weighed as one until it has enough answers');
   // One fast answer carrying `sort:3` frees it (queueing only adds time).
   cost.observe({ kind: SEARCH, shape: 'q:3&sort:3', rttMs: 90, light: true }, 3200);
-  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4']);
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4', UNTRIED_PART]);
   // A third slow answer weighs the part: weighed, and still bounded — costly.
   cost.observe({ kind: SEARCH, shape: 'q:6*4', rttMs: 680, light: true }, 3300);
   assert.ok(cost.weight(SEARCH, fresh) >= 4, String(cost.weight(SEARCH, fresh)));
-  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4']);
+  assert.deepEqual(cost.probeParts(SEARCH, fresh), ['q:6*4'], 'known costly: no longer among the unknowns');
   // A whole shape answered fast once is free, whatever its parts.
   cost.observe({ kind: SEARCH, shape: 'lang:2&view:5', rttMs: 85, light: true }, 3400);
   assert.deepEqual(cost.probeParts(SEARCH, 'lang:2&view:5'), []);
-  assert.deepEqual(cost.probeParts(SEARCH, 'lang:2&view:6'), ['view:6'], 'only the part never answered');
+  assert.deepEqual(cost.probeParts(SEARCH, 'lang:2&view:6'), ['view:6', UNTRIED_PART], 'only the part never answered');
   // A costly whole whose parts are each cheap is bounded as one part: the shape.
   for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'a:1', rttMs: 80, light: true }, 3500 + i);
   for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'b:1', rttMs: 80, light: true }, 3600 + i);

@@ -86,7 +86,8 @@ export interface RequestCost {
    * no answer under twice its kind's median, nor enough answers to weigh it), and those known to
    * be costly. Empty for a request known to be cheap — its shape, or every part of it — and when
    * its kind is not known (a shield that knows nothing holds nothing back). A costly shape whose
-   * parts are each cheap is one part: the shape.
+   * parts are each cheap is one part: the shape. A request with an untried part also carries
+   * `UNTRIED_PART`, which all the kind's untried requests share.
    */
   probeParts(kind: string, shape: string): readonly string[];
   /** Learns from an answer. */
@@ -109,6 +110,18 @@ export interface CostlyShape {
 }
 
 const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * The part every request with an untried part also carries, so that a kind's untried requests,
+ * whatever their parts, share one part's room at the upstream. Why: at a flood's onset its first
+ * costly searches each carry a part never answered — two of them, or two size classes of them, go
+ * together within the kind's share, and on a 2-worker origin (limit 4, kind share 2) that is the
+ * whole origin for 650 ms: a customer's login sent then waited behind both (drill `costly-search`,
+ * critical p99 2.1–2.9× the baseline, forty-ninth session). Nothing is known of an untried part,
+ * so the kind probes its unknowns one share at a time, as slow-start probes a path (RFC 5681 §3.1);
+ * a cheap one is freed by its first answer. No query part has this form (parts are `key:size`).
+ */
+export const UNTRIED_PART = '(untried)';
 
 /** A shape's least RTT of this window and of the last window that had any. */
 interface Least { readonly kind: string; readonly shape: string; cur: number; prev: number; from: number; n: number }
@@ -163,13 +176,17 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     const wholeTried = tried(k, whole);
     if (wholeTried && (multiple(k, whole) ?? 1) === 1) return NONE;
     let out: string[] | undefined;
+    let untried = false;
     for (const part of partsOf(shape)) {
       const m = parts.get(`${kind}?${part}`);
       // Untried, or tried and costly: both are bounded in flight. A tried cheap part is not.
-      if (!tried(k, m) || (multiple(k, m) ?? 1) > 1) (out ??= []).push(part);
+      if (!tried(k, m)) { untried = true; (out ??= []).push(part); }
+      else if ((multiple(k, m) ?? 1) > 1) (out ??= []).push(part);
     }
     // Parts each cheap (or tried) but the whole costly: the shape itself is bounded.
     if (out === undefined && wholeTried) return [shape];
+    // Untried parts of a kind are also bounded together: one share for all the kind's unknowns.
+    if (untried) (out as string[]).push(UNTRIED_PART);
     return out ?? NONE;
   };
   const learn = (map: Map<string, Least>, kind: string, shape: string, rttMs: number, now: number): void => {

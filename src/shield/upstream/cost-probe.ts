@@ -22,17 +22,23 @@
  * to weigh it) or costly (request-cost.ts `probeParts`), when the admission queue is about to start
  * it, and only while that part, or its kind, already has its share of the upstream's limit at the
  * upstream: `partShare` of the limit per part (at least one), `kindShare` per kind (route, method,
- * path template), so a flood spreading its searches over several size classes is bounded too.
+ * path template), so a flood spreading its searches over several size classes is bounded too;
+ * the kind's untried requests share one more part (request-cost.ts `UNTRIED_PART`).
  * Counted from its start to the upstream's answer, not from its arrival nor to the client's
  * leaving: a flood's requests waiting in the admission queue at a flooding tier must not hold a
  * part against a customer's request that the admission order puts first (drill `pipeline-solver`:
  * a customer's search held 5 s behind bots' searches that were themselves queued), and a bot that
  * gives up does not stop the upstream working on its search. A cheap new part is freed by its first
- * answer (one fast answer proves it cheap). A held request waits in arrival order behind the part
- * that holds it, at most the queue timeout counted from its arrival (its wait here is part of its
+ * answer (one fast answer proves it cheap). A held request waits behind the key that holds it, at most the queue timeout counted from its arrival (its wait here is part of its
  * wait for a slot); let go, it is admitted again (the admission order decides again, with what it
  * costs by then). No more are held than `maxHeld`: the rest are refused as a full queue would
  * refuse them.
+ *
+ * Each line is in tier order (the admission tier: standing and pace), then arrival: in arrival
+ * order a customer's costly search — or a search of a size class nobody has asked yet — sent
+ * during a flood of them waited behind every bot's held before it, the admission order deciding
+ * only once it was let go. A full probe pushes out its worst-tier newest held request for a better
+ * one, as the admission queue sheds its worst group first.
  *
  * Pure: the caller passes the limit in force and `now`, and runs `expire` on a ticker.
  */
@@ -44,12 +50,14 @@ export interface ProbeTicket {
   parts: readonly string[];
   /** When it arrived, queue clock ms: a held request's deadline counts from it. */
   readonly arrivedAt: number;
+  /** Its admission tier (0 = best, upstream/admission.ts) when it asks to start: held lines are in tier order. */
+  tier: number;
   /** Its bounded parts now (answers of other requests may have freed them while it waited). */
   partsNow(): readonly string[];
   /** Let go: it asks the admission queue for a slot again (and comes back through `enter`). */
   go(): void;
-  /** Refused: its wait ran out (`queue-timeout`). */
-  refuse(why: 'queue-timeout'): void;
+  /** Refused: its wait ran out (`queue-timeout`), or a better tier took its place in a full probe (`pushed-out`). */
+  refuse(why: 'queue-timeout' | 'pushed-out'): void;
   /** Managed by the probe. */
   probe?: { state: 'held' | 'going' | 'released' | 'done' | 'refused' | 'cancelled'; counted: readonly string[] };
 }
@@ -90,6 +98,9 @@ export interface CostProbe {
   readonly inFlight: number;
 }
 
+/** `a` goes after `b` in a held line: a worse tier, or the same tier and a later arrival. */
+const after = (a: ProbeTicket, b: ProbeTicket): boolean => a.tier > b.tier || (a.tier === b.tier && a.arrivedAt > b.arrivedAt);
+
 /** A kind's own key, and each of its parts' (`kind?part`). */
 const partKey = (kind: string, part: string): string => `${kind}?${part}`;
 
@@ -97,8 +108,8 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
   const { partShare, kindShare, maxHeld, timeoutMs } = params;
   if (!(partShare > 0 && kindShare > 0 && maxHeld >= 0 && timeoutMs > 0)) throw new RangeError('partShare and kindShare must be positive, maxHeld at least 0, timeoutMs positive');
   const counts = new Map<string, number>();
-  // Held tickets in arrival order, filed under the key that holds them.
-  const fifos = new Map<string, ProbeTicket[]>();
+  // Held tickets in tier order, then arrival, filed under the key that holds them.
+  const lines = new Map<string, ProbeTicket[]>();
   let held = 0;
   let inFlight = 0;
   let heldSince: number | undefined; // since when some ticket has been held
@@ -117,10 +128,26 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
       if (n > 0) counts.set(k, n); else counts.delete(k);
     }
   };
+  /** Files a held ticket in `key`'s line: after every ticket of a better or equal tier that arrived before it. */
   const file = (key: string, t: ProbeTicket): void => {
-    let q = fifos.get(key);
-    if (q === undefined) fifos.set(key, q = []);
-    q.push(t);
+    let q = lines.get(key);
+    if (q === undefined) lines.set(key, q = []);
+    let i = q.length;
+    while (i > 0 && after(q[i - 1] as ProbeTicket, t)) i--;
+    if (i === q.length) q.push(t); else q.splice(i, 0, t);
+  };
+  /** The held ticket a full probe gives up first: the worst tier, the newest of it. */
+  const worstHeld = (): ProbeTicket | undefined => {
+    let worst: ProbeTicket | undefined;
+    for (const q of lines.values()) {
+      for (let i = q.length - 1; i >= 0; i--) {
+        const t = q[i] as ProbeTicket;
+        if (t.probe?.state !== 'held') continue;
+        if (worst === undefined || after(t, worst)) worst = t;
+        break; // a line's last held ticket is its worst
+      }
+    }
+    return worst;
   };
   /**
    * Lets go the held tickets of `key`'s queue that have room now, in order: one whose parts were
@@ -129,7 +156,7 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
    * moves to that key's queue. Stops at the first one this key still holds.
    */
   const drain = (key: string, limit: number): void => {
-    const q = fifos.get(key);
+    const q = lines.get(key);
     if (q === undefined) return;
     const going: ProbeTicket[] = [];
     let i = 0;
@@ -145,7 +172,7 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
       count(keys, 1);
       going.push(t);
     }
-    if (i >= q.length) fifos.delete(key);
+    if (i >= q.length) lines.delete(key);
     else if (i > 0) q.splice(0, i);
     held -= going.length;
     for (const t of going) count(t.probe?.counted ?? [], -1);
@@ -158,9 +185,9 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
     standingMs: (now) => (held > 0 && heldSince !== undefined ? Math.max(0, now - heldSince) : 0),
     oldestHeldMs(now) {
       let oldest = now;
-      for (const q of fifos.values()) {
-        const t = q.find((x) => x.probe?.state === 'held');
-        if (t !== undefined && t.arrivedAt < oldest) oldest = t.arrivedAt;
+      if (held === 0) return 0;
+      for (const q of lines.values()) {
+        for (const t of q) if (t.probe?.state === 'held' && t.arrivedAt < oldest) oldest = t.arrivedAt;
       }
       return now - oldest;
     },
@@ -173,7 +200,13 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
         inFlight++;
         return 'go';
       }
-      if (held >= maxHeld) { t.probe = { state: 'refused', counted: [] }; return 'refused'; }
+      if (held >= maxHeld) {
+        const worst = worstHeld();
+        if (worst === undefined || !after(worst, t)) { t.probe = { state: 'refused', counted: [] }; return 'refused'; }
+        (worst.probe as NonNullable<ProbeTicket['probe']>).state = 'refused';
+        held--;
+        worst.refuse('pushed-out');
+      }
       t.probe = { state: 'held', counted: [] };
       if (held === 0) heldSince = now;
       held++;
@@ -195,7 +228,7 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
     },
     expire(now, limit) {
       let refused = 0;
-      for (const [key, q] of [...fifos]) {
+      for (const [key, q] of [...lines]) {
         for (const t of q) {
           if (t.probe?.state !== 'held' || now - t.arrivedAt < timeoutMs) continue;
           t.probe.state = 'refused';
@@ -205,8 +238,8 @@ export function createCostProbe(params: CostProbeParams): CostProbe {
         }
         // A limit that grew, or parts tried by requests that never came through here, free some.
         drain(key, limit);
-        const rest = fifos.get(key);
-        if (rest !== undefined && rest.every((t) => t.probe?.state !== 'held')) fifos.delete(key);
+        const rest = lines.get(key);
+        if (rest !== undefined && rest.every((t) => t.probe?.state !== 'held')) lines.delete(key);
       }
       return refused;
     },

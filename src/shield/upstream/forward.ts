@@ -147,6 +147,7 @@ class Exchange implements Waiter {
     const ticket = this.ticket ??= this.newTicket();
     ticket.kind = u.kind;
     ticket.parts = u.parts;
+    ticket.tier = this.filed ?? this.tier;
     const r = probe.enter(ticket, this.queue.params.maxInFlight, now);
     if (r === 'go') return false;
     this.heldAt = now;
@@ -160,7 +161,7 @@ class Exchange implements Waiter {
     const ctx = this.subject;
     const { deps } = this.shared;
     return {
-      kind: '', parts: [], arrivedAt: this.enqueuedAt,
+      kind: '', parts: [], arrivedAt: this.enqueuedAt, tier: this.tier,
       partsNow: () => deps.probeParts?.(ctx)?.parts ?? [],
       go: () => {
         if (this.aborted) return;
