@@ -57,12 +57,19 @@ export interface UserSettings {
    * as a browser does, over its six connections, none of it cacheable. 0 = a page is one request.
    */
   pageRequests: [number, number];
+  /**
+   * Share of a tracking user's searches typed as a sentence of 4–10 words (a question, an address
+   * pasted whole) rather than a word or two: each word one more lookup at the origin, the
+   * costliest request a customer sends in good faith — and the same shape as a flood of costly
+   * searches (drill `costly-search`), which a shield must not hold against the customers.
+   */
+  longSearchShare: number;
 }
 
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
-  pageRequests: [0, 0],
+  pageRequests: [0, 0], longSearchShare: 0.2,
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -147,11 +154,23 @@ async function withReloads(ctx: UserContext, method: string, path: string, route
 }
 
 const SEARCH_WORDS = ['colis', 'lettre suivie', 'horaires bureau', 'retour colis', 'tarif', 'recommandé', 'avis de passage', 'procuration'];
+/** Words customers' long searches are made of (a question about a parcel, an office, a form). */
+const SENTENCE_WORDS = ['comment', 'envoyer', 'un', 'colis', 'à', 'l\'étranger', 'mon', 'est', 'bloqué', 'depuis', 'trois', 'jours',
+  'bureau', 'de', 'poste', 'ouvert', 'dimanche', 'près', 'rue', 'avenue', 'lettre', 'recommandée', 'avec', 'accusé', 'réception',
+  'tarif', 'pour', 'la', 'belgique', 'suivi', 'pas', 'mis', 'à', 'jour', 'adresse', 'changer', 'livraison', 'voisin', 'relais'];
+
+/** What a tracking user types in the search box: mostly a word or two, sometimes a whole sentence. */
+function searchQuery(ctx: UserContext): string {
+  // No draw at a share of 0: the same seed then makes the same customers as before there were sentences.
+  if (ctx.settings.longSearchShare <= 0 || ctx.rng.next() >= ctx.settings.longSearchShare) return encodeURIComponent(ctx.rng.pick(SEARCH_WORDS));
+  const n = ctx.rng.int(4, 10);
+  return Array.from({ length: n }, () => encodeURIComponent(ctx.rng.pick(SENTENCE_WORDS))).join('+');
+}
 
 /** One tracking session: the tracking page, then 1–4 lookups of distinct parcels with think time. */
 export async function trackingSession(ctx: UserContext, firstVisit: boolean): Promise<void> {
   if (ctx.rng.next() < 0.2) {
-    const q = encodeURIComponent(ctx.rng.pick(SEARCH_WORDS));
+    const q = searchQuery(ctx);
     await withReloads(ctx, 'GET', `/search?q=${q}`, 'GET /search', { kind: 'document' });
     if (!(await think(ctx, ctx.settings.thinkS))) return;
   }

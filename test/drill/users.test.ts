@@ -194,3 +194,23 @@ test('a browser keeps cookies, follows same-origin redirects only, and solves a 
   assert.equal(css.challenged, false);
   assert.equal(verifies, 1, 'not solved');
 });
+
+test('tracking users type a sentence into the search box as often as asked (longSearchShare), a word or two otherwise', async (t) => {
+  const srv = await startRecordingServer(async (_req, res) => { res.end('<html></html>'); });
+  t.after(srv.close);
+  const termsOf = (path: string): number => (new URL(path, 'http://x').searchParams.get('q') ?? '').split(/[ +]/).filter(Boolean).length;
+  const searches = async (longSearchShare: number, seed: number): Promise<number[]> => {
+    const before = srv.requests.length;
+    await runDrill({
+      target: srv.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 40, bankingUsers: 0, timeScale: 20, seed,
+      userSettings: { liveShare: 0, longSearchShare }, graceMs: 2000,
+    });
+    return srv.requests.slice(before).filter((q) => q.path.startsWith('/search?')).map((q) => termsOf(q.path));
+  };
+  const long = await searches(1, 11);
+  assert.ok(long.length >= 2, `searches: ${long.length}`);
+  assert.ok(long.every((n) => n >= 4 && n <= 10), `terms: ${long.join(',')}`);
+  const short = await searches(0, 11);
+  assert.ok(short.length >= 2, `searches: ${short.length}`);
+  assert.ok(short.every((n) => n >= 1 && n <= 3), `terms: ${short.join(',')}`);
+});

@@ -14,6 +14,7 @@ import { renderHtml } from '../report/html.js';
 import { ms, pct, int, mitigationText } from '../report/format.js';
 import { runDrill, type DrillReport } from '../run.js';
 import { getScenario } from '../scenarios.js';
+import { DEFAULT_USER_SETTINGS } from '../users.js';
 import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
 import { benchSecret, knownCustomerCookie } from './known-customers.js';
 import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
@@ -156,6 +157,8 @@ export interface DdosBenchOptions {
   knownCustomers?: boolean;
   /** Requests the account page's script sends at once for its data (users.ts `pageRequests`); default 0. */
   pageRequests?: number;
+  /** Share of the tracking customers' searches typed as a sentence (users.ts `longSearchShare`); default the drill's. */
+  longSearchShare?: number;
   /** Another origin than BENCH_ORIGIN (workers, queue, service time): see origin-shape.ts. */
   origin?: Partial<OriginShape>;
   /** Progress and warnings (stderr by default). */
@@ -405,7 +408,10 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             target: target.url, scenario, durationS: o.durationS, timeScale: o.timeScale, ...(o.leadS !== undefined ? { leadS: o.leadS } : {}),
             seed: o.seed * 1000 + si, // same traffic shape for every target of a scenario
             params: benchParams(scenario, o.params), ...BENCH_USERS, usersPerAddress: layout.usersPerAddress, layout: layout.layout,
-            userSettings: { ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}) },
+            userSettings: {
+              ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}),
+              ...(o.longSearchShare !== undefined ? { longSearchShare: o.longSearchShare } : {}),
+            },
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}), ...(farmedCookie !== undefined ? { farmedCookie } : {}),
             maxConnections: generatorSockets,
           });
@@ -449,6 +455,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `Legitimate users: ${BENCH_USERS.trackingUsers} tracking + ${BENCH_USERS.bankingUsers} banking (every banking session pays), think times ÷${o.timeScale}; ` +
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
+    `${Math.round((o.longSearchShare ?? DEFAULT_USER_SETTINGS.longSearchShare) * 100)}% of the customers' searches typed as 4–10 words (\`--long-searches\`); ` +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.restartShieldAtS !== undefined) {
