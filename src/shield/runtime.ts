@@ -154,7 +154,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         ctx.baseTier = STANDING.anonymous;
         if (ctx.traits) ctx.traits.woken = true;
       }
-      const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0), pace, ctx.sourceKey, now);
+      // Its own cost read as `hit` read it: one costly request makes its sender busy, not a flood (identity-pace.ts `ownWeight`).
+      const level = withSourcePace(pace.level(ctx.paceKey, now, ctx.conn.pending?.() ?? 0, ctx.costWeight ?? 1), pace, ctx.sourceKey, now);
       // A continuation keeps its critical request's pace (defence/continuations.ts).
       return tierFor(ctx.queueStanding ?? ctx.baseTier, ctx.continuationPace === undefined ? level : Math.min(level, ctx.continuationPace));
     }

@@ -186,3 +186,24 @@ test('the kind\'s untried requests share one part\'s room: a second unknown wait
   probe.leave(a, limit, 100);
   assert.deepEqual(log, ['go b']);
 });
+
+test('known customers\' requests count apart per part: a part the flood holds does not hold a returning customer\'s search of it; the kind is shared', () => {
+  const probe = createCostProbe({ partShare: 0.125, kindShare: 0.25, maxHeld: 10, timeoutMs: 5000 });
+  const log: string[] = [];
+  const limit = 8; // 1 per part, 2 per kind, in each lane
+  const bot = ticket(['q:6*4'], 0, log, 'bot', new Set(), 6);
+  const bot2 = ticket(['q:6*4'], 1, log, 'bot2', new Set(), 6);
+  assert.equal(probe.enter(bot, limit, 0), 'go');
+  assert.equal(probe.enter(bot2, limit, 1), 'held');
+  const known = { ...ticket(['q:6*4'], 2, log, 'known', new Set(), 0), known: true };
+  const known2 = { ...ticket(['q:6*4'], 3, log, 'known2', new Set(), 0), known: true };
+  assert.equal(probe.enter(known, limit, 2), 'go', 'its own lane has room');
+  assert.equal(probe.enter(known2, limit, 3), 'held', 'and is bounded there as everyone else is in theirs');
+  assert.equal(probe.inFlight, 2);
+  probe.leave(known, limit, 700);
+  assert.deepEqual(log, ['go known2'], 'the known lane frees the known line only');
+  // The kind's share is everyone's: 2 at the upstream (bot, known2), a known search of another part waits.
+  probe.enter(known2, limit, 700);
+  const other = { ...ticket(['q:7*4'], 800, log, 'other', new Set(), 0), known: true };
+  assert.equal(probe.enter(other, limit, 800), 'held', 'the kind is full, whatever the lane');
+});

@@ -206,21 +206,26 @@ test('hold: a backlog is open without being counted as sent, keeps its identity 
   assert.equal(pace.level('d', 15_000), 0);
 });
 
-test('a request counted at a weight fills the window as that many requests, stays one request open, and is learned as one request sent', () => {
+test('a request counted at a weight fills the window as that many requests, is judged with its own weight at most the light line, stays one request open, and is learned as one request sent', () => {
   const buckets: number[] = [];
   const pace = createIdentityPace(() => params, (n) => buckets.push(n));
-  // One search costing eight pages: level 2 (8 ≥ 2 × 4) from its first request, one open.
-  assert.equal(pace.hit('bot', 0, 0, true, 8), 2);
+  // One search costing eight pages: busy (level 1: its own weight read as the light line, 4), not a
+  // flood, though the window holds all eight for what comes next.
+  assert.equal(pace.hit('bot', 0, 0, true, 8), 1);
   assert.equal(pace.estimate('bot', 0), 8);
   pace.done('bot');
   // A person's page beside it stays light.
   assert.equal(pace.hit('person', 0), 0);
   pace.done('person');
-  // The next one: 16 in the window, level 3; two more, 32: the top level.
-  assert.equal(pace.hit('bot', 1000, 0, true, 8), 3);
+  // The next one: the first's 8 and its own 4, level 2 (12 ≥ 2 × 4); two more: 20, then 28 (level 3).
+  assert.equal(pace.hit('bot', 1000, 0, true, 8), 2);
   pace.done('bot');
-  pace.hit('bot', 2000, 0, true, 8); pace.done('bot');
-  assert.equal(pace.hit('bot', 3000, 0, true, 8), 4);
+  assert.equal(pace.hit('bot', 2000, 0, true, 8), 3);
+  pace.done('bot');
+  assert.equal(pace.hit('bot', 3000, 0, true, 8), 3);
+  // Read again while it waits, as the admission queue does: the same reading, and a plain reading counts all 32.
+  assert.equal(pace.level('bot', 3000, 0, 8), 3);
+  assert.equal(pace.level('bot', 3000), 4);
   pace.done('bot');
   // Its bucket is learned as the four requests it sent, not as their weight.
   pace.hit('bot', 10_000);

@@ -62,7 +62,8 @@ export interface IdentityPace {
    * one on its connection), counted as open for this reading. `learn`: the identity's completed
    * buckets go to the tracker's bucket sink (a reputation from normal times: what customers send).
    * `weight`: the requests this one counts as in the window (detect/request-cost.ts: a search of
-   * many terms costs the origin a dozen pages); the sink still learns it as one request sent.
+   * many terms costs the origin a dozen pages); the sink still learns it as one request sent. The
+   * level returned reads this request's own weight as at most the light line (`ownWeight`).
    */
   hit(key: string, now: number, ahead?: number, learn?: boolean, weight?: number): number;
   /** A request counted by `hit` was answered (or abandoned). */
@@ -77,8 +78,11 @@ export interface IdentityPace {
   charge(key: string, n: number, now: number): void;
   /** Requests of `key` over the sliding window, or those still open if more, without counting one. */
   estimate(key: string, now: number): number;
-  /** The pace level of `key` now, without counting a request; `ahead` as for `hit`. */
-  level(key: string, now: number, ahead?: number): number;
+  /**
+   * The pace level of `key` now, without counting a request; `ahead` as for `hit`. `own`: the
+   * weight of a request already counted that this reading judges (it waits): read as `hit` reads it.
+   */
+  level(key: string, now: number, ahead?: number, own?: number): number;
   /** Identities tracked now. */
   readonly size: number;
 }
@@ -90,6 +94,19 @@ interface Entry {
   /** Completed buckets go to the sink. */
   learn: boolean;
 }
+
+/**
+ * What a request's own weight counts in the level it is judged at: at most the light line — one
+ * costly request makes its sender busy (level 1), never a flood by itself; what it cost counts in
+ * full for the sender's next requests. Least attained service orders a job by the service its
+ * owner had before it and charges the job after (Nuyens, Wierman 2008): judged at its full weight,
+ * a customer's one search typed as a sentence — eight lookups at the origin — ranked with the
+ * flood's searches (pace 2, behind every light request and capped under attack: rule 5), and was
+ * abandoned behind them (drill `costly-search` and a flash crowd whose customers search in
+ * sentences: fiftieth session). A crowd of bots that each send one costly search is still bounded
+ * per part and per kind by the cost probe (upstream/cost-probe.ts), not by their pace.
+ */
+export const ownWeight = (weight: number, lightRequests: number): number => Math.min(weight, Math.max(1, lightRequests));
 
 /** The level of a window count on the doubling scale: < light → 0, < 2·light → 1, < 4·light → 2, else 3. */
 export function paceLevel(count: number, lightRequests: number): number {
@@ -166,7 +183,8 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       e.cur += weight;
       e.charged += weight - 1;
       e.open++;
-      return levelOf(windowCount(e.prev, e.cur, now, epoch, params.bucketMs), e.open + ahead, params);
+      const window = windowCount(e.prev, e.cur, now, epoch, params.bucketMs) - weight + ownWeight(weight, params.lightRequests);
+      return levelOf(window, e.open + ahead, params);
     },
     done(key) {
       const e = map.get(key);
@@ -188,10 +206,13 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       e.cur += n;
       e.charged += n;
     },
-    level(key, now, ahead = 0) {
+    level(key, now, ahead = 0, own = 1) {
       const params = settings();
       const e = map.get(key);
-      return e === undefined ? levelOf(0, ahead, params) : levelOf(windowOf(e, now, params.bucketMs), e.open + ahead, params);
+      if (e === undefined) return levelOf(0, ahead, params);
+      // What the judged request cost may have partly left the window already: never below its own reading.
+      const window = Math.max(0, windowOf(e, now, params.bucketMs) - own) + ownWeight(own, params.lightRequests);
+      return levelOf(own === 1 ? windowOf(e, now, params.bucketMs) : window, e.open + ahead, params);
     },
     estimate: (key, now) => estimate(key, now, settings().bucketMs),
   };

@@ -322,6 +322,8 @@ export function tierFor(standing: number, pace: number): number {
   if (pace <= 1) return standing >= STANDING.anonymous ? ANONYMOUS_TIER : Math.max(0, standing) * 2 + Math.max(0, pace);
   return Math.min(TIERS - 1, 7 + pace);
 }
+/** A tier of group 0: a reputation from before the attack, at a customer's pace. */
+export const reputationTier = (t: number): boolean => t >= 0 && GROUP_OF[t] === 0;
 /** The tier of a request with no token (and of every request when detection is off). */
 export const ANONYMOUS_TIER = 8;
 /** The pace level a tier was filed at (0–1 for tiers up to the anonymous one, 2–4 above). */

@@ -11,7 +11,7 @@ import type { Verdict } from '../verdict.js';
 import { queueTier } from './queue-tier.js';
 import { filterResponseHeaders } from './headers.js';
 import { upstreamErrorCode } from './error-code.js';
-import { CLASS_RANK, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
+import { CLASS_RANK, reputationTier, type AdmissionQueue, type AdmissionRejection, type Waiter } from './admission.js';
 import type { Upstream } from './pools.js';
 import type { ServerHealth } from './health/monitor.js';
 import { isReplayable, isRetryableError } from './retry.js';
@@ -148,6 +148,7 @@ class Exchange implements Waiter {
     ticket.kind = u.kind;
     ticket.parts = u.parts;
     ticket.tier = this.filed ?? this.tier;
+    ticket.known = reputationTier(ticket.tier);
     const r = probe.enter(ticket, this.queue.params.maxInFlight, now);
     if (r === 'go') return false;
     this.heldAt = now;
@@ -166,7 +167,7 @@ class Exchange implements Waiter {
       go: () => {
         if (this.aborted) return;
         const now = deps.clock.now();
-        ctx.heldMs = (ctx.heldMs ?? 0) + Math.max(0, now - this.heldAt);
+        this.noteHeld(now);
         // Held until its part was weighed, it counts what it costs now, in its pace and its tier
         // (runtime.ts, retier): let go at its old tier, a flood's held searches took the free
         // slots the moment their part read costly.
@@ -177,8 +178,14 @@ class Exchange implements Waiter {
         this.queue.admit(this, now);
         this.enqueuedAt = arrival;
       },
-      refuse: (why) => this.reject(why),
+      refuse: (why) => { this.noteHeld(deps.clock.now()); this.reject(why); },
     };
+  }
+
+  /** Adds the time since the cost probe held it to the access log's `heldMs` (let go, refused or abandoned there). */
+  noteHeld(now: number): void {
+    const ctx = this.subject;
+    ctx.heldMs = (ctx.heldMs ?? 0) + Math.max(0, now - this.heldAt);
   }
 
   /** What the access log tells of the wait (HAProxy logs it as `Tw`). */
@@ -211,7 +218,7 @@ class Exchange implements Waiter {
     // Abandoned in the queue: the access log still gets its wait and its tier (a 499 with no wait
     // said nothing of why a customer gave up).
     if (this.state === 'queued') { this.noteAdmission(); this.queue.cancel(this); }
-    if (this.ticket?.probe?.state === 'held') { this.noteAdmission(); this.probe?.cancel(this.ticket); }
+    if (this.ticket?.probe?.state === 'held') { this.noteAdmission(); this.noteHeld(this.shared.deps.clock.now()); this.probe?.cancel(this.ticket); }
     // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
