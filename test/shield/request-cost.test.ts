@@ -44,7 +44,7 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     return mine()!;
   };
   const admin = async (path: string): Promise<string> => (await request(`${shield.adminUrl}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.text();
-  return { search, costly, admin };
+  return { search, costly, admin, lines, url: shield.url, agent };
 }
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -114,4 +114,25 @@ test('searches of a query part never measured, then known costly, go a few at a 
   const state = await shown() as { costly: Array<{ shape: string }> };
   assert.ok(state.costly.some((c) => c.shape === 'q:6*4'), 'their answers weighed the part');
   assert.deepEqual(await untried(), { inFlight: 0, held: 0 });
+});
+
+test('a search the cost probe holds whose client leaves is logged as abandoned, with its held time', async (t) => {
+  const site = await searchSite(t, true);
+  for (let i = 0; i < 16; i++) await site.search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`);
+  // A part never answered: the first 8-term search goes (160 ms at the origin), the next is held behind it.
+  const first = site.search(EIGHT, 'newcomer/first');
+  await new Promise((res) => setTimeout(res, 20));
+  const ac = new AbortController();
+  const leaving = request(`${site.url}/search?q=${EIGHT.replace('x7f3k', 'l3v4r')}`, { dispatcher: site.agent, headers: { 'user-agent': 'newcomer/leaver' }, signal: ac.signal });
+  setTimeout(() => ac.abort(), 80);
+  await assert.rejects(leaving);
+  await first;
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 100 && line === undefined; i++) {
+    line = site.lines.find((l) => l.msg === 'access' && l.status === 499);
+    if (line === undefined) await new Promise((res) => setTimeout(res, 10));
+  }
+  assert.ok(line !== undefined, 'the abandoned search is logged');
+  assert.ok(Number(line.heldMs) >= 30, `held ${String(line.heldMs)} ms: ${JSON.stringify(line)}`);
+  assert.ok(Number(line.queueMs) >= Number(line.heldMs), 'part of its wait for a slot');
 });
