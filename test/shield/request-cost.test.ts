@@ -134,5 +134,5 @@ test('a search the cost probe holds whose client leaves is logged as abandoned, 
   }
   assert.ok(line !== undefined, 'the abandoned search is logged');
   assert.ok(Number(line.heldMs) >= 30, `held ${String(line.heldMs)} ms: ${JSON.stringify(line)}`);
-  assert.ok(Number(line.queueMs) >= Number(line.heldMs), 'part of its wait for a slot');
+  assert.ok(Number(line.queueMs) >= Number(line.heldMs), `part of its wait for a slot: ${JSON.stringify(line)}`);
 });

@@ -218,7 +218,7 @@ class Exchange implements Waiter {
     // Abandoned in the queue: the access log still gets its wait and its tier (a 499 with no wait
     // said nothing of why a customer gave up).
     if (this.state === 'queued') { this.noteAdmission(); this.queue.cancel(this); }
-    if (this.ticket?.probe?.state === 'held') { this.noteAdmission(); this.noteHeld(this.shared.deps.clock.now()); this.probe?.cancel(this.ticket); }
+    if (this.ticket?.probe?.state === 'held') { this.noteHeld(this.shared.deps.clock.now()); this.noteAdmission(); this.probe?.cancel(this.ticket); }
     // Sent but not answered yet: the upstream keeps working on it whatever we do (a closed
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
