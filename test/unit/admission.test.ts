@@ -1033,3 +1033,27 @@ test('a waiter that defers when about to start steps out (its slot goes to the n
   assert.equal(q.admit(second, 20), 'started');
   assert.deepEqual(log.slice(-1), ['start second']);
 });
+
+test('a waiter admitted again as of its arrival is filed by it: before those that came while it was held, timed from it', () => {
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 });
+  const log: string[] = [];
+  let holding = true;
+  const held: Waiter = { ...waiter(2, log, 'held'), defer: () => holding };
+  q.admit(waiter(2, log, 'busy'), 0);
+  q.admit(held, 10);
+  q.release(20); // it reaches the head and steps out (the cost probe holds it)
+  assert.equal(held.state, 'new');
+  q.admit(waiter(2, log, 'busy2'), 25); // takes the free slot
+  q.admit(waiter(2, log, 'later1'), 30);
+  q.admit(waiter(2, log, 'later2'), 40);
+  holding = false;
+  assert.equal(q.admit(held, 50, 10), 'queued');
+  assert.equal(held.enqueuedAt, 10);
+  q.release(60);
+  assert.deepEqual(log.slice(-1), ['start held'], 'its arrival puts it before those that came while it was held');
+  // Timed from its arrival too: another held one let go past its timeout is refused at the next expiry.
+  const old: Waiter = waiter(2, log, 'old');
+  q.admit(old, 1005, 5);
+  q.expire(1010);
+  assert.ok(log.includes('reject old queue-timeout'), log.join(', '));
+});

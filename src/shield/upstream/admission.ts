@@ -217,8 +217,12 @@ export interface AdmissionParams {
 
 /** The admission state of one upstream. */
 export interface AdmissionQueue {
-  /** Starts the waiter now, queues it, or rejects it; returns which. */
-  admit(w: Waiter, now: number): 'started' | 'queued' | 'rejected';
+  /**
+   * Starts the waiter now, queues it, or rejects it; returns which. `since`: a waiter admitted
+   * again (the cost probe let it go) keeps its arrival — its timeout counts from it and it is
+   * filed among its queue's waiters by it, not behind those that came while it was held.
+   */
+  admit(w: Waiter, now: number, since?: number): 'started' | 'queued' | 'rejected';
   /** A started request (or, with `message`, a message) finished: frees its slot and starts the next waiter, if any. `cost`: the waiter's. */
   release(now: number, message?: boolean, cost?: number): void;
   /** A queued waiter's client left: it gives up its place. */
@@ -837,8 +841,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
 
   const self: AdmissionQueue = {
     params,
-    admit(w, now) {
-      if (GROUP_OF[tierOf(w)] === 1) {
+    admit(w, now, since) {
+      // A waiter admitted again was counted as an arrival the first time.
+      if (GROUP_OF[tierOf(w)] === 1 && since === undefined) {
         mintedArrivals.add(now);
         if ((tierOf(w) & 1) === 1) mintedBusy.add(now);
       }
@@ -859,9 +864,20 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         victim.reject('pushed-out');
       }
       w.state = 'queued';
-      w.enqueuedAt = now;
+      w.enqueuedAt = since ?? now;
       const i = qOf(w);
-      (queues[i] as Waiter[]).push(w);
+      const q = queues[i] as Waiter[];
+      if (since === undefined) q.push(w);
+      else {
+        // Filed by its arrival: pushed at the back, a search the cost probe held for a moment
+        // waited behind every page that came meanwhile and was abandoned in a flash crowd
+        // (fiftieth session: three of three customers' searches lost in a run were held first).
+        let j = q.length;
+        // Entries before the head were taken already, and before the cursor offered their challenge (rule 4).
+        const head = Math.max(heads[i] as number, offered[i] as number);
+        while (j > head && (q[j - 1] as Waiter).enqueuedAt > since) j--;
+        q.splice(j, 0, w);
+      }
       addLive(i, 1);
       queued++;
       counts[r] = (counts[r] as number) + 1;

@@ -173,9 +173,9 @@ class Exchange implements Waiter {
         // slots the moment their part read costly.
         const retier = this.queue.params.retier;
         if (retier !== undefined) this.tier = Math.max(this.tier, retier(this));
-        // Asks again, as of its arrival: its wait is one wait (the queue files it by deadline).
+        // Asks again, as of its arrival: its wait is one wait (filed by it, timed from it).
         const arrival = this.enqueuedAt;
-        this.queue.admit(this, now);
+        this.queue.admit(this, now, arrival);
         this.enqueuedAt = arrival;
       },
       refuse: (why) => { this.noteHeld(deps.clock.now()); this.reject(why); },
