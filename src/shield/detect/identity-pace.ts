@@ -173,7 +173,7 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       if (epoch !== sweptEpoch) sweep(epoch, now);
       let e = map.get(key);
       if (e === undefined) {
-        if (map.size >= params.maxKeys) return levelOf(weight, 1 + ahead, params);
+        if (map.size >= params.maxKeys) return levelOf(ownWeight(weight, params.lightRequests), 1 + ahead, params);
         e = { epoch, cur: 0, prev: 0, open: 0, charged: 0, learn };
         map.set(key, e);
       } else {
@@ -210,9 +210,10 @@ export function createIdentityPace(settings: () => PaceParams = () => DEFAULT_PA
       const params = settings();
       const e = map.get(key);
       if (e === undefined) return levelOf(0, ahead, params);
+      const counted = windowOf(e, now, params.bucketMs);
       // What the judged request cost may have partly left the window already: never below its own reading.
-      const window = Math.max(0, windowOf(e, now, params.bucketMs) - own) + ownWeight(own, params.lightRequests);
-      return levelOf(own === 1 ? windowOf(e, now, params.bucketMs) : window, e.open + ahead, params);
+      const window = own === 1 ? counted : Math.max(0, counted - own) + ownWeight(own, params.lightRequests);
+      return levelOf(window, e.open + ahead, params);
     },
     estimate: (key, now) => estimate(key, now, settings().bucketMs),
   };

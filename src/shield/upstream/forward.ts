@@ -174,9 +174,7 @@ class Exchange implements Waiter {
         const retier = this.queue.params.retier;
         if (retier !== undefined) this.tier = Math.max(this.tier, retier(this));
         // Asks again, as of its arrival: its wait is one wait (filed by it, timed from it).
-        const arrival = this.enqueuedAt;
-        this.queue.admit(this, now, arrival);
-        this.enqueuedAt = arrival;
+        this.queue.admit(this, now, this.enqueuedAt);
       },
       refuse: (why) => { this.noteHeld(deps.clock.now()); this.reject(why); },
     };
