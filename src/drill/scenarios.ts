@@ -23,6 +23,8 @@ export interface ScenarioContext {
    * `userAgent`; only where the drill knows the target's key (`rempart bench ddos`).
    */
   farmedCookie?(address: string, userAgent: string, ageS: number): readonly [string, string];
+  /** The site's search takes its terms in the path (users.ts `searchInPath`): its floods search that way too. */
+  searchInPath?: boolean;
 }
 
 /** What a scenario asks the engine to run, besides the legitimate users. */
@@ -129,13 +131,14 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
  * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
  * at a person's pace costs the origin what a dozen customers' pages do.
  */
-function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number): FloodRequest {
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number, inPath: boolean): FloodRequest {
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
   // A decoy: one word as long as the search, which the origin answers at a word's cost.
   const search = words.join('+');
   const q = rng.next() < cheap ? randomToken(rng, search.length) : search;
-  return { method: 'GET', path: `/search?q=${q}${varied(rng, vary)}`, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  const path = inPath ? `/search/${q}${varied(rng, vary).replace(/^&/, '?')}` : `/search?q=${q}${varied(rng, vary)}`;
+  return { method: 'GET', path, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
 }
 
 /**
@@ -487,7 +490,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       cheap: num(0, 'share of the searches sent as one word as long as the search (cheap to the origin, the same length): decoys that make a costly query\'s length read as cheap', 0, 1),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!), solving(ctx, p))], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!, ctx.searchInPath === true), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {

@@ -64,12 +64,18 @@ export interface UserSettings {
    * searches (drill `costly-search`), which a shield must not hold against the customers.
    */
   longSearchShare: number;
+  /**
+   * The site's search takes its terms in the path (`/search/colis+suivi`) rather than the query
+   * (`/search?q=…`), as sites with "clean" URLs do; the flood of costly searches sends them the
+   * same way (scenarios.ts `costlySearch`).
+   */
+  searchInPath: boolean;
 }
 
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
-  pageRequests: [0, 0], longSearchShare: 0.2,
+  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false,
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -171,7 +177,7 @@ function searchQuery(ctx: UserContext): string {
 export async function trackingSession(ctx: UserContext, firstVisit: boolean): Promise<void> {
   if (ctx.rng.next() < 0.2) {
     const q = searchQuery(ctx);
-    await withReloads(ctx, 'GET', `/search?q=${q}`, 'GET /search', { kind: 'document' });
+    await withReloads(ctx, 'GET', ctx.settings.searchInPath ? `/search/${q}` : `/search?q=${q}`, 'GET /search', { kind: 'document' });
     if (!(await think(ctx, ctx.settings.thinkS))) return;
   }
   const page = await withReloads(ctx, 'GET', '/track', 'GET /track', { kind: 'document' });

@@ -76,6 +76,12 @@ export interface RequestContext {
   costShape?: string | undefined;
   costWeight?: number | undefined;
   /**
+   * The kind the cost is read against (detect/cost-key.ts: the latency kind, or with a path's last
+   * segment folded where it takes lists), and whether the cost weighs the request or is only learned from.
+   */
+  costKind?: string | undefined;
+  costWeighed?: boolean | undefined;
+  /**
    * A session the origin issued, on a route that is not critical: admission files it as an
    * established customer's while known customers go strictly first (upstream/admission.ts
    * `sessionTier`), and `queueStanding` says which standing it was filed with.

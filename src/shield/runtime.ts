@@ -25,6 +25,7 @@ import { createAdmissionQueue, STANDING, tierFor, type AdmissionQueue, type Wait
 import type { Continuations } from './defence/continuations.js';
 import type { PageVisits } from './defence/page-visits.js';
 import type { RequestCost } from './detect/request-cost.js';
+import type { CostKeys } from './detect/cost-key.js';
 import { createCostProbe, type CostProbe } from './upstream/cost-probe.js';
 import { latencyKind } from './upstream/latency-kind.js';
 import { createPageVisitFilter } from './filters/logging/page-visit.js';
@@ -40,7 +41,7 @@ import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from '
 import { createClientKey } from './client-key.js';
 import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
-import type { ChallengeSettings } from './challenge/settings.js';
+import { PROTOCOL_QUERY_KEYS, type ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { SessionTable } from './reputation/sessions.js';
 import type { ReputationRoster } from './reputation/roster.js';
@@ -81,6 +82,8 @@ export interface SharedState {
   pace: IdentityPace;
   /** What each kind and query shape of request costs the upstream, in its kind's typical requests. */
   requestCost: RequestCost;
+  /** What a request's cost is read by: its kind and shape, path parameters learned from answers (detect/cost-key.ts). */
+  costKeys: CostKeys;
   /** Requests that follow a critical request's redirect, waiting in the critical queue (defence/continuations.ts). */
   continuations: Continuations;
   /** Pages each source loaded lately, which back its form submissions (defence/page-visits.ts). */
@@ -137,6 +140,16 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const pace = shared.pace;
   // An answer teaches its query shape's cost (detect/request-cost.ts).
   const weighsCost = config.detection.enabled && config.detection.costWeighting;
+  // A cost key only learned from when its request arrived (its path's position not yet known to
+  // take lists) is read again: the flood's first list answered makes the position a parameter while
+  // its other requests wait, and they must not go unweighed and unprobed (detect/cost-key.ts).
+  const costKeyNow = (ctx: RequestContext): boolean => {
+    if (ctx.costWeighed === false) {
+      const key = shared.costKeys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+      if (key?.weighed === true) { ctx.costKind = key.kind; ctx.costShape = key.shape; ctx.costWeighed = true; }
+    }
+    return ctx.costWeighed === true && ctx.costKind !== undefined && ctx.costShape !== undefined;
+  };
   const retier = config.detection.enabled
     ? (w: Waiter): number => {
       const ctx = w.subject as RequestContext | undefined;
@@ -144,8 +157,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       const now = shared.ticker.now();
       // What its shape costs, read again at the head: a costly search queued before its shape had
       // answers (a flood's first second) counts what it costs once they came back.
-      if (weighsCost && ctx.costShape !== undefined) {
-        const weight = shared.requestCost.weight(latencyKind(ctx), ctx.costShape);
+      if (weighsCost && costKeyNow(ctx)) {
+        const weight = shared.requestCost.weight(ctx.costKind as string, ctx.costShape as string);
         if (weight > (ctx.costWeight ?? 1)) { pace.charge(ctx.paceKey, weight - (ctx.costWeight ?? 1), now); ctx.costWeight = weight; }
       }
       // A reputation presented in the onset's first second, before the first suspicion, passed as
@@ -250,7 +263,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const upstreamRequest: UpstreamRequestFilter[] = [
     createBufferBodyFilter(shared.bodyBuffers, limits),
     createForwardingHeadersFilter(formatForwardedFor, config.listen.limits.maxRanges),
-    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined, det.costWeighting ? shared.requestCost : undefined)] : []),
+    ...(det.enabled ? [createPaceFilter(shared.pace, shared.ticker, det.formPageTtlS > 0 ? shared.pageVisits : undefined, det.costWeighting ? { weights: shared.requestCost, keys: shared.costKeys } : undefined)] : []),
     ...(ext.upstreamRequest ?? []),
   ];
   const upstreamResponse: UpstreamResponseFilter[] = [];
@@ -308,9 +321,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     ...(probes ? {
       probes,
       probeParts: (ctx: RequestContext) => {
-        if (ctx.costShape === undefined) return undefined;
-        const kind = latencyKind(ctx);
-        return { kind, parts: shared.requestCost.probeParts(kind, ctx.costShape) };
+        if (!costKeyNow(ctx)) return undefined;
+        return { kind: ctx.costKind as string, parts: shared.requestCost.probeParts(ctx.costKind as string, ctx.costShape as string) };
       },
     } : {}),
     onRetry: (upstream, from, to, code) => shared.bus.emit('upstream:retry', { upstream, from: from.name, to: to.name, code }),
@@ -323,8 +335,10 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         const kind = latencyKind(ctx);
         // Light load: at most half the limit in flight when it was sent, as the limit reads it.
         // Only 2xx answers are the work itself: a 304 or a refused query is fast because none was done.
-        if (weighsCost && status !== undefined && status >= 200 && status < 300 && ctx.costShape !== undefined) {
-          shared.requestCost.observe({ kind, shape: ctx.costShape, rttMs, light: inFlight <= Math.max(1, queue.params.maxInFlight / 2) }, shared.ticker.now());
+        if (weighsCost && status !== undefined && status >= 200 && status < 300 && ctx.costKind !== undefined && ctx.costShape !== undefined) {
+          shared.requestCost.observe({ kind: ctx.costKind, shape: ctx.costShape, rttMs, light: inFlight <= Math.max(1, queue.params.maxInFlight / 2) }, shared.ticker.now());
+          // A list answered in a path's last segment makes its position a parameter (detect/cost-key.ts).
+          shared.costKeys.learn(ctx.route?.id ?? '', ctx.path);
         }
         const limit = concurrency?.get(upstream);
         if (!limit) return;

@@ -16,6 +16,7 @@ import { createReputationRoster } from './reputation/roster.js';
 import { createWakeWatch } from './reputation/wake-watch.js';
 import { createContinuations } from './defence/continuations.js';
 import { createIdentityPace, DEFAULT_PACE, type PaceParams } from './detect/identity-pace.js';
+import { createCostKeys } from './detect/cost-key.js';
 import { createRequestCost } from './detect/request-cost.js';
 import { createBodyGuards } from './body-guard.js';
 import { createBodyBuffers } from './body/request-buffer.js';
@@ -170,7 +171,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
-    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster, wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
+    draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), costKeys: createCostKeys(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster, wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
   };
   runtime = buildRuntime(config, shared);

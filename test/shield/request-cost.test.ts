@@ -33,8 +33,9 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     const r = await request(`${shield.adminUrl}/api/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
     return ((await r.body.json()) as { detection: { costWeighting: unknown } }).detection.costWeighting;
   };
-  const search = async (q: string, userAgent: string): Promise<Record<string, unknown>> => {
-    const r = await request(`${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
+  // `inPath`: the site's search takes its terms in the path (`/search/colis+suivi`), as the origin also serves it.
+  const search = async (q: string, userAgent: string, inPath = false): Promise<Record<string, unknown>> => {
+    const r = await request(inPath ? `${shield.url}/search/${q}` : `${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
     await r.body.dump();
     assert.equal(r.statusCode, 200);
     // Its own line, by the id the shield answered with (requests may run side by side).
@@ -79,8 +80,27 @@ for (const costWeighting of [true, false]) {
     assert.match(heavy!.kind, /GET \/search$/);
     assert.ok(heavy!.weight >= 4 && heavy!.fastestMs >= 160, JSON.stringify(heavy));
   });
-}
 
+  test(`a site whose search takes its terms in the path: once a list was answered there, an eight-term search counts as the eight it costs (costWeighting ${costWeighting})`, async (t) => {
+    const { search, costly: shown } = await searchSite(t, costWeighting);
+    // Normal times: one-word searches in the path — each word its own path template, one kind for
+    // the cost (`/search/{id}`), learned from before any list made the position a parameter.
+    for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`, true);
+    // The first list answered there makes it one; these teach the 8-term shape's cost.
+    for (let i = 0; i < 3; i++) await search(EIGHT, `searcher/${i}`, true);
+    const costly = await search(EIGHT.replace('x7f3k', 'q9w2e'), 'newcomer/costly', true);
+    const cheap = await search('bureau', 'newcomer/cheap', true);
+    assert.equal(cheap.pace, 0, 'a one-word search counts one');
+    if (costWeighting) assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
+    else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
+    const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
+    if (!costWeighting) { assert.deepEqual(state.costly, []); return; }
+    const heavy = state.costly.find((c) => c.shape === '@:6*4');
+    assert.ok(heavy !== undefined, JSON.stringify(state));
+    assert.match(heavy.kind, /GET \/search\/\{id\}$/);
+    assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+  });
+}
 
 test('searches of a query part never measured, then known costly, go a few at a time; a known cheap search beside them is not held', async (t) => {
   const { search, costly: shown, admin } = await searchSite(t, true);

@@ -107,6 +107,18 @@ export function searchTerms(q: string | null): number {
   return Math.min(MAX_SEARCH_TERMS, Math.max(1, n));
 }
 
+/**
+ * What a search asks for: `q` of the query, or the path's segment after `/search/` — a site may put
+ * its search in the path (`/search/colis+suivi`), where the shield reads the cost from the path
+ * (shield/detect/cost-key.ts; drill `--search-in-path`).
+ */
+export function searchQueryOf(url: URL): string {
+  if (url.pathname.startsWith('/search/')) {
+    try { return decodeURIComponent(url.pathname.slice('/search/'.length)); } catch { return url.pathname.slice('/search/'.length); }
+  }
+  return url.searchParams.get('q') ?? '';
+}
+
 function groupOf(method: string, path: string): OriginPathGroup {
   if (path === '/' || path === '/index.html') return 'home';
   if (path.startsWith('/track')) return 'track';
@@ -207,7 +219,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       return json(res, 200, { id, status: steps[n - 1], events: steps.slice(0, n) }, { 'cache-control': 'max-age=30' });
     }
     if (group === 'search') {
-      return send(res, 200, 'text/html; charset=utf-8', searchPage(url.searchParams.get('q') ?? ''));
+      return send(res, 200, 'text/html; charset=utf-8', searchPage(searchQueryOf(url)));
     }
     if (group === 'login') {
       if (method === 'GET') return send(res, 200, 'text/html; charset=utf-8', bankLoginPage());
@@ -303,7 +315,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const own = held;
     res.once('close', () => { own.delete(release); release(); });
     try {
-      const cost = group === 'search' ? COST.search * searchTerms(url.searchParams.get('q')) : COST[group];
+      const cost = group === 'search' ? COST.search * searchTerms(searchQueryOf(url)) : COST[group];
       await new Promise((r) => setTimeout(r, serviceTime(cost)));
       await handle(req, res, group, url);
       served[group]++;

@@ -159,6 +159,8 @@ export interface DdosBenchOptions {
   pageRequests?: number;
   /** Share of the tracking customers' searches typed as a sentence (users.ts `longSearchShare`); default the drill's. */
   longSearchShare?: number;
+  /** The site's search takes its terms in the path (users.ts `searchInPath`), for customers and the costly-search flood. */
+  searchInPath?: boolean;
   /** Another origin than BENCH_ORIGIN (workers, queue, service time): see origin-shape.ts. */
   origin?: Partial<OriginShape>;
   /** Progress and warnings (stderr by default). */
@@ -238,9 +240,10 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
  * target: a Node process compiles its code on first use (JIT, lazily loaded modules), and without
  * this the first cell of a Node target measured its start-up as p99 (1.5-2.2 s in the `none` row).
  */
-async function warmUp(url: string): Promise<void> {
+async function warmUp(url: string, searchInPath = false): Promise<void> {
   const c = new Client(url, { pipelining: 1 });
-  const paths = ['/', '/track', '/track/6A12345678901', '/search?q=colis', '/bank/login', '/static/site.css'];
+  // The site's own search form (`--search-in-path`): a browse of this site, not of another one.
+  const paths = ['/', '/track', '/track/6A12345678901', searchInPath ? '/search/colis' : '/search?q=colis', '/bank/login', '/static/site.css'];
   try {
     for (let i = 0; i < 60; i++) {
       const r = await c.request({ method: 'GET', path: paths[i % paths.length] as string, headers: { accept: i % 2 ? 'text/html' : 'application/json' } }).catch(() => undefined);
@@ -347,7 +350,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
-      if (t) { closers.push(() => t.close()); await warmUp(t.url); }
+      if (t) { closers.push(() => t.close()); await warmUp(t.url, o.searchInPath === true); }
     } catch (err) {
       unavailable[name] = (err as Error).message.split('\n')[0] ?? 'failed';
       log(`target ${name} unavailable: ${unavailable[name]}`);
@@ -388,7 +391,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             const s = await restart(cellLog, stateFile !== undefined ? { port: 0, database: stateFile } : undefined);
             target.url = s.url;
             target.close = s.close;
-            await warmUp(s.url);
+            await warmUp(s.url, o.searchInPath === true);
           }
           if (restart && restartAt !== undefined) {
             // Our own child, by PID (target.close): stopped gracefully and started again on its port.
@@ -411,6 +414,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             userSettings: {
               ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}),
               ...(o.longSearchShare !== undefined ? { longSearchShare: o.longSearchShare } : {}),
+              ...(o.searchInPath === true ? { searchInPath: true } : {}),
             },
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}), ...(farmedCookie !== undefined ? { farmedCookie } : {}),
             maxConnections: generatorSockets,
@@ -456,6 +460,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
     `${Math.round((o.longSearchShare ?? DEFAULT_USER_SETTINGS.longSearchShare) * 100)}% of the customers' searches typed as 4–10 words (\`--long-searches\`); ` +
+    (o.searchInPath === true ? '**the site\'s search takes its terms in the path** (`/search/colis+suivi`, `--search-in-path`), the costly-search flood\'s too; ' : '') +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.restartShieldAtS !== undefined) {

@@ -37,11 +37,7 @@ export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>, si
       // Random keys (`?8f3a9c1e=1`) all fold into one `{k}` so they cannot mint shapes at will.
       if (isIdSegment(key)) key = '{k}';
       else if (key.length > MAX_KEY_CHARS) key = key.slice(0, MAX_KEY_CHARS) + '…';
-      if (sizes) {
-        key += `:${32 - Math.clz32(amp - Math.min(amp, eq + 1))}`;
-        const items = eq < amp ? listItems(urlOrSearch, eq + 1, amp) : 1;
-        if (items > 1) key += `*${32 - Math.clz32(items)}`;
-      }
+      if (sizes) key += eq < amp ? valueShape(urlOrSearch, eq + 1, amp) : ':0';
       if (!keys.includes(key)) keys.push(key);
     }
     start = amp + 1;
@@ -50,16 +46,31 @@ export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>, si
   return start < n ? keys.join('&') + '&…' : keys.join('&');
 }
 
-/** Items of a list value in `s[from, to)`: separators `+ , |` and the encoded space, comma and bar, plus one. */
-function listItems(s: string, from: number, to: number): number {
+/**
+ * The size of a value in `s[from, to)` as a shape keeps it: `:` and the bits of its length, then,
+ * for a list, `*` and the bits of its item count (`:6*4`: 32–63 characters, 8–15 items). Used for
+ * query values and for a path's last segment where it is a parameter (detect/cost-key.ts).
+ */
+export function valueShape(s: string, from: number, to: number): string {
+  const items = listItems(s, from, to);
+  return items > 1 ? `:${32 - Math.clz32(to - from)}*${32 - Math.clz32(items)}` : `:${32 - Math.clz32(to - from)}`;
+}
+
+/**
+ * Items of a list value in `s[from, to)`, plus one for each separator: `+ , |`, and encoded, the
+ * space, comma and bar and the other whitespace an application may split words on (tab, line
+ * feed, carriage return: `%09 %0A %0D`) — a flood that joins its terms with a tab costs the origin
+ * the same lookups, and must not read as one long word.
+ */
+export function listItems(s: string, from: number, to: number): number {
   let n = 1;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c === 43 || c === 44 || c === 124) n++; // + , |
-    else if (c === 37 && i + 2 < to) { // %20 %2C %7C
+    else if (c === 37 && i + 2 < to) { // %20 %2C %7C %09 %0A %0D
       const hi = s.charCodeAt(i + 1);
       const lo = s.charCodeAt(i + 2) | 0x20;
-      if ((hi === 50 && (lo === 48 || lo === 99)) || (hi === 55 && lo === 99)) { n++; i += 2; }
+      if ((hi === 50 && (lo === 48 || lo === 99)) || (hi === 55 && lo === 99) || (hi === 48 && (lo === 57 || lo === 97 || lo === 100))) { n++; i += 2; }
     }
   }
   return n;

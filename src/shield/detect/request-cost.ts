@@ -42,9 +42,9 @@
  * known of its parts): a customer's new combination of a costly part is weighed as costly only
  * until three of its own answers say otherwise.
  *
- * Only requests with a query are weighed (and teach their kind): without one there is no shape to
- * tell a request's cost by, and most requests — pages, files, APIs by path — then cost the hot path
- * no lookup.
+ * What a request's kind and shape are is detect/cost-key.ts's: a query's shape, or a path's last
+ * segment where the path takes lists (`/search/colis+suivi`). A request with neither is not
+ * weighed: there is no shape to tell its cost by.
  *
  * A kind never answered at light load (a shield started under attack) weighs nothing: every
  * request counts 1. Bounded: at most `maxShapes` shapes, as many parts and as many kinds, the least
@@ -70,7 +70,7 @@ export const DEFAULT_REQUEST_COST: RequestCostParams = Object.freeze({ maxShapes
 /** One upstream answer. */
 export interface CostSample {
   readonly kind: string;
-  /** The request's query shape with value sizes (`queryShape(target, ignore, true)`). */
+  /** The request's shape (detect/cost-key.ts): its query's with value sizes, a path parameter's size (`@:6*4`) first. */
   readonly shape: string;
   readonly rttMs: number;
   /** Sent with at most half the upstream's limit in flight. */

@@ -404,8 +404,10 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
-    // Only a request with a query has parts the cost probe may bound (asked when it is about to start: `defer`).
-    if (ctx.costShape !== undefined) ex.probe = deps.probes?.get(name);
+    // Only a request with a cost key (a query, or a path's last segment: detect/cost-key.ts) may
+    // have parts the cost probe bounds — asked when it is about to start (`defer`), when a key only
+    // learned from at its arrival may be weighed.
+    if (ctx.costKind !== undefined) ex.probe = deps.probes?.get(name);
     // Started within admit: it waited for nothing, whatever the clock read meanwhile (a process
     // preempted for a millisecond on a loaded machine is no queue, and a page that "waited" earns
     // no reputation: filters/upstream-response/reputation-cookie.ts).

@@ -7,9 +7,8 @@ import type { MessageSender } from '../../upstream/message-admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 import type { RequestCost } from '../../detect/request-cost.js';
-import { queryShape } from '../../detect/query-shape.js';
+import type { CostKeys } from '../../detect/cost-key.js';
 import { PROTOCOL_QUERY_KEYS } from '../../challenge/settings.js';
-import { latencyKind } from '../../upstream/latency-kind.js';
 
 /** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
 const UNBACKED_PACE = 2;
@@ -20,18 +19,24 @@ const UNBACKED_PACE = 2;
  * origin: a cache hit, a challenge or a refusal costs the origin nothing and must not make a
  * customer whose browser fetched a dozen cached files look like a flood (detect/identity-pace.ts).
  */
-export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: PageVisits, cost?: RequestCost): UpstreamRequestFilter {
+export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: PageVisits, cost?: { readonly weights: RequestCost; readonly keys: CostKeys }): UpstreamRequestFilter {
   return named('pace', (ctx: RequestContext) => {
     if (ctx.paceKey === undefined || ctx.baseTier === undefined) return undefined;
     const key = ctx.paceKey;
     const now = ticker.now();
-    // What the request costs the origin, in its kind's typical requests, by its query's shape: a
-    // search of many terms counts as the dozen pages it costs (detect/request-cost.ts). A request
-    // without a query has no shape to tell its cost by, and costs nothing to look up.
+    // What the request costs the origin, in its kind's typical requests, by its query's shape (or
+    // its path's, where the path takes lists: detect/cost-key.ts): a search of many terms counts as
+    // the dozen pages it costs (detect/request-cost.ts). A request with no shape to tell its cost
+    // by counts one; one whose key is only learned from counts one too.
     let weight = 1;
-    if (cost !== undefined && ctx.target.includes('?')) {
-      const shape = ctx.costShape = queryShape(ctx.target, PROTOCOL_QUERY_KEYS, true);
-      weight = ctx.costWeight = cost.weight(latencyKind(ctx), shape);
+    if (cost !== undefined) {
+      const key = cost.keys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+      if (key !== undefined) {
+        ctx.costKind = key.kind;
+        ctx.costShape = key.shape;
+        ctx.costWeighed = key.weighed;
+        if (key.weighed) weight = ctx.costWeight = cost.weights.weight(key.kind, key.shape);
+      }
     }
     // Requests the client pipelined behind this one are open too (listener/pipelining.ts): served one
     // at a time, a connection writing 16 ahead would otherwise look as light as one person's page.

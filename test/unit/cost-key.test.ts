@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCostKeys } from '../../src/shield/detect/cost-key.js';
+import { queryShape, valueShape } from '../../src/shield/detect/query-shape.js';
+
+test('a request with a query is keyed by its route, method, path template and query shape, as before path keys', () => {
+  const keys = createCostKeys();
+  assert.deepEqual(keys.key('r', 'GET', '/search', '/search?q=colis+suivi'), { kind: 'r GET /search', shape: 'q:4*2', weighed: true });
+  assert.deepEqual(keys.key('r', 'GET', '/track/6A12345678901', '/track/6A12345678901?lang=fr'), { kind: 'r GET /track/{id}', shape: 'lang:2', weighed: true },
+    'a last segment at a position that never took a list is no part of the key of a request with a query');
+  assert.deepEqual(keys.key('r', 'GET', '/track/6A12345678901', '/track/6A12345678901'), { kind: 'r GET /track/{id}', shape: '@:4', weighed: false },
+    'without a query: learned from, not weighed');
+  assert.equal(keys.key('r', 'GET', '/', '/'), undefined, 'no query and no last segment under a parent: nothing to key');
+  assert.equal(keys.key('r', 'GET', '/search/', '/search/'), undefined, 'a directory has no last segment');
+  assert.equal(keys.key('r', 'GET', '/search', '/search'), undefined, 'a segment at the root is a page name, never a parameter');
+});
+
+test('a list answered in a last segment makes its position a parameter: every last segment there is folded and weighed by its size', () => {
+  const keys = createCostKeys();
+  // Before: each word its own path template, and a shadow key under the folded kind.
+  assert.deepEqual(keys.key('r', 'GET', '/search/colis', '/search/colis'), { kind: 'r GET /search/{id}', shape: '@:3', weighed: false });
+  keys.learn('r', '/search/colis'); // one word is no list
+  keys.learn('r', '/colis+suivi'); // at the root
+  assert.equal(keys.positions, 0);
+  keys.learn('r', '/search/comment+envoyer+un+colis');
+  assert.equal(keys.positions, 1);
+  assert.deepEqual(keys.key('r', 'GET', '/search/colis', '/search/colis'), { kind: 'r GET /search/{id}', shape: '@:3', weighed: true });
+  assert.deepEqual(keys.key('r', 'GET', '/search/a+b+c+d+e+f+g+h', '/search/a+b+c+d+e+f+g+h?page=2'),
+    { kind: 'r GET /search/{id}', shape: '@:4*4&page:1', weighed: true }, 'the path part, then the query shape');
+  // Encoded separators count as the query's do; a long word is one item.
+  assert.equal(keys.key('r', 'GET', '/search/colis%20suivi%09lettre', '/search/colis%20suivi%09lettre')?.shape, '@:5*2');
+  assert.equal(keys.key('r', 'GET', '/search/colissuivilettrebureautimbreretourcarte', '/search/colissuivilettrebureautimbreretourcarte')?.shape, '@:6');
+  // Another route, or another parent, is another position; the parent's own ids are folded.
+  assert.equal(keys.key('other', 'GET', '/search/colis', '/search/colis')?.weighed, false);
+  assert.equal(keys.key('r', 'GET', '/tags/colis', '/tags/colis')?.weighed, false);
+  keys.learn('r', '/shop/6A12345678901/items/1,2,3');
+  assert.deepEqual(keys.key('r', 'GET', '/shop/7B99999999999/items/4', '/shop/7B99999999999/items/4'), { kind: 'r GET /shop/{id}/items/{id}', shape: '@:1', weighed: true });
+});
+
+test('positions are bounded: the least recently confirmed is given up first', () => {
+  const keys = createCostKeys(2);
+  keys.learn('r', '/a/x+y');
+  keys.learn('r', '/b/x+y');
+  keys.learn('r', '/a/x+y+z'); // confirms /a
+  keys.learn('r', '/c/x+y'); // gives up /b
+  assert.equal(keys.positions, 2);
+  assert.equal(keys.key('r', 'GET', '/a/w', '/a/w')?.weighed, true);
+  assert.equal(keys.key('r', 'GET', '/b/w', '/b/w')?.weighed, false);
+  assert.equal(keys.key('r', 'GET', '/c/w', '/c/w')?.weighed, true);
+  assert.throws(() => createCostKeys(0), RangeError);
+});
+
+test('a value joined by tabs or line breaks is a list, as the application splits it', () => {
+  assert.equal(queryShape('/search?q=colis%09suivi%0Alettre%0dbureau', undefined, true), 'q:5*3');
+  assert.equal(queryShape('/search?q=colis%2509suivi', undefined, true), 'q:4', 'an encoded percent sign is no separator');
+  const s = 'x/a+b';
+  assert.equal(valueShape(s, 2, s.length), ':2*2');
+  assert.equal(valueShape(s, s.length, s.length), ':0');
+});
