@@ -342,6 +342,33 @@ test('a personal no-JavaScript cookie: asked only when one is issued, a fresh id
   assert.equal(d.token?.n, undefined);
 });
 
+test('the address\'s no-JS identity presented behind an address known as shared is answered with a personal one, within the budget', () => {
+  const at = { ...nav, address: '127.0.113.7', target: '/account' };
+  // Issued before the address was known as shared: the address's and agent's identity, held by
+  // every newcomer there with this browser.
+  const addressCookie = cookieOf(challenged(evaluateClearance(at, L(1), settings)).response.headers['set-cookie']);
+  let asked = 0;
+  const shared = L(1, { personalNojs: () => { asked++; return true; } });
+  const first = passed(evaluateClearance({ ...at, cookie: addressCookie }, shared, settings));
+  assert.equal(first.via, 'nojs');
+  assert.equal(first.token?.n, undefined, 'this request passes as the identity it presented');
+  assert.equal(asked, 1);
+  const setCookie = first.responseHeaders?.['set-cookie'];
+  assert.ok(setCookie !== undefined, 'its answer carries a personal cookie');
+  const again = passed(evaluateClearance({ ...at, cookie: addressCookie }, shared, settings));
+  const [p1, p2] = [cookieOf(setCookie), cookieOf(again.responseHeaders?.['set-cookie'])];
+  const b1 = passed(evaluateClearance({ ...at, cookie: p1 }, shared, settings));
+  const b2 = passed(evaluateClearance({ ...at, cookie: p2 }, shared, settings));
+  assert.equal(b1.token?.n, 1);
+  assert.notEqual(b1.rateKey, b2.rateKey, 'two holders of the shared cookie, two identities');
+  assert.notEqual(b1.rateKey, first.rateKey);
+  assert.equal(b1.responseHeaders, undefined, 'a personal cookie is not replaced');
+  assert.equal(asked, 2, 'and asks nothing of the budget');
+  // Not shared, or the budget spent: it passes as before, with nothing to set.
+  assert.equal(passed(evaluateClearance({ ...at, cookie: addressCookie }, L(1, { personalNojs: () => false }), settings)).responseHeaders, undefined);
+  assert.equal(passed(evaluateClearance({ ...at, cookie: addressCookie }, L(1), settings)).responseHeaders, undefined);
+});
+
 test('a flooded shared address: its page loads go to proof-of-work; its own no-JS cookie passes only form posts and fetches', () => {
   let asked = 0;
   const flooded = (extra: Partial<ClearancePolicy> = {}): ClearancePolicy => L(1, { addressFlooded: (a) => { asked++; return a === '127.0.113.7'; }, ...extra });

@@ -4,7 +4,7 @@ import { verifyToken, type TokenKind, type TokenPayload, type TokenRejection } f
 import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
 import { checkPowSolution, type PowRejection } from './pow.js';
 import { isNavigation, isSameOriginSubresource, isSameOriginWebSocket, readNojsMarker, returnPath, withNojsMarker, type WebSocketFacts } from './request.js';
-import { apiChallengeResponse, interstitialResponse, mintClearance, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
+import { apiChallengeResponse, interstitialResponse, mintClearance, nojsCookie, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
 import type { ChallengeSettings } from './settings.js';
 
 /** The facts of one request the ladder reads: header values and what the shield learned, no node:http object. */
@@ -190,7 +190,18 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
   const read = req.method === 'GET' || req.method === 'HEAD';
   const flooded = (): boolean => req.address !== undefined && policy.addressFlooded?.(req.address) === true;
   const proofFirst = needed > 0 && navigation && read && flooded();
-  if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) return pass('nojs', 'checked', nojs);
+  if (nojs && needed <= STANDING_RANK.checked && !(proofFirst && nojs.n !== 1)) {
+    // The address's own identity presented behind an address now known as shared: every newcomer
+    // there with the same browser who arrived before it was known holds it, paced as one — three
+    // customers behind a carrier NAT together read as a flood's pace and were shed with 503s (bench
+    // layout cgnat, session-replay: 88.5%). It passes as that identity, and its answer carries a
+    // personal one in its place, within the address's budget (asked only then: a personal cookie
+    // spends nothing).
+    if (nojs.n !== 1 && req.address !== undefined && policy.personalNojs?.() === true) {
+      return pass('nojs', 'checked', nojs, { responseHeaders: { 'set-cookie': nojsCookie(binding(), settings, true) } });
+    }
+    return pass('nojs', 'checked', nojs);
+  }
   // A page's own stylesheet, script, image or WebSocket under a signature's proof-of-work (see
   // subresourcePasses): not from a flooded address, where the cookie's identity is its flooders' too
   // (unless personal).

@@ -50,19 +50,26 @@ export function nojsIdentity(b: ClientBinding, s: ChallengeSettings): string {
  * it to mint identities gets at most the address's budget of them, each paced and rate-limited.
  */
 export function nojsRedirect(location: string, b: ClientBinding, s: ChallengeSettings, personal = false): PlainResponse {
-  const iat = toTokenTime(b.now);
-  const sign = (identity: { id: string; n?: 1 }): string => signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), ...identity }, s.keys);
-  // A personal identity is drawn at random (never the same twice); the address's is a pure
-  // function of address, agent and second, so its token is signed once a second per client.
-  const token = personal || b.address === undefined
-    ? sign(personal ? { id: s.randomBytes(9).toString('base64url'), n: 1 } : { id: nojsIdentity(b, s) })
-    : s.nojsTokens.get(iat, `${b.address}\n${b.prefix}\n${b.fingerprint ?? ''}\n${s.keys.current.id}`, () => sign({ id: nojsIdentity(b, s) }));
   // RFC 9110 §15.4.8: 307 keeps the method and body, so a form POST is replayed with the cookie.
   return {
     status: 307,
-    headers: { location, 'set-cookie': serializeCookie(COOKIE_NAMES.nojs, token, { maxAgeS: s.nojsTtlS, secure: b.secure }), 'cache-control': 'no-store', 'content-length': '0' },
+    headers: { location, 'set-cookie': nojsCookie(b, s, personal), 'cache-control': 'no-store', 'content-length': '0' },
     body: '',
   };
+}
+
+/**
+ * The `Set-Cookie` of a no-JavaScript cookie: with `personal`, an identity drawn at random (never
+ * the same twice, marked `n: 1`); otherwise the address's, a pure function of address, agent and
+ * second, so its token is signed once a second per client.
+ */
+export function nojsCookie(b: ClientBinding, s: ChallengeSettings, personal: boolean): string {
+  const iat = toTokenTime(b.now);
+  const sign = (identity: { id: string; n?: 1 }): string => signToken({ k: 'nojs', iat, exp: iat + s.nojsTtlS, p: b.prefix, ...fp(b), ...identity }, s.keys);
+  const token = personal || b.address === undefined
+    ? sign(personal ? { id: s.randomBytes(9).toString('base64url'), n: 1 } : { id: nojsIdentity(b, s) })
+    : s.nojsTokens.get(iat, `${b.address}\n${b.prefix}\n${b.fingerprint ?? ''}\n${s.keys.current.id}`, () => sign({ id: nojsIdentity(b, s) }));
+  return serializeCookie(COOKIE_NAMES.nojs, token, { maxAgeS: s.nojsTtlS, secure: b.secure });
 }
 
 function describe(b: ClientBinding, s: ChallengeSettings, difficulty: number, returnTo?: string): ChallengeDescription {
