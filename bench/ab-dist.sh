@@ -2,6 +2,8 @@
 # A/B of two Rempart builds on the same machine in the same run: one server behind each, same
 # configuration (detection, rate limits and access log off), nginx `return 200` as the origin,
 # wrk -t1 -c50 for 5 s against each, rounds interleaved. Usage: bench/ab-dist.sh <distA> <distB> [rounds]
+# DETECTION=dryrun: detection on in dry run (every decision computed, none enforced: wrk is one
+# client flooding), for a change to what detection does per request.
 # Run it under the bench lock (flock /tmp/rempart-bench.lock ...): it is load.
 set -eu
 A=$1; B=$2; ROUNDS=${3:-4}
@@ -21,7 +23,7 @@ admin: { address: 127.0.0.1, port: $((port+100)) }
 upstreams: { origin: { url: http://127.0.0.1:19380, connections: 64 } }
 routes: [ { match: { path: / }, upstream: origin, class: normal } ]
 rateLimits: { enabled: false }
-detection: { enabled: false }
+detection: $([ "${DETECTION:-off}" = dryrun ] && echo '{ enabled: true, dryRun: true }' || echo '{ enabled: false }')
 log: { level: warn, access: false }
 Y
   node "$dist/src/cli/main.js" start --config "$D/$v.yaml" > "$D/$v.log" 2>&1 & PIDS+=($!)

@@ -86,8 +86,9 @@ for (const costWeighting of [true, false]) {
     // Normal times: one-word searches in the path — each word its own path template, one kind for
     // the cost (`/search/{id}`), learned from before any list made the position a parameter.
     for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`, true);
-    // The first list answered there makes it one; these teach the 8-term shape's cost.
-    for (let i = 0; i < 3; i++) await search(EIGHT, `searcher/${i}`, true);
+    // The first list answered there makes it one (an id-like segment, keyed only from then on); the
+    // next three teach the 8-term shape's cost.
+    for (let i = 0; i < 4; i++) await search(EIGHT, `searcher/${i}`, true);
     const costly = await search(EIGHT.replace('x7f3k', 'q9w2e'), 'newcomer/costly', true);
     const cheap = await search('bureau', 'newcomer/cheap', true);
     assert.equal(cheap.pace, 0, 'a one-word search counts one');

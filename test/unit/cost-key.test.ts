@@ -8,8 +8,10 @@ test('a request with a query is keyed by its route, method, path template and qu
   assert.deepEqual(keys.key('r', 'GET', '/search', '/search?q=colis+suivi'), { kind: 'r GET /search', shape: 'q:4*2', weighed: true });
   assert.deepEqual(keys.key('r', 'GET', '/track/6A12345678901', '/track/6A12345678901?lang=fr'), { kind: 'r GET /track/{id}', shape: 'lang:2', weighed: true },
     'a last segment at a position that never took a list is no part of the key of a request with a query');
-  assert.deepEqual(keys.key('r', 'GET', '/track/6A12345678901', '/track/6A12345678901'), { kind: 'r GET /track/{id}', shape: '@:4', weighed: false },
-    'without a query: learned from, not weighed');
+  assert.equal(keys.key('r', 'GET', '/track/6A12345678901', '/track/6A12345678901'), undefined,
+    'an id without a query: no key, where no position takes lists');
+  assert.deepEqual(keys.key('r', 'GET', '/bank/account', '/bank/account'), { kind: 'r GET /bank/{id}', shape: '@:3', weighed: false },
+    'a word without a query: learned from, not weighed');
   assert.equal(keys.key('r', 'GET', '/', '/'), undefined, 'no query and no last segment under a parent: nothing to key');
   assert.equal(keys.key('r', 'GET', '/search/', '/search/'), undefined, 'a directory has no last segment');
   assert.equal(keys.key('r', 'GET', '/search', '/search'), undefined, 'a segment at the root is a page name, never a parameter');
@@ -33,6 +35,7 @@ test('a list answered in a last segment makes its position a parameter: every la
   // Another route, or another parent, is another position; the parent's own ids are folded.
   assert.equal(keys.key('other', 'GET', '/search/colis', '/search/colis')?.weighed, false);
   assert.equal(keys.key('r', 'GET', '/tags/colis', '/tags/colis')?.weighed, false);
+  assert.equal(keys.key('r', 'GET', '/shop/7B99999999999/items/4', '/shop/7B99999999999/items/4'), undefined);
   keys.learn('r', '/shop/6A12345678901/items/1,2,3');
   assert.deepEqual(keys.key('r', 'GET', '/shop/7B99999999999/items/4', '/shop/7B99999999999/items/4'), { kind: 'r GET /shop/{id}/items/{id}', shape: '@:1', weighed: true });
 });

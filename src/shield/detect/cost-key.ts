@@ -17,16 +17,20 @@
  * cost key as before, and a flood cannot turn a position into one by 404s (answers that are not
  * 2xx teach nothing).
  *
- * Before a position is learned, a query-less request with a last segment under a parent still has
- * a key — the folded kind and its shape — marked `weighed: false`: its answers teach the kind's
- * typical RTT and the shapes' costs, so that when the first list is answered the customers'
- * one-word searches answered before it have already told what a typical search costs. Otherwise
- * the kind would be taught first by the flood whose lists taught the position, and weigh it as typical.
+ * Before a position is learned, a query-less request whose last segment under a parent is a word
+ * (not an id: `/search/colis`, not `/track/6A123…`) still has a key — the folded kind and its
+ * shape — marked `weighed: false`: its answers teach the kind's typical RTT and the shapes' costs,
+ * so that when the first list is answered the customers' one-word searches answered before it have
+ * already told what a typical search costs. Otherwise the kind would be taught first by the flood
+ * whose lists taught the position, and weigh it as typical. Ids are left out: they are most of a
+ * site's paths (a lookup per parcel, per order), and keyed, every one of them would cost the hot
+ * path a template and its answer three map updates (bench/ab-dist.sh, detection on: ~2–3% of the
+ * proxy's throughput), to teach kinds that are weighed only where a list was answered.
  *
  * Bounded: at most `maxPositions` learned positions, the least recently confirmed given up first.
  * Pure: no clock; the caller learns from answers.
  */
-import { pathTemplate } from './path-template.js';
+import { isIdSegment, pathTemplate } from './path-template.js';
 import { listItems, queryShape, valueShape } from './query-shape.js';
 
 export interface CostKey {
@@ -65,18 +69,24 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
     get positions() { return positions.size; },
     key(routeId, method, path, target, ignore, template) {
       const q = target.indexOf('?');
-      const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
       const slash = path.lastIndexOf('/');
       // A last segment under a parent (`/search/x`, not `/search`), and not a directory (`/a/`).
       if (slash > 0 && slash < path.length - 1) {
-        const parent = pathTemplate(path.slice(0, slash));
-        const kind = `${routeId} ${method} ${parent}/{id}`;
-        const part = PATH_PART + valueShape(path, slash + 1, path.length);
-        if (positions.has(`${routeId} ${parent}`)) return { kind, shape: query === '' ? part : `${part}&${query}`, weighed: true };
-        if (q < 0) return { kind, shape: part, weighed: false };
+        // Most sites have no position that takes lists, and their requests cost no template here;
+        // nor does a query-less id (`/track/6A123…`), which only teaches where nothing is weighed.
+        let parent: string | undefined;
+        if (positions.size > 0 && positions.has(`${routeId} ${parent = pathTemplate(path.slice(0, slash))}`)) {
+          const part = PATH_PART + valueShape(path, slash + 1, path.length);
+          const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
+          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
+        }
+        if (q < 0 && !isIdSegment(path.slice(slash + 1))) {
+          parent ??= pathTemplate(path.slice(0, slash));
+          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, path.length), weighed: false };
+        }
       }
       if (q < 0) return undefined;
-      return { kind: `${routeId} ${method} ${template ?? pathTemplate(path)}`, shape: query, weighed: true };
+      return { kind: `${routeId} ${method} ${template ?? pathTemplate(path)}`, shape: queryShape(target.slice(q), ignore, true), weighed: true };
     },
     learn(routeId, path) {
       const slash = path.lastIndexOf('/');
