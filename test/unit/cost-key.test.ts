@@ -21,6 +21,8 @@ test('a list answered in a last segment makes its position a parameter: every la
   const keys = createCostKeys();
   // Before: each word its own path template, and a shadow key under the folded kind.
   assert.deepEqual(keys.key('r', 'GET', '/search/colis', '/search/colis'), { kind: 'r GET /search/{id}', shape: '@:3', weighed: false });
+  assert.deepEqual(keys.key('r', 'GET', '/search/comment+envoyer+un+colis', '/search/comment+envoyer+un+colis'), { kind: 'r GET /search/{id}', shape: '@:5*3', weighed: false },
+    'a list as long as an id is keyed too, before its position is known (re-keyed while it waits)');
   keys.learn('r', '/search/colis'); // one word is no list
   keys.learn('r', '/colis+suivi'); // at the root
   assert.equal(keys.positions, 0);

@@ -18,8 +18,10 @@
  * 2xx teach nothing).
  *
  * Before a position is learned, a query-less request whose last segment under a parent is a word
- * (not an id: `/search/colis`, not `/track/6A123…`) still has a key — the folded kind and its
- * shape — marked `weighed: false`: its answers teach the kind's typical RTT and the shapes' costs,
+ * or a list (not an id: `/search/colis`, `/search/colis+suivi+…`, not `/track/6A123…`) still has a
+ * key — the folded kind and its shape — marked `weighed: false`: a list queued before the first
+ * list was answered is keyed again at the head of the queue (shield/runtime.ts), and the answers
+ * of both teach the kind's typical RTT and the shapes' costs,
  * so that when the first list is answered the customers' one-word searches answered before it have
  * already told what a typical search costs. Otherwise the kind would be taught first by the flood
  * whose lists taught the position, and weigh it as typical. Ids are left out: they are most of a
@@ -80,7 +82,7 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
           const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
           return { kind: `${routeId} ${method} ${parent}/{id}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
         }
-        if (q < 0 && !isIdSegment(path.slice(slash + 1))) {
+        if (q < 0 && (listItems(path, slash + 1, path.length) > 1 || !isIdSegment(path.slice(slash + 1)))) {
           parent ??= pathTemplate(path.slice(0, slash));
           return { kind: `${routeId} ${method} ${parent}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, path.length), weighed: false };
         }
