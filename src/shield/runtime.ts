@@ -14,7 +14,7 @@ import { createRateLimitFilter, type RateLimiterPort } from './filters/request/r
 import { createCacheLookupFilter } from './filters/request/cache-lookup.js';
 import { createBufferBodyFilter } from './filters/upstream-request/buffer-body.js';
 import { createForwardingHeadersFilter } from './filters/upstream-request/forwarding-headers.js';
-import { createPaceFilter, withSourcePace } from './filters/upstream-request/pace.js';
+import { costKeyOf, createPaceFilter, withSourcePace } from './filters/upstream-request/pace.js';
 import { createCacheStoreFilter } from './filters/upstream-response/cache-store.js';
 import { createStaleOnErrorStatusFilter } from './filters/upstream-response/stale-on-error-status.js';
 import { createRequestIdFilter } from './filters/upstream-response/request-id.js';
@@ -41,7 +41,7 @@ import { createTrustedMatcher, formatForwardedFor, resolveClientAddress } from '
 import { createClientKey } from './client-key.js';
 import type { ShieldBus } from './events.js';
 import type { Detector } from './defence/detector.js';
-import { PROTOCOL_QUERY_KEYS, type ChallengeSettings } from './challenge/settings.js';
+import type { ChallengeSettings } from './challenge/settings.js';
 import type { RevocationList } from './reputation/revocation.js';
 import type { SessionTable } from './reputation/sessions.js';
 import type { ReputationRoster } from './reputation/roster.js';
@@ -144,8 +144,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   // take lists) is read again: the flood's first list answered makes the position a parameter while
   // its other requests wait, and they must not go unweighed and unprobed (detect/cost-key.ts).
   const costKeyNow = (ctx: RequestContext): boolean => {
-    if (ctx.costWeighed === false) {
-      const key = shared.costKeys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+    // No position learned yet: nothing to read again.
+    if (ctx.costWeighed === false && shared.costKeys.positions > 0) {
+      const key = costKeyOf(shared.costKeys, ctx);
       if (key?.weighed === true) { ctx.costKind = key.kind; ctx.costShape = key.shape; ctx.costWeighed = true; }
     }
     return ctx.costWeighed === true && ctx.costKind !== undefined && ctx.costShape !== undefined;

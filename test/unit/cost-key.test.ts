@@ -34,6 +34,10 @@ test('a list answered in a last segment makes its position a parameter: every la
   // Encoded separators count as the query's do; a long word is one item.
   assert.equal(keys.key('r', 'GET', '/search/colis%20suivi%09lettre', '/search/colis%20suivi%09lettre')?.shape, '@:5*2');
   assert.equal(keys.key('r', 'GET', '/search/colissuivilettrebureautimbreretourcarte', '/search/colissuivilettrebureautimbreretourcarte')?.shape, '@:6');
+  // A trailing slash is no segment of its own: the same key, and it teaches the same position.
+  assert.deepEqual(keys.key('r', 'GET', '/search/a+b+c+d+e+f+g+h/', '/search/a+b+c+d+e+f+g+h/'), { kind: 'r GET /search/{id}', shape: '@:4*4', weighed: true });
+  keys.learn('r', '/labels/a,b/');
+  assert.equal(keys.key('r', 'GET', '/labels/x', '/labels/x')?.weighed, true);
   // Another route, or another parent, is another position; the parent's own ids are folded.
   assert.equal(keys.key('other', 'GET', '/search/colis', '/search/colis')?.weighed, false);
   assert.equal(keys.key('r', 'GET', '/tags/colis', '/tags/colis')?.weighed, false);

@@ -5,7 +5,7 @@
  * a site that puts its search in the path (`/search/colis+suivi+lettre`, `/tag/a,b,c`) has no
  * query, and its costliest request carries its terms in the path's last segment. Without a key,
  * a flood of such searches at a person's pace is never weighed nor probed — the costly-search
- * flood as it was before cost weighting (drill `costly-search` with `inPath`).
+ * flood as it was before cost weighting (`bench ddos --search-in-path`).
  *
  * A path's last segment is read as a **parameter** — folded into `{id}` in the kind, its size
  * class and item count a part of the shape (`@:6*4` for 32–63 characters of 8–15 items) — at a
@@ -20,14 +20,17 @@
  * Before a position is learned, a query-less request whose last segment under a parent is a word
  * or a list (not an id: `/search/colis`, `/search/colis+suivi+…`, not `/track/6A123…`) still has a
  * key — the folded kind and its shape — marked `weighed: false`: a list queued before the first
- * list was answered is keyed again at the head of the queue (shield/runtime.ts), and the answers
- * of both teach the kind's typical RTT and the shapes' costs,
- * so that when the first list is answered the customers' one-word searches answered before it have
- * already told what a typical search costs. Otherwise the kind would be taught first by the flood
- * whose lists taught the position, and weigh it as typical. Ids are left out: they are most of a
- * site's paths (a lookup per parcel, per order), and keyed, every one of them would cost the hot
- * path a template and its answer three map updates (bench/ab-dist.sh, detection on: ~2–3% of the
- * proxy's throughput), to teach kinds that are weighed only where a list was answered.
+ * list was answered is keyed again at the head of the queue (shield/runtime.ts), and the answers of
+ * both teach the kind's typical RTT and the shapes' costs, so that when the first list is answered
+ * the customers' one-word searches answered before it have already told what a typical search
+ * costs. Otherwise the kind would be taught first by the flood whose lists taught the position, and
+ * weigh it as typical. Ids are left out: they are most of a site's paths (a lookup per parcel, per
+ * order), and keyed, every one of them would cost the hot path a template and its answer three map
+ * updates (bench/ab-dist.sh, detection on: ~2–3% of the proxy's throughput), to teach kinds that
+ * are weighed only where a list was answered.
+ *
+ * A trailing slash is no segment of its own (`/search/a+b/` is `/search/a+b`): an application that
+ * routes both alike would otherwise serve a flood that adds one an unkeyed search.
  *
  * Bounded: at most `maxPositions` learned positions, the least recently confirmed given up first.
  * Pure: no clock; the caller learns from answers.
@@ -71,32 +74,39 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
     get positions() { return positions.size; },
     key(routeId, method, path, target, ignore, template) {
       const q = target.indexOf('?');
-      const slash = path.lastIndexOf('/');
-      // A last segment under a parent (`/search/x`, not `/search`), and not a directory (`/a/`).
-      if (slash > 0 && slash < path.length - 1) {
+      const end = lastEnd(path);
+      const slash = path.lastIndexOf('/', end - 1);
+      // A last segment under a parent (`/search/x`, not `/search`).
+      if (slash > 0 && slash < end - 1) {
         // Most sites have no position that takes lists, and their requests cost no template here;
         // nor does a query-less id (`/track/6A123…`), which only teaches where nothing is weighed.
         let parent: string | undefined;
         if (positions.size > 0 && positions.has(`${routeId} ${parent = pathTemplate(path.slice(0, slash))}`)) {
-          const part = PATH_PART + valueShape(path, slash + 1, path.length);
+          const part = PATH_PART + valueShape(path, slash + 1, end);
           const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
           return { kind: `${routeId} ${method} ${parent}/{id}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
         }
-        if (q < 0 && (listItems(path, slash + 1, path.length) > 1 || !isIdSegment(path.slice(slash + 1)))) {
+        if (q < 0 && (listItems(path, slash + 1, end) > 1 || !isIdSegment(path.slice(slash + 1, end)))) {
           parent ??= pathTemplate(path.slice(0, slash));
-          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, path.length), weighed: false };
+          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, end), weighed: false };
         }
       }
       if (q < 0) return undefined;
       return { kind: `${routeId} ${method} ${template ?? pathTemplate(path)}`, shape: queryShape(target.slice(q), ignore, true), weighed: true };
     },
     learn(routeId, path) {
-      const slash = path.lastIndexOf('/');
-      if (!(slash > 0 && slash < path.length - 1) || listItems(path, slash + 1, path.length) < 2) return;
+      const end = lastEnd(path);
+      const slash = path.lastIndexOf('/', end - 1);
+      if (!(slash > 0 && slash < end - 1) || listItems(path, slash + 1, end) < 2) return;
       const key = `${routeId} ${pathTemplate(path.slice(0, slash))}`;
       if (positions.has(key)) positions.delete(key);
       else if (positions.size >= maxPositions) positions.delete(positions.keys().next().value as string);
       positions.set(key, true);
     },
   };
+}
+
+/** Where a path's last segment ends: before a trailing slash, which is no segment of its own. */
+function lastEnd(path: string): number {
+  return path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.length - 1 : path.length;
 }

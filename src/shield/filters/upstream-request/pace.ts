@@ -7,7 +7,7 @@ import type { MessageSender } from '../../upstream/message-admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 import type { RequestCost } from '../../detect/request-cost.js';
-import type { CostKeys } from '../../detect/cost-key.js';
+import type { CostKey, CostKeys } from '../../detect/cost-key.js';
 import { PROTOCOL_QUERY_KEYS } from '../../challenge/settings.js';
 
 /** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
@@ -30,7 +30,7 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     // by counts one; one whose key is only learned from counts one too.
     let weight = 1;
     if (cost !== undefined) {
-      const key = cost.keys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+      const key = costKeyOf(cost.keys, ctx);
       if (key !== undefined) {
         ctx.costKind = key.kind;
         ctx.costShape = key.shape;
@@ -55,6 +55,11 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     ctx.tier = ctx.continuationPace !== undefined ? tierFor(ctx.baseTier, level) : Math.max(ctx.tier, tierFor(ctx.baseTier, level));
     return undefined;
   });
+}
+
+/** A request's cost key (detect/cost-key.ts), the shield's own query parameters left out; read here and again at the head of the queue (runtime.ts). */
+export function costKeyOf(keys: CostKeys, ctx: RequestContext): CostKey | undefined {
+  return keys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
 }
 
 /**
