@@ -70,12 +70,22 @@ export interface UserSettings {
    * same way (scenarios.ts `costlySearch`).
    */
   searchInPath: boolean;
+  /**
+   * What follows the terms in the path when `searchInPath` (`/page/1`: `/search/colis+suivi/page/1`,
+   * the terms in an inner segment); empty by default.
+   */
+  searchPathSuffix: string;
+}
+
+/** The target of a search for `q` (already encoded) as the site takes it: in the query, or in the path. */
+export function searchTarget(q: string, settings: Pick<UserSettings, 'searchInPath' | 'searchPathSuffix'>, query = ''): string {
+  return settings.searchInPath ? `/search/${q}${settings.searchPathSuffix}${query === '' ? '' : `?${query}`}` : `/search?q=${q}${query === '' ? '' : `&${query}`}`;
 }
 
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
-  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false,
+  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false, searchPathSuffix: '',
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -177,7 +187,7 @@ function searchQuery(ctx: UserContext): string {
 export async function trackingSession(ctx: UserContext, firstVisit: boolean): Promise<void> {
   if (ctx.rng.next() < 0.2) {
     const q = searchQuery(ctx);
-    await withReloads(ctx, 'GET', ctx.settings.searchInPath ? `/search/${q}` : `/search?q=${q}`, 'GET /search', { kind: 'document' });
+    await withReloads(ctx, 'GET', searchTarget(q, ctx.settings), 'GET /search', { kind: 'document' });
     if (!(await think(ctx, ctx.settings.thinkS))) return;
   }
   const page = await withReloads(ctx, 'GET', '/track', 'GET /track', { kind: 'document' });

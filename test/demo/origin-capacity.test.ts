@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { MAX_SEARCH_TERMS, searchTerms, startOrigin } from '../../src/demo/origin/server.js';
+import { MAX_SEARCH_TERMS, searchQueryOf, searchTerms, startOrigin } from '../../src/demo/origin/server.js';
 import { openSocket } from '../helpers/servers.js';
 
 // Node gives a pipelined request's response the socket only once the one before it is done; if the
@@ -90,6 +90,11 @@ test('demo origin: a search costs a lookup per term of its query (one word as be
   assert.equal(searchTerms('colis'), 1);
   assert.equal(searchTerms('colis  suivi+lettre'), 3);
   assert.equal(searchTerms(Array(50).fill('w').join(' ')), MAX_SEARCH_TERMS);
+  // Terms in the path: the segment after /search/, what follows it a page of the results.
+  assert.equal(searchQueryOf(new URL('http://o/search/colis+suivi')), 'colis+suivi');
+  assert.equal(searchQueryOf(new URL('http://o/search/colis+suivi/page/2')), 'colis+suivi');
+  assert.equal(searchQueryOf(new URL('http://o/search/colis%20suivi/page/2')), 'colis suivi');
+  assert.equal(searchQueryOf(new URL('http://o/search?q=lettre')), 'lettre');
   const origin = await startOrigin({ maxInFlight: 4, serviceMs: 20 });
   t.after(() => origin.close());
   const time = async (q: string): Promise<number> => {

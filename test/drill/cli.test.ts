@@ -63,6 +63,8 @@ test('`rempart bench ddos --param` rejects a malformed pair, a scenario not in t
     [['--page-requests', '-1'], /page requests must be a whole number >= 0/],
     [['--origin', 'workerz=8'], /unknown key "workerz" \(known: workers, queue, serviceMs, spreadPct\)/],
     [['--origin', 'workers=0'], /workers must be an integer from 1 to 1024, got "0"/],
+    [['--search-path-suffix', 'page/1'], /a search path suffix is one or more path segments, e\.g\. \/page\/1/],
+    [['--search-path-suffix', '/page?n=1'], /a search path suffix is one or more path segments/],
   ];
   for (const [args, message] of cases) {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'bench', 'ddos', '--targets', 'rempart', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

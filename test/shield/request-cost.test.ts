@@ -34,8 +34,9 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     return ((await r.body.json()) as { detection: { costWeighting: unknown } }).detection.costWeighting;
   };
   // `inPath`: the site's search takes its terms in the path (`/search/colis+suivi`), as the origin also serves it.
-  const search = async (q: string, userAgent: string, inPath = false): Promise<Record<string, unknown>> => {
-    const r = await request(inPath ? `${shield.url}/search/${q}` : `${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
+  // `suffix`: what follows the terms in the path (`/page/1`: the terms in an inner segment).
+  const search = async (q: string, userAgent: string, inPath = false, suffix = ''): Promise<Record<string, unknown>> => {
+    const r = await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
     await r.body.dump();
     assert.equal(r.statusCode, 200);
     // Its own line, by the id the shield answered with (requests may run side by side).
@@ -102,6 +103,25 @@ for (const costWeighting of [true, false]) {
     assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
   });
 }
+
+test('a site whose search takes its terms in an inner segment (/search/<terms>/page/1): once a list was answered there, an eight-term search counts as the eight it costs', async (t) => {
+  const { search, costly: shown } = await searchSite(t, true);
+  // A list answered in the inner segment makes it a parameter; one-word searches there are keyed
+  // from then on (before, a word in an inner segment is no key: nothing to learn from), and teach
+  // the kind's typical cost; three more lists teach the 8-term shape's.
+  await search(EIGHT, 'searcher/first', true, '/page/1');
+  for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`, true, `/page/${1 + (i % 3)}`);
+  for (let i = 0; i < 3; i++) await search(EIGHT, `searcher/${i}`, true, '/page/1');
+  const costly = await search(EIGHT.replace('x7f3k', 'q9w2e'), 'newcomer/costly', true, '/page/2');
+  const cheap = await search('bureau', 'newcomer/cheap', true, '/page/1');
+  assert.equal(cheap.pace, 0, 'a one-word search counts one');
+  assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
+  const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
+  const heavy = state.costly.find((c) => c.shape === '@:6*4');
+  assert.ok(heavy !== undefined, JSON.stringify(state));
+  assert.match(heavy.kind, /GET \/search\/\{id\}\/page\/\{id\}$/);
+  assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+});
 
 test('searches of a query part never measured, then known costly, go a few at a time; a known cheap search beside them is not held', async (t) => {
   const { search, costly: shown, admin } = await searchSite(t, true);

@@ -66,3 +66,48 @@ test('a value joined by tabs or line breaks is a list, as the application splits
   assert.equal(valueShape(s, 2, s.length), ':2*2');
   assert.equal(valueShape(s, s.length, s.length), ':0');
 });
+
+test('a list answered in an inner segment makes that position a parameter: the segments around it keep their template', () => {
+  const keys = createCostKeys();
+  const p = '/search/comment+envoyer+un+colis/page/1';
+  assert.deepEqual(keys.key('r', 'GET', p, p), { kind: 'r GET /search/{id}/page/{id}', shape: '@' + valueShape(p, 8, 32), weighed: false },
+    'before its position is known, an inner list is learned from and re-keyed while it waits');
+  assert.deepEqual(keys.key('r', 'GET', '/search/a+b/page/next', '/search/a+b/page/next')?.kind, 'r GET /search/{id}/page/next',
+    'an inner list goes before a word in the last segment');
+  assert.equal(keys.key('r', 'GET', '/search/colis/page/2', '/search/colis/page/2'), undefined, 'a word in an inner segment is no parameter, before a list taught it');
+  keys.learn('r', '/a+b/page'); // the first segment is a page name
+  keys.learn('r', '/search/colis/page/2'); // no list
+  assert.equal(keys.positions, 0);
+  keys.learn('r', p);
+  assert.equal(keys.positions, 1);
+  assert.deepEqual(keys.key('r', 'GET', '/search/colis/page/2', '/search/colis/page/2?sort=date'), { kind: 'r GET /search/{id}/page/{id}', shape: '@:3&' + queryShape('?sort=date', undefined, true), weighed: true });
+  assert.deepEqual(keys.key('r', 'GET', '/search/a+b+c+d+e+f+g+h/page/3/', '/search/a+b+c+d+e+f+g+h/page/3/'), { kind: 'r GET /search/{id}/page/{id}', shape: '@:4*4', weighed: true },
+    'a trailing slash is no segment of its own');
+  assert.equal(keys.key('r', 'GET', '/search/colis/feed', '/search/colis/feed')?.weighed, false, 'another template around it is another position');
+  assert.equal(keys.key('r', 'GET', '/search/colis', '/search/colis')?.weighed, false, 'and so is the last segment under the same parent');
+  assert.equal(keys.key('other', 'GET', '/search/colis/page/2', '/search/colis/page/2'), undefined, 'and another route');
+  // Two inner lists: the innermost is the position.
+  keys.learn('r', '/tags/a,b/in/x|y/list');
+  assert.equal(keys.key('r', 'GET', '/tags/a,b/in/z/list', '/tags/a,b/in/z/list')?.kind, 'r GET /tags/a,b/in/{id}/list');
+});
+
+test('positions confirmed again are kept against a flood of one-off positions (segmented LRU)', () => {
+  const keys = createCostKeys(16);
+  for (let i = 0; i < 3; i++) keys.learn('r', `/search/colis+suivi+${i}`);
+  keys.learn('r', '/labels/a,b');
+  keys.learn('r', '/labels/a,b,c');
+  // An origin that answers 2xx to any path: 1,000 lists under random parents, each answered once.
+  for (let i = 0; i < 1000; i++) keys.learn('r', `/p${i.toString(36)}x/a+b`);
+  assert.equal(keys.positions, 16);
+  assert.equal(keys.key('r', 'GET', '/search/colis', '/search/colis')?.weighed, true, 'the search position outlived the churn');
+  assert.equal(keys.key('r', 'GET', '/labels/x', '/labels/x')?.weighed, true);
+  assert.equal(keys.key('r', 'GET', '/p0x/w', '/p0x/w')?.weighed, false, 'the churn\'s first one-offs were given up');
+  assert.equal(keys.key('r', 'GET', '/prrx/w', '/prrx/w')?.weighed, true, 'its latest are held, in probation');
+  // Inner positions are counted as they come and go.
+  const inner = createCostKeys(2);
+  inner.learn('r', '/s/a+b/9');
+  assert.equal(inner.key('r', 'GET', '/s/x/8', '/s/x/8')?.weighed, true);
+  inner.learn('r', '/t/a+b');
+  inner.learn('r', '/u/a+b'); // gives up the inner one
+  assert.equal(inner.key('r', 'GET', '/s/x/8', '/s/x/8'), undefined);
+});

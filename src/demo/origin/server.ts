@@ -109,12 +109,15 @@ export function searchTerms(q: string | null): number {
 
 /**
  * What a search asks for: `q` of the query, or the path's segment after `/search/` — a site may put
- * its search in the path (`/search/colis+suivi`), where the shield reads the cost from the path
+ * its search in the path (`/search/colis+suivi`, `/search/colis+suivi/page/2`), where the shield reads the cost from the path
  * (shield/detect/cost-key.ts; drill `--search-in-path`).
  */
 export function searchQueryOf(url: URL): string {
   if (url.pathname.startsWith('/search/')) {
-    try { return decodeURIComponent(url.pathname.slice('/search/'.length)); } catch { return url.pathname.slice('/search/'.length); }
+    // The segment after `/search/`: what follows it (`/page/2`) is the page of results, not terms.
+    const rest = url.pathname.slice('/search/'.length);
+    const terms = rest.slice(0, (rest.indexOf('/') + 1 || rest.length + 1) - 1);
+    try { return decodeURIComponent(terms); } catch { return terms; }
   }
   return url.searchParams.get('q') ?? '';
 }

@@ -65,30 +65,47 @@ export const DEFAULT_MAX_POSITIONS = 1024;
 
 /** The part a path's parameter adds to a shape: `@` then its size (no query key starts with `@` after folding). */
 const PATH_PART = '@';
+/** Where a position's parameter sits in its key (`r /search/{}/page/{id}`). */
+const SLOT = '/{}';
+/** Share of the positions kept for those confirmed more than once (segmented LRU). */
+const PROTECTED_SHARE = 0.8;
 
 export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
   if (!(maxPositions >= 1)) throw new RangeError('maxPositions must be at least 1');
-  // Route id and parent template of each position that took a list; least recently confirmed first.
-  const positions = new Map<string, true>();
+  const positions = createPositions(maxPositions);
   return {
     get positions() { return positions.size; },
     key(routeId, method, path, target, ignore, template) {
       const q = target.indexOf('?');
       const end = lastEnd(path);
       const slash = path.lastIndexOf('/', end - 1);
-      // A last segment under a parent (`/search/x`, not `/search`).
-      if (slash > 0 && slash < end - 1) {
-        // Most sites have no position that takes lists, and their requests cost no template here;
-        // nor does a query-less id (`/track/6A123…`), which only teaches where nothing is weighed.
+      const last = slash > 0 && slash < end - 1; // a last segment under a parent (`/search/x`, not `/search`)
+      // Most sites have no position that takes lists, and their requests cost no template here;
+      // nor does a query-less id (`/track/6A123…`), which only teaches where nothing is weighed.
+      if (positions.size > 0) {
         let parent: string | undefined;
-        if (positions.size > 0 && positions.has(`${routeId} ${parent = pathTemplate(path.slice(0, slash))}`)) {
-          const part = PATH_PART + valueShape(path, slash + 1, end);
-          const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
-          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
+        if (last && positions.has(`${routeId} ${parent = pathTemplate(path.slice(0, slash))}${SLOT}`)) {
+          return weighedKey(routeId, method, `${parent}/{id}`, valueShape(path, slash + 1, end), target, q, ignore);
         }
-        if (q < 0 && (listItems(path, slash + 1, end) > 1 || !isIdSegment(path.slice(slash + 1, end)))) {
-          parent ??= pathTemplate(path.slice(0, slash));
-          return { kind: `${routeId} ${method} ${parent}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, end), weighed: false };
+        if (positions.inner > 0 && slash > 0) {
+          const t = end === path.length && template !== undefined ? template : pathTemplate(path.slice(0, end));
+          const inner = innerPosition(positions, routeId, path, end, t);
+          if (inner !== undefined) return weighedKey(routeId, method, inner.kindPath, valueShape(path, inner.from, inner.to), target, q, ignore);
+        }
+      }
+      if (q < 0 && slash > 0) {
+        // Keys learned from before their position is: a list in the last segment, else a list in
+        // an inner one, else a word in the last (re-keyed at the head of the queue, runtime.ts).
+        const lastList = last && listItems(path, slash + 1, end) > 1;
+        const at = lastList ? -1 : innerList(path, slash);
+        if (at >= 0) {
+          const around = slotAround(pathTemplate(path.slice(0, end)), segmentIndex(path, at));
+          if (around !== undefined) {
+            return { kind: `${routeId} ${method} ${around[0]}/{id}${around[1]}`, shape: PATH_PART + valueShape(path, at, path.indexOf('/', at)), weighed: false };
+          }
+        }
+        if (lastList || (last && !isIdSegment(path.slice(slash + 1, end)))) {
+          return { kind: `${routeId} ${method} ${pathTemplate(path.slice(0, slash))}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, end), weighed: false };
         }
       }
       if (q < 0) return undefined;
@@ -97,16 +114,135 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
     learn(routeId, path) {
       const end = lastEnd(path);
       const slash = path.lastIndexOf('/', end - 1);
-      if (!(slash > 0 && slash < end - 1) || listItems(path, slash + 1, end) < 2) return;
-      const key = `${routeId} ${pathTemplate(path.slice(0, slash))}`;
-      if (positions.has(key)) positions.delete(key);
-      else if (positions.size >= maxPositions) positions.delete(positions.keys().next().value as string);
-      positions.set(key, true);
+      if (!(slash > 0)) return;
+      // The last segment first: most lists are there, and it costs no template of the whole path.
+      if (slash < end - 1 && listItems(path, slash + 1, end) > 1) {
+        positions.confirm(`${routeId} ${pathTemplate(path.slice(0, slash))}${SLOT}`, false);
+        return;
+      }
+      // A list in an inner segment (`/search/a+b/page/2`): its position is the template around it.
+      const at = innerList(path, slash);
+      if (at < 0) return;
+      const around = slotAround(pathTemplate(path.slice(0, end)), segmentIndex(path, at));
+      if (around !== undefined) positions.confirm(`${routeId} ${around[0]}${SLOT}${around[1]}`, true);
     },
   };
+}
+
+/**
+ * Where the innermost list among a path's inner segments starts — neither the first segment (a
+ * segment at the root is a page name) nor the last (after `slash`) — or -1.
+ */
+function innerList(path: string, slash: number): number {
+  let at = -1;
+  for (let from = path.indexOf('/', 1) + 1, i = from > 0 ? path.indexOf('/', from) : -1; i > 0 && i <= slash; from = i + 1, i = path.indexOf('/', from)) {
+    if (i > from && listItems(path, from, i) > 1) at = from;
+  }
+  return at;
+}
+
+/** A weighed key: the path's parameter folded into the kind, its size the shape's first part, then the query's shape. */
+function weighedKey(routeId: string, method: string, kindPath: string, size: string, target: string, q: number, ignore: ReadonlySet<string> | undefined): CostKey {
+  const part = PATH_PART + size;
+  const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
+  return { kind: `${routeId} ${method} ${kindPath}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
+}
+
+/**
+ * The learned inner position a path's segments fall in, if any: its kind's path (the parameter as
+ * `{id}`) and where the parameter's segment is in `path`. `template` is the path's (no trailing
+ * slash); its segments are the path's one for one, up to the template's depth.
+ */
+function innerPosition(positions: Positions, routeId: string, path: string, end: number, template: string): { kindPath: string; from: number; to: number } | undefined {
+  // The path's segments and the template's walked together, every one but the last.
+  // The first segment is a page name, never a parameter (as at the root, key()).
+  for (let ps = path.indexOf('/', 1) + 1, ts = template.indexOf('/', 1) + 1; ps > 0 && ts > 0;) {
+    const pe = path.indexOf('/', ps);
+    const te = template.indexOf('/', ts);
+    if (pe < 0 || pe >= end || te < 0) return undefined;
+    const before = template.slice(0, ts - 1);
+    const after = template.slice(te);
+    if (positions.has(`${routeId} ${before}${SLOT}${after}`)) return { kindPath: `${before}/{id}${after}`, from: ps, to: pe };
+    ps = pe + 1;
+    ts = te + 1;
+  }
+  return undefined;
+}
+
+/** Which segment (0 = the first) of `path` starts at `from`. */
+function segmentIndex(path: string, from: number): number {
+  let n = 0;
+  for (let i = path.indexOf('/', 1); i > 0 && i < from; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+/** What is before and after segment `index` (0 = the first) of `template`; undefined for its last, or past its depth. */
+function slotAround(template: string, index: number): readonly [string, string] | undefined {
+  let start = 1;
+  for (let n = 0; n < index; n++) {
+    const i = template.indexOf('/', start);
+    if (i < 0) return undefined;
+    start = i + 1;
+  }
+  const stop = template.indexOf('/', start);
+  if (stop < 0) return undefined; // the last segment: not an inner position
+  const segment = template.slice(start, stop);
+  if (segment === '…') return undefined;
+  return [template.slice(0, start - 1), template.slice(stop)];
 }
 
 /** Where a path's last segment ends: before a trailing slash, which is no segment of its own. */
 function lastEnd(path: string): number {
   return path.length > 1 && path.charCodeAt(path.length - 1) === 47 ? path.length - 1 : path.length;
+}
+
+interface Positions {
+  has(key: string): boolean;
+  /** A list was answered at `key`; `inner`: the position is not a path's last segment. */
+  confirm(key: string, inner: boolean): void;
+  readonly size: number;
+  /** Inner positions held now: while none is, no request pays for looking one up. */
+  readonly inner: number;
+}
+
+/**
+ * Learned positions, a segmented LRU (as 2Q and SLRU caches keep a working set against a scan): a
+ * position confirmed once waits in probation, one confirmed again moves to the protected segment,
+ * and a new position evicts probation's least recently confirmed first. Why: on an origin that
+ * answers 2xx to any path (a single-page application's catch-all), a flood of list-shaped paths
+ * under random parents taught a thousand one-off positions and, least recently used, the site's
+ * real search position was given up for them (its flood then unkeyed until its next answer).
+ * A search position is confirmed by every list answered there; a one-off never is.
+ */
+function createPositions(max: number): Positions {
+  const probation = new Map<string, boolean>();
+  const safe = new Map<string, boolean>();
+  const safeMax = Math.max(1, Math.floor(max * PROTECTED_SHARE));
+  let inner = 0;
+  const drop = (m: Map<string, boolean>): void => {
+    const [k, isInner] = m.entries().next().value as [string, boolean];
+    m.delete(k);
+    if (isInner) inner--;
+  };
+  return {
+    get size() { return probation.size + safe.size; },
+    get inner() { return inner; },
+    has: (key) => safe.has(key) || probation.has(key),
+    confirm(key, isInner) {
+      if (safe.has(key)) { safe.delete(key); safe.set(key, isInner); return; }
+      if (probation.delete(key)) {
+        safe.set(key, isInner);
+        // The protected segment's least recent goes back to probation, as its most recent.
+        if (safe.size > safeMax) {
+          const [k, v] = safe.entries().next().value as [string, boolean];
+          safe.delete(k);
+          probation.set(k, v);
+        }
+        return;
+      }
+      probation.set(key, isInner);
+      if (isInner) inner++;
+      if (probation.size + safe.size > max) drop(probation.size > 1 ? probation : safe);
+    },
+  };
 }
