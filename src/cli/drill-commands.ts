@@ -157,9 +157,10 @@ export function registerDrillCommands(program: Command): void {
     .option('--long-searches <share>', 'share of the tracking customers\' searches typed as a sentence of 4-10 words, each word a lookup at the origin (default 0.2; 0: a word or two each)', shareArg)
     .option('--search-in-path', 'the site\'s search takes its terms in the path (/search/colis+suivi) rather than the query, for the customers and the costly-search flood')
     .option('--search-path-suffix <path>', 'with --search-in-path: what follows the terms in the path, e.g. /page/1 (/search/colis+suivi/page/1: the terms in an inner segment)', searchPathSuffixArg)
+    .option('--search-by-post', 'the site\'s search form posts its terms (POST /search, q=colis+suivi urlencoded) rather than sending them in the URL, for the customers and the costly-search flood')
     .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N][,spreadPct=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; origin?: Partial<OriginShape> }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -181,7 +182,7 @@ export function registerDrillCommands(program: Command): void {
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.restartShield !== undefined ? { restartShieldAtS: o.restartShield, ...(o.restartForgets === true ? { restartForgets: true } : {}) } : {}),
           ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}),
-          ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), ...(o.longSearches !== undefined ? { longSearchShare: o.longSearches } : {}), ...(o.searchInPath === true ? { searchInPath: true } : {}), ...(o.searchPathSuffix !== undefined ? { searchInPath: true, searchPathSuffix: o.searchPathSuffix } : {}), ...(o.origin !== undefined ? { origin: o.origin } : {}), params,
+          ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), ...(o.longSearches !== undefined ? { longSearchShare: o.longSearches } : {}), ...(o.searchInPath === true ? { searchInPath: true } : {}), ...(o.searchPathSuffix !== undefined ? { searchInPath: true, searchPathSuffix: o.searchPathSuffix } : {}), ...(o.searchByPost === true ? { searchByPost: true } : {}), ...(o.origin !== undefined ? { origin: o.origin } : {}), params,
         });
       } finally {
         sig.dispose();

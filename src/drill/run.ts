@@ -196,7 +196,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
   // bots' hashing (solver-crowd: 440 solves of ~0.4 s each on two threads in a 17 s attack, p99 9.4 s).
   const botThreads = opts.solver ? null : createThreadedSolver();
   const settings: UserSettings = { ...DEFAULT_USER_SETTINGS, ...opts.userSettings };
-  const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads!, password: settings.password, searchInPath: settings.searchInPath, searchPathSuffix: settings.searchPathSuffix, ...(opts.farmedCookie ? { farmedCookie: opts.farmedCookie } : {}) });
+  const plan = scenario.plan(params, { origin, startS: leadS, stopS: durationS, timeScale, rng: rng.fork(), solver: opts.solver ?? botThreads!, password: settings.password, searchInPath: settings.searchInPath, searchPathSuffix: settings.searchPathSuffix, searchByPost: settings.searchByPost, ...(opts.farmedCookie ? { farmedCookie: opts.farmedCookie } : {}) });
   // The customers' random source, drawn where it always was in the run's sequence (a fork's seed):
   // a seed replays the same customers on their thread as it did on this one.
   const userSeed = Math.floor(rng.next() * 4294967296);

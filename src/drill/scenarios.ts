@@ -2,7 +2,7 @@ import type { ChallengeSolver } from './challenge.js';
 import type { FloodRequest, FloodSource, FloodSpec } from './flood.js';
 import { ALL_IDENTITIES, browserHeaders, pickReferer } from './headers.js';
 import { parcelId, randomToken, type Rng } from './rng.js';
-import { ACCOUNT_DATA, searchTarget } from './users.js';
+import { ACCOUNT_DATA, searchRequest } from './users.js';
 import type { SlowSpec } from './slow.js';
 
 /** A documented, overridable numeric parameter of a scenario. */
@@ -27,6 +27,8 @@ export interface ScenarioContext {
   searchInPath?: boolean;
   /** What follows the terms in the path (users.ts `searchPathSuffix`). */
   searchPathSuffix?: string;
+  /** The site's search form posts its terms (users.ts `searchByPost`): its floods post them too. */
+  searchByPost?: boolean;
 }
 
 /** What a scenario asks the engine to run, besides the legitimate users. */
@@ -133,14 +135,18 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
  * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
  * at a person's pace costs the origin what a dozen customers' pages do.
  */
-function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number, inPath: boolean, suffix: string): FloodRequest {
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number, site: { searchInPath: boolean; searchPathSuffix: string; searchByPost: boolean }): FloodRequest {
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
   // A decoy: one word as long as the search, which the origin answers at a word's cost.
   const search = words.join('+');
   const q = rng.next() < cheap ? randomToken(rng, search.length) : search;
-  const path = searchTarget(q, { searchInPath: inPath, searchPathSuffix: suffix }, varied(rng, vary).replace(/^&/, ''));
-  return { method: 'GET', path, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  const s = searchRequest(q, site, varied(rng, vary).replace(/^&/, ''));
+  if (s.body === undefined) return { method: 'GET', path: s.path, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  const headers = browserHeaders(src.identity, 'form', `${origin}/search`);
+  headers.origin = origin;
+  headers['content-type'] = 'application/x-www-form-urlencoded';
+  return { method: 'POST', path: s.path, headers, body: s.body };
 }
 
 /**
@@ -492,7 +498,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       cheap: num(0, 'share of the searches sent as one word as long as the search (cheap to the origin, the same length): decoys that make a costly query\'s length read as cheap', 0, 1),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!, ctx.searchInPath === true, ctx.searchPathSuffix ?? ''), solving(ctx, p))], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!, { searchInPath: ctx.searchInPath === true, searchPathSuffix: ctx.searchPathSuffix ?? '', searchByPost: ctx.searchByPost === true }), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {

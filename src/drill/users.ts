@@ -75,6 +75,17 @@ export interface UserSettings {
    * the terms in an inner segment); empty by default.
    */
   searchPathSuffix: string;
+  /**
+   * The site's search form posts its terms (`POST /search` with `q=colis+suivi`, urlencoded) — no
+   * query, no terms in the path; the flood of costly searches posts them the same way.
+   */
+  searchByPost: boolean;
+}
+
+/** A search for `q` (already encoded) as the site takes it: a GET (query or path, `searchTarget`), or a posted form. */
+export function searchRequest(q: string, settings: Pick<UserSettings, 'searchInPath' | 'searchPathSuffix' | 'searchByPost'>, extra = ''): { method: 'GET' | 'POST'; path: string; body?: string } {
+  if (settings.searchByPost) return { method: 'POST', path: '/search', body: `q=${q}${extra === '' ? '' : `&${extra}`}` };
+  return { method: 'GET', path: searchTarget(q, settings, extra) };
 }
 
 /** The target of a search for `q` (already encoded) as the site takes it: in the query, or in the path. */
@@ -85,7 +96,7 @@ export function searchTarget(q: string, settings: Pick<UserSettings, 'searchInPa
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
-  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false, searchPathSuffix: '',
+  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false, searchPathSuffix: '', searchByPost: false,
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */
@@ -187,7 +198,8 @@ function searchQuery(ctx: UserContext): string {
 export async function trackingSession(ctx: UserContext, firstVisit: boolean): Promise<void> {
   if (ctx.rng.next() < 0.2) {
     const q = searchQuery(ctx);
-    await withReloads(ctx, 'GET', searchTarget(q, ctx.settings), 'GET /search', { kind: 'document' });
+    const s = searchRequest(q, ctx.settings);
+    await withReloads(ctx, s.method, s.path, `${s.method} /search`, s.body === undefined ? { kind: 'document' } : { kind: 'form', body: s.body, referer: `${ctx.origin}/track` });
     if (!(await think(ctx, ctx.settings.thinkS))) return;
   }
   const page = await withReloads(ctx, 'GET', '/track', 'GET /track', { kind: 'document' });

@@ -45,8 +45,22 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
     return mine()!;
   };
+  // The site's search form posts its terms (urlencoded, or JSON with `json`), as the origin also takes them.
+  const post = async (q: string, userAgent: string, json = false): Promise<Record<string, unknown>> => {
+    const r = await request(`${shield.url}/search`, {
+      method: 'POST', dispatcher: agent,
+      headers: { 'user-agent': userAgent, 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
+      body: json ? JSON.stringify({ q: decodeURIComponent(q.replaceAll('+', ' ')) }) : `q=${q}`,
+    });
+    await r.body.dump();
+    assert.equal(r.statusCode, 200);
+    const id = r.headers['x-request-id'];
+    const mine = (): Record<string, unknown> | undefined => lines.find((l) => l.msg === 'access' && l.reqId === id);
+    for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
+    return mine()!;
+  };
   const admin = async (path: string): Promise<string> => (await request(`${shield.adminUrl}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.text();
-  return { search, costly, admin, lines, url: shield.url, agent };
+  return { search, post, costly, admin, lines, url: shield.url, agent };
 }
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -122,6 +136,24 @@ test('a site whose search takes its terms in an inner segment (/search/<terms>/p
   assert.match(heavy.kind, /GET \/search\/\{id\}\/page\/\{id\}$/);
   assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
 });
+
+for (const json of [false, true]) {
+  test(`a search form that posts its terms (${json ? 'JSON' : 'urlencoded'}): an eight-term search counts as the eight it costs, from the body's shape`, async (t) => {
+    const { post, costly: shown } = await searchSite(t, true);
+    // Normal times: one-word searches posted one at a time teach the kind's RTT; three 8-term ones its shape's cost.
+    for (let i = 0; i < 16; i++) await post(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`, json);
+    for (let i = 0; i < 3; i++) await post(EIGHT, `searcher/${i}`, json);
+    const costly = await post(EIGHT.replace('x7f3k', 'q9w2e'), 'newcomer/costly', json);
+    const cheap = await post('bureau', 'newcomer/cheap', json);
+    assert.equal(cheap.pace, 0, 'a one-word search counts one');
+    assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
+    const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
+    const heavy = state.costly.find((c) => c.shape === '~q:6*4');
+    assert.ok(heavy !== undefined, JSON.stringify(state));
+    assert.match(heavy.kind, /POST \/search$/);
+    assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+  });
+}
 
 test('searches of a query part never measured, then known costly, go a few at a time; a known cheap search beside them is not held', async (t) => {
   const { search, costly: shown, admin } = await searchSite(t, true);

@@ -202,7 +202,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     served: { ...served }, rejected, inFlight: gate.inFlight, queued: gate.queued, maxInFlight, maxQueue,
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse, group: OriginPathGroup, url: URL): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, group: OriginPathGroup, url: URL, search: string): Promise<void> {
     const method = req.method ?? 'GET';
     const path = url.pathname;
     if (group === 'home') return send(res, 200, 'text/html; charset=utf-8', homePage());
@@ -222,7 +222,7 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
       return json(res, 200, { id, status: steps[n - 1], events: steps.slice(0, n) }, { 'cache-control': 'max-age=30' });
     }
     if (group === 'search') {
-      return send(res, 200, 'text/html; charset=utf-8', searchPage(searchQueryOf(url)));
+      return send(res, 200, 'text/html; charset=utf-8', searchPage(search));
     }
     if (group === 'login') {
       if (method === 'GET') return send(res, 200, 'text/html; charset=utf-8', bankLoginPage());
@@ -318,9 +318,11 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     const own = held;
     res.once('close', () => { own.delete(release); release(); });
     try {
-      const cost = group === 'search' ? COST.search * searchTerms(searchQueryOf(url)) : COST[group];
+      // A search form may post its terms (`q`, urlencoded or JSON) rather than put them in the URL.
+      const search = group !== 'search' ? '' : req.method === 'POST' ? parseForm(await readBody(req), req.headers['content-type']).q ?? '' : searchQueryOf(url);
+      const cost = group === 'search' ? COST.search * searchTerms(search) : COST[group];
       await new Promise((r) => setTimeout(r, serviceTime(cost)));
-      await handle(req, res, group, url);
+      await handle(req, res, group, url, search);
       served[group]++;
       client.served++;
     } catch (err) {

@@ -14,7 +14,7 @@ import { renderHtml } from '../report/html.js';
 import { ms, pct, int, mitigationText } from '../report/format.js';
 import { runDrill, type DrillReport } from '../run.js';
 import { getScenario } from '../scenarios.js';
-import { DEFAULT_USER_SETTINGS, searchTarget } from '../users.js';
+import { DEFAULT_USER_SETTINGS, searchRequest, searchTarget } from '../users.js';
 import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
 import { benchSecret, knownCustomerCookie } from './known-customers.js';
 import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
@@ -163,6 +163,8 @@ export interface DdosBenchOptions {
   searchInPath?: boolean;
   /** What follows the terms in the path (users.ts `searchPathSuffix`, `/page/1`): the search's terms in an inner segment. */
   searchPathSuffix?: string;
+  /** The site's search form posts its terms (users.ts `searchByPost`), for customers and the costly-search flood. */
+  searchByPost?: boolean;
   /** Another origin than BENCH_ORIGIN (workers, queue, service time): see origin-shape.ts. */
   origin?: Partial<OriginShape>;
   /** Progress and warnings (stderr by default). */
@@ -242,13 +244,16 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
  * target: a Node process compiles its code on first use (JIT, lazily loaded modules), and without
  * this the first cell of a Node target measured its start-up as p99 (1.5-2.2 s in the `none` row).
  */
-async function warmUp(url: string, searchInPath = false, searchPathSuffix = ''): Promise<void> {
+async function warmUp(url: string, site: { searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean } = {}): Promise<void> {
   const c = new Client(url, { pipelining: 1 });
-  // The site's own search form (`--search-in-path`): a browse of this site, not of another one.
-  const paths = ['/', '/track', '/track/6A12345678901', searchTarget('colis', { searchInPath, searchPathSuffix }), '/bank/login', '/static/site.css'];
+  // The site's own search form (`--search-in-path`, `--search-by-post`): a browse of this site, not of another one.
+  const search = searchRequest('colis', { searchInPath: site.searchInPath === true, searchPathSuffix: site.searchPathSuffix ?? '', searchByPost: site.searchByPost === true });
+  const requests: Array<{ method: string; path: string; body?: string }> = [{ method: 'GET', path: '/' }, { method: 'GET', path: '/track' }, { method: 'GET', path: '/track/6A12345678901' }, search, { method: 'GET', path: '/bank/login' }, { method: 'GET', path: '/static/site.css' }];
   try {
     for (let i = 0; i < 60; i++) {
-      const r = await c.request({ method: 'GET', path: paths[i % paths.length] as string, headers: { accept: i % 2 ? 'text/html' : 'application/json' } }).catch(() => undefined);
+      const { method, path, body } = requests[i % requests.length] as { method: string; path: string; body?: string };
+      const headers: Record<string, string> = { accept: i % 2 ? 'text/html' : 'application/json', ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) };
+      const r = await c.request({ method, path, headers, ...(body !== undefined ? { body } : {}) }).catch(() => undefined);
       await r?.body.dump().catch(() => undefined);
       await sleep(40);
     }
@@ -352,7 +357,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         });
       } else throw new Error(`unknown target ${name}`);
       const t = targets[targets.length - 1];
-      if (t) { closers.push(() => t.close()); await warmUp(t.url, o.searchInPath === true, o.searchPathSuffix); }
+      if (t) { closers.push(() => t.close()); await warmUp(t.url, o); }
     } catch (err) {
       unavailable[name] = (err as Error).message.split('\n')[0] ?? 'failed';
       log(`target ${name} unavailable: ${unavailable[name]}`);
@@ -393,7 +398,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
             const s = await restart(cellLog, stateFile !== undefined ? { port: 0, database: stateFile } : undefined);
             target.url = s.url;
             target.close = s.close;
-            await warmUp(s.url, o.searchInPath === true, o.searchPathSuffix);
+            await warmUp(s.url, o);
           }
           if (restart && restartAt !== undefined) {
             // Our own child, by PID (target.close): stopped gracefully and started again on its port.
@@ -417,6 +422,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
               ...BENCH_USER_SETTINGS, ...(o.pageRequests !== undefined ? { pageRequests: [o.pageRequests, o.pageRequests] as [number, number] } : {}),
               ...(o.longSearchShare !== undefined ? { longSearchShare: o.longSearchShare } : {}),
               ...(o.searchInPath === true ? { searchInPath: true, ...(o.searchPathSuffix !== undefined ? { searchPathSuffix: o.searchPathSuffix } : {}) } : {}),
+              ...(o.searchByPost === true ? { searchByPost: true } : {}),
             },
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}), ...(farmedCookie !== undefined ? { farmedCookie } : {}),
             maxConnections: generatorSockets,
@@ -462,6 +468,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     `address layout **${o.layout ?? 'disjoint'}**: ${BENCH_LAYOUTS[o.layout ?? 'disjoint'].doc}; ` +
     (o.pageRequests ? `**the account page's script sends ${o.pageRequests} requests at once** for its data (\`--page-requests\`); ` : '') +
     `${Math.round((o.longSearchShare ?? DEFAULT_USER_SETTINGS.longSearchShare) * 100)}% of the customers' searches typed as 4–10 words (\`--long-searches\`); ` +
+    (o.searchByPost === true ? '**the site\'s search form posts its terms** (`POST /search`, `q=colis+suivi`, `--search-by-post`), the costly-search flood\'s too; ' : '') +
     (o.searchInPath === true ? `**the site's search takes its terms in the path** (\`${searchTarget('colis+suivi', { searchInPath: true, searchPathSuffix: o.searchPathSuffix ?? '' })}\`, \`--search-in-path\`${o.searchPathSuffix ? ', `--search-path-suffix`' : ''}), the costly-search flood's too; ` : '') +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');

@@ -141,6 +141,17 @@ function innerList(path: string, slash: number): number {
   return at;
 }
 
+/**
+ * A request's key with its body's shape (detect/body-shape.ts) added: the key's own parts, then the
+ * body's; a request with no other key is keyed by its route, method and path template, weighed — a
+ * body is always what it is, there is no position to learn first. `template` is the path's.
+ */
+export function withBody(key: CostKey | undefined, routeId: string, method: string, template: string, body: string): CostKey | undefined {
+  if (body === '') return key;
+  if (key === undefined) return { kind: `${routeId} ${method} ${template}`, shape: body, weighed: true };
+  return { kind: key.kind, shape: key.shape === '' ? body : `${key.shape}&${body}`, weighed: key.weighed };
+}
+
 /** A weighed key: the path's parameter folded into the kind, its size the shape's first part, then the query's shape. */
 function weighedKey(routeId: string, method: string, kindPath: string, size: string, target: string, q: number, ignore: ReadonlySet<string> | undefined): CostKey {
   const part = PATH_PART + size;

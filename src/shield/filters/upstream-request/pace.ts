@@ -7,7 +7,9 @@ import type { MessageSender } from '../../upstream/message-admission.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { unbackedSubmission } from './unbacked-submission.js';
 import type { RequestCost } from '../../detect/request-cost.js';
-import type { CostKey, CostKeys } from '../../detect/cost-key.js';
+import { withBody, type CostKey, type CostKeys } from '../../detect/cost-key.js';
+import { bodyShape } from '../../detect/body-shape.js';
+import { pathTemplate } from '../../detect/path-template.js';
 import { PROTOCOL_QUERY_KEYS } from '../../challenge/settings.js';
 
 /** The pace an unbacked submission counts at: a flood's (defence/page-visits.ts). */
@@ -57,9 +59,21 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
   });
 }
 
-/** A request's cost key (detect/cost-key.ts), the shield's own query parameters left out; read here and again at the head of the queue (runtime.ts). */
+/**
+ * A request's cost key (detect/cost-key.ts), the shield's own query parameters left out, and its
+ * buffered body's shape (detect/body-shape.ts); read here and again at the head of the queue
+ * (runtime.ts). Not a critical route's body: a login's or a payment's cost is the same whatever
+ * its fields' lengths (a password's hash), and new parts there would be held by the cost probe
+ * until answered — a customer's login waiting on a part nobody had sent before.
+ */
 export function costKeyOf(keys: CostKeys, ctx: RequestContext): CostKey | undefined {
-  return keys.key(ctx.route?.id ?? '', ctx.req.method ?? '', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+  const routeId = ctx.route?.id ?? '';
+  const method = ctx.req.method ?? '';
+  const key = keys.key(routeId, method, ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+  const body = ctx.body;
+  if (body === undefined || body.size === 0 || ctx.routeClass === 'critical') return key;
+  const bytes = body.spooled ? undefined : body.source() as Buffer;
+  return withBody(key, routeId, method, ctx.traits?.pathTemplate ?? pathTemplate(ctx.path), bodyShape(ctx.req.headers['content-type'], body.size, bytes));
 }
 
 /**
