@@ -81,6 +81,8 @@ export interface RequestContext {
    */
   costKind?: string | undefined;
   costWeighed?: boolean | undefined;
+  /** False when the answer must not teach the cost: a HEAD, weighed as its GET (pace.ts `costKeyOf`). */
+  costTeaches?: false | undefined;
   /**
    * A session the origin issued, on a route that is not critical: admission files it as an
    * established customer's while known customers go strictly first (upstream/admission.ts

@@ -37,6 +37,8 @@ export interface ControlDeps {
   reputations?: () => unknown;
   /** The query shapes that cost the upstream more than one request each (detect/request-cost.ts). */
   costlyShapes?: () => unknown[];
+  /** Path positions learned to take a parameter (detect/cost-key.ts), and how many there are. */
+  pathParameters?: () => { learned: number; recent: unknown[] };
 }
 
 /** The shield's operator port (state, blocks), implemented over its live state; the admin API adapts it to HTTP. */
@@ -64,7 +66,11 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
             ...(d.detector.state() as Record<string, unknown>),
             sessions: { cookies: config.detection.sessionCookies, known: d.sessionsKnown?.() ?? 0 },
             reputations: { wokenReputations: config.detection.wokenReputations, ...(d.reputations?.() as Record<string, unknown> | undefined) },
-            costWeighting: { enabled: config.detection.costWeighting, costly: config.detection.costWeighting ? d.costlyShapes?.() ?? [] : [] },
+            costWeighting: {
+              enabled: config.detection.costWeighting,
+              costly: config.detection.costWeighting ? d.costlyShapes?.() ?? [] : [],
+              ...(config.detection.costWeighting && d.pathParameters ? { pathParameters: d.pathParameters() } : {}),
+            },
           }
           : { enabled: false },
         routes: config.routes.map((r) => ({ name: r.name, match: r.match, upstream: r.upstream, class: r.class })),

@@ -337,7 +337,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         // Light load: at most half the limit in flight when it was sent, as the limit reads it.
         // Only 2xx answers are the work itself: a 304 or a refused query is fast because none was done.
         if (weighsCost && status !== undefined && status >= 200 && status < 300) {
-          if (ctx.costKind !== undefined && ctx.costShape !== undefined) {
+          if (ctx.costKind !== undefined && ctx.costShape !== undefined && ctx.costTeaches !== false) {
             shared.requestCost.observe({ kind: ctx.costKind, shape: ctx.costShape, rttMs, light: inFlight <= Math.max(1, queue.params.maxInFlight / 2) }, shared.ticker.now());
           }
           // A list answered in a path's last segment makes its position a parameter (detect/cost-key.ts).

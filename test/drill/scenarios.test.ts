@@ -301,6 +301,27 @@ test('costly-search: searches of the asked number of terms (one random: no two a
   assert.ok((r.attack.components[0]!.statuses['200'] ?? 0) > 40);
 });
 
+test('costly-search as the site takes its searches: sent as HEAD, posted as a form, or with the terms in an inner path segment', async (t) => {
+  const { srv } = await startChallengedServer(t, 3);
+  await drill(srv.url, 'costly-search', { rate: 60, sources: 20, terms: 6, head: 1 });
+  // The flood's own requests (a solver following the no-JavaScript redirect sends its GET, marked).
+  const heads = srv.requests.filter((q) => q.path.startsWith('/search?') && ![...new URL(q.path, 'http://x').searchParams.keys()].some((k) => PROTOCOL_QUERY_KEYS.has(k)));
+  assert.ok(heads.length > 20 && heads.every((q) => q.method === 'HEAD'), `${heads.length} searches: ${[...new Set(heads.map((q) => q.method))].join(', ')}`);
+  srv.requests.length = 0;
+  await drill(srv.url, 'costly-search', { rate: 60, sources: 20, terms: 6 }, { userSettings: { searchByPost: true } });
+  const posts = srv.requests.filter((q) => q.method === 'POST' && q.path === '/search');
+  assert.ok(posts.length > 20, `${posts.length} posted searches`);
+  for (const q of posts) {
+    assert.equal(q.headers['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(new URLSearchParams(q.body).get('q')!.split(' ').length, 6, q.body);
+  }
+  srv.requests.length = 0;
+  await drill(srv.url, 'costly-search', { rate: 60, sources: 20, terms: 6 }, { userSettings: { searchInPath: true, searchPathSuffix: '/page/1' } });
+  const inner = srv.requests.filter((q) => q.path.startsWith('/search/') && q.path.endsWith('/page/1'));
+  assert.ok(inner.length > 20, `${inner.length} searches in an inner segment`);
+  for (const q of inner) assert.equal(decodeURIComponent(q.path.split('/')[2]!).split('+').length, 6, q.path);
+});
+
 test('solver-crowd: many sources, each at a person\'s pace, each solving its challenge once; newcomers arrive at the onset', async (t) => {
   const { srv, verified } = await startChallengedServer(t, 2);
   const r = await drill(srv.url, 'solver-crowd', { rate: 60, sources: 60 }, { durationS: 3, leadS: 1, trackingUsers: 4, usersPerAddress: 1, timeScale: 20 });

@@ -35,8 +35,8 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
   };
   // `inPath`: the site's search takes its terms in the path (`/search/colis+suivi`), as the origin also serves it.
   // `suffix`: what follows the terms in the path (`/page/1`: the terms in an inner segment).
-  const search = async (q: string, userAgent: string, inPath = false, suffix = ''): Promise<Record<string, unknown>> => {
-    const r = await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { dispatcher: agent, headers: { 'user-agent': userAgent } });
+  const search = async (q: string, userAgent: string, inPath = false, suffix = '', method: 'GET' | 'HEAD' = 'GET'): Promise<Record<string, unknown>> => {
+    const r = await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { method, dispatcher: agent, headers: { 'user-agent': userAgent } });
     await r.body.dump();
     assert.equal(r.statusCode, 200);
     // Its own line, by the id the shield answered with (requests may run side by side).
@@ -130,10 +130,13 @@ test('a site whose search takes its terms in an inner segment (/search/<terms>/p
   const cheap = await search('bureau', 'newcomer/cheap', true, '/page/1');
   assert.equal(cheap.pace, 0, 'a one-word search counts one');
   assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
-  const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
+  const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }>; pathParameters: { learned: number; recent: Array<{ path: string; confirmed: string }> } };
   const heavy = state.costly.find((c) => c.shape === '@:6*4');
   assert.ok(heavy !== undefined, JSON.stringify(state));
   assert.match(heavy.kind, /GET \/search\/\{id\}\/page\/\{id\}$/);
+  // The operator sees where the shield reads a parameter (GET /api/state).
+  assert.equal(state.pathParameters.learned, 1);
+  assert.deepEqual(state.pathParameters.recent.map((p) => [p.path, p.confirmed]), [['/search/{}/page/{id}', 'again']]);
   assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
 });
 
@@ -154,6 +157,26 @@ for (const json of [false, true]) {
     assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
   });
 }
+
+test('a search sent as HEAD is weighed as its GET, and its answers teach nothing', async (t) => {
+  const { search, costly: shown } = await searchSite(t, true);
+  for (let i = 0; i < 16; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i}`);
+  for (let i = 0; i < 3; i++) await search(EIGHT, `searcher/${i}`);
+  // A HEAD of the costly shape, from a client never seen: as costly as the GET (the origin does the
+  // same lookups); HEAD is a kind no customer sends, which had no typical cost of its own.
+  const head = await search(EIGHT.replace('x7f3k', 'h4e4d'), 'newcomer/head', false, '', 'HEAD');
+  assert.equal(head.method, 'HEAD');
+  assert.ok(Number(head.pace) >= 1, `pace ${String(head.pace)}`);
+  const cheap = await search('bureau', 'newcomer/cheap-head', false, '', 'HEAD');
+  assert.equal(cheap.pace, 0);
+  // Twelve terms, a shape no GET had: three HEADs of it teach nothing; three GETs do.
+  const TWELVE = `${EIGHT}+avis+passage+tarif+relais`;
+  const shapes = async (): Promise<string[]> => ((await shown()) as { costly: Array<{ shape: string }> }).costly.map((c) => c.shape);
+  for (let i = 0; i < 3; i++) await search(TWELVE, `header/${i}`, false, '', 'HEAD');
+  assert.ok(!(await shapes()).includes('q:7*4'), JSON.stringify(await shapes()));
+  for (let i = 0; i < 3; i++) await search(TWELVE, `getter/${i}`);
+  assert.ok((await shapes()).includes('q:7*4'), JSON.stringify(await shapes()));
+});
 
 test('searches of a query part never measured, then known costly, go a few at a time; a known cheap search beside them is not held', async (t) => {
   const { search, costly: shown, admin } = await searchSite(t, true);

@@ -103,6 +103,15 @@ test('positions confirmed again are kept against a flood of one-off positions (s
   assert.equal(keys.key('r', 'GET', '/labels/x', '/labels/x')?.weighed, true);
   assert.equal(keys.key('r', 'GET', '/p0x/w', '/p0x/w')?.weighed, false, 'the churn\'s first one-offs were given up');
   assert.equal(keys.key('r', 'GET', '/prrx/w', '/prrx/w')?.weighed, true, 'its latest are held, in probation');
+  // What an operator is shown: most recently confirmed first, the protected ones first.
+  assert.deepEqual(keys.list(3), [
+    { route: 'r', path: '/labels/{}', confirmed: 'again' },
+    { route: 'r', path: '/search/{}', confirmed: 'again' },
+    { route: 'r', path: `/p${(999).toString(36)}x/{}`, confirmed: 'once' },
+  ]);
+  const spaced = createCostKeys();
+  spaced.learn('GET /search', '/search/a+b');
+  assert.deepEqual(spaced.list(1), [{ route: 'GET /search', path: '/search/{}', confirmed: 'once' }], 'a route id with spaces');
   // Inner positions are counted as they come and go.
   const inner = createCostKeys(2);
   inner.learn('r', '/s/a+b/9');
@@ -110,4 +119,16 @@ test('positions confirmed again are kept against a flood of one-off positions (s
   inner.learn('r', '/t/a+b');
   inner.learn('r', '/u/a+b'); // gives up the inner one
   assert.equal(inner.key('r', 'GET', '/s/x/8', '/s/x/8'), undefined);
+});
+
+test('the aliases an application serves for one action share a cost kind: case, a format suffix, a trailing or doubled slash', async () => {
+  const { costTemplate } = await import('../../src/shield/detect/cost-key.js');
+  const keys = createCostKeys();
+  const kind = (path: string): string | undefined => keys.key('r', 'GET', path, `${path}?q=colis+suivi`)?.kind;
+  for (const alias of ['/search', '/search.json', '/Search', '/search/', '//search', '/SEARCH.html']) assert.equal(kind(alias), 'r GET /search', alias);
+  assert.equal(kind('/search/{id}'.replace('{id}', '6A12345678901') + '.json'), 'r GET /search/{id}');
+  assert.equal(costTemplate('/'), '/');
+  assert.equal(costTemplate('/archive.tar.gz'), '/archive.tar', 'one suffix, a short one');
+  assert.equal(costTemplate('/v1.2/items'), '/v1.2/items', 'a dot in an inner segment stays');
+  assert.equal(costTemplate('/.well-known'), '/.well-known', 'a name that starts with a dot is no suffix');
 });

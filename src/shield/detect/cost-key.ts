@@ -29,10 +29,18 @@
  * updates (bench/ab-dist.sh, detection on: ~2–3% of the proxy's throughput), to teach kinds that
  * are weighed only where a list was answered.
  *
+ * A list in an **inner segment** (`/search/colis+suivi/page/2`) makes the template around it a
+ * position (`/search/{}/page/{id}`) in the same way — the first segment excepted, a page name —
+ * and a request whose path falls in one is keyed by that segment. Before it is learned, an inner
+ * list is keyed to learn from; an inner word is not (every path has some).
+ *
+ * A body the shield buffered adds its shape (`withBody`, detect/body-shape.ts): a posted search
+ * has neither a query nor a path parameter.
+ *
  * A trailing slash is no segment of its own (`/search/a+b/` is `/search/a+b`): an application that
  * routes both alike would otherwise serve a flood that adds one an unkeyed search.
  *
- * Bounded: at most `maxPositions` learned positions, the least recently confirmed given up first.
+ * Bounded: at most `maxPositions` learned positions, a segmented LRU (`createPositions`).
  * Pure: no clock; the caller learns from answers.
  */
 import { isIdSegment, pathTemplate } from './path-template.js';
@@ -45,6 +53,8 @@ export interface CostKey {
   readonly shape: string;
   /** False for a key learned from but not weighed by: a last segment at a position not (yet) known to take lists. */
   readonly weighed: boolean;
+  /** False for a key weighed by but not learned from (a HEAD read as its GET: filters/upstream-request/pace.ts). */
+  readonly teaches?: false;
 }
 
 export interface CostKeys {
@@ -59,6 +69,17 @@ export interface CostKeys {
   learn(routeId: string, path: string): void;
   /** Positions learned now. */
   readonly positions: number;
+  /**
+   * Learned positions, most recently confirmed first, at most `n` (what an operator is shown): the
+   * route, the path template with the parameter as `{}`, and whether it was confirmed more than once.
+   */
+  list(n: number): PathPosition[];
+}
+
+export interface PathPosition {
+  readonly route: string;
+  readonly path: string;
+  readonly confirmed: 'once' | 'again';
 }
 
 export const DEFAULT_MAX_POSITIONS = 1024;
@@ -75,6 +96,7 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
   const positions = createPositions(maxPositions);
   return {
     get positions() { return positions.size; },
+    list: (n) => positions.list(n),
     key(routeId, method, path, target, ignore, template) {
       const q = target.indexOf('?');
       const end = lastEnd(path);
@@ -109,7 +131,7 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
         }
       }
       if (q < 0) return undefined;
-      return { kind: `${routeId} ${method} ${template ?? pathTemplate(path)}`, shape: queryShape(target.slice(q), ignore, true), weighed: true };
+      return { kind: `${routeId} ${method} ${costTemplate(template ?? pathTemplate(path))}`, shape: queryShape(target.slice(q), ignore, true), weighed: true };
     },
     learn(routeId, path) {
       const end = lastEnd(path);
@@ -142,13 +164,30 @@ function innerList(path: string, slash: number): number {
 }
 
 /**
+ * A path template as a cost kind has it: the aliases an application commonly serves for one action
+ * — another case, a format suffix (`/search.json`), a trailing slash, doubled slashes — are one
+ * kind. Why: a kind's typical cost is learned from its own first answers, and a kind nobody else
+ * sends is learned from the flood alone — whose costly searches then read as typical. A flood that
+ * moved from `/search?q=…` to `/search.json?q=…` (Rails serves both from one action) had a kind
+ * of its own, and was neither weighed nor probed.
+ */
+export function costTemplate(template: string): string {
+  let t = template.includes('//') ? template.replace(/\/{2,}/g, '/') : template;
+  if (t.length > 1 && t.charCodeAt(t.length - 1) === 47) t = t.slice(0, -1);
+  const slash = t.lastIndexOf('/');
+  const dot = t.lastIndexOf('.');
+  if (dot > slash + 1 && t.length - dot <= 6) t = t.slice(0, dot);
+  return t.toLowerCase();
+}
+
+/**
  * A request's key with its body's shape (detect/body-shape.ts) added: the key's own parts, then the
  * body's; a request with no other key is keyed by its route, method and path template, weighed — a
  * body is always what it is, there is no position to learn first. `template` is the path's.
  */
 export function withBody(key: CostKey | undefined, routeId: string, method: string, template: string, body: string): CostKey | undefined {
   if (body === '') return key;
-  if (key === undefined) return { kind: `${routeId} ${method} ${template}`, shape: body, weighed: true };
+  if (key === undefined) return { kind: `${routeId} ${method} ${costTemplate(template)}`, shape: body, weighed: true };
   return { kind: key.kind, shape: key.shape === '' ? body : `${key.shape}&${body}`, weighed: key.weighed };
 }
 
@@ -214,6 +253,7 @@ interface Positions {
   readonly size: number;
   /** Inner positions held now: while none is, no request pays for looking one up. */
   readonly inner: number;
+  list(n: number): PathPosition[];
 }
 
 /**
@@ -237,6 +277,20 @@ function createPositions(max: number): Positions {
   };
   return {
     get size() { return probation.size + safe.size; },
+    list(n) {
+      const out: PathPosition[] = [];
+      const add = (m: Map<string, boolean>, confirmed: PathPosition['confirmed']): void => {
+        const keys = [...m.keys()];
+        for (let i = keys.length - 1; i >= 0 && out.length < n; i--) {
+          const k = keys[i] as string;
+          const space = k.lastIndexOf(' '); // a route's id may hold spaces (`* /`); a path never does
+          out.push({ route: k.slice(0, space), path: k.slice(space + 1), confirmed });
+        }
+      };
+      add(safe, 'again');
+      add(probation, 'once');
+      return out;
+    },
     get inner() { return inner; },
     has: (key) => safe.has(key) || probation.has(key),
     confirm(key, isInner) {

@@ -37,6 +37,7 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
         ctx.costKind = key.kind;
         ctx.costShape = key.shape;
         ctx.costWeighed = key.weighed;
+        if (key.teaches === false) ctx.costTeaches = false;
         if (key.weighed) weight = ctx.costWeight = cost.weights.weight(key.kind, key.shape);
       }
     }
@@ -69,6 +70,15 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
 export function costKeyOf(keys: CostKeys, ctx: RequestContext): CostKey | undefined {
   const routeId = ctx.route?.id ?? '';
   const method = ctx.req.method ?? '';
+  // A HEAD is weighed as its GET: an application runs the same handler and drops the content (RFC
+  // 9110 §9.3.2), so a flood of 8-term searches sent as HEAD costs what the GETs do — and as a kind
+  // of its own, which customers never send, it had no typical cost and was neither weighed nor
+  // probed. Its answers teach nothing: an origin that does answer HEAD cheaply would otherwise make
+  // the GET's costly shape read as cheap.
+  if (method === 'HEAD') {
+    const get = keys.key(routeId, 'GET', ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
+    return get === undefined ? undefined : { ...get, teaches: false };
+  }
   const key = keys.key(routeId, method, ctx.path, ctx.target, PROTOCOL_QUERY_KEYS, ctx.traits?.pathTemplate);
   const body = ctx.body;
   if (body === undefined || body.size === 0 || ctx.routeClass === 'critical') return key;
