@@ -76,8 +76,9 @@ export interface RequestContext {
   costShape?: string | undefined;
   costWeight?: number | undefined;
   /**
-   * The kind the cost is read against (detect/cost-key.ts: the latency kind, or with a path's last
-   * segment folded where it takes lists), and whether the cost weighs the request or is only learned from.
+   * The kind the cost is read against (detect/cost-key.ts: route, method and path template, a path
+   * parameter folded where the path takes lists, an action's aliases as one), and whether the cost
+   * weighs the request or is only learned from.
    */
   costKind?: string | undefined;
   costWeighed?: boolean | undefined;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { request, Agent } from 'undici';
+import { request, Agent, type Dispatcher } from 'undici';
 import { parseConfig } from '../../src/config/load.js';
 import { startShield } from '../../src/shield/start.js';
 import { startOrigin } from '../../src/demo/origin/server.js';
@@ -35,35 +35,36 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
   };
   // `inPath`: the site's search takes its terms in the path (`/search/colis+suivi`), as the origin also serves it.
   // `suffix`: what follows the terms in the path (`/page/1`: the terms in an inner segment).
-  const search = async (q: string, userAgent: string, inPath = false, suffix = '', method: 'GET' | 'HEAD' = 'GET'): Promise<Record<string, unknown>> => {
-    const r = await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { method, dispatcher: agent, headers: { 'user-agent': userAgent } });
+  /** The request's answered, then its own access-log line, by the id the shield answered with (requests may run side by side). */
+  const lineOf = async (r: Dispatcher.ResponseData): Promise<Record<string, unknown>> => {
     await r.body.dump();
     assert.equal(r.statusCode, 200);
-    // Its own line, by the id the shield answered with (requests may run side by side).
     const id = r.headers['x-request-id'];
     const mine = (): Record<string, unknown> | undefined => lines.find((l) => l.msg === 'access' && l.reqId === id);
     for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
     return mine()!;
   };
+  const search = async (q: string, userAgent: string, inPath = false, suffix = '', method: 'GET' | 'HEAD' = 'GET'): Promise<Record<string, unknown>> =>
+    lineOf(await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { method, dispatcher: agent, headers: { 'user-agent': userAgent } }));
   // The site's search form posts its terms (urlencoded, or JSON with `json`), as the origin also takes them.
-  const post = async (q: string, userAgent: string, json = false): Promise<Record<string, unknown>> => {
-    const r = await request(`${shield.url}/search`, {
-      method: 'POST', dispatcher: agent,
-      headers: { 'user-agent': userAgent, 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
-      body: json ? JSON.stringify({ q: decodeURIComponent(q.replaceAll('+', ' ')) }) : `q=${q}`,
-    });
-    await r.body.dump();
-    assert.equal(r.statusCode, 200);
-    const id = r.headers['x-request-id'];
-    const mine = (): Record<string, unknown> | undefined => lines.find((l) => l.msg === 'access' && l.reqId === id);
-    for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
-    return mine()!;
-  };
+  const post = async (q: string, userAgent: string, json = false): Promise<Record<string, unknown>> => lineOf(await request(`${shield.url}/search`, {
+    method: 'POST', dispatcher: agent,
+    headers: { 'user-agent': userAgent, 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded' },
+    body: json ? JSON.stringify({ q: decodeURIComponent(q.replaceAll('+', ' ')) }) : `q=${q}`,
+  }));
   const admin = async (path: string): Promise<string> => (await request(`${shield.adminUrl}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.text();
   return { search, post, costly, admin, lines, url: shield.url, agent };
 }
 
 const TOKEN = 'test-admin-token-0123456789';
+
+/** Asserts the operator is shown `shape` weighing the four or more typical requests it costs, under a kind matching `kind`. */
+function assertShownCostly(state: { costly: Array<{ kind: string; shape: string; weight: number }> }, shape: string, kind: RegExp): void {
+  const heavy = state.costly.find((c) => c.shape === shape);
+  assert.ok(heavy !== undefined, JSON.stringify(state));
+  assert.match(heavy.kind, kind);
+  assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+}
 const EIGHT = 'colis+suivi+lettre+bureau+timbre+retour+carte+x7f3k';
 
 for (const costWeighting of [true, false]) {
@@ -111,10 +112,7 @@ for (const costWeighting of [true, false]) {
     else assert.equal(costly.pace, 0, 'counted as one request when the operator turns it off');
     const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
     if (!costWeighting) { assert.deepEqual(state.costly, []); return; }
-    const heavy = state.costly.find((c) => c.shape === '@:6*4');
-    assert.ok(heavy !== undefined, JSON.stringify(state));
-    assert.match(heavy.kind, /GET \/search\/\{id\}$/);
-    assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+    assertShownCostly(state, '@:6*4', /GET \/search\/\{id\}$/);
   });
 }
 
@@ -131,13 +129,10 @@ test('a site whose search takes its terms in an inner segment (/search/<terms>/p
   assert.equal(cheap.pace, 0, 'a one-word search counts one');
   assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
   const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }>; pathParameters: { learned: number; recent: Array<{ path: string; confirmed: string }> } };
-  const heavy = state.costly.find((c) => c.shape === '@:6*4');
-  assert.ok(heavy !== undefined, JSON.stringify(state));
-  assert.match(heavy.kind, /GET \/search\/\{id\}\/page\/\{id\}$/);
+  assertShownCostly(state, '@:6*4', /GET \/search\/\{id\}\/page\/\{id\}$/);
   // The operator sees where the shield reads a parameter (GET /api/state).
   assert.equal(state.pathParameters.learned, 1);
   assert.deepEqual(state.pathParameters.recent.map((p) => [p.path, p.confirmed]), [['/search/{}/page/{id}', 'again']]);
-  assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
 });
 
 for (const json of [false, true]) {
@@ -151,10 +146,7 @@ for (const json of [false, true]) {
     assert.equal(cheap.pace, 0, 'a one-word search counts one');
     assert.ok(Number(costly.pace) >= 1, `pace ${String(costly.pace)}`);
     const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number }> };
-    const heavy = state.costly.find((c) => c.shape === '~q:6*4');
-    assert.ok(heavy !== undefined, JSON.stringify(state));
-    assert.match(heavy.kind, /POST \/search$/);
-    assert.ok(heavy.weight >= 4, JSON.stringify(heavy));
+    assertShownCostly(state, '~q:6*4', /POST \/search$/);
   });
 }
 

@@ -131,4 +131,10 @@ test('the aliases an application serves for one action share a cost kind: case, 
   assert.equal(costTemplate('/archive.tar.gz'), '/archive.tar', 'one suffix, a short one');
   assert.equal(costTemplate('/v1.2/items'), '/v1.2/items', 'a dot in an inner segment stays');
   assert.equal(costTemplate('/.well-known'), '/.well-known', 'a name that starts with a dot is no suffix');
+  // And so do the positions of path parameters: learned through one alias, found through another.
+  keys.learn('r', '/SEARCH/colis+suivi');
+  for (const alias of ['/search/colis', '/Search.json/colis', '/search/colis/']) assert.deepEqual(keys.key('r', 'GET', alias, alias), { kind: 'r GET /search/{id}', shape: '@:3', weighed: true }, alias);
+  keys.learn('r', '/Tags/a,b/Page/1');
+  assert.equal(keys.key('r', 'GET', '/tags/x/page/2', '/tags/x/page/2')?.kind, 'r GET /tags/{id}/page/{id}');
+  assert.equal(keys.key('r', 'GET', '/tags.json/x/page/2', '/tags.json/x/page/2')?.kind, 'r GET /tags/{id}/page/{id}');
 });

@@ -102,17 +102,19 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
       const end = lastEnd(path);
       const slash = path.lastIndexOf('/', end - 1);
       const last = slash > 0 && slash < end - 1; // a last segment under a parent (`/search/x`, not `/search`)
+      // The parent's template and the whole path's (no trailing slash), each read at most once.
+      let parent: string | undefined;
+      let whole: string | undefined;
       // Most sites have no position that takes lists, and their requests cost no template here;
       // nor does a query-less id (`/track/6A123…`), which only teaches where nothing is weighed.
       if (positions.size > 0) {
-        let parent: string | undefined;
-        if (last && positions.has(`${routeId} ${parent = pathTemplate(path.slice(0, slash))}${SLOT}`)) {
-          return weighedKey(routeId, method, `${parent}/{id}`, valueShape(path, slash + 1, end), target, q, ignore);
+        if (last && positions.has(slotKey(routeId, parent = pathTemplate(path.slice(0, slash)), ''))) {
+          return weighedKey(slotKind(routeId, method, parent, ''), valueShape(path, slash + 1, end), target, q, ignore);
         }
         if (positions.inner > 0 && slash > 0) {
-          const t = end === path.length && template !== undefined ? template : pathTemplate(path.slice(0, end));
-          const inner = innerPosition(positions, routeId, path, end, t);
-          if (inner !== undefined) return weighedKey(routeId, method, inner.kindPath, valueShape(path, inner.from, inner.to), target, q, ignore);
+          whole = end === path.length && template !== undefined ? template : pathTemplate(path.slice(0, end));
+          const inner = innerPosition(positions, routeId, path, end, whole);
+          if (inner !== undefined) return weighedKey(slotKind(routeId, method, inner.before, inner.after), valueShape(path, inner.from, inner.to), target, q, ignore);
         }
       }
       if (q < 0 && slash > 0) {
@@ -121,13 +123,13 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
         const lastList = last && listItems(path, slash + 1, end) > 1;
         const at = lastList ? -1 : innerList(path, slash);
         if (at >= 0) {
-          const around = slotAround(pathTemplate(path.slice(0, end)), segmentIndex(path, at));
+          const around = slotAround(whole ?? pathTemplate(path.slice(0, end)), segmentIndex(path, at));
           if (around !== undefined) {
-            return { kind: `${routeId} ${method} ${around[0]}/{id}${around[1]}`, shape: PATH_PART + valueShape(path, at, path.indexOf('/', at)), weighed: false };
+            return { kind: slotKind(routeId, method, around[0], around[1]), shape: PATH_PART + valueShape(path, at, path.indexOf('/', at)), weighed: false };
           }
         }
         if (lastList || (last && !isIdSegment(path.slice(slash + 1, end)))) {
-          return { kind: `${routeId} ${method} ${pathTemplate(path.slice(0, slash))}/{id}`, shape: PATH_PART + valueShape(path, slash + 1, end), weighed: false };
+          return { kind: slotKind(routeId, method, parent ?? pathTemplate(path.slice(0, slash)), ''), shape: PATH_PART + valueShape(path, slash + 1, end), weighed: false };
         }
       }
       if (q < 0) return undefined;
@@ -139,16 +141,29 @@ export function createCostKeys(maxPositions = DEFAULT_MAX_POSITIONS): CostKeys {
       if (!(slash > 0)) return;
       // The last segment first: most lists are there, and it costs no template of the whole path.
       if (slash < end - 1 && listItems(path, slash + 1, end) > 1) {
-        positions.confirm(`${routeId} ${pathTemplate(path.slice(0, slash))}${SLOT}`, false);
+        positions.confirm(slotKey(routeId, pathTemplate(path.slice(0, slash)), ''), false);
         return;
       }
       // A list in an inner segment (`/search/a+b/page/2`): its position is the template around it.
       const at = innerList(path, slash);
       if (at < 0) return;
       const around = slotAround(pathTemplate(path.slice(0, end)), segmentIndex(path, at));
-      if (around !== undefined) positions.confirm(`${routeId} ${around[0]}${SLOT}${around[1]}`, true);
+      if (around !== undefined) positions.confirm(slotKey(routeId, around[0], around[1]), true);
     },
   };
+}
+
+/**
+ * A position's key: the templates before and after its parameter as a cost kind has them
+ * (`costTemplate`), so `/Search/a+b` and `/search.json/a+b` teach and find `/search`'s position.
+ */
+function slotKey(routeId: string, before: string, after: string): string {
+  return `${routeId} ${costTemplate(before)}${SLOT}${costTemplate(after)}`;
+}
+
+/** The cost kind of a request whose parameter sits between `before` and `after`, folded into `{id}`. */
+function slotKind(routeId: string, method: string, before: string, after: string): string {
+  return `${routeId} ${method} ${costTemplate(before)}/{id}${costTemplate(after)}`;
 }
 
 /**
@@ -192,18 +207,18 @@ export function withBody(key: CostKey | undefined, routeId: string, method: stri
 }
 
 /** A weighed key: the path's parameter folded into the kind, its size the shape's first part, then the query's shape. */
-function weighedKey(routeId: string, method: string, kindPath: string, size: string, target: string, q: number, ignore: ReadonlySet<string> | undefined): CostKey {
+function weighedKey(kind: string, size: string, target: string, q: number, ignore: ReadonlySet<string> | undefined): CostKey {
   const part = PATH_PART + size;
   const query = q >= 0 ? queryShape(target.slice(q), ignore, true) : '';
-  return { kind: `${routeId} ${method} ${kindPath}`, shape: query === '' ? part : `${part}&${query}`, weighed: true };
+  return { kind, shape: query === '' ? part : `${part}&${query}`, weighed: true };
 }
 
 /**
- * The learned inner position a path's segments fall in, if any: its kind's path (the parameter as
- * `{id}`) and where the parameter's segment is in `path`. `template` is the path's (no trailing
+ * The learned inner position a path's segments fall in, if any: the templates before and after its
+ * parameter, and where the parameter's segment is in `path`. `template` is the path's (no trailing
  * slash); its segments are the path's one for one, up to the template's depth.
  */
-function innerPosition(positions: Positions, routeId: string, path: string, end: number, template: string): { kindPath: string; from: number; to: number } | undefined {
+function innerPosition(positions: Positions, routeId: string, path: string, end: number, template: string): { before: string; after: string; from: number; to: number } | undefined {
   // The path's segments and the template's walked together, every one but the last.
   // The first segment is a page name, never a parameter (as at the root, key()).
   for (let ps = path.indexOf('/', 1) + 1, ts = template.indexOf('/', 1) + 1; ps > 0 && ts > 0;) {
@@ -212,7 +227,7 @@ function innerPosition(positions: Positions, routeId: string, path: string, end:
     if (pe < 0 || pe >= end || te < 0) return undefined;
     const before = template.slice(0, ts - 1);
     const after = template.slice(te);
-    if (positions.has(`${routeId} ${before}${SLOT}${after}`)) return { kindPath: `${before}/{id}${after}`, from: ps, to: pe };
+    if (positions.has(slotKey(routeId, before, after))) return { before, after, from: ps, to: pe };
     ps = pe + 1;
     ts = te + 1;
   }

@@ -42,9 +42,9 @@
  * known of its parts): a customer's new combination of a costly part is weighed as costly only
  * until three of its own answers say otherwise.
  *
- * What a request's kind and shape are is detect/cost-key.ts's: a query's shape, or a path's last
- * segment where the path takes lists (`/search/colis+suivi`). A request with neither is not
- * weighed: there is no shape to tell its cost by.
+ * What a request's kind and shape are is detect/cost-key.ts's: a query's shape, a path parameter
+ * where the path takes lists (`/search/colis+suivi`), a buffered body's shape (detect/body-shape.ts).
+ * A request with none of them is not weighed: there is no shape to tell its cost by.
  *
  * A kind never answered at light load (a shield started under attack) weighs nothing: every
  * request counts 1. Bounded: at most `maxShapes` shapes, as many parts and as many kinds, the least

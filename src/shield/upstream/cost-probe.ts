@@ -31,8 +31,8 @@
  * gives up does not stop the upstream working on its search. A cheap new part is freed by its first
  * answer (one fast answer proves it cheap). A held request waits behind the key that holds it, at
  * most the queue timeout counted from its arrival (its wait here is part of its wait for a slot);
- * let go, it is admitted again (the admission order decides again, with what it costs by then). No more are held than `maxHeld`: the rest are refused as a full queue would
- * refuse them.
+ * let go, it is admitted again (the admission order decides again, with what it costs by then). No
+ * more are held than `maxHeld`: the rest are refused as a full queue would refuse them.
  *
  * Each line is in tier order (the admission tier: standing and pace), then arrival: in arrival
  * order a customer's costly search — or a search of a size class nobody has asked yet — sent

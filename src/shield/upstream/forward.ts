@@ -404,7 +404,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
-    // Only a request with a cost key (a query, or a path's last segment: detect/cost-key.ts) may
+    // Only a request with a cost key (a query, a path parameter, a buffered body: detect/cost-key.ts) may
     // have parts the cost probe bounds — asked when it is about to start (`defer`), when a key only
     // learned from at its arrival may be weighed.
     if (ctx.costKind !== undefined) ex.probe = deps.probes?.get(name);
