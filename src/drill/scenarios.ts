@@ -135,14 +135,14 @@ function preflight(rng: Rng, src: FloodSource): FloodRequest {
  * exposes to anyone: each term is one more lookup (the demo origin's `searchTerms`), so one request
  * at a person's pace costs the origin what a dozen customers' pages do.
  */
-function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number, site: { searchInPath: boolean; searchPathSuffix: string; searchByPost: boolean }, head = false, alias = false): FloodRequest {
+function costlySearch(rng: Rng, src: FloodSource, origin: string, terms: number, vary: number, cheap: number, site: { searchInPath: boolean; searchPathSuffix: string; searchByPost: boolean }, head = false, alias = 0): FloodRequest {
   const words = Array.from({ length: Math.max(1, terms) }, () => rng.pick(WORDS));
   words[rng.int(0, words.length - 1)] = randomToken(rng, rng.int(4, 9));
   // A decoy: one word as long as the search, which the origin answers at a word's cost.
   const search = words.join('+');
   const q = rng.next() < cheap ? randomToken(rng, search.length) : search;
   const s = searchRequest(q, site, varied(rng, vary).replace(/^&/, ''));
-  if (s.body === undefined) return { method: head ? 'HEAD' : 'GET', path: alias ? s.path.replace(/^\/search/, '/search.json') : s.path, headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
+  if (s.body === undefined) return { method: head ? 'HEAD' : 'GET', path: alias === 0 ? s.path : s.path.replace(/^\/search/, alias === 1 ? '/search.json' : '/api/search'), headers: browserHeaders(src.identity, 'document', `${origin}/search`) };
   const headers = browserHeaders(src.identity, 'form', `${origin}/search`);
   headers.origin = origin;
   headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -496,11 +496,11 @@ export const SCENARIOS: Record<string, Scenario> = {
       terms: num(8, 'terms of each search (the demo origin charges a search lookup per term, up to 32)', 1, 32),
       vary: num(0, 'ignored parameters that may ride along each search (each with probability 1/2, values of 1-63 characters): up to 16, so almost every search has a query shape never seen before', 0, 16),
       cheap: num(0, 'share of the searches sent as one word as long as the search (cheap to the origin, the same length): decoys that make a costly query\'s length read as cheap', 0, 1),
-      alias: num(0, '1: the searches go to /search.json, an alias the application serves from the same action (customers use /search)', 0, 1),
+      alias: num(0, '1: the searches go to /search.json, an alias the application serves from the same action (customers use /search); 2: to /api/search, another route to the same action (the mobile app\'s API) that no customer of the bench uses', 0, 2),
       head: num(0, '1: the searches are sent as HEAD, which the origin answers with the same lookups and no content (RFC 9110 §9.3.2)', 0, 1),
     },
     plan: (p, ctx) => ({
-      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!, { searchInPath: ctx.searchInPath === true, searchPathSuffix: ctx.searchPathSuffix ?? '', searchByPost: ctx.searchByPost === true }, p.head === 1, p.alias === 1), solving(ctx, p))], slow: [],
+      floods: [flood(ctx, 'costly-search', p as never, (rng, s) => costlySearch(rng, s, ctx.origin, p.terms!, p.vary!, p.cheap!, { searchInPath: ctx.searchInPath === true, searchPathSuffix: ctx.searchPathSuffix ?? '', searchByPost: ctx.searchByPost === true }, p.head === 1, p.alias), solving(ctx, p))], slow: [],
     }),
   },
   'preflight-flood': {

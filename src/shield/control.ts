@@ -37,6 +37,8 @@ export interface ControlDeps {
   reputations?: () => unknown;
   /** The query shapes that cost the upstream more than one request each (detect/request-cost.ts). */
   costlyShapes?: () => unknown[];
+  /** The site's typical keyed request and the kinds weighed against it (detect/request-cost.ts). */
+  costSite?: () => { siteTypicalMs: number | undefined; doubtfulKinds: number };
   /** Path positions learned to take a parameter (detect/cost-key.ts), and how many there are. */
   pathParameters?: () => { learned: number; recent: unknown[] };
 }
@@ -69,6 +71,7 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
             costWeighting: {
               enabled: config.detection.costWeighting,
               costly: config.detection.costWeighting ? d.costlyShapes?.() ?? [] : [],
+              ...(config.detection.costWeighting && d.costSite ? d.costSite() : {}),
               ...(config.detection.costWeighting && d.pathParameters ? { pathParameters: d.pathParameters() } : {}),
             },
           }

@@ -203,6 +203,8 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   let forwarder: Forwarder | undefined;
   const ticker = setInterval(() => {
     const now = shared.ticker.now();
+    // A kind first answered in an attack does not set its own typical cost (detect/request-cost.ts).
+    if (weighsCost) shared.requestCost.alert(shared.detector.challengingSince() !== undefined, now);
     for (const [name, q] of admission) {
       const probe = probes?.get(name);
       if (probe !== undefined && probe.held > 0) {

@@ -278,7 +278,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     };
   };
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10),
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10), costSite: () => ({ siteTypicalMs: shared.requestCost.siteTypicalMs === undefined ? undefined : Math.round(shared.requestCost.siteTypicalMs), doubtfulKinds: shared.requestCost.doubtfulKinds }),
     pathParameters: () => ({ learned: shared.costKeys.positions, recent: shared.costKeys.list(20) }),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),

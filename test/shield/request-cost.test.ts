@@ -11,7 +11,7 @@ import { startOrigin } from '../../src/demo/origin/server.js';
  * A shield in front of the demo origin, whose search costs a lookup per term: returns a GET that
  * resolves to the request's access-log line.
  */
-async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: boolean) {
+async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: boolean, dryRun = false) {
   const origin = await startOrigin({ maxInFlight: 4, serviceMs: 10 });
   t.after(() => origin.close());
   const lines: Array<Record<string, unknown>> = [];
@@ -22,7 +22,7 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     upstreams: { origin: { url: origin.url, connections: 8 } },
     routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
     rateLimits: { enabled: false },
-    detection: { costWeighting },
+    detection: { costWeighting, dryRun },
     log: { level: 'info', access: true },
   });
   const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
@@ -44,8 +44,8 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     for (let i = 0; i < 100 && mine() === undefined; i++) await new Promise((res) => setTimeout(res, 5));
     return mine()!;
   };
-  const search = async (q: string, userAgent: string, inPath = false, suffix = '', method: 'GET' | 'HEAD' = 'GET'): Promise<Record<string, unknown>> =>
-    lineOf(await request(inPath ? `${shield.url}/search/${q}${suffix}` : `${shield.url}/search?q=${q}`, { method, dispatcher: agent, headers: { 'user-agent': userAgent } }));
+  const search = async (q: string, userAgent: string, inPath = false, suffix = '', method: 'GET' | 'HEAD' = 'GET', path = '/search'): Promise<Record<string, unknown>> =>
+    lineOf(await request(inPath ? `${shield.url}${path}/${q}${suffix}` : `${shield.url}${path}?q=${q}`, { method, dispatcher: agent, headers: { 'user-agent': userAgent } }));
   // The site's search form posts its terms (urlencoded, or JSON with `json`), as the origin also takes them.
   const post = async (q: string, userAgent: string, json = false): Promise<Record<string, unknown>> => lineOf(await request(`${shield.url}/search`, {
     method: 'POST', dispatcher: agent,
@@ -53,7 +53,12 @@ async function searchSite(t: { after(fn: () => unknown): void }, costWeighting: 
     body: json ? JSON.stringify({ q: decodeURIComponent(q.replaceAll('+', ' ')) }) : `q=${q}`,
   }));
   const admin = async (path: string): Promise<string> => (await request(`${shield.adminUrl}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.text();
-  return { search, post, costly, admin, lines, url: shield.url, agent };
+  const forceAttack = async (): Promise<void> => {
+    const r = await request(`${shield.adminUrl}/api/attack`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ reason: 'test', ttlS: 60 }) });
+    assert.equal(r.statusCode, 200);
+    await r.body.dump();
+  };
+  return { search, post, costly, admin, forceAttack, lines, url: shield.url, agent };
 }
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -223,4 +228,29 @@ test('a search the cost probe holds whose client leaves is logged as abandoned, 
   assert.ok(line !== undefined, 'the abandoned search is logged');
   assert.ok(Number(line.heldMs) >= 30, `held ${String(line.heldMs)} ms: ${JSON.stringify(line)}`);
   assert.ok(Number(line.queueMs) >= Number(line.heldMs), `part of its wait for a slot: ${JSON.stringify(line)}`);
+});
+
+test('a route no customer used before the attack (the app\'s /api/search to the same action) is weighed against the site\'s typical search', async (t) => {
+  // Dry run: decided and logged, nothing enforced, so the forced attack challenges no one here.
+  const { search, costly: shown, forceAttack } = await searchSite(t, true, true);
+  // Normal times: the customers' one-word searches, for longer than an onset (5 s), teach the site's typical keyed request.
+  const from = Date.now();
+  for (let i = 0; i < 600 && Date.now() - from < 5_500; i++) await search(['colis', 'lettre', 'timbre', 'carte'][i % 4]!, `customer/${i % 50}`);
+  const site = (await shown() as { siteTypicalMs?: number }).siteTypicalMs;
+  assert.ok(site !== undefined && site >= 20 && site < 80, `the site's typical search: ${String(site)} ms`);
+  // The flood's route, answered first just before the attack: its own median is its 8-term searches', so they read as typical.
+  for (let i = 0; i < 3; i++) await search(EIGHT.replace('x7f3k', `a${i}b`), `bot/${i}`, false, '', 'GET', '/api/search');
+  const before = await search(EIGHT.replace('x7f3k', 'c9d'), 'bot/before', false, '', 'GET', '/api/search');
+  assert.equal(before.pace, 0, 'before the alert, the kind is typical of itself');
+  await forceAttack();
+  // The runtime tells the cost model of the alert on its 100 ms tick.
+  await new Promise((res) => setTimeout(res, 300));
+  const during = await search(EIGHT.replace('x7f3k', 'e8f'), 'bot/during', false, '', 'GET', '/api/search');
+  assert.ok(Number(during.pace) >= 1, `in the attack the kind born just before it weighs against the site: pace ${String(during.pace)}`);
+  const cheap = await search('bureau', 'customer/cheap', false, '', 'GET', '/api/search');
+  assert.equal(cheap.pace, 0, 'a one-word search there costs what the site\'s does: one');
+  const state = await shown() as { costly: Array<{ kind: string; shape: string; weight: number; againstSite?: boolean }>; doubtfulKinds: number };
+  assertShownCostly(state, 'q:6*4', /GET \/api\/search$/);
+  assert.equal(state.costly.find((c) => /api/.test(c.kind))?.againstSite, true);
+  assert.equal(state.doubtfulKinds, 1, 'the customers\' /search, older than the onset, is not doubtful');
 });

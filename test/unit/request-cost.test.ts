@@ -227,3 +227,89 @@ test('probe parts: none while the kind is unknown or the request known cheap; a 
   for (let i = 0; i < 3; i++) cost.observe({ kind: SEARCH, shape: 'a:1&b:1', rttMs: 900, light: true }, 3700 + i);
   assert.deepEqual(cost.probeParts(SEARCH, 'a:1&b:1'), ['a:1&b:1']);
 });
+
+const API = 'api GET /api/search';
+
+/** The flood's own route to the search's action, no customer's: 8-term searches at 640 ms ± 20%, at light load, 10 a second. */
+function feedApi(cost: ReturnType<typeof createRequestCost>, from: number, n: number, ms = 640): number {
+  const random = createPrng(7);
+  let now = from;
+  for (let i = 0; i < n; i++, now += 100) cost.observe({ kind: API, shape: EIGHT_WORDS, rttMs: ms * (0.8 + 0.4 * random()), light: true }, now);
+  return now;
+}
+
+test('a kind born in an attack is weighed against the site\'s typical request: the flood\'s own route cannot teach that its searches are typical', () => {
+  // Without the alert: the flood's first answers are the kind's median, its searches weigh one (the limit the alert closes).
+  const blind = createRequestCost();
+  feedApi(blind, feed(blind, { n: 200, costlyShare: 0, costlyMs: 0, light: true }), 100);
+  assert.equal(blind.weight(API, EIGHT_WORDS), 1);
+  assert.deepEqual(blind.probeParts(API, EIGHT_WORDS), []);
+
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  const site = cost.siteTypicalMs as number;
+  assert.ok(site > 64 && site < 96, `the site's typical keyed request is the customers' search: ${site} ms`);
+  cost.alert(true, t);
+  const end = feedApi(cost, t, 100);
+  const w = cost.weight(API, EIGHT_WORDS);
+  assert.ok(w >= 6 && w <= 9, `the flood's searches on their own route weigh ${w}`);
+  assert.ok(cost.probeParts(API, EIGHT_WORDS).length > 0, 'and are probed a few at a time');
+  assert.equal(cost.doubtfulKinds, 1);
+  assert.equal(cost.heaviest(1)[0]?.againstSite, true, 'the operator is told what it is weighed against');
+  assert.ok(Math.abs((cost.siteTypicalMs as number) - site) < 1e-9, 'the flood taught the site nothing');
+  // The customers' kind, known before the attack, keeps its own median.
+  assert.equal(cost.weight(SEARCH, ONE_WORD), 1);
+  // The attack ends: the kind stays doubtful through the quiet (waves come back) until trustMs of it.
+  cost.alert(false, end);
+  cost.alert(false, end + 299_000);
+  assert.equal(cost.doubtfulKinds, 1);
+  cost.alert(false, end + 300_000);
+  assert.equal(cost.doubtfulKinds, 0);
+  assert.equal(cost.weight(API, EIGHT_WORDS), 1, 'trusted again: its own median says what is typical of it');
+});
+
+test('a kind first answered in the seconds before the first suspicion is doubtful too; one known longer before is not', () => {
+  const cost = createRequestCost();
+  let t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  // A report page customers have used for 30 s beside their searches, always 400 ms: typical of itself.
+  const REPORT = 'report GET /report';
+  for (let i = 0; i < 30; i++) {
+    cost.observe({ kind: REPORT, shape: 'from:3&to:3', rttMs: 400, light: true }, t);
+    t = feed(cost, { n: 10, from: t, costlyShare: 0, costlyMs: 0, light: true, seed: 10 + i });
+  }
+  // The flood's route is answered 3 s before the alert begins (detection reads its first seconds).
+  const end = feedApi(cost, t, 30);
+  cost.alert(true, end);
+  assert.ok(cost.weight(API, EIGHT_WORDS) >= 6, 'born in the onset: weighed against the site');
+  assert.equal(cost.weight(REPORT, 'from:3&to:3'), 1, 'a kind born 30 s before the alert keeps its own median');
+  for (let i = 0; i < 5; i++) cost.observe({ kind: REPORT, shape: 'from:3&to:4', rttMs: 400, light: true }, end + i);
+  assert.equal(cost.weight(REPORT, 'from:3&to:4'), 1);
+});
+
+test('a kind new in an attack that costs what the site\'s typical request does weighs one; with no site known yet, its own median', () => {
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  cost.alert(true, t);
+  feedApi(cost, t, 60, 90);
+  assert.equal(cost.weight(API, EIGHT_WORDS), 1);
+  // A shield started in the attack knows no site: nothing to weigh against.
+  const cold = createRequestCost();
+  cold.alert(true, 0);
+  feedApi(cold, 0, 60);
+  assert.equal(cold.siteTypicalMs, undefined);
+  assert.equal(cold.weight(API, EIGHT_WORDS), 1);
+  assert.throws(() => createRequestCost({ trustMs: -1 }), RangeError);
+});
+
+test('in an attack, a kind never answered at light load is weighed against the site: the flood\'s route is answered only under load', () => {
+  const cost = createRequestCost();
+  const t = feed(cost, { n: 200, costlyShare: 0, costlyMs: 0, light: true });
+  cost.alert(true, t);
+  for (let i = 0; i < 5; i++) cost.observe({ kind: API, shape: EIGHT_WORDS, rttMs: 700 + 50 * i, light: false }, t + i * 100);
+  const w = cost.weight(API, EIGHT_WORDS);
+  assert.ok(w >= 7 && w <= 9, `weighs ${w}`);
+  assert.ok(cost.probeParts(API, 'q:6*4&sort:3').includes(UNTRIED_PART), 'a part never answered is probed with the kind\'s other unknowns');
+  // Outside an alert, a kind with no light answers knows nothing, as before.
+  cost.alert(false, t + 1000);
+  assert.equal(cost.weight(API, EIGHT_WORDS), 1);
+});

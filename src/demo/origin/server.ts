@@ -125,7 +125,9 @@ export function searchQueryOf(url: URL): string {
 function groupOf(method: string, path: string): OriginPathGroup {
   if (path === '/' || path === '/index.html') return 'home';
   if (path.startsWith('/track')) return 'track';
-  if (path.startsWith('/search')) return 'search';
+  // The search's JSON API for the mobile app (`/api/search?q=`): the same action, a route the web's
+  // customers never use (drill `costly-search` with `alias=2`).
+  if (path.startsWith('/search') || path.startsWith('/api/search')) return 'search';
   if (path.startsWith('/bank/login')) return 'login';
   if (path.startsWith('/bank/')) return 'account';
   if (path.startsWith('/api/pay/')) return 'pay';

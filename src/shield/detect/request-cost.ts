@@ -46,8 +46,24 @@
  * where the path takes lists (`/search/colis+suivi`), a buffered body's shape (detect/body-shape.ts).
  * A request with none of them is not weighed: there is no shape to tell its cost by.
  *
- * A kind never answered at light load (a shield started under attack) weighs nothing: every
- * request counts 1. Bounded: at most `maxShapes` shapes, as many parts and as many kinds, the least
+ * **A kind first seen in an attack** is not trusted to say what is typical of it. A route no
+ * customer uses — the mobile app's search API, `/api/search`, reaching the same costly action as
+ * the site's `/search` — has its median taught by the flood's own first answers, so its costliest
+ * requests read as typical: neither weighed nor probed (drill `costly-search` with `alias=2`). A
+ * kind born while the shield is alerted (`alert`: from the first suspicion), or in the `onsetMs`
+ * before (the flood's first answers come back while detection reads its first seconds), is
+ * *doubtful*: its typical request is the lower of its own median and the **site's** — the running
+ * median of light answers that weigh 1, of kinds older than `onsetMs`, outside alerts — until it has
+ * seen `trustMs` of quiet since the last alert (waves come back within it). So is a kind never
+ * answered at light load, while alerted: the flood's own route rarely is in an attack, and would
+ * otherwise have no typical cost at all. A customer's kind known before the attack keeps
+ * its own median (a report page that always takes 400 ms is typical of itself); a kind new in the
+ * attack that costs what the site's typical request costs reads as before; one that costs eight
+ * times it weighs eight. The price, stated: customers who are the first to use a costly route
+ * during an attack are weighed as its cost says, against the site's typical request.
+ *
+ * A kind never answered at light load outside an alert, or on a shield started under attack (no
+ * site's typical request yet), weighs nothing: every request counts 1. Bounded: at most `maxShapes` shapes, as many parts and as many kinds, the least
  * recently answered given up first (a flood minting shapes churns the shapes, not the parts it
  * always carries). Pure: the caller passes `now`.
  */
@@ -63,9 +79,13 @@ export interface RequestCostParams {
   readonly windowMs: number;
   /** Relative step of a kind's running median RTT at light load (frugal streaming median). */
   readonly kindStep: number;
+  /** A kind first answered this long before an alert began is doubtful in it, ms. */
+  readonly onsetMs: number;
+  /** Quiet after an alert before a doubtful kind's own median is trusted again, ms. */
+  readonly trustMs: number;
 }
 
-export const DEFAULT_REQUEST_COST: RequestCostParams = Object.freeze({ maxShapes: 4096, minSamples: 3, maxWeight: 16, windowMs: 10_000, kindStep: 0.02 });
+export const DEFAULT_REQUEST_COST: RequestCostParams = Object.freeze({ maxShapes: 4096, minSamples: 3, maxWeight: 16, windowMs: 10_000, kindStep: 0.02, onsetMs: 5_000, trustMs: 300_000 });
 
 /** One upstream answer. */
 export interface CostSample {
@@ -92,6 +112,16 @@ export interface RequestCost {
   probeParts(kind: string, shape: string): readonly string[];
   /** Learns from an answer. */
   observe(sample: CostSample, now: number): void;
+  /**
+   * Whether the shield is alerted now (suspicion or worse anywhere: defence/detector.ts
+   * `challengingSince`); called on every change, or more often. Kinds born in an alert or just
+   * before it are doubtful until `trustMs` of quiet after it.
+   */
+  alert(on: boolean, now: number): void;
+  /** The site's typical keyed request (ms, its light answers' running median outside alerts), or undefined until known. */
+  readonly siteTypicalMs: number | undefined;
+  /** Kinds remembered now that are doubtful (born in or just before an alert, not yet trusted). */
+  readonly doubtfulKinds: number;
   /** Shapes remembered now. */
   readonly shapes: number;
   /** Parts (a key and its value's size class) remembered now. */
@@ -107,6 +137,8 @@ export interface CostlyShape {
   readonly scope: 'shape' | 'part';
   readonly weight: number;
   readonly fastestMs: number;
+  /** Weighed against the site's typical request, its kind being new in an attack. */
+  readonly againstSite?: true;
 }
 
 const NONE: readonly string[] = Object.freeze([]);
@@ -125,8 +157,10 @@ export const UNTRIED_PART = '(untried)';
 
 /** A shape's least RTT of this window and of the last window that had any. */
 interface Least { readonly kind: string; readonly shape: string; cur: number; prev: number; from: number; n: number }
-/** A kind's running median RTT at light load; its first answers kept until it has `SEED` of them. */
+/** A running median RTT at light load; its first answers kept until it has `SEED` of them. */
 interface Median { value: number; n: number; first: number[] | undefined }
+/** A kind's: when it was first answered at light load, and whether it is doubtful. */
+interface KindMedian extends Median { readonly born: number; doubt: boolean }
 /** Answers of a kind whose exact median seeds the running one: a first answer that was a cache hit must not. */
 const SEED = 15;
 
@@ -135,7 +169,12 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
   if (!(p.maxShapes >= 1 && p.minSamples >= 1 && p.maxWeight >= 1 && p.windowMs > 0 && p.kindStep > 0 && p.kindStep < 1)) {
     throw new RangeError('maxShapes, minSamples and maxWeight must be at least 1, windowMs positive, kindStep in (0, 1)');
   }
-  const kinds = new Map<string, Median>();
+  if (!(p.onsetMs >= 0 && p.trustMs >= 0)) throw new RangeError('onsetMs and trustMs must not be negative');
+  const kinds = new Map<string, KindMedian>();
+  const site: Median = { value: 0, n: 0, first: [] };
+  let alertSince: number | undefined;
+  let quietSince = -Infinity;
+  let anyDoubt = false;
   const shapes = new Map<string, Least>();
   const parts = new Map<string, Least>();
 
@@ -150,38 +189,50 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     map.set(key, m);
     return m;
   };
-  /** What one entry's fastest answer weighs against its kind's median; undefined until both know enough. */
-  const multiple = (k: Median | undefined, m: Least | undefined): number | undefined => {
-    if (k === undefined || k.n < p.minSamples || m === undefined || m.n < p.minSamples) return undefined;
-    const x = Math.min(m.cur, m.prev) / k.value;
+  /**
+   * A kind's typical answer, ms, or undefined when nothing tells it: its own median; for a kind
+   * doubtful, or unknown in an alert (nothing of it answered at light load before), the lower of
+   * its own and the site's — which may be all there is: in an attack the flood's own route is
+   * rarely answered at light load at all.
+   */
+  const typicalOf = (k: KindMedian | undefined): number | undefined => {
+    const own = k !== undefined && k.n >= p.minSamples ? k.value : undefined;
+    const doubtful = k?.doubt === true || (alertSince !== undefined && own === undefined);
+    if (!doubtful || site.n < p.minSamples) return own;
+    return own === undefined ? site.value : Math.min(own, site.value);
+  };
+  /** What one entry's fastest answer weighs against its kind's typical answer; undefined until both know enough. */
+  const multiple = (typical: number | undefined, m: Least | undefined): number | undefined => {
+    if (typical === undefined || m === undefined || m.n < p.minSamples) return undefined;
+    const x = Math.min(m.cur, m.prev) / typical;
     return x >= 2 ? Math.min(p.maxWeight, Math.round(x)) : 1;
   };
   const weigh = (kind: string, shape: string): number => {
-    const k = kinds.get(kind);
-    if (k === undefined || k.n < p.minSamples) return 1;
-    const whole = multiple(k, shapes.get(`${kind}?${shape}`));
+    const t = typicalOf(kinds.get(kind));
+    if (t === undefined) return 1;
+    const whole = multiple(t, shapes.get(`${kind}?${shape}`));
     if (whole !== undefined) return whole;
     let heaviest = 1;
-    for (const part of partsOf(shape)) heaviest = Math.max(heaviest, multiple(k, parts.get(`${kind}?${part}`)) ?? 1);
+    for (const part of partsOf(shape)) heaviest = Math.max(heaviest, multiple(t, parts.get(`${kind}?${part}`)) ?? 1);
     return heaviest;
   };
   // Tried: enough answers to weigh it, or one fast enough that it cannot be costly (queueing only
   // ever adds time, so a fast answer bounds its cost from above).
-  const tried = (k: Median, m: Least | undefined): boolean =>
-    m !== undefined && (m.n >= p.minSamples || Math.min(m.cur, m.prev) < 2 * k.value);
+  const tried = (typical: number, m: Least | undefined): boolean =>
+    m !== undefined && (m.n >= p.minSamples || Math.min(m.cur, m.prev) < 2 * typical);
   const probeParts = (kind: string, shape: string): readonly string[] => {
-    const k = kinds.get(kind);
-    if (k === undefined || k.n < p.minSamples) return NONE;
+    const t = typicalOf(kinds.get(kind));
+    if (t === undefined) return NONE;
     const whole = shapes.get(`${kind}?${shape}`);
-    const wholeTried = tried(k, whole);
-    if (wholeTried && (multiple(k, whole) ?? 1) === 1) return NONE;
+    const wholeTried = tried(t, whole);
+    if (wholeTried && (multiple(t, whole) ?? 1) === 1) return NONE;
     let out: string[] | undefined;
     let untried = false;
     for (const part of partsOf(shape)) {
       const m = parts.get(`${kind}?${part}`);
       // Untried, or tried and costly: both are bounded in flight. A tried cheap part is not.
-      if (!tried(k, m)) { untried = true; (out ??= []).push(part); }
-      else if ((multiple(k, m) ?? 1) > 1) (out ??= []).push(part);
+      if (!tried(t, m)) { untried = true; (out ??= []).push(part); }
+      else if ((multiple(t, m) ?? 1) > 1) (out ??= []).push(part);
     }
     // Parts each cheap (or tried) but the whole costly: the shape itself is bounded.
     if (out === undefined && wholeTried) return [shape];
@@ -200,8 +251,41 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     m.n++;
   };
 
+  const teach = (m: Median, rttMs: number): void => {
+    m.n++;
+    if (m.first !== undefined) {
+      // The exact median of the first answers, then a running one from there.
+      m.first.push(rttMs);
+      m.value = m.first.slice().sort((a, b) => a - b)[m.first.length >> 1] as number;
+      if (m.first.length >= SEED) m.first = undefined;
+    } else {
+      // Frugal streaming median (Ma, Muthukrishnan, Sandler 2013) in relative steps: it moves
+      // toward each answer by a step, so half of them faster or slower cannot drag it.
+      m.value = rttMs > m.value ? m.value * (1 + p.kindStep) : m.value / (1 + p.kindStep);
+    }
+  };
+
   return {
     get shapes() { return shapes.size; },
+    get siteTypicalMs() { return site.n >= p.minSamples ? site.value : undefined; },
+    get doubtfulKinds() {
+      let n = 0;
+      if (anyDoubt) for (const k of kinds.values()) if (k.doubt) n++;
+      return n;
+    },
+    alert(on, now) {
+      if (on && alertSince === undefined) {
+        alertSince = now;
+        // The flood's first answers may come back before the first suspicion: kinds born in the onset's seconds are doubtful too.
+        for (const k of kinds.values()) if (!k.doubt && now - k.born <= p.onsetMs) { k.doubt = true; anyDoubt = true; }
+      } else if (!on && alertSince !== undefined) {
+        alertSince = undefined;
+        quietSince = now;
+      } else if (!on && anyDoubt && now - quietSince >= p.trustMs) {
+        for (const k of kinds.values()) k.doubt = false;
+        anyDoubt = false;
+      }
+    },
     get parts() { return parts.size; },
     weight: weigh,
     probeParts,
@@ -211,8 +295,11 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
         for (const [key, m] of map) {
           // A shape of one part is shown once, as the shape.
           if (scope === 'part' && shapes.has(key)) continue;
-          const weight = multiple(kinds.get(m.kind), m) ?? 1;
-          if (weight > 1) out.push({ kind: m.kind, shape: m.shape, scope, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)) });
+          const k = kinds.get(m.kind);
+          const typical = typicalOf(k);
+          const weight = multiple(typical, m) ?? 1;
+          const own = k !== undefined && k.n >= p.minSamples ? k.value : undefined;
+          if (weight > 1) out.push({ kind: m.kind, shape: m.shape, scope, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)), ...(typical !== own ? { againstSite: true as const } : {}) });
         }
       }
       return out.sort((a, b) => b.weight - a.weight).slice(0, Math.max(0, n));
@@ -220,18 +307,16 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     observe(s, now) {
       if (!(s.rttMs > 0 && Number.isFinite(s.rttMs))) return;
       if (s.light && weigh(s.kind, s.shape) === 1) {
-        const k = touch(kinds, s.kind, (): Median => ({ value: s.rttMs, n: 0, first: [] }));
-        k.n++;
-        if (k.first !== undefined) {
-          // The exact median of the first answers, then a running one from there.
-          k.first.push(s.rttMs);
-          k.value = k.first.slice().sort((a, b) => a - b)[k.first.length >> 1] as number;
-          if (k.first.length >= SEED) k.first = undefined;
-        } else {
-          // Frugal streaming median (Ma, Muthukrishnan, Sandler 2013) in relative steps: it moves
-          // toward each answer by a step, so half of them faster or slower cannot drag it.
-          k.value = s.rttMs > k.value ? k.value * (1 + p.kindStep) : k.value / (1 + p.kindStep);
-        }
+        const k = touch(kinds, s.kind, (): KindMedian => {
+          const doubt = alertSince !== undefined;
+          if (doubt) anyDoubt = true;
+          return { value: s.rttMs, n: 0, first: [], born: now, doubt };
+        });
+        teach(k, s.rttMs);
+        // The site's typical request is what trusted kinds answer outside alerts, once older than an
+        // onset: a flood's own kind (answered before the first suspicion too) and the queueing of an
+        // attack do not make it.
+        if (alertSince === undefined && !k.doubt && now - k.born > p.onsetMs) teach(site, s.rttMs);
       }
       learn(shapes, s.kind, s.shape, s.rttMs, now);
       for (const part of partsOf(s.shape)) learn(parts, s.kind, part, s.rttMs, now);
