@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createTickMemo } from '../../src/core/tick-memo.js';
-import { nojsRedirect, type ClientBinding } from '../../src/shield/challenge/responses.js';
+import { apiChallengeResponse, nojsRedirect, type ClientBinding } from '../../src/shield/challenge/responses.js';
 import { createChallengeSettings } from '../../src/shield/challenge/settings.js';
 import { createKeyring } from '../../src/shield/reputation/token.js';
 
@@ -40,4 +40,25 @@ test('a no-JavaScript token signed once a second per client is the token signing
   assert.notEqual(cookieOf(nojsRedirect('/a', b, memoized, true)), cookieOf(nojsRedirect('/a', b, memoized, true)));
   // The redirect still goes where each request asked.
   assert.equal(nojsRedirect('/b?q=1', b, memoized).headers.location, '/b?q=1');
+});
+
+test('an API challenge is given once a second per client, difficulty and reason; the next second, another client or difficulty, a fresh one', () => {
+  const keys = createKeyring(Buffer.alloc(32, 3));
+  const s = createChallengeSettings({ keys, randomBytes });
+  const T = 1_800_000_000_000;
+  const b: ClientBinding = { prefix: '203.0.113.0/24', fingerprint: 'fp1', address: '203.0.113.7', secure: false, now: T };
+  const seedOf = (r: { headers: Readonly<Record<string, string | string[]>> }): string => String(r.headers['rempart-challenge']);
+  const first = apiChallengeResponse(8, b, s, 'over-rate');
+  assert.equal(first.status, 429);
+  assert.equal(seedOf(apiChallengeResponse(8, { ...b, now: T + 999 }, s, 'over-rate')), seedOf(first), 'the same second: the same challenge');
+  for (const x of [{ ...b, now: T + 1_000 }, { ...b, address: '203.0.113.8' }, { ...b, fingerprint: 'fp2' }, { ...b, prefix: '203.0.0.0/16' }]) {
+    assert.notEqual(seedOf(apiChallengeResponse(8, x, s, 'over-rate')), seedOf(first), JSON.stringify(x));
+  }
+  assert.notEqual(seedOf(apiChallengeResponse(12, b, s, 'over-rate')), seedOf(first), 'another difficulty');
+  const other = apiChallengeResponse(8, b, s, 'attack');
+  assert.notEqual(seedOf(other), seedOf(first), 'another reason, another body');
+  assert.match(other.body, /"reason":"attack"/);
+  // Without an address to key it by, every answer is fresh.
+  const { address: _drop, ...anonymous } = b;
+  assert.notEqual(seedOf(apiChallengeResponse(8, anonymous, s, 'over-rate')), seedOf(apiChallengeResponse(8, anonymous, s, 'over-rate')));
 });

@@ -93,8 +93,20 @@ export function interstitialResponse(returnTo: string, difficulty: number, b: Cl
   };
 }
 
-/** API clients: 429 (RFC 6585 §4) with the challenge in Rempart-Challenge and a short JSON body. */
+/**
+ * API clients: 429 (RFC 6585 §4) with the challenge in Rempart-Challenge and a short JSON body.
+ * One client (address, prefix, agent) is given the same answer within a second: a flood asks again
+ * and again, and each fresh challenge is a signed token, random bytes and a JSON body — a fifth of
+ * the shield's time on API refusals (bench:refusal, CPU profile). Sharing it costs nothing: a
+ * challenge is bound to the client's prefix and fingerprint whoever holds it, and the clearances
+ * minted from one challenge share its rate limit (their id is its nonce).
+ */
 export function apiChallengeResponse(difficulty: number, b: ClientBinding, s: ChallengeSettings, reason: string): PlainResponse {
+  if (b.address === undefined) return freshApiChallenge(difficulty, b, s, reason);
+  return s.apiChallenges.get(toTokenTime(b.now), `${b.address}\n${b.prefix}\n${b.fingerprint ?? ''}\n${difficulty}\n${reason}\n${s.keys.current.id}`, () => freshApiChallenge(difficulty, b, s, reason));
+}
+
+function freshApiChallenge(difficulty: number, b: ClientBinding, s: ChallengeSettings, reason: string): PlainResponse {
   const c = describe(b, s, difficulty);
   return {
     status: 429,

@@ -1,5 +1,6 @@
 import type { RandomBytes, TokenKeyring } from '../reputation/token.js';
 import { createTickMemo, type TickMemo } from '../../core/tick-memo.js';
+import type { PlainResponse } from './responses.js';
 import { createRandomPool } from '../../core/random-pool.js';
 
 /** Reserved paths: answered by the shield, never forwarded. */
@@ -37,9 +38,11 @@ export interface ChallengeSettings {
    * again — each costs two HMACs (bench:refusal).
    */
   readonly nojsTokens: TickMemo<string>;
+  /** API challenge answers given this second, by client, difficulty and reason (challenge/responses.ts `apiChallengeResponse`). */
+  readonly apiChallenges: TickMemo<PlainResponse>;
 }
 
-/** Distinct clients whose no-JavaScript token is kept within one second. */
+/** Distinct clients whose no-JavaScript token (or API challenge) is kept within one second. */
 const NOJS_TOKENS_KEPT = 50_000;
 
 /** The defaults (see docs/challenge.md for why). */
@@ -58,8 +61,8 @@ export const CHALLENGE_DEFAULTS = {
  * @example
  * const settings = createChallengeSettings({ keys: createKeyring(secret) });
  */
-export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes' | 'nojsTokens'>>): ChallengeSettings {
-  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: createRandomPool(), ...o, nojsTokens: createTickMemo(NOJS_TOKENS_KEPT) };
+export function createChallengeSettings(o: { keys: TokenKeyring; randomBytes?: RandomBytes } & Partial<Omit<ChallengeSettings, 'keys' | 'randomBytes' | 'nojsTokens' | 'apiChallenges'>>): ChallengeSettings {
+  const s: ChallengeSettings = { ...CHALLENGE_DEFAULTS, randomBytes: createRandomPool(), ...o, nojsTokens: createTickMemo(NOJS_TOKENS_KEPT), apiChallenges: createTickMemo(NOJS_TOKENS_KEPT) };
   for (const k of ['nojsTtlS', 'challengeTtlS', 'clearanceTtlS', 'reputationMinAgeMs', 'retryAfterS'] as const) {
     if (!(s[k] > 0)) throw new RangeError(`challenge setting ${k} must be > 0, got ${s[k]}`);
   }
