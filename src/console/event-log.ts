@@ -22,6 +22,9 @@ export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock):
     bus.on('block:added', (e) => add('block', 'shield', `blocked ${e.cidr}${e.ttlS ? ` for ${e.ttlS} s` : ''}: ${e.reason}`, e)),
     bus.on('block:removed', (e) => add('block', 'shield', `unblocked ${e.cidr}`, e)),
     bus.on('operator:action', (e) => add('operator', e.who, `${e.action}${e.detail ? `: ${e.detail}` : ''}`, e)),
+    bus.on('admission:mode', (e) => add('admission', 'shield', e.strict
+      ? `${e.upstream}: known customers strictly first (${e.why}: newcomers' load ${round(e.mintedLoad)}, flooding share ${round(e.floodingShare)}, tunnel backlog ${round(e.backlogS)} s${e.newestFirst ? ', newest first' : ''})`
+      : `${e.upstream}: newcomers share with known customers`, e)),
     bus.on('config:reloaded', (e) => add('config', 'config', `configuration reloaded from ${e.file}`, e)),
     bus.on('config:rejected', (e) => add('config', 'config', `configuration in ${e.file} rejected: ${e.message}`, e)),
   ];

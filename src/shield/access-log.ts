@@ -53,6 +53,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         'one client sent over half of the traffic for minutes: detection learns no rate and no mix from it; if a proxy or load balancer connects for your clients, declare it in trustedProxies')
       : log.info({ forS: Math.round(e.forMs / 1000) }, 'traffic from many clients again: detection learns again'))),
     bus.on('operator:action', (e) => log.warn({ who: e.who, action: e.action, detail: e.detail }, 'operator action')),
+    bus.on('admission:mode', (e) => log.info({ upstream: e.upstream, strict: e.strict, why: e.why, floodingShare: round(e.floodingShare), mintedLoad: round(e.mintedLoad), backlogS: round(e.backlogS), newestFirst: e.newestFirst },
+      e.strict ? 'admission: known customers strictly first' : 'admission: newcomers share with known customers')),
   ];
   return () => offs.forEach((off) => off());
 }

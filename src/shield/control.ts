@@ -59,6 +59,8 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
         blocklist: { size: d.blocklist.size },
         upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
           url: u.url, balance: u.balance, servers: rt.upstreams.get(k)?.health.describe(d.ticker?.now() ?? d.clock.now()), connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
+          // Rule 2's reading now: known customers strictly first, or sharing with newcomers (upstream/admission.ts).
+          ...(config.detection.enabled && rt.admission.get(k) ? { admission: rt.admission.get(k)?.mode(d.ticker?.now() ?? d.clock.now()) } : {}),
           ...(rt.limits?.get(k) ? { noLoadRttMs: rt.limits.get(k)?.noLoadRttMs, smoothedRttMs: rt.limits.get(k)?.smoothedRttMs } : {}),
           // Requests of query parts never measured or known costly: in flight through the cost probe, and held back.
           ...(rt.probes?.get(k) ? { costProbe: { inFlight: rt.probes.get(k)?.inFlight, held: rt.probes.get(k)?.held } } : {}),

@@ -5,6 +5,7 @@ import type { Mitigation } from './detect/escalation.js';
 import type { ServerTransition } from './upstream/health/monitor.js';
 import type { WakeEvent } from './reputation/wake-watch.js';
 import type { LearningPauseNotice } from './defence/learning-pause.js';
+import type { AdmissionMode } from './upstream/admission.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
@@ -40,6 +41,11 @@ export type ShieldEvents = {
   'detection:learning': LearningPauseNotice;
   /** An upstream server changed state (ejected, probed down or up, drained, disabled, back). */
   'upstream:server': ServerTransition;
+  /**
+   * An upstream's admission changed between known customers strictly first and sharing with the
+   * newcomers (upstream/admission.ts, rule 2), with what it measured.
+   */
+  'admission:mode': { upstream: string } & AdmissionMode;
   /** A request that failed before any response byte was sent again to another server. */
   'upstream:retry': { upstream: string; from: string; to: string; code: string };
   /** A WebSocket upgrade was accepted or an upgraded connection ended. */

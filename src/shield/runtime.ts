@@ -201,10 +201,25 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   const standingMs = config.detection.attack.standingMs ?? DEFAULT_ATTACK_PARAMS.standingMs;
   // Queued requests must hear "503" when their wait runs out even if nothing else happens.
   let forwarder: Forwarder | undefined;
+  // Each upstream's rule-2 reading last told (admission:mode): known customers strictly first.
+  const modes = new Map<string, boolean>();
   const ticker = setInterval(() => {
     const now = shared.ticker.now();
     // A kind first answered in an attack does not set its own typical cost (detect/request-cost.ts).
     if (weighsCost) shared.requestCost.alert(shared.detector.challengingSince() !== undefined, now);
+    // Rule 2's reading, told when it changes (admission:mode): which of the measures put known
+    // customers strictly first, or that the newcomers share with them.
+    if (config.detection.enabled) {
+      for (const [name, q] of admission) {
+        // Strict is the reading of an idle queue too (nothing shares): told only once requests wait.
+        if (q.queued === 0 && modes.get(name) !== true) continue;
+        const m = q.mode(now);
+        if (m.strict !== (modes.get(name) ?? false)) {
+          modes.set(name, m.strict);
+          shared.bus.emit('admission:mode', { upstream: name, ...m });
+        }
+      }
+    }
     for (const [name, q] of admission) {
       const probe = probes?.get(name);
       if (probe !== undefined && probe.held > 0) {

@@ -1057,3 +1057,20 @@ test('a waiter admitted again as of its arrival is filed by it: before those tha
   q.expire(1010);
   assert.ok(log.includes('reject old queue-timeout'), log.join(', '));
 });
+
+test('the admission mode names what put known customers strictly first: idle it shares; a minted group arriving faster than the upstream completes is load', () => {
+  const log: string[] = [];
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 1000, queueTimeoutMs: 10_000, knownFirstMs: [0, 750, 3000, 3500], retier: (w) => w.tier as number });
+  assert.deepEqual(q.mode(0), { strict: false, why: 'shared', floodingShare: 0, mintedLoad: 0, backlogS: 0, newestFirst: false });
+  const nojs = tierFor(STANDING.checked, 0);
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  for (let i = 0; i < 40; i++) q.admit(tiered(2, nojs, log, `bot${i}`), i * 10);
+  for (let i = 0; i < 4; i++) q.release(400 + i * 100);
+  const m = q.mode(800);
+  assert.equal(m.strict, true);
+  assert.equal(m.why, 'load');
+  assert.ok(m.mintedLoad > 1.5, String(m.mintedLoad));
+  assert.equal(q.knownStrict(800), m.strict);
+  // Without the bound, known customers always go first.
+  assert.equal(createAdmissionQueue({ maxInFlight: 1, maxQueue: 10, queueTimeoutMs: 1000 }).mode(0).why, 'no-bound');
+});

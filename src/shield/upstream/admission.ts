@@ -249,7 +249,26 @@ export interface AdmissionQueue {
    * floods), rather than sharing with it within `knownFirstMs`. Always true without that bound.
    */
   knownStrict(now: number): boolean;
+  /** What rule 2 reads now, and why it holds: for the operator (`admission:mode` events, `GET /api/state`). */
+  mode(now: number): AdmissionMode;
   params: AdmissionParams;
+}
+
+/**
+ * Rule 2's reading of one upstream's queue: whether known customers go strictly first, and the
+ * measures it compared. `why` names the first measure over its bound (`shared` when none is).
+ */
+export interface AdmissionMode {
+  readonly strict: boolean;
+  readonly why: 'no-bound' | 'flooding' | 'load' | 'backlog' | 'stale' | 'shared';
+  /** Of the minted group's requests reaching the head, the share that turned out to flood (bound 0.2). */
+  readonly floodingShare: number;
+  /** The minted group's arrivals over the upstream's completions (bound 1.5). */
+  readonly mintedLoad: number;
+  /** The minted group's tunnel work waiting, in seconds of completions (bound 6). */
+  readonly backlogS: number;
+  /** Rule 7: enough minted requests waited past a person's patience; the group goes newest first. */
+  readonly newestFirst: boolean;
 }
 
 /** What the admission queue of one upstream measured over an interval. */
@@ -901,6 +920,15 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     knownStrict(now) {
       return self.params.knownFirstMs === undefined || floodingShare(now) > MINTED_FLOODING_MAX || mintedLoad(now) > MINTED_LOAD_MAX
         || mintedBacklogS(now) > MINTED_BACKLOG_MAX_S || mintedStale(now);
+    },
+    mode(now) {
+      const flooding = floodingShare(now);
+      const load = mintedLoad(now);
+      const backlogS = mintedBacklogS(now);
+      const stale = mintedStale(now);
+      const why = self.params.knownFirstMs === undefined ? 'no-bound' : flooding > MINTED_FLOODING_MAX ? 'flooding'
+        : load > MINTED_LOAD_MAX ? 'load' : backlogS > MINTED_BACKLOG_MAX_S ? 'backlog' : stale ? 'stale' : 'shared';
+      return { strict: why !== 'shared', why, floodingShare: flooding, mintedLoad: load, backlogS, newestFirst: stale };
     },
     expire(now) {
       let n = 0;
