@@ -213,10 +213,10 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
       for (const [name, q] of admission) {
         // Strict is the reading of an idle queue too (nothing shares): told only once requests wait.
         if (q.queued === 0 && modes.get(name) !== true) continue;
-        const m = q.mode(now);
-        if (m.strict !== (modes.get(name) ?? false)) {
-          modes.set(name, m.strict);
-          shared.bus.emit('admission:mode', { upstream: name, ...m });
+        const strict = q.knownStrict(now);
+        if (strict !== (modes.get(name) ?? false)) {
+          modes.set(name, strict);
+          shared.bus.emit('admission:mode', { upstream: name, ...q.mode(now) });
         }
       }
     }

@@ -189,6 +189,8 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
     map.set(key, m);
     return m;
   };
+  /** A kind's own median, once it has enough light answers. */
+  const ownMedian = (k: KindMedian | undefined): number | undefined => (k !== undefined && k.n >= p.minSamples ? k.value : undefined);
   /**
    * A kind's typical answer, ms, or undefined when nothing tells it: its own median; for a kind
    * doubtful, or unknown in an alert (nothing of it answered at light load before), the lower of
@@ -196,7 +198,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
    * rarely answered at light load at all.
    */
   const typicalOf = (k: KindMedian | undefined): number | undefined => {
-    const own = k !== undefined && k.n >= p.minSamples ? k.value : undefined;
+    const own = ownMedian(k);
     const doubtful = k?.doubt === true || (alertSince !== undefined && own === undefined);
     if (!doubtful || site.n < p.minSamples) return own;
     return own === undefined ? site.value : Math.min(own, site.value);
@@ -298,8 +300,7 @@ export function createRequestCost(overrides: Partial<RequestCostParams> = {}): R
           const k = kinds.get(m.kind);
           const typical = typicalOf(k);
           const weight = multiple(typical, m) ?? 1;
-          const own = k !== undefined && k.n >= p.minSamples ? k.value : undefined;
-          if (weight > 1) out.push({ kind: m.kind, shape: m.shape, scope, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)), ...(typical !== own ? { againstSite: true as const } : {}) });
+          if (weight > 1) out.push({ kind: m.kind, shape: m.shape, scope, weight, fastestMs: Math.round(Math.min(m.cur, m.prev)), ...(typical !== ownMedian(k) ? { againstSite: true as const } : {}) });
         }
       }
       return out.sort((a, b) => b.weight - a.weight).slice(0, Math.max(0, n));

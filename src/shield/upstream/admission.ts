@@ -858,6 +858,11 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     }
   };
 
+  /** Rule 2: the first measure that puts known customers strictly first, or `shared` (read in order, the walk of rule 7 last). */
+  const strictWhy = (now: number): AdmissionMode['why'] => (self.params.knownFirstMs === undefined ? 'no-bound'
+    : floodingShare(now) > MINTED_FLOODING_MAX ? 'flooding' : mintedLoad(now) > MINTED_LOAD_MAX ? 'load'
+      : mintedBacklogS(now) > MINTED_BACKLOG_MAX_S ? 'backlog' : mintedStale(now) ? 'stale' : 'shared');
+
   const self: AdmissionQueue = {
     params,
     admit(w, now, since) {
@@ -918,17 +923,11 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       if (w.state === 'queued') { leave(w, 'cancelled'); meter(lastNow); }
     },
     knownStrict(now) {
-      return self.params.knownFirstMs === undefined || floodingShare(now) > MINTED_FLOODING_MAX || mintedLoad(now) > MINTED_LOAD_MAX
-        || mintedBacklogS(now) > MINTED_BACKLOG_MAX_S || mintedStale(now);
+      return strictWhy(now) !== 'shared';
     },
     mode(now) {
-      const flooding = floodingShare(now);
-      const load = mintedLoad(now);
-      const backlogS = mintedBacklogS(now);
-      const stale = mintedStale(now);
-      const why = self.params.knownFirstMs === undefined ? 'no-bound' : flooding > MINTED_FLOODING_MAX ? 'flooding'
-        : load > MINTED_LOAD_MAX ? 'load' : backlogS > MINTED_BACKLOG_MAX_S ? 'backlog' : stale ? 'stale' : 'shared';
-      return { strict: why !== 'shared', why, floodingShare: flooding, mintedLoad: load, backlogS, newestFirst: stale };
+      const why = strictWhy(now);
+      return { strict: why !== 'shared', why, floodingShare: floodingShare(now), mintedLoad: mintedLoad(now), backlogS: mintedBacklogS(now), newestFirst: mintedStale(now) };
     },
     expire(now) {
       let n = 0;
