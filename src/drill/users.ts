@@ -5,8 +5,8 @@ import { parcelId, randomToken, type Rng } from './rng.js';
 
 /**
  * Legitimate user profiles: tracking and banking sessions, played by one simulated browser each.
- * Think times and polling intervals are divided by the time scale; patience and timeouts are not
- * (a user waits as long in a compressed run as in a real one).
+ * Think times are divided by the time scale; patience, timeouts, a person's reactions (a reload)
+ * and an app's timers (payment polling) are not (a user waits and reacts as in a real run).
  */
 export interface UserContext {
   browser: Browser;
@@ -154,6 +154,18 @@ export async function appTimer(ctx: UserContext, range: [number, number]): Promi
   return sleepFor(ctx, ctx.rng.between(range[0], range[1]) * 1000);
 }
 
+/**
+ * Sleeps `s` seconds of real time: a person's reaction to what the page showed (an error, a page
+ * that never came), which a compressed run does not make quicker — as patience is not compressed.
+ * Scaled, a customer whose page was refused reloaded it 0.1–0.3 s later, up to five times: faster
+ * than anyone reads an error page, and six requests in about a second put the customer at a
+ * flood's pace (detect/identity-pace.ts), where the following pages were refused in turn
+ * (browse-then-flood from 2,000 sources, fifty-fourth session) — in the drill, never in reality.
+ */
+export async function react(ctx: UserContext, range: [number, number]): Promise<boolean> {
+  return sleepFor(ctx, ctx.rng.between(range[0], range[1]) * 1000);
+}
+
 async function sleepFor(ctx: UserContext, ms: number): Promise<boolean> {
   try {
     await sleepTimer(ms, undefined, { signal: ctx.signal });
@@ -174,8 +186,8 @@ async function withReloads(ctx: UserContext, method: string, path: string, route
     const res = await attempt(ctx, method, path, route, { ...init, userAbort: user.signal, timeoutMs: ctx.settings.timeoutMs });
     clearTimeout(timer);
     if (ok(res)) return true;
-    // The user notices, then presses reload.
-    if (!(await think(ctx, [0.5, 1.5]))) return false;
+    // The user notices, then presses reload: a reaction, in real time.
+    if (!(await react(ctx, [0.5, 1.5]))) return false;
   }
   return false;
 }

@@ -516,6 +516,59 @@ test('rule 8: while the minted group\'s busy identities (pace 1) arrive faster t
     '20 busy requests once, 1 s ago: the oldest goes before a page that came 1 s later (head start 500 ms)');
 });
 
+test('rule 8 on a full queue: while the minted group\'s busy identities flood, its arrival at pace 0 pushes out a waiter at pace 1; otherwise it is refused as the newest of its group', () => {
+  const busy = tierFor(STANDING.checked, 1);
+  const light = tierFor(STANDING.checked, 0);
+  // 3 busy arrivals per completion for 1 s: the queue of 20 is full of them, and they flood.
+  const log: string[] = [];
+  const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 20, queueTimeoutMs: 60_000 });
+  q.admit(tiered(2, 0, log, 'busy'), 0);
+  for (let t = 10; t <= 1000; t += 10) {
+    for (let i = 0; i < 3; i++) q.admit(tiered(2, busy, log, `bot-${t}-${i}`), t - 5);
+    q.release(t);
+  }
+  q.admit(tiered(2, busy, log, 'bot-last'), 1000);
+  assert.equal(q.queued, 20);
+  const before = log.filter((l) => l.endsWith('pushed-out')).length;
+  assert.equal(q.admit(tiered(2, light, log, 'newcomer'), 1000), 'queued');
+  assert.deepEqual(log.filter((l) => l.endsWith('pushed-out')).slice(before), ['reject bot-last pushed-out'], 'the newest busy waiter leaves');
+  q.release(1001);
+  assert.equal(log.at(-1), 'start newcomer', 'and the newcomer goes first (rule 8)');
+  // Nine busy requests once (under MINTED_LOAD_MIN): a busy moment, not a flood — pace 1 keeps its place.
+  const log2: string[] = [];
+  const q2 = createAdmissionQueue({ maxInFlight: 1, maxQueue: 9, queueTimeoutMs: 60_000 });
+  q2.admit(tiered(2, 0, log2, 'busy'), 0);
+  for (let i = 0; i < 9; i++) q2.admit(tiered(2, busy, log2, `moment${i}`), 1);
+  assert.equal(q2.admit(tiered(2, light, log2, 'newcomer'), 2), 'rejected');
+  assert.deepEqual(log2.slice(-1), ['reject newcomer queue-full']);
+});
+
+test('a full queue judges its waiters again before refusing an arrival: requests filed light whose identity floods by now are pushed out first', () => {
+  const now: Record<string, number> = {};
+  const light = tierFor(STANDING.checked, 0);
+  const make = (): { q: ReturnType<typeof createAdmissionQueue>; log: string[] } => {
+    const log: string[] = [];
+    const q = createAdmissionQueue({ maxInFlight: 1, maxQueue: 4, queueTimeoutMs: 60_000, retier: (w) => now[w.subject as string] ?? (w.tier as number) });
+    q.admit({ ...tiered(2, 0, log, 'busy'), subject: 'busy' }, 0);
+    // A flood's first requests, filed at pace 0 before its bots' pace showed.
+    for (let i = 0; i < 4; i++) q.admit({ ...tiered(2, light, log, `early-bot${i}`), subject: `early-bot${i}` }, 1);
+    return { q, log };
+  };
+  // Their identities are still light: a customer of the same standing is refused, as before.
+  const still = make();
+  assert.equal(still.q.admit({ ...tiered(2, light, still.log, 'customer'), subject: 'customer' }, 200), 'rejected');
+  // By now the bots flood (pace 2): the customer takes the place of the newest of them.
+  for (let i = 0; i < 4; i++) now[`early-bot${i}`] = tierFor(STANDING.checked, 2);
+  const { q, log } = make();
+  assert.equal(q.admit({ ...tiered(2, light, log, 'customer'), subject: 'customer' }, 200), 'queued');
+  assert.ok(log.includes('reject early-bot3 pushed-out'), log.join(','));
+  q.release(201);
+  assert.equal(log.at(-1), 'start customer', 'the bots\' remaining requests wait behind the customer at their tier now');
+  // The moved waiters keep their arrival: they still time out from it.
+  assert.equal(q.expire(60_002), 3);
+  assert.equal(q.queued, 0);
+});
+
 /** Newcomers arrive `perCompletion` at a time for each completion for 1 s, then a known client comes at 3 s; who starts next. */
 function nextAfterArrivals(perCompletion: number, strict?: (strict: boolean) => void): string | undefined {
   const log: string[] = [];

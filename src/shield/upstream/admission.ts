@@ -123,7 +123,8 @@
  *
  * When the queue is full, the worst group loses its newest waiter (its oldest while served newest
  * first, rule 7), from the class most over its share by `weights` (lowest class first); an arrival
- * of a better group pushes out a worse one.
+ * of a better group pushes out a worse one, and while rule 8 holds a (b) arrival at pace 0 pushes
+ * out a (b) waiter at pace 1 that it would be served before.
  *
  * Pure: no timers, no I/O; the caller passes `now` and runs `expire` on a ticker.
  */
@@ -364,6 +365,10 @@ export const sessionTier = (tier: number, strict: boolean): number => (strict ? 
 /** The worst tier: a token just revoked for flooding. */
 export const WORST_TIER = TIERS - 1;
 
+/** A full queue's token holders are judged again at most this often (`refile`). */
+const REFILE_MS = 100;
+/** Group (b)'s tiers at pace 1, the one with the latest head start first (rule 8). */
+const BUSY_MINTED_TIERS: readonly number[] = Object.freeze([7, 5]);
 /** The first group of flooding paces (tiers 9+): capped under attack (rule 5). */
 const FLOOD_GROUP = 3;
 /** Under attack, flooding paces start only while fewer than this share of the limit is in flight. */
@@ -820,11 +825,87 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   };
 
   /**
-   * Who leaves a full queue for an arriving waiter: first a waiter of a worse group than the
-   * arrival (from the class most over its share among those holding one), else — same group —
-   * the newest of the class most over its share, if the arriving class is under it.
+   * A full queue's token holders judged again (the `retier` hook, or the waiter's own `tierNow`),
+   * at most once per REFILE_MS: each waiter of groups (a) and (b) whose tier fell since it was
+   * filed moves to its new tier's queue, keeping its arrival. At the head a waiter is judged again
+   * before it starts (`next`), but who leaves a full queue is chosen by the tiers waiters were
+   * filed at: a flood's first requests, filed at pace 0 before its bots' pace showed, held the
+   * whole queue for seconds after they were busy or flooding, and customers arriving at pace 0 were
+   * refused as the newest of the same tier (browse-then-flood from 2,000 sources, at 2 req/s each:
+   * 4 requests in 5 s before a bot is busy, 8 before it floods). Bounded: one pass over the queue.
    */
-  const victimFor = (rank: number, group: number): Waiter | undefined => {
+  let refiledAt = -Infinity;
+  const refile = (now: number): void => {
+    const retier = self.params.retier;
+    if (retier === undefined || now - refiledAt < REFILE_MS) return;
+    refiledAt = now;
+    for (let k = 0; k < 2; k++) {
+      for (let r = 0; r < RANKS; r++) {
+        for (let t = 0; t < ANONYMOUS_TIER; t++) {
+          const i = k * Q + r * TIERS + t;
+          if ((live[i] as number) === 0) continue;
+          const q = queues[i] as Waiter[];
+          const h = heads[i] as number;
+          const kept: Waiter[] = [];
+          let offeredKept = 0;
+          for (let j = h; j < q.length; j++) {
+            const w = q[j] as Waiter;
+            if (w.state !== 'queued') continue;
+            const to = Math.min(TIERS - 1, Math.max(0, w.tierNow?.() ?? retier(w)));
+            if (to > t) {
+              w.filed = to;
+              (queues[i - t + to] as Waiter[]).push(w);
+              addLive(i, -1);
+              addLive(i - t + to, 1);
+            } else {
+              kept.push(w);
+              if (j < (offered[i] as number)) offeredKept++;
+            }
+          }
+          if (kept.length === q.length - h) continue; // nothing moved (and no dead entry): left as it was
+          queues[i] = kept;
+          heads[i] = 0;
+          offered[i] = offeredKept;
+        }
+      }
+    }
+  };
+
+  /**
+   * Rule 8 on a full queue: the newest of group (b)'s pace-1 waiters that a pace-0 arrival of
+   * class `rank` is served before (every class's but the critical one's, which goes before the
+   * other classes' pace 0 — unless the arrival is critical too), from the class most over its
+   * share among those holding one.
+   */
+  const popBusy = (rank: number): Waiter | undefined => {
+    let pick = -1;
+    let pickLoad = -1;
+    for (let r = rank === 0 ? 0 : 1; r < RANKS; r++) {
+      let busy = 0;
+      for (const t of BUSY_MINTED_TIERS) busy += (live[r * TIERS + t] as number) + (live[Q + r * TIERS + t] as number);
+      if (busy === 0) continue;
+      const load = (counts[r] as number) / weight(r);
+      if (load > pickLoad) { pick = r; pickLoad = load; }
+    }
+    if (pick === -1) return undefined;
+    for (const t of BUSY_MINTED_TIERS) {
+      for (let k = 1; k >= 0; k--) {
+        const i = k * Q + pick * TIERS + t;
+        const w = (live[i] as number) === 0 ? undefined : lifo(i) ? popOldest(i) : popQueue(i);
+        if (w) return w;
+      }
+    }
+    return undefined;
+  };
+
+  /**
+   * Who leaves a full queue for an arriving waiter: first a waiter of a worse group than the
+   * arrival (from the class most over its share among those holding one); then, while group (b)'s
+   * busy identities flood (rule 8), a (b) pace-1 waiter for a (b) arrival at pace 0; else — same
+   * group — the newest of the class most over its share, if the arriving class is under it.
+   */
+  const victimFor = (rank: number, tier: number, now: number): Waiter | undefined => {
+    const group = GROUP_OF[tier] as number;
     for (let g = GROUPS - 1; g > group; g--) {
       let pick = -1;
       let pickLoad = -1;
@@ -837,6 +918,16 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
         const w = popGroup(pick, g);
         if (w) return w;
       }
+    }
+    // Pushed out in the order it is served: a pace-0 request of (b) goes before every pace-1 one
+    // of its class and the classes after it, so refusing it kept the waiter least likely to be
+    // served. At a flood's onset its bots are at pace 0-1 for their first seconds (4 requests in
+    // 5 s each before they are busy), the queue is full of them, and customers of the same
+    // standing arriving at pace 0 were refused at once (browse-then-flood from 2,000 sources:
+    // pages refused in 0.1 ms while the queue held the bots' pace-1 requests).
+    if (group === 1 && (tier & 1) === 0 && self.knownStrict(now) && mintedBusyFloods(now)) {
+      const w = popBusy(rank);
+      if (w) return w;
     }
     let worst = -1;
     let worstLoad = ((counts[rank] as number) + 1) / weight(rank);
@@ -881,8 +972,9 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
       }
       const r = rankOf(w);
       if (queued >= self.params.maxQueue) {
+        refile(now);
         newestFirst = mintedStale(now);
-        const victim = victimFor(r, GROUP_OF[tierOf(w)] as number);
+        const victim = victimFor(r, tierOf(w), now);
         if (!victim) { meter(now); w.state = 'rejected'; w.reject('queue-full'); return 'rejected'; }
         leave(victim, 'rejected');
         victim.reject('pushed-out');
