@@ -312,6 +312,29 @@ const floodParams = (rate: number, sources: number, connections: number): Record
 });
 
 /**
+ * Bots that browse like customers before their attack (`warmupS` of `pages` page loads each, cookies
+ * kept, challenges solved), then flood from the same addresses with the same identities and cookies:
+ * `defaults` are the flood's rate, sources and connections per source.
+ */
+function browseScenario(name: string, defaults: [number, number, number], summary: string): Scenario {
+  return {
+    name, summary,
+    params: {
+      ...floodParams(...defaults),
+      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(3, 'pages each bot loads during the warm-up', 1, 100),
+      solves: SOLVES,
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: [flood(ctx, name, p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), {
+        ...solving(ctx, p), warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
+      })], slow: [],
+    }),
+  };
+}
+
+/**
  * Challenge-solving bots (target-list GETs, cookies kept, `solves` challenges each) while the
  * legitimate population grows by `factor` at the onset: the newcomers. `defaults` are the flood's
  * rate, sources and connections per source.
@@ -508,21 +531,11 @@ export const SCENARIOS: Record<string, Scenario> = {
     params: floodParams(600, 1000, 3),
     plan: (p, ctx) => ({ floods: [flood(ctx, 'preflight-flood', p as never, (rng, s) => preflight(rng, s))], slow: [] }),
   },
-  'browse-then-flood': {
-    name: 'browse-then-flood', summary: 'Bots browse like customers before the attack (browser headers, normal pages, cookies kept, challenges solved), then flood from the same addresses with the same identities and cookies.',
-    params: {
-      ...floodParams(600, 100, 32),
-      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
-      pages: num(3, 'pages each bot loads during the warm-up', 1, 100),
-      solves: SOLVES,
-    },
-    leadS: (p) => p.warmupS!,
-    plan: (p, ctx) => ({
-      floods: [flood(ctx, 'browse-then-flood', p as never, (rng, s) => ddosiaMix(rng, s, ctx.origin), {
-        ...solving(ctx, p), warmup: { fromS: 0, pages: p.pages!, page: warmupPage },
-      })], slow: [],
-    }),
-  },
+  'browse-then-flood': browseScenario('browse-then-flood', [600, 100, 32],
+    'Bots browse like customers before the attack (browser headers, normal pages, cookies kept, challenges solved), then flood from the same addresses with the same identities and cookies.'),
+  'browse-crowd': browseScenario('browse-crowd', [4000, 2000, 4],
+    'browse-then-flood from a crowd: 2,000 bots browse like customers (2 pages each in the warm-up, cookies kept, challenges solved), then each floods at 2 req/s ' +
+    '(the rate an independent run sent from 2,000 sources), under any per-address limit; their browsing alone saturates a small origin, so the attack is on before the flood and no one earned a reputation.'),
   'account-holders': accountsScenario('account-holders', [600, 50, 64],
     'Bots that hold real accounts: each browses like a customer, logs in with its own account\'s credentials (cookies kept, challenges solved), ' +
     'then floods what only a logged-in customer reaches (account pages, their data API, payment creations on the critical route) and target-list pages, with its session; ' +

@@ -42,19 +42,27 @@ test('known responses through real sockets: every 4th normal-class answer is a 5
   assert.equal(uaByAddr.size, 3, '12 users behind 3 carrier-NAT addresses (4 per address)');
 });
 
-test('tracking users reload a slow page: the abandoned attempt and the reload are both recorded', async (t) => {
+test('tracking users reload a slow page: the abandoned attempt and the reload are both recorded; the reload comes a person\'s reaction later, whatever the time scale', async (t) => {
   let first = true;
+  const lookups: { path: string; at: number }[] = [];
   const srv = await startRecordingServer(async (req, res) => {
-    if (/^\/track\/./.test(req.url ?? '') && first) { first = false; await sleep(1500); }
+    if (/^\/track\/./.test(req.url ?? '')) {
+      lookups.push({ path: req.url ?? '', at: performance.now() });
+      if (first) { first = false; await sleep(1500); }
+    }
     res.end('{}');
   });
   t.after(srv.close);
   const r = await runDrill({
-    target: srv.url, scenario: 'none', durationS: 3, leadS: 0, trackingUsers: 1, bankingUsers: 0, timeScale: 20, seed: 5,
+    target: srv.url, scenario: 'none', durationS: 5, leadS: 0, trackingUsers: 1, bankingUsers: 0, timeScale: 20, seed: 5,
     userSettings: { patienceMs: 500, reloads: [2, 2] }, graceMs: 2000,
   });
   assert.equal(r.legit.classes.normal.outcomes.abandoned, 1);
   assert.ok((r.legit.goals.lookup?.ok ?? 0) >= 1);
+  // Abandoned after the 500 ms patience, reloaded 0.5-1.5 s later in real time (scaled by 20, 25-75 ms).
+  const [abandoned, reload] = lookups;
+  assert.ok(abandoned !== undefined && reload !== undefined && reload.path === abandoned.path, JSON.stringify(lookups));
+  assert.ok(reload.at - abandoned.at >= 990, `reloaded ${Math.round(reload.at - abandoned.at)} ms after the first attempt`);
 });
 
 test('banking users log in (303 + cookie), browse, and poll a payment until approved, against the demo origin', async (t) => {

@@ -79,6 +79,9 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   'websocket-browse-flood': { connections: 600, sources: 200, openRate: 600, intervalMs: 1000, warmupS: 10, pages: 2 },
   // 6 req/s per bot (under per-address limits); 2 pages each in a 10 s warm-up: 20 req/s of browsing.
   'browse-then-flood': { rate: 600, sources: 100, connections: 32, warmupS: 10, pages: 2 },
+  // 2,000 bots × 4 connections at 2 req/s each (an independent run's rate, 80× the demo origin);
+  // their 2 pages each in the 10 s warm-up are 400 req/s of browsing: the attack is on before the flood.
+  'browse-crowd': { rate: 4000, sources: 2000, connections: 4, warmupS: 10, pages: 2 },
   // Bots logged in to accounts of their own first, 12 req/s each with a session: 50 logins to a
   // 2-worker origin in a 10 s warm-up (beside the customers' traffic) land about half; with
   // --duration 30 and warmupS=15 every one does (docs/benchmarks.md, twenty-seventh session).

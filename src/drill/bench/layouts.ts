@@ -34,7 +34,8 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
  * that browsed first, bots that log in to accounts of their own before they flood, and bots that
  * replay a few customers' sessions, and a crowd at a person's pace flooding the costliest search
  * and bots that loop one request at a time and never give up on it, and a crowd holding
- * reputations farmed the day before (120 cells of 20 s with 4 targets: about 52 minutes).
+ * reputations farmed the day before, and a crowd of 2,000 that browses first and then floods at
+ * 2 req/s each (124 cells of 20 s with 4 targets: about 54 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
@@ -52,4 +53,6 @@ export const DEFAULT_BENCH_SCENARIOS = [
   // Forty-second session: bots holding reputations the shield issued a day before (farmed),
   // woken at the onset at a person's pace each.
   'sleeper-crowd',
+  // Fifty-fourth session: bots that browse first, from 2,000 sources at 2 req/s each.
+  'browse-crowd',
 ] as const;
