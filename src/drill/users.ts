@@ -155,16 +155,14 @@ export async function appTimer(ctx: UserContext, range: [number, number]): Promi
 }
 
 /**
- * Sleeps `s` seconds of real time: a person's reaction to what the page showed (an error, a page
+ * Sleeps `s` seconds of real time, as `appTimer` does: a person's reaction to what the page showed (an error, a page
  * that never came), which a compressed run does not make quicker — as patience is not compressed.
  * Scaled, a customer whose page was refused reloaded it 0.1–0.3 s later, up to five times: faster
  * than anyone reads an error page, and six requests in about a second put the customer at a
  * flood's pace (detect/identity-pace.ts), where the following pages were refused in turn
  * (browse-then-flood from 2,000 sources, fifty-fourth session) — in the drill, never in reality.
  */
-export async function react(ctx: UserContext, range: [number, number]): Promise<boolean> {
-  return sleepFor(ctx, ctx.rng.between(range[0], range[1]) * 1000);
-}
+export const react: (ctx: UserContext, range: [number, number]) => Promise<boolean> = appTimer;
 
 async function sleepFor(ctx: UserContext, ms: number): Promise<boolean> {
   try {

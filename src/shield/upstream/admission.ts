@@ -814,12 +814,18 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
   const popGroup = (r: number, g: number): Waiter | undefined => {
     for (let t = TIERS - 1; t >= 0; t--) {
       if (GROUP_OF[t] !== g) continue;
-      // A message first: pushed out, it asks again (message-admission.ts); a request is refused.
-      for (let k = 1; k >= 0; k--) {
-        const i = k * Q + r * TIERS + t;
-        const w = (live[i] as number) === 0 ? undefined : lifo(i) ? popOldest(i) : popQueue(i);
-        if (w) return w;
-      }
+      const w = popTier(r, t);
+      if (w) return w;
+    }
+    return undefined;
+  };
+
+  /** The waiter of rank r and tier t that gives way: a message first (pushed out, it asks again, message-admission.ts; a request is refused), its newest (oldest under rule 7). */
+  const popTier = (r: number, t: number): Waiter | undefined => {
+    for (let k = 1; k >= 0; k--) {
+      const i = k * Q + r * TIERS + t;
+      const w = (live[i] as number) === 0 ? undefined : lifo(i) ? popOldest(i) : popQueue(i);
+      if (w) return w;
     }
     return undefined;
   };
@@ -832,7 +838,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
    * filed at: a flood's first requests, filed at pace 0 before its bots' pace showed, held the
    * whole queue for seconds after they were busy or flooding, and customers arriving at pace 0 were
    * refused as the newest of the same tier (browse-then-flood from 2,000 sources, at 2 req/s each:
-   * 4 requests in 5 s before a bot is busy, 8 before it floods). Bounded: one pass over the queue.
+   * 4 requests in 5 s before a bot is busy, 8 before it floods). Bounded: one pass over the queue,
+   * worst tier first, so a waiter moved down lands in a queue already judged and is read once.
    */
   let refiledAt = -Infinity;
   const refile = (now: number): void => {
@@ -841,7 +848,7 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     refiledAt = now;
     for (let k = 0; k < 2; k++) {
       for (let r = 0; r < RANKS; r++) {
-        for (let t = 0; t < ANONYMOUS_TIER; t++) {
+        for (let t = ANONYMOUS_TIER - 1; t >= 0; t--) {
           const i = k * Q + r * TIERS + t;
           if ((live[i] as number) === 0) continue;
           const q = queues[i] as Waiter[];
@@ -889,11 +896,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     }
     if (pick === -1) return undefined;
     for (const t of BUSY_MINTED_TIERS) {
-      for (let k = 1; k >= 0; k--) {
-        const i = k * Q + pick * TIERS + t;
-        const w = (live[i] as number) === 0 ? undefined : lifo(i) ? popOldest(i) : popQueue(i);
-        if (w) return w;
-      }
+      const w = popTier(pick, t);
+      if (w) return w;
     }
     return undefined;
   };
@@ -925,7 +929,8 @@ export function createAdmissionQueue(params: AdmissionParams): AdmissionQueue {
     // 5 s each before they are busy), the queue is full of them, and customers of the same
     // standing arriving at pace 0 were refused at once (browse-then-flood from 2,000 sources:
     // pages refused in 0.1 ms while the queue held the bots' pace-1 requests).
-    if (group === 1 && (tier & 1) === 0 && self.knownStrict(now) && mintedBusyFloods(now)) {
+    // (The decayed counts first: rule 2's reading may walk the queue.)
+    if (group === 1 && (tier & 1) === 0 && mintedBusyFloods(now) && self.knownStrict(now)) {
       const w = popBusy(rank);
       if (w) return w;
     }
