@@ -53,6 +53,7 @@ import { createClearanceFilter, type ClearanceFilter } from './filters/request/c
 import { createReputationCookieFilter } from './filters/upstream-response/reputation-cookie.js';
 import { createStatusPageFilter, type StatusPagesPort } from './filters/request/status-page.js';
 import { createConcurrencyLimit } from './detect/concurrency-limit.js';
+import type { LoopStall } from './upstream/loop-stall.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -60,6 +61,8 @@ export interface SharedState {
   clock: Clock;
   /** Monotonic clock (queues, rates). */
   ticker: Clock;
+  /** How long the event loop last held callbacks back (upstream/loop-stall.ts); absent: never. */
+  loopStall?: LoopStall;
   blocklist: BlocklistLookupPort;
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
@@ -366,7 +369,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         // step the limit down as queueing would. Tried as a kind of their own (thirty-sixth session):
         // the limit stayed up through the onset and let more of the flood's first, not yet weighed,
         // searches in (costly-search on 8 workers x 160 ms, two seeds: 100 / 87.2% against 100 / 100%).
-        const next = limit.onSample({ rttMs, inFlight, dropped, kind }, shared.ticker.now());
+        const next = limit.onSample({ rttMs, inFlight, dropped, kind, stallMs: shared.loopStall?.stallMs ?? 0 }, shared.ticker.now());
         if (next !== queue.params.maxInFlight) queue.params = { ...queue.params, maxInFlight: next };
       },
     } : {}),

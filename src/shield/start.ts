@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { configWarnings } from '../config/warnings.js';
 import { monotonicClock, systemClock, type Clock } from '../core/clock.js';
+import { createLoopStallMeter } from './upstream/loop-stall.js';
 import { createEventBus } from '../core/events.js';
 import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
@@ -168,11 +169,14 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     upstreamUp: (name) => shared.health.all().find((h) => h.upstream === name)?.anyAvailable,
     sessions, roster: { roster, ticker },
   });
+  const loopStall = createLoopStallMeter(monotonicClock);
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
     draining: () => draining, extensions: opts.extensions ?? {}, detector, challenge, revocations, sessions, sessionHolders, pace, requestCost: createRequestCost(), costKeys: createCostKeys(), continuations: createContinuations(), pageVisits: createPageVisits(() => ({ ttlMs: config.detection.formPageTtlS * 1000 })), roster, wakes: createWakeWatch({ now: () => clock.now(), tick: () => ticker.now(), emit: (e) => bus.emit('reputation:wake', e) }),
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
+    // Real time whatever clock a test injects: answers' RTTs are read on it (upstream/forward.ts).
+    loopStall,
   };
   runtime = buildRuntime(config, shared);
 
@@ -211,6 +215,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   });
 
   // Services, in start order (they stop in reverse).
+  life.register({ name: 'loop-stall', start() { loopStall.start(); }, stop() { loopStall.stop(); } });
   life.register({
     name: 'blocklist-sweeper',
     start() { this.timer = setInterval(() => blocklist.sweep(clock.now()), 5_000); this.timer.unref(); },

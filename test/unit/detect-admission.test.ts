@@ -92,7 +92,7 @@ interface Job { readonly kind?: string; readonly serviceMs: number }
  * the share of the workers' time spent working (the limit exposed, probes included, decides what
  * is sent).
  */
-function runFifo(o: { workers: number; initial: number; answers: number; draw(random: () => number): Job; maxKinds?: number; seed?: number }): { trace: number[]; busy: number } {
+function runFifo(o: { workers: number; initial: number; answers: number; draw(random: () => number): Job; maxKinds?: number; seed?: number; stall?: { ms(n: number): number; told: boolean } }): { trace: number[]; busy: number } {
   const random = createPrng(o.seed ?? 1);
   const limit = createConcurrencyLimit({ initial: o.initial, max: 1000, ...(o.maxKinds !== undefined ? { maxKinds: o.maxKinds } : {}) });
   const free = Array.from({ length: o.workers }, () => 0); // when each worker is next free
@@ -112,7 +112,10 @@ function runFifo(o: { workers: number; initial: number; answers: number; draw(ra
     inFlight.sort((a, b) => a.done - b.done);
     const answer = inFlight.shift()!;
     now = answer.done;
-    limit.onSample({ rttMs: now - answer.at, inFlight: answer.inFlight, ...(answer.kind !== undefined ? { kind: answer.kind } : {}) }, now);
+    // The shield's own loop may read the answer late (`stall`): its RTT grows by what it stalled,
+    // told to the limit or not.
+    const stall = o.stall?.ms(n) ?? 0;
+    limit.onSample({ rttMs: now - answer.at + stall, inFlight: answer.inFlight, ...(answer.kind !== undefined ? { kind: answer.kind } : {}), ...(o.stall?.told === true ? { stallMs: stall } : {}) }, now);
     trace.push(limit.estimate);
   }
   return { trace, busy: work / (o.workers * now) };
@@ -202,4 +205,39 @@ test('an origin of slow pages keeps its workers busy: probes take at most a twen
   };
   const shares = [1, 2, 3].map((seed) => runFifo({ workers: 16, initial: 20, answers: 20_000, seed, draw }).busy);
   assert.ok(meanOf(shares) >= 0.92, `16 workers x 320 ms: ${shares.map((s) => s.toFixed(3)).join(', ')} busy`);
+});
+
+test('the shield\'s own stall is not read as the upstream queueing: the limit holds through it', () => {
+  // 14 workers at 40 ms (350 answers a second), the limit settled on them; then for 2,000 answers
+  // (~6 s) the shield reads every answer 150 ms late — its CPU taken by a flood (browse-crowd
+  // from 2,000 sources: the loop stalled ~190 ms at the onset). Not told, the limit steps down to
+  // the floor and the workers stand idle; told, it stays where the workers are.
+  const run = (told: boolean): number[] => fifoOrigin({
+    workers: 14, initial: 14, answers: 6000, seed: 3, draw: (random) => ({ serviceMs: 40 * (0.8 + 0.4 * random()) }),
+    stall: { ms: (n) => (n >= 3000 && n < 5000 ? 150 : 0), told },
+  });
+  const lowest = (trace: number[]): number => Math.min(...trace.slice(3000, 5000));
+  const after = (trace: number[]): number => Math.max(...trace.slice(5000));
+  const told = run(true);
+  const blind = run(false);
+  assert.ok(meanOf(told.slice(2000, 3000)) >= 11, `settled at ${meanOf(told.slice(2000, 3000)).toFixed(1)} before the stall`);
+  assert.ok(lowest(told) >= 11, `told: fell to ${lowest(told).toFixed(1)} for 14 workers`);
+  // Nor does it run away after: a no-load RTT learned with the stall in it read every answer
+  // after the stall as an idle upstream (blind: past 40 for 14 workers).
+  assert.ok(after(told) <= 24, `told: ran away to ${after(told).toFixed(1)} after the stall`);
+  assert.ok(lowest(blind) <= 6, `not told: held at ${lowest(blind).toFixed(1)} (the test no longer shows the stall's harm)`);
+});
+
+test('a stall explains a slower answer but never shows room: answers read late neither grow nor shrink the limit', () => {
+  const limit = createConcurrencyLimit({ initial: 10, probeEveryMs: 1e9 });
+  let now = 0;
+  // Normal times: 40 ms answers at light load teach the no-load RTT.
+  for (let i = 0; i < 50; i++) limit.onSample({ rttMs: 40, inFlight: 3 }, (now += 10));
+  const before = limit.estimate;
+  // The limit in full use, every answer read 50 ms late by a stalled loop: 90 ms taken, 40 of them the upstream's.
+  for (let i = 0; i < 400; i++) limit.onSample({ rttMs: 90, inFlight: 10, stallMs: 50 }, (now += 10));
+  assert.equal(limit.estimate, before, 'held through the stall');
+  // The same answers on a loop that kept time grow it: the test can tell.
+  for (let i = 0; i < 400; i++) limit.onSample({ rttMs: 40, inFlight: 10 }, (now += 10));
+  assert.ok(limit.estimate > before, `grew to ${limit.estimate} once answers came back at no-load speed`);
 });

@@ -30,6 +30,11 @@ export interface LimitSample {
    * a mix of 2 ms static files and 30 ms logins is not read as queueing. Default `''`.
    */
   readonly kind?: string;
+  /**
+   * Of `rttMs`, how long the shield's own event loop held the answer back before reading it
+   * (upstream/loop-stall.ts): time the upstream did not spend. Default 0.
+   */
+  readonly stallMs?: number;
 }
 
 /** Bounds and gains of the limiter. */
@@ -121,6 +126,8 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   // The answers judged in this round (a limit's worth, sent under the limit in force): the sum of
   // their ratios, how many, how many were sent with the limit at least half used.
   let roundSum = 0;
+  // The same ratios with the stall left in: growth is judged on them.
+  let roundRaw = 0;
   let roundCount = 0;
   let roundUsed = 0;
   // And of what each says the upstream completes without queueing: in flight when sent / its ratio.
@@ -145,7 +152,16 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
   };
 
   function update(sample: LimitSample, now: number): number {
-    const rtt = sample.rttMs;
+    // The upstream's time is what is left once the shield's own stall is taken out: a shield whose
+    // CPU a flood saturates reads every answer late, and that lateness read as queueing stepped the
+    // limit down at the onset while the upstream stood idle (browse-crowd against 14 workers: the
+    // loop stalled ~190 ms, the limit fell from ~18 to 5 and the upstream served a fifth of what it
+    // had before the flood). A stall can explain a rise, never show room: a stalled answer never
+    // reads as faster than its kind at no load (`judged` below), and the limit grows only on what
+    // the answers took in full (`roundRaw`) — the measured stall is the loop's latest, not each
+    // answer's own, and where the upstream shares the shield's CPU it slows with the same flood.
+    const stall = Math.min(Math.max(0, sample.stallMs ?? 0), Math.max(0, sample.rttMs));
+    const rtt = sample.rttMs - stall;
     nextProbeAt ??= now + 1000;
     if (now >= nextProbeAt) {
       probeFrom = now;
@@ -154,7 +170,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       nextProbeAt = now + Math.max(p.probeEveryMs, probeMs / p.probeMaxShare);
       // Answers sent at half the limit show no queueing, by design: none of them is judged.
       changedAt = probeUntil;
-      roundSum = roundCapacity = roundCount = roundUsed = 0;
+      roundSum = roundRaw = roundCapacity = roundCount = roundUsed = 0;
     }
     if (sample.dropped) {
       // One back-off per round trip: a burst of timeouts is one congestion event (RFC 5681 §3.1).
@@ -162,6 +178,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       return exposed(now);
     }
     if (!(rtt > 0 && Number.isFinite(rtt))) return exposed(now);
+    const raw = sample.rttMs;
     if (now - windowStart >= p.noLoadWindowMs) {
       // A kind not seen in the window that ends gives up its place.
       for (const [k, m] of kinds) {
@@ -190,18 +207,22 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       return exposed(now);
     }
     m.seen = true;
-    const sentAt = now - rtt;
+    const sentAt = now - raw;
     if (sample.inFlight <= Math.max(1, limit / 2) || (sentAt >= probeFrom && sentAt < probeUntil)) { m.sum += rtt; m.count++; }
     // Until one is sent at light load, its first answer stands for it (sent at any load).
     noLoad = m.count + m.previousCount > 0 ? (m.sum + m.previousSum) / (m.count + m.previousCount) : m.first;
-    smoothed = smoothed === 0 ? rtt : smoothed + p.rttSmoothing * (rtt - smoothed);
+    // A stalled answer is judged on no less than its kind's no-load RTT (nor more than it took):
+    // the stall measured is the loop's latest, not this answer's own, and may be the larger.
+    const judged = stall > 0 ? Math.max(rtt, Math.min(raw, noLoad)) : rtt;
+    smoothed = smoothed === 0 ? judged : smoothed + p.rttSmoothing * (judged - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
-    const sampleRatio = rtt / noLoad;
+    const sampleRatio = judged / noLoad;
     // Sent before the limit last changed: it tells of the limit before (an answer sent before a
     // step down queued behind the excess the step corrects, and would step it down again).
     if (sentAt < changedAt) return exposed(now);
     ratioSmoothed = ratioSmoothed === 0 ? sampleRatio : ratioSmoothed + p.rttSmoothing * (sampleRatio - ratioSmoothed);
     roundSum += sampleRatio;
+    roundRaw += raw / noLoad;
     roundCapacity += sample.inFlight / sampleRatio;
     if (sample.inFlight >= limit / 2) roundUsed++;
     if (++roundCount < Math.max(1, Math.round(limit))) return exposed(now);
@@ -214,9 +235,11 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     // Half a round trip is not enough: its answers are the cohort's first, those that did not
     // queue, and the limit grew on them past capacity.
     const mean = roundSum / roundCount;
+    const rawMean = roundRaw / roundCount;
     const capacity = roundCapacity / roundCount;
     const used = roundUsed * 2 >= roundCount;
     roundSum = 0;
+    roundRaw = 0;
     roundCapacity = 0;
     roundCount = 0;
     roundUsed = 0;
@@ -225,7 +248,7 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
       // sent just after a step still queued behind the excess of the limit before it.
       limit = Math.max(p.min, limit * p.shrinkFloor, Math.min(limit, capacity * (1 + p.growTolerance)));
       changedAt = now;
-    } else if (mean <= 1 + p.growTolerance && used) {
+    } else if (rawMean <= 1 + p.growTolerance && used) {
       // Only grow when the limit is used: an idle upstream tells nothing about its capacity.
       limit = Math.min(p.max, limit + Math.sqrt(limit) / 2);
       changedAt = now;
