@@ -26,6 +26,9 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         ...(ctx.queueMs === undefined ? {} : { queueMs: Math.round(ctx.queueMs * 100) / 100, tier: ctx.admittedTier }),
         // Of that wait, the time the cost probe held it back (a query part of unknown or high cost) (upstream/cost-probe.ts).
         ...(ctx.heldMs === undefined ? {} : { heldMs: Math.round(ctx.heldMs * 100) / 100 }),
+        // Of upstreamMs, the shield's own loop's lateness when the answer was read (upstream/loop-stall.ts):
+        // a slow answer the shield itself held back, told apart from a slow upstream. Only when ≥ 1 ms.
+        ...(ctx.upstreamStallMs === undefined || ctx.upstreamStallMs < 1 ? {} : { stallMs: Math.round(ctx.upstreamStallMs * 100) / 100 }),
         standing: ctx.traits?.standing,
         pace: ctx.traits?.pace,
         // Whose pace it counted in, as a digest: requests of one identity can be grouped without

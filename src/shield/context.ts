@@ -50,6 +50,12 @@ export interface RequestContext {
   queueMs: number | undefined;
   /** Of `queueMs`, the time held by the cost probe (query parts of unknown or high cost, upstream/cost-probe.ts); absent when not held. */
   heldMs?: number | undefined;
+  /**
+   * Of `upstreamMs`, how late the shield's own event loop last ran its timer when the answer was
+   * read (upstream/loop-stall.ts): the shield's share of the wait, not the upstream's. Set with the
+   * adaptive concurrency limit, which takes it out before judging the upstream.
+   */
+  upstreamStallMs?: number | undefined;
   admittedTier: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;

@@ -369,7 +369,9 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
         // step the limit down as queueing would. Tried as a kind of their own (thirty-sixth session):
         // the limit stayed up through the onset and let more of the flood's first, not yet weighed,
         // searches in (costly-search on 8 workers x 160 ms, two seeds: 100 / 87.2% against 100 / 100%).
-        const next = limit.onSample({ rttMs, inFlight, dropped, kind, stallMs: shared.loopStall?.stallMs ?? 0 }, shared.ticker.now());
+        const stallMs = shared.loopStall?.stallMs ?? 0;
+        ctx.upstreamStallMs = stallMs;
+        const next = limit.onSample({ rttMs, inFlight, dropped, kind, stallMs }, shared.ticker.now());
         if (next !== queue.params.maxInFlight) queue.params = { ...queue.params, maxInFlight: next };
       },
     } : {}),

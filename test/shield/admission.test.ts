@@ -171,6 +171,36 @@ test('the access log tells how long each request waited for an upstream slot, at
   assert.equal(await busy, 200);
 });
 
+test('the access log tells how long the shield itself held an answer back (stallMs): a loop held busy is not the upstream\'s time', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: ServerResponse[] = [];
+  upstream.handler = (req, res) => { if (req.url === '/slow') { held.push(res); return; } res.end('ok'); };
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
+    upstreams: { origin: { url: upstream.url, connections: 4 } },
+    routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+    rateLimits: { enabled: false }, log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const agent = new Agent({ connections: 2 });
+  t.after(() => agent.close());
+  const slow = request(`${shield.url}/slow`, { dispatcher: agent }).then(async (r) => { await r.body.dump(); return r.statusCode; });
+  for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  // The upstream (in this process) answers, and the loop is held busy before the shield can read it.
+  held.shift()?.end('done');
+  const until = performance.now() + 150;
+  while (performance.now() < until) { /* the stall under test */ }
+  assert.equal(await slow, 200);
+  for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'access' && l.path === '/slow'); i++) await new Promise((r) => setTimeout(r, 10));
+  const line = lines.find((l) => l.msg === 'access' && l.path === '/slow');
+  assert.ok(line, 'an access line');
+  assert.ok(Number(line.stallMs) >= 100, `stallMs ${String(line.stallMs)} for an answer read after a 150 ms stall`);
+  assert.ok(Number(line.upstreamMs) >= Number(line.stallMs), `within upstreamMs ${String(line.upstreamMs)}`);
+});
+
 test('a request refused at the queue timeout with its client still there weighs on its identity\'s pace: the next one it sends ranks with flooding paces (admission rule 7)', async (t) => {
   const { held, lines, get } = await oneSlotShield(t, 'loop-tool/1', { queueTimeoutMs: 300 });
   const access = (path: string) => lines.find((l) => l.msg === 'access' && l.path === path);

@@ -143,6 +143,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
       upstreamMs: undefined,
       queueMs: undefined,
       heldMs: undefined,
+      upstreamStallMs: undefined,
       admittedTier: undefined,
       errorCode: undefined,
       cacheKey: undefined,
