@@ -155,8 +155,8 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     // The upstream's time is what is left once the shield's own stall is taken out: a shield whose
     // CPU a flood saturates reads every answer late, and that lateness read as queueing stepped the
     // limit down at the onset while the upstream stood idle (browse-crowd against 14 workers: the
-    // loop stalled ~190 ms, the limit fell from ~18 to 5 and the upstream served a fifth of what it
-    // had before the flood). A stall can explain a rise, never show room: a stalled answer never
+    // loop stalled 150–280 ms, the limit fell from ~18 to its floor of 4 for ~3 s and the shield
+    // forwarded a fifth to a tenth of what it had in the warm-up). A stall can explain a rise, never show room: a stalled answer never
     // reads as faster than its kind at no load (`judged` below), and the limit grows only on what
     // the answers took in full (`roundRaw`) — the measured stall is the loop's latest, not each
     // answer's own, and where the upstream shares the shield's CPU it slows with the same flood.
