@@ -156,10 +156,11 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     // CPU a flood saturates reads every answer late, and that lateness read as queueing stepped the
     // limit down at the onset while the upstream stood idle (browse-crowd against 14 workers: the
     // loop stalled 150–280 ms, the limit fell from ~18 to its floor of 4 for ~3 s and the shield
-    // forwarded a fifth to a tenth of what it had in the warm-up). A stall can explain a rise, never show room: a stalled answer never
-    // reads as faster than its kind at no load (`judged` below), and the limit grows only on what
-    // the answers took in full (`roundRaw`) — the measured stall is the loop's latest, not each
-    // answer's own, and where the upstream shares the shield's CPU it slows with the same flood.
+    // forwarded a fifth to a tenth of what it had in the warm-up). A stall can explain a rise,
+    // never show room: a stalled answer never reads as faster than its kind at no load (`judged`
+    // below), and the limit grows only on what the answers took in full (`roundRaw`) — the
+    // measured stall is the loop's latest, not each answer's own, and where the upstream shares
+    // the shield's CPU it slows with the same flood.
     const stall = Math.min(Math.max(0, sample.stallMs ?? 0), Math.max(0, sample.rttMs));
     const rtt = sample.rttMs - stall;
     nextProbeAt ??= now + 1000;
@@ -213,7 +214,8 @@ export function createConcurrencyLimit(overrides: Partial<ConcurrencyLimitParams
     noLoad = m.count + m.previousCount > 0 ? (m.sum + m.previousSum) / (m.count + m.previousCount) : m.first;
     // A stalled answer is judged on no less than its kind's no-load RTT (nor more than it took):
     // the stall measured is the loop's latest, not this answer's own, and may be the larger.
-    const judged = stall > 0 ? Math.max(rtt, Math.min(raw, noLoad)) : rtt;
+    // With no stall, rtt = raw and this is rtt.
+    const judged = Math.max(rtt, Math.min(raw, noLoad));
     smoothed = smoothed === 0 ? judged : smoothed + p.rttSmoothing * (judged - smoothed);
     // The ratio per sample, then smoothed: each kind is judged against its own no-load RTT.
     const sampleRatio = judged / noLoad;
