@@ -144,6 +144,14 @@ test('query shapes keep sorted keys, drop values, fold random keys', () => {
   assert.deepEqual([...shapes], ['cb&q']);
 });
 
+test('query shapes: a query is read for at most 256 pairs, the rest marked', () => {
+  const repeated = (n: number): string => `/search?${Array.from({ length: n }, (_, i) => `a=${i}`).join('&')}`;
+  assert.equal(queryShape(repeated(256)), 'a', 'every pair read');
+  assert.equal(queryShape(repeated(1400)), 'a&…', 'one key to the head\'s limit: read to the bound');
+  assert.equal(queryShape(`${repeated(300)}&z=1`), 'a&…', 'a key past the bound is not read');
+  assert.equal(queryShape(`${repeated(200)}&z=1`), 'a&z');
+});
+
 test('address prefixes: IPv4 /24, IPv6 /64 and /48', () => {
   assert.deepEqual(addressPrefixes('203.0.113.77'), { prefix: '203.0.113.0/24', prefix48: undefined });
   assert.deepEqual(addressPrefixes('2001:db8:aa:bb:1::2'), { prefix: '2001:db8:aa:bb::/64', prefix48: '2001:db8:aa::/48' });

@@ -14,6 +14,13 @@ import { isIdSegment } from './path-template.js';
 
 const MAX_KEYS = 16;
 const MAX_KEY_CHARS = 32;
+/**
+ * Pairs read at most: a query of more is marked `&…` past them. Without it a query of one key
+ * repeated to the head's limit (1,400 times in 10 KiB) was read pair by pair on every request of
+ * a flood — a fifth of the shield's time on it (bench:heads, docs/benchmarks.md); real queries
+ * carry tens of pairs.
+ */
+const MAX_PAIRS = 256;
 
 /**
  * The query shape of a request target (`/search?q=x`), a search string (`?q=x`) or a bare query
@@ -27,7 +34,8 @@ export function queryShape(urlOrSearch: string, ignore?: ReadonlySet<string>, si
   if (start >= urlOrSearch.length) return '';
   const keys: string[] = [];
   const n = urlOrSearch.length;
-  while (start < n && keys.length < MAX_KEYS) {
+  let pairs = 0;
+  while (start < n && keys.length < MAX_KEYS && pairs++ < MAX_PAIRS) {
     let amp = urlOrSearch.indexOf('&', start);
     if (amp < 0) amp = n;
     let eq = urlOrSearch.indexOf('=', start);
