@@ -13,6 +13,10 @@ export interface UpstreamMetricsSource {
   /** Times a client's side of a tunnel was paused for sending over its frame or byte rate. */
   websocketThrottled?(): number;
   websocketMessagesWaited?(): number;
+  /** Event streams (Server-Sent Events) held now (shield/upstream/event-stream.ts). */
+  eventStreams?(): number;
+  /** Requests for an event stream refused at `eventStreams.maxPerClient` or `maxTotal`. */
+  eventStreamsRefused?(): number;
   /** Each upstream's cost probe (upstream/cost-probe.ts): its requests at the upstream and held. */
   costProbes?(): Iterable<[string, { readonly inFlight: number; readonly held: number }]>;
 }
@@ -67,6 +71,9 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
   countedOnScrape('rempart_websocket_evictions_total', 'WebSocket tunnels closed (1013) to give their place to a client holding fewer, at websocket.maxTotal', source.websocketEvictions);
   countedOnScrape('rempart_websocket_throttled_total', 'Times a client\'s side of a WebSocket tunnel stopped being read for sending over websocket.clientFrames or clientBytes', source.websocketThrottled);
   countedOnScrape('rempart_websocket_messages_waited_total', 'Messages a client started in a WebSocket tunnel that waited for a slot of their upstream (websocket.admitMessages)', source.websocketMessagesWaited);
+  const streams = source.eventStreams;
+  if (streams !== undefined) new Gauge({ name: 'rempart_event_streams', help: 'Event streams (text/event-stream responses asked for with Accept: text/event-stream) held now', registers: [registry], collect() { this.set(streams()); } });
+  countedOnScrape('rempart_event_streams_refused_total', 'Requests for an event stream refused at eventStreams.maxPerClient or maxTotal (503)', source.eventStreamsRefused);
   const changes = new Counter({
     name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
     labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],

@@ -471,6 +471,25 @@ const websocketSchema = z.object({
   admitMessages: z.boolean().default(true),
 }).strict();
 
+/**
+ * Event streams (Server-Sent Events) held through the shield: a response of type
+ * `text/event-stream` gives its upstream slot back once its head is written, and a request that
+ * asks for one (`Accept: text/event-stream`) goes on a connection pool of its own
+ * (shield/upstream/event-stream.ts). Each holds a client and an upstream connection.
+ */
+const eventStreamsSchema = z.object({
+  /** Streams per client address (0 = unlimited); a shared address (carrier NAT) holds that many per customer seen behind it. */
+  maxPerClient: z.number().int().min(0).default(16),
+  /** Streams in total (0 = unlimited); at most a quarter of the connections the listener holds, as for tunnels. */
+  maxTotal: z.number().int().min(0).default(10_000),
+  /**
+   * A stream with no byte from the upstream for this long is cut (the upstream's `timeoutMs` is
+   * too short between events); an origin's keep-alive comments count (WHATWG HTML §9.2.7 suggests
+   * one every 15 s), as nginx's `proxy_read_timeout` (60 s) would.
+   */
+  idleTimeoutMs: positiveMs.default(120_000),
+}).strict();
+
 const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
@@ -551,6 +570,7 @@ export const configSchema = z.object({
   buffering: bufferingSchema.default(() => bufferingSchema.parse({})),
   detection: detectionSchema.default(() => detectionSchema.parse({})),
   websocket: websocketSchema.default(() => websocketSchema.parse({})),
+  eventStreams: eventStreamsSchema.default(() => eventStreamsSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
   console: consoleSchema.default(() => consoleSchema.parse({})),
   status: statusSchema.default(() => statusSchema.parse({})),

@@ -29,6 +29,8 @@ export const ERRORS = {
   RMP_ERR_UPGRADE: { status: 400, message: 'Bad Request' },
   /** Too many upgraded connections (per client or in total). */
   RMP_ERR_UPGRADE_LIMIT: { status: 503, message: 'Service Unavailable' },
+  /** Too many event streams (Server-Sent Events) held, per client or in total (`eventStreams`). */
+  RMP_ERR_STREAM_LIMIT: { status: 503, message: 'Service Unavailable' },
   RMP_ERR_CONFIG: { status: 500, message: 'Invalid configuration' },
   RMP_ERR_INTERNAL: { status: 500, message: 'Internal Server Error' },
 } as const;

@@ -475,6 +475,18 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'websocket-hold', kind: 'websocket', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'stream-hold': {
+    name: 'stream-hold', summary: 'Event streams (Server-Sent Events) on the live-tracking feed from many sources, asked for as a browser\'s EventSource asks and held, every event read: live pages left open by the thousand, each a connection held on both sides of a proxy — and, where a proxy counts an answer in flight until it ends, a slot of the upstream for good; a light target-list flood beside it.',
+    params: {
+      connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
+      openRate: num(1500, 'new streams per second at most', 1),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'stream-hold', p),
+      slow: [{ label: 'stream-hold', kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'websocket-flood': {
     name: 'websocket-flood', summary: 'WebSocket tunnels on the live-tracking route from many sources, each sending the application a message to act on (a status refresh, one lookup at the origin) every interval: a request flood inside tunnels, past every per-request defence, each tunnel at a person\'s pace.',
     params: messageFloodParams(),

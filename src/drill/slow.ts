@@ -8,15 +8,20 @@ import type { WarmupReport, WarmupSpec } from './warmup.js';
 /**
  * Connection attacks: slowloris (a request head that never ends, one header line at a time),
  * slow POST (a complete head announcing a body that trickles in a few bytes at a time), slow
- * read (complete GETs whose large answers are read a few bytes at a time, see slow-read.ts) and
- * the connection flood (connect, then close at once without a byte: the target pays an accept, a
- * socket and a close per connection, and no request ever shows). They hold or open connections
+ * read (complete GETs whose large answers are read a few bytes at a time, see slow-read.ts), the
+ * connection flood (connect, then close at once without a byte: the target pays an accept, a
+ * socket and a close per connection, and no request ever shows) and the stream hold (an event
+ * stream asked for as a browser's EventSource asks — WHATWG HTML §9.2 — and held, every event read:
+ * nothing slow about it, a live page left open, by the thousand). They hold or open connections
  * rather than send requests: "sent" counts connections opened.
  */
 export interface SlowSpec {
   label: string;
-  /** `connect`: a connection flood — each connection is closed by the client once established, sending nothing. */
-  kind: 'headers' | 'body' | 'read' | 'websocket' | 'connect';
+  /**
+   * `connect`: a connection flood — each connection is closed by the client once established, sending nothing.
+   * `stream`: an event stream (Server-Sent Events) asked for as EventSource asks and held, read as it comes.
+   */
+  kind: 'headers' | 'body' | 'read' | 'websocket' | 'connect' | 'stream';
   /** Source addresses the connections are spread over. */
   sources: number;
   /** Connections held at once, over all sources. */
@@ -172,6 +177,10 @@ export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver
 export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const head = (idx: number): string => {
     const id = env.identities[idx % env.identities.length]!;
+    if (spec.kind === 'stream') {
+      return [`GET ${spec.path}${randomToken(env.rng, 11)} HTTP/1.1`, `Host: ${env.hostHeader}`, `User-Agent: ${id.userAgent}`,
+        'Accept: text/event-stream', 'Cache-Control: no-cache', `Accept-Language: ${id.acceptLanguage}`, '', ''].join('\r\n');
+    }
     const lines = [
       `${spec.kind === 'body' ? 'POST' : 'GET'} ${spec.path}${spec.kind === 'headers' ? `?${randomToken(env.rng, 6)}=${randomToken(env.rng, 8)}` : ''} HTTP/1.1`,
       `Host: ${env.hostHeader}`,
@@ -197,13 +206,16 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
         answered.add(socket);
         const m = /^HTTP\/1\.[01] (\d{3})/.exec(buf.toString('latin1', 0, 16));
         recordAnswer(h.counters, env.now(), m ? m[1]! : 'data');
+        // A stream refused is an answer: the attacker closes and the pool opens another.
+        if (spec.kind === 'stream' && m?.[1] !== '200') socket.destroy();
       });
       // The client closes a connection flood's sockets itself: no answer to count.
       if (spec.kind !== 'connect') socket.once('close', () => { if (!answered.has(socket) && h.held.has(socket)) recordAnswer(h.counters, env.now(), 'closed'); });
       return socket;
     },
     trickle(socket) {
-      if (spec.kind === 'connect') return;
+      // A held stream is read as it comes (the socket flows); nothing to send.
+      if (spec.kind === 'connect' || spec.kind === 'stream') return;
       socket.write(spec.kind === 'headers' ? `X-${randomToken(env.rng, 5)}: ${randomToken(env.rng, 6)}\r\n` : chunk);
     },
   });

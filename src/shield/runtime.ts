@@ -54,6 +54,7 @@ import { createReputationCookieFilter } from './filters/upstream-response/reputa
 import { createStatusPageFilter, type StatusPagesPort } from './filters/request/status-page.js';
 import { createConcurrencyLimit } from './detect/concurrency-limit.js';
 import type { LoopStall } from './upstream/loop-stall.js';
+import type { StreamBudget } from './upstream/event-stream.js';
 
 /** Long-lived state that survives reloads: it belongs to the process, not to one configuration. */
 export interface SharedState {
@@ -63,6 +64,8 @@ export interface SharedState {
   ticker: Clock;
   /** How long the event loop last held callbacks back (upstream/loop-stall.ts); absent: never. */
   loopStall?: LoopStall;
+  /** The event streams held (upstream/event-stream.ts), across reloads; absent: requests for one are requests like any other. */
+  streams?: StreamBudget;
   blocklist: BlocklistLookupPort;
   limiter: RateLimiterPort;
   bodyGuards: BodyGuards;
@@ -330,6 +333,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     stallEvictMs: config.buffering.stallEvictMs,
     sendTimeoutMs: config.listen.limits.sendTimeoutMs,
     draining: shared.draining,
+    ...(shared.streams ? { streams: shared.streams, streamIdleMs: config.eventStreams.idleTimeoutMs, isShared: (key: string) => shared.detector.isSharedAddress(key) } : {}),
     ...(clearance ? { rechallenge: clearance.rechallenge } : {}),
     // Rule 7 (admission.ts): a request that waited the whole queue timeout without its client
     // giving up is what a person does not send — people reload or leave within seconds, and the

@@ -7,6 +7,7 @@ import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { createLogThrottle } from '../core/log-throttle.js';
 import { connectionCapUnder, readOpenFilesLimit, tunnelCapUnder } from '../core/open-files.js';
+import { createStreamBudget, type StreamLimits } from './upstream/event-stream.js';
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
@@ -170,6 +171,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     sessions, roster: { roster, ticker },
   });
   const loopStall = createLoopStallMeter(monotonicClock);
+  const openFiles = readOpenFilesLimit();
+  // An event stream holds two descriptors, as a tunnel does: at most a quarter of the listener's connections.
+  const streamLimits = (c: Config): StreamLimits =>
+    ({ maxPerClient: c.eventStreams.maxPerClient, maxTotal: tunnelCapUnder(c.eventStreams.maxTotal, connectionCapUnder(c.listen.limits.maxConnections, openFiles)) });
   const shared = {
     statusPages: surfaces.status,
     clock, ticker, blocklist, limiter, bodyGuards, bodyBuffers, responseSinks, cache, coalescer, bus,
@@ -177,11 +182,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     health: createHealthRegistry((t) => bus.emit('upstream:server', t)),
     // Real time whatever clock a test injects: answers' RTTs are read on it (upstream/forward.ts).
     loopStall,
+    streams: createStreamBudget(streamLimits(config)),
   };
   runtime = buildRuntime(config, shared);
 
   const errorLogs = createLogThrottle(ticker);
-  const openFiles = readOpenFilesLimit();
   const tunnelLimits = (c: Config): Config['websocket'] =>
     ({ ...c.websocket, maxTotal: tunnelCapUnder(c.websocket.maxTotal, connectionCapUnder(c.listen.limits.maxConnections, openFiles)) });
   // One message gate per admission queue: a reload brings new queues, and new gates with them.
@@ -266,6 +271,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     websocketEvictions: () => tunnels.evicted,
     websocketThrottled: () => tunnels.throttled,
     websocketMessagesWaited: () => tunnels.messagesWaited,
+    eventStreams: () => shared.streams.open,
+    eventStreamsRefused: () => shared.streams.refused,
     costProbes: () => (runtime.probes === undefined ? [] : [...runtime.probes]),
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
@@ -331,6 +338,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       config = next;
       life.reload(next);
       tunnels.limits = tunnelLimits(next);
+      shared.streams.limits = streamLimits(next);
       // Tunnels to a server the new configuration no longer has, or on a route that no longer accepts them, close cleanly.
       tunnels.closeWhere((t) => !next.upstreams[t.upstream]?.servers.some((s) => s.url === t.serverUrl)
         || !next.routes.some((r) => r.websocket && r.upstream === t.upstream), CLOSE_GOING_AWAY, 'configuration reloaded');

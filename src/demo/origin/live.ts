@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -27,6 +27,32 @@ ws.onclose = (e) => { document.getElementById('state').textContent = 'connexion 
 `;
 };
 
+/** A parcel's status as the live feeds send it, one step further on each call until delivered. */
+function statusStepper(id: string, name: string): (re?: number) => string {
+  let step = (createHash('sha256').update(id).digest()[0] ?? 0) % 2;
+  return (re) => {
+    const line = JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now(), ...(re !== undefined ? { re } : {}) });
+    if (re === undefined && step < STEPS.length - 1) step++;
+    return line;
+  };
+}
+
+/**
+ * Live parcel status as Server-Sent Events (WHATWG HTML §9.2), what `EventSource('/live/events/{id}')`
+ * reads: the caller has looked the subscription up (a worker for a lookup's time); the stream then
+ * holds a connection, not a worker, as an event-driven server holds it — an event with the status
+ * every `intervalMs` until the client leaves. `X-Accel-Buffering: no` asks a buffering proxy
+ * (nginx) to pass each event on at once.
+ */
+export function streamLiveStatus(res: ServerResponse, id: string, name: string, intervalMs = 2_000): void {
+  const next = statusStepper(id, name);
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+  const push = (): void => { res.write(`data: ${next()}\n\n`); };
+  push();
+  const timer = setInterval(push, intervalMs);
+  res.on('close', () => clearInterval(timer));
+}
+
 /**
  * What a live client's handshake or message costs: a lookup, through the same workers as the
  * origin's pages (`req` is the upgrade request, for per-client accounting). Resolves false when
@@ -53,12 +79,8 @@ export function attachLiveStatus(server: Server, name: string, intervalMs = 2_00
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   const open = (req: IncomingMessage, socket: Duplex, head: Buffer, id: string): void => {
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      let step = (createHash('sha256').update(id).digest()[0] ?? 0) % 2;
-      const status = (re?: number): string => JSON.stringify({ id, status: STEPS[step], step, server: name, at: Date.now(), ...(re !== undefined ? { re } : {}) });
-      const push = (): void => {
-        ws.send(status());
-        if (step < STEPS.length - 1) step++;
-      };
+      const status = statusStepper(id, name);
+      const push = (): void => { ws.send(status()); };
       push();
       const timer = setInterval(push, intervalMs);
       if (lookup) {

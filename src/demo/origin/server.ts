@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createCapacityGate } from './capacity.js';
 import { bankAccountPage, bankLoginPage, homePage, searchPage, trackPage } from './pages.js';
-import { attachLiveStatus, liveParcelPage } from './live.js';
+import { attachLiveStatus, liveParcelPage, streamLiveStatus } from './live.js';
 import { readBodyText } from '../../core/read-body.js';
 
 /** Options of the demo origin; defaults model a small application server. */
@@ -290,6 +290,15 @@ export async function startOrigin(opts: OriginOptions = {}): Promise<Origin> {
     }
     if (url.pathname === '/__origin/stats') {
       return json(res, 200, url.searchParams.get('clients') === '1' ? { ...stats(), clients: Object.fromEntries(clients) } : stats());
+    }
+    // Live status as Server-Sent Events: the subscription is a lookup through the workers, as a
+    // WebSocket handshake is; the stream then holds a connection, not a worker.
+    const live = /^\/live\/events\/([A-Za-z0-9-]{1,40})$/.exec(url.pathname);
+    if (live && req.method === 'GET') {
+      req.resume();
+      if (!(await liveLookup(req))) return send(res, 503, 'text/plain', 'origin overloaded\n', { 'retry-after': '1' });
+      if (res.destroyed) return;
+      return streamLiveStatus(res, live[1] as string, opts.name ?? 'origin', 2_000);
     }
     const client = clientOf(req);
     const group = groupOf(req.method ?? 'GET', url.pathname);

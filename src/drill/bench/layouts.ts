@@ -35,7 +35,7 @@ export type BenchLayout = keyof typeof BENCH_LAYOUTS;
  * replay a few customers' sessions, and a crowd at a person's pace flooding the costliest search
  * and bots that loop one request at a time and never give up on it, and a crowd holding
  * reputations farmed the day before, and a crowd of 2,000 that browses first and then floods at
- * 2 req/s each (124 cells of 20 s with 4 targets: about 54 minutes).
+ * 2 req/s each, and event streams held open by the thousand (128 cells of 20 s with 4 targets: about 56 minutes).
  */
 export const DEFAULT_BENCH_SCENARIOS = [
   'none', 'single-flood', 'distributed-low-rate', 'cache-buster', 'connection-churn', 'pipeline-flood', 'pipeline-solver', 'header-randomizer', 'login-flood', 'preflight-flood', 'upload-flood', 'waves', 'slowloris', 'slow-post', 'slow-read', 'websocket-hold',
@@ -55,4 +55,6 @@ export const DEFAULT_BENCH_SCENARIOS = [
   'sleeper-crowd',
   // Fifty-fourth session: bots that browse first, from 2,000 sources at 2 req/s each.
   'browse-crowd',
+  // Fifty-sixth session: event streams (Server-Sent Events) held open by the thousand.
+  'stream-hold',
 ] as const;

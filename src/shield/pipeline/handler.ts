@@ -86,7 +86,9 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
     const code: ErrorCode = failure.code;
     const shedding = code === 'RMP_ERR_QUEUE_TIMEOUT' || code === 'RMP_ERR_UPSTREAM_BUSY' || code === 'RMP_ERR_UPSTREAM_DOWN';
     // RFC 9110 §15.6.4: 503 with Retry-After while the upstream is saturated.
-    sendError(ctx.res, ctx.id, code, { close: unreadBody(ctx), ...(shedding ? { retryAfterS: 1 } : {}) });
+    // An event stream refused at its cap: the pages holding the others may close within seconds.
+    const retryAfterS = shedding ? 1 : code === 'RMP_ERR_STREAM_LIMIT' ? 5 : undefined;
+    sendError(ctx.res, ctx.id, code, { close: unreadBody(ctx), ...(retryAfterS !== undefined ? { retryAfterS } : {}) });
   };
 
   const callbacks = { fail: (ctx: RequestContext, f: Failure) => fail(ctx, f), answer: (ctx: RequestContext, v: Verdict) => answer(ctx, v), internal: (ctx: RequestContext, e: unknown) => internal(ctx, e) };

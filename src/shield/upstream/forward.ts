@@ -17,6 +17,8 @@ import type { ServerHealth } from './health/monitor.js';
 import { isReplayable, isRetryableError } from './retry.js';
 import type { ResponseSink, ResponseSinks } from './response-sink.js';
 import type { CostProbe, ProbeTicket } from './cost-probe.js';
+import { asksForEventStream, isEventStream, type StreamBudget } from './event-stream.js';
+import { SHARED_CAP_FACTOR } from '../listener/gate.js';
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
@@ -52,6 +54,15 @@ export interface ForwarderDeps {
   probeParts?(ctx: RequestContext): { kind: string; parts: readonly string[] } | undefined;
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
+  /**
+   * The event streams held (upstream/event-stream.ts): a request asking for one takes a place, and
+   * goes on its server's stream pool with `streamIdleMs` between the upstream's bytes. Absent: it
+   * is a request like any other (its slot is still given back when its stream starts).
+   */
+  streams?: StreamBudget;
+  streamIdleMs?: number;
+  /** Several customers were seen behind this client key (a carrier NAT): it holds SHARED_CAP_FACTOR times the places. */
+  isShared?(clientKey: string): boolean;
 }
 
 /** How the proxy step hands back what it does not write itself (one object for the process). */
@@ -73,6 +84,7 @@ export interface Forwarder {
 
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
 const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
+const STREAMS_FULL: Failure = Object.freeze({ code: 'RMP_ERR_STREAM_LIMIT', error: undefined, reachedUpstream: false });
 
 /** What every exchange of one forwarder shares (built once per configuration). */
 interface Shared {
@@ -106,6 +118,8 @@ class Exchange implements Waiter {
   /** When the cost probe last held it (queue clock). */
   heldAt = 0;
   controller: Dispatcher.DispatchController | undefined = undefined;
+  /** It asked for an event stream and holds a place for one: sent on its server's stream pool. */
+  stream = false;
 
   constructor(
     readonly shared: Shared,
@@ -231,6 +245,11 @@ class Exchange implements Waiter {
 class Attempt implements Dispatcher.DispatchHandler {
   /** The admission slot was given back, or passed on to a retry. */
   released = false;
+  /**
+   * The response is an event stream: its slot went back when its head was written, while the
+   * stream goes on (upstream/event-stream.ts). Still an outstanding request of its server.
+   */
+  slotFreed = false;
   readonly t0 = performance.now();
   observers: BodyObserver[] | undefined = undefined;
   /** A response filter answered instead (or threw): the upstream body is read and dropped. */
@@ -252,6 +271,13 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     this.server.outstanding--;
+    if (!this.slotFreed) this.ex.releaseSlot();
+  }
+
+  /** Gives the admission slot back while the response goes on: an event stream is held, not worked on. */
+  freeSlot(): void {
+    if (this.released || this.slotFreed) return;
+    this.slotFreed = true;
     this.ex.releaseSlot();
   }
 
@@ -285,6 +311,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
+    // An event stream's head is the work; the rest is a held connection (upstream/event-stream.ts).
+    if (isEventStream(upHeaders['content-type'])) this.freeSlot();
     const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
     try {
       for (const filter of deps.responseFilters) {
@@ -374,14 +402,16 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const { req } = ctx;
   const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? deps.bodyGuards.guard(req, deps.bodyLimits) : null;
   const up = ex.up;
-  (upstream.pools[server.index] as Dispatcher).dispatch({
+  const stream = ex.stream;
+  ((stream ? upstream.streamPools : upstream.pools)[server.index] as Dispatcher).dispatch({
     origin: server.origin,
     path: up.path,
     method: up.method as Dispatcher.HttpMethod,
     headers: up.headers,
     body,
     headersTimeout: upstream.timeoutMs,
-    bodyTimeout: upstream.timeoutMs,
+    // Between two bytes of the answer: an event stream is quiet between events (its keep-alive comments count).
+    bodyTimeout: stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs,
   }, new Attempt(ex, server, retry !== undefined));
 }
 
@@ -401,7 +431,15 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const upstream = upstreams.get(name) as Upstream;
     const queue = admission.get(name) as AdmissionQueue;
     if (!upstream.health.anyAvailable) { cb.fail(ctx, ALL_DOWN); return; }
+    const streams = deps.streams;
+    const stream = streams !== undefined && asksForEventStream(ctx.req.method, ctx.req.headers.accept);
+    if (stream) {
+      const key = ctx.clientKey;
+      if (streams.reserve(key, deps.isShared?.(key) === true ? SHARED_CAP_FACTOR : 1) !== undefined) { cb.fail(ctx, STREAMS_FULL); return; }
+      onExchangeEnd(ctx, () => streams.release(key));
+    }
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
+    ex.stream = stream;
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
     // Only a request with a cost key (a query, a path parameter, a buffered body: detect/cost-key.ts) may
@@ -419,8 +457,9 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     for (const a of shared.paused) {
       const since = a.sink?.pausedSince;
       if (since === undefined) { shared.paused.delete(a); continue; }
-      // A slow reader may keep a slot nobody else needs; not one that others are waiting for.
-      const limit = a.ex.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
+      // A slow reader may keep a slot nobody else needs; not one that others are waiting for. An
+      // event stream's reader holds no slot.
+      const limit = !a.slotFreed && a.ex.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
       if (now - since < limit) continue;
       shared.paused.delete(a);
       a.evict();

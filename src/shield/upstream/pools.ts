@@ -21,6 +21,11 @@ export interface Upstream {
   readonly servers: readonly ServerHealth[];
   /** One pool per server, by server index. */
   readonly pools: readonly Pool[];
+  /**
+   * One pool per server for requests that ask for an event stream (upstream/event-stream.ts): the
+   * streams held never take the connections requests need. Bounded by `eventStreams`, not here.
+   */
+  readonly streamPools: readonly Pool[];
   readonly health: UpstreamHealth;
   /** Undefined with one server (nowhere else to retry) or when retries are off. */
   readonly retryBudget: RetryBudget | undefined;
@@ -29,9 +34,10 @@ export interface Upstream {
   readonly probes: Probes | undefined;
 }
 
-function createPool(origin: string, u: UpstreamConfig): Pool {
+function createPool(origin: string, u: UpstreamConfig, stream = false): Pool {
   return new Pool(origin, {
-    connections: u.connections,
+    // The stream budget bounds a stream pool (null: undici's unbounded pool, connections on demand).
+    connections: stream ? null : u.connections,
     pipelining: 1,
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 60_000,
@@ -44,6 +50,7 @@ function createPool(origin: string, u: UpstreamConfig): Pool {
 function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth, clock: Clock): Upstream {
   const servers = health.servers;
   const pools = servers.map((s) => createPool(s.origin, u));
+  const streamPools = servers.map((s) => createPool(s.origin, u, true));
   const first = servers[0] as ServerHealth;
   let pick: Upstream['pick'];
   if (servers.length === 1) {
@@ -58,7 +65,7 @@ function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth,
   }
   const r = u.retries;
   return Object.freeze({
-    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, health, pick,
+    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, streamPools, health, pick,
     retryBudget: servers.length > 1 && r.enabled ? createRetryBudget({ ratio: r.budgetPercent / 100, windowMs: r.budgetWindowMs, minRetries: r.minRetries }) : undefined,
     probes: u.health.active ? startProbes(health, u.health.active, u.connectTimeoutMs, clock) : undefined,
   });
@@ -74,5 +81,5 @@ export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>
 
 /** Stops probes and closes pools gracefully: requests in flight finish, then the sockets close. */
 export async function closeUpstreams(upstreams: Map<string, Upstream>): Promise<void> {
-  await Promise.allSettled([...upstreams.values()].flatMap((u) => [u.probes?.close(), ...u.pools.map((p) => p.close())]));
+  await Promise.allSettled([...upstreams.values()].flatMap((u) => [u.probes?.close(), ...u.pools.map((p) => p.close()), ...u.streamPools.map((p) => p.close())]));
 }

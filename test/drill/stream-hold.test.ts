@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { runDrill } from '../../src/drill/run.js';
+import { startOrigin } from '../../src/demo/origin/server.js';
+
+/** GET `path` on `url` with `accept`; resolves on the head with the status, type and the first chunk, the connection left open. */
+function open(url: string, path: string, accept: string): Promise<{ status: number; type: string | undefined; first: string; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { agent: false, headers: { accept } }, (res) => {
+      res.setEncoding('utf8');
+      res.once('data', (c: string) => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], first: c, close: () => res.destroy() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the demo origin\'s live feed as Server-Sent Events: a lookup with a worker, then a stream that holds a connection and no worker', async (t) => {
+  // Two workers: had each stream kept its worker, the third would have waited for good.
+  const origin = await startOrigin({ serviceMs: 2, maxInFlight: 2, maxQueue: 10 });
+  t.after(() => origin.close());
+  const streams = await Promise.all(Array.from({ length: 6 }, (_, i) => open(origin.url, `/live/events/6A1234567890${i}`, 'text/event-stream')));
+  t.after(() => { for (const s of streams) s.close(); });
+  for (const s of streams) {
+    assert.equal(s.status, 200);
+    assert.match(s.type ?? '', /^text\/event-stream/);
+    const event = JSON.parse(/^data: (.*)$/m.exec(s.first)?.[1] ?? '{}') as { status?: string };
+    assert.ok(typeof event.status === 'string', `a status event first: ${s.first}`);
+  }
+  assert.equal(origin.stats().served.live, 6, 'each subscription looked up once');
+  // Pages are served while the six streams are held.
+  const page = await fetch(`${origin.url}/track`);
+  assert.equal(page.status, 200);
+});
+
+test('stream-hold: event streams asked for as EventSource asks, from the sources, held and read as they come', async (t) => {
+  const origin = await startOrigin({ serviceMs: 1, maxInFlight: 4, maxQueue: 100 });
+  t.after(() => origin.close());
+  const r = await runDrill({
+    target: origin.url, scenario: 'stream-hold', durationS: 2.5, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 5, graceMs: 300,
+    params: { connections: 12, sources: 4, openRate: 200, floodRate: 0 },
+  });
+  const c = r.attack.components.find((x) => x.label === 'stream-hold')!;
+  assert.equal(c.statuses['200'], 12, `every stream opened once and held: ${JSON.stringify(c.statuses)}`);
+  assert.equal(c.sent, 12, 'held, not reopened: nothing closed them');
+  assert.ok((c.peakHeld ?? 0) >= 12, `held at most ${c.peakHeld} at once`);
+  const s = origin.stats();
+  assert.equal(s.served.live, 12, 'the origin looked up each subscription');
+  assert.equal(s.served.track + s.served.home + s.served.other + s.served.search, 0, 'nothing but the streams reached the origin');
+});

@@ -1,0 +1,136 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, type IncomingMessage } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
+import type { ShieldHandle } from '../../src/shield/start.js';
+
+/**
+ * An upstream with an event stream on /events (Server-Sent Events: a head, then an event every
+ * 50 ms until the client leaves) and pages elsewhere.
+ */
+async function streamingUpstream(t: TestContext) {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  up.handler = (req, res) => {
+    if (req.url?.startsWith('/events')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write(': open\n\n');
+      let n = 0;
+      const timer = setInterval(() => res.write(`data: ${++n}\n\n`), 50);
+      held.add(res);
+      res.on('close', () => { clearInterval(timer); held.delete(res); });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<p>${req.url}</p>`);
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  return up;
+}
+
+interface Stream { status: number; type: string | undefined; retryAfter: string | undefined; res: IncomingMessage; events(n: number): Promise<string[]> }
+
+/** Opens a stream from `from` (a 127.x address) and resolves on its head; `accept` as EventSource sends it unless told. */
+function openStream(shield: ShieldHandle, from: string, accept = 'text/event-stream'): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: shield.port, path: '/events', localAddress: from, agent: false, headers: { accept, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0', 'cache-control': 'no-cache' } }, (res) => {
+      let text = '';
+      const waiting: Array<() => void> = [];
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { text += c; for (const w of waiting.splice(0)) w(); });
+      resolve({
+        status: res.statusCode ?? 0, type: res.headers['content-type'], retryAfter: res.headers['retry-after'] as string | undefined, res,
+        // The next `n` data lines read from now on (bounded: 5 s).
+        events: (n) => new Promise((done, fail) => {
+          const from = text.length;
+          const read = (): string[] => [...text.slice(from).matchAll(/^data: (\d+)$/gm)].map((m) => m[1] as string);
+          const timer = setTimeout(() => fail(new Error(`${read().length} of ${n} events in 5 s`)), 5_000);
+          const check = (): void => { if (read().length >= n) { clearTimeout(timer); done(read().slice(0, n)); } else waiting.push(check); };
+          check();
+        }),
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function getPage(shield: ShieldHandle, path: string, from: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: shield.port, path, localAddress: from, agent: false, headers: { accept: 'text/html', 'user-agent': 'Mozilla/5.0 page' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function metric(shield: ShieldHandle, name: string): Promise<number> {
+  const text = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+test('event streams give their upstream slot back: pages are served while more streams are held than the upstream has slots', async (t) => {
+  const up = await streamingUpstream(t);
+  // 4 slots and 4 connections: before, the fifth stream waited for a slot and every page behind
+  // the four held ones to its queue timeout (503).
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, connections: 4, queueTimeoutMs: 1_500 } } });
+  const streams = await Promise.all(Array.from({ length: 12 }, (_, i) => openStream(shield, `127.0.40.${i + 1}`)));
+  t.after(() => { for (const s of streams) s.res.destroy(); });
+  for (const s of streams) {
+    assert.equal(s.status, 200);
+    assert.match(s.type ?? '', /^text\/event-stream/);
+  }
+  // Events flow as the upstream writes them (not held back in a buffer).
+  assert.deepEqual((await Promise.all(streams.map((s) => s.events(2)))).map((e) => e.length), streams.map(() => 2));
+  const pages = await Promise.all(Array.from({ length: 8 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.41.${i + 1}`)));
+  assert.deepEqual(pages, pages.map(() => 200));
+  assert.equal(await metric(shield, 'rempart_event_streams'), 12);
+  // A stream goes on after the pages.
+  assert.equal((await streams[0]!.events(3)).length, 3);
+  // Closed by their clients, the streams leave the count and the upstream's connections.
+  for (const s of streams) s.res.destroy();
+  const deadline = Date.now() + 5_000;
+  while (await metric(shield, 'rempart_event_streams') > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(await metric(shield, 'rempart_event_streams'), 0);
+});
+
+test('a stream its request did not announce (Accept: */*) still gives its slot back once its head is written', async (t) => {
+  const up = await streamingUpstream(t);
+  // The adaptive limit starts at 20 slots over 64 connections: 24 unannounced streams held 20 of
+  // them and every page waited; now they hold 24 of the pool's connections and no slot.
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, queueTimeoutMs: 1_500 } } });
+  const streams = await Promise.all(Array.from({ length: 24 }, (_, i) => openStream(shield, `127.0.42.${i + 1}`, '*/*')));
+  t.after(() => { for (const s of streams) s.res.destroy(); });
+  assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
+  const pages = await Promise.all(Array.from({ length: 6 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.43.${i + 1}`)));
+  assert.deepEqual(pages, pages.map(() => 200));
+  assert.equal(await metric(shield, 'rempart_event_streams'), 0, 'not announced: not counted in the budget');
+});
+
+test('event streams are bounded per client and in total: 503 with Retry-After, a place freed is taken again', async (t) => {
+  const up = await streamingUpstream(t);
+  const shield = await startTestShield(t, up.url, { eventStreams: { maxPerClient: 2, maxTotal: 3 } });
+  const a1 = await openStream(shield, '127.0.44.1');
+  const a2 = await openStream(shield, '127.0.44.1');
+  t.after(() => { a1.res.destroy(); a2.res.destroy(); });
+  assert.deepEqual([a1.status, a2.status], [200, 200]);
+  const a3 = await openStream(shield, '127.0.44.1');
+  assert.equal(a3.status, 503, 'a third stream from the same address');
+  assert.equal(a3.retryAfter, '5');
+  const b1 = await openStream(shield, '127.0.44.2');
+  t.after(() => b1.res.destroy());
+  assert.equal(b1.status, 200);
+  const c1 = await openStream(shield, '127.0.44.3');
+  assert.equal(c1.status, 503, 'a fourth stream in total');
+  // Pages are not streams: never refused by the stream budget.
+  assert.equal(await getPage(shield, '/page', '127.0.44.1'), 200);
+  assert.equal(await metric(shield, 'rempart_event_streams_refused_total'), 2);
+  a1.res.destroy();
+  const deadline = Date.now() + 5_000;
+  while (await metric(shield, 'rempart_event_streams') > 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const c2 = await openStream(shield, '127.0.44.3');
+  t.after(() => c2.res.destroy());
+  assert.equal(c2.status, 200, 'the place a closed stream left');
+  assert.equal((await c2.events(1)).length, 1);
+});
