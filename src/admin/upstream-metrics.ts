@@ -17,6 +17,8 @@ export interface UpstreamMetricsSource {
   eventStreams?(): number;
   /** Requests for an event stream refused at `eventStreams.maxPerClient` or `maxTotal`. */
   eventStreamsRefused?(): number;
+  /** Event streams closed to give their place to a client holding fewer, at `eventStreams.maxTotal`. */
+  eventStreamsEvicted?(): number;
   /** Each upstream's cost probe (upstream/cost-probe.ts): its requests at the upstream and held. */
   costProbes?(): Iterable<[string, { readonly inFlight: number; readonly held: number }]>;
 }
@@ -74,6 +76,7 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
   const streams = source.eventStreams;
   if (streams !== undefined) new Gauge({ name: 'rempart_event_streams', help: 'Event streams (text/event-stream responses asked for with Accept: text/event-stream) held now', registers: [registry], collect() { this.set(streams()); } });
   countedOnScrape('rempart_event_streams_refused_total', 'Requests for an event stream refused at eventStreams.maxPerClient or maxTotal (503)', source.eventStreamsRefused);
+  countedOnScrape('rempart_event_streams_evicted_total', 'Event streams closed to give their place to a client holding fewer, at eventStreams.maxTotal', source.eventStreamsEvicted);
   const changes = new Counter({
     name: 'rempart_upstream_server_transitions_total', help: 'Upstream server state changes, by the state entered',
     labelNames: ['upstream', 'server', 'to'] as const, registers: [registry],

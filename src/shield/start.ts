@@ -273,6 +273,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     websocketMessagesWaited: () => tunnels.messagesWaited,
     eventStreams: () => shared.streams.open,
     eventStreamsRefused: () => shared.streams.refused,
+    eventStreamsEvicted: () => shared.streams.evicted,
     costProbes: () => (runtime.probes === undefined ? [] : [...runtime.probes]),
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });

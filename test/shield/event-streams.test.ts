@@ -108,7 +108,7 @@ test('a stream its request did not announce (Accept: */*) still gives its slot b
   assert.equal(await metric(shield, 'rempart_event_streams'), 0, 'not announced: not counted in the budget');
 });
 
-test('event streams are bounded per client and in total: 503 with Retry-After, a place freed is taken again', async (t) => {
+test('event streams are bounded per client and in total (503 with Retry-After), shared max-min fairly at the total', async (t) => {
   const up = await streamingUpstream(t);
   const shield = await startTestShield(t, up.url, { eventStreams: { maxPerClient: 2, maxTotal: 3 } });
   const a1 = await openStream(shield, '127.0.44.1');
@@ -121,16 +121,28 @@ test('event streams are bounded per client and in total: 503 with Retry-After, a
   const b1 = await openStream(shield, '127.0.44.2');
   t.after(() => b1.res.destroy());
   assert.equal(b1.status, 200);
+  // The total is reached (3). A client holding none takes the place of the newest stream of the
+  // one holding two: that stream ends.
+  const a2ended = new Promise<void>((resolve) => a2.res.once('close', () => resolve()));
   const c1 = await openStream(shield, '127.0.44.3');
-  assert.equal(c1.status, 503, 'a fourth stream in total');
+  t.after(() => c1.res.destroy());
+  assert.equal(c1.status, 200);
+  await a2ended;
+  assert.equal((await c1.events(1)).length, 1);
+  assert.equal((await a1.events(1)).length, 1, 'the older stream of the address goes on');
+  // One each now: a newcomer is refused, nobody's stream is closed for it.
+  const d1 = await openStream(shield, '127.0.44.4');
+  assert.equal(d1.status, 503, 'shares are even');
+  assert.equal((await b1.events(1)).length, 1);
   // Pages are not streams: never refused by the stream budget.
   assert.equal(await getPage(shield, '/page', '127.0.44.1'), 200);
   assert.equal(await metric(shield, 'rempart_event_streams_refused_total'), 2);
-  a1.res.destroy();
+  assert.equal(await metric(shield, 'rempart_event_streams_evicted_total'), 1);
+  b1.res.destroy();
   const deadline = Date.now() + 5_000;
   while (await metric(shield, 'rempart_event_streams') > 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const c2 = await openStream(shield, '127.0.44.3');
-  t.after(() => c2.res.destroy());
-  assert.equal(c2.status, 200, 'the place a closed stream left');
-  assert.equal((await c2.events(1)).length, 1);
+  const d2 = await openStream(shield, '127.0.44.4');
+  t.after(() => d2.res.destroy());
+  assert.equal(d2.status, 200, 'the place a closed stream left');
+  assert.equal((await d2.events(1)).length, 1);
 });

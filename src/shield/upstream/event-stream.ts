@@ -53,6 +53,11 @@ export interface StreamLimits {
 /** Why a stream was not given a place. */
 export type StreamRefusal = 'per-client' | 'total';
 
+/** A place taken for one stream: given back with `release`, or taken back to make room (its `close` is called). */
+export interface StreamPlace {
+  readonly client: string;
+}
+
 /** The event streams held: places per client key and in total. */
 export interface StreamBudget {
   limits: StreamLimits;
@@ -60,38 +65,98 @@ export interface StreamBudget {
   readonly open: number;
   /** Requests for a stream refused at a cap so far. */
   readonly refused: number;
+  /** Streams closed so far to give their place to a client holding fewer (fair share at `maxTotal`). */
+  readonly evicted: number;
   /**
-   * Takes a place for `client` (its client key: an address, or an identity behind a shared one),
-   * or says which cap is reached. `weight`: how many clients the key stands for (a carrier NAT's
-   * address may hold that many times `maxPerClient`). Each place taken is given back with `release`.
+   * Takes a place for `client` (its client key), or says which cap is reached. `weight`: how many
+   * clients the key stands for (a carrier NAT's address may hold that many times `maxPerClient`,
+   * and its share is its places divided by it). At `maxTotal`, the client with the largest share
+   * gives up its newest stream (`close` is called on it) when its share after that would still be
+   * at least the newcomer's: weighted max-min fairness, as for WebSocket tunnels
+   * (listener/tunnels.ts). Without it the total is a pool anyone can drain: sources each under the
+   * per-client cap hold every place, and a customer's live page is refused until they leave.
    */
-  reserve(client: string, weight?: number): StreamRefusal | undefined;
-  release(client: string): void;
+  reserve(client: string, weight: number, close: () => void): StreamPlace | StreamRefusal;
+  /** Gives a place back (a place already taken back to make room is not counted twice). */
+  release(place: StreamPlace): void;
+}
+
+interface Place extends StreamPlace {
+  readonly close: () => void;
+  counted: boolean;
+}
+
+interface Holder {
+  weight: number;
+  /** Its places, oldest first. */
+  readonly places: Place[];
 }
 
 /** `limits` is read on every call: a reload that changes it applies to the next request. */
 export function createStreamBudget(limits: StreamLimits): StreamBudget {
-  const perClient = new Map<string, number>();
+  const holders = new Map<string, Holder>();
   let open = 0;
   let refused = 0;
+  let evicted = 0;
+  // An upper bound of the largest share (raised as places are taken, made exact by each scan):
+  // every request at the cap asks, and with shares already even it is answered without a scan.
+  let maxShare = 0;
+  const drop = (p: Place): void => {
+    p.counted = false;
+    const h = holders.get(p.client);
+    if (h === undefined) return;
+    const i = h.places.lastIndexOf(p);
+    if (i >= 0) h.places.splice(i, 1);
+    if (h.places.length === 0) holders.delete(p.client);
+    open--;
+  };
+  /**
+   * Room for a newcomer holding `held` at weight `w`: the heaviest holder's newest stream gives way
+   * when (most − 1) / its weight ≥ (held + 1) / w — each swap makes the shares more equal, and
+   * clients at equal shares never displace each other (at weight 1: the victim holds two more).
+   * A scan of the holders, at most `maxTotal` of them, and only at the cap.
+   */
+  const makeRoom = (held: number, w: number): boolean => {
+    const theirs = (held + 1) / w;
+    if (maxShare <= theirs) return false;
+    let heaviest: Holder | undefined;
+    let share = 0;
+    for (const h of holders.values()) {
+      const s = h.places.length / h.weight;
+      if (s > share) { share = s; heaviest = h; }
+    }
+    maxShare = share;
+    const victim = heaviest?.places[heaviest.places.length - 1];
+    if (heaviest === undefined || victim === undefined || (heaviest.places.length - 1) / heaviest.weight < theirs) return false;
+    // Counted out now, so the newcomer's place is real while the victim's close completes.
+    drop(victim);
+    evicted++;
+    victim.close();
+    return true;
+  };
   const budget: StreamBudget = {
     limits,
     get open() { return open; },
     get refused() { return refused; },
-    reserve(client, weight = 1) {
+    get evicted() { return evicted; },
+    reserve(client, weight, close) {
+      const w = Math.max(1, weight);
       const { maxPerClient, maxTotal } = budget.limits;
-      const held = perClient.get(client) ?? 0;
-      if (maxPerClient > 0 && held >= maxPerClient * Math.max(1, weight)) { refused++; return 'per-client'; }
-      if (maxTotal > 0 && open >= maxTotal) { refused++; return 'total'; }
-      perClient.set(client, held + 1);
+      const held = holders.get(client)?.places.length ?? 0;
+      if (maxPerClient > 0 && held >= maxPerClient * w) { refused++; return 'per-client'; }
+      if (maxTotal > 0 && open >= maxTotal && !makeRoom(held, w)) { refused++; return 'total'; }
+      let h = holders.get(client);
+      if (h === undefined) holders.set(client, h = { weight: w, places: [] });
+      else h.weight = w;
+      const place: Place = { client, close, counted: true };
+      h.places.push(place);
       open++;
-      return undefined;
+      maxShare = Math.max(maxShare, h.places.length / h.weight);
+      return place;
     },
-    release(client) {
-      const held = perClient.get(client);
-      if (held === undefined) return;
-      if (held <= 1) perClient.delete(client); else perClient.set(client, held - 1);
-      open--;
+    release(place) {
+      const p = place as Place;
+      if (p.counted) drop(p);
     },
   };
   return budget;

@@ -435,8 +435,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const stream = streams !== undefined && asksForEventStream(ctx.req.method, ctx.req.headers.accept);
     if (stream) {
       const key = ctx.clientKey;
-      if (streams.reserve(key, deps.isShared?.(key) === true ? SHARED_CAP_FACTOR : 1) !== undefined) { cb.fail(ctx, STREAMS_FULL); return; }
-      onExchangeEnd(ctx, () => streams.release(key));
+      // Taken back to make room for a client holding fewer: the stream ends, as a dropped
+      // connection does, and EventSource reconnects after its retry delay.
+      const place = streams.reserve(key, deps.isShared?.(key) === true ? SHARED_CAP_FACTOR : 1, () => ctx.res.destroy());
+      if (typeof place === 'string') { cb.fail(ctx, STREAMS_FULL); return; }
+      onExchangeEnd(ctx, () => streams.release(place));
     }
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ex.stream = stream;
