@@ -221,6 +221,14 @@ const routeSchema = z.object({
   idempotencyKey: z.string().regex(/^[A-Za-z0-9-]+$/, 'idempotencyKey: a header name').optional(),
   /** Accept WebSocket upgrades (RFC 6455) on this route; other routes refuse them. */
   websocket: z.boolean().default(false),
+  /**
+   * The origin holds this route's answers by design — long polling (the head comes when there is
+   * news), or event streams asked for without `Accept: text/event-stream`: each request takes an
+   * `eventStreams` place and goes on the stream pool; its upstream slot paces when it is sent and
+   * is given back once it is, and its wait is neither timed by `timeoutMs` nor read by the adaptive
+   * limit (shield/upstream/event-stream.ts).
+   */
+  stream: z.boolean().default(false),
   /** Detection and mitigation decide and record for this route but enforce nothing. */
   dryRun: z.boolean().default(false),
 }).strict();
@@ -601,6 +609,10 @@ export function crossCheck(raw: unknown): Array<{ path: PropertyKey[]; message: 
     // An upgrade request must never be answered from (or coalesced behind) a cached response.
     if ((r as { websocket?: unknown } | null)?.websocket === true && (r as { cache?: unknown }).cache !== undefined) {
       out.push({ path: ['routes', i, 'cache'], message: 'a route with websocket: true cannot cache (give the WebSocket path a route of its own)' });
+    }
+    // A held answer is news for one client at one moment: never one to store or to share behind a lookup.
+    if ((r as { stream?: unknown } | null)?.stream === true && (r as { cache?: unknown }).cache !== undefined) {
+      out.push({ path: ['routes', i, 'cache'], message: 'a route with stream: true cannot cache (long polls and event streams are answered per client)' });
     }
     const u = (r as { upstream?: unknown } | null)?.upstream;
     if (typeof u === 'string' && !names.includes(u)) {

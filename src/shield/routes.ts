@@ -23,6 +23,8 @@ export interface CompiledRoute {
   readonly idempotencyKey: string | undefined;
   /** Whether WebSocket upgrades are accepted. */
   readonly websocket: boolean;
+  /** Answers held by design (long polling, event streams): each takes a stream place, not an upstream slot (upstream/event-stream.ts). */
+  readonly stream: boolean;
 }
 
 /** The identity of a route: its name, or its match written out (method, host, path prefix). */
@@ -48,6 +50,7 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     dryRun: r.dryRun,
     idempotencyKey: r.idempotencyKey?.toLowerCase(),
     websocket: r.websocket,
+    stream: r.stream,
   }));
   return (method, path, host) => {
     for (const r of compiled) {

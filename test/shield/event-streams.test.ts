@@ -146,3 +146,39 @@ test('event streams are bounded per client and in total (503 with Retry-After), 
   assert.equal(d2.status, 200, 'the place a closed stream left');
   assert.equal((await d2.events(1)).length, 1);
 });
+
+test('a route of held answers (long polling, `stream: true`): each poll takes a stream place and no slot while the origin waits, timed by eventStreams.idleTimeoutMs', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const waiting = new Set<ServerResponse>();
+  up.handler = (req, res) => {
+    if (req.url?.startsWith('/poll')) {
+      // News after 2.5 s: longer than the upstream's timeoutMs (2 s in the test shield).
+      waiting.add(res);
+      const timer = setTimeout(() => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"news":1}'); }, 2_500);
+      res.on('close', () => { clearTimeout(timer); waiting.delete(res); });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<p>page</p>');
+  };
+  t.after(() => { for (const r of waiting) r.destroy(); });
+  const shield = await startTestShield(t, up.url, {
+    upstreams: { origin: { url: up.url, connections: 4, timeoutMs: 2_000, queueTimeoutMs: 1_500 } },
+    routes: [{ match: { path: '/poll' }, upstream: 'origin', class: 'normal', stream: true }, { match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+  });
+  const polls = Array.from({ length: 10 }, (_, i) => getPage(shield, `/poll?n=${i}`, `127.0.45.${i + 1}`));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(waiting.size, 10, 'every poll reached the origin: none waits for one of the 4 slots');
+  assert.equal(await metric(shield, 'rempart_event_streams'), 10);
+  const pages = await Promise.all(Array.from({ length: 4 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.46.${i + 1}`)));
+  assert.deepEqual(pages, [200, 200, 200, 200]);
+  assert.deepEqual(await Promise.all(polls), polls.map(() => 200), 'answered with the news, not cut at timeoutMs (504)');
+});
+
+test('a route of held answers cannot cache: the configuration error names the route', async () => {
+  const { parseConfig } = await import('../../src/config/load.js');
+  assert.throws(() => parseConfig({
+    upstreams: { origin: { url: 'http://127.0.0.1:9' } },
+    routes: [{ match: { path: '/poll' }, upstream: 'origin', stream: true, cache: { ttlS: 5 } }],
+  }), /routes\.0\.cache.*stream: true cannot cache|stream: true cannot cache/s);
+});

@@ -118,8 +118,15 @@ class Exchange implements Waiter {
   /** When the cost probe last held it (queue clock). */
   heldAt = 0;
   controller: Dispatcher.DispatchController | undefined = undefined;
-  /** It asked for an event stream and holds a place for one: sent on its server's stream pool. */
+  /** It asked for an event stream, or is on a `stream` route, and holds a place for one: sent on its server's stream pool. */
   stream = false;
+  /**
+   * On a `stream` route: the origin holds its answer by design (long polling). Its slot paces when
+   * it is sent and goes back once it is; its wait is timed by `streamIdleMs` and read by no limit.
+   */
+  held = false;
+  /** Its admission slot went back (once: a retry passes the slot on, a stream gives it back early). */
+  slotBack = false;
 
   constructor(
     readonly shared: Shared,
@@ -144,6 +151,8 @@ class Exchange implements Waiter {
    * client that gives up does not stop the upstream working on its request.
    */
   releaseSlot(): void {
+    if (this.slotBack) return;
+    this.slotBack = true;
     const now = this.shared.deps.clock.now();
     this.queue.release(now, false, this.cost);
     if (this.ticket !== undefined) this.probe?.leave(this.ticket, this.queue.params.maxInFlight, now);
@@ -307,7 +316,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
     if (statusCode >= 500) upstream.health.onFailure(server.index, deps.clock.now()); else upstream.health.onSuccess(server.index);
-    deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, ctx, statusCode);
+    // A held answer's wait is the origin waiting for news, not its load.
+    if (!ex.held) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, statusCode === 503, ctx, statusCode);
     ex.responded = true;
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
@@ -378,7 +388,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (ctx.upstreamMs === undefined) {
       ctx.upstreamMs = performance.now() - this.t0;
-      if (!ex.aborted) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, ctx);
+      if (!ex.aborted && !ex.held) deps.onSample?.(upstream.name, ctx.upstreamMs, this.inFlightAtSend, true, ctx);
     }
     if (ex.aborted || this.replaced) return; // the client left (logged as 499), or got a stale copy
     // A body guard verdict (slow POST, too large) travels through undici as the body's error.
@@ -403,16 +413,21 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? deps.bodyGuards.guard(req, deps.bodyLimits) : null;
   const up = ex.up;
   const stream = ex.stream;
+  const idleMs = stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
+  const attempt = new Attempt(ex, server, retry !== undefined);
   ((stream ? upstream.streamPools : upstream.pools)[server.index] as Dispatcher).dispatch({
     origin: server.origin,
     path: up.path,
     method: up.method as Dispatcher.HttpMethod,
     headers: up.headers,
     body,
-    headersTimeout: upstream.timeoutMs,
+    // A long poll's head comes when there is news.
+    headersTimeout: ex.held ? idleMs : upstream.timeoutMs,
     // Between two bytes of the answer: an event stream is quiet between events (its keep-alive comments count).
-    bodyTimeout: stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs,
-  }, new Attempt(ex, server, retry !== undefined));
+    bodyTimeout: idleMs,
+  }, attempt);
+  // Sent: a held answer's slot has paced it, and the origin's wait for news is no work in flight.
+  if (ex.held) attempt.freeSlot();
 }
 
 /**
@@ -432,7 +447,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const queue = admission.get(name) as AdmissionQueue;
     if (!upstream.health.anyAvailable) { cb.fail(ctx, ALL_DOWN); return; }
     const streams = deps.streams;
-    const stream = streams !== undefined && asksForEventStream(ctx.req.method, ctx.req.headers.accept);
+    const held = streams !== undefined && ctx.route?.stream === true;
+    const stream = held || (streams !== undefined && asksForEventStream(ctx.req.method, ctx.req.headers.accept));
     if (stream) {
       const key = ctx.clientKey;
       // Taken back to make room for a client holding fewer: the stream ends, as a dropped
@@ -443,6 +459,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     }
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ex.stream = stream;
+    ex.held = held;
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
     // Only a request with a cost key (a query, a path parameter, a buffered body: detect/cost-key.ts) may
