@@ -173,6 +173,19 @@ test('a route of held answers (long polling, `stream: true`): each poll takes a 
   const pages = await Promise.all(Array.from({ length: 4 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.46.${i + 1}`)));
   assert.deepEqual(pages, [200, 200, 200, 200]);
   assert.deepEqual(await Promise.all(polls), polls.map(() => 200), 'answered with the news, not cut at timeoutMs (504)');
+  // A poll whose client leaves ends at the origin too: no work to protect there.
+  const pending = (): number => waiting.size;
+  const leaving = request({ host: '127.0.0.1', port: shield.port, path: '/poll?leaving', localAddress: '127.0.45.50', agent: false });
+  leaving.on('error', () => undefined);
+  leaving.end();
+  const deadline = Date.now() + 2_000;
+  while (pending() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(pending(), 1);
+  leaving.destroy();
+  while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(pending(), 0, 'the origin\'s request closed before its news');
+  while (await metric(shield, 'rempart_event_streams') > 0 && Date.now() < deadline + 1_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await metric(shield, 'rempart_event_streams'), 0);
 });
 
 test('a route of held answers cannot cache: the configuration error names the route', async () => {

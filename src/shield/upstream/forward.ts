@@ -244,8 +244,9 @@ class Exchange implements Waiter {
     // connection is noticed only when it answers), so the slot stays taken until the answer's
     // head arrives or the upstream timeout — like HAProxy without `option abortonclose`. Freeing it
     // at once would let clients that give up (bots with short timeouts) pile requests up in the
-    // upstream's own queue, past the concurrency we promise it.
-    if (this.controller !== undefined && !this.responded) return;
+    // upstream's own queue, past the concurrency we promise it. A held answer (long poll) is no
+    // work: its upstream request ends with its client.
+    if (this.controller !== undefined && !this.responded && !this.held) return;
     this.controller?.abort(new Error('client closed the connection'));
   }
 }
