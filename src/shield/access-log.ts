@@ -29,6 +29,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // Of upstreamMs, the shield's own loop's lateness when the answer was read (upstream/loop-stall.ts):
         // a slow answer the shield itself held back, told apart from a slow upstream. Only when ≥ 1 ms.
         ...(ctx.upstreamStallMs === undefined || ctx.upstreamStallMs < 1 ? {} : { stallMs: Math.round(ctx.upstreamStallMs * 100) / 100 }),
+        // An event stream or a long poll: its duration is how long it was held, not a wait.
+        ...(ctx.stream === true ? { stream: true } : {}),
         standing: ctx.traits?.standing,
         pace: ctx.traits?.pace,
         // Whose pace it counted in, as a digest: requests of one identity can be grouped without

@@ -56,6 +56,8 @@ export interface RequestContext {
    * adaptive concurrency limit, which takes it out before judging the upstream.
    */
   upstreamStallMs?: number | undefined;
+  /** An event stream or a held answer (upstream/event-stream.ts): a long exchange that held no upstream slot while it lasted. */
+  stream?: true | undefined;
   admittedTier: number | undefined;
   /** Error code when the request failed after being allowed (upstream errors, body limits). */
   errorCode: string | undefined;

@@ -195,3 +195,29 @@ test('a route of held answers cannot cache: the configuration error names the ro
     routes: [{ match: { path: '/poll' }, upstream: 'origin', stream: true, cache: { ttlS: 5 } }],
   }), /routes\.0\.cache.*stream: true cannot cache|stream: true cannot cache/s);
 });
+
+test('the access log marks an event stream (`stream: true`): its duration is how long it was held', async (t) => {
+  const { Writable } = await import('node:stream');
+  const { default: pino } = await import('pino');
+  const { parseConfig } = await import('../../src/config/load.js');
+  const { startShield } = await import('../../src/shield/start.js');
+  const up = await streamingUpstream(t);
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
+    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const s = await openStream(shield, '127.0.47.1');
+  assert.equal((await s.events(3)).length, 3);
+  s.res.destroy();
+  assert.equal(await getPage(shield, '/page', '127.0.47.2'), 200);
+  const line = (path: string): Record<string, unknown> | undefined => lines.find((l) => l.msg === 'access' && l.path === path);
+  for (let i = 0; i < 200 && !(line('/events') && line('/page')); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(line('/events')?.stream, true);
+  assert.ok(Number(line('/events')?.ms) >= 100, `held ${String(line('/events')?.ms)} ms`);
+  assert.equal(line('/page')?.stream, undefined);
+});

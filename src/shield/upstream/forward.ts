@@ -323,7 +323,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
     // An event stream's head is the work; the rest is a held connection (upstream/event-stream.ts).
-    if (isEventStream(upHeaders['content-type'])) this.freeSlot();
+    if (isEventStream(upHeaders['content-type'])) { this.freeSlot(); ctx.stream = true; }
     const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
     try {
       for (const filter of deps.responseFilters) {
@@ -461,6 +461,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ex.stream = stream;
     ex.held = held;
+    if (held) ctx.stream = true;
     ctx.onAbort = () => ex.clientClosed();
     ex.enqueuedAt = clock.now(); // its arrival, whether it waits or not (the queue sets the same)
     // Only a request with a cost key (a query, a path parameter, a buffered body: detect/cost-key.ts) may
