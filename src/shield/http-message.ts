@@ -11,3 +11,10 @@ export function asksWebSocket(req: IncomingMessage): boolean {
   const upgrade = req.headers.upgrade;
   return upgrade !== undefined && upgrade.toLowerCase() === 'websocket';
 }
+
+/** The media type of a Content-Type value or an Accept element, lower case, without parameters (RFC 9110 §8.3.1). */
+export function mediaType(value: string | undefined): string {
+  if (value === undefined) return '';
+  const semi = value.indexOf(';');
+  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+}

@@ -24,6 +24,7 @@
  * request-cost.ts). Pure: no I/O; the caller passes the bytes it already buffered.
  */
 import { queryShape } from './query-shape.js';
+import { mediaType } from '../http-message.js';
 
 /** Bodies up to this many bytes are parsed for their keys; larger ones are shaped by size alone. */
 export const BODY_SHAPE_MAX_BYTES = 8192;
@@ -51,12 +52,6 @@ export function bodyShape(contentType: string | undefined, size: number, bytes: 
   return `${BODY}:${bits(size)}`;
 }
 
-/** The media type of a Content-Type value, lower case, without parameters (RFC 9110 §8.3.1). */
-function mediaType(contentType: string | undefined): string {
-  if (contentType === undefined) return '';
-  const semi = contentType.indexOf(';');
-  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
-}
 
 function jsonShape(text: string): string | undefined {
   let v: unknown;

@@ -17,12 +17,7 @@
  *
  * Pure, but for the budget's counts.
  */
-
-/** The media type of a Content-Type or Accept element, lower case, without parameters (RFC 9110 §8.3.1). */
-function mediaType(value: string): string {
-  const semi = value.indexOf(';');
-  return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-}
+import { mediaType } from '../http-message.js';
 
 const EVENT_STREAM = 'text/event-stream';
 
