@@ -242,6 +242,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     log.warn({ maxTotal: config.websocket.maxTotal, maxConnections: cap, effective: tunnels.limits.maxTotal },
       'websocket.maxTotal is above a quarter of the connections the listener holds (a tunnel keeps two descriptors): at most the effective number are held');
   }
+  if (config.eventStreams.maxTotal !== shared.streams.limits.maxTotal) {
+    log.warn({ maxTotal: config.eventStreams.maxTotal, maxConnections: cap, effective: shared.streams.limits.maxTotal },
+      'eventStreams.maxTotal is above a quarter of the connections the listener holds (a stream keeps two descriptors): at most the effective number are held');
+  }
   for (const w of configWarnings(config)) log.warn({ key: w.path }, w.message);
   const listener = createHttp1Listener({
     config, clock, bus, nextId, ...(openFiles !== undefined ? { openFiles } : {}),

@@ -221,3 +221,27 @@ test('the access log marks an event stream (`stream: true`): its duration is how
   assert.ok(Number(line('/events')?.ms) >= 100, `held ${String(line('/events')?.ms)} ms`);
   assert.equal(line('/page')?.stream, undefined);
 });
+
+test('eventStreams.maxTotal stays under a quarter of the connections the listener holds, and says so at start', async (t) => {
+  const { Writable } = await import('node:stream');
+  const { default: pino } = await import('pino');
+  const { parseConfig } = await import('../../src/config/load.js');
+  const { startShield } = await import('../../src/shield/start.js');
+  const up = await streamingUpstream(t);
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0, limits: { maxConnections: 12 } }, admin: { port: 0 },
+    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    eventStreams: { maxPerClient: 0, maxTotal: 1000 },
+    log: { level: 'warn', access: false },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'warn' }, sink) });
+  t.after(() => shield.close());
+  const warning = lines.find((l) => String(l.msg).startsWith('eventStreams.maxTotal'));
+  assert.equal(warning?.effective, 3, 'a quarter of 12');
+  const held = [await openStream(shield, '127.0.48.1'), await openStream(shield, '127.0.48.2'), await openStream(shield, '127.0.48.3')];
+  t.after(() => { for (const s of held) s.res.destroy(); });
+  assert.deepEqual(held.map((s) => s.status), [200, 200, 200]);
+  assert.equal((await openStream(shield, '127.0.48.4')).status, 503, 'the fourth: one each, no room to make');
+});
