@@ -12,8 +12,10 @@
  * took its upstream down. So a response whose type is `text/event-stream` gives its slot back once
  * its head is written; a request that asks for one (EventSource sends `Accept: text/event-stream`,
  * §9.2.2) is sent on a connection pool of its own, so the streams held never take the connections
- * requests need; and the streams are bounded per client and in total (`eventStreams`), each
- * holding two descriptors as a tunnel does.
+ * requests need; and the streams are bounded per client and shared max-min fairly in total
+ * (`eventStreams`), each holding two descriptors as a tunnel does. A long poll (its head comes
+ * when there is news) cannot be told from a slow answer: its route says so (`stream: true`), and
+ * its slot goes back once it is sent (upstream/forward.ts).
  *
  * Pure, but for the budget's counts.
  */
