@@ -245,3 +245,24 @@ test('eventStreams.maxTotal stays under a quarter of the connections the listene
   assert.deepEqual(held.map((s) => s.status), [200, 200, 200]);
   assert.equal((await openStream(shield, '127.0.48.4')).status, 503, 'the fourth: one each, no room to make');
 });
+
+test('an event stream on a cached route is never stored nor waited behind: two clients of the same feed each get theirs', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  up.handler = (req, res) => {
+    // An origin that says nothing of caching: by the route's ttl alone the answer would be storable.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let n = 0;
+    const timer = setInterval(() => res.write(`data: ${++n}\n\n`), 50);
+    held.add(res);
+    res.on('close', () => { clearInterval(timer); held.delete(res); });
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  const shield = await startTestShield(t, up.url, { routes: [{ match: { path: '/' }, upstream: 'origin', class: 'normal', cache: { ttlS: 30 } }] });
+  const [a, b] = await Promise.all([openStream(shield, '127.0.49.1'), openStream(shield, '127.0.49.2', '*/*')]);
+  t.after(() => { a.res.destroy(); b.res.destroy(); });
+  assert.deepEqual([a.status, b.status], [200, 200]);
+  assert.equal((await a.events(2)).length, 2);
+  assert.equal((await b.events(2)).length, 2, 'the second is not coalesced behind the first, which never ends');
+  assert.equal(up.seen.length, 2);
+});

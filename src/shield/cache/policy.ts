@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { asksForEventStream, isEventStream } from '../upstream/event-stream.js';
 
 /** A route's cache settings, compiled once. */
 export interface CachePolicy {
@@ -27,21 +28,26 @@ export function cacheKey(method: string, namespace: string, target: string, poli
   return key;
 }
 
-/** RFC 9111 §3: we only store answers to GET/HEAD without credentials (§3.5: Authorization). */
+/**
+ * RFC 9111 §3: we only store answers to GET/HEAD without credentials (§3.5: Authorization). A
+ * request for an event stream is never answered from the cache nor coalesced: each is live.
+ */
 export function isCacheableRequest(method: string, headers: IncomingHttpHeaders): boolean {
-  return (method === 'GET' || method === 'HEAD') && headers.authorization === undefined;
+  return (method === 'GET' || method === 'HEAD') && headers.authorization === undefined && !asksForEventStream(method, headers.accept);
 }
 
 const CACHEABLE_STATUS = new Set([200, 203, 204, 300, 301, 404, 410]); // RFC 9110 §15.1 heuristically cacheable
 
 /**
  * Freshness lifetime in seconds for a response, or undefined if it must not be stored: a personal
- * answer (Set-Cookie, private), no-store/no-cache, or Vary (we key on no request header).
+ * answer (Set-Cookie, private), no-store/no-cache, Vary (we key on no request header), or an event stream.
  * The route's ttlS is an upper bound; the upstream's s-maxage/max-age can only shorten it.
  */
 export function storableLifetimeS(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders, policy: CachePolicy): number | undefined {
   if (!CACHEABLE_STATUS.has(status)) return undefined;
   if (headers['set-cookie'] !== undefined || headers.vary !== undefined) return undefined;
+  // An event stream never ends: stored, the requests coalesced behind it would wait for good.
+  if (isEventStream(headers['content-type'] as string | undefined)) return undefined;
   const cc = String(headers['cache-control'] ?? '').toLowerCase();
   if (/(^|[\s,])(no-store|private|no-cache)([\s,=]|$)/.test(cc)) return undefined;
   const m = /(?:^|[\s,])s-maxage=(\d+)/.exec(cc) ?? /(?:^|[\s,])max-age=(\d+)/.exec(cc);
