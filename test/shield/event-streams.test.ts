@@ -266,3 +266,29 @@ test('an event stream on a cached route is never stored nor waited behind: two c
   assert.equal((await b.events(2)).length, 2, 'the second is not coalesced behind the first, which never ends');
   assert.equal(up.seen.length, 2);
 });
+
+test('streams the origin keeps quiet past eventStreams.idleTimeoutMs end, and do not count as its server failing', async (t) => {
+  const quietOrigin = async () => {
+    const up = await startRecordingUpstream(t);
+    const held = new Set<ServerResponse>();
+    up.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n'); // one event, then nothing
+      held.add(res);
+      res.on('close', () => held.delete(res));
+    };
+    t.after(() => { for (const r of held) r.destroy(); });
+    return up;
+  };
+  const [a, b] = [await quietOrigin(), await quietOrigin()];
+  const shield = await startTestShield(t, a.url, {
+    upstreams: { origin: { servers: [{ url: a.url }, { url: b.url }], health: { passive: { consecutiveFailures: 2, baseEjectionMs: 60_000 } } } },
+    eventStreams: { idleTimeoutMs: 300 },
+  });
+  const streams = await Promise.all(Array.from({ length: 8 }, (_, i) => openStream(shield, `127.0.50.${i + 1}`)));
+  assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
+  await Promise.all(streams.map((s) => new Promise<void>((resolve) => { if (s.res.destroyed || s.res.complete) resolve(); else s.res.once('close', () => resolve()); })));
+  const text = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  const up = [...text.matchAll(/^rempart_upstream_server_up\{[^}]*\} (\d)/gm)].map((m) => m[1]);
+  assert.deepEqual(up, ['1', '1'], 'eight quiet streams ended: no server ejected');
+});

@@ -371,7 +371,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
     const { ex, server } = this;
     const { subject: ctx, upstream, shared: { deps } } = ex;
-    if (!ex.aborted && !isRempartError(err) && !isRempartError((err as { cause?: unknown })?.cause)) {
+    // A stream or a long poll the origin kept quiet for `streamIdleMs` ended; the server did not fail.
+    const quiet = (this.slotFreed || ex.held) && (err as { code?: string }).code !== undefined && upstreamErrorCode(err) === 'RMP_ERR_UPSTREAM_TIMEOUT';
+    if (!ex.aborted && !quiet && !isRempartError(err) && !isRempartError((err as { cause?: unknown })?.cause)) {
       upstream.health.onFailure(server.index, deps.clock.now());
       // Failed before any response byte: once, on another server, if the request can be sent twice
       // and the budget allows (retries must not multiply an overloaded origin's load).
