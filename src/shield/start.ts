@@ -263,7 +263,11 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   });
   // A disabled server's WebSocket tunnels close too (a drained one keeps them until they end).
   bus.on('upstream:server', (t) => {
-    if (t.to === 'disabled') tunnels.closeWhere((x) => x.upstream === t.upstream && x.server === t.server, CLOSE_GOING_AWAY, 'server disabled');
+    if (t.to === 'disabled') {
+      tunnels.closeWhere((x) => x.upstream === t.upstream && x.server === t.server, CLOSE_GOING_AWAY, 'server disabled');
+      // Its event streams and long polls end too: the clients reconnect to the servers left.
+      runtime.forward.closeStreams(t.upstream, t.server);
+    }
     const line = { upstream: t.upstream, server: t.server, from: t.from, to: t.to, reason: t.reason };
     if (t.to === 'up') log.info(line, 'upstream server up'); else log.warn(line, 'upstream server down');
   });

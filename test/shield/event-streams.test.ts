@@ -292,3 +292,22 @@ test('streams the origin keeps quiet past eventStreams.idleTimeoutMs end, and do
   const up = [...text.matchAll(/^rempart_upstream_server_up\{[^}]*\} (\d)/gm)].map((m) => m[1]);
   assert.deepEqual(up, ['1', '1'], 'eight quiet streams ended: no server ejected');
 });
+
+test('disabling a server ends the event streams it holds (the clients reconnect to the others); a drained one keeps them', async (t) => {
+  const [a, b] = [await streamingUpstream(t), await streamingUpstream(t)];
+  const shield = await startTestShield(t, a.url, { upstreams: { origin: { servers: [{ url: a.url, name: 'a' }, { url: b.url, name: 'b' }], balance: 'round-robin' } } });
+  const streams = await Promise.all(Array.from({ length: 4 }, (_, i) => openStream(shield, `127.0.51.${i + 1}`)));
+  t.after(() => { for (const s of streams) s.res.destroy(); });
+  assert.deepEqual(streams.map((s) => s.status), [200, 200, 200, 200]);
+  const set = async (server: string, state: string): Promise<number> => (await fetch(`${shield.adminUrl}/api/upstreams/origin/servers/${server}`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify({ state }),
+  })).status;
+  const ended = (): number => streams.filter((s) => s.res.destroyed || s.res.readableEnded).length;
+  assert.equal(await set('b', 'draining'), 200);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(ended(), 0, 'draining: the streams go on');
+  assert.equal(await set('b', 'disabled'), 200);
+  for (let i = 0; i < 100 && ended() < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(ended(), 2, 'the two streams on b ended (round-robin over two servers)');
+  for (const s of streams.filter((x) => !x.res.destroyed && !x.res.readableEnded)) assert.equal((await s.events(1)).length, 1, 'the streams on a go on');
+});

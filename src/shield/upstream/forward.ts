@@ -80,6 +80,8 @@ export interface Forwarder {
   (ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks): void;
   /** Cuts clients stalled past their limits (called on the runtime's ticker); returns how many. */
   evictStalled(now: number): number;
+  /** Ends the event streams and long polls held on one server (it was disabled); returns how many. */
+  closeStreams(upstream: string, server: string): number;
 }
 
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
@@ -91,6 +93,8 @@ interface Shared {
   readonly deps: ForwarderDeps;
   /** Attempts whose upstream is paused for a slow client: checked on a ticker, never a timer each. */
   readonly paused: Set<Attempt>;
+  /** Attempts held with no slot (event streams, long polls), until they end. */
+  readonly held: Set<Attempt>;
 }
 
 /**
@@ -282,6 +286,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.released = true;
     this.server.outstanding--;
     if (!this.slotFreed) this.ex.releaseSlot();
+    else this.ex.shared.held.delete(this);
   }
 
   /** Gives the admission slot back while the response goes on: an event stream is held, not worked on. */
@@ -289,6 +294,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.released || this.slotFreed) return;
     this.slotFreed = true;
     this.ex.releaseSlot();
+    this.ex.shared.held.add(this);
   }
 
   /** Pauses the upstream until the client drains what the sink holds. */
@@ -442,7 +448,7 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
  */
 export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { upstreams, admission, clock } = deps;
-  const shared: Shared = { deps, paused: new Set<Attempt>() };
+  const shared: Shared = { deps, paused: new Set<Attempt>(), held: new Set<Attempt>() };
 
   const forward = function forward(ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks) {
     const name = (ctx.route as { upstream: string }).upstream;
@@ -486,6 +492,15 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
       const limit = !a.slotFreed && a.ex.queue.queued > 0 ? deps.stallEvictMs : deps.sendTimeoutMs;
       if (now - since < limit) continue;
       shared.paused.delete(a);
+      a.evict();
+      n++;
+    }
+    return n;
+  };
+  forward.closeStreams = (upstreamName, serverName) => {
+    let n = 0;
+    for (const a of [...shared.held]) {
+      if (a.ex.upstream.name !== upstreamName || a.server.name !== serverName) continue;
       a.evict();
       n++;
     }
