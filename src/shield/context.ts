@@ -73,6 +73,11 @@ export interface RequestContext {
   tier: number;
   /** The token a pace is kept for, and its standing (STANDING; admission re-reads the pace while it waits). */
   paceKey?: string | undefined;
+  /**
+   * Ends this request's count among its identity's open requests (idempotent; also at the exchange's
+   * end): an event stream is answered once its head is written, and a long poll is not load.
+   */
+  paceDone?: (() => void) | undefined;
   /** A clearance earned during the attack is also as heavy as its source (address and agent): that source's pace key. */
   sourceKey?: string | undefined;
   baseTier?: number | undefined;

@@ -311,3 +311,37 @@ test('disabling a server ends the event streams it holds (the clients reconnect 
   assert.equal(ended(), 2, 'the two streams on b ended (round-robin over two servers)');
   for (const s of streams.filter((x) => !x.res.destroyed && !x.res.readableEnded)) assert.equal((await s.events(1)).length, 1, 'the streams on a go on');
 });
+
+test('a held stream is answered: it does not count among its identity\'s open requests (six live tabs are not a flood)', async (t) => {
+  const { Writable } = await import('node:stream');
+  const { default: pino } = await import('pino');
+  const { parseConfig } = await import('../../src/config/load.js');
+  const { startShield } = await import('../../src/shield/start.js');
+  const up = await streamingUpstream(t);
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
+    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    // A 1 s window: the six requests that opened the streams have left the rate by the page.
+    detection: { pace: { windowS: 1 } },
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  // Six streams, then (once their opening has left the window) a page: one browser, one address
+  // and agent, one source pace.
+  const streams = await Promise.all(Array.from({ length: 6 }, () => openStream(shield, '127.0.52.1')));
+  t.after(() => { for (const s of streams) s.res.destroy(); });
+  assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
+  await new Promise((r) => setTimeout(r, 2_300));
+  const page = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: shield.port, path: '/page', localAddress: '127.0.52.1', agent: false, headers: { accept: 'text/html', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(page, 200);
+  const line = (): Record<string, unknown> | undefined => lines.find((l) => l.msg === 'access' && l.path === '/page');
+  for (let i = 0; i < 200 && !line(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(line()?.pace, 0, `the page's pace: ${String(line()?.pace)} (six streams held open would read as 1)`);
+});

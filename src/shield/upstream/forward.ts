@@ -295,6 +295,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.slotFreed = true;
     this.ex.releaseSlot();
     this.ex.shared.held.add(this);
+    // Nor is it open in its identity's pace any more: a person with live pages in six tabs is not a flood.
+    this.ex.subject.paceDone?.();
   }
 
   /** Pauses the upstream until the client drains what the sink holds. */

@@ -51,7 +51,10 @@ export function createPaceFilter(pace: IdentityPace, ticker: Clock, visits?: Pag
     if (visits !== undefined && ctx.baseTier < STANDING.anonymous && level < UNBACKED_PACE && unbackedSubmission(ctx, visits, now)) level = UNBACKED_PACE;
     // The redirect that completes a critical action is served at that action's pace (defence/continuations.ts).
     if (ctx.continuationPace !== undefined) level = Math.min(level, ctx.continuationPace);
-    onExchangeEnd(ctx, () => pace.done(key));
+    let open = true;
+    const done = (): void => { if (open) { open = false; pace.done(key); } };
+    ctx.paceDone = done;
+    onExchangeEnd(ctx, done);
     if (ctx.traits) ctx.traits.pace = level;
     // Never above the tier the clearance read (a request is not moved up), except a continuation:
     // the clearance read its level with the redirect counted as one more request of the action.
