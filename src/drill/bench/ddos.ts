@@ -73,6 +73,8 @@ export const BENCH_PARAMS: Record<string, Record<string, number>> = {
   // 800 sources × 15 live pages' event streams: past the shield's stream budget (a quarter of the
   // connections it holds); each held stream used to keep an upstream slot for good.
   'stream-hold': { connections: 12000, sources: 800, openRate: 1500 },
+  // The same from bots that browsed 2 pages each first and keep their cookies.
+  'stream-browse-hold': { connections: 12000, sources: 800, openRate: 1500, warmupS: 10, pages: 2 },
   // 200 sources × 3 tunnels, one message a second each: 600 lookups/s, 12× the origin's capacity.
   'websocket-flood': { connections: 600, sources: 200, openRate: 600, intervalMs: 1000 },
   // 600 bots, one connection each, looping and waiting up to 60 s for each answer (k6's default
