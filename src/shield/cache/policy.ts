@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { asksForEventStream, isEventStream } from '../upstream/event-stream.js';
+import { isEventStream } from '../upstream/event-stream.js';
 
 /** A route's cache settings, compiled once. */
 export interface CachePolicy {
@@ -29,11 +29,13 @@ export function cacheKey(method: string, namespace: string, target: string, poli
 }
 
 /**
- * RFC 9111 §3: we only store answers to GET/HEAD without credentials (§3.5: Authorization). A
- * request for an event stream is never answered from the cache nor coalesced: each is live.
+ * RFC 9111 §3: we only store answers to GET/HEAD without credentials (§3.5: Authorization). What a
+ * request accepts does not matter: `Accept: text/event-stream` on any URL would otherwise pass the
+ * cache as a random query parameter would. An event stream is never stored (below), so a request
+ * coalesced behind one waits only for its head.
  */
 export function isCacheableRequest(method: string, headers: IncomingHttpHeaders): boolean {
-  return (method === 'GET' || method === 'HEAD') && headers.authorization === undefined && !asksForEventStream(method, headers.accept);
+  return (method === 'GET' || method === 'HEAD') && headers.authorization === undefined;
 }
 
 const CACHEABLE_STATUS = new Set([200, 203, 204, 300, 301, 404, 410]); // RFC 9110 §15.1 heuristically cacheable
