@@ -2,8 +2,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
-import type { ShieldHandle } from '../../src/shield/start.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startShield, type ShieldHandle } from '../../src/shield/start.js';
 
 /**
  * An upstream with an event stream on /events (Server-Sent Events: a head, then an event every
@@ -68,6 +71,25 @@ async function metric(shield: ShieldHandle, name: string): Promise<number> {
   const text = await (await fetch(`${shield.adminUrl}/metrics`)).text();
   const m = new RegExp(`^${name} (\\d+)`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * A shield over `upstreamUrl` (one route to it) whose log lines are read back: `extra` adds to its
+ * configuration, `level` is the log's.
+ */
+async function loggedShield(t: TestContext, upstreamUrl: string, extra: Record<string, unknown>, level: 'info' | 'warn') {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
+    upstreams: { origin: { url: upstreamUrl } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    log: { level, access: level === 'info' },
+    ...extra,
+    ...(extra.listen !== undefined ? { listen: { address: '127.0.0.1', port: 0, ...(extra.listen as object) } } : {}),
+  });
+  const shield = await startShield({ config, logger: pino({ level }, sink) });
+  t.after(() => shield.close());
+  return { shield, lines };
 }
 
 test('event streams give their upstream slot back: pages are served while more streams are held than the upstream has slots', async (t) => {
@@ -189,7 +211,6 @@ test('a route of held answers (long polling, `stream: true`): each poll takes a 
 });
 
 test('a route of held answers cannot cache: the configuration error names the route', async () => {
-  const { parseConfig } = await import('../../src/config/load.js');
   assert.throws(() => parseConfig({
     upstreams: { origin: { url: 'http://127.0.0.1:9' } },
     routes: [{ match: { path: '/poll' }, upstream: 'origin', stream: true, cache: { ttlS: 5 } }],
@@ -197,20 +218,8 @@ test('a route of held answers cannot cache: the configuration error names the ro
 });
 
 test('the access log marks an event stream (`stream: true`): its duration is how long it was held', async (t) => {
-  const { Writable } = await import('node:stream');
-  const { default: pino } = await import('pino');
-  const { parseConfig } = await import('../../src/config/load.js');
-  const { startShield } = await import('../../src/shield/start.js');
   const up = await streamingUpstream(t);
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  const config = parseConfig({
-    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
-    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
-    log: { level: 'info', access: true },
-  });
-  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
-  t.after(() => shield.close());
+  const { shield, lines } = await loggedShield(t, up.url, {}, 'info');
   const s = await openStream(shield, '127.0.47.1');
   assert.equal((await s.events(3)).length, 3);
   s.res.destroy();
@@ -223,21 +232,8 @@ test('the access log marks an event stream (`stream: true`): its duration is how
 });
 
 test('eventStreams.maxTotal stays under a quarter of the connections the listener holds, and says so at start', async (t) => {
-  const { Writable } = await import('node:stream');
-  const { default: pino } = await import('pino');
-  const { parseConfig } = await import('../../src/config/load.js');
-  const { startShield } = await import('../../src/shield/start.js');
   const up = await streamingUpstream(t);
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  const config = parseConfig({
-    listen: { address: '127.0.0.1', port: 0, limits: { maxConnections: 12 } }, admin: { port: 0 },
-    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
-    eventStreams: { maxPerClient: 0, maxTotal: 1000 },
-    log: { level: 'warn', access: false },
-  });
-  const shield = await startShield({ config, logger: pino({ level: 'warn' }, sink) });
-  t.after(() => shield.close());
+  const { shield, lines } = await loggedShield(t, up.url, { listen: { limits: { maxConnections: 12 } }, eventStreams: { maxPerClient: 0, maxTotal: 1000 } }, 'warn');
   const warning = lines.find((l) => String(l.msg).startsWith('eventStreams.maxTotal'));
   assert.equal(warning?.effective, 3, 'a quarter of 12');
   const held = [await openStream(shield, '127.0.48.1'), await openStream(shield, '127.0.48.2'), await openStream(shield, '127.0.48.3')];
@@ -313,22 +309,9 @@ test('disabling a server ends the event streams it holds (the clients reconnect 
 });
 
 test('a held stream is answered: it does not count among its identity\'s open requests (six live tabs are not a flood)', async (t) => {
-  const { Writable } = await import('node:stream');
-  const { default: pino } = await import('pino');
-  const { parseConfig } = await import('../../src/config/load.js');
-  const { startShield } = await import('../../src/shield/start.js');
   const up = await streamingUpstream(t);
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  const config = parseConfig({
-    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 },
-    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
-    // A 1 s window: the six requests that opened the streams have left the rate by the page.
-    detection: { pace: { windowS: 1 } },
-    log: { level: 'info', access: true },
-  });
-  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
-  t.after(() => shield.close());
+  // A 1 s window: the six requests that opened the streams have left the rate by the page.
+  const { shield, lines } = await loggedShield(t, up.url, { detection: { pace: { windowS: 1 } } }, 'info');
   // Six streams, then (once their opening has left the window) a page: one browser, one address
   // and agent, one source pace.
   const streams = await Promise.all(Array.from({ length: 6 }, () => openStream(shield, '127.0.52.1')));
