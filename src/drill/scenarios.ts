@@ -335,6 +335,34 @@ function browseScenario(name: string, defaults: [number, number, number], summar
 }
 
 /**
+ * Event streams held from many sources (`/live/events/{random}`, asked for as EventSource asks),
+ * a light target-list flood beside them; with `browse`, each source browses like a customer first
+ * and its streams carry the cookies it kept.
+ */
+function streamHoldScenario(name: string, browse: boolean, summary: string): Scenario {
+  return {
+    name, summary,
+    params: {
+      connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
+      openRate: num(1500, 'new streams per second at most', 1),
+      ...(browse ? {
+        warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
+        pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
+      } : {}),
+      ...lightFloodParams(),
+    },
+    ...(browse ? { leadS: (p: Record<string, number>) => p.warmupS! } : {}),
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, name, p),
+      slow: [{
+        label: name, kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS,
+        ...(browse ? { warmup: { fromS: 0, pages: p.pages!, page: warmupPage } } : {}),
+      }],
+    }),
+  };
+}
+
+/**
  * Challenge-solving bots (target-list GETs, cookies kept, `solves` challenges each) while the
  * legitimate population grows by `factor` at the onset: the newcomers. `defaults` are the flood's
  * rate, sources and connections per source.
@@ -475,33 +503,8 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'websocket-hold', kind: 'websocket', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, path: '/live/parcel/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
-  'stream-hold': {
-    name: 'stream-hold', summary: 'Event streams (Server-Sent Events) on the live-tracking feed from many sources, asked for as a browser\'s EventSource asks and held, every event read: live pages left open by the thousand, each a connection held on both sides of a proxy — and, where a proxy counts an answer in flight until it ends, a slot of the upstream for good; a light target-list flood beside it.',
-    params: {
-      connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
-      openRate: num(1500, 'new streams per second at most', 1),
-      ...lightFloodParams(),
-    },
-    plan: (p, ctx) => ({
-      floods: lightFlood(ctx, 'stream-hold', p),
-      slow: [{ label: 'stream-hold', kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
-    }),
-  },
-  'stream-browse-hold': {
-    name: 'stream-browse-hold', summary: 'stream-hold from bots that browsed like customers first (browser headers, normal pages, cookies kept): their streams\' requests carry what customers\' carry, so the shield lets them through where it challenges anonymous ones; each stream then holds its place and a connection both sides, with an event every 2 s to relay.',
-    params: {
-      connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
-      openRate: num(1500, 'new streams per second at most', 1),
-      warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
-      pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
-      ...lightFloodParams(),
-    },
-    leadS: (p) => p.warmupS!,
-    plan: (p, ctx) => ({
-      floods: lightFlood(ctx, 'stream-browse-hold', p),
-      slow: [{ label: 'stream-browse-hold', kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS, warmup: { fromS: 0, pages: p.pages!, page: warmupPage } }],
-    }),
-  },
+  'stream-hold': streamHoldScenario('stream-hold', false, 'Event streams (Server-Sent Events) on the live-tracking feed from many sources, asked for as a browser\'s EventSource asks and held, every event read: live pages left open by the thousand, each a connection held on both sides of a proxy — and, where a proxy counts an answer in flight until it ends, a slot of the upstream for good; a light target-list flood beside it.'),
+  'stream-browse-hold': streamHoldScenario('stream-browse-hold', true, 'stream-hold from bots that browsed like customers first (browser headers, normal pages, cookies kept): their streams\' requests carry what customers\' carry, so the shield lets them through where it challenges anonymous ones; each stream then holds its place and a connection both sides, with an event every 2 s to relay.'),
   'websocket-flood': {
     name: 'websocket-flood', summary: 'WebSocket tunnels on the live-tracking route from many sources, each sending the application a message to act on (a status refresh, one lookup at the origin) every interval: a request flood inside tunnels, past every per-request defence, each tunnel at a person\'s pace.',
     params: messageFloodParams(),
