@@ -31,6 +31,7 @@ import { median, numberArg } from './lib/args.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
+import { forceAttack } from './lib/attack-mode.js';
 
 const durationS = numberArg('duration', 6);
 const rounds = numberArg('rounds', 3);
@@ -109,11 +110,7 @@ log: { level: warn, access: false }
     const shield = startProcess(process.execPath, [join(distDir, 'src/cli/main.js'), 'start', '--config', conf]);
     started.push(shield);
     await waitForPort(p);
-    const forced = await fetch(`http://127.0.0.1:${a}/api/attack`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ttlS: 3600, reason: 'bench:heads' }),
-    });
-    if (forced.status !== 200) throw new Error(`forcing attack mode on :${a} answered ${forced.status}`);
+    await forceAttack(a, TOKEN, 'bench:heads');
     if (shield.child.pid === undefined) throw new Error('a shield has no PID');
     return shield.child.pid;
   };

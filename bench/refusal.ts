@@ -33,6 +33,7 @@ import { median, numberArg } from './lib/args.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
+import { forceAttack } from './lib/attack-mode.js';
 
 const durationS = numberArg('duration', 8);
 const rounds = numberArg('rounds', 3);
@@ -90,14 +91,6 @@ log: { level: warn, access: false }
   return file;
 }
 
-async function forceAttack(admin: number): Promise<void> {
-  const r = await fetch(`http://127.0.0.1:${admin}/api/attack`, {
-    method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ttlS: 3600, reason: 'bench:refusal' }),
-  });
-  if (r.status !== 200) throw new Error(`forcing attack mode on :${admin} answered ${r.status}`);
-}
-
 /** The shield's answers by outcome so far (rempart_requests_total summed over classes). */
 async function outcomes(admin: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
@@ -125,8 +118,8 @@ try {
   const baselineDist = process.env.REMPART_BASELINE_DIST;
   if (baselineDist) started.push(startProcess(process.execPath, [join(baselineDist, 'src/cli/main.js'), 'start', '--config', rempartConf(basePort, baseAdminPort, originPort)]));
   await Promise.all([originPort, nginxPort, rempartPort, minPort, ...(baselineDist ? [basePort] : [])].map((p) => waitForPort(p)));
-  await forceAttack(adminPort);
-  if (baselineDist) await forceAttack(baseAdminPort);
+  await forceAttack(adminPort, TOKEN, 'bench:refusal');
+  if (baselineDist) await forceAttack(baseAdminPort, TOKEN, 'bench:refusal');
 
   const nav = floodScript('text/html,application/xhtml+xml', true);
   const api = floodScript('application/json', false);
