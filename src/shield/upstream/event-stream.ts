@@ -22,6 +22,8 @@
 import { mediaType } from '../http-message.js';
 
 const EVENT_STREAM = 'text/event-stream';
+// Asked of every proxied request's Accept: one scan, no lower-cased copy.
+const MENTIONS_EVENT_STREAM = /text\/event-stream/i;
 
 /** Whether a response's Content-Type is an event stream. */
 export function isEventStream(contentType: string | string[] | undefined): boolean {
@@ -36,7 +38,7 @@ export function isEventStream(contentType: string | string[] | undefined): boole
 export function asksForEventStream(method: string | undefined, accept: string | string[] | undefined): boolean {
   if (method !== 'GET' || accept === undefined) return false;
   const value = typeof accept === 'string' ? accept : accept.join(',');
-  if (value.toLowerCase().indexOf(EVENT_STREAM) < 0) return false;
+  if (!MENTIONS_EVENT_STREAM.test(value)) return false;
   for (const element of value.split(',')) if (mediaType(element) === EVENT_STREAM) return true;
   return false;
 }

@@ -285,8 +285,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     this.server.outstanding--;
-    if (!this.slotFreed) this.ex.releaseSlot();
-    else this.ex.shared.held.delete(this);
+    this.ex.releaseSlot(); // once per exchange: a stream gave it back already
+    if (this.slotFreed) this.ex.shared.held.delete(this);
   }
 
   /** Gives the admission slot back while the response goes on: an event stream is held, not worked on. */
