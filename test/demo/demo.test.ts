@@ -56,6 +56,11 @@ test('`rempart demo` serves the site through the shield; a real browser tracks a
   const shown = JSON.parse(await page.textContent('#out') ?? '{}') as { id: string; status: string };
   assert.equal(shown.id, '6A12345678901');
   assert.ok(shown.status.length > 0);
+  // The browser's lookup was stored (the demo caches tracking answers, which vary by
+  // Accept-Encoding as a compressing origin's do): the same lookup with a browser's codings is a hit.
+  const again = await request(`${shieldUrl}/track/6A12345678901`, { headers: { 'accept-encoding': 'gzip, deflate, br, zstd' } });
+  assert.deepEqual([again.statusCode, again.headers['x-rempart-cache'], again.headers.vary], [200, 'HIT', 'Accept-Encoding']);
+  assert.equal((JSON.parse(await again.body.text()) as { id: string }).id, '6A12345678901');
 
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));

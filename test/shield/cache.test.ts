@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { request, Agent } from 'undici';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -60,13 +61,16 @@ test('personal or uncacheable answers are never stored', async (t) => {
   upstream.handler = (req, res) => {
     if (req.url?.startsWith('/track/cookie')) res.setHeader('set-cookie', 'sid=1');
     if (req.url?.startsWith('/track/private')) res.setHeader('cache-control', 'private, max-age=60');
+    // An answer chosen by who asks (a cache keyed by it is one entry per person), or by anything.
+    if (req.url?.startsWith('/track/by-cookie')) res.setHeader('vary', 'Accept-Encoding, Cookie');
+    if (req.url?.startsWith('/track/by-anything')) res.setHeader('vary', '*');
     res.end('x');
   };
   const { get } = await setup(t, upstream);
-  for (const p of ['/track/cookie', '/track/private']) { await get(p); await get(p); }
+  for (const p of ['/track/cookie', '/track/private', '/track/by-cookie', '/track/by-anything']) { await get(p); await get(p); }
   await get('/track/auth', { headers: { authorization: 'Bearer u1' } });
   await get('/track/auth', { headers: { authorization: 'Bearer u2' } });
-  assert.equal(upstream.seen.length, 6);
+  assert.equal(upstream.seen.length, 10);
 });
 
 test('stale-if-error: an expired copy answers instead of 502 or of a 503 from a saturated upstream', async (t) => {
@@ -116,4 +120,39 @@ test('stale-if-error also covers an upstream that answers 500-504 itself', async
   // The connection stays usable after a replaced answer.
   failing = false;
   assert.equal((await get('/track/3')).body, 'tracking v1');
+});
+
+test('an origin that compresses and says Vary: Accept-Encoding is cached per accepted codings; random values are no way past it', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    const body = Buffer.from(`tracking ${req.url} `.repeat(40));
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    // As nginx with gzip_vary, or Express's compression: Vary on every answer, coded or not.
+    res.writeHead(200, { 'content-type': 'text/html', vary: 'Accept-Encoding', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    res.end(gzip ? gzipSync(body) : body);
+  };
+  const { clock, shield } = await setup(t, upstream);
+  const raw = async (path: string, ae?: string) => {
+    const r = await request(`${shield.url}${path}`, { headers: ae === undefined ? {} : { 'accept-encoding': ae } });
+    return { status: r.statusCode, cache: r.headers['x-rempart-cache'], coding: r.headers['content-encoding'], vary: r.headers.vary, body: Buffer.from(await r.body.arrayBuffer()) };
+  };
+  const chrome = await raw('/track/7', 'gzip, deflate, br, zstd');
+  assert.deepEqual([chrome.status, chrome.cache, chrome.coding], [200, 'MISS', 'gzip']);
+  const again = await raw('/track/7', 'zstd, br, gzip, deflate;q=0.8');
+  assert.deepEqual([again.cache, again.coding, again.vary], ['HIT', 'gzip', 'Accept-Encoding']);
+  assert.equal(gunzipSync(again.body).toString(), gunzipSync(chrome.body).toString());
+  // A client that asked for no coding never gets the coded copy: its own variant, stored beside it.
+  const curl = await raw('/track/7');
+  assert.deepEqual([curl.cache, curl.coding, curl.body.toString().startsWith('tracking /track/7')], ['MISS', undefined, true]);
+  assert.equal((await raw('/track/7')).cache, 'HIT');
+  // A flood's random Accept-Encoding values fall on the variants of the codings they accept.
+  for (let i = 0; i < 20; i++) assert.equal((await raw('/track/7', `gzip, deflate, br, zstd, x-${i};q=0.${i % 9}`)).cache, 'HIT');
+  assert.equal(upstream.seen.length, 2, 'two variants, two trips to the origin');
+  // stale-if-error answers with the requester's own variant.
+  clock.advance(60_000);
+  await new Promise<void>((r) => { upstream.server.closeAllConnections(); upstream.server.close(() => r()); });
+  const downGz = await raw('/track/7', 'gzip, deflate, br, zstd');
+  assert.deepEqual([downGz.status, downGz.cache, downGz.coding], [200, 'STALE', 'gzip']);
+  const downPlain = await raw('/track/7');
+  assert.deepEqual([downPlain.status, downPlain.cache, downPlain.coding], [200, 'STALE', undefined]);
 });

@@ -29,7 +29,8 @@ test('only GET/HEAD without credentials, only shareable responses, lifetime capp
   assert.equal(storableLifetimeS(200, { 'cache-control': 'private' }, policy), undefined);
   assert.equal(storableLifetimeS(200, { 'cache-control': 'no-store' }, policy), undefined);
   assert.equal(storableLifetimeS(200, { 'set-cookie': ['a=1'] }, policy), undefined);
-  assert.equal(storableLifetimeS(200, { vary: 'accept-encoding' }, policy), undefined);
+  assert.equal(storableLifetimeS(200, { vary: 'accept-encoding' }, policy), 30, 'stored as a variant (cache-vary.test.ts)');
+  assert.equal(storableLifetimeS(200, { vary: '*' }, policy), undefined);
   assert.equal(storableLifetimeS(404, {}, policy), 30);
   assert.equal(storableLifetimeS(500, {}, policy), undefined);
   assert.equal(storableLifetimeS(206, {}, policy), undefined);

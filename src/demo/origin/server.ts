@@ -135,8 +135,13 @@ function groupOf(method: string, path: string): OriginPathGroup {
   return method === 'GET' ? 'other' : 'other';
 }
 
+// Pages and JSON say `Vary: Accept-Encoding`, as an origin that compresses them does (nginx
+// `gzip_vary`, Express's `compression`) whether this answer was compressed or not: what a cache in
+// front of a real site has to store (shield/cache/vary.ts).
+const VARIES = /^(text\/html|application\/json)/;
+
 function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...extra });
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...(VARIES.test(type) ? { vary: 'Accept-Encoding' } : {}), ...extra });
   res.end(body);
 }
 

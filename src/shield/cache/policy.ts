@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { isEventStream } from '../upstream/event-stream.js';
+import { varyRule } from './vary.js';
 
 /** A route's cache settings, compiled once. */
 export interface CachePolicy {
@@ -42,12 +43,13 @@ const CACHEABLE_STATUS = new Set([200, 203, 204, 300, 301, 404, 410]); // RFC 91
 
 /**
  * Freshness lifetime in seconds for a response, or undefined if it must not be stored: a personal
- * answer (Set-Cookie, private), no-store/no-cache, Vary (we key on no request header), or an event stream.
+ * answer (Set-Cookie, private, a Vary by Cookie or Authorization), no-store/no-cache, `Vary: *`, or
+ * an event stream. Any other Vary is stored as a variant (cache/vary.ts).
  * The route's ttlS is an upper bound; the upstream's s-maxage/max-age can only shorten it.
  */
 export function storableLifetimeS(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders, policy: CachePolicy): number | undefined {
   if (!CACHEABLE_STATUS.has(status)) return undefined;
-  if (headers['set-cookie'] !== undefined || headers.vary !== undefined) return undefined;
+  if (headers['set-cookie'] !== undefined || varyRule(headers.vary, headers['content-encoding']) === 'unstorable') return undefined;
   // An event stream never ends: stored, the requests coalesced behind it would wait for good.
   if (isEventStream(headers['content-type'] as string | undefined)) return undefined;
   const cc = String(headers['cache-control'] ?? '').toLowerCase();

@@ -7,7 +7,7 @@ import type { CacheStore } from '../../cache/store.js';
 export function createStaleIfErrorFilter(store: CacheStore, clock: Clock): FailureFilter {
   return named('stale-if-error', (ctx: RequestContext) => {
     if (ctx.cacheKey === undefined) return undefined;
-    const entry = store.stale(ctx.cacheKey, clock.now());
+    const entry = store.stale(ctx.cacheKey, clock.now(), ctx.req.headers);
     return entry ? { kind: 'cached', entry, state: 'STALE' } : undefined;
   });
 }

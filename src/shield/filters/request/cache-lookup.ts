@@ -15,7 +15,7 @@ import type { Verdict } from '../../verdict.js';
  */
 export function createCacheLookupFilter(store: CacheStore, coalescer: Coalescer, clock: Clock, onHit?: (ctx: RequestContext, entry: CachedResponse) => void): RequestFilter {
   const hit = (ctx: RequestContext, key: string): Verdict | undefined => {
-    const entry = store.fresh(key, clock.now());
+    const entry = store.fresh(key, clock.now(), ctx.req.headers);
     if (entry === undefined) return undefined;
     onHit?.(ctx, entry);
     return { kind: 'cached', entry, state: 'HIT' };

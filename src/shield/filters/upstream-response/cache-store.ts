@@ -4,11 +4,13 @@ import type { RequestContext } from '../../context.js';
 import type { CacheStore } from '../../cache/store.js';
 import type { Coalescer } from '../../cache/coalesce.js';
 import { storableLifetimeS } from '../../cache/policy.js';
+import { varyRule } from '../../cache/vary.js';
 
 /**
  * For a request the cache filter keyed: marks the answer MISS and, when it may be stored (RFC 9111
  * §3: status, no personal data, lifetime capped by the upstream's max-age), copies the body as it
- * streams and stores it at the end — then wakes the requests coalesced behind this one.
+ * streams and stores it at the end — as the variant this request selects when the answer varies
+ * (cache/vary.ts) — then wakes the requests coalesced behind this one.
  */
 export function createCacheStoreFilter(store: CacheStore, coalescer: Coalescer, clock: Clock, maxObjectBytes: number): UpstreamResponseFilter {
   return named('cache-store', (ctx: RequestContext, res: UpstreamResponse): ResponseAction | undefined => {
@@ -38,7 +40,8 @@ export function createCacheStoreFilter(store: CacheStore, coalescer: Coalescer, 
           if (chunks) {
             const now = clock.now();
             const freshUntil = now + lifetimeS * 1000;
-            store.put(key, { status: res.status, headers: snapshot, body: Buffer.concat(chunks, size), storedAt: now, freshUntil, staleUntil: freshUntil + policy.staleS * 1000 });
+            const vary = varyRule(snapshot.vary, snapshot['content-encoding']) as readonly string[]; // storable: checked above
+            store.put(key, { status: res.status, headers: snapshot, body: Buffer.concat(chunks, size), storedAt: now, freshUntil, staleUntil: freshUntil + policy.staleS * 1000, vary }, ctx.req.headers);
           }
           coalescer.done(key);
         },

@@ -10,7 +10,7 @@ import type { CacheStore } from '../../cache/store.js';
 export function createStaleOnErrorStatusFilter(store: CacheStore, clock: Clock): UpstreamResponseFilter {
   return named('stale-on-error-status', (ctx: RequestContext, res: UpstreamResponse) => {
     if (ctx.cacheKey === undefined || res.status < 500 || res.status > 504) return undefined;
-    const entry = store.stale(ctx.cacheKey, clock.now());
+    const entry = store.stale(ctx.cacheKey, clock.now(), ctx.req.headers);
     return entry ? { kind: 'replace', verdict: { kind: 'cached', entry, state: 'STALE' } } : undefined;
   });
 }
