@@ -2,7 +2,7 @@
  * The edge: the one module that writes responses Rempart makes itself (errors, refusals, cached
  * copies, challenges, parse errors). The proxied upstream response is the only other writer.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ERRORS, type ErrorCode } from '../../core/errors.js';
 import type { CachedResponse } from '../cache/store.js';
@@ -34,6 +34,66 @@ export function sendError(res: ServerResponse, requestId: string, code: ErrorCod
   }
   res.writeHead(status, headers);
   res.end(body);
+}
+
+const continued = new WeakSet<ServerResponse>();
+
+/**
+ * RFC 9110 §10.1.1: a request that says `Expect: 100-continue` waits for an interim 100 before
+ * sending its body (curl past a size, .NET and PHP HTTP clients, many payment integrations). The
+ * listener takes the expectation (listener/http1.ts) instead of letting Node answer 100 at once, so
+ * a request refused on its head — blocked, limited, challenged, too large, shed — gets its final
+ * status before its body crosses the wire (and the connection closes: the body is unread), and the
+ * 100 goes out here, once, when the body is about to be read. The upstream never sees the
+ * expectation (upstream/headers.ts): the body it gets is on its way already.
+ */
+export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
+  if (continued.has(res) || res.headersSent || req.complete) return;
+  const expect = req.headers.expect;
+  if (expect === undefined || expect.toLowerCase() !== '100-continue' || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+  continued.add(res);
+  res.writeContinue();
+}
+
+/**
+ * RFC 9110 §15.2: a proxy forwards the interim (1xx) answers it did not ask for. 103 Early Hints
+ * (RFC 8297) with its Link fields only — what lets a browser fetch a page's stylesheet while the
+ * origin still works on the page (Set-Cookie and the like have no effect there); 102 Processing as
+ * is. Any other 1xx is dropped (none is in use; Node writes no other interim answer). Never to an
+ * HTTP/1.0 client (§15.2), never once the final head is out. An origin sending one used to have
+ * its exchange cut: the 103 was taken for the final head and the real one could not be written.
+ */
+export function relayInformational(req: IncomingMessage, res: ServerResponse, status: number, link: string | string[] | undefined): void {
+  if (res.headersSent || res.writableEnded || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+  try {
+    if (status === 103 && link !== undefined) res.writeEarlyHints({ link: linkValues(link) });
+    else if (status === 102) res.writeProcessing();
+  } catch {
+    // A Link value Node refuses to write (not a valid link): the hint is dropped, the answer goes on.
+  }
+}
+
+/**
+ * The link-values of Link fields (RFC 8288 §3), one each: a field line may list several, separated
+ * by commas outside their `<URI>` and quoted parameters — Node writes hints only value by value.
+ */
+function linkValues(link: string | string[]): string[] {
+  const out: string[] = [];
+  for (const line of Array.isArray(link) ? link : [link]) {
+    let start = 0;
+    let inUri = false;
+    let inQuote = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (inQuote) { if (c === '\\') i++; else if (c === '"') inQuote = false; continue; }
+      if (c === '<') inUri = true;
+      else if (c === '>') inUri = false;
+      else if (c === '"' && !inUri) inQuote = true;
+      else if (c === ',' && !inUri) { out.push(line.slice(start, i).trim()); start = i + 1; }
+    }
+    out.push(line.slice(start).trim());
+  }
+  return out.filter((v) => v !== '');
 }
 
 /** Writes a stored response: Age (RFC 9111 §5.1) and X-Rempart-Cache say how old and why. */

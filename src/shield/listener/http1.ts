@@ -73,14 +73,19 @@ export function createHttp1Listener(o: {
     joinDuplicateHeaders: false,
     // Node checks header/request deadlines on this interval (30 s by default): make slowloris bite quickly.
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.listen.limits.headersTimeoutMs / 4))),
-  }, (req, res) => {
+  }, (req, res) => onRequest(req, res));
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const facts = connectionFacts(req.socket)
       ?? { peer: normalizeAddress(req.socket.remoteAddress), peerSource: 'tcp', peerPort: req.socket.remotePort, trusted: false, protocol: 'http/1.1', tls: undefined, pending: () => serial.behind(req.socket) };
     // Not idle while a request is served or waits its turn: the gate closes only idle connections at its cap.
     gate.busy(req.socket);
     res.once('close', () => { gate.done(req.socket); serial.done(req.socket); });
     serial.arrive(req, res, () => o.entry(req, res, facts));
-  });
+  };
+  // `Expect: 100-continue` (RFC 9110 §10.1.1): a request like any other, whose interim 100 the
+  // pipeline sends when it reads the body (edge/respond.ts sendContinue) — not Node at once, which
+  // had every refused upload's body sent for nothing.
+  http.on('checkContinue', onRequest);
   // Pipelined requests of one connection run one at a time, in order.
   const serial = createSerialExchanges(() => config.listen.limits.maxPipelined, (socket) =>
     o.bus.emit('connection:refused', { address: connectionFacts(socket)?.peer ?? normalizeAddress(socket.remoteAddress), reason: 'pipeline-depth' }));

@@ -19,6 +19,7 @@ import type { ResponseSink, ResponseSinks } from './response-sink.js';
 import type { CostProbe, ProbeTicket } from './cost-probe.js';
 import { asksForEventStream, isEventStream, type StreamBudget } from './event-stream.js';
 import { SHARED_CAP_FACTOR } from '../listener/gate.js';
+import { relayInformational, sendContinue } from '../edge/respond.js';
 
 /** What the forwarder needs, resolved once per configuration. */
 export interface ForwarderDeps {
@@ -321,6 +322,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   onResponseStart(c: Dispatcher.DispatchController, statusCode: number, upHeaders: IncomingHttpHeaders): void {
     const { ex, server } = this;
     const { subject: ctx, upstream, shared: { deps } } = ex;
+    // An interim answer (103 Early Hints, 102): relayed, and the final head is still to come.
+    if (statusCode < 200) { if (!ex.aborted) relayInformational(ctx.req, ctx.res, statusCode, upHeaders.link); return; }
     ctx.upstreamMs = performance.now() - this.t0;
     this.started = true;
     // Passive health (Envoy consecutive_5xx): a 5xx counts toward ejection, anything else resets the run.
@@ -421,7 +424,9 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   // A body read whole replays from memory or its spooled file; a streamed one is guarded now
   // (time spent queued is ours, not the client's slowness).
   const { req } = ctx;
-  const body = ctx.body !== undefined ? ctx.body.source() : hasRequestBody(req) ? deps.bodyGuards.guard(req, deps.bodyLimits) : null;
+  let body: Dispatcher.DispatchOptions['body'] = null;
+  if (ctx.body !== undefined) body = ctx.body.source();
+  else if (hasRequestBody(req)) { sendContinue(req, ctx.res); body = deps.bodyGuards.guard(req, deps.bodyLimits); }
   const up = ex.up;
   const stream = ex.stream;
   const idleMs = stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;

@@ -2,9 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 // RFC 9110 §7.6.1: connection-specific fields a proxy must not forward; plus Proxy-Connection
 // (non-standard, still sent by old clients) and the proxy-auth pair (RFC 9110 §11.7), meant for us.
+// Expect too: the shield answers a 100-continue itself (edge/respond.ts sendContinue, RFC 9110
+// §10.1.1 lets a proxy do so) and the body follows the head at once — undici refuses to send it.
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer',
-  'proxy-authorization', 'proxy-authenticate',
+  'proxy-authorization', 'proxy-authenticate', 'expect',
 ]);
 
 // Forwarding fields we compute ourselves; a client's own copies are dropped unless the peer is a

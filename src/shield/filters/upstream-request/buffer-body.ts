@@ -4,6 +4,7 @@ import { onExchangeEnd, type RequestContext } from '../../context.js';
 import { hasRequestBody } from '../../http-message.js';
 import type { BodyBuffers, BufferingLimits } from '../../body/request-buffer.js';
 import { deny, type Verdict } from '../../verdict.js';
+import { sendContinue } from '../../edge/respond.js';
 
 /**
  * Enforces the body size limit on the declared length, then — unless the route streams — reads
@@ -24,6 +25,7 @@ export function createBufferBodyFilter(buffers: BodyBuffers, limits: BufferingLi
       return deny('RMP_ERR_BODY_TOO_LARGE', `declared body over ${limits.maxBodyBytes} bytes`, { close: true });
     }
     if (ctx.route?.requestBuffering === false) return undefined;
+    sendContinue(req, ctx.res);
     return buffers.read(req, limits).then((body) => {
       ctx.body = body;
       onExchangeEnd(ctx, body.dispose);
