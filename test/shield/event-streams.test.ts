@@ -29,7 +29,7 @@ async function streamingUpstream(t: TestContext) {
     res.end(`<p>${req.url}</p>`);
   };
   t.after(() => { for (const r of held) r.destroy(); });
-  return up;
+  return Object.assign(up, { held });
 }
 
 interface Stream { status: number; type: string | undefined; retryAfter: string | undefined; res: IncomingMessage; events(n: number): Promise<string[]> }
@@ -127,7 +127,33 @@ test('a stream its request did not announce (Accept: */*) still gives its slot b
   assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
   const pages = await Promise.all(Array.from({ length: 6 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.43.${i + 1}`)));
   assert.deepEqual(pages, pages.map(() => 200));
-  assert.equal(await metric(shield, 'rempart_event_streams'), 0, 'not announced: not counted in the budget');
+  assert.equal(await metric(shield, 'rempart_event_streams'), 24, 'counted in the budget once their heads said what they are');
+});
+
+test('streams their requests did not announce hold connections, never the requests behind them: past the pool\'s connections pages are served; a client past its cap is refused', async (t) => {
+  const up = await streamingUpstream(t);
+  // 4 connections: before, 4 unannounced streams held the pool, and every request admitted after
+  // them (a slot was free) waited in undici's own queue — no timeout — until its client gave up.
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, connections: 4, queueTimeoutMs: 1_500 } }, eventStreams: { maxPerClient: 3 } });
+  const streams = await Promise.all(Array.from({ length: 8 }, (_, i) => openStream(shield, `127.0.45.${i + 1}`, '*/*')));
+  t.after(() => { for (const s of streams) s.res.destroy(); });
+  assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
+  assert.deepEqual((await Promise.all(streams.map((s) => s.events(1)))).map((e) => e.length), streams.map(() => 1));
+  const pages = await Promise.all(Array.from({ length: 8 }, (_, i) => getPage(shield, `/page/${i}`, `127.0.46.${i + 1}`)));
+  assert.deepEqual(pages, pages.map(() => 200));
+  // Unannounced, the streams of one client still count against its cap, from their heads on.
+  const mine = await Promise.all([1, 2, 3].map(() => openStream(shield, '127.0.47.1', '*/*')));
+  t.after(() => { for (const s of mine) s.res.destroy(); });
+  assert.deepEqual(mine.map((s) => s.status), [200, 200, 200]);
+  const fourth = await openStream(shield, '127.0.47.1', '*/*');
+  assert.deepEqual([fourth.status, fourth.retryAfter], [503, '5']);
+  assert.equal(await metric(shield, 'rempart_event_streams'), 11);
+  // The refused stream was cut at the origin, not read forever: 12 asked for, 11 held there.
+  assert.equal(up.seen.filter((r) => r.url.startsWith('/events')).length, 12);
+  const deadline = Date.now() + 3_000;
+  while (up.held.size > 11 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(up.held.size, 11);
+  assert.equal(await getPage(shield, '/after', '127.0.47.1'), 200);
 });
 
 test('event streams are bounded per client and in total (503 with Retry-After), shared max-min fairly at the total', async (t) => {

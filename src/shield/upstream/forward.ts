@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
-import { isRempartError, type ErrorCode } from '../../core/errors.js';
+import { isRempartError, RempartError, type ErrorCode } from '../../core/errors.js';
 import { onExchangeEnd, type RequestContext } from '../context.js';
 import type { BodyGuards, BodyLimits } from '../body-guard.js';
 import { hasRequestBody } from '../http-message.js';
@@ -17,7 +17,7 @@ import type { ServerHealth } from './health/monitor.js';
 import { isReplayable, isRetryableError } from './retry.js';
 import type { ResponseSink, ResponseSinks } from './response-sink.js';
 import type { CostProbe, ProbeTicket } from './cost-probe.js';
-import { asksForEventStream, isEventStream, type StreamBudget } from './event-stream.js';
+import { asksForEventStream, isEventStream, type StreamBudget, type StreamPlace } from './event-stream.js';
 import { SHARED_CAP_FACTOR } from '../listener/gate.js';
 import { relayInformational, sendContinue } from '../edge/respond.js';
 
@@ -334,7 +334,21 @@ class Attempt implements Dispatcher.DispatchHandler {
     // The client left while the upstream worked on it: its answer is here, the work is done — only now free the slot.
     if (ex.aborted) { c.abort(new Error('client closed the connection')); return; }
     // An event stream's head is the work; the rest is a held connection (upstream/event-stream.ts).
-    if (isEventStream(upHeaders['content-type'])) { this.freeSlot(); ctx.stream = true; }
+    if (isEventStream(upHeaders['content-type'])) {
+      // One its request did not announce (a fetch() reader, a POST answered with a stream) holds a
+      // place too, taken now: or a client past its cap held as many as it opened.
+      if (!ex.stream && deps.streams !== undefined) {
+        const place = reserveStream(deps, deps.streams, ctx);
+        if (place === undefined) {
+          this.replaced = true; // the upstream stream is cut, not read (it would never end)
+          ex.cb.fail(ctx, STREAMS_FULL);
+          c.abort(new RempartError('RMP_ERR_STREAM_LIMIT', 'event stream refused at its cap'));
+          return;
+        }
+      }
+      this.freeSlot();
+      ctx.stream = true;
+    }
     const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
     try {
       for (const filter of deps.responseFilters) {
@@ -412,6 +426,19 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * Takes a place of the stream budget for this exchange's client, given back when the exchange
+ * ends; undefined when a cap refuses it. Taken back to make room for a client holding fewer: the
+ * stream ends, as a dropped connection does, and EventSource reconnects after its retry delay.
+ */
+function reserveStream(deps: ForwarderDeps, streams: StreamBudget, ctx: RequestContext): StreamPlace | undefined {
+  const key = ctx.clientKey;
+  const place = streams.reserve(key, deps.isShared?.(key) === true ? SHARED_CAP_FACTOR : 1, () => ctx.res.destroy());
+  if (typeof place === 'string') return undefined;
+  onExchangeEnd(ctx, () => streams.release(place));
+  return place;
+}
+
 /** Sends one attempt of the exchange to a server: the one picked now, or `retry` for the second (and last) attempt. */
 function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const { subject: ctx, upstream, shared: { deps } } = ex;
@@ -465,14 +492,7 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     const streams = deps.streams;
     const held = streams !== undefined && ctx.route?.stream === true;
     const stream = held || (streams !== undefined && asksForEventStream(ctx.req.method, ctx.req.headers.accept));
-    if (stream) {
-      const key = ctx.clientKey;
-      // Taken back to make room for a client holding fewer: the stream ends, as a dropped
-      // connection does, and EventSource reconnects after its retry delay.
-      const place = streams.reserve(key, deps.isShared?.(key) === true ? SHARED_CAP_FACTOR : 1, () => ctx.res.destroy());
-      if (typeof place === 'string') { cb.fail(ctx, STREAMS_FULL); return; }
-      onExchangeEnd(ctx, () => streams.release(place));
-    }
+    if (stream && reserveStream(deps, streams, ctx) === undefined) { cb.fail(ctx, STREAMS_FULL); return; }
     const ex = new Exchange(shared, ctx, up, upstream, queue, cb);
     ex.stream = stream;
     ex.held = held;

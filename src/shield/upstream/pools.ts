@@ -16,7 +16,7 @@ export interface Upstream {
   readonly origin: string;
   readonly pool: Pool;
   readonly timeoutMs: number;
-  /** Each server's pool size (HAProxy server maxconn). */
+  /** Each server's share of the requests in flight (HAProxy server maxconn): admission's ceiling is this times the servers. */
   readonly connectionsPerServer: number;
   readonly servers: readonly ServerHealth[];
   /** One pool per server, by server index. */
@@ -34,10 +34,15 @@ export interface Upstream {
   readonly probes: Probes | undefined;
 }
 
-function createPool(origin: string, u: UpstreamConfig, stream = false): Pool {
+function createPool(origin: string, u: UpstreamConfig): Pool {
   return new Pool(origin, {
-    // The stream budget bounds a stream pool (null: undici's unbounded pool, connections on demand).
-    connections: stream ? null : u.connections,
+    // Unbounded here (connections on demand): what is in flight is bounded by admission
+    // (upstream/admission.ts: `connections` times the servers) and held streams by the stream
+    // budget. A cap here was a second, hidden queue: an event stream a request did not announce
+    // (a fetch() reader, a POST answered with a stream) keeps its connection after it gives its
+    // slot back, and once such streams held every connection of the pool, each request admitted
+    // after them waited in undici's queue — no timeout, no bound, no 503 — until its client gave up.
+    connections: null,
     pipelining: 1,
     keepAliveTimeout: 4_000,
     keepAliveMaxTimeout: 60_000,
@@ -50,7 +55,7 @@ function createPool(origin: string, u: UpstreamConfig, stream = false): Pool {
 function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth, clock: Clock): Upstream {
   const servers = health.servers;
   const pools = servers.map((s) => createPool(s.origin, u));
-  const streamPools = servers.map((s) => createPool(s.origin, u, true));
+  const streamPools = servers.map((s) => createPool(s.origin, u));
   const first = servers[0] as ServerHealth;
   let pick: Upstream['pick'];
   if (servers.length === 1) {
