@@ -345,6 +345,7 @@ function streamHoldScenario(name: string, browse: boolean, summary: string): Sce
     params: {
       connections: num(6000, 'streams held at once (attempted)', 1, 50_000), sources: num(400, 'source addresses', 1, 10_000),
       openRate: num(1500, 'new streams per second at most', 1),
+      fetch: num(0, '1: the streams are read as a fetch() reads a body (Accept: */*, a React or LLM-chat client), not as EventSource asks: nothing says they are streams until their heads', 0, 1),
       ...(browse ? {
         warmupS: num(10, 'seconds of browsing before the attack (the attack starts then, at most half the run)', 1, 1800),
         pages: num(2, 'pages each bot loads during the warm-up', 1, 100),
@@ -356,6 +357,7 @@ function streamHoldScenario(name: string, browse: boolean, summary: string): Sce
       floods: lightFlood(ctx, name, p),
       slow: [{
         label: name, kind: 'stream', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/live/events/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS,
+        ...(p.fetch === 1 ? { accept: '*/*' } : {}),
         ...(browse ? { warmup: { fromS: 0, pages: p.pages!, page: warmupPage } } : {}),
       }],
     }),

@@ -45,6 +45,11 @@ export interface SlowSpec {
    * what customers hold.
    */
   warmup?: WarmupSpec;
+  /**
+   * Stream: the Accept its requests send (default `text/event-stream`, what EventSource sends);
+   * `*∕*` is a fetch() reading the stream, which nothing announces until the response's head.
+   */
+  accept?: string;
   /** Path requested; slow POST targets a form that accepts bodies. */
   path: string;
   /** Content-Length announced by slow POST. */
@@ -183,7 +188,7 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
       const ua = bot?.identity ?? id;
       const cookie = bot && bot.cookies.size > 0 ? [`Cookie: ${[...bot.cookies].map(([k, v]) => `${k}=${v}`).join('; ')}`] : [];
       return [`GET ${spec.path}${randomToken(env.rng, 11)} HTTP/1.1`, `Host: ${env.hostHeader}`, `User-Agent: ${ua.userAgent}`,
-        'Accept: text/event-stream', 'Cache-Control: no-cache', `Accept-Language: ${ua.acceptLanguage}`, ...cookie, '', ''].join('\r\n');
+        `Accept: ${spec.accept ?? 'text/event-stream'}`, 'Cache-Control: no-cache', `Accept-Language: ${ua.acceptLanguage}`, ...cookie, '', ''].join('\r\n');
     }
     const lines = [
       `${spec.kind === 'body' ? 'POST' : 'GET'} ${spec.path}${spec.kind === 'headers' ? `?${randomToken(env.rng, 6)}=${randomToken(env.rng, 8)}` : ''} HTTP/1.1`,

@@ -85,3 +85,22 @@ test('stream-browse-hold: each source browses first and keeps the cookie the sit
     assert.equal(s.cookie, `rp=${issued.get(s.addr)}`, `the stream from ${s.addr} carries its own source's cookie`);
   }
 });
+
+test('stream-hold with fetch=1 reads its streams as fetch() does: Accept */*, nothing announcing a stream', async (t) => {
+  const { createServer } = await import('node:http');
+  const accepts: Array<string | undefined> = [];
+  const http = createServer((req, res) => {
+    accepts.push(req.headers.accept);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n');
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()));
+  t.after(() => { http.closeAllConnections(); http.close(); });
+  const r = await runDrill({
+    target: `http://127.0.0.1:${(http.address() as { port: number }).port}`, scenario: 'stream-hold', durationS: 2, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 3, graceMs: 300,
+    params: { connections: 6, sources: 3, openRate: 200, floodRate: 0, fetch: 1 },
+  });
+  assert.equal(r.attack.components.find((x) => x.label === 'stream-hold')!.statuses['200'], 6);
+  assert.deepEqual(accepts, accepts.map(() => '*/*'));
+  assert.equal(accepts.length, 6);
+});
