@@ -194,6 +194,13 @@ const cacheSchema = z.object({
   staleS: z.number().int().min(0).default(600),
   /** Query parameters that are part of the cache key; all others are ignored (cache-busting defence). */
   query: z.array(z.string()).default([]),
+  /**
+   * Store for `ttlS` whatever the upstream's Cache-Control says of sharing and lifetime (private,
+   * no-cache, no-store, max-age): nginx's `proxy_ignore_headers Cache-Control`, a CDN's edge TTL.
+   * For origins that mark every answer private (a framework's default) on routes the operator
+   * knows answer everyone alike; Set-Cookie and a Vary by Cookie still keep an answer out.
+   */
+  override: z.boolean().default(false),
 }).strict();
 
 const routeSchema = z.object({

@@ -45,7 +45,7 @@ export function compileRoutes(routes: Config['routes']): RouteMatcher {
     host: r.match.host?.toLowerCase(),
     upstream: r.upstream,
     routeClass: r.class,
-    cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()) }) : undefined,
+    cache: r.cache ? Object.freeze({ ttlS: r.cache.ttlS, staleS: r.cache.staleS, query: Object.freeze([...r.cache.query].sort()), override: r.cache.override }) : undefined,
     requestBuffering: r.requestBuffering,
     dryRun: r.dryRun,
     idempotencyKey: r.idempotencyKey?.toLowerCase(),

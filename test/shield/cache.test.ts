@@ -16,6 +16,7 @@ async function setup(t: { after(fn: () => unknown): void }, upstream: RecordingU
     upstreams: { o: { url: upstream.url, connections: 1, maxQueue: 0, ...(extra.upstream as object ?? {}) } },
     routes: [
       { match: { path: '/track/' }, upstream: 'o', class: 'normal', cache: { ttlS: 30, staleS: 600, query: ['id'] } },
+      { match: { path: '/rails/' }, upstream: 'o', class: 'normal', cache: { ttlS: 20, staleS: 600, override: true } },
       { match: { path: '/' }, upstream: 'o' },
     ],
     rateLimits: { enabled: false },
@@ -155,4 +156,24 @@ test('an origin that compresses and says Vary: Accept-Encoding is cached per acc
   assert.deepEqual([downGz.status, downGz.cache, downGz.coding], [200, 'STALE', 'gzip']);
   const downPlain = await raw('/track/7');
   assert.deepEqual([downPlain.status, downPlain.cache, downPlain.coding], [200, 'STALE', undefined]);
+});
+
+test('cache.override: an origin that marks every answer private (a framework\'s default) is still cached and served stale on the route that says so', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'max-age=0, private, must-revalidate' });
+    res.end(`page ${req.url}`);
+  };
+  const { clock, get } = await setup(t, upstream);
+  assert.equal((await get('/track/1')).cache, 'MISS');
+  assert.equal((await get('/track/1')).cache, 'MISS', 'respected where the route does not override it');
+  assert.equal((await get('/rails/1')).cache, 'MISS');
+  const hit = await get('/rails/1');
+  assert.deepEqual([hit.cache, hit.body], ['HIT', 'page /rails/1']);
+  assert.equal(upstream.seen.length, 3);
+  clock.advance(25_000); // past the route's ttl
+  await new Promise<void>((r) => { upstream.server.closeAllConnections(); upstream.server.close(() => r()); });
+  const down = await get('/rails/1');
+  assert.deepEqual([down.status, down.cache, down.body], [200, 'STALE', 'page /rails/1']);
+  assert.equal((await get('/track/1')).status, 502, 'nothing stored to serve there');
 });

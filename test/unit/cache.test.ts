@@ -63,3 +63,14 @@ test('a read keeps an entry young', () => {
   assert.ok(store.fresh('x', 0), 'x was read, so y went instead');
   assert.equal(store.fresh('y', 0), undefined);
 });
+
+test('a route that overrides the upstream\'s Cache-Control stores for its ttl whatever that says; personal answers stay out', () => {
+  const over: CachePolicy = { ...policy, override: true };
+  for (const cc of ['max-age=0, private, must-revalidate', 'no-store', 'no-cache', 'max-age=5', 's-maxage=3600']) {
+    assert.equal(storableLifetimeS(200, { 'cache-control': cc }, over), 30, cc);
+  }
+  assert.equal(storableLifetimeS(200, { 'cache-control': 'private' }, policy), undefined, 'respected without it');
+  assert.equal(storableLifetimeS(200, { 'set-cookie': ['sid=1'] }, over), undefined);
+  assert.equal(storableLifetimeS(200, { vary: 'Cookie' }, over), undefined);
+  assert.equal(storableLifetimeS(500, {}, over), undefined);
+});

@@ -8,6 +8,8 @@ export interface CachePolicy {
   readonly staleS: number;
   /** Query parameters that are part of the key, sorted; every other parameter is ignored. */
   readonly query: readonly string[];
+  /** The upstream's Cache-Control is not read: stored for `ttlS` (config `cache.override`). */
+  readonly override?: boolean;
 }
 
 /**
@@ -45,13 +47,16 @@ const CACHEABLE_STATUS = new Set([200, 203, 204, 300, 301, 404, 410]); // RFC 91
  * Freshness lifetime in seconds for a response, or undefined if it must not be stored: a personal
  * answer (Set-Cookie, private, a Vary by Cookie or Authorization), no-store/no-cache, `Vary: *`, or
  * an event stream. Any other Vary is stored as a variant (cache/vary.ts).
- * The route's ttlS is an upper bound; the upstream's s-maxage/max-age can only shorten it.
+ * The route's ttlS is an upper bound; the upstream's s-maxage/max-age can only shorten it — unless
+ * the route overrides what the upstream says of caching (`override`: only Set-Cookie, Vary by
+ * Cookie or *, an event stream and the status keep an answer out then).
  */
 export function storableLifetimeS(status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders, policy: CachePolicy): number | undefined {
   if (!CACHEABLE_STATUS.has(status)) return undefined;
   if (headers['set-cookie'] !== undefined || varyRule(headers.vary, headers['content-encoding']) === 'unstorable') return undefined;
   // An event stream never ends: stored, the requests coalesced behind it would wait for good.
   if (isEventStream(headers['content-type'] as string | undefined)) return undefined;
+  if (policy.override === true) return policy.ttlS;
   const cc = String(headers['cache-control'] ?? '').toLowerCase();
   if (/(^|[\s,])(no-store|private|no-cache)([\s,=]|$)/.test(cc)) return undefined;
   const m = /(?:^|[\s,])s-maxage=(\d+)/.exec(cc) ?? /(?:^|[\s,])max-age=(\d+)/.exec(cc);
