@@ -18,3 +18,17 @@ export function mediaType(value: string | undefined): string {
   const semi = value.indexOf(';');
   return (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
 }
+
+/**
+ * The weight of an element's parameters (`;q=0.5`), RFC 9110 §12.4.2: 1 when absent, 0 when
+ * malformed — refused is the safe reading of a weight that does not parse.
+ */
+export function qWeight(params: string): number {
+  for (const p of params.split(';')) {
+    const eq = p.indexOf('=');
+    if (eq === -1 || p.slice(0, eq).trim().toLowerCase() !== 'q') continue;
+    const n = Number(p.slice(eq + 1).trim());
+    return Number.isFinite(n) && n >= 0 && n <= 1 ? n : 0;
+  }
+  return 1;
+}

@@ -64,6 +64,23 @@ test('Chromium passes the no-JavaScript check by following the 307 with its cook
   assert.match(await noJs.textContent('body') ?? '', /JavaScript is disabled\..*Enable JavaScript for this site and reload/s);
 });
 
+test('a French browser gets the interstitial in French, solves it and lands on the original URL; without JavaScript it is told so in French', async (t) => {
+  const shield = await startTestShield(settings, { level: 2, difficulty: 12 });
+  t.after(shield.close);
+  const page = await (await freshContext(t, { locale: 'fr-FR' })).newPage();
+  const texts: string[] = [];
+  page.on('response', (r) => { if (r.status() === 503) void r.text().then((b) => texts.push(b), () => {}); });
+  const original = `${shield.url}/suivi?colis=6A123`;
+  const first = await page.goto(original);
+  assert.equal(first?.headers()['content-language'], 'fr');
+  await page.waitForSelector('#origin', { timeout: 15_000 });
+  assert.equal(page.url(), original);
+  assert.match(texts.join(''), /<html lang="fr">[\s\S]*Un instant : vérification de votre navigateur/);
+  const noJs = await (await freshContext(t, { locale: 'fr-FR', javaScriptEnabled: false })).newPage();
+  await noJs.goto(`${shield.url}/suivi`);
+  assert.match(await noJs.textContent('body') ?? '', /JavaScript est désactivé\..*rechargez la page/s);
+});
+
 test('over plain http to a non-local host (not a secure context, no Web Crypto) the JavaScript engine solves it', async (t) => {
   const shield = await startTestShield(settings, { level: 2, difficulty: 12 });
   t.after(shield.close);

@@ -49,7 +49,7 @@ export function createChallengeFilter(settings: ChallengeSettings, policy: () =>
     if (isVerifyPath(path)) return { kind: 'answer', response: handleVerify({ ...common, method: req.method ?? 'GET', target, body }, settings) };
     const p = policy();
     const d = evaluateClearance({
-      ...common, method: req.method ?? 'GET', target, cookie: header(req, 'cookie'),
+      ...common, method: req.method ?? 'GET', target, cookie: header(req, 'cookie'), acceptLanguage: header(req, 'accept-language'),
       clearanceHeader: header(req, 'rempart-clearance'), challengeResponse: header(req, 'rempart-challenge-response'),
     }, p, settings);
     if (d.kind === 'challenge') return { kind: 'answer', response: d.response, decision: d };

@@ -21,9 +21,15 @@ test('through the real shield forced to proof-of-work, Chromium passes the no-JS
   await force.body.dump();
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
   t.after(() => browser.close());
-  const page = await browser.newPage();
+  // A French browser (Accept-Language: fr-FR): the interstitial speaks French.
+  const page = await (await browser.newContext({ locale: 'fr-FR' })).newPage();
   const statuses: number[] = [];
-  page.on('response', (r) => { if (r.url().startsWith(shield.url) && !r.url().endsWith('/favicon.ico')) statuses.push(r.status()); });
+  const languages: Array<string | undefined> = [];
+  page.on('response', (r) => {
+    if (!r.url().startsWith(shield.url) || r.url().endsWith('/favicon.ico')) return;
+    statuses.push(r.status());
+    if (r.status() === 503) languages.push(r.headers()['content-language']);
+  });
   const original = `${shield.url}/parcels/6A12345678901?lang=fr&x=a%20b`;
   await page.goto(original);
   await page.waitForSelector('#origin', { timeout: 30_000 });
@@ -31,6 +37,7 @@ test('through the real shield forced to proof-of-work, Chromium passes the no-JS
   assert.equal(await page.textContent('#origin'), 'origin /parcels/6A12345678901?lang=fr&x=a%20b', 'the origin never sees a marker');
   // 307 (no-JS check) → 503 (interstitial, never 200) → 303 from the verify path → 200.
   assert.deepEqual(statuses.filter((s) => s !== 200), [307, 503, 303], `statuses seen: ${statuses.join(', ')}`);
+  assert.deepEqual(languages, ['fr'], 'the interstitial in the browser\'s language');
   const cookies = await page.context().cookies();
   assert.ok(cookies.some((c) => c.name === 'rempart_clr' && c.httpOnly), 'an HttpOnly clearance cookie is held');
   assert.deepEqual(upstream.seen.map((r) => r.url).filter((u) => u !== '/favicon.ico'), ['/parcels/6A12345678901?lang=fr&x=a%20b'], 'challenges never reached the upstream');

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { qWeight } from '../http-message.js';
 
 /**
  * Responses that vary (RFC 9110 §12.5.5 `Vary`, RFC 9111 §4.1): an answer chosen by some of the
@@ -79,7 +80,7 @@ export function acceptedCodings(value: string): string {
     const semi = element.indexOf(';');
     const name = (semi === -1 ? element : element.slice(0, semi)).trim().toLowerCase();
     if (name === '') continue;
-    const weight = semi === -1 ? 1 : qValue(element.slice(semi + 1));
+    const weight = semi === -1 ? 1 : qWeight(element.slice(semi + 1));
     if (name === '*') star = weight;
     else if (name === 'identity') identity = weight;
     else { const i = codingIndex(name); if (i !== -1) q[i] = weight; }
@@ -91,17 +92,6 @@ export function acceptedCodings(value: string): string {
   }
   out += (identity === -1 ? star !== 0 : identity > 0) ? '1' : '0';
   return out;
-}
-
-/** The weight of a `;q=` parameter list (1 when absent, 0 when malformed: refused is the safe reading). */
-function qValue(params: string): number {
-  for (const p of params.split(';')) {
-    const eq = p.indexOf('=');
-    if (eq === -1 || p.slice(0, eq).trim().toLowerCase() !== 'q') continue;
-    const n = Number(p.slice(eq + 1).trim());
-    return Number.isFinite(n) && n >= 0 && n <= 1 ? n : 0;
-  }
-  return 1;
 }
 
 /** A header's value for matching: its lines joined (RFC 9110 §5.3), whitespace around commas dropped. */

@@ -5,6 +5,7 @@ import { CHALLENGE_HEADERS, parseChallengeResponse } from './header.js';
 import { checkPowSolution, type PowRejection } from './pow.js';
 import { isNavigation, isSameOriginSubresource, isSameOriginWebSocket, readNojsMarker, returnPath, withNojsMarker, type WebSocketFacts } from './request.js';
 import { apiChallengeResponse, interstitialResponse, mintClearance, nojsCookie, nojsRedirect, type ClientBinding, type PlainResponse } from './responses.js';
+import { pageLanguage } from './language.js';
 import type { ChallengeSettings } from './settings.js';
 
 /** The facts of one request the ladder reads: header values and what the shield learned, no node:http object. */
@@ -20,6 +21,8 @@ export interface ClearanceRequest {
   readonly webSocket?: WebSocketFacts;
   /** The Cookie header. */
   readonly cookie: string | undefined;
+  /** Accept-Language: the interstitial's language (challenge/language.ts). */
+  readonly acceptLanguage?: string | undefined;
   /** Rempart-Clearance request header (clients without a cookie jar). */
   readonly clearanceHeader: string | undefined;
   /** Rempart-Challenge-Response request header (an API client answering a challenge). */
@@ -234,7 +237,7 @@ export function evaluateClearance(req: ClearanceRequest, policy: ClearancePolicy
     return challenge(policy.level === 1 ? 1 : 2, reason, withProblem, () => apiChallengeResponse(policy.difficulty, binding(), settings, reason));
   }
   // Level 2 for a client that keeps cookies, or one that came back from the redirect without its cookie.
-  return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding(), settings));
+  return challenge(2, reason, withProblem, () => interstitialResponse(returnPath(marked.clean), policy.difficulty, binding(), settings, pageLanguage(req.acceptLanguage)));
 }
 
 /**

@@ -1,3 +1,5 @@
+import { INTERSTITIAL_TEXTS, type PageLanguage } from './language.js';
+
 /**
  * The browser interstitial: one small self-contained page (inline CSS and JavaScript, nothing
  * fetched) that solves the proof-of-work in Web Workers created from a Blob URL, hashing with Web
@@ -14,6 +16,8 @@ export interface InterstitialOptions {
   readonly nonce: string;
   /** Seconds suggested before coming back (shown to noscript visitors). */
   readonly retryAfterS: number;
+  /** The page's language (challenge/language.ts); English when absent. */
+  readonly language?: PageLanguage;
 }
 
 // SHA-256 in JavaScript (FIPS 180-4) for the workers, specialised for this work function: the
@@ -109,10 +113,10 @@ onmessage = async (e) => {
 // The page script: starts the workers, shows progress, navigates to the verify path.
 const PAGE_SOURCE = String.raw`(function () {
   var cfg = JSON.parse(document.getElementById('rempart-challenge').textContent);
-  var status = document.getElementById('status'), bar = document.getElementById('bar');
+  var status = document.getElementById('status'), bar = document.getElementById('bar'), t = cfg.t;
   function say(text) { status.textContent = text; }
-  if (!navigator.cookieEnabled) { say('Your browser refuses cookies. This check stores its result in a cookie: allow cookies for this site, then reload.'); return; }
-  if (!window.Worker || !window.Blob || !window.URL) { say('Your browser cannot run this check (Web Workers are unavailable). Please come back later.'); return; }
+  if (!navigator.cookieEnabled) { say(t.noCookies); return; }
+  if (!window.Worker || !window.Blob || !window.URL) { say(t.noWorkers); return; }
   var url = URL.createObjectURL(new Blob([document.getElementById('rempart-worker').textContent], { type: 'text/javascript' }));
   var n = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2)), workers = [], tried = 0, expected = Math.pow(2, cfg.bits), t0 = Date.now();
   for (var i = 0; i < n; i++) {
@@ -121,7 +125,7 @@ const PAGE_SOURCE = String.raw`(function () {
       if (e.data.engine) { document.body.setAttribute('data-engine', e.data.engine); return; }
       if (e.data.found !== undefined) {
         workers.forEach(function (x) { x.terminate(); });
-        say('Done in ' + ((Date.now() - t0) / 1000).toFixed(1) + ' s. Continuing…');
+        say(t.done.replace('{t}', ((Date.now() - t0) / 1000).toFixed(1)));
         bar.value = 1;
         location.replace(cfg.verify + '?seed=' + encodeURIComponent(cfg.seed) + '&counter=' + e.data.found);
         return;
@@ -130,7 +134,7 @@ const PAGE_SOURCE = String.raw`(function () {
       // Chance of having found an answer by now (geometric distribution), as honest progress.
       bar.value = 1 - Math.exp(-tried / expected);
     };
-    w.onerror = function () { say('The check failed in this browser. Please reload the page.'); };
+    w.onerror = function () { say(t.failed); };
     w.postMessage({ seed: cfg.seed, bits: cfg.bits, start: i, step: n });
     workers.push(w);
   }
@@ -147,15 +151,17 @@ const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.ch
  * Retry-After and `interstitialCsp(nonce)`.
  */
 export function renderInterstitial(o: InterstitialOptions): string {
+  const language = o.language ?? 'en';
+  const t = INTERSTITIAL_TEXTS[language];
   // JSON inside a script element: '<' escaped so no value can close the element.
-  const cfg = JSON.stringify({ seed: o.seed, bits: o.bits, verify: o.verifyPath }).replace(/</g, '\\u003c');
+  const cfg = JSON.stringify({ seed: o.seed, bits: o.bits, verify: o.verifyPath, t: { noCookies: t.noCookies, noWorkers: t.noWorkers, done: t.done, failed: t.failed } }).replace(/</g, '\\u003c');
   const nonce = escapeHtml(o.nonce);
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
-    + `<meta name="robots" content="noindex"><title>Checking your browser</title><style nonce="${nonce}">${STYLE}</style></head><body>`
-    + `<h1>One moment: checking your browser</h1>`
-    + `<p>This site is receiving an unusual amount of traffic. To keep it available, your browser proves it is not part of an automated flood by doing a few seconds of computation. Nothing is installed and no personal data is collected.</p>`
-    + `<progress id="bar" max="1" value="0"></progress><p id="status" class="small" role="status">Working…</p>`
-    + `<noscript><p><strong>JavaScript is disabled.</strong> This check needs JavaScript and cookies for a few seconds. Enable JavaScript for this site and reload the page, or come back in about ${Math.ceil(o.retryAfterS)} seconds: the check is only active while the site is under attack.</p></noscript>`
+  return `<!doctype html><html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`
+    + `<meta name="robots" content="noindex"><title>${t.title}</title><style nonce="${nonce}">${STYLE}</style></head><body>`
+    + `<h1>${t.heading}</h1>`
+    + `<p>${t.why}</p>`
+    + `<progress id="bar" max="1" value="0"></progress><p id="status" class="small" role="status">${t.working}</p>`
+    + `<noscript><p>${t.noscript.replace('{s}', String(Math.ceil(o.retryAfterS)))}</p></noscript>`
     + `<script type="application/json" id="rempart-challenge">${cfg}</script>`
     + `<script type="text/plain" id="rempart-worker">${WORKER_SOURCE}</script>`
     + `<script nonce="${nonce}">${PAGE_SOURCE}</script></body></html>`;

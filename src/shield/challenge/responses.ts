@@ -3,6 +3,7 @@ import { COOKIE_NAMES, serializeCookie } from '../reputation/cookie.js';
 import { signToken, toTokenTime, type TokenPayload } from '../reputation/token.js';
 import { CHALLENGE_HEADERS, formatChallengeHeader, type ChallengeDescription } from './header.js';
 import { interstitialCsp, renderInterstitial } from './interstitial.js';
+import type { PageLanguage } from './language.js';
 import { issuePowChallenge } from './pow.js';
 import { CHALLENGE_PATHS, type ChallengeSettings } from './settings.js';
 
@@ -78,18 +79,18 @@ function describe(b: ClientBinding, s: ChallengeSettings, difficulty: number, re
 }
 
 /** Level 2 for browsers: the interstitial page, 503 + no-store + Retry-After (RFC 9110 §10.2.3), never 200. */
-export function interstitialResponse(returnTo: string, difficulty: number, b: ClientBinding, s: ChallengeSettings): PlainResponse {
+export function interstitialResponse(returnTo: string, difficulty: number, b: ClientBinding, s: ChallengeSettings, language: PageLanguage = 'en'): PlainResponse {
   const c = describe(b, s, difficulty, returnTo);
   const nonce = s.randomBytes(12).toString('base64');
   return {
     status: 503,
     headers: {
-      'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(s.retryAfterS),
+      'content-type': 'text/html; charset=utf-8', 'content-language': language, 'cache-control': 'no-store', 'retry-after': String(s.retryAfterS),
       'content-security-policy': interstitialCsp(nonce), 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin',
       // The same challenge, machine-readable, for clients that would rather not parse a page.
       [CHALLENGE_HEADERS.challenge]: formatChallengeHeader(c),
     },
-    body: renderInterstitial({ seed: c.seed, bits: difficulty, verifyPath: CHALLENGE_PATHS.verify, nonce, retryAfterS: s.retryAfterS }),
+    body: renderInterstitial({ seed: c.seed, bits: difficulty, verifyPath: CHALLENGE_PATHS.verify, nonce, retryAfterS: s.retryAfterS, language }),
   };
 }
 

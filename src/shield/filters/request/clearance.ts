@@ -7,6 +7,7 @@ import { evaluateClearance, rateKeyOf, type ClearanceDecision } from '../../chal
 import { PROTOCOL_QUERY_KEYS, type ChallengeSettings } from '../../challenge/settings.js';
 import { isNavigation, returnPath } from '../../challenge/request.js';
 import { apiChallengeResponse, interstitialResponse } from '../../challenge/responses.js';
+import { pageLanguage } from '../../challenge/language.js';
 import { hasSessionCookie, readCookie } from '../../reputation/cookie.js';
 import type { SessionTable } from '../../reputation/sessions.js';
 import { RETURNING_AFTER_MS, type ReputationRoster } from '../../reputation/roster.js';
@@ -168,7 +169,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
       secFetchSite: h['sec-fetch-site'] as string | undefined,
       ...(asksWebSocket(ctx.req) ? { webSocket: { origin: h.origin, host: h.host } } : {}),
-      cookie: h.cookie, clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
+      cookie: h.cookie, acceptLanguage: h['accept-language'], clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
       prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
     }, {
       level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
@@ -267,7 +268,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     const h = ctx.req.headers;
     const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.clientKey, secure: ctx.conn.tls !== undefined, now: d.clock.now() };
     const response = isNavigation(h.accept, h['sec-fetch-mode'] as string | undefined)
-      ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings)
+      ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings, pageLanguage(h['accept-language']))
       : apiChallengeResponse(policy.difficulty, b, d.settings, 'over-rate');
     ctx.traits.challenged = 2;
     d.detector.addressOverRate(ctx.clientKey);
