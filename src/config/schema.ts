@@ -555,6 +555,8 @@ const statusSchema = z.object({
   degradedFailureRatio: z.number().positive().max(1).default(0.05),
   /** Days of incidents and daily component history kept and shown. */
   historyDays: z.number().int().min(1).max(366).default(90),
+  /** The page's language and its automatic incidents' (status/texts.ts): `en` or `fr`. */
+  language: z.enum(['en', 'fr']).default('en'),
 }).strict();
 
 /** Where the event log and the status history are kept. */

@@ -29,6 +29,8 @@ export interface JudgeParams {
 export interface Judgement {
   readonly state: ComponentState;
   readonly cause: string;
+  /** The share of requests failing, in percent, when that is the cause (the page says it in its language). */
+  readonly failingPercent?: number;
 }
 
 /**
@@ -42,8 +44,9 @@ export function judgeComponent(signals: ComponentSignals, previous: Judgement, p
   if (signals.channel === 'up' && signals.requests < p.minRequests) return { state: 'operational', cause: '' };
   if (signals.requests < p.minRequests) return previous;
   const ratio = signals.failures / signals.requests;
-  const pct = `${Math.round(ratio * 100)}% of requests failing`;
-  if (ratio >= Math.min(0.5, p.degradedRatio * 10)) return { state: 'outage', cause: pct };
-  if (ratio >= p.degradedRatio) return { state: 'degraded', cause: pct };
+  const failingPercent = Math.round(ratio * 100);
+  const pct = `${failingPercent}% of requests failing`;
+  if (ratio >= Math.min(0.5, p.degradedRatio * 10)) return { state: 'outage', cause: pct, failingPercent };
+  if (ratio >= p.degradedRatio) return { state: 'degraded', cause: pct, failingPercent };
   return { state: 'operational', cause: '' };
 }

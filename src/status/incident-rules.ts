@@ -1,4 +1,5 @@
-import type { ComponentState, Judgement } from './component-state.js';
+import type { Judgement } from './component-state.js';
+import { STATUS_TEXTS, type StatusTexts } from './texts.js';
 
 /** How bad an incident is for customers. */
 export type Impact = 'minor' | 'major';
@@ -28,19 +29,6 @@ export type IncidentAction =
 export const ATTACK_KEY = 'attack';
 export const componentKey = (id: string): string => `component:${id}`;
 
-const ATTACK_TITLE = 'Unusually heavy traffic: protection measures active';
-const ATTACK_OPEN = 'We are receiving an unusually high volume of traffic. Protection measures are active: '
-  + 'some visitors may be asked to wait a few seconds while their browser is checked. Services stay available.';
-const ATTACK_RECOVERING = 'Traffic is decreasing. Protection measures stay active while we keep watching.';
-const ATTACK_RESOLVED = 'Traffic is back to normal. Protection measures have been lifted.';
-
-const componentTitle = (c: ComponentInput, state: ComponentState): string =>
-  state === 'outage' ? (c.downMessage ?? `${c.name} unavailable`) : `${c.name} degraded`;
-const componentMessage = (c: ComponentInput, state: ComponentState): string =>
-  state === 'outage'
-    ? `${c.downMessage ?? `${c.name} is unavailable.`} We are working on it.`
-    : `${c.name} is slower or less reliable than usual (${c.judgement.cause}). We are working on it.`;
-
 /**
  * Which automatic incidents open, change or close, from the attack phase and the components'
  * judgements. Pure: the same inputs and open set always give the same actions.
@@ -50,33 +38,39 @@ const componentMessage = (c: ComponentInput, state: ComponentState): string =>
  * - A component incident opens when its component leaves "operational", is updated when it moves
  *   between degraded and outage, and closes when it is operational again.
  */
-export function incidentActions(open: ReadonlyMap<string, OpenAuto>, phase: AttackPhase, components: readonly ComponentInput[]): IncidentAction[] {
+export function incidentActions(open: ReadonlyMap<string, OpenAuto>, phase: AttackPhase, components: readonly ComponentInput[], t: StatusTexts = STATUS_TEXTS.en): IncidentAction[] {
   const out: IncidentAction[] = [];
+  const componentTitle = (c: ComponentInput): string =>
+    c.judgement.state === 'outage' ? (c.downMessage ?? t.componentUnavailableTitle(c.name)) : t.componentDegradedTitle(c.name);
+  const componentMessage = (c: ComponentInput): string =>
+    c.judgement.state === 'outage'
+      ? `${c.downMessage ?? t.componentUnavailable(c.name)} ${t.workingOnIt}`
+      : t.componentDegraded(c.name, c.judgement.failingPercent);
   const attack = open.get(ATTACK_KEY);
   if (!attack) {
     if (phase === 'under_attack') {
-      out.push({ kind: 'open', key: ATTACK_KEY, component: null, title: ATTACK_TITLE, impact: 'minor', message: ATTACK_OPEN, stage: 'under_attack' });
+      out.push({ kind: 'open', key: ATTACK_KEY, component: null, title: t.attackTitle, impact: 'minor', message: t.attackOpen, stage: 'under_attack' });
     }
   } else if (phase === 'normal') {
-    out.push({ kind: 'resolve', key: ATTACK_KEY, message: ATTACK_RESOLVED });
+    out.push({ kind: 'resolve', key: ATTACK_KEY, message: t.attackResolved });
   } else if (phase === 'recovering' && attack.stage !== 'recovering') {
-    out.push({ kind: 'update', key: ATTACK_KEY, impact: 'minor', message: ATTACK_RECOVERING, stage: 'recovering' });
+    out.push({ kind: 'update', key: ATTACK_KEY, impact: 'minor', message: t.attackRecovering, stage: 'recovering' });
   } else if (phase === 'under_attack' && attack.stage !== 'under_attack') {
-    out.push({ kind: 'update', key: ATTACK_KEY, impact: 'minor', message: ATTACK_OPEN, stage: 'under_attack' });
+    out.push({ kind: 'update', key: ATTACK_KEY, impact: 'minor', message: t.attackOpen, stage: 'under_attack' });
   }
   for (const c of components) {
     const key = componentKey(c.id);
     const current = open.get(key);
     const state = c.judgement.state;
     if (state === 'operational') {
-      if (current) out.push({ kind: 'resolve', key, message: `${c.name} is working normally again.` });
+      if (current) out.push({ kind: 'resolve', key, message: t.componentBack(c.name) });
       continue;
     }
     const impact: Impact = state === 'outage' ? 'major' : 'minor';
     if (!current) {
-      out.push({ kind: 'open', key, component: c.id, title: componentTitle(c, state), impact, message: componentMessage(c, state), stage: state });
+      out.push({ kind: 'open', key, component: c.id, title: componentTitle(c), impact, message: componentMessage(c), stage: state });
     } else if (current.stage !== state) {
-      out.push({ kind: 'update', key, impact, message: componentMessage(c, state), stage: state });
+      out.push({ kind: 'update', key, impact, message: componentMessage(c), stage: state });
     }
   }
   return out;

@@ -1,5 +1,6 @@
 import type { ComponentState } from './component-state.js';
 import type { Incident } from './store.js';
+import { STATUS_TEXTS, type StatusLanguage } from './texts.js';
 
 /** Everything the public status page shows, as plain data (also served as /status.json). */
 export interface StatusView {
@@ -18,14 +19,10 @@ export interface StatusView {
   /** Open incidents first, then those resolved within the history window; newest first. */
   readonly incidents: readonly Incident[];
   readonly historyDays: number;
+  /** The page's language (`status.language`; English when absent). */
+  readonly language?: StatusLanguage;
 }
 
-const LABEL: Record<ComponentState, string> = { operational: 'Operational', degraded: 'Degraded', outage: 'Unavailable' };
-const OVERALL: Record<ComponentState, string> = {
-  operational: 'All services are operating normally',
-  degraded: 'Some services are degraded',
-  outage: 'Some services are unavailable',
-};
 /** Marks also carry the state in text and shape, never in colour alone (WCAG 1.4.1). */
 const MARK: Record<ComponentState, string> = { operational: '✓', degraded: '!', outage: '✕' };
 
@@ -35,28 +32,30 @@ const human = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16)
 
 /** The page itself: no JavaScript, no external resource, readable on a phone and by a screen reader. */
 export function renderStatusHtml(v: StatusView): string {
+  const language = v.language ?? 'en';
+  const t = STATUS_TEXTS[language];
   const open = v.incidents.filter((i) => i.resolvedAt === null);
   const past = v.incidents.filter((i) => i.resolvedAt !== null);
   // Services can all work while an incident is open (an attack the shield absorbs): say both.
-  const banner = v.overall === 'operational' && open.length > 0 ? 'All services are available — see the current incident below' : OVERALL[v.overall];
+  const banner = v.overall === 'operational' && open.length > 0 ? t.availableSeeIncident : t.overall[v.overall];
   const bannerClass = v.overall === 'operational' && open.length > 0 ? 'notice' : v.overall;
   const components = v.components.map((c) => {
     const bad = c.history.filter((d) => d.worst !== null && d.worst !== 'operational').length;
-    const cells = c.history.map((d) => `<span class="d ${d.worst ?? 'none'}" title="${d.day}: ${d.worst ? LABEL[d.worst] : 'no data'}"></span>`).join('');
+    const cells = c.history.map((d) => `<span class="d ${d.worst ?? 'none'}" title="${d.day}: ${d.worst ? t.label[d.worst] : t.noData}"></span>`).join('');
     return `<li class="c ${c.state}" id="component-${esc(c.id)}"><div class="row"><span class="name">${esc(c.name)}</span>`
-      + `<span class="state" data-state="${c.state}"><span aria-hidden="true">${MARK[c.state]}</span> ${LABEL[c.state]}</span></div>`
+      + `<span class="state" data-state="${c.state}"><span aria-hidden="true">${MARK[c.state]}</span> ${t.label[c.state]}</span></div>`
       + `<div class="bar" aria-hidden="true">${cells}</div>`
-      + `<p class="sr">${bad === 0 ? `No disruption in the last ${v.historyDays} days` : `${bad} day${bad > 1 ? 's' : ''} with disruption in the last ${v.historyDays} days`}</p></li>`;
+      + `<p class="sr">${bad === 0 ? t.noDisruption(v.historyDays) : t.disruptedDays(bad, v.historyDays)}</p></li>`;
   }).join('');
   const incident = (i: Incident): string => `<article class="incident ${i.impact}${i.resolvedAt === null ? ' open' : ''}" id="incident-${i.id}">`
-    + `<h3>${esc(i.title)}</h3><p class="meta">${i.resolvedAt === null ? '<strong>Ongoing</strong>' : '<strong>Resolved</strong>'} · started ${human(i.openedAt)}`
-    + `${i.resolvedAt !== null ? ` · resolved ${human(i.resolvedAt)}` : ''}</p><ol class="updates">`
-    + i.updates.map((u) => `<li><strong>${esc(u.status[0]?.toUpperCase() + u.status.slice(1))}</strong> — ${esc(u.message)} <time datetime="${iso(u.at)}">${human(u.at)}</time></li>`).join('')
+    + `<h3>${esc(i.title)}</h3><p class="meta"><strong>${i.resolvedAt === null ? t.ongoing : t.resolved}</strong> · ${t.started} ${human(i.openedAt)}`
+    + `${i.resolvedAt !== null ? ` · ${t.resolvedAt} ${human(i.resolvedAt)}` : ''}</p><ol class="updates">`
+    + i.updates.map((u) => `<li><strong>${esc(t.updateStatus(u.status))}</strong> — ${esc(u.message)} <time datetime="${iso(u.at)}">${human(u.at)}</time></li>`).join('')
     + '</ol></article>';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(v.operator)} — service status</title>
-<link rel="alternate" type="application/atom+xml" title="Incidents" href="${esc(v.path)}.atom">
+<html lang="${language}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(v.operator)} — ${t.pageTitle}</title>
+<link rel="alternate" type="application/atom+xml" title="${t.feedTitle}" href="${esc(v.path)}.atom">
 <style>
 :root{color-scheme:light;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a;background:#f6f6f4}
 body{max-width:46rem;margin:0 auto;padding:1rem;line-height:1.45}
@@ -76,14 +75,14 @@ li.c{padding:.75rem 1rem;border-top:1px solid #e4e4e0}li.c:first-child{border-to
 time{color:#4a4a4a;font-size:.85rem;white-space:nowrap}
 footer{margin:2rem 0 1rem;font-size:.85rem;color:#4a4a4a}a{color:#0b4f9c}
 </style></head><body>
-<header><h1>${esc(v.operator)} — service status</h1>
+<header><h1>${esc(v.operator)} — ${t.pageTitle}</h1>
 <p class="banner ${bannerClass}" role="status">${banner}</p></header>
 <main>
-${open.length ? `<section aria-labelledby="h-open"><h2 id="h-open">Current incidents</h2>${open.map(incident).join('')}</section>` : ''}
-<section aria-labelledby="h-components"><h2 id="h-components">Services</h2><ul class="cs">${components}</ul></section>
-<section aria-labelledby="h-past"><h2 id="h-past">Past incidents (${v.historyDays} days)</h2>${past.length ? past.map(incident).join('') : '<p>No incidents.</p>'}</section>
+${open.length ? `<section aria-labelledby="h-open"><h2 id="h-open">${t.currentIncidents}</h2>${open.map(incident).join('')}</section>` : ''}
+<section aria-labelledby="h-components"><h2 id="h-components">${t.services}</h2><ul class="cs">${components}</ul></section>
+<section aria-labelledby="h-past"><h2 id="h-past">${t.pastIncidents(v.historyDays)}</h2>${past.length ? past.map(incident).join('') : `<p>${t.noIncidents}</p>`}</section>
 </main>
-<footer>Updated ${human(v.generatedAt)} · <a href="${esc(v.path)}.atom">Atom feed</a> · <a href="${esc(v.path)}.json">JSON</a></footer>
+<footer>${t.updated} ${human(v.generatedAt)} · <a href="${esc(v.path)}.atom">${t.feed}</a> · <a href="${esc(v.path)}.json">JSON</a></footer>
 </body></html>
 `;
 }
@@ -110,7 +109,7 @@ export function renderStatusAtom(v: StatusView): string {
   const feedUpdated = v.incidents.length ? Math.max(...v.incidents.map((i) => i.updates[0]?.at ?? i.openedAt)) : v.generatedAt;
   const entries = v.incidents.map((i) => `<entry>
 <id>urn:rempart:status:${slug}:incident:${i.id}</id>
-<title>${esc(`${i.resolvedAt === null ? '' : '[Resolved] '}${i.title}`)}</title>
+<title>${esc(`${i.resolvedAt === null ? '' : STATUS_TEXTS[v.language ?? 'en'].resolvedTag}${i.title}`)}</title>
 <updated>${iso(i.updates[0]?.at ?? i.openedAt)}</updated>
 <published>${iso(i.openedAt)}</published>
 <link rel="alternate" type="text/html" href="${esc(v.path)}#incident-${i.id}"/>

@@ -8,6 +8,7 @@ import type { EventStore } from '../console/event-store.js';
 import { COMPONENT_STATES, judgeComponent, stateRank, type ComponentState, type Judgement } from './component-state.js';
 import { incidentActions, type AttackPhase, type Impact, type OpenAuto } from './incident-rules.js';
 import { renderStatusAtom, renderStatusHtml, renderStatusJson, type StatusView } from './render.js';
+import { STATUS_TEXTS } from './texts.js';
 import type { Incident, StatusStore, UpdateStatus } from './store.js';
 
 const WINDOW_S = 30;
@@ -142,7 +143,7 @@ export function createStatusService(d: StatusDeps): StatusService {
       }),
     }));
     const worst = components.reduce((m, c) => Math.max(m, stateRank(c.state)), 0);
-    return { operator: cfg.operator, generatedAt: now, path: cfg.path, overall: COMPONENT_STATES[worst] as ComponentState, components, incidents, historyDays: cfg.historyDays };
+    return { operator: cfg.operator, generatedAt: now, path: cfg.path, overall: COMPONENT_STATES[worst] as ComponentState, components, incidents, historyDays: cfg.historyDays, language: cfg.language };
   };
 
   const render = (): void => {
@@ -188,7 +189,7 @@ export function createStatusService(d: StatusDeps): StatusService {
         if ((dayMarks.get(day) ?? -1) < rank) { dayMarks.set(day, rank); store.markDay(w.cfg.id, dayOf(now), rank); }
       }
       if (dayMarks.size > windows.length * 4) for (const k of [...dayMarks.keys()].slice(0, dayMarks.size - windows.length * 2)) dayMarks.delete(k);
-      const actions = incidentActions(openAuto, d.attackPhase(), windows.map((w) => ({ id: w.cfg.id, name: w.cfg.name, downMessage: w.cfg.downMessage, judgement: w.judgement })));
+      const actions = incidentActions(openAuto, d.attackPhase(), windows.map((w) => ({ id: w.cfg.id, name: w.cfg.name, downMessage: w.cfg.downMessage, judgement: w.judgement })), STATUS_TEXTS[cfg.language]);
       for (const a of actions) {
         if (a.kind === 'open') {
           const id = store.open({ key: a.key, component: a.component, title: a.title, impact: a.impact, at: now, message: a.message, who: 'automatic' });

@@ -89,6 +89,20 @@ test('status page: an incident opens while an attack runs and is marked resolved
   assert.match(after, /Resolved/);
 });
 
+test('status page in French (status.language: fr): the page and the incident the shield opens by itself speak French', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { ...statusConfig, status: { ...statusConfig.status, language: 'fr' } });
+  const calm = await (await request(`${shield.url}/status`)).body.text();
+  assert.match(calm, /<html lang="fr">[\s\S]*Tous les services fonctionnent normalement/);
+  const f = await admin(`${shield.adminUrl}/api/attack`, 'POST', { reason: 'drill', ttlS: 60 });
+  await f.body.dump();
+  const open = await until('an open attack incident', async () => (await statusJson(shield.url)).incidents.find((i) => i.automatic && i.status === 'open'));
+  assert.equal(open.title, 'Trafic inhabituellement élevé : mesures de protection actives');
+  const page = await (await request(`${shield.url}/status`)).body.text();
+  assert.match(page, /Incidents en cours[\s\S]*<strong>En cours<\/strong>[\s\S]*certains visiteurs peuvent devoir patienter/);
+  await (await admin(`${shield.adminUrl}/api/attack`, 'DELETE')).body.dump();
+});
+
 test('status page: answers while the origin is stopped, and shows the component failing', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url, { ...statusConfig, rateLimits: { enabled: false } });
