@@ -22,6 +22,7 @@ test('a Vary names the headers to match, lower-cased, sorted, once each; * and p
   assert.deepEqual(varyRule('Accept-Encoding', 'br'), ['accept-encoding']);
   assert.deepEqual(varyRule('Accept-Encoding', 'identity'), ['accept-encoding']);
   assert.equal(varyRule('Accept-Encoding', 'x-proprietary'), 'unstorable');
+  assert.equal(varyRule('Accept-Encoding', 'compress'), 'unstorable', 'a coding no client asks for any more');
   assert.equal(storableLifetimeS(200, { vary: 'Accept-Encoding', 'content-encoding': 'gzip' }, policy), 30);
   assert.equal(storableLifetimeS(200, { vary: '*' }, policy), undefined);
   assert.equal(storableLifetimeS(200, { vary: 'Cookie' }, policy), undefined);
@@ -32,8 +33,8 @@ test('Accept-Encoding selects by the codings it accepts (RFC 9110 §12.5.3), not
   assert.equal(chrome, acceptedCodings('zstd,br , DEFLATE;q=0.5, x-gzip;q=0.9'), 'order, case, weights above 0 and the x-gzip alias say nothing of what is acceptable');
   assert.notEqual(chrome, acceptedCodings('gzip, deflate, br'), 'one coding fewer is another set');
   assert.notEqual(acceptedCodings('gzip'), acceptedCodings('gzip;q=0'), 'q=0 refuses');
-  assert.equal(acceptedCodings('*'), acceptedCodings('br, compress, deflate, gzip, zstd'), '* accepts every coding');
-  assert.equal(acceptedCodings('*, gzip;q=0'), acceptedCodings('br, compress, deflate, zstd'));
+  assert.equal(acceptedCodings('*'), acceptedCodings('br, deflate, gzip, zstd'), '* accepts every coding');
+  assert.equal(acceptedCodings('*, gzip;q=0'), acceptedCodings('br, deflate, zstd'));
   assert.notEqual(acceptedCodings('gzip, identity;q=0'), acceptedCodings('gzip'), 'identity refused is another set');
   assert.equal(acceptedCodings('gzip, *;q=0'), acceptedCodings('gzip, identity;q=0'), '*;q=0 refuses identity unless it is listed');
   assert.equal(acceptedCodings('gzip;q=abc'), acceptedCodings(''), 'a malformed weight refuses');
@@ -42,6 +43,12 @@ test('Accept-Encoding selects by the codings it accepts (RFC 9110 §12.5.3), not
   const seen = new Set<string>();
   for (let i = 0; i < 500; i++) seen.add(variantKey(['accept-encoding'], { 'accept-encoding': `gzip, junk${i};q=0.${i % 10}, br` }));
   assert.equal(seen.size, 1);
+  // Every set there is, and no header at all, fit within a key's variants.
+  const sets = new Set<string>([variantKey(['accept-encoding'], {})]);
+  const names = ['br', 'deflate', 'gzip', 'zstd', 'identity'];
+  for (let m = 0; m < 32; m++) sets.add(variantKey(['accept-encoding'], { 'accept-encoding': names.map((n, i) => `${n};q=${(m >> i) & 1}`).join(', ') }));
+  assert.equal(sets.size, 33);
+  assert.ok(sets.size <= MAX_VARIANTS);
 });
 
 test('the variant key: each listed header, an absent one its own value, case and whitespace folded where the header allows', () => {
@@ -80,12 +87,19 @@ test('a varied answer answers only requests that select it; another variant is a
   assert.equal(store.size, 1, 'a Vary naming other headers replaces the variants held');
 });
 
-test('a key holds at most MAX_VARIANTS variants, its oldest out first; the byte budget and LRU cover variants', () => {
+test('a key holds at most MAX_VARIANTS variants, its least recently used out first; the byte budget and LRU cover variants', () => {
   const store = createCacheStore(1_000_000);
   for (let i = 0; i < MAX_VARIANTS + 5; i++) store.put('k', entry(`v${i}`, ['accept-language']), { 'accept-language': `l${i}` });
   assert.equal(store.size, MAX_VARIANTS);
   assert.equal(store.fresh('k', 0, { 'accept-language': 'l0' }), undefined);
   assert.equal(text(store.fresh('k', 0, { 'accept-language': `l${MAX_VARIANTS + 4}` })), `v${MAX_VARIANTS + 4}`);
+  // The variant customers keep reading stays while a flood cycles through new ones.
+  const kept = { 'accept-language': 'l5' };
+  assert.ok(store.fresh('k', 0, kept), 'the oldest left, read once');
+  for (let i = 0; i < 3 * MAX_VARIANTS; i++) {
+    store.put('k', entry(`f${i}`, ['accept-language']), { 'accept-language': `flood-${i}` });
+    assert.ok(store.fresh('k', 0, kept), `the read variant was pushed out at ${i}`);
+  }
   store.put('other', entry('o'), {});
   assert.equal(store.size, MAX_VARIANTS + 1, 'other keys are not counted against a key\'s variants');
   // A budget for three entries: variants go out least recently used first, like any entry, and the

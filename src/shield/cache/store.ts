@@ -26,7 +26,7 @@ export interface CacheStore {
   stale(key: string, now: number, request?: IncomingHttpHeaders): CachedResponse | undefined;
   /**
    * Stores the answer to `request` under `key`: the key's only entry, or (`entry.vary`) one of its
-   * variants, at most MAX_VARIANTS of them (the oldest goes). An answer that varies by other
+   * variants, at most MAX_VARIANTS of them (the key's least recently used goes). An answer that varies by other
    * headers than the key's stored ones replaces them all, as does one that does not vary.
    */
   put(key: string, entry: CachedResponse, request?: IncomingHttpHeaders): void;
@@ -73,12 +73,20 @@ export function createCacheStore(maxBytes: number): CacheStore {
     const v = varied.get(key);
     return v === undefined ? key : key + variantKey(v.names, request ?? NO_HEADERS);
   };
+  // A variant read goes to the back of its key's list: the one a new variant pushes out is the key's
+  // least recently used, never the one customers keep reading while a flood cycles through others.
+  const used = (key: string, full: string): void => {
+    if (full === key) return;
+    const v = varied.get(key);
+    if (v !== undefined && v.keys.delete(full)) v.keys.add(full);
+  };
   return {
     fresh(key, now, request) {
       const full = fullKey(key, request);
       const e = map.peek(full);
       if (!e || now >= e.freshUntil) return undefined;
       map.use(full);
+      used(key, full);
       return e;
     },
     stale(key, now, request) {
@@ -87,6 +95,7 @@ export function createCacheStore(maxBytes: number): CacheStore {
       if (!e) return undefined;
       if (now >= e.staleUntil) { drop(full, e); return undefined; }
       map.use(full);
+      used(key, full);
       return e;
     },
     put(key, entry, request) {

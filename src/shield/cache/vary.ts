@@ -26,16 +26,23 @@ import { qWeight } from '../http-message.js';
  * Pure.
  */
 
-/** Content codings whose acceptability makes a variant (RFC 9110 §8.4.1, IANA registry; `x-gzip` is gzip). */
-const CODINGS = ['br', 'compress', 'deflate', 'gzip', 'zstd'] as const;
+/**
+ * Content codings whose acceptability makes a variant (RFC 9110 §8.4.1, IANA registry; `x-gzip` is
+ * gzip). `compress` is left out: no client asks for it any more, and an answer in it is not stored.
+ */
+const CODINGS = ['br', 'deflate', 'gzip', 'zstd'] as const;
 const PERSONAL = new Set(['cookie', 'authorization']);
 const CASE_INSENSITIVE = new Set(['accept-encoding', 'accept-language', 'accept', 'accept-charset']);
 /** What a varied response's Vary says of it: the header names to match (lower-case, sorted, once each), or never stored. */
 export type VaryRule = readonly string[] | 'unstorable';
 /** No Vary at all. */
 export const NO_VARY: VaryRule = Object.freeze([]);
-/** At most this many variants of one key are held; a new one pushes out its key's oldest. */
-export const MAX_VARIANTS = 16;
+/**
+ * At most this many variants of one key are held; a new one pushes out its key's oldest. Room for
+ * every Accept-Encoding variant (4 codings and identity, accepted or not: 32, and an absent
+ * header), so a flood cycling through them cannot push out the variant customers use.
+ */
+export const MAX_VARIANTS = 40;
 
 /** The rule a response's `Vary` makes (`[]`: it does not vary). */
 export function varyRule(vary: string | string[] | number | undefined, contentEncoding?: string | string[] | number): VaryRule {
@@ -65,7 +72,7 @@ function storableCoding(contentEncoding: string | string[] | number | undefined)
   return true;
 }
 
-const codingIndex = (c: string): number => (CODINGS as readonly string[]).indexOf(c === 'x-gzip' ? 'gzip' : c === 'x-compress' ? 'compress' : c);
+const codingIndex = (c: string): number => (CODINGS as readonly string[]).indexOf(c === 'x-gzip' ? 'gzip' : c);
 
 /**
  * The codings an `Accept-Encoding` accepts, as a short string: one letter per registered coding
