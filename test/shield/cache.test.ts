@@ -177,3 +177,29 @@ test('cache.override: an origin that marks every answer private (a framework\'s 
   assert.deepEqual([down.status, down.cache, down.body], [200, 'STALE', 'page /rails/1']);
   assert.equal((await get('/track/1')).status, 502, 'nothing stored to serve there');
 });
+
+test('returning visitors fill the cache too: a revalidation or a range is not forwarded with its conditions, then answered from the stored copy (304, 206, 412)', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const body = 'tracking 6A1: in transit (Paris hub)';
+  upstream.handler = (req, res) => {
+    // An origin that honours conditions itself: forwarded as they came, a revalidation got a 304, which is not storable.
+    if (req.headers['if-none-match'] === '"v1"') { res.writeHead(304, { etag: '"v1"' }); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"', 'last-modified': 'Mon, 07 Dec 2026 09:00:00 GMT', 'accept-ranges': 'bytes' });
+    res.end(body);
+  };
+  const { shield } = await setup(t, upstream);
+  const raw = async (headers: Record<string, string>) => {
+    const r = await request(`${shield.url}/track/6A1`, { headers });
+    return { status: r.statusCode, cache: r.headers['x-rempart-cache'], range: r.headers['content-range'], etag: r.headers.etag, body: await r.body.text() };
+  };
+  const first = await raw({ 'if-none-match': '"v1"' });
+  assert.deepEqual([first.status, first.cache, first.body], [200, 'MISS', body], 'the whole answer, and it is stored');
+  assert.equal(upstream.seen[0]?.headers['if-none-match'], undefined, 'not forwarded');
+  const again = await raw({ 'if-none-match': 'W/"v1"' });
+  assert.deepEqual([again.status, again.cache, again.etag, again.body], [304, 'HIT', '"v1"', '']);
+  assert.equal((await raw({ 'if-modified-since': 'Mon, 07 Dec 2026 09:00:00 GMT' })).status, 304);
+  const part = await raw({ range: 'bytes=0-11' });
+  assert.deepEqual([part.status, part.range, part.body], [206, `bytes 0-11/${body.length}`, 'tracking 6A1']);
+  assert.deepEqual([(await raw({ 'if-none-match': '"v0"' })).status, (await raw({ 'if-match': '"v0"' })).status], [200, 412]);
+  assert.equal(upstream.seen.length, 1, 'one trip to the origin for all of them');
+});

@@ -2,7 +2,8 @@
  * The edge: the one module that writes responses Rempart makes itself (errors, refusals, cached
  * copies, challenges, parse errors). The proxied upstream response is the only other writer.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { notModifiedHeaders, storedAnswer } from '../cache/conditional.js';
 import type { Socket } from 'node:net';
 import { ERRORS, type ErrorCode } from '../../core/errors.js';
 import type { CachedResponse } from '../cache/store.js';
@@ -96,15 +97,24 @@ function linkValues(link: string | string[]): string[] {
   return out.filter((v) => v !== '');
 }
 
-/** Writes a stored response: Age (RFC 9111 §5.1) and X-Rempart-Cache say how old and why. */
-export function sendCached(res: ServerResponse, requestId: string, entry: CachedResponse, state: 'HIT' | 'STALE', now: number, head: boolean): void {
+/**
+ * Writes a stored response: Age (RFC 9111 §5.1) and X-Rempart-Cache say how old and why. The
+ * client's own conditions are evaluated against it (cache/conditional.ts): 304 with no body, 412,
+ * or the one byte range it asked for (206); otherwise the whole answer.
+ */
+export function sendCached(res: ServerResponse, requestId: string, entry: CachedResponse, state: 'HIT' | 'STALE', now: number, head: boolean, request?: IncomingHttpHeaders): void {
   if (res.headersSent) { res.destroy(); return; }
-  res.writeHead(entry.status, {
-    ...entry.headers,
-    age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))),
-    'x-rempart-cache': state,
-    'x-request-id': requestId,
-  });
+  const ours = { age: String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))), 'x-rempart-cache': state, 'x-request-id': requestId };
+  const answer = request === undefined ? undefined : storedAnswer(request, entry.status, entry.headers, entry.body.length);
+  if (answer?.kind === 'not-modified') { res.writeHead(304, { ...notModifiedHeaders(entry.headers), ...ours }); res.end(); return; }
+  if (answer?.kind === 'precondition-failed') { res.writeHead(412, { 'content-length': '0', 'cache-control': 'no-store', ...ours }); res.end(); return; }
+  if (answer?.kind === 'range') {
+    const { start, end } = answer;
+    res.writeHead(206, { ...entry.headers, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${entry.body.length}`, ...ours });
+    res.end(head ? undefined : entry.body.subarray(start, end + 1));
+    return;
+  }
+  res.writeHead(entry.status, { ...entry.headers, ...ours });
   res.end(head ? undefined : entry.body);
 }
 
@@ -122,10 +132,10 @@ export function sendPrepared(res: ServerResponse, requestId: string, p: Prepared
  * Answers a verdict that stopped the request. `unreadBody`: the request announced a body we will
  * not read, which makes the connection unusable for a next request.
  */
-export function sendVerdict(res: ServerResponse, requestId: string, v: Verdict, o: { now: number; head: boolean; unreadBody: boolean }): void {
+export function sendVerdict(res: ServerResponse, requestId: string, v: Verdict, o: { now: number; head: boolean; unreadBody: boolean; request?: IncomingHttpHeaders }): void {
   switch (v.kind) {
     case 'cached':
-      sendCached(res, requestId, v.entry, v.state, o.now, o.head);
+      sendCached(res, requestId, v.entry, v.state, o.now, o.head, o.request);
       return;
     case 'deny':
       sendError(res, requestId, v.code, { close: v.close === true || o.unreadBody, ...(v.retryAfterS !== undefined ? { retryAfterS: v.retryAfterS } : {}) });

@@ -55,7 +55,7 @@ export function createExchangeHandler(current: () => Pipeline, hooks: HandlerHoo
     ctx.verdict = v;
     if (v.kind === 'cached') ctx.cacheState = v.state;
     if (hooks.draining()) ctx.res.shouldKeepAlive = false;
-    sendVerdict(ctx.res, ctx.id, v, { now: current().now(), head: ctx.req.method === 'HEAD', unreadBody: unreadBody(ctx) });
+    sendVerdict(ctx.res, ctx.id, v, { now: current().now(), head: ctx.req.method === 'HEAD', unreadBody: unreadBody(ctx), request: ctx.req.headers });
   };
 
   const internal = (ctx: RequestContext, err: unknown): void => {

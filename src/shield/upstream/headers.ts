@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { PRECONDITION_FIELDS } from '../cache/conditional.js';
 
 // RFC 9110 §7.6.1: connection-specific fields a proxy must not forward; plus Proxy-Connection
 // (non-standard, still sent by old clients) and the proxy-auth pair (RFC 9110 §11.7), meant for us.
@@ -35,6 +36,11 @@ export interface ForwardingInfo {
   forwardedNode: string;
   /** Leave out Range and If-Range (a range request the origin must not see: upstream/range.ts). */
   dropRange?: boolean;
+  /**
+   * Leave out the preconditions and Range (cache/conditional.ts): a request that may fill the
+   * cache asks for the whole answer, and the shield answers the client's conditions from it.
+   */
+  dropPreconditions?: boolean;
 }
 
 /**
@@ -53,6 +59,7 @@ export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHt
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || (extra !== undefined && extra.has(lower))) continue;
     if (info.dropRange === true && (lower === 'range' || lower === 'if-range')) continue;
+    if (info.dropPreconditions === true && PRECONDITION_FIELDS.has(lower)) continue;
     if (FORWARDING.has(lower)) {
       if (!info.peerTrusted) continue;
       const value = raw[i + 1] as string;

@@ -8,6 +8,7 @@ import { rangeRefusal } from '../../upstream/range.js';
  * RFC 7239 Forwarded and X-Request-Id set. A body read whole is sent with its Content-Length
  * (a chunked client request becomes a plain one, as nginx does when it buffers). A Range past
  * `maxRanges` or with overlapping ranges is left out (upstream/range.ts): the origin answers whole.
+ * A request the cache keyed goes without its preconditions and Range (cache/conditional.ts).
  */
 export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) => string, maxRanges = 16): UpstreamRequestFilter {
   return named('forwarding-headers', (ctx: RequestContext, up: UpstreamRequest) => {
@@ -22,6 +23,8 @@ export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) 
       // RFC 7239 §5.2: each proxy appends the node it received the request from.
       forwardedNode: formatForwardedNode(ctx.peer),
       ...(refused !== undefined ? { dropRange: true } : {}),
+      // A request the cache keyed may fill it: the whole answer, whatever the client holds.
+      ...(ctx.cacheKey !== undefined ? { dropPreconditions: true } : {}),
     });
     if (ctx.body !== undefined && req.headers['content-length'] === undefined) up.headers.push('content-length', String(ctx.body.size));
     return undefined;
