@@ -74,7 +74,7 @@ export function attachUpstreamMetrics(registry: Registry, bus: ShieldBus, source
   countedOnScrape('rempart_websocket_throttled_total', 'Times a client\'s side of a WebSocket tunnel stopped being read for sending over websocket.clientFrames or clientBytes', source.websocketThrottled);
   countedOnScrape('rempart_websocket_messages_waited_total', 'Messages a client started in a WebSocket tunnel that waited for a slot of their upstream (websocket.admitMessages)', source.websocketMessagesWaited);
   const streams = source.eventStreams;
-  if (streams !== undefined) new Gauge({ name: 'rempart_event_streams', help: 'Event streams (text/event-stream responses asked for with Accept: text/event-stream) held now', registers: [registry], collect() { this.set(streams()); } });
+  if (streams !== undefined) new Gauge({ name: 'rempart_event_streams', help: 'Event streams (text/event-stream responses, announced by Accept: text/event-stream or not) held now', registers: [registry], collect() { this.set(streams()); } });
   countedOnScrape('rempart_event_streams_refused_total', 'Requests for an event stream refused at eventStreams.maxPerClient or maxTotal (503)', source.eventStreamsRefused);
   countedOnScrape('rempart_event_streams_evicted_total', 'Event streams closed to give their place to a client holding fewer, at eventStreams.maxTotal', source.eventStreamsEvicted);
   const changes = new Counter({
