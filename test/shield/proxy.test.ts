@@ -39,6 +39,7 @@ test('GET is proxied with forwarding headers set and hop-by-hop headers removed'
   assert.match(String(seen.headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-z]+$/);
   assert.match(raw, new RegExp(`\\r\\nx-request-id: ${String(seen.headers['x-request-id'])}\\r\\n`, 'i'), 'the client gets the same id');
   assert.equal(seen.headers.host, `127.0.0.1:${shield.port}`, 'the client Host is kept');
+  assert.equal(seen.headers.via, '1.1 rempart', 'RFC 9110 §7.6.3: the gateway adds itself to Via');
 });
 
 test('a route with requestBuffering: false streams a 50 MB upload through without buffering it whole', async (t) => {

@@ -41,12 +41,17 @@ export interface ForwardingInfo {
    * cache asks for the whole answer, and the shield answers the client's conditions from it.
    */
   dropPreconditions?: boolean;
+  /** The HTTP version the request came in (`1.1`, `1.0`): what our Via entry says was received. */
+  receivedVersion?: string;
 }
+
+/** Our Via pseudonym (RFC 9110 §7.6.3: received-by may be one; no host or port of ours is disclosed). */
+const VIA_PSEUDONYM = 'rempart';
 
 /**
  * Builds the upstream request's header list (flat [name, value, ...], order and case kept) from
  * the client's raw headers: hop-by-hop removed (and Range when `dropRange`), forwarding fields set (X-Forwarded-For,
- * X-Forwarded-Proto, RFC 7239 Forwarded, X-Request-Id).
+ * X-Forwarded-Proto, RFC 7239 Forwarded, X-Request-Id) and our Via entry appended.
  */
 export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHttpHeaders, info: ForwardingInfo): string[] {
   const extra = connectionTokens(headers.connection);
@@ -54,12 +59,14 @@ export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHt
   let xff: string | undefined;
   let fwd: string | undefined;
   let proto: string | undefined;
+  let via: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || (extra !== undefined && extra.has(lower))) continue;
     if (info.dropRange === true && (lower === 'range' || lower === 'if-range')) continue;
     if (info.dropPreconditions === true && PRECONDITION_FIELDS.has(lower)) continue;
+    if (lower === 'via') { const value = raw[i + 1] as string; via = via ? `${via}, ${value}` : value; continue; }
     if (FORWARDING.has(lower)) {
       if (!info.peerTrusted) continue;
       const value = raw[i + 1] as string;
@@ -77,6 +84,10 @@ export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHt
   const node = `for=${info.forwardedNode};proto=${info.proto}${host ? `;host="${host.replace(/["\\]/g, '')}"` : ''}`;
   out.push('forwarded', fwd ? `${fwd}, ${node}` : node);
   out.push('x-request-id', info.requestId);
+  // RFC 9110 §7.6.3: a gateway MUST add itself to Via in each request it forwards (and a loop of
+  // proxies shows in it); the client's entries are kept before ours.
+  const ours = `${info.receivedVersion ?? '1.1'} ${VIA_PSEUDONYM}`;
+  out.push('via', via ? `${via}, ${ours}` : ours);
   return out;
 }
 

@@ -20,6 +20,7 @@ export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) 
       peerTrusted: ctx.peerTrusted,
       proto: ctx.conn.tls ? 'https' : 'http',
       requestId: ctx.id,
+      receivedVersion: req.httpVersion,
       // RFC 7239 §5.2: each proxy appends the node it received the request from.
       forwardedNode: formatForwardedNode(ctx.peer),
       ...(refused !== undefined ? { dropRange: true } : {}),
