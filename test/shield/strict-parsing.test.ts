@@ -34,6 +34,8 @@ const cases: Array<{ name: string; bytes: string | Buffer; status?: number }> = 
   { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
   { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
   { name: 'HTTP/2.0 on an HTTP/1 request line', bytes: `GET / HTTP/2.0\r\n${H}\r\n`, status: 505 },
+  // RFC 9110 §9.3.8: TRACE would echo cookies and forwarding fields back (cross-site tracing).
+  { name: 'TRACE', bytes: `TRACE /account HTTP/1.1\r\n${H}Cookie: sid=secret\r\n\r\n`, status: 405 },
   // RFC 6585 §5. Past limits.maxHeaderCount (100) the request is refused, not cut to its first lines.
   { name: 'more header lines than maxHeaderCount', bytes: `GET / HTTP/1.1\r\n${H}${'X-A: 1\r\n'.repeat(100)}\r\n`, status: 431 },
   // Node alone keeps 2,000 lines and drops the rest: a second Host there would go unseen.
@@ -43,7 +45,7 @@ const cases: Array<{ name: string; bytes: string | Buffer; status?: number }> = 
   { name: 'HTTP/2 prior-knowledge preface', bytes: Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]) },
 ];
 
-test('malformed and ambiguous requests get 400 and never reach the upstream', async (t) => {
+test('malformed and ambiguous requests get 400 (TRACE 405) and never reach the upstream', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url);
   const failures: string[] = [];

@@ -11,6 +11,7 @@ import { named, type RequestFilter } from '../../pipeline/phases.js';
  * (or an absolute-form that disagrees with Host). Anything ambiguous is refused, never forwarded:
  * a disagreement between us and the upstream on where a request ends is request smuggling.
  * And more header lines than `maxHeaderCount`: 431 (RFC 6585 §5), never a request cut short.
+ * TRACE: 405, never forwarded.
  */
 export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
   return named('validate', (ctx) => {
@@ -52,6 +53,10 @@ export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
         return deny('RMP_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding', { close: true });
       }
     }
+    // RFC 9110 §9.3.8: TRACE echoes the request it received — its cookies and every field the
+    // proxies on the way added — back to whoever sent it (cross-site tracing); nginx answers it
+    // 405, and so does the shield, never the origin.
+    if (req.method === 'TRACE') return deny('RMP_ERR_METHOD', 'TRACE is not forwarded');
     const url = req.url ?? '';
     if (url.charCodeAt(0) === 47 /* / */) {
       if (url.includes('#')) return deny('RMP_ERR_BAD_REQUEST', 'fragment in request target', { close: true });
