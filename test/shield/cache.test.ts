@@ -203,3 +203,38 @@ test('returning visitors fill the cache too: a revalidation or a range is not fo
   assert.deepEqual([(await raw({ 'if-none-match': '"v0"' })).status, (await raw({ 'if-match': '"v0"' })).status], [200, 412]);
   assert.equal(upstream.seen.length, 1, 'one trip to the origin for all of them');
 });
+
+test('while a refresh of an expired copy waits for the upstream, others asking get the stale copy at once (proxy_cache_use_stale updating)', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const held: Array<() => void> = [];
+  let version = 1;
+  let hold = false;
+  upstream.handler = (_req, res) => {
+    const v = version;
+    const answer = (): void => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`status v${v}`); };
+    if (hold) held.push(answer); else answer();
+  };
+  const { clock, get } = await setup(t, upstream);
+  const waiting = (): number => held.length;
+  assert.equal((await get('/track/9')).body, 'status v1');
+  clock.advance(40_000); // past the 30 s ttl, within the 600 s stale window
+  version = 2;
+  hold = true;
+  const refresh = get('/track/9');
+  for (let i = 0; i < 100 && waiting() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(waiting(), 1, 'the refresh reached the upstream and waits there');
+  const meanwhile = await get('/track/9');
+  assert.deepEqual([meanwhile.status, meanwhile.cache, meanwhile.body], [200, 'STALE', 'status v1'], 'answered at once, not behind the refresh');
+  assert.equal(waiting(), 1, 'and no second trip to the upstream');
+  held.shift()?.();
+  assert.deepEqual([(await refresh).cache, (await get('/track/9')).body], ['MISS', 'status v2']);
+  // Past the stale window nothing stale is served: a request waits for the refresh as before.
+  clock.advance(700_000);
+  const late = get('/track/9');
+  for (let i = 0; i < 100 && waiting() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const behind = get('/track/9');
+  await new Promise((r) => setTimeout(r, 50));
+  version = 3;
+  held.shift()?.();
+  assert.deepEqual([(await late).body, (await behind).body], ['status v2', 'status v2'], 'the one waiting behind the refresh gets its answer');
+});
