@@ -6,6 +6,7 @@ import { CHALLENGE_PATHS, type ChallengeSettings } from '../../challenge/setting
 import { handleVerify, isVerifyPath } from '../../challenge/verify.js';
 import { addressPrefix } from '../../reputation/prefix.js';
 import { clientBindingKey } from '../../defence/binding.js';
+import { clientUsedTls } from '../../client-tls.js';
 
 /**
  * Answers the shield's reserved paths (`/.rempart/…`) before routing: the challenge verify path
@@ -19,7 +20,7 @@ export function createChallengeVerifyFilter(settings: ChallengeSettings, clock: 
     const h = ctx.req.headers;
     const out = handleVerify({
       method: ctx.req.method ?? 'GET', target: ctx.target, accept: h.accept, secFetchMode: h['sec-fetch-mode'] as string | undefined,
-      prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent']), secure: ctx.conn.tls !== undefined, now: clock.now(),
+      prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent']), secure: clientUsedTls(ctx.conn, ctx.req.headers), now: clock.now(),
     }, settings);
     return { kind: 'challenge', reason: out.ok ? 'verified' : `verify refused: ${out.reason ?? 'unknown'}`, level: 0, response: out };
   });

@@ -27,6 +27,7 @@ import type { RateLimiterPort } from './rate-limit.js';
 import type { PageVisits } from '../../defence/page-visits.js';
 import { answeredPage } from '../../defence/answered-page.js';
 import { asksWebSocket } from '../../http-message.js';
+import { clientUsedTls } from '../../client-tls.js';
 
 /** What the clearance filter needs, resolved once per configuration. */
 export interface ClearanceDeps {
@@ -170,7 +171,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
       secFetchSite: h['sec-fetch-site'] as string | undefined,
       ...(asksWebSocket(ctx.req) ? { webSocket: { origin: h.origin, host: h.host } } : {}),
       cookie: h.cookie, acceptLanguage: h['accept-language'], clearanceHeader: h['rempart-clearance'] as string | undefined, challengeResponse: h['rempart-challenge-response'] as string | undefined,
-      prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+      prefix: addressPrefix(ctx.client), address: ctx.clientKey, fingerprint: agentKey, secure: clientUsedTls(ctx.conn, ctx.req.headers), now: d.clock.now(),
     }, {
       level: policy.level, difficulty: policy.difficulty, exempt: isExempt, attackStartedAt: policy.attackStartedAt, isRevoked,
       // A signature challenge (a path, an agent, a header order) matches the customers too: a
@@ -266,7 +267,7 @@ export function createClearanceFilter(d: ClearanceDeps): ClearanceFilter {
     if (ctx.traits === undefined || d.dryRun || ctx.route?.dryRun === true || exempt(ctx)) return undefined;
     const policy = d.detector.policyFor(ctx.routeClass, ctx.traits, ctx.clientKey);
     const h = ctx.req.headers;
-    const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.clientKey, secure: ctx.conn.tls !== undefined, now: d.clock.now() };
+    const b = { prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(h['user-agent'] ?? ''), address: ctx.clientKey, secure: clientUsedTls(ctx.conn, ctx.req.headers), now: d.clock.now() };
     const response = isNavigation(h.accept, h['sec-fetch-mode'] as string | undefined)
       ? interstitialResponse(returnPath(ctx.target), policy.difficulty, b, d.settings, pageLanguage(h['accept-language']))
       : apiChallengeResponse(policy.difficulty, b, d.settings, 'over-rate');

@@ -2,6 +2,7 @@ import { named, type UpstreamRequest, type UpstreamRequestFilter } from '../../p
 import type { RequestContext } from '../../context.js';
 import { buildUpstreamHeaders } from '../../upstream/headers.js';
 import { rangeRefusal } from '../../upstream/range.js';
+import { clientUsedTls } from '../../client-tls.js';
 
 /**
  * Builds the upstream header list from the client's: hop-by-hop removed, X-Forwarded-For/-Proto,
@@ -18,7 +19,7 @@ export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) 
     up.headers = buildUpstreamHeaders(req.rawHeaders, req.headers, {
       peer: ctx.peer,
       peerTrusted: ctx.peerTrusted,
-      proto: ctx.conn.tls ? 'https' : 'http',
+      proto: clientUsedTls(ctx.conn, ctx.req.headers) ? 'https' : 'http',
       requestId: ctx.id,
       receivedVersion: req.httpVersion,
       // RFC 7239 §5.2: each proxy appends the node it received the request from.

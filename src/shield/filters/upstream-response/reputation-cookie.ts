@@ -6,6 +6,7 @@ import { addressPrefix } from '../../reputation/prefix.js';
 import type { RandomBytes, TokenKeyring } from '../../reputation/token.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import { isNavigation } from '../../challenge/request.js';
+import { clientUsedTls } from '../../client-tls.js';
 
 /** Adds a Set-Cookie line to an upstream answer, after those it has. */
 export const appendCookie = (res: UpstreamResponse, cookie: string): void => {
@@ -61,7 +62,7 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
     const normal = traits.level === 0 && !waited;
     const cookie = planReputationCookie({
       reputation: ctx.reputation, prefix: addressPrefix(ctx.client), fingerprint: clientBindingKey(ctx.req.headers['user-agent']),
-      status: res.status, secure: ctx.conn.tls !== undefined, now: d.clock.now(),
+      status: res.status, secure: clientUsedTls(ctx.conn, ctx.req.headers), now: d.clock.now(),
     }, { issue: normal, keys: d.keys, randomBytes });
     if (cookie) appendCookie(res, cookie);
     return undefined;

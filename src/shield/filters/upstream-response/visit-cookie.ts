@@ -7,6 +7,7 @@ import { isPageLoad, type PageVisits } from '../../defence/page-visits.js';
 import { readVisitId, VISIT_ID_BYTES, visitCookie } from '../../defence/visit-cookie.js';
 import { noteAnsweredPage } from '../../defence/answered-page.js';
 import { appendCookie, pooledRandomBytes } from './reputation-cookie.js';
+import { clientUsedTls } from '../../client-tls.js';
 
 /**
  * Names the browser a page answer (2xx, 304) goes to: the page-visit id its cookie carries, or a
@@ -30,7 +31,7 @@ export function createVisitIdGiver(d: { randomBytes: RandomBytes; visits?: PageV
     if (known !== undefined) { started(ctx, known); return undefined; }
     const id = ctx.visitId = randomBytes(VISIT_ID_BYTES).toString('base64url');
     started(ctx, id);
-    return visitCookie(id, ctx.conn.tls !== undefined);
+    return visitCookie(id, clientUsedTls(ctx.conn, ctx.req.headers));
   };
 }
 
