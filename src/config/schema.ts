@@ -158,8 +158,13 @@ const upstreamSchema = z.object({
   hashKey: z.enum(['client', 'path']).default('client'),
   health: healthSchema.default(() => healthSchema.parse({})),
   retries: retrySchema.default(() => retrySchema.parse({})),
-  /** Requests in flight to each server at once (its keep-alive pool size), like HAProxy's server maxconn. */
+  /** Requests in flight to each server at once, like HAProxy's server maxconn (admission's ceiling is this times the servers). */
   connections: z.number().int().positive().default(64),
+  /**
+   * https servers: the name their certificates are checked against and sent as SNI (nginx
+   * `proxy_ssl_name`); default the host of each server's url, never the client's Host.
+   */
+  servername: z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+$/, 'servername: a DNS name').optional(),
   /** Requests waiting for a slot beyond that; more important classes are served first and push out less important ones. Beyond it: 503. */
   maxQueue: z.number().int().min(0).default(1024),
   /** Longest wait for a slot before 503 + Retry-After (HAProxy `timeout queue`). */

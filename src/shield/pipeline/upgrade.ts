@@ -117,7 +117,7 @@ export function createUpgradeHandler(current: () => UpgradePipeline, o: { tunnel
           if (!opened) return;
           log(101);
           o.bus.emit('websocket:open', { client: ctx.client, upstream: upstream.name, server: server.name });
-        });
+        }, upstream.tlsNames[server.index]);
         handshake.onClose(cancel);
       };
       const queue = p.admission.get(route.upstream);

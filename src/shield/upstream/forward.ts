@@ -458,7 +458,10 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const stream = ex.stream;
   const idleMs = stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
   const attempt = new Attempt(ex, server, retry !== undefined);
+  const name = upstream.tlsNames[server.index];
   ((stream ? upstream.streamPools : upstream.pools)[server.index] as Dispatcher).dispatch({
+    // An https server is always named alike, whatever Host the client sent (upstream/tls-name.ts).
+    ...(name !== undefined ? { servername: name.name } as Partial<Dispatcher.DispatchOptions> : {}),
     origin: server.origin,
     path: up.path,
     method: up.method as Dispatcher.HttpMethod,

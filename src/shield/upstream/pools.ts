@@ -6,6 +6,7 @@ import { createBalancer, type Balancer } from './balancer.js';
 import { createRetryBudget, type RetryBudget } from './retry-budget.js';
 import type { HealthRegistry, ServerHealth, UpstreamHealth } from './health/monitor.js';
 import { startProbes, type Probes } from './health/probe.js';
+import { namedConnector, tlsName, type TlsName } from './tls-name.js';
 
 /**
  * A named upstream: its servers (each with its own keep-alive pool), how it balances, its health
@@ -26,6 +27,8 @@ export interface Upstream {
    * streams held never take the connections requests need. Bounded by `eventStreams`, not here.
    */
   readonly streamPools: readonly Pool[];
+  /** Each https server's TLS name (upstream/tls-name.ts), by server index; undefined for http. */
+  readonly tlsNames: ReadonlyArray<TlsName | undefined>;
   readonly health: UpstreamHealth;
   /** Undefined with one server (nowhere else to retry) or when retries are off. */
   readonly retryBudget: RetryBudget | undefined;
@@ -34,7 +37,7 @@ export interface Upstream {
   readonly probes: Probes | undefined;
 }
 
-function createPool(origin: string, u: UpstreamConfig): Pool {
+function createPool(origin: string, u: UpstreamConfig, name: TlsName | undefined): Pool {
   return new Pool(origin, {
     // Unbounded here (connections on demand): what is in flight is bounded by admission
     // (upstream/admission.ts: `connections` times the servers) and held streams by the stream
@@ -48,14 +51,15 @@ function createPool(origin: string, u: UpstreamConfig): Pool {
     keepAliveMaxTimeout: 60_000,
     headersTimeout: u.timeoutMs,
     bodyTimeout: u.timeoutMs,
-    connect: { timeout: u.connectTimeoutMs },
+    connect: name !== undefined ? namedConnector(name, u.connectTimeoutMs) : { timeout: u.connectTimeoutMs },
   });
 }
 
 function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth, clock: Clock): Upstream {
   const servers = health.servers;
-  const pools = servers.map((s) => createPool(s.origin, u));
-  const streamPools = servers.map((s) => createPool(s.origin, u));
+  const tlsNames = servers.map((s) => tlsName(s.origin, u.servername));
+  const pools = servers.map((s, i) => createPool(s.origin, u, tlsNames[i]));
+  const streamPools = servers.map((s, i) => createPool(s.origin, u, tlsNames[i]));
   const first = servers[0] as ServerHealth;
   let pick: Upstream['pick'];
   if (servers.length === 1) {
@@ -70,9 +74,9 @@ function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth,
   }
   const r = u.retries;
   return Object.freeze({
-    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, streamPools, health, pick,
+    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, streamPools, tlsNames, health, pick,
     retryBudget: servers.length > 1 && r.enabled ? createRetryBudget({ ratio: r.budgetPercent / 100, windowMs: r.budgetWindowMs, minRetries: r.minRetries }) : undefined,
-    probes: u.health.active ? startProbes(health, u.health.active, u.connectTimeoutMs, clock) : undefined,
+    probes: u.health.active ? startProbes(health, u.health.active, u.connectTimeoutMs, clock, tlsNames) : undefined,
   });
 }
 

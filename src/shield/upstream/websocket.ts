@@ -3,6 +3,7 @@ import { request as requestTls } from 'node:https';
 import type { Socket } from 'node:net';
 import type { UpstreamRequest } from '../pipeline/phases.js';
 import type { ServerHealth } from './health/monitor.js';
+import type { TlsName } from './tls-name.js';
 
 /** How the upstream answered an upgrade request. */
 export type UpgradeOutcome =
@@ -17,7 +18,7 @@ export type UpgradeOutcome =
  * `headers` are the forwarded request's, hop-by-hop removed; Connection and Upgrade are put back
  * because this hop is the upgrade. The answer arrives once: upgraded, another response, or an error.
  */
-export function requestUpgrade(server: ServerHealth, up: UpstreamRequest, upgrade: string, timeoutMs: number, done: (o: UpgradeOutcome) => void): () => void {
+export function requestUpgrade(server: ServerHealth, up: UpstreamRequest, upgrade: string, timeoutMs: number, done: (o: UpgradeOutcome) => void, name?: TlsName): () => void {
   const url = new URL(server.origin);
   const send = url.protocol === 'https:' ? requestTls : request;
   const headers = [...up.headers, 'connection', 'Upgrade', 'upgrade', upgrade];
@@ -26,6 +27,9 @@ export function requestUpgrade(server: ServerHealth, up: UpstreamRequest, upgrad
   const req = send({
     host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || (url.protocol === 'https:' ? 443 : 80),
     method: up.method, path: up.path, headers, agent: false, setHost: false,
+    // Named by the upstream, not by the Host header Node would take it from (upstream/tls-name.ts);
+    // '' sends no SNI and checks the certificate against the address connected to.
+    ...(name !== undefined ? { servername: name.sni ?? '' } : {}),
   });
   req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('upstream upgrade timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
   req.on('upgrade', (response: IncomingMessage, socket: Socket, head: Buffer) => {

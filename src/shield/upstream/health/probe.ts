@@ -2,6 +2,7 @@ import { Client } from 'undici';
 import type { Clock } from '../../../core/clock.js';
 import type { UpstreamConfig } from '../../../config/schema.js';
 import type { UpstreamHealth } from './monitor.js';
+import { namedConnector, type TlsName } from '../tls-name.js';
 
 type ActiveHealth = NonNullable<UpstreamConfig['health']['active']>;
 
@@ -21,10 +22,12 @@ export interface Probes { close(): Promise<void> }
  * saturated pool cannot fail the probe nor the probe take a traffic slot. At most one probe per
  * server in flight; a probe that has no answer within `timeoutMs` fails.
  */
-export function startProbes(health: UpstreamHealth, active: ActiveHealth, connectTimeoutMs: number, clock: Clock): Probes {
+export function startProbes(health: UpstreamHealth, active: ActiveHealth, connectTimeoutMs: number, clock: Clock, tlsNames: ReadonlyArray<TlsName | undefined> = []): Probes {
   const ok = statusMatcher(active.expectStatus);
-  const clients = health.servers.map((s) => new Client(s.origin, {
-    pipelining: 1, keepAliveTimeout: Math.max(1_000, active.intervalMs * 2), connect: { timeout: Math.min(connectTimeoutMs, active.timeoutMs) },
+  const clients = health.servers.map((s, i) => new Client(s.origin, {
+    pipelining: 1, keepAliveTimeout: Math.max(1_000, active.intervalMs * 2),
+    // An https server is checked under the name its traffic uses (upstream/tls-name.ts).
+    connect: tlsNames[i] !== undefined ? namedConnector(tlsNames[i] as TlsName, Math.min(connectTimeoutMs, active.timeoutMs)) : { timeout: Math.min(connectTimeoutMs, active.timeoutMs) },
     headersTimeout: active.timeoutMs, bodyTimeout: active.timeoutMs,
   }));
   const busy = new Array<boolean>(clients.length).fill(false);
