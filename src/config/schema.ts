@@ -92,7 +92,16 @@ const adminSchema = z.object({
   token: z.string().min(16, 'admin token must be at least 16 characters').optional(),
 }).strict();
 
-const upstreamUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://');
+/**
+ * A server's url: scheme, host and port only. Requests keep their own path (nothing is prefixed or
+ * rewritten), so a path, query or credentials here would be dropped without a word — an operator
+ * who wrote `http://app:8080/api` expects what nginx's `proxy_pass http://app:8080/api/` does.
+ */
+const upstreamUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'upstream url must be http:// or https://')
+  .refine((u) => { const x = new URL(u); return (x.pathname === '/' || x.pathname === '') && x.search === '' && x.hash === ''; },
+    'upstream url: scheme://host[:port] only — requests keep their own path, nothing is prefixed (give the route the path the origin serves)')
+  .refine((u) => { const x = new URL(u); return x.username === '' && x.password === ''; },
+    'upstream url: no credentials (they would not be sent); an origin that needs them gets them from the client\'s Authorization');
 
 const serverSchema = z.object({
   url: upstreamUrl,

@@ -120,3 +120,25 @@ test('configWarnings: patience at or above a queue timeout is said per upstream;
   assert.deepEqual(configWarnings(parseConfigText(`${two}detection: { enabled: false }\n`, 'x.yaml', env)), []);
   assert.deepEqual(configWarnings(parseConfigText(good, 'x.yaml', env)), []);
 });
+
+test('an upstream url is scheme, host and port: a path, query or credentials (silently dropped before) are refused at their line', () => {
+  const text = [
+    'upstreams:', // 1
+    '  api: { url: http://127.0.0.1:9100/api }', // 2
+    '  q: { url: "http://127.0.0.1:9100/?x=1" }', // 3
+    '  cred: { url: http://user:pw@127.0.0.1:9100 }', // 4
+    '  ok: { url: http://127.0.0.1:9100/ }', // 5
+    '  several:', // 6
+    '    servers:', // 7
+    '      - { url: https://10.0.0.5:8443/v2 }', // 8
+    'routes:', // 9
+    '  - { match: { path: / }, upstream: ok }', // 10
+  ].join('\n');
+  const got = problems(text).map((p) => [p.line, p.path, /path|credentials/.test(p.message)]);
+  assert.deepEqual(got, [
+    [2, 'upstreams.api.url', true],
+    [3, 'upstreams.q.url', true],
+    [4, 'upstreams.cred.url', true],
+    [8, 'upstreams.several.servers[0].url', true],
+  ]);
+});
