@@ -523,6 +523,12 @@ const logSchema = z.object({
   level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** One JSON line per request, written asynchronously off the hot path. */
   access: z.boolean().default(true),
+  /**
+   * Access lines a second, at most, for requests answered without the upstream (refusals,
+   * challenges, cached copies, the status page); past it they are counted in one line a second
+   * (shield/log-budget.ts). Forwarded requests are always written. 0: every line.
+   */
+  accessUnforwardedPerS: z.number().int().min(0).default(200),
 }).strict();
 
 /** An operator account of the console; the password is stored only as a slow salted hash (`rempart console hash-password`). */

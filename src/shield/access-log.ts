@@ -1,13 +1,30 @@
 import type { Logger } from 'pino';
 import type { ShieldBus } from './events.js';
 import { fnv1a64Hex } from './detect/fnv.js';
+import { createLineBudget, type Suppressed } from './log-budget.js';
 
-/** Subscribes the access log and the operational log (reloads, blocks, malformed requests) to the shield's events. */
-export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boolean): () => void {
+/**
+ * Subscribes the access log and the operational log (reloads, blocks, malformed requests) to the
+ * shield's events. `unforwardedPerS`: access lines a second for requests answered without the
+ * upstream (shield/log-budget.ts; 0: every line) — forwarded ones are always written, their rate
+ * is the upstream's.
+ */
+export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boolean, unforwardedPerS: () => number = () => 0, now: () => number = () => performance.now()): () => void {
+  const budget = createLineBudget(unforwardedPerS);
+  const sayHeldBack = (s: Suppressed | undefined): void => {
+    if (s !== undefined) log.info({ suppressed: s.total, byOutcome: s.byOutcome }, 'access lines not written in the last second (log.accessUnforwardedPerS)');
+  };
   const offs = [
     bus.on('request:end', ({ ctx, status, durationMs, aborted }) => {
       // Upstream failures are logged once, as warnings, where they happen; this is the access line.
       if (!access()) return;
+      const outcome = ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.verdict?.kind === 'challenge' ? `challenge-${ctx.verdict.level}` : ctx.errorCode ?? 'forwarded';
+      if (ctx.upstreamMs === undefined) {
+        // Answered without the upstream: a refusal, a challenge, a cached copy, the status page.
+        const t = budget.take(outcome === 'forwarded' && ctx.cacheState !== undefined ? `cache-${ctx.cacheState.toLowerCase()}` : outcome, now());
+        sayHeldBack(t.summary);
+        if (!t.write) return;
+      }
       log.info({
         reqId: ctx.id, client: ctx.client,
         // The TCP peer's port, as nginx's $remote_port and HAProxy's %cp (one connection's requests
@@ -17,7 +34,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,
         upstreamMs: ctx.upstreamMs === undefined ? undefined : Math.round(ctx.upstreamMs * 100) / 100,
-        outcome: ctx.verdict?.kind === 'deny' ? ctx.verdict.code : ctx.verdict?.kind === 'challenge' ? `challenge-${ctx.verdict.level}` : ctx.errorCode ?? 'forwarded',
+        outcome,
         // Which limit or challenge answered (nginx logs the zone that limited a request).
         reason: ctx.verdict !== undefined && 'reason' in ctx.verdict ? ctx.verdict.reason : undefined,
         cache: ctx.cacheState,
@@ -61,7 +78,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
     bus.on('admission:mode', (e) => log.info({ upstream: e.upstream, strict: e.strict, why: e.why, floodingShare: round(e.floodingShare), mintedLoad: round(e.mintedLoad), backlogS: round(e.backlogS), newestFirst: e.newestFirst },
       e.strict ? 'admission: known customers strictly first' : 'admission: newcomers share with known customers')),
   ];
-  return () => offs.forEach((off) => off());
+  return () => { offs.forEach((off) => off()); sayHeldBack(budget.drain()); };
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;

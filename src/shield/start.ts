@@ -285,7 +285,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     costProbes: () => (runtime.probes === undefined ? [] : [...runtime.probes]),
   });
   life.register({ name: 'metrics', stop() { metrics.detach(); detachUpstreamMetrics(); } });
-  const detachLog = attachAccessLog(bus, log, () => config.log.access);
+  const detachLog = attachAccessLog(bus, log, () => config.log.access, () => config.log.accessUnforwardedPerS, () => clock.now());
   life.register({ name: 'access-log', stop() { detachLog(); log.flush?.(); } });
 
   // What the roster took back from storage.database at start, for the operator (wall-clock ages).

@@ -37,3 +37,23 @@ test('an access line carries the TCP peer\'s port, not a port a PROXY protocol h
   bus.emit('request:end', { ctx: ctx(undefined, undefined, 'proxy-protocol'), status: 200, durationMs: 1, aborted: false });
   assert.deepEqual(lines.map((l) => l.port), [40123, undefined]);
 });
+
+test('under a flood, lines for requests answered without the upstream are bounded a second and counted; forwarded ones are all written', () => {
+  const { lines, log } = logged();
+  const bus = createEventBus<ShieldEvents>();
+  let now = 10_000;
+  const detach = attachAccessLog(bus, log, () => true, () => 5, () => now);
+  const refused = ctx({ kind: 'challenge', level: 2, reason: 'signature' });
+  const forwarded = { ...ctx(undefined), upstreamMs: 12 } as RequestContext;
+  for (let i = 0; i < 50; i++) bus.emit('request:end', { ctx: refused, status: 503, durationMs: 0.1, aborted: false });
+  for (let i = 0; i < 20; i++) bus.emit('request:end', { ctx: forwarded, status: 200, durationMs: 15, aborted: false });
+  assert.equal(lines.filter((l) => l.outcome === 'challenge-2').length, 5);
+  assert.equal(lines.filter((l) => l.outcome === 'forwarded').length, 20);
+  now += 1000;
+  bus.emit('request:end', { ctx: refused, status: 503, durationMs: 0.1, aborted: false });
+  const summary = lines.find((l) => l.suppressed !== undefined);
+  assert.deepEqual([summary?.suppressed, summary?.byOutcome], [45, { 'challenge-2': 45 }]);
+  for (let i = 0; i < 9; i++) bus.emit('request:end', { ctx: refused, status: 503, durationMs: 0.1, aborted: false });
+  detach();
+  assert.equal(lines.filter((l) => l.suppressed !== undefined).at(-1)?.suppressed, 5, 'the last window is said at shutdown');
+});

@@ -211,7 +211,8 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     detection: { sessionCookies: ['sid'], ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
     // The access log (one JSON line per request: queue wait, tier, pace, identity digest) only when
     // asked for: it costs the shield a serialisation per request.
-    log: opts.accessLog !== undefined ? { level: 'info', access: true } : { level: 'warn', access: false },
+    // Every line when asked for: the analysis reads each customer's refusals too.
+    log: opts.accessLog !== undefined ? { level: 'info', access: true, accessUnforwardedPerS: 0 } : { level: 'warn', access: false },
   });
   const shield = await startShield({ config, ...(opts.accessLog !== undefined ? { logger: createLogger('info', { destination: opts.accessLog }) } : {}) });
   return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration, the demo route classes and session cookie', close: () => shield.close() };
