@@ -21,7 +21,11 @@
  * With --close every request carries `Connection: close`: the target answers and closes, wrk opens a
  * new connection for the next one — a TCP accept, a parse and a close per refusal, as the drill's
  * connection-churn row and many botnet HTTP tools send (recorded in its own section).
- * Usage: npm run bench:refusal [-- --duration 8 --rounds 3 --close]
+ * With --access-log the shield's access log is on, as by default (written to a discarded stdout: the
+ * serialisation and the write, not a disk's or journald's cost): two more shields, one writing every
+ * line (`log.accessUnforwardedPerS: 0`) and one with the default budget (200 lines a second for
+ * requests answered without the upstream), beside the one without a log (recorded in its own section).
+ * Usage: npm run bench:refusal [-- --duration 8 --rounds 3 --close --access-log]
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
@@ -41,6 +45,7 @@ const CONNECTIONS = 256;
 const SOURCES = 2000;
 const TOKEN = 'bench-refusal-admin-token';
 const close = process.argv.includes('--close');
+const accessLog = process.argv.includes('--access-log');
 
 spawnSync('bash', ['scripts/ensure-system-packages.sh', 'nginx', 'wrk'], { stdio: 'inherit' });
 const NGINX = nginxBinary();
@@ -78,7 +83,7 @@ function nginxConf(port: number, originPort: number): string {
   }`, 'crit');
 }
 
-function rempartConf(port: number, admin: number, originPort: number): string {
+function rempartConf(port: number, admin: number, originPort: number, log = '{ level: warn, access: false }'): string {
   const file = join(dir, `rempart-${port}.yaml`);
   writeFileSync(file, `
 listen: { address: 127.0.0.1, port: ${port} }
@@ -86,7 +91,7 @@ admin: { address: 127.0.0.1, port: ${admin}, token: ${TOKEN} }
 trustedProxies: [127.0.0.1/32]
 upstreams: { origin: { url: http://127.0.0.1:${originPort} } }
 routes: [ { match: { path: / }, upstream: origin, class: normal } ]
-log: { level: warn, access: false }
+log: ${log}
 `);
   return file;
 }
@@ -102,8 +107,8 @@ async function outcomes(admin: number): Promise<Map<string, number>> {
   return out;
 }
 
-const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
-const [originPort, nginxPort, rempartPort, adminPort, minPort, basePort, baseAdminPort] = ports as [number, number, number, number, number, number, number];
+const ports = await Promise.all(Array.from({ length: 11 }, () => freePort()));
+const [originPort, nginxPort, rempartPort, adminPort, minPort, basePort, baseAdminPort, everyPort, everyAdmin, budgetPort, budgetAdmin] = ports as [number, number, number, number, number, number, number, number, number, number, number];
 const started: Started[] = [];
 const stopAll = async (): Promise<void> => { await Promise.all(started.map((s) => s.stop())); };
 process.once('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
@@ -115,10 +120,15 @@ try {
   spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(rempartPort, adminPort, originPort)]));
   started.push(startProcess('node', ['bench/fixtures/minimal-refuser.mjs', String(minPort)]));
+  if (accessLog) {
+    started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(everyPort, everyAdmin, originPort, '{ level: info, access: true, accessUnforwardedPerS: 0 }')]));
+    started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(budgetPort, budgetAdmin, originPort, '{ level: info, access: true }')]));
+  }
   const baselineDist = process.env.REMPART_BASELINE_DIST;
   if (baselineDist) started.push(startProcess(process.execPath, [join(baselineDist, 'src/cli/main.js'), 'start', '--config', rempartConf(basePort, baseAdminPort, originPort)]));
-  await Promise.all([originPort, nginxPort, rempartPort, minPort, ...(baselineDist ? [basePort] : [])].map((p) => waitForPort(p)));
+  await Promise.all([originPort, nginxPort, rempartPort, minPort, ...(baselineDist ? [basePort] : []), ...(accessLog ? [everyPort, budgetPort] : [])].map((p) => waitForPort(p)));
   await forceAttack(adminPort, TOKEN, 'bench:refusal');
+  if (accessLog) { await forceAttack(everyAdmin, TOKEN, 'bench:refusal'); await forceAttack(budgetAdmin, TOKEN, 'bench:refusal'); }
   if (baselineDist) await forceAttack(baseAdminPort, TOKEN, 'bench:refusal');
 
   const nav = floodScript('text/html,application/xhtml+xml', true);
@@ -130,6 +140,7 @@ try {
     'rempart-api': { url: url(rempartPort), script: api },
     'node-min': { url: url(minPort), script: nav },
     ...(baselineDist ? { 'baseline-nav': { url: url(basePort), script: nav }, 'baseline-api': { url: url(basePort), script: api } } : {}),
+    ...(accessLog ? { 'rempart-nav-log-every-line': { url: url(everyPort), script: nav }, 'rempart-nav-log-budget': { url: url(budgetPort), script: nav } } : {}),
   };
   const names = Object.keys(targets);
   const results = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]]));
@@ -159,9 +170,10 @@ try {
     `- Rempart (navigations) / nginx limit_req: **${f(by['rempart-nav']!.rps / by.nginx!.rps)}**; API requests / nginx: ${f(by['rempart-api']!.rps / by.nginx!.rps)}`,
     `- Rempart (navigations) / Node's floor: ${f(by['rempart-nav']!.rps / by['node-min']!.rps)}; API requests / Node's floor: ${f(by['rempart-api']!.rps / by['node-min']!.rps)}`,
     ...(baselineDist ? [`- This build / baseline (${baselineDist}): navigations ${f(by['rempart-nav']!.rps / by['baseline-nav']!.rps)}, API requests ${f(by['rempart-api']!.rps / by['baseline-api']!.rps)}`] : []),
+    ...(accessLog ? [`- Navigations with the access log on / without: every line **${f(by['rempart-nav-log-every-line']!.rps / by['rempart-nav']!.rps)}**, the default budget (200 lines a second for requests answered without the upstream) **${f(by['rempart-nav-log-budget']!.rps / by['rempart-nav']!.rps)}**`] : []),
     `- What the shield answered over the measured rounds (its metrics, both request kinds): ${answered.map(([k, v]) => `${k} ${(100 * v / total).toFixed(1)}%`).join(', ')}`,
   ].join('\n');
-  const md = `### Refusals under a flood${close ? ', a new connection per request' : ''} (\`npm run bench:refusal -- --duration ${durationS} --rounds ${rounds}${close ? ' --close' : ''}\`)
+  const md = `### Refusals under a flood${close ? ', a new connection per request' : ''}${accessLog ? ', the access log on' : ''} (\`npm run bench:refusal -- --duration ${durationS} --rounds ${rounds}${close ? ' --close' : ''}${accessLog ? ' --access-log' : ''}\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} on ${process.platform}/${process.arch}, Node ${process.version}, 2 cores shared by
 wrk (1 thread, ${CONNECTIONS} ${close ? 'connections each closed after one request (Connection: close) and opened again' : 'keep-alive connections'}, every request a new URL from one of ${SOURCES} forwarded addresses, no cookie kept)
@@ -172,7 +184,7 @@ ${table}
 ${ratios}
 `;
   process.stdout.write(`\n${md}\n`);
-  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', close ? 'bench:refusal-close' : 'bench:refusal', md);
+  if (!process.argv.includes('--no-record')) replaceMarkdownSection('docs/benchmarks.md', accessLog ? 'bench:refusal-log' : close ? 'bench:refusal-close' : 'bench:refusal', md);
 } finally {
   await stopAll();
   rmSync(dir, { recursive: true, force: true });
