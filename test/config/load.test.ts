@@ -130,7 +130,7 @@ test('an upstream url is scheme, host and port: a path, query or credentials (si
     '  ok: { url: http://127.0.0.1:9100/ }', // 5
     '  several:', // 6
     '    servers:', // 7
-    '      - { url: https://10.0.0.5:8443/v2 }', // 8
+    '      - { url: https://127.0.0.5:8443/v2 }', // 8
     'routes:', // 9
     '  - { match: { path: / }, upstream: ok }', // 10
   ].join('\n');
