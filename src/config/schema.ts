@@ -245,7 +245,7 @@ const routeSchema = z.object({
   /**
    * The origin holds this route's answers by design — long polling (the head comes when there is
    * news), or event streams asked for without `Accept: text/event-stream`: each request takes an
-   * `eventStreams` place and goes on the stream pool; its upstream slot paces when it is sent and
+   * `eventStreams` place; its upstream slot paces when it is sent and
    * is given back once it is, and its wait is neither timed by `timeoutMs` nor read by the adaptive
    * limit (shield/upstream/event-stream.ts).
    */
@@ -502,9 +502,9 @@ const websocketSchema = z.object({
 
 /**
  * Event streams (Server-Sent Events) held through the shield: a response of type
- * `text/event-stream` gives its upstream slot back once its head is written, and a request that
- * asks for one (`Accept: text/event-stream`) goes on a connection pool of its own
- * (shield/upstream/event-stream.ts). Each holds a client and an upstream connection.
+ * `text/event-stream` gives its upstream slot back once its head is written; a request that asks
+ * for one (`Accept: text/event-stream`) takes its place before it is sent, any other when its head
+ * says what it is (shield/upstream/event-stream.ts). Each holds a client and an upstream connection.
  */
 const eventStreamsSchema = z.object({
   /** Streams per client address (0 = unlimited); a shared address (carrier NAT) holds that many per customer seen behind it. */

@@ -38,7 +38,7 @@ export interface CacheStore {
 const overhead = (key: string): number => 256 + key.length * 2;
 const NO_HEADERS: IncomingHttpHeaders = Object.freeze({});
 
-/** The variants held of one key whose answers vary: by which headers, and under which full keys (oldest first). */
+/** The variants held of one key whose answers vary: by which headers, and under which full keys (least recently read first). */
 interface Variants {
   readonly names: readonly string[];
   readonly keys: Set<string>;

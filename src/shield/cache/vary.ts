@@ -32,13 +32,14 @@ import { qWeight } from '../http-message.js';
  */
 const CODINGS = ['br', 'deflate', 'gzip', 'zstd'] as const;
 const PERSONAL = new Set(['cookie', 'authorization']);
-const CASE_INSENSITIVE = new Set(['accept-encoding', 'accept-language', 'accept', 'accept-charset']);
+const CASE_INSENSITIVE = new Set(['accept-language', 'accept', 'accept-charset']);
 /** What a varied response's Vary says of it: the header names to match (lower-case, sorted, once each), or never stored. */
 export type VaryRule = readonly string[] | 'unstorable';
 /** No Vary at all. */
 export const NO_VARY: VaryRule = Object.freeze([]);
 /**
- * At most this many variants of one key are held; a new one pushes out its key's oldest. Room for
+ * At most this many variants of one key are held; a new one pushes out its key's least recently
+ * read (cache/store.ts). Room for
  * every Accept-Encoding variant (4 codings and identity, accepted or not: 32, and an absent
  * header), so a flood cycling through them cannot push out the variant customers use.
  */

@@ -10,9 +10,10 @@
  * of a new shield's limit (64 with detection off) and every other request waited behind them to
  * its queue timeout — a site's own customers, or 20 connections of an attacker at a person's pace,
  * took its upstream down. So a response whose type is `text/event-stream` gives its slot back once
- * its head is written; a request that asks for one (EventSource sends `Accept: text/event-stream`,
- * §9.2.2) is sent on a connection pool of its own, so the streams held never take the connections
- * requests need; and the streams are bounded per client and shared max-min fairly in total
+ * its head is written; the connection it holds is one more of its server's pool, which admission,
+ * not a connection cap, bounds (upstream/pools.ts), so held streams never take the connections
+ * requests need; a request that asks for one (EventSource sends `Accept: text/event-stream`,
+ * §9.2.2) is timed between the upstream's bytes by `eventStreams.idleTimeoutMs`; and the streams are bounded per client and shared max-min fairly in total
  * (`eventStreams`), each holding two descriptors as a tunnel does. A long poll (its head comes
  * when there is news) cannot be told from a slow answer: its route says so (`stream: true`), and
  * its slot goes back once it is sent (upstream/forward.ts).

@@ -57,7 +57,7 @@ export interface ForwarderDeps {
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
   /**
    * The event streams held (upstream/event-stream.ts): a request asking for one takes a place, and
-   * goes on its server's stream pool with `streamIdleMs` between the upstream's bytes. Absent: it
+   * is sent with `streamIdleMs` between the upstream's bytes. Absent: it
    * is a request like any other (its slot is still given back when its stream starts).
    */
   streams?: StreamBudget;
@@ -123,7 +123,7 @@ class Exchange implements Waiter {
   /** When the cost probe last held it (queue clock). */
   heldAt = 0;
   controller: Dispatcher.DispatchController | undefined = undefined;
-  /** It asked for an event stream, or is on a `stream` route, and holds a place for one: sent on its server's stream pool. */
+  /** It asked for an event stream, or is on a `stream` route, and holds a place for one: timed by `streamIdleMs`. */
   stream = false;
   /**
    * On a `stream` route: the origin holds its answer by design (long polling). Its slot paces when
@@ -459,7 +459,7 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   const idleMs = stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
   const attempt = new Attempt(ex, server, retry !== undefined);
   const name = upstream.tlsNames[server.index];
-  ((stream ? upstream.streamPools : upstream.pools)[server.index] as Dispatcher).dispatch({
+  (upstream.pools[server.index] as Dispatcher).dispatch({
     // An https server is always named alike, whatever Host the client sent (upstream/tls-name.ts).
     ...(name !== undefined ? { servername: name.name } as Partial<Dispatcher.DispatchOptions> : {}),
     origin: server.origin,

@@ -22,11 +22,6 @@ export interface Upstream {
   readonly servers: readonly ServerHealth[];
   /** One pool per server, by server index. */
   readonly pools: readonly Pool[];
-  /**
-   * One pool per server for requests that ask for an event stream (upstream/event-stream.ts): the
-   * streams held never take the connections requests need. Bounded by `eventStreams`, not here.
-   */
-  readonly streamPools: readonly Pool[];
   /** Each https server's TLS name (upstream/tls-name.ts), by server index; undefined for http. */
   readonly tlsNames: ReadonlyArray<TlsName | undefined>;
   readonly health: UpstreamHealth;
@@ -59,7 +54,6 @@ function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth,
   const servers = health.servers;
   const tlsNames = servers.map((s) => tlsName(s.origin, u.servername));
   const pools = servers.map((s, i) => createPool(s.origin, u, tlsNames[i]));
-  const streamPools = servers.map((s, i) => createPool(s.origin, u, tlsNames[i]));
   const first = servers[0] as ServerHealth;
   let pick: Upstream['pick'];
   if (servers.length === 1) {
@@ -74,7 +68,7 @@ function createUpstream(name: string, u: UpstreamConfig, health: UpstreamHealth,
   }
   const r = u.retries;
   return Object.freeze({
-    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, streamPools, tlsNames, health, pick,
+    name, origin: first.origin, pool: pools[0] as Pool, timeoutMs: u.timeoutMs, connectionsPerServer: u.connections, servers, pools, tlsNames, health, pick,
     retryBudget: servers.length > 1 && r.enabled ? createRetryBudget({ ratio: r.budgetPercent / 100, windowMs: r.budgetWindowMs, minRetries: r.minRetries }) : undefined,
     probes: u.health.active ? startProbes(health, u.health.active, u.connectTimeoutMs, clock, tlsNames) : undefined,
   });
@@ -90,5 +84,5 @@ export function createUpstreams(config: Readonly<Record<string, UpstreamConfig>>
 
 /** Stops probes and closes pools gracefully: requests in flight finish, then the sockets close. */
 export async function closeUpstreams(upstreams: Map<string, Upstream>): Promise<void> {
-  await Promise.allSettled([...upstreams.values()].flatMap((u) => [u.probes?.close(), ...u.pools.map((p) => p.close()), ...u.streamPools.map((p) => p.close())]));
+  await Promise.allSettled([...upstreams.values()].flatMap((u) => [u.probes?.close(), ...u.pools.map((p) => p.close())]));
 }

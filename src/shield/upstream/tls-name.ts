@@ -29,5 +29,5 @@ export function tlsName(origin: string, configured: string | undefined): TlsName
 export function namedConnector(t: TlsName, timeoutMs: number): buildConnector.connector {
   const base = buildConnector({ timeout: timeoutMs });
   // Without SNI, Node checks the certificate against the host connected to (an address's SAN).
-  return (opts, cb) => base({ ...opts, ...(t.sni !== undefined ? { servername: t.sni } : { servername: undefined }) }, cb);
+  return (opts, cb) => base({ ...opts, servername: t.sni }, cb);
 }
