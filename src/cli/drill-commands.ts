@@ -14,6 +14,11 @@ const benchLayoutArg = (v: string): BenchLayout => {
   return v as BenchLayout;
 };
 
+const shieldLogArg = (v: string): 'default' | 'off' => {
+  if (v !== 'default' && v !== 'off') throw new InvalidArgumentError('shield log must be default or off');
+  return v;
+};
+
 const positive = (name: string) => (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
@@ -147,6 +152,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--json <file>', 'write every cell\'s report as JSON')
     .option('--html-dir <dir>', 'write one HTML report per cell into this directory')
     .option('--access-log-dir <dir>', "write Rempart's access log (queue wait, tier, pace, identity digest per request) into this directory, one file per cell")
+    .option('--shield-log <mode>', "Rempart's own log: default (the product's: the access log within its budget, to a file) or off (warnings only, as runs before December 2026)", shieldLogArg, 'default')
     .option('--record <file>', 'replace the bench:ddos section of this Markdown file with the table')
     .option('--keep-state', 'one Rempart process for the whole run, its attack state and reputations carried from cell to cell (default: a fresh shield before each cell)')
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
@@ -160,7 +166,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--search-by-post', 'the site\'s search form posts its terms (POST /search, q=colis+suivi urlencoded) rather than sending them in the URL, for the customers and the costly-search flood')
     .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N][,spreadPct=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean; origin?: Partial<OriginShape> }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; shieldLog: 'default' | 'off'; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -178,7 +184,7 @@ export function registerDrillCommands(program: Command): void {
         await runDdosBench({
           targets: o.targets.split(',').map((s) => s.trim()).filter(Boolean),
           scenarios, layout: o.layout,
-          durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), record: o.record,
+          durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), shieldLog: o.shieldLog, record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.restartShield !== undefined ? { restartShieldAtS: o.restartShield, ...(o.restartForgets === true ? { restartForgets: true } : {}) } : {}),
           ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}),

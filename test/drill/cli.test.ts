@@ -116,3 +116,29 @@ test('`bench ddos --restart-shield`: Rempart is stopped gracefully mid-cell and 
   const after = report.legit.series.all.filter((p) => p.t >= 9);
   assert.ok(after.some((p) => p.ok > 0), `answered after the restart (${JSON.stringify(after)})`);
 });
+
+test('bench: Rempart runs with the product\'s default log when given a log file (the access log, within its budget, written there); warnings only without one', async (t) => {
+  const { startRempart } = await import('../../src/drill/bench/targets.js');
+  const origin = await startOrigin({ maxInFlight: 8, maxQueue: 16, serviceMs: 1 });
+  t.after(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-log-'));
+  const file = join(dir, 'shield.log');
+  const logged = await startRempart(origin.url, { logFile: file });
+  const quiet = await startRempart(origin.url);
+  try {
+    for (const s of [logged, quiet]) {
+      const r = await fetch(`${s.url}/track/AB123`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) test' } });
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+    }
+  } finally { await logged.close(); await quiet.close(); }
+  // The logger writes asynchronously; closing the shield flushes it.
+  let text = '';
+  for (let i = 0; i < 50 && !/"msg":"access"/.test(text); i++) { text = existsSync(file) ? readFileSync(file, 'utf8') : ''; await new Promise((r) => setTimeout(r, 20)); }
+  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const access = lines.filter((l) => l.msg === 'access');
+  assert.equal(access.length, 1, text);
+  assert.equal(access[0]!.path, '/track/AB123');
+  // Info lines too (the default level), not only the access log's.
+  assert.ok(lines.some((l) => l.level === 30 && l.msg !== 'access'), text);
+});

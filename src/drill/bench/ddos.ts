@@ -129,6 +129,12 @@ export interface DdosBenchOptions {
    * the admission order put first, beside the cell's legitimate addresses (report meta).
    */
   accessLogDir?: string;
+  /**
+   * The shield's own log: 'default' (the product's: info and the access log within its budget,
+   * written to a file as a deployment writes to its journal) or 'off' (warnings only, as every run
+   * before the fifty-eighth session measured). Default 'default': the configuration the bench claims.
+   */
+  shieldLog?: 'default' | 'off';
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
@@ -344,6 +350,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const targets: BenchTarget[] = [];
   // How to start a shield afresh, by target name (Rempart targets).
   const restarts = new Map<string, (accessLog?: string, at?: { port: number; database?: string }) => ReturnType<typeof spawnServer>>();
+  let shieldStarts = 0; // each shield process its own log file (the files go with the run's directory)
   const unavailable: Record<string, string> = {};
   const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
@@ -354,13 +361,15 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
       else if (name === 'rempart' || name === 'rempart-cache') {
         const cache = name === 'rempart-cache';
         const start = (accessLog?: string, at?: { port: number; database?: string }): ReturnType<typeof spawnServer> =>
-          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, ...(accessLog !== undefined ? { accessLog } : {}), ...(secret !== undefined ? { secret } : {}), ...at });
+          spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache,
+            ...(accessLog !== undefined ? { accessLog } : o.shieldLog !== 'off' ? { logFile: join(dir, `${name}-${++shieldStarts}.log`) } : {}),
+            ...(secret !== undefined ? { secret } : {}), ...at });
         if (o.accessLogDir !== undefined) mkdirSync(o.accessLogDir, { recursive: true });
         const s = await start(o.accessLogDir !== undefined && o.keepState ? join(o.accessLogDir, `${name}.jsonl`) : undefined);
         restarts.set(name, start);
         targets.push({
           name, url: s.url, close: s.close,
-          description: `Rempart shield, default configuration, demo route classes and session cookie (sid)${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''} (own process${o.keepState ? ', one for the whole run: state carried from cell to cell' : ', started afresh before each cell'})` +
+          description: `Rempart shield, default configuration, demo route classes and session cookie (sid)${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''}${o.accessLogDir !== undefined ? ', every access log line (analysis)' : o.shieldLog === 'off' ? ', its log off (warnings only)' : ', its default log (access log within its budget) to a file'} (own process${o.keepState ? ', one for the whole run: state carried from cell to cell' : ', started afresh before each cell'})` +
             (second ? '; 2 servers, least outstanding, default passive ejection, probes GET /healthz every 1 s fall 2 rise 2, retries within the default budget' : ''),
         });
       } else throw new Error(`unknown target ${name}`);

@@ -192,7 +192,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; logFile?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -209,11 +209,14 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     // The site's description, as its routes are: the demo bank's session cookie. Only with
     // --known-customers: the key their week-old reputations were signed with.
     detection: { sessionCookies: ['sid'], ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
-    // The access log (one JSON line per request: queue wait, tier, pace, identity digest) only when
-    // asked for: it costs the shield a serialisation per request.
-    // Every line when asked for: the analysis reads each customer's refusals too.
-    log: opts.accessLog !== undefined ? { level: 'info', access: true, accessUnforwardedPerS: 0 } : { level: 'warn', access: false },
+    // Logging: with logFile, the product's default (info, access log on, unforwarded lines within
+    // their budget), written to that file as a deployment writes to its journal — the configuration
+    // the bench claims to measure. With accessLog (analysis), every line, the customers' refusals
+    // too. With neither, warnings only (tests, and --shield-log off to compare).
+    ...(opts.accessLog !== undefined ? { log: { level: 'info', access: true, accessUnforwardedPerS: 0 } }
+      : opts.logFile !== undefined ? {} : { log: { level: 'warn', access: false } }),
   });
-  const shield = await startShield({ config, ...(opts.accessLog !== undefined ? { logger: createLogger('info', { destination: opts.accessLog }) } : {}) });
+  const destination = opts.accessLog ?? opts.logFile;
+  const shield = await startShield({ config, ...(destination !== undefined ? { logger: createLogger(config.log.level, { destination }) } : {}) });
   return { name: 'rempart', url: shield.url, description: 'Rempart shield with its default configuration, the demo route classes and session cookie', close: () => shield.close() };
 }
