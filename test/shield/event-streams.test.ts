@@ -354,3 +354,42 @@ test('a held stream is answered: it does not count among its identity\'s open re
   for (let i = 0; i < 200 && !line(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(line()?.pace, 0, `the page's pace: ${String(line()?.pace)} (six streams held open would read as 1)`);
 });
+
+test('a stream its request did not announce is timed between events by eventStreams.idleTimeoutMs, not the upstream\'s timeoutMs, once its head says what it is', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  // A fetch()-read feed: one event, then the next after 1.2 s — three times the upstream's timeoutMs.
+  up.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n');
+    held.add(res);
+    const timer = setTimeout(() => res.write('data: 2\n\n'), req.url === '/events' ? 1_200 : 60_000);
+    res.on('close', () => { clearTimeout(timer); held.delete(res); });
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 400 } }, eventStreams: { idleTimeoutMs: 5_000 } });
+  const s = await openStream(shield, '127.0.52.1', '*/*');
+  t.after(() => s.res.destroy());
+  assert.equal(s.status, 200);
+  // Before, undici's body timer was set from timeoutMs before the head was read: cut at 400 ms.
+  assert.deepEqual(await s.events(1), ['2'], 'the event sent after 1.2 s of quiet');
+});
+
+test('a stream its request did not announce, kept quiet past eventStreams.idleTimeoutMs, ends', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  up.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n'); // then nothing
+    held.add(res);
+    res.on('close', () => held.delete(res));
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 10_000 } }, eventStreams: { idleTimeoutMs: 600 } });
+  const s = await openStream(shield, '127.0.52.2', '*/*');
+  assert.equal(s.status, 200);
+  const t0 = Date.now();
+  await new Promise<void>((resolve) => { if (s.res.destroyed || s.res.complete) resolve(); else s.res.once('close', () => resolve()); });
+  const took = Date.now() - t0;
+  assert.ok(took >= 500 && took < 5_000, `ended after ${took} ms (idle timeout 600 ms, the upstream's 10 s)`);
+});

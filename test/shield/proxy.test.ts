@@ -186,3 +186,23 @@ test('HEAD, 204 and 304 pass through without a body and keep the connection usab
   assert.match(raw, /content-length: 5\r\n/i, 'HEAD keeps the length of the body it does not carry');
   assert.doesNotMatch(raw, /hello/);
 });
+
+test('an answer whose upstream stops sending mid-body is cut after timeoutMs between bytes, and its upstream connection closed', async (t) => {
+  const up = await startRecordingUpstream(t);
+  let closed = 0;
+  up.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '20' });
+    res.write('0123456789'); // half, then nothing
+    req.socket.once('close', () => { closed++; });
+  };
+  const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 400 } } });
+  const t0 = Date.now();
+  const res = await request(`${shield.url}/half`);
+  assert.equal(res.statusCode, 200);
+  await assert.rejects(res.body.text(), 'the client sees the answer end short, not a complete one');
+  const took = Date.now() - t0;
+  assert.ok(took >= 350 && took < 5_000, `cut after ${took} ms`);
+  const deadline = Date.now() + 3_000;
+  while (closed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(closed, 1, 'the upstream connection is closed (its answer will never be whole)');
+});

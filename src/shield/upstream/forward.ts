@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Clock } from '../../core/clock.js';
 import { isRempartError, RempartError, type ErrorCode } from '../../core/errors.js';
 import { onExchangeEnd, type RequestContext } from '../context.js';
@@ -79,11 +79,17 @@ export interface ForwardCallbacks {
 /** The proxy step: waits for an upstream slot, then streams the exchange. */
 export interface Forwarder {
   (ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks): void;
-  /** Cuts clients stalled past their limits (called on the runtime's ticker); returns how many. */
+  /**
+   * Cuts clients stalled past their limits (called on the runtime's ticker); returns how many. Also
+   * ends, every QUIET_SWEEP_MS, the answers whose upstream went quiet past their limit (not counted).
+   */
   evictStalled(now: number): number;
   /** Ends the event streams and long polls held on one server (it was disabled); returns how many. */
   closeStreams(upstream: string, server: string): number;
 }
+
+/** How often bodies are checked for an upstream gone quiet (the timeouts are seconds; undici's own timers tick at 1 s past 1 s). */
+const QUIET_SWEEP_MS = 500;
 
 // RFC 9110 §15.6.4: every server down is a 503 (with Retry-After, added by the edge), answered at once.
 const ALL_DOWN: Failure = Object.freeze({ code: 'RMP_ERR_UPSTREAM_DOWN', error: undefined, reachedUpstream: false });
@@ -96,6 +102,14 @@ interface Shared {
   readonly paused: Set<Attempt>;
   /** Attempts held with no slot (event streams, long polls), until they end. */
   readonly held: Set<Attempt>;
+  /**
+   * Attempts reading a response body, timed between the upstream's bytes here rather than by
+   * undici: an answer is known to be an event stream only at its head, after undici would have
+   * set its body timer (swept by evictStalled, on the runtime's ticker).
+   */
+  readonly reading: Set<Attempt>;
+  /** When `reading` was last swept. */
+  sweptAt: number;
 }
 
 /**
@@ -274,6 +288,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   headersWritten = false;
   /** The response head arrived: too late to try another server. */
   started = false;
+  /** When the upstream last sent a byte of the body (or its head), and how long it may then stay quiet. */
+  lastByteAt = 0;
+  quietLimitMs = 0;
 
   /** Requests in flight at the upstream when this one was sent, itself included (the adaptive limit's Little's law). */
   readonly inFlightAtSend: number;
@@ -288,6 +305,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.server.outstanding--;
     this.ex.releaseSlot(); // once per exchange: a stream gave it back already
     if (this.slotFreed) this.ex.shared.held.delete(this);
+    this.ex.shared.reading.delete(this);
   }
 
   /** Gives the admission slot back while the response goes on: an event stream is held, not worked on. */
@@ -305,7 +323,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     c.pause();
     const paused = this.ex.shared.paused;
     paused.add(this);
-    s.onResume = () => { paused.delete(this); c.resume(); };
+    // A paused upstream is not quiet (the client is slow: evictStalled's business); its quiet time starts again on resume.
+    s.onResume = () => { paused.delete(this); this.lastByteAt = this.ex.shared.deps.clock.now(); c.resume(); };
   }
 
   /** Cuts a client stalled past its limit (the ticker decides). */
@@ -349,6 +368,11 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.freeSlot();
       ctx.stream = true;
     }
+    // From here the body is timed between bytes: a stream (announced or not) by the streams' idle
+    // timeout, any other answer by the upstream's.
+    this.quietLimitMs = ctx.stream === true ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
+    this.lastByteAt = deps.clock.now();
+    ex.shared.reading.add(this);
     const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
     try {
       for (const filter of deps.responseFilters) {
@@ -372,6 +396,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.lastByteAt = this.ex.shared.deps.clock.now();
     if (this.replaced) return;
     if (this.observers) for (const o of this.observers) o.data(chunk);
     if (this.ex.aborted || !this.headersWritten) return;
@@ -455,8 +480,7 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   if (ctx.body !== undefined) body = ctx.body.source();
   else if (hasRequestBody(req)) { sendContinue(req, ctx.res); body = deps.bodyGuards.guard(req, deps.bodyLimits); }
   const up = ex.up;
-  const stream = ex.stream;
-  const idleMs = stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
+  const idleMs = ex.stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
   const attempt = new Attempt(ex, server, retry !== undefined);
   const name = upstream.tlsNames[server.index];
   (upstream.pools[server.index] as Dispatcher).dispatch({
@@ -469,8 +493,9 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
     body,
     // A long poll's head comes when there is news.
     headersTimeout: ex.held ? idleMs : upstream.timeoutMs,
-    // Between two bytes of the answer: an event stream is quiet between events (its keep-alive comments count).
-    bodyTimeout: idleMs,
+    // Between two bytes of the answer: timed by the forwarder's sweep (Shared.reading), which
+    // knows from the head whether it is an event stream, quiet between events.
+    bodyTimeout: 0,
   }, attempt);
   // Sent: a held answer's slot has paced it, and the origin's wait for news is no work in flight.
   if (ex.held) attempt.freeSlot();
@@ -485,7 +510,7 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
  */
 export function createForwarder(deps: ForwarderDeps): Forwarder {
   const { upstreams, admission, clock } = deps;
-  const shared: Shared = { deps, paused: new Set<Attempt>(), held: new Set<Attempt>() };
+  const shared: Shared = { deps, paused: new Set<Attempt>(), held: new Set<Attempt>(), reading: new Set<Attempt>(), sweptAt: 0 };
 
   const forward = function forward(ctx: RequestContext, up: UpstreamRequest, cb: ForwardCallbacks) {
     const name = (ctx.route as { upstream: string }).upstream;
@@ -514,6 +539,15 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
 
   forward.evictStalled = (now) => {
     let n = 0;
+    if (now - shared.sweptAt >= QUIET_SWEEP_MS) {
+      shared.sweptAt = now;
+      for (const a of shared.reading) {
+        if (shared.paused.has(a) || now - a.lastByteAt < a.quietLimitMs) continue;
+        shared.reading.delete(a);
+        // As undici's own body timeout would: the exchange fails with UND_ERR_BODY_TIMEOUT (504 or a cut).
+        a.ex.controller?.abort(new undiciErrors.BodyTimeoutError());
+      }
+    }
     for (const a of shared.paused) {
       const since = a.sink?.pausedSince;
       if (since === undefined) { shared.paused.delete(a); continue; }
