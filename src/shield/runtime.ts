@@ -280,7 +280,7 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
   request.push(createContinuationFilter(shared.continuations, shared.ticker));
   request.push(...(ext.request ?? []));
   // A page answered from the cache names its browser as one the origin answered does (page visits).
-  const giveVisitId = det.enabled && det.formPageTtlS > 0 ? createVisitIdGiver({ randomBytes: shared.challenge.randomBytes, visits: shared.pageVisits, ticker: shared.ticker }) : undefined;
+  const giveVisitId = det.enabled && det.formPageTtlS > 0 ? createVisitIdGiver({ randomBytes: shared.challenge.randomBytes, visits: shared.pageVisits, ticker: shared.ticker, clock: shared.clock }) : undefined;
   if (caches) request.push(createCacheLookupFilter(shared.cache, shared.coalescer, shared.ticker, giveVisitId && visitCookieOnCacheHit(giveVisitId)));
 
   const limits = { ...config.listen.limits, memoryBytes: config.buffering.requestMemoryBytes };

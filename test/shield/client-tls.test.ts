@@ -27,3 +27,20 @@ test('behind a trusted TLS terminator the shield\'s cookies carry Secure; an unt
   for (const c of claim) assert.doesNotMatch(c, /;\s*Secure/i, c);
   assert.equal(upstream.seen.at(-1)?.headers['x-forwarded-proto'], 'http', 'an untrusted peer\'s field is replaced');
 });
+
+test('behind a trusted proxy (it may be a CDN), answers it may store carry none of the shield\'s cookies; private ones do, and so does any answer to a client reaching the shield directly', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  let cc = 'public, max-age=300';
+  upstream.handler = (_req, res) => { res.writeHead(200, { 'content-type': 'text/html', 'cache-control': cc }); res.end('<p>page</p>'); };
+  const shield = await startTestShield(t, upstream.url, { trustedProxies: ['127.0.99.1/32'] });
+  // Varnish and Cloudflare (origin cache control) pass or bypass an answer with Set-Cookie: ours would turn their cache off.
+  assert.deepEqual(await pageCookies(shield.port, '127.0.99.1', { 'x-forwarded-for': '203.0.113.8' }), []);
+  cc = 's-maxage=60';
+  assert.deepEqual(await pageCookies(shield.port, '127.0.99.1', { 'x-forwarded-for': '203.0.113.9' }), []);
+  cc = 'private, max-age=60';
+  const personal = await pageCookies(shield.port, '127.0.99.1', { 'x-forwarded-for': '203.0.113.10' });
+  assert.ok(personal.some((c) => c.startsWith('rempart_rep=')), `a private page earns a reputation (${personal.join(' | ')})`);
+  cc = 'public, max-age=300';
+  const direct = await pageCookies(shield.port, '127.0.99.3', {});
+  assert.ok(direct.some((c) => c.startsWith('rempart_rep=')), `no proxy in front: the shield is the edge (${direct.join(' | ')})`);
+});

@@ -7,6 +7,18 @@ import type { RandomBytes, TokenKeyring } from '../../reputation/token.js';
 import { clientBindingKey } from '../../defence/binding.js';
 import { isNavigation } from '../../challenge/request.js';
 import { clientUsedTls } from '../../client-tls.js';
+import { sharedCacheMayStore } from '../../cache/shared-storable.js';
+import type { ConnectionFacts } from '../../listener/connection-facts.js';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * Whether the shield keeps its own cookies (reputation, page visit) off an answer: behind a proxy
+ * it trusts (a CDN or a caching balancer may be that proxy) and an answer that proxy may store
+ * (cache/shared-storable.ts) — a Set-Cookie of ours would turn its cache off for it, and the
+ * customer its copy goes to never reaches us anyway. Clearance cookies a client just earned still go.
+ */
+export const keepsShieldCookiesOff = (conn: ConnectionFacts, status: number, headers: IncomingHttpHeaders | OutgoingHttpHeaders, nowMs: number): boolean =>
+  conn.trusted && sharedCacheMayStore(status, headers, nowMs);
 
 /** Adds a Set-Cookie line to an upstream answer, after those it has. */
 export const appendCookie = (res: UpstreamResponse, cookie: string): void => {
@@ -43,6 +55,7 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
       }
     }
     const traits = ctx.traits;
+    if (keepsShieldCookiesOff(ctx.conn, res.status, res.headers, d.clock.now())) return undefined;
     // Only page loads earn a reputation: a browser gets it with its first page, and a flood of API
     // or asset requests without cookies cannot make us sign a token per response.
     if (!traits || (ctx.reputation === undefined && !isNavigation(ctx.req.headers.accept, ctx.req.headers['sec-fetch-mode'] as string | undefined))) return undefined;
