@@ -142,7 +142,7 @@ export function registerDrillCommands(program: Command): void {
   const bench = program.command('bench').description('Benchmarks that run several targets side by side');
   bench.command('ddos')
     .description('Origin + {direct, rempart, nginx, haproxy} x scenarios: legitimate success, p99 per class, attack reaching the origin')
-    .option('--targets <list>', 'comma-separated targets (also: rempart-cache)', 'direct,rempart,nginx,haproxy')
+    .option('--targets <list>', 'comma-separated targets (also: rempart-cache; rempart-plain: one route for everything, no session cookie)', 'direct,rempart,nginx,haproxy')
     .option('--scenarios <list>', 'comma-separated scenarios (any of drill --list-scenarios)', DEFAULT_BENCH_SCENARIOS.join(','))
     .option('--layout <name>', 'address layout: disjoint (default), shared-24 (attackers in customers\' /24s), cgnat (20 customers per carrier address), cgnat-shared (the bots behind those addresses, with the customers\' agents)', benchLayoutArg, 'disjoint')
     .option('--duration <s>', 'seconds per cell', positive('duration'), 20)

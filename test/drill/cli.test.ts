@@ -142,3 +142,27 @@ test('bench: Rempart runs with the product\'s default log when given a log file 
   // Info lines too (the default level), not only the access log's.
   assert.ok(lines.some((l) => l.level === 30 && l.msg !== 'access'), text);
 });
+
+test('bench: rempart-plain is the site undescribed — one route, class normal, for what the demo configuration calls critical', async (t) => {
+  const { startRempart } = await import('../../src/drill/bench/targets.js');
+  const origin = await startOrigin({ maxInFlight: 8, maxQueue: 16, serviceMs: 1 });
+  t.after(() => origin.close());
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-bench-plain-'));
+  const classes: Record<string, unknown> = {};
+  for (const plain of [true, false]) {
+    const file = join(dir, `${plain}.log`);
+    const s = await startRempart(origin.url, { logFile: file, plain });
+    try {
+      const r = await fetch(`${s.url}/api/pay/status/1`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) test' } });
+      await r.arrayBuffer();
+    } finally { await s.close(); }
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && line === undefined; i++) {
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      line = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'access');
+      if (line === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    classes[String(plain)] = line?.class;
+  }
+  assert.deepEqual(classes, { true: 'normal', false: 'critical' });
+});

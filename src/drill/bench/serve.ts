@@ -10,7 +10,7 @@ const [kind, raw = '{}'] = process.argv.slice(2);
 const opts = JSON.parse(raw) as Record<string, unknown>;
 const server = kind === 'origin'
   ? await startOrigin(opts)
-  : kind === 'rempart' ? await startRempart(Array.isArray(opts.originUrls) ? opts.originUrls.map(String) : String(opts.originUrl), { cache: opts.cache === true, ...(typeof opts.accessLog === 'string' ? { accessLog: opts.accessLog } : {}), ...(typeof opts.logFile === 'string' ? { logFile: opts.logFile } : {}), ...(typeof opts.secret === 'string' ? { secret: opts.secret } : {}),
+  : kind === 'rempart' ? await startRempart(Array.isArray(opts.originUrls) ? opts.originUrls.map(String) : String(opts.originUrl), { cache: opts.cache === true, plain: opts.plain === true, ...(typeof opts.accessLog === 'string' ? { accessLog: opts.accessLog } : {}), ...(typeof opts.logFile === 'string' ? { logFile: opts.logFile } : {}), ...(typeof opts.secret === 'string' ? { secret: opts.secret } : {}),
     ...(typeof opts.port === 'number' ? { port: opts.port } : {}), ...(typeof opts.database === 'string' ? { database: opts.database } : {}) }) : null;
 if (!server) throw new Error(`unknown server kind ${kind}`);
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);

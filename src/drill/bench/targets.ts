@@ -192,7 +192,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; accessLog?: string; logFile?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; plain?: boolean; accessLog?: string; logFile?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -205,10 +205,12 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     upstreams: { origin: upstream },
     // A restart run's state file (--restart-shield): what the shield keeps across a restart.
     ...(opts.database !== undefined ? { storage: { database: opts.database } } : {}),
-    routes: rempartRoutes('origin', opts.cache === true),
+    // `plain`: what an operator who described nothing of the site starts with — one route for
+    // everything (class normal, no WebSocket), no session cookie named.
+    routes: opts.plain === true ? [{ match: { path: '/' }, upstream: 'origin' }] : rempartRoutes('origin', opts.cache === true),
     // The site's description, as its routes are: the demo bank's session cookie. Only with
     // --known-customers: the key their week-old reputations were signed with.
-    detection: { sessionCookies: ['sid'], ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
+    detection: { ...(opts.plain === true ? {} : { sessionCookies: ['sid'] }), ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
     // Logging: with logFile, the product's default (info, access log on, unforwarded lines within
     // their budget), written to that file as a deployment writes to its journal — the configuration
     // the bench claims to measure. With accessLog (analysis), every line, the customers' refusals
