@@ -370,7 +370,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
         restarts.set(name, start);
         targets.push({
           name, url: s.url, close: s.close,
-          description: `Rempart shield, default configuration, ${plain ? 'one route for everything (no class, no WebSocket route, no session cookie: the site undescribed)' : 'demo route classes and session cookie (sid)'}${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''}${o.accessLogDir !== undefined ? ', every access log line (analysis)' : o.shieldLog === 'off' ? ', its log off (warnings only)' : ', its default log (access log within its budget) to a file'} (own process${o.keepState ? ', one for the whole run: state carried from cell to cell' : ', started afresh before each cell'})` +
+          description: `Rempart shield, default configuration, ${plain ? 'one route for everything (class normal, WebSocket allowed, no session cookie: the site undescribed)' : 'demo route classes and session cookie (sid)'}${cache ? ', response cache on /track (30 s) and /search (30 s, keyed on q)' : ''}${o.accessLogDir !== undefined ? ', every access log line (analysis)' : o.shieldLog === 'off' ? ', its log off (warnings only)' : ', its default log (access log within its budget) to a file'} (own process${o.keepState ? ', one for the whole run: state carried from cell to cell' : ', started afresh before each cell'})` +
             (second ? '; 2 servers, least outstanding, default passive ejection, probes GET /healthz every 1 s fall 2 rise 2, retries within the default budget' : ''),
         });
       } else throw new Error(`unknown target ${name}`);

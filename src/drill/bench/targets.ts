@@ -206,8 +206,9 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     // A restart run's state file (--restart-shield): what the shield keeps across a restart.
     ...(opts.database !== undefined ? { storage: { database: opts.database } } : {}),
     // `plain`: what an operator who described nothing of the site starts with — one route for
-    // everything (class normal, no WebSocket), no session cookie named.
-    routes: opts.plain === true ? [{ match: { path: '/' }, upstream: 'origin' }] : rempartRoutes('origin', opts.cache === true),
+    // everything (class normal; WebSocket upgrades allowed, or the site's live page would not work
+    // in normal times either), no session cookie named.
+    routes: opts.plain === true ? [{ match: { path: '/' }, upstream: 'origin', websocket: true }] : rempartRoutes('origin', opts.cache === true),
     // The site's description, as its routes are: the demo bank's session cookie. Only with
     // --known-customers: the key their week-old reputations were signed with.
     detection: { ...(opts.plain === true ? {} : { sessionCookies: ['sid'] }), ...(opts.secret !== undefined ? { secret: opts.secret } : {}) },
