@@ -389,7 +389,14 @@ export function buildRuntime(config: Config, shared: SharedState): Runtime {
     upstreams,
     admission,
     now: () => shared.ticker.now(),
-    close: async () => { clearInterval(ticker); await closeUpstreams(upstreams); },
+    close: async () => {
+      clearInterval(ticker);
+      // Answers still in flight on the old pools (a reload) keep their timing between bytes and
+      // their slow-client limits — or a quiet event stream would hold its pool open for good.
+      const sweep = setInterval(() => forwarder?.evictStalled(shared.ticker.now()), 500);
+      sweep.unref();
+      try { await closeUpstreams(upstreams); } finally { clearInterval(sweep); }
+    },
     isTrusted: (address: string) => trusted.has(address),
     resolveClient: (peer: string, xff: string | string[] | undefined) => resolveClientAddress(peer, xff, trusted),
     clientKey,

@@ -393,3 +393,34 @@ test('a stream its request did not announce, kept quiet past eventStreams.idleTi
   const took = Date.now() - t0;
   assert.ok(took >= 500 && took < 5_000, `ended after ${took} ms (idle timeout 600 ms, the upstream's 10 s)`);
 });
+
+test('after a reload, a stream on the old configuration\'s pools is still timed between events: kept quiet past idleTimeoutMs, it ends', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  up.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n'); // then nothing
+    held.add(res);
+    res.on('close', () => held.delete(res));
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  const raw = {
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 }, log: { level: 'warn', access: false },
+    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    eventStreams: { idleTimeoutMs: 800 },
+  };
+  const shield = await startShield({ config: parseConfig(raw), logger: pino({ level: 'silent' }) });
+  t.after(() => shield.close());
+  const s = await openStream(shield, '127.0.52.3', '*/*');
+  assert.equal(s.status, 200);
+  // A new configuration: new pools; the stream stays on the old one, whose runtime's ticker stopped.
+  shield.reload(parseConfig({ ...raw, routes: [{ match: { path: '/' }, upstream: 'origin', class: 'high' }] }));
+  const t0 = Date.now();
+  const ended = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 8_000);
+    const done = (): void => { clearTimeout(timer); resolve(true); };
+    if (s.res.destroyed || s.res.complete) done(); else s.res.once('close', done);
+  });
+  assert.ok(ended, 'the quiet stream ended');
+  assert.ok(Date.now() - t0 < 5_000, `ended after ${Date.now() - t0} ms (idle timeout 800 ms)`);
+});
