@@ -79,15 +79,9 @@ log: { level: ${access ? 'info' : 'warn'}, access: ${access} }
   started.push(startProcess(process.execPath, ['dist/src/cli/main.js', 'start', '--config', rempartConf(plainPort as number, plainAdminPort as number, false, false)]));
   const baselineDist = process.env.REMPART_BASELINE_DIST;
   if (baselineDist) {
-    const file = join(dir, 'rempart-baseline.yaml');
-    writeFileSync(file, `
-listen: { address: 127.0.0.1, port: ${basePort} }
-admin: { address: 127.0.0.1, port: ${baseAdminPort} }
-upstreams: { origin: { url: http://127.0.0.1:${originPort}, connections: 64 } }
-routes: [ { match: { path: / }, upstream: origin, class: normal } ]
-rateLimits: { perClient: { normal: { ratePerS: 1000000000, burst: 1000000000 } } }
-log: { level: warn, access: false }
-`);
+    // The same configuration as `rempart` (detection in dry run): a baseline without it had its
+    // flooding client challenged, and measured refusals (every answer non-2xx).
+    const file = rempartConf(basePort as number, baseAdminPort as number, false);
     started.push(startProcess(process.execPath, [join(baselineDist, 'src/cli/main.js'), 'start', '--config', file]));
   }
   started.push(startProcess(process.execPath, ['bench/fixtures/minimal-proxy.mjs', String(minPort), `http://127.0.0.1:${originPort}`]));
@@ -133,7 +127,7 @@ log: { level: warn, access: false }
     `- Access log on / off (Rempart throughput): ${f(by['rempart+log'].rps / by.rempart.rps)}`,
     `- Detection on (dry run) / off (Rempart throughput): ${f(by.rempart.rps / by['rempart-nodetect'].rps)}; Rempart without detection / the minimal Node proxy: ${f(by['rempart-nodetect'].rps / by['node-min'].rps)}`,
     `- Rempart / the minimal Node proxy (Node's own HTTP stack, nothing checked): ${f(by.rempart.rps / by['node-min'].rps)}; minimal Node proxy / nginx: ${f(by['node-min'].rps / by.nginx.rps)}`,
-    ...(baselineDist ? [`- Baseline build (${baselineDist}) / the minimal Node proxy: ${f(by.baseline.rps / by['node-min'].rps)}; Rempart without detection / baseline: ${f(by['rempart-nodetect'].rps / by.baseline.rps)}`] : []),
+    ...(baselineDist ? [`- Baseline build (${baselineDist}) / the minimal Node proxy: ${f(by.baseline.rps / by['node-min'].rps)}; Rempart / baseline (same configuration, same run): ${f(by.rempart.rps / by.baseline.rps)}`] : []),
   ].join('\n');
   const md = `### Proxy overhead (\`npm run bench:proxy -- --duration ${durationS} --rounds ${rounds}\`)
 
