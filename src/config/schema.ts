@@ -244,7 +244,7 @@ const routeSchema = z.object({
   websocket: z.boolean().default(false),
   /**
    * The origin holds this route's answers by design — long polling (the head comes when there is
-   * news), or event streams asked for without `Accept: text/event-stream`: each request takes an
+   * news; an event stream is known by its head and needs no such route): each request takes an
    * `eventStreams` place; its upstream slot paces when it is sent and
    * is given back once it is, and its wait is neither timed by `timeoutMs` nor read by the adaptive
    * limit (shield/upstream/event-stream.ts).

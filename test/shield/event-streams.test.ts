@@ -32,6 +32,29 @@ async function streamingUpstream(t: TestContext) {
   return Object.assign(up, { held });
 }
 
+/** An upstream whose every answer is an event stream with one event, then nothing. */
+async function quietStreamUpstream(t: TestContext) {
+  const up = await startRecordingUpstream(t);
+  const held = new Set<ServerResponse>();
+  up.handler = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write('data: 1\n\n'); // one event, then nothing
+    held.add(res);
+    res.on('close', () => held.delete(res));
+  };
+  t.after(() => { for (const r of held) r.destroy(); });
+  return up;
+}
+
+/** Resolves true when the response ends or its connection closes, false after `ms`. */
+function ended(res: IncomingMessage, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (res.destroyed || res.complete) { resolve(true); return; }
+    const timer = setTimeout(() => resolve(false), ms);
+    res.once('close', () => { clearTimeout(timer); resolve(true); });
+  });
+}
+
 interface Stream { status: number; type: string | undefined; retryAfter: string | undefined; res: IncomingMessage; events(n: number): Promise<string[]> }
 
 /** Opens a stream from `from` (a 127.x address) and resolves on its head; `accept` as EventSource sends it unless told. */
@@ -290,26 +313,14 @@ test('an event stream on a cached route is never stored nor waited behind: two c
 });
 
 test('streams the origin keeps quiet past eventStreams.idleTimeoutMs end, and do not count as its server failing', async (t) => {
-  const quietOrigin = async () => {
-    const up = await startRecordingUpstream(t);
-    const held = new Set<ServerResponse>();
-    up.handler = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write('data: 1\n\n'); // one event, then nothing
-      held.add(res);
-      res.on('close', () => held.delete(res));
-    };
-    t.after(() => { for (const r of held) r.destroy(); });
-    return up;
-  };
-  const [a, b] = [await quietOrigin(), await quietOrigin()];
+  const [a, b] = [await quietStreamUpstream(t), await quietStreamUpstream(t)];
   const shield = await startTestShield(t, a.url, {
     upstreams: { origin: { servers: [{ url: a.url }, { url: b.url }], health: { passive: { consecutiveFailures: 2, baseEjectionMs: 60_000 } } } },
     eventStreams: { idleTimeoutMs: 300 },
   });
   const streams = await Promise.all(Array.from({ length: 8 }, (_, i) => openStream(shield, `127.0.50.${i + 1}`)));
   assert.deepEqual(streams.map((s) => s.status), streams.map(() => 200));
-  await Promise.all(streams.map((s) => new Promise<void>((resolve) => { if (s.res.destroyed || s.res.complete) resolve(); else s.res.once('close', () => resolve()); })));
+  assert.deepEqual(await Promise.all(streams.map((s) => ended(s.res, 10_000))), streams.map(() => true));
   const text = await (await fetch(`${shield.adminUrl}/metrics`)).text();
   const up = [...text.matchAll(/^rempart_upstream_server_up\{[^}]*\} (\d)/gm)].map((m) => m[1]);
   assert.deepEqual(up, ['1', '1'], 'eight quiet streams ended: no server ejected');
@@ -376,34 +387,18 @@ test('a stream its request did not announce is timed between events by eventStre
 });
 
 test('a stream its request did not announce, kept quiet past eventStreams.idleTimeoutMs, ends', async (t) => {
-  const up = await startRecordingUpstream(t);
-  const held = new Set<ServerResponse>();
-  up.handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write('data: 1\n\n'); // then nothing
-    held.add(res);
-    res.on('close', () => held.delete(res));
-  };
-  t.after(() => { for (const r of held) r.destroy(); });
+  const up = await quietStreamUpstream(t);
   const shield = await startTestShield(t, up.url, { upstreams: { origin: { url: up.url, timeoutMs: 10_000 } }, eventStreams: { idleTimeoutMs: 600 } });
   const s = await openStream(shield, '127.0.52.2', '*/*');
   assert.equal(s.status, 200);
   const t0 = Date.now();
-  await new Promise<void>((resolve) => { if (s.res.destroyed || s.res.complete) resolve(); else s.res.once('close', () => resolve()); });
+  assert.ok(await ended(s.res, 8_000), 'the quiet stream ended');
   const took = Date.now() - t0;
   assert.ok(took >= 500 && took < 5_000, `ended after ${took} ms (idle timeout 600 ms, the upstream's 10 s)`);
 });
 
 test('after a reload, a stream on the old configuration\'s pools is still timed between events: kept quiet past idleTimeoutMs, it ends', async (t) => {
-  const up = await startRecordingUpstream(t);
-  const held = new Set<ServerResponse>();
-  up.handler = (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.write('data: 1\n\n'); // then nothing
-    held.add(res);
-    res.on('close', () => held.delete(res));
-  };
-  t.after(() => { for (const r of held) r.destroy(); });
+  const up = await quietStreamUpstream(t);
   const raw = {
     listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0 }, log: { level: 'warn', access: false },
     upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
@@ -416,11 +411,6 @@ test('after a reload, a stream on the old configuration\'s pools is still timed 
   // A new configuration: new pools; the stream stays on the old one, whose runtime's ticker stopped.
   shield.reload(parseConfig({ ...raw, routes: [{ match: { path: '/' }, upstream: 'origin', class: 'high' }] }));
   const t0 = Date.now();
-  const ended = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 8_000);
-    const done = (): void => { clearTimeout(timer); resolve(true); };
-    if (s.res.destroyed || s.res.complete) done(); else s.res.once('close', done);
-  });
-  assert.ok(ended, 'the quiet stream ended');
+  assert.ok(await ended(s.res, 8_000), 'the quiet stream ended');
   assert.ok(Date.now() - t0 < 5_000, `ended after ${Date.now() - t0} ms (idle timeout 800 ms)`);
 });

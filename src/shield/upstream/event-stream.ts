@@ -13,7 +13,9 @@
  * its head is written; the connection it holds is one more of its server's pool, which admission,
  * not a connection cap, bounds (upstream/pools.ts), so held streams never take the connections
  * requests need; a request that asks for one (EventSource sends `Accept: text/event-stream`,
- * §9.2.2) is timed between the upstream's bytes by `eventStreams.idleTimeoutMs`; and the streams are bounded per client and shared max-min fairly in total
+ * §9.2.2) takes its place before it is sent, any other when its head says what it is, and from
+ * its head on a stream is timed between the upstream's bytes by `eventStreams.idleTimeoutMs`
+ * (the forwarder's sweep, not the HTTP client's timer); and the streams are bounded per client and shared max-min fairly in total
  * (`eventStreams`), each holding two descriptors as a tunnel does. A long poll (its head comes
  * when there is news) cannot be told from a slow answer: its route says so (`stream: true`), and
  * its slot goes back once it is sent (upstream/forward.ts).

@@ -56,9 +56,10 @@ export interface ForwarderDeps {
   /** A request that failed before any response byte goes to another server. */
   onRetry?(upstream: string, from: ServerHealth, to: ServerHealth, code: ErrorCode): void;
   /**
-   * The event streams held (upstream/event-stream.ts): a request asking for one takes a place, and
-   * is sent with `streamIdleMs` between the upstream's bytes. Absent: it
-   * is a request like any other (its slot is still given back when its stream starts).
+   * The event streams held (upstream/event-stream.ts): a request asking for one takes a place when
+   * it is sent, any other stream when its head says what it is; from its head a stream may stay
+   * quiet `streamIdleMs` between the upstream's bytes. Absent: a stream is an answer like any other
+   * (its slot is still given back when it starts).
    */
   streams?: StreamBudget;
   streamIdleMs?: number;
@@ -87,6 +88,9 @@ export interface Forwarder {
   /** Ends the event streams and long polls held on one server (it was disabled); returns how many. */
   closeStreams(upstream: string, server: string): number;
 }
+
+/** How long an event stream (or a long poll's wait for its head) may stay quiet. */
+const streamIdleMs = (deps: ForwarderDeps, upstream: Upstream): number => deps.streamIdleMs ?? upstream.timeoutMs;
 
 /** How often bodies are checked for an upstream gone quiet (the timeouts are seconds; undici's own timers tick at 1 s past 1 s). */
 const QUIET_SWEEP_MS = 500;
@@ -370,7 +374,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     }
     // From here the body is timed between bytes: a stream (announced or not) by the streams' idle
     // timeout, any other answer by the upstream's.
-    this.quietLimitMs = ctx.stream === true ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
+    this.quietLimitMs = ctx.stream === true ? streamIdleMs(deps, upstream) : upstream.timeoutMs;
     this.lastByteAt = deps.clock.now();
     ex.shared.reading.add(this);
     const head = { status: statusCode, headers: filterResponseHeaders(upHeaders) };
@@ -480,7 +484,6 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
   if (ctx.body !== undefined) body = ctx.body.source();
   else if (hasRequestBody(req)) { sendContinue(req, ctx.res); body = deps.bodyGuards.guard(req, deps.bodyLimits); }
   const up = ex.up;
-  const idleMs = ex.stream ? deps.streamIdleMs ?? upstream.timeoutMs : upstream.timeoutMs;
   const attempt = new Attempt(ex, server, retry !== undefined);
   const name = upstream.tlsNames[server.index];
   (upstream.pools[server.index] as Dispatcher).dispatch({
@@ -492,7 +495,7 @@ function sendAttempt(ex: Exchange, retry: ServerHealth | undefined): void {
     headers: up.headers,
     body,
     // A long poll's head comes when there is news.
-    headersTimeout: ex.held ? idleMs : upstream.timeoutMs,
+    headersTimeout: ex.held ? streamIdleMs(deps, upstream) : upstream.timeoutMs,
     // Between two bytes of the answer: timed by the forwarder's sweep (Shared.reading), which
     // knows from the head whether it is an event stream, quiet between events.
     bodyTimeout: 0,

@@ -55,10 +55,10 @@ export function createReputationCookieFilter(d: { keys: TokenKeyring; randomByte
       }
     }
     const traits = ctx.traits;
-    if (keepsShieldCookiesOff(ctx.conn, res.status, res.headers, d.clock.now())) return undefined;
     // Only page loads earn a reputation: a browser gets it with its first page, and a flood of API
     // or asset requests without cookies cannot make us sign a token per response.
     if (!traits || (ctx.reputation === undefined && !isNavigation(ctx.req.headers.accept, ctx.req.headers['sec-fetch-mode'] as string | undefined))) return undefined;
+    if (keepsShieldCookiesOff(ctx.conn, res.status, res.headers, d.clock.now())) return undefined;
     // The level the clearance filter got for this request: one policy lookup per exchange, not two.
     // And an answer that did not wait for an upstream slot: a page the origin took at once is the
     // evidence of calm the attack state gives only a second or so later (a standing queue raises
