@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x node_modules/.bin/tsx ] || npm ci --no-audit --no-fund
-bash scripts/ensure-system-packages.sh chromium
+bash scripts/ensure-system-packages.sh chromium nftables
 npx tsc -p tsconfig.check.json
 npx tsc -p web/console/tsconfig.json
 # The console's Playwright tests need its built assets (dist/console); rebuilt only when sources changed.

@@ -261,6 +261,18 @@ const blockSchema = z.object({
   reason: z.string().default('config'),
 }).strict();
 
+/**
+ * The blocklist mirrored in the kernel with nftables (shield/blocklist/kernel-mirror.ts): a blocked
+ * source's packets to the listening port are dropped before an accept. Read at start only.
+ */
+const kernelBlocklistSchema = z.object({
+  enabled: z.boolean().default(false),
+  /** An `inet` table of the shield's own, made anew at start and deleted at stop: one per shield on a host. */
+  table: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'a letter, then letters, digits or _, at most 32 characters').default('rempart'),
+  /** The nft binary. */
+  command: z.string().min(1).default('nft'),
+}).strict();
+
 const defaultRates: Record<RouteClass, z.infer<typeof rateSchema>> = {
   critical: { ratePerS: 20, burst: 40 },
   high: { ratePerS: 20, burst: 40 },
@@ -600,6 +612,7 @@ export const configSchema = z.object({
   upstreams: z.record(z.string(), upstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
   routes: z.array(routeSchema).min(1, 'at least one route is required'),
   blocklist: z.array(blockSchema).default([]),
+  kernelBlocklist: kernelBlocklistSchema.default(() => kernelBlocklistSchema.parse({})),
   rateLimits: rateLimitsSchema.default(() => rateLimitsSchema.parse({})),
   classWeights: classWeightsSchema.default(() => classWeightsSchema.parse({})),
   classOffsetsMs: classOffsetsSchema.default(() => classOffsetsSchema.parse({})),

@@ -31,6 +31,8 @@ export interface ControlDeps {
   learned?: Pick<LearnedStore, 'discard'> | undefined;
   /** Monotonic clock of the upstream health state (ejection deadlines). */
   ticker?: Clock;
+  /** The blocklist's copy in nftables (blocklist/kernel-mirror.ts), when configured. */
+  kernelBlocklist?: () => unknown;
   /** How many sessions the origin issued the shield knows (reputation/sessions.ts). */
   sessionsKnown?: () => number;
   /** The reputations seen presented and those that woke with an attack (reputation/roster.ts, wake-watch.ts). */
@@ -56,7 +58,7 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
         listen: { address: config.listen.address, port: d.port() },
         connections: { open: d.gate().open, top: d.gate().top(20) },
         bodies: d.bodies(),
-        blocklist: { size: d.blocklist.size },
+        blocklist: { size: d.blocklist.size, ...(d.kernelBlocklist ? { kernel: d.kernelBlocklist() } : {}) },
         upstreams: Object.fromEntries(Object.entries(config.upstreams).map(([k, u]) => [k, {
           url: u.url, balance: u.balance, servers: rt.upstreams.get(k)?.health.describe(d.ticker?.now() ?? d.clock.now()), connections: u.connections, limit: rt.admission.get(k)?.params.maxInFlight, inFlight: rt.admission.get(k)?.inFlight, queued: rt.admission.get(k)?.queued,
           // Rule 2's reading now: known customers strictly first, or sharing with newcomers (upstream/admission.ts).

@@ -11,6 +11,7 @@ import { createStreamBudget, type StreamLimits } from './upstream/event-stream.j
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
 import { createCidrTable } from './blocklist/cidr-table.js';
+import { createKernelMirror, mirrorBlocklist, type KernelMirror } from './blocklist/kernel-mirror.js';
 import { createKeyedLimiter } from './limits/keyed-limiter.js';
 import { createPageVisits } from './defence/page-visits.js';
 import { createReputationRoster } from './reputation/roster.js';
@@ -94,7 +95,9 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const life = createLifecycle<Config>((name, err) => log.error({ service: name, err: (err as Error)?.message }, 'service failed to stop'));
 
   // Process state: survives reloads.
-  const blocklist = createCidrTable<BlockInfo>();
+  // With kernelBlocklist, every block is also told to nftables (read at start: a reload keeps it as it was).
+  let kernel: KernelMirror | undefined;
+  const blocklist = config.kernelBlocklist.enabled ? mirrorBlocklist(createCidrTable<BlockInfo>(), () => kernel) : createCidrTable<BlockInfo>();
   const limiter = createKeyedLimiter({ maxKeys: config.rateLimits.maxTrackedClients, clock: ticker });
   const bodyGuards = createBodyGuards(ticker);
   const bodyBuffers = createBodyBuffers(bodyGuards, {
@@ -299,7 +302,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     };
   };
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10), costSite: () => ({ siteTypicalMs: shared.requestCost.siteTypicalMs === undefined ? undefined : Math.round(shared.requestCost.siteTypicalMs), doubtfulKinds: shared.requestCost.doubtfulKinds }),
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() } : {}), learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10), costSite: () => ({ siteTypicalMs: shared.requestCost.siteTypicalMs === undefined ? undefined : Math.round(shared.requestCost.siteTypicalMs), doubtfulKinds: shared.requestCost.doubtfulKinds }),
     pathParameters: () => ({ learned: shared.costKeys.positions, recent: shared.costKeys.list(20) }),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
@@ -323,6 +326,10 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     reload: (next) => listener.reload?.(next),
     async stop(graceMs) { draining = true; await listener.stop?.(graceMs); },
   });
+  // After the listener (its port is the rules'), so it stops before it.
+  kernel = life.register(createKernelMirror({
+    settings: config.kernelBlocklist, port: () => listener.port, entries: () => blocklist.entries(clock.now()), clock, log,
+  }));
   await life.start();
   const host = hostOf(config.listen.address);
   const adminHost = hostOf(config.admin.address);
