@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x node_modules/.bin/tsx ] || npm ci --no-audit --no-fund
-bash scripts/ensure-system-packages.sh chromium nftables
+bash scripts/ensure-system-packages.sh chromium
+# The kernel blocklist's test uses nft when it can; without it, it checks the shield's fallback.
+bash scripts/ensure-system-packages.sh nftables || echo "nftables could not be installed: the kernel blocklist test checks the fallback only" >&2
 npx tsc -p tsconfig.check.json
 npx tsc -p web/console/tsconfig.json
 # The console's Playwright tests need its built assets (dist/console); rebuilt only when sources changed.
