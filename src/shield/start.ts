@@ -348,6 +348,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
         || next.admin.address !== config.admin.address || next.admin.port !== config.admin.port) {
         log.warn({ file }, 'listen/admin address changes take effect only after a restart');
       }
+      const k = (c: Config): string => JSON.stringify(c.kernelBlocklist);
+      if (k(next) !== k(config)) log.warn({ file, key: 'kernelBlocklist' }, 'kernelBlocklist changes take effect only after a restart');
       for (const w of configWarnings(next)) log.warn({ file, key: w.path }, w.message);
       const previous = runtime;
       runtime = buildRuntime(next, shared);

@@ -2,9 +2,13 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { request, Agent } from 'undici';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 import { spawnNft } from '../../src/shield/blocklist/kernel-mirror.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startShield } from '../../src/shield/start.js';
 
 /**
  * The blocklist mirrored in nftables, against the real kernel (scripts/test.sh installs nftables;
@@ -124,4 +128,22 @@ test('kernelBlocklist: an nft that cannot run costs nothing but the kernel copy 
   await assert.rejects(getFrom(t, shield.url, '127.70.0.1'));
   assert.equal(await getFrom(t, shield.url, '127.71.0.1'), 200);
   assert.equal(upstream.seen.length, 1);
+});
+
+test('kernelBlocklist: read at start — a reload that changes it says it waits for a restart, and the mirror stays as started', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const out: string[] = [];
+  const logger = pino({ level: 'info' }, new Writable({ write(chunk, _e, cb) { out.push(String(chunk)); cb(); } }));
+  const base = {
+    listen: { address: '127.0.0.1', port: 0 }, admin: { port: 0, token: TOKEN },
+    upstreams: { origin: { url: upstream.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }], log: { access: false },
+  };
+  const shield = await startShield({ config: parseConfig(base), logger });
+  t.after(() => shield.close());
+  const warned = (): boolean => out.join('').split('\n').filter(Boolean).some((l) => (JSON.parse(l) as { key?: string }).key === 'kernelBlocklist');
+  shield.reload(parseConfig({ ...base, blocklist: [{ cidr: '127.72.0.0/16' }] }), 'a.yaml');
+  assert.equal(warned(), false, 'an unrelated change says nothing of it');
+  shield.reload(parseConfig({ ...base, kernelBlocklist: { enabled: true, command: '/nonexistent/nft' } }), 'b.yaml');
+  assert.equal(warned(), true);
+  assert.equal((await admin(shield.adminUrl, 'GET', '/api/state')).json.blocklist.kernel, undefined, 'no mirror was started by the reload');
 });
