@@ -10,7 +10,7 @@ export interface ShieldMetrics {
 }
 
 /** Creates the registry and subscribes it to the bus; gauges read live values on scrape. */
-export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number }): ShieldMetrics {
+export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number; kernelBlocklist?(): { elements: number; failures: number; active: boolean } }): ShieldMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rempart_process_' });
   // Per request, counts are plain numbers: prom-client hashes the label set on every `inc`
@@ -50,6 +50,13 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
   });
   new Gauge({ name: 'rempart_open_connections', help: 'Client connections open now', registers: [registry], collect() { this.set(live.openConnections()); } });
   new Gauge({ name: 'rempart_blocklist_entries', help: 'Live blocklist entries', registers: [registry], collect() { this.set(live.blocklistSize()); } });
+  const kernel = live.kernelBlocklist;
+  if (kernel !== undefined) {
+    // kernelBlocklist (shield/blocklist/kernel-mirror.ts): what the kernel holds, and the batches nft refused.
+    new Gauge({ name: 'rempart_kernel_blocklist_active', help: '1 while the blocklist is mirrored in nftables', registers: [registry], collect() { this.set(kernel().active ? 1 : 0); } });
+    new Gauge({ name: 'rempart_kernel_blocklist_entries', help: 'Blocks mirrored in nftables', registers: [registry], collect() { this.set(kernel().elements); } });
+    new Counter({ name: 'rempart_kernel_blocklist_failures_total', help: 'Batches nft refused (those blocks stayed in userspace only)', registers: [registry], collect() { this.reset(); this.inc(kernel().failures); } });
+  }
   const phase = new Gauge({
     name: 'rempart_attack_phase', help: 'Attack phase per route class: 0 normal, 1 suspect, 2 recovering, 3 under attack',
     labelNames: ['class'] as const, registers: [registry],

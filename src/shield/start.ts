@@ -275,7 +275,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     if (t.to === 'up') log.info(line, 'upstream server up'); else log.warn(line, 'upstream server down');
   });
 
-  const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size, wokenReputations: () => shared.wakes.totalReputations });
+  const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size, wokenReputations: () => shared.wakes.totalReputations,
+    ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() ?? { elements: 0, failures: 0, active: false } } : {}) });
   const detachUpstreamMetrics = attachUpstreamMetrics(metrics.registry, bus, {
     servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
     websockets: () => tunnels.open,

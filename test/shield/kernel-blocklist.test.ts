@@ -109,6 +109,10 @@ test('kernelBlocklist: blocks reach nftables — a blocked /16 is dropped before
   const k = await state();
   assert.equal(k.failures, 0);
   assert.equal(k.elements, 2, 'the configured /16 and the /32');
+  const metrics = await (await request(`${shield.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^rempart_kernel_blocklist_active 1$/m);
+  assert.match(metrics, /^rempart_kernel_blocklist_entries 2$/m);
+  assert.match(metrics, /^rempart_kernel_blocklist_failures_total 0$/m);
 
   await shield.close();
   assert.equal(await listTable(table), '', 'the table is deleted at stop');
@@ -123,6 +127,8 @@ test('kernelBlocklist: an nft that cannot run costs nothing but the kernel copy 
   assert.equal(k.enabled, true);
   assert.equal(k.active, false);
   assert.match(k.lastError, /nonexistent\/nft/);
+  const metrics = await (await request(`${shield.adminUrl}/metrics`)).body.text();
+  assert.match(metrics, /^rempart_kernel_blocklist_active 0$/m);
   assert.equal((await admin(shield.adminUrl, 'POST', '/api/blocks', { cidr: '127.70.0.0/16' })).status, 201);
   // Refused in userspace: accepted by the kernel, reset by the gate before any request is read.
   await assert.rejects(getFrom(t, shield.url, '127.70.0.1'));
