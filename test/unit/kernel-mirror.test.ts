@@ -104,3 +104,27 @@ test('kernel mirror: disabled, it never runs nft', async () => {
   assert.equal(run.scripts.length, 0);
   assert.equal(mirror.state().active, false);
 });
+
+test('kernel mirror: a block decided while the start batch runs is sent right after it, not lost', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const scripts: string[] = [];
+  const run: NftRunner = async (script) => { scripts.push(script); if (scripts.length === 1) await gate; return { ok: true, stderr: '' }; };
+  const { table, mirror, clock } = setup(run);
+  const starting = mirror.start!();
+  table.add('203.0.113.5', 'detector', clock.now() + 60_000);
+  release();
+  await starting;
+  await mirror.settled();
+  assert.equal(scripts.length, 2);
+  assert.match(scripts[1]!, /add element inet rempart b4_32 \{ 203\.0\.113\.5 timeout 60s \}$/);
+});
+
+test('kernel mirror: a runner that throws is a failure counted, never an exception out of the shield', async () => {
+  const run: NftRunner = async () => { throw new Error('spawn EACCES'); };
+  const { table, mirror } = setup(run);
+  await mirror.start!();
+  table.add('203.0.113.5', 'x');
+  await mirror.settled();
+  assert.deepEqual({ active: mirror.state().active, failures: mirror.state().failures, lastError: mirror.state().lastError }, { active: false, failures: 1, lastError: 'spawn EACCES' });
+});

@@ -99,6 +99,8 @@ export function createKernelMirror(o: {
   const run = o.run ?? spawnNft(settings.command);
   const state = createNftState();
   let target: NftTarget | undefined;
+  // From the start batch on, changes are taken (a block decided while it runs is queued behind it); they are sent once it succeeded.
+  let accepting = false;
   let active = false;
   let pending: string[] = [];
   let running: Promise<void> | undefined;
@@ -129,7 +131,7 @@ export function createKernelMirror(o: {
     if (running !== undefined || pending.length === 0 || !active) return;
     const lines = pending;
     pending = [];
-    running = runBatch(lines).finally(() => {
+    running = runBatch(lines).catch((err: unknown) => { failures++; lastError = (err as Error)?.message ?? String(err); }).finally(() => {
       running = undefined;
       if (pending.length > 0) schedule();
     });
@@ -152,11 +154,14 @@ export function createKernelMirror(o: {
       const now = clock.now();
       const lines = nftReset(target, state);
       for (const e of o.entries()) lines.push(...nftAdd(target, state, e.cidr, e.block, e.expiresAt, now));
+      accepting = true;
       batches++;
-      const r = await run(lines.join('\n'));
+      const r = await run(lines.join('\n')).catch((err: unknown) => ({ ok: false, stderr: (err as Error)?.message ?? String(err) }));
       if (!r.ok) {
         failures++;
         lastError = firstLine(r.stderr);
+        accepting = false;
+        pending = [];
         state.sets.clear();
         state.elements.clear();
         log.error({ table: settings.table, command: settings.command, err: lastError },
@@ -164,14 +169,15 @@ export function createKernelMirror(o: {
         return;
       }
       active = true;
+      if (pending.length > 0) schedule();
       log.info({ table: settings.table, port: target.port, blocks: state.elements.size }, 'kernelBlocklist: blocks mirrored in nftables');
     },
     added(cidr, block, expiresAt) {
-      if (!active || target === undefined) return;
+      if (!accepting || target === undefined) return;
       queue(nftAdd(target, state, cidr, block, expiresAt, clock.now()));
     },
     removed(cidr) {
-      if (!active || target === undefined) return;
+      if (!accepting || target === undefined) return;
       queue(nftRemove(target, state, cidr, clock.now()));
     },
     async settled() {
@@ -187,6 +193,7 @@ export function createKernelMirror(o: {
       timer = undefined;
       await running;
       pending = [];
+      accepting = false;
       active = false;
       const r = await run(nftTeardown(target).join('\n'));
       if (!r.ok) log.warn({ table: settings.table, err: firstLine(r.stderr) }, 'kernelBlocklist: nft could not delete its table');
