@@ -36,3 +36,27 @@ export function tunnelCapUnder(configured: number, connectionCap: number): numbe
   const room = Math.max(1, Math.floor(connectionCap / 4));
   return configured === 0 ? room : Math.min(configured, room);
 }
+
+/** The accept queue the listener asks for (`listen()` backlog); the kernel caps it at net.core.somaxconn. */
+export const LISTEN_BACKLOG = 4096;
+
+/**
+ * The kernel's cap on a listener's accept queue (net.core.somaxconn, Linux); undefined where it
+ * cannot be read.
+ */
+export function readSomaxconn(read: () => string = () => readFileSync('/proc/sys/net/core/somaxconn', 'utf8')): number | undefined {
+  let text: string;
+  try { text = read(); } catch { return undefined; }
+  const n = Number(text.trim());
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The accept queue a listener actually gets when it asks for `backlog`: a connection flood's burst
+ * past it is dropped by the kernel (the listen overflow) and every client whose SYN fell there —
+ * customers too — retries after a second, then three (docs/benchmarks.md, fifty-ninth session: a
+ * full queue is where a flood's latency goes). Linux kernels before 5.4 default to 128.
+ */
+export function acceptQueueUnder(backlog: number, somaxconn: number | undefined): number {
+  return somaxconn === undefined ? backlog : Math.min(backlog, somaxconn);
+}

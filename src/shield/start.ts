@@ -6,7 +6,7 @@ import { createEventBus } from '../core/events.js';
 import { createLifecycle } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { createLogThrottle } from '../core/log-throttle.js';
-import { connectionCapUnder, readOpenFilesLimit, tunnelCapUnder } from '../core/open-files.js';
+import { acceptQueueUnder, connectionCapUnder, LISTEN_BACKLOG, readOpenFilesLimit, readSomaxconn, tunnelCapUnder } from '../core/open-files.js';
 import { createStreamBudget, type StreamLimits } from './upstream/event-stream.js';
 import { createShieldMetrics } from '../admin/metrics.js';
 import { startAdminServer } from '../admin/server.js';
@@ -248,6 +248,12 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   if (config.eventStreams.maxTotal !== shared.streams.limits.maxTotal) {
     log.warn({ maxTotal: config.eventStreams.maxTotal, maxConnections: cap, effective: shared.streams.limits.maxTotal },
       'eventStreams.maxTotal is above a quarter of the connections the listener holds (a stream keeps two descriptors): at most the effective number are held');
+  }
+  const acceptQueue = acceptQueueUnder(LISTEN_BACKLOG, readSomaxconn());
+  if (acceptQueue < LISTEN_BACKLOG) {
+    // nginx and HAProxy ask the operator the same (their backlog is capped by it too).
+    log.warn({ backlog: LISTEN_BACKLOG, somaxconn: acceptQueue },
+      'net.core.somaxconn caps the listener\'s accept queue below its backlog: a burst of connections past it is dropped by the kernel and every client caught there, customers too, retries after 1 s (raise it: sysctl -w net.core.somaxconn=4096)');
   }
   for (const w of configWarnings(config)) log.warn({ key: w.path }, w.message);
   const listener = createHttp1Listener({

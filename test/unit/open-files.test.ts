@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectionCapUnder, readOpenFilesLimit, tunnelCapUnder } from '../../src/core/open-files.js';
+import { acceptQueueUnder, connectionCapUnder, LISTEN_BACKLOG, readOpenFilesLimit, readSomaxconn, tunnelCapUnder } from '../../src/core/open-files.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -33,4 +33,15 @@ test('WebSocket tunnels (two descriptors each) are capped at a quarter of the co
   assert.equal(tunnelCapUnder(0, 768), 192, 'unlimited by configuration, not by descriptors');
   assert.equal(tunnelCapUnder(10_000, 0), 10_000, 'no connection cap: the configuration');
   assert.equal(tunnelCapUnder(10, 2), 1);
+});
+
+test('the accept queue: the backlog asked for, capped by net.core.somaxconn when it can be read', () => {
+  assert.equal(readSomaxconn(() => '4096\n'), 4096);
+  assert.equal(readSomaxconn(() => '128'), 128);
+  assert.equal(readSomaxconn(() => { throw new Error('ENOENT'); }), undefined);
+  assert.equal(readSomaxconn(() => 'x'), undefined);
+  assert.ok((readSomaxconn() ?? 1) > 0, 'readable on this machine (Linux)');
+  assert.equal(acceptQueueUnder(LISTEN_BACKLOG, 128), 128, 'an old kernel\'s default: the warning\'s case');
+  assert.equal(acceptQueueUnder(LISTEN_BACKLOG, 65_535), LISTEN_BACKLOG);
+  assert.equal(acceptQueueUnder(LISTEN_BACKLOG, undefined), LISTEN_BACKLOG, 'unknown: what the listener asks for');
 });

@@ -5,7 +5,7 @@ import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { ErrorCode } from '../../core/errors.js';
 import type { Service } from '../../core/lifecycle.js';
-import { connectionCapUnder } from '../../core/open-files.js';
+import { connectionCapUnder, LISTEN_BACKLOG } from '../../core/open-files.js';
 import { ERRORS } from '../../core/errors.js';
 import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
@@ -123,7 +123,7 @@ export function createHttp1Listener(o: {
     get port() { return port; },
     get draining() { return draining; },
     async start() {
-      net.listen({ host: config.listen.address, port: config.listen.port, backlog: 4096 });
+      net.listen({ host: config.listen.address, port: config.listen.port, backlog: LISTEN_BACKLOG });
       await once(net, 'listening');
       port = (net.address() as AddressInfo).port;
     },
