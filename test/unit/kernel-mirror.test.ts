@@ -128,3 +128,20 @@ test('kernel mirror: a runner that throws is a failure counted, never an excepti
   await mirror.settled();
   assert.deepEqual({ active: mirror.state().active, failures: mirror.state().failures, lastError: mirror.state().lastError }, { active: false, failures: 1, lastError: 'spawn EACCES' });
 });
+
+test('kernel mirror: what expired is forgotten on the blocklist\'s own sweep — its record stays as small as the blocklist, with no command sent', async () => {
+  const run = recorder();
+  const { table, mirror, clock } = setup(run);
+  await mirror.start!();
+  table.add('203.0.113.5', 'a', clock.now() + 5_000);
+  table.add('203.0.113.6', 'b', clock.now() + 60_000);
+  await mirror.settled();
+  const sent = run.scripts.length;
+  assert.equal(mirror.state().elements, 2);
+  clock.advance(10_000);
+  assert.equal(table.sweep(clock.now()), 1);
+  assert.equal(mirror.state().elements, 1, 'the expired block left the record with the sweep');
+  await mirror.settled();
+  assert.equal(run.scripts.length, sent, 'the kernel dropped it itself: nothing to tell it');
+  assert.equal(table.remove('203.0.113.5'), false);
+});

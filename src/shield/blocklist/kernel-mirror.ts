@@ -37,6 +37,7 @@ export interface KernelMirrorState {
   /** The table exists and batches go through. */
   readonly active: boolean;
   readonly table: string;
+  /** Blocks pushed and not yet swept (an expired one counts until the blocklist's next sweep, ≤ 5 s). */
   readonly elements: number;
   readonly batches: number;
   readonly failures: number;
@@ -49,6 +50,8 @@ export interface KernelMirrorState {
 export interface BlocklistSink {
   added(cidr: string, block: Cidr, expiresAt: number | undefined): void;
   removed(cidr: string): void;
+  /** The blocklist swept its expired entries (the kernel's own timeouts dropped them there). */
+  swept(now: number): void;
 }
 
 export interface KernelMirror extends Service, BlocklistSink {
@@ -180,6 +183,7 @@ export function createKernelMirror(o: {
       if (!accepting || target === undefined) return;
       queue(nftRemove(target, state, cidr, clock.now()));
     },
+    swept(now) { nftForgetExpired(state, now); },
     async settled() {
       // Bounded: each round either runs a batch or finds nothing left.
       for (let i = 0; i < 1000 && (running !== undefined || (active && pending.length > 0)); i++) {
@@ -199,7 +203,6 @@ export function createKernelMirror(o: {
       if (!r.ok) log.warn({ table: settings.table, err: firstLine(r.stderr) }, 'kernelBlocklist: nft could not delete its table');
     },
     state() {
-      nftForgetExpired(state, clock.now());
       return {
         enabled: settings.enabled, active, table: settings.table, elements: state.elements.size, batches, failures, dropped,
         ...(lastError !== undefined ? { lastError } : {}),
@@ -211,7 +214,7 @@ export function createKernelMirror(o: {
 /**
  * The blocklist with every change told to `sink`: each of its writers (configuration, detector,
  * operator) goes through `add` and `remove`, so the kernel copy follows whoever decided.
- * Expiry needs no word: the kernel's timeouts are the blocks' own.
+ * Expiry needs no command: the kernel's timeouts are the blocks' own.
  */
 export function mirrorBlocklist<V>(table: CidrTable<V>, sink: () => BlocklistSink | undefined): CidrTable<V> {
   return {
@@ -228,7 +231,9 @@ export function mirrorBlocklist<V>(table: CidrTable<V>, sink: () => BlocklistSin
     lookup: (ip, now) => table.lookup(ip, now),
     lookupParsed: (ip, now) => table.lookupParsed(ip, now),
     entries: (now) => table.entries(now),
-    sweep: (now) => table.sweep(now),
+    // What the kernel let expire is forgotten with the userspace entries (blocklist-sweeper, every
+    // 5 s): the mirror's record of blocks stays as small as the blocklist.
+    sweep: (now) => { const n = table.sweep(now); sink()?.swept(now); return n; },
     get size() { return table.size; },
   };
 }
