@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { ShieldBus } from '../shield/events.js';
 import type { EventStore } from './event-store.js';
+import type { TransitionReason } from '../shield/detect/attack-state.js';
 
 /**
  * Records what operators need to read back after the fact — attack phase changes, mitigations,
@@ -11,7 +12,7 @@ export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock):
   const add = (type: string, who: string, summary: string, detail: unknown): void => store.append({ at: clock.now(), type, who, summary, detail });
   const offs = [
     bus.on('attack:transition', (e) => add('attack', e.reason.signal === 'operator' ? 'operator' : 'detector',
-      `${e.scope}: ${e.from} → ${e.to} (${e.reason.signal}: observed ${round(e.reason.observed)} vs baseline ${round(e.reason.baseline)})`, e)),
+      `${e.scope}: ${e.from} → ${e.to} (${transitionWhy(e.reason)})`, e)),
     bus.on('mitigation:added', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}added ${describe(e.mitigation)}`, e)),
     bus.on('mitigation:lifted', (e) => add('mitigation', 'detector', `${e.dryRun ? '[dry run] ' : ''}lifted ${describe(e.mitigation)}`, e)),
     bus.on('reputation:wake', ({ wakeUp: w }) => add('mitigation', 'detector',
@@ -32,6 +33,12 @@ export function attachEventLog(bus: ShieldBus, store: EventStore, clock: Clock):
 }
 
 const round = (n: number): number => Math.round(n * 100) / 100;
+
+/** Why a phase changed, in words: a signal against its baseline, or an operator's force and its end. */
+export function transitionWhy(r: TransitionReason): string {
+  if (r.signal === 'operator') return `forced by an operator for ${r.observed} s${r.until !== undefined ? `, until ${new Date(r.until).toISOString()}` : ''}`;
+  return `${r.signal}: observed ${round(r.observed)} vs baseline ${round(r.baseline)}`;
+}
 
 function describe(m: { kind: string; id: string; reason: string; ttlS: number }): string {
   return `${m.kind} ${m.id} (${m.reason}, ${m.ttlS} s)`;

@@ -64,7 +64,7 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
     bus.on('config:rejected', (e) => log.error({ file: e.file, reason: e.message }, 'new configuration rejected; the previous one keeps running')),
     bus.on('block:added', (e) => log.warn({ cidr: e.cidr, reason: e.reason, ttlS: e.ttlS }, 'block added')),
     bus.on('block:removed', (e) => log.warn({ cidr: e.cidr }, 'block removed')),
-    bus.on('attack:transition', (e) => log.warn({ class: e.scope, from: e.from, to: e.to, signal: e.reason.signal, observed: e.reason.observed, baseline: e.reason.baseline, threshold: e.reason.threshold }, 'attack state changed')),
+    bus.on('attack:transition', (e) => log.warn({ class: e.scope, from: e.from, to: e.to, signal: e.reason.signal, observed: e.reason.observed, baseline: e.reason.baseline, threshold: e.reason.threshold, ...(e.reason.until !== undefined ? { until: new Date(e.reason.until).toISOString() } : {}) }, 'attack state changed')),
     bus.on('mitigation:added', (e) => log.warn({ id: e.mitigation.id, kind: e.mitigation.kind, reason: e.mitigation.reason, dryRun: e.dryRun }, 'mitigation added')),
     bus.on('mitigation:lifted', (e) => log.info({ id: e.mitigation.id, kind: e.mitigation.kind, dryRun: e.dryRun }, 'mitigation lifted')),
     bus.on('reputation:wake', ({ wakeUp: w }) => log.warn({

@@ -129,3 +129,18 @@ test('event log and metrics: baselines that learn nothing from one client are on
     'baselines not learning for 300 s: one client (192.0.2.10) sent 97% of the traffic — a proxy missing from trustedProxies?',
   ]);
 });
+
+test('event log: a phase change reads as its signal against its baseline, an operator\'s force as its length and end', () => {
+  const store = createEventStore(openShieldDatabase(undefined));
+  const bus = createEventBus<ShieldEvents>();
+  const detach = attachEventLog(bus, store, createManualClock(5000));
+  bus.emit('attack:transition', { scope: 'normal', from: 'normal', to: 'suspect', at: 5000, reason: { signal: 'arrival-rate', observed: 412.345, baseline: 40, threshold: 200 } });
+  bus.emit('attack:transition', { scope: 'critical', from: 'normal', to: 'under_attack', at: 5000, reason: { signal: 'operator', observed: 600, baseline: 0, threshold: 0, until: Date.UTC(2026, 11, 7, 20, 10) } });
+  store.flush();
+  detach();
+  const [forced, detected] = store.query({ types: ['attack'] });
+  assert.equal(detected?.who, 'detector');
+  assert.equal(detected?.summary, 'normal: normal → suspect (arrival-rate: observed 412.35 vs baseline 40)');
+  assert.equal(forced?.who, 'operator');
+  assert.equal(forced?.summary, 'critical: normal → under_attack (forced by an operator for 600 s, until 2026-12-07T20:10:00.000Z)');
+});

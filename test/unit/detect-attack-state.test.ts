@@ -132,6 +132,8 @@ test('an operator can force under_attack until a time; the signals decide again 
   r.warm();
   const forced = forceAttack(r.state, r.now + 20_000, r.now);
   assert.deepEqual([forced.transition?.from, forced.transition?.to, forced.transition?.reason.signal], ['normal', 'under_attack', 'operator']);
+  // Its reason says how long and until when, not a clock reading as an "observed" value.
+  assert.deepEqual([forced.transition?.reason.observed, forced.transition?.reason.until], [20, r.now + 20_000]);
   r.state = forced.state;
   assert.equal(forceAttack(r.state, r.now + 30_000, r.now).transition, undefined, 'already under attack: no new transition');
   for (let i = 0; i < 19; i++) assert.equal(r.step(r.normal()), 'under_attack', 'calm, but forced');

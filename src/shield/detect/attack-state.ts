@@ -43,6 +43,11 @@ export interface TransitionReason {
    * line (`suspectEarly`), or how long the queue had stood (`suspectOnStanding`).
    */
   readonly withinMs?: number;
+  /**
+   * An operator's force (`signal: 'operator'`): when it ends (epoch ms). Its `observed` is then the
+   * force's length in seconds, not a measurement, and its baseline and threshold 0.
+   */
+  readonly until?: number;
 }
 
 /** A phase change, emitted as an event by the caller. */
@@ -331,7 +336,7 @@ export function suspectOnStanding(state: AttackState, standingMs: number, queueW
 export function forceAttack(state: AttackState, until: number, now: number): AttackStep {
   const next: AttackState = { ...state, phase: 'under_attack', since: state.phase === 'under_attack' ? state.since : now, forcedUntil: until };
   if (state.phase === 'under_attack') return { state: next };
-  return { state: next, transition: { from: state.phase, to: 'under_attack', at: now, reason: { signal: 'operator', observed: until, baseline: 0, threshold: 0 } } };
+  return { state: next, transition: { from: state.phase, to: 'under_attack', at: now, reason: { signal: 'operator', observed: Math.max(0, Math.round((until - now) / 1000)), baseline: 0, threshold: 0, until } } };
 }
 
 /** Ends an operator override; the signals decide again from the next step. */
