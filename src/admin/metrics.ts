@@ -44,6 +44,10 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     name: 'rempart_connections_refused_total', help: 'Connections refused before any HTTP parsing, by reason',
     labelNames: ['reason'] as const, registers: [registry],
   });
+  const handshakes = new Counter({
+    name: 'rempart_tls_handshakes_total', help: 'TLS handshakes completed on the listener, by protocol version and whether a session was resumed',
+    labelNames: ['version', 'resumed'] as const, registers: [registry],
+  });
   const malformed = new Counter({
     name: 'rempart_malformed_requests_total', help: 'Requests refused by the HTTP parser (400/408/431), never forwarded',
     labelNames: ['code'] as const, registers: [registry],
@@ -139,6 +143,7 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     bus.on('reputation:wake', (e) => wakeUps.labels(String(e.wakeUp.dryRun)).inc()),
     bus.on('detection:learning', (e) => learningPaused.set(e.paused ? 1 : 0)),
     bus.on('connection:refused', (e) => refused.labels(e.reason).inc()),
+    bus.on('tls:handshake', (e) => handshakes.labels(e.version, String(e.resumed)).inc()),
     bus.on('client:error', (e) => malformed.labels(e.code).inc()),
   ];
   return { registry, detach: () => offs.forEach((off) => off()) };

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { configSchema, crossCheck, type Config } from './schema.js';
 import { deepFreeze } from './freeze.js';
+import { readTlsCertificates, resolveTlsPath } from './tls-material.js';
+import { dirname } from 'node:path';
 
 /** One problem found in a configuration file, located by key path and line. */
 export interface ConfigProblem {
@@ -78,10 +80,18 @@ const pathText = (path: PropertyKey[]): string =>
   path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 
 /** Validates a plain object against the schema; returns the frozen config or the list of problems. */
-function validate(raw: unknown, locate: (path: PropertyKey[], unknownKey?: string) => { line?: number; column?: number }):
+function validate(raw: unknown, locate: (path: PropertyKey[], unknownKey?: string) => { line?: number; column?: number }, baseDir: string):
   { config?: Config; problems: ConfigProblem[] } {
   const result = configSchema.safeParse(raw ?? {});
   const problems: ConfigProblem[] = crossCheck(raw).map((c) => ({ path: pathText(c.path), ...locate(c.path), message: c.message }));
+  const tls = result.success ? result.data.listen.tls : undefined;
+  if (tls) {
+    // The files are read now, so a missing or mismatched certificate is a configuration error at
+    // its key and line (a refused reload keeps the running certificates), and the frozen config
+    // names them by absolute path: the listener re-reads them on reload from any working directory.
+    for (const c of tls.certificates) { c.cert = resolveTlsPath(c.cert, baseDir); c.key = resolveTlsPath(c.key, baseDir); }
+    for (const p of readTlsCertificates(tls, baseDir).problems) problems.push({ path: pathText(p.path), ...locate(p.path), message: p.message });
+  }
   if (result.success && problems.length === 0) return { config: deepFreeze(result.data), problems };
   for (const issue of result.success ? [] : result.error.issues) {
     const path = issue.path as PropertyKey[];
@@ -98,7 +108,7 @@ function validate(raw: unknown, locate: (path: PropertyKey[], unknownKey?: strin
 
 /** Parses and validates a configuration object given in code (no file, no line numbers). */
 export function parseConfig(raw: unknown): Config {
-  const { config, problems } = validate(raw, () => ({}));
+  const { config, problems } = validate(raw, () => ({}), process.cwd());
   if (!config) throw new ConfigError('(inline config)', problems);
   return config;
 }
@@ -134,7 +144,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (root !== null && root !== undefined && (typeof root !== 'object' || Array.isArray(root))) {
     throw new ConfigError(file, [{ path: '', line: 1, message: 'the configuration must be a YAML mapping' }]);
   }
-  const { config, problems: schemaProblems } = validate(root, locate);
+  const { config, problems: schemaProblems } = validate(root, locate, dirname(file));
   problems.push(...schemaProblems);
   if (!config || problems.length > 0) throw new ConfigError(file, problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)));
   return config;

@@ -72,9 +72,43 @@ const limitsSchema = z.object({
   maxConnections: z.number().int().min(0).default(20_000),
 }).strict();
 
+/** One certificate the TLS listener serves: PEM files, relative paths from the configuration file's directory. */
+const tlsCertificateSchema = z.object({
+  /** The certificate, then any intermediates (a chain file, leaf first, as nginx's ssl_certificate). */
+  cert: z.string().min(1),
+  /** Its private key, unencrypted PEM (readable by the shield's user only). */
+  key: z.string().min(1),
+}).strict();
+
+/**
+ * TLS on the shield's own listener (HTTP/1.1 over TLS; ALPN offers http/1.1). The connection gate —
+ * blocklist, connection caps, PROXY protocol — runs on the TCP connection before the handshake, so
+ * a refused source costs no handshake (listener/tls.ts).
+ */
+const listenTlsSchema = z.object({
+  /**
+   * Certificates, chosen per connection by the name the client asks for (SNI) against each
+   * certificate's names (wildcards included); the first one when none matches or no name is sent,
+   * as nginx's default server. Re-read on reload (SIGHUP): a renewed certificate needs no restart.
+   */
+  certificates: z.array(tlsCertificateSchema).min(1, 'at least one certificate'),
+  /** Oldest protocol accepted (RFC 8996 retired TLS 1.0 and 1.1). */
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** OpenSSL cipher list for TLS 1.2; default Node's (TLS 1.3 suites are not configured here). */
+  ciphers: z.string().min(1).optional(),
+  /**
+   * A connection must complete its handshake within this time, or is closed: a client that opens
+   * and says nothing, or trickles its hello, holds a descriptor (slowloris before HTTP). Node's own
+   * default is 120 s.
+   */
+  handshakeTimeoutMs: positiveMs.default(10_000),
+}).strict();
+
 const listenSchema = z.object({
   address: z.string().default('127.0.0.1'),
   port: port.default(8080),
+  /** Terminate TLS on this listener (absent: plain HTTP, as behind a TLS terminator). */
+  tls: listenTlsSchema.optional(),
   /**
    * Expect a PROXY protocol v1/v2 header (HAProxy proxy-protocol.txt) on connections from
    * trustedProxies; never from any other peer.

@@ -31,6 +31,8 @@ export interface ControlDeps {
   learned?: Pick<LearnedStore, 'discard'> | undefined;
   /** Monotonic clock of the upstream health state (ejection deadlines). */
   ticker?: Clock;
+  /** The listener's TLS certificates (listen.tls), when it terminates TLS. */
+  listenTls?: () => unknown;
   /** The blocklist's copy in nftables (blocklist/kernel-mirror.ts), when configured. */
   kernelBlocklist?: () => unknown;
   /** How many sessions the origin issued the shield knows (reputation/sessions.ts). */
@@ -55,7 +57,7 @@ export function createShieldControl(d: ControlDeps): ShieldControl {
       return {
         version: '0.1.0',
         uptimeS: Math.round((d.clock.now() - d.startedAt) / 1000),
-        listen: { address: config.listen.address, port: d.port() },
+        listen: { address: config.listen.address, port: d.port(), ...(d.listenTls?.() !== undefined ? { tls: d.listenTls() } : {}) },
         connections: { open: d.gate().open, top: d.gate().top(20) },
         bodies: d.bodies(),
         blocklist: { size: d.blocklist.size, ...(d.kernelBlocklist ? { kernel: d.kernelBlocklist() } : {}) },

@@ -12,7 +12,13 @@ export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-p
   /** An idle connection closed at the global cap to make room for a new one (listener/gate.ts). */
   | 'evicted-idle'
   /** A connection that pipelined more requests than limits.maxPipelined, closed after those admitted (listener/pipelining.ts). */
-  | 'pipeline-depth';
+  | 'pipeline-depth'
+  /** TLS listener (listener/tls.ts): a handshake that failed (no shared protocol or cipher, a bad hello, a reset). */
+  | 'tls-handshake'
+  /** TLS listener: no completed handshake within listen.tls.handshakeTimeoutMs. */
+  | 'tls-timeout'
+  /** TLS listener: a plain HTTP request on the TLS port, answered 400 in clear text. */
+  | 'plain-http';
 
 /** Events the shield publishes; metrics, logs and the console subscribe. */
 export type ShieldEvents = {
@@ -20,6 +26,8 @@ export type ShieldEvents = {
   'connection:open': { address: string };
   'connection:close': { address: string };
   'connection:refused': { address: string; reason: RefusalReason };
+  /** A TLS handshake completed on the shield's listener (listener/tls.ts): version, session resumed, how long it took. */
+  'tls:handshake': { address: string; version: string; resumed: boolean; ms: number };
   'client:error': { address: string; code: string; status: number; requestId: string };
   'config:reloaded': { file: string };
   'config:rejected': { file: string; message: string };

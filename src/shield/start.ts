@@ -309,7 +309,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
     };
   };
   const control = createShieldControl({
-    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() } : {}), learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10), costSite: () => ({ siteTypicalMs: shared.requestCost.siteTypicalMs === undefined ? undefined : Math.round(shared.requestCost.siteTypicalMs), doubtfulKinds: shared.requestCost.doubtfulKinds }),
+    clock, ticker, bus, blocklist, startedAt: clock.now(), detector, listenTls: () => listener.tls(), ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() } : {}), learned: surfaces.learned, sessionsKnown: () => sessions.size, reputations: () => ({ remembered: shared.roster.size, restored: restoredView(), ...shared.wakes.state() }), costlyShapes: () => shared.requestCost.heaviest(10), costSite: () => ({ siteTypicalMs: shared.requestCost.siteTypicalMs === undefined ? undefined : Math.round(shared.requestCost.siteTypicalMs), doubtfulKinds: shared.requestCost.doubtfulKinds }),
     pathParameters: () => ({ learned: shared.costKeys.positions, recent: shared.costKeys.list(20) }),
     gate: () => listener.gate, port: () => listener.port, config: () => config, runtime: () => runtime,
     bodies: () => ({ streaming: bodyGuards.active, bufferedBytes: bodyBuffers.memoryBytes, spooledFiles: bodyBuffers.spooledFiles, spooledBytes: bodyBuffers.spooledBytes, responseMemoryBytes: responseSinks.memoryBytes, responseSpoolBytes: responseSinks.spoolBytes, responseSpoolFiles: responseSinks.spoolFiles }),
@@ -344,7 +344,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   log.info({ listen: `${host}:${listener.port}`, admin: `${adminHost}:${adminPort}`, services: life.names }, 'shield started');
 
   const handle: ShieldHandle = {
-    url: `http://${host}:${listener.port}`,
+    url: `${config.listen.tls ? 'https' : 'http'}://${host}:${listener.port}`,
     port: listener.port,
     adminUrl: `http://${adminHost}:${adminPort}`,
     adminPort,
@@ -358,6 +358,8 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
       const k = (c: Config): string => JSON.stringify(c.kernelBlocklist);
       if (k(next) !== k(config)) log.warn({ file, key: 'kernelBlocklist' }, 'kernelBlocklist changes take effect only after a restart');
       for (const w of configWarnings(next)) log.warn({ file, key: w.path }, w.message);
+      // The TLS certificates are read before anything changes: one that cannot be used refuses the reload whole.
+      listener.prepareReload(next);
       const previous = runtime;
       runtime = buildRuntime(next, shared);
       config = next;

@@ -52,6 +52,11 @@ export interface ConnectionGate {
   settings: GateSettings;
   /** Closes open connections whose address matches (used when a block is added). */
   disconnect(match: (address: string) => boolean): number;
+  /**
+   * `outer` carries the connection `raw` was admitted as from now on (a TLS socket over it):
+   * `busy` and `done` on it count for `raw`. Closing and destroying stay `raw`'s, which ends both.
+   */
+  wrap(raw: Socket, outer: Socket): void;
   /** A request is being served on this connection: it is not idle (never evicted meanwhile). */
   busy(socket: Socket): void;
   /** A request on this connection ended (answered or abandoned). */
@@ -157,12 +162,16 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   }) as ConnectionGate;
 
   Object.defineProperty(gate, 'open', { get: () => open });
-  gate.busy = (socket) => {
+  const wrapped = new WeakMap<Socket, Socket>();
+  gate.wrap = (raw, outer) => { wrapped.set(outer, raw); };
+  gate.busy = (outer) => {
+    const socket = wrapped.get(outer) ?? outer;
     if (!admitted.has(socket)) return;
     idle.delete(socket);
     inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
   };
-  gate.done = (socket) => {
+  gate.done = (outer) => {
+    const socket = wrapped.get(outer) ?? outer;
     const n = (inProgress.get(socket) ?? 0) - 1;
     if (n > 0) { inProgress.set(socket, n); return; }
     inProgress.delete(socket);

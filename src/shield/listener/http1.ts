@@ -9,7 +9,8 @@ import { connectionCapUnder, LISTEN_BACKLOG } from '../../core/open-files.js';
 import { ERRORS } from '../../core/errors.js';
 import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
-import { connectionFacts, type ConnectionFacts } from './connection-facts.js';
+import { connectionFacts, setConnectionFacts, type ConnectionFacts } from './connection-facts.js';
+import { createTlsTerminator, type TlsCertificateView, type TlsTerminator } from './tls.js';
 import { createSerialExchanges } from './pipelining.js';
 import { createConnectionGate, normalizeAddress, type ConnectionGate, type GatePorts, type GateSettings } from './gate.js';
 import type { Tunnels } from './tunnels.js';
@@ -23,6 +24,13 @@ export interface Http1Listener extends Service<Config> {
   readonly gate: ConnectionGate;
   /** True once shutdown began: every response closes its connection. */
   readonly draining: boolean;
+  /** The certificates served when the listener terminates TLS (listen.tls), else undefined. */
+  tls(): { certificates: TlsCertificateView[] } | undefined;
+  /**
+   * Reads `next`'s certificates before a reload changes anything: throws if one cannot be used
+   * (the reload is then refused whole); `reload(next)` serves them.
+   */
+  prepareReload(next: Config): void;
 }
 
 /** What the listener hands each request to: the exchange handler, with the connection's facts. */
@@ -113,8 +121,23 @@ export function createHttp1Listener(o: {
   // checker — which enforces headersTimeout — the way listen() would.
   http.emit('listening');
 
+  // TLS (listen.tls) after the gate: a refused source costs no handshake. The TLS socket then
+  // carries the connection: its facts are the TCP connection's plus the handshake's.
+  let tls: TlsTerminator | undefined = config.listen.tls ? createTlsTerminator(config.listen.tls, o.bus, o.clock) : undefined;
+  // What the next reload will serve, read by prepareReload before anything changed.
+  let staged: { for: Config; tls: TlsTerminator; apply: (() => void) | undefined } | undefined;
+  const accept = (socket: Socket): void => {
+    if (tls === undefined) { http.emit('connection', socket); return; }
+    const admittedAs = connectionFacts(socket);
+    tls.terminate(socket, admittedAs?.peer ?? normalizeAddress(socket.remoteAddress), (secure, tlsFacts) => {
+      if (socket.destroyed || admittedAs === undefined) { secure.destroy(); return; }
+      setConnectionFacts(secure, Object.freeze({ ...admittedAs, tls: tlsFacts, pending: () => serial.behind(secure) }));
+      gate.wrap(socket, secure);
+      http.emit('connection', secure);
+    });
+  };
   // Requests a client pipelined behind the one being served count in its pace (ConnectionFacts.pending).
-  const gate = createConnectionGate({ ...o.ports, pending: (socket) => serial.behind(socket) }, gateSettings(config, o.openFiles), o.clock, o.bus, (socket) => http.emit('connection', socket));
+  const gate = createConnectionGate({ ...o.ports, pending: (socket) => serial.behind(socket) }, gateSettings(config, o.openFiles), o.clock, o.bus, accept);
   const net: NetServer = createNetServer({ noDelay: true }, gate);
 
   return {
@@ -122,12 +145,21 @@ export function createHttp1Listener(o: {
     gate,
     get port() { return port; },
     get draining() { return draining; },
+    tls: () => (tls ? { certificates: tls.certificates(o.clock.now()) } : undefined),
     async start() {
       net.listen({ host: config.listen.address, port: config.listen.port, backlog: LISTEN_BACKLOG });
       await once(net, 'listening');
       port = (net.address() as AddressInfo).port;
     },
+    prepareReload(next) {
+      staged = next.listen.tls === undefined ? undefined
+        : { for: next, tls: tls ?? createTlsTerminator(next.listen.tls, o.bus, o.clock), apply: tls?.prepare(next.listen.tls).apply };
+    },
     reload(next) {
+      if (staged?.for !== next) this.prepareReload(next);
+      tls = staged?.tls;
+      staged?.apply?.();
+      staged = undefined;
       config = next;
       applyServerLimits(http, next);
       gate.settings = gateSettings(next, o.openFiles);
