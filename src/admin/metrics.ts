@@ -10,7 +10,7 @@ export interface ShieldMetrics {
 }
 
 /** Creates the registry and subscribes it to the bus; gauges read live values on scrape. */
-export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number; kernelBlocklist?(): { elements: number; failures: number; active: boolean } }): ShieldMetrics {
+export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number; kernelBlocklist?(): { elements: number; failures: number; active: boolean }; tlsCertificates?(): ReadonlyArray<{ subject: string; notAfter: string }> }): ShieldMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rempart_process_' });
   // Per request, counts are plain numbers: prom-client hashes the label set on every `inc`
@@ -60,6 +60,15 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     new Gauge({ name: 'rempart_kernel_blocklist_active', help: '1 while the blocklist is mirrored in nftables', registers: [registry], collect() { this.set(kernel().active ? 1 : 0); } });
     new Gauge({ name: 'rempart_kernel_blocklist_entries', help: 'Blocks mirrored in nftables', registers: [registry], collect() { this.set(kernel().elements); } });
     new Counter({ name: 'rempart_kernel_blocklist_failures_total', help: 'Batches nft refused (those blocks stayed in userspace only)', registers: [registry], collect() { this.reset(); this.inc(kernel().failures); } });
+  }
+  const certificates = live.tlsCertificates;
+  if (certificates !== undefined) {
+    // What a blackbox exporter's probe_ssl_earliest_cert_expiry gives, from the shield itself: alert on it.
+    new Gauge({
+      name: 'rempart_tls_certificate_not_after_seconds', help: 'End of validity of each certificate the listener serves (Unix time)',
+      labelNames: ['subject'] as const, registers: [registry],
+      collect() { this.reset(); for (const c of certificates()) this.labels(c.subject).set(Date.parse(c.notAfter) / 1000); },
+    });
   }
   const phase = new Gauge({
     name: 'rempart_attack_phase', help: 'Attack phase per route class: 0 normal, 1 suspect, 2 recovering, 3 under attack',

@@ -282,7 +282,9 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   });
 
   const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size, wokenReputations: () => shared.wakes.totalReputations,
-    ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() ?? { elements: 0, failures: 0, active: false } } : {}) });
+    ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() ?? { elements: 0, failures: 0, active: false } } : {}),
+    // Registered whether or not TLS is on now: a reload may turn it on.
+    tlsCertificates: () => listener.tls()?.certificates ?? [] });
   const detachUpstreamMetrics = attachUpstreamMetrics(metrics.registry, bus, {
     servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
     websockets: () => tunnels.open,

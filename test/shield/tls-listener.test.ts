@@ -8,7 +8,9 @@ import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'n
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { X509Certificate } from 'node:crypto';
 import { parseConfig, parseConfigText, isConfigError } from '../../src/config/load.js';
+import { configWarnings } from '../../src/config/warnings.js';
 import { rawExchange, startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import type { ShieldHandle } from '../../src/shield/start.js';
@@ -91,8 +93,11 @@ test('TLS listener: HTTPS is proxied as https, the certificate chosen by SNI (th
   assert.equal(byAddress.getPeerCertificate().subject.CN, 'a.example');
   byAddress.end();
 
-  // Three connections, three full handshakes, counted by version.
-  assert.match(await metrics(shield), /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="false"\} 3/);
+  // Three connections, three full handshakes, counted by version; each certificate's end, to alert on.
+  const m = await metrics(shield);
+  assert.match(m, /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="false"\} 3/);
+  const notAfter = Number(/rempart_tls_certificate_not_after_seconds\{subject="CN=b\.example"\} (\d+)/.exec(m)?.[1]);
+  assert.equal(notAfter, Math.floor(Date.parse(new X509Certificate(CA[1] as Buffer).validTo) / 1000));
   // Closed TLS connections are counted out of the gate.
   for (let i = 0; i < 50 && (await adminJson(shield, '/api/state') as { connections: { open: number } }).connections.open > 0; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal((await adminJson(shield, '/api/state') as { connections: { open: number } }).connections.open, 0);
@@ -206,6 +211,11 @@ test('TLS configuration: a missing file or a key of another certificate is an er
   ].join('\n');
   const ok = parseConfigText(yaml('site-a.cert.pem', 'site-a.key.pem'), file);
   assert.equal(ok.listen.tls?.certificates[0]?.cert, SITE_A.cert, 'resolved against the configuration file\'s directory');
+  // A certificate near its end is said at start, on reload and by `config check`.
+  const end = Date.parse(new X509Certificate(CA[0] as Buffer).validTo);
+  assert.deepEqual(configWarnings(ok, end - 40 * 86_400_000).filter((w) => w.path.startsWith('listen.tls')), []);
+  assert.deepEqual(configWarnings(ok, end - 5.5 * 86_400_000).filter((w) => w.path.startsWith('listen.tls')).map((w) => [w.path, /expires in 5 day/.test(w.message)]), [['listen.tls.certificates[0].cert', true]]);
+  assert.match(configWarnings(ok, end + 1000).find((w) => w.path.startsWith('listen.tls'))?.message ?? '', /expired on .*clients refuse it/);
   try {
     parseConfigText(yaml('missing.pem', 'site-b.key.pem'), file);
     assert.fail('a missing certificate file must be refused');
