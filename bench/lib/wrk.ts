@@ -28,7 +28,7 @@ export function parseWrk(out: string): WrkResult {
 
 /** Runs wrk against a loopback URL (bounded by its duration) and parses the result. */
 export async function runWrk(url: string, opts: { connections: number; durationS: number; threads?: number; script?: string }): Promise<WrkResult> {
-  if (!/^http:\/\/127\./.test(url)) throw new Error(`refusing to load ${url}: loopback only`);
+  if (!/^https?:\/\/127\./.test(url)) throw new Error(`refusing to load ${url}: loopback only`);
   const args = ['-t', String(opts.threads ?? 1), '-c', String(opts.connections), '-d', `${opts.durationS}s`, '--latency', ...(opts.script !== undefined ? ['-s', opts.script] : []), url];
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
