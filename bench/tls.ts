@@ -15,6 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -56,7 +57,8 @@ async function hellos(port: number, net: number): Promise<{ attempts: number; se
     const due = Math.floor(((performance.now() - t0) / 1000) * rate);
     for (; attempts < Math.min(due, total); attempts++) {
       const a = 1 + Math.floor(Math.random() * 65_000);
-      const s = tlsConnect({ host: '127.0.0.1', port, localAddress: `127.${net}.${a >> 8}.${(a & 255) || 1}`, servername: 'a.example', rejectUnauthorized: false });
+      const tcp = netConnect({ host: '127.0.0.1', port, localAddress: `127.${net}.${a >> 8}.${(a & 255) || 1}` });
+      const s = tlsConnect({ socket: tcp, servername: 'a.example', rejectUnauthorized: false });
       const p = new Promise<void>((done) => {
         const timer = setTimeout(() => { s.destroy(); done(); }, 1_000);
         s.on('error', () => { clearTimeout(timer); s.destroy(); done(); });

@@ -269,3 +269,23 @@ test('TLS listener: a WebSocket over TLS (wss://) is tunnelled to the origin and
   ws.close();
   await once(ws, 'close');
 });
+
+test('TLS listener: a returning client resumes its session (TLS 1.3 ticket): no full handshake, counted as resumed', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await tlsShield(t, up.url);
+  const first = tlsConnect({ host: '127.0.0.1', port: shield.port, ca: CA, servername: 'a.example' });
+  first.on('error', () => {});
+  // The server's tickets travel with its first bytes (OpenSSL sends them on its first write).
+  const ticket = once(first, 'session') as Promise<[Buffer]>;
+  await once(first, 'secureConnect');
+  assert.equal((await exchange(first, get('/first'))).status, 200);
+  const [session] = await ticket;
+  first.end();
+  const again = await tlsOpen(shield.port, { session });
+  assert.equal(again.isSessionReused(), true);
+  assert.equal((await exchange(again, get('/again'))).status, 200);
+  again.end();
+  const m = await metrics(shield);
+  assert.match(m, /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="false"\} 1\n/);
+  assert.match(m, /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="true"\} 1\n/);
+});
