@@ -33,6 +33,9 @@ const cases: Array<{ name: string; bytes: string | Buffer; status?: number }> = 
   { name: 'space inside target', bytes: `GET /a b HTTP/1.1\r\n${H}\r\n` },
   { name: 'invalid method token', bytes: `G(T / HTTP/1.1\r\n${H}\r\n` },
   { name: 'asterisk-form outside OPTIONS', bytes: `GET * HTTP/1.1\r\n${H}\r\n` },
+  // RFC 9110 §7.6.2: Max-Forwards is one number; two lines (joined) or a word are not.
+  { name: 'Max-Forwards not a number', bytes: `OPTIONS /a HTTP/1.1\r\n${H}Max-Forwards: many\r\n\r\n` },
+  { name: 'Max-Forwards twice', bytes: `OPTIONS /a HTTP/1.1\r\n${H}Max-Forwards: 3\r\nMax-Forwards: 0\r\n\r\n` },
   { name: 'HTTP/2.0 on an HTTP/1 request line', bytes: `GET / HTTP/2.0\r\n${H}\r\n`, status: 505 },
   // RFC 9110 §9.3.8: TRACE would echo cookies and forwarding fields back (cross-site tracing).
   { name: 'TRACE', bytes: `TRACE /account HTTP/1.1\r\n${H}Cookie: sid=secret\r\n\r\n`, status: 405 },
@@ -72,4 +75,21 @@ test('malformed and ambiguous requests get 400 (TRACE 405) and never reach the u
   assert.equal(statusOf(wellKnown), 200);
   assert.deepEqual(upstream.seen.map((s) => [s.method, s.url, s.bodyBytes]),
     [['POST', '/ok', 5], ['POST', '/ok', 5], ['GET', '/abs?q=1', 0], ['GET', '/many', 0], ['GET', '/.well-known/security.txt?v=1.2', 0]]);
+});
+
+test('OPTIONS: the shield answers OPTIONS * and Max-Forwards: 0 itself (RFC 9110 §9.3.7, §7.6.2) and forwards Max-Forwards less one', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url);
+  for (const bytes of [`OPTIONS * HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, `OPTIONS /pay/x HTTP/1.1\r\n${H}Max-Forwards: 0\r\nConnection: close\r\n\r\n`]) {
+    const raw = await rawExchange(shield.port, bytes);
+    assert.equal(statusOf(raw), 200, raw);
+    assert.match(raw, /\r\nallow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n/i);
+  }
+  assert.equal(upstream.seen.length, 0, 'neither reached the origin');
+  const forwarded = await rawExchange(shield.port, `OPTIONS /a HTTP/1.1\r\n${H}Max-Forwards: 5\r\nConnection: close\r\n\r\n`);
+  assert.equal(statusOf(forwarded), 200);
+  assert.equal(upstream.seen[0]?.headers['max-forwards'], '4');
+  // Other methods carry Max-Forwards through untouched (it is defined for OPTIONS and TRACE only).
+  await rawExchange(shield.port, `GET /b HTTP/1.1\r\n${H}Max-Forwards: 0\r\nConnection: close\r\n\r\n`);
+  assert.deepEqual([upstream.seen[1]?.url, upstream.seen[1]?.headers['max-forwards']], ['/b', '0']);
 });

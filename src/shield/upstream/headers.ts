@@ -43,6 +43,8 @@ export interface ForwardingInfo {
   dropPreconditions?: boolean;
   /** The HTTP version the request came in (`1.1`, `1.0`): what our Via entry says was received. */
   receivedVersion?: string;
+  /** An OPTIONS request (RFC 9110 §7.6.2): its Max-Forwards, checked above 0 by the validate filter, goes on less one. */
+  decrementMaxForwards?: boolean;
 }
 
 /** Our Via pseudonym (RFC 9110 §7.6.3: received-by may be one; no host or port of ours is disclosed). */
@@ -66,6 +68,7 @@ export function buildUpstreamHeaders(raw: readonly string[], headers: IncomingHt
     if (HOP_BY_HOP.has(lower) || (extra !== undefined && extra.has(lower))) continue;
     if (info.dropRange === true && (lower === 'range' || lower === 'if-range')) continue;
     if (info.dropPreconditions === true && PRECONDITION_FIELDS.has(lower)) continue;
+    if (info.decrementMaxForwards === true && lower === 'max-forwards') { out.push(name, String(Number((raw[i + 1] as string).trim()) - 1)); continue; }
     if (lower === 'via') { const value = raw[i + 1] as string; via = via ? `${via}, ${value}` : value; continue; }
     if (FORWARDING.has(lower)) {
       if (!info.peerTrusted) continue;

@@ -1,4 +1,10 @@
-import { deny } from '../../verdict.js';
+import { deny, type Verdict } from '../../verdict.js';
+
+/** What the shield answers as an OPTIONS request's final recipient: the methods it forwards. */
+const OPTIONS_ANSWER: Verdict = Object.freeze({
+  kind: 'local', reason: 'OPTIONS answered by the shield',
+  response: Object.freeze({ status: 200, headers: Object.freeze({ allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-length': '0' }), body: '' }),
+});
 import { named, type RequestFilter } from '../../pipeline/phases.js';
 
 /**
@@ -26,6 +32,7 @@ export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
     let lengths = 0;
     let codings = 0;
     let coding = '';
+    let maxForwards = 0;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
       // Compare cheaply by length first; most headers are neither.
@@ -38,6 +45,10 @@ export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
           break;
         case 17:
           if (name.toLowerCase() === 'transfer-encoding') { codings++; coding = raw[i + 1] as string; }
+          break;
+        case 12:
+          // Node keeps the first of several and drops the rest from `headers`: counted here.
+          if (name.toLowerCase() === 'max-forwards') maxForwards++;
           break;
       }
     }
@@ -58,6 +69,18 @@ export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
     // 405, and so does the shield, never the origin.
     if (req.method === 'TRACE') return deny('RMP_ERR_METHOD', 'TRACE is not forwarded');
     const url = req.url ?? '';
+    if (req.method === 'OPTIONS') {
+      // RFC 9110 §7.6.2: a recipient of OPTIONS with Max-Forwards 0 answers as the final
+      // recipient, never forwards; above 0 it forwards with the value less one (upstream/headers.ts).
+      const field = req.headers['max-forwards'];
+      if (field !== undefined) {
+        const mf = Array.isArray(field) ? field.join(',') : field;
+        if (maxForwards > 1 || !/^\d{1,9}$/.test(mf.trim())) return deny('RMP_ERR_BAD_REQUEST', 'Max-Forwards is not one number', { close: true });
+        if (Number(mf) === 0) return OPTIONS_ANSWER;
+      }
+      // RFC 9110 §9.3.7: OPTIONS * asks about the server itself — this one — not a resource of the origin.
+      if (url === '*') return OPTIONS_ANSWER;
+    }
     if (url.charCodeAt(0) === 47 /* / */) {
       if (url.includes('#')) return deny('RMP_ERR_BAD_REQUEST', 'fragment in request target', { close: true });
       if (hasDotSegment(ctx.path)) return deny('RMP_ERR_BAD_REQUEST', 'dot-segment in request path', { close: true });

@@ -22,6 +22,7 @@ export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) 
       proto: clientUsedTls(ctx.conn, ctx.req.headers) ? 'https' : 'http',
       requestId: ctx.id,
       receivedVersion: req.httpVersion,
+      ...(req.method === 'OPTIONS' ? { decrementMaxForwards: true } : {}),
       // RFC 7239 §5.2: each proxy appends the node it received the request from.
       forwardedNode: formatForwardedNode(ctx.peer),
       ...(refused !== undefined ? { dropRange: true } : {}),
