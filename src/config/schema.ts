@@ -17,6 +17,9 @@ export const cidrSchema = z.string().superRefine((s, ctx) => {
 const port = z.number().int().min(0).max(65535);
 const positiveMs = z.number().int().positive();
 
+/** `listen.limits.emptyConnectionsPerClient` when absent on a TLS listener: each empty connection there is a handshake. */
+export const EMPTY_CONNECTIONS_TLS_DEFAULT = Object.freeze({ ratePerS: 10, burst: 100 });
+
 const rateSchema = z.object({
   /** Sustained requests per second per client address for this class. */
   ratePerS: z.number().positive(),
@@ -68,6 +71,23 @@ const limitsSchema = z.object({
   maxPipelined: z.number().int().min(0).max(1000).default(16),
   /** Concurrent connections allowed from one client address (0 = unlimited). */
   maxConnectionsPerClient: z.number().int().min(0).default(256),
+  /**
+   * Connections one client may open that carry no request — closed after a TLS handshake and
+   * nothing, connected and closed, a head never finished — as a sustained rate and a burst (GCRA).
+   * Past it the client's new connections are reset at the gate, before a byte is read or a
+   * handshake made, until the rate allows one again. The concurrency cap bounds what a client
+   * holds, not how fast it opens and drops: one source handshaking in a loop saturated the TLS
+   * listener (a handshake costs the shield ~4× an accept and a reset: bench:tls). Only connections
+   * that carried no request count, and an address seen shared (a carrier NAT) gets 16× both.
+   * Default (absent): `EMPTY_CONNECTIONS_TLS_DEFAULT` on a TLS listener, where each such connection
+   * is a handshake; none on plain HTTP, where it is an accept and a close — and where bots behind
+   * customers' own carrier-NAT addresses opening empty connections put those customers over it
+   * (bench ddos --layout cgnat-shared, connect-flood: 97.5% with it, 100% without). `ratePerS: 0`: no limit.
+   */
+  emptyConnectionsPerClient: z.object({
+    ratePerS: z.number().min(0),
+    burst: z.number().int().min(0),
+  }).strict().optional(),
   /** Total concurrent connections on the listener (0 = unlimited). */
   maxConnections: z.number().int().min(0).default(20_000),
 }).strict();

@@ -9,6 +9,8 @@ import type { AdmissionMode } from './upstream/admission.js';
 
 /** Why a connection was refused before any HTTP parsing. */
 export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'
+  /** A client past limits.emptyConnectionsPerClient: too many connections that carried no request (listener/gate.ts). */
+  | 'empty-connections'
   /** An idle connection closed at the global cap to make room for a new one (listener/gate.ts). */
   | 'evicted-idle'
   /** A connection that pipelined more requests than limits.maxPipelined, closed after those admitted (listener/pipelining.ts). */

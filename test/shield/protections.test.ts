@@ -109,6 +109,23 @@ test('concurrent connections per client address are capped; other addresses are 
   assert.equal(statusOf(again), 200);
 });
 
+test('connections that carry no request are rate-limited per client at the gate (GCRA): past the allowance its new connections are reset before a byte is read; connections with requests never count', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { listen: { limits: { emptyConnectionsPerClient: { ratePerS: 2, burst: 3 } } } });
+  const request = (address: string): Promise<string> => rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: address, timeoutMs: 2_000 });
+  const empty = async (address: string): Promise<void> => { const s = await openSocket(shield.port, address); s.destroy(); await new Promise((r) => setTimeout(r, 20)); };
+  // A customer opening a connection per request, many times the allowance: never limited.
+  for (let i = 0; i < 12; i++) assert.equal(statusOf(await request('127.0.93.1')), 200, `request ${i}`);
+  // Connect and close, nothing sent: burst + 1 allowed, the next one puts the client over.
+  for (let i = 0; i < 5; i++) await empty('127.0.93.2');
+  assert.equal(await request('127.0.93.2'), '', 'over its allowance: reset, even with a request');
+  assert.equal(statusOf(await request('127.0.93.3')), 200, 'another address is not concerned');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(statusOf(await request('127.0.93.2')), 200, 'admitted again once the rate allows (1 / ratePerS)');
+  const metrics = await (await fetch(`${shield.adminUrl}/metrics`)).text();
+  assert.match(metrics, /rempart_connections_refused_total\{reason="empty-connections"\} 1\n/);
+});
+
 test('at the global connection cap the longest-idle connection makes room for a new one; a connection serving a request never does', async (t) => {
   const upstream = await startRecordingUpstream(t);
   const shield = await startTestShield(t, upstream.url, { listen: { limits: { maxConnections: 10 } } });

@@ -14,6 +14,7 @@ import { configWarnings } from '../../src/config/warnings.js';
 import { rawExchange, startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import type { ShieldHandle } from '../../src/shield/start.js';
+import { emptyConnectionsFor } from '../../src/shield/listener/http1.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 const SITE_A = { cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem') };
@@ -288,4 +289,36 @@ test('TLS listener: a returning client resumes its session (TLS 1.3 ticket): no 
   const m = await metrics(shield);
   assert.match(m, /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="false"\} 1\n/);
   assert.match(m, /rempart_tls_handshakes_total\{version="TLSv1\.3",resumed="true"\} 1\n/);
+});
+
+test('TLS listener: a source that handshakes and leaves, in a loop, is cut at the gate past its allowance of empty connections, before any handshake; a client with requests on each connection is not', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await tlsShield(t, up.url, {}, { listen: { limits: { emptyConnectionsPerClient: { ratePerS: 1, burst: 2 } } } });
+  const attempt = async (address: string, withRequest: boolean): Promise<string> => {
+    const tcp = netConnect({ host: '127.0.0.1', port: shield.port, localAddress: address });
+    const s = tlsConnect({ socket: tcp, ca: CA, servername: 'a.example' });
+    return new Promise<string>((resolve) => {
+      s.once('secureConnect', () => {
+        if (!withRequest) { s.destroy(); setTimeout(() => resolve('secure'), 30); return; }
+        void exchange(s, get('/each')).then((r) => { s.destroy(); resolve(`status ${r.status}`); }, () => resolve('cut'));
+      });
+      s.once('error', () => { s.destroy(); resolve('refused'); });
+    });
+  };
+  const looping: string[] = [];
+  for (let i = 0; i < 6; i++) looping.push(await attempt('127.0.94.1', false));
+  assert.deepEqual(looping, ['secure', 'secure', 'secure', 'secure', 'refused', 'refused']);
+  const customer: string[] = [];
+  for (let i = 0; i < 6; i++) customer.push(await attempt('127.0.94.2', true));
+  assert.deepEqual(customer, Array.from({ length: 6 }, () => 'status 200'));
+  assert.match(await metrics(shield), /rempart_connections_refused_total\{reason="empty-connections"\} 2\n/);
+});
+
+test('empty connections: limited by default on a TLS listener only (a handshake each); configured, on any listener; ratePerS 0 turns it off', () => {
+  const base = { upstreams: { o: { url: 'http://127.0.0.1:1' } }, routes: [{ match: { path: '/' }, upstream: 'o' }] };
+  const tls = { certificates: [SITE_A] };
+  assert.deepEqual(emptyConnectionsFor(parseConfig({ ...base, listen: { tls } })), { ratePerS: 10, burst: 100 });
+  assert.equal(emptyConnectionsFor(parseConfig(base)), undefined);
+  assert.deepEqual(emptyConnectionsFor(parseConfig({ ...base, listen: { limits: { emptyConnectionsPerClient: { ratePerS: 5, burst: 50 } } } })), { ratePerS: 5, burst: 50 });
+  assert.equal(emptyConnectionsFor(parseConfig({ ...base, listen: { tls, limits: { emptyConnectionsPerClient: { ratePerS: 0, burst: 0 } } } })), undefined);
 });

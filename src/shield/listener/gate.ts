@@ -3,6 +3,8 @@ import type { Clock } from '../../core/clock.js';
 import type { ShieldBus } from '../events.js';
 import { readProxyHeader } from './proxy-header-reader.js';
 import { setConnectionFacts } from './connection-facts.js';
+import { createKeyedLimiter } from '../limits/keyed-limiter.js';
+import type { GcraParams } from '../limits/gcra.js';
 
 /** Strips the IPv4-mapped prefix dual-stack sockets report (::ffff:1.2.3.4 → 1.2.3.4). */
 export function normalizeAddress(address: string | undefined): string {
@@ -41,6 +43,8 @@ export const SHARED_CAP_FACTOR = 16;
 export interface GateSettings {
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** Connections that carried no request, per client (GCRA); undefined: not limited. */
+  emptyConnections?: GcraParams | undefined;
   proxyProtocol: boolean;
   proxyHeaderTimeoutMs: number;
 }
@@ -85,10 +89,28 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   const inProgress = new Map<Socket, number>();
 
   // Every admitted connection: its client address, and how to count it out (once).
-  const admitted = new Map<Socket, { address: string; release(): void }>();
+  const admitted = new Map<Socket, { address: string; served: boolean; release(): void }>();
   const release = (socket: Socket): void => { admitted.get(socket)?.release(); };
 
-  const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-protocol'): void => {
+  // Connections that carried no request, per client key (bounded memory: idle keys are forgotten
+  // first), and until when a client past its allowance is refused (bounded too: past the bound a
+  // client is not refused — fail open — rather than the map growing with a botnet's addresses).
+  const empties = createKeyedLimiter({ maxKeys: 100_000, clock });
+  const overUntil = new Map<string, number>();
+  const OVER_MAX = 100_000;
+  const emptyParams = (key: string): GcraParams | undefined => {
+    const p = gate.settings.emptyConnections;
+    return p !== undefined && ports.isShared?.(key) === true ? { ratePerS: p.ratePerS * SHARED_CAP_FACTOR, burst: p.burst * SHARED_CAP_FACTOR } : p;
+  };
+  const chargeEmpty = (key: string): void => {
+    const p = emptyParams(key);
+    if (p === undefined) return;
+    const r = empties.check(key, p);
+    if (r.allowed) return;
+    if (overUntil.size >= OVER_MAX) { for (const [k, until] of overUntil) if (until <= clock.now()) overUntil.delete(k); }
+    if (overUntil.size < OVER_MAX) overUntil.set(key, clock.now() + r.retryAfterMs);
+  };
+  const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'empty-connections' | 'global-cap' | 'proxy-protocol'): void => {
     bus.emit('connection:refused', { address, reason });
     // RST rather than FIN: the peer gets no chance to keep the socket half-open (slowloris).
     if (typeof socket.resetAndDestroy === 'function' && !socket.destroyed) socket.resetAndDestroy();
@@ -102,6 +124,11 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const held = byClient.get(key) ?? 0;
     // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
     const capped = !(trusted && address === normalizeAddress(socket.remoteAddress));
+    const over = capped ? overUntil.get(key) : undefined;
+    if (over !== undefined) {
+      if (over > clock.now() && s.emptyConnections !== undefined) return refuse(socket, address, 'empty-connections');
+      overUntil.delete(key);
+    }
     if (capped && s.maxConnectionsPerClient > 0 && held >= s.maxConnectionsPerClient
       && !(held < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(key) === true)) {
       return refuse(socket, address, 'client-cap');
@@ -129,8 +156,10 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const pending = ports.pending;
     setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, ...(peerSource === 'tcp' && socket.remotePort !== undefined ? { peerPort: socket.remotePort } : {}), trusted, protocol: 'http/1.1', tls: undefined, ...(pending ? { pending: () => pending(socket) } : {}) }));
     bus.emit('connection:open', { address });
-    admitted.set(socket, { address, release: () => {
+    const record = { address, served: false, release: () => {
       if (!admitted.delete(socket)) return;
+      // It carried no request (a handshake and nothing, a connect and close, a head never finished).
+      if (capped && !record.served) chargeEmpty(key);
       open--;
       idle.delete(socket);
       inProgress.delete(socket);
@@ -139,7 +168,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
       const n = (byClient.get(key) ?? 1) - 1;
       if (n <= 0) byClient.delete(key); else byClient.set(key, n);
       bus.emit('connection:close', { address });
-    } });
+    } };
+    admitted.set(socket, record);
     socket.once('close', () => release(socket));
     accept(socket);
   };
@@ -166,7 +196,9 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   gate.wrap = (raw, outer) => { wrapped.set(outer, raw); };
   gate.busy = (outer) => {
     const socket = wrapped.get(outer) ?? outer;
-    if (!admitted.has(socket)) return;
+    const record = admitted.get(socket);
+    if (record === undefined) return;
+    record.served = true;
     idle.delete(socket);
     inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
   };

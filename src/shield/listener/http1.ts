@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { once } from 'node:events';
-import type { Config } from '../../config/schema.js';
+import { EMPTY_CONNECTIONS_TLS_DEFAULT, type Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import type { ErrorCode } from '../../core/errors.js';
 import type { Service } from '../../core/lifecycle.js';
@@ -39,9 +39,16 @@ export type ExchangeEntry = (req: IncomingMessage, res: ServerResponse, conn: Co
 const gateSettings = (c: Config, openFiles: number | undefined): GateSettings => ({
   maxConnections: connectionCapUnder(c.listen.limits.maxConnections, openFiles),
   maxConnectionsPerClient: c.listen.limits.maxConnectionsPerClient,
+  emptyConnections: emptyConnectionsFor(c),
   proxyProtocol: c.listen.proxyProtocol,
   proxyHeaderTimeoutMs: c.listen.limits.headersTimeoutMs,
 });
+
+/** The allowance of connections without a request: configured, else the TLS default on a TLS listener. */
+export function emptyConnectionsFor(c: Config): GateSettings['emptyConnections'] {
+  const p = c.listen.limits.emptyConnectionsPerClient ?? (c.listen.tls ? EMPTY_CONNECTIONS_TLS_DEFAULT : undefined);
+  return p !== undefined && p.ratePerS > 0 ? p : undefined;
+}
 
 function applyServerLimits(server: HttpServer, c: Config): void {
   const l = c.listen.limits;
