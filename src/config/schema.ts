@@ -74,11 +74,12 @@ const limitsSchema = z.object({
   /**
    * Connections one client may open that carry no request — closed after a TLS handshake and
    * nothing, connected and closed, a head never finished — as a sustained rate and a burst (GCRA).
-   * Past it the client's new connections are reset at the gate, before a byte is read or a
-   * handshake made, until the rate allows one again. The concurrency cap bounds what a client
-   * holds, not how fast it opens and drops: one source handshaking in a loop saturated the TLS
-   * listener (a handshake costs the shield ~4× an accept and a reset: bench:tls). Only connections
-   * that carried no request count, and an address seen shared (a carrier NAT) gets 16× both.
+   * Each connection takes one when admitted and gives it back with its first request. Past it the
+   * client's new connections are reset at the gate, before a byte is read or a handshake made,
+   * until the rate allows one again. The concurrency cap bounds what a client holds, not how fast
+   * it opens and drops: one source handshaking in a loop took half a core and tripled a customer's
+   * request time (bench:tls; a handshake costs the shield ~4× an accept and a reset). Only
+   * connections that carried no request count, and an address seen shared (a carrier NAT) gets 16× both.
    * Default (absent): `EMPTY_CONNECTIONS_TLS_DEFAULT` on a TLS listener, where each such connection
    * is a handshake; none on plain HTTP, where it is an accept and a close — and where bots behind
    * customers' own carrier-NAT addresses opening empty connections put those customers over it

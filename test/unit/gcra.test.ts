@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gcraStep, type GcraParams } from '../../src/shield/limits/gcra.js';
+import { gcraRefund, gcraStep, type GcraParams } from '../../src/shield/limits/gcra.js';
 import { createPrng, randomInt } from './prng.js';
 
 /** Runs arrivals through one key and returns the times that were admitted. */
@@ -92,4 +92,16 @@ test('over any window W, random arrivals are admitted at most rate*W + burst + 1
       }
     }
   }
+});
+
+test('refund: an admitted arrival given back is as if it never came; never before now, and nothing left is forgotten', () => {
+  const p = { ratePerS: 10, burst: 2 };
+  let tat: number | undefined;
+  for (let i = 0; i < 3; i++) tat = gcraStep(tat, 0, p).tat; // burst + 1 at t=0: full
+  assert.equal(gcraStep(tat, 0, p).allowed, false);
+  tat = gcraRefund(tat, 0, p);
+  assert.equal(tat, 200);
+  assert.equal(gcraStep(tat, 0, p).allowed, true, 'room for one again');
+  assert.equal(gcraRefund(100, 50, p), undefined, 'one interval back would be before now: nothing left ahead');
+  assert.equal(gcraRefund(undefined, 0, p), undefined);
 });

@@ -116,3 +116,17 @@ test('same decisions, size and evictions as a Map kept in admission order by del
     assert.ok(model.evicted > 0, 'the sequence must exercise eviction of active keys');
   }
 });
+
+test('refund gives one admission back to its key only, and forgets a key with nothing ahead', () => {
+  const clock = manualClock();
+  const limiter = createKeyedLimiter({ maxKeys: 10, clock });
+  for (let i = 0; i < 3; i++) limiter.check('a', params);
+  limiter.check('b', params);
+  assert.equal(limiter.check('a', params).allowed, false);
+  limiter.refund('a', params);
+  assert.equal(limiter.check('a', params).allowed, true);
+  limiter.refund('b', params);
+  assert.equal(limiter.size, 1, 'b had one admission: given back, nothing left, forgotten');
+  limiter.refund('never-seen', params);
+  assert.equal(limiter.size, 1);
+});

@@ -43,3 +43,16 @@ export function gcraStep(tat: number | undefined, now: number, params: GcraParam
   const remaining = Math.floor((tolerance - ahead) / interval + EPSILON_MS);
   return { allowed: true, tat: start + interval, retryAfterMs: 0, remaining: remaining > 0 ? remaining : 0 };
 }
+
+/**
+ * Gives back one arrival that `gcraStep` admitted and that turned out not to count (a connection
+ * that went on to carry a request, say): its TAT one interval earlier, never before `now`.
+ * Undefined when nothing is left ahead of schedule (the key can be forgotten).
+ * @example
+ * const tat = gcraRefund(tats.get(key), clock.now(), params);
+ */
+export function gcraRefund(tat: number | undefined, now: number, params: GcraParams): number | undefined {
+  if (tat === undefined || !(params.ratePerS > 0)) return undefined;
+  const back = tat - 1000 / params.ratePerS;
+  return back > now ? back : undefined;
+}

@@ -1,10 +1,12 @@
 import { createRecencyMap } from '../../core/recency-map.js';
-import { gcraStep, type GcraParams, type GcraResult } from './gcra.js';
+import { gcraRefund, gcraStep, type GcraParams, type GcraResult } from './gcra.js';
 
 /** Per-key GCRA state in bounded memory. */
 export interface KeyedLimiter {
   /** Decides one arrival for `key` at the clock's current time and records it if allowed. */
   check(key: string, params: GcraParams): GcraResult;
+  /** Gives back one arrival `check` admitted for `key` (gcra.ts `gcraRefund`). */
+  refund(key: string, params: GcraParams): void;
   /** Keys currently tracked. */
   readonly size: number;
   /** Keys dropped while still ahead of schedule because maxKeys was reached (they restart fresh). */
@@ -58,8 +60,17 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
     return result;
   };
 
+  const refund = (key: string, params: GcraParams): void => {
+    const stored = tats.peek(key);
+    if (stored === undefined) return;
+    const back = gcraRefund(stored, clock.now(), params);
+    if (back === undefined) tats.delete(key);
+    else tats.set(key, back);
+  };
+
   return {
     check,
+    refund,
     get size() { return tats.size; },
     get evictedActive() { return evictedActive; },
   };

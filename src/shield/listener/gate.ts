@@ -89,26 +89,18 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
   const inProgress = new Map<Socket, number>();
 
   // Every admitted connection: its client address, and how to count it out (once).
-  const admitted = new Map<Socket, { address: string; served: boolean; release(): void }>();
+  const admitted = new Map<Socket, { address: string; served: boolean; serve(): void; release(): void }>();
   const release = (socket: Socket): void => { admitted.get(socket)?.release(); };
 
   // Connections that carried no request, per client key (bounded memory: idle keys are forgotten
-  // first), and until when a client past its allowance is refused (bounded too: past the bound a
-  // client is not refused — fail open — rather than the map growing with a botnet's addresses).
+  // first). Every connection takes one of its client's allowance when admitted and gives it back
+  // with its first request, so what stays taken is the connections that carried none — and the
+  // allowance also bounds how many such connections a client has in flight at once (a loop of
+  // 32 concurrent handshakes had 32 admitted whenever one expired, when they were counted at close).
   const empties = createKeyedLimiter({ maxKeys: 100_000, clock });
-  const overUntil = new Map<string, number>();
-  const OVER_MAX = 100_000;
   const emptyParams = (key: string): GcraParams | undefined => {
     const p = gate.settings.emptyConnections;
     return p !== undefined && ports.isShared?.(key) === true ? { ratePerS: p.ratePerS * SHARED_CAP_FACTOR, burst: p.burst * SHARED_CAP_FACTOR } : p;
-  };
-  const chargeEmpty = (key: string): void => {
-    const p = emptyParams(key);
-    if (p === undefined) return;
-    const r = empties.check(key, p);
-    if (r.allowed) return;
-    if (overUntil.size >= OVER_MAX) { for (const [k, until] of overUntil) if (until <= clock.now()) overUntil.delete(k); }
-    if (overUntil.size < OVER_MAX) overUntil.set(key, clock.now() + r.retryAfterMs);
   };
   const refuse = (socket: Socket, address: string, reason: 'blocklist' | 'client-cap' | 'empty-connections' | 'global-cap' | 'proxy-protocol'): void => {
     bus.emit('connection:refused', { address, reason });
@@ -124,11 +116,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const held = byClient.get(key) ?? 0;
     // A trusted proxy without PROXY protocol carries many clients on its connections: no per-address cap.
     const capped = !(trusted && address === normalizeAddress(socket.remoteAddress));
-    const over = capped ? overUntil.get(key) : undefined;
-    if (over !== undefined) {
-      if (over > clock.now() && s.emptyConnections !== undefined) return refuse(socket, address, 'empty-connections');
-      overUntil.delete(key);
-    }
+    const allowance = capped ? emptyParams(key) : undefined;
+    if (allowance !== undefined && !empties.check(key, allowance).allowed) return refuse(socket, address, 'empty-connections');
     if (capped && s.maxConnectionsPerClient > 0 && held >= s.maxConnectionsPerClient
       && !(held < s.maxConnectionsPerClient * SHARED_CAP_FACTOR && ports.isShared?.(key) === true)) {
       return refuse(socket, address, 'client-cap');
@@ -156,10 +145,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const pending = ports.pending;
     setConnectionFacts(socket, Object.freeze({ peer: address, peerSource, ...(peerSource === 'tcp' && socket.remotePort !== undefined ? { peerPort: socket.remotePort } : {}), trusted, protocol: 'http/1.1', tls: undefined, ...(pending ? { pending: () => pending(socket) } : {}) }));
     bus.emit('connection:open', { address });
-    const record = { address, served: false, release: () => {
+    const record = { address, served: false, serve: () => { if (allowance !== undefined) empties.refund(key, allowance); }, release: () => {
       if (!admitted.delete(socket)) return;
-      // It carried no request (a handshake and nothing, a connect and close, a head never finished).
-      if (capped && !record.served) chargeEmpty(key);
       open--;
       idle.delete(socket);
       inProgress.delete(socket);
@@ -198,7 +185,8 @@ export function createConnectionGate(ports: GatePorts, settings: GateSettings, c
     const socket = wrapped.get(outer) ?? outer;
     const record = admitted.get(socket);
     if (record === undefined) return;
-    record.served = true;
+    // Its first request: the connection was not an empty one after all.
+    if (!record.served) { record.served = true; record.serve(); }
     idle.delete(socket);
     inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
   };
