@@ -30,6 +30,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         // The TCP peer's port, as nginx's $remote_port and HAProxy's %cp (one connection's requests
         // grouped, a client told from others behind its NAT); a PROXY protocol header's is not kept.
         port: ctx.conn.peerPort,
+        // Over the shield's own TLS: the protocol version and the name asked (nginx's $ssl_protocol, $ssl_server_name).
+        ...(ctx.conn.tls !== undefined ? { tls: ctx.conn.tls.version, ...(ctx.conn.tls.sni !== undefined ? { sni: ctx.conn.tls.sni } : {}) } : {}),
         method: ctx.req.method, path: ctx.path, class: ctx.routeClass,
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type ConnectionOptions } from 'node:tls';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { startShield } from '../../src/shield/start.js';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { X509Certificate } from 'node:crypto';
@@ -321,4 +324,23 @@ test('empty connections: limited by default on a TLS listener only (a handshake 
   assert.equal(emptyConnectionsFor(parseConfig(base)), undefined);
   assert.deepEqual(emptyConnectionsFor(parseConfig({ ...base, listen: { limits: { emptyConnectionsPerClient: { ratePerS: 5, burst: 50 } } } })), { ratePerS: 5, burst: 50 });
   assert.equal(emptyConnectionsFor(parseConfig({ ...base, listen: { tls, limits: { emptyConnectionsPerClient: { ratePerS: 0, burst: 0 } } } })), undefined);
+});
+
+test('TLS listener: the access log says the protocol version and the name asked (as nginx\'s $ssl_protocol and $ssl_server_name)', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
+  const config = parseConfig({
+    listen: { address: '127.0.0.1', port: 0, tls: { certificates: [SITE_A, SITE_B] } }, admin: { port: 0 },
+    upstreams: { origin: { url: up.url } }, routes: [{ match: { path: '/' }, upstream: 'origin' }],
+    log: { level: 'info', access: true },
+  });
+  const shield = await startShield({ config, logger: pino({ level: 'info' }, sink) });
+  t.after(() => shield.close());
+  const s = await tlsOpen(shield.port, { servername: 'shop.b.example' });
+  assert.equal((await exchange(s, get('/logged', 'shop.b.example'))).status, 200);
+  s.end();
+  for (let i = 0; i < 50 && !lines.some((l) => l.msg === 'access'); i++) await new Promise((r) => setTimeout(r, 10));
+  const line = lines.find((l) => l.msg === 'access');
+  assert.deepEqual([line?.path, line?.tls, line?.sni], ['/logged', 'TLSv1.3', 'shop.b.example']);
 });
