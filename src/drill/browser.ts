@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import { WebSocket } from 'ws';
 import type { ChallengeResponse, ChallengeSolver } from './challenge.js';
 import { connectorFrom, drillLocalPorts } from './local-ports.js';
+import { DRILL_TLS_OPTIONS } from './tls-target.js';
 import { browserHeaders, websocketHeaders, type BrowserIdentity, type ResourceKind } from './headers.js';
 
 /** Options of one simulated browser. */
@@ -88,7 +89,7 @@ export function createBrowser(opts: BrowserOptions): Browser {
     pipelining: 1,
     keepAliveTimeout: 30_000,
     // The source address, each connection on a port the drill picks (drill/local-ports.ts).
-    ...(opts.localAddress ? { connect: connectorFrom(opts.localAddress) } : {}),
+    connect: opts.localAddress ? connectorFrom(opts.localAddress) : DRILL_TLS_OPTIONS,
   });
   const jar = new Map<string, string>(opts.cookies ?? []);
   const origin = new URL(opts.origin);
@@ -157,7 +158,7 @@ export function createBrowser(opts: BrowserOptions): Browser {
       if (cookie) headers.cookie = cookie;
       const address = opts.localAddress;
       const ws = new WebSocket(`${origin.origin.replace(/^http/, 'ws')}${path}`, {
-        headers, handshakeTimeout: init.timeoutMs, perMessageDeflate: false,
+        headers, handshakeTimeout: init.timeoutMs, perMessageDeflate: false, ...DRILL_TLS_OPTIONS,
         // The source address on a port the drill picks (drill/local-ports.ts); ws hands these to net.connect.
         ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}),
       });

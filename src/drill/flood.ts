@@ -6,6 +6,7 @@ import type { AttackEnv } from './attack-env.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { Rng } from './rng.js';
 import { connectorFrom } from './local-ports.js';
+import { DRILL_TLS_OPTIONS } from './tls-target.js';
 import { createRelogins, type ReloginSpec, type Relogins } from './relogin.js';
 import { browseFirst, type WarmupReport, type WarmupSpec } from './warmup.js';
 
@@ -128,7 +129,7 @@ const TICK_MS = 10;
 function poolFor(origin: string, src: FloodSource, conns: number, pipelining = 1): Pool {
   src.pool ??= new Pool(origin, {
     connections: conns, pipelining, keepAliveTimeout: 30_000,
-    ...(src.address ? { connect: connectorFrom(src.address) } : {}),
+    connect: src.address ? connectorFrom(src.address) : DRILL_TLS_OPTIONS,
   });
   return src.pool;
 }

@@ -1,4 +1,5 @@
 import { buildConnector } from 'undici';
+import { DRILL_TLS_OPTIONS } from './tls-target.js';
 import { workerPortFor } from './module-worker.js';
 
 /**
@@ -68,13 +69,14 @@ export const drillLocalPorts: LocalPorts = createLocalPorts(workerPortFor('popul
 const BIND_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
 
 /**
- * An undici connector for plain-HTTP pools whose connections come from `address`, each on the next
+ * An undici connector for pools whose connections come from `address` (over TLS, unverified, for an https:// target), each on the next
  * port of `ports`, trying up to `attempts` ports when one is taken.
  */
 export function connectorFrom(address: string, ports: LocalPorts = drillLocalPorts, attempts = 8): buildConnector.connector {
   return (opts, callback) => {
     const attempt = (left: number): void => {
-      buildConnector({ localPort: ports.next(address) } as buildConnector.BuildOptions)({ ...opts, localAddress: address }, (...args) => {
+      // The TLS options apply to an https:// target only (drill/tls-target.ts).
+      buildConnector({ localPort: ports.next(address), ...DRILL_TLS_OPTIONS } as buildConnector.BuildOptions)({ ...opts, localAddress: address }, (...args) => {
         const [err] = args;
         if (err && left > 1 && BIND_FAILURES.has((err as NodeJS.ErrnoException).code ?? '')) { attempt(left - 1); return; }
         callback(...args);

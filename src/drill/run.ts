@@ -304,7 +304,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     });
   });
   const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : s.kind === 'websocket' ? startWebSocketHold : startSlow)(s, {
-    host: check.host, port: Number(check.url.port || 80), hostHeader: check.url.host, addresses: slowAddrs[i]!,
+    host: check.host, port: Number(check.url.port || (check.url.protocol === 'https:' ? 443 : 80)), hostHeader: check.url.host, addresses: slowAddrs[i]!,
+    ...(check.url.protocol === 'https:' ? { tls: true } : {}),
     identities: attackIdentity(slowAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,
   }));
 

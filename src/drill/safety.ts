@@ -34,7 +34,7 @@ export function checkTarget(target: string, allowTargets: readonly string[] = []
   } catch {
     throw new TargetRefusedError(`invalid target URL: ${target}`);
   }
-  if (url.protocol !== 'http:') throw new TargetRefusedError(`only http:// targets are supported, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TargetRefusedError(`only http:// and https:// targets are supported, got ${url.protocol}`);
   const host = stripBrackets(url.hostname);
   const loopback = isLoopback(host) || host === 'localhost';
   if (!loopback && !allowTargets.map(stripBrackets).includes(host)) {

@@ -3,6 +3,7 @@ import { browserHeaders } from './headers.js';
 import { recordAnswer } from './metrics.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
 import { drillLocalPorts } from './local-ports.js';
+import { openTargetSocket, targetScheme } from './tls-target.js';
 
 /**
  * Slow read: each connection sends a complete, valid GET for a large response, then reads the
@@ -79,29 +80,46 @@ export function startSlowRead(spec: SlowSpec, env: SlowEnv): RunningSlow {
 
   const request = (idx: number): string => {
     const id = env.identities[idx % env.identities.length]!;
-    const h = browserHeaders(id, 'script', `http://${env.hostHeader}/`);
+    const h = browserHeaders(id, 'script', `${targetScheme(env)}://${env.hostHeader}/`);
     const lines = [`GET ${spec.path} HTTP/1.1`, `Host: ${env.hostHeader}`, ...Object.entries(h).map(([k, v]) => `${k}: ${v}`), 'Connection: keep-alive'];
     return `${lines.join('\r\n')}\r\n\r\n`;
   };
 
+  // What one read brought: the response parsed on, the next request asked when one ended.
+  const onBytes = (socket: Socket, idx: number, bytes: Buffer): void => {
+    bytesRead += bytes.length;
+    const p = state.get(socket);
+    if (!p) return;
+    const hadHead = p.status !== null;
+    const ended = feedResponse(p, bytes);
+    if (!hadHead && p.status !== null) recordAnswer(h.counters, env.now(), String(p.status || 'data'));
+    if (ended) {
+      responsesCompleted++;
+      if (p.close) socket.end();
+      else { state.set(socket, newResponse()); socket.write(request(idx)); }
+    }
+  };
+
   const h = holdConnections(spec, env, {
     open(idx, address) {
+      const local = address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {};
+      if (env.tls === true) {
+        // Over TLS a read is one decrypted record (up to 16 KiB): a TLS socket cannot hand fewer
+        // bytes than its record. The pace is kept — one read per interval, the socket paused
+        // between, so the TCP window closes and the target's writes wait as they do in clear.
+        const { socket, ready } = openTargetSocket(env, local);
+        state.set(socket, newResponse());
+        socket.setNoDelay(true);
+        socket.on('data', (buf: Buffer) => { socket.pause(); onBytes(socket, idx, buf); });
+        socket.once(ready, () => socket.write(request(idx)));
+        return socket;
+      }
       const socket: Socket = connect({
-        host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}),
+        host: env.host, port: env.port, ...local,
         onread: {
           buffer: readBuffer,
           callback(n: number, buf: Uint8Array): boolean {
-            bytesRead += n;
-            const p = state.get(socket);
-            if (!p) return false;
-            const hadHead = p.status !== null;
-            const ended = feedResponse(p, Buffer.from(buf.buffer, buf.byteOffset, n));
-            if (!hadHead && p.status !== null) recordAnswer(h.counters, env.now(), String(p.status || 'data'));
-            if (ended) {
-              responsesCompleted++;
-              if (p.close) socket.end();
-              else { state.set(socket, newResponse()); socket.write(request(idx)); }
-            }
+            onBytes(socket, idx, Buffer.from(buf.buffer, buf.byteOffset, n));
             return false; // pause: the next read waits for the next interval
           },
         },

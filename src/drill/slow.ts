@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openTargetSocket, targetScheme } from './tls-target.js';
 import { createAttackCounters, recordAnswer, recordSent, type AttackCounters } from './metrics.js';
 import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
@@ -63,6 +64,8 @@ export interface SlowEnv extends AttackEnv {
   host: string;
   port: number;
   hostHeader: string;
+  /** The target is https://: each connection makes its TLS handshake first (drill/tls-target.ts). */
+  tls?: boolean;
 }
 
 export interface RunningSlow {
@@ -210,15 +213,16 @@ export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
     : undefined;
   const warm: WarmupReport | undefined = bots ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
   if (bots && spec.warmup) {
-    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `http://${env.hostHeader}` }, bots, warm!)
+    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `${targetScheme(env)}://${env.hostHeader}` }, bots, warm!)
       .then(() => { warm!.botsWithCookies = bots.filter((b) => b.cookies.size > 0).length; });
   }
   const h = holdConnections(spec, env, {
     open(idx, address) {
-      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
+      const { socket, ready } = openTargetSocket(env, address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {});
       socket.setNoDelay(true);
-      // A connection flood closes as a connect()/close() loop does: a FIN right after the handshake.
-      socket.once('connect', () => (spec.kind === 'connect' ? socket.end() : socket.write(head(idx))));
+      // A connection flood closes as a connect()/close() loop does: a FIN right after the handshake
+      // (over TLS, the TLS handshake: connect, handshake, leave).
+      socket.once(ready, () => (spec.kind === 'connect' ? socket.end() : socket.write(head(idx))));
       socket.on('data', (buf: Buffer) => {
         if (answered.has(socket)) return;
         answered.add(socket);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openTargetSocket, targetScheme } from './tls-target.js';
 import { recordAnswer } from './metrics.js';
 import { randomToken } from './rng.js';
 import { holdConnections, type RunningSlow, type SlowEnv, type SlowSpec } from './slow.js';
@@ -46,7 +47,7 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const bots: BrowsingBot[] = env.addresses.map((address, i) => ({ index: i, address, identity: env.identities[i % env.identities.length]!, cookies: new Map<string, string>() }));
   const warm: WarmupReport | undefined = spec.warmup ? { pages: 0, ok: 0, botsWithCookies: 0 } : undefined;
   if (spec.warmup) {
-    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `http://${env.hostHeader}` }, bots, warm!)
+    void browseFirst(spec.warmup, spec.startS, { ...env, origin: `${targetScheme(env)}://${env.hostHeader}` }, bots, warm!)
       .then(() => { warm!.botsWithCookies = bots.filter((b) => b.cookies.size > 0).length; });
   }
   const h = holdConnections(spec, env, {
@@ -54,9 +55,9 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
       const bot = spec.warmup ? bots[idx % bots.length] : undefined;
       const id = bot?.identity ?? env.identities[idx % env.identities.length]!;
       const cookie = bot && bot.cookies.size > 0 ? `Cookie: ${[...bot.cookies].map(([k, v]) => `${k}=${v}`).join('; ')}` : undefined;
-      const socket = connect({ host: env.host, port: env.port, ...(address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}) });
+      const { socket, ready } = openTargetSocket(env, address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {});
       socket.setNoDelay(true);
-      socket.once('connect', () => socket.write([
+      socket.once(ready, () => socket.write([
         `GET ${spec.path}${randomToken(env.rng, 10)} HTTP/1.1`,
         `Host: ${env.hostHeader}`,
         `User-Agent: ${id.userAgent}`,
@@ -64,7 +65,7 @@ export function startWebSocketHold(spec: SlowSpec, env: SlowEnv): RunningSlow {
         'Connection: Upgrade',
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
         'Sec-WebSocket-Version: 13',
-        `Origin: http://${env.hostHeader}`,
+        `Origin: ${targetScheme(env)}://${env.hostHeader}`,
         ...(cookie ? [cookie] : []),
         '', '',
       ].join('\r\n')));

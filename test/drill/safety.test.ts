@@ -13,7 +13,9 @@ test('loopback targets are accepted, others refused unless named with --allow-ta
   for (const bad of ['http://192.0.2.1/', 'http://example.com/', 'http://128.0.0.1/', 'http://0.0.0.0/', 'http://[::2]/']) {
     assert.throws(() => checkTarget(bad), TargetRefusedError, bad);
   }
-  assert.throws(() => checkTarget('https://127.0.0.1/'), /only http/);
+  assert.throws(() => checkTarget('ftp://127.0.0.1/'), /only http:\/\/ and https:\/\//);
+  assert.equal(checkTarget('https://127.0.0.1:8443/').url.protocol, 'https:', 'a TLS target on loopback is a target (drill/tls-target.ts)');
+  assert.throws(() => checkTarget('https://example.com/'), /refusing target example\.com/, 'TLS changes nothing of the loopback rule');
   assert.throws(() => checkTarget('http://192.0.2.1/', ['192.0.2.2']), TargetRefusedError);
   assert.equal(checkTarget('http://192.0.2.1/', ['192.0.2.1']).distinctSources, false);
   assert.equal(isLoopback('127.255.255.254'), true);

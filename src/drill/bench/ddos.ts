@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { Client } from 'undici';
+import { DRILL_TLS_OPTIONS } from '../tls-target.js';
 import { DRILL_CLASSES } from '../metrics.js';
 import { renderHtml } from '../report/html.js';
 import { ms, pct, int, mitigationText } from '../report/format.js';
@@ -17,7 +18,7 @@ import { getScenario } from '../scenarios.js';
 import { DEFAULT_USER_SETTINGS, searchRequest, searchTarget } from '../users.js';
 import { BENCH_LAYOUTS, type BenchLayout } from './layouts.js';
 import { benchSecret, knownCustomerCookie } from './known-customers.js';
-import { directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
+import { benchCertificate, directTarget, startHaproxy, startNginx, type BenchTarget } from './targets.js';
 import { originCapacity, type OriginShape } from './origin-shape.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -135,6 +136,13 @@ export interface DdosBenchOptions {
    * before the fifty-eighth session measured). Default 'default': the configuration the bench claims.
    */
   shieldLog?: 'default' | 'off';
+  /**
+   * Every target over TLS (`--tls`): Rempart with `listen.tls`, nginx `listen … ssl`, HAProxy
+   * `bind … ssl crt`, all with one certificate (a checkout's test/fixtures/tls/site-a, ECDSA P-256);
+   * every drill connection makes its handshake (unverified: drill/tls-target.ts). `direct` has no
+   * TLS (the demo origin speaks plain HTTP) and is left out.
+   */
+  tls?: boolean;
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
@@ -259,7 +267,7 @@ async function spawnServer(kind: 'origin' | 'rempart', opts: unknown): Promise<{
  * this the first cell of a Node target measured its start-up as p99 (1.5-2.2 s in the `none` row).
  */
 async function warmUp(url: string, site: { searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean } = {}): Promise<void> {
-  const c = new Client(url, { pipelining: 1 });
+  const c = new Client(url, { pipelining: 1, connect: DRILL_TLS_OPTIONS });
   // The site's own search form (`--search-in-path`, `--search-by-post`): a browse of this site, not of another one.
   const search = searchRequest('colis', { searchInPath: site.searchInPath === true, searchPathSuffix: site.searchPathSuffix ?? '', searchByPost: site.searchByPost === true });
   const requests: Array<{ method: string; path: string; body?: string }> = [{ method: 'GET', path: '/' }, { method: 'GET', path: '/track' }, { method: 'GET', path: '/track/6A12345678901' }, search, { method: 'GET', path: '/bank/login' }, { method: 'GET', path: '/static/site.css' }];
@@ -348,6 +356,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const ports = second ? [originPort, Number(new URL(second.url).port)] : [originPort];
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
+  const tls = o.tls === true ? benchCertificate() : undefined;
   // How to start a shield afresh, by target name (Rempart targets).
   const restarts = new Map<string, (accessLog?: string, at?: { port: number; database?: string }) => ReturnType<typeof spawnServer>>();
   let shieldStarts = 0; // each shield process its own log file (the files go with the run's directory)
@@ -355,16 +364,17 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const closers: Array<() => Promise<void>> = [() => origin.close(), ...(second ? [second.close] : [])];
   for (const name of o.targets) {
     try {
+      if (name === 'direct' && o.tls === true) throw new Error('no TLS: the demo origin speaks plain HTTP (--tls measures the proxies)');
       if (name === 'direct') targets.push(directTarget(origin.url));
-      else if (name === 'nginx') targets.push(await startNginx(ports, dir));
-      else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir));
+      else if (name === 'nginx') targets.push(await startNginx(ports, dir, tls));
+      else if (name === 'haproxy') targets.push(await startHaproxy(ports, dir, tls));
       else if (name === 'rempart' || name === 'rempart-cache' || name === 'rempart-plain') {
         const cache = name === 'rempart-cache';
         const plain = name === 'rempart-plain';
         const start = (accessLog?: string, at?: { port: number; database?: string }): ReturnType<typeof spawnServer> =>
           spawnServer('rempart', { ...(second ? { originUrls: [origin.url, second.url] } : { originUrl: origin.url }), cache, plain,
             ...(accessLog !== undefined ? { accessLog } : o.shieldLog !== 'off' ? { logFile: join(dir, `${name}-${++shieldStarts}.log`) } : {}),
-            ...(secret !== undefined ? { secret } : {}), ...at });
+            ...(secret !== undefined ? { secret } : {}), ...(tls !== undefined ? { tls } : {}), ...at });
         if (o.accessLogDir !== undefined) mkdirSync(o.accessLogDir, { recursive: true });
         const s = await start(o.accessLogDir !== undefined && o.keepState ? join(o.accessLogDir, `${name}.jsonl`) : undefined);
         restarts.set(name, start);

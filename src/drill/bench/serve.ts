@@ -11,7 +11,8 @@ const opts = JSON.parse(raw) as Record<string, unknown>;
 const server = kind === 'origin'
   ? await startOrigin(opts)
   : kind === 'rempart' ? await startRempart(Array.isArray(opts.originUrls) ? opts.originUrls.map(String) : String(opts.originUrl), { cache: opts.cache === true, plain: opts.plain === true, ...(typeof opts.accessLog === 'string' ? { accessLog: opts.accessLog } : {}), ...(typeof opts.logFile === 'string' ? { logFile: opts.logFile } : {}), ...(typeof opts.secret === 'string' ? { secret: opts.secret } : {}),
-    ...(typeof opts.port === 'number' ? { port: opts.port } : {}), ...(typeof opts.database === 'string' ? { database: opts.database } : {}) }) : null;
+    ...(typeof opts.port === 'number' ? { port: opts.port } : {}), ...(typeof opts.database === 'string' ? { database: opts.database } : {}),
+    ...(typeof opts.tls === 'object' && opts.tls !== null ? { tls: opts.tls as { cert: string; key: string } } : {}) }) : null;
 if (!server) throw new Error(`unknown server kind ${kind}`);
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 const stop = async (): Promise<void> => { await server.close(); process.exit(0); };

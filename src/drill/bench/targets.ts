@@ -2,7 +2,8 @@ import { parseConfig, startShield } from '../../shield/index.js';
 import { freePort } from '../../core/free-port.js';
 import { createLogger } from '../../core/logger.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -44,6 +45,22 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
 }
 
+/** The certificate every target serves with `--tls`: its files, and the key and chain in one file as HAProxy reads it. */
+export interface BenchCertificate { readonly cert: string; readonly key: string }
+
+/**
+ * A checkout's test certificate (test/fixtures/tls/site-a: ECDSA P-256, names site-a.example and
+ * 127.0.0.1, valid a century): what `bench ddos --tls` serves on every target. Throws where there
+ * is none (a published package ships no test fixtures).
+ */
+export function benchCertificate(): BenchCertificate {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const cert = join(root, 'test/fixtures/tls/site-a.cert.pem');
+  const key = join(root, 'test/fixtures/tls/site-a.key.pem');
+  if (!existsSync(cert) || !existsSync(key)) throw new Error(`--tls needs the test certificate of a checkout (${cert})`);
+  return { cert, key };
+}
+
 /** The origin itself, no protection. */
 export function directTarget(originUrl: string): BenchTarget {
   return { name: 'direct', url: originUrl, description: 'the origin itself, no protection', close: async () => undefined };
@@ -56,7 +73,7 @@ export function directTarget(originUrl: string): BenchTarget {
 export const FAILOVER = { maxFails: 1, failTimeoutS: 10, checkInterS: 1, fall: 2, rise: 2 } as const;
 
 /** nginx hardened as operators do: limit_req and limit_conn per address, header/body timeouts. */
-export async function startNginx(originPorts: number | readonly number[], dir: string): Promise<BenchTarget> {
+export async function startNginx(originPorts: number | readonly number[], dir: string, tls?: BenchCertificate): Promise<BenchTarget> {
   const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
   // Several servers: nginx's passive health (max_fails/fail_timeout) and proxy_next_upstream (default
   // "error timeout": a refused connection is tried on the next server, a POST only if nothing was sent).
@@ -84,7 +101,9 @@ http {
   client_max_body_size 64k;
   upstream origin { ${servers} keepalive 32; }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${port} backlog=4096${tls ? ` ssl;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key}` : ''};
     limit_conn connperip ${h.connectionsPerAddress};
     # Live parcel tracking: WebSocket upgrades passed through (nginx's documented proxying of them).
     location /live/ {
@@ -118,7 +137,7 @@ http {
   const child = spawn('nginx', ['-p', d, '-c', file, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitListening(port, child);
   return {
-    name: 'nginx', url: `http://127.0.0.1:${port}`,
+    name: 'nginx', url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     description: `nginx, 1 worker: limit_req ${h.ratePerS} r/s burst ${h.burst} nodelay per address, limit_conn ${h.connectionsPerAddress}, client_header_timeout/client_body_timeout ${h.headerTimeoutS}s` +
       (ports.length > 1 ? `; ${ports.length} servers, max_fails=${FAILOVER.maxFails} fail_timeout=${FAILOVER.failTimeoutS}s, proxy_next_upstream default (error timeout)` : ''),
     close: () => stopChild(child),
@@ -126,7 +145,7 @@ http {
 }
 
 /** HAProxy with a stick table on http_req_rate(10s) per source, a per-source connection cap and timeout http-request. */
-export async function startHaproxy(originPorts: number | readonly number[], dir: string): Promise<BenchTarget> {
+export async function startHaproxy(originPorts: number | readonly number[], dir: string, tls?: BenchCertificate): Promise<BenchTarget> {
   const ports = typeof originPorts === 'number' ? [originPorts] : originPorts;
   const f = FAILOVER;
   // Several servers: active checks (GET /healthz), and a failed connection retried on another server (redispatch).
@@ -137,6 +156,9 @@ export async function startHaproxy(originPorts: number | readonly number[], dir:
   const d = join(dir, 'haproxy');
   mkdirSync(d, { recursive: true });
   const h = HARDENED;
+  // HAProxy reads the certificate and its key from one file.
+  const pem = tls ? join(d, 'site.pem') : undefined;
+  if (tls && pem) writeFileSync(pem, readFileSync(tls.cert, 'utf8') + readFileSync(tls.key, 'utf8'));
   // maxconn sizes the FD limit HAProxy asks for (about 2 per connection); stay under a 20000 ulimit.
   const conf = `global
   maxconn 9000
@@ -150,7 +172,7 @@ defaults
   timeout http-keep-alive ${h.keepAliveS}s
   option forwardfor
 frontend fe
-  bind 127.0.0.1:${port}
+  bind 127.0.0.1:${port}${pem ? ` ssl crt ${pem}` : ''}
   stick-table type ip size 200k expire 30s store http_req_rate(10s),conn_cur
   tcp-request connection track-sc0 src
   tcp-request connection reject if { sc0_conn_cur gt ${h.connectionsPerAddress} }
@@ -165,7 +187,7 @@ ${backend}`;
   const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitListening(port, child);
   return {
-    name: 'haproxy', url: `http://127.0.0.1:${port}`,
+    name: 'haproxy', url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     description: `HAProxy, 1 thread: stick table http_req_rate(10s) > ${h.ratePerS * 10} → 429 per source, conn_cur > ${h.connectionsPerAddress} rejected, timeout http-request ${h.headerTimeoutS}s` +
       (ports.length > 1 ? `; ${ports.length} servers, check inter ${f.checkInterS}s fall ${f.fall} rise ${f.rise} (GET /healthz), option redispatch, retries 2` : ''),
     close: () => stopChild(child),
@@ -192,7 +214,7 @@ export function rempartRoutes(upstream: string, cache = false): Array<Record<str
 }
 
 /** Rempart's shield with its defaults, through its public programmatic API. */
-export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; plain?: boolean; accessLog?: string; logFile?: string; secret?: string; port?: number; database?: string } = {}): Promise<BenchTarget> {
+export async function startRempart(originUrl: string | readonly string[], opts: { cache?: boolean; plain?: boolean; accessLog?: string; logFile?: string; secret?: string; port?: number; database?: string; tls?: BenchCertificate } = {}): Promise<BenchTarget> {
   const urls = typeof originUrl === 'string' ? [originUrl] : originUrl;
   const f = FAILOVER;
   // Several servers: default passive ejection plus probes timed like HAProxy's checks.
@@ -200,7 +222,7 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     ? { servers: urls.map((url) => ({ url })), health: { active: { path: '/healthz', intervalMs: f.checkInterS * 1000, timeoutMs: 1_000, fall: f.fall, rise: f.rise } } }
     : { url: urls[0] };
   const config = parseConfig({
-    listen: { address: '127.0.0.1', port: opts.port ?? 0 },
+    listen: { address: '127.0.0.1', port: opts.port ?? 0, ...(opts.tls ? { tls: { certificates: [opts.tls] } } : {}) },
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
     // A restart run's state file (--restart-shield): what the shield keeps across a restart.

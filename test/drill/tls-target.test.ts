@@ -1,0 +1,59 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:https';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { runDrill } from '../../src/drill/run.js';
+
+const fixture = (name: string): Buffer => readFileSync(fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url)));
+
+/** An https server (the fixture site-a certificate) answering every request 200; counts handshakes and requests by path. */
+async function startTlsServer(t: TestContext) {
+  let handshakes = 0;
+  const paths: string[] = [];
+  const server = createServer({ cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem') }, (req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+    res.end('ok');
+  });
+  server.on('secureConnection', () => { handshakes++; });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, get handshakes() { return handshakes; } };
+}
+
+test('drill over TLS: an https:// target gets every connection as a TLS handshake — customers, floods (undici) and raw-socket attacks (connect-flood: handshake and leave)', async (t) => {
+  const srv = await startTlsServer(t);
+  const r = await runDrill({
+    target: srv.url, scenario: 'connect-flood', durationS: 2.5, leadS: 0.5, trackingUsers: 12, bankingUsers: 0, seed: 11, graceMs: 200,
+    params: { openRate: 100, sources: 20, connections: 50, floodRate: 20, floodSources: 5 },
+  });
+  assert.ok(r.legit.all.attempts >= 3, `${r.legit.all.attempts} customer attempts`);
+  assert.equal(r.legit.all.ok, r.legit.all.attempts, `customers over TLS: ${JSON.stringify(r.legit.all.outcomes)}`);
+  const flood = r.attack.components.find((c) => c.label === 'connect-flood/flood');
+  assert.ok((flood?.statuses['200'] ?? 0) > 10, `the light flood answered over TLS: ${JSON.stringify(flood?.statuses)}`);
+  const connects = r.attack.components.find((c) => c.label === 'connect-flood');
+  // Each connect-flood connection is a handshake the server made, beside the customers' and the flood's pools.
+  assert.ok(srv.handshakes >= 100, `${srv.handshakes} handshakes (connect-flood opened ${JSON.stringify(connects?.peakHeld)} at most at once)`);
+});
+
+test('drill over TLS: slowloris trickles its head inside TLS, and slow-read reads one record per interval', async (t) => {
+  const srv = await startTlsServer(t);
+  const slow = await runDrill({
+    target: srv.url, scenario: 'slowloris', durationS: 2, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 12, graceMs: 200,
+    params: { connections: 10, sources: 5, openRate: 200, intervalMs: 200 },
+  });
+  assert.equal(slow.attack.components.find((c) => c.label === 'slowloris')?.peakHeld, 10, 'held inside TLS: the server never saw a whole head');
+  assert.ok(srv.handshakes >= 10);
+  assert.equal(srv.paths.length, 0);
+  const read = await runDrill({
+    target: srv.url, scenario: 'slow-read', durationS: 2, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 13, graceMs: 200,
+    params: { connections: 4, sources: 2, openRate: 200, intervalMs: 50, readBytes: 64, floodRate: 0 },
+  });
+  const c = read.attack.components.find((x) => x.label === 'slow-read');
+  assert.ok((c?.responsesCompleted ?? 0) >= 4, `small answers read to their end over TLS, asked again: ${c?.responsesCompleted}`);
+  assert.ok(srv.paths.filter((p) => p === '/static/app.js').length >= 8);
+});
