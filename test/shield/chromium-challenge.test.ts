@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { request } from 'undici';
+import { fileURLToPath } from 'node:url';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
@@ -123,4 +124,37 @@ test('a live page opened with the no-JS cookie keeps its WebSocket when the sock
   // What the shield had to go on: Chromium's Origin, no Fetch Metadata on a handshake.
   assert.equal(handshakes[0]?.origin, shield.url);
   assert.equal(handshakes[0]?.['sec-fetch-mode'], undefined);
+});
+
+test('over the shield\'s own TLS, at a real name (no localhost exemption), Chromium solves the interstitial in a secure context and holds Secure cookies', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>origin</title><p id="origin">origin ${req.url}</p>`);
+  };
+  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }] } } });
+  const force = await request(`${shield.adminUrl}/api/attack`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
+    body: JSON.stringify({ reason: 'browser test over TLS', ttlS: 120, proofOfWork: true }),
+  });
+  assert.equal(force.statusCode, 200);
+  await force.body.dump();
+  // www.a.example resolves to the shield: a site's name, where only HTTPS makes a secure context
+  // (Web Crypto's digest in the interstitial's worker needs one; 127.0.0.1 would be one anyway).
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
+  t.after(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const statuses: number[] = [];
+  page.on('response', (r) => { if (!r.url().endsWith('/favicon.ico')) statuses.push(r.status()); });
+  const original = `https://www.a.example:${shield.port}/parcels/6A12345678901?via=tls`;
+  await page.goto(original);
+  await page.waitForSelector('#origin', { timeout: 30_000 });
+  assert.equal(page.url(), original);
+  assert.equal(await page.evaluate(() => window.isSecureContext), true);
+  assert.deepEqual(statuses.filter((s) => s !== 200), [307, 503, 303], `statuses seen: ${statuses.join(', ')}`);
+  const clearance = (await context.cookies()).find((c) => c.name === 'rempart_clr');
+  assert.ok(clearance?.httpOnly && clearance.secure, `a clearance cookie, HttpOnly and Secure: ${JSON.stringify(clearance)}`);
+  assert.deepEqual(upstream.seen.map((r) => [r.url, r.headers['x-forwarded-proto']]).filter(([u]) => u !== '/favicon.ico'), [['/parcels/6A12345678901?via=tls', 'https']]);
 });
