@@ -141,7 +141,7 @@ test('over the shield\'s own TLS, at a real name (no localhost exemption), Chrom
   assert.equal(force.statusCode, 200);
   await force.body.dump();
   // www.a.example resolves to the shield: a site's name, where only HTTPS makes a secure context
-  // (Web Crypto's digest in the interstitial's worker needs one; 127.0.0.1 would be one anyway).
+  // (127.0.0.1 would be one anyway); in one the interstitial may use Web Crypto, else its JavaScript SHA-256.
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
   t.after(() => browser.close());
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
