@@ -14,12 +14,13 @@
  * Usage: npm run bench:kernel-blocklist [-- --duration 5 --rate 2000 --rounds 3 --no-record]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { median, numberArg } from './lib/args.js';
+import { pacedAttempts, processCpuSeconds, randomAddressIn } from './lib/attempts.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
@@ -46,37 +47,15 @@ log: { level: warn, access: false }
   return file;
 }
 
-/** CPU seconds (user + system) the process has used so far. */
-function cpuS(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here; 100 ticks a second.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** `rate` attempts a second for `durationS` from 127.80.x.y; each is destroyed once connected or after 300 ms. */
 async function flood(port: number): Promise<{ attempts: number; connected: number }> {
-  let attempts = 0;
-  let connected = 0;
-  const total = Math.round(rate * durationS);
-  const t0 = performance.now();
-  const open = new Set<Promise<void>>();
-  while (attempts < total) {
-    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-    for (; attempts < Math.min(due, total); attempts++) {
-      const a = 1 + Math.floor(Math.random() * 65_000);
-      const s = connect({ host: '127.0.0.1', port, localAddress: `127.80.${a >> 8}.${(a & 255) || 1}` });
-      const p = new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { s.destroy(); resolve(); }, 300);
-        s.on('error', () => { clearTimeout(timer); s.destroy(); resolve(); });
-        s.once('connect', () => { connected++; clearTimeout(timer); s.destroy(); resolve(); });
-      });
-      open.add(p);
-      void p.then(() => open.delete(p));
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await Promise.all(open);
-  return { attempts, connected };
+  const r = await pacedAttempts(rate, durationS, () => new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, localAddress: randomAddressIn(80) });
+    const timer = setTimeout(() => { s.destroy(); resolve(false); }, 300);
+    s.on('error', () => { clearTimeout(timer); s.destroy(); resolve(false); });
+    s.once('connect', () => { clearTimeout(timer); s.destroy(); resolve(true); });
+  }));
+  return { attempts: r.attempts, connected: r.succeeded };
 }
 
 /** One customer request's time (ms) through the shield from 127.81.0.1. */
@@ -110,12 +89,12 @@ try {
   };
   for (let r = 0; r < rounds; r++) {
     for (const [name, t] of Object.entries(targets)) {
-      const before = cpuS(t.pid);
+      const before = processCpuSeconds(t.pid);
       const customers: number[] = [];
       const probe = setInterval(() => { void customer(t.port).then((ms) => customers.push(ms)); }, 200);
       const f = await flood(t.port);
       clearInterval(probe);
-      const used = cpuS(t.pid) - before;
+      const used = processCpuSeconds(t.pid) - before;
       const res = results[name]!;
       res.cpuPer10k.push(used);
       res.attempts.push(f.attempts);
@@ -127,11 +106,11 @@ try {
   // What each shield uses with no flood over as long, warm (its timers, the customer's requests): subtracted.
   const idle: Record<string, number> = {};
   for (const [name, t] of Object.entries(targets)) {
-    const before = cpuS(t.pid);
+    const before = processCpuSeconds(t.pid);
     const probe = setInterval(() => { void customer(t.port); }, 200);
     await new Promise((r) => setTimeout(r, durationS * 1000));
     clearInterval(probe);
-    idle[name] = cpuS(t.pid) - before;
+    idle[name] = processCpuSeconds(t.pid) - before;
   }
   for (const [name, res] of Object.entries(results)) {
     res.cpuPer10k = res.cpuPer10k.map((used, i) => (Math.max(0, used - idle[name]!) / res.attempts[i]!) * 10_000);

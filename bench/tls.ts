@@ -17,7 +17,7 @@
  * Usage: npm run bench:tls [-- --duration 6 --rounds 3 --rate 300 --no-record]
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { runWrk, type WrkResult } from './lib/wrk.js';
 import { nginxBinary, writeNginxConf } from './lib/nginx.js';
 import { median, numberArg } from './lib/args.js';
+import { pacedAttempts, processCpuSeconds, randomAddressIn } from './lib/attempts.js';
 import { startProcess, waitForPort, type Started } from './lib/processes.js';
 import { freePort } from '../src/core/free-port.js';
 import { replaceMarkdownSection } from '../src/core/markdown-section.js';
@@ -43,37 +44,15 @@ chmodSync(dir, 0o777);
 const closeScript = join(dir, 'close.lua');
 writeFileSync(closeScript, 'wrk.headers["Connection"] = "close"\n');
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuS(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** `rate` TLS connection attempts a second for `durationS` from random addresses of 127.`net`.0.0/16; each closed once secure, refused or after 1 s. */
 async function hellos(port: number, net: number): Promise<{ attempts: number; secured: number }> {
-  let attempts = 0;
-  let secured = 0;
-  const total = Math.round(rate * durationS);
-  const t0 = performance.now();
-  const open = new Set<Promise<void>>();
-  while (attempts < total) {
-    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-    for (; attempts < Math.min(due, total); attempts++) {
-      const a = 1 + Math.floor(Math.random() * 65_000);
-      const tcp = netConnect({ host: '127.0.0.1', port, localAddress: `127.${net}.${a >> 8}.${(a & 255) || 1}` });
-      const s = tlsConnect({ socket: tcp, servername: 'a.example', rejectUnauthorized: false });
-      const p = new Promise<void>((done) => {
-        const timer = setTimeout(() => { s.destroy(); done(); }, 1_000);
-        s.on('error', () => { clearTimeout(timer); s.destroy(); done(); });
-        s.once('secureConnect', () => { secured++; clearTimeout(timer); s.destroy(); done(); });
-      });
-      open.add(p);
-      void p.then(() => open.delete(p));
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await Promise.all(open);
-  return { attempts, secured };
+  const r = await pacedAttempts(rate, durationS, () => new Promise<boolean>((done) => {
+    const s = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port, localAddress: randomAddressIn(net) }), servername: 'a.example', rejectUnauthorized: false });
+    const timer = setTimeout(() => { s.destroy(); done(false); }, 1_000);
+    s.on('error', () => { clearTimeout(timer); s.destroy(); done(false); });
+    s.once('secureConnect', () => { clearTimeout(timer); s.destroy(); done(true); });
+  }));
+  return { attempts: r.attempts, secured: r.succeeded };
 }
 
 /** One source (127.85.0.1) handshaking and leaving, `concurrency` at a time, for `durationS`: attempts and handshakes done. */
@@ -167,26 +146,26 @@ log: { level: warn, access: false }
     for (const n of names) {
       keep[n]!.push(await runWrk(targets[n]!.url, { connections: 64, durationS }));
       const pid = targets[n]!.pid;
-      const before = pid !== undefined ? cpuS(pid) : 0;
+      const before = pid !== undefined ? processCpuSeconds(pid) : 0;
       const c = await runWrk(targets[n]!.url, { connections: 64, durationS, script: closeScript });
       churn[n]!.push(c);
-      if (pid !== undefined) churnCpu[n]!.push(((cpuS(pid) - before) / Math.max(1, c.requests)) * 1e6);
+      if (pid !== undefined) churnCpu[n]!.push(((processCpuSeconds(pid) - before) / Math.max(1, c.requests)) * 1e6);
       process.stderr.write(`round ${r + 1}/${rounds} ${n}: keep-alive ${Math.round(keep[n]!.at(-1)!.rps)} req/s, new connection each ${Math.round(c.rps)} req/s\n`);
     }
   }
 
   // Phase 3: hellos from a blocked and from an allowed /16, interleaved; CPU above idle per attempt.
   const pid = tlsShield.child.pid!;
-  const idleBefore = cpuS(pid);
+  const idleBefore = processCpuSeconds(pid);
   await new Promise((r) => setTimeout(r, durationS * 1000));
-  const idle = cpuS(pid) - idleBefore;
+  const idle = processCpuSeconds(pid) - idleBefore;
   const perAttempt: Record<'blocked' | 'allowed', number[]> = { blocked: [], allowed: [] };
   const securedShare: Record<'blocked' | 'allowed', number[]> = { blocked: [], allowed: [] };
   for (let r = 0; r < rounds; r++) {
     for (const [kind, net] of [['blocked', 80], ['allowed', 82]] as const) {
-      const before = cpuS(pid);
+      const before = processCpuSeconds(pid);
       const h = await hellos(tlsPort, net);
-      perAttempt[kind].push((Math.max(0, cpuS(pid) - before - idle) / h.attempts) * 1e6);
+      perAttempt[kind].push((Math.max(0, processCpuSeconds(pid) - before - idle) / h.attempts) * 1e6);
       securedShare[kind].push(h.secured / h.attempts);
       process.stderr.write(`round ${r + 1}/${rounds} ${kind} hellos: ${h.attempts} attempts, ${(100 * h.secured / h.attempts).toFixed(1)}% secured\n`);
     }
@@ -198,14 +177,14 @@ log: { level: warn, access: false }
   };
   for (let r = 0; r < rounds; r++) {
     for (const [kind, port, p] of [['limited', tlsPort, tlsShield.child.pid!], ['open', openPort, openShield.child.pid!]] as const) {
-      const before = cpuS(p);
+      const before = processCpuSeconds(p);
       const probes: Array<Promise<number>> = [];
       const probe = setInterval(() => probes.push(customerRequest(port)), 100);
       const h = await handshakeLoop(port, 32);
       clearInterval(probe);
       const times = await Promise.all(probes);
       loop[kind].handshakes.push(h.secured / durationS);
-      loop[kind].cpu.push((cpuS(p) - before) / durationS);
+      loop[kind].cpu.push((processCpuSeconds(p) - before) / durationS);
       loop[kind].customerMs.push(median(times.filter((x) => Number.isFinite(x))));
       loop[kind].customerFailed.push(times.filter((x) => !Number.isFinite(x)).length / Math.max(1, times.length));
       process.stderr.write(`round ${r + 1}/${rounds} handshake loop, ${kind}: ${h.attempts} attempts, ${h.secured} secured, customer median ${loop[kind].customerMs.at(-1)!.toFixed(1)} ms\n`);

@@ -45,12 +45,12 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
 }
 
-/** The certificate every target serves with `--tls`: its files, and the key and chain in one file as HAProxy reads it. */
+/** The certificate every target serves with `--tls`: its PEM files (HAProxy gets them joined in one: startHaproxy). */
 export interface BenchCertificate { readonly cert: string; readonly key: string }
 
 /**
- * A checkout's test certificate (test/fixtures/tls/site-a: ECDSA P-256, names site-a.example and
- * 127.0.0.1, valid a century): what `bench ddos --tls` serves on every target. Throws where there
+ * A checkout's test certificate (test/fixtures/tls/site-a: ECDSA P-256, names a.example, *.a.example
+ * and 127.0.0.1, valid a century): what `bench ddos --tls` serves on every target. Throws where there
  * is none (a published package ships no test fixtures).
  */
 export function benchCertificate(): BenchCertificate {
