@@ -91,6 +91,23 @@ const limitsSchema = z.object({
   }).strict().optional(),
   /** Total concurrent connections on the listener (0 = unlimited). */
   maxConnections: z.number().int().min(0).default(20_000),
+  /**
+   * HTTP/2 (listen.tls.http2): streams one connection may have open at once, announced in SETTINGS
+   * (RFC 9113 §6.5.2); a stream over it is refused by the codec. nginx's
+   * http2_max_concurrent_streams is 128, HAProxy's tune.h2.max-concurrent-streams 100.
+   */
+  http2MaxConcurrentStreams: z.number().int().min(1).max(1000).default(128),
+  /**
+   * HTTP/2: streams a client may cancel (RST_STREAM) on one connection, as a sustained rate and a
+   * burst (GCRA). Past it the connection gets GOAWAY ENHANCE_YOUR_CALM and is closed: a stream
+   * opened and cancelled at once costs the client nothing and the shield a request each — the
+   * "rapid reset" flood (CVE-2023-44487) sent 398 million requests a second at Google this way. A
+   * browser cancels a few streams when its user leaves a page, never hundreds a second.
+   */
+  http2ClientResets: z.object({
+    ratePerS: z.number().positive(),
+    burst: z.number().int().min(0),
+  }).strict().default({ ratePerS: 20, burst: 200 }),
 }).strict();
 
 /** One certificate the TLS listener serves: PEM files, relative paths from the configuration file's directory. */
@@ -102,7 +119,7 @@ const tlsCertificateSchema = z.object({
 }).strict();
 
 /**
- * TLS on the shield's own listener (HTTP/1.1 over TLS; ALPN offers http/1.1). The connection gate —
+ * TLS on the shield's own listener (HTTP/1.1 over TLS, and HTTP/2 when `http2` is on). The connection gate —
  * blocklist, connection caps, PROXY protocol — runs on the TCP connection before the handshake, so
  * a refused source costs no handshake (listener/tls.ts).
  */
@@ -123,6 +140,13 @@ const listenTlsSchema = z.object({
    * default is 120 s.
    */
   handshakeTimeoutMs: positiveMs.default(10_000),
+  /**
+   * Offer HTTP/2 in ALPN (`h2` before `http/1.1`, RFC 7301; RFC 9113 over TLS only), as nginx's
+   * `http2 on`. The same pipeline serves each stream as a request; the stream and reset limits are
+   * listen.limits.http2MaxConcurrentStreams and http2ClientResets. WebSocket stays on HTTP/1.1
+   * (no extended CONNECT, RFC 8441, is announced: browsers open an HTTP/1.1 connection for it).
+   */
+  http2: z.boolean().default(false),
 }).strict();
 
 const listenSchema = z.object({

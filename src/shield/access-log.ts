@@ -32,6 +32,8 @@ export function attachAccessLog(bus: ShieldBus, log: Logger, access: () => boole
         port: ctx.conn.peerPort,
         // Over the shield's own TLS: the protocol version and the name asked (nginx's $ssl_protocol, $ssl_server_name).
         ...(ctx.conn.tls !== undefined ? { tls: ctx.conn.tls.version, ...(ctx.conn.tls.sni !== undefined ? { sni: ctx.conn.tls.sni } : {}) } : {}),
+        // HTTP/2 streams (nginx's $server_protocol says HTTP/2.0); HTTP/1.x is the default, unsaid.
+        ...(ctx.conn.protocol === 'h2' ? { proto: 'h2' } : {}),
         method: ctx.req.method, path: ctx.path, class: ctx.routeClass,
         // 499 as nginx logs it: the client closed the connection before the response was sent.
         status: aborted ? 499 : status, ms: Math.round(durationMs * 100) / 100,

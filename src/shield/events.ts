@@ -20,7 +20,13 @@ export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-p
   /** TLS listener: no completed handshake within listen.tls.handshakeTimeoutMs. */
   | 'tls-timeout'
   /** TLS listener: a plain HTTP request on the TLS port, answered 400 in clear text. */
-  | 'plain-http';
+  | 'plain-http'
+  /** HTTP/2 (listener/http2.ts): a connection past limits.http2ClientResets, closed with GOAWAY ENHANCE_YOUR_CALM. */
+  | 'h2-resets'
+  /** HTTP/2: a connection the codec ended for a protocol error (bad frames, too many refused streams, a header block too large). */
+  | 'h2-protocol'
+  /** HTTP/2: a stream whose answer the client did not take (flow control held shut) within limits.sendTimeoutMs, cancelled. */
+  | 'h2-send-timeout';
 
 /** Events the shield publishes; metrics, logs and the console subscribe. */
 export type ShieldEvents = {

@@ -1,9 +1,23 @@
 import type { IncomingMessage } from 'node:http';
 
-/** Whether the request declares a body (RFC 9112 §6.3: Transfer-Encoding or a non-zero Content-Length). */
+// HTTP/2 requests whose body is announced by the framing alone (listener/http2-request.ts).
+const framedBodies = new WeakSet<object>();
+
+/**
+ * Records that `req` carries a body its fields do not announce: an HTTP/2 request whose HEADERS
+ * frame did not end the stream and that sent no Content-Length (RFC 9113 §8.1: DATA frames follow).
+ */
+export function noteFramedBody(req: object): void {
+  framedBodies.add(req);
+}
+
+/**
+ * Whether the request declares a body (RFC 9112 §6.3: Transfer-Encoding or a non-zero
+ * Content-Length; over HTTP/2 also DATA frames without a Content-Length: `noteFramedBody`).
+ */
 export function hasRequestBody(req: IncomingMessage): boolean {
   const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0') || framedBodies.has(req);
 }
 
 /** Whether the request asks to become a WebSocket (RFC 6455 §4.1: `Upgrade: websocket`, any case). */

@@ -29,12 +29,25 @@ export function sendError(res: ServerResponse, requestId: string, code: ErrorCod
     'x-rempart-error': code,
   };
   if (opts.retryAfterS !== undefined) headers['retry-after'] = opts.retryAfterS;
-  if (opts.close) {
-    headers.connection = 'close';
-    res.shouldKeepAlive = false;
-  }
+  if (opts.close) closeAfter(res, headers);
   res.writeHead(status, headers);
   res.end(body);
+}
+
+/** An HTTP/2 response (Node's compatibility API): the connection is its stream's, not the answer's. */
+export function isHttp2Response(res: ServerResponse): boolean {
+  return (res as { stream?: unknown }).stream !== undefined;
+}
+
+/**
+ * This answer is its connection's last (RFC 9112 §9.6). Over HTTP/2 a stream ends alone and the
+ * connection goes on: an unread request body is discarded by the codec (RST_STREAM NO_ERROR,
+ * RFC 9113 §8.1), and Connection is a field HTTP/2 forbids (§8.2.2).
+ */
+function closeAfter(res: ServerResponse, headers: Record<string, unknown>): void {
+  if (isHttp2Response(res)) return;
+  headers.connection = 'close';
+  res.shouldKeepAlive = false;
 }
 
 const continued = new WeakSet<ServerResponse>();
@@ -51,7 +64,7 @@ const continued = new WeakSet<ServerResponse>();
 export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
   if (continued.has(res) || res.headersSent || req.complete) return;
   const expect = req.headers.expect;
-  if (expect === undefined || expect.toLowerCase() !== '100-continue' || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+  if (expect === undefined || expect.toLowerCase() !== '100-continue' || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return;
   continued.add(res);
   res.writeContinue();
 }
@@ -65,10 +78,11 @@ export function sendContinue(req: IncomingMessage, res: ServerResponse): void {
  * its exchange cut: the 103 was taken for the final head and the real one could not be written.
  */
 export function relayInformational(req: IncomingMessage, res: ServerResponse, status: number, link: string | string[] | undefined): void {
-  if (res.headersSent || res.writableEnded || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+  if (res.headersSent || res.writableEnded || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return;
   try {
     if (status === 103 && link !== undefined) res.writeEarlyHints({ link: linkValues(link) });
-    else if (status === 102) res.writeProcessing();
+    // HTTP/2's compatibility API has no writeProcessing (102 is deprecated, RFC 9110 §15.2).
+    else if (status === 102 && !isHttp2Response(res)) res.writeProcessing();
   } catch {
     // A Link value Node refuses to write (not a valid link): the hint is dropped, the answer goes on.
   }
@@ -123,7 +137,7 @@ export function sendPrepared(res: ServerResponse, requestId: string, p: Prepared
   if (res.headersSent) { res.destroy(); return; }
   const headers: Record<string, string | number | readonly string[]> = { ...p.headers, 'x-request-id': requestId };
   headers['content-length'] = Buffer.byteLength(p.body);
-  if (opts.close) { headers.connection = 'close'; res.shouldKeepAlive = false; }
+  if (opts.close) closeAfter(res, headers);
   res.writeHead(p.status, headers as Record<string, string | number | string[]>);
   res.end(opts.head ? undefined : p.body);
 }

@@ -11,6 +11,7 @@ import type { ShieldBus } from '../events.js';
 import { sendConnectRefused, sendParseError } from '../edge/respond.js';
 import { connectionFacts, setConnectionFacts, type ConnectionFacts } from './connection-facts.js';
 import { createTlsTerminator, type TlsCertificateView, type TlsTerminator } from './tls.js';
+import { createHttp2Sessions, type Http2Sessions, type Http2Settings } from './http2.js';
 import { createSerialExchanges } from './pipelining.js';
 import { createConnectionGate, normalizeAddress, type ConnectionGate, type GatePorts, type GateSettings } from './gate.js';
 import type { Tunnels } from './tunnels.js';
@@ -50,6 +51,16 @@ export function emptyConnectionsFor(c: Config): GateSettings['emptyConnections']
   return p !== undefined && p.ratePerS > 0 ? p : undefined;
 }
 
+/** What HTTP/2 connections are held to (listener/http2.ts), from the same limits as HTTP/1.1's. */
+export function http2SettingsFor(c: Config): Http2Settings {
+  const l = c.listen.limits;
+  return {
+    maxConcurrentStreams: l.http2MaxConcurrentStreams, maxHeaderBytes: l.maxHeaderBytes, maxHeaderCount: l.maxHeaderCount,
+    idleTimeoutMs: l.keepAliveTimeoutMs, firstRequestTimeoutMs: l.headersTimeoutMs, maxRequestsPerConnection: l.maxRequestsPerConnection,
+    clientResets: l.http2ClientResets, sendTimeoutMs: l.sendTimeoutMs,
+  };
+}
+
 function applyServerLimits(server: HttpServer, c: Config): void {
   const l = c.listen.limits;
   server.headersTimeout = l.headersTimeoutMs;
@@ -66,8 +77,9 @@ function applyServerLimits(server: HttpServer, c: Config): void {
 /**
  * Creates the listener: TCP accept → connection gate (blocklist, caps, PROXY protocol) → Node's
  * strict HTTP/1.1 parser → the exchange handler with protocol-neutral connection facts. Parse
- * errors are answered by the edge here, with a request id. TLS and HTTP/2 listeners will sit
- * beside this one and produce the same facts.
+ * errors are answered by the edge here, with a request id. With listen.tls, each admitted
+ * connection is a TLS handshake first (tls.ts), then HTTP/1.1 here or, when ALPN chose h2,
+ * HTTP/2 (http2.ts): the same exchange handler and the same facts, `protocol: 'h2'`.
  */
 export function createHttp1Listener(o: {
   config: Config; clock: Clock; bus: ShieldBus; ports: GatePorts; nextId: () => string;
@@ -133,13 +145,24 @@ export function createHttp1Listener(o: {
   let tls: TlsTerminator | undefined = config.listen.tls ? createTlsTerminator(config.listen.tls, o.bus, o.clock) : undefined;
   // What the next reload will serve, read by prepareReload before anything changed.
   let staged: { for: Config; tls: TlsTerminator; apply: (() => void) | undefined } | undefined;
+  // HTTP/2 streams are requests of the same handler; each counts busy at the gate while it lasts.
+  const h2: Http2Sessions = createHttp2Sessions({
+    settings: http2SettingsFor(config), clock: o.clock, bus: o.bus, entry: o.entry, draining: () => draining,
+    accounting: { busy: (s) => gate.busy(s), done: (s) => gate.done(s) },
+  });
   const accept = (socket: Socket): void => {
     if (tls === undefined) { http.emit('connection', socket); return; }
     const admittedAs = connectionFacts(socket);
     tls.terminate(socket, admittedAs?.peer ?? normalizeAddress(socket.remoteAddress), (secure, tlsFacts) => {
       if (socket.destroyed || admittedAs === undefined) { secure.destroy(); return; }
-      setConnectionFacts(secure, Object.freeze({ ...admittedAs, tls: tlsFacts, pending: () => serial.behind(secure) }));
       gate.wrap(socket, secure);
+      if (tlsFacts.alpn === 'h2') {
+        // Streams run side by side (none waits behind another): no `pending`.
+        const { pending: _serial, ...rest } = admittedAs;
+        h2.accept(secure, Object.freeze({ ...rest, protocol: 'h2', tls: tlsFacts }));
+        return;
+      }
+      setConnectionFacts(secure, Object.freeze({ ...admittedAs, tls: tlsFacts, pending: () => serial.behind(secure) }));
       http.emit('connection', secure);
     });
   };
@@ -169,12 +192,15 @@ export function createHttp1Listener(o: {
       staged = undefined;
       config = next;
       applyServerLimits(http, next);
+      h2.reload(http2SettingsFor(next));
       gate.settings = gateSettings(next, o.openFiles);
     },
     async stop(graceMs) {
       net.close();
       draining = true;
       http.closeIdleConnections();
+      // HTTP/2: GOAWAY — streams in progress finish, the client opens no new one here.
+      h2.closeAll();
       // Upgraded connections get a WebSocket close frame (1001 going away), not a cut.
       await o.tunnels?.closeAll('shutting down', graceMs);
       const deadline = Date.now() + graceMs;
@@ -184,6 +210,7 @@ export function createHttp1Listener(o: {
         http.closeIdleConnections();
       }
       if (gate.open > 0) o.onStopWarning(gate.open);
+      h2.stop();
       gate.destroyAll();
       http.close();
       http.closeAllConnections();

@@ -75,8 +75,9 @@ export function createTlsTerminator(initial: ListenTls, bus: ShieldBus, clock: C
       secureContext: (current[0] as Served).context,
       // RFC 6066 §3: the certificate for the name asked for.
       SNICallback: (name, cb) => cb(null, pickCertificate(current, name)?.context),
-      // HTTP/1.1 only (RFC 7301): a client offering h2 alone is refused by OpenSSL's ALPN callback.
-      ALPNProtocols: ['http/1.1'],
+      // RFC 7301: h2 first when HTTP/2 is on (RFC 9113 §3.2), else HTTP/1.1 only — a client
+      // offering h2 alone is then refused by OpenSSL's ALPN callback.
+      ALPNProtocols: settings.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       requestCert: false,
     });
     let done = false;

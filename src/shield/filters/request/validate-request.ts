@@ -6,6 +6,7 @@ const OPTIONS_ANSWER: Verdict = Object.freeze({
   response: Object.freeze({ status: 200, headers: Object.freeze({ allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'content-length': '0' }), body: '' }),
 });
 import { named, type RequestFilter } from '../../pipeline/phases.js';
+import type { RequestContext } from '../../context.js';
 
 /**
  * Strict framing checks that llhttp (Node's parser, strict mode) leaves to us. llhttp already
@@ -17,53 +18,15 @@ import { named, type RequestFilter } from '../../pipeline/phases.js';
  * (or an absolute-form that disagrees with Host). Anything ambiguous is refused, never forwarded:
  * a disagreement between us and the upstream on where a request ends is request smuggling.
  * And more header lines than `maxHeaderCount`: 431 (RFC 6585 §5), never a request cut short.
- * TRACE: 405, never forwarded.
+ * TRACE: 405, never forwarded. An HTTP/2 request's framing is its codec's; its head is checked by
+ * `checkHttp2Head`, its target like any other.
  */
 export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
   return named('validate', (ctx) => {
     const { req } = ctx;
-    // HTTP/1.1 framing rules; an HTTP/2 listener's framing is checked by its own codec.
-    if (ctx.conn.protocol !== 'http/1.1') return undefined;
-    // RFC 9112 §2.3: only HTTP/1.x is parsed here.
-    if (req.httpVersionMajor !== 1) return deny('RMP_ERR_VERSION', 'unsupported HTTP version', { close: true });
-    const raw = req.rawHeaders;
-    if (raw.length > maxHeaderCount * 2) return deny('RMP_ERR_HEADERS_TOO_LARGE', `more than ${maxHeaderCount} header fields`, { close: true });
-    let hosts = 0;
-    let lengths = 0;
-    let codings = 0;
-    let coding = '';
-    let maxForwards = 0;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      // Compare cheaply by length first; most headers are neither.
-      switch (name.length) {
-        case 4:
-          if (name.toLowerCase() === 'host') hosts++;
-          break;
-        case 14:
-          if (name.toLowerCase() === 'content-length') lengths++;
-          break;
-        case 17:
-          if (name.toLowerCase() === 'transfer-encoding') { codings++; coding = raw[i + 1] as string; }
-          break;
-        case 12:
-          // Node keeps the first of several and drops the rest from `headers`: counted here.
-          if (name.toLowerCase() === 'max-forwards') maxForwards++;
-          break;
-      }
-    }
-    // RFC 9112 §3.2: 400 to any request with more than one Host field line.
-    if (hosts > 1) return deny('RMP_ERR_BAD_REQUEST', 'more than one Host header', { close: true });
-    if (hosts === 0 && req.httpVersionMinor >= 1) return deny('RMP_ERR_BAD_REQUEST', 'missing Host header', { close: true });
-    // RFC 9112 §6.3: repeated Content-Length is at best redundant, at worst a smuggling attempt.
-    if (lengths > 1) return deny('RMP_ERR_BAD_REQUEST', 'repeated Content-Length', { close: true });
-    if (codings > 0) {
-      // RFC 9112 §6.1: HTTP/1.0 messages with Transfer-Encoding have faulty framing.
-      if (req.httpVersionMinor === 0) return deny('RMP_ERR_BAD_REQUEST', 'Transfer-Encoding in HTTP/1.0', { close: true });
-      if (codings > 1 || coding.trim().toLowerCase() !== 'chunked') {
-        return deny('RMP_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding', { close: true });
-      }
-    }
+    const head = ctx.conn.protocol === 'h2' ? checkHttp2Head(req, maxHeaderCount) : checkHttp1Head(req, maxHeaderCount);
+    if (typeof head !== 'number') return head;
+    const maxForwards = head;
     // RFC 9110 §9.3.8: TRACE echoes the request it received — its cookies and every field the
     // proxies on the way added — back to whoever sent it (cross-site tracing); nginx answers it
     // 405, and so does the shield, never the origin.
@@ -110,6 +73,73 @@ export function createValidateFilter(maxHeaderCount = 100): RequestFilter {
     }
     return deny('RMP_ERR_BAD_REQUEST', 'invalid request target', { close: true });
   });
+}
+
+/**
+ * HTTP/1.1 framing (RFC 9112): one Host, one Content-Length, only plain chunked. Returns the
+ * refusal, or the number of Max-Forwards lines (Node keeps the first of several in `headers`).
+ */
+function checkHttp1Head(req: RequestContext['req'], maxHeaderCount: number): Verdict | number {
+  // RFC 9112 §2.3: only HTTP/1.x is parsed here.
+  if (req.httpVersionMajor !== 1) return deny('RMP_ERR_VERSION', 'unsupported HTTP version', { close: true });
+  const raw = req.rawHeaders;
+  if (raw.length > maxHeaderCount * 2) return deny('RMP_ERR_HEADERS_TOO_LARGE', `more than ${maxHeaderCount} header fields`, { close: true });
+  let hosts = 0;
+  let lengths = 0;
+  let codings = 0;
+  let coding = '';
+  let maxForwards = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    // Compare cheaply by length first; most headers are neither.
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') hosts++;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') lengths++;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') { codings++; coding = raw[i + 1] as string; }
+        break;
+      case 12:
+        if (name.toLowerCase() === 'max-forwards') maxForwards++;
+        break;
+    }
+  }
+  // RFC 9112 §3.2: 400 to any request with more than one Host field line.
+  if (hosts > 1) return deny('RMP_ERR_BAD_REQUEST', 'more than one Host header', { close: true });
+  if (hosts === 0 && req.httpVersionMinor >= 1) return deny('RMP_ERR_BAD_REQUEST', 'missing Host header', { close: true });
+  // RFC 9112 §6.3: repeated Content-Length is at best redundant, at worst a smuggling attempt.
+  if (lengths > 1) return deny('RMP_ERR_BAD_REQUEST', 'repeated Content-Length', { close: true });
+  if (codings > 0) {
+    // RFC 9112 §6.1: HTTP/1.0 messages with Transfer-Encoding have faulty framing.
+    if (req.httpVersionMinor === 0) return deny('RMP_ERR_BAD_REQUEST', 'Transfer-Encoding in HTTP/1.0', { close: true });
+    if (codings > 1 || coding.trim().toLowerCase() !== 'chunked') {
+      return deny('RMP_ERR_BAD_REQUEST', 'unsupported Transfer-Encoding', { close: true });
+    }
+  }
+  return maxForwards;
+}
+
+/**
+ * An HTTP/2 request head (RFC 9113 §8.3), adapted by listener/http2-request.ts. The codec (nghttp2)
+ * already refused connection-specific fields, upper-case names, a Content-Length the DATA frames
+ * contradict and missing pseudo-header fields. Here: an authority (`:authority` or Host, §8.3.1),
+ * a Host that disagrees with `:authority` (§8.3.1: malformed — which of the two the origin reads
+ * is a routing ambiguity), CONNECT (no `:path`: 405, as over HTTP/1.1), the header count.
+ */
+function checkHttp2Head(req: RequestContext['req'], maxHeaderCount: number): Verdict | number {
+  const raw = req.rawHeaders;
+  if (raw.length > maxHeaderCount * 2) return deny('RMP_ERR_HEADERS_TOO_LARGE', `more than ${maxHeaderCount} header fields`);
+  if (req.method === 'CONNECT') return deny('RMP_ERR_METHOD', 'CONNECT is not forwarded');
+  const authority = req.headers[':authority'];
+  const host = req.headers.host;
+  if (host === undefined || host === '') return deny('RMP_ERR_BAD_REQUEST', 'no :authority or Host');
+  if (typeof authority === 'string' && authority.toLowerCase() !== host.toLowerCase()) return deny('RMP_ERR_BAD_REQUEST', 'Host disagrees with :authority');
+  let maxForwards = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i] === 'max-forwards') maxForwards++;
+  return maxForwards;
 }
 
 /**

@@ -21,7 +21,8 @@ export function createForwardingHeadersFilter(formatForwardedNode: (ip: string) 
       peerTrusted: ctx.peerTrusted,
       proto: clientUsedTls(ctx.conn, ctx.req.headers) ? 'https' : 'http',
       requestId: ctx.id,
-      receivedVersion: req.httpVersion,
+      // RFC 9110 §7.6.3: protocol-version as the protocol names it — "2" for HTTP/2 (RFC 9113 §3).
+      receivedVersion: ctx.conn.protocol === 'h2' ? '2' : req.httpVersion,
       ...(req.method === 'OPTIONS' ? { decrementMaxForwards: true } : {}),
       // RFC 7239 §5.2: each proxy appends the node it received the request from.
       forwardedNode: formatForwardedNode(ctx.peer),

@@ -1,0 +1,95 @@
+/**
+ * HTTP/2 frames written by hand (RFC 9113 §4, §6; header blocks in HPACK, RFC 7541), for the
+ * attacks a well-behaved client library will not send: Node's own client holds a stream's HEADERS
+ * back and drops them when the stream is cancelled before they leave, so a "rapid reset" built on
+ * it sends far fewer streams than it asks for. Here every HEADERS and RST_STREAM goes on the wire.
+ */
+
+/** The client connection preface (RFC 9113 §3.4). */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Frame types used here (RFC 9113 §6). */
+export const H2_FRAME = Object.freeze({ DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8 });
+/** Error codes (RFC 9113 §7). */
+export const H2_ERROR = Object.freeze({ NO_ERROR: 0, PROTOCOL_ERROR: 1, CANCEL: 8, ENHANCE_YOUR_CALM: 11 });
+
+const END_STREAM = 0x1;
+const END_HEADERS = 0x4;
+const ACK = 0x1;
+
+/** One frame: 9-octet header (length, type, flags, stream id) and its payload (RFC 9113 §4.1). */
+export function h2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const out = Buffer.allocUnsafe(9 + payload.length);
+  out.writeUIntBE(payload.length, 0, 3);
+  out.writeUInt8(type, 3);
+  out.writeUInt8(flags, 4);
+  out.writeUInt32BE(streamId & 0x7fffffff, 5);
+  payload.copy(out, 9);
+  return out;
+}
+
+/** An empty SETTINGS frame (the defaults), or its acknowledgement. */
+export function h2Settings(ack = false): Buffer {
+  return h2Frame(H2_FRAME.SETTINGS, ack ? ACK : 0, 0);
+}
+
+/** RST_STREAM with an error code (RFC 9113 §6.4). */
+export function h2RstStream(streamId: number, code: number): Buffer {
+  const p = Buffer.allocUnsafe(4);
+  p.writeUInt32BE(code, 0);
+  return h2Frame(H2_FRAME.RST_STREAM, 0, streamId, p);
+}
+
+/** HPACK string literal, not Huffman-coded (RFC 7541 §5.2), lengths under 127 octets. */
+function hpackString(s: string): Buffer {
+  const b = Buffer.from(s, 'latin1');
+  if (b.length >= 127) throw new RangeError('header value too long for this encoder');
+  return Buffer.concat([Buffer.from([b.length]), b]);
+}
+
+/**
+ * A GET's header block: `:method GET` and `:scheme https` from the static table (RFC 7541
+ * Appendix A, indices 2 and 7), `:path` and `:authority` as literals without indexing whose names
+ * are static-table indices 4 and 1 (§6.2.2), then extra fields with literal names.
+ */
+export function hpackGet(authority: string, path: string, extra: ReadonlyArray<readonly [string, string]> = []): Buffer {
+  const parts: Buffer[] = [Buffer.from([0x82, 0x87]), Buffer.from([0x04]), hpackString(path), Buffer.from([0x01]), hpackString(authority)];
+  for (const [name, value] of extra) parts.push(Buffer.from([0x00]), hpackString(name.toLowerCase()), hpackString(value));
+  return Buffer.concat(parts);
+}
+
+/** HEADERS carrying a whole header block, ending the stream (a request without a body). */
+export function h2Headers(streamId: number, block: Buffer): Buffer {
+  return h2Frame(H2_FRAME.HEADERS, END_STREAM | END_HEADERS, streamId, block);
+}
+
+/** A frame as read back: its header fields and payload. */
+export interface H2Frame { type: number; flags: number; streamId: number; payload: Buffer }
+
+/**
+ * An incremental frame reader: feed it what the socket gives, it calls `onFrame` per whole frame.
+ * Frames over `maxFrame` octets (the default SETTINGS_MAX_FRAME_SIZE is 16,384) end reading.
+ */
+export function h2FrameReader(onFrame: (f: H2Frame) => void, maxFrame = 1 << 24): (chunk: Buffer) => void {
+  let buf: Buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 9) {
+      const length = buf.readUIntBE(0, 3);
+      if (length > maxFrame) throw new RangeError(`frame of ${length} octets`);
+      if (buf.length < 9 + length) return;
+      onFrame({ type: buf.readUInt8(3), flags: buf.readUInt8(4), streamId: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + length) });
+      buf = buf.subarray(9 + length);
+    }
+  };
+}
+
+/** A GOAWAY's error code (RFC 9113 §6.8: last stream id, then the code). */
+export function goawayCode(f: H2Frame): number {
+  return f.payload.length >= 8 ? f.payload.readUInt32BE(4) : -1;
+}
+
+/** Whether a frame is a SETTINGS that wants an acknowledgement. */
+export function wantsSettingsAck(f: H2Frame): boolean {
+  return f.type === H2_FRAME.SETTINGS && (f.flags & ACK) === 0;
+}
