@@ -66,6 +66,36 @@ test('behind a shared address, customers with a reputation are limited by their 
   assert.equal(await rawExchange(shield.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { localAddress: '127.0.93.2', timeoutMs: 2_000 }), '', 'a one-client address keeps its cap');
 });
 
+test('an address whose connections carry requests (here one seen shared) is not held to the empty-connection allowance: its customers\' new connections are not reset for a bot\'s empty ones; an address that only opens and drops is', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, upstream.url, { listen: { limits: { emptyConnectionsPerClient: { ratePerS: 1, burst: 2 } } } });
+  const nat = new Agent({ localAddress: NAT, connections: 1 });
+  t.after(() => nat.close());
+  const get = async (headers: Record<string, string>): Promise<{ status: number; cookie: string | undefined }> => {
+    const r = await request(`${shield.url}/page`, { dispatcher: nat, headers });
+    await r.body.dump();
+    return { status: r.statusCode, cookie: repCookie(r.headers['set-cookie']) };
+  };
+  // Two customers with tokens of their own behind the NAT address: it is seen shared.
+  const a = await get(nav('Mozilla/5.0 customer-a'));
+  const b = await get(nav('Mozilla/5.0 customer-b'));
+  assert.ok(a.cookie && b.cookie);
+  assert.equal((await get(nav('Mozilla/5.0 customer-a', a.cookie))).status, 200);
+  assert.equal((await get(nav('Mozilla/5.0 customer-b', b.cookie))).status, 200);
+  // A bot behind the same address opens and drops 60 connections, beyond even 16 times the
+  // allowance (what an address seen shared was once given). Connect and close; a reset at the
+  // gate may already fail the connect.
+  const empty = async (address: string): Promise<void> => {
+    try { (await openSocket(shield.port, address)).destroy(); } catch { /* reset */ }
+    await new Promise((r) => setTimeout(r, 2));
+  };
+  for (let i = 0; i < 60; i++) await empty(NAT);
+  const customer = await rawExchange(shield.port, `GET /page HTTP/1.1\r\nHost: x\r\nCookie: ${a.cookie}\r\nConnection: close\r\n\r\n`, { localAddress: NAT, timeoutMs: 2_000 });
+  assert.equal(statusOf(customer), 200, 'a customer\'s new connection behind the shared address is admitted');
+  for (let i = 0; i < 10; i++) await empty('127.0.93.9');
+  assert.equal(await rawExchange(shield.port, 'GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { localAddress: '127.0.93.9', timeoutMs: 2_000 }), '', 'a one-client address is reset past its allowance');
+});
+
 test('under attack the detector blocks a repeat offender (an IPv6 one by its /64), never a shared address', () => {
   const clock = createManualClock(1_000_000);
   const bus = createEventBus<ShieldEvents>();
