@@ -40,11 +40,20 @@ export function h2RstStream(streamId: number, code: number): Buffer {
   return h2Frame(H2_FRAME.RST_STREAM, 0, streamId, p);
 }
 
-/** HPACK string literal, not Huffman-coded (RFC 7541 §5.2), lengths under 127 octets. */
+/** An HPACK integer with a 7-bit prefix and the H bit clear (RFC 7541 §5.1). */
+function hpackLength(n: number): Buffer {
+  if (n < 127) return Buffer.from([n]);
+  const out = [127];
+  let rest = n - 127;
+  while (rest >= 128) { out.push((rest % 128) + 128); rest = Math.floor(rest / 128); }
+  out.push(rest);
+  return Buffer.from(out);
+}
+
+/** HPACK string literal, not Huffman-coded (RFC 7541 §5.2). */
 function hpackString(s: string): Buffer {
   const b = Buffer.from(s, 'latin1');
-  if (b.length >= 127) throw new RangeError('header value too long for this encoder');
-  return Buffer.concat([Buffer.from([b.length]), b]);
+  return Buffer.concat([hpackLength(b.length), b]);
 }
 
 /**

@@ -102,6 +102,8 @@ export interface AttackComponentReport {
   responsesCompleted?: number;
   /** WebSocket message flood: messages written into the tunnels per second of the attack. */
   messagesPerS?: number;
+  /** HTTP/2 rapid reset: streams opened and cancelled per second of the attack. */
+  streamsPerS?: number;
   /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
   warmup?: WarmupReport;
 }
@@ -350,7 +352,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     ...floods.map((f, i) => ({ c: f.counters, sources: plan.floods[i]!.sources, solved: plan.floods[i]!.solver ? f.solved : undefined, forgotten: plan.floods[i]!.forgetOnRefusal ? f.forgotten : undefined, warmup: f.warmup })),
     ...slows.map((s, i) => ({
       c: s.counters, sources: plan.slow[i]!.sources, peakHeld: Math.max(0, ...s.counters.heldPerSecond), longestHeldMs: s.longestHeldMs,
-      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent, warmup: s.warmup,
+      bytesRead: s.bytesRead, responsesCompleted: s.responsesCompleted, messagesSent: s.messagesSent, streamsSent: s.streamsSent, warmup: s.warmup,
     })),
   ].map((x) => {
     const c = x.c;
@@ -365,6 +367,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
     if ('peakHeld' in x) { r.peakHeld = x.peakHeld; r.longestHeldMs = x.longestHeldMs; }
     if ('bytesRead' in x && x.bytesRead !== undefined) { r.bytesRead = x.bytesRead; r.responsesCompleted = x.responsesCompleted ?? 0; }
     if ('messagesSent' in x && x.messagesSent !== undefined) r.messagesPerS = c.activeSeconds > 0 ? x.messagesSent / active : 0;
+    if ('streamsSent' in x && x.streamsSent !== undefined) r.streamsPerS = c.activeSeconds > 0 ? x.streamsSent / active : 0;
     if ('warmup' in x && x.warmup) r.warmup = { ...x.warmup };
     if (c.kind === 'flood' && c.requested > 0 && c.sent < 0.9 * c.requested) {
       const why = c.notSentSolving + c.notSentLoggingIn > Math.max(c.notSentBehind, c.notSentBusy)

@@ -466,6 +466,20 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'connect-flood', kind: 'connect', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: 1000, path: '/', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'h2-rapid-reset': {
+    name: 'h2-rapid-reset', summary: 'HTTP/2 rapid reset (CVE-2023-44487) over TLS: each connection opens GET streams and cancels each at once (HEADERS then RST_STREAM), never waiting for an answer — two frames a request for the client, a request each for the target; a light target-list flood beside it. Needs an https:// target that offers h2 (`bench ddos --tls --h2`); against one that does not, its connections are answered no-h2.',
+    params: {
+      connections: num(20, 'connections held at once', 1, 5_000), sources: num(20, 'source addresses', 1, 10_000),
+      openRate: num(20, 'new connections per second at most (reopening what the target closes)', 1),
+      intervalMs: num(20, 'ms between two bursts of streams on a connection (real time)', 5),
+      streams: num(2, 'streams opened and cancelled per connection and burst', 1, 1000),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'h2-rapid-reset', p),
+      slow: [{ label: 'h2-rapid-reset', kind: 'h2-reset', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, streamsPerInterval: p.streams!, path: '/search', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'slow-post': {
     name: 'slow-post', summary: 'POST /bank/login announcing a large body, then chunkBytes per interval; a light target-list flood beside it.',
     params: {

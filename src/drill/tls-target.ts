@@ -22,12 +22,13 @@ export interface SocketTarget {
  * `localPort` if given; `ready` is the event after which the attack may write (`connect` or
  * `secureConnect`). A slowloris over TLS is a TLS handshake, then the same trickle inside it.
  */
-export function openTargetSocket(target: SocketTarget, local: { localAddress?: string; localPort?: number } = {}): { socket: Socket; ready: 'connect' | 'secureConnect' } {
-  const tcp = netConnect({ host: target.host, port: target.port, ...local });
+export function openTargetSocket(target: SocketTarget, local: { localAddress?: string; localPort?: number } = {}, alpn?: string[]): { socket: Socket; ready: 'connect' | 'secureConnect' } {
+  const { localAddress, localPort } = local;
+  const tcp = netConnect({ host: target.host, port: target.port, ...(localAddress !== undefined ? { localAddress } : {}), ...(localPort !== undefined ? { localPort } : {}) });
   if (target.tls !== true) return { socket: tcp, ready: 'connect' };
   // Errors of the TCP socket surface on the TLS one, which the caller listens to.
   tcp.on('error', () => {});
-  return { socket: tlsConnect({ socket: tcp, ...DRILL_TLS_OPTIONS }), ready: 'secureConnect' };
+  return { socket: tlsConnect({ socket: tcp, ...DRILL_TLS_OPTIONS, ...(alpn ? { ALPNProtocols: alpn } : {}) }), ready: 'secureConnect' };
 }
 
 /** The scheme of the target's origin (what the drill's own URLs to it must use). */

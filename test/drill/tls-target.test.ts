@@ -57,3 +57,34 @@ test('drill over TLS: slowloris trickles its head inside TLS, and slow-read read
   assert.ok((c?.responsesCompleted ?? 0) >= 4, `small answers read to their end over TLS, asked again: ${c?.responsesCompleted}`);
   assert.ok(srv.paths.filter((p) => p === '/static/app.js').length >= 8);
 });
+
+test('drill h2-rapid-reset: streams opened and cancelled at once reach an HTTP/2 server as HEADERS then RST_STREAM; a target without h2 answers no-h2', async (t) => {
+  const { createSecureServer } = await import('node:http2');
+  let streams = 0;
+  let cancelled = 0;
+  const h2 = createSecureServer({ cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem'), allowHTTP1: true }, (req, res) => {
+    // Answered late: every stream is still open when its RST_STREAM arrives.
+    setTimeout(() => { if (!res.destroyed) res.end('ok'); }, 200);
+  });
+  h2.on('stream', (stream) => { streams++; stream.once('aborted', () => { cancelled++; }); stream.on('error', () => {}); });
+  h2.listen(0, '127.0.0.1');
+  await once(h2, 'listening');
+  t.after(() => h2.close());
+  const r = await runDrill({
+    target: `https://127.0.0.1:${(h2.address() as AddressInfo).port}`, scenario: 'h2-rapid-reset', durationS: 2, leadS: 0.5, trackingUsers: 4, bankingUsers: 0, seed: 5, graceMs: 200,
+    params: { connections: 2, sources: 2, openRate: 10, intervalMs: 50, streams: 3, floodRate: 0 },
+  });
+  const attack = r.attack.components.find((c) => c.label === 'h2-rapid-reset');
+  assert.ok(attack?.streamsPerS !== undefined && attack.streamsPerS > 50, `streams/s ${attack?.streamsPerS}`);
+  assert.ok(streams >= 50, `${streams} streams reached the server`);
+  assert.ok(cancelled >= streams * 0.9, `${cancelled} of ${streams} cancelled by the client`);
+
+  const h1 = await startTlsServer(t);
+  const refused = await runDrill({
+    target: h1.url, scenario: 'h2-rapid-reset', durationS: 1.5, leadS: 0.5, trackingUsers: 2, bankingUsers: 0, seed: 5, graceMs: 200,
+    params: { connections: 2, sources: 2, openRate: 10, intervalMs: 50, streams: 3, floodRate: 0 },
+  });
+  const none = refused.attack.components.find((c) => c.label === 'h2-rapid-reset');
+  assert.ok((none?.statuses['no-h2'] ?? 0) >= 1, `an HTTP/1.1-only target: ${JSON.stringify(none?.statuses)}`);
+  assert.equal(h1.paths.filter((p) => p.startsWith('/search')).length, 0, 'nothing was sent to it');
+});

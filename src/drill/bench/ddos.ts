@@ -142,7 +142,9 @@ export interface DdosBenchOptions {
    * every drill connection makes its handshake (unverified: drill/tls-target.ts). `direct` has no
    * TLS (the demo origin speaks plain HTTP) and is left out.
    */
-  tls?: boolean;
+tls?: boolean;
+  /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset speaks h2). */
+  h2?: boolean;
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
@@ -356,7 +358,8 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const ports = second ? [originPort, Number(new URL(second.url).port)] : [originPort];
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
-  const tls = o.tls === true ? benchCertificate() : undefined;
+  if (o.h2 === true && o.tls !== true) throw new Error('--h2 needs --tls (HTTP/2 is offered in the TLS handshake, RFC 9113 §3.2)');
+  const tls = o.tls === true ? { ...benchCertificate(), ...(o.h2 === true ? { http2: true } : {}) } : undefined;
   // How to start a shield afresh, by target name (Rempart targets).
   const restarts = new Map<string, (accessLog?: string, at?: { port: number; database?: string }) => ReturnType<typeof spawnServer>>();
   let shieldStarts = 0; // each shield process its own log file (the files go with the run's directory)
@@ -532,7 +535,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     const slow = a.find((x) => x.kind === 'slow');
     const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
     const conns = slow?.connectionsPerS !== undefined ? `${int(slow.connectionsPerS)} conns/s opened`
-      : `${int(slow?.peakHeld ?? 0)} conns held${slow?.messagesPerS !== undefined ? `, ${int(slow.messagesPerS)} msgs/s` : ''}`;
+      : `${int(slow?.peakHeld ?? 0)} conns held${slow?.messagesPerS !== undefined ? `, ${int(slow.messagesPerS)} msgs/s` : ''}${slow?.streamsPerS !== undefined ? `, ${int(slow.streamsPerS)} streams/s reset` : ''}`;
     const offered = slow ? `${conns}${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
     lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${checkouts} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);

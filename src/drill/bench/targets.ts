@@ -45,8 +45,12 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
 }
 
-/** The certificate every target serves with `--tls`: its PEM files (HAProxy gets them joined in one: startHaproxy). */
-export interface BenchCertificate { readonly cert: string; readonly key: string }
+/**
+ * The certificate every target serves with `--tls`: its PEM files (HAProxy gets them joined in one:
+ * startHaproxy); `http2`: every target also offers h2 in ALPN (`--h2`: nginx `listen … ssl http2`,
+ * HAProxy `alpn h2,http/1.1`, Rempart `listen.tls.http2`).
+ */
+export interface BenchCertificate { readonly cert: string; readonly key: string; readonly http2?: boolean }
 
 /**
  * A checkout's test certificate (test/fixtures/tls/site-a: ECDSA P-256, names a.example, *.a.example
@@ -101,7 +105,7 @@ http {
   client_max_body_size 64k;
   upstream origin { ${servers} keepalive 32; }
   server {
-    listen 127.0.0.1:${port} backlog=4096${tls ? ` ssl;
+    listen 127.0.0.1:${port} backlog=4096${tls ? ` ssl${tls.http2 === true ? ' http2' : ''};
     ssl_certificate ${tls.cert};
     ssl_certificate_key ${tls.key}` : ''};
     limit_conn connperip ${h.connectionsPerAddress};
@@ -172,7 +176,7 @@ defaults
   timeout http-keep-alive ${h.keepAliveS}s
   option forwardfor
 frontend fe
-  bind 127.0.0.1:${port}${pem ? ` ssl crt ${pem}` : ''}
+  bind 127.0.0.1:${port}${pem ? ` ssl crt ${pem}${tls?.http2 === true ? ' alpn h2,http/1.1' : ''}` : ''}
   stick-table type ip size 200k expire 30s store http_req_rate(10s),conn_cur
   tcp-request connection track-sc0 src
   tcp-request connection reject if { sc0_conn_cur gt ${h.connectionsPerAddress} }
@@ -222,7 +226,7 @@ export async function startRempart(originUrl: string | readonly string[], opts: 
     ? { servers: urls.map((url) => ({ url })), health: { active: { path: '/healthz', intervalMs: f.checkInterS * 1000, timeoutMs: 1_000, fall: f.fall, rise: f.rise } } }
     : { url: urls[0] };
   const config = parseConfig({
-    listen: { address: '127.0.0.1', port: opts.port ?? 0, ...(opts.tls ? { tls: { certificates: [opts.tls] } } : {}) },
+    listen: { address: '127.0.0.1', port: opts.port ?? 0, ...(opts.tls ? { tls: { certificates: [{ cert: opts.tls.cert, key: opts.tls.key }], http2: opts.tls.http2 === true } } : {}) },
     admin: { address: '127.0.0.1', port: 0 },
     upstreams: { origin: upstream },
     // A restart run's state file (--restart-shield): what the shield keeps across a restart.
