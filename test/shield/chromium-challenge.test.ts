@@ -158,3 +158,38 @@ test('over the shield\'s own TLS, at a real name (no localhost exemption), Chrom
   assert.ok(clearance?.httpOnly && clearance.secure, `a clearance cookie, HttpOnly and Secure: ${JSON.stringify(clearance)}`);
   assert.deepEqual(upstream.seen.map((r) => [r.url, r.headers['x-forwarded-proto']]).filter(([u]) => u !== '/favicon.ico'), [['/parcels/6A12345678901?via=tls', 'https']]);
 });
+
+test('over HTTP/2 (listen.tls.http2), Chromium negotiates h2, solves the interstitial on its streams and lands on the original URL; the origin gets HTTP/1.1 with Via 2', async (t) => {
+  const upstream = await startRecordingUpstream(t);
+  upstream.handler = (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>origin</title><p id="origin">origin ${req.url}</p><img src="/static/a.png"><img src="/static/b.png">`);
+  };
+  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }], http2: true } } });
+  const force = await request(`${shield.adminUrl}/api/attack`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
+    body: JSON.stringify({ reason: 'browser test over HTTP/2', ttlS: 120, proofOfWork: true }),
+  });
+  assert.equal(force.statusCode, 200);
+  await force.body.dump();
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
+  t.after(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const statuses: number[] = [];
+  page.on('response', (r) => { if (!r.url().endsWith('/favicon.ico') && !r.url().includes('/static/')) statuses.push(r.status()); });
+  const original = `https://www.a.example:${shield.port}/parcels/6A12345678901?via=h2`;
+  await page.goto(original);
+  await page.waitForSelector('#origin', { timeout: 30_000 });
+  assert.equal(page.url(), original);
+  assert.equal(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol), 'h2');
+  assert.deepEqual(statuses.filter((s) => s !== 200), [307, 503, 303], `statuses seen: ${statuses.join(', ')}`);
+  const clearance = (await context.cookies()).find((c) => c.name === 'rempart_clr');
+  assert.ok(clearance?.httpOnly && clearance.secure, `a clearance cookie, HttpOnly and Secure: ${JSON.stringify(clearance)}`);
+  const page1 = upstream.seen.find((r) => r.url === '/parcels/6A12345678901?via=h2');
+  assert.ok(page1, upstream.seen.map((r) => r.url).join(' '));
+  assert.match(String(page1.headers.via), /^2 /);
+  assert.equal(page1.headers.host, `www.a.example:${shield.port}`);
+  assert.ok(page1.headers.cookie?.includes('rempart_clr='), 'the cookies Chromium sent as separate HTTP/2 fields arrive as one Cookie line');
+});
