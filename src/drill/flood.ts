@@ -75,6 +75,12 @@ export interface FloodSpec {
    * (default 1, none). The source's concurrency is connections × this.
    */
   pipelining?: number;
+  /**
+   * HTTP/2 (an https:// target that offers h2): each connection carries `pipelining` concurrent
+   * streams instead of pipelined requests — a multiplexed flood, few connections, many requests
+   * in flight on each, none waiting for another's answer.
+   */
+  h2?: boolean;
   /** Per-request timeout, ms. */
   timeoutMs?: number;
   /**
@@ -126,10 +132,11 @@ export interface RunningFlood {
 
 const TICK_MS = 10;
 
-function poolFor(origin: string, src: FloodSource, conns: number, pipelining = 1): Pool {
+function poolFor(origin: string, src: FloodSource, conns: number, pipelining = 1, h2 = false): Pool {
   src.pool ??= new Pool(origin, {
     connections: conns, pipelining, keepAliveTimeout: 30_000,
-    connect: src.address ? connectorFrom(src.address) : DRILL_TLS_OPTIONS,
+    ...(h2 ? { allowH2: true, maxConcurrentStreams: pipelining } : {}),
+    connect: src.address ? connectorFrom(src.address, undefined, undefined, h2) : { ...DRILL_TLS_OPTIONS, ...(h2 ? { allowH2: true } : {}) },
   });
   return src.pool;
 }
@@ -218,7 +225,7 @@ export function startFlood(spec: FloodSpec, env: FloodEnv): RunningFlood {
     src.inFlight++;
     outstanding++;
     recordSent(counters, env.now());
-    poolFor(env.origin, src, spec.connectionsPerSource, spec.pipelining)
+    poolFor(env.origin, src, spec.connectionsPerSource, spec.pipelining, spec.h2 === true)
       .request({ method: r.method, path: r.path, headers, body: r.body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(spec.freshConnections ? { reset: true } : {}),
         // undici holds the next request until this one's headers arrive unless told it will not block.
         ...((spec.pipelining ?? 1) > 1 ? { blocking: false } : {}) })

@@ -72,11 +72,11 @@ const BIND_FAILURES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
  * An undici connector for pools whose connections come from `address` (over TLS, unverified, for an https:// target), each on the next
  * port of `ports`, trying up to `attempts` ports when one is taken.
  */
-export function connectorFrom(address: string, ports: LocalPorts = drillLocalPorts, attempts = 8): buildConnector.connector {
+export function connectorFrom(address: string, ports: LocalPorts = drillLocalPorts, attempts = 8, allowH2 = false): buildConnector.connector {
   return (opts, callback) => {
     const attempt = (left: number): void => {
-      // The TLS options apply to an https:// target only (drill/tls-target.ts).
-      buildConnector({ localPort: ports.next(address), ...DRILL_TLS_OPTIONS } as buildConnector.BuildOptions)({ ...opts, localAddress: address }, (...args) => {
+      // The TLS options apply to an https:// target only (drill/tls-target.ts); `allowH2` offers h2 in ALPN.
+      buildConnector({ localPort: ports.next(address), ...DRILL_TLS_OPTIONS, ...(allowH2 ? { allowH2: true } : {}) } as buildConnector.BuildOptions)({ ...opts, localAddress: address }, (...args) => {
         const [err] = args;
         if (err && left > 1 && BIND_FAILURES.has((err as NodeJS.ErrnoException).code ?? '')) { attempt(left - 1); return; }
         callback(...args);

@@ -415,6 +415,11 @@ export const SCENARIOS: Record<string, Scenario> = {
     params: { ...floodParams(500, 20, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256) },
     plan: (p, ctx) => ({ floods: [flood(ctx, 'pipeline-flood', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0), { pipelining: p.depth! })], slow: [] }),
   },
+  'h2-multiplex-flood': {
+    name: 'h2-multiplex-flood', summary: 'The HTTP/2 counterpart of pipeline-flood: target-list GETs from few sources, each on one connection carrying `streams` concurrent streams (undici with allowH2) — many requests in flight on each connection, none waiting for another\'s answer; per-connection concurrency means nothing. Needs an https:// target that offers h2 (`bench ddos --tls --h2`); against one that does not, the same requests are pipelined over HTTP/1.1 (pipeline-flood).',
+    params: { ...floodParams(500, 20, 1), streams: num(64, 'concurrent streams per connection', 1, 1000) },
+    plan: (p, ctx) => ({ floods: [flood(ctx, 'h2-multiplex-flood', p as never, (rng, s) => listGet(rng, s, ctx.origin, 0.38), { pipelining: p.streams!, h2: true })], slow: [] }),
+  },
   'pipeline-solver': {
     name: 'pipeline-solver', summary: 'pipeline-flood by bots that keep their cookies and solve the first `solves` challenges they meet (same protocol and CPU as a browser), then write requests ahead under their clearance: a token holder\'s requests in flight on few connections.',
     params: { ...floodParams(600, 50, 4), depth: num(16, 'requests written ahead on each connection before the first answer', 1, 256), solves: SOLVES },

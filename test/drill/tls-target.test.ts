@@ -88,3 +88,31 @@ test('drill h2-rapid-reset: streams opened and cancelled at once reach an HTTP/2
   assert.ok((none?.statuses['no-h2'] ?? 0) >= 1, `an HTTP/1.1-only target: ${JSON.stringify(none?.statuses)}`);
   assert.equal(h1.paths.filter((p) => p.startsWith('/search')).length, 0, 'nothing was sent to it');
 });
+
+test('drill h2-multiplex-flood: each source\'s requests arrive as concurrent HTTP/2 streams on one connection', async (t) => {
+  const { createSecureServer } = await import('node:http2');
+  let sessions = 0;
+  let inFlight = 0;
+  let peak = 0;
+  const versions = new Set<string>();
+  const h2 = createSecureServer({ cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem'), allowHTTP1: true }, (req, res) => {
+    versions.add(req.httpVersion);
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    setTimeout(() => { inFlight--; if (!res.destroyed) res.end('ok'); }, 300);
+  });
+  h2.on('session', () => { sessions++; });
+  h2.listen(0, '127.0.0.1');
+  await once(h2, 'listening');
+  t.after(() => h2.close());
+  const r = await runDrill({
+    target: `https://127.0.0.1:${(h2.address() as AddressInfo).port}`, scenario: 'h2-multiplex-flood', durationS: 2, leadS: 0.5, trackingUsers: 0, bankingUsers: 0, seed: 5, graceMs: 500,
+    params: { rate: 200, sources: 2, connections: 1, streams: 40 },
+  });
+  const flood = r.attack.components.find((c) => c.label === 'h2-multiplex-flood');
+  assert.ok((flood?.statuses['200'] ?? 0) >= 100, JSON.stringify(flood?.statuses));
+  assert.deepEqual([...versions], ['2.0']);
+  assert.ok(sessions <= 2, `${sessions} HTTP/2 connections for 2 sources`);
+  // Answers take 300 ms: 200 req/s over two connections keeps tens of streams open on each.
+  assert.ok(peak >= 30, `at most ${peak} streams at once`);
+});

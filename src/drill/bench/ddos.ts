@@ -143,7 +143,7 @@ export interface DdosBenchOptions {
    * TLS (the demo origin speaks plain HTTP) and is left out.
    */
 tls?: boolean;
-  /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset speaks h2). */
+  /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset and h2-multiplex-flood speak h2). */
   h2?: boolean;
   record?: string;
   signal?: AbortSignal;
