@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
-import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, wantsSettingsAck } from '../../src/drill/h2-frames.js';
+import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2Frame, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, wantsSettingsAck } from '../../src/drill/h2-frames.js';
 import type { ShieldHandle } from '../../src/shield/start.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
@@ -214,6 +214,41 @@ test('HTTP/2: the announced SETTINGS bound concurrent streams; a connection idle
   const [code] = await goaway;
   assert.equal(code, constants.NGHTTP2_NO_ERROR);
   await closed;
+});
+
+test('HTTP/2: a header block never finished (HEADERS without END_HEADERS, no CONTINUATION: slowloris in HTTP/2) holds the connection only until headersTimeoutMs', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await h2Shield(t, up.url, { headersTimeoutMs: 500 });
+  const socket = tlsConnect({ host: '127.0.0.1', port: shield.port, ca: CA, servername: 'a.example', ALPNProtocols: ['h2'] });
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  await once(socket, 'secureConnect');
+  socket.on('data', h2FrameReader((f) => { if (wantsSettingsAck(f)) socket.write(h2Settings(true)); }));
+  const closed = once(socket, 'close');
+  const started = Date.now();
+  // END_STREAM without END_HEADERS (flags 0x1): the block goes on in CONTINUATION frames that never come.
+  socket.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Frame(H2_FRAME.HEADERS, 0x1, 1, hpackGet('a.example', '/slow'))]));
+  await closed;
+  const heldMs = Date.now() - started;
+  assert.ok(heldMs >= 400 && heldMs < 5_000, `closed after ${heldMs} ms`);
+  assert.equal(up.seen.length, 0);
+});
+
+test('HTTP/2: a body trickled on a stream (slow POST) is cut by the body guard like an HTTP/1.1 one; the connection\'s other streams go on', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await h2Shield(t, up.url, { minBodyRateBytesPerS: 1024, bodyGraceMs: 500 });
+  const session = await h2Open(t, shield.port);
+  const slow = session.request({ ':method': 'POST', ':path': '/bank/login', ':authority': 'a.example', 'content-length': '10000', 'content-type': 'application/x-www-form-urlencoded' }, { endStream: false });
+  slow.on('error', () => {});
+  const trickle = setInterval(() => { if (!slow.destroyed && slow.writable) slow.write('a'); }, 200);
+  t.after(() => clearInterval(trickle));
+  const answer = readAnswer(slow);
+  // Another stream on the same connection is served meanwhile.
+  assert.equal((await h2Request(session, { ':method': 'GET', ':path': '/beside' })).status, 200);
+  const cut = await answer;
+  clearInterval(trickle);
+  assert.equal(cut.status, 408, `the trickled body: ${cut.status} ${cut.body}`);
+  assert.ok(!up.seen.some((r) => r.url === '/bank/login' && r.bodyBytes >= 10_000), 'no whole body reached the origin');
 });
 
 test('HTTP/2: an answer the client never takes (flow-control window held at zero) is cancelled after sendTimeoutMs', async (t) => {
