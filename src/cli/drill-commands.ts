@@ -159,6 +159,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--restart-shield <s>', 'restart run: each Rempart stopped gracefully this many seconds into each cell and started again on its port, its state in a SQLite file of the cell\'s own (recorded as bench:ddos-restart)', positive('restart time'))
     .option('--restart-forgets', 'with --restart-shield: no state file, the restarted shield starts from nothing')
     .option('--h2', 'with --tls: every target also offers HTTP/2 (Rempart listen.tls.http2, nginx listen … http2, HAProxy alpn h2); the customers still speak HTTP/1.1; h2-rapid-reset and h2-multiplex-flood speak h2')
+    .option('--h2-customers', 'with --h2: the customers\' browsers offer HTTP/2 too (one connection each, the page\'s requests as streams)')
     .option('--tls', 'every target over TLS (Rempart listen.tls, nginx ssl, HAProxy ssl crt; one test certificate of the checkout); the drill makes every handshake and verifies no certificate. direct is left out')
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')
     .option('--page-requests <n>', 'requests the banking account page\'s script sends at once for its data, as a browser does (default 0: a page is one request)', pageRequests)
@@ -168,7 +169,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--search-by-post', 'the site\'s search form posts its terms (POST /search, q=colis+suivi urlencoded) rather than sending them in the URL, for the customers and the costly-search flood')
     .option('--origin <shape>', 'another origin than the bench\'s (2 workers, 40 ms a lookup, queue 64): workers=N,serviceMs=N[,queue=N][,spreadPct=N] — the same matrix against another application', originShapeArg)
     .option('--param <scenario.k=v>', 'attack parameter over the bench\'s own, e.g. browse-then-flood.sources=1000 (repeatable; drill --list-scenarios lists them)', benchParamArg, [] as string[])
-    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; shieldLog: 'default' | 'off'; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; tls?: boolean; h2?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean; origin?: Partial<OriginShape> }) => {
+    .action(async (o: { param: string[]; targets: string; scenarios: string; layout: BenchLayout; duration: number; lead?: number; timeScale: number; seed: number; json?: string; htmlDir?: string; accessLogDir?: string; shieldLog: 'default' | 'off'; record?: string; killServer?: number; restartShield?: number; restartForgets?: boolean; keepState?: boolean; knownCustomers?: boolean; tls?: boolean; h2?: boolean; h2Customers?: boolean; pageRequests?: number; longSearches?: number; searchInPath?: boolean; searchPathSuffix?: string; searchByPost?: boolean; origin?: Partial<OriginShape> }) => {
       const { runDdosBench, checkOverrides } = await import('../drill/bench/ddos.js');
       const scenarios = o.scenarios.split(',').map((s) => s.trim()).filter(Boolean);
       const params = benchOverrides(o.param);
@@ -189,7 +190,7 @@ export function registerDrillCommands(program: Command): void {
           durationS: o.duration, ...(o.lead !== undefined ? { leadS: o.lead } : {}), timeScale: o.timeScale, seed: o.seed, json: o.json, htmlDir: o.htmlDir, ...(o.accessLogDir !== undefined ? { accessLogDir: o.accessLogDir } : {}), shieldLog: o.shieldLog, record: o.record,
           signal: sig.signal, argv: process.argv.slice(2), ...(o.killServer !== undefined ? { killServerAtS: o.killServer } : {}),
           ...(o.restartShield !== undefined ? { restartShieldAtS: o.restartShield, ...(o.restartForgets === true ? { restartForgets: true } : {}) } : {}),
-          ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}), ...(o.tls === true ? { tls: true } : {}), ...(o.h2 === true ? { h2: true } : {}),
+          ...(o.keepState === true ? { keepState: true } : {}), ...(o.knownCustomers === true ? { knownCustomers: true } : {}), ...(o.tls === true ? { tls: true } : {}), ...(o.h2 === true ? { h2: true } : {}), ...(o.h2Customers === true ? { h2Customers: true } : {}),
           ...(o.pageRequests !== undefined ? { pageRequests: o.pageRequests } : {}), ...(o.longSearches !== undefined ? { longSearchShare: o.longSearches } : {}), ...(o.searchInPath === true ? { searchInPath: true } : {}), ...(o.searchPathSuffix !== undefined ? { searchInPath: true, searchPathSuffix: o.searchPathSuffix } : {}), ...(o.searchByPost === true ? { searchByPost: true } : {}), ...(o.origin !== undefined ? { origin: o.origin } : {}), params,
         });
       } finally {

@@ -75,9 +75,10 @@ export function createLiveFeed(d: { clock: Clock; bus: ShieldBus; sources: LiveS
     start() {
       offs = [
         bus.on('request:end', ({ ctx }) => series.record(bucketOf(ctx), ctx.routeClass, ctx.upstreamMs, clock.now())),
-        // Sources the gate turned away before parsing: the blocklist's, and those over their
-        // allowance of empty connections (a handshake loop on the TLS listener) — a block in all but name.
-        bus.on('connection:refused', (e) => { if (e.reason === 'blocklist' || e.reason === 'empty-connections') series.recordRefused(1, clock.now()); }),
+        // Sources the gate turned away before parsing: the blocklist's, those over their
+        // allowance of empty connections (a handshake loop on the TLS listener), and HTTP/2
+        // connections closed for cancelling streams in a flood (rapid reset) — blocks in all but name.
+        bus.on('connection:refused', (e) => { if (e.reason === 'blocklist' || e.reason === 'empty-connections' || e.reason === 'h2-resets') series.recordRefused(1, clock.now()); }),
       ];
       timer = setInterval(() => self.tick(), 1000);
       timer.unref();

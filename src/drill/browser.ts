@@ -21,7 +21,16 @@ export interface BrowserOptions {
   maxBodyBytes?: number;
   /** Cookies the browser already holds (a returning customer's, set on an earlier visit). */
   cookies?: Iterable<readonly [string, string]>;
+  /**
+   * Offer HTTP/2 (an https:// target): where it is chosen, one connection carrying every request
+   * of the page at once, as browsers do (RFC 9113 §9.1.1: a client should keep one connection per
+   * origin); where it is not, HTTP/1.1 over `connections`.
+   */
+  h2?: boolean;
 }
+
+/** Concurrent streams a browser uses on its one HTTP/2 connection (Chromium allows 100 or the server's SETTINGS). */
+const H2_STREAMS = 100;
 
 export interface FetchInit {
   kind?: ResourceKind;
@@ -84,12 +93,17 @@ const cookieHeader = (jar: Map<string, string>): string | undefined =>
 
 /** Creates a browser: one undici Pool (up to 6 keep-alive connections) bound to its address. */
 export function createBrowser(opts: BrowserOptions): Browser {
+  const h2 = opts.h2 === true;
   const pool = new Pool(opts.origin, {
-    connections: opts.connections ?? 6,
-    pipelining: 1,
+    // HTTP/2: one connection, many streams (undici counts them as `pipelining`); the requests of
+    // a page no longer wait for one of six connections. An HTTP/1.1 target would be pipelined to:
+    // `h2` is for targets that offer h2.
+    connections: h2 ? 1 : opts.connections ?? 6,
+    pipelining: h2 ? H2_STREAMS : 1,
+    ...(h2 ? { allowH2: true, maxConcurrentStreams: H2_STREAMS } : {}),
     keepAliveTimeout: 30_000,
     // The source address, each connection on a port the drill picks (drill/local-ports.ts).
-    connect: opts.localAddress ? connectorFrom(opts.localAddress) : DRILL_TLS_OPTIONS,
+    connect: opts.localAddress ? connectorFrom(opts.localAddress, undefined, undefined, h2) : { ...DRILL_TLS_OPTIONS, ...(h2 ? { allowH2: true } : {}) },
   });
   const jar = new Map<string, string>(opts.cookies ?? []);
   const origin = new URL(opts.origin);

@@ -115,6 +115,7 @@ export async function runPopulation(
     const known = i < base ? spec.knownCookies[i] : undefined;
     const browser = createBrowser({
       origin: spec.origin, localAddress: spec.addresses[i % spec.addresses.length], identity: identities[i]!, solver, ...(known ? { cookies: [known] } : {}),
+      ...(spec.settings.h2 ? { h2: true } : {}),
     });
     browsers.push(browser);
     const ctx: UserContext = {

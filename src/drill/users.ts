@@ -57,6 +57,8 @@ export interface UserSettings {
    * as a browser does, over its six connections, none of it cacheable. 0 = a page is one request.
    */
   pageRequests: [number, number];
+  /** The customers' browsers offer HTTP/2 (drill/browser.ts `h2`): for an https:// target that offers it too. */
+  h2: boolean;
   /**
    * Share of a tracking user's searches typed as a sentence of 4–10 words (a question, an address
    * pasted whole) rather than a word or two: each word one more lookup at the origin, the
@@ -96,7 +98,7 @@ export function searchTarget(q: string, settings: Pick<UserSettings, 'searchInPa
 export const DEFAULT_USER_SETTINGS: UserSettings = {
   patienceMs: 5_000, timeoutMs: 10_000, reloads: [2, 5], thinkS: [7, 10], lookups: [1, 4],
   paymentShare: 0.25, pollS: [1, 3], pollMaxS: 300, password: 'demo-password', liveShare: 0.25,
-  pageRequests: [0, 0], longSearchShare: 0.2, searchInPath: false, searchPathSuffix: '', searchByPost: false,
+  pageRequests: [0, 0], h2: false, longSearchShare: 0.2, searchInPath: false, searchPathSuffix: '', searchByPost: false,
 };
 
 /** The route class a request falls in, as the shield's default routes would classify it. */

@@ -44,10 +44,12 @@ test('live feed: one sample per second by verdict with the attack phase, history
   bus.emit('connection:refused', { address: '10.0.0.1', reason: 'blocklist' });
   bus.emit('connection:refused', { address: '10.0.0.1', reason: 'client-cap' });
   bus.emit('connection:refused', { address: '10.0.0.2', reason: 'empty-connections' });
+  bus.emit('connection:refused', { address: '10.0.0.3', reason: 'h2-resets' });
+  bus.emit('connection:refused', { address: '10.0.0.3', reason: 'h2-send-timeout' });
   clock.advance(1000);
   phase = 'under_attack';
   const t1 = feed.tick();
-  assert.deepEqual(t1.sample.verdicts, { allowed: 1, challenged: 1, rateLimited: 0, blocked: 2, shed: 0, stale: 0 });
+  assert.deepEqual(t1.sample.verdicts, { allowed: 1, challenged: 1, rateLimited: 0, blocked: 3, shed: 0, stale: 0 });
   assert.equal(t1.sample.latencyMs.normal, 10);
   assert.equal(t1.sample.phases.normal, 3);
   assert.equal(pictures, 0, 'nobody watches: no picture built');

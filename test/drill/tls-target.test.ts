@@ -116,3 +116,32 @@ test('drill h2-multiplex-flood: each source\'s requests arrive as concurrent HTT
   // Answers take 300 ms: 200 req/s over two connections keeps tens of streams open on each.
   assert.ok(peak >= 30, `at most ${peak} streams at once`);
 });
+
+test('drill browser with h2: a customer\'s requests go as concurrent streams on one HTTP/2 connection, with its cookies', async (t) => {
+  const { createSecureServer } = await import('node:http2');
+  const { createBrowser } = await import('../../src/drill/browser.js');
+  const { ALL_IDENTITIES } = await import('../../src/drill/headers.js');
+  let sessions = 0;
+  let inFlight = 0;
+  let peak = 0;
+  const seen: Array<{ version: string; cookie: string | undefined }> = [];
+  const h2 = createSecureServer({ cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem'), allowHTTP1: true }, (req, res) => {
+    seen.push({ version: req.httpVersion, cookie: req.headers.cookie });
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    setTimeout(() => { inFlight--; res.writeHead(200, { 'content-type': 'text/plain', 'set-cookie': 'sid=abc; Path=/' }); res.end('ok'); }, 100);
+  });
+  h2.on('session', () => { sessions++; });
+  h2.listen(0, '127.0.0.1');
+  await once(h2, 'listening');
+  t.after(() => h2.close());
+  const browser = createBrowser({ origin: `https://127.0.0.1:${(h2.address() as AddressInfo).port}`, identity: ALL_IDENTITIES[0]!, h2: true });
+  t.after(() => browser.close());
+  assert.equal((await browser.fetch('GET', '/')).status, 200);
+  const page = await Promise.all(Array.from({ length: 12 }, (_, i) => browser.fetch('GET', `/asset/${i}`, { kind: 'json' })));
+  assert.ok(page.every((r) => r.status === 200));
+  assert.equal(sessions, 1, 'one connection');
+  assert.ok(peak >= 10, `${peak} streams at once`);
+  assert.ok(seen.every((s) => s.version === '2.0'));
+  assert.ok(seen.slice(1).every((s) => s.cookie === 'sid=abc'), 'the cookie it was given goes with every later request');
+});

@@ -145,6 +145,8 @@ export interface DdosBenchOptions {
 tls?: boolean;
   /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset and h2-multiplex-flood speak h2). */
   h2?: boolean;
+  /** With `h2`: the customers' browsers offer HTTP/2 too (one connection each, its requests as streams). */
+  h2Customers?: boolean;
   record?: string;
   signal?: AbortSignal;
   argv?: string[];
@@ -359,6 +361,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
   const statsUrl = `${(second ?? origin).url}/__origin/stats`;
   const targets: BenchTarget[] = [];
   if (o.h2 === true && o.tls !== true) throw new Error('--h2 needs --tls (HTTP/2 is offered in the TLS handshake, RFC 9113 §3.2)');
+  if (o.h2Customers === true && o.h2 !== true) throw new Error('--h2-customers needs --h2 (the targets must offer HTTP/2)');
   const tls = o.tls === true ? { ...benchCertificate(), ...(o.h2 === true ? { http2: true } : {}) } : undefined;
   // How to start a shield afresh, by target name (Rempart targets).
   const restarts = new Map<string, (accessLog?: string, at?: { port: number; database?: string }) => ReturnType<typeof spawnServer>>();
@@ -454,6 +457,7 @@ export async function runDdosBench(o: DdosBenchOptions): Promise<BenchCell[]> {
               ...(o.longSearchShare !== undefined ? { longSearchShare: o.longSearchShare } : {}),
               ...(o.searchInPath === true ? { searchInPath: true, ...(o.searchPathSuffix !== undefined ? { searchPathSuffix: o.searchPathSuffix } : {}) } : {}),
               ...(o.searchByPost === true ? { searchByPost: true } : {}),
+              ...(o.h2Customers === true ? { h2: true } : {}),
             },
             originStats: statsUrl, signal: o.signal, ...(knownCookie !== undefined ? { knownCookie } : {}), ...(farmedCookie !== undefined ? { farmedCookie } : {}),
             maxConnections: generatorSockets,
@@ -502,6 +506,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     (o.searchByPost === true ? '**the site\'s search form posts its terms** (`POST /search`, `q=colis+suivi`, `--search-by-post`), the costly-search flood\'s too; ' : '') +
     (o.searchInPath === true ? `**the site's search takes its terms in the path** (\`${searchTarget('colis+suivi', { searchInPath: true, searchPathSuffix: o.searchPathSuffix ?? '' })}\`, \`--search-in-path\`${o.searchPathSuffix ? ', `--search-path-suffix`' : ''}), the costly-search flood's too; ` : '') +
     (o.knownCustomers === true ? '**returning customers**: each holds a reputation Rempart issued a week before (`--known-customers`); ' : '') +
+    (o.tls === true ? `every target over **TLS**${o.h2 === true ? ' offering **HTTP/2** (`--h2`)' : ''}; the customers speak ${o.h2Customers === true ? '**HTTP/2**, one connection each (`--h2-customers`)' : 'HTTP/1.1'}; ` : '') +
     `${o.durationS} s per cell, attack from ${o.leadS !== undefined ? `${Math.min(o.leadS, o.durationS * 0.75)} s on (--lead)` : '3 s on (browse-then-flood: after its bots\' warm-up)'}; figures cover attempts started during the attack.`, '');
   if (o.restartShieldAtS !== undefined) {
     lines.push(`**Restart run**: each Rempart is stopped (SIGTERM, graceful) ${o.restartShieldAtS} s into each cell and started again on its port, ` +
