@@ -63,8 +63,16 @@ function hpackString(s: string): Buffer {
  */
 export function hpackGet(authority: string, path: string, extra: ReadonlyArray<readonly [string, string]> = []): Buffer {
   const parts: Buffer[] = [Buffer.from([0x82, 0x87]), Buffer.from([0x04]), hpackString(path), Buffer.from([0x01]), hpackString(authority)];
-  for (const [name, value] of extra) parts.push(Buffer.from([0x00]), hpackString(name.toLowerCase()), hpackString(value));
+  for (const [name, value] of extra) parts.push(hpackLiteral(name.toLowerCase(), value));
   return Buffer.concat(parts);
+}
+
+/**
+ * One field as a literal without indexing, its name as given (RFC 7541 §6.2.2) — upper case
+ * included, which RFC 9113 §8.2.1 makes a malformed request: what a test of one needs.
+ */
+export function hpackLiteral(name: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from([0x00]), hpackString(name), hpackString(value)]);
 }
 
 /** HEADERS carrying a whole header block, ending the stream (a request without a body). */

@@ -23,7 +23,7 @@ export type RefusalReason = 'blocklist' | 'client-cap' | 'global-cap' | 'proxy-p
   | 'plain-http'
   /** HTTP/2 (listener/http2.ts): a connection past limits.http2ClientResets, closed with GOAWAY ENHANCE_YOUR_CALM. */
   | 'h2-resets'
-  /** HTTP/2: a connection the codec ended for a protocol error (bad frames, too many refused streams, a header block too large). */
+  /** HTTP/2: a connection Node ended for a protocol error (too many invalid frames, too many refused streams). */
   | 'h2-protocol'
   /** HTTP/2: a stream whose answer the client did not take (flow control held shut) within limits.sendTimeoutMs, cancelled. */
   | 'h2-send-timeout';

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
-import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2Frame, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, wantsSettingsAck } from '../../src/drill/h2-frames.js';
+import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2Frame, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, hpackLiteral, wantsSettingsAck } from '../../src/drill/h2-frames.js';
 import type { ShieldHandle } from '../../src/shield/start.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
@@ -177,6 +177,40 @@ test('HTTP/2: a client that opens and cancels streams past limits.http2ClientRes
   const again = await h2Open(t, shield.port);
   up.handler = (req, res) => res.end(`ok ${req.url}`);
   assert.equal((await h2Request(again, { ':method': 'GET', ':path': '/after' })).status, 200);
+});
+
+test('HTTP/2: a frame the protocol forbids ends the connection with GOAWAY PROTOCOL_ERROR; a client sending invalid streams over and over is cut, counted as refused', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await h2Shield(t, up.url);
+  const open = async (): Promise<{ socket: ReturnType<typeof tlsConnect>; goaway: Promise<number>; closed: Promise<unknown> }> => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: shield.port, ca: CA, servername: 'a.example', ALPNProtocols: ['h2'] });
+    socket.on('error', () => {});
+    t.after(() => socket.destroy());
+    await once(socket, 'secureConnect');
+    let first = -1;
+    const goaway = new Promise<number>((resolve) => {
+      socket.on('data', h2FrameReader((f) => {
+        if (wantsSettingsAck(f)) socket.write(h2Settings(true));
+        if (f.type === H2_FRAME.GOAWAY && first === -1) { first = goawayCode(f); resolve(first); }
+      }));
+    });
+    return { socket, goaway, closed: once(socket, 'close') };
+  };
+  // RFC 9113 §6.1: DATA not associated with a stream is a connection error of type PROTOCOL_ERROR.
+  const a = await open();
+  a.socket.write(Buffer.concat([H2_PREFACE, h2Settings(), h2Frame(H2_FRAME.DATA, 0, 0, Buffer.from('x'))]));
+  assert.equal(await a.goaway, H2_ERROR.PROTOCOL_ERROR);
+  await a.closed;
+  // §8.2.1: an upper-case field name makes the request malformed, a stream error (RST_STREAM) the
+  // connection survives; 150 of them are more than the codec tolerates (maxSessionInvalidFrames).
+  const b = await open();
+  const frames: Buffer[] = [H2_PREFACE, h2Settings()];
+  const malformed = Buffer.concat([hpackGet('a.example', '/x'), hpackLiteral('X-Bad', 'v')]);
+  for (let i = 0; i < 150; i++) frames.push(h2Headers(1 + 2 * i, malformed));
+  b.socket.write(Buffer.concat(frames));
+  await b.closed;
+  assert.equal(up.seen.length, 0, 'no malformed request was forwarded');
+  assert.match(await metrics(shield), /rempart_connections_refused_total\{reason="h2-protocol"\} 1/);
 });
 
 test('HTTP/2: a browser\'s few cancelled streams are nothing to limit', async (t) => {

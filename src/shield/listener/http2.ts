@@ -68,8 +68,8 @@ const SWEEP_MS = 1000;
  * judged the TCP connection before the handshake; what HTTP/2 adds is bounded here:
  * - concurrency: SETTINGS_MAX_CONCURRENT_STREAMS, and every stream counts busy at the gate;
  * - cancellation: streams the client resets, per connection (GCRA): the rapid-reset flood;
- * - protocol errors the codec detects (invalid frames, refused streams past Node's bounds, a
- *   CONTINUATION flood): the connection ends, counted as refused;
+ * - protocol errors: the codec answers a forbidden frame with GOAWAY itself; too many invalid
+ *   frames or refused streams (Node's bounds, tightened here) end the connection, counted as refused;
  * - idleness: no stream open for keepAliveTimeoutMs (headersTimeoutMs before the first) → GOAWAY;
  * - an answer the client does not take (its flow-control window held at zero) → stream cancelled
  *   after sendTimeoutMs, the session's memory freed; a proxied answer meets the forwarder's own
@@ -120,7 +120,9 @@ export function createHttp2Sessions(initial: {
     // 'session' is emitted synchronously from accept's 'connection': the state is already there.
     const st = sessions.get(session);
     if (st === undefined) { session.destroy(); return; }
-    session.on('error', () => refuse(st, 'h2-protocol'));
+    // The codec's own verdicts (ERR_HTTP2_*: invalid frames, too many refused streams, a peer's
+    // GOAWAY with an error); a client that vanished (ECONNRESET, EPIPE) is no protocol error.
+    session.on('error', (err: Error & { code?: string }) => { if (err.code?.startsWith('ERR_HTTP2') === true) refuse(st, 'h2-protocol'); });
     session.on('frameError', () => { /* the stream or session error that follows is what counts */ });
     session.once('close', () => {
       clearTimeout(st.idle);
