@@ -10,7 +10,7 @@ export interface ShieldMetrics {
 }
 
 /** Creates the registry and subscribes it to the bus; gauges read live values on scrape. */
-export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number; kernelBlocklist?(): { elements: number; failures: number; active: boolean }; tlsCertificates?(): ReadonlyArray<{ subject: string; notAfter: string }> }): ShieldMetrics {
+export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): number; blocklistSize(): number; wokenReputations?(): number; kernelBlocklist?(): { elements: number; failures: number; active: boolean }; tlsCertificates?(): ReadonlyArray<{ subject: string; notAfter: string }>; http2Connections?(): number }): ShieldMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rempart_process_' });
   // Per request, counts are plain numbers: prom-client hashes the label set on every `inc`
@@ -61,6 +61,8 @@ export function createShieldMetrics(bus: ShieldBus, live: { openConnections(): n
     new Gauge({ name: 'rempart_kernel_blocklist_entries', help: 'Blocks mirrored in nftables', registers: [registry], collect() { this.set(kernel().elements); } });
     new Counter({ name: 'rempart_kernel_blocklist_failures_total', help: 'Batches nft refused (those blocks stayed in userspace only)', registers: [registry], collect() { this.reset(); this.inc(kernel().failures); } });
   }
+  const h2 = live.http2Connections;
+  if (h2 !== undefined) new Gauge({ name: 'rempart_http2_connections', help: 'HTTP/2 connections open now (counted in rempart_open_connections too)', registers: [registry], collect() { this.set(h2()); } });
   const certificates = live.tlsCertificates;
   if (certificates !== undefined) {
     // What a blackbox exporter's probe_ssl_earliest_cert_expiry gives, from the shield itself: alert on it.

@@ -116,6 +116,10 @@ test('HTTP/2: streams run side by side on one connection, and request bodies arr
   const declared = await h2Request(session, { ':method': 'POST', ':path': '/form', 'content-length': '11' }, 'hello world');
   assert.equal(declared.status, 200);
   assert.deepEqual(JSON.parse(declared.body), { url: '/form', bytes: 11, length: '11', chunked: null });
+  // What the operator sees: HTTP/2 offered, one HTTP/2 connection open (of the listener's).
+  const state = await (await fetch(`${shield.adminUrl}/api/state`, { headers: { authorization: 'Bearer test-admin-token-0123456789' } })).json() as { listen: { tls: { http2: unknown } } };
+  assert.deepEqual(state.listen.tls.http2, { enabled: true, connections: 1 });
+  assert.match(await metrics(shield), /\nrempart_http2_connections 1\n/);
 });
 
 test('HTTP/2: a malformed or refused request gets its answer on its stream and is never forwarded; the connection serves the next one', async (t) => {

@@ -25,8 +25,11 @@ export interface Http1Listener extends Service<Config> {
   readonly gate: ConnectionGate;
   /** True once shutdown began: every response closes its connection. */
   readonly draining: boolean;
-  /** The certificates served when the listener terminates TLS (listen.tls), else undefined. */
-  tls(): { certificates: TlsCertificateView[] } | undefined;
+  /**
+   * The certificates served when the listener terminates TLS (listen.tls), and whether HTTP/2 is
+   * offered with the HTTP/2 connections open now; undefined without TLS.
+   */
+  tls(): { certificates: TlsCertificateView[]; http2: { enabled: boolean; connections: number } } | undefined;
   /**
    * Reads `next`'s certificates before a reload changes anything: throws if one cannot be used
    * (the reload is then refused whole); `reload(next)` serves them.
@@ -175,7 +178,7 @@ export function createHttp1Listener(o: {
     gate,
     get port() { return port; },
     get draining() { return draining; },
-    tls: () => (tls ? { certificates: tls.certificates(o.clock.now()) } : undefined),
+    tls: () => (tls ? { certificates: tls.certificates(o.clock.now()), http2: { enabled: config.listen.tls?.http2 === true, connections: h2.open } } : undefined),
     async start() {
       net.listen({ host: config.listen.address, port: config.listen.port, backlog: LISTEN_BACKLOG });
       await once(net, 'listening');
