@@ -8,6 +8,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
 import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2Frame, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, hpackLiteral, wantsSettingsAck } from '../../src/drill/h2-frames.js';
 import type { ShieldHandle } from '../../src/shield/start.js';
+import { parseConfig } from '../../src/config/load.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 const SITE_A = { cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem') };
@@ -67,6 +68,27 @@ test('HTTP/2: offered in ALPN only when listen.tls.http2 is on; HTTP/1.1 clients
   const res = await fetch(`https://127.0.0.1:${on.port}/h1`, { headers: { host: 'a.example' }, dispatcher: new (await import('undici')).Agent({ connect: { ca: CA, servername: 'a.example' } }) } as RequestInit);
   assert.equal(res.status, 200);
   assert.equal(up.seen.at(-1)?.url, '/h1');
+});
+
+test('HTTP/2: a reload turns it on for new connections, with new SETTINGS; turned off again, h2 is no longer offered', async (t) => {
+  const up = await startRecordingUpstream(t);
+  const shield = await startTestShield(t, up.url, { listen: { tls: { certificates: [SITE_A] } } });
+  const alpn = async (): Promise<string | false | null> => {
+    const s = tlsConnect({ host: '127.0.0.1', port: shield.port, ca: CA, servername: 'a.example', ALPNProtocols: ['h2', 'http/1.1'] });
+    await once(s, 'secureConnect');
+    s.destroy();
+    return s.alpnProtocol;
+  };
+  assert.equal(await alpn(), 'http/1.1');
+  const base = JSON.parse(JSON.stringify(shield.config())) as { listen: { tls: object; limits: object } };
+  const withH2 = (http2: boolean, streams: number) => parseConfig({ ...base, listen: { ...base.listen, tls: { ...base.listen.tls, http2 }, limits: { ...base.listen.limits, http2MaxConcurrentStreams: streams } } });
+  shield.reload(withH2(true, 9));
+  assert.equal(await alpn(), 'h2');
+  const session = await h2Open(t, shield.port);
+  assert.equal(session.remoteSettings.maxConcurrentStreams, 9);
+  assert.equal((await h2Request(session, { ':method': 'GET', ':path': '/after-reload' })).status, 200);
+  shield.reload(withH2(false, 9));
+  assert.equal(await alpn(), 'http/1.1');
 });
 
 test('HTTP/2: each stream is proxied as an HTTP/1.1 request — Host from :authority, no pseudo-header fields, Cookie lines joined, Via 2, https — and the answer keeps its Set-Cookie lines apart', async (t) => {
