@@ -158,7 +158,7 @@ export function registerDrillCommands(program: Command): void {
     .option('--kill-server <s>', 'failover run: two origin servers, the first killed this many seconds into each cell (recorded as bench:ddos-kill-server)', positive('kill time'))
     .option('--restart-shield <s>', 'restart run: each Rempart stopped gracefully this many seconds into each cell and started again on its port, its state in a SQLite file of the cell\'s own (recorded as bench:ddos-restart)', positive('restart time'))
     .option('--restart-forgets', 'with --restart-shield: no state file, the restarted shield starts from nothing')
-    .option('--h2', 'with --tls: every target also offers HTTP/2 (Rempart listen.tls.http2, nginx listen … http2, HAProxy alpn h2); the customers still speak HTTP/1.1; h2-rapid-reset and h2-multiplex-flood speak h2')
+    .option('--h2', 'with --tls: every target also offers HTTP/2 (Rempart listen.tls.http2, nginx listen … http2, HAProxy alpn h2); the customers still speak HTTP/1.1; h2-rapid-reset, h2-multiplex-flood and h2-slow-post speak h2')
     .option('--h2-customers', 'with --h2: the customers\' browsers offer HTTP/2 too (one connection each, the page\'s requests as streams)')
     .option('--tls', 'every target over TLS (Rempart listen.tls, nginx ssl, HAProxy ssl crt; one test certificate of the checkout); the drill makes every handshake and verifies no certificate. direct is left out')
     .option('--known-customers', 'returning customers: every user before the crowd holds a reputation Rempart issued a week before (default: every reputation is the cell\'s own)')

@@ -28,9 +28,14 @@ export function h2Frame(type: number, flags: number, streamId: number, payload: 
   return out;
 }
 
-/** An empty SETTINGS frame (the defaults), or its acknowledgement. */
-export function h2Settings(ack = false): Buffer {
-  return h2Frame(H2_FRAME.SETTINGS, ack ? ACK : 0, 0);
+/** SETTINGS identifiers used here (RFC 9113 §6.5.2). */
+export const H2_SETTING = Object.freeze({ HEADER_TABLE_SIZE: 0x1 });
+
+/** A SETTINGS frame with `entries` (none: the defaults), or the acknowledgement of the peer's. */
+export function h2Settings(ack = false, entries: ReadonlyArray<readonly [number, number]> = []): Buffer {
+  const p = Buffer.alloc(entries.length * 6);
+  entries.forEach(([id, value], i) => { p.writeUInt16BE(id, i * 6); p.writeUInt32BE(value, i * 6 + 2); });
+  return h2Frame(H2_FRAME.SETTINGS, ack ? ACK : 0, 0, ack ? Buffer.alloc(0) : p);
 }
 
 /** RST_STREAM with an error code (RFC 9113 §6.4). */
@@ -62,9 +67,74 @@ function hpackString(s: string): Buffer {
  * are static-table indices 4 and 1 (§6.2.2), then extra fields with literal names.
  */
 export function hpackGet(authority: string, path: string, extra: ReadonlyArray<readonly [string, string]> = []): Buffer {
-  const parts: Buffer[] = [Buffer.from([0x82, 0x87]), Buffer.from([0x04]), hpackString(path), Buffer.from([0x01]), hpackString(authority)];
+  return hpackRequest('GET', authority, path, extra);
+}
+
+/** A request's header block as `hpackGet`'s, for GET or POST (static-table indices 2 and 3). */
+export function hpackRequest(method: 'GET' | 'POST', authority: string, path: string, extra: ReadonlyArray<readonly [string, string]> = []): Buffer {
+  const parts: Buffer[] = [Buffer.from([method === 'GET' ? 0x82 : 0x83, 0x87]), Buffer.from([0x04]), hpackString(path), Buffer.from([0x01]), hpackString(authority)];
   for (const [name, value] of extra) parts.push(hpackLiteral(name.toLowerCase(), value));
   return Buffer.concat(parts);
+}
+
+/** HEADERS that end the header block but not the stream: a body follows in DATA frames. */
+export function h2HeadersOpen(streamId: number, block: Buffer): Buffer {
+  return h2Frame(H2_FRAME.HEADERS, END_HEADERS, streamId, block);
+}
+
+/** A DATA frame that does not end its stream. */
+export function h2Data(streamId: number, payload: Buffer): Buffer {
+  return h2Frame(H2_FRAME.DATA, 0, streamId, payload);
+}
+
+// The static table's :status entries (RFC 7541 Appendix A, indices 8–14).
+const STATIC_STATUS: Record<number, string> = { 8: '200', 9: '204', 10: '206', 11: '304', 12: '400', 13: '404', 14: '500' };
+
+/**
+ * The `:status` of a response header block when it comes first, as servers send it: an indexed
+ * static entry, or a literal whose name is static index 8 (RFC 7541 §6.1, §6.2), its value as is or
+ * Huffman-coded; otherwise 'answered'. No dynamic table is kept here: a client that needs every
+ * status announces SETTINGS_HEADER_TABLE_SIZE 0, so that the server's encoder refers to none.
+ */
+export function responseStatus(block: Buffer): string {
+  // Dynamic table size updates first (RFC 7541 §6.3: 001xxxxx, a 5-bit-prefix integer): skipped.
+  let at = 0;
+  while (at < block.length && ((block[at] as number) & 0xe0) === 0x20) {
+    if (((block[at] as number) & 0x1f) === 0x1f) { at++; while (at < block.length && ((block[at] as number) & 0x80) !== 0) at++; }
+    at++;
+  }
+  if (at > 0) block = block.subarray(at);
+  const b = block[0];
+  if (b === undefined) return 'answered';
+  if ((b & 0x80) !== 0) return STATIC_STATUS[b & 0x7f] ?? 'answered';
+  const nameIndex = (b & 0xc0) === 0x40 ? b & 0x3f : (b & 0xf0) === 0x00 || (b & 0xf0) === 0x10 ? b & 0x0f : -1;
+  const len = block[1];
+  if (nameIndex !== 8 || len === undefined) return 'answered';
+  const value = block.subarray(2, 2 + (len & 0x7f));
+  return (len & 0x80) === 0 ? value.toString('latin1') : huffmanDigits(value, 3) ?? 'answered';
+}
+
+/**
+ * Decodes `n` digits of a Huffman-coded string (RFC 7541 Appendix B: '0'–'2' are 5-bit codes
+ * 00000–00010, '3'–'9' 6-bit codes 011001–011111) — what a status code takes; undefined for
+ * anything else.
+ */
+function huffmanDigits(bytes: Buffer, n: number): string | undefined {
+  let out = '';
+  let bit = 0;
+  const read = (k: number): number => {
+    let v = 0;
+    for (let i = 0; i < k; i++, bit++) v = (v << 1) | (((bytes[bit >> 3] ?? 0xff) >> (7 - (bit & 7))) & 1);
+    return v;
+  };
+  while (out.length < n && bit < bytes.length * 8) {
+    const five = read(5);
+    if (five <= 2) { out += String(five); continue; }
+    const six = (five << 1) | read(1);
+    if (six < 0b011001 || six > 0b011111) return undefined;
+    out += String(six - 0b011001 + 3);
+  }
+  return out.length === n ? out : undefined;
 }
 
 /**

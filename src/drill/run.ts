@@ -15,6 +15,7 @@ import { getScenario, resolveParams } from './scenarios.js';
 import { startSlow, type RunningSlow } from './slow.js';
 import { startSlowRead } from './slow-read.js';
 import { startWebSocketHold } from './websocket-hold.js';
+import { startH2SlowPost, startRapidReset } from './h2-slow.js';
 import { DEFAULT_USER_SETTINGS, type GoalName, type UserSettings } from './users.js';
 import type { WarmupReport } from './warmup.js';
 
@@ -305,7 +306,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillReport> {
       ...(spareCount(f) > 0 ? { spares: { addresses: addrs.slice(f.sources), identities: ids.slice(f.sources) } } : {}),
     });
   });
-  const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : s.kind === 'websocket' ? startWebSocketHold : startSlow)(s, {
+  const slows: RunningSlow[] = plan.slow.map((s, i) => (s.kind === 'read' ? startSlowRead : s.kind === 'websocket' ? startWebSocketHold
+    : s.kind === 'h2-reset' ? startRapidReset : s.kind === 'h2-body' ? startH2SlowPost : startSlow)(s, {
     host: check.host, port: Number(check.url.port || (check.url.protocol === 'https:' ? 443 : 80)), hostHeader: check.url.host, addresses: slowAddrs[i]!,
     ...(check.url.protocol === 'https:' ? { tls: true } : {}),
     identities: attackIdentity(slowAddrs[i]!, attackRng), rng: attackRng.fork(), now, seconds, signal: stopRequests.signal,

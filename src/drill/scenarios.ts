@@ -485,6 +485,20 @@ export const SCENARIOS: Record<string, Scenario> = {
       slow: [{ label: 'h2-rapid-reset', kind: 'h2-reset', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, streamsPerInterval: p.streams!, path: '/search', bodyBytes: 0, startS: ctx.startS, stopS: ctx.stopS }],
     }),
   },
+  'h2-slow-post': {
+    name: 'h2-slow-post', summary: 'Slow POST on HTTP/2 streams over TLS: each connection holds `streams` POST /bank/login streams open, each announcing a large body and sending chunkBytes per interval — a connection\'s worth of slow requests on every connection, where HTTP/1.1 holds one; a light target-list flood beside it. Needs an https:// target that offers h2 (`bench ddos --tls --h2`).',
+    params: {
+      connections: num(50, 'connections held at once', 1, 5_000), sources: num(50, 'source addresses', 1, 10_000),
+      openRate: num(50, 'new connections per second at most', 1), intervalMs: num(5000, 'ms between two body chunks (real time)', 100),
+      streams: num(100, 'streams held open per connection', 1, 1000), chunkBytes: num(1, 'body bytes per stream and chunk', 1, 16_384),
+      bodyBytes: num(65536, 'Content-Length announced', 1),
+      ...lightFloodParams(),
+    },
+    plan: (p, ctx) => ({
+      floods: lightFlood(ctx, 'h2-slow-post', p),
+      slow: [{ label: 'h2-slow-post', kind: 'h2-body', sources: p.sources!, connections: p.connections!, openRatePerS: p.openRate!, intervalMs: p.intervalMs!, streamsPerInterval: p.streams!, chunkBytes: p.chunkBytes!, path: '/bank/login', bodyBytes: p.bodyBytes!, startS: ctx.startS, stopS: ctx.stopS }],
+    }),
+  },
   'slow-post': {
     name: 'slow-post', summary: 'POST /bank/login announcing a large body, then chunkBytes per interval; a light target-list flood beside it.',
     params: {

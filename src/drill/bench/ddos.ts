@@ -143,7 +143,7 @@ export interface DdosBenchOptions {
    * TLS (the demo origin speaks plain HTTP) and is left out.
    */
 tls?: boolean;
-  /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset and h2-multiplex-flood speak h2). */
+  /** With `tls`: every target also offers HTTP/2 in ALPN (the drill's customers still speak HTTP/1.1; h2-rapid-reset, h2-multiplex-flood and h2-slow-post speak h2). */
   h2?: boolean;
   /** With `h2`: the customers' browsers offer HTTP/2 too (one connection each, its requests as streams). */
   h2Customers?: boolean;
