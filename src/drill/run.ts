@@ -103,7 +103,7 @@ export interface AttackComponentReport {
   responsesCompleted?: number;
   /** WebSocket message flood: messages written into the tunnels per second of the attack. */
   messagesPerS?: number;
-  /** HTTP/2 rapid reset: streams opened and cancelled per second of the attack. */
+  /** HTTP/2 attacks: streams opened per second of the attack (rapid reset: each cancelled at once; slow POST: each held). */
   streamsPerS?: number;
   /** Browse-then-flood: warm-up page loads, how many succeeded, bots holding cookies at the attack start. */
   warmup?: WarmupReport;

@@ -85,7 +85,7 @@ export interface RunningSlow {
   readonly responsesCompleted?: number;
   /** WebSocket message flood: text messages written into the tunnels. */
   readonly messagesSent?: number;
-  /** HTTP/2 rapid reset: streams opened and cancelled (a HEADERS and a RST_STREAM each). */
+  /** HTTP/2 attacks: streams opened (rapid reset: a HEADERS and a RST_STREAM each). */
   readonly streamsSent?: number;
   /** Warm-up (WebSocket with `warmup`): page loads made and answered 2xx/3xx, sources holding a cookie when the attack began. */
   readonly warmup?: WarmupReport;

@@ -540,7 +540,7 @@ export function renderBenchMarkdown(cells: BenchCell[], targets: BenchTarget[], 
     const slow = a.find((x) => x.kind === 'slow');
     const flood = a.some((x) => x.kind === 'flood') ? `${int(r.attack.totals.achievedRatePerS)} (${int(r.attack.totals.requestedRatePerS)})` : '';
     const conns = slow?.connectionsPerS !== undefined ? `${int(slow.connectionsPerS)} conns/s opened`
-      : `${int(slow?.peakHeld ?? 0)} conns held${slow?.messagesPerS !== undefined ? `, ${int(slow.messagesPerS)} msgs/s` : ''}${slow?.streamsPerS !== undefined ? `, ${int(slow.streamsPerS)} streams/s reset` : ''}`;
+      : `${int(slow?.peakHeld ?? 0)} conns held${slow?.messagesPerS !== undefined ? `, ${int(slow.messagesPerS)} msgs/s` : ''}${slow?.streamsPerS !== undefined ? `, ${int(slow.streamsPerS)} streams/s opened` : ''}`;
     const offered = slow ? `${conns}${flood ? ` + ${flood}` : ''}` : flood || '—';
     const reach = r.origin.attackReached === null ? 'n/a' : int(r.origin.attackReached);
     lines.push(`| ${c.scenario} | ${c.target} | ${pct(r.legit.all.successRatio)} | ${checkouts} | ${mitigationText(r.legit.mitigation)} | ${p99.join(' | ')} | ${offered} | ${a.length ? reach : '—'} | ${int(r.origin.served)} / ${int(r.origin.rejected)} |`);

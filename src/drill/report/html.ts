@@ -29,7 +29,7 @@ function attackTable(r: DrillReport): string {
   const rows = r.attack.components.map((c) => {
     const g = statusGroups(c.statuses);
     const other = Object.entries(g).filter(([k]) => !/^\dxx$/.test(k)).map(([k, v]) => `${k}: ${v}`).join(', ');
-    return `<tr><th>${esc(c.label)}</th><td>${int(c.sources)}</td><td>${c.kind === 'slow' ? '-' : int(c.requestedRatePerS)}</td><td>${c.kind === 'slow' ? `${int(c.sent)} conns, peak held ${c.peakHeld ?? 0}${c.messagesPerS !== undefined ? `, ${int(c.messagesPerS)} msgs/s` : ''}${c.streamsPerS !== undefined ? `, ${int(c.streamsPerS)} streams/s reset` : ''}` : int(c.achievedRatePerS)}</td>` +
+    return `<tr><th>${esc(c.label)}</th><td>${int(c.sources)}</td><td>${c.kind === 'slow' ? '-' : int(c.requestedRatePerS)}</td><td>${c.kind === 'slow' ? `${int(c.sent)} conns, peak held ${c.peakHeld ?? 0}${c.messagesPerS !== undefined ? `, ${int(c.messagesPerS)} msgs/s` : ''}${c.streamsPerS !== undefined ? `, ${int(c.streamsPerS)} streams/s opened` : ''}` : int(c.achievedRatePerS)}</td>` +
       `<td>${int(c.sent)}</td><td>${int(g['2xx'] ?? 0)}</td><td>${int(g['4xx'] ?? 0)}</td><td>${int(g['5xx'] ?? 0)}</td><td>${esc(other || '-')}</td></tr>`;
   }).join('');
   const notes = r.attack.components.flatMap((c) => [

@@ -38,7 +38,7 @@ export function renderText(r: DrillReport): string {
     for (const c of r.attack.components) {
       const g = statusGroups(c.statuses);
       const other = Object.entries(g).filter(([k]) => !/^\dxx$/.test(k)).map(([k, v]) => `${k}:${v}`).join(' ');
-      const sentCol = c.kind === 'slow' ? `${int(c.sent)} conns (peak held ${c.peakHeld ?? 0}${c.messagesPerS !== undefined ? `, ${int(c.messagesPerS)} msgs/s` : ''}${c.streamsPerS !== undefined ? `, ${int(c.streamsPerS)} streams/s reset` : ''})` : int(c.sent);
+      const sentCol = c.kind === 'slow' ? `${int(c.sent)} conns (peak held ${c.peakHeld ?? 0}${c.messagesPerS !== undefined ? `, ${int(c.messagesPerS)} msgs/s` : ''}${c.streamsPerS !== undefined ? `, ${int(c.streamsPerS)} streams/s opened` : ''})` : int(c.sent);
       a.push([c.label, int(c.sources), c.kind === 'slow' ? '-' : int(c.requestedRatePerS), c.kind === 'slow' ? '-' : int(c.achievedRatePerS), sentCol,
         int(g['2xx'] ?? 0), int(g['3xx'] ?? 0), int(g['4xx'] ?? 0), int(g['5xx'] ?? 0), other || '-']);
     }
