@@ -193,3 +193,31 @@ test('over HTTP/2 (listen.tls.http2), Chromium negotiates h2, solves the interst
   assert.equal(page1.headers.host, `www.a.example:${shield.port}`);
   assert.ok(page1.headers.cookie?.includes('rempart_clr='), 'the cookies Chromium sent as separate HTTP/2 fields arrive as one Cookie line');
 });
+
+test('over HTTP/2, a page\'s WebSocket opens on an HTTP/1.1 connection of its own (no extended CONNECT is announced, RFC 8441) and is proxied as any other', async (t) => {
+  const { createServer } = await import('node:http');
+  const { WebSocketServer } = await import('ws');
+  const origin = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end('<!doctype html><title>origin</title><p id="page">parcel</p>'); });
+  const live = new WebSocketServer({ server: origin });
+  live.on('connection', (ws) => { ws.send('in transit'); });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.after(() => { for (const c of live.clients) c.terminate(); live.close(); origin.close(); });
+  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+  const shield = await startTestShield(t, `http://127.0.0.1:${(origin.address() as { port: number }).port}`, {
+    listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }], http2: true } },
+    routes: [{ match: { path: '/live/' }, upstream: 'origin', class: 'normal', websocket: true }, { match: { path: '/' }, upstream: 'origin', class: 'normal' }],
+  });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
+  t.after(() => browser.close());
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`https://www.a.example:${shield.port}/track/6A12345678901`);
+  await page.waitForSelector('#page');
+  assert.equal(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol), 'h2');
+  const opened = await page.evaluate(() => new Promise<string>((resolve) => {
+    const ws = new WebSocket(`wss://${location.host}/live/parcel/6A12345678901`);
+    ws.onmessage = (e) => { resolve(String(e.data)); ws.close(); };
+    ws.onerror = () => resolve('refused');
+  }));
+  assert.equal(opened, 'in transit');
+});
