@@ -12,7 +12,7 @@ export interface Http2Settings {
   maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2): limits.maxHeaderBytes. */
   maxHeaderBytes: number;
-  /** Header fields per request the validate filter allows (431 past it): the codec lets a few more through to be answered. */
+  /** Header fields per request the validate filter allows (431 past it): the codec lets up to twice as many through to be answered. */
   maxHeaderCount: number;
   /** A connection with no open stream is closed (GOAWAY) after this: limits.keepAliveTimeoutMs. */
   idleTimeoutMs: number;
@@ -20,6 +20,7 @@ export interface Http2Settings {
   firstRequestTimeoutMs: number;
   /** Streams one connection may open in all (limits.maxRequestsPerConnection, 0 = unlimited): then GOAWAY. */
   maxRequestsPerConnection: number;
+  /** Streams the client may cancel on one connection (limits.http2ClientResets): past it GOAWAY ENHANCE_YOUR_CALM. */
   clientResets: GcraParams;
   /** An answer written but not taken by the client for this long is cancelled: limits.sendTimeoutMs. */
   sendTimeoutMs: number;
@@ -35,6 +36,7 @@ export interface Http2Sessions {
   readonly open: number;
   /** GOAWAY to every connection: streams in progress finish, no new one starts (shutdown). */
   closeAll(): void;
+  /** Destroys every connection left (after the shutdown grace) and the stalled-answer sweep. */
   stop(): void;
 }
 
