@@ -1,11 +1,36 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { request } from 'undici';
 import { fileURLToPath } from 'node:url';
 import { startRecordingUpstream, startTestShield } from '../helpers/servers.js';
+import type { ShieldHandle } from '../../src/shield/start.js';
 
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+
+/** Forces the shield under attack at proof-of-work through its admin API. */
+async function forceProofOfWork(shield: ShieldHandle, reason: string): Promise<void> {
+  const force = await request(`${shield.adminUrl}/api/attack`, {
+    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
+    body: JSON.stringify({ reason, ttlS: 120, proofOfWork: true }),
+  });
+  assert.equal(force.statusCode, 200);
+  await force.body.dump();
+}
+
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+/** The fixture certificate of a.example and *.a.example, for the shield's listen.tls. */
+const SITE_A = { cert: fixture('site-a.cert.pem'), key: fixture('site-a.key.pem') };
+
+/**
+ * Chromium with www.a.example resolving to the shield: a site's name, where only HTTPS makes a
+ * secure context (127.0.0.1 would be one anyway); the test certificate accepted.
+ */
+async function chromiumAtSiteA(t: { after(fn: () => unknown): void }): Promise<BrowserContext> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
+  t.after(() => browser.close());
+  return browser.newContext({ ignoreHTTPSErrors: true });
+}
 
 test('through the real shield forced to proof-of-work, Chromium passes the no-JS check, solves the interstitial and lands on the original URL', async (t) => {
   const upstream = await startRecordingUpstream(t);
@@ -14,12 +39,7 @@ test('through the real shield forced to proof-of-work, Chromium passes the no-JS
     res.end(`<!doctype html><title>origin</title><p id="origin">origin ${req.url}</p>`);
   };
   const shield = await startTestShield(t, upstream.url);
-  const force = await request(`${shield.adminUrl}/api/attack`, {
-    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
-    body: JSON.stringify({ reason: 'browser test', ttlS: 120, proofOfWork: true }),
-  });
-  assert.equal(force.statusCode, 200);
-  await force.body.dump();
+  await forceProofOfWork(shield, 'browser test');
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
   t.after(() => browser.close());
   // A French browser (Accept-Language: fr-FR): the interstitial speaks French.
@@ -132,19 +152,10 @@ test('over the shield\'s own TLS, at a real name (no localhost exemption), Chrom
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><title>origin</title><p id="origin">origin ${req.url}</p>`);
   };
-  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
-  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }] } } });
-  const force = await request(`${shield.adminUrl}/api/attack`, {
-    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
-    body: JSON.stringify({ reason: 'browser test over TLS', ttlS: 120, proofOfWork: true }),
-  });
-  assert.equal(force.statusCode, 200);
-  await force.body.dump();
-  // www.a.example resolves to the shield: a site's name, where only HTTPS makes a secure context
-  // (127.0.0.1 would be one anyway); in one the interstitial may use Web Crypto, else its JavaScript SHA-256.
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
-  t.after(() => browser.close());
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [SITE_A] } } });
+  await forceProofOfWork(shield, 'browser test over TLS');
+  // In a secure context the interstitial may use Web Crypto, else its JavaScript SHA-256.
+  const context = await chromiumAtSiteA(t);
   const page = await context.newPage();
   const statuses: number[] = [];
   page.on('response', (r) => { if (!r.url().endsWith('/favicon.ico')) statuses.push(r.status()); });
@@ -165,17 +176,9 @@ test('over HTTP/2 (listen.tls.http2), Chromium negotiates h2, solves the interst
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><title>origin</title><p id="origin">origin ${req.url}</p><img src="/static/a.png"><img src="/static/b.png">`);
   };
-  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
-  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }], http2: true } } });
-  const force = await request(`${shield.adminUrl}/api/attack`, {
-    method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789' },
-    body: JSON.stringify({ reason: 'browser test over HTTP/2', ttlS: 120, proofOfWork: true }),
-  });
-  assert.equal(force.statusCode, 200);
-  await force.body.dump();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
-  t.after(() => browser.close());
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const shield = await startTestShield(t, upstream.url, { listen: { tls: { certificates: [SITE_A], http2: true } } });
+  await forceProofOfWork(shield, 'browser test over HTTP/2');
+  const context = await chromiumAtSiteA(t);
   const page = await context.newPage();
   const statuses: number[] = [];
   page.on('response', (r) => { if (!r.url().endsWith('/favicon.ico') && !r.url().includes('/static/')) statuses.push(r.status()); });
@@ -202,14 +205,11 @@ test('over HTTP/2, a page\'s WebSocket opens on an HTTP/1.1 connection of its ow
   live.on('connection', (ws) => { ws.send('in transit'); });
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
   t.after(() => { for (const c of live.clients) c.terminate(); live.close(); origin.close(); });
-  const site = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
   const shield = await startTestShield(t, `http://127.0.0.1:${(origin.address() as { port: number }).port}`, {
-    listen: { tls: { certificates: [{ cert: site('site-a.cert.pem'), key: site('site-a.key.pem') }], http2: true } },
+    listen: { tls: { certificates: [SITE_A], http2: true } },
     routes: [{ match: { path: '/live/' }, upstream: 'origin', class: 'normal', websocket: true }, { match: { path: '/' }, upstream: 'origin', class: 'normal' }],
   });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: [...ARGS, '--host-resolver-rules=MAP www.a.example 127.0.0.1'] });
-  t.after(() => browser.close());
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await chromiumAtSiteA(t);
   const page = await context.newPage();
   await page.goto(`https://www.a.example:${shield.port}/track/6A12345678901`);
   await page.waitForSelector('#page');
