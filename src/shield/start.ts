@@ -284,7 +284,7 @@ export async function startShield(opts: StartOptions): Promise<ShieldHandle> {
   const metrics = createShieldMetrics(bus, { openConnections: () => listener.gate.open, blocklistSize: () => blocklist.size, wokenReputations: () => shared.wakes.totalReputations,
     ...(config.kernelBlocklist.enabled ? { kernelBlocklist: () => kernel?.state() ?? { elements: 0, failures: 0, active: false } } : {}),
     // Registered whether or not TLS is on now: a reload may turn it on.
-    tlsCertificates: () => listener.tls()?.certificates ?? [], http2Connections: () => listener.tls()?.http2.connections ?? 0 });
+    tlsCertificates: () => listener.tls()?.certificates ?? [], http2Connections: () => listener.http2Connections });
   const detachUpstreamMetrics = attachUpstreamMetrics(metrics.registry, bus, {
     servers: () => [...runtime.upstreams.values()].map((u) => [u.name, u.servers] as [string, typeof u.servers]),
     websockets: () => tunnels.open,

@@ -30,6 +30,8 @@ export interface Http1Listener extends Service<Config> {
    * offered with the HTTP/2 connections open now; undefined without TLS.
    */
   tls(): { certificates: TlsCertificateView[]; http2: { enabled: boolean; connections: number } } | undefined;
+  /** HTTP/2 connections open now (listen.tls.http2). */
+  readonly http2Connections: number;
   /**
    * Reads `next`'s certificates before a reload changes anything: throws if one cannot be used
    * (the reload is then refused whole); `reload(next)` serves them.
@@ -178,6 +180,7 @@ export function createHttp1Listener(o: {
     gate,
     get port() { return port; },
     get draining() { return draining; },
+    get http2Connections() { return h2.open; },
     tls: () => (tls ? { certificates: tls.certificates(o.clock.now()), http2: { enabled: config.listen.tls?.http2 === true, connections: h2.open } } : undefined),
     async start() {
       net.listen({ host: config.listen.address, port: config.listen.port, backlog: LISTEN_BACKLOG });
